@@ -1,0 +1,143 @@
+/**
+ * Loading: read a workflow or site file (YAML or TOML, chosen by extension)
+ * into one raw document with positions, refusing what is not a text mapping.
+ * @module
+ */
+
+import { error, type Problem } from "./diagnostic.ts";
+import { decodeText, LineIndex, type SourceIndex } from "./source.ts";
+import { type Parsed, parseYaml } from "./load_yaml.ts";
+import { parseToml } from "./load_toml.ts";
+
+/** The formats ferry reads. */
+export type Format = "yaml" | "toml";
+
+/** A file read and parsed: plain data plus where each key sits. */
+export interface RawDocument {
+  /** The file name as the user gave it (used in diagnostics). */
+  readonly file: string;
+  /** Which syntax it was written in. */
+  readonly format: Format;
+  /** The source text (for carets under diagnostics). */
+  readonly text: string;
+  /** The top-level mapping as plain data. */
+  readonly value: Record<string, unknown>;
+  /** Key and value positions. */
+  readonly index: SourceIndex;
+}
+
+/** A loading problem, positioned directly (there may be no index yet). */
+export type LoadProblem = Problem & { readonly line: number; readonly column: number };
+
+/** The result of loading: a document, or the problems that stopped it. */
+export interface LoadResult {
+  /** The document, when the file parsed into a mapping. */
+  readonly document?: RawDocument;
+  /** The source text when it could be decoded, for carets. */
+  readonly text?: string;
+  /** Problems found while reading and parsing. */
+  readonly problems: readonly LoadProblem[];
+}
+
+/** Pick the format from a file name: `.toml` is TOML, `.yaml`/`.yml` YAML. */
+export function formatOf(file: string): Format | undefined {
+  const lower = file.toLowerCase();
+  if (lower.endsWith(".toml")) return "toml";
+  if (lower.endsWith(".yaml") || lower.endsWith(".yml")) return "yaml";
+  return undefined;
+}
+
+/** Parse text already in memory; `file` names it in diagnostics and picks the format. */
+export function loadText(file: string, text: string, format?: Format): LoadResult {
+  const fmt = format ?? formatOf(file);
+  const at = (line: number, column: number, p: Problem): LoadProblem => ({ ...p, line, column });
+  if (!fmt) {
+    return {
+      text,
+      problems: [
+        at(
+          1,
+          1,
+          error("unknown-format", [], `Cannot read "${file}": name it .yaml, .yml or .toml`),
+        ),
+      ],
+    };
+  }
+  if (text.trim() === "") {
+    return {
+      text,
+      problems: [at(1, 1, error("empty-file", [], `Cannot read "${file}": the file is empty`))],
+    };
+  }
+  const parsed: Parsed = fmt === "yaml" ? parseYaml(text) : parseToml(text);
+  if (parsed.problems.length > 0) return { text, problems: parsed.problems };
+  const value = parsed.value;
+  const empty = value !== null && typeof value === "object" && !Array.isArray(value) &&
+    Object.keys(value).length === 0;
+  if (value === null || value === undefined || empty) {
+    return {
+      text,
+      problems: [
+        at(1, 1, error("empty-file", [], `Cannot read "${file}": the file holds no data`)),
+      ],
+    };
+  }
+  if (typeof value !== "object" || Array.isArray(value)) {
+    const pos = parsed.index.find([], "value") ?? { line: 1, column: 1 };
+    const kind = Array.isArray(value) ? "a list" : `a ${typeof value}`;
+    return {
+      text,
+      problems: [at(
+        pos.line,
+        pos.column,
+        error(
+          "not-a-mapping",
+          [],
+          `Cannot read "${file}": the top level is ${kind}, not a mapping of keys`,
+        ),
+      )],
+    };
+  }
+  return {
+    text,
+    document: {
+      file,
+      format: fmt,
+      text,
+      value: value as Record<string, unknown>,
+      index: parsed.index,
+    },
+    problems: [],
+  };
+}
+
+/** Read a file from disk and parse it; unreadable or binary files are problems, not exceptions. */
+export async function loadFile(file: string): Promise<LoadResult> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : String((e as Error).message ?? e);
+    return {
+      problems: [{
+        ...error("read-error", [], `Cannot read "${file}": ${why}`),
+        line: 1,
+        column: 1,
+      }],
+    };
+  }
+  const decoded = decodeText(bytes);
+  if ("why" in decoded) {
+    const pos = new LineIndex(new TextDecoder().decode(bytes)).position(decoded.offset);
+    return {
+      problems: [{ ...error("not-text", [], `Cannot read "${file}": ${decoded.why}`), ...pos }],
+    };
+  }
+  return loadText(file, decoded.text);
+}

@@ -1,0 +1,190 @@
+/**
+ * The typed model (IR) that both front ends (YAML/TOML files and the
+ * TypeScript builder) produce. Plain readonly data: templates stay strings
+ * and are parsed where they are evaluated.
+ * @module
+ */
+
+/** A key path into the source document. */
+export type Where = readonly (string | number)[];
+
+/** A scalar parameter or argv value. */
+export type Scalar = string | number | boolean;
+
+/** Any parameter value (what YAML/TOML can hold). */
+export type ParamValue =
+  | Scalar
+  | null
+  | readonly ParamValue[]
+  | { readonly [key: string]: ParamValue };
+
+/** One file named in `files`, `inputs` or `outputs`. */
+export interface FileSpec {
+  /** `file`: a path or URL; `glob`/`dir`: a dynamic output known after the task ran. */
+  readonly kind: "file" | "glob" | "dir";
+  /** The path, URL, glob or directory, as a template string. */
+  readonly value: string;
+  /** An intermediate output, deleted after its consumers ran. */
+  readonly temp?: boolean;
+  /** Expected digest, `sha256:<hex>`. */
+  readonly checksum?: string;
+  /** Where the value sits in the source document. */
+  readonly where: Where;
+}
+
+/** An input or output slot: one file or a list. */
+export interface FileSlot {
+  /** Written as a list (or may expand to one). */
+  readonly many: boolean;
+  /** The files. */
+  readonly files: readonly FileSpec[];
+}
+
+/** What a task runs. */
+export type Run =
+  | { readonly kind: "command"; readonly argv: readonly string[] }
+  | { readonly kind: "shell"; readonly script: string }
+  | { readonly kind: "function"; readonly module: string; readonly export: string };
+
+/** Resource needs, parsed: memory in bytes, walltime in seconds. */
+export interface Resources {
+  /** Cores per task (per rank). */
+  readonly cores?: number;
+  /** Bytes. */
+  readonly memory?: number;
+  /** Seconds. */
+  readonly walltime?: number;
+  /** GPUs per task. */
+  readonly gpus?: number;
+  /** MPI ranks. */
+  readonly ranks?: number;
+}
+
+/** Cache policy of an app. */
+export interface CachePolicy {
+  /** False: always run. */
+  readonly enabled: boolean;
+  /** Parts of the cache key left out. */
+  readonly ignore: readonly string[];
+}
+
+/** One `for_each` variable: a literal list or an expression string. */
+export interface ForEachVar {
+  /** The variable's name. */
+  readonly name: string;
+  /** A literal list, or a template that must name a list. */
+  readonly source: string | readonly Scalar[];
+}
+
+/** An app: one step, maybe fanned out into many tasks. */
+export interface App {
+  /** The app's name. */
+  readonly name: string;
+  /** Free text. */
+  readonly description?: string;
+  /** Label template. */
+  readonly label?: string;
+  /** Executor name (defaults resolved). */
+  readonly executor: string;
+  /** Fan-out variables, in order. */
+  readonly forEach: readonly ForEachVar[];
+  /** App dependencies. */
+  readonly after: readonly string[];
+  /** Inputs by name. */
+  readonly inputs: Readonly<Record<string, FileSlot>>;
+  /** Outputs by name. */
+  readonly outputs: Readonly<Record<string, FileSlot>>;
+  /** What runs, if the app says (exactly one kind; a rule reports otherwise). */
+  readonly run?: Run;
+  /** Standard output redirect template. */
+  readonly stdout?: string;
+  /** Standard error redirect template. */
+  readonly stderr?: string;
+  /** Environment, values as templates. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Resource needs (defaults merged). */
+  readonly resources: Resources;
+  /** Retries after the first attempt. */
+  readonly retries: number;
+  /** Cache policy. */
+  readonly cache: CachePolicy;
+  /** Cache-busting version. */
+  readonly version?: string;
+}
+
+/** A staging rule of an executor. */
+export interface StagingRule {
+  /** URLPattern text. */
+  readonly match: string;
+  /** Action name or module path. */
+  readonly action: string;
+  /** Rewrite target template. */
+  readonly to?: string;
+  /** Every other option, as written. */
+  readonly options: Readonly<Record<string, ParamValue>>;
+}
+
+/** Shared-storage model of an executor (Parsl's three). */
+export type FilesystemModel = "shared" | "executor-shared" | "none";
+
+/** An executor: where tasks run and how files reach them. */
+export interface Executor {
+  /** Its name. */
+  readonly name: string;
+  /** Batch provider name or module path. */
+  readonly provider: string;
+  /** Provider options. */
+  readonly options: Readonly<Record<string, ParamValue>>;
+  /** Shell run before each task on the node. */
+  readonly workerInit?: string;
+  /** Storage model. */
+  readonly filesystem: FilesystemModel;
+  /** Node-local scratch directory. */
+  readonly scratch?: string;
+  /** Job bundling. */
+  readonly bundle: "none" | "array";
+  /** Concurrent tasks. */
+  readonly maxWorkers?: number;
+  /** Concurrent jobs. */
+  readonly maxJobs?: number;
+  /** Capacity in cores. */
+  readonly cores?: number;
+  /** Capacity in bytes. */
+  readonly memory?: number;
+  /** Login node for submission. */
+  readonly via?: string;
+  /** Remote host for the ssh provider. */
+  readonly host?: string;
+  /** Environment for every task. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Ordered staging rules. */
+  readonly staging: readonly StagingRule[];
+}
+
+/** A workflow, whichever front end wrote it. */
+export interface Workflow {
+  /** Format version. */
+  readonly ferry: number;
+  /** Name. */
+  readonly name: string;
+  /** Free text. */
+  readonly description?: string;
+  /** Parameters. */
+  readonly params: Readonly<Record<string, ParamValue>>;
+  /** Named files. */
+  readonly files: Readonly<Record<string, FileSpec>>;
+  /** Executors declared in the workflow itself. */
+  readonly executors: Readonly<Record<string, Executor>>;
+  /** Apps in declaration order. */
+  readonly apps: Readonly<Record<string, App>>;
+}
+
+/** A site file. */
+export interface Site {
+  /** Format version. */
+  readonly ferrySite: number;
+  /** Executors by name. */
+  readonly executors: Readonly<Record<string, Executor>>;
+  /** Roots outside the workspace that outputs may be written to. */
+  readonly outputRoots: readonly string[];
+}

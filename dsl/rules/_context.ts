@@ -1,0 +1,99 @@
+/**
+ * What every semantic rule receives, and the walk over every template field
+ * of a workflow that several rules share.
+ * @module
+ */
+
+import type { Problem } from "../diagnostic.ts";
+import type { App, Site, Where, Workflow } from "../model.ts";
+
+/** Input to a workflow rule. */
+export interface WorkflowRuleContext {
+  /** The raw document (for rules about how things were written). */
+  readonly raw: Readonly<Record<string, unknown>>;
+  /** The model built from it. */
+  readonly workflow: Workflow;
+  /** The site file's model, when one was given. */
+  readonly site?: Site;
+  /** Directory of the workflow file (module paths are relative to it). */
+  readonly baseDir: string;
+}
+
+/** Input to a site rule. */
+export interface SiteRuleContext {
+  /** The raw document. */
+  readonly raw: Readonly<Record<string, unknown>>;
+  /** The model built from it. */
+  readonly site: Site;
+}
+
+/** A semantic rule over a workflow. */
+export type WorkflowRule = (ctx: WorkflowRuleContext) => Problem[];
+
+/** A semantic rule over a site file (or a workflow's `executors` block). */
+export type SiteRule = (ctx: SiteRuleContext) => Problem[];
+
+/** Which names a template field may use. */
+export type Field =
+  | "files"
+  | "for_each"
+  | "inputs"
+  | "outputs"
+  | "label"
+  | "command"
+  | "shell"
+  | "stdout"
+  | "stderr"
+  | "env";
+
+/** One template-bearing field: its text, where it is, and what it belongs to. */
+export interface TemplateField {
+  /** The template text. */
+  readonly text: string;
+  /** Key path of the value. */
+  readonly where: Where;
+  /** Which field kind (decides the allowed names). */
+  readonly field: Field;
+  /** The app it belongs to, if any. */
+  readonly app?: App;
+}
+
+/** Every template field of a workflow, in document order. */
+export function* templateFields(w: Workflow): Generator<TemplateField> {
+  for (const f of Object.values(w.files)) yield { text: f.value, where: f.where, field: "files" };
+  for (const app of Object.values(w.apps)) {
+    const base = ["apps", app.name];
+    for (const v of app.forEach) {
+      if (typeof v.source === "string") {
+        yield { text: v.source, where: [...base, "for_each", v.name], field: "for_each", app };
+      }
+    }
+    if (app.label !== undefined) {
+      yield { text: app.label, where: [...base, "label"], field: "label", app };
+    }
+    for (const slot of Object.values(app.inputs)) {
+      for (const f of slot.files) yield { text: f.value, where: f.where, field: "inputs", app };
+    }
+    for (const slot of Object.values(app.outputs)) {
+      for (const f of slot.files) yield { text: f.value, where: f.where, field: "outputs", app };
+    }
+    const run = app.run;
+    if (run?.kind === "command") {
+      for (const [i, arg] of run.argv.entries()) {
+        yield { text: arg, where: [...base, "command", i], field: "command", app };
+      }
+    }
+    if (run?.kind === "shell") {
+      yield { text: run.script, where: [...base, "shell"], field: "shell", app };
+    }
+    if (app.stdout !== undefined) {
+      yield { text: app.stdout, where: [...base, "stdout"], field: "stdout", app };
+    }
+    if (app.stderr !== undefined) {
+      yield { text: app.stderr, where: [...base, "stderr"], field: "stderr", app };
+    }
+    for (const [k, v] of Object.entries(app.env)) {
+      yield { text: v, where: [...base, "env", k], field: "env", app };
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Rules on files: the long form has exactly one of path/url/glob/dir, dynamic
+ * forms appear only in outputs, URLs parse, and outputs stay in the workspace.
+ * @module
+ */
+
+import { error, type Problem } from "../diagnostic.ts";
+import { parseTemplate } from "../expr.ts";
+import type { FileSpec, Where } from "../model.ts";
+import { type TemplateField, templateFields, type WorkflowRule } from "./_context.ts";
+
+const FORMS = ["path", "url", "glob", "dir"] as const;
+
+/** `{path|url|glob|dir, ...}`: exactly one form; glob, dir and temp only on outputs. */
+export const fileForms: WorkflowRule = ({ raw }) => {
+  const out: Problem[] = [];
+  const each = (v: unknown, where: Where, role: "input" | "output" | "file") => {
+    if (Array.isArray(v)) return v.forEach((x, i) => each(x, [...where, i], role));
+    if (!v || typeof v !== "object") return;
+    const o = v as Record<string, unknown>;
+    const forms = FORMS.filter((k) => o[k] !== undefined);
+    if (forms.length !== 1) {
+      out.push(error(
+        "file-form",
+        where,
+        forms.length === 0
+          ? `Cannot tell which file this is: give one of path, url${
+            role === "output" ? ", glob or dir" : ""
+          }`
+          : `Cannot use ${
+            forms.join(" and ")
+          } together: a file has exactly one of path, url, glob or dir`,
+      ));
+    }
+    if (role !== "output") {
+      for (const k of ["glob", "dir", "temp"] as const) {
+        if (o[k] === undefined) continue;
+        out.push({
+          ...error(
+            "dynamic-input",
+            [...where, k],
+            `Cannot use "${k}" on ${
+              role === "file" ? "a named file" : "an input"
+            }: only outputs can be ${
+              k === "temp" ? "temporary" : "dynamic (known after the task ran)"
+            }`,
+          ),
+          at: "key",
+        });
+      }
+    } else if (o.checksum !== undefined) {
+      out.push({
+        ...error(
+          "file-form",
+          [...where, "checksum"],
+          "Cannot declare a checksum on an output: it is computed after the task ran",
+        ),
+        at: "key",
+      });
+    }
+  };
+  const obj = (
+    v: unknown,
+  ) => (v && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : {});
+  for (const [name, f] of Object.entries(obj(raw.files))) each(f, ["files", name], "file");
+  for (const [app, a] of Object.entries(obj(raw.apps))) {
+    for (const [name, f] of Object.entries(obj(obj(a).inputs))) {
+      each(f, ["apps", app, "inputs", name], "input");
+    }
+    for (const [name, f] of Object.entries(obj(obj(a).outputs))) {
+      each(f, ["apps", app, "outputs", name], "output");
+    }
+  }
+  return out;
+};
+
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+const NEEDS_HOST = new Set(["http", "https", "ftp", "ftps", "sftp", "rsync", "ssh", "s3", "gs"]);
+
+/** The part of a template before its first expression. */
+function staticPrefix(f: TemplateField): { text: string; complete: boolean } | undefined {
+  const parsed = parseTemplate(f.text);
+  if (!parsed.ok) return undefined;
+  const first = parsed.template[0];
+  if (!first) return { text: "", complete: true };
+  if (first.kind === "expr") return { text: "", complete: false };
+  return { text: first.text, complete: parsed.template.length === 1 };
+}
+
+/** Why a URL is invalid, or undefined when it is fine. */
+export function urlProblem(text: string, complete: boolean): string | undefined {
+  const m = SCHEME.exec(text);
+  if (!m || /^[A-Za-z]:[\\/]/.test(text)) return undefined; // a path (or a Windows drive)
+  const scheme = m[1]!.toLowerCase();
+  if (!text.slice(m[0].length).startsWith("//") && scheme !== "file") {
+    return NEEDS_HOST.has(scheme) ? `write it as ${scheme}://host/path` : undefined;
+  }
+  const candidate = complete ? text : `${text}x`;
+  if (/\s/.test(candidate.replace(/%20/g, ""))) return "a URL cannot contain spaces; write %20";
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    return "it is not a valid URL";
+  }
+  if (NEEDS_HOST.has(scheme) && url.hostname === "") return `a ${scheme}: URL needs a host`;
+  if (scheme === "file" && url.hostname !== "" && url.hostname !== "localhost") {
+    return `a file: URL names a local path: write file:///path (three slashes), not file://${url.hostname}/`;
+  }
+  return undefined;
+}
+
+/** URLs in files, inputs and outputs parse and have what their scheme needs. */
+export const validUrls: WorkflowRule = ({ workflow }) => {
+  const out: Problem[] = [];
+  for (const f of templateFields(workflow)) {
+    if (f.field !== "files" && f.field !== "inputs" && f.field !== "outputs") continue;
+    const prefix = staticPrefix(f);
+    if (!prefix || !SCHEME.test(prefix.text)) continue;
+    const why = urlProblem(prefix.text, prefix.complete);
+    if (why) out.push(error("invalid-url", f.where, `Cannot use URL "${f.text}": ${why}`));
+  }
+  return out;
+};
+
+/** Whether a literal output path leaves the workspace; the reason if so. */
+export function leavesWorkspace(path: string): string | undefined {
+  if (path.startsWith("/") || path.startsWith("~") || /^[A-Za-z]:[\\/]/.test(path)) {
+    return "it is an absolute path";
+  }
+  if (path.toLowerCase().startsWith("file:")) return "it is a file: URL outside the workspace";
+  let depth = 0;
+  for (const seg of path.split(/[\\/]/)) {
+    if (seg === "..") depth--;
+    else if (seg !== "." && seg !== "") depth++;
+    if (depth < 0) return 'it climbs out with ".."';
+  }
+  return undefined;
+}
+
+/** Outputs are workspace-relative (or under a root the site file allows). */
+export const outputsInWorkspace: WorkflowRule = ({ workflow, site }) => {
+  const out: Problem[] = [];
+  const roots = site?.outputRoots ?? [];
+  for (const app of Object.values(workflow.apps)) {
+    for (const slot of Object.values(app.outputs)) {
+      for (const f of slot.files) {
+        const p = outputProblem(f, roots);
+        if (p) out.push(error("output-outside-workspace", f.where, p));
+      }
+    }
+  }
+  return out;
+};
+
+/** Why an output may not be written where it says, or undefined. */
+export function outputProblem(f: FileSpec, roots: readonly string[]): string | undefined {
+  const parsed = parseTemplate(f.value);
+  if (!parsed.ok) return undefined;
+  const text = parsed.template.map((p) => (p.kind === "text" ? p.text : "x")).join("");
+  const m = SCHEME.exec(text);
+  if (m && m[1]!.toLowerCase() !== "file" && !/^[A-Za-z]:[\\/]/.test(text)) return undefined; // staged out by a provider
+  const why = leavesWorkspace(text);
+  if (!why) return undefined;
+  const abs = text.toLowerCase().startsWith("file:") ? safePath(text) : text;
+  if (abs && roots.some((r) => within(abs, rootPath(r)))) return undefined;
+  return `Cannot write output "${f.value}" outside the workspace: ${why}${
+    roots.length
+      ? ` and it is not under an output root (${roots.join(", ")})`
+      : "; a site file may allow a root with output_roots"
+  }`;
+}
+
+function safePath(fileUrl: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(fileUrl).pathname);
+  } catch {
+    return undefined;
+  }
+}
+
+function rootPath(r: string): string {
+  const p = r.toLowerCase().startsWith("file:") ? safePath(r) ?? r : r;
+  return p.endsWith("/") ? p : `${p}/`;
+}
+
+function within(path: string, root: string): boolean {
+  const norm = path.split("/").reduce<string[]>((acc, seg) => {
+    if (seg === "..") acc.pop();
+    else if (seg !== "." && seg !== "") acc.push(seg);
+    return acc;
+  }, []);
+  return `/${norm.join("/")}/`.startsWith(root);
+}

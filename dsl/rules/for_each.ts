@@ -1,0 +1,79 @@
+/** Rule: `for_each` iterates over lists, never over a single value. @module */
+
+import { error, type Problem, warning } from "../diagnostic.ts";
+import { parseTemplate, soleExpression } from "../expr.ts";
+import type { WorkflowRule } from "./_context.ts";
+
+/** Each for_each variable names a list (literal, a list param, or an app's outputs). */
+export const forEachLists: WorkflowRule = ({ workflow }) => {
+  const out: Problem[] = [];
+  for (const app of Object.values(workflow.apps)) {
+    for (const v of app.forEach) {
+      const where = ["apps", app.name, "for_each", v.name];
+      if (typeof v.source !== "string") {
+        if (v.source.length === 0) {
+          out.push(
+            warning(
+              "empty-fan-out",
+              where,
+              `for_each "${v.name}" of app "${app.name}" is an empty list, so the app has no tasks`,
+            ),
+          );
+        }
+        continue;
+      }
+      const parsed = parseTemplate(v.source);
+      if (!parsed.ok) continue; // reported by expressionNames
+      const e = soleExpression(parsed.template);
+      if (!e) {
+        out.push(
+          error(
+            "for-each-not-list",
+            where,
+            `Cannot iterate over "${v.source}": for_each takes a list or one expression naming a list, such as \${{ params.samples }}`,
+          ),
+        );
+        continue;
+      }
+      const [root, name] = e.path;
+      if (
+        root === "params" && typeof name === "string" && name in workflow.params &&
+        e.path.length === 2
+      ) {
+        const value = workflow.params[name];
+        if (!Array.isArray(value)) {
+          out.push(
+            error(
+              "for-each-not-list",
+              where,
+              `Cannot iterate over "params.${name}": it is ${describe(value)}, not a list`,
+            ),
+          );
+        } else if (value.length === 0) {
+          out.push(
+            warning(
+              "empty-fan-out",
+              where,
+              `for_each "${v.name}" of app "${app.name}" iterates over an empty list, so the app has no tasks`,
+            ),
+          );
+        }
+      } else if (root === "files" && typeof name === "string" && name in workflow.files) {
+        out.push(
+          error(
+            "for-each-not-list",
+            where,
+            `Cannot iterate over "files.${name}": it is one file, not a list`,
+          ),
+        );
+      }
+    }
+  }
+  return out;
+};
+
+function describe(v: unknown): string {
+  if (v === null) return "empty";
+  if (typeof v === "object") return "a mapping";
+  return `the ${typeof v} ${JSON.stringify(v)}`;
+}

@@ -1,0 +1,140 @@
+/**
+ * Rules on executors (site file or a workflow's `executors` block): known
+ * providers and actions, URLPatterns that compile, `rewrite` targets that name
+ * real groups, and a scratch directory where `scratch` rules need one.
+ * @module
+ */
+
+import { error, type Problem } from "../diagnostic.ts";
+import type { Executor } from "../model.ts";
+import { didYouMean } from "../suggest.ts";
+
+/** Batch providers built into ferry. */
+export const BUILTIN_PROVIDERS = ["local", "slurm", "pbs", "lsf", "htcondor", "ssh"] as const;
+/** Staging actions built into ferry. */
+export const BUILTIN_ACTIONS = [
+  "shared",
+  "skip",
+  "rewrite",
+  "scratch",
+  "http",
+  "https",
+  "ftp",
+  "ftps",
+  "sftp",
+  "rsync",
+] as const;
+
+/** A module path names a custom provider: `./x.ts`, `../x.ts` or `/abs/x.ts`. */
+export function isModulePath(s: string): boolean {
+  return /^(\.{1,2}\/|\/)/.test(s) && /\.(ts|js|mjs|mts)$/.test(s);
+}
+
+/** Check every executor of a document's `executors` block. */
+export function checkExecutors(executors: Readonly<Record<string, Executor>>): Problem[] {
+  const out: Problem[] = [];
+  for (const ex of Object.values(executors)) {
+    const base = ["executors", ex.name];
+    if (
+      !(BUILTIN_PROVIDERS as readonly string[]).includes(ex.provider) && !isModulePath(ex.provider)
+    ) {
+      out.push(error(
+        "unknown-provider",
+        [...base, "provider"],
+        `Cannot find batch provider "${ex.provider}"${
+          didYouMean(ex.provider, BUILTIN_PROVIDERS) ||
+          `: use one of ${BUILTIN_PROVIDERS.join(", ")} or a module path such as ./my_provider.ts`
+        }`,
+      ));
+    }
+    ex.staging.forEach((rule, i) => out.push(...checkRule(ex, rule, [...base, "staging", i])));
+  }
+  return out;
+}
+
+function checkRule(
+  ex: Executor,
+  rule: Executor["staging"][number],
+  where: (string | number)[],
+): Problem[] {
+  const out: Problem[] = [];
+  const builtin = (BUILTIN_ACTIONS as readonly string[]).includes(rule.action);
+  if (!builtin && !isModulePath(rule.action)) {
+    out.push(error(
+      "unknown-action",
+      [...where, "action"],
+      `Cannot find staging action "${rule.action}"${
+        didYouMean(rule.action, BUILTIN_ACTIONS) ||
+        `: use one of ${BUILTIN_ACTIONS.join(", ")} or a module path such as ./my_staging.ts`
+      }`,
+    ));
+  }
+  let pattern: URLPattern | undefined;
+  try {
+    pattern = new URLPattern(rule.match);
+  } catch (e) {
+    const why = String((e as Error).message ?? e).replace(/\.$/, "");
+    out.push(
+      error(
+        "invalid-pattern",
+        [...where, "match"],
+        `Cannot compile URLPattern "${rule.match}": ${why}`,
+      ),
+    );
+  }
+  if (rule.action === "rewrite") {
+    if (rule.to === undefined) {
+      out.push(
+        error(
+          "rewrite-target",
+          where,
+          `Cannot rewrite without a target: add to: "/path/:group" to the rule matching "${rule.match}"`,
+        ),
+      );
+    } else if (pattern) {
+      const groups = patternGroups(rule.match);
+      for (const m of rule.to.matchAll(/:([A-Za-z_][A-Za-z0-9_]*|\d+)/g)) {
+        if (!groups.includes(m[1]!)) {
+          out.push(error(
+            "unknown-group",
+            [...where, "to"],
+            `Cannot use ":${m[1]}" in "${rule.to}": the pattern "${rule.match}" has ${
+              groups.length ? `only ${groups.map((g) => `:${g}`).join(", ")}` : "no groups"
+            }`,
+          ));
+        }
+      }
+    }
+  } else if (rule.to !== undefined) {
+    out.push({
+      ...error(
+        "rewrite-target",
+        [...where, "to"],
+        `Cannot use "to" with action "${rule.action}": only rewrite rules map to a path`,
+      ),
+      at: "key",
+    });
+  }
+  if (rule.action === "scratch" && ex.scratch === undefined && ex.provider !== "local") {
+    out.push(
+      error(
+        "missing-scratch",
+        where,
+        `Cannot copy to scratch on executor "${ex.name}": set its scratch directory, e.g. scratch: "\${SLURM_TMPDIR}"`,
+      ),
+    );
+  }
+  return out;
+}
+
+/** Named groups (`:host`) and numbered wildcards (`0`, `1`, ...) of a URLPattern string. */
+export function patternGroups(match: string): string[] {
+  const names: string[] = [];
+  let wildcards = 0;
+  // Count `*` and `:name` in order; URLPattern numbers unnamed groups across components.
+  for (const m of match.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)|\*|\((?!\?)/g)) {
+    if (m[1]) names.push(m[1]);
+    else names.push(String(wildcards++));
+  }
+  return names;
+}

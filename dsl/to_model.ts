@@ -1,0 +1,228 @@
+/**
+ * Raw document → typed model. Tolerant by design: a value of the wrong shape
+ * (already reported by the schema) is left out, so semantic rules can still
+ * run over everything else and report every problem at once.
+ * @module
+ */
+
+import type {
+  App,
+  CachePolicy,
+  Executor,
+  FileSlot,
+  FileSpec,
+  FilesystemModel,
+  ForEachVar,
+  ParamValue,
+  Resources,
+  Run,
+  Scalar,
+  Site,
+  StagingRule,
+  Where,
+  Workflow,
+} from "./model.ts";
+import { parseMemory, parseWalltime } from "./quantity.ts";
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const int = (v: unknown): number | undefined => (Number.isInteger(v) ? v as number : undefined);
+const isScalar = (v: unknown): v is Scalar =>
+  typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+const scalarText = (v: Scalar): string => String(v);
+
+/** Drop undefined fields so optional properties are absent, not undefined. */
+function compact<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o as T;
+}
+
+/** Build the workflow model from a (shape-checked) raw value. */
+export function toWorkflow(raw: Obj): Workflow {
+  const defaults = obj(raw.defaults);
+  const apps: Record<string, App> = {};
+  for (const [name, a] of Object.entries(obj(raw.apps))) {
+    if (isObj(a)) apps[name] = toApp(name, a, defaults);
+  }
+  const files: Record<string, FileSpec> = {};
+  for (const [name, f] of Object.entries(obj(raw.files))) {
+    const spec = toFile(f, ["files", name]);
+    if (spec) files[name] = spec;
+  }
+  return compact<Workflow>({
+    ferry: int(raw.ferry) ?? 0,
+    name: str(raw.name) ?? "",
+    description: str(raw.description),
+    params: obj(raw.params) as Record<string, ParamValue>,
+    files,
+    executors: toExecutors(raw.executors),
+    apps,
+  });
+}
+
+/** Build the site model from a (shape-checked) raw value. */
+export function toSite(raw: Obj): Site {
+  return {
+    ferrySite: int(raw["ferry-site"]) ?? 0,
+    executors: toExecutors(raw.executors),
+    outputRoots: Array.isArray(raw.output_roots)
+      ? raw.output_roots.filter((x) => typeof x === "string")
+      : [],
+  };
+}
+
+function toFile(v: unknown, where: Where): FileSpec | undefined {
+  if (typeof v === "string") return { kind: "file", value: v, where };
+  if (!isObj(v)) return undefined;
+  const key = (["path", "url", "glob", "dir"] as const).find((k) => typeof v[k] === "string");
+  if (!key) return undefined;
+  return compact<FileSpec>({
+    kind: key === "glob" ? "glob" as const : key === "dir" ? "dir" as const : "file" as const,
+    value: v[key] as string,
+    temp: v.temp === true ? true : undefined,
+    checksum: str(v.checksum),
+    where: [...where, key],
+  });
+}
+
+function toSlots(v: unknown, base: Where): Record<string, FileSlot> {
+  const out: Record<string, FileSlot> = {};
+  for (const [name, value] of Object.entries(obj(v))) {
+    const where = [...base, name];
+    if (Array.isArray(value)) {
+      const files = value.map((f, i) => toFile(f, [...where, i])).filter((f): f is FileSpec => !!f);
+      out[name] = { many: true, files };
+    } else {
+      const f = toFile(value, where);
+      if (f) out[name] = { many: false, files: [f] };
+    }
+  }
+  return out;
+}
+
+function toRun(a: Obj): Run | undefined {
+  const kinds = ["command", "shell", "function"].filter((k) => a[k] !== undefined);
+  if (kinds.length !== 1) return undefined;
+  if (Array.isArray(a.command)) {
+    return { kind: "command", argv: a.command.filter(isScalar).map(scalarText) };
+  }
+  if (typeof a.shell === "string") return { kind: "shell", script: a.shell };
+  if (typeof a.function === "string") {
+    const hash = a.function.lastIndexOf("#");
+    return {
+      kind: "function",
+      module: a.function.slice(0, hash),
+      export: a.function.slice(hash + 1),
+    };
+  }
+  return undefined;
+}
+
+function toResources(...layers: unknown[]): Resources {
+  const merged: Obj = {};
+  for (const l of layers) Object.assign(merged, obj(l));
+  const mem = merged.memory !== undefined ? parseMemory(merged.memory as string) : undefined;
+  const wall = merged.walltime !== undefined ? parseWalltime(merged.walltime as string) : undefined;
+  return compact<Resources>({
+    cores: int(merged.cores),
+    memory: mem && "value" in mem ? mem.value : undefined,
+    walltime: wall && "value" in wall ? wall.value : undefined,
+    gpus: int(merged.gpus),
+    ranks: int(merged.ranks),
+  });
+}
+
+function toCache(v: unknown): CachePolicy {
+  if (v === false) return { enabled: false, ignore: [] };
+  if (isObj(v) && Array.isArray(v.ignore)) {
+    return { enabled: true, ignore: v.ignore.filter((x): x is string => typeof x === "string") };
+  }
+  return { enabled: true, ignore: [] };
+}
+
+function toEnv(...layers: unknown[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of layers) {
+    for (const [k, v] of Object.entries(obj(l))) if (isScalar(v)) out[k] = scalarText(v);
+  }
+  return out;
+}
+
+function toForEach(v: unknown): ForEachVar[] {
+  const out: ForEachVar[] = [];
+  for (const [name, source] of Object.entries(obj(v))) {
+    if (typeof source === "string") out.push({ name, source });
+    else if (Array.isArray(source)) out.push({ name, source: source.filter(isScalar) });
+  }
+  return out;
+}
+
+function toApp(name: string, a: Obj, defaults: Obj): App {
+  const version = a.version;
+  return compact<App>({
+    name,
+    description: str(a.description),
+    label: str(a.label),
+    executor: str(a.executor) ?? str(defaults.executor) ?? "local",
+    forEach: toForEach(a.for_each),
+    after: Array.isArray(a.after) ? a.after.filter((x): x is string => typeof x === "string") : [],
+    inputs: toSlots(a.inputs, ["apps", name, "inputs"]),
+    outputs: toSlots(a.outputs, ["apps", name, "outputs"]),
+    run: toRun(a),
+    stdout: str(a.stdout),
+    stderr: str(a.stderr),
+    env: toEnv(defaults.env, a.env),
+    resources: toResources(defaults.resources, a.resources),
+    retries: int(a.retries) ?? int(defaults.retries) ?? 0,
+    cache: toCache(a.cache ?? defaults.cache),
+    version: typeof version === "string" || typeof version === "number"
+      ? String(version)
+      : undefined,
+  });
+}
+
+function toExecutors(v: unknown): Record<string, Executor> {
+  const out: Record<string, Executor> = {};
+  for (const [name, e] of Object.entries(obj(v))) if (isObj(e)) out[name] = toExecutor(name, e);
+  return out;
+}
+
+const FILESYSTEMS: readonly string[] = ["shared", "executor-shared", "none"];
+
+function toExecutor(name: string, e: Obj): Executor {
+  const mem = e.memory !== undefined ? parseMemory(e.memory as string) : undefined;
+  const staging: StagingRule[] = [];
+  for (const r of Array.isArray(e.staging) ? e.staging : []) {
+    if (!isObj(r) || typeof r.match !== "string" || typeof r.action !== "string") continue;
+    const { match, action, to, ...options } = r;
+    staging.push(
+      compact<StagingRule>({
+        match,
+        action,
+        to: str(to),
+        options: options as Record<string, ParamValue>,
+      }),
+    );
+  }
+  const fs = str(e.filesystem);
+  return compact<Executor>({
+    name,
+    provider: str(e.provider) ?? "local",
+    options: obj(e.options) as Record<string, ParamValue>,
+    workerInit: str(e.worker_init),
+    filesystem: (fs && FILESYSTEMS.includes(fs) ? fs : "shared") as FilesystemModel,
+    scratch: str(e.scratch),
+    bundle: e.bundle === "array" ? "array" as const : "none" as const,
+    maxWorkers: int(e.max_workers),
+    maxJobs: int(e.max_jobs),
+    cores: int(e.cores),
+    memory: mem && "value" in mem ? mem.value : undefined,
+    via: str(e.via),
+    host: str(e.host),
+    env: toEnv(e.env),
+    staging,
+  });
+}

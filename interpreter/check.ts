@@ -1,0 +1,112 @@
+/**
+ * `ferry check` end to end: load the site and workflow files, validate them,
+ * then expand and link the DAG so that problems only visible across tasks
+ * (two writers, cycles, missing inputs) are found too. Returns diagnostics
+ * with positions; never throws for bad input.
+ * @module
+ */
+
+import { dirname, resolve } from "node:path";
+import { compareDiagnostics, type Diagnostic, locate, type Problem } from "../dsl/diagnostic.ts";
+import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
+import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
+import { validateSite, validateWorkflow } from "../dsl/validate.ts";
+import { expand, type Expansion } from "./expand.ts";
+import { link, type Linked } from "./link.ts";
+import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
+
+/** Options for {@linkcode checkWorkflowFile}. */
+export interface CheckOptions {
+  /** A site file to check and use. @default undefined */
+  readonly site?: string;
+  /** The workspace directory. @default the workflow file's directory */
+  readonly workspace?: string;
+  /** Treat absent local inputs as present, warning about each. @default false */
+  readonly assumeInputs?: boolean;
+  /** Param overrides. @default {} */
+  readonly params?: Readonly<Record<string, ParamValue>>;
+}
+
+/** Everything `check` learned: diagnostics, and the models when they are sound. */
+export interface CheckResult {
+  /** Every diagnostic, sorted by file and position. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Source texts by file name, for carets. */
+  readonly sources: ReadonlyMap<string, string>;
+  /** The workflow model (valid only when no diagnostic is an error). */
+  readonly workflow?: Workflow;
+  /** The site model. */
+  readonly site?: Site;
+  /** Executors in effect: the workflow's, overridden by the site's. */
+  readonly executors?: Readonly<Record<string, Executor>>;
+  /** Expanded tasks (present when the DAG phase ran). */
+  readonly expansion?: Expansion;
+  /** The linked DAG (present when the DAG phase ran). */
+  readonly linked?: Linked;
+  /** The workspace directory used. */
+  readonly workspace: string;
+}
+
+function loadDiagnostics(file: string, r: LoadResult): Diagnostic[] {
+  return r.problems.map((p) => ({
+    file,
+    line: p.line,
+    column: p.column,
+    code: p.code,
+    severity: p.severity,
+    message: p.message,
+    path: "",
+  }));
+}
+
+function located(doc: RawDocument, problems: readonly Problem[]): Diagnostic[] {
+  return problems.map((p) => locate(p, doc.file, doc.index));
+}
+
+/** Check a workflow file (and optionally a site file): every problem at once. */
+export async function checkWorkflowFile(
+  file: string,
+  options: CheckOptions = {},
+): Promise<CheckResult> {
+  const { site: siteFile, assumeInputs = false, params = {} } = options;
+  const workspace = resolve(options.workspace ?? dirname(file));
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  let site: Site | undefined;
+  if (siteFile !== undefined) {
+    const r = await loadFile(siteFile);
+    if (r.text !== undefined) sources.set(siteFile, r.text);
+    diagnostics.push(...loadDiagnostics(siteFile, r));
+    if (r.document) {
+      const v = validateSite(r.document.value);
+      diagnostics.push(...located(r.document, v.problems));
+      site = v.model;
+    }
+  }
+  const r = await loadFile(file);
+  if (r.text !== undefined) sources.set(file, r.text);
+  diagnostics.push(...loadDiagnostics(file, r));
+  if (!r.document) return finish({ diagnostics, sources, workspace, ...(site ? { site } : {}) });
+  const doc = r.document;
+  const v = validateWorkflow(doc.value, { ...(site ? { site } : {}), baseDir: dirname(file) });
+  diagnostics.push(...located(doc, v.problems));
+  const workflow = v.model;
+  const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
+  const base = { diagnostics, sources, workspace, workflow, executors, ...(site ? { site } : {}) };
+  if (diagnostics.some((d) => d.severity === "error")) return finish(base);
+  const expansion = expand(workflow, { workspace, params, outputRoots: site?.outputRoots ?? [] });
+  diagnostics.push(...located(doc, expansion.problems));
+  const inPlace = (i: number, url: string) => {
+    const ex = executors[workflow.apps[expansion.tasks[i]!.app]?.executor ?? "local"];
+    const m = ex ? firstMatch(ex, url) : undefined;
+    return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
+  };
+  const linked = link(workflow, expansion, { workspace, assumeInputs, inPlace });
+  diagnostics.push(...located(doc, linked.problems));
+  return finish({ ...base, expansion, linked });
+}
+
+function finish(r: CheckResult & { diagnostics: Diagnostic[] }): CheckResult {
+  r.diagnostics.sort(compareDiagnostics);
+  return r;
+}

@@ -1,0 +1,367 @@
+/**
+ * Expansion: apps → tasks. Evaluates `for_each` (cartesian product), every
+ * input and output template, and normalises files to URLs. A fan-out over an
+ * output known only at run time becomes one placeholder task that expands
+ * after its producer ran, through this same code.
+ * @module
+ */
+
+import { error, type Problem } from "../dsl/diagnostic.ts";
+import { expressions, parseTemplate } from "../dsl/expr.ts";
+import type { App, FileSpec, ParamValue, Where, Workflow } from "../dsl/model.ts";
+import { EvalError, evaluate, type Scope } from "./evaluate.ts";
+import { toUrl, workspaceUrl } from "./urls.ts";
+import { display, DynamicList, FileValue, kindOf, type Value } from "./values.ts";
+
+/** One file of a task, resolved to a URL. */
+export interface TaskFile {
+  /** Normalised URL (for a glob, the URL of the pattern). */
+  readonly url: string;
+  /** `file` for a concrete file; `glob`/`dir` for dynamic outputs or inputs gathering them. */
+  readonly kind: "file" | "glob" | "dir";
+  /** Where the file was written in the workflow. */
+  readonly where: Where;
+  /** An intermediate output. */
+  readonly temp?: boolean;
+  /** Declared digest of an input. */
+  readonly checksum?: string;
+  /** For inputs gathering a dynamic output: which app and output. */
+  readonly dynamic?: { readonly app: string; readonly output: string };
+}
+
+/** A named input or output slot of a task. */
+export interface TaskSlot {
+  /** Whether the slot is a list. */
+  readonly many: boolean;
+  /** Its files. */
+  readonly files: readonly TaskFile[];
+}
+
+/** A task before staging is decided. */
+export interface ExpandedTask {
+  /** Stable readable id: `align[sample=A]`. */
+  readonly id: string;
+  /** The app it comes from. */
+  readonly app: string;
+  /** The `for_each` binding, as text. */
+  readonly bindings: Readonly<Record<string, string>>;
+  /** The `for_each` binding, as values (for evaluating commands later). */
+  readonly vars: Readonly<Record<string, Value>>;
+  /** Inputs by name. */
+  readonly inputs: Readonly<Record<string, TaskSlot>>;
+  /** Outputs by name. */
+  readonly outputs: Readonly<Record<string, TaskSlot>>;
+  /** Set on a placeholder that expands once this app's output is known. */
+  readonly expandsAfter?: { readonly app: string; readonly output: string };
+}
+
+/** Options for {@linkcode expand}. */
+export interface ExpandOptions {
+  /** The workspace directory (relative paths resolve against it). */
+  readonly workspace: string;
+  /** Param overrides from `--param k=v`. @default {} */
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Roots outside the workspace that outputs may use. @default [] */
+  readonly outputRoots?: readonly string[];
+  /** Values for dynamic outputs that are already known (run time). @default undefined */
+  readonly known?: ReadonlyMap<string, readonly FileValue[]>;
+}
+
+/** Tasks of every app, in app order, and the problems found. */
+export interface Expansion {
+  /** All tasks. */
+  readonly tasks: ExpandedTask[];
+  /** Tasks of each app, by app name. */
+  readonly byApp: ReadonlyMap<string, readonly number[]>;
+  /** Problems with their key paths. */
+  readonly problems: Problem[];
+}
+
+/** Expand every app of a workflow into tasks. */
+export function expand(w: Workflow, options: ExpandOptions): Expansion {
+  const { workspace, params: overrides = {}, outputRoots = [], known } = options;
+  const problems: Problem[] = [];
+  const base = workspaceUrl(workspace);
+  const params = { ...w.params, ...overrides } as Scope;
+  const files: Record<string, Value> = {};
+  for (const [name, f] of Object.entries(w.files)) {
+    const v = fileValues(f, { params }, workspace, problems);
+    if (v[0]) files[name] = v[0];
+  }
+  const order = appOrder(w, problems);
+  const tasks: ExpandedTask[] = [];
+  const byApp = new Map<string, number[]>();
+  const appOutputs: Record<string, Record<string, Value>> = {};
+  const ids = new Set<string>();
+  for (const app of order) {
+    const scope: Scope = { params, files, apps: appOutputs };
+    const indices: number[] = [];
+    const expanded = expandApp(app, scope, { workspace, base, outputRoots, known }, problems);
+    for (const t of expanded) {
+      let id = t.id;
+      for (let n = 2; ids.has(id); n++) id = `${t.id}#${n}`;
+      ids.add(id);
+      indices.push(tasks.length);
+      tasks.push(id === t.id ? t : { ...t, id });
+    }
+    byApp.set(app.name, indices);
+    appOutputs[app.name] = { outputs: outputsOf(app, indices.map((i) => tasks[i]!), known) };
+  }
+  return { tasks, byApp, problems };
+}
+
+/** What `apps.A.outputs` holds: per output, the list of files over A's tasks. */
+function outputsOf(
+  app: App,
+  tasks: ExpandedTask[],
+  known?: ReadonlyMap<string, readonly FileValue[]>,
+): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  const dynamicApp = tasks.some((t) => t.expandsAfter);
+  for (const [name, slot] of Object.entries(app.outputs)) {
+    const isDynamic = dynamicApp || slot.files.some((f) => f.kind !== "file");
+    const k = known?.get(`${app.name}.${name}`);
+    if (k) out[name] = k;
+    else if (isDynamic) out[name] = new DynamicList(app.name, name);
+    else {out[name] = tasks.flatMap((t) =>
+        t.outputs[name]?.files.map((f) => new FileValue(f.url)) ?? []
+      );}
+  }
+  return out;
+}
+
+/** Apps in an order where every `apps.X` reference comes after X. */
+function appOrder(w: Workflow, problems: Problem[]): App[] {
+  const apps = Object.values(w.apps);
+  const refs = new Map<string, { to: string; where: Where }[]>();
+  for (const app of apps) {
+    const list: { to: string; where: Where }[] = [];
+    const scan = (text: string, where: Where) => {
+      const parsed = parseTemplate(text);
+      if (!parsed.ok) return;
+      for (const e of expressions(parsed.template)) {
+        if (e.path[0] === "apps" && typeof e.path[1] === "string" && e.path[1] in w.apps) {
+          list.push({ to: e.path[1], where });
+        }
+      }
+    };
+    for (const v of app.forEach) {
+      if (typeof v.source === "string") scan(v.source, ["apps", app.name, "for_each", v.name]);
+    }
+    for (const slot of Object.values(app.inputs)) {
+      for (const f of slot.files) scan(f.value, f.where);
+    }
+    refs.set(app.name, list);
+  }
+  const state = new Map<string, "visiting" | "done">();
+  const out: App[] = [];
+  const visit = (name: string, stack: string[]) => {
+    if (state.get(name) === "done") return;
+    if (state.get(name) === "visiting") {
+      const cycle = [...stack.slice(stack.indexOf(name)), name];
+      const first = refs.get(cycle[0]!)!.find((r) => r.to === cycle[1]);
+      problems.push(
+        error(
+          "cycle",
+          first?.where ?? ["apps", name],
+          `Cannot order apps in a cycle: ${cycle.join(" → ")}`,
+        ),
+      );
+      return;
+    }
+    state.set(name, "visiting");
+    for (const r of refs.get(name) ?? []) visit(r.to, [...stack, name]);
+    state.set(name, "done");
+    out.push(w.apps[name]!);
+  };
+  for (const app of apps) visit(app.name, []);
+  return out;
+}
+
+interface Ctx {
+  readonly workspace: string;
+  readonly base: string;
+  readonly outputRoots: readonly string[];
+  readonly known: ReadonlyMap<string, readonly FileValue[]> | undefined;
+}
+
+function expandApp(app: App, scope: Scope, ctx: Ctx, problems: Problem[]): ExpandedTask[] {
+  const lists: { name: string; values: readonly Value[] }[] = [];
+  let dynamic: DynamicList | undefined;
+  for (const v of app.forEach) {
+    const where = ["apps", app.name, "for_each", v.name];
+    let value: Value;
+    try {
+      value = typeof v.source === "string" ? evaluate(v.source, scope) : v.source;
+    } catch (e) {
+      if (e instanceof EvalError) {
+        problems.push({ ...error("for-each-not-list", where, e.message), offset: e.offset });
+      }
+      return [];
+    }
+    if (value instanceof DynamicList) {
+      dynamic = value;
+      lists.push({ name: v.name, values: [value] });
+    } else if (Array.isArray(value)) {
+      lists.push({ name: v.name, values: value });
+    } else {
+      problems.push(
+        error(
+          "for-each-not-list",
+          where,
+          `Cannot iterate over "${typeof v.source === "string" ? v.source : ""}": it is ${
+            kindOf(value)
+          }, not a list`,
+        ),
+      );
+      return [];
+    }
+  }
+  if (dynamic) {
+    const bindings: Record<string, string> = {};
+    for (const l of lists) {
+      bindings[l.name] = l.values.length === 1 && l.values[0] instanceof DynamicList
+        ? "*"
+        : `${l.values.length} values`;
+    }
+    const id = `${app.name}[${Object.entries(bindings).map(([k, v]) => `${k}=${v}`).join(",")}]`;
+    return [{
+      id,
+      app: app.name,
+      bindings,
+      vars: {},
+      inputs: {},
+      outputs: {},
+      expandsAfter: { app: dynamic.producer, output: dynamic.output },
+    }];
+  }
+  const out: ExpandedTask[] = [];
+  for (const combo of product(lists)) {
+    const vars: Record<string, Value> = {};
+    const bindings: Record<string, string> = {};
+    for (const [name, value] of combo) {
+      vars[name] = value;
+      bindings[name] = display(value, ctx.base);
+    }
+    const id = combo.length === 0
+      ? app.name
+      : `${app.name}[${combo.map(([k]) => `${k}=${bindings[k]}`).join(",")}]`;
+    const taskScope: Scope = { ...scope, ...vars };
+    const inputs = slots(app.inputs, taskScope, ctx, problems, "input");
+    const outputs = slots(app.outputs, taskScope, ctx, problems, "output");
+    out.push({ id, app: app.name, bindings, vars, inputs, outputs });
+  }
+  return out;
+}
+
+function* product(
+  lists: { name: string; values: readonly Value[] }[],
+): Generator<[string, Value][]> {
+  if (lists.length === 0) {
+    yield [];
+    return;
+  }
+  const idx = lists.map(() => 0);
+  if (lists.some((l) => l.values.length === 0)) return;
+  for (;;) {
+    yield lists.map((l, i) => [l.name, l.values[idx[i]!]!] as [string, Value]);
+    let k = lists.length - 1;
+    while (k >= 0 && ++idx[k]! >= lists[k]!.values.length) idx[k--] = 0;
+    if (k < 0) return;
+  }
+}
+
+function slots(
+  specs: App["inputs"],
+  scope: Scope,
+  ctx: Ctx,
+  problems: Problem[],
+  role: "input" | "output",
+): Record<string, TaskSlot> {
+  const out: Record<string, TaskSlot> = {};
+  for (const [name, slot] of Object.entries(specs)) {
+    const files: TaskFile[] = [];
+    let many = slot.many;
+    for (const spec of slot.files) {
+      const before = files.length;
+      for (const v of fileValues(spec, scope, ctx.workspace, problems)) {
+        if (v instanceof DynamicList) {
+          files.push({
+            url: `${ctx.base}/.ferry-dynamic/${v.producer}/${v.output}`,
+            kind: "glob",
+            where: spec.where,
+            dynamic: { app: v.producer, output: v.output },
+          });
+          many = true;
+        } else {
+          files.push(withExtras({ url: v.url, kind: spec.kind, where: spec.where }, spec));
+        }
+      }
+      if (files.length - before !== 1) many = true;
+      if (role === "output") checkOutputUrl(spec, files.slice(before), ctx, problems);
+    }
+    out[name] = { many, files };
+  }
+  return out;
+}
+
+function withExtras(f: TaskFile, spec: FileSpec): TaskFile {
+  const extra: { temp?: boolean; checksum?: string } = {};
+  if (spec.temp) extra.temp = true;
+  if (spec.checksum) extra.checksum = spec.checksum;
+  return { ...f, ...extra };
+}
+
+/** Evaluate one file spec to file values (a sole expression may give a list). */
+function fileValues(
+  spec: FileSpec,
+  scope: Scope,
+  workspace: string,
+  problems: Problem[],
+): (FileValue | DynamicList)[] {
+  let v: Value;
+  try {
+    v = evaluate(spec.value, scope);
+  } catch (e) {
+    if (!(e instanceof EvalError)) throw e;
+    problems.push({ ...error("unknown-name", spec.where, e.message), offset: e.offset });
+    return [];
+  }
+  const out: (FileValue | DynamicList)[] = [];
+  const add = (x: Value) => {
+    if (x instanceof FileValue || x instanceof DynamicList) out.push(x);
+    else if (Array.isArray(x)) x.forEach(add);
+    else if (typeof x === "string" || typeof x === "number") {
+      try {
+        out.push(new FileValue(toUrl(String(x), workspace)));
+      } catch {
+        problems.push(
+          error("invalid-url", spec.where, `Cannot use URL "${x}": it is not a valid URL`),
+        );
+      }
+    } else {problems.push(
+        error("wrong-type", spec.where, `Cannot use ${kindOf(x)} as a file in "${spec.value}"`),
+      );}
+  };
+  add(v);
+  return out;
+}
+
+function checkOutputUrl(spec: FileSpec, files: TaskFile[], ctx: Ctx, problems: Problem[]): void {
+  const parsed = parseTemplate(spec.value);
+  if (!parsed.ok || parsed.template.every((p) => p.kind === "text")) return; // literal: the dsl rule reported it
+  for (const f of files) {
+    if (!f.url.startsWith("file:") || f.url.startsWith(ctx.base + "/")) continue;
+    const roots = ctx.outputRoots.map((r) => toUrl(r, ctx.workspace));
+    if (roots.some((r) => f.url.startsWith(r + "/"))) continue;
+    problems.push(
+      error(
+        "output-outside-workspace",
+        spec.where,
+        `Cannot write output "${
+          decodeURIComponent(f.url)
+        }" outside the workspace: "${spec.value}" evaluates to a path outside it`,
+      ),
+    );
+  }
+}

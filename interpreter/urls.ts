@@ -1,0 +1,53 @@
+/**
+ * File names to URLs: workspace-relative paths become `file:` URLs, URLs are
+ * normalised (percent-encoding, dot segments, trailing slashes) so that the
+ * same file always has the same URL and data dependencies link reliably.
+ * @module
+ */
+
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** The normalised URL of a path or URL written in a workflow. */
+export function toUrl(written: string, workspace: string): string {
+  let href: string;
+  if (SCHEME.test(written) && !/^[A-Za-z]:[\\/]/.test(written)) {
+    href = new URL(written).href;
+  } else {
+    const expanded = written.startsWith("~/")
+      ? `${Deno.env.get("HOME") ?? "~"}${written.slice(1)}`
+      : written;
+    href =
+      pathToFileURL(isAbsolute(expanded) ? resolve(expanded) : resolve(workspace, expanded)).href;
+  }
+  return stripTrailingSlash(href);
+}
+
+/** The workspace directory as a URL without trailing slash. */
+export function workspaceUrl(workspace: string): string {
+  return stripTrailingSlash(pathToFileURL(resolve(workspace)).href);
+}
+
+function stripTrailingSlash(href: string): string {
+  const u = href.endsWith("/") ? href.slice(0, -1) : href;
+  return /^[a-z][a-z0-9+.-]*:\/*$/i.test(u) || u.endsWith("://") ? href : u;
+}
+
+/** A glob (workspace-relative) as a regular expression over URLs. */
+export function globToRegExp(glob: string, workspace: string): RegExp {
+  const base = workspaceUrl(workspace);
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*" && glob[i + 1] === "*") {
+      re += ".*";
+      i++;
+      if (glob[i + 1] === "/") i++;
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else re += encodeURI(c).replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/${re}$`);
+}

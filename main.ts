@@ -1,0 +1,207 @@
+/**
+ * The `ferry` command line. `cli(args)` returns the exit code instead of
+ * exiting, so tests drive it in-process: 0 success · 1 a task failed ·
+ * 2 invalid input or usage · 130 interrupted.
+ * @module
+ */
+
+import { Argument, Command, CommanderError, Option } from "commander";
+import workflowSchema from "./schemas/workflow.schema.json" with { type: "json" };
+import siteSchema from "./schemas/site.schema.json" with { type: "json" };
+import denoJson from "./deno.json" with { type: "json" };
+import { checkWorkflowFile } from "./interpreter/check.ts";
+import { countSummary, formatDiagnostics, type ReportFormat } from "./dsl/report.ts";
+import type { Diagnostic } from "./dsl/diagnostic.ts";
+import { parseParamOverrides } from "./dsl/params.ts";
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIO {
+  /** Standard output. */
+  readonly stdout: (s: string) => void;
+  /** Standard error. */
+  readonly stderr: (s: string) => void;
+  /** Whether stdout is a colour terminal. */
+  readonly color: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The real process streams. */
+export function processIO(): CliIO {
+  return {
+    stdout: (s) => writeAll(Deno.stdout, s),
+    stderr: (s) => writeAll(Deno.stderr, s),
+    color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
+  };
+}
+
+function writeAll(w: { writeSync(p: Uint8Array): number }, s: string): void {
+  let bytes = encoder.encode(s);
+  while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
+}
+
+/** A usage error: printed without a stack, exit 2. */
+class UsageError extends Error {}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function program(io: CliIO, setExit: (code: number) => void): Command {
+  const cmd = new Command("ferry")
+    .description(
+      "ferry: declarative workflows that move their own files.\nWrite apps and the files they read and write; ferry checks, plans and runs them.",
+    )
+    .version(denoJson.version, "-V, --version", "print ferry's version")
+    .helpOption("-h, --help", "show help")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(run ferry --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry check workflow.yaml
+  ferry check --site site.yaml --format github workflows/*.yaml
+  ferry schema workflow > workflow.schema.json
+
+Exit codes: 0 success · 1 a task failed · 2 invalid workflow, site file or usage · 130 interrupted
+`,
+    );
+
+  cmd.command("check")
+    .description(
+      "Check workflow files (and a site file) and report every problem with its file, line and column.",
+    )
+    .argument("<workflow...>", "workflow files (.yaml, .yml or .toml)")
+    .option("-s, --site <file>", "site file describing the executors")
+    .addOption(
+      new Option("-f, --format <format>", "output format").choices(["text", "json", "github"])
+        .default("text"),
+    )
+    .option("-w, --workspace <dir>", "workspace directory (default: the workflow file's folder)")
+    .option(
+      "-p, --param <name=value>",
+      "override a param; the value is read as YAML (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--assume-inputs",
+      "treat absent local input files as present (CI without data) and warn about each",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry check workflow.yaml
+  ferry check --site cluster.yaml workflow.toml
+  ferry check --format github --assume-inputs workflows/*.yaml   # annotations in a GitHub Actions job
+`,
+    )
+    .action(
+      async (
+        files: string[],
+        opts: {
+          site?: string;
+          format: ReportFormat;
+          workspace?: string;
+          param: string[];
+          assumeInputs?: boolean;
+        },
+      ) => {
+        const overrides = parseParamOverrides(opts.param);
+        if (!overrides.ok) throw new UsageError(overrides.message);
+        const all: Diagnostic[] = [];
+        const sources = new Map<string, string>();
+        let tasks = 0;
+        for (const file of files) {
+          const r = await checkWorkflowFile(file, {
+            ...(opts.site !== undefined ? { site: opts.site } : {}),
+            ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
+            assumeInputs: opts.assumeInputs === true,
+            params: overrides.params,
+          });
+          for (const d of r.diagnostics) {
+            if (
+              !all.some((x) =>
+                x.file === d.file && x.line === d.line && x.column === d.column &&
+                x.code === d.code && x.message === d.message
+              )
+            ) all.push(d);
+          }
+          for (const [k, v] of r.sources) sources.set(k, v);
+          tasks += r.expansion?.tasks.length ?? 0;
+        }
+        io.stdout(formatDiagnostics(all, opts.format, { sources, color: io.color }));
+        const failed = all.some((d) => d.severity === "error");
+        if (opts.format === "text") {
+          const what = files.length === 1 ? files[0] : `${files.length} files`;
+          io.stdout(
+            failed
+              ? `✗ ${what}: ${countSummary(all)}\n`
+              : `✓ ${what}: valid, ${tasks} task${tasks === 1 ? "" : "s"}, ${countSummary(all)}\n`,
+          );
+        }
+        setExit(failed ? 2 : 0);
+      },
+    );
+
+  cmd.command("schema")
+    .description("Print the JSON Schema of workflow or site files (for editors and other tools).")
+    .addArgument(new Argument("<kind>", "which schema").choices(["workflow", "site"]))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry schema workflow > schemas/workflow.schema.json
+  ferry schema site
+`,
+    )
+    .action((kind: string) => {
+      io.stdout(JSON.stringify(kind === "site" ? siteSchema : workflowSchema, null, 2) + "\n");
+      setExit(0);
+    });
+  return cmd;
+}
+
+/** Run the CLI with `args` (without the program name); resolves to the exit code. */
+export async function cli(args: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let code = 0;
+  const cmd = program(io, (c) => (code = c));
+  try {
+    await cmd.parseAsync([...args], { from: "user" });
+    if (args.length === 0) {
+      io.stderr(cmd.helpInformation());
+      return 2;
+    }
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
+        e.code === "commander.help"
+      ) return 0;
+      return 2; // commander already printed the message (with "did you mean")
+    }
+    if (e instanceof UsageError) {
+      io.stderr(`ferry: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await cli(Deno.args);
+  } catch (e) {
+    console.error(
+      `ferry: internal error (a bug in ferry, please report it with this output):\n${
+        (e as Error)?.stack ?? e
+      }`,
+    );
+    code = 70;
+  }
+  Deno.exit(code);
+}

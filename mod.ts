@@ -1,0 +1,38 @@
+/**
+ * ferry's library API: load, validate and check workflow and site files,
+ * with the same diagnostics the `ferry` CLI prints.
+ *
+ * @example Check a workflow file
+ * ```ts
+ * import { checkWorkflowFile, formatDiagnostics } from "./mod.ts";
+ * const result = await checkWorkflowFile("examples/quickstart/workflow.yaml");
+ * console.log(formatDiagnostics(result.diagnostics, "text"));
+ * ```
+ *
+ * @example Validate text in memory
+ * ```ts
+ * import { loadText, validateWorkflow } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * const { document } = loadText("w.yaml", "ferry: 1\nname: demo\napps:\n  hello: { command: [echo, hi] }\n");
+ * const { model, problems } = validateWorkflow(document!.value);
+ * assert.equal(problems.length, 0);
+ * assert.deepEqual(model.apps.hello?.run, { kind: "command", argv: ["echo", "hi"] });
+ * ```
+ * @module
+ */
+
+export type { Diagnostic, KeyPath, Problem, Severity } from "./dsl/diagnostic.ts";
+export { formatPath, locate } from "./dsl/diagnostic.ts";
+export type { Format, LoadResult, RawDocument } from "./dsl/load.ts";
+export { formatOf, loadFile, loadText } from "./dsl/load.ts";
+export type * from "./dsl/model.ts";
+export type { Validated, ValidateWorkflowOptions } from "./dsl/validate.ts";
+export { validateSite, validateWorkflow } from "./dsl/validate.ts";
+export type { ReportFormat, ReportOptions } from "./dsl/report.ts";
+export { countSummary, formatDiagnostics } from "./dsl/report.ts";
+export type { ExprPart, ParsedTemplate, Template, TextPart } from "./dsl/expr.ts";
+export { parseTemplate } from "./dsl/expr.ts";
+export { parseMemory, parseWalltime } from "./dsl/quantity.ts";
+export type { CheckOptions, CheckResult } from "./interpreter/check.ts";
+export { checkWorkflowFile } from "./interpreter/check.ts";
+export { cli } from "./main.ts";
