@@ -1,0 +1,63 @@
+/**
+ * Every diagnostic code ferry reports, with what it means. The README's
+ * table and the invalid-fixture test are both checked against this list.
+ * @module
+ */
+
+/** Diagnostic codes and a one-line explanation of each. */
+export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze({
+  // reading files
+  "read-error": "the file cannot be read (missing, a directory, no permission)",
+  "not-text": "the file is binary or not valid UTF-8",
+  "unknown-format": "the file name does not end in .yaml, .yml or .toml",
+  "empty-file": "the file is empty or holds no keys",
+  "not-a-mapping": "the top level is a list or a scalar, not a mapping",
+  "yaml-syntax": "the YAML does not parse",
+  "toml-syntax": "the TOML does not parse",
+  "duplicate-key": "a key appears twice in one mapping or table",
+  "multiple-documents": "a YAML file holds more than one document",
+  "alias-limit": "YAML aliases expand too much (an alias bomb)",
+  // shape (schemas/*.schema.json)
+  "unknown-key": "a key the schema does not know (with a did-you-mean)",
+  "missing-key": "a required key is missing",
+  "wrong-type": "a value has the wrong type",
+  "invalid-value": "a value is outside what the schema allows",
+  "invalid-name": "an app, param, file, input, output or executor name is not an identifier",
+  // meaning
+  "unsupported-version": "the `ferry:` or `ferry-site:` version is not 1",
+  "literal-secret": "a password, token or key is written in the file instead of named by *_env",
+  "missing-command": "an app has none of command, shell, function",
+  "conflicting-command": "an app has more than one of command, shell, function",
+  "expression-syntax": "a `${{ }}` expression does not parse",
+  "unknown-name": "an expression names something that does not exist",
+  "unknown-param": "an expression names a param that does not exist",
+  "unknown-file": "an expression names a `files` entry that does not exist",
+  "unknown-input": "an expression names an input the app does not have",
+  "unknown-output": "an expression names an output the app does not have",
+  "unknown-app": "an expression names an app that does not exist",
+  "expression-scope": "an expression uses a name that is not available in that field",
+  "unstaged-file": "a named file is used in a command without being an input (warning)",
+  "unused-param": "a param nothing uses (warning)",
+  "unused-file": "a named file nothing uses (warning)",
+  "unknown-after": "`after` names an app that does not exist",
+  "unknown-executor": "an app or `defaults` names an executor that does not exist",
+  "file-form": "a file in long form has not exactly one of path, url, glob, dir",
+  "dynamic-input": "glob, dir or temp used on an input or a named file",
+  "invalid-url": "a URL does not parse or lacks what its scheme needs",
+  "output-outside-workspace": "an output leaves the workspace and no output root allows it",
+  "for-each-not-list": "for_each iterates over something that is not a list",
+  "empty-fan-out": "for_each iterates over an empty list (warning)",
+  "invalid-quantity": "a memory size or walltime does not parse",
+  "missing-module": "a function app's module file does not exist",
+  "unknown-provider": "an executor's batch provider is neither built in nor a module path",
+  "unknown-action": "a staging rule's action is neither built in nor a module path",
+  "invalid-pattern": "a staging rule's match is not a valid URLPattern",
+  "rewrite-target": "a rewrite rule has no `to`, or another action has one",
+  "unknown-group": "a rewrite `to` names a group its pattern does not have",
+  "missing-scratch": "a scratch rule on an executor without a scratch directory",
+  // the task graph
+  "duplicate-output": "two tasks write the same file",
+  "cycle": "apps or tasks wait for each other in a cycle",
+  "missing-input": "an input neither exists nor is written by any app",
+  "assumed-input": "an absent input assumed present under --assume-inputs (warning)",
+});
