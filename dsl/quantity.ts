@@ -63,12 +63,17 @@ export function parseWalltime(input: string | number): Quantity {
   if (/^\d+$/.test(s)) return { why: "a bare number is ambiguous: add a unit, e.g. 30m or 1h30m" };
   const units = /^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$/i.exec(s);
   if (units && s !== "") {
-    const [d, h, m, sec] = units.slice(1).map((x) => Number(x ?? 0)) as [
+    const [d, h, m, sec] = units.slice(1).map((x) => Number(x ?? 0)) as number[] as [
       number,
       number,
       number,
       number,
     ];
+    // The leading unit may be large (90m, 36h); a unit after another must fit in it.
+    const after = (i: number) => units.slice(1, i).some((x) => x !== undefined);
+    if ((after(2) && h >= 24) || (after(3) && m >= 60) || (after(4) && sec >= 60)) {
+      return { why: "after a larger unit, hours must be below 24 and minutes and seconds below 60" };
+    }
     return positive(d * 86400 + h * 3600 + m * 60 + sec);
   }
   const slurm = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(s);

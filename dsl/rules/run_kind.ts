@@ -14,13 +14,14 @@ export const runKind: WorkflowRule = ({ raw }) => {
     if (!app || typeof app !== "object" || Array.isArray(app)) continue;
     const present = KINDS.filter((k) => (app as Record<string, unknown>)[k] !== undefined);
     if (present.length === 0) {
-      out.push(
-        error(
+      out.push({
+        ...error(
           "missing-command",
           ["apps", name],
           `Cannot run app "${name}": give it one of command, shell or function`,
         ),
-      );
+        at: "key",
+      });
     } else if (present.length > 1) {
       out.push({
         ...error(

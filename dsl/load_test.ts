@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { loadText } from "./load.ts";
+import { parseYaml } from "./load_yaml.ts";
+import { parseToml } from "./load_toml.ts";
+import { decodeText } from "./source.ts";
+
+const codes = (r: { problems: readonly { code: string; line: number; column: number }[] }) =>
+  r.problems.map((p) => `${p.code}@${p.line}:${p.column}`);
+
+Deno.test("parseYaml() indexes keys and values of nested maps and lists", () => {
+  const r = parseYaml("apps:\n  a:\n    command: [echo, 'x y']\n");
+  assert.deepEqual(r.value, { apps: { a: { command: ["echo", "x y"] } } });
+  assert.deepEqual(r.index.find(["apps", "a", "command"], "key"), { line: 3, column: 5 });
+  assert.deepEqual(r.index.find(["apps", "a", "command", 1], "value"), { line: 3, column: 22, exact: true });
+});
+
+Deno.test("parseYaml() reports a duplicate key at its second occurrence", () => {
+  const r = parseYaml("name: a\napps: {}\nname: b\n");
+  assert.deepEqual(codes(r), ["duplicate-key@3:1"]);
+  assert.equal(r.problems[0]!.message, 'Cannot use the key "name" twice in one mapping');
+});
+
+Deno.test("parseYaml() refuses an alias bomb instead of expanding it", () => {
+  const rows = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+  for (const [i, n] of ["b", "c", "d", "e", "f", "g"].entries()) {
+    const prev = String.fromCharCode(97 + i);
+    rows.push(`${n}: &${n} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+  }
+  const r = parseYaml(rows.join("\n") + "\n");
+  assert.deepEqual(r.problems.map((p) => p.code), ["alias-limit"]);
+});
+
+Deno.test("parseYaml() refuses a second document", () => {
+  assert.deepEqual(codes(parseYaml("a: 1\n---\nb: 2\n")), ["multiple-documents@2:1"]);
+});
+
+Deno.test("parseToml() gives positions for tables, dotted keys, inline tables and arrays of tables", () => {
+  const r = parseToml(
+    'name = "x"\n[apps.a]\ninputs = { ref = "r.fa" }\n[[apps.a.steps]]\nx = 1\n[[apps.a.steps]]\ny.z = [1, 2]\n',
+  );
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.index.find(["apps", "a", "inputs", "ref"], "value"), { line: 3, column: 19, exact: true });
+  assert.deepEqual(r.index.find(["apps", "a", "steps", 1, "y", "z", 1], "value"), { line: 7, column: 11, exact: true });
+  assert.deepEqual(r.index.find(["apps", "a", "steps", 0, "x"], "key"), { line: 5, column: 1, exact: false });
+});
+
+Deno.test("parseToml() reports syntax errors and redefinitions with their line", () => {
+  assert.deepEqual(codes(parseToml("a = [1,\n")), ["toml-syntax@2:1"]);
+  const dup = parseToml("a = 1\na = 2\n");
+  assert.deepEqual(dup.problems.map((p) => [p.code, p.line]), [["duplicate-key", 2]]);
+  assert.match(dup.problems[0]!.message, /^Cannot define the key "a" twice/);
+});
+
+Deno.test("parseToml() turns dates into the strings YAML's core schema would give", () => {
+  assert.deepEqual(parseToml("d = 2024-01-02\n").value, { d: "2024-01-02" });
+});
+
+Deno.test("loadText() refuses empty files, scalars and lists at the top level", () => {
+  assert.deepEqual(codes(loadText("w.yaml", "")), ["empty-file@1:1"]);
+  assert.deepEqual(codes(loadText("w.yaml", "# only a comment\n")), ["empty-file@1:1"]);
+  assert.deepEqual(codes(loadText("w.toml", "# nothing\n")), ["empty-file@1:1"]);
+  assert.deepEqual(codes(loadText("w.yaml", "- a\n- b\n")), ["not-a-mapping@1:1"]);
+  assert.deepEqual(codes(loadText("w.yaml", "just text\n")), ["not-a-mapping@1:1"]);
+  assert.deepEqual(codes(loadText("w.json", "{}")), ["unknown-format@1:1"]);
+});
+
+Deno.test("decodeText() refuses NUL bytes, control characters and invalid UTF-8", () => {
+  assert.ok("why" in decodeText(new Uint8Array([0x61, 0x00, 0x62])));
+  assert.ok("why" in decodeText(new Uint8Array([0x61, 0x07])));
+  assert.ok("why" in decodeText(new Uint8Array([0xff, 0xfe, 0x41])));
+  assert.deepEqual(decodeText(new TextEncoder().encode("\ufeffa: é\n")), { text: "a: é\n" });
+});
