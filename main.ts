@@ -35,9 +35,18 @@ export function processIO(): CliIO {
   };
 }
 
+let pipeClosed = false;
+
+/** Write everything; a reader that went away (`ferry ... | head`) ends output quietly. */
 function writeAll(w: { writeSync(p: Uint8Array): number }, s: string): void {
+  if (pipeClosed) return;
   let bytes = encoder.encode(s);
-  while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+    pipeClosed = true;
+  }
 }
 
 /** A usage error: printed without a stack, exit 2. */
@@ -177,11 +186,9 @@ export async function cli(args: readonly string[], io: CliIO = processIO()): Pro
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (
-        e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
-        e.code === "commander.help"
-      ) return 0;
-      return 2; // commander already printed the message (with "did you mean")
+      // --help, help and --version exit 0; every other commander exit is a usage
+      // error whose message (with "did you mean") commander already printed.
+      return e.exitCode === 0 ? 0 : 2;
     }
     if (e instanceof UsageError) {
       io.stderr(`ferry: ${e.message}\n`);

@@ -8,12 +8,20 @@ Deno.test("parseTemplate() splits text and property-path expressions", () => {
     { kind: "text", text: "a " },
     { kind: "expr", path: ["params", "x"], source: "params.x", offset: 2 },
     { kind: "text", text: " b " },
-    { kind: "expr", path: ["inputs", "reads", 0, "name"], source: "inputs.reads[0].name", offset: 20 },
+    {
+      kind: "expr",
+      path: ["inputs", "reads", 0, "name"],
+      source: "inputs.reads[0].name",
+      offset: 20,
+    },
   ]);
 });
 
 Deno.test("parseTemplate() keeps text without expressions as one part", () => {
-  assert.deepEqual(parseTemplate("plain $HOME {{ x }}"), { ok: true, template: [{ kind: "text", text: "plain $HOME {{ x }}" }] });
+  assert.deepEqual(parseTemplate("plain $HOME {{ x }}"), {
+    ok: true,
+    template: [{ kind: "text", text: "plain $HOME {{ x }}" }],
+  });
 });
 
 Deno.test("parseTemplate() refuses code, calls and unterminated expressions with an offset", () => {

@@ -11,7 +11,11 @@ Deno.test("parseYaml() indexes keys and values of nested maps and lists", () => 
   const r = parseYaml("apps:\n  a:\n    command: [echo, 'x y']\n");
   assert.deepEqual(r.value, { apps: { a: { command: ["echo", "x y"] } } });
   assert.deepEqual(r.index.find(["apps", "a", "command"], "key"), { line: 3, column: 5 });
-  assert.deepEqual(r.index.find(["apps", "a", "command", 1], "value"), { line: 3, column: 22, exact: true });
+  assert.deepEqual(r.index.find(["apps", "a", "command", 1], "value"), {
+    line: 3,
+    column: 22,
+    exact: true,
+  });
 });
 
 Deno.test("parseYaml() reports a duplicate key at its second occurrence", () => {
@@ -39,9 +43,21 @@ Deno.test("parseToml() gives positions for tables, dotted keys, inline tables an
     'name = "x"\n[apps.a]\ninputs = { ref = "r.fa" }\n[[apps.a.steps]]\nx = 1\n[[apps.a.steps]]\ny.z = [1, 2]\n',
   );
   assert.deepEqual(r.problems, []);
-  assert.deepEqual(r.index.find(["apps", "a", "inputs", "ref"], "value"), { line: 3, column: 19, exact: true });
-  assert.deepEqual(r.index.find(["apps", "a", "steps", 1, "y", "z", 1], "value"), { line: 7, column: 11, exact: true });
-  assert.deepEqual(r.index.find(["apps", "a", "steps", 0, "x"], "key"), { line: 5, column: 1, exact: false });
+  assert.deepEqual(r.index.find(["apps", "a", "inputs", "ref"], "value"), {
+    line: 3,
+    column: 19,
+    exact: true,
+  });
+  assert.deepEqual(r.index.find(["apps", "a", "steps", 1, "y", "z", 1], "value"), {
+    line: 7,
+    column: 11,
+    exact: true,
+  });
+  assert.deepEqual(r.index.find(["apps", "a", "steps", 0, "x"], "key"), {
+    line: 5,
+    column: 1,
+    exact: false,
+  });
 });
 
 Deno.test("parseToml() reports syntax errors and redefinitions with their line", () => {

@@ -72,7 +72,9 @@ export function parseWalltime(input: string | number): Quantity {
     // The leading unit may be large (90m, 36h); a unit after another must fit in it.
     const after = (i: number) => units.slice(1, i).some((x) => x !== undefined);
     if ((after(2) && h >= 24) || (after(3) && m >= 60) || (after(4) && sec >= 60)) {
-      return { why: "after a larger unit, hours must be below 24 and minutes and seconds below 60" };
+      return {
+        why: "after a larger unit, hours must be below 24 and minutes and seconds below 60",
+      };
     }
     return positive(d * 86400 + h * 3600 + m * 60 + sec);
   }

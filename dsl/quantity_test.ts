@@ -43,5 +43,7 @@ Deno.test("parseWalltime() refuses out-of-range fields, bare numbers and words",
   for (const s of ["1h70m", "1d24h", "2m60s", "00:61", "1-25", "30", "bogus", "0s", ""]) {
     assert.ok("why" in parseWalltime(s), s);
   }
-  assert.deepEqual(parseWalltime("30"), { why: "a bare number is ambiguous: add a unit, e.g. 30m or 1h30m" });
+  assert.deepEqual(parseWalltime("30"), {
+    why: "a bare number is ambiguous: add a unit, e.g. 30m or 1h30m",
+  });
 });

@@ -134,7 +134,10 @@ function describe(e: ErrorObject, root: unknown, base: KeyPath): Problem | undef
     }
     case "required": {
       const key = String(e.params.missingProperty);
-      return { ...error("missing-key", path, `Cannot find required key "${key}" in ${where}`), at: "key" };
+      return {
+        ...error("missing-key", path, `Cannot find required key "${key}" in ${where}`),
+        at: "key",
+      };
     }
     case "propertyNames": {
       const name = String(e.params.propertyName);
