@@ -13,6 +13,13 @@ import { checkWorkflowFile } from "./interpreter/check.ts";
 import { countSummary, formatDiagnostics, type ReportFormat } from "./dsl/report.ts";
 import type { Diagnostic } from "./dsl/diagnostic.ts";
 import { parseParamOverrides } from "./dsl/params.ts";
+import { compareDiagnostics, locate } from "./dsl/diagnostic.ts";
+import { loadFile } from "./dsl/load.ts";
+import { checkRemoteInputs } from "./interpreter/check_inputs.ts";
+import { buildPlan, type Plan } from "./interpreter/plan.ts";
+import { resolveTargets } from "./interpreter/targets.ts";
+import { renderPlanText } from "./interpreter/render_text.ts";
+import { renderDot, renderMarkdown, renderMermaid } from "./interpreter/render_graph.ts";
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIO {
@@ -71,6 +78,8 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
 Examples:
   ferry check workflow.yaml
   ferry check --site site.yaml --format github workflows/*.yaml
+  ferry plan --site site.yaml workflow.yaml
+  ferry plan --format markdown workflow.yaml > plan.md
   ferry schema workflow > workflow.schema.json
 
 Exit codes: 0 success · 1 a task failed · 2 invalid workflow, site file or usage · 130 interrupted
@@ -155,6 +164,95 @@ Examples:
       },
     );
 
+  cmd.command("plan")
+    .description(
+      "Show what a run would do, without running anything: every task, what it waits for, and for every file how it reaches the task and the path the task sees.",
+    )
+    .argument("<workflow>", "workflow file (.yaml, .yml or .toml)")
+    .argument("[targets...]", "task ids, app names or output paths: plan only what they need")
+    .option("-s, --site <file>", "site file describing the executors")
+    .addOption(
+      new Option("-f, --format <format>", "output format").choices([
+        "text",
+        "json",
+        "mermaid",
+        "dot",
+        "markdown",
+      ]).default("text"),
+    )
+    .option("-w, --workspace <dir>", "workspace directory (default: the workflow file's folder)")
+    .option(
+      "-p, --param <name=value>",
+      "override a param; the value is read as YAML (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--assume-inputs",
+      "treat absent local input files as present (CI without data) and warn about each",
+    )
+    .option(
+      "--check-inputs",
+      "ask the servers of remote http(s) inputs whether they exist (HEAD); the only network use",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry plan workflow.yaml
+  ferry plan --site cluster.yaml workflow.yaml out/a.bam        # only what out/a.bam needs
+  ferry plan --format json workflow.yaml > plan.json
+  ferry plan --format markdown --assume-inputs workflow.yaml    # a pull-request comment
+  ferry plan --param samples='[a, b]' --format mermaid workflow.yaml
+`,
+    )
+    .action(async (file: string, targets: string[], opts: {
+      site?: string;
+      format: "text" | "json" | "mermaid" | "dot" | "markdown";
+      workspace?: string;
+      param: string[];
+      assumeInputs?: boolean;
+      checkInputs?: boolean;
+    }) => {
+      const overrides = parseParamOverrides(opts.param);
+      if (!overrides.ok) throw new UsageError(overrides.message);
+      const r = await checkWorkflowFile(file, {
+        ...(opts.site !== undefined ? { site: opts.site } : {}),
+        ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
+        assumeInputs: opts.assumeInputs === true,
+        params: overrides.params,
+      });
+      let diagnostics = [...r.diagnostics];
+      if (opts.checkInputs && r.expansion && r.linked && r.plan) {
+        const doc = await loadFile(file);
+        const problems = await checkRemoteInputs(r.expansion, r.linked.sources);
+        if (doc.document) {
+          diagnostics.push(...problems.map((p) => locate(p, file, doc.document!.index)));
+        }
+      }
+      diagnostics = diagnostics.sort(compareDiagnostics);
+      if (diagnostics.length > 0) {
+        io.stderr(formatDiagnostics(diagnostics, "text", { sources: r.sources, color: io.color }));
+      }
+      if (diagnostics.some((d) => d.severity === "error") || !r.plan || !r.expansion || !r.linked) {
+        io.stderr(`✗ ${file}: ${countSummary(diagnostics)}\n`);
+        setExit(2);
+        return;
+      }
+      let plan = r.plan;
+      if (targets.length > 0) {
+        const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
+        if (!t.ok) throw new UsageError(t.message);
+        plan = buildPlan(r.workflow!, r.expansion, r.linked, {
+          workspace: r.workspace,
+          executors: r.executors ?? {},
+          only: t.tasks,
+        }).plan;
+      }
+      io.stdout(renderPlan(plan, opts.format, io.color));
+      setExit(0);
+    });
+
   cmd.command("schema")
     .description("Print the JSON Schema of workflow or site files (for editors and other tools).")
     .addArgument(new Argument("<kind>", "which schema").choices(["workflow", "site"]))
@@ -171,6 +269,21 @@ Examples:
       setExit(0);
     });
   return cmd;
+}
+
+function renderPlan(plan: Plan, format: string, color: boolean): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(plan, null, 2) + "\n";
+    case "mermaid":
+      return renderMermaid(plan);
+    case "dot":
+      return renderDot(plan);
+    case "markdown":
+      return renderMarkdown(plan);
+    default:
+      return renderPlanText(plan, { color });
+  }
 }
 
 /** Run the CLI with `args` (without the program name); resolves to the exit code. */

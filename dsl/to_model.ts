@@ -23,6 +23,7 @@ import type {
   Workflow,
 } from "./model.ts";
 import { parseMemory, parseWalltime } from "./quantity.ts";
+import { compact } from "./compact.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -33,12 +34,6 @@ const int = (v: unknown): number | undefined => (Number.isInteger(v) ? v as numb
 const isScalar = (v: unknown): v is Scalar =>
   typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 const scalarText = (v: Scalar): string => String(v);
-
-/** Drop undefined fields so optional properties are absent, not undefined. */
-function compact<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o as T;
-}
 
 /** Build the workflow model from a (shape-checked) raw value. */
 export function toWorkflow(raw: Obj): Workflow {

@@ -14,6 +14,7 @@ import { validateSite, validateWorkflow } from "../dsl/validate.ts";
 import { expand, type Expansion } from "./expand.ts";
 import { link, type Linked } from "./link.ts";
 import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
+import { buildPlan, type Plan } from "./plan.ts";
 
 /** Options for {@linkcode checkWorkflowFile}. */
 export interface CheckOptions {
@@ -43,6 +44,8 @@ export interface CheckResult {
   readonly expansion?: Expansion;
   /** The linked DAG (present when the DAG phase ran). */
   readonly linked?: Linked;
+  /** The plan (present when there were no errors before planning). */
+  readonly plan?: Plan;
   /** The workspace directory used. */
   readonly workspace: string;
 }
@@ -103,7 +106,12 @@ export async function checkWorkflowFile(
   };
   const linked = link(workflow, expansion, { workspace, assumeInputs, inPlace });
   diagnostics.push(...located(doc, linked.problems));
-  return finish({ ...base, expansion, linked });
+  if (diagnostics.some((d) => d.severity === "error")) {
+    return finish({ ...base, expansion, linked });
+  }
+  const built = buildPlan(workflow, expansion, linked, { workspace, executors });
+  diagnostics.push(...located(doc, built.problems));
+  return finish({ ...base, expansion, linked, plan: built.plan });
 }
 
 function finish(r: CheckResult & { diagnostics: Diagnostic[] }): CheckResult {

@@ -73,6 +73,10 @@ export interface Expansion {
   readonly tasks: ExpandedTask[];
   /** Tasks of each app, by app name. */
   readonly byApp: ReadonlyMap<string, readonly number[]>;
+  /** Params in effect (overrides applied). */
+  readonly params: Readonly<Record<string, Value>>;
+  /** Named files, as URLs. */
+  readonly files: Readonly<Record<string, string>>;
   /** Problems with their key paths. */
   readonly problems: Problem[];
 }
@@ -107,7 +111,9 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
     byApp.set(app.name, indices);
     appOutputs[app.name] = { outputs: outputsOf(app, indices.map((i) => tasks[i]!), known) };
   }
-  return { tasks, byApp, problems };
+  const fileUrls: Record<string, string> = {};
+  for (const [k, v] of Object.entries(files)) if (v instanceof FileValue) fileUrls[k] = v.url;
+  return { tasks, byApp, params, files: fileUrls, problems };
 }
 
 /** What `apps.A.outputs` holds: per output, the list of files over A's tasks. */

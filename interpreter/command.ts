@@ -1,0 +1,78 @@
+/**
+ * Rendering what a task runs: `command` elements become argv entries (a list
+ * value becomes several), `shell` scripts get every substituted value
+ * shell-quoted, so a file named `$(rm -rf ~); x` is only ever a file name.
+ * @module
+ */
+
+import type { ExprPart } from "../dsl/expr.ts";
+import type { App } from "../dsl/model.ts";
+import { asText, EvalError, evaluateText, lookup, type Scope, template } from "./evaluate.ts";
+import { DynamicList, FileValue, kindOf, type Value } from "./values.ts";
+
+/** What a task runs, with every expression substituted. */
+export type RenderedRun =
+  | { readonly kind: "command"; readonly argv: readonly string[] }
+  | { readonly kind: "shell"; readonly script: string }
+  | { readonly kind: "function"; readonly module: string; readonly export: string };
+
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * Quote a word for bash so it is always one word and never code.
+ *
+ * @example
+ * ```ts
+ * import { shellQuote } from "./command.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(shellQuote("out/a.bam"), "out/a.bam");
+ * assert.equal(shellQuote("it's $(x)"), "'it'\\''s $(x)'");
+ * ```
+ */
+export function shellQuote(word: string): string {
+  if (word !== "" && SAFE.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function words(v: Value, e: ExprPart): string[] {
+  if (Array.isArray(v)) return v.flatMap((x) => words(x, e));
+  if (v instanceof DynamicList) {
+    throw new EvalError(`Cannot use "\${{ ${e.source} }}" before its files are known`, e.offset);
+  }
+  return [asText(v, e)];
+}
+
+/** Render argv: each element is one entry, except a sole list expression, which is several. */
+export function renderArgv(argv: readonly string[], scope: Scope): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    const t = template(arg);
+    const only = t.length === 1 ? t[0] : undefined;
+    if (only?.kind === "expr") out.push(...words(lookup(only, scope), only));
+    else out.push(evaluateText(t, scope));
+  }
+  return out;
+}
+
+/** Render a bash script: every substituted value quoted, a list as one quoted word per element. */
+export function renderShell(script: string, scope: Scope): string {
+  return evaluateText(template(script), scope, (v, e) => words(v, e).map(shellQuote).join(" "));
+}
+
+/** Render plain text (env values, stdout paths, labels): values as text, lists refused. */
+export function renderText(text: string, scope: Scope): string {
+  return evaluateText(template(text), scope, (v: Value, e) => {
+    if (Array.isArray(v)) return (v as Value[]).map((x) => asText(x, e)).join(" ");
+    if (v instanceof FileValue || typeof v !== "object" || v === null) return asText(v, e);
+    throw new EvalError(`Cannot put ${kindOf(v)} into text: "\${{ ${e.source} }}"`, e.offset);
+  });
+}
+
+/** Render an app's run section for one task. */
+export function renderRun(app: App, scope: Scope): RenderedRun | undefined {
+  const run = app.run;
+  if (!run) return undefined;
+  if (run.kind === "command") return { kind: "command", argv: renderArgv(run.argv, scope) };
+  if (run.kind === "shell") return { kind: "shell", script: renderShell(run.script, scope) };
+  return run;
+}

@@ -1,0 +1,375 @@
+/**
+ * The compiled plan: plain data that `ferry plan` prints and `ferry run`
+ * executes. Every task with its dependencies, and for every file the path the
+ * task sees and how the file gets there on that executor.
+ * @module
+ */
+
+import { error, type Problem } from "../dsl/diagnostic.ts";
+import type { Executor, Resources, Workflow } from "../dsl/model.ts";
+import { compact } from "../dsl/compact.ts";
+import { type RenderedRun, renderRun, renderText } from "./command.ts";
+import { EvalError, type Scope } from "./evaluate.ts";
+import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
+import type { Linked } from "./link.ts";
+import { decide, type DecisionKind, taskKey } from "./staging.ts";
+import { workspaceUrl } from "./urls.ts";
+import { FileValue, type Value } from "./values.ts";
+
+/** One input or output file of a planned task. */
+export interface PlanFile {
+  /** The slot name (`ref`, or `reads` for each file of a list). */
+  readonly name: string;
+  /** Normalised URL. */
+  readonly url: string;
+  /** The staging action chosen: shared, skip, rewrite, scratch, http, ftp, sftp, rsync, copy, or a module. */
+  readonly provider: string;
+  /** What kind of work the file needs. */
+  readonly staging: DecisionKind;
+  /** The path the task sees; relative paths are inside the task's directory. */
+  readonly path: string;
+  /** The staging rule that decided it (index in the executor's rules) or "default". */
+  readonly rule: number | "default";
+  /** The id of the transfer step that brings (or takes) the file. */
+  readonly transfer?: string;
+  /** `glob` or `dir`: a dynamic output (or an input gathering one). */
+  readonly dynamic?: "glob" | "dir";
+  /** An intermediate output. */
+  readonly temp?: boolean;
+  /** Declared digest of an input. */
+  readonly checksum?: string;
+}
+
+/** Whether a task would run, and why. */
+export interface PlanStatus {
+  /** `run` or `cached` (skipped because its recorded result is still valid). */
+  readonly action: "run" | "cached";
+  /** Why: `new`, `input X changed`, `command changed`, ... */
+  readonly reason: string;
+}
+
+/** One task of the plan. */
+export interface PlanTask {
+  /** Stable readable id: `align[sample=a]`. */
+  readonly id: string;
+  /** The app. */
+  readonly app: string;
+  /** The human label. */
+  readonly label: string;
+  /** The executor it runs on. */
+  readonly executor: string;
+  /** The for_each binding. */
+  readonly bindings: Readonly<Record<string, string>>;
+  /** Ids of the tasks it waits for. */
+  readonly deps: readonly string[];
+  /** Inputs, in slot order. */
+  readonly inputs: readonly PlanFile[];
+  /** Outputs, in slot order. */
+  readonly outputs: readonly PlanFile[];
+  /** What it runs, substituted (for attempt 1). */
+  readonly run?: RenderedRun;
+  /** Standard output file (relative to the task directory). */
+  readonly stdout?: string;
+  /** Standard error file. */
+  readonly stderr?: string;
+  /** Environment set for the task. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Resource needs: memory in bytes, walltime in seconds. */
+  readonly resources: Resources;
+  /** Retries after the first attempt. */
+  readonly retries: number;
+  /** Would it run, and why. */
+  readonly status: PlanStatus;
+  /** A placeholder that expands into tasks once this app's output is known. */
+  readonly expandsAfter?: { readonly app: string; readonly output: string };
+}
+
+/** A transfer step: its own DAG node, shared by every task needing the file on that storage. */
+export interface PlanTransfer {
+  /** Stable id: `in:workspace:https://…` or `out:workspace:sftp://…`. */
+  readonly id: string;
+  /** `in` before consumers run; `out` after the producer succeeded. */
+  readonly direction: "in" | "out";
+  /** The remote (or source) URL. */
+  readonly url: string;
+  /** The staging action. */
+  readonly provider: string;
+  /** The executor whose rule chose it (of the first task needing it). */
+  readonly executor: string;
+  /** Where the copy lands: `workspace` or `executor:NAME`. */
+  readonly storage: string;
+  /** The local path of the copy. */
+  readonly path: string;
+  /** Tasks that read it (in) or the task that writes it (out). */
+  readonly consumers: readonly string[];
+}
+
+/** Counts for the summary line. */
+export interface PlanSummary {
+  /** Tasks in the plan (placeholders count as one). */
+  readonly tasks: number;
+  /** Tasks that would run. */
+  readonly run: number;
+  /** Tasks that are cached. */
+  readonly cached: number;
+  /** Placeholder tasks that expand at run time. */
+  readonly dynamic: number;
+  /** Transfer steps. */
+  readonly transfers: number;
+  /** Per executor: tasks and transfers. */
+  readonly executors: Readonly<
+    Record<string, { readonly tasks: number; readonly transfers: number }>
+  >;
+}
+
+/** The plan: what `ferry plan` shows and `ferry run` does. */
+export interface Plan {
+  /** Plan format version. */
+  readonly ferryPlan: 1;
+  /** The workflow's name. */
+  readonly workflow: string;
+  /** The workspace as a file: URL. */
+  readonly workspace: string;
+  /** Tasks in a valid topological order. */
+  readonly tasks: readonly PlanTask[];
+  /** Transfer steps, in order of first need. */
+  readonly transfers: readonly PlanTransfer[];
+  /** Counts. */
+  readonly summary: PlanSummary;
+}
+
+/** Options for {@linkcode buildPlan}. */
+export interface BuildPlanOptions {
+  /** The workspace directory. */
+  readonly workspace: string;
+  /** Executors in effect (workflow's, overridden by the site's); `local` is added if absent. */
+  readonly executors: Readonly<Record<string, Executor>>;
+  /** Restrict to these tasks (indices) and what they need. @default all */
+  readonly only?: ReadonlySet<number>;
+}
+
+/** The default `local` executor: the local provider on a shared filesystem. */
+export const LOCAL_EXECUTOR: Executor = Object.freeze({
+  name: "local",
+  provider: "local",
+  options: {},
+  filesystem: "shared",
+  bundle: "none",
+  env: {},
+  staging: [],
+});
+
+/** Build the plan from a linked expansion; problems are staging and rendering failures. */
+export function buildPlan(
+  w: Workflow,
+  x: Expansion,
+  l: Linked,
+  options: BuildPlanOptions,
+): { plan: Plan; problems: Problem[] } {
+  const { workspace, only } = options;
+  const executors: Record<string, Executor> = { local: LOCAL_EXECUTOR, ...options.executors };
+  const problems: Problem[] = [];
+  const transfers = new Map<string, { t: PlanTransfer; consumers: string[] }>();
+  const unclaimed = new Set<string>();
+  const tasks: PlanTask[] = [];
+  for (const i of l.order) {
+    if (only && !only.has(i)) continue;
+    const t = x.tasks[i]!;
+    const app = w.apps[t.app]!;
+    const ex = executors[app.executor] ?? LOCAL_EXECUTOR;
+    const key = taskKey(t.id);
+    const files = (role: "input" | "output") => {
+      const out: PlanFile[] = [];
+      const values: Record<string, Value> = {};
+      for (const [name, slot] of Object.entries(role === "input" ? t.inputs : t.outputs)) {
+        const list: FileValue[] = [];
+        slot.files.forEach((f, n) => {
+          const slotName = slot.many ? `${name}/${n}` : name;
+          const pf = planFile(f, name, ex, role, { workspace, taskKey: key, slot: slotName });
+          if ("unclaimed" in pf) {
+            const k = `${ex.name} ${f.url}`;
+            if (!unclaimed.has(k)) {
+              unclaimed.add(k);
+              problems.push(
+                error(
+                  "no-staging-rule",
+                  f.where,
+                  `Cannot stage "${f.url}" on executor "${ex.name}": no rule matches it; tried ${
+                    pf.tried.join(", ")
+                  }`,
+                ),
+              );
+            }
+            return;
+          }
+          const { storage = "workspace", ...plain } = pf;
+          let file: PlanFile = plain;
+          if (pf.staging === "transfer") {
+            const direction = role === "input" ? "in" : "out";
+            const id = `${direction}:${storage}:${f.url}`;
+            const existing = transfers.get(id);
+            if (existing) existing.consumers.push(t.id);
+            else {
+              transfers.set(id, {
+                t: {
+                  id,
+                  direction,
+                  url: f.url,
+                  provider: pf.provider,
+                  executor: ex.name,
+                  storage,
+                  path: pf.path,
+                  consumers: [],
+                },
+                consumers: [t.id],
+              });
+            }
+            file = { ...plain, transfer: id };
+          }
+          out.push(file);
+          list.push(new FileValue(f.url, file.path));
+        });
+        values[name] = slot.many ? list : list[0] ?? null;
+      }
+      return { out, values };
+    };
+    const inputs = files("input");
+    const outputs = files("output");
+    const scope: Scope = {
+      ...baseScope(x),
+      ...t.vars,
+      inputs: inputs.values,
+      outputs: outputs.values,
+      resources: resourceValues(app.resources),
+      task: { id: t.id, label: t.id, attempt: 1 },
+    };
+    const rendered = render(t, app, scope, problems);
+    tasks.push(compact({
+      id: t.id,
+      app: t.app,
+      label: rendered.label,
+      executor: ex.name,
+      bindings: t.bindings,
+      deps: l.deps[i]!.map((j) => x.tasks[j]!.id),
+      inputs: inputs.out,
+      outputs: outputs.out,
+      run: rendered.run,
+      stdout: rendered.stdout,
+      stderr: rendered.stderr,
+      env: rendered.env,
+      resources: app.resources,
+      retries: app.retries,
+      status: {
+        action: "run",
+        reason: t.expandsAfter ? `expands after ${t.expandsAfter.app}` : "new",
+      },
+      expandsAfter: t.expandsAfter,
+    }));
+  }
+  const planTransfers = [...transfers.values()].map(({ t, consumers }) => ({ ...t, consumers }));
+  return {
+    plan: {
+      ferryPlan: 1,
+      workflow: w.name,
+      workspace: workspaceUrl(workspace),
+      tasks,
+      transfers: planTransfers,
+      summary: summarize(tasks, planTransfers),
+    },
+    problems,
+  };
+}
+
+function planFile(
+  f: TaskFile,
+  name: string,
+  ex: Executor,
+  role: "input" | "output",
+  o: { workspace: string; taskKey: string; slot: string },
+): (PlanFile & { storage?: string }) | { unclaimed: true; tried: readonly string[] } {
+  const d = decide(ex, f.url, role, o);
+  if ("unclaimed" in d) return d;
+  return compact({
+    name,
+    url: f.url,
+    provider: d.action,
+    staging: d.kind,
+    path: d.path,
+    rule: d.rule,
+    storage: d.storage,
+    dynamic: f.kind === "file" ? undefined : f.kind,
+    temp: f.temp,
+    checksum: f.checksum,
+  });
+}
+
+const baseScopes = new WeakMap<Expansion, Scope>();
+
+function baseScope(x: Expansion): Scope {
+  let s = baseScopes.get(x);
+  if (!s) {
+    const files: Record<string, Value> = {};
+    for (const [name, url] of Object.entries(x.files)) files[name] = new FileValue(url);
+    s = { params: x.params, files };
+    baseScopes.set(x, s);
+  }
+  return s;
+}
+
+function resourceValues(r: Resources): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const [k, v] of Object.entries(r)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function render(t: ExpandedTask, app: Workflow["apps"][string], scope: Scope, problems: Problem[]) {
+  const base = ["apps", t.app];
+  const attempt = <T>(where: (string | number)[], f: () => T): T | undefined => {
+    if (t.expandsAfter) return undefined;
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof EvalError)) throw e;
+      problems.push({
+        ...error("invalid-value", where, `${e.message} (in task ${t.id})`),
+        offset: e.offset,
+      });
+      return undefined;
+    }
+  };
+  const label =
+    (app.label !== undefined
+      ? attempt([...base, "label"], () => renderText(app.label!, scope))
+      : undefined) ?? t.id;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(app.env)) {
+    const r = attempt([...base, "env", k], () => renderText(v, scope));
+    if (r !== undefined) env[k] = r;
+  }
+  return {
+    label,
+    run: attempt([...base, app.run?.kind ?? "command"], () => renderRun(app, scope)),
+    stdout: app.stdout !== undefined
+      ? attempt([...base, "stdout"], () => renderText(app.stdout!, scope))
+      : undefined,
+    stderr: app.stderr !== undefined
+      ? attempt([...base, "stderr"], () => renderText(app.stderr!, scope))
+      : undefined,
+    env,
+  };
+}
+
+function summarize(tasks: readonly PlanTask[], transfers: readonly PlanTransfer[]): PlanSummary {
+  const executors: Record<string, { tasks: number; transfers: number }> = {};
+  for (const t of tasks) (executors[t.executor] ??= { tasks: 0, transfers: 0 }).tasks++;
+  for (const t of transfers) (executors[t.executor] ??= { tasks: 0, transfers: 0 }).transfers++;
+  const cached = tasks.filter((t) => t.status.action === "cached").length;
+  return {
+    tasks: tasks.length,
+    run: tasks.length - cached,
+    cached,
+    dynamic: tasks.filter((t) => t.expandsAfter).length,
+    transfers: transfers.length,
+    executors: Object.fromEntries(Object.entries(executors).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}

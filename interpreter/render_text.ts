@@ -1,0 +1,144 @@
+/**
+ * The plan for people: tasks grouped by app, every file with how it reaches
+ * the task and the path the task sees, large fan-outs summarised, and a
+ * summary line of tasks and transfers per executor.
+ * @module
+ */
+
+import type { Plan, PlanFile, PlanTask } from "./plan.ts";
+
+/** Options for {@linkcode renderPlanText}. */
+export interface TextOptions {
+  /** Show at most this many tasks per app; the rest are counted. @default 10 */
+  readonly maxTasksPerApp?: number;
+  /** Use ANSI colours. @default false */
+  readonly color?: boolean;
+}
+
+/** A URL as people read it: workspace files relative to the workspace. */
+export function shortUrl(url: string, workspace: string): string {
+  if (url.startsWith(workspace + "/")) return decodeURIComponent(url.slice(workspace.length + 1));
+  return url.startsWith("file://") ? decodeURIComponent(url.slice("file://".length)) : url;
+}
+
+function how(f: PlanFile): string {
+  const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
+  const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
+  return `${f.provider}${kind}, ${rule}`;
+}
+
+function fileLines(t: PlanTask, workspace: string): string[] {
+  const rows: [string, string, string, string][] = [];
+  for (const f of t.inputs) {
+    rows.push(["in", f.name, shortUrl(f.url, workspace), `${how(f)} → ${f.path}`]);
+  }
+  for (const f of t.outputs) {
+    const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
+    const to = f.url.startsWith("file:") ? shortUrl(f.url, "") : f.url;
+    rows.push(["out", f.name, f.path + dyn, `${how(f)} → ${to}`]);
+  }
+  const w1 = Math.max(0, ...rows.map((r) => r[1].length));
+  return rows.map(([dir, name, what, tail]) =>
+    `    ${dir.padEnd(3)} ${name.padEnd(w1)}  ${what}  ⇒ ${tail}`
+  );
+}
+
+function taskBlock(
+  t: PlanTask,
+  workspace: string,
+  paint: (c: string, s: string) => string,
+): string[] {
+  const label = t.label !== t.id ? `  "${t.label}"` : "";
+  const status = t.status.action === "run"
+    ? paint("33", `run: ${t.status.reason}`)
+    : paint("32", `cached: ${t.status.reason}`);
+  const out = [`  ${paint("1", t.id)}${label}  [${status}]`];
+  if (t.deps.length > 0) {
+    const shown = t.deps.length > 6
+      ? `${t.deps.slice(0, 5).join(", ")} and ${t.deps.length - 5} more`
+      : t.deps.join(", ");
+    out.push(`    after ${shown}`);
+  }
+  if (t.expandsAfter) {
+    out.push(
+      `    expands into one task per file of ${t.expandsAfter.app}.${t.expandsAfter.output} once it is known`,
+    );
+  }
+  out.push(...fileLines(t, workspace));
+  return out;
+}
+
+/** Render a plan as text. */
+export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
+  const { maxTasksPerApp = 10, color = false } = options;
+  const paint = (c: string, s: string) => (color ? `\x1b[${c}m${s}\x1b[0m` : s);
+  const byApp = new Map<string, PlanTask[]>();
+  for (const t of plan.tasks) {
+    const list = byApp.get(t.app) ?? [];
+    list.push(t);
+    byApp.set(t.app, list);
+  }
+  const lines = [`Plan for workflow "${plan.workflow}" in ${shortUrl(plan.workspace, "")}`, ""];
+  for (const [app, tasks] of byApp) {
+    const executors = [...new Set(tasks.map((t) => t.executor))].join(", ");
+    const vars = Object.keys(tasks[0]!.bindings);
+    const fan = vars.length > 0 ? `, for_each ${vars.join(" × ")}` : "";
+    lines.push(
+      paint("1;36", `${app}`) +
+        ` · ${tasks.length} task${tasks.length === 1 ? "" : "s"} on ${executors}${fan}`,
+    );
+    const shown = tasks.length <= maxTasksPerApp
+      ? tasks
+      : [...tasks.slice(0, 3), ...tasks.slice(-1)];
+    shown.forEach((t, i) => {
+      if (tasks.length > maxTasksPerApp && i === 3) {
+        const hidden = tasks.slice(3, -1);
+        const reasons = new Map<string, number>();
+        for (const h of hidden) {
+          const k = `${h.status.action}: ${h.status.reason}`;
+          reasons.set(k, (reasons.get(k) ?? 0) + 1);
+        }
+        const summary = [...reasons].map(([k, n]) => `${k} ×${n}`).join(", ");
+        lines.push(`  … ${hidden.length} more tasks like these [${summary}]`);
+      }
+      lines.push(...taskBlock(t, plan.workspace, paint));
+    });
+    lines.push("");
+  }
+  if (plan.transfers.length > 0) {
+    lines.push(paint("1;36", "transfers") + ` · ${plan.transfers.length}`);
+    const shown = plan.transfers.length <= maxTasksPerApp * 2
+      ? plan.transfers
+      : plan.transfers.slice(0, maxTasksPerApp);
+    for (const x of shown) {
+      const who = x.consumers.length > 3
+        ? `${x.consumers.slice(0, 2).join(", ")} and ${x.consumers.length - 2} more`
+        : x.consumers.join(", ");
+      const arrow = x.direction === "in" ? `${x.url} → ${x.path}` : `${x.path} → ${x.url}`;
+      lines.push(
+        `  ${x.direction.padEnd(3)} ${x.provider.padEnd(6)} ${arrow}  (${x.storage}, for ${who})`,
+      );
+    }
+    if (shown.length < plan.transfers.length) {
+      lines.push(`  … ${plan.transfers.length - shown.length} more transfers`);
+    }
+    lines.push("");
+  }
+  lines.push(summaryLine(plan));
+  return lines.join("\n") + "\n";
+}
+
+/** `7 tasks (7 to run, 0 cached, 1 expands at run time) · 4 transfers · cluster: 3 tasks, 3 transfers · local: …` */
+export function summaryLine(plan: Plan): string {
+  const s = plan.summary;
+  const n = (k: number, w: string) => `${k} ${w}${k === 1 ? "" : "s"}`;
+  const dyn = s.dynamic > 0 ? `, ${s.dynamic} expand${s.dynamic === 1 ? "s" : ""} at run time` : "";
+  const per = Object.entries(s.executors).map(([e, c]) =>
+    `${e}: ${n(c.tasks, "task")}, ${n(c.transfers, "transfer")}`
+  );
+  return [
+    `${n(s.tasks, "task")} (${s.run} to run, ${s.cached} cached${dyn})`,
+    n(s.transfers, "transfer"),
+    ...per,
+  ].join(" · ");
+}

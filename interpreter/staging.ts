@@ -1,0 +1,210 @@
+/**
+ * Staging decisions: for each (file, executor) pair, which provider brings
+ * the file to the task (or takes an output away) and what path the task sees.
+ * Decisions are plain data made at plan time; providers act on them at run
+ * time. The first matching rule wins; without rules, defaults follow the
+ * executor's `filesystem` model (Parsl's shared / executor-shared / none).
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { posix } from "node:path";
+import type { Executor, StagingRule } from "../dsl/model.ts";
+import { firstMatch } from "./rules_match.ts";
+import { localPath } from "./values.ts";
+
+/**
+ * What happens to one file for one task:
+ * - `none`: the file is used where it is (shared filesystem);
+ * - `in-place`: no transfer, the path is valid on the node (cvmfs `skip`, parrot-style `rewrite`);
+ * - `transfer`: a transfer step of its own in the DAG, shared by every task needing the file on that storage;
+ * - `wrap`: work done on the node around the task (scratch copy in and back, node-side fetch).
+ */
+export type DecisionKind = "none" | "in-place" | "transfer" | "wrap";
+
+/** A staging decision for one file of one task. */
+export interface StagingDecision {
+  /** What kind of work the file needs. */
+  readonly kind: DecisionKind;
+  /** The action (provider) chosen: shared, skip, rewrite, scratch, http, ftp, sftp, rsync, copy, or a module path. */
+  readonly action: string;
+  /** The path the task sees (relative paths are inside the task's directory). */
+  readonly path: string;
+  /** Index of the rule that matched, or "default" for the filesystem model's default. */
+  readonly rule: number | "default";
+  /** For transfers: the storage the copy lands on ("workspace" or "executor:NAME"). */
+  readonly storage?: string;
+}
+
+/** A file no rule claims: which rules were tried. */
+export interface Unclaimed {
+  /** Discriminant. */
+  readonly unclaimed: true;
+  /** The rules tried, as `match (action)`. */
+  readonly tried: readonly string[];
+}
+
+/** Options shared by the decision functions. */
+export interface DecideOptions {
+  /** The workspace directory. */
+  readonly workspace: string;
+  /** A short key of the task, naming its scratch and sandbox directories. */
+  readonly taskKey: string;
+  /** Slot name and position, for per-task paths: `ref`, `reads/2`. */
+  readonly slot: string;
+}
+
+const SCHEME_ACTION: Readonly<Record<string, string>> = {
+  "http:": "http",
+  "https:": "https",
+  "ftp:": "ftp",
+  "ftps:": "ftps",
+  "sftp:": "sftp",
+  "rsync:": "rsync",
+};
+
+/** A short stable key for a task id (directory names must not carry odd characters). */
+export function taskKey(id: string): string {
+  const safe = id.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 40);
+  return `${safe}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
+}
+
+/** Where a transferred copy of `url` lands in a storage area rooted at `root`. */
+export function stagedPath(root: string, url: string): string {
+  const digest = createHash("sha256").update(url).digest("hex").slice(0, 16);
+  const name =
+    decodeURIComponent(new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "file") || "file";
+  return posix.join(root, ".ferry", "staged", digest, name);
+}
+
+/** The scratch directory of an executor; local executors default to the system temp dir. */
+export function scratchRoot(ex: Executor): string {
+  return ex.scratch ?? (Deno.env.get("TMPDIR") || "/tmp");
+}
+
+function basename(url: string): string {
+  const p = localPath(url) ?? new URL(url).pathname;
+  return decodeURIComponent(p.split("/").filter(Boolean).at(-1) ?? "file");
+}
+
+/** Fill a rewrite rule's `to` template with the match's groups. */
+export function rewritePath(to: string, groups: Readonly<Record<string, string>>): string {
+  return to.replace(/:([A-Za-z_][A-Za-z0-9_]*|\d+)/g, (m, g: string) => groups[g] ?? m);
+}
+
+function fromRule(
+  rule: StagingRule,
+  index: number,
+  groups: Readonly<Record<string, string>>,
+  ex: Executor,
+  url: string,
+  role: "input" | "output",
+  o: DecideOptions,
+): StagingDecision {
+  const here = localPath(url);
+  const inTask = posix.join("_inputs", o.slot, basename(url));
+  switch (rule.action) {
+    case "skip":
+      return { kind: "in-place", action: "skip", path: here ?? new URL(url).pathname, rule: index };
+    case "rewrite":
+      return {
+        kind: "in-place",
+        action: "rewrite",
+        path: rewritePath(rule.to ?? "", groups),
+        rule: index,
+      };
+    case "shared": {
+      const link = rule.options.link;
+      const path = typeof link === "string" && role === "input" ? inTask : here ?? url;
+      return { kind: "none", action: "shared", path, rule: index };
+    }
+    case "scratch":
+      return {
+        kind: "wrap",
+        action: "scratch",
+        path: posix.join(
+          scratchRoot(ex),
+          "ferry",
+          o.taskKey,
+          role === "input" ? "_inputs" : "",
+          role === "input" ? posix.join(o.slot, basename(url)) : outputRel(url, o),
+        ),
+        rule: index,
+      };
+    default:
+      // http, ftp, sftp, rsync, or a custom provider module
+      return transferOrWrap(ex, url, rule.action, index, role, o);
+  }
+}
+
+function outputRel(url: string, o: DecideOptions): string {
+  const here = localPath(url);
+  const ws = o.workspace.endsWith("/") ? o.workspace : `${o.workspace}/`;
+  if (here && here.startsWith(ws)) return here.slice(ws.length);
+  return posix.join("_outputs", o.slot, basename(url));
+}
+
+function transferOrWrap(
+  ex: Executor,
+  url: string,
+  action: string,
+  rule: number | "default",
+  role: "input" | "output",
+  o: DecideOptions,
+): StagingDecision {
+  if (role === "output") {
+    // The task writes in its directory; the provider takes the file away once it succeeded.
+    return {
+      kind: ex.filesystem === "none" ? "wrap" : "transfer",
+      action,
+      path: outputRel(url, o),
+      rule,
+      storage: storageOf(ex),
+    };
+  }
+  if (ex.filesystem === "none") {
+    return { kind: "wrap", action, path: posix.join("_inputs", o.slot, basename(url)), rule };
+  }
+  return {
+    kind: "transfer",
+    action,
+    path: stagedPath(o.workspace, url),
+    rule,
+    storage: storageOf(ex),
+  };
+}
+
+function storageOf(ex: Executor): string {
+  return ex.filesystem === "executor-shared" ? `executor:${ex.name}` : "workspace";
+}
+
+/** The decision for `url` used as `role` by a task on `ex`, or the rules tried when none applies. */
+export function decide(
+  ex: Executor,
+  url: string,
+  role: "input" | "output",
+  o: DecideOptions,
+): StagingDecision | Unclaimed {
+  const m = firstMatch(ex, url);
+  if (m) return fromRule(m.rule, m.index, m.groups, ex, url, role, o);
+  const scheme = url.slice(0, url.indexOf(":") + 1);
+  if (scheme === "file:") {
+    if (ex.filesystem === "shared" || ex.provider === "local") {
+      const here = localPath(url)!;
+      return {
+        kind: "none",
+        action: "shared",
+        path: role === "input" ? here : outputRel(url, o),
+        rule: "default",
+      };
+    }
+    return transferOrWrap(ex, url, "copy", "default", role, o);
+  }
+  const action = SCHEME_ACTION[scheme];
+  if (action) return transferOrWrap(ex, url, action, "default", role, o);
+  const tried = ex.staging.map((r) => `${r.match} (${r.action})`);
+  tried.push(
+    `the defaults for filesystem "${ex.filesystem}" (file:, http:, https:, ftp:, ftps:, sftp:, rsync:)`,
+  );
+  return { unclaimed: true, tried };
+}

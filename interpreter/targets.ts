@@ -1,0 +1,75 @@
+/**
+ * Plan targets, like make's: a task id, an app name, or an output path (or
+ * URL). The plan keeps the targets and everything they need.
+ * @module
+ */
+
+import { closest } from "../dsl/suggest.ts";
+import type { Expansion } from "./expand.ts";
+import type { Linked } from "./link.ts";
+import { globToRegExp, toUrl, workspaceUrl } from "./urls.ts";
+
+/** Resolved targets, or the first target that names nothing. */
+export type TargetResult =
+  | { readonly ok: true; readonly tasks: ReadonlySet<number> }
+  | { readonly ok: false; readonly message: string };
+
+/** Resolve targets to the set of tasks they need (themselves and every ancestor). */
+export function resolveTargets(
+  targets: readonly string[],
+  x: Expansion,
+  l: Linked,
+  workspace: string,
+): TargetResult {
+  const ids = new Map(x.tasks.map((t, i) => [t.id, i]));
+  const base = workspaceUrl(workspace);
+  const roots: number[] = [];
+  for (const target of targets) {
+    const found = new Set<number>();
+    const byId = ids.get(target);
+    if (byId !== undefined) found.add(byId);
+    for (const i of x.byApp.get(target) ?? []) found.add(i);
+    if (found.size === 0) {
+      let url: string | undefined;
+      try {
+        url = toUrl(target, workspace);
+      } catch {
+        url = undefined;
+      }
+      if (url) {
+        x.tasks.forEach((t, i) => {
+          for (const slot of Object.values(t.outputs)) {
+            for (const f of slot.files) {
+              const rel = f.url.startsWith(base + "/")
+                ? decodeURI(f.url.slice(base.length + 1))
+                : undefined;
+              if (
+                f.url === url || (f.kind === "dir" && url.startsWith(f.url + "/")) ||
+                (f.kind === "glob" && rel !== undefined && globToRegExp(rel, workspace).test(url))
+              ) found.add(i);
+            }
+          }
+        });
+      }
+    }
+    if (found.size === 0) {
+      const hint = closest(target, [...ids.keys(), ...x.byApp.keys()]);
+      return {
+        ok: false,
+        message: `Cannot find target "${target}": it is no task id, app or output${
+          hint ? `; did you mean "${hint}"?` : ""
+        }`,
+      };
+    }
+    roots.push(...found);
+  }
+  const keep = new Set<number>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const i = stack.pop()!;
+    if (keep.has(i)) continue;
+    keep.add(i);
+    stack.push(...l.deps[i]!);
+  }
+  return { ok: true, tasks: keep };
+}
