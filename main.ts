@@ -8,6 +8,7 @@
 import { Argument, Command, CommanderError, Option } from "commander";
 import workflowSchema from "./schemas/workflow.schema.json" with { type: "json" };
 import siteSchema from "./schemas/site.schema.json" with { type: "json" };
+import planSchema from "./schemas/plan.schema.json" with { type: "json" };
 import denoJson from "./deno.json" with { type: "json" };
 import { checkWorkflowFile } from "./interpreter/check.ts";
 import { countSummary, formatDiagnostics, type ReportFormat } from "./dsl/report.ts";
@@ -254,18 +255,22 @@ Examples:
     });
 
   cmd.command("schema")
-    .description("Print the JSON Schema of workflow or site files (for editors and other tools).")
-    .addArgument(new Argument("<kind>", "which schema").choices(["workflow", "site"]))
+    .description(
+      "Print the JSON Schema of workflow files, site files or the plan (for editors and other tools).",
+    )
+    .addArgument(new Argument("<kind>", "which schema").choices(["workflow", "site", "plan"]))
     .addHelpText(
       "after",
       `
 Examples:
   ferry schema workflow > schemas/workflow.schema.json
   ferry schema site
+  ferry schema plan
 `,
     )
     .action((kind: string) => {
-      io.stdout(JSON.stringify(kind === "site" ? siteSchema : workflowSchema, null, 2) + "\n");
+      const schema = kind === "site" ? siteSchema : kind === "plan" ? planSchema : workflowSchema;
+      io.stdout(JSON.stringify(schema, null, 2) + "\n");
       setExit(0);
     });
   return cmd;

@@ -59,5 +59,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "duplicate-output": "two tasks write the same file",
   "cycle": "apps or tasks wait for each other in a cycle",
   "missing-input": "an input neither exists nor is written by any app",
+  "no-staging-rule": "no staging rule of the task's executor claims a file (names the rules tried)",
+  "unreachable-input": "a remote input did not answer a HEAD request (only with --check-inputs)",
   "assumed-input": "an absent input assumed present under --assume-inputs (warning)",
 });

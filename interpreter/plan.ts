@@ -12,7 +12,7 @@ import { type RenderedRun, renderRun, renderText } from "./command.ts";
 import { EvalError, type Scope } from "./evaluate.ts";
 import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
-import { decide, type DecisionKind, taskKey } from "./staging.ts";
+import { decide, type DecisionKind, scratchRoot, taskKey } from "./staging.ts";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
 
@@ -80,6 +80,8 @@ export interface PlanTask {
   readonly retries: number;
   /** Would it run, and why. */
   readonly status: PlanStatus;
+  /** When set, the task's directory is on this node-local scratch root (a `scratch` rule applies). */
+  readonly scratch?: string;
   /** A placeholder that expands into tasks once this app's output is known. */
   readonly expandsAfter?: { readonly app: string; readonly output: string };
 }
@@ -264,6 +266,9 @@ export function buildPlan(
         reason: t.expandsAfter ? `expands after ${t.expandsAfter.app}` : "new",
       },
       expandsAfter: t.expandsAfter,
+      scratch: [...inputs.out, ...outputs.out].some((f) => f.provider === "scratch")
+        ? scratchRoot(ex)
+        : undefined,
     }));
   }
   const planTransfers = [...transfers.values()].map(({ t, consumers }) => ({ ...t, consumers }));

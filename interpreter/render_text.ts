@@ -59,6 +59,11 @@ function taskBlock(
       : t.deps.join(", ");
     out.push(`    after ${shown}`);
   }
+  if (t.scratch !== undefined) {
+    out.push(
+      `    runs in node-local scratch ${t.scratch}/ferry/<task>/: relative paths below are there`,
+    );
+  }
   if (t.expandsAfter) {
     out.push(
       `    expands into one task per file of ${t.expandsAfter.app}.${t.expandsAfter.output} once it is known`,

@@ -122,13 +122,9 @@ function fromRule(
       return {
         kind: "wrap",
         action: "scratch",
-        path: posix.join(
-          scratchRoot(ex),
-          "ferry",
-          o.taskKey,
-          role === "input" ? "_inputs" : "",
-          role === "input" ? posix.join(o.slot, basename(url)) : outputRel(url, o),
-        ),
+        // The task's directory is on node-local scratch: inputs are copied in
+        // beside it, outputs written there and copied back after success.
+        path: role === "input" ? inTask : outputRel(url, o),
         rule: index,
       };
     default:
