@@ -72,7 +72,13 @@ function program(io: CliIO, setExit: (code: number) => void): Command {
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run ferry --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      // A fixed width keeps help identical on every terminal (and in snapshots).
+      getOutHelpWidth: () => 100,
+      getErrHelpWidth: () => 100,
+    })
     .addHelpText(
       "after",
       `
@@ -88,6 +94,7 @@ Exit codes: 0 success · 1 a task failed · 2 invalid workflow, site file or usa
     );
 
   cmd.command("check")
+    .summary("check workflow and site files: every problem with its file, line and column")
     .description(
       "Check workflow files (and a site file) and report every problem with its file, line and column.",
     )
@@ -166,6 +173,7 @@ Examples:
     );
 
   cmd.command("plan")
+    .summary("show what a run would do, without running anything (dry run)")
     .description(
       "Show what a run would do, without running anything: every task, what it waits for, and for every file how it reaches the task and the path the task sees.",
     )
@@ -255,6 +263,7 @@ Examples:
     });
 
   cmd.command("schema")
+    .summary("print the JSON Schema of workflow files, site files or plans")
     .description(
       "Print the JSON Schema of workflow files, site files or the plan (for editors and other tools).",
     )

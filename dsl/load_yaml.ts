@@ -8,15 +8,14 @@ import {
   type Document,
   isAlias,
   isMap,
-  isPair,
   isScalar,
   isSeq,
   LineCounter,
   type Node,
   parseAllDocuments,
 } from "yaml";
-import { error, type Problem } from "./diagnostic.ts";
-import { SourceIndex } from "./source.ts";
+import { error, type KeyPath, type Problem } from "./diagnostic.ts";
+import { type NodePositions, SourceIndex } from "./source.ts";
 
 /** Aliases expanded beyond this count are refused as a resource-exhaustion attack. */
 export const MAX_ALIAS_COUNT = 100;
@@ -79,10 +78,10 @@ export function parseYaml(text: string): Parsed {
   }
   const doc = list[0];
   if (!doc || problems.length > 0) return { index, problems };
-  indexNode(doc.contents as Node | null, [], index, at);
+  const lazy = new SourceIndex((path) => positionsOf(doc.contents as Node | null, path, at));
   try {
     const value = (doc as Document).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    return { value, index, problems };
+    return { value, index: lazy, problems };
   } catch (e) {
     const message = e instanceof ReferenceError && /alias/i.test(e.message)
       ? `Cannot expand YAML aliases: more than ${MAX_ALIAS_COUNT} expansions (an alias bomb?)`
@@ -101,36 +100,41 @@ function quoteKeyAt(text: string, offset: number): string {
   return m ? JSON.stringify(m[1]!.replace(/^["']|["']$/g, "")) : "here";
 }
 
-function indexNode(
-  node: Node | null,
-  path: (string | number)[],
-  index: SourceIndex,
+/** Find a node's key and value positions by walking the document along `path`. */
+function positionsOf(
+  root: Node | null,
+  path: KeyPath,
   at: (offset: number) => { line: number; col: number },
-): void {
-  if (!node) return;
-  const start = node.range?.[0];
-  if (start !== undefined) {
-    const p = at(start);
-    const exact = isScalar(node) && (node.type === "PLAIN" || node.type === "QUOTE_SINGLE" ||
-      node.type === "QUOTE_DOUBLE");
-    const quoted = isScalar(node) && node.type !== "PLAIN" ? 1 : 0;
-    index.setValue(path, { line: p.line, column: p.col + quoted, exact });
-  }
-  if (isAlias(node)) return; // never walk into an alias: that is how bombs explode
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      const key = pair.key as Node | null;
-      const name = isScalar(key) ? String(key.value) : String(key);
-      const sub = [...path, name];
-      if (key?.range) {
-        const p = at(key.range[0]);
-        index.setKey(sub, { line: p.line, column: p.col });
-        if (!pair.value) index.setValue(sub, { line: p.line, column: p.col });
+): NodePositions | undefined {
+  let node: Node | null = root;
+  let keyNode: Node | null = null;
+  for (const seg of path) {
+    if (!node || isAlias(node)) return undefined; // never walk into an alias: that is how bombs explode
+    if (isMap(node)) {
+      const pair = node.items.find((p) => {
+        const k = p.key as Node | null;
+        return String(isScalar(k) ? k.value : k) === String(seg);
+      });
+      if (!pair) return undefined;
+      keyNode = pair.key as Node | null;
+      node = pair.value as Node | null;
+      if (!node && keyNode?.range) {
+        const p = at(keyNode.range[0]);
+        return { key: { line: p.line, column: p.col }, value: { line: p.line, column: p.col } };
       }
-      indexNode(pair.value as Node | null, sub, index, at);
-    }
-  } else if (isSeq(node)) {
-    node.items.forEach((item, i) => indexNode(item as Node | null, [...path, i], index, at));
+    } else if (isSeq(node) && typeof seg === "number") {
+      keyNode = null;
+      node = node.items[seg] as Node | null;
+    } else return undefined;
   }
+  const start = node?.range?.[0];
+  if (start === undefined) return undefined;
+  const p = at(start);
+  const exact = isScalar(node) && (node.type === "PLAIN" || node.type === "QUOTE_SINGLE" ||
+    node.type === "QUOTE_DOUBLE");
+  const quoted = isScalar(node) && node.type !== "PLAIN" ? 1 : 0;
+  const value = { line: p.line, column: p.col + quoted, exact };
+  if (!keyNode?.range) return { key: { line: p.line, column: p.col }, value };
+  const k = at(keyNode.range[0]);
+  return { key: { line: k.line, column: k.col }, value };
 }

@@ -42,6 +42,12 @@ function pathKey(path: KeyPath): string {
 export class SourceIndex {
   readonly #keys = new Map<string, Position>();
   readonly #values = new Map<string, Position>();
+  readonly #lookup: ((path: KeyPath) => NodePositions | undefined) | undefined;
+
+  /** @param lookup Finds positions on demand (so big documents are not indexed up front). */
+  constructor(lookup?: (path: KeyPath) => NodePositions | undefined) {
+    this.#lookup = lookup;
+  }
 
   /** Record where the key at `path` starts. */
   setKey(path: KeyPath, pos: Position): void {
@@ -53,16 +59,27 @@ export class SourceIndex {
   }
   /** The position of `path`'s key or value, else of its nearest recorded ancestor. */
   find(path: KeyPath, at: "key" | "value"): Position | undefined {
-    const first = (at === "key" ? this.#keys : this.#values).get(pathKey(path));
+    const first = (at === "key" ? this.#keys : this.#values).get(pathKey(path)) ??
+      (this.#lookup ? this.#lookup(path)?.[at] : undefined);
     if (first) return first;
     for (let n = path.length; n >= 0; n--) {
-      const k = pathKey(path.slice(0, n));
-      const p = (n === path.length ? undefined : this.#values.get(k)) ?? this.#keys.get(k) ??
-        this.#values.get(k);
+      const sub = path.slice(0, n);
+      const k = pathKey(sub);
+      const found = this.#lookup?.(sub);
+      const p = (n === path.length ? undefined : this.#values.get(k) ?? found?.value) ??
+        this.#keys.get(k) ?? found?.key ?? this.#values.get(k) ?? found?.value;
       if (p) return { line: p.line, column: p.column };
     }
     return undefined;
   }
+}
+
+/** Where a node's key and value start. */
+export interface NodePositions {
+  /** The key's position (map entries only). */
+  readonly key?: Position;
+  /** The value's position. */
+  readonly value?: Position;
 }
 
 /** Decoded text, or why the bytes are not a text file. */
