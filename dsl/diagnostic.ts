@@ -27,6 +27,17 @@ export interface Problem {
   readonly at?: "key" | "value";
   /** Column offset inside the value (for expressions inside a string). */
   readonly offset?: number;
+  /** Text inside the value to point at (its `nth` occurrence), for multi-line values. */
+  readonly needle?: { readonly text: string; readonly nth: number };
+}
+
+/** Point a problem at `offset` inside the template string `text` (an expression's `${{`). */
+export function inTemplate<P extends Problem>(p: P, text: string, offset: number): P {
+  const close = text.indexOf("}}", offset);
+  const needle = text.slice(offset, close < 0 ? Math.min(text.length, offset + 20) : close + 2);
+  let nth = 0;
+  for (let i = text.indexOf(needle); i >= 0 && i < offset; i = text.indexOf(needle, i + 1)) nth++;
+  return { ...p, offset, needle: { text: needle, nth } };
 }
 
 /** A problem with its file, line and column (1-based). */
@@ -72,12 +83,15 @@ export function formatPath(path: KeyPath): string {
 
 /** Give a problem its position in `file` through the document's index. */
 export function locate(problem: Problem, file: string, index: SourceIndex | undefined): Diagnostic {
+  const inside = problem.needle
+    ? index?.findInValue(problem.path, problem.needle.text, problem.needle.nth)
+    : undefined;
   const pos = index?.find(problem.path, problem.at ?? "value") ?? { line: 1, column: 1 };
   const column = pos.column + (pos.exact && problem.offset !== undefined ? problem.offset : 0);
   return {
     file,
-    line: pos.line,
-    column,
+    line: inside?.line ?? pos.line,
+    column: inside?.column ?? column,
     code: problem.code,
     severity: problem.severity,
     message: problem.message,

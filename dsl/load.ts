@@ -5,7 +5,7 @@
  */
 
 import { error, type Problem } from "./diagnostic.ts";
-import { decodeText, LineIndex, type SourceIndex } from "./source.ts";
+import { decodeText, type SourceIndex } from "./source.ts";
 import { type Parsed, parseYaml } from "./load_yaml.ts";
 import { parseToml } from "./load_toml.ts";
 
@@ -134,9 +134,13 @@ export async function loadFile(file: string): Promise<LoadResult> {
   }
   const decoded = decodeText(bytes);
   if ("why" in decoded) {
-    const pos = new LineIndex(new TextDecoder().decode(bytes)).position(decoded.offset);
+    const { line, column } = decoded;
     return {
-      problems: [{ ...error("not-text", [], `Cannot read "${file}": ${decoded.why}`), ...pos }],
+      problems: [{
+        ...error("not-text", [], `Cannot read "${file}": ${decoded.why}`),
+        line,
+        column,
+      }],
     };
   }
   return loadText(file, decoded.text);

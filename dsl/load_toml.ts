@@ -28,7 +28,7 @@ export function parseToml(text: string): Parsed {
       : `Cannot parse TOML: ${message}`;
     return { index: new SourceIndex(), problems: [{ ...error(code, [], why), line, column }] };
   }
-  const index = new SourceIndex();
+  const index = new SourceIndex(undefined, text);
   try {
     new Scanner(text, index).document();
   } catch {
@@ -92,7 +92,8 @@ class Scanner {
         const keys = this.#key();
         this.#i += array ? 2 : 1;
         table = this.#resolve(keys.map((k) => k.name), array);
-        this.index.setKey(table, this.#pos(keys[0]?.at ?? start));
+        this.#keyPrefixes(table, keys, start);
+        this.index.setKey(table, this.#pos(keys.at(-1)?.at ?? start));
         this.index.setValue(table, this.#pos(start));
       } else {
         this.#pair(table);
@@ -127,10 +128,24 @@ class Scanner {
     }
   }
 
+  /** Record a key position for every named segment (`[apps.align]` gives apps and apps.align). */
+  #keyPrefixes(path: Path, keys: { name: string; at: number }[], valueAt: number): void {
+    let k = 0;
+    path.forEach((seg, n) => {
+      if (typeof seg === "number") return;
+      const at = keys[k++]?.at ?? valueAt;
+      const sub = path.slice(0, n + 1);
+      this.index.setKey(sub, this.#pos(at));
+      this.index.setValue(sub, this.#pos(valueAt));
+    });
+  }
+
   #pair(table: Path): void {
     const keys = this.#key();
     const path = [...table, ...keys.map((k) => k.name)];
-    this.index.setKey(path, this.#pos(keys[0]?.at ?? this.#i));
+    keys.forEach((k, j) =>
+      this.index.setKey([...table, ...keys.slice(0, j + 1).map((x) => x.name)], this.#pos(k.at))
+    );
     this.#skip(false);
     if (this.#peek() === "=") this.#i++;
     this.#skip(false);
@@ -185,10 +200,13 @@ class Scanner {
       this.#i++;
     } else if (c === '"' || c === "'") {
       const s = this.#string();
-      this.index.setValue(path, this.#pos(start + s.quote, s.exact));
+      this.index.setValue(path, {
+        ...this.#pos(start + s.quote, s.exact),
+        range: [start, this.#i],
+      });
     } else {
-      this.index.setValue(path, this.#pos(start, true));
       while (this.#i < this.text.length && !/[,\]}\n#]/.test(this.#peek())) this.#i++;
+      this.index.setValue(path, { ...this.#pos(start, true), range: [start, this.#i] });
     }
   }
 
@@ -213,7 +231,7 @@ class Scanner {
         value = this.text.slice(begin, this.#i);
         this.#i += quote;
         return {
-          value: exact ? value : JSON.parse(`"${value.replace(/\n/g, "\\n")}"`),
+          value: exact || q === "'" ? value : unescapeBasic(value),
           quote,
           exact,
         };
@@ -223,4 +241,28 @@ class Scanner {
     }
     return { value, quote, exact: false };
   }
+}
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  b: "\b",
+  t: "\t",
+  n: "\n",
+  f: "\f",
+  r: "\r",
+  '"': '"',
+  "\\": "\\",
+};
+
+/** Undo TOML basic-string escapes (keys need their real text); unknown escapes stay as written. */
+function unescapeBasic(s: string): string {
+  return s.replace(
+    /\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[btnfr"\\]|[ \t]*\r?\n\s*)/g,
+    (m, e: string) => {
+      if (e[0] === "u" || e[0] === "U") {
+        const cp = parseInt(e.slice(1), 16);
+        return cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+      }
+      return ESCAPES[e] ?? ""; // a line-ending backslash trims the newline and following space
+    },
+  );
 }

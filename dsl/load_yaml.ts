@@ -13,6 +13,7 @@ import {
   LineCounter,
   type Node,
   parseAllDocuments,
+  visit,
 } from "yaml";
 import { error, type KeyPath, type Problem } from "./diagnostic.ts";
 import { type NodePositions, SourceIndex } from "./source.ts";
@@ -67,8 +68,24 @@ export function parseYaml(text: string): Parsed {
         column: pos.col,
       });
     }
+    for (const w of doc.warnings) {
+      if (w.code !== "TAG_RESOLVE_FAILED") continue;
+      const pos = at(w.pos[0]);
+      const tag = /Unresolved tag: (\S+)/.exec(w.message)?.[1] ?? "this tag";
+      problems.push({
+        ...error(
+          "yaml-syntax",
+          [],
+          `Cannot use the YAML tag "${tag}": ferry reads plain YAML, without custom tags`,
+        ),
+        line: pos.line,
+        column: pos.col,
+      });
+    }
     for (const e of doc.errors) {
-      const pos = at(e.pos[0]);
+      const pos = at(
+        e.code === "MISSING_CHAR" ? openingQuote(text, e.pos[0], e.message) : e.pos[0],
+      );
       const code = CODES[e.code] ?? "yaml-syntax";
       const message = code === "duplicate-key"
         ? `Cannot use the key ${quoteKeyAt(text, e.pos[0])} twice in one mapping`
@@ -78,17 +95,54 @@ export function parseYaml(text: string): Parsed {
   }
   const doc = list[0];
   if (!doc || problems.length > 0) return { index, problems };
-  const lazy = new SourceIndex((path) => positionsOf(doc.contents as Node | null, path, at));
+  const lazy = new SourceIndex((path) => positionsOf(doc.contents as Node | null, path, at), text);
   try {
     const value = (doc as Document).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     return { value, index: lazy, problems };
   } catch (e) {
+    const unresolved = /Unresolved alias[^:]*: (.+)$/.exec(String((e as Error).message));
+    if (unresolved) {
+      const name = unresolved[1]!.trim();
+      let where = 0;
+      visit(doc, {
+        Alias(_, node) {
+          if (node.source !== name || !node.range) return;
+          where = node.range[0];
+          return visit.BREAK;
+        },
+      });
+      const pos = at(where);
+      return {
+        index,
+        problems: [{
+          ...error(
+            "yaml-syntax",
+            [],
+            `Cannot resolve the alias "*${name}": no anchor "&${name}" comes before it`,
+          ),
+          line: pos.line,
+          column: pos.col,
+        }],
+      };
+    }
     const message = e instanceof ReferenceError && /alias/i.test(e.message)
       ? `Cannot expand YAML aliases: more than ${MAX_ALIAS_COUNT} expansions (an alias bomb?)`
       : `Cannot read YAML: ${firstLine(String((e as Error).message ?? e))}`;
     const code = /alias/i.test(message) ? "alias-limit" : "yaml-syntax";
     return { index, problems: [{ ...error(code, [], message), line: 1, column: 1 }] };
   }
+}
+
+/** Where the quote that was never closed opens (YAML reports the end of the file). */
+function openingQuote(text: string, end: number, message: string): number {
+  const q = message.includes("'") ? "'" : '"';
+  for (let i = Math.min(end, text.length) - 1; i >= 0; i--) {
+    if (text[i] !== q) continue;
+    if (q === '"' && text[i - 1] === "\\") continue;
+    if (q === "'" && (text[i - 1] === "'" || text[i + 1] === "'")) continue;
+    return i;
+  }
+  return end;
 }
 
 function firstLine(message: string): string {
@@ -133,7 +187,8 @@ function positionsOf(
   const exact = isScalar(node) && (node.type === "PLAIN" || node.type === "QUOTE_SINGLE" ||
     node.type === "QUOTE_DOUBLE");
   const quoted = isScalar(node) && node.type !== "PLAIN" ? 1 : 0;
-  const value = { line: p.line, column: p.col + quoted, exact };
+  const end = node!.range?.[1] ?? start;
+  const value = { line: p.line, column: p.col + quoted, exact, range: [start, end] as const };
   if (!keyNode?.range) return { key: { line: p.line, column: p.col }, value };
   const k = at(keyNode.range[0]);
   return { key: { line: k.line, column: k.col }, value };

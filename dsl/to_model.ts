@@ -28,7 +28,14 @@ import { compact } from "./compact.ts";
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+/** A mapping's own entries; `__proto__` (refused by the schema) is dropped so it cannot touch prototypes. */
+const obj = (v: unknown): Obj => {
+  if (!isObj(v)) return {};
+  if (!Object.hasOwn(v, "__proto__")) return v;
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v)) if (k !== "__proto__") out[k] = x;
+  return out;
+};
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const int = (v: unknown): number | undefined => (Number.isInteger(v) ? v as number : undefined);
 const isScalar = (v: unknown): v is Scalar =>
@@ -107,6 +114,7 @@ function toRun(a: Obj): Run | undefined {
   if (typeof a.shell === "string") return { kind: "shell", script: a.shell };
   if (typeof a.function === "string") {
     const hash = a.function.lastIndexOf("#");
+    if (hash <= 0) return undefined; // the schema reports the missing "#export"
     return {
       kind: "function",
       module: a.function.slice(0, hash),
@@ -119,8 +127,11 @@ function toRun(a: Obj): Run | undefined {
 function toResources(...layers: unknown[]): Resources {
   const merged: Obj = {};
   for (const l of layers) Object.assign(merged, obj(l));
-  const mem = merged.memory !== undefined ? parseMemory(merged.memory as string) : undefined;
-  const wall = merged.walltime !== undefined ? parseWalltime(merged.walltime as string) : undefined;
+  const quantity = (v: unknown) => typeof v === "string" || typeof v === "number";
+  const mem = quantity(merged.memory) ? parseMemory(merged.memory as string | number) : undefined;
+  const wall = quantity(merged.walltime)
+    ? parseWalltime(merged.walltime as string | number)
+    : undefined;
   return compact<Resources>({
     cores: int(merged.cores),
     memory: mem && "value" in mem ? mem.value : undefined,
@@ -188,7 +199,9 @@ function toExecutors(v: unknown): Record<string, Executor> {
 const FILESYSTEMS: readonly string[] = ["shared", "executor-shared", "none"];
 
 function toExecutor(name: string, e: Obj): Executor {
-  const mem = e.memory !== undefined ? parseMemory(e.memory as string) : undefined;
+  const mem = typeof e.memory === "string" || typeof e.memory === "number"
+    ? parseMemory(e.memory)
+    : undefined;
   const staging: StagingRule[] = [];
   for (const r of Array.isArray(e.staging) ? e.staging : []) {
     if (!isObj(r) || typeof r.match !== "string" || typeof r.action !== "string") continue;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import type { Problem } from "./diagnostic.ts";
 import type { Site, Workflow } from "./model.ts";
 import { validateShape } from "./shape.ts";
@@ -41,6 +42,8 @@ export interface ValidateWorkflowOptions {
   readonly site?: Site;
   /** Directory the workflow's relative module paths start from. @default "." */
   readonly baseDir?: string;
+  /** The workspace directory. @default baseDir */
+  readonly workspace?: string;
 }
 
 /** Validation result: the model (always built, tolerantly) and every problem. */
@@ -63,7 +66,7 @@ export function validateWorkflow(
   raw: Record<string, unknown>,
   options: ValidateWorkflowOptions = {},
 ): Validated<Workflow> {
-  const { site, baseDir = "." } = options;
+  const { site, baseDir = ".", workspace = baseDir } = options;
   const version = checkVersion(raw, "ferry");
   const workflow = toWorkflow(raw);
   if (version.length > 0) return { model: workflow, problems: version };
@@ -72,7 +75,10 @@ export function validateWorkflow(
     ...checkSecrets(raw),
     ...checkQuantities(raw),
   ];
-  const ctx = site ? { raw, workflow, site, baseDir } : { raw, workflow, baseDir };
+  const ws = resolve(workspace);
+  const ctx = site
+    ? { raw, workflow, site, baseDir, workspace: ws }
+    : { raw, workflow, baseDir, workspace: ws };
   for (const rule of WORKFLOW_RULES) problems.push(...rule(ctx));
   problems.push(...checkExecutors(workflow.executors));
   return { model: workflow, problems: dedupe(problems) };

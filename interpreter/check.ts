@@ -91,7 +91,11 @@ export async function checkWorkflowFile(
   diagnostics.push(...loadDiagnostics(file, r));
   if (!r.document) return finish({ diagnostics, sources, workspace, ...(site ? { site } : {}) });
   const doc = r.document;
-  const v = validateWorkflow(doc.value, { ...(site ? { site } : {}), baseDir: dirname(file) });
+  const v = validateWorkflow(doc.value, {
+    ...(site ? { site } : {}),
+    baseDir: dirname(file),
+    workspace,
+  });
   diagnostics.push(...located(doc, v.problems));
   const workflow = v.model;
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };

@@ -37,7 +37,11 @@ export function shellQuote(word: string): string {
 function words(v: Value, e: ExprPart): string[] {
   if (Array.isArray(v)) return v.flatMap((x) => words(x, e));
   if (v instanceof DynamicList) {
-    throw new EvalError(`Cannot use "\${{ ${e.source} }}" before its files are known`, e.offset);
+    throw new EvalError(
+      `Cannot use "\${{ ${e.source} }}" before its files are known`,
+      e.offset,
+      "wrong-type",
+    );
   }
   return [asText(v, e)];
 }
@@ -64,7 +68,11 @@ export function renderText(text: string, scope: Scope): string {
   return evaluateText(template(text), scope, (v: Value, e) => {
     if (Array.isArray(v)) return (v as Value[]).map((x) => asText(x, e)).join(" ");
     if (v instanceof FileValue || typeof v !== "object" || v === null) return asText(v, e);
-    throw new EvalError(`Cannot put ${kindOf(v)} into text: "\${{ ${e.source} }}"`, e.offset);
+    throw new EvalError(
+      `Cannot put ${kindOf(v)} into text: "\${{ ${e.source} }}"`,
+      e.offset,
+      "wrong-type",
+    );
   });
 }
 

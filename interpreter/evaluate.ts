@@ -13,8 +13,16 @@ export type Scope = Readonly<Record<string, Value>>;
 
 /** An evaluation failure, with the offset of the offending expression. */
 export class EvalError extends Error {
-  /** @param message One sentence. @param offset Offset of `${{` in the template. */
-  constructor(message: string, readonly offset: number) {
+  /**
+   * @param message One sentence.
+   * @param offset Offset of `${{` in the template.
+   * @param code The diagnostic code: a name that resolves to nothing, or a value of the wrong kind.
+   */
+  constructor(
+    message: string,
+    readonly offset: number,
+    readonly code: "unknown-name" | "wrong-type" | "expression-syntax" = "unknown-name",
+  ) {
     super(message);
   }
 }
@@ -26,7 +34,9 @@ export function template(text: string): Template {
   let t = cache.get(text);
   if (!t) {
     const parsed = parseTemplate(text);
-    if (!parsed.ok) throw new EvalError(parsed.error.message, parsed.error.offset);
+    if (!parsed.ok) {
+      throw new EvalError(parsed.error.message, parsed.error.offset, "expression-syntax");
+    }
     t = parsed.template;
     if (cache.size > 100_000) cache.clear();
     cache.set(text, t);
@@ -36,7 +46,8 @@ export function template(text: string): Template {
 
 /** Resolve one expression's path in a scope. */
 export function lookup(e: ExprPart, scope: Scope): Value {
-  let v: Value | undefined = scope[e.path[0] as string];
+  const root = e.path[0] as string;
+  let v: Value | undefined = Object.hasOwn(scope, root) ? scope[root] : undefined;
   for (let i = 1; i < e.path.length && v !== undefined; i++) {
     const key = e.path[i]!;
     if (v instanceof FileValue) v = typeof key === "string" ? v.property(key) : undefined;
@@ -87,5 +98,6 @@ export function asText(v: Value, e: ExprPart): string {
       kindOf(v)
     } inside text: "\${{ ${e.source} }}" must be the whole value to stand for a list`,
     e.offset,
+    "wrong-type",
   );
 }

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { error, type Problem } from "../dsl/diagnostic.ts";
+import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
 import { expressions, parseTemplate } from "../dsl/expr.ts";
 import type { App, FileSpec, ParamValue, Where, Workflow } from "../dsl/model.ts";
-import { EvalError, evaluate, type Scope } from "./evaluate.ts";
-import { toUrl, workspaceUrl } from "./urls.ts";
+import { EvalError, evaluate, type Scope, template } from "./evaluate.ts";
+import { safeDecode, toUrl, workspaceUrl } from "./urls.ts";
 import { display, DynamicList, FileValue, kindOf, type Value } from "./values.ts";
 
 /** One file of a task, resolved to a URL. */
@@ -92,7 +92,12 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
     const v = fileValues(f, { params }, workspace, problems);
     if (v[0]) files[name] = v[0];
   }
+  const before = problems.length;
   const order = appOrder(w, problems);
+  if (problems.length > before) {
+    // Apps in a cycle cannot be expanded; reporting more about them would only repeat the cycle.
+    return { tasks: [], byApp: new Map(), params, files: {}, problems };
+  }
   const tasks: ExpandedTask[] = [];
   const byApp = new Map<string, number[]>();
   const appOutputs: Record<string, Record<string, Value>> = {};
@@ -146,7 +151,9 @@ function appOrder(w: Workflow, problems: Problem[]): App[] {
       const parsed = parseTemplate(text);
       if (!parsed.ok) return;
       for (const e of expressions(parsed.template)) {
-        if (e.path[0] === "apps" && typeof e.path[1] === "string" && e.path[1] in w.apps) {
+        if (
+          e.path[0] === "apps" && typeof e.path[1] === "string" && Object.hasOwn(w.apps, e.path[1])
+        ) {
           list.push({ to: e.path[1], where });
         }
       }
@@ -201,7 +208,9 @@ function expandApp(app: App, scope: Scope, ctx: Ctx, problems: Problem[]): Expan
       value = typeof v.source === "string" ? evaluate(v.source, scope) : v.source;
     } catch (e) {
       if (e instanceof EvalError) {
-        problems.push({ ...error("for-each-not-list", where, e.message), offset: e.offset });
+        problems.push(
+          inTemplate(error("for-each-not-list", where, e.message), String(v.source), e.offset),
+        );
       }
       return [];
     }
@@ -330,7 +339,7 @@ function fileValues(
     v = evaluate(spec.value, scope);
   } catch (e) {
     if (!(e instanceof EvalError)) throw e;
-    problems.push({ ...error("unknown-name", spec.where, e.message), offset: e.offset });
+    problems.push(inTemplate(error(e.code, spec.where, e.message), spec.value, e.offset));
     return [];
   }
   const out: (FileValue | DynamicList)[] = [];
@@ -354,8 +363,8 @@ function fileValues(
 }
 
 function checkOutputUrl(spec: FileSpec, files: TaskFile[], ctx: Ctx, problems: Problem[]): void {
-  const parsed = parseTemplate(spec.value);
-  if (!parsed.ok || parsed.template.every((p) => p.kind === "text")) return; // literal: the dsl rule reported it
+  // Literal outputs were checked by the dsl rule; templated ones are known only now.
+  if (template(spec.value).every((p) => p.kind === "text")) return;
   for (const f of files) {
     if (!f.url.startsWith("file:") || f.url.startsWith(ctx.base + "/")) continue;
     const roots = ctx.outputRoots.map((r) => toUrl(r, ctx.workspace));
@@ -365,7 +374,7 @@ function checkOutputUrl(spec: FileSpec, files: TaskFile[], ctx: Ctx, problems: P
         "output-outside-workspace",
         spec.where,
         `Cannot write output "${
-          decodeURIComponent(f.url)
+          safeDecode(f.url)
         }" outside the workspace: "${spec.value}" evaluates to a path outside it`,
       ),
     );

@@ -8,7 +8,7 @@
 import { error, type Problem, warning } from "../dsl/diagnostic.ts";
 import type { Workflow } from "../dsl/model.ts";
 import type { Expansion, TaskFile } from "./expand.ts";
-import { globToRegExp, workspaceUrl } from "./urls.ts";
+import { globToRegExp, safeDecode, workspaceUrl } from "./urls.ts";
 import { localPath } from "./values.ts";
 
 /** Options for {@linkcode link}. */
@@ -57,7 +57,7 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
       for (const f of slot.files) {
         if (f.kind !== "file") {
           const rel = f.url.startsWith(base + "/")
-            ? decodeURI(f.url.slice(base.length + 1))
+            ? safeDecode(f.url.slice(base.length + 1))
             : undefined;
           dynamicOutputs.push({
             task: i,
@@ -156,7 +156,7 @@ function producersOf(
 }
 
 function shortUrl(url: string, base: string): string {
-  return url.startsWith(base + "/") ? decodeURIComponent(url.slice(base.length + 1)) : url;
+  return url.startsWith(base + "/") ? safeDecode(url.slice(base.length + 1)) : url;
 }
 
 function whereOfEdge(x: Expansion, from: number, to: number) {

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { error, type Problem } from "../dsl/diagnostic.ts";
+import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
 import type { Executor, Resources, Workflow } from "../dsl/model.ts";
 import { compact } from "../dsl/compact.ts";
-import { type RenderedRun, renderRun, renderText } from "./command.ts";
+import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.ts";
 import { EvalError, type Scope } from "./evaluate.ts";
 import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
@@ -329,39 +329,61 @@ function resourceValues(r: Resources): Record<string, Value> {
 
 function render(t: ExpandedTask, app: Workflow["apps"][string], scope: Scope, problems: Problem[]) {
   const base = ["apps", t.app];
-  const attempt = <T>(where: (string | number)[], f: () => T): T | undefined => {
+  const attempt = <T>(where: (string | number)[], text: string, f: () => T): T | undefined => {
     if (t.expandsAfter) return undefined;
     try {
       return f();
     } catch (e) {
       if (!(e instanceof EvalError)) throw e;
-      problems.push({
-        ...error("invalid-value", where, `${e.message} (in task ${t.id})`),
-        offset: e.offset,
-      });
+      problems.push(
+        inTemplate(error(e.code, where, `${e.message} (in task ${t.id})`), text, e.offset),
+      );
       return undefined;
     }
   };
   const label =
     (app.label !== undefined
-      ? attempt([...base, "label"], () => renderText(app.label!, scope))
+      ? attempt([...base, "label"], app.label, () => renderText(app.label!, scope))
       : undefined) ?? t.id;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(app.env)) {
-    const r = attempt([...base, "env", k], () => renderText(v, scope));
+    const r = attempt([...base, "env", k], v, () => renderText(v, scope));
     if (r !== undefined) env[k] = r;
   }
   return {
     label,
-    run: attempt([...base, app.run?.kind ?? "command"], () => renderRun(app, scope)),
+    run: renderRunAt(app, scope, attempt),
     stdout: app.stdout !== undefined
-      ? attempt([...base, "stdout"], () => renderText(app.stdout!, scope))
+      ? attempt([...base, "stdout"], app.stdout, () => renderText(app.stdout!, scope))
       : undefined,
     stderr: app.stderr !== undefined
-      ? attempt([...base, "stderr"], () => renderText(app.stderr!, scope))
+      ? attempt([...base, "stderr"], app.stderr, () => renderText(app.stderr!, scope))
       : undefined,
     env,
   };
+}
+
+/** Render the run section, attributing a failure to the argv element or script it comes from. */
+function renderRunAt(
+  app: Workflow["apps"][string],
+  scope: Scope,
+  attempt: <T>(where: (string | number)[], text: string, f: () => T) => T | undefined,
+): RenderedRun | undefined {
+  const run = app.run;
+  const base = ["apps", app.name];
+  if (run?.kind === "command") {
+    const argv: string[] = [];
+    for (const [i, arg] of run.argv.entries()) {
+      const r = attempt([...base, "command", i], arg, () => renderArgv([arg], scope));
+      if (r === undefined) return undefined;
+      argv.push(...r);
+    }
+    return { kind: "command", argv };
+  }
+  if (run?.kind === "shell") {
+    return attempt([...base, "shell"], run.script, () => renderRun(app, scope));
+  }
+  return run;
 }
 
 function summarize(tasks: readonly PlanTask[], transfers: readonly PlanTransfer[]): PlanSummary {

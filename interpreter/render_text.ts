@@ -5,6 +5,7 @@
  * @module
  */
 
+import { safeDecode } from "./urls.ts";
 import type { Plan, PlanFile, PlanTask } from "./plan.ts";
 
 /** Options for {@linkcode renderPlanText}. */
@@ -17,8 +18,8 @@ export interface TextOptions {
 
 /** A URL as people read it: workspace files relative to the workspace. */
 export function shortUrl(url: string, workspace: string): string {
-  if (url.startsWith(workspace + "/")) return decodeURIComponent(url.slice(workspace.length + 1));
-  return url.startsWith("file://") ? decodeURIComponent(url.slice("file://".length)) : url;
+  if (url.startsWith(workspace + "/")) return safeDecode(url.slice(workspace.length + 1));
+  return url.startsWith("file://") ? safeDecode(url.slice("file://".length)) : url;
 }
 
 function how(f: PlanFile): string {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { safeDecode } from "./urls.ts";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import type { Executor, StagingRule } from "../dsl/model.ts";
@@ -72,8 +73,8 @@ export function taskKey(id: string): string {
 /** Where a transferred copy of `url` lands in a storage area rooted at `root`. */
 export function stagedPath(root: string, url: string): string {
   const digest = createHash("sha256").update(url).digest("hex").slice(0, 16);
-  const name =
-    decodeURIComponent(new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "file") || "file";
+  const name = safeDecode(new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "file") ||
+    "file";
   return posix.join(root, ".ferry", "staged", digest, name);
 }
 
@@ -84,7 +85,7 @@ export function scratchRoot(ex: Executor): string {
 
 function basename(url: string): string {
   const p = localPath(url) ?? new URL(url).pathname;
-  return decodeURIComponent(p.split("/").filter(Boolean).at(-1) ?? "file");
+  return safeDecode(p.split("/").filter(Boolean).at(-1) ?? "file");
 }
 
 /** Fill a rewrite rule's `to` template with the match's groups. */

@@ -7,7 +7,7 @@
 import { closest } from "../dsl/suggest.ts";
 import type { Expansion } from "./expand.ts";
 import type { Linked } from "./link.ts";
-import { globToRegExp, toUrl, workspaceUrl } from "./urls.ts";
+import { globToRegExp, safeDecode, toUrl, workspaceUrl } from "./urls.ts";
 
 /** Resolved targets, or the first target that names nothing. */
 export type TargetResult =
@@ -41,7 +41,7 @@ export function resolveTargets(
           for (const slot of Object.values(t.outputs)) {
             for (const f of slot.files) {
               const rel = f.url.startsWith(base + "/")
-                ? decodeURI(f.url.slice(base.length + 1))
+                ? safeDecode(f.url.slice(base.length + 1))
                 : undefined;
               if (
                 f.url === url || (f.kind === "dir" && url.startsWith(f.url + "/")) ||

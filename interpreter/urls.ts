@@ -51,3 +51,18 @@ export function globToRegExp(glob: string, workspace: string): RegExp {
   }
   return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/${re}$`);
 }
+
+/** Percent-decode for display; a malformed escape (`%zz`) stays as written. */
+export function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s.replace(/%[0-9A-Fa-f]{2}/g, (m) => {
+      try {
+        return decodeURIComponent(m);
+      } catch {
+        return m;
+      }
+    });
+  }
+}

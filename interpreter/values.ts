@@ -4,6 +4,7 @@
  * @module
  */
 
+import { safeDecode } from "./urls.ts";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Scalar } from "../dsl/model.ts";
@@ -61,7 +62,7 @@ export function localPath(url: string): string | undefined {
 export function display(v: Value, workspaceUrl?: string): string {
   if (v instanceof FileValue) {
     if (workspaceUrl && v.url.startsWith(workspaceUrl + "/")) {
-      return decodeURIComponent(v.url.slice(workspaceUrl.length + 1));
+      return safeDecode(v.url.slice(workspaceUrl.length + 1));
     }
     return v.url;
   }

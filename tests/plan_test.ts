@@ -6,7 +6,9 @@ import { checkWorkflowFile } from "../interpreter/check.ts";
 import type { Plan } from "../interpreter/plan.ts";
 import { matchSnapshot, ROOT, runCli } from "./_cli.ts";
 
-const validatePlan = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(planSchema);
+const validatePlan = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+  planSchema,
+);
 
 const EXAMPLES: [string, string | undefined][] = [
   ["quickstart", undefined],
@@ -25,8 +27,21 @@ for (const [name, site] of EXAMPLES) {
       const r = await runCli([...args, `${ROOT}examples/${name}/workflow.yaml`]);
       assert.equal(r.stderr, "");
       assert.equal(r.code, 0);
-      await matchSnapshot(`plan_${name}.${format === "json" ? "json" : format === "markdown" ? "md" : format === "mermaid" ? "mmd" : "txt"}`, portable(r.stdout));
-      if (format === "json") assert.ok(validatePlan(JSON.parse(r.stdout)), JSON.stringify(validatePlan.errors));
+      await matchSnapshot(
+        `plan_${name}.${
+          format === "json"
+            ? "json"
+            : format === "markdown"
+            ? "md"
+            : format === "mermaid"
+            ? "mmd"
+            : "txt"
+        }`,
+        portable(r.stdout),
+      );
+      if (format === "json") {
+        assert.ok(validatePlan(JSON.parse(r.stdout)), JSON.stringify(validatePlan.errors));
+      }
     });
   }
 }
@@ -61,10 +76,16 @@ Deno.test("ferry plan --format dot collapses a fan-out wider than 20 into one no
         '  g_map [label="map ×25", shape=box3d];\n  t25 [label="reduce"];\n  g_map -> t25;\n}\n',
     );
     const mermaid = await runCli(["plan", "--format", "mermaid", file]);
-    assert.equal(mermaid.stdout, 'flowchart LR\n  g_map[["map ×25"]]\n  t25["reduce"]\n  g_map --> t25\n');
+    assert.equal(
+      mermaid.stdout,
+      'flowchart LR\n  g_map[["map ×25"]]\n  t25["reduce"]\n  g_map --> t25\n',
+    );
     const text = await runCli(["plan", file]);
-    assert.match(text.stdout, /\n  … 21 more tasks like these \[run: new ×21\]\n/);
-    assert.match(text.stdout, /\n26 tasks \(26 to run, 0 cached\) · 0 transfers · local: 26 tasks, 0 transfers\n$/);
+    assert.ok(text.stdout.includes("\n  … 21 more tasks like these [run: new ×21]\n"), text.stdout);
+    assert.match(
+      text.stdout,
+      /\n26 tasks \(26 to run, 0 cached\) · 0 transfers · local: 26 tasks, 0 transfers\n$/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -77,12 +98,30 @@ Deno.test("ferry plan TARGET keeps the target and what it needs, like make", asy
     assert.equal(r.code, 0, r.stderr);
     return (JSON.parse(r.stdout) as Plan).tasks.map((t) => t.id);
   };
-  assert.deepEqual(await ids("total.txt"), ["count[word=alpha]", "count[word=beta]", "count[word=gamma]", "total"]);
+  assert.deepEqual(await ids("total.txt"), [
+    "count[word=alpha]",
+    "count[word=beta]",
+    "count[word=gamma]",
+    "total",
+  ]);
   assert.deepEqual(await ids("count[word=beta]"), ["count[word=beta]"]);
   assert.deepEqual(await ids("parts/part-00"), ["split"]);
-  assert.deepEqual(await ids("report"), ["count[word=alpha]", "count[word=beta]", "count[word=gamma]", "split", "total", "measure[part=*]", "report"]);
+  assert.deepEqual(await ids("report"), [
+    "count[word=alpha]",
+    "count[word=beta]",
+    "count[word=gamma]",
+    "split",
+    "total",
+    "measure[part=*]",
+    "report",
+  ]);
   const bad = await runCli(["plan", wf, "totl"]);
-  assert.deepEqual(bad, { code: 2, stdout: "", stderr: 'ferry: Cannot find target "totl": it is no task id, app or output; did you mean "total"?\n' });
+  assert.deepEqual(bad, {
+    code: 2,
+    stdout: "",
+    stderr:
+      'ferry: Cannot find target "totl": it is no task id, app or output; did you mean "total"?\n',
+  });
 });
 
 Deno.test("ferry plan writes nothing, not even .ferry/", async () => {
@@ -108,7 +147,10 @@ Deno.test("ferry plan reports a file no staging rule claims, with the rules trie
       join(dir, "site.yaml"),
       "ferry-site: 1\nexecutors:\n  c: { provider: slurm, staging: [{ match: 'file:///cvmfs/*', action: skip }] }\n",
     );
-    await Deno.writeTextFile(join(dir, "w.yaml"), "ferry: 1\nname: x\napps:\n  a: { executor: c, inputs: { i: 's3://bucket/key' }, command: [x] }\n");
+    await Deno.writeTextFile(
+      join(dir, "w.yaml"),
+      "ferry: 1\nname: x\napps:\n  a: { executor: c, inputs: { i: 's3://bucket/key' }, command: [x] }\n",
+    );
     const r = await runCli(["plan", "--site", join(dir, "site.yaml"), join(dir, "w.yaml")]);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
@@ -140,7 +182,10 @@ Deno.test("ferry plan --check-inputs asks the server of each remote input (HEAD)
     const r = await runCli(["plan", "--check-inputs", join(dir, "w.yaml")]);
     assert.equal(r.code, 2);
     assert.deepEqual(seen.sort(), ["HEAD /gone.txt", "HEAD /ok.txt"]);
-    assert.match(r.stderr, /error\[unreachable-input\]: Cannot reach input "http:\/\/127\.0\.0\.1:\d+\/gone\.txt": the server answered 404 Not Found\n/);
+    assert.match(
+      r.stderr,
+      /error\[unreachable-input\]: Cannot reach input "http:\/\/127\.0\.0\.1:\d+\/gone\.txt": the server answered 404 Not Found\n/,
+    );
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
@@ -166,11 +211,15 @@ Deno.test("the plan of a random DAG lists tasks in a valid topological order wit
       for (let i = 0; i < n; i++) {
         const fan = random() < 0.4;
         const inputs: string[] = [];
-        for (let j = 0; j < i; j++) if (random() < 0.3) inputs.push(`i${j}: '\${{ apps.a${j}.outputs.o }}'`);
+        for (let j = 0; j < i; j++) {
+          if (random() < 0.3) inputs.push(`i${j}: '\${{ apps.a${j}.outputs.o }}'`);
+        }
         const after = i > 0 && random() < 0.2 ? `, after: [a${Math.floor(random() * i)}]` : "";
         const out = fan ? "'o${{ s }}/a" + i + "'" : `o/a${i}`;
         lines.push(
-          `  a${i}: { ${fan ? "for_each: { s: '${{ params.s }}' }, " : ""}inputs: { ${inputs.join(", ")} }, outputs: { o: ${out} }${after}, command: [x] }`,
+          `  a${i}: { ${fan ? "for_each: { s: '${{ params.s }}' }, " : ""}inputs: { ${
+            inputs.join(", ")
+          } }, outputs: { o: ${out} }${after}, command: [x] }`,
         );
       }
       // Shuffle app order in the file: the plan must still order dependencies first.
@@ -178,11 +227,17 @@ Deno.test("the plan of a random DAG lists tasks in a valid topological order wit
       const file = join(dir, `r${round}.yaml`);
       await Deno.writeTextFile(file, [...head, ...apps].join("\n") + "\n");
       const r = await checkWorkflowFile(file);
-      assert.deepEqual(r.diagnostics.filter((d) => d.severity === "error"), [], [...head, ...apps].join("\n"));
+      assert.deepEqual(
+        r.diagnostics.filter((d) => d.severity === "error"),
+        [],
+        [...head, ...apps].join("\n"),
+      );
       const plan = r.plan!;
       const pos = new Map(plan.tasks.map((t, i) => [t.id, i]));
       assert.equal(pos.size, plan.tasks.length, "ids are unique");
-      for (const t of plan.tasks) for (const d of t.deps) assert.ok(pos.get(d)! < pos.get(t.id)!, `${d} before ${t.id}`);
+      for (const t of plan.tasks) {
+        for (const d of t.deps) assert.ok(pos.get(d)! < pos.get(t.id)!, `${d} before ${t.id}`);
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

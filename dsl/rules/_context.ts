@@ -17,6 +17,8 @@ export interface WorkflowRuleContext {
   readonly site?: Site;
   /** Directory of the workflow file (module paths are relative to it). */
   readonly baseDir: string;
+  /** The workspace directory (outputs must stay inside it). */
+  readonly workspace: string;
 }
 
 /** Input to a site rule. */

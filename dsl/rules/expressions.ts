@@ -4,7 +4,7 @@
  * @module
  */
 
-import { error, type Problem, warning } from "../diagnostic.ts";
+import { error, inTemplate, type Problem, warning } from "../diagnostic.ts";
 import { expressions, type ExprPart, parseTemplate } from "../expr.ts";
 import type { App, Workflow } from "../model.ts";
 import { didYouMean } from "../suggest.ts";
@@ -38,15 +38,22 @@ export const expressionNames: WorkflowRule = ({ workflow }) => {
   for (const f of templateFields(workflow)) {
     const parsed = parseTemplate(f.text);
     if (!parsed.ok) {
-      out.push({
-        ...error("expression-syntax", f.where, parsed.error.message),
-        offset: parsed.error.offset,
-      });
+      out.push(
+        inTemplate(
+          error("expression-syntax", f.where, parsed.error.message),
+          f.text,
+          parsed.error.offset,
+        ),
+      );
       continue;
     }
+    // The same expression repeated in one field is reported once, at its first use.
+    const seen = new Set<string>();
     for (const e of expressions(parsed.template)) {
+      if (seen.has(e.source)) continue;
+      seen.add(e.source);
       const p = checkName(e, f.field, f.app, workflow);
-      if (p) out.push({ ...p, path: f.where, offset: e.offset });
+      if (p) out.push(inTemplate({ ...p, path: f.where }, f.text, e.offset));
     }
   }
   return out;
@@ -176,21 +183,25 @@ export const unstagedFiles: WorkflowRule = ({ workflow }) => {
     if (!["command", "shell", "stdout", "stderr", "env"].includes(f.field)) continue;
     const parsed = parseTemplate(f.text);
     if (!parsed.ok) continue;
+    const seen = new Set<string>();
     for (const e of expressions(parsed.template)) {
       if (
-        e.path[0] !== "files" || typeof e.path[1] !== "string" || !(e.path[1] in workflow.files)
+        e.path[0] !== "files" || typeof e.path[1] !== "string" ||
+        !Object.hasOwn(workflow.files, e.path[1])
       ) continue;
-      if (e.path[2] === "url") continue; // the URL itself, deliberately
-      out.push({
-        ...warning(
+      if (e.path[2] === "url" || seen.has(e.path[1])) continue; // the URL itself is deliberate
+      seen.add(e.path[1]);
+      out.push(inTemplate(
+        warning(
           "unstaged-file",
           f.where,
-          `Cannot stage "files.${
+          `"files.${
             e.path[1]
-          }" for this task: it is used in ${f.field} but is not an input; declare it under inputs and use \${{ inputs.NAME }}`,
+          }" is used in ${f.field} but is not an input, so it is not staged to the task: declare it under inputs and use \${{ inputs.NAME }}`,
         ),
-        offset: e.offset,
-      });
+        f.text,
+        e.offset,
+      ));
     }
   }
   return out;

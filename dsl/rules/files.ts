@@ -75,6 +75,8 @@ export const fileForms: WorkflowRule = ({ raw }) => {
 };
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+/** `https//host/x`: a known scheme whose colon was forgotten (else it reads as a relative path). */
+const MISSING_COLON = /^(https?|ftps?|sftp|rsync|ssh|s3|gs|chirp|root)\/\//i;
 const NEEDS_HOST = new Set(["http", "https", "ftp", "ftps", "sftp", "rsync", "ssh", "s3", "gs"]);
 
 /** The part of a template before its first expression. */
@@ -89,9 +91,18 @@ function staticPrefix(f: TemplateField): { text: string; complete: boolean } | u
 
 /** Why a URL is invalid, or undefined when it is fine. */
 export function urlProblem(text: string, complete: boolean): string | undefined {
+  const colonless = MISSING_COLON.exec(text);
+  if (colonless) {
+    return `write it as ${colonless[1]!.toLowerCase()}://${
+      text.slice(colonless[0].length)
+    } (the ":" is missing)`;
+  }
   const m = SCHEME.exec(text);
   if (!m || /^[A-Za-z]:[\\/]/.test(text)) return undefined; // a path (or a Windows drive)
   const scheme = m[1]!.toLowerCase();
+  if (NEEDS_HOST.has(scheme) && /^\/\/[\/?#]/.test(text.slice(m[0].length))) {
+    return `a ${scheme}: URL needs a host: write ${scheme}://host/path`;
+  }
   if (!text.slice(m[0].length).startsWith("//") && scheme !== "file") {
     return NEEDS_HOST.has(scheme) ? `write it as ${scheme}://host/path` : undefined;
   }
@@ -116,7 +127,7 @@ export const validUrls: WorkflowRule = ({ workflow }) => {
   for (const f of templateFields(workflow)) {
     if (f.field !== "files" && f.field !== "inputs" && f.field !== "outputs") continue;
     const prefix = staticPrefix(f);
-    if (!prefix || !SCHEME.test(prefix.text)) continue;
+    if (!prefix || !(SCHEME.test(prefix.text) || MISSING_COLON.test(prefix.text))) continue;
     const why = urlProblem(prefix.text, prefix.complete);
     if (why) out.push(error("invalid-url", f.where, `Cannot use URL "${f.text}": ${why}`));
   }
@@ -139,13 +150,13 @@ export function leavesWorkspace(path: string): string | undefined {
 }
 
 /** Outputs are workspace-relative (or under a root the site file allows). */
-export const outputsInWorkspace: WorkflowRule = ({ workflow, site }) => {
+export const outputsInWorkspace: WorkflowRule = ({ workflow, site, workspace }) => {
   const out: Problem[] = [];
   const roots = site?.outputRoots ?? [];
   for (const app of Object.values(workflow.apps)) {
     for (const slot of Object.values(app.outputs)) {
       for (const f of slot.files) {
-        const p = outputProblem(f, roots);
+        const p = outputProblem(f, roots, workspace);
         if (p) out.push(error("output-outside-workspace", f.where, p));
       }
     }
@@ -154,12 +165,19 @@ export const outputsInWorkspace: WorkflowRule = ({ workflow, site }) => {
 };
 
 /** Why an output may not be written where it says, or undefined. */
-export function outputProblem(f: FileSpec, roots: readonly string[]): string | undefined {
+export function outputProblem(
+  f: FileSpec,
+  roots: readonly string[],
+  workspace: string,
+): string | undefined {
   const parsed = parseTemplate(f.value);
   if (!parsed.ok) return undefined;
   const text = parsed.template.map((p) => (p.kind === "text" ? p.text : "x")).join("");
   const m = SCHEME.exec(text);
-  if (m && m[1]!.toLowerCase() !== "file" && !/^[A-Za-z]:[\\/]/.test(text)) return undefined; // staged out by a provider
+  const isFile = m?.[1]?.toLowerCase() === "file";
+  if (m && !isFile && !/^[A-Za-z]:[\\/]/.test(text)) return undefined; // staged out by a provider
+  const local = isFile ? safePath(text) : undefined;
+  if (isFile && local !== undefined && within(local, rootPath(workspace))) return undefined;
   const why = leavesWorkspace(text);
   if (!why) return undefined;
   const abs = text.toLowerCase().startsWith("file:") ? safePath(text) : text;
@@ -173,7 +191,7 @@ export function outputProblem(f: FileSpec, roots: readonly string[]): string | u
 
 function safePath(fileUrl: string): string | undefined {
   try {
-    return decodeURIComponent(new URL(fileUrl).pathname);
+    return decodeURIComponent(new URL(fileUrl).pathname); // throws on %zz: caught below
   } catch {
     return undefined;
   }

@@ -37,7 +37,7 @@ export const forEachLists: WorkflowRule = ({ workflow }) => {
       }
       const [root, name] = e.path;
       if (
-        root === "params" && typeof name === "string" && name in workflow.params &&
+        root === "params" && typeof name === "string" && Object.hasOwn(workflow.params, name) &&
         e.path.length === 2
       ) {
         const value = workflow.params[name];
@@ -58,7 +58,9 @@ export const forEachLists: WorkflowRule = ({ workflow }) => {
             ),
           );
         }
-      } else if (root === "files" && typeof name === "string" && name in workflow.files) {
+      } else if (
+        root === "files" && typeof name === "string" && Object.hasOwn(workflow.files, name)
+      ) {
         out.push(
           error(
             "for-each-not-list",

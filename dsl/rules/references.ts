@@ -19,7 +19,7 @@ export const afterApps: WorkflowRule = ({ workflow }) => {
             `Cannot wait for app "${other}" after itself: a cycle ${other} → ${other}`,
           ),
         );
-      } else if (!workflow.apps[other]) {
+      } else if (!Object.hasOwn(workflow.apps, other)) {
         out.push(
           error(
             "unknown-after",

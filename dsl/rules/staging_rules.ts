@@ -127,14 +127,72 @@ function checkRule(
   return out;
 }
 
-/** Named groups (`:host`) and numbered wildcards (`0`, `1`, ...) of a URLPattern string. */
+const MAIN_COMPONENTS: ReadonlySet<string> = new Set(["protocol", "hostname", "pathname"]);
+const COMPONENTS = [
+  "protocol",
+  "username",
+  "password",
+  "hostname",
+  "port",
+  "pathname",
+  "search",
+  "hash",
+] as const;
+
+/**
+ * Named groups (`:host`) and numbered groups (`*`, `(regex)`) of a URLPattern, as
+ * `to` may use them. URLPattern numbers unnamed groups per URL component, so
+ * `https://*.org/*` has a `0` in the hostname and another in the pathname.
+ */
 export function patternGroups(match: string): string[] {
-  const names: string[] = [];
-  let wildcards = 0;
-  // Count `*` and `:name` in order; URLPattern numbers unnamed groups across components.
-  for (const m of match.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)|\*|\((?!\?)/g)) {
-    if (m[1]) names.push(m[1]);
-    else names.push(String(wildcards++));
+  let pattern: URLPattern;
+  try {
+    pattern = new URLPattern(match);
+  } catch {
+    return [];
   }
-  return names;
+  const names = new Set<string>();
+  for (const c of COMPONENTS) {
+    // Components the pattern leaves out default to "*": their empty group is no use to `to`.
+    if (pattern[c] === "*" && !MAIN_COMPONENTS.has(c)) continue;
+    for (const g of componentGroups(pattern[c])) names.add(g);
+  }
+  return [...names];
+}
+
+/** Groups of one component's pattern string, in URLPattern's numbering. */
+function componentGroups(p: string): string[] {
+  const out: string[] = [];
+  let n = 0;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      i++;
+    } else if (c === ":") {
+      const m = /^[A-Za-z_$][A-Za-z0-9_$]*/.exec(p.slice(i + 1));
+      if (!m) continue;
+      out.push(m[0]);
+      i += m[0].length;
+      if (p[i + 1] === "(") i = skipRegex(p, i + 1);
+      if ("?*+".includes(p[i + 1] ?? "")) i++; // a modifier, not a wildcard
+    } else if (c === "(") {
+      out.push(String(n++));
+      i = skipRegex(p, i);
+      if ("?*+".includes(p[i + 1] ?? "")) i++;
+    } else if (c === "*") {
+      out.push(String(n++));
+    }
+  }
+  return out;
+}
+
+/** Index of the `)` closing the regex group that opens at `open`. */
+function skipRegex(p: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < p.length; i++) {
+    if (p[i] === "\\") i++;
+    else if (p[i] === "(") depth++;
+    else if (p[i] === ")" && --depth === 0) return i;
+  }
+  return p.length;
 }
