@@ -20,6 +20,7 @@ import { checkRemoteInputs } from "./interpreter/check_inputs.ts";
 import { buildPlan, type Plan } from "./interpreter/plan.ts";
 import { resolveTargets } from "./interpreter/targets.ts";
 import { renderPlanText } from "./interpreter/render_text.ts";
+import { renderPlanJson } from "./interpreter/render_json.ts";
 import { renderDot, renderMarkdown, renderMermaid } from "./interpreter/render_graph.ts";
 
 /** Where the CLI writes; tests pass their own. */
@@ -288,7 +289,7 @@ Examples:
 function renderPlan(plan: Plan, format: string, color: boolean): string {
   switch (format) {
     case "json":
-      return JSON.stringify(plan, null, 2) + "\n";
+      return renderPlanJson(plan);
     case "mermaid":
       return renderMermaid(plan);
     case "dot":

@@ -82,3 +82,37 @@ Deno.test("decodeText() refuses NUL bytes, control characters and invalid UTF-8"
   assert.ok("why" in decodeText(new Uint8Array([0xff, 0xfe, 0x41])));
   assert.deepEqual(decodeText(new TextEncoder().encode("\ufeffa: é\n")), { text: "a: é\n" });
 });
+
+Deno.test("parseYaml() reads every valid example and fixture the same way on its fast and careful paths", async () => {
+  const root = new URL("../", import.meta.url).pathname;
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isDirectory) walk(`${dir}/${e.name}`);
+      else if (/\.ya?ml$/.test(e.name)) files.push(`${dir}/${e.name}`);
+    }
+  };
+  walk(`${root}examples`);
+  walk(`${root}tests/testdata`);
+  let compared = 0;
+  for (const f of files) {
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(f));
+    } catch {
+      continue; // binary fixtures
+    }
+    const careful = parseYaml(text, { fast: false });
+    const fast = parseYaml(text);
+    if (careful.problems.length > 0) {
+      assert.ok(
+        fast.problems.length > 0,
+        `${f}: the fast path must not accept what the careful one refuses`,
+      );
+      continue;
+    }
+    assert.deepEqual(fast.value, careful.value, f);
+    compared++;
+  }
+  assert.ok(compared >= 50, `compared ${compared} files`);
+});

@@ -12,7 +12,7 @@ import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.t
 import { EvalError, type Scope } from "./evaluate.ts";
 import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
-import { decide, type DecisionKind, scratchRoot, taskKey } from "./staging.ts";
+import { decide, type DecisionKind, scratchRoot } from "./staging.ts";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
 
@@ -179,7 +179,6 @@ export function buildPlan(
     const t = x.tasks[i]!;
     const app = w.apps[t.app]!;
     const ex = executors[app.executor] ?? LOCAL_EXECUTOR;
-    const key = taskKey(t.id);
     const files = (role: "input" | "output") => {
       const out: PlanFile[] = [];
       const values: Record<string, Value> = {};
@@ -187,7 +186,7 @@ export function buildPlan(
         const list: FileValue[] = [];
         slot.files.forEach((f, n) => {
           const slotName = slot.many ? `${name}/${n}` : name;
-          const pf = planFile(f, name, ex, role, { workspace, taskKey: key, slot: slotName });
+          const pf = planFile(f, name, ex, role, { workspace, slot: slotName });
           if ("unclaimed" in pf) {
             const k = `${ex.name} ${f.url}`;
             if (!unclaimed.has(k)) {
@@ -290,7 +289,7 @@ function planFile(
   name: string,
   ex: Executor,
   role: "input" | "output",
-  o: { workspace: string; taskKey: string; slot: string },
+  o: { workspace: string; slot: string },
 ): (PlanFile & { storage?: string }) | { unclaimed: true; tried: readonly string[] } {
   const d = decide(ex, f.url, role, o);
   if ("unclaimed" in d) return d;

@@ -49,8 +49,6 @@ export interface Unclaimed {
 export interface DecideOptions {
   /** The workspace directory. */
   readonly workspace: string;
-  /** A short key of the task, naming its scratch and sandbox directories. */
-  readonly taskKey: string;
   /** Slot name and position, for per-task paths: `ref`, `reads/2`. */
   readonly slot: string;
 }
@@ -63,12 +61,6 @@ const SCHEME_ACTION: Readonly<Record<string, string>> = {
   "sftp:": "sftp",
   "rsync:": "rsync",
 };
-
-/** A short stable key for a task id (directory names must not carry odd characters). */
-export function taskKey(id: string): string {
-  const safe = id.replace(/[^A-Za-z0-9_.-]+/g, "_").slice(0, 40);
-  return `${safe}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
-}
 
 /** Where a transferred copy of `url` lands in a storage area rooted at `root`. */
 export function stagedPath(root: string, url: string): string {
@@ -103,7 +95,7 @@ function fromRule(
   o: DecideOptions,
 ): StagingDecision {
   const here = localPath(url);
-  const inTask = posix.join("_inputs", o.slot, basename(url));
+  const inTask = () => posix.join("_inputs", o.slot, basename(url));
   switch (rule.action) {
     case "skip":
       return { kind: "in-place", action: "skip", path: here ?? new URL(url).pathname, rule: index };
@@ -116,7 +108,7 @@ function fromRule(
       };
     case "shared": {
       const link = rule.options.link;
-      const path = typeof link === "string" && role === "input" ? inTask : here ?? url;
+      const path = typeof link === "string" && role === "input" ? inTask() : here ?? url;
       return { kind: "none", action: "shared", path, rule: index };
     }
     case "scratch":
@@ -125,7 +117,7 @@ function fromRule(
         action: "scratch",
         // The task's directory is on node-local scratch: inputs are copied in
         // beside it, outputs written there and copied back after success.
-        path: role === "input" ? inTask : outputRel(url, o),
+        path: role === "input" ? inTask() : outputRel(url, o),
         rule: index,
       };
     default:

@@ -24,7 +24,7 @@ const rule = (match: string, action: string, more: Partial<StagingRule> = {}): S
   options: {},
   ...more,
 });
-const O = { workspace: "/ws", taskKey: "t-1", slot: "x" };
+const O = { workspace: "/ws", slot: "x" };
 
 Deno.test("decide() uses workspace files in place on a shared filesystem", () => {
   assert.deepEqual(decide(executor("shared"), "file:///ws/a.txt", "input", O), {

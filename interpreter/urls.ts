@@ -12,6 +12,10 @@ const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 /** The normalised URL of a path or URL written in a workflow. */
 export function toUrl(written: string, workspace: string): string {
+  // Fast path for the common case (a plain relative path): no URL parsing at all.
+  if (PLAIN_RELATIVE.test(written) && !DOT_SEGMENT.test(written)) {
+    return `${workspaceUrl(workspace)}/${written.endsWith("/") ? written.slice(0, -1) : written}`;
+  }
   let href: string;
   if (SCHEME.test(written) && !/^[A-Za-z]:[\\/]/.test(written)) {
     href = new URL(written).href;
@@ -25,9 +29,19 @@ export function toUrl(written: string, workspace: string): string {
   return stripTrailingSlash(href);
 }
 
+const PLAIN_RELATIVE = /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/;
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)|\/\//;
+const workspaceUrls = new Map<string, string>();
+
 /** The workspace directory as a URL without trailing slash. */
 export function workspaceUrl(workspace: string): string {
-  return stripTrailingSlash(pathToFileURL(resolve(workspace)).href);
+  let u = workspaceUrls.get(workspace);
+  if (u === undefined) {
+    u = stripTrailingSlash(pathToFileURL(resolve(workspace)).href);
+    if (workspaceUrls.size > 64) workspaceUrls.clear();
+    workspaceUrls.set(workspace, u);
+  }
+  return u;
 }
 
 function stripTrailingSlash(href: string): string {

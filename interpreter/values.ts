@@ -11,8 +11,15 @@ import type { Scalar } from "../dsl/model.ts";
 
 /** A file as an expression sees it. */
 export class FileValue {
+  #path: string | undefined;
   /** @param url The file's normalised URL. @param path What the task sees (defaults to the local path or the URL). */
-  constructor(readonly url: string, readonly path: string = localPath(url) ?? url) {}
+  constructor(readonly url: string, path?: string) {
+    this.#path = path;
+  }
+  /** What the task sees: the staged path, else the local path of a file: URL, else the URL. */
+  get path(): string {
+    return this.#path ??= localPath(this.url) ?? this.url;
+  }
   /** The last path segment. */
   get name(): string {
     return basename(this.path);
@@ -51,6 +58,12 @@ export type Value =
 /** The local filesystem path of a `file:` URL, else undefined. */
 export function localPath(url: string): string | undefined {
   if (!url.startsWith("file:")) return undefined;
+  // Most URLs are plain: no escapes, no host. Skip the full parser for them.
+  if (
+    url.startsWith("file:///") && !url.includes("%") && !url.includes("?") && !url.includes("#")
+  ) {
+    return url.slice(7);
+  }
   try {
     return fileURLToPath(url);
   } catch {
