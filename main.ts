@@ -20,7 +20,7 @@ import { checkRemoteInputs } from "./interpreter/check_inputs.ts";
 import { buildPlan, type Plan } from "./interpreter/plan.ts";
 import { resolveTargets } from "./interpreter/targets.ts";
 import { renderPlanText } from "./interpreter/render_text.ts";
-import { renderPlanJson } from "./interpreter/render_json.ts";
+import { planJsonChunks } from "./interpreter/render_json.ts";
 import { renderDot, renderMarkdown, renderMermaid } from "./interpreter/render_graph.ts";
 
 /** Where the CLI writes; tests pass their own. */
@@ -259,7 +259,8 @@ Examples:
           only: t.tasks,
         }).plan;
       }
-      io.stdout(renderPlan(plan, opts.format, io.color));
+      if (opts.format === "json") { for (const chunk of planJsonChunks(plan)) io.stdout(chunk); }
+      else io.stdout(renderPlan(plan, opts.format, io.color));
       setExit(0);
     });
 
@@ -288,8 +289,6 @@ Examples:
 
 function renderPlan(plan: Plan, format: string, color: boolean): string {
   switch (format) {
-    case "json":
-      return renderPlanJson(plan);
     case "mermaid":
       return renderMermaid(plan);
     case "dot":

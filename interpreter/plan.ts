@@ -203,9 +203,9 @@ export function buildPlan(
             }
             return;
           }
-          const { storage = "workspace", ...plain } = pf;
+          const { file: plain, storage } = pf;
           let file: PlanFile = plain;
-          if (pf.staging === "transfer") {
+          if (plain.staging === "transfer") {
             const direction = role === "input" ? "in" : "out";
             const id = `${direction}:${storage}:${f.url}`;
             const existing = transfers.get(id);
@@ -216,10 +216,10 @@ export function buildPlan(
                   id,
                   direction,
                   url: f.url,
-                  provider: pf.provider,
+                  provider: plain.provider,
                   executor: ex.name,
                   storage,
-                  path: pf.path,
+                  path: plain.path,
                   consumers: [],
                 },
                 consumers: [t.id],
@@ -290,21 +290,22 @@ function planFile(
   ex: Executor,
   role: "input" | "output",
   o: { workspace: string; slot: string },
-): (PlanFile & { storage?: string }) | { unclaimed: true; tried: readonly string[] } {
+): { file: PlanFile; storage: string } | { unclaimed: true; tried: readonly string[] } {
   const d = decide(ex, f.url, role, o);
   if ("unclaimed" in d) return d;
-  return compact({
+  // Built field by field (not with compact): this runs for every file of every task.
+  const file: { -readonly [K in keyof PlanFile]: PlanFile[K] } = {
     name,
     url: f.url,
     provider: d.action,
     staging: d.kind,
     path: d.path,
     rule: d.rule,
-    storage: d.storage,
-    dynamic: f.kind === "file" ? undefined : f.kind,
-    temp: f.temp,
-    checksum: f.checksum,
-  });
+  };
+  if (f.kind !== "file") file.dynamic = f.kind;
+  if (f.temp) file.temp = true;
+  if (f.checksum !== undefined) file.checksum = f.checksum;
+  return { file, storage: d.storage ?? "workspace" };
 }
 
 const baseScopes = new WeakMap<Expansion, Scope>();

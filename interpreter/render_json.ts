@@ -20,18 +20,34 @@ import type { Plan } from "./plan.ts";
  * ```
  */
 export function renderPlanJson(plan: Plan): string {
-  const list = (items: readonly unknown[]) =>
-    items.length === 0
-      ? "[]"
-      : `[\n${items.map((x) => `    ${JSON.stringify(x)}`).join(",\n")}\n  ]`;
-  return [
-    "{",
-    `  "ferryPlan": ${JSON.stringify(plan.ferryPlan)},`,
-    `  "workflow": ${JSON.stringify(plan.workflow)},`,
-    `  "workspace": ${JSON.stringify(plan.workspace)},`,
-    `  "tasks": ${list(plan.tasks)},`,
-    `  "transfers": ${list(plan.transfers)},`,
-    `  "summary": ${JSON.stringify(plan.summary)}`,
-    "}",
-  ].join("\n") + "\n";
+  return [...planJsonChunks(plan)].join("");
+}
+
+/** The same text in pieces of about a thousand lines, so a huge plan streams out without one giant string. */
+export function* planJsonChunks(plan: Plan): Generator<string> {
+  yield `{\n  "ferryPlan": ${JSON.stringify(plan.ferryPlan)},\n  "workflow": ${
+    JSON.stringify(plan.workflow)
+  },\n` +
+    `  "workspace": ${JSON.stringify(plan.workspace)},\n`;
+  yield* list("tasks", plan.tasks);
+  yield ",\n";
+  yield* list("transfers", plan.transfers);
+  yield `,\n  "summary": ${JSON.stringify(plan.summary)}\n}\n`;
+}
+
+function* list(name: string, items: readonly unknown[]): Generator<string> {
+  if (items.length === 0) {
+    yield `  "${name}": []`;
+    return;
+  }
+  yield `  "${name}": [\n`;
+  for (let i = 0; i < items.length; i += 1000) {
+    const last = Math.min(items.length, i + 1000);
+    let chunk = "";
+    for (let k = i; k < last; k++) {
+      chunk += `    ${JSON.stringify(items[k])}${k + 1 < items.length ? ",\n" : "\n"}`;
+    }
+    yield chunk;
+  }
+  yield "  ]";
 }
