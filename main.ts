@@ -162,7 +162,13 @@ Examples:
         io.stdout(formatDiagnostics(all, opts.format, { sources, color: io.color }));
         const failed = all.some((d) => d.severity === "error");
         if (opts.format === "text") {
-          const what = files.length === 1 ? files[0] : `${files.length} files`;
+          // Name the files the errors are in (a site file's errors are not the workflow's).
+          const erring = [...new Set(all.filter((d) => d.severity === "error").map((d) => d.file))];
+          const what = failed && erring.length > 0 && erring.length <= 3
+            ? erring.join(", ")
+            : files.length === 1
+            ? files[0]
+            : `${files.length} files`;
           io.stdout(
             failed
               ? `✗ ${what}: ${countSummary(all)}\n`

@@ -17,8 +17,10 @@ export function parseToml(text: string): Parsed {
   } catch (e) {
     const line = e instanceof TomlError ? e.line : 1;
     const column = e instanceof TomlError ? e.column : 1;
-    const message = String((e as Error).message ?? e).split("\n")[0]!
-      .replace(/^Invalid TOML document:\s*/, "").replace(/\.$/, "");
+    const message = e instanceof RangeError
+      ? "the document nests too deeply"
+      : String((e as Error).message ?? e).split("\n")[0]!
+        .replace(/^Invalid TOML document:\s*/, "").replace(/\.$/, "");
     const code = /already defined|duplicate|overwrite/i.test(message)
       ? "duplicate-key"
       : "toml-syntax";

@@ -141,9 +141,15 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
         e.code === "MISSING_CHAR" ? openingQuote(text, e.pos[0], e.message) : e.pos[0],
       );
       const code = CODES[e.code] ?? "yaml-syntax";
+      // One syntax error usually causes many more after it: report the first only.
+      if (code === "yaml-syntax" && problems.some((p) => p.code === "yaml-syntax")) continue;
+      const line = text.split("\n")[pos.line - 1] ?? "";
+      const hint = /(^|[\s\[{,:])\$\{\{/.test(line) && !/(["'])[^"']*\$\{\{[^"']*\1/.test(line)
+        ? `; quote a value that holds \${{ }}, e.g. "\${{ params.x }}"`
+        : "";
       const message = code === "duplicate-key"
         ? `Cannot use the key ${quoteKeyAt(text, e.pos[0])} twice in one mapping`
-        : `Cannot parse YAML: ${firstLine(e.message)}`;
+        : `Cannot parse YAML: ${firstLine(e.message)}${hint}`;
       problems.push({ ...error(code, [], message), line: pos.line, column: pos.col });
     }
   }
@@ -181,6 +187,8 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
     }
     const message = e instanceof ReferenceError && /alias/i.test(e.message)
       ? `Cannot expand YAML aliases: more than ${MAX_ALIAS_COUNT} expansions (an alias bomb?)`
+      : e instanceof RangeError
+      ? "Cannot read YAML: the document nests too deeply"
       : `Cannot read YAML: ${firstLine(String((e as Error).message ?? e))}`;
     const code = /alias/i.test(message) ? "alias-limit" : "yaml-syntax";
     return { index, problems: [{ ...error(code, [], message), line: 1, column: 1 }] };

@@ -29,7 +29,7 @@ export function parseMemory(input: string | number): Quantity {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)(b?)\s*$/i.exec(input);
   if (!m || (m[3] && !m[2]) || (m[3] && !m[4])) {
     return {
-      why: "write a number and a unit: B, K, M, G, T (binary), KiB…TiB, or KB…TB (decimal)",
+      why: "write a number and a unit: B, K, M, G, T, P (binary), KiB…PiB, or KB…PB (decimal)",
     };
   }
   const [, num, prefix, iUnit, bUnit] = m;
@@ -87,7 +87,9 @@ export function parseWalltime(input: string | number): Quantity {
       ? fields
       : [0, ...fields];
     if (
-      (slurm[1] !== undefined && h >= 24) || (fields.length > 1 && m >= 60 && h > 0) || sec >= 60
+      // MM:SS may count many minutes; after hours (HH:MM:SS, D-HH:MM) minutes stay below 60.
+      (slurm[1] !== undefined && h >= 24) ||
+      ((slurm[1] !== undefined || fields.length === 3) && m >= 60) || sec >= 60
     ) {
       return { why: "minutes and seconds must be below 60, and hours below 24 after a day count" };
     }

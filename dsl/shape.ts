@@ -299,7 +299,7 @@ const NAMES: Record<string, string> = {
   string: "a string",
   integer: "an integer",
   number: "a number",
-  boolean: "true or false",
+  boolean: "a boolean (true or false)",
   object: "a mapping",
   array: "a list",
   null: "a value",

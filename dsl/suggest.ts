@@ -27,9 +27,49 @@ export function editDistance(a: string, b: string): number {
   return prev[n]!;
 }
 
+/** Words people write for ferry's keys (from other tools or habit), and the key they mean. */
+const SYNONYMS: Readonly<Record<string, string>> = {
+  cpus: "cores",
+  cpu: "cores",
+  threads: "cores",
+  ncpus: "cores",
+  mem: "memory",
+  ram: "memory",
+  time: "walltime",
+  runtime: "walltime",
+  timeout: "walltime",
+  gpu: "gpus",
+  retry: "retries",
+  attempts: "retries",
+  cmd: "command",
+  argv: "command",
+  script: "shell",
+  run: "shell",
+  depends_on: "after",
+  needs: "after",
+  deps: "after",
+  requires: "after",
+  input: "inputs",
+  output: "outputs",
+  foreach: "for_each",
+  "for-each": "for_each",
+  loop: "for_each",
+  parameters: "params",
+  variables: "params",
+  vars: "params",
+  environment: "env",
+  resource: "resources",
+  executors: "executor",
+  queue: "partition",
+};
+
 /** The candidate closest to `word`, if it is a plausible typo of it. */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   const lower = word.toLowerCase();
+  const list = [...candidates];
+  const synonym = SYNONYMS[lower];
+  if (synonym !== undefined && list.includes(synonym)) return synonym;
+  candidates = list;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {

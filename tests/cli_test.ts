@@ -126,7 +126,7 @@ Deno.test("ferry check prints text diagnostics with the source line and a caret"
     assert.equal(r.code, 2);
     assert.equal(
       r.stdout,
-      `${file}:5:17: error[unknown-param]: Cannot resolve "\${{ params.nope }}": no param "nope"\n` +
+      `${file}:5:17: error[unknown-param]: Cannot resolve "\${{ params.nope }}": no param "nope"; none is declared\n` +
         "    5 |     shell: echo ${{ params.nope }}\n" +
         "      |                 ^\n" +
         `✗ ${file}: 1 error, 0 warnings\n`,

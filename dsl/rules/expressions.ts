@@ -93,8 +93,13 @@ function checkName(
       ? error(
         code,
         [],
-        `Cannot resolve ${here}: no ${kind} "${name}"${
-          didYouMean(name, known) || (known.length ? `; known: ${known.join(", ")}` : "")
+        `Cannot resolve ${here}: ${
+          kind.startsWith("output of app ")
+            ? `app ${kind.slice(14)} has no output "${name}"`
+            : `no ${kind} "${name}"`
+        }${
+          didYouMean(name, known) ||
+          (known.length ? `; known: ${known.join(", ")}` : "; none is declared")
         }`,
       )
       : name === undefined

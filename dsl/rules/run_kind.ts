@@ -27,7 +27,9 @@ export const runKind: WorkflowRule = ({ raw }) => {
         ...error(
           "conflicting-command",
           ["apps", name, present[1]!],
-          `Cannot run app "${name}": it has both ${present.join(" and ")}; keep exactly one`,
+          `Cannot run app "${name}": it has ${
+            present.length === 2 ? `both ${present.join(" and ")}` : "command, shell and function"
+          }; keep exactly one`,
         ),
         at: "key",
       });
