@@ -11,6 +11,7 @@ import siteSchema from "./schemas/site.schema.json" with { type: "json" };
 import planSchema from "./schemas/plan.schema.json" with { type: "json" };
 import denoJson from "./deno.json" with { type: "json" };
 import { checkWorkflowFile } from "./interpreter/check.ts";
+import { runWorkflowFile } from "./interpreter/execute.ts";
 import { countSummary, formatDiagnostics, type ReportFormat } from "./dsl/report.ts";
 import type { Diagnostic } from "./dsl/diagnostic.ts";
 import { parseParamOverrides } from "./dsl/params.ts";
@@ -31,6 +32,8 @@ export interface CliIO {
   readonly stderr: (s: string) => void;
   /** Whether stdout is a colour terminal. */
   readonly color: boolean;
+  /** Whether standard error is a terminal (live progress). @default false */
+  readonly terminal?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -41,6 +44,7 @@ export function processIO(): CliIO {
     stdout: (s) => writeAll(Deno.stdout, s),
     stderr: (s) => writeAll(Deno.stderr, s),
     color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
+    terminal: Deno.stderr.isTerminal(),
   };
 }
 
@@ -62,6 +66,14 @@ function writeAll(w: { writeSync(p: Uint8Array): number }, s: string): void {
 class UsageError extends Error {}
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`Cannot use "${value}" as a count: write a whole number of 1 or more`);
+  }
+  return n;
+}
 
 function program(io: CliIO, setExit: (code: number) => void): Command {
   const cmd = new Command("ferry")
@@ -268,6 +280,85 @@ Examples:
       if (opts.format === "json") { for (const chunk of planJsonChunks(plan)) io.stdout(chunk); }
       else io.stdout(renderPlan(plan, opts.format, io.color));
       setExit(0);
+    });
+
+  cmd.command("run")
+    .summary("run a workflow: only what changed, with progress")
+    .description(
+      "Run a workflow on its executors: every task of the plan, dependencies first, outputs moved into place only when a task succeeds.",
+    )
+    .argument("<workflow>", "workflow file (.yaml, .yml or .toml)")
+    .argument("[targets...]", "task ids, app names or output paths: run only what they need")
+    .option("-s, --site <file>", "site file describing the executors")
+    .option("-w, --workspace <dir>", "workspace directory (default: the workflow file's folder)")
+    .option(
+      "-p, --param <name=value>",
+      "override a param; the value is read as YAML (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "-j, --jobs <n>",
+      "at most this many tasks at once per executor (default: its max_workers, else its cores)",
+      positiveInt,
+    )
+    .option("--sequential", "one task at a time, in plan order (for debugging)")
+    .option("-k, --keep-going", "after a failure keep running what does not depend on it")
+    .option("-q, --quiet", "no progress, only the summary")
+    .option(
+      "--progress <style>",
+      "live (a terminal display) or lines (one line per task start and end)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry run workflow.yaml
+  ferry run --jobs 8 --keep-going workflow.yaml
+  ferry run workflow.yaml total.txt          # only what total.txt needs
+  ferry run --sequential --progress lines workflow.yaml
+
+Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or usage · 130 interrupted
+`,
+    )
+    .action(async (file: string, targets: string[], opts: {
+      site?: string;
+      workspace?: string;
+      param: string[];
+      jobs?: number;
+      sequential?: boolean;
+      keepGoing?: boolean;
+      quiet?: boolean;
+      progress?: string;
+    }) => {
+      const overrides = parseParamOverrides(opts.param);
+      if (!overrides.ok) throw new UsageError(overrides.message);
+      if (opts.progress !== undefined && opts.progress !== "live" && opts.progress !== "lines") {
+        throw new UsageError(`Cannot use --progress "${opts.progress}": write live or lines`);
+      }
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+      for (const s of signals) Deno.addSignalListener(s, stop);
+      try {
+        const r = await runWorkflowFile(file, {
+          ...(opts.site !== undefined ? { site: opts.site } : {}),
+          ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
+          params: overrides.params,
+          targets,
+          ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+          sequential: opts.sequential === true,
+          keepGoing: opts.keepGoing === true,
+          progress: opts.quiet
+            ? "quiet"
+            : (opts.progress as "live" | "lines" | undefined) ?? "auto",
+          signal: controller.signal,
+          io: { write: io.stderr, out: io.stdout, color: io.color, terminal: io.terminal === true },
+        });
+        setExit(r.code);
+      } finally {
+        for (const s of signals) Deno.removeSignalListener(s, stop);
+      }
     });
 
   cmd.command("schema")

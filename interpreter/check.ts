@@ -11,10 +11,10 @@ import { compareDiagnostics, type Diagnostic, locate, type Problem } from "../ds
 import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
 import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
-import { expand, type Expansion } from "./expand.ts";
-import { link, type Linked } from "./link.ts";
-import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
-import { buildPlan, type Plan } from "./plan.ts";
+import type { Expansion } from "./expand.ts";
+import type { Linked } from "./link.ts";
+import type { Plan } from "./plan.ts";
+import { compile } from "./compile.ts";
 
 /** Options for {@linkcode checkWorkflowFile}. */
 export interface CheckOptions {
@@ -101,21 +101,20 @@ export async function checkWorkflowFile(
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
   const base = { diagnostics, sources, workspace, workflow, executors, ...(site ? { site } : {}) };
   if (diagnostics.some((d) => d.severity === "error")) return finish(base);
-  const expansion = expand(workflow, { workspace, params, outputRoots: site?.outputRoots ?? [] });
-  diagnostics.push(...located(doc, expansion.problems));
-  const inPlace = (i: number, url: string) => {
-    const ex = executors[workflow.apps[expansion.tasks[i]!.app]?.executor ?? "local"];
-    const m = ex ? firstMatch(ex, url) : undefined;
-    return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
-  };
-  const linked = link(workflow, expansion, { workspace, assumeInputs, inPlace });
-  diagnostics.push(...located(doc, linked.problems));
-  if (diagnostics.some((d) => d.severity === "error")) {
-    return finish({ ...base, expansion, linked });
-  }
-  const built = buildPlan(workflow, expansion, linked, { workspace, executors });
-  diagnostics.push(...located(doc, built.problems));
-  return finish({ ...base, expansion, linked, plan: built.plan });
+  const c = compile(workflow, {
+    workspace,
+    executors,
+    params,
+    outputRoots: site?.outputRoots ?? [],
+    assumeInputs,
+  });
+  diagnostics.push(...located(doc, c.problems));
+  return finish({
+    ...base,
+    expansion: c.expansion,
+    ...(c.linked ? { linked: c.linked } : {}),
+    ...(c.plan && !diagnostics.some((d) => d.severity === "error") ? { plan: c.plan } : {}),
+  });
 }
 
 function finish(r: CheckResult & { diagnostics: Diagnostic[] }): CheckResult {

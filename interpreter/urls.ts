@@ -52,6 +52,17 @@ function stripTrailingSlash(href: string): string {
 /** A glob (workspace-relative) as a regular expression over URLs. */
 export function globToRegExp(glob: string, workspace: string): RegExp {
   const base = workspaceUrl(workspace);
+  return new RegExp(
+    `^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/${globSource(glob, encodeURI)}$`,
+  );
+}
+
+/** A glob as a regular expression over relative paths (`frames/*.pdb`, `out/**\/x.txt`). */
+export function globPathRegExp(glob: string): RegExp {
+  return new RegExp(`^${globSource(glob, (c) => c)}$`);
+}
+
+function globSource(glob: string, encode: (c: string) => string): string {
   let re = "";
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -61,9 +72,9 @@ export function globToRegExp(glob: string, workspace: string): RegExp {
       if (glob[i + 1] === "/") i++;
     } else if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
-    else re += encodeURI(c).replace(/[.+^${}()|[\]\\]/g, "\\$&");
+    else re += encode(c).replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
-  return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/${re}$`);
+  return re;
 }
 
 /** Percent-decode for display; a malformed escape (`%zz`) stays as written. */
@@ -79,4 +90,9 @@ export function safeDecode(s: string): string {
       }
     });
   }
+}
+
+/** A local path (absolute, or relative to the current directory) as a file: URL string. */
+export function toFileUrl(path: string): string {
+  return /^[a-z][a-z0-9+.-]*:/i.test(path) ? path : pathToFileURL(resolve(path)).href;
 }

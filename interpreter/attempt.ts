@@ -1,0 +1,230 @@
+/**
+ * A task attempt on the filesystem: its directory (the task's working
+ * directory), its logs, its inputs placed where the plan says the task sees
+ * them, and its outputs checked and moved into place only after success, so a
+ * failed or half-finished task never leaves a file at a final path.
+ * @module
+ */
+
+import { dirname, join, relative, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import type { PlanFile, PlanTask } from "./plan.ts";
+import { globPathRegExp, toUrl } from "./urls.ts";
+import { FileValue, localPath } from "./values.ts";
+
+/** Where one attempt keeps its files. */
+export interface AttemptPaths {
+  /** The attempt's own directory (logs, status, result). */
+  readonly root: string;
+  /** The task's working directory: it runs and writes its outputs here. */
+  readonly work: string;
+  /** Standard output log (unless the app redirects it to an output). */
+  readonly stdoutLog: string;
+  /** Standard error log. */
+  readonly stderrLog: string;
+  /** JSON result of a function app. */
+  readonly result: string;
+}
+
+/** A short, stable, file-system-safe directory name for a task id. */
+export function taskDirName(id: string): string {
+  const safe = id.replace(/[^A-Za-z0-9_.=-]+/g, "_").slice(0, 60);
+  return `${safe}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
+}
+
+/** Expand `$VAR` and `${VAR}` from the environment; unknown variables are an error. */
+export function expandVars(
+  s: string,
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): string {
+  return s.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_, a: string, b: string) => {
+      const name = a ?? b;
+      const v = env(name);
+      if (v === undefined || v === "") {
+        throw new Error(
+          `the environment variable ${name} is not set`,
+        );
+      }
+      return v;
+    },
+  );
+}
+
+/** Lay out (and create) the directories of one attempt. */
+export async function makeAttempt(
+  runDir: string,
+  task: PlanTask,
+  attempt: number,
+  runId: string,
+): Promise<AttemptPaths> {
+  const root = join(runDir, "tasks", taskDirName(task.id), `attempt-${attempt}`);
+  const work = task.scratch !== undefined
+    ? join(expandVars(task.scratch), "ferry", runId, taskDirName(task.id), `attempt-${attempt}`)
+    : join(root, "work");
+  await Deno.mkdir(work, { recursive: true });
+  await Deno.mkdir(root, { recursive: true });
+  return {
+    root,
+    work,
+    stdoutLog: join(root, "stdout.log"),
+    stderrLog: join(root, "stderr.log"),
+    result: join(root, "result.json"),
+  };
+}
+
+/** Put inputs whose plan path is inside the task directory there (links, scratch copies), and make the
+ * folders of declared outputs, so `> out/a.txt` works as in the workspace. */
+export async function placeInputs(task: PlanTask, work: string): Promise<string | undefined> {
+  const folders = new Set<string>();
+  for (const f of task.outputs) {
+    if (f.path.startsWith("/")) continue;
+    const parent = dirname(f.dynamic === "glob" ? f.path.replace(/[*?[].*$/, "x") : f.path);
+    if (parent !== ".") folders.add(join(work, parent));
+  }
+  for (const d of [task.stdout, task.stderr]) {
+    if (d !== undefined && !d.startsWith("/")) folders.add(join(work, dirname(d)));
+  }
+  for (const d of folders) await Deno.mkdir(d, { recursive: true });
+  for (const f of task.inputs) {
+    if (f.path.startsWith("/")) continue; // used where it is
+    const src = localPath(f.url);
+    if (src === undefined || f.staging === "transfer") {
+      return `Cannot stage "${f.url}" with "${f.provider}": this version of ferry runs local and shared-filesystem staging only`;
+    }
+    const dest = join(work, f.path);
+    await Deno.mkdir(dirname(dest), { recursive: true });
+    try {
+      if (f.provider === "scratch" || f.provider === "copy") await Deno.copyFile(src, dest);
+      else await link(src, dest, f);
+    } catch (e) {
+      return `Cannot place input "${f.name}" (${src}) in the task directory: ${
+        (e as Error).message
+      }`;
+    }
+  }
+  return undefined;
+}
+
+async function link(src: string, dest: string, f: PlanFile): Promise<void> {
+  // `shared` rules with `link:` place the file in the task directory.
+  const mode = f.provider === "shared" ? "symlink" : "copy";
+  if (mode === "symlink") await Deno.symlink(src, dest);
+  else await Deno.copyFile(src, dest);
+}
+
+/** Files an attempt wrote for one dynamic output, moved into the workspace. */
+export type Collected = ReadonlyMap<string, readonly FileValue[]>;
+
+/** Check every declared output exists, then move all of them into place. */
+export async function deliverOutputs(
+  task: PlanTask,
+  work: string,
+  workspace: string,
+): Promise<{ ok: true; dynamic: Collected } | { ok: false; message: string }> {
+  const moves: { from: string; to: string; dir: boolean }[] = [];
+  const dynamic = new Map<string, FileValue[]>();
+  for (const f of task.outputs) {
+    const dest = localPath(f.url);
+    if (dest === undefined || f.staging === "transfer") {
+      return {
+        ok: false,
+        message:
+          `Cannot stage output "${f.name}" out to "${f.url}": this version of ferry delivers outputs to the workspace only`,
+      };
+    }
+    const src = resolve(work, f.path);
+    if (f.dynamic === "glob") {
+      const found = await globFiles(work, f.path);
+      const values: FileValue[] = [];
+      for (const rel of found) {
+        const to = join(workspace, rel);
+        moves.push({ from: join(work, rel), to, dir: false });
+        values.push(new FileValue(toUrl(rel, workspace)));
+      }
+      dynamic.set(f.name, values);
+      continue;
+    }
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(src);
+    } catch {
+      return { ok: false, message: `the task did not write its output "${f.name}" (${f.path})` };
+    }
+    if (f.dynamic === "dir") {
+      if (!info.isDirectory) {
+        return { ok: false, message: `output "${f.name}" (${f.path}) is not a directory` };
+      }
+      const files = await walk(src);
+      dynamic.set(
+        f.name,
+        files.map((p) => new FileValue(toUrl(join(relative(workspace, dest), p), workspace))),
+      );
+      moves.push({ from: src, to: dest, dir: true });
+    } else {
+      if (info.isDirectory) {
+        return { ok: false, message: `output "${f.name}" (${f.path}) is a directory, not a file` };
+      }
+      moves.push({ from: src, to: dest, dir: false });
+    }
+  }
+  for (const m of moves) await moveInto(m.from, m.to, m.dir);
+  return { ok: true, dynamic };
+}
+
+/** Rename into place (replacing what was there), copying across filesystems. */
+async function moveInto(from: string, to: string, dir: boolean): Promise<void> {
+  await Deno.mkdir(dirname(to), { recursive: true });
+  if (dir) {
+    const old = `${to}.ferry-old-${crypto.randomUUID().slice(0, 8)}`;
+    let had = false;
+    try {
+      await Deno.rename(to, old);
+      had = true;
+    } catch { /* nothing there yet */ }
+    await renameOrCopy(from, to, true);
+    if (had) await Deno.remove(old, { recursive: true });
+    return;
+  }
+  await renameOrCopy(from, to, false);
+}
+
+async function renameOrCopy(from: string, to: string, dir: boolean): Promise<void> {
+  try {
+    await Deno.rename(from, to);
+  } catch (e) {
+    if (!(e instanceof Error) || !/cross-device|EXDEV|os error 18/i.test(e.message)) throw e;
+    // Scratch is often another filesystem: copy under a temporary name, then rename.
+    const tmp = `${to}.ferry-tmp-${crypto.randomUUID().slice(0, 8)}`;
+    if (dir) await copyDir(from, tmp);
+    else await Deno.copyFile(from, tmp);
+    await Deno.rename(tmp, to);
+  }
+}
+
+async function copyDir(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyDir(join(from, e.name), join(to, e.name));
+    else await Deno.copyFile(join(from, e.name), join(to, e.name));
+  }
+}
+
+/** Files under `dir`, relative to it, sorted. */
+async function walk(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(join(dir, prefix))) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...await walk(dir, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/** Files under `work` matching a workspace-style glob, relative to `work`, sorted. */
+async function globFiles(work: string, glob: string): Promise<string[]> {
+  const re = globPathRegExp(glob);
+  const all = await walk(work).catch(() => []);
+  return all.filter((rel) => re.test(rel));
+}

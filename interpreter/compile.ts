@@ -1,0 +1,69 @@
+/**
+ * Compile: model + executors → expanded tasks → linked DAG → plan. The one
+ * path that `ferry check`, `ferry plan` and `ferry run` share, also used at
+ * run time to expand fan-outs over outputs that just became known.
+ * @module
+ */
+
+import type { Problem } from "../dsl/diagnostic.ts";
+import type { Executor, ParamValue, Workflow } from "../dsl/model.ts";
+import { expand, type Expansion } from "./expand.ts";
+import { link, type Linked } from "./link.ts";
+import { buildPlan, type Plan } from "./plan.ts";
+import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
+import type { FileValue } from "./values.ts";
+
+/** Options for {@linkcode compile}. */
+export interface CompileOptions {
+  /** The workspace directory. */
+  readonly workspace: string;
+  /** Executors in effect. */
+  readonly executors: Readonly<Record<string, Executor>>;
+  /** Param overrides. @default {} */
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Roots outside the workspace that outputs may use. @default [] */
+  readonly outputRoots?: readonly string[];
+  /** Treat absent local inputs as present. @default false */
+  readonly assumeInputs?: boolean;
+  /** Files of dynamic outputs already produced (`app.output` → files). @default none */
+  readonly known?: ReadonlyMap<string, readonly FileValue[]>;
+}
+
+/** What compiling gives: each phase's result as far as it got, and the problems of all. */
+export interface Compiled {
+  /** Expanded tasks. */
+  readonly expansion: Expansion;
+  /** The DAG, when expansion had no errors. */
+  readonly linked?: Linked;
+  /** The plan, when linking had no errors. */
+  readonly plan?: Plan;
+  /** Problems by key path, in phase order. */
+  readonly problems: readonly Problem[];
+}
+
+const hasError = (ps: readonly Problem[]) => ps.some((p) => p.severity === "error");
+
+/** Compile a workflow into a plan; stops after the first phase with errors. */
+export function compile(workflow: Workflow, options: CompileOptions): Compiled {
+  const { workspace, executors, params = {}, outputRoots = [], assumeInputs = false, known } =
+    options;
+  const expansion = expand(workflow, {
+    workspace,
+    params,
+    outputRoots,
+    ...(known ? { known } : {}),
+  });
+  const problems: Problem[] = [...expansion.problems];
+  if (hasError(problems)) return { expansion, problems };
+  const inPlace = (i: number, url: string) => {
+    const ex = executors[workflow.apps[expansion.tasks[i]!.app]?.executor ?? "local"];
+    const m = ex ? firstMatch(ex, url) : undefined;
+    return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
+  };
+  const linked = link(workflow, expansion, { workspace, assumeInputs, inPlace });
+  problems.push(...linked.problems);
+  if (hasError(problems)) return { expansion, linked, problems };
+  const built = buildPlan(workflow, expansion, linked, { workspace, executors });
+  problems.push(...built.problems);
+  return { expansion, linked, plan: built.plan, problems };
+}

@@ -1,0 +1,178 @@
+/**
+ * `ferry run` end to end: check and compile the workflow (the same plan
+ * `ferry plan` shows), pick a batch provider per executor, run the plan with
+ * progress, and report. Returns the exit code; never throws for bad input.
+ * @module
+ */
+
+import { dirname, join, resolve } from "node:path";
+import { compareDiagnostics } from "../dsl/diagnostic.ts";
+import type { Executor, ParamValue } from "../dsl/model.ts";
+import { countSummary, formatDiagnostics } from "../dsl/report.ts";
+import { localProvider } from "../providers/batch/local.ts";
+import type { BatchProvider } from "../providers/batch/types.ts";
+import { checkWorkflowFile } from "./check.ts";
+import { compile } from "./compile.ts";
+import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./plan.ts";
+import {
+  liveProgress,
+  plainProgress,
+  type ProgressIO,
+  quietProgress,
+  renderSummary,
+} from "./progress.ts";
+import { runPlan, type RunSummary } from "./run.ts";
+import { resolveTargets } from "./targets.ts";
+import { toFileUrl } from "./urls.ts";
+
+/** Options for {@linkcode runWorkflowFile}. */
+export interface RunWorkflowOptions {
+  /** A site file. @default undefined */
+  readonly site?: string;
+  /** The workspace directory. @default the workflow file's folder */
+  readonly workspace?: string;
+  /** Param overrides. @default {} */
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Run only what these targets need. @default all */
+  readonly targets?: readonly string[];
+  /** Tasks at once per executor. @default the executor's max_workers, else its cores */
+  readonly jobs?: number;
+  /** One task at a time, in plan order (for debugging). @default false */
+  readonly sequential?: boolean;
+  /** Keep running independent tasks after a failure. @default false */
+  readonly keepGoing?: boolean;
+  /** Progress style. @default "auto" (live on a terminal, lines otherwise) */
+  readonly progress?: "auto" | "live" | "lines" | "quiet";
+  /** Aborting interrupts the run (Ctrl-C). */
+  readonly signal: AbortSignal;
+  /** Where output goes. */
+  readonly io: ProgressIO & { readonly out: (s: string) => void; readonly terminal: boolean };
+}
+
+/** The exit code of a run, and its summary when it ran. */
+export interface RunWorkflowResult {
+  /** 0 success · 1 a task failed · 2 invalid input · 130 interrupted. */
+  readonly code: number;
+  /** What happened to each task, when the run started. */
+  readonly summary?: RunSummary;
+  /** The run's directory under `.ferry/runs/`. */
+  readonly runDir?: string;
+}
+
+function runId(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${
+    p(d.getUTCMinutes())
+  }${p(d.getUTCSeconds())}-${crypto.randomUUID().slice(0, 6)}`;
+}
+
+/** Check, compile and run a workflow file. */
+export async function runWorkflowFile(
+  file: string,
+  options: RunWorkflowOptions,
+): Promise<RunWorkflowResult> {
+  const { io, signal, params = {}, targets = [] } = options;
+  const r = await checkWorkflowFile(file, {
+    ...(options.site !== undefined ? { site: options.site } : {}),
+    ...(options.workspace !== undefined ? { workspace: options.workspace } : {}),
+    params,
+  });
+  const diagnostics = [...r.diagnostics].sort(compareDiagnostics);
+  if (diagnostics.length > 0) {
+    io.write(formatDiagnostics(diagnostics, "text", { sources: r.sources, color: io.color }));
+  }
+  if (
+    diagnostics.some((d) => d.severity === "error") || !r.plan || !r.expansion || !r.linked ||
+    !r.workflow
+  ) {
+    io.write(`✗ ${file}: ${countSummary(diagnostics)}\n`);
+    return { code: 2 };
+  }
+  const workflow = r.workflow;
+  const executors: Record<string, Executor> = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
+  let plan: Plan = r.plan;
+  let only: ReadonlySet<number> | undefined;
+  if (targets.length > 0) {
+    const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
+    if (!t.ok) {
+      io.write(`ferry: ${t.message}\n`);
+      return { code: 2 };
+    }
+    only = t.tasks;
+    plan =
+      buildPlan(workflow, r.expansion, r.linked, { workspace: r.workspace, executors, only }).plan;
+  }
+  const providers = new Map<string, BatchProvider>();
+  const local = localProvider();
+  for (const name of new Set(plan.tasks.map((t) => t.executor))) {
+    const ex = executors[name]!;
+    if (ex.provider !== "local") {
+      io.write(
+        `ferry: Cannot run on executor "${name}": its provider "${ex.provider}" is not available in this version of ferry, which runs the local provider only\n`,
+      );
+      return { code: 2 };
+    }
+    providers.set(name, local);
+  }
+  if (plan.transfers.length > 0) {
+    const x = plan.transfers[0]!;
+    io.write(
+      `ferry: Cannot run transfers yet: "${x.url}" needs the "${x.provider}" staging provider, which this version of ferry does not have\n`,
+    );
+    return { code: 2 };
+  }
+  const id = runId();
+  const runDir = join(r.workspace, ".ferry", "runs", id);
+  await Deno.mkdir(runDir, { recursive: true });
+  const style = options.progress ?? "auto";
+  const live = style === "live" || (style === "auto" && io.terminal);
+  const events = style === "quiet" ? quietProgress() : live ? liveProgress(io) : plainProgress(io);
+  const baseDir = dirname(resolve(file));
+  const summary = await runPlan(resolveModules(plan, baseDir), {
+    workspace: r.workspace,
+    runDir,
+    runId: id,
+    executors,
+    providers,
+    ...(options.sequential
+      ? { jobs: 1 }
+      : options.jobs !== undefined
+      ? { jobs: options.jobs }
+      : {}),
+    keepGoing: options.keepGoing === true,
+    signal,
+    events,
+    retryBaseMs: Number(Deno.env.get("FERRY_RETRY_BASE_MS") ?? 1000),
+    replan: (known) => {
+      const c = compile(workflow, {
+        workspace: r.workspace,
+        executors,
+        params,
+        outputRoots: r.site?.outputRoots ?? [],
+        known,
+      });
+      const error = c.problems.find((p) => p.severity === "error");
+      if (error || !c.plan) return Promise.resolve(error?.message ?? "the plan could not be built");
+      return Promise.resolve(resolveModules(c.plan, baseDir));
+    },
+  });
+  if ("close" in events) (events as { close(): void }).close();
+  io.write(await renderSummary(summary, io.color));
+  io.write(`logs: ${runDir}\n`);
+  const failed = [...summary.states.values()].some((s) => s === "failed");
+  return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };
+}
+
+/** Function modules are written relative to the workflow file; the runner needs them absolute. */
+function resolveModules(plan: Plan, baseDir: string): Plan {
+  if (!plan.tasks.some((t) => t.run?.kind === "function")) return plan;
+  return {
+    ...plan,
+    tasks: plan.tasks.map((t) =>
+      t.run?.kind === "function"
+        ? { ...t, run: { ...t.run, module: toFileUrl(resolve(baseDir, t.run.module)) } }
+        : t
+    ),
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * Progress for people: on a terminal a live display (done/total, running,
+ * failed, elapsed, ETA, the running tasks) drawn with log-update; off a
+ * terminal (CI) one plain line per task start and finish; and the summary at
+ * the end with, for each failed task, the tail of its stderr and its log path.
+ * @module
+ */
+
+import logUpdate from "log-update";
+import type { RunEvents, RunSummary, TaskOutcome } from "./run.ts";
+
+/** Where progress goes. */
+export interface ProgressIO {
+  /** Write text (no newline added). */
+  readonly write: (s: string) => void;
+  /** Use ANSI colours. */
+  readonly color: boolean;
+}
+
+const secs = (
+  ms: number,
+) => (ms < 10_000
+  ? `${(ms / 1000).toFixed(2)}s`
+  : ms < 3_600_000
+  ? `${Math.floor(ms / 60_000)}m${String(Math.round(ms / 1000) % 60).padStart(2, "0")}s`
+  : `${(ms / 3_600_000).toFixed(1)}h`);
+
+/** Why an attempt failed, in a few words. */
+export function describeOutcome(o: TaskOutcome): string {
+  if (o.reason) return o.reason;
+  if (o.message) return o.message;
+  if (o.outcome === "timeout") return "exceeded its walltime and was killed";
+  if (o.outcome === "cancelled") return "cancelled";
+  if (o.signal) return `killed by ${o.signal}`;
+  return `exit code ${o.exitCode ?? "?"}`;
+}
+
+/** One line per task start and finish (for logs and CI). */
+export function plainProgress(io: ProgressIO): RunEvents {
+  let total = 0, done = 0;
+  const paint = (c: string, s: string) => (io.color ? `\x1b[${c}m${s}\x1b[0m` : s);
+  return {
+    start(n) {
+      total = n;
+    },
+    grow(n) {
+      total = n;
+    },
+    started(task, attempt) {
+      io.write(
+        `[${done}/${total}] start ${task.id}${attempt > 1 ? ` (attempt ${attempt})` : ""}\n`,
+      );
+    },
+    finished(task, attempt, o) {
+      done++;
+      const took = secs(o.endedAt - o.startedAt);
+      if (o.outcome === "succeeded") {
+        io.write(`[${done}/${total}] ${paint("32", "done")}  ${task.id} ${took}\n`);
+      } else {io.write(
+          `[${done}/${total}] ${
+            paint("31", o.outcome === "timeout" ? "timeout" : "FAILED")
+          } ${task.id}${attempt > 1 ? ` (attempt ${attempt})` : ""}: ${describeOutcome(o)}\n`,
+        );}
+    },
+    retrying(task, attempt, delayMs, o) {
+      io.write(
+        `[${done}/${total}] ${paint("33", "retry")} ${task.id}: attempt ${attempt} failed (${
+          describeOutcome(o)
+        }); again in ${secs(delayMs)}\n`,
+      );
+    },
+  };
+}
+
+/** A live display that redraws in place (for terminals). */
+export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
+  let total = 0, done = 0, failed = 0;
+  const running = new Map<string, number>();
+  const t0 = Date.now();
+  const paint = (c: string, s: string) => (io.color ? `\x1b[${c}m${s}\x1b[0m` : s);
+  const draw = () => {
+    const elapsed = Date.now() - t0;
+    const eta = done > 0 && total > done ? `, ETA ${secs((elapsed / done) * (total - done))}` : "";
+    const lines = [
+      `${paint("1", `${done}/${total}`)} done · ${running.size} running · ${
+        failed > 0 ? paint("31", `${failed} failed`) : "0 failed"
+      } · ${secs(elapsed)}${eta}`,
+      ...[...running].slice(0, 6).map(([id, since]) =>
+        `  ${paint("36", "▸")} ${id} ${paint("2", secs(Date.now() - since))}`
+      ),
+    ];
+    if (running.size > 6) lines.push(`  … ${running.size - 6} more`);
+    logUpdate(lines.join("\n"));
+  };
+  const timer = setInterval(draw, 100);
+  const above = (s: string) => {
+    logUpdate.clear();
+    io.write(s);
+    draw();
+  };
+  return {
+    start(n) {
+      total = n;
+      draw();
+    },
+    grow(n) {
+      total = n;
+    },
+    started(task) {
+      running.set(task.id, Date.now());
+    },
+    finished(task, _attempt, o) {
+      running.delete(task.id);
+      done++;
+      if (o.outcome !== "succeeded") {
+        failed++;
+        above(`${paint("31", "✗")} ${task.id}: ${describeOutcome(o)}\n`);
+      }
+    },
+    retrying(task, attempt, delayMs, o) {
+      running.delete(task.id);
+      above(
+        `${paint("33", "↻")} ${task.id}: attempt ${attempt} failed (${
+          describeOutcome(o)
+        }); again in ${secs(delayMs)}\n`,
+      );
+    },
+    close() {
+      clearInterval(timer);
+      draw();
+      logUpdate.done();
+    },
+  };
+}
+
+/** No progress at all (`--quiet`). */
+export function quietProgress(): RunEvents {
+  const nothing = () => {};
+  return { start: nothing, grow: nothing, started: nothing, finished: nothing, retrying: nothing };
+}
+
+/** The last `n` lines of a file, or "" when it cannot be read. */
+export async function tail(path: string, n = 10): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    return text.trimEnd().split("\n").slice(-n).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** The summary printed after a run. */
+export async function renderSummary(s: RunSummary, color: boolean): Promise<string> {
+  const paint = (c: string, x: string) => (color ? `\x1b[${c}m${x}\x1b[0m` : x);
+  const count = (state: string) => [...s.states.values()].filter((x) => x === state).length;
+  const lines: string[] = [];
+  const failed = [...s.states].filter(([, st]) => st === "failed");
+  for (const [id] of failed) {
+    const o = s.outcomes.get(id);
+    lines.push(`${paint("31", "✗")} ${paint("1", id)}: ${o ? describeOutcome(o) : "failed"}`);
+    if (o?.stderrPath) {
+      const last = await tail(o.stderrPath);
+      if (last) lines.push(...last.split("\n").map((l) => `    ${paint("2", "│")} ${l}`));
+      lines.push(`    full log: ${o.stderrPath}`);
+    }
+  }
+  const parts = [
+    `${count("succeeded")} succeeded`,
+    `${count("failed")} failed`,
+    ...(count("blocked") ? [`${count("blocked")} blocked`] : []),
+    ...(count("cancelled") ? [`${count("cancelled")} cancelled`] : []),
+    ...(count("waiting") ? [`${count("waiting")} not run`] : []),
+  ];
+  const head = s.interrupted
+    ? paint("33", "interrupted")
+    : failed.length
+    ? paint("31", "failed")
+    : paint("32", "done");
+  lines.push(`${head}: ${parts.join(", ")} in ${secs(s.wallMs)}`);
+  return lines.join("\n") + "\n";
+}

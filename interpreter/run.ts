@@ -1,0 +1,449 @@
+/**
+ * The runtime: executes the compiled plan (the one `ferry plan` prints).
+ * A ready queue fed by finished dependencies, resource accounting per
+ * executor, retries with backoff, keep-going, dynamic fan-outs expanded when
+ * their producer finished, and cancellation that kills whole process groups.
+ * @module
+ */
+
+import { join } from "node:path";
+import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
+import { deliverOutputs, makeAttempt, placeInputs } from "./attempt.ts";
+import type { Plan, PlanTask } from "./plan.ts";
+import type { FileValue } from "./values.ts";
+import type { Executor } from "../dsl/model.ts";
+
+/** A task's state during a run. */
+export type TaskState =
+  | "waiting"
+  | "ready"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "blocked"
+  | "cancelled";
+
+/** What a reporter is told. */
+export interface RunEvents {
+  /** The run starts with this many tasks. */
+  start(total: number): void;
+  /** More tasks joined the run (a dynamic fan-out expanded). */
+  grow(total: number): void;
+  /** An attempt started. */
+  started(task: PlanTask, attempt: number): void;
+  /** An attempt ended. */
+  finished(task: PlanTask, attempt: number, result: TaskOutcome): void;
+  /** A failed attempt will be retried after `delayMs`. */
+  retrying(task: PlanTask, attempt: number, delayMs: number, result: TaskOutcome): void;
+}
+
+/** How one attempt ended, with where to read more. */
+export interface TaskOutcome extends JobResult {
+  /** Why it failed when it was not the command itself (missing output, staging). */
+  readonly reason?: string;
+  /** The attempt's standard error log (or the output it was redirected to). */
+  readonly stderrPath: string;
+  /** The attempt's standard output log. */
+  readonly stdoutPath: string;
+}
+
+/** The result of a run. */
+export interface RunSummary {
+  /** Final state of every task, by id. */
+  readonly states: ReadonlyMap<string, TaskState>;
+  /** The last outcome of every task that ran. */
+  readonly outcomes: ReadonlyMap<string, TaskOutcome>;
+  /** The task objects, by id (including those added at run time). */
+  readonly tasks: ReadonlyMap<string, PlanTask>;
+  /** Whether the run was interrupted. */
+  readonly interrupted: boolean;
+  /** Wall time in ms. */
+  readonly wallMs: number;
+}
+
+/** Options for {@linkcode runPlan}. */
+export interface RunOptions {
+  /** The workspace directory. */
+  readonly workspace: string;
+  /** The run's directory (`.ferry/runs/<id>`). */
+  readonly runDir: string;
+  /** The run id. */
+  readonly runId: string;
+  /** Executors by name (with `local`). */
+  readonly executors: Readonly<Record<string, Executor>>;
+  /** Batch providers by executor name. */
+  readonly providers: ReadonlyMap<string, BatchProvider>;
+  /** At most this many tasks at once per executor. @default the executor's max_workers, else its cores */
+  readonly jobs?: number;
+  /** Keep running independent tasks after a failure. @default false */
+  readonly keepGoing?: boolean;
+  /** Cancel everything when aborted. */
+  readonly signal: AbortSignal;
+  /** Progress reporting. */
+  readonly events: RunEvents;
+  /** First retry delay; doubles each retry, at most 30 s. @default 1000 */
+  readonly retryBaseMs?: number;
+  /** Rebuild the plan once dynamic outputs are known (the same compile path as `ferry plan`). */
+  readonly replan?: (known: ReadonlyMap<string, readonly FileValue[]>) => Promise<Plan | string>;
+}
+
+interface Node {
+  task: PlanTask;
+  state: TaskState;
+  attempt: number;
+  waiting: number;
+}
+
+interface Capacity {
+  slots: number;
+  cores: number;
+  memory: number;
+}
+
+/** Run a plan to its end (or until cancelled). */
+export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSummary> {
+  const {
+    workspace,
+    runDir,
+    runId,
+    providers,
+    keepGoing = false,
+    signal,
+    events,
+    retryBaseMs = 1000,
+  } = options;
+  const t0 = Date.now();
+  const nodes = new Map<string, Node>();
+  const users = new Map<string, string[]>();
+  const outcomes = new Map<string, TaskOutcome>();
+  const known = new Map<string, FileValue[]>();
+  const ready: string[] = [];
+  const capacity = new Map<string, Capacity>();
+  const running = new Map<string, Promise<void>>();
+  let stopping = false;
+
+  const add = (task: PlanTask) => {
+    const node: Node = { task, state: "waiting", attempt: 0, waiting: 0 };
+    nodes.set(task.id, node);
+  };
+  const wire = () => {
+    users.clear();
+    for (const n of nodes.values()) {
+      if (n.state !== "waiting" && n.state !== "ready") continue;
+      n.waiting = 0;
+      for (const d of n.task.deps) {
+        const dep = nodes.get(d);
+        if (!dep || dep.state !== "succeeded") n.waiting++;
+        (users.get(d) ?? users.set(d, []).get(d)!).push(n.task.id);
+      }
+      if (n.waiting === 0 && n.state === "waiting") {
+        n.state = "ready";
+        ready.push(n.task.id);
+      }
+    }
+  };
+  for (const t of plan.tasks) add(t);
+  wire();
+  events.start(nodes.size);
+
+  const capOf = (ex: Executor): Capacity => {
+    let c = capacity.get(ex.name);
+    if (!c) {
+      const cores = ex.cores ?? navigator.hardwareConcurrency;
+      c = {
+        slots: options.jobs ?? ex.maxWorkers ?? cores,
+        cores,
+        memory: ex.memory ?? Deno.systemMemoryInfo().total,
+      };
+      capacity.set(ex.name, c);
+    }
+    return c;
+  };
+  const needs = (t: PlanTask) => ({
+    cores: (t.resources.cores ?? 1) * (t.resources.ranks ?? 1),
+    memory: t.resources.memory ?? 0,
+  });
+
+  let wake: () => void = () => {};
+  const changed = () => wake();
+
+  const block = (id: string) => {
+    for (const u of users.get(id) ?? []) {
+      const n = nodes.get(u)!;
+      if (n.state === "waiting" || n.state === "ready") {
+        n.state = "blocked";
+        block(u);
+      }
+    }
+  };
+
+  const succeed = (node: Node) => {
+    node.state = "succeeded";
+    for (const u of users.get(node.task.id) ?? []) {
+      const n = nodes.get(u)!;
+      if (n.state === "waiting" && --n.waiting === 0) {
+        n.state = "ready";
+        ready.push(u);
+      }
+    }
+  };
+
+  const expand = async (node: Node) => {
+    // A placeholder's producer finished: compile again with its files known.
+    const next = options.replan
+      ? await options.replan(known)
+      : "this run cannot expand dynamic fan-outs";
+    if (typeof next === "string") {
+      node.state = "failed";
+      outcomes.set(node.task.id, {
+        outcome: "failed",
+        reason: `Cannot expand ${node.task.id}: ${next}`,
+        startedAt: Date.now(),
+        endedAt: Date.now(),
+        host: "",
+        stderrPath: "",
+        stdoutPath: "",
+      });
+      return;
+    }
+    node.state = "succeeded"; // the placeholder itself is done: its tasks replace it
+    for (const t of next.tasks) {
+      const n = nodes.get(t.id);
+      if (!n) add(t);
+      else if (n.state === "waiting" || n.state === "ready") n.task = t; // inputs may have become concrete
+    }
+    for (const n of nodes.values()) if (n.state === "ready") n.state = "waiting";
+    ready.length = 0;
+    wire();
+    events.grow([...nodes.values()].filter((n) => !n.task.expandsAfter).length);
+  };
+
+  const attemptTask = async (node: Node, ex: Executor, provider: BatchProvider) => {
+    const task = node.task;
+    node.attempt++;
+    const paths = await makeAttempt(runDir, task, node.attempt, runId);
+    const stdout = task.stdout !== undefined ? join(paths.work, task.stdout) : paths.stdoutLog;
+    const stderr = task.stderr !== undefined ? join(paths.work, task.stderr) : paths.stderrLog;
+    events.started(task, node.attempt);
+    const base = { stdoutPath: stdout, stderrPath: stderr };
+    let outcome: TaskOutcome;
+    const problem = await placeInputs(task, paths.work);
+    if (problem) {
+      outcome = {
+        outcome: "failed",
+        reason: problem,
+        startedAt: Date.now(),
+        endedAt: Date.now(),
+        host: "",
+        ...base,
+      };
+    } else {
+      const env = {
+        ...ex.env,
+        ...task.env,
+        FERRY_TASK_ID: task.id,
+        FERRY_ATTEMPT: String(node.attempt),
+      };
+      const run = task.run ?? { kind: "command" as const, argv: ["true"] };
+      const result = await provider.execute({
+        taskId: task.id,
+        attempt: node.attempt,
+        dir: paths.work,
+        run,
+        env,
+        stdout,
+        stderr,
+        resources: task.resources,
+        ...(ex.workerInit ? { workerInit: ex.workerInit } : {}),
+        ...(run.kind === "function"
+          ? { call: { args: functionArgs(task, paths.work), result: paths.result } }
+          : {}),
+      }, signal);
+      outcome = { ...result, ...base };
+      if (result.outcome === "succeeded") {
+        const delivered = await deliverOutputs(task, paths.work, workspace);
+        if (!delivered.ok) outcome = { ...outcome, outcome: "failed", reason: delivered.message };
+        else {for (const [name, files] of delivered.dynamic) {
+            known.set(`${task.app}.${name}`, [
+              ...(known.get(`${task.app}.${name}`) ?? []),
+              ...files,
+            ]);
+          }}
+      }
+    }
+    await Deno.writeTextFile(
+      join(paths.root, "status.json"),
+      JSON.stringify({ task: task.id, attempt: node.attempt, ...outcome }) + "\n",
+    );
+    outcomes.set(task.id, outcome);
+    if (outcome.outcome === "succeeded") {
+      events.finished(task, node.attempt, outcome);
+      succeed(node);
+      return;
+    }
+    if (
+      outcome.outcome !== "cancelled" && !signal.aborted && node.attempt <= task.retries &&
+      !stopping
+    ) {
+      const delay = Math.min(30_000, retryBaseMs * 2 ** (node.attempt - 1));
+      events.retrying(task, node.attempt, delay, outcome);
+      await sleep(delay, signal);
+      if (!signal.aborted) return attemptTask(node, ex, provider);
+    }
+    node.state = signal.aborted ? "cancelled" : "failed";
+    events.finished(task, node.attempt, outcome);
+    if (node.state === "failed") {
+      if (keepGoing) block(task.id);
+      else stopping = true;
+    }
+  };
+
+  const start = (node: Node) => {
+    const task = node.task;
+    const ex = options.executors[task.executor]!;
+    const provider = providers.get(task.executor)!;
+    const cap = capOf(ex);
+    const need = needs(task);
+    cap.slots--;
+    cap.cores -= need.cores;
+    cap.memory -= need.memory;
+    node.state = "running";
+    const p = attemptTask(node, ex, provider).catch((e) => {
+      node.state = "failed";
+      stopping = true;
+      outcomes.set(task.id, {
+        outcome: "failed",
+        reason: `internal error: ${(e as Error).stack ?? e}`,
+        startedAt: Date.now(),
+        endedAt: Date.now(),
+        host: "",
+        stderrPath: "",
+        stdoutPath: "",
+      });
+    }).finally(() => {
+      cap.slots++;
+      cap.cores += need.cores;
+      cap.memory += need.memory;
+      running.delete(task.id);
+      changed();
+    });
+    running.set(task.id, p);
+  };
+
+  const tooBig = (node: Node): string | undefined => {
+    const ex = options.executors[node.task.executor]!;
+    const full = {
+      cores: ex.cores ?? navigator.hardwareConcurrency,
+      memory: ex.memory ?? Deno.systemMemoryInfo().total,
+    };
+    const need = needs(node.task);
+    if (need.cores > full.cores) {
+      return `it needs ${need.cores} cores and executor "${ex.name}" has ${full.cores}`;
+    }
+    if (need.memory > full.memory) {
+      return `it needs ${fmtBytes(need.memory)} of memory and executor "${ex.name}" has ${
+        fmtBytes(full.memory)
+      }`;
+    }
+    return undefined;
+  };
+
+  const onAbort = () => changed();
+  signal.addEventListener("abort", onAbort);
+  for (;;) {
+    if (!signal.aborted && !stopping) {
+      // Start every ready task that fits, in plan order.
+      for (let i = 0; i < ready.length;) {
+        const node = nodes.get(ready[i]!)!;
+        if (node.state !== "ready") {
+          ready.splice(i, 1);
+          continue;
+        }
+        if (node.task.expandsAfter) {
+          ready.splice(i, 1);
+          await expand(node);
+          i = 0;
+          continue;
+        }
+        const big = tooBig(node);
+        if (big) {
+          ready.splice(i, 1);
+          node.state = "failed";
+          const now = Date.now();
+          const outcome: TaskOutcome = {
+            outcome: "failed",
+            reason: `Cannot run ${node.task.id}: ${big}`,
+            startedAt: now,
+            endedAt: now,
+            host: "",
+            stderrPath: "",
+            stdoutPath: "",
+          };
+          outcomes.set(node.task.id, outcome);
+          events.finished(node.task, 0, outcome);
+          if (keepGoing) block(node.task.id);
+          else stopping = true;
+          continue;
+        }
+        const cap = capOf(options.executors[node.task.executor]!);
+        const need = needs(node.task);
+        if (cap.slots > 0 && cap.cores >= need.cores && cap.memory >= need.memory) {
+          ready.splice(i, 1);
+          start(node);
+        } else i++;
+      }
+    }
+    if (running.size === 0) break;
+    await new Promise<void>((resolve) => (wake = resolve));
+  }
+  signal.removeEventListener("abort", onAbort);
+  const states = new Map<string, TaskState>();
+  const tasks = new Map<string, PlanTask>();
+  for (const [id, n] of nodes) {
+    if (n.task.expandsAfter && n.state === "succeeded") continue;
+    states.set(id, n.state === "ready" ? "waiting" : n.state);
+    tasks.set(id, n.task);
+  }
+  return { states, outcomes, tasks, interrupted: signal.aborted, wallMs: Date.now() - t0 };
+}
+
+function functionArgs(task: PlanTask, work: string): unknown {
+  const group = (files: readonly { name: string; path: string }[]) => {
+    const out: Record<string, string | string[]> = {};
+    for (const f of files) {
+      const p = f.path.startsWith("/") ? f.path : join(work, f.path);
+      const prev = out[f.name];
+      out[f.name] = prev === undefined ? p : [...(Array.isArray(prev) ? prev : [prev]), p];
+    }
+    return out;
+  };
+  return {
+    inputs: group(task.inputs),
+    outputs: group(task.outputs),
+    bindings: task.bindings,
+    task: { id: task.id },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Bytes for people: 4.0 GiB. */
+export function fmtBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,123 @@
+/**
+ * The local batch provider: each job is a process in its own process group
+ * (via `setsid`), so a walltime or a Ctrl-C kills everything it started, not
+ * just its first process.
+ * @module
+ */
+
+import { hostname } from "node:os";
+import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+
+/** Options for {@linkcode localProvider}. */
+export interface LocalProviderOptions {
+  /** Seconds between SIGTERM and SIGKILL when a job is cancelled or times out. @default 5 */
+  readonly killGraceSeconds?: number;
+  /** The Deno executable for function apps. @default Deno.execPath() */
+  readonly deno?: string;
+}
+
+const FUNCTION_RUNNER = new URL("../../interpreter/function_runner.ts", import.meta.url).pathname;
+
+/** argv for a job: commands as they are, scripts through bash with strict mode, functions through Deno. */
+function argvOf(job: JobSpec, deno: string): string[] {
+  const run = job.run;
+  const init = job.workerInit ? `${job.workerInit}\n` : "";
+  if (run.kind === "command") {
+    return init
+      ? ["bash", "-euo", "pipefail", "-c", `${init}exec "$@"`, "ferry-task", ...run.argv]
+      : [...run.argv];
+  }
+  if (run.kind === "shell") return ["bash", "-euo", "pipefail", "-c", init + run.script];
+  return [deno, "run", "-A", "--no-prompt", FUNCTION_RUNNER, run.module, run.export];
+}
+
+/** A provider that runs jobs as local processes. */
+export function localProvider(options: LocalProviderOptions = {}): BatchProvider {
+  const { killGraceSeconds = 5, deno = Deno.execPath() } = options;
+  const host = hostname();
+  return {
+    name: "local",
+    async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
+      const startedAt = Date.now();
+      const argv = argvOf(job, deno);
+      let out: Deno.FsFile | undefined, err: Deno.FsFile | undefined;
+      let child: Deno.ChildProcess;
+      try {
+        out = await Deno.open(job.stdout, { write: true, create: true, truncate: true });
+        err = job.stderr === job.stdout
+          ? out
+          : await Deno.open(job.stderr, { write: true, create: true, truncate: true });
+        child = new Deno.Command("setsid", {
+          args: argv,
+          cwd: job.dir,
+          env: job.env,
+          stdin: job.run.kind === "function" ? "piped" : "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+      } catch (e) {
+        out?.close();
+        if (err !== out) err?.close();
+        const why = e instanceof Deno.errors.NotFound
+          ? `cannot start "${argv[0]}": not found`
+          : String((e as Error).message ?? e);
+        return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host };
+      }
+      if (job.run.kind === "function") {
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode(JSON.stringify(job.call ?? {})));
+        await w.close();
+      }
+      const pumps = [child.stdout.pipeTo(sink(out)), child.stderr.pipeTo(sink(err!))];
+      let reason: "timeout" | "cancelled" | undefined;
+      const kill = (why: "timeout" | "cancelled") => {
+        if (reason) return;
+        reason = why;
+        signalGroup(child.pid, "SIGTERM");
+        const hard = setTimeout(() => signalGroup(child.pid, "SIGKILL"), killGraceSeconds * 1000);
+        child.status.finally(() => clearTimeout(hard));
+      };
+      const onAbort = () => kill("cancelled");
+      if (signal.aborted) onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      const wall = job.resources.walltime;
+      const timer = wall !== undefined ? setTimeout(() => kill("timeout"), wall * 1000) : undefined;
+      const status = await child.status;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      // Whatever the task left running in its group goes with it.
+      signalGroup(child.pid, "SIGKILL");
+      await Promise.allSettled(pumps);
+      out.close();
+      if (err !== out) err!.close();
+      const endedAt = Date.now();
+      const base = {
+        startedAt,
+        endedAt,
+        host,
+        exitCode: status.code,
+        ...(status.signal ? { signal: status.signal } : {}),
+      };
+      if (reason) return { ...base, outcome: reason };
+      return { ...base, outcome: status.success ? "succeeded" : "failed" };
+    },
+  };
+}
+
+function signalGroup(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, sig);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/** A writer onto an open file that leaves closing to its owner (stdout and stderr may share one). */
+function sink(file: Deno.FsFile): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      let n = 0;
+      while (n < chunk.length) n += await file.write(chunk.subarray(n));
+    },
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * The batch-provider interface: what the runtime asks of every way to run a
+ * task (local processes, Slurm, PBS, LSF, HTCondor, ssh). A provider gets a
+ * job described as data and an AbortSignal, and resolves to what happened.
+ * @module
+ */
+
+import type { Resources } from "../../dsl/model.ts";
+import type { RenderedRun } from "../../interpreter/command.ts";
+
+/** One attempt of one task, ready to run. */
+export interface JobSpec {
+  /** The task's id (for messages and job names). */
+  readonly taskId: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** The attempt's working directory: the task runs and writes its outputs here. */
+  readonly dir: string;
+  /** What to run, expressions already substituted. */
+  readonly run: RenderedRun;
+  /** Extra environment (on top of the inherited one). */
+  readonly env: Readonly<Record<string, string>>;
+  /** File that receives standard output (an output of the task, or its log). */
+  readonly stdout: string;
+  /** File that receives standard error. */
+  readonly stderr: string;
+  /** Resource needs; `walltime` (seconds) is enforced by the provider. */
+  readonly resources: Resources;
+  /** Shell lines run first, on the node (`worker_init`). */
+  readonly workerInit?: string;
+  /** For function apps: the call (arguments, and where to write the JSON result). */
+  readonly call?: { readonly args: unknown; readonly result: string };
+}
+
+/** How an attempt ended. */
+export type Outcome = "succeeded" | "failed" | "timeout" | "cancelled";
+
+/** What happened to a job. */
+export interface JobResult {
+  /** How it ended. */
+  readonly outcome: Outcome;
+  /** Exit code, when the process exited. */
+  readonly exitCode?: number;
+  /** Signal name, when the process was killed by one. */
+  readonly signal?: string;
+  /** A sentence for people when the provider itself failed (spawn error, refused submission). */
+  readonly message?: string;
+  /** Start and end, in ms since the epoch. */
+  readonly startedAt: number;
+  /** End time. */
+  readonly endedAt: number;
+  /** Where it ran. */
+  readonly host: string;
+}
+
+/** A way to run jobs. Effects live only in `execute`; aborting the signal cancels the job. */
+export interface BatchProvider {
+  /** The provider's name, as in the site file. */
+  readonly name: string;
+  /** Run one job to its end; never rejects for a failing job (only for a bug). */
+  execute(job: JobSpec, signal: AbortSignal): Promise<JobResult>;
+}
