@@ -19,9 +19,11 @@ import jsyaml from "js-yaml";
 import { error, type KeyPath, type Problem } from "./diagnostic.ts";
 import { type NodePositions, SourceIndex } from "./source.ts";
 
-const YAML_OPTIONS = (lineCounter: LineCounter) => ({
+const YAML_OPTIONS = (lineCounter: LineCounter, uniqueKeys = true) => ({
   lineCounter,
-  uniqueKeys: true,
+  // Checking keys is quadratic in a mapping's size; the positions-only parse skips it.
+  uniqueKeys,
+  logLevel: "error" as const,
   prettyErrors: false,
   version: "1.2" as const,
   merge: true,
@@ -92,7 +94,7 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
     const lookup = (path: KeyPath) => {
       if (!full) {
         const lines = new LineCounter();
-        const doc = parseAllDocuments(text, YAML_OPTIONS(lines)) as Document[];
+        const doc = parseAllDocuments(text, YAML_OPTIONS(lines, false)) as Document[];
         full = { root: (doc[0]?.contents ?? null) as Node | null, at: (o) => lines.linePos(o) };
       }
       return positionsOf(full.root, path, full.at);

@@ -146,14 +146,26 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   wire();
   events.start(nodes.size);
 
+  const fulls = new Map<string, { cores: number; memory: number }>();
+  const fullOf = (ex: Executor) => {
+    let f = fulls.get(ex.name);
+    if (!f) {
+      f = {
+        cores: ex.cores ?? navigator.hardwareConcurrency,
+        memory: ex.memory ?? Deno.systemMemoryInfo().total,
+      };
+      fulls.set(ex.name, f);
+    }
+    return f;
+  };
   const capOf = (ex: Executor): Capacity => {
     let c = capacity.get(ex.name);
     if (!c) {
-      const cores = ex.cores ?? navigator.hardwareConcurrency;
+      const full = fullOf(ex);
       c = {
-        slots: options.jobs ?? ex.maxWorkers ?? cores,
-        cores,
-        memory: ex.memory ?? Deno.systemMemoryInfo().total,
+        slots: options.jobs ?? ex.maxWorkers ?? full.cores,
+        cores: full.cores,
+        memory: full.memory,
       };
       capacity.set(ex.name, c);
     }
@@ -332,10 +344,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
 
   const tooBig = (node: Node): string | undefined => {
     const ex = options.executors[node.task.executor]!;
-    const full = {
-      cores: ex.cores ?? navigator.hardwareConcurrency,
-      memory: ex.memory ?? Deno.systemMemoryInfo().total,
-    };
+    const full = fullOf(ex);
     const need = needs(node.task);
     if (need.cores > full.cores) {
       return `it needs ${need.cores} cores and executor "${ex.name}" has ${full.cores}`;
@@ -348,50 +357,92 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     return undefined;
   };
 
+  // Ready tasks wait in one queue per executor, in plan order; a queue is an
+  // array read from `head`, so taking the next task costs nothing.
+  const queues = new Map<string, { items: Node[]; head: number }>();
+  const expansions: Node[] = [];
+  const drainReady = () => {
+    for (const id of ready) {
+      const node = nodes.get(id)!;
+      if (node.state !== "ready") continue;
+      if (node.task.expandsAfter) {
+        expansions.push(node);
+        continue;
+      }
+      const big = tooBig(node);
+      if (big) {
+        node.state = "failed";
+        const now = Date.now();
+        const outcome: TaskOutcome = {
+          outcome: "failed",
+          reason: `Cannot run ${node.task.id}: ${big}`,
+          startedAt: now,
+          endedAt: now,
+          host: "",
+          stderrPath: "",
+          stdoutPath: "",
+        };
+        outcomes.set(node.task.id, outcome);
+        events.finished(node.task, 0, outcome);
+        if (keepGoing) block(node.task.id);
+        else stopping = true;
+        continue;
+      }
+      const q = queues.get(node.task.executor) ??
+        queues.set(node.task.executor, { items: [], head: 0 }).get(node.task.executor)!;
+      q.items.push(node);
+    }
+    ready.length = 0;
+  };
+  const startFitting = () => {
+    for (const [name, q] of queues) {
+      const cap = capOf(options.executors[name]!);
+      // Look a little past a head that does not fit (a big task waiting for cores), not further.
+      for (let k = q.head; cap.slots > 0 && k < q.items.length && k < q.head + 64;) {
+        const node = q.items[k]!;
+        if (node.state !== "ready") {
+          if (k === q.head) q.head++;
+          k++;
+          continue;
+        }
+        const need = needs(node.task);
+        if (cap.cores >= need.cores && cap.memory >= need.memory) {
+          if (k === q.head) q.head++;
+          else q.items.splice(k, 1);
+          start(node);
+          if (k !== q.head - 1) continue;
+          k = q.head;
+        } else k++;
+      }
+      if (q.head > 1024 && q.head * 2 > q.items.length) {
+        q.items = q.items.slice(q.head);
+        q.head = 0;
+      }
+    }
+  };
+
   const onAbort = () => changed();
   signal.addEventListener("abort", onAbort);
   for (;;) {
     if (!signal.aborted && !stopping) {
-      // Start every ready task that fits, in plan order.
-      for (let i = 0; i < ready.length;) {
-        const node = nodes.get(ready[i]!)!;
-        if (node.state !== "ready") {
-          ready.splice(i, 1);
-          continue;
+      drainReady();
+      while (expansions.length > 0) {
+        const node = expansions.shift()!;
+        if (node.state !== "ready") continue;
+        await expand(node);
+        for (const q of queues.values()) {
+          for (let k = q.head; k < q.items.length; k++) q.items[k]!.state = "waiting";
         }
-        if (node.task.expandsAfter) {
-          ready.splice(i, 1);
-          await expand(node);
-          i = 0;
-          continue;
+        queues.clear();
+        for (const n of nodes.values()) {
+          if (n.state === "waiting" && n.waiting === 0) {
+            n.state = "ready";
+            ready.push(n.task.id);
+          }
         }
-        const big = tooBig(node);
-        if (big) {
-          ready.splice(i, 1);
-          node.state = "failed";
-          const now = Date.now();
-          const outcome: TaskOutcome = {
-            outcome: "failed",
-            reason: `Cannot run ${node.task.id}: ${big}`,
-            startedAt: now,
-            endedAt: now,
-            host: "",
-            stderrPath: "",
-            stdoutPath: "",
-          };
-          outcomes.set(node.task.id, outcome);
-          events.finished(node.task, 0, outcome);
-          if (keepGoing) block(node.task.id);
-          else stopping = true;
-          continue;
-        }
-        const cap = capOf(options.executors[node.task.executor]!);
-        const need = needs(node.task);
-        if (cap.slots > 0 && cap.cores >= need.cores && cap.memory >= need.memory) {
-          ready.splice(i, 1);
-          start(node);
-        } else i++;
+        drainReady();
       }
+      startFitting();
     }
     if (running.size === 0) break;
     await new Promise<void>((resolve) => (wake = resolve));

@@ -51,25 +51,37 @@ function stripTrailingSlash(href: string): string {
 
 /** A glob (workspace-relative) as a regular expression over URLs. */
 export function globToRegExp(glob: string, workspace: string): RegExp {
-  const base = workspaceUrl(workspace);
-  return new RegExp(
-    `^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/${globSource(glob, encodeURI)}$`,
-  );
+  const base = workspaceUrl(workspace).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return safeRegExp(`^${base}/${globSource(glob, encodeURI)}$`);
 }
 
 /** A glob as a regular expression over relative paths (`frames/*.pdb`, `out/**\/x.txt`). */
 export function globPathRegExp(glob: string): RegExp {
-  return new RegExp(`^${globSource(glob, (c) => c)}$`);
+  return safeRegExp(`^${globSource(glob, (c) => c)}$`);
+}
+
+const NEVER = /(?!)/;
+
+/** Compile a pattern; one too large for V8 matches nothing (and `check` reports the glob). */
+function safeRegExp(source: string): RegExp {
+  try {
+    const re = new RegExp(source);
+    re.test(""); // V8 compiles lazily: make a too-large pattern fail here, not later
+    return re;
+  } catch {
+    return NEVER;
+  }
 }
 
 function globSource(glob: string, encode: (c: string) => string): string {
   let re = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === "*" && glob[i + 1] === "*") {
+  const chars = [...glob]; // by code point: an emoji must not be split in two halves
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === "*" && chars[i + 1] === "*") {
       re += ".*";
       i++;
-      if (glob[i + 1] === "/") i++;
+      if (chars[i + 1] === "/") i++;
     } else if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
     else re += encode(c).replace(/[.+^${}()|[\]\\]/g, "\\$&");

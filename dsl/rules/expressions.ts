@@ -88,38 +88,46 @@ function checkName(
       }`,
     );
   }
-  const names = (kind: string, known: readonly string[], code: string, name: unknown) =>
-    typeof name === "string" && !known.includes(name)
-      ? error(
-        code,
-        [],
-        `Cannot resolve ${here}: ${
-          kind.startsWith("output of app ")
-            ? `app ${kind.slice(14)} has no output "${name}"`
-            : `no ${kind} "${name}"`
-        }${
-          didYouMean(name, known) ||
-          (known.length ? `; known: ${known.join(", ")}` : "; none is declared")
-        }`,
-      )
-      : name === undefined
-      ? error(
+  // `known` may be a record: looking a name up must not cost a list of every app (10,000 apps).
+  const names = (
+    kind: string,
+    known: readonly string[] | Readonly<Record<string, unknown>>,
+    code: string,
+    name: unknown,
+  ) => {
+    const has = (n: string) => Array.isArray(known) ? known.includes(n) : Object.hasOwn(known, n);
+    if (typeof name === "string" && has(name)) return undefined;
+    const list = Array.isArray(known) ? known as readonly string[] : Object.keys(known);
+    if (typeof name === "string") {
+      const what = kind.startsWith("output of app ")
+        ? `app ${kind.slice(14)} has no output "${name}"`
+        : `no ${kind} "${name}"`;
+      const hint = didYouMean(name, list) ||
+        (list.length
+          ? `; known: ${list.slice(0, 20).join(", ")}${list.length > 20 ? ", …" : ""}`
+          : "; none is declared");
+      return error(code, [], `Cannot resolve ${here}: ${what}${hint}`);
+    }
+    if (name === undefined) {
+      return error(
         "unknown-name",
         [],
-        `Cannot use ${here} alone: name one of its ${kind}s, e.g. ${root}.${known[0] ?? "NAME"}`,
-      )
-      : undefined;
+        `Cannot use ${here} alone: name one of its ${kind}s, e.g. ${root}.${list[0] ?? "NAME"}`,
+      );
+    }
+    return undefined;
+  };
   switch (root) {
     case "params":
-      return names("param", Object.keys(w.params), "unknown-param", second);
+      return names("param", w.params, "unknown-param", second);
     case "files":
-      return names("file", Object.keys(w.files), "unknown-file", second) ??
+      return names("file", w.files, "unknown-file", second) ??
         fileProperty(third, here);
     case "inputs":
-      return names("input", Object.keys(app?.inputs ?? {}), "unknown-input", second) ??
+      return names("input", app?.inputs ?? {}, "unknown-input", second) ??
         fileProperty(typeof third === "number" ? fourth : third, here);
     case "outputs":
-      return names("output", Object.keys(app?.outputs ?? {}), "unknown-output", second) ??
+      return names("output", app?.outputs ?? {}, "unknown-output", second) ??
         fileProperty(typeof third === "number" ? fourth : third, here);
     case "resources":
       return names("resource", RESOURCE_NAMES, "unknown-name", second);
@@ -129,7 +137,7 @@ function checkName(
       }
       return names("task property", TASK_NAMES, "unknown-name", second);
     case "apps": {
-      const a = names("app", Object.keys(w.apps), "unknown-app", second);
+      const a = names("app", w.apps, "unknown-app", second);
       if (a) return a;
       if (third !== "outputs") {
         return error(
@@ -141,7 +149,7 @@ function checkName(
       const other = w.apps[second as string]!;
       return names(
         `output of app "${other.name}"`,
-        Object.keys(other.outputs),
+        other.outputs,
         "unknown-output",
         fourth,
       ) ??

@@ -9,6 +9,8 @@ import { parseTemplate } from "../expr.ts";
 import type { FileSpec, Where } from "../model.ts";
 import { type TemplateField, templateFields, type WorkflowRule } from "./_context.ts";
 
+/** Longer globs cannot become regular expressions (and no real one is this long). */
+const MAX_PATTERN = 4096;
 const FORMS = ["path", "url", "glob", "dir"] as const;
 
 /** `{path|url|glob|dir, ...}`: exactly one form; glob, dir and temp only on outputs. */
@@ -19,6 +21,18 @@ export const fileForms: WorkflowRule = ({ raw }) => {
     if (!v || typeof v !== "object") return;
     const o = v as Record<string, unknown>;
     const forms = FORMS.filter((k) => o[k] !== undefined);
+    for (const k of ["glob", "dir"] as const) {
+      const v = o[k];
+      if (typeof v === "string" && v.length > MAX_PATTERN) {
+        out.push(
+          error(
+            "file-form",
+            [...where, k],
+            `Cannot use a ${k} of ${v.length} characters: at most ${MAX_PATTERN}`,
+          ),
+        );
+      }
+    }
     if (forms.length !== 1) {
       out.push(error(
         "file-form",
