@@ -168,3 +168,16 @@ export function expressions(t: Template): ExprPart[] {
 export function soleExpression(t: Template): ExprPart | undefined {
   return t.length === 1 && t[0]!.kind === "expr" ? t[0] : undefined;
 }
+
+const parsedCache = new Map<string, ParsedTemplate>();
+
+/** {@linkcode parseTemplate}, memoised: the same template text is parsed once per process. */
+export function parseTemplateCached(s: string): ParsedTemplate {
+  let p = parsedCache.get(s);
+  if (!p) {
+    p = parseTemplate(s);
+    if (parsedCache.size > 200_000) parsedCache.clear();
+    parsedCache.set(s, p);
+  }
+  return p;
+}

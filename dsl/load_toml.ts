@@ -5,7 +5,7 @@
  */
 
 import { parse, TomlDate, TomlError } from "smol-toml";
-import { error } from "./diagnostic.ts";
+import { error, type KeyPath } from "./diagnostic.ts";
 import { LineIndex, SourceIndex } from "./source.ts";
 import type { Parsed } from "./load_yaml.ts";
 
@@ -30,14 +30,21 @@ export function parseToml(text: string): Parsed {
       : `Cannot parse TOML: ${message}`;
     return { index: new SourceIndex(), problems: [{ ...error(code, [], why), line, column }] };
   }
-  const index = new SourceIndex(undefined, text);
-  try {
-    new Scanner(text, index).document();
-  } catch {
-    // Positions are a convenience: an input our scanner misreads keeps the
-    // positions found so far, and lookups fall back to the nearest ancestor.
-  }
-  return { value: plain(raw), index, problems: [] };
+  // Positions are needed only when something is reported: scan for them on demand.
+  let scanned: SourceIndex | undefined;
+  const lookup = (path: KeyPath) => {
+    if (!scanned) {
+      scanned = new SourceIndex(undefined, text);
+      try {
+        new Scanner(text, scanned).document();
+      } catch {
+        // Positions are a convenience: an input our scanner misreads keeps the
+        // positions found so far, and lookups fall back to the nearest ancestor.
+      }
+    }
+    return scanned.exact(path);
+  };
+  return { value: plain(raw), index: new SourceIndex(lookup, text), problems: [] };
 }
 
 /** TOML dates become the strings they were written as, like YAML's core schema. */

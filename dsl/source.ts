@@ -58,6 +58,14 @@ export class SourceIndex {
   }
 
   /** Where the `nth` occurrence of `needle` sits inside the value at `path` (block scalars, multi-line strings). */
+  /** The positions recorded for exactly `path` (no fallback to ancestors). */
+  exact(path: KeyPath): NodePositions | undefined {
+    const k = pathKey(path);
+    const key = this.#keys.get(k), value = this.#values.get(k);
+    if (key === undefined && value === undefined) return this.#lookup?.(path);
+    return { ...(key ? { key } : {}), ...(value ? { value } : {}) };
+  }
+
   findInValue(path: KeyPath, needle: string, nth: number): Position | undefined {
     const value = this.#values.get(pathKey(path)) ?? this.#lookup?.(path)?.value;
     if (!value?.range || this.#text === undefined || needle === "") return undefined;

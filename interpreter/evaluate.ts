@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ExprPart, parseTemplate, type Template } from "../dsl/expr.ts";
+import { type ExprPart, parseTemplateCached, type Template } from "../dsl/expr.ts";
 import { DynamicList, FileValue, kindOf, type Value } from "./values.ts";
 
 /** Names an expression can reach. */
@@ -27,21 +27,13 @@ export class EvalError extends Error {
   }
 }
 
-const cache = new Map<string, Template>();
-
 /** Parse a template once; syntax errors were reported by `check`. */
 export function template(text: string): Template {
-  let t = cache.get(text);
-  if (!t) {
-    const parsed = parseTemplate(text);
-    if (!parsed.ok) {
-      throw new EvalError(parsed.error.message, parsed.error.offset, "expression-syntax");
-    }
-    t = parsed.template;
-    if (cache.size > 100_000) cache.clear();
-    cache.set(text, t);
+  const parsed = parseTemplateCached(text);
+  if (!parsed.ok) {
+    throw new EvalError(parsed.error.message, parsed.error.offset, "expression-syntax");
   }
-  return t;
+  return parsed.template;
 }
 
 /** Resolve one expression's path in a scope. */

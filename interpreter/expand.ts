@@ -7,7 +7,7 @@
  */
 
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
-import { expressions, parseTemplate } from "../dsl/expr.ts";
+import { expressions, parseTemplateCached } from "../dsl/expr.ts";
 import type { App, FileSpec, ParamValue, Where, Workflow } from "../dsl/model.ts";
 import { EvalError, evaluate, type Scope, template } from "./evaluate.ts";
 import { safeDecode, toUrl, workspaceUrl } from "./urls.ts";
@@ -148,7 +148,7 @@ function appOrder(w: Workflow, problems: Problem[]): App[] {
   for (const app of apps) {
     const list: { to: string; where: Where }[] = [];
     const scan = (text: string, where: Where) => {
-      const parsed = parseTemplate(text);
+      const parsed = parseTemplateCached(text);
       if (!parsed.ok) return;
       for (const e of expressions(parsed.template)) {
         if (

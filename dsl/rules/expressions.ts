@@ -5,7 +5,7 @@
  */
 
 import { error, inTemplate, type Problem, warning } from "../diagnostic.ts";
-import { expressions, type ExprPart, parseTemplate } from "../expr.ts";
+import { expressions, type ExprPart, parseTemplateCached } from "../expr.ts";
 import type { App, Workflow } from "../model.ts";
 import { didYouMean } from "../suggest.ts";
 import { type Field, templateFields, type WorkflowRule } from "./_context.ts";
@@ -36,7 +36,7 @@ const ALL_ROOTS = ["params", "files", "inputs", "outputs", "resources", "task", 
 export const expressionNames: WorkflowRule = ({ workflow }) => {
   const out: Problem[] = [];
   for (const f of templateFields(workflow)) {
-    const parsed = parseTemplate(f.text);
+    const parsed = parseTemplateCached(f.text);
     if (!parsed.ok) {
       out.push(
         inTemplate(
@@ -194,7 +194,7 @@ export const unstagedFiles: WorkflowRule = ({ workflow }) => {
   const out: Problem[] = [];
   for (const f of templateFields(workflow)) {
     if (!["command", "shell", "stdout", "stderr", "env"].includes(f.field)) continue;
-    const parsed = parseTemplate(f.text);
+    const parsed = parseTemplateCached(f.text);
     if (!parsed.ok) continue;
     const seen = new Set<string>();
     for (const e of expressions(parsed.template)) {
@@ -224,7 +224,7 @@ export const unstagedFiles: WorkflowRule = ({ workflow }) => {
 export function usedNames(w: Workflow): { params: Set<string>; files: Set<string> } {
   const params = new Set<string>(), files = new Set<string>();
   for (const f of templateFields(w)) {
-    const parsed = parseTemplate(f.text);
+    const parsed = parseTemplateCached(f.text);
     if (!parsed.ok) continue;
     for (const e of expressions(parsed.template)) {
       if (e.path[0] === "params" && typeof e.path[1] === "string") params.add(e.path[1]);

@@ -5,7 +5,7 @@
  */
 
 import { error, type Problem } from "../diagnostic.ts";
-import { parseTemplate } from "../expr.ts";
+import { parseTemplateCached } from "../expr.ts";
 import type { FileSpec, Where } from "../model.ts";
 import { type TemplateField, templateFields, type WorkflowRule } from "./_context.ts";
 
@@ -95,7 +95,7 @@ const NEEDS_HOST = new Set(["http", "https", "ftp", "ftps", "sftp", "rsync", "ss
 
 /** The part of a template before its first expression. */
 function staticPrefix(f: TemplateField): { text: string; complete: boolean } | undefined {
-  const parsed = parseTemplate(f.text);
+  const parsed = parseTemplateCached(f.text);
   if (!parsed.ok) return undefined;
   const first = parsed.template[0];
   if (!first) return { text: "", complete: true };
@@ -184,7 +184,7 @@ export function outputProblem(
   roots: readonly string[],
   workspace: string,
 ): string | undefined {
-  const parsed = parseTemplate(f.value);
+  const parsed = parseTemplateCached(f.value);
   if (!parsed.ok) return undefined;
   const text = parsed.template.map((p) => (p.kind === "text" ? p.text : "x")).join("");
   const m = SCHEME.exec(text);

@@ -1,7 +1,7 @@
 /** Rule: `for_each` iterates over lists, never over a single value. @module */
 
 import { error, type Problem, warning } from "../diagnostic.ts";
-import { parseTemplate, soleExpression } from "../expr.ts";
+import { parseTemplateCached, soleExpression } from "../expr.ts";
 import type { WorkflowRule } from "./_context.ts";
 
 /** Each for_each variable names a list (literal, a list param, or an app's outputs). */
@@ -22,7 +22,7 @@ export const forEachLists: WorkflowRule = ({ workflow }) => {
         }
         continue;
       }
-      const parsed = parseTemplate(v.source);
+      const parsed = parseTemplateCached(v.source);
       if (!parsed.ok) continue; // reported by expressionNames
       const e = soleExpression(parsed.template);
       if (!e) {
