@@ -13,7 +13,7 @@ import { localProvider } from "../providers/batch/local.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
 import { checkWorkflowFile } from "./check.ts";
 import { compile } from "./compile.ts";
-import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./plan.ts";
+import { buildPlan, LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import {
   liveProgress,
   plainProgress,
@@ -129,6 +129,7 @@ export async function runWorkflowFile(
   const live = style === "live" || (style === "auto" && io.terminal);
   const events = style === "quiet" ? quietProgress() : live ? liveProgress(io) : plainProgress(io);
   const baseDir = dirname(resolve(file));
+  let expansion = r.expansion;
   const summary = await runPlan(resolveModules(plan, baseDir), {
     workspace: r.workspace,
     runDir,
@@ -144,6 +145,7 @@ export async function runWorkflowFile(
     signal,
     events,
     retryBaseMs: Number(Deno.env.get("FERRY_RETRY_BASE_MS") ?? 1000),
+    render: (task, attempt) => renderAttempt(workflow, expansion, task, attempt),
     replan: (known) => {
       const c = compile(workflow, {
         workspace: r.workspace,
@@ -154,6 +156,7 @@ export async function runWorkflowFile(
       });
       const error = c.problems.find((p) => p.severity === "error");
       if (error || !c.plan) return Promise.resolve(error?.message ?? "the plan could not be built");
+      expansion = c.expansion;
       return Promise.resolve(resolveModules(c.plan, baseDir));
     },
   });

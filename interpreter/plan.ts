@@ -236,14 +236,7 @@ export function buildPlan(
     };
     const inputs = files("input");
     const outputs = files("output");
-    const scope: Scope = {
-      ...baseScope(x),
-      ...t.vars,
-      inputs: inputs.values,
-      outputs: outputs.values,
-      resources: resourceValues(app.resources),
-      task: { id: t.id, label: t.id, attempt: 1 },
-    };
+    const scope = taskScope(x, t, app, inputs.values, outputs.values, 1);
     const rendered = render(t, app, scope, problems);
     tasks.push(compact({
       id: t.id,
@@ -327,7 +320,79 @@ function resourceValues(r: Resources): Record<string, Value> {
   return out;
 }
 
-function render(t: ExpandedTask, app: Workflow["apps"][string], scope: Scope, problems: Problem[]) {
+function taskScope(
+  x: Expansion,
+  t: ExpandedTask,
+  app: Workflow["apps"][string],
+  inputs: Record<string, Value>,
+  outputs: Record<string, Value>,
+  attempt: number,
+): Scope {
+  return {
+    ...baseScope(x),
+    ...t.vars,
+    inputs,
+    outputs,
+    resources: resourceValues(app.resources),
+    task: { id: t.id, label: t.id, attempt },
+  };
+}
+
+/** What a task runs, rendered again for a later attempt (`${{ task.attempt }}`). */
+export type AttemptRendering = Pick<PlanTask, "run" | "env" | "stdout" | "stderr">;
+
+/** Whether an app's run section, env or redirections mention `task.attempt`. */
+export function usesAttempt(app: Workflow["apps"][string]): boolean {
+  const texts = [
+    ...(app.run?.kind === "command"
+      ? app.run.argv
+      : app.run?.kind === "shell"
+      ? [app.run.script]
+      : []),
+    ...Object.values(app.env),
+    app.stdout ?? "",
+    app.stderr ?? "",
+  ];
+  return texts.some((s) => /\$\{\{\s*task\s*\.\s*attempt\b/.test(s));
+}
+
+/** Render a planned task for attempt `attempt` (the plan holds attempt 1). */
+export function renderAttempt(
+  w: Workflow,
+  x: Expansion,
+  task: PlanTask,
+  attempt: number,
+): AttemptRendering | undefined {
+  const app = w.apps[task.app];
+  const t = x.tasks.find((e) => e.id === task.id);
+  if (!app || !t || !usesAttempt(app)) return undefined;
+  const values = (files: readonly PlanFile[], slots: ExpandedTask["inputs"]) => {
+    const out: Record<string, Value> = {};
+    for (const [name, slot] of Object.entries(slots)) {
+      const list = files.filter((f) => f.name === name).map((f) => new FileValue(f.url, f.path));
+      out[name] = slot.many ? list : list[0] ?? null;
+    }
+    return out;
+  };
+  const scope = taskScope(
+    x,
+    t,
+    app,
+    values(task.inputs, t.inputs),
+    values(task.outputs, t.outputs),
+    attempt,
+  );
+  const r = render(t, app, scope, []);
+  return compact<AttemptRendering>({ run: r.run, env: r.env, stdout: r.stdout, stderr: r.stderr });
+}
+
+function render(
+  t: ExpandedTask,
+  app: Workflow["apps"][string],
+  taskScope: Scope,
+  problems: Problem[],
+) {
+  let scope = taskScope;
   const base = ["apps", t.app];
   const attempt = <T>(where: (string | number)[], text: string, f: () => T): T | undefined => {
     if (t.expandsAfter) return undefined;
@@ -345,6 +410,8 @@ function render(t: ExpandedTask, app: Workflow["apps"][string], scope: Scope, pr
     (app.label !== undefined
       ? attempt([...base, "label"], app.label, () => renderText(app.label!, scope))
       : undefined) ?? t.id;
+  // The label is known now: the rest may use it.
+  scope = { ...scope, task: { ...(scope.task as Record<string, Value>), label } };
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(app.env)) {
     const r = attempt([...base, "env", k], v, () => renderText(v, scope));

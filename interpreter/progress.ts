@@ -56,6 +56,8 @@ export function plainProgress(io: ProgressIO): RunEvents {
       const took = secs(o.endedAt - o.startedAt);
       if (o.outcome === "succeeded") {
         io.write(`[${done}/${total}] ${paint("32", "done")}  ${task.id} ${took}\n`);
+      } else if (o.outcome === "cancelled") {
+        io.write(`[${done}/${total}] ${paint("33", "cancelled")} ${task.id}\n`);
       } else {io.write(
           `[${done}/${total}] ${
             paint("31", o.outcome === "timeout" ? "timeout" : "FAILED")
@@ -112,7 +114,8 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
     finished(task, _attempt, o) {
       running.delete(task.id);
       done++;
-      if (o.outcome !== "succeeded") {
+      if (o.outcome === "cancelled") above(`${paint("33", "•")} ${task.id}: cancelled\n`);
+      else if (o.outcome !== "succeeded") {
         failed++;
         above(`${paint("31", "✗")} ${task.id}: ${describeOutcome(o)}\n`);
       }

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
 import { deliverOutputs, makeAttempt, placeInputs } from "./attempt.ts";
-import type { Plan, PlanTask } from "./plan.ts";
+import type { AttemptRendering, Plan, PlanTask } from "./plan.ts";
 import type { FileValue } from "./values.ts";
 import type { Executor } from "../dsl/model.ts";
 
@@ -83,6 +83,8 @@ export interface RunOptions {
   readonly events: RunEvents;
   /** First retry delay; doubles each retry, at most 30 s. @default 1000 */
   readonly retryBaseMs?: number;
+  /** Render a task again for a later attempt, when it uses `${{ task.attempt }}`. */
+  readonly render?: (task: PlanTask, attempt: number) => AttemptRendering | undefined;
   /** Rebuild the plan once dynamic outputs are known (the same compile path as `ferry plan`). */
   readonly replan?: (known: ReadonlyMap<string, readonly FileValue[]>) => Promise<Plan | string>;
 }
@@ -231,8 +233,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   };
 
   const attemptTask = async (node: Node, ex: Executor, provider: BatchProvider) => {
-    const task = node.task;
     node.attempt++;
+    const again = node.attempt > 1 ? options.render?.(node.task, node.attempt) : undefined;
+    const task: PlanTask = again ? { ...node.task, ...again } : node.task;
     const paths = await makeAttempt(runDir, task, node.attempt, runId);
     const stdout = task.stdout !== undefined ? join(paths.work, task.stdout) : paths.stdoutLog;
     const stderr = task.stderr !== undefined ? join(paths.work, task.stderr) : paths.stderrLog;
