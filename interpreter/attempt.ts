@@ -63,8 +63,10 @@ export async function makeAttempt(
   const work = task.scratch !== undefined
     ? join(expandVars(task.scratch), "ferry", runId, taskDirName(task.id), `attempt-${attempt}`)
     : join(root, "work");
-  await Deno.mkdir(work, { recursive: true });
-  await Deno.mkdir(root, { recursive: true });
+  // Metadata calls are synchronous on purpose: for thousands of tiny tasks the
+  // thread-pool round trip of the async versions costs more than the call.
+  Deno.mkdirSync(work, { recursive: true });
+  if (task.scratch !== undefined) Deno.mkdirSync(root, { recursive: true }); // else work is inside root
   return {
     root,
     work,
@@ -86,7 +88,7 @@ export async function placeInputs(task: PlanTask, work: string): Promise<string 
   for (const d of [task.stdout, task.stderr]) {
     if (d !== undefined && !d.startsWith("/")) folders.add(join(work, dirname(d)));
   }
-  for (const d of folders) await Deno.mkdir(d, { recursive: true });
+  for (const d of folders) Deno.mkdirSync(d, { recursive: true });
   for (const f of task.inputs) {
     if (f.path.startsWith("/")) continue; // used where it is
     const src = localPath(f.url);
@@ -94,7 +96,7 @@ export async function placeInputs(task: PlanTask, work: string): Promise<string 
       return `Cannot stage "${f.url}" with "${f.provider}": this version of ferry runs local and shared-filesystem staging only`;
     }
     const dest = join(work, f.path);
-    await Deno.mkdir(dirname(dest), { recursive: true });
+    Deno.mkdirSync(dirname(dest), { recursive: true });
     try {
       if (f.provider === "scratch" || f.provider === "copy") await Deno.copyFile(src, dest);
       else await link(src, dest, f);
@@ -110,7 +112,7 @@ export async function placeInputs(task: PlanTask, work: string): Promise<string 
 async function link(src: string, dest: string, f: PlanFile): Promise<void> {
   // `shared` rules with `link:` place the file in the task directory.
   const mode = f.provider === "shared" ? "symlink" : "copy";
-  if (mode === "symlink") await Deno.symlink(src, dest);
+  if (mode === "symlink") Deno.symlinkSync(src, dest);
   else await Deno.copyFile(src, dest);
 }
 
@@ -148,7 +150,7 @@ export async function deliverOutputs(
     }
     let info: Deno.FileInfo;
     try {
-      info = await Deno.stat(src);
+      info = Deno.statSync(src);
     } catch {
       return { ok: false, message: `the task did not write its output "${f.name}" (${f.path})` };
     }
@@ -175,12 +177,12 @@ export async function deliverOutputs(
 
 /** Rename into place (replacing what was there), copying across filesystems. */
 async function moveInto(from: string, to: string, dir: boolean): Promise<void> {
-  await Deno.mkdir(dirname(to), { recursive: true });
+  Deno.mkdirSync(dirname(to), { recursive: true });
   if (dir) {
     const old = `${to}.ferry-old-${crypto.randomUUID().slice(0, 8)}`;
     let had = false;
     try {
-      await Deno.rename(to, old);
+      Deno.renameSync(to, old);
       had = true;
     } catch { /* nothing there yet */ }
     await renameOrCopy(from, to, true);
@@ -192,19 +194,19 @@ async function moveInto(from: string, to: string, dir: boolean): Promise<void> {
 
 async function renameOrCopy(from: string, to: string, dir: boolean): Promise<void> {
   try {
-    await Deno.rename(from, to);
+    Deno.renameSync(from, to);
   } catch (e) {
     if (!(e instanceof Error) || !/cross-device|EXDEV|os error 18/i.test(e.message)) throw e;
     // Scratch is often another filesystem: copy under a temporary name, then rename.
     const tmp = `${to}.ferry-tmp-${crypto.randomUUID().slice(0, 8)}`;
     if (dir) await copyDir(from, tmp);
     else await Deno.copyFile(from, tmp);
-    await Deno.rename(tmp, to);
+    Deno.renameSync(tmp, to);
   }
 }
 
 async function copyDir(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
+  Deno.mkdirSync(to, { recursive: true });
   for await (const e of Deno.readDir(from)) {
     if (e.isDirectory) await copyDir(join(from, e.name), join(to, e.name));
     else await Deno.copyFile(join(from, e.name), join(to, e.name));

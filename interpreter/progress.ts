@@ -32,6 +32,8 @@ export function describeOutcome(o: TaskOutcome): string {
   if (o.outcome === "timeout") return "exceeded its walltime and was killed";
   if (o.outcome === "cancelled") return "cancelled";
   if (o.signal) return `killed by ${o.signal}`;
+  if (o.exitCode === 127) return "exit code 127 (command not found)";
+  if (o.exitCode === 126) return "exit code 126 (not executable)";
   return `exit code ${o.exitCode ?? "?"}`;
 }
 

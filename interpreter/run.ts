@@ -123,6 +123,13 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   const capacity = new Map<string, Capacity>();
   const running = new Map<string, Promise<void>>();
   let stopping = false;
+  // The run's event log: one JSON line per task state change, written as it happens.
+  const eventLog = Deno.openSync(join(runDir, "events.jsonl"), { append: true, create: true });
+  const encoder = new TextEncoder();
+  const log = (e: Record<string, unknown>) => {
+    const line = encoder.encode(JSON.stringify({ time: Date.now(), ...e }) + "\n");
+    for (let n = 0; n < line.length;) n += eventLog.writeSync(line.subarray(n));
+  };
 
   const add = (task: PlanTask) => {
     const node: Node = { task, state: "waiting", attempt: 0, waiting: 0 };
@@ -240,6 +247,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     const stdout = task.stdout !== undefined ? join(paths.work, task.stdout) : paths.stdoutLog;
     const stderr = task.stderr !== undefined ? join(paths.work, task.stderr) : paths.stderrLog;
     events.started(task, node.attempt);
+    log({ event: "started", task: task.id, attempt: node.attempt });
     const base = { stdoutPath: stdout, stderrPath: stderr };
     let outcome: TaskOutcome;
     const problem = await placeInputs(task, paths.work);
@@ -286,10 +294,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
           }}
       }
     }
-    await Deno.writeTextFile(
-      join(paths.root, "status.json"),
-      JSON.stringify({ task: task.id, attempt: node.attempt, ...outcome }) + "\n",
-    );
+    const record = { task: task.id, attempt: node.attempt, ...outcome };
+    Deno.writeTextFileSync(join(paths.root, "status.json"), JSON.stringify(record) + "\n");
+    log({ event: "finished", ...record });
     outcomes.set(task.id, outcome);
     if (outcome.outcome === "succeeded") {
       events.finished(task, node.attempt, outcome);
@@ -451,6 +458,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     await new Promise<void>((resolve) => (wake = resolve));
   }
   signal.removeEventListener("abort", onAbort);
+  log({ event: "run-ended", interrupted: signal.aborted });
+  eventLog.close();
   const states = new Map<string, TaskState>();
   const tasks = new Map<string, PlanTask>();
   for (const [id, n] of nodes) {

@@ -18,17 +18,28 @@ export interface LocalProviderOptions {
 
 const FUNCTION_RUNNER = new URL("../../interpreter/function_runner.ts", import.meta.url).pathname;
 
-/** argv for a job: commands as they are, scripts through bash with strict mode, functions through Deno. */
-function argvOf(job: JobSpec, deno: string): string[] {
+/**
+ * argv for a job. The first shell redirects its own output to the job's files
+ * (cheaper than piping every byte through ferry) and then runs the task:
+ * commands with `exec` (no shell in between), scripts with bash strict mode,
+ * functions through Deno.
+ */
+export function argvOf(job: JobSpec, deno: string): string[] {
   const run = job.run;
   const init = job.workerInit ? `${job.workerInit}\n` : "";
+  const redirect = job.stderr === job.stdout
+    ? 'exec >"$1" 2>&1; shift 2\n'
+    : 'exec >"$1" 2>"$2"; shift 2\n';
+  const files = ["ferry-task", job.stdout, job.stderr];
   if (run.kind === "command") {
-    return init
-      ? ["bash", "-euo", "pipefail", "-c", `${init}exec "$@"`, "ferry-task", ...run.argv]
-      : [...run.argv];
+    const shell = init ? ["bash", "-c"] : ["sh", "-c"];
+    return [...shell, `${redirect}${init}exec "$@"`, ...files, ...run.argv];
   }
-  if (run.kind === "shell") return ["bash", "-euo", "pipefail", "-c", init + run.script];
-  return [deno, "run", "-A", "--no-prompt", FUNCTION_RUNNER, run.module, run.export];
+  if (run.kind === "shell") {
+    return ["bash", "-euo", "pipefail", "-c", redirect + init + run.script, ...files];
+  }
+  const fn = [deno, "run", "-A", "--no-prompt", FUNCTION_RUNNER, run.module, run.export];
+  return ["bash", "-c", `${redirect}${init}exec "$@"`, ...files, ...fn];
 }
 
 /** A provider that runs jobs as local processes. */
@@ -40,24 +51,17 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
     async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
       const startedAt = Date.now();
       const argv = argvOf(job, deno);
-      let out: Deno.FsFile | undefined, err: Deno.FsFile | undefined;
       let child: Deno.ChildProcess;
       try {
-        out = await Deno.open(job.stdout, { write: true, create: true, truncate: true });
-        err = job.stderr === job.stdout
-          ? out
-          : await Deno.open(job.stderr, { write: true, create: true, truncate: true });
         child = new Deno.Command("setsid", {
           args: argv,
           cwd: job.dir,
           env: job.env,
           stdin: job.run.kind === "function" ? "piped" : "null",
-          stdout: "piped",
-          stderr: "piped",
+          stdout: "null",
+          stderr: "null",
         }).spawn();
       } catch (e) {
-        out?.close();
-        if (err !== out) err?.close();
         const why = e instanceof Deno.errors.NotFound
           ? `cannot start "${argv[0]}": not found`
           : String((e as Error).message ?? e);
@@ -68,7 +72,6 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
         await w.write(new TextEncoder().encode(JSON.stringify(job.call ?? {})));
         await w.close();
       }
-      const pumps = [child.stdout.pipeTo(sink(out)), child.stderr.pipeTo(sink(err!))];
       let reason: "timeout" | "cancelled" | undefined;
       const kill = (why: "timeout" | "cancelled") => {
         if (reason) return;
@@ -87,9 +90,6 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
       signal.removeEventListener("abort", onAbort);
       // Whatever the task left running in its group goes with it.
       signalGroup(child.pid, "SIGKILL");
-      await Promise.allSettled(pumps);
-      out.close();
-      if (err !== out) err!.close();
       const endedAt = Date.now();
       const base = {
         startedAt,
@@ -110,14 +110,4 @@ function signalGroup(pid: number, sig: Deno.Signal): void {
   } catch {
     // The group is gone already.
   }
-}
-
-/** A writer onto an open file that leaves closing to its owner (stdout and stderr may share one). */
-function sink(file: Deno.FsFile): WritableStream<Uint8Array> {
-  return new WritableStream({
-    async write(chunk) {
-      let n = 0;
-      while (n < chunk.length) n += await file.write(chunk.subarray(n));
-    },
-  });
 }
