@@ -53,42 +53,61 @@ export function expandVars(
 }
 
 /** Lay out (and create) the directories of one attempt. */
-export async function makeAttempt(
+export function makeAttempt(
   runDir: string,
   task: PlanTask,
   attempt: number,
   runId: string,
-): Promise<AttemptPaths> {
+): AttemptPaths & { readonly dirs: readonly string[] } {
   const root = join(runDir, "tasks", taskDirName(task.id), `attempt-${attempt}`);
   const work = task.scratch !== undefined
     ? join(expandVars(task.scratch), "ferry", runId, taskDirName(task.id), `attempt-${attempt}`)
     : join(root, "work");
-  // Metadata calls are synchronous on purpose: for thousands of tiny tasks the
-  // thread-pool round trip of the async versions costs more than the call.
-  Deno.mkdirSync(work, { recursive: true });
-  if (task.scratch !== undefined) Deno.mkdirSync(root, { recursive: true }); // else work is inside root
+  // The directories are made by whoever starts the task (the local provider
+  // in its forked child): for thousands of tiny tasks, that keeps ferry's own
+  // thread free of file-system calls.
+  const dirs = new Set<string>([work]);
+  if (task.scratch !== undefined) dirs.add(root);
+  for (const f of task.outputs) {
+    if (f.path.startsWith("/")) continue;
+    const parent = dirname(f.dynamic === "glob" ? f.path.replace(/[*?[].*$/, "x") : f.path);
+    if (parent !== ".") dirs.add(join(work, parent));
+  }
+  for (const d of [task.stdout, task.stderr]) {
+    if (d !== undefined && !d.startsWith("/")) dirs.add(join(work, dirname(d)));
+  }
   return {
     root,
     work,
     stdoutLog: join(root, "stdout.log"),
     stderrLog: join(root, "stderr.log"),
     result: join(root, "result.json"),
+    dirs: [...dirs],
   };
 }
 
-/** Put inputs whose plan path is inside the task directory there (links, scratch copies), and make the
- * folders of declared outputs, so `> out/a.txt` works as in the workspace. */
+const ensured = new Set<string>();
+
+/** `mkdir -p`, remembered: thousands of tasks writing into one folder create it once. */
+function ensureDir(dir: string): void {
+  if (ensured.has(dir)) return;
+  Deno.mkdirSync(dir, { recursive: true });
+  if (ensured.size > 10_000) ensured.clear();
+  ensured.add(dir);
+}
+
+/** Whether any input must be placed inside the task directory before it starts. */
+export function needsPlacing(task: PlanTask): boolean {
+  return task.inputs.some((f) => !f.path.startsWith("/"));
+}
+
+/** Make the attempt's directories now (when inputs must be placed in them first). */
+export function makeDirs(dirs: readonly string[]): void {
+  for (const d of dirs) Deno.mkdirSync(d, { recursive: true });
+}
+
+/** Put inputs whose plan path is inside the task directory there (links, scratch copies). */
 export async function placeInputs(task: PlanTask, work: string): Promise<string | undefined> {
-  const folders = new Set<string>();
-  for (const f of task.outputs) {
-    if (f.path.startsWith("/")) continue;
-    const parent = dirname(f.dynamic === "glob" ? f.path.replace(/[*?[].*$/, "x") : f.path);
-    if (parent !== ".") folders.add(join(work, parent));
-  }
-  for (const d of [task.stdout, task.stderr]) {
-    if (d !== undefined && !d.startsWith("/")) folders.add(join(work, dirname(d)));
-  }
-  for (const d of folders) Deno.mkdirSync(d, { recursive: true });
   for (const f of task.inputs) {
     if (f.path.startsWith("/")) continue; // used where it is
     const src = localPath(f.url);
@@ -177,7 +196,7 @@ export async function deliverOutputs(
 
 /** Rename into place (replacing what was there), copying across filesystems. */
 async function moveInto(from: string, to: string, dir: boolean): Promise<void> {
-  Deno.mkdirSync(dirname(to), { recursive: true });
+  ensureDir(dirname(to));
   if (dir) {
     const old = `${to}.ferry-old-${crypto.randomUUID().slice(0, 8)}`;
     let had = false;

@@ -161,6 +161,7 @@ export async function runWorkflowFile(
     },
   });
   if ("close" in events) (events as { close(): void }).close();
+  await local.close?.();
   io.write(await renderSummary(summary, io.color));
   io.write(`logs: ${runDir}\n`);
   const failed = [...summary.states.values()].some((s) => s === "failed");

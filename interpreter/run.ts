@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
-import { deliverOutputs, makeAttempt, placeInputs } from "./attempt.ts";
+import { deliverOutputs, makeAttempt, makeDirs, needsPlacing, placeInputs } from "./attempt.ts";
 import type { AttemptRendering, Plan, PlanTask } from "./plan.ts";
 import type { FileValue } from "./values.ts";
 import type { Executor } from "../dsl/model.ts";
@@ -243,14 +243,17 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     node.attempt++;
     const again = node.attempt > 1 ? options.render?.(node.task, node.attempt) : undefined;
     const task: PlanTask = again ? { ...node.task, ...again } : node.task;
-    const paths = await makeAttempt(runDir, task, node.attempt, runId);
+    const paths = makeAttempt(runDir, task, node.attempt, runId);
     const stdout = task.stdout !== undefined ? join(paths.work, task.stdout) : paths.stdoutLog;
     const stderr = task.stderr !== undefined ? join(paths.work, task.stderr) : paths.stderrLog;
     events.started(task, node.attempt);
     log({ event: "started", task: task.id, attempt: node.attempt });
     const base = { stdoutPath: stdout, stderrPath: stderr };
     let outcome: TaskOutcome;
-    const problem = await placeInputs(task, paths.work);
+    // Inputs placed in the task directory need it now; otherwise the provider makes it.
+    const placing = needsPlacing(task);
+    if (placing) makeDirs(paths.dirs);
+    const problem = placing ? await placeInputs(task, paths.work) : undefined;
     if (problem) {
       outcome = {
         outcome: "failed",
@@ -276,6 +279,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         env,
         stdout,
         stderr,
+        mkdirs: placing ? [] : paths.dirs,
         resources: task.resources,
         ...(ex.workerInit ? { workerInit: ex.workerInit } : {}),
         ...(run.kind === "function"

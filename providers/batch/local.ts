@@ -7,6 +7,7 @@
 
 import { hostname } from "node:os";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+import { Spawner } from "./spawner.ts";
 
 /** Options for {@linkcode localProvider}. */
 export interface LocalProviderOptions {
@@ -14,9 +15,25 @@ export interface LocalProviderOptions {
   readonly killGraceSeconds?: number;
   /** The Deno executable for function apps. @default Deno.execPath() */
   readonly deno?: string;
+  /** Start tasks through the Perl spawner when perl is available. @default true */
+  readonly spawner?: boolean;
 }
 
 const FUNCTION_RUNNER = new URL("../../interpreter/function_runner.ts", import.meta.url).pathname;
+
+/** The first place `name` is found among the usual ones, else the bare name (looked up on PATH). */
+function which(name: string): string {
+  for (const dir of ["/bin", "/usr/bin", "/usr/local/bin"]) {
+    try {
+      if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+    } catch { /* not here */ }
+  }
+  return name;
+}
+
+// Absolute paths: looking bash up on a long PATH costs several failed execs per task.
+const BASH = which("bash");
+const SH = which("sh");
 
 /**
  * argv for a job. The first shell redirects its own output to the job's files
@@ -32,45 +49,57 @@ export function argvOf(job: JobSpec, deno: string): string[] {
     : 'exec >"$1" 2>"$2"; shift 2\n';
   const files = ["ferry-task", job.stdout, job.stderr];
   if (run.kind === "command") {
-    const shell = init ? ["bash", "-c"] : ["sh", "-c"];
+    const shell = init ? [BASH, "-c"] : [SH, "-c"];
     return [...shell, `${redirect}${init}exec "$@"`, ...files, ...run.argv];
   }
   if (run.kind === "shell") {
-    return ["bash", "-euo", "pipefail", "-c", redirect + init + run.script, ...files];
+    return [BASH, "-euo", "pipefail", "-c", redirect + init + run.script, ...files];
   }
   const fn = [deno, "run", "-A", "--no-prompt", FUNCTION_RUNNER, run.module, run.export];
-  return ["bash", "-c", `${redirect}${init}exec "$@"`, ...files, ...fn];
+  return [BASH, "-c", `${redirect}${init}exec "$@"`, ...files, ...fn];
 }
 
 /** A provider that runs jobs as local processes. */
 export function localProvider(options: LocalProviderOptions = {}): BatchProvider {
-  const { killGraceSeconds = 5, deno = Deno.execPath() } = options;
+  const { killGraceSeconds = 5, deno = Deno.execPath(), spawner: useSpawner = true } = options;
   const host = hostname();
+  let spawner: Spawner | undefined | null = useSpawner ? undefined : null;
+  /** Start a process in its own session: through the spawner, else through setsid. */
+  const launch = async (job: JobSpec, argv: string[]): Promise<Launched> => {
+    if (spawner === undefined) spawner = Spawner.start() ?? null;
+    if (spawner && job.run.kind !== "function") {
+      const p = spawner.spawn(argv, job.dir, job.env, job.mkdirs);
+      return { pid: await p.pid, status: p.status };
+    }
+    for (const d of job.mkdirs) Deno.mkdirSync(d, { recursive: true });
+    const child = new Deno.Command("setsid", {
+      args: argv,
+      cwd: job.dir,
+      env: job.env,
+      stdin: job.run.kind === "function" ? "piped" : "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    if (job.run.kind === "function") {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify(job.call ?? {})));
+      await w.close();
+    }
+    return { pid: child.pid, status: child.status };
+  };
   return {
     name: "local",
     async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
       const startedAt = Date.now();
       const argv = argvOf(job, deno);
-      let child: Deno.ChildProcess;
+      let child: Launched;
       try {
-        child = new Deno.Command("setsid", {
-          args: argv,
-          cwd: job.dir,
-          env: job.env,
-          stdin: job.run.kind === "function" ? "piped" : "null",
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
+        child = await launch(job, argv);
       } catch (e) {
         const why = e instanceof Deno.errors.NotFound
           ? `cannot start "${argv[0]}": not found`
           : String((e as Error).message ?? e);
         return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host };
-      }
-      if (job.run.kind === "function") {
-        const w = child.stdin.getWriter();
-        await w.write(new TextEncoder().encode(JSON.stringify(job.call ?? {})));
-        await w.close();
       }
       let reason: "timeout" | "cancelled" | undefined;
       const kill = (why: "timeout" | "cancelled") => {
@@ -99,9 +128,18 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
         ...(status.signal ? { signal: status.signal } : {}),
       };
       if (reason) return { ...base, outcome: reason };
-      return { ...base, outcome: status.success ? "succeeded" : "failed" };
+      return { ...base, outcome: status.code === 0 && !status.signal ? "succeeded" : "failed" };
+    },
+    async close() {
+      if (spawner) await spawner.close();
+      spawner = undefined;
     },
   };
+}
+
+interface Launched {
+  readonly pid: number;
+  readonly status: Promise<{ readonly code: number; readonly signal?: Deno.Signal | null }>;
 }
 
 function signalGroup(pid: number, sig: Deno.Signal): void {

@@ -20,6 +20,8 @@ export interface JobSpec {
   readonly run: RenderedRun;
   /** Extra environment (on top of the inherited one). */
   readonly env: Readonly<Record<string, string>>;
+  /** Directories to make before the job starts (its working directory among them). */
+  readonly mkdirs: readonly string[];
   /** File that receives standard output (an output of the task, or its log). */
   readonly stdout: string;
   /** File that receives standard error. */
@@ -59,4 +61,6 @@ export interface BatchProvider {
   readonly name: string;
   /** Run one job to its end; never rejects for a failing job (only for a bug). */
   execute(job: JobSpec, signal: AbortSignal): Promise<JobResult>;
+  /** Release what the provider holds (helper processes, connections) once the run is over. */
+  close?(): Promise<void>;
 }

@@ -1,0 +1,158 @@
+/**
+ * A client for spawner.pl: a small Perl process that forks tasks for ferry.
+ * Forking a few-megabyte Perl costs far less than forking ferry's large Deno
+ * process, and the spawner puts each task in its own session without an extra
+ * exec. Perl is part of every Debian and most HPC systems; without it the
+ * local provider spawns directly.
+ * @module
+ */
+
+const SCRIPT = new URL("./spawner.pl", import.meta.url).pathname;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** How a spawned process ended. */
+export interface ExitStatus {
+  /** Exit code (128 + signal number when killed by a signal). */
+  readonly code: number;
+  /** Signal name when killed by one. */
+  readonly signal?: Deno.Signal;
+}
+
+interface Pending {
+  started: (pid: number) => void;
+  exited: (s: ExitStatus) => void;
+  failed: (message: string) => void;
+}
+
+const SIGNALS: Readonly<Record<number, Deno.Signal>> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+};
+
+/** A running spawner. */
+export class Spawner {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #pending = new Map<string, Pending>();
+  #next = 0;
+  #closed = false;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#read();
+  }
+
+  /** Start a spawner, or undefined when perl is not available. */
+  static start(): Spawner | undefined {
+    try {
+      const child = new Deno.Command("perl", {
+        args: [SCRIPT],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      return new Spawner(child);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #read(): Promise<void> {
+    let rest = "";
+    const fields: string[] = [];
+    for await (const chunk of this.#child.stdout) {
+      const parts = (rest + decoder.decode(chunk, { stream: true })).split("\0");
+      rest = parts.pop()!;
+      fields.push(...parts);
+      while (fields.length >= 3) {
+        const [kind, id, value] = fields.splice(0, 3) as [string, string, string];
+        const p = this.#pending.get(id);
+        if (!p) continue;
+        if (kind === "S") p.started(Number(value));
+        else if (kind === "F") {
+          this.#pending.delete(id);
+          p.failed(value);
+        } else {
+          this.#pending.delete(id);
+          const raw = Number(value);
+          const sig = raw & 127;
+          p.exited(
+            sig === 0
+              ? { code: raw >> 8 }
+              : { code: 128 + sig, ...(SIGNALS[sig] ? { signal: SIGNALS[sig] } : {}) },
+          );
+        }
+      }
+    }
+    // The spawner is gone: nothing pending will hear from it again.
+    for (const p of this.#pending.values()) p.failed("ferry's process spawner stopped");
+    this.#pending.clear();
+  }
+
+  /** Start argv in `cwd` with extra `env`; resolves the pid, then the exit status. */
+  spawn(
+    argv: readonly string[],
+    cwd: string,
+    env: Readonly<Record<string, string>>,
+    mkdirs: readonly string[] = [],
+  ): { pid: Promise<number>; status: Promise<ExitStatus> } {
+    const id = String(this.#next++);
+    let started!: (pid: number) => void,
+      exited!: (s: ExitStatus) => void,
+      failed!: (m: string) => void;
+    const pid = new Promise<number>((resolve, reject) => {
+      started = resolve;
+      failed = (m) => reject(new Error(m));
+    });
+    const status = new Promise<ExitStatus>((resolve) => (exited = resolve));
+    pid.catch(() => {}); // the caller awaits the status too
+    this.#pending.set(id, {
+      started,
+      exited,
+      failed: (m) => {
+        failed(m);
+        exited({ code: 127 });
+      },
+    });
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    const record = [
+      id,
+      cwd,
+      String(mkdirs.length),
+      ...mkdirs,
+      String(vars.length),
+      ...vars,
+      String(argv.length),
+      ...argv,
+    ]
+      .map((f) => `${f}\0`).join("");
+    const bytes = encoder.encode(record);
+    this.#writer.write(encoder.encode(`${bytes.length}\n`)).catch(() => {});
+    this.#writer.write(bytes).catch(() => {});
+    return { pid, status };
+  }
+
+  /** Stop accepting work; the spawner exits once its children have ended. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#writer.close().catch(() => {});
+    await this.#child.status;
+  }
+}
