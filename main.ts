@@ -283,7 +283,7 @@ Examples:
     });
 
   cmd.command("run")
-    .summary("run a workflow: only what changed, with progress")
+    .summary("run a workflow's tasks on their executors, with progress")
     .description(
       "Run a workflow on its executors: every task of the plan, dependencies first, outputs moved into place only when a task succeeds.",
     )

@@ -1,6 +1,16 @@
 /**
- * ferry's library API: load, validate and check workflow and site files,
- * with the same diagnostics the `ferry` CLI prints.
+ * ferry's library API: load, validate and check workflow and site files
+ * (with the same diagnostics the `ferry` CLI prints), compile them into the
+ * plan `ferry plan` shows, and run it.
+ *
+ * @example Plan a workflow
+ * ```ts
+ * import { checkWorkflowFile, renderPlanText } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * const { plan } = await checkWorkflowFile("examples/quickstart/workflow.yaml");
+ * assert.equal(plan?.summary.tasks, 7);
+ * console.log(renderPlanText(plan!));
+ * ```
  *
  * @example Check a workflow file
  * ```ts
@@ -36,3 +46,30 @@ export { parseMemory, parseWalltime } from "./dsl/quantity.ts";
 export type { CheckOptions, CheckResult } from "./interpreter/check.ts";
 export { checkWorkflowFile } from "./interpreter/check.ts";
 export { cli } from "./main.ts";
+export type { Compiled, CompileOptions } from "./interpreter/compile.ts";
+export { compile } from "./interpreter/compile.ts";
+export type {
+  Plan,
+  PlanFile,
+  PlanStatus,
+  PlanSummary,
+  PlanTask,
+  PlanTransfer,
+} from "./interpreter/plan.ts";
+export { buildPlan } from "./interpreter/plan.ts";
+export { renderPlanText } from "./interpreter/render_text.ts";
+export { renderPlanJson } from "./interpreter/render_json.ts";
+export { renderDot, renderMarkdown, renderMermaid } from "./interpreter/render_graph.ts";
+export type { RunWorkflowOptions, RunWorkflowResult } from "./interpreter/execute.ts";
+export { runWorkflowFile } from "./interpreter/execute.ts";
+export type {
+  RunEvents,
+  RunOptions,
+  RunSummary,
+  TaskOutcome,
+  TaskState,
+} from "./interpreter/run.ts";
+export { runPlan } from "./interpreter/run.ts";
+export type { BatchProvider, JobResult, JobSpec, Outcome } from "./providers/batch/types.ts";
+export type { LocalProviderOptions } from "./providers/batch/local.ts";
+export { localProvider } from "./providers/batch/local.ts";

@@ -169,6 +169,13 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
       lines.push(`    full log: ${o.stderrPath}`);
     }
   }
+  const blocked = [...s.states].filter(([, st]) => st === "blocked").map(([id]) => id);
+  if (blocked.length > 0) {
+    const shown = blocked.length > 10
+      ? `${blocked.slice(0, 10).join(", ")} and ${blocked.length - 10} more`
+      : blocked.join(", ");
+    lines.push(`${paint("33", "blocked")} (an input failed): ${shown}`);
+  }
   const parts = [
     `${count("succeeded")} succeeded`,
     `${count("failed")} failed`,
