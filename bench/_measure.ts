@@ -1,0 +1,189 @@
+/**
+ * Shared by the benchmarks: run a command as a fresh process, time it from
+ * spawn to exit, take its peak RSS (GNU time, else /proc's VmHWM), repeat,
+ * and print a table with each case's ratio to its reference.
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (benchmarks run ferry from here). */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** One timed process run. */
+export interface Sample {
+  readonly seconds: number;
+  /** Peak resident set size in KiB, when it could be measured. */
+  readonly rssKiB?: number;
+  readonly code: number;
+  readonly stderr: string;
+}
+
+let gnuTime: string | undefined | null = null;
+
+/** GNU time's path, or undefined (then RSS comes from polling /proc). */
+export async function findGnuTime(): Promise<string | undefined> {
+  if (gnuTime !== null) return gnuTime;
+  gnuTime = undefined;
+  // For testing the fallback on a machine that has GNU time.
+  if (Deno.env.get("FERRY_BENCH_NO_GNU_TIME") === "1") return gnuTime;
+  try {
+    const r = await new Deno.Command("/usr/bin/time", {
+      args: ["-f", "%M", "true"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (r.success && /^\d+\s*$/.test(new TextDecoder().decode(r.stderr))) gnuTime = "/usr/bin/time";
+  } catch {
+    // not installed
+  }
+  return gnuTime;
+}
+
+async function vmHwm(pid: number): Promise<number | undefined> {
+  try {
+    const s = await Deno.readTextFile(`/proc/${pid}/status`);
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(s);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Run `cmd args` once: wall time from spawn to exit, and peak RSS. */
+export async function measure(cmd: string, args: readonly string[]): Promise<Sample> {
+  const time = await findGnuTime();
+  const dec = new TextDecoder();
+  if (time) {
+    const rssFile = await Deno.makeTempFile({ prefix: "ferry-bench-rss-" });
+    try {
+      const start = performance.now();
+      const r = await new Deno.Command(time, {
+        args: ["-f", "%M", "-o", rssFile, cmd, ...args],
+        cwd: ROOT,
+        stdout: "null",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const seconds = (performance.now() - start) / 1000;
+      const rss = Number((await Deno.readTextFile(rssFile)).trim().split("\n").pop());
+      return {
+        seconds,
+        code: r.code,
+        stderr: dec.decode(r.stderr),
+        ...(Number.isFinite(rss) ? { rssKiB: rss } : {}),
+      };
+    } finally {
+      await Deno.remove(rssFile).catch(() => {});
+    }
+  }
+  // Fallback: poll /proc/<pid>/status for VmHWM (the kernel's own high-water mark).
+  const start = performance.now();
+  const child = new Deno.Command(cmd, {
+    args: [...args],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let peak: number | undefined;
+  let running = true;
+  const poll = (async () => {
+    while (running) {
+      const v = await vmHwm(child.pid);
+      if (v !== undefined) peak = Math.max(peak ?? 0, v);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  const r = await child.output();
+  const seconds = (performance.now() - start) / 1000;
+  running = false;
+  await poll;
+  return {
+    seconds,
+    code: r.code,
+    stderr: dec.decode(r.stderr),
+    ...(peak !== undefined ? { rssKiB: peak } : {}),
+  };
+}
+
+/** A row of the table. */
+export interface Row {
+  /** What ran. */
+  readonly name: string;
+  /** Median wall time, seconds. */
+  readonly median: number;
+  /** Fastest wall time, seconds. */
+  readonly min: number;
+  /** Largest peak RSS over the repetitions, MiB. */
+  readonly rssMiB?: number;
+  /** The row this one is compared with. */
+  readonly reference?: string;
+  /** Exit code of the last run. */
+  readonly code: number;
+}
+
+export async function repeat(
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  reps: number,
+  expect: number,
+  reference?: string,
+): Promise<Row> {
+  await measure(cmd, args); // warm the disk cache and Deno's module cache
+  const samples: Sample[] = [];
+  for (let i = 0; i < reps; i++) {
+    const s = await measure(cmd, args);
+    if (s.code !== expect) {
+      throw new Error(
+        `${name}: exit code ${s.code}, expected ${expect}\n${s.stderr.slice(0, 4000)}`,
+      );
+    }
+    samples.push(s);
+  }
+  const times = samples.map((s) => s.seconds).sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  const median = times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+  const rss = samples.flatMap((s) => (s.rssKiB !== undefined ? [s.rssKiB] : []));
+  return {
+    name,
+    median,
+    min: times[0]!,
+    code: samples.at(-1)!.code,
+    ...(rss.length ? { rssMiB: Math.max(...rss) / 1024 } : {}),
+    ...(reference ? { reference } : {}),
+  };
+}
+
+/** The results as a Markdown table. */
+export function table(rows: readonly Row[]): string {
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const head = ["case", "median s", "min s", "peak RSS MiB", "ratio to reference"];
+  const body = rows.map((r) => {
+    const ref = r.reference ? byName.get(r.reference) : undefined;
+    return [
+      r.name,
+      r.median.toFixed(3),
+      r.min.toFixed(3),
+      r.rssMiB !== undefined ? r.rssMiB.toFixed(0) : "n/a",
+      ref ? `${(r.median / ref.median).toFixed(2)}× ${ref.name}` : "(reference)",
+    ];
+  });
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
+  const line = (cells: string[]) =>
+    "| " +
+    cells.map((x, c) => (c === 0 || c === 4 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join(
+      " | ",
+    ) +
+    " |";
+  return [
+    line(head),
+    "| " +
+    widths.map((w, c) => (c === 0 || c === 4 ? "-".repeat(w) : "-".repeat(w - 1) + ":")).join(
+      " | ",
+    ) + " |",
+    ...body.map(line),
+  ].join("\n");
+}
