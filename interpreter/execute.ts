@@ -126,7 +126,7 @@ export async function runWorkflowFile(
   const runDir = join(r.workspace, ".ferry", "runs", id);
   await Deno.mkdir(runDir, { recursive: true });
   const style = options.progress ?? "auto";
-  const live = style === "live" || (style === "auto" && io.terminal);
+  const live = style === "live" || (style === "auto" && io.terminal && terminalWidth() > 0);
   const events = style === "quiet" ? quietProgress() : live ? liveProgress(io) : plainProgress(io);
   const baseDir = dirname(resolve(file));
   let expansion = r.expansion;
@@ -179,4 +179,13 @@ function resolveModules(plan: Plan, baseDir: string): Plan {
         : t
     ),
   };
+}
+
+/** Columns of the terminal on standard error, 0 when unknown (a pseudo-terminal without a size). */
+function terminalWidth(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 0;
+  }
 }

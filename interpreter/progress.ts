@@ -6,7 +6,8 @@
  * @module
  */
 
-import logUpdate from "log-update";
+import { createLogUpdate } from "log-update";
+import process from "node:process";
 import type { RunEvents, RunSummary, TaskOutcome } from "./run.ts";
 
 /** Where progress goes. */
@@ -78,6 +79,8 @@ export function plainProgress(io: ProgressIO): RunEvents {
 
 /** A live display that redraws in place (for terminals). */
 export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
+  // Drawn on standard error, like the lines and the summary, so stdout stays free.
+  const logUpdate = createLogUpdate(process.stderr, { showCursor: false });
   let total = 0, done = 0, failed = 0;
   const running = new Map<string, number>();
   const t0 = Date.now();
