@@ -50,7 +50,13 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
   const problems: Problem[] = [];
   const tasks = x.tasks;
   const writer = new Map<string, number>();
-  const dynamicOutputs: { task: number; kind: "glob" | "dir"; url: string; re?: RegExp }[] = [];
+  const dynamicOutputs: {
+    task: number;
+    kind: "glob" | "dir";
+    url: string;
+    prefix: string;
+    re?: RegExp;
+  }[] = [];
   const base = workspaceUrl(workspace);
   tasks.forEach((t, i) => {
     for (const slot of Object.values(t.outputs)) {
@@ -63,6 +69,7 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
             task: i,
             kind: f.kind,
             url: f.url,
+            prefix: f.url + "/",
             ...(f.kind === "glob" && rel !== undefined ? { re: globToRegExp(rel, workspace) } : {}),
           });
           continue;
@@ -92,11 +99,7 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
   tasks.forEach((t, i) => {
     for (const slot of Object.values(t.inputs)) {
       for (const f of slot.files) {
-        const producers = producersOf(f, x, writer, dynamicOutputs);
-        if (producers.length > 0) {
-          for (const p of producers) deps[i]!.add(p);
-          continue;
-        }
+        if (addProducers(f, x, writer, dynamicOutputs, deps[i]!)) continue;
         sources.add(f.url);
         const path = localPath(f.url);
         if (path === undefined || inPlace(i, f.url)) continue; // fetched by, or in place for, a staging provider
@@ -137,22 +140,38 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
   return { deps: sorted, order, sources, problems };
 }
 
-function producersOf(
+/** Add the tasks that produce `f` to `into`; false when none does. */
+function addProducers(
   f: TaskFile,
   x: Expansion,
   writer: ReadonlyMap<string, number>,
-  dynamicOutputs: readonly { task: number; kind: "glob" | "dir"; url: string; re?: RegExp }[],
-): number[] {
-  if (f.dynamic) return [...(x.byApp.get(f.dynamic.app) ?? [])];
-  const exact = writer.get(f.url);
-  if (exact !== undefined) return [exact];
-  const out: number[] = [];
-  for (const d of dynamicOutputs) {
-    if (
-      d.url === f.url || (d.kind === "dir" && f.url.startsWith(d.url + "/")) || d.re?.test(f.url)
-    ) out.push(d.task);
+  dynamicOutputs: readonly {
+    task: number;
+    kind: "glob" | "dir";
+    url: string;
+    prefix: string;
+    re?: RegExp;
+  }[],
+  into: Set<number>,
+): boolean {
+  if (f.dynamic) {
+    const all = x.byApp.get(f.dynamic.app) ?? [];
+    for (const p of all) into.add(p);
+    return all.length > 0;
   }
-  return out;
+  const exact = writer.get(f.url);
+  if (exact !== undefined) {
+    into.add(exact);
+    return true;
+  }
+  let found = false;
+  for (const d of dynamicOutputs) {
+    if (d.url === f.url || (d.kind === "dir" && f.url.startsWith(d.prefix)) || d.re?.test(f.url)) {
+      into.add(d.task);
+      found = true;
+    }
+  }
+  return found;
 }
 
 function shortUrl(url: string, base: string): string {
