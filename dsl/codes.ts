@@ -37,6 +37,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "unknown-app": "an expression names an app that does not exist",
   "expression-scope": "an expression uses a name that is not available in that field",
   "unstaged-file": "a named file is used in a command without being an input (warning)",
+  "undeclared-redirect":
+    "stdout or stderr goes to a file that is not an output of the app (warning)",
   "unused-param": "a param nothing uses (warning)",
   "unused-file": "a named file nothing uses (warning)",
   "unknown-after": "`after` names an app that does not exist",

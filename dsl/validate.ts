@@ -19,6 +19,7 @@ import { fileForms, outputsInWorkspace, validUrls } from "./rules/files.ts";
 import { forEachLists } from "./rules/for_each.ts";
 import { checkQuantities } from "./rules/quantities.ts";
 import { functionModules } from "./rules/function_module.ts";
+import { redirectsToOutputs } from "./rules/redirects.ts";
 import { checkExecutors } from "./rules/staging_rules.ts";
 
 /** The workflow rules, in the order their problems are usually read. */
@@ -33,6 +34,7 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   outputsInWorkspace,
   forEachLists,
   functionModules,
+  redirectsToOutputs,
   unusedNames,
 ]);
 

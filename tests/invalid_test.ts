@@ -35,6 +35,7 @@ const WARNING_CODES = new Set([
   "unstaged-file",
   "empty-fan-out",
   "assumed-input",
+  "undeclared-redirect",
 ]);
 /** Codes covered by the special tests below rather than by a fixture. */
 const SPECIAL_CODES = new Set(["read-error", "assumed-input", "unreachable-input"]);
