@@ -16,24 +16,27 @@
  *   `ls chunks | parallel -j2 ...`, reduce.
  *
  * ferry runs as `deno run -A main.ts run --jobs 2 --progress lines WORKFLOW`
- * (output to /dev/null). Each runner runs once to warm up, then `--reps` times,
+ * (standard output to /dev/null; the progress lines, on standard error, are read
+ * and dropped unless the run fails). Each runner runs once to warm up, then `--reps` times,
  * interleaved (ferry, make, parallel, ferry, ...) so that a slow spell of the
  * machine does not land on one runner only. Wall time is spawn to exit; peak
  * RSS comes from GNU time. Every run is checked afterwards (all outputs there,
  * the reduce's sum right).
  *
  * The work happens under `bench/out/` (or `--dir DIR`), not under /tmp: on some
- * machines (tmpfs-less VMs, overlay roots) metadata operations on /tmp are much
- * slower and would distort a benchmark that creates thousands of files.
+ * machines metadata operations on /tmp are much slower and would distort a
+ * benchmark that creates thousands of files. Nothing is deleted until the very
+ * end: on ext4 without a journal, creating a file after many were deleted in
+ * the last minutes is slow (the allocator skips every recently freed inode), so
+ * deleting one run's files would slow down the next run.
  *
  * `deno task bench run_local [--reps N] [--sizes 1000,5000] [--chunks N] [--dir DIR] [--keep]`
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { findGnuTime, ROOT } from "./_measure.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** The issue's target: ferry within this factor of `make -j2`… */
 export const TARGET_RATIO = 1.5;
 /** …on the independent case with this many tasks. */
@@ -265,33 +268,13 @@ export function splitMapReduceCase(chunks: number, tools: Tools): Case {
 
 // ------------------------------------------------------------ measuring
 
-/** One timed process run. */
+/** One timed process run (like `Sample` in _measure.ts, whose `measure` always runs in the repository). */
 interface Sample {
   readonly seconds: number;
   /** Peak resident set size in KiB (the largest process of the tree), when measured. */
   readonly rssKiB?: number;
   readonly code: number;
   readonly stderr: string;
-}
-
-let gnuTime: string | undefined | null = null;
-
-/** GNU time's path, or undefined (then RSS comes from polling /proc). */
-async function findGnuTime(): Promise<string | undefined> {
-  if (gnuTime !== null) return gnuTime;
-  gnuTime = undefined;
-  if (Deno.env.get("FERRY_BENCH_NO_GNU_TIME") === "1") return gnuTime;
-  try {
-    const r = await new Deno.Command("/usr/bin/time", {
-      args: ["-f", "%M", "true"],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (r.success && /^\d+\s*$/.test(new TextDecoder().decode(r.stderr))) gnuTime = "/usr/bin/time";
-  } catch {
-    // not installed
-  }
-  return gnuTime;
 }
 
 async function vmHwm(pid: number): Promise<number | undefined> {
@@ -310,7 +293,7 @@ async function measure(cmd: string, args: readonly string[], cwd: string): Promi
   const dec = new TextDecoder();
   const env = { NO_COLOR: "1" };
   if (time) {
-    const rssFile = join(cwd, "..", `${cwd.split("/").pop()}.rss`);
+    const rssFile = join(cwd, "..", `${cwd.split("/").pop()}.rss`); // deleted with the rest at the end
     const start = performance.now();
     const r = await new Deno.Command(time, {
       args: ["-f", "%M", "-o", rssFile, cmd, ...args],
@@ -321,7 +304,6 @@ async function measure(cmd: string, args: readonly string[], cwd: string): Promi
     }).output();
     const seconds = (performance.now() - start) / 1000;
     const rss = Number((await Deno.readTextFile(rssFile)).trim().split("\n").pop());
-    await Deno.remove(rssFile).catch(() => {});
     return {
       seconds,
       code: r.code,
@@ -548,7 +530,7 @@ export async function main(args: readonly string[] = []): Promise<void> {
       );
     } else {
       console.log(
-        `note: no make row at N = ${TARGET_N} (add it to --sizes), so the target is not judged`,
+        `note: the target is not judged: no make -j${JOBS} row at N = ${TARGET_N}`,
       );
     }
     await Deno.writeTextFile(
