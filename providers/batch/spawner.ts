@@ -1,5 +1,5 @@
 /**
- * A client for spawner.pl: a small Perl process that forks tasks for ferry.
+ * A client for the spawner (spawner.py with posix_spawn, else spawner.pl): a small process that starts tasks for ferry.
  * Forking a few-megabyte Perl costs far less than forking ferry's large Deno
  * process, and the spawner puts each task in its own session without an extra
  * exec. Perl is part of every Debian and most HPC systems; without it the
@@ -7,7 +7,32 @@
  * @module
  */
 
-const SCRIPT = new URL("./spawner.pl", import.meta.url).pathname;
+const PERL_SCRIPT = new URL("./spawner.pl", import.meta.url).pathname;
+const PYTHON_SCRIPT = new URL("./spawner.py", import.meta.url).pathname;
+
+/** The interpreter and script to use: Python (posix_spawn, cheapest) when 3.8+, else Perl. */
+function spawnerCommand(): [string, string] | undefined {
+  try {
+    const py = new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, 'posix_spawnp') else 1)",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    if (py.success) return ["python3", PYTHON_SCRIPT];
+  } catch { /* no python3 */ }
+  try {
+    if (
+      new Deno.Command("perl", { args: ["-e", "1"], stdout: "null", stderr: "null" }).outputSync()
+        .success
+    ) {
+      return ["perl", PERL_SCRIPT];
+    }
+  } catch { /* no perl */ }
+  return undefined;
+}
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -61,8 +86,10 @@ export class Spawner {
   /** Start a spawner, or undefined when perl is not available. */
   static start(): Spawner | undefined {
     try {
-      const child = new Deno.Command("perl", {
-        args: [SCRIPT],
+      const cmd = spawnerCommand();
+      if (!cmd) return undefined;
+      const child = new Deno.Command(cmd[0], {
+        args: [cmd[1]],
         stdin: "piped",
         stdout: "piped",
         stderr: "inherit",
