@@ -142,10 +142,15 @@ interface Launched {
   readonly status: Promise<{ readonly code: number; readonly signal?: Deno.Signal | null }>;
 }
 
-function signalGroup(pid: number, sig: Deno.Signal): void {
+/** Signal a task's process group; a task so new that it has no session yet gets the signal itself. */
+export function signalGroup(pid: number, sig: Deno.Signal): void {
   try {
     Deno.kill(-pid, sig);
   } catch {
-    // The group is gone already.
+    try {
+      Deno.kill(pid, sig);
+    } catch {
+      // Gone already.
+    }
   }
 }

@@ -1,9 +1,10 @@
 /**
- * A client for the spawner (spawner.py with posix_spawn, else spawner.pl): a small process that starts tasks for ferry.
- * Forking a few-megabyte Perl costs far less than forking ferry's large Deno
- * process, and the spawner puts each task in its own session without an extra
- * exec. Perl is part of every Debian and most HPC systems; without it the
- * local provider spawns directly.
+ * A client for ferry's spawner: a small helper process that starts tasks.
+ * spawner.py (Python 3.8+) uses posix_spawn, which copies no process's
+ * memory; spawner.pl (Perl, part of every Debian) forks its own few
+ * megabytes. Either is far cheaper than forking ferry's large Deno process,
+ * and both put each task in its own session without an extra exec. With
+ * neither interpreter, the local provider starts tasks itself.
  * @module
  */
 
@@ -11,26 +12,30 @@ const PERL_SCRIPT = new URL("./spawner.pl", import.meta.url).pathname;
 const PYTHON_SCRIPT = new URL("./spawner.py", import.meta.url).pathname;
 
 /** The interpreter and script to use: Python (posix_spawn, cheapest) when 3.8+, else Perl. */
-function spawnerCommand(): [string, string] | undefined {
-  try {
-    const py = new Deno.Command("python3", {
-      args: [
-        "-c",
-        "import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, 'posix_spawnp') else 1)",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    if (py.success) return ["python3", PYTHON_SCRIPT];
-  } catch { /* no python3 */ }
-  try {
-    if (
-      new Deno.Command("perl", { args: ["-e", "1"], stdout: "null", stderr: "null" }).outputSync()
-        .success
-    ) {
-      return ["perl", PERL_SCRIPT];
-    }
-  } catch { /* no perl */ }
+function spawnerCommand(only?: "python" | "perl"): [string, string] | undefined {
+  if (only !== "perl") {
+    try {
+      const py = new Deno.Command("python3", {
+        args: [
+          "-c",
+          "import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, 'posix_spawnp') else 1)",
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      if (py.success) return ["python3", PYTHON_SCRIPT];
+    } catch { /* no python3 */ }
+  }
+  if (only !== "python") {
+    try {
+      if (
+        new Deno.Command("perl", { args: ["-e", "1"], stdout: "null", stderr: "null" }).outputSync()
+          .success
+      ) {
+        return ["perl", PERL_SCRIPT];
+      }
+    } catch { /* no perl */ }
+  }
   return undefined;
 }
 const encoder = new TextEncoder();
@@ -83,10 +88,10 @@ export class Spawner {
     this.#read();
   }
 
-  /** Start a spawner, or undefined when perl is not available. */
-  static start(): Spawner | undefined {
+  /** Start a spawner (Python if it can, else Perl; or only the one named), or undefined when neither runs. */
+  static start(only?: "python" | "perl"): Spawner | undefined {
     try {
-      const cmd = spawnerCommand();
+      const cmd = spawnerCommand(only);
       if (!cmd) return undefined;
       const child = new Deno.Command(cmd[0], {
         args: [cmd[1]],
