@@ -52,7 +52,11 @@ async function vmHwm(pid: number): Promise<number | undefined> {
 }
 
 /** Run `cmd args` once: wall time from spawn to exit, and peak RSS. */
-export async function measure(cmd: string, args: readonly string[]): Promise<Sample> {
+export async function measure(
+  cmd: string,
+  args: readonly string[],
+  cwd: string = ROOT,
+): Promise<Sample> {
   const time = await findGnuTime();
   const dec = new TextDecoder();
   if (time) {
@@ -61,7 +65,7 @@ export async function measure(cmd: string, args: readonly string[]): Promise<Sam
       const start = performance.now();
       const r = await new Deno.Command(time, {
         args: ["-f", "%M", "-o", rssFile, cmd, ...args],
-        cwd: ROOT,
+        cwd,
         stdout: "null",
         stderr: "piped",
         env: { NO_COLOR: "1" },
@@ -82,7 +86,7 @@ export async function measure(cmd: string, args: readonly string[]): Promise<Sam
   const start = performance.now();
   const child = new Deno.Command(cmd, {
     args: [...args],
-    cwd: ROOT,
+    cwd,
     stdout: "null",
     stderr: "piped",
     env: { NO_COLOR: "1" },

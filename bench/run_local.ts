@@ -35,7 +35,7 @@
  */
 
 import { join } from "node:path";
-import { findGnuTime, ROOT } from "./_measure.ts";
+import { findGnuTime, measure, ROOT, type Sample } from "./_measure.ts";
 
 /** The issue's target: ferry within this factor of `make -j2`… */
 export const TARGET_RATIO = 1.5;
@@ -267,80 +267,6 @@ export function splitMapReduceCase(chunks: number, tools: Tools): Case {
 }
 
 // ------------------------------------------------------------ measuring
-
-/** One timed process run (like `Sample` in _measure.ts, whose `measure` always runs in the repository). */
-interface Sample {
-  readonly seconds: number;
-  /** Peak resident set size in KiB (the largest process of the tree), when measured. */
-  readonly rssKiB?: number;
-  readonly code: number;
-  readonly stderr: string;
-}
-
-async function vmHwm(pid: number): Promise<number | undefined> {
-  try {
-    const s = await Deno.readTextFile(`/proc/${pid}/status`);
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(s);
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Run `cmd args` once in `cwd`: wall time from spawn to exit, and peak RSS. */
-async function measure(cmd: string, args: readonly string[], cwd: string): Promise<Sample> {
-  const time = await findGnuTime();
-  const dec = new TextDecoder();
-  const env = { NO_COLOR: "1" };
-  if (time) {
-    const rssFile = join(cwd, "..", `${cwd.split("/").pop()}.rss`); // deleted with the rest at the end
-    const start = performance.now();
-    const r = await new Deno.Command(time, {
-      args: ["-f", "%M", "-o", rssFile, cmd, ...args],
-      cwd,
-      stdout: "null",
-      stderr: "piped",
-      env,
-    }).output();
-    const seconds = (performance.now() - start) / 1000;
-    const rss = Number((await Deno.readTextFile(rssFile)).trim().split("\n").pop());
-    return {
-      seconds,
-      code: r.code,
-      stderr: dec.decode(r.stderr),
-      ...(Number.isFinite(rss) ? { rssKiB: rss } : {}),
-    };
-  }
-  // Fallback: poll /proc/<pid>/status for VmHWM (of the top process only).
-  const start = performance.now();
-  const child = new Deno.Command(cmd, {
-    args: [...args],
-    cwd,
-    stdout: "null",
-    stderr: "piped",
-    env,
-  })
-    .spawn();
-  let peak: number | undefined;
-  let running = true;
-  const poll = (async () => {
-    while (running) {
-      const v = await vmHwm(child.pid);
-      if (v !== undefined) peak = Math.max(peak ?? 0, v);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  const r = await child.output();
-  const seconds = (performance.now() - start) / 1000;
-  running = false;
-  await poll;
-  return {
-    seconds,
-    code: r.code,
-    stderr: dec.decode(r.stderr),
-    ...(peak !== undefined ? { rssKiB: peak } : {}),
-  };
-}
 
 /** The figures of one runner on one case. */
 export interface Row {
