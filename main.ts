@@ -15,6 +15,7 @@ import { runWorkflowFile } from "./interpreter/execute.ts";
 import { countSummary, formatDiagnostics, type ReportFormat } from "./dsl/report.ts";
 import type { Diagnostic } from "./dsl/diagnostic.ts";
 import { parseParamOverrides } from "./dsl/params.ts";
+import type { ParamValue } from "./dsl/model.ts";
 import { compareDiagnostics, locate } from "./dsl/diagnostic.ts";
 import { loadFile } from "./dsl/load.ts";
 import { checkRemoteInputs } from "./interpreter/check_inputs.ts";
@@ -66,6 +67,21 @@ function writeAll(w: { writeSync(p: Uint8Array): number }, s: string): void {
 class UsageError extends Error {}
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** What `check`, `plan` and `run` all take from their options: site, workspace and params. */
+function workflowOptions(opts: { site?: string; workspace?: string; param: string[] }): {
+  site?: string;
+  workspace?: string;
+  params: Readonly<Record<string, ParamValue>>;
+} {
+  const overrides = parseParamOverrides(opts.param);
+  if (!overrides.ok) throw new UsageError(overrides.message);
+  return {
+    ...(opts.site !== undefined ? { site: opts.site } : {}),
+    ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
+    params: overrides.params,
+  };
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -148,25 +164,23 @@ Examples:
           assumeInputs?: boolean;
         },
       ) => {
-        const overrides = parseParamOverrides(opts.param);
-        if (!overrides.ok) throw new UsageError(overrides.message);
+        const common = workflowOptions(opts);
         const all: Diagnostic[] = [];
+        const seen = new Set<string>();
         const sources = new Map<string, string>();
         let tasks = 0;
         for (const file of files) {
           const r = await checkWorkflowFile(file, {
-            ...(opts.site !== undefined ? { site: opts.site } : {}),
-            ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
+            ...common,
             assumeInputs: opts.assumeInputs === true,
-            params: overrides.params,
           });
+          // A site file checked with several workflows reports its problems once.
           for (const d of r.diagnostics) {
-            if (
-              !all.some((x) =>
-                x.file === d.file && x.line === d.line && x.column === d.column &&
-                x.code === d.code && x.message === d.message
-              )
-            ) all.push(d);
+            const key = `${d.file}\0${d.line}\0${d.column}\0${d.code}\0${d.message}`;
+            if (!seen.has(key)) {
+              seen.add(key);
+              all.push(d);
+            }
           }
           for (const [k, v] of r.sources) sources.set(k, v);
           tasks += r.expansion?.tasks.length ?? 0;
@@ -242,13 +256,9 @@ Examples:
       assumeInputs?: boolean;
       checkInputs?: boolean;
     }) => {
-      const overrides = parseParamOverrides(opts.param);
-      if (!overrides.ok) throw new UsageError(overrides.message);
       const r = await checkWorkflowFile(file, {
-        ...(opts.site !== undefined ? { site: opts.site } : {}),
-        ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
+        ...workflowOptions(opts),
         assumeInputs: opts.assumeInputs === true,
-        params: overrides.params,
       });
       let diagnostics = [...r.diagnostics];
       if (opts.checkInputs && r.expansion && r.linked && r.plan) {
@@ -331,8 +341,7 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
       quiet?: boolean;
       progress?: string;
     }) => {
-      const overrides = parseParamOverrides(opts.param);
-      if (!overrides.ok) throw new UsageError(overrides.message);
+      const common = workflowOptions(opts);
       if (opts.progress !== undefined && opts.progress !== "live" && opts.progress !== "lines") {
         throw new UsageError(`Cannot use --progress "${opts.progress}": write live or lines`);
       }
@@ -342,9 +351,7 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
       for (const s of signals) Deno.addSignalListener(s, stop);
       try {
         const r = await runWorkflowFile(file, {
-          ...(opts.site !== undefined ? { site: opts.site } : {}),
-          ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
-          params: overrides.params,
+          ...common,
           targets,
           ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
           sequential: opts.sequential === true,

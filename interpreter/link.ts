@@ -8,7 +8,7 @@
 import { error, type Problem, warning } from "../dsl/diagnostic.ts";
 import type { Workflow } from "../dsl/model.ts";
 import type { Expansion, TaskFile } from "./expand.ts";
-import { globToRegExp, safeDecode, workspaceUrl } from "./urls.ts";
+import { globToRegExp, workspaceRelative, workspaceUrl } from "./urls.ts";
 import { localPath } from "./values.ts";
 
 /** Options for {@linkcode link}. */
@@ -62,9 +62,7 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
     for (const slot of Object.values(t.outputs)) {
       for (const f of slot.files) {
         if (f.kind !== "file") {
-          const rel = f.url.startsWith(base + "/")
-            ? safeDecode(f.url.slice(base.length + 1))
-            : undefined;
+          const rel = workspaceRelative(f.url, base);
           dynamicOutputs.push({
             task: i,
             kind: f.kind,
@@ -175,7 +173,7 @@ function addProducers(
 }
 
 function shortUrl(url: string, base: string): string {
-  return url.startsWith(base + "/") ? safeDecode(url.slice(base.length + 1)) : url;
+  return workspaceRelative(url, base) ?? url;
 }
 
 function whereOfEdge(x: Expansion, from: number, to: number) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { safeDecode } from "./urls.ts";
+import { safeDecode, workspaceRelative } from "./urls.ts";
 import type { Plan, PlanFile, PlanTask } from "./plan.ts";
 
 /** Options for {@linkcode renderPlanText}. */
@@ -18,7 +18,8 @@ export interface TextOptions {
 
 /** A URL as people read it: workspace files relative to the workspace. */
 export function shortUrl(url: string, workspace: string): string {
-  if (url.startsWith(workspace + "/")) return safeDecode(url.slice(workspace.length + 1));
+  const rel = workspaceRelative(url, workspace);
+  if (rel !== undefined) return rel;
   return url.startsWith("file://") ? safeDecode(url.slice("file://".length)) : url;
 }
 

@@ -7,7 +7,7 @@
 import { closest } from "../dsl/suggest.ts";
 import type { Expansion } from "./expand.ts";
 import type { Linked } from "./link.ts";
-import { globToRegExp, safeDecode, toUrl, workspaceUrl } from "./urls.ts";
+import { globToRegExp, toUrl, workspaceRelative, workspaceUrl } from "./urls.ts";
 
 /** Resolved targets, or the first target that names nothing. */
 export type TargetResult =
@@ -40,12 +40,10 @@ export function resolveTargets(
         x.tasks.forEach((t, i) => {
           for (const slot of Object.values(t.outputs)) {
             for (const f of slot.files) {
-              const rel = f.url.startsWith(base + "/")
-                ? safeDecode(f.url.slice(base.length + 1))
-                : undefined;
+              const rel = f.kind === "glob" ? workspaceRelative(f.url, base) : undefined;
               if (
                 f.url === url || (f.kind === "dir" && url.startsWith(f.url + "/")) ||
-                (f.kind === "glob" && rel !== undefined && globToRegExp(rel, workspace).test(url))
+                (rel !== undefined && globToRegExp(rel, workspace).test(url))
               ) found.add(i);
             }
           }

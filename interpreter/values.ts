@@ -4,7 +4,7 @@
  * @module
  */
 
-import { safeDecode } from "./urls.ts";
+import { workspaceRelative } from "./urls.ts";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Scalar } from "../dsl/model.ts";
@@ -74,10 +74,7 @@ export function localPath(url: string): string | undefined {
 /** A short readable form for task ids: scalars as written, files by path. */
 export function display(v: Value, workspaceUrl?: string): string {
   if (v instanceof FileValue) {
-    if (workspaceUrl && v.url.startsWith(workspaceUrl + "/")) {
-      return safeDecode(v.url.slice(workspaceUrl.length + 1));
-    }
-    return v.url;
+    return (workspaceUrl ? workspaceRelative(v.url, workspaceUrl) : undefined) ?? v.url;
   }
   if (v instanceof DynamicList) return `*`;
   if (v === null) return "null";
