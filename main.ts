@@ -314,6 +314,11 @@ Examples:
     )
     .option("--sequential", "one task at a time, in plan order (for debugging)")
     .option("-k, --keep-going", "after a failure keep running what does not depend on it")
+    .option(
+      "--transfers <n>",
+      "at most this many file transfers at once, over all providers (default: 8)",
+      positiveInt,
+    )
     .option("-q, --quiet", "no progress, only the summary")
     .option(
       "--progress <style>",
@@ -338,6 +343,7 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
       jobs?: number;
       sequential?: boolean;
       keepGoing?: boolean;
+      transfers?: number;
       quiet?: boolean;
       progress?: string;
     }) => {
@@ -356,6 +362,7 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
           ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
           sequential: opts.sequential === true,
           keepGoing: opts.keepGoing === true,
+          ...(opts.transfers !== undefined ? { maxTransfers: opts.transfers } : {}),
           progress: opts.quiet
             ? "quiet"
             : (opts.progress as "live" | "lines" | undefined) ?? "auto",

@@ -62,6 +62,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "cycle": "apps or tasks wait for each other in a cycle",
   "missing-input": "an input neither exists nor is written by any app",
   "no-staging-rule": "no staging rule of the task's executor claims a file (names the rules tried)",
+  "no-stage-out": "an output goes to a URL whose staging action can only fetch (http, https)",
   "unreachable-input": "a remote input did not answer a HEAD request (only with --check-inputs)",
   "assumed-input": "an absent input assumed present under --assume-inputs (warning)",
 });

@@ -106,19 +106,35 @@ export function makeDirs(dirs: readonly string[]): void {
   for (const d of dirs) Deno.mkdirSync(d, { recursive: true });
 }
 
-/** Put inputs whose plan path is inside the task directory there (links, scratch copies). */
-export async function placeInputs(task: PlanTask, work: string): Promise<string | undefined> {
+/** Fetches a remote input into the task directory (node-side staging). */
+export type FetchInto = (f: PlanFile, dest: string) => Promise<unknown>;
+
+/**
+ * Put inputs whose plan path is inside the task directory there: links and
+ * copies of local files (`shared` with `link:`, `scratch`, `copy`), and remote
+ * files fetched on the node when the executor has no shared filesystem.
+ */
+export async function placeInputs(
+  task: PlanTask,
+  work: string,
+  fetchInto?: FetchInto,
+): Promise<string | undefined> {
   for (const f of task.inputs) {
     if (f.path.startsWith("/")) continue; // used where it is
-    const src = localPath(f.url);
-    if (src === undefined || f.staging === "transfer") {
-      return `Cannot stage "${f.url}" with "${f.provider}": this version of ferry runs local and shared-filesystem staging only`;
-    }
     const dest = join(work, f.path);
     Deno.mkdirSync(dirname(dest), { recursive: true });
+    const src = localPath(f.url);
+    if (src === undefined || (f.staging === "wrap" && f.provider !== "scratch")) {
+      if (!fetchInto) return `Cannot stage "${f.url}" with "${f.provider}" in this run`;
+      try {
+        await fetchInto(f, dest);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      continue;
+    }
     try {
-      if (f.provider === "scratch" || f.provider === "copy") await Deno.copyFile(src, dest);
-      else await link(src, dest, f);
+      await place(src, dest, f);
     } catch (e) {
       return `Cannot place input "${f.name}" (${src}) in the task directory: ${
         (e as Error).message
@@ -128,11 +144,30 @@ export async function placeInputs(task: PlanTask, work: string): Promise<string 
   return undefined;
 }
 
-async function link(src: string, dest: string, f: PlanFile): Promise<void> {
-  // `shared` rules with `link:` place the file in the task directory.
-  const mode = f.provider === "shared" ? "symlink" : "copy";
-  if (mode === "symlink") Deno.symlinkSync(src, dest);
-  else await Deno.copyFile(src, dest);
+/** Link or copy a local input into the task directory, as its rule says. */
+async function place(src: string, dest: string, f: PlanFile): Promise<void> {
+  const mode = f.provider === "shared" ? (f.link ?? "symlink") : "copy";
+  if (mode === "symlink") return Deno.symlinkSync(src, dest);
+  if (mode === "hardlink") {
+    try {
+      return Deno.linkSync(src, dest);
+    } catch (e) {
+      // Another filesystem (or links not allowed): a copy is what the user gets instead.
+      if (
+        !(e instanceof Error) ||
+        !/EXDEV|cross-device|os error 18|EPERM|os error 1\b/i.test(e.message)
+      ) {
+        throw e;
+      }
+    }
+  }
+  await Deno.copyFile(src, dest);
+}
+
+/** Whether an output leaves through a staging provider (not moved into the workspace). */
+export function isStagedOut(f: PlanFile): boolean {
+  return f.staging === "transfer" ||
+    (f.staging === "wrap" && f.provider !== "scratch" && localPath(f.url) === undefined);
 }
 
 /** Files an attempt wrote for one dynamic output, moved into the workspace. */
@@ -147,13 +182,10 @@ export async function deliverOutputs(
   const moves: { from: string; to: string; dir: boolean }[] = [];
   const dynamic = new Map<string, FileValue[]>();
   for (const f of task.outputs) {
+    if (isStagedOut(f)) continue; // uploaded by its staging provider
     const dest = localPath(f.url);
-    if (dest === undefined || f.staging === "transfer") {
-      return {
-        ok: false,
-        message:
-          `Cannot stage output "${f.name}" out to "${f.url}": this version of ferry delivers outputs to the workspace only`,
-      };
+    if (dest === undefined) {
+      return { ok: false, message: `Cannot deliver output "${f.name}" to "${f.url}"` };
     }
     const src = resolve(work, f.path);
     if (f.dynamic === "glob") {

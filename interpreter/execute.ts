@@ -24,6 +24,7 @@ import {
 import { runPlan, type RunSummary } from "./run.ts";
 import { resolveTargets } from "./targets.ts";
 import { toFileUrl } from "./urls.ts";
+import { redact } from "../providers/staging/secrets.ts";
 
 /** Options for {@linkcode runWorkflowFile}. */
 export interface RunWorkflowOptions {
@@ -41,6 +42,8 @@ export interface RunWorkflowOptions {
   readonly sequential?: boolean;
   /** Keep running independent tasks after a failure. @default false */
   readonly keepGoing?: boolean;
+  /** At most this many transfers at once. @default 8 */
+  readonly maxTransfers?: number;
   /** Progress style. @default "auto" (live on a terminal, lines otherwise) */
   readonly progress?: "auto" | "live" | "lines" | "quiet";
   /** Aborting interrupts the run (Ctrl-C). */
@@ -115,13 +118,6 @@ export async function runWorkflowFile(
     }
     providers.set(name, local);
   }
-  if (plan.transfers.length > 0) {
-    const x = plan.transfers[0]!;
-    io.write(
-      `ferry: Cannot run transfers yet: "${x.url}" needs the "${x.provider}" staging provider, which this version of ferry does not have\n`,
-    );
-    return { code: 2 };
-  }
   const id = runId();
   const runDir = join(r.workspace, ".ferry", "runs", id);
   await Deno.mkdir(runDir, { recursive: true });
@@ -142,6 +138,12 @@ export async function runWorkflowFile(
       ? { jobs: options.jobs }
       : {}),
     keepGoing: options.keepGoing === true,
+    ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
+    // Custom staging modules are relative to the file that declares the executor.
+    moduleBase: (name) =>
+      options.site !== undefined && r.site?.executors[name]
+        ? dirname(resolve(options.site))
+        : baseDir,
     signal,
     events,
     retryBaseMs: Number(Deno.env.get("FERRY_RETRY_BASE_MS") ?? 1000),
@@ -162,7 +164,7 @@ export async function runWorkflowFile(
   });
   if ("close" in events) (events as { close(): void }).close();
   await local.close?.();
-  io.write(await renderSummary(summary, io.color));
+  io.write(redact(await renderSummary(summary, io.color)));
   io.write(`logs: ${runDir}\n`);
   const failed = [...summary.states.values()].some((s) => s === "failed");
   return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };

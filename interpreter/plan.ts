@@ -32,6 +32,8 @@ export interface PlanFile {
   readonly rule: number | "default";
   /** The id of the transfer step that brings (or takes) the file. */
   readonly transfer?: string;
+  /** For `shared` inputs placed in the task directory: symlink, hardlink or copy. */
+  readonly link?: "symlink" | "hardlink" | "copy";
   /** `glob` or `dir`: a dynamic output (or an input gathering one). */
   readonly dynamic?: "glob" | "dir";
   /** An intermediate output. */
@@ -98,6 +100,10 @@ export interface PlanTransfer {
   readonly provider: string;
   /** The executor whose rule chose it (of the first task needing it). */
   readonly executor: string;
+  /** The rule of that executor that chose it (its index), or "default". */
+  readonly rule: number | "default";
+  /** Declared digest of the file, `sha256:<hex>` (from a consumer's input). */
+  readonly checksum?: string;
   /** Where the copy lands: `workspace` or `executor:NAME`. */
   readonly storage: string;
   /** The local path of the copy. */
@@ -150,6 +156,9 @@ export interface BuildPlanOptions {
   readonly only?: ReadonlySet<number>;
 }
 
+/** Staging actions that can fetch but not upload. */
+const FETCH_ONLY: ReadonlySet<string> = new Set(["http", "https"]);
+
 /** The default `local` executor: the local provider on a shared filesystem. */
 export const LOCAL_EXECUTOR: Executor = Object.freeze({
   name: "local",
@@ -174,6 +183,12 @@ export function buildPlan(
   const transfers = new Map<string, { t: PlanTransfer; consumers: string[] }>();
   const unclaimed = new Set<string>();
   const tasks: PlanTask[] = [];
+  // A checksum declared on a named file holds wherever the file is used.
+  const declared = new Map<string, string>();
+  for (const [name, spec] of Object.entries(w.files)) {
+    const url = x.files[name];
+    if (spec.checksum !== undefined && url !== undefined) declared.set(url, spec.checksum);
+  }
   for (const i of l.order) {
     if (only && !only.has(i)) continue;
     const t = x.tasks[i]!;
@@ -186,7 +201,24 @@ export function buildPlan(
         const list: FileValue[] = [];
         slot.files.forEach((f, n) => {
           const slotName = slot.many ? `${name}/${n}` : name;
-          const pf = planFile(f, name, ex, role, { workspace, slot: slotName });
+          const checksum = f.checksum ?? (role === "input" ? declared.get(f.url) : undefined);
+          const pf = planFile(
+            checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f,
+            name,
+            ex,
+            role,
+            { workspace, slot: slotName },
+          );
+          if (!("unclaimed" in pf) && role === "output" && FETCH_ONLY.has(pf.file.provider)) {
+            problems.push(
+              error(
+                "no-stage-out",
+                f.where,
+                `Cannot stage output "${name}" out to "${f.url}": the ${pf.file.provider} staging action only fetches; write it to the workspace, or to an ftp:, sftp: or rsync: URL`,
+              ),
+            );
+            return;
+          }
           if ("unclaimed" in pf) {
             const k = `${ex.name} ${f.url}`;
             if (!unclaimed.has(k)) {
@@ -209,8 +241,12 @@ export function buildPlan(
             const direction = role === "input" ? "in" : "out";
             const id = `${direction}:${storage}:${f.url}`;
             const existing = transfers.get(id);
-            if (existing) existing.consumers.push(t.id);
-            else {
+            if (existing) {
+              existing.consumers.push(t.id);
+              if (plain.checksum !== undefined && existing.t.checksum === undefined) {
+                existing.t = { ...existing.t, checksum: plain.checksum };
+              }
+            } else {
               transfers.set(id, {
                 t: {
                   id,
@@ -218,6 +254,8 @@ export function buildPlan(
                   url: f.url,
                   provider: plain.provider,
                   executor: ex.name,
+                  rule: plain.rule,
+                  ...(plain.checksum !== undefined ? { checksum: plain.checksum } : {}),
                   storage,
                   path: plain.path,
                   consumers: [],
@@ -295,6 +333,7 @@ function planFile(
     path: d.path,
     rule: d.rule,
   };
+  if (d.link !== undefined) file.link = d.link;
   if (f.kind !== "file") file.dynamic = f.kind;
   if (f.temp) file.temp = true;
   if (f.checksum !== undefined) file.checksum = f.checksum;

@@ -8,7 +8,8 @@
 
 import { createLogUpdate } from "log-update";
 import process from "node:process";
-import type { RunEvents, RunSummary, TaskOutcome } from "./run.ts";
+import { fmtBytes, type RunEvents, type RunSummary, type TaskOutcome } from "./run.ts";
+import type { TransferEvent } from "./stager.ts";
 
 /** Where progress goes. */
 export interface ProgressIO {
@@ -36,6 +37,17 @@ export function describeOutcome(o: TaskOutcome): string {
   if (o.exitCode === 127) return "exit code 127 (command not found)";
   if (o.exitCode === 126) return "exit code 126 (not executable)";
   return `exit code ${o.exitCode ?? "?"}`;
+}
+
+/** A finished transfer in one line: what moved, how much, how fast. */
+export function describeTransfer(e: TransferEvent): string {
+  const verb = e.direction === "in" ? (e.reused ? "reused" : "fetched") : "uploaded";
+  if (e.error !== undefined) return e.error;
+  if (e.reused) return `${verb} ${e.url} (unchanged, ${fmtBytes(e.bytes)})`;
+  const ms = e.ms ?? 0;
+  const rate = ms > 0 ? `, ${fmtBytes((e.bytes * 1000) / ms)}/s` : "";
+  const tries = (e.attempts ?? 1) > 1 ? `, ${e.attempts} attempts` : "";
+  return `${verb} ${e.url} (${fmtBytes(e.bytes)} in ${secs(ms)}${rate}${tries})`;
 }
 
 /** One line per task start and finish (for logs and CI). */
@@ -74,6 +86,11 @@ export function plainProgress(io: ProgressIO): RunEvents {
         }); again in ${secs(delayMs)}\n`,
       );
     },
+    transfer(e) {
+      if (e.kind !== "finished") return;
+      const tag = e.error !== undefined ? paint("31", "FAILED") : paint("36", e.direction);
+      io.write(`[${done}/${total}] ${tag} ${describeTransfer(e)}\n`);
+    },
   };
 }
 
@@ -83,6 +100,7 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
   const logUpdate = createLogUpdate(process.stderr, { showCursor: false });
   let total = 0, done = 0, failed = 0;
   const running = new Map<string, number>();
+  const moving = new Map<string, TransferEvent>();
   const t0 = Date.now();
   const paint = (c: string, s: string) => (io.color ? `\x1b[${c}m${s}\x1b[0m` : s);
   const draw = () => {
@@ -97,6 +115,10 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
       ),
     ];
     if (running.size > 6) lines.push(`  … ${running.size - 6} more`);
+    if (moving.size > 0) {
+      const bytes = [...moving.values()].reduce((n, e) => n + e.bytes, 0);
+      lines.push(`  ${paint("36", "⇅")} ${moving.size} transfer(s), ${fmtBytes(bytes)} so far`);
+    }
     logUpdate(lines.join("\n"));
   };
   const timer = setInterval(draw, 100);
@@ -132,6 +154,12 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
           describeOutcome(o)
         }); again in ${secs(delayMs)}\n`,
       );
+    },
+    transfer(e) {
+      if (e.kind === "finished") {
+        moving.delete(e.id);
+        if (e.error !== undefined) above(`${paint("31", "✗")} ${e.error}\n`);
+      } else moving.set(e.id, e);
     },
     close() {
       clearInterval(timer);
@@ -192,5 +220,15 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
     ? paint("31", "failed")
     : paint("32", "done");
   lines.push(`${head}: ${parts.join(", ")} in ${secs(s.wallMs)}`);
+  const t = s.transfers;
+  if (t && t.fetched + t.reused + t.uploaded + t.failed > 0) {
+    const bits = [
+      ...(t.fetched ? [`${t.fetched} fetched`] : []),
+      ...(t.reused ? [`${t.reused} reused`] : []),
+      ...(t.uploaded ? [`${t.uploaded} uploaded`] : []),
+      ...(t.failed ? [paint("31", `${t.failed} failed`)] : []),
+    ];
+    lines.push(`transfers: ${bits.join(", ")}, ${fmtBytes(t.bytes)} moved`);
+  }
   return lines.join("\n") + "\n";
 }

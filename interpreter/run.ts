@@ -8,10 +8,19 @@
 
 import { join } from "node:path";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
-import { deliverOutputs, makeAttempt, makeDirs, needsPlacing, placeInputs } from "./attempt.ts";
-import type { AttemptRendering, Plan, PlanTask } from "./plan.ts";
-import type { FileValue } from "./values.ts";
+import {
+  deliverOutputs,
+  isStagedOut,
+  makeAttempt,
+  makeDirs,
+  needsPlacing,
+  placeInputs,
+} from "./attempt.ts";
+import type { AttemptRendering, Plan, PlanFile, PlanTask, PlanTransfer } from "./plan.ts";
+import { type FileValue, localPath } from "./values.ts";
 import type { Executor } from "../dsl/model.ts";
+import { Stager, type TransferEvent } from "./stager.ts";
+import { redact } from "../providers/staging/secrets.ts";
 
 /** A task's state during a run. */
 export type TaskState =
@@ -35,6 +44,8 @@ export interface RunEvents {
   finished(task: PlanTask, attempt: number, result: TaskOutcome): void;
   /** A failed attempt will be retried after `delayMs`. */
   retrying(task: PlanTask, attempt: number, delayMs: number, result: TaskOutcome): void;
+  /** A transfer started, moved bytes, or ended. */
+  transfer?(e: TransferEvent): void;
 }
 
 /** How one attempt ended, with where to read more. */
@@ -59,6 +70,22 @@ export interface RunSummary {
   readonly interrupted: boolean;
   /** Wall time in ms. */
   readonly wallMs: number;
+  /** Transfers: how many ended which way, and bytes moved. */
+  readonly transfers?: TransferCounts;
+}
+
+/** Transfer counts of a run. */
+export interface TransferCounts {
+  /** Fetched (downloaded). */
+  readonly fetched: number;
+  /** Cached copies found current. */
+  readonly reused: number;
+  /** Uploaded. */
+  readonly uploaded: number;
+  /** Failed after their retries. */
+  readonly failed: number;
+  /** Bytes moved. */
+  readonly bytes: number;
 }
 
 /** Options for {@linkcode runPlan}. */
@@ -85,6 +112,10 @@ export interface RunOptions {
   readonly retryBaseMs?: number;
   /** Render a task again for a later attempt, when it uses `${{ task.attempt }}`. */
   readonly render?: (task: PlanTask, attempt: number) => AttemptRendering | undefined;
+  /** Where a custom staging provider module of an executor's rules is resolved from. @default the workspace */
+  readonly moduleBase?: (executor: string) => string;
+  /** At most this many transfers at once. @default 8 */
+  readonly maxTransfers?: number;
   /** Rebuild the plan once dynamic outputs are known (the same compile path as `ferry plan`). */
   readonly replan?: (known: ReadonlyMap<string, readonly FileValue[]>) => Promise<Plan | string>;
 }
@@ -94,6 +125,8 @@ interface Node {
   state: TaskState;
   attempt: number;
   waiting: number;
+  /** Its input transfers are done (or it has none). */
+  staged?: boolean;
 }
 
 interface Capacity {
@@ -127,7 +160,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   const eventLog = Deno.openSync(join(runDir, "events.jsonl"), { append: true, create: true });
   const encoder = new TextEncoder();
   const log = (e: Record<string, unknown>) => {
-    const line = encoder.encode(JSON.stringify({ time: Date.now(), ...e }) + "\n");
+    const line = encoder.encode(redact(JSON.stringify({ time: Date.now(), ...e })) + "\n");
     for (let n = 0; n < line.length;) n += eventLog.writeSync(line.subarray(n));
   };
 
@@ -154,6 +187,69 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   for (const t of plan.tasks) add(t);
   wire();
   events.start(nodes.size);
+
+  // Staging: transfer nodes run once per URL and storage; consumers wait for them.
+  const counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, bytes: 0 };
+  const stager = new Stager({
+    executors: options.executors,
+    moduleBase: options.moduleBase ?? (() => workspace),
+    signal,
+    ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
+    retryBaseMs,
+    onEvent: (e) => {
+      if (e.kind === "finished") {
+        if (e.error !== undefined) counts.failed++;
+        else if (e.reused) counts.reused++;
+        else {
+          if (e.direction === "in") counts.fetched++;
+          else counts.uploaded++;
+          counts.bytes += e.bytes;
+        }
+      }
+      events.transfer?.(e);
+      if (e.kind !== "progress") log({ event: `transfer-${e.kind}`, ...e });
+    },
+  });
+  const transfers = new Map<string, PlanTransfer>();
+  const produced = new Set<string>();
+  const learn = (p: Plan) => {
+    for (const t of p.transfers) transfers.set(t.id, t);
+    for (const t of p.tasks) for (const f of t.outputs) produced.add(f.url);
+  };
+  learn(plan);
+  let staging = 0;
+  const inTransfers = (t: PlanTask) =>
+    t.inputs.filter((f) => f.transfer !== undefined && f.staging === "transfer")
+      .map((f) => transfers.get(f.transfer!)!).filter((x) => x?.direction === "in");
+  // Remote files no task writes can be fetched from the start, while upstream tasks run.
+  for (const t of plan.transfers) {
+    if (t.direction === "in" && !produced.has(t.url)) {
+      stager.transferIn(t, t.checksum).catch(() => {});
+    }
+  }
+  // Temporary outputs: deleted once every task reading them has succeeded.
+  const tempReaders = new Map<string, number>();
+  const countTempReaders = () => {
+    tempReaders.clear();
+    const temps = new Set<string>();
+    for (const n of nodes.values()) for (const f of n.task.outputs) if (f.temp) temps.add(f.url);
+    for (const n of nodes.values()) {
+      if (n.state === "succeeded") continue;
+      for (const f of n.task.inputs) {
+        if (temps.has(f.url)) tempReaders.set(f.url, (tempReaders.get(f.url) ?? 0) + 1);
+      }
+    }
+    for (const u of temps) if (!tempReaders.has(u)) tempReaders.set(u, 0);
+  };
+  countTempReaders();
+  const dropTemp = (url: string) => {
+    const p = localPath(url);
+    if (p === undefined) return;
+    try {
+      Deno.removeSync(p, { recursive: true });
+      log({ event: "temp-deleted", url });
+    } catch { /* already gone */ }
+  };
 
   const fulls = new Map<string, { cores: number; memory: number }>();
   const fullOf = (ex: Executor) => {
@@ -200,6 +296,15 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
 
   const succeed = (node: Node) => {
     node.state = "succeeded";
+    for (const f of node.task.outputs) {
+      if (f.temp && tempReaders.get(f.url) === 0) dropTemp(f.url);
+    }
+    for (const f of node.task.inputs) {
+      const left = tempReaders.get(f.url);
+      if (left === undefined) continue;
+      tempReaders.set(f.url, left - 1);
+      if (left - 1 === 0) dropTemp(f.url);
+    }
     for (const u of users.get(node.task.id) ?? []) {
       const n = nodes.get(u)!;
       if (n.state === "waiting" && --n.waiting === 0) {
@@ -228,6 +333,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       return;
     }
     node.state = "succeeded"; // the placeholder itself is done: its tasks replace it
+    learn(next);
     for (const t of next.tasks) {
       const n = nodes.get(t.id);
       if (!n) add(t);
@@ -236,6 +342,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     for (const n of nodes.values()) if (n.state === "ready") n.state = "waiting";
     ready.length = 0;
     wire();
+    countTempReaders();
     events.grow([...nodes.values()].filter((n) => !n.task.expandsAfter).length);
   };
 
@@ -253,7 +360,14 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     // Inputs placed in the task directory need it now; otherwise the provider makes it.
     const placing = needsPlacing(task);
     if (placing) makeDirs(paths.dirs);
-    const problem = placing ? await placeInputs(task, paths.work) : undefined;
+    const problem = checkSkipped(task, ex) ??
+      (placing
+        ? await placeInputs(
+          task,
+          paths.work,
+          (f, dest) => stager.fetchInto(task.id, f, task.executor, dest),
+        )
+        : undefined);
     if (problem) {
       outcome = {
         outcome: "failed",
@@ -287,7 +401,11 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
           : {}),
       }, signal);
       outcome = { ...result, ...base };
-      if (result.outcome === "succeeded") {
+      const out = result.outcome === "succeeded"
+        ? await stageOutputs(stager, task, paths.work)
+        : undefined;
+      if (out) outcome = { ...outcome, outcome: "failed", reason: out };
+      else if (result.outcome === "succeeded") {
         const delivered = await deliverOutputs(task, paths.work, workspace);
         if (!delivered.ok) outcome = { ...outcome, outcome: "failed", reason: delivered.message };
         else {for (const [name, files] of delivered.dynamic) {
@@ -299,7 +417,12 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       }
     }
     const record = { task: task.id, attempt: node.attempt, ...outcome };
-    Deno.writeTextFileSync(join(paths.root, "status.json"), JSON.stringify(record) + "\n");
+    Deno.mkdirSync(paths.root, { recursive: true });
+    Deno.writeTextFileSync(join(paths.root, "status.json"), redact(JSON.stringify(record)) + "\n");
+    if (outcome.outcome === "succeeded" && task.scratch !== undefined) {
+      // Node-local scratch is small and shared: the task's copy goes once its outputs are back.
+      await Deno.remove(paths.work, { recursive: true }).catch(() => {});
+    }
     log({ event: "finished", ...record });
     outcomes.set(task.id, outcome);
     if (outcome.outcome === "succeeded") {
@@ -371,6 +494,26 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     return undefined;
   };
 
+  /** A task that fails before it could start (too big, an input transfer failed). */
+  const failEarly = (node: Node, reason: string) => {
+    node.state = "failed";
+    const now = Date.now();
+    const outcome: TaskOutcome = {
+      outcome: "failed",
+      reason: redact(reason),
+      startedAt: now,
+      endedAt: now,
+      host: "",
+      stderrPath: "",
+      stdoutPath: "",
+    };
+    outcomes.set(node.task.id, outcome);
+    log({ event: "finished", task: node.task.id, attempt: 0, ...outcome });
+    events.finished(node.task, 0, outcome);
+    if (keepGoing) block(node.task.id);
+    else stopping = true;
+  };
+
   // Ready tasks wait in one queue per executor, in plan order; a queue is an
   // array read from `head`, so taking the next task costs nothing.
   const queues = new Map<string, { items: Node[]; head: number }>();
@@ -383,23 +526,32 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         expansions.push(node);
         continue;
       }
+      if (!node.staged) {
+        const needed = inTransfers(node.task);
+        if (needed.length > 0) {
+          // Wait for its input transfers (shared with other readers), then come back.
+          staging++;
+          Promise.allSettled(needed.map((t) => stager.transferIn(t, t.checksum))).then((rs) => {
+            staging--;
+            const bad = rs.find((r) => r.status === "rejected") as
+              | PromiseRejectedResult
+              | undefined;
+            if (node.state !== "ready") return changed();
+            if (bad) {
+              failEarly(node, (bad.reason as Error).message ?? String(bad.reason));
+            } else {
+              node.staged = true;
+              ready.push(node.task.id);
+            }
+            changed();
+          });
+          continue;
+        }
+        node.staged = true;
+      }
       const big = tooBig(node);
       if (big) {
-        node.state = "failed";
-        const now = Date.now();
-        const outcome: TaskOutcome = {
-          outcome: "failed",
-          reason: `Cannot run ${node.task.id}: ${big}`,
-          startedAt: now,
-          endedAt: now,
-          host: "",
-          stderrPath: "",
-          stdoutPath: "",
-        };
-        outcomes.set(node.task.id, outcome);
-        events.finished(node.task, 0, outcome);
-        if (keepGoing) block(node.task.id);
-        else stopping = true;
+        failEarly(node, `Cannot run ${node.task.id}: ${big}`);
         continue;
       }
       const q = queues.get(node.task.executor) ??
@@ -458,10 +610,11 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       }
       startFitting();
     }
-    if (running.size === 0) break;
+    if (running.size === 0 && (staging === 0 || stopping || signal.aborted)) break;
     await new Promise<void>((resolve) => (wake = resolve));
   }
   signal.removeEventListener("abort", onAbort);
+  await stager.close();
   log({ event: "run-ended", interrupted: signal.aborted });
   eventLog.close();
   const states = new Map<string, TaskState>();
@@ -471,7 +624,52 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     states.set(id, n.state === "ready" ? "waiting" : n.state);
     tasks.set(id, n.task);
   }
-  return { states, outcomes, tasks, interrupted: signal.aborted, wallMs: Date.now() - t0 };
+  return {
+    states,
+    outcomes,
+    tasks,
+    interrupted: signal.aborted,
+    wallMs: Date.now() - t0,
+    transfers: counts,
+  };
+}
+
+/** Inputs whose rule says `check: true` must exist on the node before the task starts. */
+function checkSkipped(task: PlanTask, ex: Executor): string | undefined {
+  for (const f of task.inputs) {
+    if (f.provider !== "skip" || f.rule === "default") continue;
+    if (ex.staging[f.rule]?.options.check !== true) continue;
+    try {
+      Deno.statSync(f.path);
+    } catch {
+      return `Cannot find input "${f.name}" at ${f.path} on this node (staging rule ${f.rule} of executor "${ex.name}", action skip with check: true)`;
+    }
+  }
+  return undefined;
+}
+
+/** Upload the outputs that leave through a provider; a message when one failed. */
+async function stageOutputs(
+  stager: Stager,
+  task: PlanTask,
+  work: string,
+): Promise<string | undefined> {
+  const outs: PlanFile[] = task.outputs.filter((f) => isStagedOut(f) && !f.temp);
+  for (const f of outs) {
+    const source = f.path.startsWith("/") ? f.path : join(work, f.path);
+    try {
+      Deno.statSync(source);
+    } catch {
+      return `the task did not write its output "${f.name}" (${f.path})`;
+    }
+  }
+  const results = await Promise.allSettled(
+    outs.map((f) =>
+      stager.put(task.id, f, task.executor, f.path.startsWith("/") ? f.path : join(work, f.path))
+    ),
+  );
+  const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+  return bad ? (bad.reason as Error).message : undefined;
 }
 
 function functionArgs(task: PlanTask, work: string): unknown {

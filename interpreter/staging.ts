@@ -35,6 +35,8 @@ export interface StagingDecision {
   readonly rule: number | "default";
   /** For transfers: the storage the copy lands on ("workspace" or "executor:NAME"). */
   readonly storage?: string;
+  /** For `shared` inputs placed in the task directory: how. */
+  readonly link?: "symlink" | "hardlink" | "copy";
 }
 
 /** A file no rule claims: which rules were tried. */
@@ -60,6 +62,7 @@ const SCHEME_ACTION: Readonly<Record<string, string>> = {
   "ftps:": "ftps",
   "sftp:": "sftp",
   "rsync:": "rsync",
+  "rsync+ssh:": "rsync",
 };
 
 /** Where a transferred copy of `url` lands in a storage area rooted at `root`. */
@@ -108,8 +111,10 @@ function fromRule(
       };
     case "shared": {
       const link = rule.options.link;
-      const path = typeof link === "string" && role === "input" ? inTask() : here ?? url;
-      return { kind: "none", action: "shared", path, rule: index };
+      if ((link === "symlink" || link === "hardlink" || link === "copy") && role === "input") {
+        return { kind: "none", action: "shared", path: inTask(), rule: index, link };
+      }
+      return { kind: "none", action: "shared", path: here ?? url, rule: index };
     }
     case "scratch":
       return {
@@ -193,7 +198,7 @@ export function decide(
   if (action) return transferOrWrap(ex, url, action, "default", role, o);
   const tried = ex.staging.map((r) => `${r.match} (${r.action})`);
   tried.push(
-    `the defaults for filesystem "${ex.filesystem}" (file:, http:, https:, ftp:, ftps:, sftp:, rsync:)`,
+    `the defaults for filesystem "${ex.filesystem}" (file:, http:, https:, ftp:, ftps:, sftp:, rsync:, rsync+ssh:)`,
   );
   return { unclaimed: true, tried };
 }

@@ -118,6 +118,7 @@ Deno.test("decide() stages outputs to URLs out after the task, and places shared
     action: "shared",
     path: "_inputs/x/a.txt",
     rule: 0,
+    link: "symlink",
   });
 });
 
@@ -127,7 +128,7 @@ Deno.test("decide() names the rules it tried when none claims a file", () => {
     unclaimed: true,
     tried: [
       "file:///cvmfs/* (skip)",
-      'the defaults for filesystem "shared" (file:, http:, https:, ftp:, ftps:, sftp:, rsync:)',
+      'the defaults for filesystem "shared" (file:, http:, https:, ftp:, ftps:, sftp:, rsync:, rsync+ssh:)',
     ],
   });
 });

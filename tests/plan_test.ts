@@ -156,7 +156,7 @@ Deno.test("ferry plan reports a file no staging rule claims, with the rules trie
     assert.equal(r.stdout, "");
     assert.match(
       r.stderr,
-      /w\.yaml:4:35: error\[no-staging-rule\]: Cannot stage "s3:\/\/bucket\/key" on executor "c": no rule matches it; tried file:\/\/\/cvmfs\/\* \(skip\), the defaults for filesystem "shared" \(file:, http:, https:, ftp:, ftps:, sftp:, rsync:\)\n/,
+      /w\.yaml:4:35: error\[no-staging-rule\]: Cannot stage "s3:\/\/bucket\/key" on executor "c": no rule matches it; tried file:\/\/\/cvmfs\/\* \(skip\), the defaults for filesystem "shared" \(file:, http:, https:, ftp:, ftps:, sftp:, rsync:, rsync\+ssh:\)\n/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -8,87 +8,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { exists, ferry, ferryRun, ROOT, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
-const MAIN = join(ROOT, "main.ts");
 const decoder = new TextDecoder();
-
-/** What one `ferry run` printed and returned. */
-interface Ran {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Wall time of the subprocess in ms. */
-  readonly ms: number;
-}
-
-/** `deno run -A main.ts run ARGS`, not started yet. */
-function ferry(args: readonly string[], env: Record<string, string> = {}): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "run", ...args],
-    env: { NO_COLOR: "1", FERRY_RETRY_BASE_MS: "50", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-/** Run `ferry run ARGS` to its end. */
-async function ferryRun(args: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
-  const t0 = performance.now();
-  const out = await ferry(args, env).output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-    ms: performance.now() - t0,
-  };
-}
-
-/** A fresh temporary directory for `fn`, removed afterwards. */
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ferry-run-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Write a workflow (an object) as YAML into `dir`; returns its path. */
-async function writeWorkflow(dir: string, wf: unknown, name = "workflow.yaml"): Promise<string> {
-  const path = join(dir, name);
-  await Deno.writeTextFile(path, stringify(wf, { lineWidth: 0 }));
-  return path;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Every path under `dir` (files and folders), relative to it, sorted. */
-async function walk(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(join(dir, prefix))) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    out.push(rel);
-    if (e.isDirectory) out.push(...await walk(dir, rel));
-  }
-  return out.sort();
-}
-
-/** The run directory named by the summary's `logs:` line. */
-function runDirOf(r: Ran): string {
-  const m = r.stderr.match(/^logs: (.*)$/m);
-  assert.ok(m, `a "logs:" line in:\n${r.stderr}`);
-  return m[1]!;
-}
 
 /** The one task directory of `app` (a single-task app) in a run directory. */
 async function taskDir(runDir: string, app: string): Promise<string> {

@@ -1,0 +1,44 @@
+/**
+ * `deno task bench staging`: staging throughput against reference tools in
+ * the same run. HTTP (bench/_staging_http.ts): 1 GiB from a loopback server
+ * vs `curl -o`, and 2,000 files of 16 KiB vs `xargs -P8 curl`. Scratch
+ * (bench/_staging_scratch.ts): a 1 GiB input copied into a task directory on
+ * scratch vs `cp`. Options go to the HTTP part (`--big-mib`, `--files`, ...);
+ * `--scratch-dir DIR` puts the scratch side elsewhere (default: a temp dir
+ * under bench/out, the same disk; `/dev/shm` shows the copy without the disk).
+ * @module
+ */
+
+import { join } from "node:path";
+import { ROOT } from "./_measure.ts";
+import { main as httpMain } from "./_staging_http.ts";
+import { scratchBench } from "./_staging_scratch.ts";
+
+/** Run both halves. */
+export async function main(args: readonly string[] = []): Promise<void> {
+  const rest = [...args];
+  const at = rest.indexOf("--scratch-dir");
+  const scratchDirs = at >= 0 ? [rest.splice(at, 2)[1]!] : [];
+  await httpMain(rest);
+  const base = join(ROOT, "bench/out");
+  await Deno.mkdir(base, { recursive: true });
+  const work = await Deno.makeTempDir({ dir: base, prefix: "staging-scratch-" });
+  try {
+    console.log("\nscratch: one 1 GiB input copied into the task directory on scratch, vs cp");
+    console.log("| scratch on | cp s | ferry s | ferry ÷ cp throughput |");
+    console.log("| ---------- | ---: | ------: | --------------------: |");
+    for (const dir of scratchDirs.length ? scratchDirs : [work]) {
+      const r = await scratchBench(work, dir, 1 << 30);
+      const ratio = r.cp / r.ferry;
+      console.log(
+        `| ${dir === work ? "same disk" : dir} | ${r.cp.toFixed(3)} | ${r.ferry.toFixed(3)} | ${
+          ratio.toFixed(2)
+        }× ${ratio >= 0.9 ? "✓" : "✗"} (target ≥ 0.9×) |`,
+      );
+    }
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main(Deno.args);

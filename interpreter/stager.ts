@@ -1,0 +1,244 @@
+/**
+ * Staging during a run: the plan's transfer nodes (one per URL and storage,
+ * however many tasks read the file), node-side fetches for executors without
+ * a shared filesystem, and stage-out of outputs as each task finishes. It
+ * picks the provider for each file's rule, holds the concurrency limits
+ * (global, per rule, and the providers' own per-host ones) and reports every
+ * transfer's start, progress and end.
+ * @module
+ */
+
+import type { Executor, ParamValue } from "../dsl/model.ts";
+import { Limit, withLimits } from "../providers/staging/limit.ts";
+import { loadStagingProvider } from "../providers/staging/registry.ts";
+import { redact } from "../providers/staging/secrets.ts";
+import {
+  stageIn,
+  type StageInResult,
+  stageOut,
+  type StageOutResult,
+} from "../providers/staging/transfer.ts";
+import type { StagingProvider } from "../providers/staging/types.ts";
+import type { PlanFile, PlanTransfer } from "./plan.ts";
+
+/** One transfer's life, as the progress display and the event log see it. */
+export interface TransferEvent {
+  /** `started`, `progress` (throttled), or `finished` (ok or not). */
+  readonly kind: "started" | "progress" | "finished";
+  /** The transfer id (a plan transfer's id, or `wrap:<task>:<url>` / `out:<task>:<url>`). */
+  readonly id: string;
+  /** `in` or `out`. */
+  readonly direction: "in" | "out";
+  /** The remote URL. */
+  readonly url: string;
+  /** The provider's action name. */
+  readonly provider: string;
+  /** Bytes present so far (finished: the file's size). */
+  readonly bytes: number;
+  /** Total bytes when known. */
+  readonly total?: number;
+  /** Finished: true when a cached copy was still current. */
+  readonly reused?: boolean;
+  /** Finished: attempts made. */
+  readonly attempts?: number;
+  /** Finished with an error: the message (secrets redacted). */
+  readonly error?: string;
+  /** Finished: duration in ms. */
+  readonly ms?: number;
+}
+
+/** Options for {@linkcode Stager}. */
+export interface StagerOptions {
+  /** Executors by name (with `local`). */
+  readonly executors: Readonly<Record<string, Executor>>;
+  /** The folder a custom provider module path of this executor's rules is relative to. */
+  readonly moduleBase: (executor: string) => string;
+  /** At most this many transfers at once, over all providers. @default 8 */
+  readonly maxTransfers?: number;
+  /** Cancels every transfer. */
+  readonly signal: AbortSignal;
+  /** Told about every transfer. */
+  readonly onEvent?: (e: TransferEvent) => void;
+  /** First retry delay of a transfer. @default FERRY_RETRY_BASE_MS, else 500 */
+  readonly retryBaseMs?: number;
+}
+
+/** Runs staging work for one run. */
+export class Stager {
+  readonly #o: StagerOptions;
+  readonly #global: Limit;
+  readonly #ruleLimits = new Map<string, Limit>();
+  readonly #providers = new Map<string, Promise<StagingProvider>>();
+  readonly #ins = new Map<string, Promise<StageInResult>>();
+
+  /** A stager for one run. */
+  constructor(options: StagerOptions) {
+    this.#o = options;
+    this.#global = new Limit(options.maxTransfers ?? 8);
+  }
+
+  #rule(executor: string, rule: number | "default") {
+    const ex = this.#o.executors[executor];
+    const r = rule === "default" ? undefined : ex?.staging[rule];
+    return {
+      options: (r?.options ?? {}) as Readonly<Record<string, ParamValue>>,
+      key: `${executor}#${rule}`,
+    };
+  }
+
+  #limits(executor: string, rule: number | "default"): Limit[] {
+    const { options, key } = this.#rule(executor, rule);
+    const max = options.max_concurrent;
+    if (typeof max !== "number" || max < 1) return [this.#global];
+    let l = this.#ruleLimits.get(key);
+    if (!l) this.#ruleLimits.set(key, l = new Limit(max));
+    return [this.#global, l];
+  }
+
+  #provider(action: string, executor: string): Promise<StagingProvider> {
+    const base = this.#o.moduleBase(executor);
+    const key = `${action}\0${base}`;
+    let p = this.#providers.get(key);
+    if (!p) {
+      p = loadStagingProvider(action, base);
+      this.#providers.set(key, p);
+    }
+    return p;
+  }
+
+  async #track<T extends { bytes: number }>(
+    id: string,
+    direction: "in" | "out",
+    url: string,
+    action: string,
+    f: (progress: (bytes: number, total?: number) => void) => Promise<T & { attempts: number }>,
+  ): Promise<T> {
+    const emit = this.#o.onEvent ?? (() => {});
+    const t0 = Date.now();
+    let lastEmit = 0;
+    emit({ kind: "started", id, direction, url: redact(url), provider: action, bytes: 0 });
+    const progress = (bytes: number, total?: number) => {
+      const now = Date.now();
+      if (now - lastEmit < 250) return;
+      lastEmit = now;
+      emit({
+        kind: "progress",
+        id,
+        direction,
+        url: redact(url),
+        provider: action,
+        bytes,
+        ...(total !== undefined ? { total } : {}),
+      });
+    };
+    try {
+      const r = await f(progress);
+      emit({
+        kind: "finished",
+        id,
+        direction,
+        url: redact(url),
+        provider: action,
+        bytes: r.bytes,
+        attempts: r.attempts,
+        ms: Date.now() - t0,
+        ...("reused" in r ? { reused: Boolean((r as { reused?: boolean }).reused) } : {}),
+      });
+      return r;
+    } catch (e) {
+      const error = redact((e as Error).message ?? String(e));
+      emit({
+        kind: "finished",
+        id,
+        direction,
+        url: redact(url),
+        provider: action,
+        bytes: 0,
+        error,
+        ms: Date.now() - t0,
+      });
+      throw new Error(error);
+    }
+  }
+
+  /** Run (once per run) a plan transfer that brings a file in; every consumer awaits the same promise. */
+  transferIn(t: PlanTransfer, checksum?: string): Promise<StageInResult> {
+    let p = this.#ins.get(t.id);
+    if (!p) {
+      p = this.#fetch(t.id, t.url, t.provider, t.executor, t.rule ?? "default", t.path, {
+        cache: true,
+        ...(checksum !== undefined ? { checksum } : {}),
+      });
+      p.catch(() => {}); // consumers see the error; nobody else needs to
+      this.#ins.set(t.id, p);
+    }
+    return p;
+  }
+
+  /** Fetch a task's input into its directory on the node (executors without a shared filesystem). */
+  fetchInto(task: string, f: PlanFile, executor: string, dest: string): Promise<StageInResult> {
+    return this.#fetch(`wrap:${task}:${f.url}`, f.url, f.provider, executor, f.rule, dest, {
+      cache: false,
+      ...(f.checksum !== undefined ? { checksum: f.checksum } : {}),
+    });
+  }
+
+  #fetch(
+    id: string,
+    url: string,
+    action: string,
+    executor: string,
+    rule: number | "default",
+    dest: string,
+    extra: { cache: boolean; checksum?: string },
+  ): Promise<StageInResult> {
+    const { options } = this.#rule(executor, rule);
+    return this.#track(id, "in", url, action, async (progress) => {
+      const provider = await this.#provider(action, executor);
+      return await withLimits(
+        this.#limits(executor, rule),
+        () =>
+          stageIn(provider, {
+            url,
+            dest,
+            options,
+            signal: this.#o.signal,
+            progress,
+            ...extra,
+            ...(this.#o.retryBaseMs !== undefined ? { retryBaseMs: this.#o.retryBaseMs } : {}),
+          }),
+        this.#o.signal,
+      );
+    });
+  }
+
+  /** Upload a task's output (written at `source`) to its URL. */
+  put(task: string, f: PlanFile, executor: string, source: string): Promise<StageOutResult> {
+    const { options } = this.#rule(executor, f.rule);
+    return this.#track(`out:${task}:${f.url}`, "out", f.url, f.provider, async (progress) => {
+      const provider = await this.#provider(f.provider, executor);
+      return await withLimits(
+        this.#limits(executor, f.rule),
+        () =>
+          stageOut(provider, {
+            url: f.url,
+            source,
+            options,
+            signal: this.#o.signal,
+            progress,
+            ...(this.#o.retryBaseMs !== undefined ? { retryBaseMs: this.#o.retryBaseMs } : {}),
+          }),
+        this.#o.signal,
+      );
+    });
+  }
+
+  /** Close every provider's connections. */
+  async close(): Promise<void> {
+    for (const p of this.#providers.values()) {
+      try {
+        await (await p).close?.();
+      } catch { /* closing: nothing to report */ }
+    }
+  }
+}

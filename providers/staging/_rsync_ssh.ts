@@ -1,0 +1,225 @@
+/**
+ * The ssh command line the `rsync` provider gives rsync (`-e`), with the
+ * host key already checked by {@linkcode hostKeyPolicy}: ssh-keyscan fetches
+ * the server's keys, the accepted one goes into a temporary known_hosts
+ * under a fixed alias, and ssh checks strictly against that file alone. An
+ * encrypted identity's passphrase reaches ssh through SSH_ASKPASS. Private to
+ * the provider.
+ * @module
+ */
+
+import type { ParamValue } from "../../dsl/model.ts";
+import { createHash } from "node:crypto";
+import {
+  type HostKeyPolicy,
+  hostKeyPolicy,
+  hostPort,
+  type SshCredentials,
+  sshCredentials,
+  type SshEndpoint,
+  SshSetupError,
+} from "./ssh_auth.ts";
+import { StagingError } from "./types.ts";
+
+/** What rsync needs to run over ssh. */
+export interface SshTransport {
+  /** The `-e` value. */
+  readonly command: string;
+  /** Variables for rsync's (and so ssh's) environment only. */
+  readonly env: Record<string, string>;
+}
+
+const ALIAS = "ferry-target";
+/** Key types in the order ssh prefers them: the first one is named when none is accepted. */
+const PREFERENCE = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+];
+
+/** Only answers passphrase prompts; anything else (a password prompt) gets nothing. */
+const ASKPASS = `#!/bin/sh
+case "$1" in
+  "Enter passphrase for"*) printf '%s\\n' "$FERRY_SSH_PASSPHRASE" ;;
+  *) exit 1 ;;
+esac
+`;
+
+/** One argument quoted for rsync's own `-e` splitting (spaces kept by quotes; no backslashes). */
+export function rsyncQuote(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  if (!arg.includes("'")) return `'${arg}'`;
+  if (!arg.includes('"')) return `"${arg}"`;
+  throw fail(
+    `cannot pass ${JSON.stringify(arg)} to ssh through rsync: it holds both kinds of quote`,
+  );
+}
+
+function fail(message: string, retryable = false): StagingError {
+  return new StagingError(`rsync: ${message}`, { retryable });
+}
+
+/** The server's host keys, from ssh-keyscan. */
+async function scan(e: SshEndpoint, timeout: number, signal: AbortSignal) {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("ssh-keyscan", {
+      args: ["-p", String(e.port), "-T", String(Math.ceil(timeout)), e.host],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal,
+    }).output();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw fail("ssh-keyscan is not installed (the openssh-client package has it)");
+    }
+    throw err;
+  }
+  if (signal.aborted) throw fail("cancelled");
+  const keys: { type: string; b64: string; blob: Uint8Array }[] = [];
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const [, type, b64] = line.trim().split(/\s+/);
+    if (!type || !b64 || line.startsWith("#")) continue;
+    try {
+      keys.push({ type, b64, blob: Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) });
+    } catch { /* not a key line */ }
+  }
+  if (keys.length === 0) {
+    const why = new TextDecoder().decode(out.stderr).split("\n").filter((l) =>
+      l && !l.startsWith("#")
+    );
+    throw fail(
+      `cannot connect to ${hostPort(e)}: no SSH host key answered${
+        why.length ? ` (${why.at(-1)})` : ""
+      }`,
+      true,
+    );
+  }
+  const rank = (t: string) => (PREFERENCE.indexOf(t) + 1 || PREFERENCE.length + 1);
+  return keys.sort((a, b) => rank(a.type) - rank(b.type));
+}
+
+/** ssh for rsync, for the life of one provider: host keys checked once, one master connection per login. */
+export interface SshTransports {
+  /** The ssh command and environment for `endpoint` under a rule's options. */
+  get(
+    endpoint: SshEndpoint,
+    options: Readonly<Record<string, ParamValue>>,
+    secret: (name: string) => string | undefined,
+    signal: AbortSignal,
+    timeout: number,
+  ): Promise<SshTransport>;
+  /** End the master connections and remove the temporary files. */
+  close(): Promise<void>;
+}
+
+/**
+ * Transports that share, per login, a temp known_hosts (checked once) and an
+ * ssh master connection (ControlMaster; it ends itself after 60 idle seconds
+ * if `close()` is never called), so each rsync run skips the ssh handshake.
+ */
+export function sshTransports(): SshTransports {
+  let dir: Promise<string> | undefined;
+  const logins = new Map<string, Promise<SshTransport & { control: string }>>();
+
+  async function make(
+    n: number,
+    endpoint: SshEndpoint,
+    credentials: SshCredentials,
+    policy: HostKeyPolicy,
+    signal: AbortSignal,
+    timeout: number,
+  ) {
+    const keys = await scan(endpoint, timeout, signal);
+    const accepted = keys.filter((k) => policy.check(k.blob) === undefined);
+    if (accepted.length === 0) throw fail(policy.check(keys[0]!.blob)!);
+    dir ??= Deno.makeTempDir({ prefix: "ferry-rsync-ssh-" });
+    const base = await dir;
+    const knownHosts = `${base}/known_hosts-${n}`;
+    const control = `${base}/master-${n}`;
+    await Deno.writeTextFile(
+      knownHosts,
+      accepted.map((k) => `${ALIAS} ${k.type} ${k.b64}\n`).join(""),
+    );
+    const env: Record<string, string> = {};
+    const argv = ["ssh", "-p", String(endpoint.port)];
+    const identity = "identity" in credentials ? credentials.identity : undefined;
+    if (identity) argv.push("-i", identity.file, "-o", "IdentitiesOnly=yes");
+    if (identity?.passphrase !== undefined) {
+      await Deno.writeTextFile(`${base}/askpass`, ASKPASS, { mode: 0o700 });
+      Object.assign(env, {
+        SSH_ASKPASS: `${base}/askpass`,
+        SSH_ASKPASS_REQUIRE: "force",
+        FERRY_SSH_PASSPHRASE: identity.passphrase,
+      });
+    }
+    for (
+      const o of [
+        `UserKnownHostsFile=${knownHosts}`,
+        "GlobalKnownHostsFile=/dev/null",
+        "StrictHostKeyChecking=yes",
+        `HostKeyAlias=${ALIAS}`,
+        "CheckHostIP=no",
+        "UpdateHostKeys=no",
+        // BatchMode forbids SSH_ASKPASS too, so it is off only to read a passphrase.
+        `BatchMode=${identity?.passphrase !== undefined ? "no" : "yes"}`,
+        "PasswordAuthentication=no",
+        "KbdInteractiveAuthentication=no",
+        `ConnectTimeout=${Math.ceil(timeout)}`,
+        "ServerAliveInterval=15",
+        "ServerAliveCountMax=4",
+        "ControlMaster=auto",
+        `ControlPath=${control}`,
+        "ControlPersist=60",
+      ]
+    ) argv.push("-o", o);
+    return { command: argv.map(rsyncQuote).join(" "), env, control };
+  }
+
+  return {
+    async get(endpoint, options, secret, signal, timeout) {
+      let credentials: SshCredentials, policy: HostKeyPolicy;
+      try {
+        credentials = sshCredentials(options, secret, endpoint);
+        policy = hostKeyPolicy(options, endpoint);
+      } catch (e) {
+        throw e instanceof SshSetupError ? fail(e.message) : e;
+      }
+      const identity = "identity" in credentials ? credentials.identity : undefined;
+      // Logins that differ in key, passphrase or host key rule never share a master.
+      const key = JSON.stringify([
+        endpoint,
+        identity?.file ?? ("agent" in credentials ? credentials.agent : null),
+        identity?.passphrase === undefined
+          ? null
+          : createHash("sha256").update(identity.passphrase).digest("hex"),
+        options.known_hosts ?? null,
+        options.host_key ?? null,
+      ]);
+      let login = logins.get(key);
+      if (!login) {
+        login = make(logins.size, endpoint, credentials, policy, signal, timeout);
+        logins.set(key, login);
+        login.catch(() => logins.get(key) === login && logins.delete(key));
+      }
+      return await login;
+    },
+    async close() {
+      const all = [...logins.values()];
+      logins.clear();
+      for (const l of await Promise.allSettled(all)) {
+        if (l.status !== "fulfilled") continue;
+        await new Deno.Command("ssh", {
+          args: ["-o", `ControlPath=${l.value.control}`, "-O", "exit", ALIAS],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).output().catch(() => {});
+      }
+      if (dir) await Deno.remove(await dir, { recursive: true }).catch(() => {});
+      dir = undefined;
+    },
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * The `sftp` staging provider: `sftp://[user@]host[:port]/absolute/path` over
+ * SSH (npm:ssh2, pure JavaScript). It logs in with the rule's `identity_file`
+ * or the ssh agent and always checks the host key (`known_hosts` or a pinned
+ * `host_key`). Transfers to one server share one connection. A fetch resumes
+ * from the partial file; an upload goes to `.<name>.ferry-part` beside the
+ * target, resumed when present, and is renamed over the target when complete.
+ *
+ * Rule options: `user` (login name when the URL has none; default the local
+ * user), `identity_file` (private key, `~` expanded), `passphrase_env`
+ * (variable holding its passphrase), `known_hosts` (default
+ * `~/.ssh/known_hosts`), `host_key` (`SHA256:...` fingerprint, instead of
+ * known_hosts), `timeout` (seconds to connect and log in, default 30).
+ *
+ * A partial file (or remote temp file) is resumed only when it was written
+ * after the other side's file last changed; otherwise it starts over.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { basename, dirname } from "node:path/posix";
+import type { ParamValue } from "../../dsl/model.ts";
+import {
+  expandHome,
+  hostKeyPolicy,
+  hostPort,
+  type SshCredentials,
+  sshCredentials,
+  type SshEndpoint,
+  sshEndpoint,
+  SshSetupError,
+} from "./ssh_auth.ts";
+import {
+  type FetchRequest,
+  type FetchResult,
+  type PutRequest,
+  type PutResult,
+  StagingError,
+  type StagingProvider,
+} from "./types.ts";
+import { abortable, mkdirp, pipelinedRead, pipelinedWrite } from "./_sftp_io.ts";
+import { connectSftp, sftpFailure, type SftpSession } from "./_sftp_session.ts";
+
+type Options = Readonly<Record<string, ParamValue>>;
+
+/** A parsed `sftp://` URL. */
+interface Target {
+  readonly endpoint: SshEndpoint;
+  readonly path: string;
+}
+
+function target(url: string, options: Options): Target {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new StagingError(`SFTP: "${url}" is not a URL`, { retryable: false });
+  }
+  if (u.protocol !== "sftp:" || !u.hostname) {
+    throw new StagingError(
+      `SFTP: "${url}" is not an sftp://[user@]host[:port]/absolute/path URL`,
+      { retryable: false },
+    );
+  }
+  const path = decodeURIComponent(u.pathname);
+  if (path === "/" || path.endsWith("/")) {
+    throw new StagingError(`SFTP: "${url}" names a directory, not a file`, { retryable: false });
+  }
+  try {
+    return { endpoint: sshEndpoint(u, options), path };
+  } catch (e) {
+    throw setupError(e);
+  }
+}
+
+/** The rule option `timeout`: seconds to wait for a connection and login. */
+function timeoutSeconds(options: Options): number {
+  const v = options.timeout ?? 30;
+  if (typeof v !== "number" || !(v > 0)) {
+    throw new StagingError(
+      `SFTP: the rule option timeout must be a positive number of seconds, not ${
+        JSON.stringify(v)
+      }`,
+      { retryable: false },
+    );
+  }
+  return v;
+}
+
+function setupError(e: unknown): unknown {
+  return e instanceof SshSetupError
+    ? new StagingError(`SFTP: ${e.message}`, { retryable: false })
+    : e;
+}
+
+/** Local file size and mtime (ms), or undefined. */
+function localStat(path: string): { size: number; mtime: number } | undefined {
+  try {
+    const s = Deno.statSync(path);
+    return { size: s.size, mtime: s.mtime?.getTime() ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `sftp` staging provider. Rule options: `user`, `identity_file`,
+ * `passphrase_env`, `known_hosts`, `host_key`, `timeout` (see the module doc).
+ * Call `close()` when the run is over: it ends the shared connections.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sftpStaging } from "./sftp.ts";
+ * const sftp = sftpStaging();
+ * assert.equal(sftp.name, "sftp");
+ * const e = await sftp.fetch!({
+ *   url: "sftp://example.org/",
+ *   partial: "/tmp/x.ferry-part",
+ *   options: {},
+ *   signal: new AbortController().signal,
+ *   progress: () => {},
+ *   secret: () => undefined,
+ * }).catch((e) => e);
+ * assert.equal(e.message, `SFTP: "sftp://example.org/" names a directory, not a file`);
+ * await sftp.close?.();
+ * ```
+ */
+export function sftpStaging(): StagingProvider {
+  const sessions = new Map<string, Promise<SftpSession>>();
+
+  async function session(
+    t: Target,
+    options: Options,
+    secret: FetchRequest["secret"],
+    signal: AbortSignal,
+  ) {
+    let credentials: SshCredentials;
+    let policy;
+    try {
+      credentials = sshCredentials(options, secret, t.endpoint);
+      policy = hostKeyPolicy(options, t.endpoint);
+    } catch (e) {
+      throw setupError(e);
+    }
+    // Rules that check or log in differently never share a connection.
+    const key = JSON.stringify([
+      t.endpoint,
+      "identity" in credentials ? credentials.identity.file : credentials.agent,
+      // A wrong passphrase must fail even while a right one holds a connection open.
+      "identity" in credentials && credentials.identity.passphrase !== undefined
+        ? createHash("sha256").update(credentials.identity.passphrase).digest("hex")
+        : null,
+      options.known_hosts === undefined ? null : expandHome(String(options.known_hosts)),
+      options.host_key ?? null,
+    ]);
+    let p = sessions.get(key);
+    if (p) {
+      // A failed connection attempt fails its waiters too (the runtime retries).
+      const s = await abortable(p, signal);
+      if (!s.closed) return s;
+      if (sessions.get(key) === p) sessions.delete(key);
+    }
+    p = connectSftp(t.endpoint, credentials, policy, timeoutSeconds(options) * 1000);
+    sessions.set(key, p);
+    const mine = p;
+    p.then(
+      (s) => s.onClose(() => sessions.get(key) === mine && sessions.delete(key)),
+      () => sessions.get(key) === mine && sessions.delete(key),
+    );
+    return await abortable(p, signal);
+  }
+
+  return {
+    name: "sftp",
+
+    async fetch(r: FetchRequest): Promise<FetchResult> {
+      const t = target(r.url, r.options);
+      const s = await session(t, r.options, r.secret, r.signal);
+      const fail = (e: unknown, action: string) => sftpFailure(e, s.endpoint, action, t.path);
+      const st = await abortable(s.stat(t.path), r.signal).catch((e) => {
+        throw fail(e, "stat");
+      });
+      if (!st.isFile()) {
+        throw new StagingError(`SFTP: ${t.path} on ${hostPort(s.endpoint)} is not a file`, {
+          retryable: false,
+        });
+      }
+      const validators = { size: st.size, mtime: st.mtime * 1000 };
+      const prev = r.previous;
+      if (prev && prev.size === st.size && prev.mtime === validators.mtime) {
+        return { status: "unchanged", validators };
+      }
+      // Resume only from a partial written after the remote file last changed.
+      const local = localStat(r.partial);
+      let offset = local && local.size <= st.size && local.mtime >= validators.mtime
+        ? local.size
+        : 0;
+      using out = await Deno.open(r.partial, { write: true, create: true });
+      await out.truncate(offset);
+      await out.seek(offset, Deno.SeekMode.Start);
+      r.progress(offset, st.size);
+      if (offset < st.size) {
+        const handle = await abortable(s.open(t.path, "r"), r.signal).catch((e) => {
+          throw fail(e, "open");
+        });
+        try {
+          await pipelinedRead(s, handle, offset, st.size, (chunk) => {
+            for (let w = 0; w < chunk.length;) w += out.writeSync(chunk.subarray(w));
+            offset += chunk.length;
+            r.progress(offset, st.size);
+          }, r.signal);
+        } catch (e) {
+          throw fail(e, "read");
+        } finally {
+          s.close(handle).catch(() => {});
+        }
+      }
+      if (offset !== st.size) {
+        throw new StagingError(
+          `SFTP: got ${offset} of ${st.size} bytes of ${t.path} from ${hostPort(s.endpoint)}`,
+          { retryable: true },
+        );
+      }
+      return { status: "fetched", validators };
+    },
+
+    async put(r: PutRequest): Promise<PutResult> {
+      const t = target(r.url, r.options);
+      const s = await session(t, r.options, r.secret, r.signal);
+      const fail = (e: unknown, action: string, path = t.path) =>
+        sftpFailure(e, s.endpoint, action, path);
+      const dir = dirname(t.path);
+      const temp = `${dir}/.${basename(t.path)}.ferry-part`;
+      await abortable(mkdirp(s, dir), r.signal).catch((e) => {
+        throw fail(e, "create the directory", dir);
+      });
+      // Resume only a temp file written after the source last changed.
+      const source = localStat(r.source);
+      const old = await s.stat(temp).catch(() => undefined);
+      const offset = old && old.isFile() && old.size < r.size && source &&
+          old.mtime * 1000 >= Math.floor(source.mtime / 1000) * 1000
+        ? old.size
+        : 0;
+      const handle = await abortable(s.open(temp, offset > 0 ? "r+" : "w"), r.signal).catch(
+        (e) => {
+          throw fail(e, "create", temp);
+        },
+      );
+      r.progress(offset, r.size);
+      try {
+        await pipelinedWrite(s, handle, r.source, offset, (n) => r.progress(n, r.size), r.signal);
+      } catch (e) {
+        s.close(handle).catch(() => {});
+        throw fail(e, "write", temp);
+      }
+      await abortable(s.close(handle), r.signal).catch((e) => {
+        throw fail(e, "write", temp);
+      });
+      const written = await abortable(s.stat(temp), r.signal).catch((e) => {
+        throw fail(e, "stat", temp);
+      });
+      if (written.size !== r.size) {
+        throw new StagingError(
+          `SFTP: ${temp} on ${
+            hostPort(s.endpoint)
+          } has ${written.size} bytes after the upload, not ${r.size}`,
+          { retryable: true },
+        );
+      }
+      await abortable(s.replace(temp, t.path), r.signal).catch((e) => {
+        throw fail(e, "rename to", t.path);
+      });
+      const st = await abortable(s.stat(t.path), r.signal).catch((e) => {
+        throw fail(e, "stat");
+      });
+      return { validators: { size: st.size, mtime: st.mtime * 1000 } };
+    },
+
+    async close(): Promise<void> {
+      const all = [...sessions.values()];
+      sessions.clear();
+      await Promise.all(all.map((p) => p.then((s) => s.end(), () => {})));
+    },
+  };
+}

@@ -1,0 +1,388 @@
+/**
+ * The runtime around a staging provider: what makes a transfer safe whatever
+ * the protocol. A fetch lands in `<dest>.ferry-part` (kept between attempts
+ * and between runs: it is the resume point) and is renamed to its final name
+ * only when complete and verified: size against what the server announced,
+ * sha256 against the workflow's `checksum:` or the server's own digest.
+ * Failures are retried with exponential backoff when they may pass. A cached
+ * copy is kept with a metadata sidecar (URL, validators, size, digest) and
+ * reused until the provider says the source changed.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { dirname } from "node:path";
+import type { ParamValue } from "../../dsl/model.ts";
+import { redact, rememberSecret } from "./secrets.ts";
+import { type FetchResult, StagingError, type StagingProvider, type Validators } from "./types.ts";
+
+/** Options shared by {@linkcode stageIn} and {@linkcode stageOut}. */
+export interface TransferCall {
+  /** The remote URL. */
+  readonly url: string;
+  /** The staging rule's options. */
+  readonly options: Readonly<Record<string, ParamValue>>;
+  /** Cancels the transfer (the partial file stays for a later resume). */
+  readonly signal?: AbortSignal;
+  /** Bytes present at the destination so far, and the total when known. */
+  readonly progress?: (bytes: number, total?: number) => void;
+  /** Attempts after the first. @default the rule's `retries`, else 3 */
+  readonly retries?: number;
+  /** First backoff delay; doubles per attempt, at most 30 s. @default FERRY_RETRY_BASE_MS, else 500 */
+  readonly retryBaseMs?: number;
+}
+
+/** A fetch to a local path. */
+export interface StageInCall extends TransferCall {
+  /** The final local path. */
+  readonly dest: string;
+  /** Declared digest, `sha256:<hex>`. */
+  readonly checksum?: string;
+  /** Reuse `dest` when the source is unchanged (a metadata sidecar records what was fetched). @default true */
+  readonly cache?: boolean;
+}
+
+/** What a fetch did. */
+export interface StageInResult {
+  /** The final path (= dest). */
+  readonly path: string;
+  /** Size of the file. */
+  readonly bytes: number;
+  /** What identifies the version fetched. */
+  readonly validators: Validators;
+  /** The cached copy was still current: nothing was downloaded. */
+  readonly reused: boolean;
+  /** Attempts made (0 when reused without asking the server). */
+  readonly attempts: number;
+  /** sha256 of the content, hex, when it was computed (a checksum was declared or given). */
+  readonly sha256?: string;
+}
+
+/** An upload of a local file. */
+export interface StageOutCall extends TransferCall {
+  /** The local file. */
+  readonly source: string;
+}
+
+/** What an upload did. */
+export interface StageOutResult {
+  /** Bytes sent. */
+  readonly bytes: number;
+  /** What identifies the uploaded version. */
+  readonly validators: Validators;
+  /** Attempts made. */
+  readonly attempts: number;
+}
+
+/** What the cache keeps beside a fetched file. */
+export interface CacheRecord {
+  /** The source URL. */
+  readonly url: string;
+  /** Size of the copy. */
+  readonly size: number;
+  /** Validators from the provider. */
+  readonly validators: Validators;
+  /** sha256 hex of the copy, when computed. */
+  readonly sha256?: string;
+  /** When it was fetched (ms since the epoch); informative only, never compared. */
+  readonly fetchedAt: number;
+}
+
+/** The partial (in-progress) file of a destination. */
+export function partialPath(dest: string): string {
+  return `${dest}.ferry-part`;
+}
+
+/** The cache metadata sidecar of a destination. */
+export function metaPath(dest: string): string {
+  return `${dest}.ferry-meta.json`;
+}
+
+/** The cache record beside `dest`, when there is a readable one for `url`. */
+export function readCacheRecord(dest: string, url: string): CacheRecord | undefined {
+  try {
+    const r = JSON.parse(Deno.readTextFileSync(metaPath(dest))) as CacheRecord;
+    return r.url === url && typeof r.size === "number" ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function fileSize(path: string): number | undefined {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** sha256 (hex) of a file, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  return await digestFile(path, "sha256");
+}
+
+async function digestFile(path: string, algorithm: string): Promise<string> {
+  const h = createHash(algorithm);
+  using f = await Deno.open(path);
+  const buf = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = await f.read(buf);
+    if (n === null) break;
+    h.update(buf.subarray(0, n));
+  }
+  return h.digest("hex");
+}
+
+function parseDigest(d: string): { algorithm: string; hex: string } | undefined {
+  const m = /^(sha256|sha512|sha1|md5):([0-9a-fA-F]+)$/.exec(d);
+  return m ? { algorithm: m[1]!, hex: m[2]!.toLowerCase() } : undefined;
+}
+
+function retriesOf(call: TransferCall): number {
+  if (call.retries !== undefined) return call.retries;
+  const r = call.options.retries;
+  return typeof r === "number" && r >= 0 ? r : 3;
+}
+
+function baseDelayOf(call: TransferCall): number {
+  if (call.retryBaseMs !== undefined) return call.retryBaseMs;
+  const env = Number(Deno.env.get("FERRY_RETRY_BASE_MS"));
+  return Number.isFinite(env) && env >= 0 && Deno.env.get("FERRY_RETRY_BASE_MS") ? env : 500;
+}
+
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name;
+  return String(e);
+}
+
+function isRetryable(e: unknown): boolean {
+  return e instanceof StagingError ? e.retryable : true;
+}
+
+function context(call: TransferCall, signal: AbortSignal) {
+  return {
+    options: call.options,
+    signal,
+    progress: call.progress ?? (() => {}),
+    secret: (name: string) => {
+      const v = Deno.env.get(name);
+      if (v === undefined || v === "") return undefined;
+      rememberSecret(v);
+      return v;
+    },
+  };
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  Deno.writeTextFileSync(tmp, text);
+  Deno.renameSync(tmp, path);
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch { /* not there */ }
+}
+
+/**
+ * Fetch `url` to `dest` through `provider`: resumable, verified, atomic, cached.
+ * Rejects with a {@linkcode StagingError} naming the URL and the provider.
+ */
+export async function stageIn(
+  provider: StagingProvider,
+  call: StageInCall,
+): Promise<StageInResult> {
+  const { url, dest } = call;
+  const fail = (attempts: number, why: string, retryable = false) =>
+    new StagingError(
+      redact(`Cannot fetch "${url}" with ${provider.name} after ${attempts} attempt(s): ${why}`),
+      { retryable },
+    );
+  if (!provider.fetch) {
+    throw new StagingError(
+      `Cannot fetch "${redact(url)}" with ${provider.name}: this provider can only stage out`,
+      { retryable: false },
+    );
+  }
+  const signal = call.signal ?? new AbortController().signal;
+  const declared = call.checksum !== undefined ? parseDigest(call.checksum) : undefined;
+  const cache = call.cache !== false;
+  Deno.mkdirSync(dirname(dest), { recursive: true });
+  const partial = partialPath(dest);
+  let previous = cache ? readCacheRecord(dest, url) : undefined;
+  if (previous && fileSize(dest) !== previous.size) previous = undefined;
+  if (previous && declared?.algorithm === "sha256" && previous.sha256 === declared.hex) {
+    // The content is pinned by its checksum and the copy has it: no need to ask the server.
+    call.progress?.(previous.size, previous.size);
+    return {
+      path: dest,
+      bytes: previous.size,
+      validators: previous.validators,
+      reused: true,
+      attempts: 0,
+      sha256: previous.sha256,
+    };
+  }
+  const retries = retriesOf(call);
+  const base = baseDelayOf(call);
+  let last = "";
+  for (let attempt = 1; attempt <= retries + 1; attempt++) {
+    if (aborted(signal)) throw fail(attempt - 1, "cancelled");
+    let result: FetchResult;
+    try {
+      result = await provider.fetch({
+        ...context(call, signal),
+        url,
+        partial,
+        ...(previous ? { previous: previous.validators } : {}),
+      });
+    } catch (e) {
+      if (aborted(signal)) throw fail(attempt, "cancelled");
+      last = messageOf(e);
+      if (!isRetryable(e)) throw fail(attempt, last);
+      if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
+      continue;
+    }
+    if (result.status === "unchanged") {
+      if (!previous) {
+        throw fail(
+          attempt,
+          "the provider answered `unchanged` without a cached copy (a bug in it)",
+        );
+      }
+      const record: CacheRecord = {
+        ...previous,
+        validators: { ...previous.validators, ...result.validators },
+      };
+      writeAtomic(metaPath(dest), JSON.stringify(record));
+      call.progress?.(previous.size, previous.size);
+      return {
+        path: dest,
+        bytes: previous.size,
+        validators: record.validators,
+        reused: true,
+        attempts: attempt,
+        ...(record.sha256 ? { sha256: record.sha256 } : {}),
+      };
+    }
+    const size = fileSize(partial);
+    if (size === undefined) {
+      last = "the provider reported success but wrote nothing";
+      continue;
+    }
+    const v = result.validators;
+    if (v.size !== undefined && size !== v.size) {
+      last = `got ${size} bytes, the server announced ${v.size}`;
+      // More bytes than announced cannot be resumed: start over.
+      if (size > v.size) removeQuietly(partial);
+      if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
+      continue;
+    }
+    let sha256: string | undefined;
+    const given = v.digest !== undefined ? parseDigest(v.digest) : undefined;
+    const checks = [
+      ...(declared ? [{ ...declared, from: "the workflow's checksum" }] : []),
+      ...(given ? [{ ...given, from: "the server's digest" }] : []),
+    ];
+    let bad: string | undefined;
+    for (const c of checks) {
+      const got = c.algorithm === "sha256" && sha256
+        ? sha256
+        : await digestFile(partial, c.algorithm);
+      if (c.algorithm === "sha256") sha256 = got;
+      if (got !== c.hex) {
+        bad =
+          `checksum mismatch: ${c.from} is ${c.algorithm}:${c.hex}, the file has ${c.algorithm}:${got}`;
+        break;
+      }
+    }
+    if (bad) {
+      last = bad;
+      removeQuietly(partial); // corrupt: never resumed from
+      if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
+      continue;
+    }
+    Deno.renameSync(partial, dest);
+    const record: CacheRecord = {
+      url,
+      size,
+      validators: v,
+      ...(sha256 ? { sha256 } : {}),
+      fetchedAt: Date.now(),
+    };
+    if (cache) writeAtomic(metaPath(dest), JSON.stringify(record));
+    return {
+      path: dest,
+      bytes: size,
+      validators: v,
+      reused: false,
+      attempts: attempt,
+      ...(sha256 ? { sha256 } : {}),
+    };
+  }
+  throw fail(retries + 1, last, true);
+}
+
+/**
+ * Upload `source` to `url` through `provider`, with retries. The provider
+ * writes under a temporary name on the server and renames when complete.
+ */
+export async function stageOut(
+  provider: StagingProvider,
+  call: StageOutCall,
+): Promise<StageOutResult> {
+  const { url, source } = call;
+  const fail = (attempts: number, why: string, retryable = false) =>
+    new StagingError(
+      redact(
+        `Cannot upload "${source}" to "${url}" with ${provider.name} after ${attempts} attempt(s): ${why}`,
+      ),
+      { retryable },
+    );
+  if (!provider.put) {
+    throw new StagingError(
+      redact(`Cannot upload to "${url}" with ${provider.name}: this provider can only stage in`),
+      { retryable: false },
+    );
+  }
+  const signal = call.signal ?? new AbortController().signal;
+  const size = fileSize(source);
+  if (size === undefined) throw fail(0, `${source} does not exist`);
+  const retries = retriesOf(call);
+  const base = baseDelayOf(call);
+  let last = "";
+  for (let attempt = 1; attempt <= retries + 1; attempt++) {
+    if (aborted(signal)) throw fail(attempt - 1, "cancelled");
+    try {
+      const r = await provider.put({ ...context(call, signal), url, source, size });
+      if (r.validators.size !== undefined && r.validators.size !== size) {
+        last = `the server has ${r.validators.size} bytes, the file has ${size}`;
+      } else {
+        return { bytes: size, validators: r.validators, attempts: attempt };
+      }
+    } catch (e) {
+      if (aborted(signal)) throw fail(attempt, "cancelled");
+      last = messageOf(e);
+      if (!isRetryable(e)) throw fail(attempt, last);
+    }
+    if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
+  }
+  throw fail(retries + 1, last, true);
+}

@@ -1,0 +1,77 @@
+/**
+ * Test helpers for real services (sshd, vsftpd, HTTP, Slurm) on 127.0.0.1.
+ * Under CI=true a missing service is a failing test; elsewhere the tests that
+ * need it are skipped, and the skip is announced loudly on stderr.
+ * @module
+ */
+
+/** Whether every program is installed. */
+function installed(program: string): boolean {
+  if (program.startsWith("/")) {
+    try {
+      return Deno.statSync(program).isFile;
+    } catch {
+      return false;
+    }
+  }
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${program}`).isFile) return true;
+    } catch { /* next */ }
+  }
+  return false;
+}
+
+/**
+ * Whether a service's programs are present. When some are missing: under
+ * CI=true registers a failing test naming them; otherwise warns loudly. Use the
+ * result as `ignore: !have` on the tests that need the service.
+ */
+export function haveService(service: string, programs: readonly string[]): boolean {
+  const missing = programs.filter((p) => !installed(p));
+  if (missing.length === 0) return true;
+  const why = `${service} tests need ${missing.join(", ")} (see .ci/run for the Debian packages)`;
+  if (Deno.env.get("CI") === "true") {
+    Deno.test(`${service}: service available`, () => {
+      throw new Error(`CI=true and ${why}`);
+    });
+  } else {
+    console.error(`\n!!! SKIPPING ${service} tests: ${why} !!!\n`);
+  }
+  return false;
+}
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Wait until `check` resolves true, polling every 50 ms, or throw after `ms`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  ms = 10_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      if (await check()) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export async function listening(port: number): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
