@@ -73,3 +73,24 @@ export { runPlan } from "./interpreter/run.ts";
 export type { BatchProvider, JobResult, JobSpec, Outcome } from "./providers/batch/types.ts";
 export type { LocalProviderOptions } from "./providers/batch/local.ts";
 export { localProvider } from "./providers/batch/local.ts";
+export type {
+  FetchRequest,
+  FetchResult,
+  PutRequest,
+  PutResult,
+  StagingContext,
+  StagingProvider,
+  StagingProviderFactory,
+  Validators,
+} from "./providers/staging/types.ts";
+export { StagingError } from "./providers/staging/types.ts";
+export type {
+  StageInCall,
+  StageInResult,
+  StageOutCall,
+  StageOutResult,
+  TransferCall,
+} from "./providers/staging/transfer.ts";
+export { stageIn, stageOut } from "./providers/staging/transfer.ts";
+export { redact } from "./providers/staging/secrets.ts";
+export type { TransferEvent } from "./interpreter/stager.ts";

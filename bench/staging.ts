@@ -4,8 +4,9 @@
  * vs `curl -o`, and 2,000 files of 16 KiB vs `xargs -P8 curl`. Scratch
  * (bench/_staging_scratch.ts): a 1 GiB input copied into a task directory on
  * scratch vs `cp`. Options go to the HTTP part (`--big-mib`, `--files`, ...);
- * `--scratch-dir DIR` puts the scratch side elsewhere (default: a temp dir
- * under bench/out, the same disk; `/dev/shm` shows the copy without the disk).
+ * `--scratch-dir DIR` (repeatable) puts the scratch side there (default: a
+ * temp dir under bench/out, the same disk, then /dev/shm, the copy without
+ * the disk).
  * @module
  */
 
@@ -17,8 +18,10 @@ import { scratchBench } from "./_staging_scratch.ts";
 /** Run both halves. */
 export async function main(args: readonly string[] = []): Promise<void> {
   const rest = [...args];
-  const at = rest.indexOf("--scratch-dir");
-  const scratchDirs = at >= 0 ? [rest.splice(at, 2)[1]!] : [];
+  const scratchDirs: string[] = [];
+  for (let at = rest.indexOf("--scratch-dir"); at >= 0; at = rest.indexOf("--scratch-dir")) {
+    scratchDirs.push(rest.splice(at, 2)[1]!);
+  }
   await httpMain(rest);
   const base = join(ROOT, "bench/out");
   await Deno.mkdir(base, { recursive: true });
@@ -27,7 +30,14 @@ export async function main(args: readonly string[] = []): Promise<void> {
     console.log("\nscratch: one 1 GiB input copied into the task directory on scratch, vs cp");
     console.log("| scratch on | cp s | ferry s | ferry ÷ cp throughput |");
     console.log("| ---------- | ---: | ------: | --------------------: |");
-    for (const dir of scratchDirs.length ? scratchDirs : [work]) {
+    const shm = (() => {
+      try {
+        return Deno.statSync("/dev/shm").isDirectory ? ["/dev/shm"] : [];
+      } catch {
+        return [];
+      }
+    })();
+    for (const dir of scratchDirs.length ? scratchDirs : [work, ...shm]) {
       const r = await scratchBench(work, dir, 1 << 30);
       const ratio = r.cp / r.ferry;
       console.log(

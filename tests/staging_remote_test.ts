@@ -16,7 +16,7 @@ import { startHttpServer } from "./_http_server.ts";
 import { haveService } from "./_services.ts";
 import { startRsyncDaemon, startSshd } from "./_sshd.ts";
 import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd } from "./_vsftpd.ts";
-import { ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 
 const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 
@@ -279,6 +279,92 @@ Deno.test({
     } finally {
       await rsyncd.stop();
       await sshd.stop();
+      await ftp.stop();
+    }
+  },
+});
+
+Deno.test("http: --transfers and a rule's max_concurrent bound the transfers in flight", async () => {
+  const files: Record<string, Uint8Array> = {};
+  for (let i = 0; i < 6; i++) files[`/d/f${i}.bin`] = bytes(4000, i);
+  const server = await startHttpServer({ files });
+  try {
+    for (const [flags, rule, peak] of [[[], 2, 2], [["--transfers", "3"], undefined, 3]] as const) {
+      await withTemp(async (ws) => {
+        for (const p of Object.keys(files)) {
+          server.fault(p, { kind: "trickle", bytesPerSecond: 8000, chunk: 1000 });
+        }
+        await Deno.writeTextFile(
+          join(ws, "site.yaml"),
+          stringify({
+            "ferry-site": 1,
+            executors: {
+              local: {
+                staging: [{
+                  match: "http://*:*",
+                  action: "http",
+                  ...(rule ? { max_concurrent: rule } : {}),
+                }],
+              },
+            },
+          }),
+        );
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "limits",
+          apps: {
+            cat: {
+              inputs: { all: Object.keys(files).map((p) => server.url(p)) },
+              outputs: { n: "n.txt" },
+              shell: "cat ${{ inputs.all }} | wc -c > ${{ outputs.n }}",
+            },
+          },
+        });
+        const r = await ferryRun(["--site", join(ws, "site.yaml"), ...flags, wf]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(await Deno.readTextFile(join(ws, "n.txt")), "24000\n");
+        assert.equal(server.peakFaulty, peak, `${flags.join(" ")} max_concurrent=${rule}`);
+        server.reset();
+      });
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test({
+  name: "ftp: a refused upload fails the task, is retried like a task failure, and is never silent",
+  ignore: !FTP_OK,
+  async fn() {
+    const ftp = await startVsftpd({ mode: "anonymous" });
+    try {
+      await withTemp(async (ws) => {
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "refused",
+          apps: {
+            publish: {
+              retries: 1,
+              outputs: { report: `ftp://127.0.0.1:${ftp.port}/report.txt`, local: "mine.txt" },
+              shell: "echo data > ${{ outputs.report }}; echo mine > ${{ outputs.local }}",
+            },
+          },
+        });
+        const r = await ferryRun(["--progress", "lines", wf]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          /retry publish: attempt 1 failed \(Cannot upload "[^"]*\/report\.txt" to "ftp:\/\/127\.0\.0\.1:\d+\/report\.txt" with ftp after 1 attempt\(s\): FTP 553 /,
+        );
+        assert.match(
+          r.stderr,
+          /✗ publish: Cannot upload "[^"]*" to "ftp:\/\/127\.0\.0\.1:\d+\/report\.txt" with ftp after 1 attempt\(s\): FTP 553 /,
+        );
+        assert.match(r.stderr, /failed: 0 succeeded, 1 failed/);
+        // The task failed, so its workspace output is not delivered either.
+        assert.equal(await exists(join(ws, "mine.txt")), false);
+      });
+    } finally {
       await ftp.stop();
     }
   },
