@@ -6,6 +6,7 @@
  * @module
  */
 
+import { sleep } from "../providers/staging/limit.ts";
 import { join } from "node:path";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
 import {
@@ -688,18 +689,6 @@ function functionArgs(task: PlanTask, work: string): unknown {
     bindings: task.bindings,
     task: { id: task.id },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Bytes for people: 4.0 GiB. */

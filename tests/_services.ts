@@ -5,6 +5,8 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
+
 /** Whether every program is installed. */
 function installed(program: string): boolean {
   if (program.startsWith("/")) {
@@ -70,6 +72,28 @@ export async function listening(port: number): Promise<boolean> {
   try {
     const c = await Deno.connect({ hostname: "127.0.0.1", port });
     c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `n` random bytes (incompressible test data). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+/** sha256 of bytes, hex. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Whether a path exists (without following a final symlink's target). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
     return true;
   } catch {
     return false;

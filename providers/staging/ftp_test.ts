@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { haveService } from "../../tests/_services.ts";
+import { exists, haveService, randomBytes, sha256 } from "../../tests/_services.ts";
 import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd, type Vsftpd } from "../../tests/_vsftpd.ts";
 import { ftpStaging } from "./ftp.ts";
 import { partialPath, stageIn, stageOut } from "./transfer.ts";
@@ -8,25 +7,6 @@ import { StagingError, type StagingProvider } from "./types.ts";
 
 const have = haveService("ftp", ["vsftpd"]);
 const haveOpenssl = have && haveService("ftps", ["openssl"]);
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The FTP commands the server received, in order (from its protocol log). */
 async function commands(srv: Vsftpd): Promise<string[]> {

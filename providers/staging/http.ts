@@ -17,7 +17,7 @@ import {
   serverDigest,
   statusLine,
 } from "./_http_options.ts";
-import { Limit } from "./limit.ts";
+import { Limit, sleep } from "./limit.ts";
 import {
   type FetchRequest,
   type FetchResult,
@@ -64,18 +64,6 @@ function removeQuietly(path: string): void {
   try {
     Deno.removeSync(path);
   } catch { /* not there */ }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** One download attempt. */

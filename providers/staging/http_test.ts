@@ -10,24 +10,11 @@ import { httpStaging } from "./http.ts";
 import { partialPath, stageIn } from "./transfer.ts";
 import { type FetchRequest, StagingError, type Validators } from "./types.ts";
 import type { ParamValue } from "../../dsl/model.ts";
-import { haveService } from "../../tests/_services.ts";
+import { exists, haveService, sha256 } from "../../tests/_services.ts";
 
 const SIZE = 1_000_003; // not a multiple of any buffer size
 const DATA = new Uint8Array(SIZE).map((_, i) => (i * 7919 + (i >> 9)) & 255);
 const OTHER = DATA.map((b) => b ^ 0x5a);
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Run `f` with a server and a temporary directory, both removed after. */
 async function withServer(

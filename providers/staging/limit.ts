@@ -1,7 +1,7 @@
 /**
- * Counting semaphores for transfer concurrency: one global, one per provider
- * rule, one per host. Waiters are served in arrival order; an aborted waiter
- * leaves the queue.
+ * Waiting: counting semaphores for transfer concurrency (one global, one per
+ * provider rule, one per host; waiters are served in arrival order and an
+ * aborted waiter leaves the queue), and a sleep that an AbortSignal cuts short.
  * @module
  */
 
@@ -74,4 +74,17 @@ export async function withLimits<T>(
   } finally {
     for (const l of held.reverse()) l.release();
   }
+}
+
+/** Wait `ms`, or less if `signal` aborts first (it never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

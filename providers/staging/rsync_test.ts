@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { freePort, haveService, waitFor } from "../../tests/_services.ts";
+import {
+  exists,
+  freePort,
+  haveService,
+  randomBytes,
+  sha256,
+  waitFor,
+} from "../../tests/_services.ts";
 import { type RsyncDaemon, type Sshd, startRsyncDaemon, startSshd } from "../../tests/_sshd.ts";
 import { rsyncQuote } from "./_rsync_ssh.ts";
 import { rsyncStaging } from "./rsync.ts";
@@ -17,25 +23,6 @@ const have = haveService("sshd", [
 
 const PASSWORD_ENV = "FERRY_TEST_RSYNC_PASSWORD";
 const PASSWORD = "daemon-pass-4711";
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** One server of either transport, seen the same way by the tests. */
 interface Server {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { freePort, haveService } from "../../tests/_services.ts";
+import { exists, freePort, haveService, randomBytes, sha256 } from "../../tests/_services.ts";
 import { type Sshd, startSshd } from "../../tests/_sshd.ts";
 import { sftpStaging } from "./sftp.ts";
 import { partialPath, stageIn, stageOut } from "./transfer.ts";
@@ -14,25 +13,6 @@ const have = haveService("sshd", [
   "rsync",
 ]);
 const haveAgent = have && haveService("ssh-agent", ["ssh-agent", "ssh-add"]);
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `close "<path>" bytes read R written W` lines sftp-server logged for `path`. */
 function closes(srv: Sshd, path: string): { read: number; written: number }[] {

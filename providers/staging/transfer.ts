@@ -10,6 +10,7 @@
  * @module
  */
 
+import { sleep } from "./limit.ts";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import type { ParamValue } from "../../dsl/model.ts";
@@ -152,18 +153,6 @@ function baseDelayOf(call: TransferCall): number {
 
 function aborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 function messageOf(e: unknown): string {
