@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isAbsolute, resolve } from "node:path";
 import type { Executor, ParamValue } from "../dsl/model.ts";
 import { Limit, withLimits } from "../providers/staging/limit.ts";
 import { loadStagingProvider } from "../providers/staging/registry.ts";
@@ -20,6 +21,9 @@ import {
 } from "../providers/staging/transfer.ts";
 import type { StagingProvider } from "../providers/staging/types.ts";
 import type { PlanFile, PlanTransfer } from "./plan.ts";
+
+/** Rule options that name files. */
+const PATH_OPTIONS = ["identity_file", "known_hosts", "ca_file"] as const;
 
 /** One transfer's life, as the progress display and the event log see it. */
 export interface TransferEvent {
@@ -80,10 +84,15 @@ export class Stager {
   #rule(executor: string, rule: number | "default") {
     const ex = this.#o.executors[executor];
     const r = rule === "default" ? undefined : ex?.staging[rule];
-    return {
-      options: (r?.options ?? {}) as Readonly<Record<string, ParamValue>>,
-      key: `${executor}#${rule}`,
-    };
+    const options: Record<string, ParamValue> = { ...(r?.options ?? {}) };
+    // File options are relative to the file holding the rule, like module paths.
+    for (const k of PATH_OPTIONS) {
+      const v = options[k];
+      if (typeof v === "string" && !isAbsolute(v) && !v.startsWith("~")) {
+        options[k] = resolve(this.#o.moduleBase(executor), v);
+      }
+    }
+    return { options, key: `${executor}#${rule}` };
   }
 
   #limits(executor: string, rule: number | "default"): Limit[] {

@@ -369,3 +369,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test("http on an executor without a shared filesystem: fetched on the node into the task's directory", async () => {
+  const server = await startHttpServer({ files: { "/d/in.txt": "node-side\n" } });
+  try {
+    await withTemp(async (ws) => {
+      await Deno.writeTextFile(
+        join(ws, "site.yaml"),
+        stringify({ "ferry-site": 1, executors: { local: { filesystem: "none" } } }),
+      );
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "wrap",
+        apps: {
+          read: {
+            inputs: { x: server.url("/d/in.txt") },
+            outputs: { y: "y.txt" },
+            shell:
+              "{ echo \"$PWD\"; echo '${{ inputs.x }}'; cat ${{ inputs.x }}; } > ${{ outputs.y }}",
+          },
+        },
+      });
+      const site = join(ws, "site.yaml");
+      const plan = JSON.parse(
+        (await ferryRun(["--site", site, "--format", "json", wf], {}, "plan")).stdout,
+      );
+      const input = plan.tasks[0].inputs[0];
+      assert.deepEqual([input.staging, input.provider, input.path], [
+        "wrap",
+        "http",
+        "_inputs/x/in.txt",
+      ]);
+      assert.deepEqual(plan.transfers, []);
+      const r = await ferryRun(["--site", site, wf]);
+      assert.equal(r.code, 0, r.stderr);
+      const [cwd, path, text] = (await Deno.readTextFile(join(ws, "y.txt"))).split("\n");
+      assert.equal(path, "_inputs/x/in.txt");
+      assert.equal(text, "node-side");
+      assert.ok(cwd!.startsWith(join(runDirOf(r), "tasks")), cwd);
+      // Node-side copies are the task's own: nothing lands in the workspace cache.
+      assert.equal(await exists(join(ws, ".ferry/staged")), false);
+    });
+  } finally {
+    await server.close();
+  }
+});
