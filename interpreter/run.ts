@@ -191,10 +191,14 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
 
   // Staging: transfer nodes run once per URL and storage; consumers wait for them.
   const counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, bytes: 0 };
+  // Transfers stop with the run: cancelled, or over with transfers nobody waits for any more.
+  const stageAbort = new AbortController();
+  const abortStaging = () => stageAbort.abort(signal.reason);
+  signal.addEventListener("abort", abortStaging, { once: true });
   const stager = new Stager({
     executors: options.executors,
     moduleBase: options.moduleBase ?? (() => workspace),
-    signal,
+    signal: stageAbort.signal,
     ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
     retryBaseMs,
     onEvent: (e) => {
@@ -615,6 +619,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     await new Promise<void>((resolve) => (wake = resolve));
   }
   signal.removeEventListener("abort", onAbort);
+  signal.removeEventListener("abort", abortStaging);
+  stageAbort.abort(new Error("the run is over"));
   await stager.close();
   log({ event: "run-ended", interrupted: signal.aborted });
   eventLog.close();

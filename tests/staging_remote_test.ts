@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { runWorkflowFile } from "../mod.ts";
 import { startHttpServer } from "./_http_server.ts";
 import { haveService } from "./_services.ts";
 import { startRsyncDaemon, startSshd } from "./_sshd.ts";
@@ -409,6 +410,49 @@ Deno.test("http on an executor without a shared filesystem: fetched on the node 
       assert.ok(cwd!.startsWith(join(runDirOf(r), "tasks")), cwd);
       // Node-side copies are the task's own: nothing lands in the workspace cache.
       assert.equal(await exists(join(ws, ".ferry/staged")), false);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("http: when a task fails, transfers that nobody will wait for are stopped, not left running", async () => {
+  const server = await startHttpServer({ files: { "/slow.bin": bytes(100_000, 3) } });
+  try {
+    await withTemp(async (ws) => {
+      server.fault("/slow.bin", { kind: "trickle", bytesPerSecond: 4000, chunk: 100 });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "stop",
+        apps: {
+          broken: { outputs: { a: "a.txt" }, shell: "sleep 0.5; exit 4" },
+          later: {
+            inputs: { big: server.url("/slow.bin"), a: "${{ apps.broken.outputs.a }}" },
+            outputs: { b: "b.txt" },
+            shell: "cat ${{ inputs.big }} > ${{ outputs.b }}",
+          },
+        },
+      });
+      // In-process, as a library user runs it: when runWorkflowFile returns, nothing of the
+      // run may still be moving bytes.
+      let text = "";
+      const r = await runWorkflowFile(wf, {
+        progress: "quiet",
+        signal: new AbortController().signal,
+        io: { write: (x) => (text += x), out: (x) => (text += x), color: false, terminal: false },
+      });
+      assert.equal(r.code, 1, text);
+      assert.match(text, /✗ broken: exit code 4\n/);
+      assert.match(text, /failed: 0 succeeded, 1 failed, 1 not run in/);
+      const staged = join(ws, ".ferry/staged");
+      const [dir] = [...Deno.readDirSync(staged)];
+      const part = join(staged, dir!.name, "slow.bin.ferry-part");
+      const before = Deno.statSync(part).size;
+      // Stopped mid-body: the provider kept what arrived (a transfer still running has not yet).
+      assert.ok(before > 0 && before < 100_000, `partial holds ${before} bytes`);
+      await new Promise((done) => setTimeout(done, 1000));
+      // What arrived stays, unchanged, as the resume point of the next run.
+      assert.equal(Deno.statSync(part).size, before);
     });
   } finally {
     await server.close();
