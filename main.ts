@@ -19,7 +19,11 @@ import type { ParamValue } from "./dsl/model.ts";
 import { compareDiagnostics, locate } from "./dsl/diagnostic.ts";
 import { loadFile } from "./dsl/load.ts";
 import { checkRemoteInputs } from "./interpreter/check_inputs.ts";
-import { buildPlan, type Plan } from "./interpreter/plan.ts";
+import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./interpreter/plan.ts";
+import { statefulPlan } from "./interpreter/plan_state.ts";
+import { StateStore } from "./interpreter/state.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { resolveTargets } from "./interpreter/targets.ts";
 import { renderPlanText } from "./interpreter/render_text.ts";
 import { planJsonChunks } from "./interpreter/render_json.ts";
@@ -237,6 +241,13 @@ Examples:
       "--check-inputs",
       "ask the servers of remote http(s) inputs whether they exist (HEAD); the only network use",
     )
+    .option(
+      "--rerun <app>",
+      "run this app (or task id) again, and what depends on it (repeatable)",
+      collect,
+      [],
+    )
+    .option("--no-cache", "show every task as to run, ignoring the state of earlier runs")
     .addHelpText(
       "after",
       `
@@ -255,6 +266,8 @@ Examples:
       param: string[];
       assumeInputs?: boolean;
       checkInputs?: boolean;
+      rerun: string[];
+      cache: boolean;
     }) => {
       const r = await checkWorkflowFile(file, {
         ...workflowOptions(opts),
@@ -287,6 +300,25 @@ Examples:
           only: t.tasks,
         }).plan;
       }
+      // With a state from earlier runs, each task is marked cached or to run, and why.
+      const stateFile = join(r.workspace, ".ferry", "state.db");
+      if (existsSync(stateFile)) {
+        const store = StateStore.open(r.workspace);
+        try {
+          plan = statefulPlan(r, {
+            file,
+            plan,
+            executors: { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) },
+            params: workflowOptions(opts).params,
+            targets,
+            store,
+            noCache: !opts.cache,
+            rerun: opts.rerun,
+          }).plan;
+        } finally {
+          store.close();
+        }
+      }
       if (opts.format === "json") { for (const chunk of planJsonChunks(plan)) io.stdout(chunk); }
       else io.stdout(renderPlan(plan, opts.format, io.color));
       setExit(0);
@@ -314,6 +346,13 @@ Examples:
     )
     .option("--sequential", "one task at a time, in plan order (for debugging)")
     .option("-k, --keep-going", "after a failure keep running what does not depend on it")
+    .option(
+      "--rerun <app>",
+      "run this app (or task id) again, and what depends on it (repeatable)",
+      collect,
+      [],
+    )
+    .option("--no-cache", "run every task, ignoring the state of earlier runs")
     .option(
       "--transfers <n>",
       "at most this many file transfers at once, over all providers (default: 8)",
@@ -344,6 +383,8 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
       sequential?: boolean;
       keepGoing?: boolean;
       transfers?: number;
+      rerun: string[];
+      cache: boolean;
       quiet?: boolean;
       progress?: string;
     }) => {
@@ -363,6 +404,8 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
           sequential: opts.sequential === true,
           keepGoing: opts.keepGoing === true,
           ...(opts.transfers !== undefined ? { maxTransfers: opts.transfers } : {}),
+          noCache: !opts.cache,
+          rerun: opts.rerun,
           progress: opts.quiet
             ? "quiet"
             : (opts.progress as "live" | "lines" | undefined) ?? "auto",

@@ -25,6 +25,11 @@ import { runPlan, type RunSummary } from "./run.ts";
 import { resolveTargets } from "./targets.ts";
 import { toFileUrl } from "./urls.ts";
 import { redact } from "../providers/staging/secrets.ts";
+import { hostname } from "node:os";
+import { didYouMean } from "../dsl/suggest.ts";
+import { statefulPlan } from "./plan_state.ts";
+import { acquireLock, describeHolder } from "./lock.ts";
+import { StateStore } from "./state.ts";
 
 /** Options for {@linkcode runWorkflowFile}. */
 export interface RunWorkflowOptions {
@@ -44,6 +49,10 @@ export interface RunWorkflowOptions {
   readonly keepGoing?: boolean;
   /** At most this many transfers at once. @default 8 */
   readonly maxTransfers?: number;
+  /** Run every task, whatever the state says. @default false */
+  readonly noCache?: boolean;
+  /** Run these apps (or task ids) again, and what depends on them. @default [] */
+  readonly rerun?: readonly string[];
   /** Progress style. @default "auto" (live on a terminal, lines otherwise) */
   readonly progress?: "auto" | "live" | "lines" | "quiet";
   /** Aborting interrupts the run (Ctrl-C). */
@@ -106,6 +115,17 @@ export async function runWorkflowFile(
     plan =
       buildPlan(workflow, r.expansion, r.linked, { workspace: r.workspace, executors, only }).plan;
   }
+  const unknownRerun = (options.rerun ?? []).filter((a) =>
+    !workflow.apps[a] && !r.expansion!.tasks.some((t) => t.id === a)
+  );
+  if (unknownRerun.length > 0) {
+    io.write(
+      `ferry: Cannot rerun "${unknownRerun[0]}": no app or task of that name${
+        didYouMean(unknownRerun[0]!, Object.keys(workflow.apps))
+      }\n`,
+    );
+    return { code: 2 };
+  }
   const providers = new Map<string, BatchProvider>();
   const local = localProvider();
   for (const name of new Set(plan.tasks.map((t) => t.executor))) {
@@ -119,55 +139,117 @@ export async function runWorkflowFile(
     providers.set(name, local);
   }
   const id = runId();
-  const runDir = join(r.workspace, ".ferry", "runs", id);
-  await Deno.mkdir(runDir, { recursive: true });
-  const style = options.progress ?? "auto";
-  const live = style === "live" || (style === "auto" && io.terminal && terminalWidth() > 0);
-  const events = style === "quiet" ? quietProgress() : live ? liveProgress(io) : plainProgress(io);
-  const baseDir = dirname(resolve(file));
-  let expansion = r.expansion;
-  const summary = await runPlan(resolveModules(plan, baseDir), {
-    workspace: r.workspace,
-    runDir,
-    runId: id,
-    executors,
-    providers,
-    ...(options.sequential
-      ? { jobs: 1 }
-      : options.jobs !== undefined
-      ? { jobs: options.jobs }
-      : {}),
-    keepGoing: options.keepGoing === true,
-    ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
-    // Custom staging modules are relative to the file that declares the executor.
-    moduleBase: (name) =>
-      options.site !== undefined && r.site?.executors[name]
-        ? dirname(resolve(options.site))
-        : baseDir,
-    signal,
-    events,
-    retryBaseMs: Number(Deno.env.get("FERRY_RETRY_BASE_MS") ?? 1000),
-    render: (task, attempt) => renderAttempt(workflow, expansion, task, attempt),
-    replan: (known) => {
-      const c = compile(workflow, {
-        workspace: r.workspace,
-        executors,
-        params,
-        outputRoots: r.site?.outputRoots ?? [],
-        known,
-      });
-      const error = c.problems.find((p) => p.severity === "error");
-      if (error || !c.plan) return Promise.resolve(error?.message ?? "the plan could not be built");
-      expansion = c.expansion;
-      return Promise.resolve(resolveModules(c.plan, baseDir));
-    },
-  });
-  if ("close" in events) (events as { close(): void }).close();
-  await local.close?.();
-  io.write(redact(await renderSummary(summary, io.color)));
-  io.write(`logs: ${runDir}\n`);
-  const failed = [...summary.states.values()].some((s) => s === "failed");
-  return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };
+  const held = acquireLock(r.workspace, id);
+  if (!held.ok) {
+    io.write(
+      held.holder
+        ? `ferry: Cannot run: another ferry run is using this workspace: ${
+          describeHolder(held.holder)
+        }. If it is gone (another host, or a reused pid), remove ${held.path}\n`
+        : `ferry: Cannot run: ${held.path} is being written by another ferry run\n`,
+    );
+    return { code: 2 };
+  }
+  if (held.lock.warning) io.write(`ferry: warning: ${held.lock.warning}\n`);
+  let store: StateStore;
+  try {
+    store = StateStore.open(r.workspace);
+  } catch (e) {
+    held.lock.release();
+    io.write(
+      `ferry: Cannot open the state in ${join(r.workspace, ".ferry", "state.db")}: ${
+        (e as Error).message
+      }\n`,
+    );
+    return { code: 2 };
+  }
+  try {
+    return await runLocked(id, store);
+  } finally {
+    store.close();
+    held.lock.release();
+  }
+
+  async function runLocked(id: string, store: StateStore): Promise<RunWorkflowResult> {
+    const runDir = join(r.workspace, ".ferry", "runs", id);
+    await Deno.mkdir(runDir, { recursive: true });
+    store.beginRun({
+      id,
+      workflow: resolve(file),
+      startedAt: Date.now(),
+      pid: Deno.pid,
+      host: hostname(),
+      dir: runDir,
+    });
+    const { plan: withState, cache } = statefulPlan(r, {
+      file,
+      plan,
+      executors,
+      params,
+      targets,
+      store,
+      ...(options.noCache ? { noCache: true } : {}),
+      ...(options.rerun ? { rerun: options.rerun } : {}),
+    });
+    plan = withState;
+    io.write(`plan: ${plan.summary.run} to run, ${plan.summary.cached} cached\n`);
+    const style = options.progress ?? "auto";
+    const live = style === "live" || (style === "auto" && io.terminal && terminalWidth() > 0);
+    const events = style === "quiet"
+      ? quietProgress()
+      : live
+      ? liveProgress(io)
+      : plainProgress(io);
+    const baseDir = dirname(resolve(file));
+    let expansion = r.expansion!;
+    const summary = await runPlan(resolveModules(plan, baseDir), {
+      workspace: r.workspace,
+      runDir,
+      runId: id,
+      executors,
+      providers,
+      ...(options.sequential
+        ? { jobs: 1 }
+        : options.jobs !== undefined
+        ? { jobs: options.jobs }
+        : {}),
+      keepGoing: options.keepGoing === true,
+      ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
+      // Custom staging modules are relative to the file that declares the executor.
+      moduleBase: (name) =>
+        options.site !== undefined && r.site?.executors[name]
+          ? dirname(resolve(options.site))
+          : baseDir,
+      signal,
+      events,
+      retryBaseMs: Number(Deno.env.get("FERRY_RETRY_BASE_MS") ?? 1000),
+      cache,
+      store,
+      render: (task, attempt) => renderAttempt(workflow, expansion, task, attempt),
+      replan: (known) => {
+        const c = compile(workflow, {
+          workspace: r.workspace,
+          executors,
+          params,
+          outputRoots: r.site?.outputRoots ?? [],
+          known,
+        });
+        const error = c.problems.find((p) => p.severity === "error");
+        if (error || !c.plan) {
+          return Promise.resolve(error?.message ?? "the plan could not be built");
+        }
+        expansion = c.expansion;
+        return Promise.resolve(resolveModules(c.plan, baseDir));
+      },
+    });
+    if ("close" in events) (events as { close(): void }).close();
+    await local.close?.();
+    io.write(redact(await renderSummary(summary, io.color)));
+    io.write(`logs: ${runDir}\n`);
+    const failed = [...summary.states.values()].some((s) => s === "failed");
+    store.endRun(id, summary.interrupted ? "interrupted" : failed ? "failed" : "succeeded");
+    return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };
+  }
 }
 
 /** Function modules are written relative to the workflow file; the runner needs them absolute. */

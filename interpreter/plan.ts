@@ -492,7 +492,11 @@ function renderRunAt(
   return run;
 }
 
-function summarize(tasks: readonly PlanTask[], transfers: readonly PlanTransfer[]): PlanSummary {
+/** Counts of a plan's tasks and transfers, for its summary. */
+export function summarize(
+  tasks: readonly PlanTask[],
+  transfers: readonly PlanTransfer[],
+): PlanSummary {
   const executors: Record<string, { tasks: number; transfers: number }> = {};
   for (const t of tasks) (executors[t.executor] ??= { tasks: 0, transfers: 0 }).tasks++;
   for (const t of transfers) (executors[t.executor] ??= { tasks: 0, transfers: 0 }).transfers++;

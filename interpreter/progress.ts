@@ -86,6 +86,9 @@ export function plainProgress(io: ProgressIO): RunEvents {
         }); again in ${secs(delayMs)}\n`,
       );
     },
+    cached() {
+      done++; // counted, not printed: a re-run of 10,000 cached tasks stays quiet
+    },
     transfer(e) {
       if (e.kind !== "finished") return;
       const tag = e.error !== undefined ? paint("31", "FAILED") : paint("36", e.direction);
@@ -155,6 +158,9 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
         }); again in ${secs(delayMs)}\n`,
       );
     },
+    cached() {
+      done++;
+    },
     transfer(e) {
       if (e.kind === "finished") {
         moving.delete(e.id);
@@ -209,6 +215,7 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
   }
   const parts = [
     `${count("succeeded")} succeeded`,
+    ...(count("cached") ? [`${count("cached")} cached`] : []),
     `${count("failed")} failed`,
     ...(count("blocked") ? [`${count("blocked")} blocked`] : []),
     ...(count("cancelled") ? [`${count("cancelled")} cancelled`] : []),

@@ -53,7 +53,7 @@ function taskBlock(
   const label = t.label !== t.id ? `  "${t.label}"` : "";
   const status = t.status.action === "run"
     ? paint("33", `run: ${t.status.reason}`)
-    : paint("32", `cached: ${t.status.reason}`);
+    : paint("32", "cached");
   const out = [`  ${paint("1", t.id)}${label}  [${status}]`];
   if (t.deps.length > 0) {
     const shown = t.deps.length > 6
@@ -102,7 +102,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
         const hidden = tasks.slice(3, -1);
         const reasons = new Map<string, number>();
         for (const h of hidden) {
-          const k = `${h.status.action}: ${h.status.reason}`;
+          const k = h.status.action === "cached" ? "cached" : `run: ${h.status.reason}`;
           reasons.set(k, (reasons.get(k) ?? 0) + 1);
         }
         const summary = [...reasons].map(([k, n]) => `${k} ×${n}`).join(", ");

@@ -21,6 +21,9 @@ import type { AttemptRendering, Plan, PlanFile, PlanTask, PlanTransfer } from ".
 import { type FileValue, localPath } from "./values.ts";
 import type { Executor } from "../dsl/model.ts";
 import { Stager, type TransferEvent } from "./stager.ts";
+import type { Cache } from "./cache.ts";
+import type { StateStore } from "./state.ts";
+import { FileValue as FileValueClass } from "./values.ts";
 import { redact } from "../providers/staging/secrets.ts";
 
 /** A task's state during a run. */
@@ -29,6 +32,7 @@ export type TaskState =
   | "ready"
   | "running"
   | "succeeded"
+  | "cached"
   | "failed"
   | "blocked"
   | "cancelled";
@@ -47,6 +51,8 @@ export interface RunEvents {
   retrying(task: PlanTask, attempt: number, delayMs: number, result: TaskOutcome): void;
   /** A transfer started, moved bytes, or ended. */
   transfer?(e: TransferEvent): void;
+  /** A task was skipped: its recorded result is still valid. */
+  cached?(task: PlanTask): void;
 }
 
 /** How one attempt ended, with where to read more. */
@@ -117,6 +123,10 @@ export interface RunOptions {
   readonly moduleBase?: (executor: string) => string;
   /** At most this many transfers at once. @default 8 */
   readonly maxTransfers?: number;
+  /** Decides which tasks can be skipped, and records successes (with `store`). */
+  readonly cache?: Cache;
+  /** The state store: every attempt is recorded in it as it ends. */
+  readonly store?: StateStore;
   /** Rebuild the plan once dynamic outputs are known (the same compile path as `ferry plan`). */
   readonly replan?: (known: ReadonlyMap<string, readonly FileValue[]>) => Promise<Plan | string>;
 }
@@ -128,6 +138,10 @@ interface Node {
   waiting: number;
   /** Its input transfers are done (or it has none). */
   staged?: boolean;
+  /** Skipped: its recorded result is still valid. */
+  cached?: boolean;
+  /** Its cache decision was made (once, when its inputs were in place). */
+  checked?: boolean;
 }
 
 interface Capacity {
@@ -227,8 +241,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     t.inputs.filter((f) => f.transfer !== undefined && f.staging === "transfer")
       .map((f) => transfers.get(f.transfer!)!).filter((x) => x?.direction === "in");
   // Remote files no task writes can be fetched from the start, while upstream tasks run.
+  const willRun = new Set(plan.tasks.filter((t) => t.status.action === "run").map((t) => t.id));
   for (const t of plan.transfers) {
-    if (t.direction === "in" && !produced.has(t.url)) {
+    if (t.direction === "in" && !produced.has(t.url) && t.consumers.some((c) => willRun.has(c))) {
       stager.transferIn(t, t.checksum).catch(() => {});
     }
   }
@@ -413,15 +428,48 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       else if (result.outcome === "succeeded") {
         const delivered = await deliverOutputs(task, paths.work, workspace);
         if (!delivered.ok) outcome = { ...outcome, outcome: "failed", reason: delivered.message };
-        else {for (const [name, files] of delivered.dynamic) {
+        else {
+          // Committed at once: from here on a crash never runs this task again.
+          options.cache?.commit(
+            task,
+            {
+              runId,
+              attempt: node.attempt,
+              startedAt: outcome.startedAt,
+              endedAt: outcome.endedAt,
+              host: outcome.host,
+            },
+            { stdout, stderr },
+            delivered.dynamic,
+          );
+          for (const [name, files] of delivered.dynamic) {
             known.set(`${task.app}.${name}`, [
               ...(known.get(`${task.app}.${name}`) ?? []),
               ...files,
             ]);
-          }}
+          }
+        }
       }
     }
     const record = { task: task.id, attempt: node.attempt, ...outcome };
+    if (outcome.outcome !== "succeeded" || !options.cache) {
+      options.store?.recordAttempt({
+        runId,
+        taskId: task.id,
+        attempt: node.attempt,
+        outcome: outcome.outcome,
+        ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+        ...(outcome.signal !== undefined ? { signal: outcome.signal } : {}),
+        ...(outcome.reason ?? outcome.message
+          ? { reason: redact(outcome.reason ?? outcome.message ?? "") }
+          : {}),
+        startedAt: outcome.startedAt,
+        endedAt: outcome.endedAt,
+        host: outcome.host,
+        stdout,
+        stderr,
+      });
+    }
     Deno.mkdirSync(paths.root, { recursive: true });
     Deno.writeTextFileSync(join(paths.root, "status.json"), redact(JSON.stringify(record)) + "\n");
     if (outcome.outcome === "succeeded" && task.scratch !== undefined) {
@@ -554,6 +602,23 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         }
         node.staged = true;
       }
+      // Inputs are in place (remote ones revalidated): is the recorded result still valid?
+      if (options.cache && !node.checked) {
+        node.checked = true;
+        const d = options.cache.decide(node.task);
+        if (d.cached && d.record) {
+          node.cached = true;
+          for (const o of d.record.outputs) {
+            if (!o.files) continue;
+            const k = `${node.task.app}.${o.name}`;
+            known.set(k, [...(known.get(k) ?? []), ...o.files.map((u) => new FileValueClass(u))]);
+          }
+          log({ event: "cached", task: node.task.id });
+          events.cached?.(node.task);
+          succeed(node);
+          continue;
+        }
+      }
       const big = tooBig(node);
       if (big) {
         failEarly(node, `Cannot run ${node.task.id}: ${big}`);
@@ -628,7 +693,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   const tasks = new Map<string, PlanTask>();
   for (const [id, n] of nodes) {
     if (n.task.expandsAfter && n.state === "succeeded") continue;
-    states.set(id, n.state === "ready" ? "waiting" : n.state);
+    states.set(id, n.state === "ready" ? "waiting" : n.cached ? "cached" : n.state);
     tasks.set(id, n.task);
   }
   return {

@@ -276,3 +276,31 @@ Deno.test("a temp output is deleted once every task reading it succeeded, and ke
     assert.match(events, /"event":"temp-deleted","url":"file:\/\/[^"]*\/mid\/big\.txt"/);
   });
 });
+
+Deno.test("after a temp output was deleted, the next run makes it again only for readers that need it", async () => {
+  await withTemp(async (dir) => {
+    const wf = await writeWorkflow(dir, {
+      ferry: 1,
+      name: "temp-again",
+      apps: {
+        make: {
+          outputs: { mid: { path: "mid.txt", temp: true } },
+          shell: "echo intermediate > ${{ outputs.mid }}",
+        },
+        use: {
+          inputs: { mid: "${{ apps.make.outputs.mid }}" },
+          outputs: { a: "a.txt" },
+          shell: "tr a-z A-Z < ${{ inputs.mid }} > ${{ outputs.a }}",
+        },
+      },
+    });
+    const first = await ferryRun([wf]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(await exists(join(dir, "mid.txt")), false);
+    const second = await ferryRun([wf]);
+    assert.equal(second.code, 0, second.stderr);
+    // make ran again (its temp output was gone); use found the same content and was skipped.
+    assert.match(second.stderr, /done: 1 succeeded, 1 cached, 0 failed/);
+    assert.equal(await Deno.readTextFile(join(dir, "a.txt")), "INTERMEDIATE\n");
+  });
+});

@@ -1,0 +1,377 @@
+/**
+ * Cache keys and the decision whether a task must run. A task's key is a
+ * hash of what defines it: the app's command or shell text (templates, not
+ * their rendering, so a param change is named as such) or its function
+ * module's content, the params it refers to, its inputs' content hashes
+ * (remote inputs: the declared checksum, else the validators recorded when
+ * the copy was fetched), its declared env values, its outputs and the app's
+ * `version`. Never a timestamp. `cache: { ignore: [...] }` takes parts out.
+ *
+ * A task is skipped only when its key matches its recorded success and every
+ * output is still there with its recorded hash; otherwise it runs, and the
+ * decision says why: new, input X changed, command changed, param p changed,
+ * output Y missing or modified, an upstream task runs, --rerun, --no-cache.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import type { App, Workflow } from "../dsl/model.ts";
+import { type Plan, type PlanFile, type PlanStatus, type PlanTask, summarize } from "./plan.ts";
+import type { OutputRecord, StateStore, SuccessRecord } from "./state.ts";
+import { readCacheRecord } from "../providers/staging/transfer.ts";
+import { type FileValue, localPath } from "./values.ts";
+
+/** The parts of a cache key (what `ignore` can name). */
+export interface KeyParts {
+  /** Hash of the app's run section (templates), redirections and function module content. */
+  command?: string;
+  /** The params the app refers to, with their values. */
+  params?: Record<string, unknown>;
+  /** Content hashes of each input slot's files. */
+  inputs?: Record<string, string[]>;
+  /** The app's env, rendered. */
+  env?: Record<string, string>;
+  /** The app's version. */
+  version?: string | null;
+  /** The outputs' URLs. */
+  outputs: string[];
+}
+
+/** Whether a task runs, and why. */
+export interface CacheDecision {
+  /** Skip it: its recorded result is still valid. */
+  readonly cached: boolean;
+  /** Why it runs, or `cached`. */
+  readonly reason: string;
+  /** The key it runs with (absent when an input is not there yet). */
+  readonly key?: string;
+  /** The parts of the key. */
+  readonly parts?: KeyParts;
+  /** The recorded success it reuses. */
+  readonly record?: SuccessRecord;
+}
+
+/** Options for {@linkcode Cache}. */
+export interface CacheOptions {
+  /** The state store. */
+  readonly store: StateStore;
+  /** The workflow (apps, for their templates and cache policies). */
+  readonly workflow: Workflow;
+  /** Params in effect. */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** The folder function modules are relative to. */
+  readonly baseDir: string;
+  /** Run everything (`--no-cache`). */
+  readonly noCache?: boolean;
+  /** Run these apps or task ids whatever their state (`--rerun`). */
+  readonly rerun?: readonly string[];
+}
+
+const PARAM_REF = /\bparams\s*\.\s*([A-Za-z_][A-Za-z0-9_-]*)/g;
+
+/** Every template text of an app. */
+function templates(app: App): string[] {
+  const out: string[] = [];
+  if (app.run?.kind === "command") out.push(...app.run.argv);
+  else if (app.run?.kind === "shell") out.push(app.run.script);
+  out.push(...Object.values(app.env));
+  if (app.stdout !== undefined) out.push(app.stdout);
+  if (app.stderr !== undefined) out.push(app.stderr);
+  if (app.label !== undefined) out.push(app.label);
+  for (const slots of [app.inputs, app.outputs]) {
+    for (const slot of Object.values(slots)) for (const f of slot.files) out.push(f.value);
+  }
+  for (const v of app.forEach) if (typeof v.source === "string") out.push(v.source);
+  return out;
+}
+
+function sha256(text: string | Uint8Array): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Canonical JSON: object keys sorted, so equal values hash equally. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${
+      Object.keys(v).sort().map((k) =>
+        `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+/** Decides, for each task, whether it runs; records successes. */
+export class Cache {
+  readonly #o: CacheOptions;
+  readonly #appParts = new Map<string, { command: string; params: string[] }>();
+  readonly #rerun: ReadonlySet<string>;
+
+  /** A cache over one state store. */
+  constructor(options: CacheOptions) {
+    this.#o = options;
+    this.#rerun = new Set(options.rerun ?? []);
+  }
+
+  #app(name: string): { command: string; params: string[] } {
+    let a = this.#appParts.get(name);
+    if (!a) {
+      const app = this.#o.workflow.apps[name]!;
+      const params = new Set<string>();
+      for (const t of templates(app)) for (const m of t.matchAll(PARAM_REF)) params.add(m[1]!);
+      let moduleHash = "";
+      if (app.run?.kind === "function") {
+        try {
+          moduleHash = sha256(Deno.readFileSync(resolve(this.#o.baseDir, app.run.module)));
+        } catch {
+          moduleHash = "unreadable";
+        }
+      }
+      const command = sha256(canonical({
+        run: app.run ?? null,
+        module: moduleHash,
+        stdout: app.stdout ?? null,
+        stderr: app.stderr ?? null,
+      }));
+      a = { command, params: [...params].sort() };
+      this.#appParts.set(name, a);
+    }
+    return a;
+  }
+
+  /** The content hash of one input file, or undefined when it is not there (yet). */
+  #inputHash(f: PlanFile): string | undefined {
+    if (f.checksum !== undefined) return f.checksum;
+    const here = localPath(f.url);
+    if (here !== undefined && f.staging !== "transfer") {
+      const h = this.#o.store.hashPath(here);
+      return h ? `sha256:${h.sha256}` : undefined;
+    }
+    // A remote file: what the provider recorded when it fetched the copy.
+    const rec = f.staging === "transfer" && f.path.startsWith("/")
+      ? readCacheRecord(f.path, f.url)
+      : undefined;
+    if (!rec) return undefined;
+    if (rec.sha256) return `sha256:${rec.sha256}`;
+    return `validators:${canonical(rec.validators)}`;
+  }
+
+  /** The key parts of a task as things are now; `missing` names an input that is not there. */
+  parts(task: PlanTask): { parts: KeyParts; missing?: string } {
+    const app = this.#o.workflow.apps[task.app]!;
+    const a = this.#app(task.app);
+    const inputs: Record<string, string[]> = {};
+    let missing: string | undefined;
+    for (const f of task.inputs) {
+      const h = this.#inputHash(f);
+      if (h === undefined) missing ??= f.name;
+      (inputs[f.name] ??= []).push(h ?? "missing");
+    }
+    const params: Record<string, unknown> = {};
+    for (const p of a.params) params[p] = this.#o.params[p] ?? null;
+    const parts: KeyParts = {
+      command: a.command,
+      params,
+      inputs,
+      env: { ...task.env },
+      version: app.version ?? null,
+      outputs: task.outputs.map((f) => f.url),
+    };
+    for (const ig of app.cache.ignore) {
+      const [part, name] = ig.split(".") as [keyof KeyParts, string | undefined];
+      if (name === undefined) delete parts[part];
+      else {
+        const sub = parts[part] as Record<string, unknown> | undefined;
+        if (sub && typeof sub === "object") delete sub[name];
+      }
+    }
+    return missing !== undefined ? { parts, missing } : { parts };
+  }
+
+  /** The key of a set of parts. */
+  static key(parts: KeyParts): string {
+    return sha256(canonical(parts));
+  }
+
+  /**
+   * Whether `task` must run. `upstream` names a dependency that runs (or ran)
+   * in this run, when known beforehand (plan time).
+   */
+  decide(task: PlanTask, upstream?: string): CacheDecision {
+    const app = this.#o.workflow.apps[task.app]!;
+    if (task.expandsAfter) {
+      return { cached: false, reason: `expands after ${task.expandsAfter.app}` };
+    }
+    const { parts, missing } = this.parts(task);
+    const key = missing === undefined ? Cache.key(parts) : undefined;
+    const base = { ...(key !== undefined ? { key } : {}), parts };
+    if (this.#o.noCache) return { cached: false, reason: "--no-cache", ...base };
+    if (this.#rerun.has(task.app) || this.#rerun.has(task.id)) {
+      return { cached: false, reason: "--rerun", ...base };
+    }
+    if (!app.cache.enabled) return { cached: false, reason: "cache: false", ...base };
+    const record = this.#o.store.successes().get(task.id);
+    if (!record) return { cached: false, reason: "new", ...base };
+    if (upstream !== undefined) return { cached: false, reason: `${upstream} runs first`, ...base };
+    if (key === undefined) return { cached: false, reason: `input ${missing} missing`, ...base };
+    if (key !== record.key) {
+      return { cached: false, reason: why(record.parts as unknown as KeyParts, parts), ...base };
+    }
+    const bad = this.#checkOutputs(record.outputs);
+    if (bad) return { cached: false, reason: bad, ...base };
+    return { cached: true, reason: "cached", ...base, record };
+  }
+
+  #checkOutputs(outputs: readonly OutputRecord[]): string | undefined {
+    for (const o of outputs) {
+      if (o.remote) continue; // uploaded: checking would mean asking the server
+      const here = localPath(o.url);
+      if (here === undefined) continue;
+      const h = this.#o.store.hashPath(here);
+      if (!h) return `output ${o.name} missing`;
+      if (h.sha256 !== o.sha256) return `output ${o.name} modified`;
+    }
+    return undefined;
+  }
+
+  /** Record a success: hash the delivered outputs and commit, with its attempt. */
+  commit(
+    task: PlanTask,
+    run: { runId: string; attempt: number; startedAt: number; endedAt: number; host: string },
+    logs: { stdout?: string; stderr?: string },
+    dynamic: ReadonlyMap<string, readonly FileValue[]>,
+    result?: unknown,
+  ): void {
+    const { parts } = this.parts(task);
+    const key = Cache.key(parts);
+    const outputs: OutputRecord[] = [];
+    for (const f of task.outputs) {
+      // A temp output is recorded like any other: once deleted, its producer runs again when
+      // asked (its readers then find the same content and are skipped).
+      const here = localPath(f.url);
+      const staged = here === undefined || f.staging === "transfer";
+      if (staged) {
+        outputs.push({ name: f.name, url: f.url, size: 0, sha256: "", remote: true });
+        continue;
+      }
+      const files = dynamic.get(f.name);
+      const h = this.#o.store.hashPath(here!) ?? { sha256: "missing", size: 0 };
+      outputs.push({
+        name: f.name,
+        url: f.url,
+        size: h.size,
+        sha256: h.sha256,
+        ...(files ? { files: files.map((v) => v.url) } : {}),
+      });
+    }
+    this.#o.store.recordSuccess({
+      taskId: task.id,
+      key,
+      parts: parts as unknown as Record<string, unknown>,
+      runId: run.runId,
+      attempt: run.attempt,
+      finishedAt: run.endedAt,
+      outputs,
+      ...(result !== undefined ? { result } : {}),
+    }, {
+      runId: run.runId,
+      taskId: task.id,
+      attempt: run.attempt,
+      key,
+      outcome: "succeeded",
+      startedAt: run.startedAt,
+      endedAt: run.endedAt,
+      host: run.host,
+      ...logs,
+    });
+  }
+}
+
+/** What differs between the recorded parts and the current ones, in a few words. */
+function why(before: KeyParts, now: KeyParts): string {
+  const bi = before.inputs ?? {}, ni = now.inputs ?? {};
+  for (const k of Object.keys(ni)) {
+    if (!(k in bi)) return `input ${k} added`;
+    if (canonical(bi[k]) !== canonical(ni[k])) return `input ${k} changed`;
+  }
+  for (const k of Object.keys(bi)) if (!(k in ni)) return `input ${k} removed`;
+  if (before.command !== now.command) return "command changed";
+  const bp = before.params ?? {}, np = now.params ?? {};
+  for (const k of new Set([...Object.keys(bp), ...Object.keys(np)])) {
+    if (canonical(bp[k]) !== canonical(np[k])) return `param ${k} changed`;
+  }
+  const be = before.env ?? {}, ne = now.env ?? {};
+  for (const k of new Set([...Object.keys(be), ...Object.keys(ne)])) {
+    if (be[k] !== ne[k]) return `env ${k} changed`;
+  }
+  if ((before.version ?? null) !== (now.version ?? null)) return "version changed";
+  if (canonical(before.outputs) !== canonical(now.outputs)) return "outputs changed";
+  return "definition changed";
+}
+
+/** Dynamic outputs of cached tasks, as the runtime's `known` map wants them (`app.output` → files). */
+export function knownFrom(
+  records: Iterable<{ app: string; record: SuccessRecord }>,
+  fileValue: (url: string) => FileValue,
+): Map<string, FileValue[]> {
+  const known = new Map<string, FileValue[]>();
+  for (const { app, record } of records) {
+    for (const o of record.outputs) {
+      if (!o.files) continue;
+      const k = `${app}.${o.name}`;
+      known.set(k, [...(known.get(k) ?? []), ...o.files.map(fileValue)]);
+    }
+  }
+  return known;
+}
+
+/** The plan with each task's status (cached or will run, and why) and the counts updated. */
+export function applyCache(plan: Plan, cache: Cache): Plan {
+  const runs = new Set<string>();
+  const tasks = plan.tasks.map((t) => {
+    const upstream = t.deps.find((d) => runs.has(d));
+    const d = cache.decide(t, upstream);
+    if (!d.cached) runs.add(t.id);
+    const status: PlanStatus = d.cached
+      ? { action: "cached", reason: "cached" }
+      : { action: "run", reason: d.reason };
+    return { ...t, status };
+  });
+  return { ...plan, tasks, summary: summarize(tasks, plan.transfers) };
+}
+
+/**
+ * Plan with the state: statuses from the cache, and dynamic fan-outs whose
+ * producer is cached expanded from the files it recorded (compiling again
+ * with them known, as the run would).
+ */
+export function planWithCache(
+  plan: Plan,
+  cache: Cache,
+  store: StateStore,
+  recompile: (known: ReadonlyMap<string, readonly FileValue[]>) => Plan | undefined,
+  fileValue: (url: string) => FileValue,
+): Plan {
+  let current = applyCache(plan, cache);
+  for (let round = 0; round < 16; round++) {
+    const waiting = new Set(
+      current.tasks.flatMap((t) => t.expandsAfter ? [t.expandsAfter.app] : []),
+    );
+    if (waiting.size === 0) break;
+    const cached = current.tasks.filter((t) => t.status.action === "cached" && waiting.has(t.app));
+    if (cached.length === 0) break;
+    const known = knownFrom(
+      cached.map((t) => ({ app: t.app, record: store.successes().get(t.id)! })),
+      fileValue,
+    );
+    if (known.size === 0) break;
+    const next = recompile(known);
+    if (!next) break;
+    const before = current.tasks.length;
+    current = applyCache(next, cache);
+    if (current.tasks.length === before && !current.tasks.some((t) => t.expandsAfter)) break;
+  }
+  return current;
+}

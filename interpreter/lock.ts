@@ -1,0 +1,109 @@
+/**
+ * One run per workspace: `.ferry/lock`, created exclusively, names its
+ * holder (pid, host, start time, run id). A second run is refused with that
+ * holder's description; a lock whose holder is dead on this host is stale
+ * and is taken over, with a warning.
+ * @module
+ */
+
+import { hostname } from "node:os";
+import { join } from "node:path";
+
+/** Who holds a workspace lock. */
+export interface LockHolder {
+  /** The ferry process. */
+  readonly pid: number;
+  /** Its host. */
+  readonly host: string;
+  /** When it started (ms since the epoch). */
+  readonly startedAt: number;
+  /** Its run id. */
+  readonly runId: string;
+}
+
+/** A lock held by this process. */
+export interface HeldLock {
+  /** Remove the lock (only if it is still ours). */
+  release(): void;
+  /** Set when a stale lock was taken over: what to tell the user. */
+  readonly warning?: string;
+}
+
+/** Whether a process of this host is alive. */
+function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    // No /proc (not Linux): ask the kernel whether the pid exists.
+    if (Deno.build.os === "linux") return false;
+    try {
+      Deno.kill(pid, "SIGCONT");
+      return true;
+    } catch (e) {
+      return !(e instanceof Deno.errors.NotFound);
+    }
+  }
+}
+
+/** A holder in words: `pid 4242 on host vm, started 2026-11-21 13:00:05 UTC (run 2026...)`. */
+export function describeHolder(h: LockHolder): string {
+  const when = new Date(h.startedAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return `pid ${h.pid} on host ${h.host}, started ${when} (run ${h.runId})`;
+}
+
+function readHolder(path: string): LockHolder | undefined {
+  try {
+    const h = JSON.parse(Deno.readTextFileSync(path)) as LockHolder;
+    return typeof h.pid === "number" && typeof h.host === "string" ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Take the workspace's lock for run `runId`, or learn who holds it. */
+export function acquireLock(
+  workspace: string,
+  runId: string,
+): { ok: true; lock: HeldLock } | { ok: false; holder: LockHolder | undefined; path: string } {
+  const dir = join(workspace, ".ferry");
+  Deno.mkdirSync(dir, { recursive: true });
+  const path = join(dir, "lock");
+  const me: LockHolder = { pid: Deno.pid, host: hostname(), startedAt: Date.now(), runId };
+  let warning: string | undefined;
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      const f = Deno.openSync(path, { write: true, createNew: true });
+      try {
+        f.writeSync(new TextEncoder().encode(JSON.stringify(me) + "\n"));
+      } finally {
+        f.close();
+      }
+      const release = () => {
+        if (readHolder(path)?.runId === runId) {
+          try {
+            Deno.removeSync(path);
+          } catch { /* already gone */ }
+        }
+      };
+      return { ok: true, lock: warning ? { release, warning } : { release } };
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    const holder = readHolder(path);
+    if (holder === undefined) {
+      // Half-written by a holder that died at once, or not ours: treat as stale if old enough.
+      const age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
+      if (age < 5_000) return { ok: false, holder, path };
+      warning = `took over an unreadable lock ${path}`;
+    } else if (holder.host === me.host && !alive(holder.pid)) {
+      warning = `took over a stale lock: ${describeHolder(holder)} is no longer running`;
+    } else {
+      return { ok: false, holder, path };
+    }
+    try {
+      Deno.removeSync(path);
+    } catch { /* someone else removed it: try again */ }
+  }
+  return { ok: false, holder: readHolder(path), path };
+}

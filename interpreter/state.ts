@@ -1,0 +1,504 @@
+/**
+ * The state store: `.ferry/state.db`, SQLite through Deno's built-in
+ * `node:sqlite`, in WAL mode. It keeps every run, every attempt (failed ones
+ * too, with their log paths), one success per task (its cache key, the parts
+ * of the key, and each output's URL, size and content hash), and a memo of
+ * file hashes keyed by (device, inode, size, mtime) so unchanged files are
+ * never read twice. Each finished task is committed at once, in one
+ * transaction, so a crash or `kill -9` loses at most the tasks still running.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+/** The part of node:sqlite's prepared statement this module uses. */
+interface StatementSync {
+  run(...params: unknown[]): unknown;
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/** The part of node:sqlite's database this module uses. */
+interface DatabaseSync {
+  exec(sql: string): void;
+  prepare(sql: string): StatementSync;
+  close(): void;
+}
+
+// node:sqlite is loaded through require with a local type: its declarations are missing from the
+// older @types/node that npm:@types/ssh2 brings into the type-check.
+const { DatabaseSync: Database } = createRequire(import.meta.url)("node:sqlite") as {
+  DatabaseSync: new (path: string) => DatabaseSync;
+};
+
+/** The schema version this code writes; older databases are migrated on open. */
+export const STATE_VERSION = 1;
+
+/** Ordered migrations: index i brings a database from version i to i + 1. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    status TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    dir TEXT NOT NULL
+  );
+  CREATE TABLE attempts (
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    key TEXT,
+    outcome TEXT NOT NULL,
+    exit_code INTEGER,
+    signal TEXT,
+    reason TEXT,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    stdout TEXT,
+    stderr TEXT,
+    PRIMARY KEY (run_id, task_id, attempt)
+  );
+  CREATE INDEX attempts_task ON attempts (task_id);
+  CREATE TABLE successes (
+    task_id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    parts TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    outputs TEXT NOT NULL,
+    result TEXT
+  );
+  CREATE TABLE file_hashes (
+    path TEXT PRIMARY KEY,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    ctime INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+  );
+  `,
+];
+
+/** One output of a successful task, as recorded. */
+export interface OutputRecord {
+  /** The output slot. */
+  readonly name: string;
+  /** Normalised URL. */
+  readonly url: string;
+  /** Size in bytes (of every file, for a directory). */
+  readonly size: number;
+  /** Content hash: sha256 hex of the file; for a directory, of its listing with file hashes. */
+  readonly sha256: string;
+  /** For dynamic outputs: the files collected, as URLs. */
+  readonly files?: readonly string[];
+  /** A remote output (staged out): not checked on disk. */
+  readonly remote?: boolean;
+}
+
+/** The recorded success of a task. */
+export interface SuccessRecord {
+  /** The task id. */
+  readonly taskId: string;
+  /** Its cache key. */
+  readonly key: string;
+  /** The parts the key was made of (to say what changed). */
+  readonly parts: Readonly<Record<string, unknown>>;
+  /** The run and attempt that succeeded. */
+  readonly runId: string;
+  /** The attempt number. */
+  readonly attempt: number;
+  /** When it finished (ms since the epoch). */
+  readonly finishedAt: number;
+  /** Its outputs. */
+  readonly outputs: readonly OutputRecord[];
+  /** A function app's JSON return value. */
+  readonly result?: unknown;
+}
+
+/** One attempt of a task, whatever its outcome. */
+export interface AttemptRecord {
+  /** The run. */
+  readonly runId: string;
+  /** The task. */
+  readonly taskId: string;
+  /** 1 for the first. */
+  readonly attempt: number;
+  /** The cache key it ran with. */
+  readonly key?: string;
+  /** succeeded, failed, timeout, cancelled, cached. */
+  readonly outcome: string;
+  /** Exit code. */
+  readonly exitCode?: number;
+  /** Signal name. */
+  readonly signal?: string;
+  /** Why it failed, when not the command itself. */
+  readonly reason?: string;
+  /** Start (ms since the epoch). */
+  readonly startedAt: number;
+  /** End. */
+  readonly endedAt: number;
+  /** Where it ran. */
+  readonly host: string;
+  /** Standard output log. */
+  readonly stdout?: string;
+  /** Standard error log. */
+  readonly stderr?: string;
+}
+
+/** A run as recorded. */
+export interface RunRecord {
+  /** Its id. */
+  readonly id: string;
+  /** The workflow file. */
+  readonly workflow: string;
+  /** Start. */
+  readonly startedAt: number;
+  /** End, when it ended. */
+  readonly endedAt?: number;
+  /** running, succeeded, failed, interrupted (a run still "running" whose process is gone crashed). */
+  readonly status: string;
+  /** The ferry process. */
+  readonly pid: number;
+  /** Its host. */
+  readonly host: string;
+  /** Its directory. */
+  readonly dir: string;
+}
+
+interface Memo {
+  dev: number;
+  ino: number;
+  size: number;
+  mtime: number;
+  ctime: number;
+  sha256: string;
+}
+
+/** The state of one workspace. */
+export class StateStore {
+  readonly #db: DatabaseSync;
+  #memo: Map<string, Memo> | undefined;
+  readonly #memoDirty = new Map<string, Memo>();
+  #successes: Map<string, SuccessRecord> | undefined;
+  readonly #stmts = new Map<string, StatementSync>();
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Open (creating and migrating as needed) the state of the workspace `dir`. */
+  static open(workspace: string): StateStore {
+    const dir = join(workspace, ".ferry");
+    Deno.mkdirSync(dir, { recursive: true });
+    const db = new Database(join(dir, "state.db"));
+    // WAL: readers (ferry status) never block the run; NORMAL: a commit survives a crash of the
+    // process (kill -9), only a power cut may lose the last ones.
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    const store = new StateStore(db);
+    store.#migrate();
+    return store;
+  }
+
+  #migrate(): void {
+    const version = (this.#db.prepare("PRAGMA user_version").get() as { user_version: number })
+      .user_version;
+    if (version > STATE_VERSION) {
+      throw new StateError(
+        `the state in .ferry/state.db was written by a newer ferry (version ${version}; this one reads up to ${STATE_VERSION})`,
+      );
+    }
+    for (let v = version; v < STATE_VERSION; v++) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        this.#db.exec(MIGRATIONS[v]!);
+        this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+        this.#db.exec("COMMIT");
+      } catch (e) {
+        this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) this.#stmts.set(sql, s = this.#db.prepare(sql));
+    return s;
+  }
+
+  /** Close the database (pending memo entries are written first). */
+  close(): void {
+    this.flushMemo();
+    this.#db.close();
+  }
+
+  /** Record the start of a run. */
+  beginRun(r: Omit<RunRecord, "endedAt" | "status">): void {
+    this.#stmt(
+      "INSERT INTO runs (id, workflow, started_at, status, pid, host, dir) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+    ).run(r.id, r.workflow, r.startedAt, r.pid, r.host, r.dir);
+  }
+
+  /** Record the end of a run. */
+  endRun(id: string, status: string, endedAt: number = Date.now()): void {
+    this.#stmt("UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").run(status, endedAt, id);
+  }
+
+  /** Every run, newest first. */
+  runs(): RunRecord[] {
+    return (this.#stmt("SELECT * FROM runs ORDER BY started_at DESC, id DESC").all() as Record<
+      string,
+      unknown
+    >[]).map((r) => ({
+      id: r.id as string,
+      workflow: r.workflow as string,
+      startedAt: r.started_at as number,
+      ...(r.ended_at !== null ? { endedAt: r.ended_at as number } : {}),
+      status: r.status as string,
+      pid: r.pid as number,
+      host: r.host as string,
+      dir: r.dir as string,
+    }));
+  }
+
+  /** The attempts of a run (or of every run), in order. */
+  attempts(runId?: string): AttemptRecord[] {
+    const rows =
+      (runId === undefined
+        ? this.#stmt("SELECT * FROM attempts ORDER BY started_at, task_id, attempt").all()
+        : this.#stmt(
+          "SELECT * FROM attempts WHERE run_id = ? ORDER BY started_at, task_id, attempt",
+        )
+          .all(runId)) as Record<string, unknown>[];
+    return rows.map((r) => {
+      const opt = (k: string, name: string) => (r[k] !== null ? { [name]: r[k] } : {});
+      return {
+        runId: r.run_id as string,
+        taskId: r.task_id as string,
+        attempt: r.attempt as number,
+        outcome: r.outcome as string,
+        startedAt: r.started_at as number,
+        endedAt: r.ended_at as number,
+        host: r.host as string,
+        ...opt("key", "key"),
+        ...opt("exit_code", "exitCode"),
+        ...opt("signal", "signal"),
+        ...opt("reason", "reason"),
+        ...opt("stdout", "stdout"),
+        ...opt("stderr", "stderr"),
+      } as AttemptRecord;
+    });
+  }
+
+  /** Every recorded success, by task id (read once, then kept current). */
+  successes(): ReadonlyMap<string, SuccessRecord> {
+    if (!this.#successes) {
+      this.#successes = new Map();
+      for (const r of this.#stmt("SELECT * FROM successes").all() as Record<string, unknown>[]) {
+        this.#successes.set(r.task_id as string, {
+          taskId: r.task_id as string,
+          key: r.key as string,
+          parts: JSON.parse(r.parts as string),
+          runId: r.run_id as string,
+          attempt: r.attempt as number,
+          finishedAt: r.finished_at as number,
+          outputs: JSON.parse(r.outputs as string),
+          ...(r.result !== null ? { result: JSON.parse(r.result as string) } : {}),
+        });
+      }
+    }
+    return this.#successes;
+  }
+
+  /** Record an attempt that did not succeed (kept for inspection; the success record is untouched). */
+  recordAttempt(a: AttemptRecord): void {
+    this.#insertAttempt(a);
+  }
+
+  #insertAttempt(a: AttemptRecord): void {
+    this.#stmt(
+      `INSERT OR REPLACE INTO attempts (run_id, task_id, attempt, key, outcome, exit_code, signal, reason,
+        started_at, ended_at, host, stdout, stderr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      a.runId,
+      a.taskId,
+      a.attempt,
+      a.key ?? null,
+      a.outcome,
+      a.exitCode ?? null,
+      a.signal ?? null,
+      a.reason ?? null,
+      a.startedAt,
+      a.endedAt,
+      a.host,
+      a.stdout ?? null,
+      a.stderr ?? null,
+    );
+  }
+
+  /** Commit a success: the attempt, the success record and the file-hash memo, in one transaction. */
+  recordSuccess(s: SuccessRecord, a: AttemptRecord): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#insertAttempt(a);
+      this.#stmt(
+        `INSERT OR REPLACE INTO successes (task_id, key, parts, run_id, attempt, finished_at, outputs, result)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        s.taskId,
+        s.key,
+        JSON.stringify(s.parts),
+        s.runId,
+        s.attempt,
+        s.finishedAt,
+        JSON.stringify(s.outputs),
+        s.result !== undefined ? JSON.stringify(s.result) : null,
+      );
+      this.#writeMemo();
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+    this.#successes?.set(s.taskId, s);
+  }
+
+  /** Forget the successes of these tasks (they will run again). */
+  forget(taskIds: Iterable<string>): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const id of taskIds) {
+        this.#stmt("DELETE FROM successes WHERE task_id = ?").run(id);
+        this.#successes?.delete(id);
+      }
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  #loadMemo(): Map<string, Memo> {
+    if (!this.#memo) {
+      this.#memo = new Map();
+      for (const r of this.#stmt("SELECT * FROM file_hashes").all() as Record<string, unknown>[]) {
+        this.#memo.set(r.path as string, {
+          dev: r.dev as number,
+          ino: r.ino as number,
+          size: r.size as number,
+          mtime: r.mtime as number,
+          ctime: r.ctime as number,
+          sha256: r.sha256 as string,
+        });
+      }
+    }
+    return this.#memo;
+  }
+
+  /**
+   * The sha256 (hex) of a file, read only when its (device, inode, size,
+   * mtime) changed since it was last hashed; undefined when it does not exist.
+   * Directories hash their sorted listing with each file's hash.
+   */
+  hashPath(path: string): { sha256: string; size: number } | undefined {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(path);
+    } catch {
+      return undefined;
+    }
+    if (info.isDirectory) return this.#hashDir(path);
+    const memo = this.#loadMemo();
+    const mtime = info.mtime?.getTime() ?? 0;
+    const ctime = info.ctime?.getTime() ?? 0;
+    const m = memo.get(path);
+    if (
+      m && m.size === info.size && m.mtime === mtime && m.ctime === ctime &&
+      m.ino === (info.ino ?? 0) && m.dev === info.dev
+    ) {
+      return { sha256: m.sha256, size: info.size };
+    }
+    const sha256 = hashFileSync(path);
+    const entry = { dev: info.dev, ino: info.ino ?? 0, size: info.size, mtime, ctime, sha256 };
+    memo.set(path, entry);
+    this.#memoDirty.set(path, entry);
+    return { sha256, size: info.size };
+  }
+
+  #hashDir(dir: string): { sha256: string; size: number } {
+    const h = createHash("sha256");
+    let size = 0;
+    const walk = (rel: string) => {
+      const entries = [...Deno.readDirSync(join(dir, rel))].sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+      );
+      for (const e of entries) {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory) walk(r);
+        else {
+          const f = this.hashPath(join(dir, r));
+          if (!f) continue;
+          size += f.size;
+          h.update(`${r}\0${f.sha256}\n`);
+        }
+      }
+    };
+    walk("");
+    return { sha256: h.digest("hex"), size };
+  }
+
+  #writeMemo(): void {
+    if (this.#memoDirty.size === 0) return;
+    const ins = this.#stmt(
+      "INSERT OR REPLACE INTO file_hashes (path, dev, ino, size, mtime, ctime, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    for (const [path, m] of this.#memoDirty) {
+      ins.run(path, m.dev, m.ino, m.size, m.mtime, m.ctime, m.sha256);
+    }
+    this.#memoDirty.clear();
+  }
+
+  /** Write file hashes learned since the last commit. */
+  flushMemo(): void {
+    if (this.#memoDirty.size === 0) return;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#writeMemo();
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+}
+
+/** The state store cannot be used (a newer schema, a corrupt file). */
+export class StateError extends Error {
+  /** Create a state error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StateError";
+  }
+}
+
+/** sha256 hex of a file, read in 1 MiB pieces. */
+export function hashFileSync(path: string): string {
+  const h = createHash("sha256");
+  using f = Deno.openSync(path);
+  const buf = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = f.readSync(buf);
+    if (n === null) break;
+    h.update(buf.subarray(0, n));
+  }
+  return h.digest("hex");
+}
