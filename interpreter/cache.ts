@@ -26,8 +26,8 @@ import { type FileValue, localPath } from "./values.ts";
 export interface KeyParts {
   /** Hash of the app's run section (templates), redirections and function module content. */
   command?: string;
-  /** The params the app refers to, with their values. */
-  params?: Record<string, unknown>;
+  /** The params the app refers to, each with a hash of its value. */
+  params?: Record<string, string>;
   /** Content hashes of each input slot's files. */
   inputs?: Record<string, string[]>;
   /** The app's env, rendered. */
@@ -82,7 +82,7 @@ function templates(app: App): string[] {
   for (const slots of [app.inputs, app.outputs]) {
     for (const slot of Object.values(slots)) for (const f of slot.files) out.push(f.value);
   }
-  for (const v of app.forEach) if (typeof v.source === "string") out.push(v.source);
+  // for_each sources are left out: a task's binding is part of its id, not of its key.
   return out;
 }
 
@@ -108,6 +108,7 @@ export class Cache {
   readonly #o: CacheOptions;
   readonly #appParts = new Map<string, { command: string; params: string[] }>();
   readonly #rerun: ReadonlySet<string>;
+  readonly #paramHashes = new Map<string, string>();
 
   /** A cache over one state store. */
   constructor(options: CacheOptions) {
@@ -169,8 +170,15 @@ export class Cache {
       if (h === undefined) missing ??= f.name;
       (inputs[f.name] ??= []).push(h ?? "missing");
     }
-    const params: Record<string, unknown> = {};
-    for (const p of a.params) params[p] = this.#o.params[p] ?? null;
+    const params: Record<string, string> = {};
+    for (const p of a.params) {
+      let h = this.#paramHashes.get(p);
+      if (h === undefined) {
+        h = sha256(canonical(this.#o.params[p] ?? null));
+        this.#paramHashes.set(p, h);
+      }
+      params[p] = h;
+    }
     const parts: KeyParts = {
       command: a.command,
       params,
@@ -229,11 +237,25 @@ export class Cache {
       if (o.remote) continue; // uploaded: checking would mean asking the server
       const here = localPath(o.url);
       if (here === undefined) continue;
-      const h = this.#o.store.hashPath(here);
+      const h = o.glob ? this.#hashFiles(o.files ?? []) : this.#o.store.hashPath(here);
       if (!h) return `output ${o.name} missing`;
       if (h.sha256 !== o.sha256) return `output ${o.name} modified`;
     }
     return undefined;
+  }
+
+  /** The hash of a list of files (their URLs and contents); undefined when one is missing. */
+  #hashFiles(urls: readonly string[]): { sha256: string; size: number } | undefined {
+    const h = createHash("sha256");
+    let size = 0;
+    for (const url of urls) {
+      const here = localPath(url);
+      const f = here !== undefined ? this.#o.store.hashPath(here) : undefined;
+      if (!f) return undefined;
+      size += f.size;
+      h.update(`${url}\0${f.sha256}\n`);
+    }
+    return { sha256: h.digest("hex"), size };
   }
 
   /** Record a success: hash the delivered outputs and commit, with its attempt. */
@@ -256,14 +278,18 @@ export class Cache {
         outputs.push({ name: f.name, url: f.url, size: 0, sha256: "", remote: true });
         continue;
       }
-      const files = dynamic.get(f.name);
-      const h = this.#o.store.hashPath(here!) ?? { sha256: "missing", size: 0 };
+      const files = dynamic.get(f.name)?.map((v) => v.url);
+      // A glob is no path to hash: its content is the files it collected.
+      const glob = f.dynamic === "glob";
+      const h = (glob ? this.#hashFiles(files ?? []) : this.#o.store.hashPath(here!)) ??
+        { sha256: "missing", size: 0 };
       outputs.push({
         name: f.name,
         url: f.url,
         size: h.size,
         sha256: h.sha256,
-        ...(files ? { files: files.map((v) => v.url) } : {}),
+        ...(files ? { files } : {}),
+        ...(glob ? { glob: true } : {}),
       });
     }
     this.#o.store.recordSuccess({

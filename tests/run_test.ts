@@ -758,3 +758,23 @@ Deno.test("run: an invalid workflow or usage exits 2 and runs nothing", async ()
     assert.deepEqual(await walk(ws), ["workflow.yaml"]);
   });
 });
+
+Deno.test("run: a shell script longer than one argument may be (128 KiB) still runs", async () => {
+  await withTemp(async (dir) => {
+    const words = Array.from({ length: 20_000 }, (_, i) => `word-${i}`);
+    const wf = await writeWorkflow(dir, {
+      ferry: 1,
+      name: "long-script",
+      params: { words },
+      apps: {
+        count: {
+          outputs: { n: "n.txt" },
+          shell: "printf '%s\\n' ${{ params.words }} | wc -l > ${{ outputs.n }}",
+        },
+      },
+    });
+    const r = await ferryRun([wf]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await Deno.readTextFile(join(dir, "n.txt")), "20000\n");
+  });
+});

@@ -41,23 +41,35 @@ const SH = which("sh");
  * commands with `exec` (no shell in between), scripts with bash strict mode,
  * functions through Deno.
  */
-export function argvOf(job: JobSpec, deno: string): string[] {
+export function argvOf(job: JobSpec, deno: string, scriptFile?: string): string[] {
   const run = job.run;
-  const init = job.workerInit ? `${job.workerInit}\n` : "";
-  const redirect = job.stderr === job.stdout
-    ? 'exec >"$1" 2>&1; shift 2\n'
-    : 'exec >"$1" 2>"$2"; shift 2\n';
+  const { init, redirect } = prelude(job);
   const files = ["ferry-task", job.stdout, job.stderr];
   if (run.kind === "command") {
     const shell = init ? [BASH, "-c"] : [SH, "-c"];
     return [...shell, `${redirect}${init}exec "$@"`, ...files, ...run.argv];
   }
   if (run.kind === "shell") {
+    // A script too long for one argument (Linux: 128 KiB) is run from the file it was written to.
+    if (scriptFile !== undefined) return [BASH, "-euo", "pipefail", scriptFile, ...files.slice(1)];
     return [BASH, "-euo", "pipefail", "-c", redirect + init + run.script, ...files];
   }
   const fn = [deno, "run", "-A", "--no-prompt", FUNCTION_RUNNER, run.module, run.export];
   return [BASH, "-c", `${redirect}${init}exec "$@"`, ...files, ...fn];
 }
+
+/** What runs before the task's own command: its redirections (of "$1", "$2") and worker_init. */
+function prelude(job: JobSpec): { init: string; redirect: string } {
+  return {
+    init: job.workerInit ? `${job.workerInit}\n` : "",
+    redirect: job.stderr === job.stdout
+      ? 'exec >"$1" 2>&1; shift 2\n'
+      : 'exec >"$1" 2>"$2"; shift 2\n',
+  };
+}
+
+/** Longest shell script passed inline as `bash -c SCRIPT` (one argument may hold 128 KiB). */
+const MAX_INLINE_SCRIPT = 64 * 1024;
 
 /** A provider that runs jobs as local processes. */
 export function localProvider(options: LocalProviderOptions = {}): BatchProvider {
@@ -91,7 +103,16 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
     name: "local",
     async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
       const startedAt = Date.now();
-      const argv = argvOf(job, deno);
+      let scriptFile: string | undefined;
+      if (job.run.kind === "shell" && job.run.script.length > MAX_INLINE_SCRIPT) {
+        const { init, redirect } = prelude(job);
+        scriptFile = Deno.makeTempFileSync({ prefix: "ferry-script-", suffix: ".sh" });
+        Deno.writeTextFileSync(scriptFile, redirect + init + job.run.script);
+      }
+      const removeScript = () => {
+        if (scriptFile !== undefined) Deno.remove(scriptFile).catch(() => {});
+      };
+      const argv = argvOf(job, deno, scriptFile);
       let child: Launched;
       try {
         child = await launch(job, argv);
@@ -99,8 +120,10 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
         const why = e instanceof Deno.errors.NotFound
           ? `cannot start "${argv[0]}": not found`
           : String((e as Error).message ?? e);
+        removeScript();
         return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host };
       }
+      child.status.finally(removeScript);
       let reason: "timeout" | "cancelled" | undefined;
       const kill = (why: "timeout" | "cancelled") => {
         if (reason) return;

@@ -1,0 +1,119 @@
+/**
+ * `deno task bench resume`: a completed workflow run again with nothing to do.
+ * N tasks (default 10,000) each copy `in/I.txt` to `out/I.txt`, and one
+ * reduce concatenates all outputs. Both ferry and `make -j2` first complete
+ * the work once (not timed); then each re-run, which must find every task up
+ * to date, is timed as a fresh process (median of --reps, default 5). ferry
+ * checks content hashes and its state store; make compares mtimes.
+ * Target: ferry under 1 s at 10,000 tasks.
+ * @module
+ */
+
+import { join } from "node:path";
+import { repeat, ROOT, type Row, table } from "./_measure.ts";
+
+/** The issue's target, seconds. */
+export const TARGET_SECONDS = 1;
+
+function parseArgs(args: readonly string[]) {
+  const o = { n: 10_000, reps: 5, keep: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--tasks") o.n = Number(args[++i]);
+    else if (a === "--reps") o.reps = Number(args[++i]);
+    else if (a === "--keep") o.keep = true;
+    else throw new Error(`bench resume: unknown option ${a} (--tasks N, --reps N, --keep)`);
+  }
+  return o;
+}
+
+async function prepare(dir: string, n: number): Promise<void> {
+  await Deno.mkdir(join(dir, "in"), { recursive: true });
+  for (let i = 0; i < n; i++) Deno.writeTextFileSync(join(dir, "in", `${i}.txt`), `line ${i}\n`);
+  const ids = Array.from({ length: n }, (_, i) => i);
+  await Deno.writeTextFile(
+    join(dir, "workflow.yaml"),
+    [
+      "ferry: 1",
+      `name: resume-${n}`,
+      "params:",
+      `  ids: [${ids.join(", ")}]`,
+      "apps:",
+      "  copy:",
+      '    for_each: { i: "${{ params.ids }}" }',
+      '    inputs: { src: "in/${{ i }}.txt" }',
+      '    outputs: { dst: "out/${{ i }}.txt" }',
+      "    command: [cp, '${{ inputs.src }}', '${{ outputs.dst }}']",
+      "  reduce:",
+      '    inputs: { all: "${{ apps.copy.outputs.dst }}" }',
+      "    outputs: { total: total.txt }",
+      "    shell: cat ${{ inputs.all }} > ${{ outputs.total }}",
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(
+    join(dir, "Makefile"),
+    [
+      `OUTS := $(patsubst in/%.txt,out/%.txt,$(wildcard in/*.txt))`,
+      "all: total.txt",
+      ".PHONY: all",
+      "total.txt: $(OUTS)",
+      "\t@cat $^ > $@",
+      "out/%.txt: in/%.txt",
+      "\t@mkdir -p out && cp $< $@",
+      "",
+    ].join("\n"),
+  );
+}
+
+/** Run the benchmark. */
+export async function main(args: readonly string[] = []): Promise<void> {
+  const o = parseArgs(args);
+  const base = join(ROOT, "bench/out");
+  await Deno.mkdir(base, { recursive: true });
+  const work = await Deno.makeTempDir({ dir: base, prefix: "resume-" });
+  const ferryDir = join(work, "ferry"), makeDir = join(work, "make");
+  try {
+    console.log(`bench resume: ${o.n.toLocaleString("en")} tasks + 1 reduce, completed, run again`);
+    for (const d of [ferryDir, makeDir]) await prepare(d, o.n);
+    const deno = Deno.execPath();
+    const ferryArgs = [
+      "run",
+      "-A",
+      join(ROOT, "main.ts"),
+      "run",
+      "--quiet",
+      join(ferryDir, "workflow.yaml"),
+    ];
+    const first = await new Deno.Command(deno, { args: ferryArgs, stdout: "null", stderr: "piped" })
+      .output();
+    if (!first.success) throw new Error(new TextDecoder().decode(first.stderr));
+    const mk = await new Deno.Command("make", { args: ["-j2", "-s", "-C", makeDir] }).output();
+    if (!mk.success) throw new Error("make failed");
+    const rows: Row[] = [];
+    rows.push(
+      await repeat("make -j2 (up to date)", "make", ["-j2", "-s", "-C", makeDir], o.reps, 0),
+    );
+    rows.push(
+      await repeat("ferry run (all cached)", deno, ferryArgs, o.reps, 0, "make -j2 (up to date)"),
+    );
+    // ferry really did nothing: its last summary says so.
+    const check = await new Deno.Command(deno, { args: ferryArgs, stdout: "null", stderr: "piped" })
+      .output();
+    const summary = new TextDecoder().decode(check.stderr);
+    if (!summary.includes(`0 succeeded, ${o.n + 1} cached`)) {
+      throw new Error(`ferry re-ran tasks:\n${summary}`);
+    }
+    console.log("\n" + table(rows) + "\n");
+    const f = rows[1]!;
+    console.log(
+      `${f.median < TARGET_SECONDS ? "✓" : "✗"} ferry re-run with nothing to do: ${
+        f.median.toFixed(3)
+      } s median (target under ${TARGET_SECONDS} s)`,
+    );
+  } finally {
+    if (!o.keep) await Deno.remove(work, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main(Deno.args);
