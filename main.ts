@@ -22,12 +22,16 @@ import { checkRemoteInputs } from "./interpreter/check_inputs.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./interpreter/plan.ts";
 import { statefulPlan } from "./interpreter/plan_state.ts";
 import { StateStore } from "./interpreter/state.ts";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { resolveTargets } from "./interpreter/targets.ts";
 import { renderPlanText } from "./interpreter/render_text.ts";
 import { planJsonChunks } from "./interpreter/render_json.ts";
 import { renderDot, renderMarkdown, renderMermaid } from "./interpreter/render_graph.ts";
+import { workspaceStatus } from "./interpreter/status.ts";
+import { renderStatusJson, renderStatusText } from "./interpreter/render_status.ts";
+import { cleanWorkspace } from "./interpreter/clean.ts";
+import { renderCleanText } from "./interpreter/render_clean.ts";
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIO {
@@ -87,6 +91,33 @@ function workflowOptions(opts: { site?: string; workspace?: string; param: strin
   };
 }
 
+/** Whether a command-line word is a path (it exists, or ends like a workflow file), not a run id. */
+function isWorkflowPath(word: string): boolean {
+  return /\.(ya?ml|toml)$/i.test(word) || existsSync(word);
+}
+
+/**
+ * The workspace `status` and `clean` look at: `--workspace`, else the
+ * workflow file's folder (as `check`, `plan` and `run` decide it), else the
+ * current directory.
+ */
+function workspaceOf(action: string, workflow: string | undefined, workspace?: string): string {
+  if (workflow !== undefined) {
+    let info;
+    try {
+      info = statSync(workflow);
+    } catch {
+      throw new UsageError(`Cannot ${action} "${workflow}": no such workflow file`);
+    }
+    if (info.isDirectory()) {
+      throw new UsageError(
+        `Cannot ${action} "${workflow}": it is a directory; name a workflow file, or use --workspace ${workflow}`,
+      );
+    }
+  }
+  return workspace ?? (workflow !== undefined ? dirname(workflow) : ".");
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
@@ -120,6 +151,8 @@ Examples:
   ferry check --site site.yaml --format github workflows/*.yaml
   ferry plan --site site.yaml workflow.yaml
   ferry plan --format markdown workflow.yaml > plan.md
+  ferry status --workspace runs/today
+  ferry clean --dry-run
   ferry schema workflow > workflow.schema.json
 
 Exit codes: 0 success · 1 a task failed · 2 invalid workflow, site file or usage · 130 interrupted
@@ -416,6 +449,102 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
       } finally {
         for (const s of signals) Deno.removeSignalListener(s, stop);
       }
+    });
+
+  cmd.command("status")
+    .summary("show the runs of a workspace, and one run task by task with its attempts and logs")
+    .description(
+      "Show the runs of a workspace (newest first) and the latest one task by task: its final state, each attempt with its outcome, duration, host and log paths, and the end of a failed task's stderr. With RUN, that run only. A run whose ferry died (kill -9, a crash) shows as crashed. Reads the state in .ferry/ and changes nothing.",
+    )
+    .argument(
+      "[workflow]",
+      "workflow file: its folder is the workspace, and only its runs are shown (default: every run of the workspace)",
+    )
+    .argument("[run]", "a run id, or the start of exactly one (default: the latest run)")
+    .addOption(
+      new Option("-f, --format <format>", "output format").choices(["text", "json"]).default(
+        "text",
+      ),
+    )
+    .option(
+      "-w, --workspace <dir>",
+      "workspace directory (default: the workflow file's folder, else the current directory)",
+    )
+    .addHelpText(
+      "after",
+      `
+A single argument is the workflow when it is a file or ends in .yaml, .yml or .toml, else a run id.
+
+Examples:
+  ferry status                              # in the workspace: the runs, then the latest in detail
+  ferry status workflow.yaml                # the runs of workflow.yaml, in its folder
+  ferry status 20261121-1416                # one run, by the start of its id
+  ferry status --workspace ws --format json | jq '.run.tasks[] | select(.state == "failed")'
+
+Exit codes: 0 shown (whatever the runs' outcome) · 2 no state there, an unknown or ambiguous run, or usage
+`,
+    )
+    .action(async (first: string | undefined, second: string | undefined, opts: {
+      format: "text" | "json";
+      workspace?: string;
+    }) => {
+      const [workflow, run] = second !== undefined
+        ? [first, second]
+        : first !== undefined && !isWorkflowPath(first)
+        ? [undefined, first]
+        : [first, undefined];
+      const ws = workspaceOf("show the status of", workflow, opts.workspace);
+      const r = await workspaceStatus(ws, {
+        ...(run !== undefined ? { run } : {}),
+        ...(workflow !== undefined ? { workflow } : {}),
+      });
+      if (!r.ok) throw new UsageError(r.message);
+      io.stdout(
+        opts.format === "json"
+          ? renderStatusJson(r.report)
+          : renderStatusText(r.report, { color: io.color }),
+      );
+      setExit(0);
+    });
+
+  cmd.command("clean")
+    .summary("remove attempt directories and staged copies (--all: the whole .ferry/, state too)")
+    .description(
+      "Remove what runs leave behind in .ferry/: every attempt directory (.ferry/runs/*/tasks: task working directories and their logs) and the staged copies of remote files (.ferry/staged). Keeps the state (.ferry/state.db, so nothing re-runs) and each run's events.jsonl. --all removes the whole .ferry/, state too: the next run runs every task. Refuses while a run is using the workspace.",
+    )
+    .argument(
+      "[workflow]",
+      "workflow file: its folder is the workspace (every run in it is cleaned)",
+    )
+    .option("--all", "remove the whole .ferry/, the state too (the next run runs every task)")
+    .option("-n, --dry-run", "only list what would be removed, with sizes")
+    .option(
+      "-w, --workspace <dir>",
+      "workspace directory (default: the workflow file's folder, else the current directory)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry clean --dry-run                     # what would go, and how much space it would free
+  ferry clean workflow.yaml                 # in workflow.yaml's folder
+  ferry clean --all --workspace ws          # forget every run: the next one starts from scratch
+
+Exit codes: 0 cleaned (or nothing to clean) · 1 something could not be removed · 2 a run is using the workspace, or usage
+`,
+    )
+    .action((workflow: string | undefined, opts: {
+      all?: boolean;
+      dryRun?: boolean;
+      workspace?: string;
+    }) => {
+      const ws = workspaceOf("clean", workflow, opts.workspace);
+      const r = cleanWorkspace(ws, { all: opts.all === true, dryRun: opts.dryRun === true });
+      if (!r.ok) throw new UsageError(r.message);
+      if (r.report.warning) io.stderr(`ferry: warning: ${r.report.warning}\n`);
+      io.stdout(renderCleanText(r.report));
+      for (const e of r.report.errors) io.stderr(`ferry: ${e}\n`);
+      setExit(r.report.errors.length > 0 ? 1 : 0);
     });
 
   cmd.command("schema")

@@ -1,7 +1,8 @@
 /**
  * ferry's library API: load, validate and check workflow and site files
  * (with the same diagnostics the `ferry` CLI prints), compile them into the
- * plan `ferry plan` shows, and run it.
+ * plan `ferry plan` shows, run it, and inspect (`workspaceStatus`) and clean
+ * (`cleanWorkspace`) the runs a workspace keeps.
  *
  * @example Plan a workflow
  * ```ts
@@ -70,6 +71,23 @@ export type {
   TaskState,
 } from "./interpreter/run.ts";
 export { runPlan } from "./interpreter/run.ts";
+export type {
+  AttemptStatus,
+  RunDetail,
+  RunOverview,
+  RunStatus,
+  StatusOptions,
+  StatusReport,
+  StatusResult,
+  TaskStatus,
+  TaskStatusState,
+} from "./interpreter/status.ts";
+export { TASK_STATES, workspaceStatus } from "./interpreter/status.ts";
+export type { StatusTextOptions } from "./interpreter/render_status.ts";
+export { renderStatusJson, renderStatusText } from "./interpreter/render_status.ts";
+export type { CleanEntry, CleanOptions, CleanReport, CleanResult } from "./interpreter/clean.ts";
+export { cleanWorkspace } from "./interpreter/clean.ts";
+export { renderCleanText } from "./interpreter/render_clean.ts";
 export type { BatchProvider, JobResult, JobSpec, Outcome } from "./providers/batch/types.ts";
 export type { LocalProviderOptions } from "./providers/batch/local.ts";
 export { localProvider } from "./providers/batch/local.ts";

@@ -226,11 +226,17 @@ export async function deliverOutputs(
   return { ok: true, dynamic };
 }
 
-/** Rename into place (replacing what was there), copying across filesystems. */
+/**
+ * Rename into place (replacing what was there), copying across filesystems.
+ * The names used on the way (`.ferry-old`, `.ferry-tmp`) are fixed, so what a
+ * crash left under them is cleared by the next delivery of the same output
+ * (the crash came before the task's success was committed, so it runs again).
+ */
 async function moveInto(from: string, to: string, dir: boolean): Promise<void> {
   ensureDir(dirname(to));
   if (dir) {
-    const old = `${to}.ferry-old-${crypto.randomUUID().slice(0, 8)}`;
+    const old = `${to}.ferry-old`;
+    await Deno.remove(old, { recursive: true }).catch(() => {});
     let had = false;
     try {
       Deno.renameSync(to, old);
@@ -249,7 +255,8 @@ async function renameOrCopy(from: string, to: string, dir: boolean): Promise<voi
   } catch (e) {
     if (!(e instanceof Error) || !/cross-device|EXDEV|os error 18/i.test(e.message)) throw e;
     // Scratch is often another filesystem: copy under a temporary name, then rename.
-    const tmp = `${to}.ferry-tmp-${crypto.randomUUID().slice(0, 8)}`;
+    const tmp = `${to}.ferry-tmp`;
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
     if (dir) await copyDir(from, tmp);
     else await Deno.copyFile(from, tmp);
     Deno.renameSync(tmp, to);

@@ -381,10 +381,19 @@ export function planWithCache(
   fileValue: (url: string) => FileValue,
 ): Plan {
   let current = applyCache(plan, cache);
+  let seen = "";
   for (let round = 0; round < 16; round++) {
-    const waiting = new Set(
-      current.tasks.flatMap((t) => t.expandsAfter ? [t.expandsAfter.app] : []),
-    );
+    // Apps whose dynamic outputs someone waits for: fanned out over, or gathered as inputs.
+    const waiting = new Set<string>();
+    const byId = new Map(current.tasks.map((t) => [t.id, t]));
+    for (const t of current.tasks) {
+      if (t.expandsAfter) waiting.add(t.expandsAfter.app);
+      if (!t.inputs.some((f) => f.dynamic)) continue;
+      for (const d of t.deps) {
+        const producer = byId.get(d);
+        if (producer) waiting.add(producer.app);
+      }
+    }
     if (waiting.size === 0) break;
     const cached = current.tasks.filter((t) => t.status.action === "cached" && waiting.has(t.app));
     if (cached.length === 0) break;
@@ -392,7 +401,10 @@ export function planWithCache(
       cached.map((t) => ({ app: t.app, record: store.successes().get(t.id)! })),
       fileValue,
     );
-    if (known.size === 0) break;
+    // Nothing learned since the last round: compiling again would give the same plan.
+    const now = [...known].map(([k, v]) => `${k}:${v.length}`).sort().join(",");
+    if (known.size === 0 || now === seen) break;
+    seen = now;
     const next = recompile(known);
     if (!next) break;
     const before = current.tasks.length;

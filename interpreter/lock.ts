@@ -61,6 +61,33 @@ function readHolder(path: string): LockHolder | undefined {
   }
 }
 
+/** The workspace's lock as it stands, without taking it. */
+export interface LockState {
+  /** The lock file. */
+  readonly path: string;
+  /** Who holds it (undefined while it is being written, or when it is unreadable). */
+  readonly holder: LockHolder | undefined;
+  /** Whether the holder may still be running: alive on this host, or on another host (unknown). */
+  readonly live: boolean;
+}
+
+/** Read the workspace's lock without taking it; undefined when there is none. */
+export function readLock(workspace: string): LockState | undefined {
+  const path = join(workspace, ".ferry", "lock");
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+  const holder = readHolder(path);
+  if (holder === undefined) {
+    // As acquireLock judges it: an unreadable lock younger than 5 s is being written.
+    return { path, holder, live: Date.now() - (info.mtime?.getTime() ?? 0) < 5_000 };
+  }
+  return { path, holder, live: holder.host !== hostname() || alive(holder.pid) };
+}
+
 /** Take the workspace's lock for run `runId`, or learn who holds it. */
 export function acquireLock(
   workspace: string,
@@ -73,11 +100,16 @@ export function acquireLock(
   let warning: string | undefined;
   for (let tries = 0; tries < 3; tries++) {
     try {
-      const f = Deno.openSync(path, { write: true, createNew: true });
+      // Written whole under a private name, then linked into place: the lock either exists
+      // with its holder in it or not at all, even if this process dies in between.
+      const tmp = `${path}.${Deno.pid}-${runId}.tmp`;
+      Deno.writeTextFileSync(tmp, JSON.stringify(me) + "\n");
       try {
-        f.writeSync(new TextEncoder().encode(JSON.stringify(me) + "\n"));
+        Deno.linkSync(tmp, path);
       } finally {
-        f.close();
+        try {
+          Deno.removeSync(tmp);
+        } catch { /* gone */ }
       }
       const release = () => {
         if (readHolder(path)?.runId === runId) {

@@ -19,7 +19,8 @@ export interface ProgressIO {
   readonly color: boolean;
 }
 
-const secs = (
+/** A duration for people: `0.04s`, `2m05s`, `1.5h`. */
+export const secs = (
   ms: number,
 ) => (ms < 10_000
   ? `${(ms / 1000).toFixed(2)}s`

@@ -142,6 +142,8 @@ interface Node {
   cached?: boolean;
   /** Its cache decision was made (once, when its inputs were in place). */
   checked?: boolean;
+  /** Its inputs gathering dynamic outputs were compiled again with their files known. */
+  gathered?: boolean;
 }
 
 interface Capacity {
@@ -202,6 +204,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   for (const t of plan.tasks) add(t);
   wire();
   events.start(nodes.size);
+  // The task list, so `ferry status` can name what never started (blocked, not run).
+  log({ event: "planned", tasks: plan.tasks.map((t) => t.id) });
 
   // Staging: transfer nodes run once per URL and storage; consumers wait for them.
   const counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, bytes: 0 };
@@ -309,6 +313,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       const n = nodes.get(u)!;
       if (n.state === "waiting" || n.state === "ready") {
         n.state = "blocked";
+        log({ event: "blocked", task: u, by: id });
         block(u);
       }
     }
@@ -335,13 +340,20 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   };
 
   const expand = async (node: Node) => {
-    // A placeholder's producer finished: compile again with its files known.
+    // A placeholder's producer finished: compile again with its files known. The same for a
+    // task gathering a dynamic output (`inputs: { x: "${{ apps.A.outputs.O }}" }`), whose
+    // inputs become the files A collected.
+    // Only the files of apps whose every task is done: a list still growing would expand a
+    // fan-out or fill a gathering task's inputs (and its dependencies) with part of it.
+    const pending = new Set<string>();
+    for (const n of nodes.values()) if (n.state !== "succeeded") pending.add(n.task.app);
+    const complete = new Map([...known].filter(([k]) => !pending.has(k.slice(0, k.indexOf(".")))));
     const next = options.replan
-      ? await options.replan(known)
+      ? await options.replan(complete)
       : "this run cannot expand dynamic fan-outs";
     if (typeof next === "string") {
       node.state = "failed";
-      outcomes.set(node.task.id, {
+      const outcome: TaskOutcome = {
         outcome: "failed",
         reason: `Cannot expand ${node.task.id}: ${next}`,
         startedAt: Date.now(),
@@ -349,20 +361,28 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         host: "",
         stderrPath: "",
         stdoutPath: "",
-      });
+      };
+      outcomes.set(node.task.id, outcome);
+      log({ event: "finished", task: node.task.id, attempt: 0, ...outcome });
       return;
     }
-    node.state = "succeeded"; // the placeholder itself is done: its tasks replace it
+    if (node.task.expandsAfter) node.state = "succeeded"; // done: its tasks replace it
+    else node.gathered = true;
     learn(next);
+    const added: string[] = [];
     for (const t of next.tasks) {
       const n = nodes.get(t.id);
-      if (!n) add(t);
-      else if (n.state === "waiting" || n.state === "ready") n.task = t; // inputs may have become concrete
+      if (!n) {
+        add(t);
+        added.push(t.id);
+      } else if (n.state === "waiting" || n.state === "ready") n.task = t; // inputs may have become concrete
     }
     for (const n of nodes.values()) if (n.state === "ready") n.state = "waiting";
     ready.length = 0;
     wire();
     countTempReaders();
+    // (A gathering task is not replaced: it is not named, so `ferry status` keeps it.)
+    log({ event: "expanded", ...(node.gathered ? {} : { task: node.task.id }), tasks: added });
     events.grow([...nodes.values()].filter((n) => !n.task.expandsAfter).length);
   };
 
@@ -374,7 +394,14 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     const stdout = task.stdout !== undefined ? join(paths.work, task.stdout) : paths.stdoutLog;
     const stderr = task.stderr !== undefined ? join(paths.work, task.stderr) : paths.stderrLog;
     events.started(task, node.attempt);
-    log({ event: "started", task: task.id, attempt: node.attempt });
+    // The log paths now, so `ferry status` can point at a running (or crashed) attempt's logs.
+    log({
+      event: "started",
+      task: task.id,
+      attempt: node.attempt,
+      stdoutPath: stdout,
+      stderrPath: stderr,
+    });
     const base = { stdoutPath: stdout, stderrPath: stderr };
     let outcome: TaskOutcome;
     // Inputs placed in the task directory need it now; otherwise the provider makes it.
@@ -489,6 +516,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     ) {
       const delay = Math.min(30_000, retryBaseMs * 2 ** (node.attempt - 1));
       events.retrying(task, node.attempt, delay, outcome);
+      log({ event: "retrying", task: task.id, attempt: node.attempt, delayMs: delay });
       await sleep(delay, signal);
       if (!signal.aborted) return attemptTask(node, ex, provider);
     }
@@ -575,7 +603,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     for (const id of ready) {
       const node = nodes.get(id)!;
       if (node.state !== "ready") continue;
-      if (node.task.expandsAfter) {
+      if (node.task.expandsAfter || (!node.gathered && node.task.inputs.some((f) => f.dynamic))) {
         expansions.push(node);
         continue;
       }

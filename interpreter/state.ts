@@ -100,6 +100,8 @@ export interface OutputRecord {
   readonly sha256: string;
   /** For dynamic outputs: the files collected, as URLs. */
   readonly files?: readonly string[];
+  /** A glob output: `sha256` and `size` cover the files collected (`files`), in order. */
+  readonly glob?: boolean;
   /** A remote output (staged out): not checked on disk. */
   readonly remote?: boolean;
 }

@@ -72,7 +72,9 @@ async function marks(wf: string, args: string[] = []): Promise<Record<string, st
   const r = await ferryRun([...args, wf], {}, "plan");
   assert.equal(r.code, 0, r.stderr);
   const out: Record<string, string> = {};
-  for (const m of r.stdout.matchAll(/^ {2}(\S+)(?: {2}"[^"]*")? {2}\[(.*)\]$/gm)) out[m[1]!] = m[2]!;
+  for (const m of r.stdout.matchAll(/^ {2}(\S+)(?: {2}"[^"]*")? {2}\[(.*)\]$/gm)) {
+    out[m[1]!] = m[2]!;
+  }
   return out;
 }
 

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { renderStatusText } from "./render_status.ts";
+import { type RunOverview, TASK_STATES } from "./status.ts";
+
+const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as RunOverview["counts"];
+
+function run(i: number): RunOverview {
+  const start = Date.UTC(2026, 10, 21, 12, 0, 0) - i * 60_000;
+  return {
+    id: `20261121-${String(1200 - i).padStart(4, "0")}00-abcdef`,
+    workflow: "/ws/w.yaml",
+    status: "succeeded",
+    startedAt: new Date(start).toISOString(),
+    endedAt: new Date(start + 1500).toISOString(),
+    durationMs: 1500,
+    pid: 42,
+    host: "vm",
+    dir: `/ws/.ferry/runs/${i}`,
+    counts: { ...counts, succeeded: 2, "not-run": 1 },
+  };
+}
+
+Deno.test("renderStatusText() lists the newest runs and says how many older ones it left out", () => {
+  const runs = Array.from({ length: 12 }, (_, i) => run(i));
+  const text = renderStatusText({ ferryStatus: 1, workspace: "/ws", runs }, { maxRuns: 2 });
+  assert.equal(
+    text,
+    "runs in /ws, newest first:\n" +
+      "  RUN                     STATUS     STARTED (UTC)        TOOK   TASKS\n" +
+      "  20261121-120000-abcdef  succeeded  2026-11-21 12:00:00  1.50s  2 succeeded, 0 failed, 1 not run\n" +
+      "  20261121-119900-abcdef  succeeded  2026-11-21 11:59:00  1.50s  2 succeeded, 0 failed, 1 not run\n" +
+      "  (and 10 older runs)\n" +
+      "\n",
+  );
+  // Ten by default.
+  const lines = renderStatusText({ ferryStatus: 1, workspace: "/ws", runs }).split("\n");
+  assert.equal(lines.filter((l) => l.startsWith("  2026")).length, 10);
+  assert.equal(lines.at(-3), "  (and 2 older runs)");
+});
+
+Deno.test("renderStatusText() colours marks and statuses only when asked", () => {
+  const detail = {
+    ...run(0),
+    status: "failed" as const,
+    counts: { ...counts, failed: 1 },
+    logsKept: true,
+    tasks: [{
+      id: "t",
+      state: "failed" as const,
+      reason: 'Cannot run t: it needs 64 cores and executor "local" has 8',
+      attempts: [],
+    }],
+  };
+  const plain = renderStatusText({ ferryStatus: 1, workspace: "/ws", run: detail });
+  assert.match(plain, /^✗ t: failed: Cannot run t: it needs 64 cores and executor "local" has 8$/m);
+  assert.ok(!plain.includes("\x1b"), plain);
+  const color = renderStatusText({ ferryStatus: 1, workspace: "/ws", run: detail }, {
+    color: true,
+  });
+  const red = (s: string) => `\x1b[31m${s}\x1b[0m`;
+  assert.ok(color.startsWith(`run ${detail.id}: ${red("failed")}\n`), color);
+  assert.ok(color.includes(`\n${red("✗")} t: failed`), color);
+});
