@@ -245,12 +245,12 @@ export class Cache {
   }
 
   /** The hash of a list of files (their URLs and contents); undefined when one is missing. */
-  #hashFiles(urls: readonly string[]): { sha256: string; size: number } | undefined {
+  #hashFiles(urls: readonly string[], fresh = false): { sha256: string; size: number } | undefined {
     const h = createHash("sha256");
     let size = 0;
     for (const url of urls) {
       const here = localPath(url);
-      const f = here !== undefined ? this.#o.store.hashPath(here) : undefined;
+      const f = here !== undefined ? this.#o.store.hashPath(here, fresh) : undefined;
       if (!f) return undefined;
       size += f.size;
       h.update(`${url}\0${f.sha256}\n`);
@@ -281,7 +281,7 @@ export class Cache {
       const files = dynamic.get(f.name)?.map((v) => v.url);
       // A glob is no path to hash: its content is the files it collected.
       const glob = f.dynamic === "glob";
-      const h = (glob ? this.#hashFiles(files ?? []) : this.#o.store.hashPath(here!)) ??
+      const h = (glob ? this.#hashFiles(files ?? [], true) : this.#o.store.hashPath(here!, true)) ??
         { sha256: "missing", size: 0 };
       outputs.push({
         name: f.name,

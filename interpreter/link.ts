@@ -5,6 +5,7 @@
  * @module
  */
 
+import { statOnce } from "./stat_once.ts";
 import { error, type Problem, warning } from "../dsl/diagnostic.ts";
 import type { Workflow } from "../dsl/model.ts";
 import type { Expansion, TaskFile } from "./expand.ts";
@@ -36,12 +37,7 @@ export interface Linked {
 }
 
 function fileExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return statOnce(path) !== null;
 }
 
 /** Link an expansion into a DAG. */

@@ -271,6 +271,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     if (p === undefined) return;
     try {
       Deno.removeSync(p, { recursive: true });
+      options.store?.forgetPath(p);
       log({ event: "temp-deleted", url });
     } catch { /* already gone */ }
   };
@@ -319,6 +320,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     }
   };
 
+  /** Tasks that really ran in this run (not skipped as cached). */
+  const executed = new Set<string>();
   const succeed = (node: Node) => {
     node.state = "succeeded";
     for (const f of node.task.outputs) {
@@ -506,6 +509,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     log({ event: "finished", ...record });
     outcomes.set(task.id, outcome);
     if (outcome.outcome === "succeeded") {
+      executed.add(task.id);
       events.finished(task, node.attempt, outcome);
       succeed(node);
       return;
@@ -633,7 +637,13 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       // Inputs are in place (remote ones revalidated): is the recorded result still valid?
       if (options.cache && !node.checked) {
         node.checked = true;
-        const d = options.cache.decide(node.task);
+        // Planned as cached, nothing it reads ran or was fetched in this run: the plan's
+        // decision stands (no second look at thousands of files).
+        const planned = node.task.status.action === "cached" &&
+            !node.task.deps.some((d) => executed.has(d)) && inTransfers(node.task).length === 0
+          ? options.store?.successes().get(node.task.id)
+          : undefined;
+        const d = planned ? { cached: true, record: planned } : options.cache.decide(node.task);
         if (d.cached && d.record) {
           node.cached = true;
           for (const o of d.record.outputs) {

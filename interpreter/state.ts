@@ -9,6 +9,7 @@
  * @module
  */
 
+import { forgetStat, statOnce } from "./stat_once.ts";
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -190,6 +191,7 @@ export class StateStore {
   readonly #db: DatabaseSync;
   #memo: Map<string, Memo> | undefined;
   readonly #memoDirty = new Map<string, Memo>();
+  readonly #seen = new Map<string, { sha256: string; size: number } | undefined>();
   #successes: Map<string, SuccessRecord> | undefined;
   readonly #stmts = new Map<string, StatementSync>();
 
@@ -411,14 +413,26 @@ export class StateStore {
    * mtime) changed since it was last hashed; undefined when it does not exist.
    * Directories hash their sorted listing with each file's hash.
    */
-  hashPath(path: string): { sha256: string; size: number } | undefined {
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.statSync(path);
-    } catch {
-      return undefined;
-    }
-    if (info.isDirectory) return this.#hashDir(path);
+  hashPath(path: string, fresh = false): { sha256: string; size: number } | undefined {
+    // Within one process a path is looked at once (planning and the run ask about the same
+    // files many times), unless the caller knows it was just written (`fresh`).
+    if (!fresh && this.#seen.has(path)) return this.#seen.get(path);
+    const r = this.#hashPathNow(path, fresh);
+    this.#seen.set(path, r);
+    return r;
+  }
+
+  /** Forget what this process saw of `path` (it was deleted or rewritten). */
+  forgetPath(path: string): void {
+    this.#seen.delete(path);
+    forgetStat(path);
+  }
+
+  #hashPathNow(path: string, fresh: boolean): { sha256: string; size: number } | undefined {
+    if (fresh) forgetStat(path);
+    const info = statOnce(path);
+    if (info === null) return undefined;
+    if (info.isDirectory) return this.#hashDir(path, fresh);
     const memo = this.#loadMemo();
     const mtime = info.mtime?.getTime() ?? 0;
     const ctime = info.ctime?.getTime() ?? 0;
@@ -436,7 +450,7 @@ export class StateStore {
     return { sha256, size: info.size };
   }
 
-  #hashDir(dir: string): { sha256: string; size: number } {
+  #hashDir(dir: string, fresh: boolean): { sha256: string; size: number } {
     const h = createHash("sha256");
     let size = 0;
     const walk = (rel: string) => {
@@ -447,7 +461,7 @@ export class StateStore {
         const r = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory) walk(r);
         else {
-          const f = this.hashPath(join(dir, r));
+          const f = this.hashPath(join(dir, r), fresh);
           if (!f) continue;
           size += f.size;
           h.update(`${r}\0${f.sha256}\n`);
