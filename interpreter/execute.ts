@@ -14,13 +14,7 @@ import type { BatchProvider } from "../providers/batch/types.ts";
 import { checkWorkflowFile } from "./check.ts";
 import { compile } from "./compile.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
-import {
-  liveProgress,
-  plainProgress,
-  type ProgressIO,
-  quietProgress,
-  renderSummary,
-} from "./progress.ts";
+import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
 import { runPlan, type RunSummary } from "./run.ts";
 import { resolveTargets } from "./targets.ts";
 import { toFileUrl } from "./urls.ts";
@@ -198,7 +192,7 @@ export async function runWorkflowFile(
     const events = style === "quiet"
       ? quietProgress()
       : live
-      ? liveProgress(io)
+      ? (await import("./progress_live.ts")).liveProgress(io)
       : plainProgress(io);
     const baseDir = dirname(resolve(file));
     let expansion = r.expansion!;

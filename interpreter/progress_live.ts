@@ -1,0 +1,91 @@
+/**
+ * The live progress display for terminals (done/total, running, failed,
+ * elapsed, ETA, the running tasks, transfers in flight), drawn with
+ * log-update on standard error. A module of its own so that runs off a
+ * terminal never load it.
+ * @module
+ */
+
+import { createLogUpdate } from "log-update";
+import process from "node:process";
+import { describeOutcome, type ProgressIO, secs } from "./progress.ts";
+import { fmtBytes, type RunEvents } from "./run.ts";
+import type { TransferEvent } from "./stager.ts";
+
+/** A live display that redraws in place (for terminals). */
+export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
+  // Drawn on standard error, like the lines and the summary, so stdout stays free.
+  const logUpdate = createLogUpdate(process.stderr, { showCursor: false });
+  let total = 0, done = 0, failed = 0;
+  const running = new Map<string, number>();
+  const moving = new Map<string, TransferEvent>();
+  const t0 = Date.now();
+  const paint = (c: string, s: string) => (io.color ? `\x1b[${c}m${s}\x1b[0m` : s);
+  const draw = () => {
+    const elapsed = Date.now() - t0;
+    const eta = done > 0 && total > done ? `, ETA ${secs((elapsed / done) * (total - done))}` : "";
+    const lines = [
+      `${paint("1", `${done}/${total}`)} done · ${running.size} running · ${
+        failed > 0 ? paint("31", `${failed} failed`) : "0 failed"
+      } · ${secs(elapsed)}${eta}`,
+      ...[...running].slice(0, 6).map(([id, since]) =>
+        `  ${paint("36", "▸")} ${id} ${paint("2", secs(Date.now() - since))}`
+      ),
+    ];
+    if (running.size > 6) lines.push(`  … ${running.size - 6} more`);
+    if (moving.size > 0) {
+      const bytes = [...moving.values()].reduce((n, e) => n + e.bytes, 0);
+      lines.push(`  ${paint("36", "⇅")} ${moving.size} transfer(s), ${fmtBytes(bytes)} so far`);
+    }
+    logUpdate(lines.join("\n"));
+  };
+  const timer = setInterval(draw, 100);
+  const above = (s: string) => {
+    logUpdate.clear();
+    io.write(s);
+    draw();
+  };
+  return {
+    start(n) {
+      total = n;
+      draw();
+    },
+    grow(n) {
+      total = n;
+    },
+    started(task) {
+      running.set(task.id, Date.now());
+    },
+    finished(task, _attempt, o) {
+      running.delete(task.id);
+      done++;
+      if (o.outcome === "cancelled") above(`${paint("33", "•")} ${task.id}: cancelled\n`);
+      else if (o.outcome !== "succeeded") {
+        failed++;
+        above(`${paint("31", "✗")} ${task.id}: ${describeOutcome(o)}\n`);
+      }
+    },
+    retrying(task, attempt, delayMs, o) {
+      running.delete(task.id);
+      above(
+        `${paint("33", "↻")} ${task.id}: attempt ${attempt} failed (${
+          describeOutcome(o)
+        }); again in ${secs(delayMs)}\n`,
+      );
+    },
+    cached() {
+      done++;
+    },
+    transfer(e) {
+      if (e.kind === "finished") {
+        moving.delete(e.id);
+        if (e.error !== undefined) above(`${paint("31", "✗")} ${e.error}\n`);
+      } else moving.set(e.id, e);
+    },
+    close() {
+      clearInterval(timer);
+      draw();
+      logUpdate.done();
+    },
+  };
+}
