@@ -176,9 +176,25 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   // The run's event log: one JSON line per task state change, written as it happens.
   const eventLog = Deno.openSync(join(runDir, "events.jsonl"), { append: true, create: true });
   const encoder = new TextEncoder();
+  // Lines logged in the same turn of the event loop are written together (a re-run that finds
+  // 10,000 tasks cached logs them in a few writes, not 10,000).
+  let pendingLog: string[] = [];
+  let flushScheduled = false;
+  const flushLog = () => {
+    flushScheduled = false;
+    if (pendingLog.length === 0) return;
+    const bytes = encoder.encode(pendingLog.join(""));
+    pendingLog = [];
+    for (let n = 0; n < bytes.length;) n += eventLog.writeSync(bytes.subarray(n));
+  };
+  let logClosed = false;
   const log = (e: Record<string, unknown>) => {
-    const line = encoder.encode(redact(JSON.stringify({ time: Date.now(), ...e })) + "\n");
-    for (let n = 0; n < line.length;) n += eventLog.writeSync(line.subarray(n));
+    if (logClosed) return; // a transfer cancelled with the run may still report its end
+    pendingLog.push(redact(JSON.stringify({ time: Date.now(), ...e })) + "\n");
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setTimeout(flushLog, 0);
+    }
   };
 
   const add = (task: PlanTask) => {
@@ -726,6 +742,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   stageAbort.abort(new Error("the run is over"));
   await stager.close();
   log({ event: "run-ended", interrupted: signal.aborted });
+  flushLog();
+  logClosed = true;
   eventLog.close();
   const states = new Map<string, TaskState>();
   const tasks = new Map<string, PlanTask>();
