@@ -12,7 +12,6 @@ import { countSummary, formatDiagnostics } from "../dsl/report.ts";
 import { localProvider } from "../providers/batch/local.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
 import { checkWorkflowFile } from "./check.ts";
-import { compile } from "./compile.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
 import { runPlan, type RunSummary } from "./run.ts";
@@ -21,7 +20,7 @@ import { toFileUrl } from "./urls.ts";
 import { redact } from "../providers/staging/secrets.ts";
 import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";
-import { statefulPlan } from "./plan_state.ts";
+import { compileKnown, statefulPlan } from "./plan_state.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
 import { StateStore } from "./state.ts";
 
@@ -221,17 +220,9 @@ export async function runWorkflowFile(
       store,
       render: (task, attempt) => renderAttempt(workflow, expansion, task, attempt),
       replan: (known) => {
-        const c = compile(workflow, {
-          workspace: r.workspace,
-          executors,
-          params,
-          outputRoots: r.site?.outputRoots ?? [],
-          known,
-        });
-        const error = c.problems.find((p) => p.severity === "error");
-        if (error || !c.plan) {
-          return Promise.resolve(error?.message ?? "the plan could not be built");
-        }
+        // The whole workflow, as before targets existed here: a dynamic fan-out adds all its tasks.
+        const c = compileKnown(r, { executors, params, targets: [] }, known);
+        if (typeof c === "string") return Promise.resolve(c);
         expansion = c.expansion;
         return Promise.resolve(resolveModules(c.plan, baseDir));
       },

@@ -13,6 +13,7 @@ import type { CheckResult } from "./check.ts";
 import { compile } from "./compile.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import type { StateStore } from "./state.ts";
+import type { Expansion } from "./expand.ts";
 import { resolveTargets } from "./targets.ts";
 import { FileValue } from "./values.ts";
 
@@ -51,23 +52,35 @@ export function statefulPlan(
     rerun: o.rerun ?? [],
   });
   const plan = planWithCache(o.plan, cache, o.store, (known) => {
-    const c = compile(workflow, {
-      workspace: r.workspace,
-      executors: o.executors,
-      params: o.params,
-      outputRoots: r.site?.outputRoots ?? [],
-      known,
-    });
-    if (!c.plan || !c.linked || c.problems.some((p) => p.severity === "error")) return undefined;
-    if (o.targets.length === 0) return c.plan;
-    const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
-    return t.ok
-      ? buildPlan(workflow, c.expansion, c.linked, {
-        workspace: r.workspace,
-        executors: o.executors,
-        only: t.tasks,
-      }).plan
-      : undefined;
+    const c = compileKnown(r, o, known);
+    return typeof c === "string" ? undefined : c.plan;
   }, (url) => new FileValue(url));
   return { plan, cache };
+}
+
+/**
+ * Compile the checked workflow again with the files of dynamic outputs now
+ * known (restricted to `targets` when given): the plan and its expansion, or
+ * the first error's message.
+ */
+export function compileKnown(
+  r: CheckResult,
+  o: Pick<StatefulPlanOptions, "executors" | "params" | "targets">,
+  known: ReadonlyMap<string, readonly FileValue[]>,
+): { plan: Plan; expansion: Expansion } | string {
+  const workflow = r.workflow!;
+  const c = compile(workflow, {
+    workspace: r.workspace,
+    executors: o.executors,
+    params: o.params,
+    outputRoots: r.site?.outputRoots ?? [],
+    known,
+  });
+  const error = c.problems.find((p) => p.severity === "error");
+  if (error || !c.plan || !c.linked) return error?.message ?? "the plan could not be built";
+  if (o.targets.length === 0) return { plan: c.plan, expansion: c.expansion };
+  const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
+  if (!t.ok) return t.message;
+  const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
+  return { plan: buildPlan(workflow, c.expansion, c.linked, only).plan, expansion: c.expansion };
 }

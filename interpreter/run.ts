@@ -264,7 +264,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   const willRun = new Set(plan.tasks.filter((t) => t.status.action === "run").map((t) => t.id));
   for (const t of plan.transfers) {
     if (t.direction === "in" && !produced.has(t.url) && t.consumers.some((c) => willRun.has(c))) {
-      stager.transferIn(t, t.checksum).catch(() => {});
+      stager.transferIn(t).catch(() => {});
     }
   }
   // Temporary outputs: deleted once every task reading them has succeeded.
@@ -632,7 +632,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         if (needed.length > 0) {
           // Wait for its input transfers (shared with other readers), then come back.
           staging++;
-          Promise.allSettled(needed.map((t) => stager.transferIn(t, t.checksum))).then((rs) => {
+          Promise.allSettled(needed.map((t) => stager.transferIn(t))).then((rs) => {
             staging--;
             const bad = rs.find((r) => r.status === "rejected") as
               | PromiseRejectedResult

@@ -124,30 +124,20 @@ export class Stager {
   ): Promise<T> {
     const emit = this.#o.onEvent ?? (() => {});
     const t0 = Date.now();
+    const about = { id, direction, url: redact(url), provider: action };
     let lastEmit = 0;
-    emit({ kind: "started", id, direction, url: redact(url), provider: action, bytes: 0 });
+    emit({ kind: "started", ...about, bytes: 0 });
     const progress = (bytes: number, total?: number) => {
       const now = Date.now();
       if (now - lastEmit < 250) return;
       lastEmit = now;
-      emit({
-        kind: "progress",
-        id,
-        direction,
-        url: redact(url),
-        provider: action,
-        bytes,
-        ...(total !== undefined ? { total } : {}),
-      });
+      emit({ kind: "progress", ...about, bytes, ...(total !== undefined ? { total } : {}) });
     };
     try {
       const r = await f(progress);
       emit({
         kind: "finished",
-        id,
-        direction,
-        url: redact(url),
-        provider: action,
+        ...about,
         bytes: r.bytes,
         attempts: r.attempts,
         ms: Date.now() - t0,
@@ -156,27 +146,18 @@ export class Stager {
       return r;
     } catch (e) {
       const error = redact((e as Error).message ?? String(e));
-      emit({
-        kind: "finished",
-        id,
-        direction,
-        url: redact(url),
-        provider: action,
-        bytes: 0,
-        error,
-        ms: Date.now() - t0,
-      });
+      emit({ kind: "finished", ...about, bytes: 0, error, ms: Date.now() - t0 });
       throw new Error(error);
     }
   }
 
   /** Run (once per run) a plan transfer that brings a file in; every consumer awaits the same promise. */
-  transferIn(t: PlanTransfer, checksum?: string): Promise<StageInResult> {
+  transferIn(t: PlanTransfer): Promise<StageInResult> {
     let p = this.#ins.get(t.id);
     if (!p) {
       p = this.#fetch(t.id, t.url, t.provider, t.executor, t.rule ?? "default", t.path, {
         cache: true,
-        ...(checksum !== undefined ? { checksum } : {}),
+        ...(t.checksum !== undefined ? { checksum: t.checksum } : {}),
       });
       p.catch(() => {}); // consumers see the error; nobody else needs to
       this.#ins.set(t.id, p);

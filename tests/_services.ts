@@ -85,8 +85,8 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
-/** sha256 of bytes, hex. */
-export function sha256(bytes: Uint8Array): string {
+/** sha256 of bytes (or text), hex. */
+export function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
@@ -98,4 +98,16 @@ export function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** mulberry32: a small, fast, well-mixed seeded PRNG returning numbers in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { mulberry32 } from "./_services.ts";
 import assert from "node:assert/strict";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,18 +50,6 @@ const HANG_MS = 20_000;
 const STACK_LINE = /\n\s+at /;
 
 // ---------------------------------------------------------------- randomness
-
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The seed of one case: every case is reproducible on its own. */
 function caseSeed(seed: number, index: number): number {

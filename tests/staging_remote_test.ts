@@ -9,17 +9,14 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { runWorkflowFile } from "../mod.ts";
 import { startHttpServer } from "./_http_server.ts";
-import { haveService } from "./_services.ts";
+import { haveService, sha256 } from "./_services.ts";
 import { startRsyncDaemon, startSshd } from "./_sshd.ts";
 import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd } from "./_vsftpd.ts";
 import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
-
-const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 
 function bytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { mulberry32 } from "./_services.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ferry, ferryRun, walk, withTemp, writeWorkflow } from "./_run.ts";
@@ -35,18 +36,6 @@ const JOBS = 6;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ITEMS = Array.from({ length: 60 }, (_, i) => `i${String(i).padStart(2, "0")}`);
 const DIRECT = ITEMS.slice(0, 29);
 const LINES_PER_PART = 20;
@@ -58,7 +47,7 @@ const PARTS = 45;
  * file that the next run resumes from.
  */
 function sourceText(seed: number): string {
-  const rnd = prng(seed ^ 0x5eed);
+  const rnd = mulberry32(seed ^ 0x5eed);
   const words = ["alpha", "beta", "gamma", "delta", "i07", "i13", "i21", "omega", "ferry", "kill"];
   const lines: string[] = [];
   for (let i = 0; i < PARTS * LINES_PER_PART; i++) {
@@ -342,7 +331,7 @@ Deno.test({
       // The torture.
       server.reset();
       faults();
-      const rnd = prng(SEED);
+      const rnd = mulberry32(SEED);
       const t0 = performance.now();
       const kills: { when: string; outcome: string; phase: string; ms: number }[] = [];
       let killed = 0;
