@@ -4,20 +4,11 @@
  * @module
  */
 
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseAllDocuments,
-  visit,
-} from "yaml";
+import type { Document, LineCounter, Node } from "yaml";
 import jsyaml from "js-yaml";
 import { error, type KeyPath, type Problem } from "./diagnostic.ts";
 import { type NodePositions, SourceIndex } from "./source.ts";
+import { yamlModule } from "./lazy_modules.ts";
 
 const YAML_OPTIONS = (lineCounter: LineCounter, uniqueKeys = true) => ({
   lineCounter,
@@ -93,17 +84,17 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
       | undefined;
     const lookup = (path: KeyPath) => {
       if (!full) {
-        const lines = new LineCounter();
-        const doc = parseAllDocuments(text, YAML_OPTIONS(lines, false)) as Document[];
+        const lines = new (yamlModule().LineCounter)();
+        const doc = yamlModule().parseAllDocuments(text, YAML_OPTIONS(lines, false)) as Document[];
         full = { root: (doc[0]?.contents ?? null) as Node | null, at: (o) => lines.linePos(o) };
       }
       return positionsOf(full.root, path, full.at);
     };
     return { value: fast, index: new SourceIndex(lookup, text), problems: [] };
   }
-  const lines = new LineCounter();
+  const lines = new (yamlModule().LineCounter)();
   const index = new SourceIndex();
-  const docs = parseAllDocuments(text, YAML_OPTIONS(lines));
+  const docs = yamlModule().parseAllDocuments(text, YAML_OPTIONS(lines));
   const at = (offset: number) => lines.linePos(Math.max(0, Math.min(offset, text.length)));
   const problems: (Problem & { line: number; column: number })[] = [];
   const list = Array.isArray(docs) ? docs : [];
@@ -166,6 +157,7 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
     if (unresolved) {
       const name = unresolved[1]!.trim();
       let where = 0;
+      const { visit } = yamlModule();
       visit(doc, {
         Alias(_, node) {
           if (node.source !== name || !node.range) return;
@@ -224,6 +216,7 @@ function positionsOf(
   path: KeyPath,
   at: (offset: number) => { line: number; col: number },
 ): NodePositions | undefined {
+  const { isAlias, isMap, isScalar, isSeq } = yamlModule();
   let node: Node | null = root;
   let keyNode: Node | null = null;
   for (const seg of path) {

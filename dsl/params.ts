@@ -1,7 +1,7 @@
 /** `--param name=value` overrides, with values read as YAML scalars (`3`, `true`, `[a, b]`). @module */
 
-import { parse } from "yaml";
 import type { ParamValue } from "./model.ts";
+import { yamlModule } from "./lazy_modules.ts";
 
 /** Parsed overrides, or the usage error of the first bad one. */
 export type ParamOverrides =
@@ -33,7 +33,7 @@ export function parseParamOverrides(assignments: readonly string[]): ParamOverri
     try {
       params[name] = text === ""
         ? ""
-        : parse(text, { version: "1.2", maxAliasCount: 10 }) as ParamValue;
+        : yamlModule().parse(text, { version: "1.2", maxAliasCount: 10 }) as ParamValue;
     } catch (e) {
       return {
         ok: false,

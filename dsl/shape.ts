@@ -5,11 +5,13 @@
  * @module
  */
 
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/2020";
+import type { Ajv2020, ErrorObject, ValidateFunction } from "ajv/2020";
 import workflowSchema from "../schemas/workflow.schema.json" with { type: "json" };
 import siteSchema from "../schemas/site.schema.json" with { type: "json" };
+import * as precompiled from "../schemas/validators.generated.js";
 import { error, type KeyPath, type Problem } from "./diagnostic.ts";
 import { didYouMean } from "./suggest.ts";
+import { ajvModule } from "./lazy_modules.ts";
 
 /** Which of ferry's two file kinds a document is. */
 export type DocumentKind = "workflow" | "site";
@@ -24,7 +26,7 @@ const validators = new Map<string, ValidateFunction>();
 function validator(ref: string): ValidateFunction {
   let v = validators.get(ref);
   if (!v) {
-    ajv ??= new Ajv2020({
+    ajv ??= new (ajvModule().Ajv2020)({
       allErrors: true,
       verbose: true,
       strict: true,
@@ -40,8 +42,13 @@ function validator(ref: string): ValidateFunction {
   return v;
 }
 
-/** Validate a document's shape against its schema; every problem at once. */
+/**
+ * Validate a document's shape against its schema; every problem at once.
+ * A valid document is accepted by the ahead-of-time compiled check; ajv
+ * compiles the schemas only to word the problems of one that is not.
+ */
 export function validateShape(value: unknown, kind: DocumentKind): Problem[] {
+  if (precompiled[kind](value)) return [];
   return check(value, `${SCHEMAS[kind].$id}#`, SCHEMAS[kind], []);
 }
 
