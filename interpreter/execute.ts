@@ -11,6 +11,8 @@ import type { Executor, ParamValue } from "../dsl/model.ts";
 import { countSummary, formatDiagnostics } from "../dsl/report.ts";
 import { localProvider } from "../providers/batch/local.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
+import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
+import { schedulerProvider } from "../providers/batch/scheduler.ts";
 import { checkWorkflowFile } from "./check.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
@@ -123,9 +125,13 @@ export async function runWorkflowFile(
   const local = localProvider();
   for (const name of new Set(plan.tasks.map((t) => t.executor))) {
     const ex = executors[name]!;
+    if (isScheduler(ex.provider)) {
+      providers.set(name, schedulerProvider(await dialectOf(ex), ex));
+      continue;
+    }
     if (ex.provider !== "local") {
       io.write(
-        `ferry: Cannot run on executor "${name}": its provider "${ex.provider}" is not available in this version of ferry, which runs the local provider only\n`,
+        `ferry: Cannot run on executor "${name}": its provider "${ex.provider}" is not available in this version of ferry\n`,
       );
       return { code: 2 };
     }
@@ -228,7 +234,7 @@ export async function runWorkflowFile(
       },
     });
     if ("close" in events) (events as { close(): void }).close();
-    await local.close?.();
+    for (const p of new Set([local, ...providers.values()])) await p.close?.();
     io.write(redact(await renderSummary(summary, io.color)));
     io.write(`logs: ${runDir}\n`);
     const failed = [...summary.states.values()].some((s) => s === "failed");

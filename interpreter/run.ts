@@ -308,11 +308,19 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     let c = capacity.get(ex.name);
     if (!c) {
       const full = fullOf(ex);
-      c = {
-        slots: options.jobs ?? ex.maxWorkers ?? full.cores,
-        cores: full.cores,
-        memory: full.memory,
-      };
+      // A scheduler accounts cores and memory itself; ferry only bounds the jobs it keeps queued
+      // (with `bundle: array`, max_jobs throttles each array instead: all of a fan-out goes at once).
+      c = providers.get(ex.name)?.nodeSide
+        ? {
+          slots: options.jobs ?? (ex.bundle === "array" ? undefined : ex.maxJobs) ?? 10_000,
+          cores: Infinity,
+          memory: Infinity,
+        }
+        : {
+          slots: options.jobs ?? ex.maxWorkers ?? full.cores,
+          cores: full.cores,
+          memory: full.memory,
+        };
       capacity.set(ex.name, c);
     }
     return c;
@@ -409,7 +417,15 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     node.attempt++;
     const again = node.attempt > 1 ? options.render?.(node.task, node.attempt) : undefined;
     const task: PlanTask = again ? { ...node.task, ...again } : node.task;
-    const paths = makeAttempt(runDir, task, node.attempt, runId);
+    // A provider whose wrapper copies to node-local scratch itself keeps the task directory in
+    // the attempt directory; the scratch root (e.g. ${SLURM_TMPDIR}) is expanded on the node.
+    const nodeScratch = provider.nodeSide ? task.scratch : undefined;
+    const paths = makeAttempt(
+      runDir,
+      nodeScratch !== undefined ? withoutScratch(task) : task,
+      node.attempt,
+      runId,
+    );
     const stdout = task.stdout !== undefined ? join(paths.work, task.stdout) : paths.stdoutLog;
     const stderr = task.stderr !== undefined ? join(paths.work, task.stderr) : paths.stderrLog;
     events.started(task, node.attempt);
@@ -465,6 +481,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         ...(run.kind === "function"
           ? { call: { args: functionArgs(task, paths.work), result: paths.result } }
           : {}),
+        root: paths.root,
+        runDir,
+        bundle: task.app,
+        ...(nodeScratch !== undefined ? { scratch: nodeScratch } : {}),
       }, signal);
       outcome = { ...result, ...base };
       const out = result.outcome === "succeeded"
@@ -532,7 +552,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     }
     if (
       outcome.outcome !== "cancelled" && !signal.aborted && node.attempt <= task.retries &&
-      !stopping
+      !stopping && outcome.retryable !== false
     ) {
       const delay = Math.min(30_000, retryBaseMs * 2 ** (node.attempt - 1));
       events.retrying(task, node.attempt, delay, outcome);
@@ -827,4 +847,10 @@ export function fmtBytes(n: number): string {
     i++;
   }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+/** A task with its directory kept in the attempt directory (its scratch copy is made on the node). */
+function withoutScratch(task: PlanTask): PlanTask {
+  const { scratch: _, ...rest } = task;
+  return rest;
 }

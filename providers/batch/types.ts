@@ -32,6 +32,18 @@ export interface JobSpec {
   readonly workerInit?: string;
   /** For function apps: the call (arguments, and where to write the JSON result). */
   readonly call?: { readonly args: unknown; readonly result: string };
+  /** The attempt's directory (logs, status, job scripts); the working directory is inside it. */
+  readonly root?: string;
+  /** The run's directory (batch providers keep array job scripts under it). */
+  readonly runDir?: string;
+  /**
+   * Node-local scratch root, as the site file writes it (`${SLURM_TMPDIR}`), for providers that
+   * copy the task directory there on the node; the local provider gets its scratch directory as
+   * `dir` instead.
+   */
+  readonly scratch?: string;
+  /** Tasks with the same bundle key (one app's `for_each` fan-out) may be submitted as one job array. */
+  readonly bundle?: string;
 }
 
 /** How an attempt ended. */
@@ -53,6 +65,10 @@ export interface JobResult {
   readonly endedAt: number;
   /** Where it ran. */
   readonly host: string;
+  /** False when trying again cannot help (a submission the scheduler refused). */
+  readonly retryable?: boolean;
+  /** The scheduler's job id (or array element id), when there was one. */
+  readonly jobId?: string;
 }
 
 /** A way to run jobs. Effects live only in `execute`; aborting the signal cancels the job. */
@@ -63,4 +79,9 @@ export interface BatchProvider {
   execute(job: JobSpec, signal: AbortSignal): Promise<JobResult>;
   /** Release what the provider holds (helper processes, connections) once the run is over. */
   close?(): Promise<void>;
+  /**
+   * True for providers whose wrapper does node-side staging (scratch copies) itself: the runtime
+   * then keeps the task directory in the attempt directory and passes `scratch`.
+   */
+  readonly nodeSide?: boolean;
 }

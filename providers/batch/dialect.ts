@@ -1,0 +1,117 @@
+/**
+ * What differs between batch schedulers (Slurm, PBS Pro, LSF, HTCondor): how a
+ * job script asks for resources, how it is submitted, how the queue is read
+ * and how jobs are cancelled. Everything else (the job wrapper, status files,
+ * polling all jobs with one call per interval, bundling fan-outs into arrays,
+ * cancelling on Ctrl-C) lives once in `scheduler.ts`.
+ *
+ * A dialect is plain functions from data to argv / text and from scheduler
+ * output to data, so each is tested on recorded real outputs without running
+ * the scheduler.
+ * @module
+ */
+
+import type { Resources } from "../../dsl/model.ts";
+export { shellQuote } from "../../interpreter/command.ts";
+
+/** What a job script is for: one task, or an array of `count` tasks. */
+export interface ScriptRequest {
+  /** A job name (letters, digits, `-`, `_`, `.`; at most 64 characters). */
+  readonly name: string;
+  /** Resources of every task in the job. */
+  readonly resources: Resources;
+  /** Provider options from the site file (`partition`, `account`, `qos`, `constraint`, `extra`, ...). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Working directory of the job (absolute). */
+  readonly chdir: string;
+  /**
+   * Where the scheduler writes the job's own output (stdout and stderr merged).
+   * For arrays it holds `{array}` and `{index}` placeholders the dialect turns
+   * into its own patterns (Slurm `%A`/`%a`, PBS `^array_index^`, LSF `%J`/`%I`,
+   * HTCondor `$(Cluster)`/`$(Process)`).
+   */
+  readonly output: string;
+  /** For an array job: the number of tasks (indices 0..count-1) and the throttle. */
+  readonly array?: { readonly count: number; readonly throttle?: number };
+  /**
+   * The shell body that runs on the node. It reads the array index from
+   * `$FERRY_ARRAY_INDEX`, which the dialect's script header sets from the
+   * scheduler's own variable.
+   */
+  readonly body: string;
+}
+
+/** A command to run on the submit host (or through `via: ssh://`). */
+export interface Invocation {
+  /** argv; argv[0] is looked up on PATH. */
+  readonly argv: readonly string[];
+  /** Text for the command's standard input, if any. */
+  readonly stdin?: string;
+}
+
+/** A job's state as the scheduler reports it, reduced to what ferry acts on. */
+export type SchedState =
+  | "pending"
+  | "running"
+  | "completed"
+  | "failed"
+  | "timeout"
+  | "cancelled"
+  | "out-of-memory"
+  | "node-fail";
+
+/** One line of the queue: a job (or one element of an array job). */
+export interface QueueEntry {
+  /** The id as `submit` returned it, or `ARRAYID_INDEX` for array elements (`123_4`). */
+  readonly id: string;
+  /** The state. */
+  readonly state: SchedState;
+  /** The scheduler's own state word (`TIMEOUT`, `R`, `DONE`, ...), for messages. */
+  readonly raw: string;
+  /** The scheduler's reason or hold text, when it gives one. */
+  readonly reason?: string;
+  /** Exit code when the scheduler knows it. */
+  readonly exitCode?: number;
+}
+
+/** A scheduler's dialect. */
+export interface Dialect {
+  /** `slurm`, `pbs`, `lsf` or `htcondor`. */
+  readonly name: string;
+  /** The job script: interpreter line, directives from resources and options, the body. */
+  script(req: ScriptRequest): string;
+  /**
+   * How to submit a script written to `scriptPath` (arrays are declared in the
+   * script's directives or here, whichever the scheduler needs).
+   */
+  submit(scriptPath: string, req: ScriptRequest): Invocation;
+  /** The job id from the submit command's standard output; undefined if it cannot be read. */
+  parseSubmit(stdout: string): string | undefined;
+  /** One call that reports every job in `ids` (array ids report all their elements). */
+  status(ids: readonly string[]): Invocation;
+  /** Queue entries from the status command's standard output. */
+  parseStatus(stdout: string): QueueEntry[];
+  /** Cancel these jobs (one call). */
+  cancel(ids: readonly string[]): Invocation;
+  /** Element ids of an array job, as `parseStatus` reports them. */
+  elementId(arrayId: string, index: number): string;
+  /**
+   * Problems with provider options (unknown keys, wrong types), each a sentence;
+   * `ferry check` reports them at the executor's `options`.
+   */
+  checkOptions(options: Readonly<Record<string, unknown>>): string[];
+}
+
+/** Walltime seconds as `HH:MM:SS` (hours may exceed 24). */
+export function hms(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${
+    String(r).padStart(2, "0")
+  }`;
+}
+
+/** Memory bytes as whole mebibytes, rounded up (what every scheduler accepts). */
+export function mebibytes(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / (1024 * 1024)));
+}

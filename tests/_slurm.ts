@@ -1,0 +1,154 @@
+/**
+ * A private single-node Slurm cluster for tests and benchmarks (the recipe of
+ * ../shared/recipes/services.md): munged with its own key and socket,
+ * slurmctld and slurmd on free ports, everything under one temp directory,
+ * found by clients only through `SLURM_CONF`. Needs root (slurmd runs jobs as
+ * their owner) and the Debian packages slurm-wlm and munge.
+ * @module
+ */
+
+import { join } from "node:path";
+import { freePort } from "./_services.ts";
+
+/** A running cluster. */
+export interface SlurmCluster {
+  /** The cluster's directory. */
+  readonly dir: string;
+  /** Environment for clients: `SLURM_CONF`. */
+  readonly env: Record<string, string>;
+  /** Run a Slurm client command; its output. */
+  run(cmd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Job ids still in the queue (pending or running), any user. */
+  active(): Promise<string[]>;
+  /** Stop the daemons and remove the directory. */
+  stop(): Promise<void>;
+}
+
+async function sh(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Options for {@linkcode startSlurm}. */
+export interface SlurmOptions {
+  /** `NO` (exact CPU accounting) or `FORCE:8` (several jobs per core: fast tests). @default "FORCE:8" */
+  readonly overSubscribe?: string;
+  /** Extra partitions, e.g. `PartitionName=short Nodes=localhost MaxTime=1`. */
+  readonly partitions?: readonly string[];
+}
+
+/** Start a cluster; throws with the daemons' logs when it does not come up. */
+export async function startSlurm(options: SlurmOptions = {}): Promise<SlurmCluster> {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "ferry-slurm-" });
+  await Deno.chmod(dir, 0o755);
+  for (const d of ["munge", "state", "spool", "log", "work"]) {
+    await Deno.mkdir(join(dir, d), { recursive: true });
+  }
+  await Deno.chmod(join(dir, "munge"), 0o755);
+  await Deno.chmod(join(dir, "log"), 0o755);
+  await Deno.chmod(join(dir, "work"), 0o1777);
+  const m = join(dir, "munge");
+  const key = new Uint8Array(1024);
+  crypto.getRandomValues(key);
+  await Deno.writeFile(join(m, "munge.key"), key, { mode: 0o400 });
+  const munged = await sh("munged", [
+    `--socket=${m}/munge.socket`,
+    `--key-file=${m}/munge.key`,
+    `--pid-file=${m}/munged.pid`,
+    `--log-file=${m}/munged.log`,
+    `--seed-file=${m}/munged.seed`,
+  ]);
+  if (munged.code !== 0) throw new Error(`munged did not start: ${munged.stderr}`);
+  const ctlPort = await freePort(), dPort = await freePort();
+  const cpus = navigator.hardwareConcurrency;
+  const memMiB = Math.floor(Deno.systemMemoryInfo().total / 1024 / 1024) - 512;
+  const conf = join(dir, "slurm.conf");
+  const over = options.overSubscribe ?? "FORCE:8";
+  await Deno.writeTextFile(
+    conf,
+    [
+      "ClusterName=ferry",
+      "SlurmctldHost=localhost",
+      "SlurmUser=root",
+      "AuthType=auth/munge",
+      "CredType=cred/munge",
+      `AuthInfo=socket=${m}/munge.socket`,
+      `SlurmctldPort=${ctlPort}`,
+      `SlurmdPort=${dPort}`,
+      `StateSaveLocation=${dir}/state`,
+      `SlurmdSpoolDir=${dir}/spool`,
+      `SlurmctldPidFile=${dir}/slurmctld.pid`,
+      `SlurmdPidFile=${dir}/slurmd.pid`,
+      `SlurmctldLogFile=${dir}/log/slurmctld.log`,
+      `SlurmdLogFile=${dir}/log/slurmd.log`,
+      "ProctrackType=proctrack/linuxproc",
+      "TaskPlugin=task/none",
+      "JobAcctGatherType=jobacct_gather/linux",
+      "SelectType=select/cons_tres",
+      "SelectTypeParameters=CR_Core_Memory",
+      "DefMemPerCPU=512",
+      "SchedulerType=sched/backfill",
+      "SchedulerParameters=batch_sched_delay=0",
+      "EnforcePartLimits=ALL",
+      "AccountingStorageType=accounting_storage/none",
+      "JobCompType=jobcomp/filetxt",
+      `JobCompLoc=${dir}/log/jobcomp.txt`,
+      "MinJobAge=300",
+      "KillWait=5",
+      "ReturnToService=2",
+      "MailProg=/bin/true",
+      "MpiDefault=none",
+      "SwitchType=switch/none",
+      `NodeName=localhost NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${memMiB} State=UNKNOWN`,
+      `PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=${over}`,
+      ...(options.partitions ?? []),
+      "",
+    ].join("\n"),
+  );
+  await Deno.chmod(conf, 0o644);
+  const env = { SLURM_CONF: conf };
+  const ctl = await sh("slurmctld", [], env);
+  const d = await sh("slurmd", ["-N", "localhost"], env);
+  const cluster: SlurmCluster = {
+    dir,
+    env,
+    run: (cmd, ...args) => sh(cmd, args, env),
+    async active() {
+      const r = await sh("squeue", ["--noheader", "--format=%F"], env);
+      return [...new Set(r.stdout.split("\n").map((l) => l.trim()).filter(Boolean))];
+    },
+    async stop() {
+      const ids = await cluster.active().catch(() => []);
+      if (ids.length > 0) {
+        await sh("scancel", ids, env);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      for (const f of ["slurmd.pid", "slurmctld.pid", "munge/munged.pid"]) {
+        try {
+          Deno.kill(Number(Deno.readTextFileSync(join(dir, f)).trim()), "SIGTERM");
+        } catch { /* gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  for (let i = 0; i < 150; i++) {
+    const s = await sh("sinfo", ["-h", "-n", "localhost", "-o", "%T"], env);
+    if (s.stdout.trim() === "idle") return cluster;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const logs = ["log/slurmctld.log", "log/slurmd.log"].map((f) => {
+    try {
+      return `--- ${f}\n` + Deno.readTextFileSync(join(dir, f)).split("\n").slice(-15).join("\n");
+    } catch {
+      return `--- ${f}: none`;
+    }
+  });
+  await cluster.stop();
+  throw new Error(
+    `Slurm did not come up (slurmctld exit ${ctl.code}: ${ctl.stderr.trim()}; slurmd exit ${d.code}: ${d.stderr.trim()})\n${
+      logs.join("\n")
+    }`,
+  );
+}

@@ -1,0 +1,273 @@
+/**
+ * Real workflows on a real single-node Slurm cluster (slurm-wlm + munge from
+ * Debian, started by this file on free ports under a temp directory). Under
+ * CI=true a missing Slurm fails; elsewhere these tests skip, loudly.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { exists, ferry, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import { haveService, waitFor } from "./_services.ts";
+import { type SlurmCluster, startSlurm } from "./_slurm.ts";
+import { taskDirName } from "../interpreter/attempt.ts";
+
+const HAVE = haveService("Slurm", ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel"]);
+const decoder = new TextDecoder();
+
+let cluster: SlurmCluster | undefined;
+async function slurm(): Promise<SlurmCluster> {
+  cluster ??= await startSlurm();
+  return cluster;
+}
+
+/** Run ferry against the cluster (status polled every 200 ms). */
+async function run(args: string[], extraEnv: Record<string, string> = {}) {
+  const c = await slurm();
+  return ferryRun(args, { ...c.env, FERRY_POLL_MS: "200", ...extraEnv });
+}
+
+function site(dir: string, executor: Record<string, unknown>): Promise<string> {
+  return writeWorkflow(
+    dir,
+    { "ferry-site": 1, executors: { cluster: { provider: "slurm", ...executor } } },
+    "site.yaml",
+  );
+}
+
+/** The attempt directory of a task (by its id, as the plan names it). */
+function attemptDir(runDir: string, task: string, attempt = 1): string {
+  return join(runDir, "tasks", taskDirName(task), `attempt-${attempt}`);
+}
+
+function jobOf(runDir: string, task: string, attempt = 1): { jobId: string; script: string } {
+  return JSON.parse(Deno.readTextFileSync(join(attemptDir(runDir, task, attempt), "job.json")));
+}
+
+const t = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name: `slurm: ${name}`, ignore: !HAVE, sanitizeResources: false, fn });
+
+t(
+  "a fan-out through node-local scratch goes as one job array; the reduce follows; a re-run is all cached",
+  async () => {
+    await withTemp(async (ws) => {
+      await Deno.mkdir(join(ws, "in"));
+      for (let i = 1; i <= 5; i++) {
+        await Deno.writeTextFile(join(ws, "in", `${i}.txt`), `input ${i}\n`);
+      }
+      const scratch = join(ws, "node-scratch");
+      await Deno.mkdir(scratch);
+      const s = await site(ws, {
+        bundle: "array",
+        options: { partition: "debug" },
+        scratch: "${FERRY_TEST_SCRATCH}",
+        env: { FERRY_TEST_SCRATCH: scratch },
+        staging: [{ match: "file:///*", action: "scratch" }],
+      });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "fanout",
+        params: { ids: [1, 2, 3, 4, 5] },
+        defaults: { executor: "cluster" },
+        apps: {
+          gen: {
+            for_each: { i: "${{ params.ids }}" },
+            inputs: { src: "in/${{ i }}.txt" },
+            outputs: { out: "gen/${{ i }}.txt" },
+            shell:
+              'cat ${{ inputs.src }} > ${{ outputs.out }}; echo "ran in $PWD" >> ${{ outputs.out }}',
+          },
+          sum: {
+            inputs: { all: "${{ apps.gen.outputs.out }}" },
+            outputs: { total: "total.txt" },
+            shell: "cat ${{ inputs.all }} > ${{ outputs.total }}",
+          },
+        },
+      });
+      const r = await run(["--site", s, wf], { FERRY_TEST_SCRATCH: "" });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^done: 6 succeeded, 0 failed in /m);
+      const total = await Deno.readTextFile(join(ws, "total.txt"));
+      for (let i = 1; i <= 5; i++) {
+        assert.match(total, new RegExp(`^input ${i}\\nran in ${scratch}/ferry-`, "m"));
+      }
+      // Node-local copies are removed after success.
+      assert.deepEqual([...Deno.readDirSync(scratch)], []);
+      const runDir = runDirOf(r);
+      const ids = [1, 2, 3, 4, 5].map((i) => jobOf(runDir, `gen[i=${i}]`).jobId);
+      const arrays = new Set(ids.map((id) => id.split("_")[0]));
+      assert.equal(arrays.size, 1, `one array job: ${ids}`);
+      assert.deepEqual(ids.map((id) => id.split("_")[1]).sort(), ["0", "1", "2", "3", "4"]);
+      const script = await Deno.readTextFile(jobOf(runDir, "gen[i=1]").script);
+      assert.match(script, /^#SBATCH --array=0-4$/m);
+      assert.match(script, /^#SBATCH --partition=debug$/m);
+      // The reduce went on its own; its job script and Slurm's output are kept with the attempt.
+      const sum = jobOf(runDir, "sum");
+      assert.ok(!sum.jobId.includes("_"));
+      assert.ok(await exists(join(attemptDir(runDir, "sum"), "job.sh")));
+      assert.ok(await exists(join(attemptDir(runDir, "sum"), "exit.json")));
+      const again = await run(["--site", s, wf]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /^done: 0 succeeded, 6 cached, 0 failed in /m);
+    });
+  },
+);
+
+t("a task that fails its first attempt succeeds on retry; both attempts are kept", async () => {
+  await withTemp(async (ws) => {
+    const s = await site(ws, {});
+    const marker = join(ws, "failed-once");
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "retry",
+      defaults: { executor: "cluster" },
+      apps: {
+        flaky: {
+          retries: 2,
+          outputs: { out: "out.txt" },
+          shell: `if [ ! -e '${marker}' ]; then touch '${marker}'; echo boom >&2; exit 3; fi\n` +
+            "echo fine > ${{ outputs.out }}",
+        },
+      },
+    });
+    const r = await run(["--site", s, wf]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^done: 1 succeeded, 0 failed in /m);
+    assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "fine\n");
+    const runDir = runDirOf(r);
+    const first = JSON.parse(
+      await Deno.readTextFile(join(attemptDir(runDir, "flaky"), "exit.json")),
+    );
+    assert.equal(first.exitCode, 3);
+    assert.equal(
+      await Deno.readTextFile(join(attemptDir(runDir, "flaky"), "stderr.log")),
+      "boom\n",
+    );
+    assert.notEqual(jobOf(runDir, "flaky", 1).jobId, jobOf(runDir, "flaky", 2).jobId);
+  });
+});
+
+t("50 tasks go as one job array throttled by max_jobs", async () => {
+  await withTemp(async (ws) => {
+    const s = await site(ws, { bundle: "array", max_jobs: 20 });
+    const ids = Array.from({ length: 50 }, (_, i) => i);
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "array50",
+      params: { ids },
+      defaults: { executor: "cluster" },
+      apps: {
+        square: {
+          for_each: { n: "${{ params.ids }}" },
+          outputs: { out: "sq/${{ n }}.txt" },
+          shell: "echo $(( ${{ n }} * ${{ n }} )) > ${{ outputs.out }}",
+        },
+      },
+    });
+    const r = await run(["--site", s, wf]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^done: 50 succeeded, 0 failed in /m);
+    for (const n of ids) {
+      assert.equal(await Deno.readTextFile(join(ws, "sq", `${n}.txt`)), `${n * n}\n`);
+    }
+    const runDir = runDirOf(r);
+    const jobIds = ids.map((n) => jobOf(runDir, `square[n=${n}]`).jobId);
+    assert.equal(new Set(jobIds.map((id) => id.split("_")[0])).size, 1, jobIds.join(" "));
+    const script = await Deno.readTextFile(jobOf(runDir, "square[n=0]").script);
+    assert.match(script, /^#SBATCH --array=0-49%20$/m);
+  });
+});
+
+t("Ctrl-C mid-run cancels every job: none is left in squeue", async () => {
+  const c = await slurm();
+  await withTemp(async (ws) => {
+    const s = await site(ws, { bundle: "array" });
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "interrupt",
+      params: { ids: [1, 2, 3, 4, 5, 6] },
+      defaults: { executor: "cluster" },
+      apps: {
+        slow: {
+          for_each: { i: "${{ params.ids }}" },
+          outputs: { out: "o/${{ i }}.txt" },
+          shell: "sleep 300; touch ${{ outputs.out }}",
+        },
+        solo: { outputs: { out: "solo.txt" }, shell: "sleep 300; touch ${{ outputs.out }}" },
+      },
+    });
+    const child = ferry(["--site", s, wf], { ...c.env, FERRY_POLL_MS: "200" }).spawn();
+    const output = child.output();
+    try {
+      await waitFor("jobs running in Slurm", async () => {
+        const r = await c.run("squeue", "--noheader", "--states=RUNNING", "--format=%i");
+        return r.stdout.trim().split("\n").filter(Boolean).length >= 2;
+      }, 30_000);
+      child.kill("SIGINT");
+      const out = await output;
+      const stderr = decoder.decode(out.stderr);
+      assert.equal(out.code, 130, stderr);
+      assert.match(stderr, /^interrupted: 0 succeeded, 0 failed, 7 cancelled in /m);
+      assert.deepEqual(await c.active(), [], "jobs left in squeue after ferry exited");
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await output.catch(() => {});
+    }
+  });
+});
+
+t("a task over its walltime is reported as a timeout", async () => {
+  await withTemp(async (ws) => {
+    const s = await site(ws, {});
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "walltime",
+      defaults: { executor: "cluster" },
+      apps: {
+        slow: { resources: { walltime: "2s" }, outputs: { o: "o.txt" }, shell: "sleep 120" },
+      },
+    });
+    const t0 = performance.now();
+    const r = await run(["--site", s, wf]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(performance.now() - t0 < 30_000, "the walltime was enforced to the second");
+    assert.match(r.stderr, /^\[1\/1\] timeout slow: exceeded its walltime and was killed$/m);
+    assert.match(r.stderr, /^failed: 0 succeeded, 1 failed in /m);
+    const script = await Deno.readTextFile(jobOf(runDirOf(r), "slow").script);
+    assert.match(script, /^#SBATCH --time=00:01:02$/m);
+  });
+});
+
+t(
+  "a submission Slurm refuses (bad partition) fails with Slurm's own message, without retries",
+  async () => {
+    await withTemp(async (ws) => {
+      const s = await site(ws, { options: { partition: "nosuch" } });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "refused",
+        defaults: { executor: "cluster" },
+        apps: { a: { retries: 3, outputs: { o: "o.txt" }, shell: "touch ${{ outputs.o }}" } },
+      });
+      const r = await run(["--site", s, wf]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^\[1\/1\] FAILED a: Slurm refused the job \(sbatch exit 1\): sbatch: error: invalid partition specified: nosuch; sbatch: error: Batch job submission failed: Invalid partition name specified$/m,
+      );
+      assert.doesNotMatch(r.stderr, /retry/i);
+      assert.match(r.stderr, /^failed: 0 succeeded, 1 failed in /m);
+    });
+  },
+);
+
+Deno.test({
+  name: "slurm: stop the test cluster",
+  ignore: !HAVE,
+  sanitizeResources: false,
+  async fn() {
+    await cluster?.stop();
+    cluster = undefined;
+  },
+});
