@@ -281,6 +281,10 @@ Examples:
       [],
     )
     .option("--no-cache", "show every task as to run, ignoring the state of earlier runs")
+    .option(
+      "--show-scripts",
+      "also print every job script (and job wrapper) a run would submit to a batch scheduler",
+    )
     .addHelpText(
       "after",
       `
@@ -290,6 +294,7 @@ Examples:
   ferry plan --format json workflow.yaml > plan.json
   ferry plan --format markdown --assume-inputs workflow.yaml    # a pull-request comment
   ferry plan --param samples='[a, b]' --format mermaid workflow.yaml
+  ferry plan --site cluster.yaml --show-scripts workflow.yaml   # the sbatch scripts, unsubmitted
 `,
     )
     .action(async (file: string, targets: string[], opts: {
@@ -301,6 +306,7 @@ Examples:
       checkInputs?: boolean;
       rerun: string[];
       cache: boolean;
+      showScripts?: boolean;
     }) => {
       const r = await checkWorkflowFile(file, {
         ...workflowOptions(opts),
@@ -354,6 +360,17 @@ Examples:
       }
       if (opts.format === "json") { for (const chunk of planJsonChunks(plan)) io.stdout(chunk); }
       else io.stdout(renderPlan(plan, opts.format, io.color));
+      if (opts.showScripts) {
+        const { renderJobScripts } = await import("./interpreter/show_scripts.ts");
+        const text = await renderJobScripts(
+          plan,
+          { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) },
+          r.workspace,
+        );
+        // With a machine-readable plan on stdout, the scripts go to stderr.
+        if (opts.format === "text" || opts.format === "markdown") io.stdout("\n" + text);
+        else io.stderr(text);
+      }
       setExit(0);
     });
 

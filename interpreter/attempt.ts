@@ -9,6 +9,8 @@
 import { dirname, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import type { PlanFile, PlanTask } from "./plan.ts";
+import type { Executor } from "../dsl/model.ts";
+import type { JobSpec } from "../providers/batch/types.ts";
 import { globPathRegExp, toUrl } from "./urls.ts";
 import { FileValue, localPath } from "./values.ts";
 
@@ -287,4 +289,66 @@ async function globFiles(work: string, glob: string): Promise<string[]> {
   const re = globPathRegExp(glob);
   const all = await walk(work).catch(() => []);
   return all.filter((rel) => re.test(rel));
+}
+
+/** Where an attempt's job runs and logs, for {@linkcode jobSpec}. */
+export interface JobPlace {
+  /** The attempt's directories. */
+  readonly paths: AttemptPaths & { readonly dirs: readonly string[] };
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** The run's directory. */
+  readonly runDir: string;
+  /** Standard output file. */
+  readonly stdout: string;
+  /** Standard error file. */
+  readonly stderr: string;
+  /** Whether the attempt's directories were made already (inputs placed in them). */
+  readonly placed: boolean;
+  /** Node-local scratch root for providers that copy there on the node. */
+  readonly scratch?: string;
+}
+
+/** The job a batch provider gets for one attempt of a task (`ferry run` and `plan --show-scripts`). */
+export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec {
+  const { paths, attempt } = place;
+  const run = task.run ?? { kind: "command" as const, argv: ["true"] };
+  return {
+    taskId: task.id,
+    attempt,
+    dir: paths.work,
+    run,
+    env: { ...ex.env, ...task.env, FERRY_TASK_ID: task.id, FERRY_ATTEMPT: String(attempt) },
+    stdout: place.stdout,
+    stderr: place.stderr,
+    mkdirs: place.placed ? [] : paths.dirs,
+    resources: task.resources,
+    ...(ex.workerInit ? { workerInit: ex.workerInit } : {}),
+    ...(run.kind === "function"
+      ? { call: { args: functionArgs(task, paths.work), result: paths.result } }
+      : {}),
+    root: paths.root,
+    runDir: place.runDir,
+    bundle: task.app,
+    ...(place.scratch !== undefined ? { scratch: place.scratch } : {}),
+  };
+}
+
+/** A function app's arguments: inputs and outputs as paths, bindings, the task. */
+function functionArgs(task: PlanTask, work: string): unknown {
+  const group = (files: readonly { name: string; path: string }[]) => {
+    const out: Record<string, string | string[]> = {};
+    for (const f of files) {
+      const p = f.path.startsWith("/") ? f.path : join(work, f.path);
+      const prev = out[f.name];
+      out[f.name] = prev === undefined ? p : [...(Array.isArray(prev) ? prev : [prev]), p];
+    }
+    return out;
+  };
+  return {
+    inputs: group(task.inputs),
+    outputs: group(task.outputs),
+    bindings: task.bindings,
+    task: { id: task.id },
+  };
 }

@@ -12,6 +12,7 @@ import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
 import {
   deliverOutputs,
   isStagedOut,
+  jobSpec,
   makeAttempt,
   makeDirs,
   needsPlacing,
@@ -460,32 +461,18 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         ...base,
       };
     } else {
-      const env = {
-        ...ex.env,
-        ...task.env,
-        FERRY_TASK_ID: task.id,
-        FERRY_ATTEMPT: String(node.attempt),
-      };
-      const run = task.run ?? { kind: "command" as const, argv: ["true"] };
-      const result = await provider.execute({
-        taskId: task.id,
-        attempt: node.attempt,
-        dir: paths.work,
-        run,
-        env,
-        stdout,
-        stderr,
-        mkdirs: placing ? [] : paths.dirs,
-        resources: task.resources,
-        ...(ex.workerInit ? { workerInit: ex.workerInit } : {}),
-        ...(run.kind === "function"
-          ? { call: { args: functionArgs(task, paths.work), result: paths.result } }
-          : {}),
-        root: paths.root,
-        runDir,
-        bundle: task.app,
-        ...(nodeScratch !== undefined ? { scratch: nodeScratch } : {}),
-      }, signal);
+      const result = await provider.execute(
+        jobSpec(task, ex, {
+          paths,
+          attempt: node.attempt,
+          runDir,
+          stdout,
+          stderr,
+          placed: placing,
+          ...(nodeScratch !== undefined ? { scratch: nodeScratch } : {}),
+        }),
+        signal,
+      );
       outcome = { ...result, ...base };
       const out = result.outcome === "succeeded"
         ? await stageOutputs(stager, task, paths.work)
@@ -818,24 +805,6 @@ async function stageOutputs(
   );
   const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
   return bad ? (bad.reason as Error).message : undefined;
-}
-
-function functionArgs(task: PlanTask, work: string): unknown {
-  const group = (files: readonly { name: string; path: string }[]) => {
-    const out: Record<string, string | string[]> = {};
-    for (const f of files) {
-      const p = f.path.startsWith("/") ? f.path : join(work, f.path);
-      const prev = out[f.name];
-      out[f.name] = prev === undefined ? p : [...(Array.isArray(prev) ? prev : [prev]), p];
-    }
-    return out;
-  };
-  return {
-    inputs: group(task.inputs),
-    outputs: group(task.outputs),
-    bindings: task.bindings,
-    task: { id: task.id },
-  };
 }
 
 /** Bytes for people: 4.0 GiB. */
