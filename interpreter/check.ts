@@ -7,7 +7,14 @@
  */
 
 import { dirname, resolve } from "node:path";
-import { compareDiagnostics, type Diagnostic, locate, type Problem } from "../dsl/diagnostic.ts";
+import {
+  compareDiagnostics,
+  type Diagnostic,
+  error,
+  locate,
+  type Problem,
+} from "../dsl/diagnostic.ts";
+import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
 import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
 import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
@@ -84,6 +91,9 @@ export async function checkWorkflowFile(
       const v = validateSite(r.document.value);
       diagnostics.push(...located(r.document, v.problems));
       site = v.model;
+      if (v.problems.length === 0) {
+        diagnostics.push(...located(r.document, await providerOptionProblems(site.executors)));
+      }
     }
   }
   const r = await loadFile(file);
@@ -98,6 +108,9 @@ export async function checkWorkflowFile(
   });
   diagnostics.push(...located(doc, v.problems));
   const workflow = v.model;
+  if (v.problems.length === 0) {
+    diagnostics.push(...located(doc, await providerOptionProblems(workflow.executors)));
+  }
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
   const base = { diagnostics, sources, workspace, workflow, executors, ...(site ? { site } : {}) };
   if (diagnostics.some((d) => d.severity === "error")) return finish(base);
@@ -115,6 +128,26 @@ export async function checkWorkflowFile(
     ...(c.linked ? { linked: c.linked } : {}),
     ...(c.plan && !diagnostics.some((d) => d.severity === "error") ? { plan: c.plan } : {}),
   });
+}
+
+/** Each scheduler executor's `options`, checked by its provider's dialect. */
+async function providerOptionProblems(
+  executors: Readonly<Record<string, Executor>>,
+): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const [name, ex] of Object.entries(executors)) {
+    if (!isScheduler(ex.provider)) continue;
+    for (const message of (await dialectOf(ex)).checkOptions(ex.options)) {
+      const key = /option "([^"]+)"/.exec(message)?.[1];
+      const unknown = message.startsWith("Cannot use the ");
+      const path = ["executors", name, "options", ...(key ? [key] : [])];
+      problems.push({
+        ...error(unknown ? "unknown-key" : "invalid-value", path, message),
+        ...(unknown ? { at: "key" as const } : {}),
+      });
+    }
+  }
+  return problems;
 }
 
 function finish(r: CheckResult & { diagnostics: Diagnostic[] }): CheckResult {

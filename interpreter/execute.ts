@@ -126,6 +126,12 @@ export async function runWorkflowFile(
   for (const name of new Set(plan.tasks.map((t) => t.executor))) {
     const ex = executors[name]!;
     if (isScheduler(ex.provider)) {
+      if (ex.filesystem === "none") {
+        io.write(
+          `ferry: Cannot run on executor "${name}": "filesystem: none" with the ${ex.provider} provider is not supported yet (its job wrapper would have to fetch inputs and send outputs from the node); use a shared or executor-shared filesystem\n`,
+        );
+        return { code: 2 };
+      }
       providers.set(name, schedulerProvider(await dialectOf(ex), ex));
       continue;
     }

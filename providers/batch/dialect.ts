@@ -115,3 +115,44 @@ export function hms(seconds: number): string {
 export function mebibytes(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / (1024 * 1024)));
 }
+
+/** What kind of value a provider option takes. */
+export type OptionKind = "string" | "expression" | "lines";
+
+/**
+ * Check provider options against their kinds: one sentence per unknown key or
+ * wrong value. `string`: one word; `expression`: text on one line; `lines`: a
+ * line or a list of lines.
+ */
+export function checkOptionKinds(
+  scheduler: string,
+  kinds: Readonly<Record<string, OptionKind>>,
+  options: Readonly<Record<string, unknown>>,
+): string[] {
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(options)) {
+    const kind = Object.hasOwn(kinds, k) ? kinds[k] : undefined;
+    const shown = JSON.stringify(v);
+    if (!kind) {
+      problems.push(
+        `Cannot use the ${scheduler} option "${k}": expected one of ${
+          Object.keys(kinds).join(", ")
+        }`,
+      );
+    } else if (kind === "string" && (typeof v !== "string" || v === "" || /\s/.test(v))) {
+      problems.push(`Cannot use ${shown} for ${scheduler} option "${k}": expected one word`);
+    } else if (kind === "expression" && (typeof v !== "string" || !v.trim() || /\n/.test(v))) {
+      problems.push(
+        `Cannot use ${shown} for ${scheduler} option "${k}": expected a ClassAd expression on one line`,
+      );
+    } else if (
+      kind === "lines" &&
+      !(typeof v === "string" || (Array.isArray(v) && v.every((x) => typeof x === "string")))
+    ) {
+      problems.push(
+        `Cannot use ${shown} for ${scheduler} option "${k}": expected a line or a list of lines`,
+      );
+    }
+  }
+  return problems;
+}

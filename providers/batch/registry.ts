@@ -10,6 +10,9 @@ import type { Dialect } from "./dialect.ts";
 /** Scheduler dialects by provider name, loaded when an executor uses one. */
 export const DIALECTS: Readonly<Record<string, () => Promise<Dialect>>> = {
   slurm: async () => (await import("./slurm.ts")).slurm,
+  pbs: async () => (await import("./pbs.ts")).pbs,
+  lsf: async () => (await import("./lsf.ts")).lsf,
+  htcondor: async () => (await import("./htcondor.ts")).htcondor,
 };
 
 /** Whether `name` is a scheduler provider ferry drives through a dialect. */

@@ -5,9 +5,10 @@
  */
 
 import { type Dialect, hms, mebibytes, type QueueEntry, type SchedState } from "./dialect.ts";
+import { checkOptionKinds, type OptionKind } from "./dialect.ts";
 
 /** Options the Slurm provider accepts in an executor's `options`. */
-const OPTIONS: Record<string, "string" | "lines"> = {
+const OPTIONS: Record<string, OptionKind> = {
   partition: "string",
   account: "string",
   qos: "string",
@@ -139,26 +140,6 @@ export const slurm: Dialect = {
     return `${arrayId}_${index}`;
   },
   checkOptions(options) {
-    const problems: string[] = [];
-    for (const [k, v] of Object.entries(options)) {
-      const kind = OPTIONS[k];
-      if (!kind) {
-        problems.push(
-          `Cannot use the Slurm option "${k}": expected one of ${Object.keys(OPTIONS).join(", ")}`,
-        );
-      } else if (kind === "string" && (typeof v !== "string" || v === "" || /\s/.test(v))) {
-        problems.push(`Cannot use ${JSON.stringify(v)} for Slurm option "${k}": expected one word`);
-      } else if (
-        kind === "lines" &&
-        !(typeof v === "string" || (Array.isArray(v) && v.every((x) => typeof x === "string")))
-      ) {
-        problems.push(
-          `Cannot use ${
-            JSON.stringify(v)
-          } for Slurm option "extra": expected a line or a list of lines`,
-        );
-      }
-    }
-    return problems;
+    return checkOptionKinds("Slurm", OPTIONS, options);
   },
 };
