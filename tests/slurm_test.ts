@@ -262,6 +262,39 @@ t(
   },
 );
 
+t(
+  "a function app runs in a Deno process inside the Slurm job; its return value is recorded",
+  async () => {
+    await withTemp(async (ws) => {
+      await Deno.writeTextFile(
+        join(ws, "steps.ts"),
+        [
+          "export function score(args: { outputs: { out: string }; task: { id: string } }) {",
+          '  Deno.writeTextFileSync(args.outputs.out, `scored by ${args.task.id} in ${Deno.env.get("SLURM_JOB_ID") ? "slurm" : "?"}\\n`);',
+          "  return { score: 42 };",
+          "}",
+          "",
+        ].join("\n"),
+      );
+      const s = await site(ws, { env: { FERRY_DENO: Deno.execPath() } });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "fn",
+        defaults: { executor: "cluster" },
+        apps: { score: { outputs: { out: "score.txt" }, function: "./steps.ts#score" } },
+      });
+      const r = await run(["--site", s, wf]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await Deno.readTextFile(join(ws, "score.txt")), "scored by score in slurm\n");
+      const dir = attemptDir(runDirOf(r), "score");
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(join(dir, "result.json"))), {
+        score: 42,
+      });
+      assert.match(jobOf(runDirOf(r), "score").jobId, /^\d+$/);
+    });
+  },
+);
+
 Deno.test({
   name: "slurm: stop the test cluster",
   ignore: !HAVE,

@@ -58,7 +58,7 @@ export const KILL_GRACE_SECONDS = 5;
 
 /** Options for {@linkcode wrapperScript}. */
 export interface WrapperOptions {
-  /** The Deno executable on the node, for function apps. @default "deno" */
+  /** The Deno executable on the node, for function apps. @default `$FERRY_DENO`, else `deno` on PATH */
   readonly deno?: string;
 }
 
@@ -133,8 +133,9 @@ export function wrapperScript(
     command = `exec $FERRY_LAUNCH bash -euo pipefail ${q(f.taskScript)}`;
   } else {
     files.set(f.call, JSON.stringify(job.call ?? {}));
-    const deno = options.deno ?? "deno";
-    command = `exec ${q(deno)} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
+    // `FERRY_DENO` (e.g. from the executor's env) names the node's Deno; else `deno` on PATH.
+    const deno = options.deno !== undefined ? q(options.deno) : '"${FERRY_DENO:-deno}"';
+    command = `exec ${deno} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
       q(run.export)
     } <${q(f.call)}`;
   }
