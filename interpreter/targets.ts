@@ -1,6 +1,7 @@
 /**
- * Plan targets, like make's: a task id, an app name, or an output path (or
- * URL). The plan keeps the targets and everything they need.
+ * Plan targets, like make's: a task id (with `*` matching any text:
+ * `align[sample=*]`), an app name, or an output path (or URL). The plan keeps
+ * the targets and everything they need.
  * @module
  */
 
@@ -29,6 +30,17 @@ export function resolveTargets(
     const byId = ids.get(target);
     if (byId !== undefined) found.add(byId);
     for (const i of x.byApp.get(target) ?? []) found.add(i);
+    if (found.size === 0 && target.includes("*")) {
+      // `align[sample=*]`: every task whose id matches, `*` standing for any text. A fan-out's
+      // placeholder id (`measure[part=*]`) so names all its tasks once they are known.
+      const re = new RegExp(
+        "^" + target.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") +
+          "$",
+      );
+      x.tasks.forEach((t, i) => {
+        if (re.test(t.id)) found.add(i);
+      });
+    }
     if (found.size === 0) {
       let url: string | undefined;
       try {

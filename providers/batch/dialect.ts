@@ -91,6 +91,15 @@ export interface Dialect {
   status(ids: readonly string[]): Invocation;
   /** Queue entries from the status command's standard output. */
   parseStatus(stdout: string): QueueEntry[];
+  /**
+   * For jobs that left the queue: one call to the scheduler's accounting (Slurm `sacct`), when
+   * it has one. A failing call whose stderr matches `historyUnavailable` turns it off for the run.
+   */
+  history?(ids: readonly string[]): Invocation;
+  /** Entries from the history command's standard output. */
+  parseHistory?(stdout: string): QueueEntry[];
+  /** What the history command says when the site keeps no accounting. */
+  readonly historyUnavailable?: RegExp;
   /** Cancel these jobs (one call). */
   cancel(ids: readonly string[]): Invocation;
   /** Element ids of an array job, as `parseStatus` reports them. */

@@ -139,6 +139,7 @@ export function schedulerProvider(
   let pollTimer: ReturnType<typeof setTimeout> | undefined;
   let polling = false;
   let arraySeq = 0;
+  let historyOn = true;
   let busy: Promise<unknown> = Promise.resolve();
 
   const finish = (
@@ -288,6 +289,17 @@ export function schedulerProvider(
       const ran = await runner.run(dialect.status(ids));
       const entries = new Map<string, QueueEntry>();
       for (const e of dialect.parseStatus(ran.stdout)) entries.set(e.id, e);
+      // Jobs the queue no longer knows, without a status file: ask the accounting, if any.
+      const gone = [...outstanding].filter((w) =>
+        !entries.has(w.id!) && !readWrapperStatus(wrapperFiles(w.job.root).status)
+      );
+      if (gone.length > 0 && dialect.history && historyOn) {
+        const h = await runner.run(dialect.history(gone.map((w) => w.id!)));
+        if (h.code !== 0 && dialect.historyUnavailable?.test(h.stderr + h.stdout)) {
+          historyOn = false;
+        }
+        for (const e of dialect.parseHistory?.(h.stdout) ?? []) entries.set(e.id, e);
+      }
       for (const w of [...outstanding]) {
         const e = entries.get(w.id!);
         if (e) w.last = e;

@@ -133,6 +133,39 @@ export const slurm: Dialect = {
     }
     return entries;
   },
+  history(ids) {
+    return {
+      argv: [
+        "sacct",
+        "--noheader",
+        "--parsable2",
+        "--allocations",
+        `--jobs=${ids.join(",")}`,
+        "--format=JobID,State,ExitCode",
+      ],
+    };
+  },
+  parseHistory(stdout) {
+    const entries: QueueEntry[] = [];
+    for (const line of stdout.split("\n")) {
+      const [id, raw, exit] = line.trim().split("|");
+      if (!id || !raw) continue;
+      // `CANCELLED by 0`, `FAILED`; ExitCode is `code:signal`.
+      const word = raw.split(/\s/)[0]!.replace(/\+$/, "").toUpperCase();
+      const state = STATES[word];
+      if (!state) continue;
+      const code = exit !== undefined ? Number(exit.split(":")[0]) : NaN;
+      entries.push({
+        id,
+        state,
+        raw: word,
+        ...(raw.includes(" by ") ? { reason: raw.slice(word.length).trim() } : {}),
+        ...(Number.isFinite(code) ? { exitCode: code } : {}),
+      });
+    }
+    return entries;
+  },
+  historyUnavailable: /accounting storage is disabled|slurmdbd|Connection refused/i,
   cancel(ids) {
     return { argv: ["scancel", ...ids] };
   },

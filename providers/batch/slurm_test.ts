@@ -111,3 +111,28 @@ Deno.test("slurm: options are checked with one sentence each", () => {
     'Cannot use 3 for Slurm option "extra": expected a line or a list of lines',
   ]);
 });
+
+Deno.test("slurm: sacct reports jobs that left the queue; a site without accounting turns it off", () => {
+  assert.deepEqual(slurm.history!(["12", "9_3"]).argv, [
+    "sacct",
+    "--noheader",
+    "--parsable2",
+    "--allocations",
+    "--jobs=12,9_3",
+    "--format=JobID,State,ExitCode",
+  ]);
+  // sacct --parsable2 lines as Slurm's documentation shows them (no accounting on the test cluster).
+  assert.deepEqual(
+    slurm.parseHistory!(
+      "12|FAILED|3:0\n9_3|CANCELLED by 0|0:15\n13|TIMEOUT|0:0\n14|COMPLETED|0:0\n",
+    ),
+    [
+      { id: "12", state: "failed", raw: "FAILED", exitCode: 3 },
+      { id: "9_3", state: "cancelled", raw: "CANCELLED", reason: "by 0", exitCode: 0 },
+      { id: "13", state: "timeout", raw: "TIMEOUT", exitCode: 0 },
+      { id: "14", state: "completed", raw: "COMPLETED", exitCode: 0 },
+    ],
+  );
+  // What sacct printed on the test cluster (accounting_storage/none), recorded.
+  assert.ok(slurm.historyUnavailable!.test("Slurm accounting storage is disabled\n"));
+});
