@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists, ferry, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferry, ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 import { haveService, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 import { taskDirName } from "../interpreter/attempt.ts";
@@ -294,6 +294,22 @@ t(
     });
   },
 );
+
+t("examples/slurm runs as documented: a sweep as one array, then the summary", async () => {
+  await withTemp(async (ws) => {
+    for (const f of ["workflow.yaml", "site.yaml"]) {
+      await Deno.copyFile(join(ROOT, "examples", "slurm", f), join(ws, f));
+    }
+    const r = await run(["--site", join(ws, "site.yaml"), join(ws, "workflow.yaml")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^done: 5 succeeded, 0 failed in /m);
+    const rows = (await Deno.readTextFile(join(ws, "summary.tsv"))).trim().split("\n");
+    assert.deepEqual(rows.map((l) => l.split("\t")[0]), ["0.1", "0.2", "0.5", "1"]);
+    const runDir = runDirOf(r);
+    const ids = ["0.1", "0.2", "0.5", "1"].map((x) => jobOf(runDir, `simulate[rate=${x}]`).jobId);
+    assert.equal(new Set(ids.map((id) => id.split("_")[0])).size, 1, ids.join(" "));
+  });
+});
 
 Deno.test({
   name: "slurm: stop the test cluster",
