@@ -11,7 +11,7 @@ import type { Executor, ParamValue } from "../dsl/model.ts";
 import { countSummary, formatDiagnostics } from "../dsl/report.ts";
 import { localProvider } from "../providers/batch/local.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
-import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
+import { dialectOf, isScheduler, isSshProvider } from "../providers/batch/registry.ts";
 import { schedulerProvider } from "../providers/batch/scheduler.ts";
 import { checkWorkflowFile } from "./check.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
@@ -20,6 +20,7 @@ import { runPlan, type RunSummary } from "./run.ts";
 import { resolveTargets } from "./targets.ts";
 import { toFileUrl } from "./urls.ts";
 import { redact } from "../providers/staging/secrets.ts";
+import { SshSetupError } from "../providers/staging/ssh_auth.ts";
 import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";
 import { compileKnown, statefulPlan } from "./plan_state.ts";
@@ -132,8 +133,37 @@ export async function runWorkflowFile(
         );
         return { code: 2 };
       }
-      providers.set(name, schedulerProvider(await dialectOf(ex), ex));
-      continue;
+      if (ex.via === undefined) {
+        providers.set(name, schedulerProvider(await dialectOf(ex), ex));
+        continue;
+      }
+    }
+    // SSH logins (`via:`, `provider: ssh`): relative identity_file and known_hosts paths are
+    // relative to the file declaring the executor; a setting that cannot work stops here.
+    const base = options.site !== undefined && r.site?.executors[name]
+      ? dirname(resolve(options.site))
+      : dirname(resolve(file));
+    try {
+      if (isScheduler(ex.provider)) {
+        const { executorSsh, sshRunner, withoutSshOptions } = await import(
+          "../providers/batch/ssh_runner.ts"
+        );
+        const { endpoint, auth } = executorSsh(ex, "via", base);
+        const scheduled = { ...ex, options: withoutSshOptions(ex.options) };
+        const runner = sshRunner(endpoint, auth);
+        providers.set(name, schedulerProvider(await dialectOf(scheduled), scheduled, { runner }));
+        continue;
+      }
+      if (isSshProvider(ex.provider)) {
+        const { sshExecutorProvider } = await import("../providers/batch/ssh.ts");
+        const jobs = options.sequential ? 1 : options.jobs;
+        providers.set(name, sshExecutorProvider(ex, base, jobs ? { maxWorkers: jobs } : {}));
+        continue;
+      }
+    } catch (e) {
+      if (!(e instanceof SshSetupError)) throw e;
+      io.write(`ferry: Cannot run on executor "${name}": ${e.message}\n`);
+      return { code: 2 };
     }
     if (ex.provider !== "local") {
       io.write(
@@ -232,8 +262,8 @@ export async function runWorkflowFile(
       store,
       render: (task, attempt) => renderAttempt(workflow, expansion, task, attempt),
       replan: (known) => {
-        // The whole workflow, as before targets existed here: a dynamic fan-out adds all its tasks.
-        const c = compileKnown(r, { executors, params, targets: [] }, known);
+        // Within the targets: a placeholder id among them (`measure[part=*]`) matches its tasks.
+        const c = compileKnown(r, { executors, params, targets: options.targets ?? [] }, known);
         if (typeof c === "string") return Promise.resolve(c);
         expansion = c.expansion;
         return Promise.resolve(resolveModules(c.plan, baseDir));

@@ -311,9 +311,11 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       const full = fullOf(ex);
       // A scheduler accounts cores and memory itself; ferry only bounds the jobs it keeps queued
       // (with `bundle: array`, max_jobs throttles each array instead: all of a fan-out goes at once).
-      c = providers.get(ex.name)?.nodeSide
+      const provider = providers.get(ex.name);
+      c = provider?.nodeSide
         ? {
-          slots: options.jobs ?? (ex.bundle === "array" ? undefined : ex.maxJobs) ?? 10_000,
+          slots: options.jobs ?? provider.capacity ??
+            (ex.bundle === "array" ? undefined : ex.maxJobs) ?? 10_000,
           cores: Infinity,
           memory: Infinity,
         }

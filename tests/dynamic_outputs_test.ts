@@ -110,3 +110,46 @@ Deno.test("dynamic outputs: a gathering task waits for every task of the app it 
     assert.equal(await Deno.readTextFile(join(ws, "each", "a.txt")), "a\n");
   });
 });
+
+Deno.test("dynamic outputs: a run with targets stays within them when a fan-out expands", async () => {
+  await withTemp(async (dir) => {
+    const ledger = join(dir, "ledger.txt");
+    const ws = join(dir, "ws");
+    await Deno.mkdir(ws);
+    const log = `echo "$FERRY_TASK_ID" >> ${ledger}`;
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "targets",
+      apps: {
+        split: {
+          outputs: { parts: { dir: "parts" } },
+          shell: `${log}\nmkdir -p parts\necho a > parts/p1\necho b > parts/p2\n`,
+        },
+        measure: {
+          for_each: { part: "${{ apps.split.outputs.parts }}" },
+          inputs: { part: "${{ part }}" },
+          outputs: { size: "sizes/${{ part.name }}.txt" },
+          shell: `${log}\nwc -c < \${{ inputs.part }} > \${{ outputs.size }}\n`,
+        },
+        other: { outputs: { o: "other.txt" }, shell: `${log}\ntouch \${{ outputs.o }}\n` },
+      },
+    });
+    const r = await ferryRun([wf, "measure"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((await ran(ledger)).sort(), [
+      "measure[part=parts/p1]",
+      "measure[part=parts/p2]",
+      "split",
+    ]);
+    assert.match(r.stderr, /^done: 3 succeeded, 0 failed in /m);
+    // The placeholder's id as a target means the whole fan-out, once it is known.
+    await Deno.remove(join(ws, "sizes"), { recursive: true });
+    const again = await ferryRun([wf, "measure[part=*]"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual((await ran(ledger)).sort(), [
+      "measure[part=parts/p1]",
+      "measure[part=parts/p2]",
+    ]);
+    assert.equal(await Deno.readTextFile(join(ws, "sizes", "p2.txt")), "2\n");
+  });
+});
