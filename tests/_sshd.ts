@@ -129,8 +129,14 @@ export function localUser(): string {
   ).trim();
 }
 
+/** Options of {@linkcode startSshd}. */
+export interface SshdOptions {
+  /** Environment variables sshd sets in every session (`SetEnv`; values without spaces). */
+  readonly setEnv?: Readonly<Record<string, string>>;
+}
+
 /** Start a throwaway sshd (key auth only, internal-sftp) on a random port. */
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const dir = await Deno.makeTempDir({ prefix: "ferry-sshd-" });
   await Deno.chmod(dir, 0o755); // sshd reads authorized_keys as the target user
   const root = `${dir}/root`;
@@ -170,6 +176,9 @@ export async function startSshd(): Promise<Sshd> {
       // would log to syslog, which -E does not catch. sshd runs this through the shell.
       `Subsystem sftp /usr/lib/openssh/sftp-server -e -l INFO 2>>${dir}/sftp.log`,
       "LogLevel VERBOSE",
+      ...(options.setEnv && Object.keys(options.setEnv).length > 0
+        ? [`SetEnv ${Object.entries(options.setEnv).map(([k, v]) => `${k}=${v}`).join(" ")}`]
+        : []),
       "",
     ].join("\n"),
   );

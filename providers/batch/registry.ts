@@ -1,6 +1,6 @@
 /**
- * Batch providers by name: `local`, and the schedulers (`slurm`, `pbs`, `lsf`,
- * `htcondor`) driven through their dialects.
+ * Batch providers by name: `local`, the schedulers (`slurm`, `pbs`, `lsf`,
+ * `htcondor`) driven through their dialects, and `ssh` (tasks on another host).
  * @module
  */
 
@@ -20,9 +20,43 @@ export function isScheduler(name: string): boolean {
   return Object.hasOwn(DIALECTS, name);
 }
 
-/** The dialect of an executor's scheduler provider. */
-export function dialectOf(ex: Executor): Promise<Dialect> {
+/**
+ * Executor options that say how to log in over SSH (the `ssh` provider, and
+ * schedulers reached through `via: ssh://`), named as the same keys of
+ * staging rules; `timeout` is seconds to connect and log in.
+ */
+export const SSH_OPTIONS: readonly string[] = [
+  "identity_file",
+  "passphrase_env",
+  "known_hosts",
+  "host_key",
+  "timeout",
+];
+
+/**
+ * The dialect of an executor's scheduler provider. With `via:`, the executor's
+ * options also hold the SSH login ({@linkcode SSH_OPTIONS}): the dialect
+ * checks the rest.
+ */
+export async function dialectOf(ex: Executor): Promise<Dialect> {
   const load = DIALECTS[ex.provider];
   if (!load) throw new Error(`internal: "${ex.provider}" is not a scheduler provider`);
-  return load();
+  const dialect = await load();
+  if (ex.via === undefined) return dialect;
+  return {
+    ...dialect,
+    checkOptions: (options) =>
+      dialect.checkOptions(
+        Object.fromEntries(Object.entries(options).filter(([k]) => !SSH_OPTIONS.includes(k))),
+      ).map((m) =>
+        m.startsWith("Cannot use the ") && m.includes("expected one of")
+          ? `${m}; with via: also ${SSH_OPTIONS.join(", ")}`
+          : m
+      ),
+  };
+}
+
+/** Whether `name` is the `ssh` provider (`ssh.ts`: tasks run on the executor's `host` over SSH). */
+export function isSshProvider(name: string): boolean {
+  return name === "ssh";
 }

@@ -202,14 +202,24 @@ export function schedulerProvider(
     const id = ran.code === 0 ? dialect.parseSubmit(ran.stdout) : undefined;
     if (id === undefined) {
       const said = (ran.stderr.trim() || ran.stdout.trim()).split("\n").filter(Boolean);
+      // Through ssh (`via:`), exit 255 is ssh's own: the login node was not reached, which a
+      // later attempt may get past; anything else is the scheduler's answer.
+      const unreachable = ran.code === 255 && runner.where !== "this host";
       const message = ran.code === 0
         ? `${label} accepted the job but ferry cannot read its id from: ${
           ran.stdout.trim().slice(0, 200)
         }`
+        : unreachable
+        ? `Cannot submit to ${label} through ${runner.where}: ${
+          said.slice(-3).join("; ") || "no message"
+        }`
         : `${label} refused the job (${
           dialect.submit(scriptPath, req).argv[0]
         } exit ${ran.code}): ${said.slice(-3).join("; ") || "no message"}`;
-      for (const w of live) finish(w, { outcome: "failed", message, retryable: false });
+      // A host key or login the login node refuses stays refused; a connection may come back.
+      const retryable = unreachable &&
+        !/host key|authenticat|passphrase|permission denied/i.test(said.join(" "));
+      for (const w of live) finish(w, { outcome: "failed", message, retryable });
       return;
     }
     live.forEach((w, i) => {

@@ -84,4 +84,9 @@ export interface BatchProvider {
    * then keeps the task directory in the attempt directory and passes `scratch`.
    */
   readonly nodeSide?: boolean;
+  /**
+   * How many tasks of one executor the runtime keeps started at once (for a node-side provider;
+   * the local provider is bounded by cores and memory instead). @default max_jobs, else 10,000
+   */
+  readonly capacity?: number;
 }

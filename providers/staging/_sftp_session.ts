@@ -1,7 +1,8 @@
 /**
  * One SSH connection with one SFTP session (npm:ssh2), its operations as
  * promises, and how ssh2's failures read as {@linkcode StagingError}s. Private
- * to the `sftp` provider.
+ * to the `sftp` provider; the logged-in connection itself
+ * ({@linkcode connectSsh}) also serves the `ssh` batch provider and `via:`.
  * @module
  */
 
@@ -80,28 +81,32 @@ export function sftpFailure(
   });
 }
 
-/** Why a connection attempt failed, as a StagingError. */
+/** Why a connection attempt failed, as a StagingError whose message starts with `label: `. */
 function connectFailure(
   e: unknown,
   endpoint: SshEndpoint,
   credentials: SshCredentials,
   rejectedKey: string | undefined,
   timeoutMs: number,
+  label: string,
 ): StagingError {
   const where = hostPort(endpoint);
-  if (rejectedKey) return new StagingError(`SFTP: ${rejectedKey}`, { retryable: false });
+  if (rejectedKey) return new StagingError(`${label}: ${rejectedKey}`, { retryable: false });
   const err = e as { code?: string; level?: string; message?: string };
   const how = "identity" in credentials
     ? `identity_file "${credentials.identity.file}"`
     : `the keys of the ssh agent at ${credentials.agent}`;
   if (err.level === "client-authentication") {
-    return new StagingError(`SFTP: ${where} refused the login as ${endpoint.user} with ${how}`, {
-      retryable: false,
-    });
+    return new StagingError(
+      `${label}: ${where} refused the login as ${endpoint.user} with ${how}`,
+      {
+        retryable: false,
+      },
+    );
   }
   if (err.level === "agent") {
     return new StagingError(
-      `SFTP: the ssh agent at ${
+      `${label}: the ssh agent at ${
         "agent" in credentials ? credentials.agent : "?"
       } failed: ${err.message}`,
       {
@@ -120,23 +125,23 @@ function connectFailure(
   };
   const known = err.code ? reasons[err.code] : undefined;
   if (known) {
-    return new StagingError(`SFTP: cannot connect to ${where}: ${known[0]}`, {
+    return new StagingError(`${label}: cannot connect to ${where}: ${known[0]}`, {
       retryable: known[1],
     });
   }
   if (err.level === "client-timeout") {
     return new StagingError(
-      `SFTP: cannot connect to ${where}: no SSH login within ${timeoutMs / 1000} s`,
+      `${label}: cannot connect to ${where}: no SSH login within ${timeoutMs / 1000} s`,
       { retryable: true },
     );
   }
-  return new StagingError(`SFTP: cannot connect to ${where}: ${err.message ?? String(e)}`, {
+  return new StagingError(`${label}: cannot connect to ${where}: ${err.message ?? String(e)}`, {
     retryable: true,
   });
 }
 
 /** The ssh2 login options for `credentials`; throws when the key cannot be used. */
-function loginOptions(credentials: SshCredentials): ssh2.ConnectConfig {
+function loginOptions(credentials: SshCredentials, label: string): ssh2.ConnectConfig {
   if ("agent" in credentials) return { agent: credentials.agent };
   const { file, key, passphrase } = credentials.identity;
   const privateKey = Buffer.from(key);
@@ -145,21 +150,41 @@ function loginOptions(credentials: SshCredentials): ssh2.ConnectConfig {
     const why = /bad passphrase|integrity check|decrypt/i.test(parsed.message)
       ? "the passphrase from passphrase_env does not decrypt it"
       : parsed.message;
-    throw new StagingError(`SFTP: cannot use identity_file "${file}": ${why}`, {
+    throw new StagingError(`${label}: cannot use identity_file "${file}": ${why}`, {
       retryable: false,
     });
   }
   return { privateKey, ...(passphrase !== undefined ? { passphrase } : {}) };
 }
 
-/** Connect, log in (within `timeoutMs`), check the host key and start the SFTP subsystem. */
-export async function connectSftp(
+/** A logged-in SSH connection whose host key was checked. */
+export interface SshConnection {
+  /** Where it is connected. */
+  readonly endpoint: SshEndpoint;
+  /** The ssh2 client, ready: open channels on it (`exec`, `sftp`). */
+  readonly client: ssh2.Client;
+  /** True once the connection closed: make a new one. */
+  readonly closed: boolean;
+  /** Run `f` when the connection closes (at once if it has). */
+  onClose(f: () => void): void;
+  /** End the connection; resolves once it is closed. */
+  end(): Promise<void>;
+}
+
+/**
+ * Connect, check the host key against `policy` and log in with `credentials`,
+ * within `timeoutMs`. Failures reject with a {@linkcode StagingError} whose
+ * message starts with `label: ` and names the server (`retryable` false for a
+ * refused host key or login).
+ */
+export async function connectSsh(
   endpoint: SshEndpoint,
   credentials: SshCredentials,
   policy: HostKeyPolicy,
   timeoutMs: number,
-): Promise<SftpSession> {
-  const login = loginOptions(credentials);
+  label = "SFTP",
+): Promise<SshConnection> {
+  const login = loginOptions(credentials, label);
   const client = new ssh2.Client();
   let rejectedKey: string | undefined;
   let closed = false;
@@ -177,7 +202,7 @@ export async function connectSftp(
     client.once("ready", resolve);
     client.once(
       "error",
-      (e) => reject(connectFailure(e, endpoint, credentials, rejectedKey, timeoutMs)),
+      (e) => reject(connectFailure(e, endpoint, credentials, rejectedKey, timeoutMs, label)),
     );
     client.connect({
       host: endpoint.host,
@@ -196,6 +221,31 @@ export async function connectSftp(
       },
     } as ssh2.ConnectConfig);
   });
+  return {
+    endpoint,
+    client,
+    get closed() {
+      return closed;
+    },
+    onClose: (f) => closed ? f() : closers.push(f),
+    end() {
+      if (closed) return Promise.resolve();
+      const done = new Promise<void>((resolve) => closers.push(resolve));
+      client.end();
+      return done;
+    },
+  };
+}
+
+/** Connect, log in (within `timeoutMs`), check the host key and start the SFTP subsystem. */
+export async function connectSftp(
+  endpoint: SshEndpoint,
+  credentials: SshCredentials,
+  policy: HostKeyPolicy,
+  timeoutMs: number,
+): Promise<SftpSession> {
+  const conn = await connectSsh(endpoint, credentials, policy, timeoutMs);
+  const client = conn.client;
   const sftp = await promised<ssh2.SFTPWrapper>((cb) => client.sftp(cb)).catch((e) => {
     client.end();
     throw new StagingError(
@@ -205,7 +255,7 @@ export async function connectSftp(
   });
   sftp.on("close", () => client.end());
   const live = <T>(f: (cb: (err: Error | null | undefined, value: T) => void) => void) =>
-    closed
+    conn.closed
       ? Promise.reject(new Error(`the connection to ${hostPort(endpoint)} was closed`))
       : promised<T>(f);
   const hasPosixRename = (sftp as unknown as { _extensions: Record<string, string> })
@@ -213,9 +263,9 @@ export async function connectSftp(
   return {
     endpoint,
     get closed() {
-      return closed;
+      return conn.closed;
     },
-    onClose: (f) => closed ? f() : closers.push(f),
+    onClose: (f) => conn.onClose(f),
     stat: (path) => live((cb) => sftp.stat(path, cb)),
     open: (path, flags) => live((cb) => sftp.open(path, flags, cb)),
     read: (handle, pos, len) =>
@@ -241,11 +291,6 @@ export async function connectSftp(
       await live<void>((cb) => sftp.unlink(to, () => cb(undefined)));
       await live<void>((cb) => sftp.rename(from, to, (err) => cb(err)));
     },
-    end() {
-      if (closed) return Promise.resolve();
-      const done = new Promise<void>((resolve) => closers.push(resolve));
-      client.end();
-      return done;
-    },
+    end: () => conn.end(),
   };
 }

@@ -13,7 +13,7 @@ import type { ParamValue } from "../../dsl/model.ts";
 
 type Options = Readonly<Record<string, ParamValue>>;
 
-/** A bad rule option or an unusable key: trying again cannot help. */
+/** A bad rule (or executor) option or an unusable key: trying again cannot help. */
 export class SshSetupError extends Error {
   /** Create one. */
   constructor(message: string) {
@@ -37,12 +37,18 @@ export function hostPort(e: Pick<SshEndpoint, "host" | "port">): string {
   return e.host.includes(":") ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
 }
 
-function stringOption(options: Options, name: string): string | undefined {
+/**
+ * Whose options these are, for messages: a staging rule's (`the rule option host_key`) or an
+ * executor's (`ssh` provider, `via:`; `the executor option host_key`).
+ */
+export type OptionOwner = "rule" | "executor";
+
+function stringOption(options: Options, name: string, owner: OptionOwner): string | undefined {
   const v = options[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "string" || v === "") {
     throw new SshSetupError(
-      `the rule option ${name} must be a non-empty string, not ${JSON.stringify(v)}`,
+      `the ${owner} option ${name} must be a non-empty string, not ${JSON.stringify(v)}`,
     );
   }
   return v;
@@ -71,7 +77,7 @@ export function expandHome(path: string): string {
  */
 export function sshEndpoint(url: URL, options: Options, defaultPort = 22): SshEndpoint {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const user = decodeURIComponent(url.username) || stringOption(options, "user") ||
+  const user = decodeURIComponent(url.username) || stringOption(options, "user", "rule") ||
     Deno.env.get("USER") || Deno.env.get("LOGNAME") || userInfo().username;
   return { host, port: url.port ? Number(url.port) : defaultPort, user };
 }
@@ -106,23 +112,24 @@ export function keyIsEncrypted(text: string): boolean {
 }
 
 /**
- * The credentials a rule gives: `identity_file` (with `passphrase_env` when
- * it is encrypted), else the agent at SSH_AUTH_SOCK. Throws
- * {@linkcode SshSetupError} naming what to configure.
+ * The credentials a rule (or an executor) gives: `identity_file` (with
+ * `passphrase_env` when it is encrypted), else the agent at SSH_AUTH_SOCK.
+ * Throws {@linkcode SshSetupError} naming what to configure.
  */
 export function sshCredentials(
   options: Options,
   secret: (name: string) => string | undefined,
   endpoint: SshEndpoint,
+  owner: OptionOwner = "rule",
 ): SshCredentials {
-  const file = stringOption(options, "identity_file");
+  const file = stringOption(options, "identity_file", owner);
   if (file === undefined) {
     const agent = Deno.env.get("SSH_AUTH_SOCK");
     if (agent) return { agent };
     throw new SshSetupError(
       `no credentials to log in as ${endpoint.user} on ${
         hostPort(endpoint)
-      }: set the rule option identity_file to a private key (and passphrase_env if it is encrypted), or start an ssh agent (SSH_AUTH_SOCK is not set)`,
+      }: set the ${owner} option identity_file to a private key (and passphrase_env if it is encrypted), or start an ssh agent (SSH_AUTH_SOCK is not set)`,
     );
   }
   const path = expandHome(file);
@@ -135,10 +142,10 @@ export function sshCredentials(
   }
   const encrypted = keyIsEncrypted(new TextDecoder().decode(key));
   if (!encrypted) return { identity: { file: path, key, encrypted } };
-  const env = stringOption(options, "passphrase_env");
+  const env = stringOption(options, "passphrase_env", owner);
   if (env === undefined) {
     throw new SshSetupError(
-      `identity_file "${path}" is encrypted: set the rule option passphrase_env to the name of an environment variable that holds its passphrase`,
+      `identity_file "${path}" is encrypted: set the ${owner} option passphrase_env to the name of an environment variable that holds its passphrase`,
     );
   }
   const passphrase = secret(env);
@@ -243,17 +250,21 @@ export interface HostKeyPolicy {
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 
 /**
- * The host key policy a rule sets: the pinned `host_key` fingerprint when
- * given, else the keys for the endpoint in `known_hosts` (default
- * `~/.ssh/known_hosts`).
+ * The host key policy a rule (or an executor) sets: the pinned `host_key`
+ * fingerprint when given, else the keys for the endpoint in `known_hosts`
+ * (default `~/.ssh/known_hosts`).
  */
-export function hostKeyPolicy(options: Options, endpoint: SshEndpoint): HostKeyPolicy {
+export function hostKeyPolicy(
+  options: Options,
+  endpoint: SshEndpoint,
+  owner: OptionOwner = "rule",
+): HostKeyPolicy {
   const where = hostPort(endpoint);
-  const pinned = stringOption(options, "host_key");
+  const pinned = stringOption(options, "host_key", owner);
   if (pinned !== undefined) {
     if (!FINGERPRINT.test(pinned)) {
       throw new SshSetupError(
-        `the rule option host_key must be an OpenSSH SHA256 fingerprint like "SHA256:" and 43 base64 characters (\`ssh-keygen -lf KEY.pub\` prints it), not "${pinned}"`,
+        `the ${owner} option host_key must be an OpenSSH SHA256 fingerprint like "SHA256:" and 43 base64 characters (\`ssh-keygen -lf KEY.pub\` prints it), not "${pinned}"`,
       );
     }
     const want = pinned.replace(/=$/, "");
@@ -269,7 +280,7 @@ export function hostKeyPolicy(options: Options, endpoint: SshEndpoint): HostKeyP
       },
     };
   }
-  const file = expandHome(stringOption(options, "known_hosts") ?? "~/.ssh/known_hosts");
+  const file = expandHome(stringOption(options, "known_hosts", owner) ?? "~/.ssh/known_hosts");
   let text = "";
   let missing = false;
   try {
@@ -295,7 +306,7 @@ export function hostKeyPolicy(options: Options, endpoint: SshEndpoint): HostKeyP
       if (trusted.length === 0) {
         return `the host key of ${where} is not in ${file}${
           missing ? " (no such file)" : ""
-        }: the server offers ${offer}; check it with the server's administrator, then pin it with the rule option host_key: "${got}" or add the key to ${file}`;
+        }: the server offers ${offer}; check it with the server's administrator, then pin it with the ${owner} option host_key: "${got}" or add the key to ${file}`;
       }
       const had = trusted.map((k) => `${k.type} ${fingerprint(k.blob)}`).join(", ");
       return `the host key of ${where} does not match ${file}: the server offers ${offer}, the file has ${had}; if the server's key really changed, update the file or pin the new key with host_key: "${got}"`;

@@ -1,0 +1,314 @@
+/**
+ * The `ssh` batch provider (`provider: ssh`, `host: user@host[:port]`): each
+ * attempt runs the job wrapper (`wrapper.ts`) on another host, over one SSH
+ * connection (npm:ssh2) that carries every task as its own channel.
+ *
+ * - The workspace must be on a filesystem the host shares at the same path
+ *   (`filesystem: shared`, the default): ferry writes the wrapper into the
+ *   attempt directory here, the host runs it there, and ferry reads the
+ *   `exit.json` it writes. `filesystem: none` is refused (not supported by
+ *   this provider yet).
+ * - At most `max_workers` tasks (default 4; `--jobs` overrides) run at once;
+ *   resources are not accounted (the host is not a scheduler).
+ * - The wrapper runs as `exec bash task.sh` in the session sshd starts, whose
+ *   process group id is the pid it prints first. Cancelling (Ctrl-C) sends
+ *   SIGTERM to that group (the wrapper passes it to the task's own group and
+ *   writes its status), then SIGKILL to both groups when they are still there
+ *   after the wrapper's grace period. The walltime is enforced by the wrapper.
+ * - The result is the wrapper's `exit.json`; without it (the wrapper could not
+ *   start or was killed), the channel's exit status. When the connection drops
+ *   while a task runs, ferry reconnects and waits for the wrapper's pid to end.
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import type { Executor } from "../../dsl/model.ts";
+import { shellQuote } from "../../interpreter/command.ts";
+import { SshSetupError } from "../staging/ssh_auth.ts";
+import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+import {
+  executorSsh,
+  type RemoteExit,
+  SSH_OPTIONS,
+  type SshRunner,
+  sshRunner,
+} from "./ssh_runner.ts";
+import {
+  KILL_GRACE_SECONDS,
+  readWrapperStatus,
+  wrapperFiles,
+  type WrapperOptions,
+  wrapperScript,
+  type WrapperStatus,
+} from "./wrapper.ts";
+
+/** Options of {@linkcode sshProvider}. */
+export interface SshProviderOptions extends WrapperOptions {
+  /** Tasks at once. @default the executor's max_workers, else 4 */
+  readonly maxWorkers?: number;
+  /** Milliseconds after SIGTERM before SIGKILL when a task is cancelled. @default 6000 */
+  readonly killAfterMs?: number;
+  /** Milliseconds between checks while waiting for a wrapper after a dropped connection. @default 1000 */
+  readonly pollMs?: number;
+}
+
+/** Problems with an `ssh` executor's settings that no connection is needed to see. */
+export function checkSshExecutor(ex: Executor): string[] {
+  const problems: string[] = [];
+  if (ex.filesystem === "none") {
+    problems.push(
+      `"filesystem: none" with the ssh provider is not supported yet (its job wrapper would have to fetch inputs and send outputs from the host); use filesystem: shared, with the workspace at the same path on the host`,
+    );
+  }
+  for (const k of Object.keys(ex.options)) {
+    if (!SSH_OPTIONS.includes(k)) {
+      problems.push(
+        `the ssh provider has no option "${k}": expected one of ${SSH_OPTIONS.join(", ")}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * The `ssh` provider of executor `ex`: checks its settings, reads its login
+ * (see `ssh_runner.ts`; relative paths are relative to `base`) and returns the
+ * provider. Throws {@linkcode SshSetupError} for a setting that cannot work.
+ */
+export function sshExecutorProvider(
+  ex: Executor,
+  base: string,
+  options: SshProviderOptions = {},
+): BatchProvider {
+  const problems = checkSshExecutor(ex);
+  if (problems.length > 0) throw new SshSetupError(problems.join("; "));
+  const { endpoint, auth } = executorSsh(ex, "host", base);
+  return sshProvider(sshRunner(endpoint, auth), {
+    ...options,
+    maxWorkers: options.maxWorkers ?? ex.maxWorkers ?? 4,
+  });
+}
+
+/** A counting semaphore whose waits give up when their signal aborts. */
+function semaphore(n: number) {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return {
+    acquire(signal: AbortSignal): Promise<boolean> {
+      if (signal.aborted) return Promise.resolve(false);
+      if (free > 0) {
+        free--;
+        return Promise.resolve(true);
+      }
+      return new Promise((resolve) => {
+        const go = () => {
+          signal.removeEventListener("abort", give);
+          resolve(true);
+        };
+        const give = () => {
+          const i = waiting.indexOf(go);
+          if (i >= 0) waiting.splice(i, 1);
+          resolve(false);
+        };
+        waiting.push(go);
+        signal.addEventListener("abort", give, { once: true });
+      });
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The lines of `text` worth quoting in a message: the last few, joined. */
+function lastLines(text: string, n = 3): string {
+  return text.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(-n).join("; ");
+}
+
+/** Run jobs through `runner`'s host. */
+export function sshProvider(runner: SshRunner, options: SshProviderOptions = {}): BatchProvider {
+  const slots = semaphore(Math.max(1, options.maxWorkers ?? 4));
+  const killAfterMs = options.killAfterMs ?? (KILL_GRACE_SECONDS + 1) * 1000;
+  const pollMs = options.pollMs ?? 1000;
+  const where = runner.where;
+  const host = runner.endpoint.host;
+
+  // Through bash (the wrapper needs it anyway), whatever the remote user's login shell is:
+  // dash's kill, for one, takes no `--` and so no process group.
+  const sh = (script: string) => runner.exec(`bash -c ${shellQuote(script)}`);
+  const terminate = (pid: number) =>
+    sh(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid} 2>/dev/null; true`);
+  // The wrapper's children are the task's own process group (job control) and the watchdog.
+  const killAll = (pid: number) =>
+    sh(
+      `for c in $(pgrep -P ${pid} 2>/dev/null); do kill -KILL -- -$c 2>/dev/null; done; ` +
+        `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`,
+    );
+
+  /** The wrapper's status, waiting a little for a slow shared filesystem. */
+  const statusOf = async (path: string, waitMs: number): Promise<WrapperStatus | undefined> => {
+    const end = Date.now() + waitMs;
+    for (;;) {
+      const st = readWrapperStatus(path);
+      if (st || Date.now() >= end) return st;
+      await sleep(100);
+    }
+  };
+
+  /** After a dropped connection: wait until the wrapper's pid is gone (reconnecting to ask). */
+  const waitGone = async (
+    pid: number,
+    status: string,
+    signal: AbortSignal,
+    cancel: () => void,
+  ): Promise<string | undefined> => {
+    let unreachable = 0;
+    for (;;) {
+      if (readWrapperStatus(status)) return undefined;
+      if (signal.aborted) cancel();
+      const r = await sh(`kill -0 ${pid} 2>/dev/null && echo running || echo gone`);
+      if (r.stdout.includes("gone")) return undefined;
+      if (r.stdout.includes("running")) unreachable = 0;
+      else if (++unreachable >= 3) {
+        return r.failure?.message ?? `ssh: cannot ask ${where} about pid ${pid}`;
+      }
+      await sleep(pollMs);
+    }
+  };
+
+  const runOne = async (
+    job: JobSpec & { readonly root: string },
+    signal: AbortSignal,
+  ): Promise<JobResult> => {
+    const submittedAt = Date.now();
+    if (signal.aborted) {
+      return { outcome: "cancelled", startedAt: submittedAt, endedAt: submittedAt, host };
+    }
+    const files = wrapperFiles(job.root);
+    for (const [path, text] of wrapperScript(job, options)) {
+      Deno.mkdirSync(dirname(path), { recursive: true });
+      Deno.writeTextFileSync(path, text);
+    }
+    const command = `echo "ferry-pid $$"; exec bash ${shellQuote(files.script)}`;
+    let pid: number | undefined;
+    let head = "";
+    let cancelled = false;
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
+    const cancel = () => {
+      if (cancelled || pid === undefined) return;
+      cancelled = true;
+      const p = pid;
+      void terminate(p);
+      killTimer = setTimeout(() => void killAll(p), killAfterMs);
+    };
+    const onAbort = () => cancel();
+    signal.addEventListener("abort", onAbort, { once: true });
+    let ended: RemoteExit;
+    let lost: string | undefined;
+    try {
+      ended = await runner.exec(command, {
+        onStdout: (text) => {
+          if (pid !== undefined) return;
+          head += text;
+          const m = /^ferry-pid (\d+)\n/.exec(head);
+          if (!m) return;
+          pid = Number(m[1]);
+          Deno.writeTextFileSync(
+            join(job.root, "job.json"),
+            JSON.stringify({ provider: "ssh", host: where, pid, command, submittedAt }) + "\n",
+          );
+          if (signal.aborted) cancel();
+        },
+      });
+      if (ended.failure?.started && pid !== undefined) {
+        // The connection dropped, not (necessarily) the task: wait for its wrapper to end.
+        lost = await waitGone(pid, files.status, signal, cancel);
+      }
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      if (killTimer !== undefined) clearTimeout(killTimer);
+    }
+    const endedAt = Date.now();
+    const base = {
+      startedAt: submittedAt,
+      endedAt,
+      host,
+      ...(pid !== undefined ? { jobId: String(pid) } : {}),
+    };
+    if (ended.failure && !ended.failure.started) {
+      return signal.aborted ? { ...base, outcome: "cancelled" } : {
+        ...base,
+        outcome: "failed",
+        message: ended.failure.message,
+        retryable: ended.failure.retryable,
+      };
+    }
+    const st = await statusOf(files.status, ended.failure ? 0 : 2000);
+    if (st) {
+      const r = {
+        startedAt: st.startedAt,
+        endedAt: st.endedAt,
+        host: st.host,
+        exitCode: st.exitCode,
+        ...(st.signal ? { signal: st.signal } : {}),
+        ...(pid !== undefined ? { jobId: String(pid) } : {}),
+      };
+      if (st.timedOut) return { ...r, outcome: "timeout" };
+      if (st.exitCode === 0) return { ...r, outcome: "succeeded" };
+      return { ...r, outcome: cancelled || signal.aborted ? "cancelled" : "failed" };
+    }
+    if (cancelled || signal.aborted) return { ...base, outcome: "cancelled" };
+    if (ended.failure) {
+      return {
+        ...base,
+        outcome: "failed",
+        message: lost ??
+          `${ended.failure.message}, and the task's wrapper${
+            pid !== undefined ? ` (pid ${pid})` : ""
+          } wrote no ${files.status}`,
+        retryable: true,
+      };
+    }
+    const said = lastLines(ended.stderr);
+    if (ended.code === 0) return { ...base, outcome: "succeeded", exitCode: 0 };
+    const notShared = ended.code === 127 && said.includes(files.script);
+    const how = ended.signal ? `was killed by ${ended.signal}` : `exited with code ${ended.code}`;
+    return {
+      ...base,
+      outcome: "failed",
+      ...(ended.code !== undefined ? { exitCode: ended.code } : {}),
+      ...(ended.signal ? { signal: ended.signal } : {}),
+      message: notShared
+        ? `the job wrapper ${files.script} is not there on ${where} (${said}): the ssh provider needs the workspace on a filesystem ${host} shares at the same path`
+        : `the job wrapper ${how} on ${where} without writing ${files.status}${
+          said ? `: ${said}` : ` (see ${files.log})`
+        }`,
+      ...(notShared ? { retryable: false } : {}),
+    };
+  };
+
+  return {
+    name: "ssh",
+    nodeSide: true,
+    capacity: Math.max(1, options.maxWorkers ?? 4),
+    async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
+      if (job.root === undefined) {
+        throw new Error("internal: batch jobs need their attempt directory");
+      }
+      const t0 = Date.now();
+      if (!await slots.acquire(signal)) {
+        return { outcome: "cancelled", startedAt: t0, endedAt: Date.now(), host };
+      }
+      try {
+        return await runOne(job as JobSpec & { root: string }, signal);
+      } finally {
+        slots.release();
+      }
+    },
+    close: () => runner.close(),
+  };
+}
