@@ -205,7 +205,10 @@ export function schedulerProvider(
       // Through ssh (`via:`), exit 255 is ssh's own: the login node was not reached, which a
       // later attempt may get past; anything else is the scheduler's answer.
       const unreachable = ran.code === 255 && runner.where !== "this host";
-      const message = ran.code === 0
+      const command = dialect.submit(scriptPath, req).argv[0];
+      const message = ran.code === 127
+        ? `Cannot submit to ${label}: ${command} was not found on ${runner.where} (is ${label} installed there, and on PATH?)`
+        : ran.code === 0
         ? `${label} accepted the job but ferry cannot read its id from: ${
           ran.stdout.trim().slice(0, 200)
         }`
@@ -213,9 +216,9 @@ export function schedulerProvider(
         ? `Cannot submit to ${label} through ${runner.where}: ${
           said.slice(-3).join("; ") || "no message"
         }`
-        : `${label} refused the job (${
-          dialect.submit(scriptPath, req).argv[0]
-        } exit ${ran.code}): ${said.slice(-3).join("; ") || "no message"}`;
+        : `${label} refused the job (${command} exit ${ran.code}): ${
+          said.slice(-3).join("; ") || "no message"
+        }`;
       // A host key or login the login node refuses stays refused; a connection may come back.
       const retryable = unreachable &&
         !/host key|authenticat|passphrase|permission denied/i.test(said.join(" "));

@@ -1,0 +1,39 @@
+/** Batch executors on a machine without the scheduler's commands: clear failures, no retries. */
+
+import assert from "node:assert/strict";
+import { ferryRun, withTemp, writeWorkflow } from "./_run.ts";
+
+Deno.test("a Slurm executor where sbatch is not installed fails each task saying so, without retries", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "nosbatch",
+      executors: { hpc: { provider: "slurm" } },
+      apps: { a: { executor: "hpc", retries: 2, outputs: { o: "o.txt" }, command: ["true"] } },
+    });
+    const r = await ferryRun(["--progress", "lines", wf], { PATH: "/nonexistent" });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^\[1\/1\] FAILED a: Cannot submit to Slurm: sbatch was not found on this host \(is Slurm installed there, and on PATH\?\)$/m,
+    );
+    assert.doesNotMatch(r.stderr, /retry/i);
+  });
+});
+
+Deno.test("a scheduler executor with filesystem: none is refused before anything runs", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "fsnone",
+      executors: { hpc: { provider: "pbs", filesystem: "none" } },
+      apps: { a: { executor: "hpc", outputs: { o: "o.txt" }, command: ["true"] } },
+    });
+    const r = await ferryRun([wf]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      'ferry: Cannot run on executor "hpc": "filesystem: none" with the pbs provider is not supported yet (its job wrapper would have to fetch inputs and send outputs from the node); use a shared or executor-shared filesystem\n',
+    );
+  });
+});
