@@ -137,6 +137,15 @@ async function providerOptionProblems(
   const problems: Problem[] = [];
   for (const [name, ex] of Object.entries(executors)) {
     if (!isScheduler(ex.provider)) continue;
+    if (ex.filesystem === "none") {
+      problems.push(
+        error(
+          "invalid-value",
+          ["executors", name, "filesystem"],
+          `Cannot use "filesystem: none" with the ${ex.provider} provider yet: its job wrapper does not fetch inputs or send outputs from the node; use shared or executor-shared`,
+        ),
+      );
+    }
     for (const message of (await dialectOf(ex)).checkOptions(ex.options)) {
       const key = /option "([^"]+)"/.exec(message)?.[1];
       const unknown = message.startsWith("Cannot use the ");

@@ -21,7 +21,7 @@ Deno.test("a Slurm executor where sbatch is not installed fails each task saying
   });
 });
 
-Deno.test("a scheduler executor with filesystem: none is refused before anything runs", async () => {
+Deno.test("a scheduler executor with filesystem: none is refused by check (and so by run)", async () => {
   await withTemp(async (ws) => {
     const wf = await writeWorkflow(ws, {
       ferry: 1,
@@ -29,11 +29,13 @@ Deno.test("a scheduler executor with filesystem: none is refused before anything
       executors: { hpc: { provider: "pbs", filesystem: "none" } },
       apps: { a: { executor: "hpc", outputs: { o: "o.txt" }, command: ["true"] } },
     });
-    const r = await ferryRun([wf]);
-    assert.equal(r.code, 2, r.stderr);
-    assert.equal(
-      r.stderr,
-      'ferry: Cannot run on executor "hpc": "filesystem: none" with the pbs provider is not supported yet (its job wrapper would have to fetch inputs and send outputs from the node); use a shared or executor-shared filesystem\n',
-    );
+    for (const command of ["check", "run"]) {
+      const r = await ferryRun([wf], {}, command);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stdout + r.stderr,
+        /^\S*workflow\.yaml:\d+:\d+: error\[invalid-value\]: Cannot use "filesystem: none" with the pbs provider yet: its job wrapper does not fetch inputs or send outputs from the node; use shared or executor-shared$/m,
+      );
+    }
   });
 });
