@@ -186,6 +186,35 @@ export async function runWorkflowFile(
     return { code: 2 };
   }
   if (held.lock.warning) io.write(`ferry: warning: ${held.lock.warning}\n`);
+  if (held.lock.crashedRun !== undefined) {
+    // Jobs the dead run left queued or running: cancelled before their tasks go again.
+    const { orphanJobs } = await import("../providers/batch/orphans.ts");
+    const byExecutor = new Map<string, string[]>();
+    for (const o of orphanJobs(r.workspace, held.lock.crashedRun)) {
+      byExecutor.set(o.executor, [...(byExecutor.get(o.executor) ?? []), o.jobId]);
+    }
+    for (const [name, ids] of byExecutor) {
+      const p = providers.get(name);
+      if (!p?.cancelJobs) {
+        io.write(
+          `ferry: warning: run ${held.lock.crashedRun} left ${ids.length} job(s) on executor "${name}", which this run does not use: ${
+            ids.join(" ")
+          }\n`,
+        );
+        continue;
+      }
+      const failed = await p.cancelJobs(ids);
+      io.write(
+        failed === undefined
+          ? `ferry: warning: cancelled ${ids.length} job(s) that run ${held.lock.crashedRun} left on executor "${name}": ${
+            ids.join(" ")
+          }\n`
+          : `ferry: warning: cannot cancel the ${ids.length} job(s) that run ${held.lock.crashedRun} left on executor "${name}" (${
+            ids.join(" ")
+          }): ${failed}\n`,
+      );
+    }
+  }
   let store: StateStore;
   try {
     store = StateStore.open(r.workspace);

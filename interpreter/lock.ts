@@ -27,6 +27,8 @@ export interface HeldLock {
   release(): void;
   /** Set when a stale lock was taken over: what to tell the user. */
   readonly warning?: string;
+  /** The run whose stale lock was taken over: it died without ending (its jobs may live on). */
+  readonly crashedRun?: string;
 }
 
 /** Whether a process of this host is alive. */
@@ -98,6 +100,7 @@ export function acquireLock(
   const path = join(dir, "lock");
   const me: LockHolder = { pid: Deno.pid, host: hostname(), startedAt: Date.now(), runId };
   let warning: string | undefined;
+  let crashed: string | undefined;
   for (let tries = 0; tries < 3; tries++) {
     try {
       // Written whole under a private name, then linked into place: the lock either exists
@@ -118,7 +121,14 @@ export function acquireLock(
           } catch { /* already gone */ }
         }
       };
-      return { ok: true, lock: warning ? { release, warning } : { release } };
+      return {
+        ok: true,
+        lock: {
+          release,
+          ...(warning ? { warning } : {}),
+          ...(crashed ? { crashedRun: crashed } : {}),
+        },
+      };
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     }
@@ -130,6 +140,7 @@ export function acquireLock(
       warning = `took over an unreadable lock ${path}`;
     } else if (holder.host === me.host && !alive(holder.pid)) {
       warning = `took over a stale lock: ${describeHolder(holder)} is no longer running`;
+      crashed = holder.runId;
     } else {
       return { ok: false, holder, path };
     }

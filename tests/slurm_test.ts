@@ -217,6 +217,63 @@ t("Ctrl-C mid-run cancels every job: none is left in squeue", async () => {
   });
 });
 
+t(
+  "after kill -9, the next run cancels the jobs the dead run left, then runs the tasks again",
+  async () => {
+    const c = await slurm();
+    await withTemp(async (ws) => {
+      const s = await site(ws, {});
+      const app = (shell: string) => ({
+        ferry: 1,
+        name: "orphans",
+        params: { ids: [1, 2] },
+        defaults: { executor: "cluster" },
+        apps: {
+          work: {
+            for_each: { i: "${{ params.ids }}" },
+            outputs: { out: "o/${{ i }}.txt" },
+            shell: `${shell}; echo \${{ i }} > \${{ outputs.out }}`,
+          },
+        },
+      });
+      const wf = await writeWorkflow(ws, app("sleep 300"));
+      const child = ferry(["--site", s, wf], { ...c.env, FERRY_POLL_MS: "200" }).spawn();
+      const output = child.output();
+      let ids: string[] = [];
+      try {
+        await waitFor("both jobs running", async () => {
+          const r = await c.run("squeue", "--noheader", "--states=RUNNING", "--format=%i");
+          ids = r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+          return ids.length >= 2;
+        }, 30_000);
+        child.kill("SIGKILL");
+        await output.catch(() => {});
+      } finally {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }
+      // The jobs outlive ferry.
+      assert.equal((await c.active()).length, 2);
+      await writeWorkflow(ws, app("true"));
+      const r = await run(["--site", s, wf]);
+      assert.equal(r.code, 0, r.stderr);
+      const m =
+        /^ferry: warning: cancelled 2 job\(s\) that run (\S+) left on executor "cluster": (\S+) (\S+)$/m
+          .exec(r.stderr);
+      assert.ok(m, r.stderr);
+      assert.deepEqual([m[2], m[3]].sort(), [...ids].sort());
+      assert.match(r.stderr, /^done: 2 succeeded, 0 failed in /m);
+      assert.equal(await Deno.readTextFile(join(ws, "o", "2.txt")), "2\n");
+      await waitFor(
+        "the old jobs gone from the queue",
+        async () => (await c.active()).length === 0,
+        15_000,
+      );
+    });
+  },
+);
+
 t("a task over its walltime is reported as a timeout", async () => {
   await withTemp(async (ws) => {
     const s = await site(ws, {});

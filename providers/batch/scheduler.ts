@@ -232,6 +232,7 @@ export function schedulerProvider(
         join(w.job.root, "job.json"),
         JSON.stringify({
           scheduler: dialect.name,
+          executor: ex.name,
           jobId: w.id,
           script: scriptPath,
           output: live.length === 1
@@ -374,6 +375,13 @@ export function schedulerProvider(
   return {
     name: dialect.name,
     nodeSide: true,
+    async cancelJobs(ids: readonly string[]): Promise<string | undefined> {
+      if (ids.length === 0) return undefined;
+      const ran = await runner.run(dialect.cancel(ids));
+      return ran.code === 0
+        ? undefined
+        : (ran.stderr.trim() || ran.stdout.trim() || `exit ${ran.code}`);
+    },
     execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
       if (job.root === undefined) {
         throw new Error("internal: batch jobs need their attempt directory");

@@ -89,4 +89,6 @@ export interface BatchProvider {
    * the local provider is bounded by cores and memory instead). @default max_jobs, else 10,000
    */
   readonly capacity?: number;
+  /** Cancel jobs by the ids the scheduler gave them (jobs a crashed run left); a message when it failed. */
+  cancelJobs?(ids: readonly string[]): Promise<string | undefined>;
 }
