@@ -14,7 +14,7 @@ import {
   locate,
   type Problem,
 } from "../dsl/diagnostic.ts";
-import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
+import { dialectOf, isScheduler, isSshProvider, SSH_OPTIONS } from "../providers/batch/registry.ts";
 import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
 import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
@@ -136,6 +136,38 @@ async function providerOptionProblems(
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
   for (const [name, ex] of Object.entries(executors)) {
+    if (isSshProvider(ex.provider)) {
+      if (ex.host === undefined) {
+        problems.push({
+          ...error(
+            "missing-key",
+            ["executors", name],
+            `Cannot find required key "host" in executor "${name}": the ssh provider runs tasks on host: user@host[:port]`,
+          ),
+          at: "key" as const,
+        });
+      }
+      for (const k of Object.keys(ex.options)) {
+        if (SSH_OPTIONS.includes(k)) continue;
+        problems.push({
+          ...error(
+            "unknown-key",
+            ["executors", name, "options", k],
+            `Cannot use the ssh provider option "${k}": expected one of ${SSH_OPTIONS.join(", ")}`,
+          ),
+          at: "key" as const,
+        });
+      }
+    }
+    if (ex.filesystem === "none" && isSshProvider(ex.provider)) {
+      problems.push(
+        error(
+          "invalid-value",
+          ["executors", name, "filesystem"],
+          `Cannot use "filesystem: none" with the ssh provider yet: its job wrapper does not fetch inputs or send outputs from the host; use shared, with the workspace at the same path there`,
+        ),
+      );
+    }
     if (!isScheduler(ex.provider)) continue;
     if (ex.filesystem === "none") {
       problems.push(

@@ -440,14 +440,6 @@ t("settings that cannot work stop the run before it starts (exit 2)", async () =
     });
     const cases: [Record<string, unknown>, string][] = [
       [
-        { filesystem: "none" },
-        `"filesystem: none" with the ssh provider is not supported yet (its job wrapper would have to fetch inputs and send outputs from the host); use filesystem: shared, with the workspace at the same path on the host`,
-      ],
-      [
-        { options: { partition: "debug" } },
-        `the ssh provider has no option "partition": expected one of identity_file, passphrase_env, known_hosts, host_key, timeout`,
-      ],
-      [
         { host: "ssh://127.0.0.1" },
         `host must be user@host[:port], not "ssh://127.0.0.1"`,
       ],
@@ -470,17 +462,30 @@ t("settings that cannot work stop the run before it starts (exit 2)", async () =
       assert.equal(r.code, 2, r.stderr);
       assert.equal(r.stderr, `ferry: Cannot run on executor "remote": ${message}\n`);
     }
-    // No host at all.
+    // What `ferry check` can tell from the file alone stops `ferry run` there too, at the key.
     await writeWorkflow(ws, {
       "ferry-site": 1,
-      executors: { remote: { provider: "ssh" } },
+      executors: {
+        remote: { provider: "ssh", filesystem: "none", options: { partition: "debug" } },
+      },
     }, "site.yaml");
-    const r = await ferryRun(["--site", join(ws, "site.yaml"), wf]);
-    assert.equal(r.code, 2, r.stderr);
-    assert.equal(
-      r.stderr,
-      `ferry: Cannot run on executor "remote": the ssh provider needs host: user@host[:port] (where its tasks run)\n`,
-    );
+    for (const command of ["check", "run"]) {
+      const r = await ferryRun(["--site", join(ws, "site.yaml"), wf], {}, command);
+      assert.equal(r.code, 2, r.stderr);
+      const out = r.stdout + r.stderr;
+      assert.match(
+        out,
+        /site\.yaml:3:3: error\[missing-key\]: Cannot find required key "host" in executor "remote": the ssh provider runs tasks on host: user@host\[:port\]\n/,
+      );
+      assert.match(
+        out,
+        /site\.yaml:\d+:\d+: error\[invalid-value\]: Cannot use "filesystem: none" with the ssh provider yet: its job wrapper does not fetch inputs or send outputs from the host; use shared, with the workspace at the same path there\n/,
+      );
+      assert.match(
+        out,
+        /site\.yaml:\d+:\d+: error\[unknown-key\]: Cannot use the ssh provider option "partition": expected one of identity_file, passphrase_env, known_hosts, host_key, timeout\n/,
+      );
+    }
   });
 });
 
