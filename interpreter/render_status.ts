@@ -140,7 +140,7 @@ function taskLines(t: TaskStatus, paint: (c: string, s: string) => string): stri
     `${paint(c, mark)} ${t.id}: ${t.state === "not-run" ? "not run" : t.state}${detail}`,
   ];
   for (const a of t.attempts) {
-    const head = `    attempt ${a.attempt}: `;
+    const head = `    attempt ${a.attempt}${a.jobId !== undefined ? ` (job ${a.jobId})` : ""}: `;
     if (a.endedAt === undefined) {
       lines.push(
         `${head}${a.outcome === "running" ? "running since" : "crashed; started"} ${

@@ -463,18 +463,20 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         ...base,
       };
     } else {
-      const result = await provider.execute(
-        jobSpec(task, ex, {
-          paths,
-          attempt: node.attempt,
-          runDir,
-          stdout,
-          stderr,
-          placed: placing,
-          ...(nodeScratch !== undefined ? { scratch: nodeScratch } : {}),
-        }),
-        signal,
-      );
+      const spec = jobSpec(task, ex, {
+        paths,
+        attempt: node.attempt,
+        runDir,
+        stdout,
+        stderr,
+        placed: placing,
+        ...(nodeScratch !== undefined ? { scratch: nodeScratch } : {}),
+      });
+      const attempt = node.attempt;
+      const result = await provider.execute({
+        ...spec,
+        onSubmitted: (jobId) => log({ event: "submitted", task: task.id, attempt, jobId }),
+      }, signal);
       outcome = { ...result, ...base };
       const out = result.outcome === "succeeded"
         ? await stageOutputs(stager, task, paths.work)

@@ -66,6 +66,8 @@ export interface AttemptStatus {
   readonly endedAt?: string;
   /** Wall time in ms, when it ended. */
   readonly durationMs?: number;
+  /** The batch scheduler's job id (or array element), for attempts submitted to one. */
+  readonly jobId?: string;
   /** Where it ran, when known. */
   readonly host?: string;
   /** Standard output log. */

@@ -38,8 +38,10 @@ function ended(a: Record<string, unknown>, attempt: number): AttemptStatus {
   const exitCode = num(a.exitCode), signal = str(a.signal);
   const reason = str(a.reason) ?? str(a.message), host = str(a.host);
   const stdout = str(a.stdout) ?? str(a.stdoutPath), stderr = str(a.stderr) ?? str(a.stderrPath);
+  const jobId = str(a.jobId);
   return {
     attempt,
+    ...(jobId !== undefined ? { jobId } : {}),
     outcome: str(a.outcome) ?? "failed",
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(signal !== undefined ? { signal } : {}),
@@ -90,6 +92,15 @@ export function taskStatuses(
         });
         break;
       }
+      case "submitted": {
+        const running = id !== undefined
+          ? tracks.get(id)?.attempts.get(num(e.attempt) ?? 1)
+          : undefined;
+        if (running && str(e.jobId)) {
+          tracks.get(id!)!.attempts.set(running.attempt, { ...running, jobId: str(e.jobId)! });
+        }
+        break;
+      }
       case "finished": {
         if (id === undefined) break;
         const t = track(id), n = num(e.attempt) ?? 0;
@@ -115,7 +126,10 @@ export function taskStatuses(
   }
   for (const a of attempts) {
     const t = track(a.taskId);
-    t.attempts.set(a.attempt, ended(a as unknown as Record<string, unknown>, a.attempt));
+    // The store's record wins; the job id only the event log knows is kept.
+    const jobId = t.attempts.get(a.attempt)?.jobId;
+    const record = ended(a as unknown as Record<string, unknown>, a.attempt);
+    t.attempts.set(a.attempt, jobId !== undefined ? { ...record, jobId } : record);
     if (t.last === undefined) {
       t.last = "finished";
       t.outcome = a.outcome;

@@ -142,7 +142,19 @@ t("a task that fails its first attempt succeeds on retry; both attempts are kept
       await Deno.readTextFile(join(attemptDir(runDir, "flaky"), "stderr.log")),
       "boom\n",
     );
-    assert.notEqual(jobOf(runDir, "flaky", 1).jobId, jobOf(runDir, "flaky", 2).jobId);
+    const [one, two] = [jobOf(runDir, "flaky", 1).jobId, jobOf(runDir, "flaky", 2).jobId];
+    assert.notEqual(one, two);
+    // `ferry status` names each attempt's Slurm job.
+    const st = await ferryRun(["--workspace", ws], {}, "status");
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(
+      st.stdout,
+      new RegExp(`^    attempt 1 \\(job ${one}\\): failed \\(exit code 3\\) in `, "m"),
+    );
+    assert.match(st.stdout, new RegExp(`^    attempt 2 \\(job ${two}\\): succeeded in `, "m"));
+    const json = await ferryRun(["--workspace", ws, "--format", "json"], {}, "status");
+    const attempts = JSON.parse(json.stdout).run.tasks[0].attempts;
+    assert.deepEqual(attempts.map((a: { jobId: string }) => a.jobId), [one, two]);
   });
 });
 

@@ -242,6 +242,7 @@ export function schedulerProvider(
         }) + "\n",
       );
       outstanding.add(w);
+      w.job.onSubmitted?.(w.id);
       if (w.signal.aborted) requestCancel(w);
     });
     schedulePoll();

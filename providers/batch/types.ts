@@ -44,6 +44,8 @@ export interface JobSpec {
   readonly scratch?: string;
   /** Tasks with the same bundle key (one app's `for_each` fan-out) may be submitted as one job array. */
   readonly bundle?: string;
+  /** Called once the scheduler accepted the job, with its id (for the event log and `ferry status`). */
+  readonly onSubmitted?: (jobId: string) => void;
 }
 
 /** How an attempt ended. */
