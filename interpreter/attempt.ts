@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import type { PlanFile, PlanTask } from "./plan.ts";
 import type { Executor } from "../dsl/model.ts";
-import type { JobSpec } from "../providers/batch/types.ts";
+import type { JobSpec, NodeTransfer, NodeTransfers } from "../providers/batch/types.ts";
 import { globPathRegExp, toUrl } from "./urls.ts";
 import { FileValue, localPath } from "./values.ts";
 
@@ -120,9 +120,11 @@ export async function placeInputs(
   task: PlanTask,
   work: string,
   fetchInto?: FetchInto,
+  onNode = false,
 ): Promise<string | undefined> {
   for (const f of task.inputs) {
     if (f.path.startsWith("/")) continue; // used where it is
+    if (onNode && fetchedOnNode(f)) continue; // the job wrapper fetches it
     const dest = join(work, f.path);
     Deno.mkdirSync(dirname(dest), { recursive: true });
     const src = localPath(f.url);
@@ -307,6 +309,8 @@ export interface JobPlace {
   readonly placed: boolean;
   /** Node-local scratch root for providers that copy there on the node. */
   readonly scratch?: string;
+  /** Transfers the job wrapper makes on the node (`filesystem: none`). */
+  readonly nodeTransfers?: NodeTransfers;
 }
 
 /** The job a batch provider gets for one attempt of a task (`ferry run` and `plan --show-scripts`). */
@@ -331,6 +335,7 @@ export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec 
     runDir: place.runDir,
     bundle: task.app,
     ...(place.scratch !== undefined ? { scratch: place.scratch } : {}),
+    ...(place.nodeTransfers !== undefined ? { nodeTransfers: place.nodeTransfers } : {}),
   };
 }
 
@@ -350,5 +355,38 @@ function functionArgs(task: PlanTask, work: string): unknown {
     outputs: group(task.outputs),
     bindings: task.bindings,
     task: { id: task.id },
+  };
+}
+
+/** Whether a job wrapper on a node without a shared filesystem fetches this input itself. */
+function fetchedOnNode(f: PlanFile): boolean {
+  return f.staging === "wrap" && f.provider !== "scratch" && localPath(f.url) === undefined;
+}
+
+/**
+ * The transfers a job wrapper makes on the node for a task on an executor with
+ * `filesystem: none` (remote inputs in, outputs to remote URLs out), with what
+ * the staging rule says about logging in. Secrets stay named, never copied.
+ */
+export function nodeTransfersOf(task: PlanTask, ex: Executor): NodeTransfers {
+  const of = (f: PlanFile): NodeTransfer => {
+    const rule = typeof f.rule === "number" ? ex.staging[f.rule] : undefined;
+    const o = rule?.options ?? {};
+    const str = (k: string) => (typeof o[k] === "string" ? o[k] as string : undefined);
+    const user = str("user"), passwordEnv = str("password_env"), tokenEnv = str("token_env");
+    return {
+      url: f.url,
+      path: f.path,
+      action: f.provider,
+      ...(f.checksum !== undefined ? { checksum: f.checksum } : {}),
+      ...(user !== undefined ? { user } : {}),
+      ...(passwordEnv !== undefined ? { passwordEnv } : {}),
+      ...(tokenEnv !== undefined ? { tokenEnv } : {}),
+      ...(typeof o.retries === "number" ? { retries: o.retries } : {}),
+    };
+  };
+  return {
+    fetch: task.inputs.filter(fetchedOnNode).map(of),
+    put: task.outputs.filter((f) => isStagedOut(f) && !f.temp && f.dynamic === undefined).map(of),
   };
 }

@@ -14,7 +14,12 @@ import {
   locate,
   type Problem,
 } from "../dsl/diagnostic.ts";
-import { dialectOf, isScheduler, isSshProvider, SSH_OPTIONS } from "../providers/batch/registry.ts";
+import {
+  dialectOf,
+  isScheduler,
+  isSshProvider,
+  SSH_PROVIDER_OPTIONS,
+} from "../providers/batch/registry.ts";
 import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
 import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
@@ -148,25 +153,18 @@ async function providerOptionProblems(
         });
       }
       for (const k of Object.keys(ex.options)) {
-        if (SSH_OPTIONS.includes(k)) continue;
+        if (SSH_PROVIDER_OPTIONS.includes(k)) continue;
         problems.push({
           ...error(
             "unknown-key",
             ["executors", name, "options", k],
-            `Cannot use the ssh provider option "${k}": expected one of ${SSH_OPTIONS.join(", ")}`,
+            `Cannot use the ssh provider option "${k}": expected one of ${
+              SSH_PROVIDER_OPTIONS.join(", ")
+            }`,
           ),
           at: "key" as const,
         });
       }
-    }
-    if (ex.filesystem === "none" && isSshProvider(ex.provider)) {
-      problems.push(
-        error(
-          "invalid-value",
-          ["executors", name, "filesystem"],
-          `Cannot use "filesystem: none" with the ssh provider yet: its job wrapper does not fetch inputs or send outputs from the host; use shared, with the workspace at the same path there`,
-        ),
-      );
     }
     if (!isScheduler(ex.provider)) continue;
     if (ex.filesystem === "none") {

@@ -16,6 +16,7 @@ import {
   makeAttempt,
   makeDirs,
   needsPlacing,
+  nodeTransfersOf,
   placeInputs,
 } from "./attempt.ts";
 import type { AttemptRendering, Plan, PlanFile, PlanTask, PlanTransfer } from "./plan.ts";
@@ -445,12 +446,15 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     // Inputs placed in the task directory need it now; otherwise the provider makes it.
     const placing = needsPlacing(task);
     if (placing) makeDirs(paths.dirs);
+    // On a node-side provider without a shared filesystem the job wrapper moves remote files.
+    const onNode = provider.nodeSide === true && ex.filesystem === "none";
     const problem = checkSkipped(task, ex) ??
       (placing
         ? await placeInputs(
           task,
           paths.work,
           (f, dest) => stager.fetchInto(task.id, f, task.executor, dest),
+          onNode,
         )
         : undefined);
     if (problem) {
@@ -471,6 +475,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         stderr,
         placed: placing,
         ...(nodeScratch !== undefined ? { scratch: nodeScratch } : {}),
+        ...(onNode ? { nodeTransfers: nodeTransfersOf(task, ex) } : {}),
       });
       const attempt = node.attempt;
       const result = await provider.execute({
@@ -478,7 +483,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         onSubmitted: (jobId) => log({ event: "submitted", task: task.id, attempt, jobId }),
       }, signal);
       outcome = { ...result, ...base };
-      const out = result.outcome === "succeeded"
+      const out = result.outcome === "succeeded" && !onNode
         ? await stageOutputs(stager, task, paths.work)
         : undefined;
       if (out) outcome = { ...outcome, outcome: "failed", reason: out };

@@ -14,6 +14,7 @@ import { exists, ferry, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_r
 import { haveService, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
+import { startHttpServer } from "./_http_server.ts";
 
 const HAVE_SSHD = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ps", "pgrep"]);
 const HAVE_SLURM = haveService("Slurm", [
@@ -440,6 +441,10 @@ t("settings that cannot work stop the run before it starts (exit 2)", async () =
     });
     const cases: [Record<string, unknown>, string][] = [
       [
+        { filesystem: "none", options: { remote_dir: "relative/dir" } },
+        `remote_dir must be an absolute path on the host, not "relative/dir"`,
+      ],
+      [
         { host: "ssh://127.0.0.1" },
         `host must be user@host[:port], not "ssh://127.0.0.1"`,
       ],
@@ -466,7 +471,7 @@ t("settings that cannot work stop the run before it starts (exit 2)", async () =
     await writeWorkflow(ws, {
       "ferry-site": 1,
       executors: {
-        remote: { provider: "ssh", filesystem: "none", options: { partition: "debug" } },
+        remote: { provider: "ssh", options: { partition: "debug" } },
       },
     }, "site.yaml");
     for (const command of ["check", "run"]) {
@@ -479,11 +484,7 @@ t("settings that cannot work stop the run before it starts (exit 2)", async () =
       );
       assert.match(
         out,
-        /site\.yaml:\d+:\d+: error\[invalid-value\]: Cannot use "filesystem: none" with the ssh provider yet: its job wrapper does not fetch inputs or send outputs from the host; use shared, with the workspace at the same path there\n/,
-      );
-      assert.match(
-        out,
-        /site\.yaml:\d+:\d+: error\[unknown-key\]: Cannot use the ssh provider option "partition": expected one of identity_file, passphrase_env, known_hosts, host_key, timeout\n/,
+        /site\.yaml:\d+:\d+: error\[unknown-key\]: Cannot use the ssh provider option "partition": expected one of identity_file, passphrase_env, known_hosts, host_key, timeout, remote_dir\n/,
       );
     }
   });
@@ -631,6 +632,70 @@ async function viaRun(cluster: SlurmCluster, srv: Sshd): Promise<void> {
     assert.deepEqual(await cluster.active(), []);
   });
 }
+
+t(
+  "filesystem: none: the attempt runs in a copy on the host (remote_dir); results come back, the copy goes",
+  async () => {
+    const srv = await sshd();
+    await withTemp(async (ws) => {
+      const remoteDir = await Deno.makeTempDir({ prefix: "ferry-remote-host-" });
+      // A remote input: fetched by the wrapper on the host (curl), not by ferry.
+      const http = await startHttpServer({ files: { "/words.txt": "gamma\ndelta\nepsilon\n" } });
+      try {
+        await Deno.mkdir(join(ws, "in"));
+        await Deno.writeTextFile(join(ws, "in", "data.txt"), "alpha\nbeta\n");
+        const site = await sshSite(ws, srv, {
+          filesystem: "none",
+          options: { remote_dir: remoteDir },
+        });
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "remote-copy",
+          defaults: { executor: "remote" },
+          apps: {
+            count: {
+              inputs: { data: "in/data.txt", remote: `${http.origin}/words.txt` },
+              outputs: { n: "out/n.txt", where: "out/where.txt" },
+              shell: "cat ${{ inputs.data }} ${{ inputs.remote }} | wc -l > ${{ outputs.n }}\n" +
+                "pwd > ${{ outputs.where }}",
+            },
+            broken: { outputs: { o: "o.txt" }, shell: "echo kept > partial.txt\nexit 4" },
+          },
+        });
+        const r = await ferryRun(["--site", site, "--keep-going", wf]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(await Deno.readTextFile(join(ws, "out", "n.txt")), "5\n");
+        assert.deepEqual(http.requests.map((q) => `${q.method} ${q.path}`), ["GET /words.txt"]);
+        const jobOut = await Deno.readTextFile(join(attemptDir(runDirOf(r), "count"), "job.out"));
+        assert.match(
+          jobOut,
+          new RegExp(
+            `^ferry: fetched "${http.origin}/words.txt" to _inputs/remote/words\\.txt \\(`,
+            "m",
+          ),
+        );
+        // ferry itself kept no copy: nothing was staged in the workspace.
+        assert.equal(await exists(join(ws, ".ferry", "staged")), false);
+        const runId = runDirOf(r).split("/").at(-1)!;
+        const where = (await Deno.readTextFile(join(ws, "out", "where.txt"))).trim();
+        assert.equal(where, join(remoteDir, runId, taskDirName("count"), "attempt-1", "work"));
+        // The successful attempt's copy is gone from the host; the failed one stays for a look,
+        // and its files came back too.
+        assert.deepEqual(
+          [...Deno.readDirSync(join(remoteDir, runId))].map((e) => e.name),
+          [taskDirName("broken")],
+        );
+        const broken = attemptDir(runDirOf(r), "broken");
+        assert.equal(await Deno.readTextFile(join(broken, "work", "partial.txt")), "kept\n");
+        assert.equal(readJson(join(broken, "exit.json")).exitCode, 4);
+        assert.match(r.stderr, /^✗ broken: exit code 4$/m);
+      } finally {
+        await http.close();
+        await Deno.remove(remoteDir, { recursive: true });
+      }
+    });
+  },
+);
 
 Deno.test({
   name: "ssh provider: stop the test sshd",

@@ -34,6 +34,13 @@ export const SSH_OPTIONS: readonly string[] = [
 ];
 
 /**
+ * Options of the `ssh` provider: the login ({@linkcode SSH_OPTIONS}) and
+ * `remote_dir`, where attempts run on the host when it shares no filesystem
+ * with ferry (`filesystem: none`).
+ */
+export const SSH_PROVIDER_OPTIONS: readonly string[] = [...SSH_OPTIONS, "remote_dir"];
+
+/**
  * The dialect of an executor's scheduler provider. With `via:`, the executor's
  * options also hold the SSH login ({@linkcode SSH_OPTIONS}): the dialect
  * checks the rest.

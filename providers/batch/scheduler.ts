@@ -366,6 +366,8 @@ export function schedulerProvider(
       host: st.host,
       exitCode: st.exitCode,
       ...(st.signal ? { signal: st.signal } : {}),
+      // The wrapper's own failure (a node-side transfer), worded by it.
+      ...(st.reason ? { message: st.reason } : {}),
     };
     if (st.timedOut) finish(w, { ...base, outcome: "timeout" });
     else if (w.cancelled) {

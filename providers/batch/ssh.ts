@@ -26,13 +26,8 @@ import type { Executor } from "../../dsl/model.ts";
 import { shellQuote } from "../../interpreter/command.ts";
 import { SshSetupError } from "../staging/ssh_auth.ts";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
-import {
-  executorSsh,
-  type RemoteExit,
-  SSH_OPTIONS,
-  type SshRunner,
-  sshRunner,
-} from "./ssh_runner.ts";
+import { SSH_PROVIDER_OPTIONS } from "./registry.ts";
+import { executorSsh, type RemoteExit, type SshRunner, sshRunner } from "./ssh_runner.ts";
 import {
   KILL_GRACE_SECONDS,
   readWrapperStatus,
@@ -50,22 +45,27 @@ export interface SshProviderOptions extends WrapperOptions {
   readonly killAfterMs?: number;
   /** Milliseconds between checks while waiting for a wrapper after a dropped connection. @default 1000 */
   readonly pollMs?: number;
+  /**
+   * The host shares no filesystem with ferry (`filesystem: none`): each attempt's directory is
+   * copied to this directory on the host (`""`: `$HOME/.ferry-remote`), run there, and its results
+   * copied back. @default undefined (the workspace is at the same path on the host)
+   */
+  readonly remoteDir?: string;
 }
 
 /** Problems with an `ssh` executor's settings that no connection is needed to see. */
 export function checkSshExecutor(ex: Executor): string[] {
   const problems: string[] = [];
-  if (ex.filesystem === "none") {
-    problems.push(
-      `"filesystem: none" with the ssh provider is not supported yet (its job wrapper would have to fetch inputs and send outputs from the host); use filesystem: shared, with the workspace at the same path on the host`,
-    );
-  }
   for (const k of Object.keys(ex.options)) {
-    if (!SSH_OPTIONS.includes(k)) {
+    if (!SSH_PROVIDER_OPTIONS.includes(k)) {
       problems.push(
-        `the ssh provider has no option "${k}": expected one of ${SSH_OPTIONS.join(", ")}`,
+        `the ssh provider has no option "${k}": expected one of ${SSH_PROVIDER_OPTIONS.join(", ")}`,
       );
     }
+  }
+  const dir = ex.options.remote_dir;
+  if (dir !== undefined && (typeof dir !== "string" || !dir.startsWith("/"))) {
+    problems.push(`remote_dir must be an absolute path on the host, not ${JSON.stringify(dir)}`);
   }
   return problems;
 }
@@ -83,8 +83,12 @@ export function sshExecutorProvider(
   const problems = checkSshExecutor(ex);
   if (problems.length > 0) throw new SshSetupError(problems.join("; "));
   const { endpoint, auth } = executorSsh(ex, "host", base);
+  const remote = ex.filesystem === "none"
+    ? { remoteDir: typeof ex.options.remote_dir === "string" ? ex.options.remote_dir : "" }
+    : {};
   return sshProvider(sshRunner(endpoint, auth), {
     ...options,
+    ...remote,
     maxWorkers: options.maxWorkers ?? ex.maxWorkers ?? 4,
   });
 }
@@ -180,6 +184,89 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
     }
   };
 
+  let remoteBase: Promise<string> | undefined;
+  /** The attempt's directory on the host: `<remote_dir>/<run>/<task>/attempt-N`. */
+  const remoteRootOf = async (root: string): Promise<string> => {
+    remoteBase ??= (async () => {
+      if (options.remoteDir) return options.remoteDir;
+      const r = await runner.exec('printf "%s" "$HOME"');
+      if (r.code !== 0 || !r.stdout.startsWith("/")) {
+        throw new Error(
+          `ssh: cannot find the home directory on ${where} for the remote copies of attempts${
+            r.failure ? `: ${r.failure.message}` : ""
+          }; set the executor option remote_dir`,
+        );
+      }
+      return `${r.stdout}/.ferry-remote`;
+    })();
+    let base: string;
+    try {
+      base = await remoteBase;
+    } catch (e) {
+      remoteBase = undefined;
+      throw e;
+    }
+    const parts = root.split("/");
+    return [base, ...parts.slice(-4, -3), ...parts.slice(-2)].join("/");
+  };
+
+  /** Copy the attempt's wrapper files and task directory to the host (tar over the connection). */
+  const upload = async (job: JobSpec & { root: string }, remote: string) => {
+    Deno.mkdirSync(join(job.root, "work"), { recursive: true });
+    const entries = ["task.sh", "task-script.sh", "call.json", "work"].filter((e) => {
+      try {
+        Deno.statSync(join(job.root, e));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const tar = await new Deno.Command("tar", {
+      args: ["-C", job.root, "-chf", "-", ...entries],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!tar.success) {
+      return `Cannot pack the task directory for ${where}: ${
+        new TextDecoder().decode(tar.stderr).trim()
+      }`;
+    }
+    const r = await runner.exec(
+      `mkdir -p ${shellQuote(remote)} && tar -C ${shellQuote(remote)} -xf -`,
+      { stdinBytes: tar.stdout },
+    );
+    if (r.failure) return r.failure.message;
+    if (r.code !== 0) {
+      return `Cannot copy the task directory to ${remote} on ${where}: ${lastLines(r.stderr)}`;
+    }
+    return undefined;
+  };
+
+  /** Copy what the attempt left on the host back into its directory here. */
+  const download = async (job: JobSpec & { root: string }, remote: string) => {
+    const r = await runner.exec(
+      `cd ${shellQuote(remote)} && tar -cf - --ignore-failed-read --exclude=work/_inputs ` +
+        "exit.json job.out stdout.log stderr.log result.json work 2>/dev/null; true",
+      { binary: true },
+    );
+    if (r.failure) return r.failure.message;
+    const bytes = r.stdoutBytes ?? new Uint8Array();
+    if (bytes.length === 0) return `Cannot copy the results back from ${remote} on ${where}`;
+    const child = new Deno.Command("tar", {
+      args: ["-C", job.root, "-xf", "-"],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(bytes);
+    await w.close();
+    const out = await child.output();
+    return out.success
+      ? undefined
+      : `Cannot unpack the results from ${where}: ${new TextDecoder().decode(out.stderr).trim()}`;
+  };
+
   const runOne = async (
     job: JobSpec & { readonly root: string },
     signal: AbortSignal,
@@ -189,11 +276,42 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
       return { outcome: "cancelled", startedAt: submittedAt, endedAt: submittedAt, host };
     }
     const files = wrapperFiles(job.root);
-    for (const [path, text] of wrapperScript(job, options)) {
-      Deno.mkdirSync(dirname(path), { recursive: true });
-      Deno.writeTextFileSync(path, text);
+    // Without a shared filesystem the attempt runs in a copy of its directory on the host.
+    let remote: string | undefined;
+    if (options.remoteDir !== undefined) {
+      try {
+        remote = await remoteRootOf(job.root);
+      } catch (e) {
+        return {
+          outcome: "failed",
+          message: (e as Error).message,
+          startedAt: submittedAt,
+          endedAt: Date.now(),
+          host,
+        };
+      }
     }
-    const command = `echo "ferry-pid $$"; exec bash ${shellQuote(files.script)}`;
+    const onHost = remote !== undefined ? relocate(job, job.root, remote) : job;
+    for (const [path, text] of wrapperScript(onHost, options)) {
+      const local = remote !== undefined ? job.root + path.slice(remote.length) : path;
+      Deno.mkdirSync(dirname(local), { recursive: true });
+      Deno.writeTextFileSync(local, text);
+    }
+    if (remote !== undefined) {
+      const sent = await upload(job, remote);
+      if (sent !== undefined) {
+        return {
+          outcome: "failed",
+          message: sent,
+          startedAt: submittedAt,
+          endedAt: Date.now(),
+          host,
+          retryable: true,
+        };
+      }
+    }
+    const script = remote !== undefined ? `${remote}/task.sh` : files.script;
+    const command = `echo "ferry-pid $$"; exec bash ${shellQuote(script)}`;
     let pid: number | undefined;
     let head = "";
     let cancelled = false;
@@ -247,7 +365,23 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
         retryable: ended.failure.retryable,
       };
     }
-    const st = await statusOf(files.status, ended.failure ? 0 : 2000);
+    if (remote !== undefined) {
+      const got = await download(job, remote);
+      if (got !== undefined && !readWrapperStatus(files.status)) {
+        return { ...base, outcome: "failed", message: got, retryable: true };
+      }
+    }
+    const st = await statusOf(files.status, ended.failure || remote !== undefined ? 0 : 2000);
+    if (remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
+      // The host's copy goes once its results are here (a failed attempt's stays, for a look).
+      const task = remote.slice(0, remote.lastIndexOf("/")),
+        run = task.slice(0, task.lastIndexOf("/"));
+      await sh(
+        `rm -rf ${shellQuote(remote)}; rmdir ${shellQuote(task)} ${
+          shellQuote(run)
+        } 2>/dev/null; true`,
+      );
+    }
     if (st) {
       const r = {
         startedAt: st.startedAt,
@@ -255,6 +389,7 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
         host: st.host,
         exitCode: st.exitCode,
         ...(st.signal ? { signal: st.signal } : {}),
+        ...(st.reason ? { message: st.reason } : {}),
         ...(pid !== undefined ? { jobId: String(pid) } : {}),
       };
       if (st.timedOut) return { ...r, outcome: "timeout" };
@@ -310,5 +445,21 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
       }
     },
     close: () => runner.close(),
+  };
+}
+
+/** The same job with every path under `from` moved under `to` (its copy on the host). */
+function relocate<J extends JobSpec & { root: string }>(job: J, from: string, to: string): J {
+  const move = (
+    p: string,
+  ) => (p === from || p.startsWith(from + "/") ? to + p.slice(from.length) : p);
+  return {
+    ...job,
+    root: to,
+    dir: move(job.dir),
+    stdout: move(job.stdout),
+    stderr: move(job.stderr),
+    mkdirs: job.mkdirs.map(move),
+    ...(job.call ? { call: { ...job.call, result: move(job.call.result) } } : {}),
   };
 }

@@ -165,6 +165,8 @@ export interface RemoteExit {
   readonly signal?: string;
   /** Standard output. */
   readonly stdout: string;
+  /** Standard output as bytes, when asked for with `binary`. */
+  readonly stdoutBytes?: Uint8Array;
   /** Standard error. */
   readonly stderr: string;
   /**
@@ -185,6 +187,10 @@ export interface ExecOptions {
   readonly stdin?: string;
   /** Told each piece of standard output as it arrives. */
   readonly onStdout?: (text: string) => void;
+  /** Bytes for standard input (a tar stream), instead of `stdin`. */
+  readonly stdinBytes?: Uint8Array;
+  /** Keep standard output as bytes too (`stdoutBytes`), e.g. for a tar stream. */
+  readonly binary?: boolean;
 }
 
 /** A {@linkcode CommandRunner} over SSH, which can also run shell command lines. */
@@ -334,7 +340,12 @@ export function sshRunner(
       const outDec = new TextDecoder(), errDec = new TextDecoder();
       let stdout = "", stderr = "";
       let code: number | undefined, signal: string | undefined, exited = false;
+      const chunks: Uint8Array[] = [];
       channel.on("data", (b: Uint8Array) => {
+        if (o.binary) {
+          chunks.push(new Uint8Array(b));
+          return;
+        }
         const text = outDec.decode(b, { stream: true });
         stdout += text;
         if (text) o.onStdout?.(text);
@@ -351,9 +362,19 @@ export function sshRunner(
         slot.channels--;
         stdout += outDec.decode();
         stderr += errDec.decode();
+        let stdoutBytes: Uint8Array | undefined;
+        if (o.binary) {
+          stdoutBytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+          let at = 0;
+          for (const c of chunks) {
+            stdoutBytes.set(c, at);
+            at += c.length;
+          }
+        }
         resolve({
           ...(code !== undefined ? { code } : {}),
           ...(signal !== undefined ? { signal } : {}),
+          ...(stdoutBytes !== undefined ? { stdoutBytes } : {}),
           stdout,
           stderr,
           ...(exited ? {} : {
@@ -365,7 +386,8 @@ export function sshRunner(
           }),
         });
       });
-      if (o.stdin !== undefined) channel.end(o.stdin);
+      if (o.stdinBytes !== undefined) channel.end(o.stdinBytes);
+      else if (o.stdin !== undefined) channel.end(o.stdin);
       else channel.end();
     });
   };

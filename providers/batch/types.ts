@@ -46,6 +46,43 @@ export interface JobSpec {
   readonly bundle?: string;
   /** Called once the scheduler accepted the job, with its id (for the event log and `ferry status`). */
   readonly onSubmitted?: (jobId: string) => void;
+  /**
+   * For an executor with `filesystem: none`: the transfers the job wrapper makes on the node itself
+   * (remote inputs fetched into the task directory before the task runs; outputs uploaded after it
+   * succeeded). Files of the workspace reach the task directory through the provider instead.
+   */
+  readonly nodeTransfers?: NodeTransfers;
+}
+
+/** Transfers a job wrapper makes on the node. */
+export interface NodeTransfers {
+  /** Inputs to fetch before the task runs. */
+  readonly fetch: readonly NodeTransfer[];
+  /** Outputs to upload after the task succeeded. */
+  readonly put: readonly NodeTransfer[];
+}
+
+/** One file a job wrapper moves between the task directory and a server. */
+export interface NodeTransfer {
+  /** The remote URL (`http:`, `https:`, `ftp:`, `ftps:`, `sftp:`, `rsync:`, `rsync+ssh:`). */
+  readonly url: string;
+  /** The file's path relative to the task directory. */
+  readonly path: string;
+  /** The staging action that claimed it (`http`, `ftp`, `sftp`, `rsync`, ...). */
+  readonly action: string;
+  /** Inputs: the expected digest, `sha256:<hex>` (others are checked by ferry only). */
+  readonly checksum?: string;
+  /** The rule's login name, if any. */
+  readonly user?: string;
+  /**
+   * The rule's `password_env`: the name of a variable that must hold the password in the node's
+   * environment (ferry never sends secrets to nodes).
+   */
+  readonly passwordEnv?: string;
+  /** The rule's `token_env` (a bearer token for http/https), likewise read on the node. */
+  readonly tokenEnv?: string;
+  /** Attempts after the first. @default 3 */
+  readonly retries?: number;
 }
 
 /** How an attempt ended. */

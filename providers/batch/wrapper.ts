@@ -6,22 +6,34 @@
  *
  * In order it: sends its own output to `job.out` in the attempt directory,
  * makes the task's directories, exports the task's environment, runs
- * `worker_init`, copies the task directory to node-local scratch when a
- * `scratch` rule applies (and back afterwards), runs the task in its own
+ * `worker_init`, fetches the job's node-side inputs (`nodeTransfers.fetch`),
+ * copies the task directory to node-local scratch when a `scratch` rule
+ * applies (and back afterwards), runs the task in its own
  * process group with its output redirected exactly as the local runtime does
  * (commands without a shell, scripts with `set -euo pipefail`; `srun` or
  * `mpiexec` in front when `FERRY_LAUNCH` says so), enforces the walltime to
  * the second, forwards SIGTERM (scancel, a scheduler's time limit) to the
  * task's group, and last writes `exit.json` atomically (temp file, then
  * rename): exit code, signal, start and end times, host, whether the walltime
- * was exceeded. ferry reads that file; the scheduler's own state is the
- * fallback when the node died before writing it.
+ * was exceeded, and why a node-side transfer failed. After a task that
+ * succeeded it uploads the job's node-side outputs (`nodeTransfers.put`);
+ * a failed upload fails the attempt. ferry reads that file; the scheduler's
+ * own state is the fallback when the node died before writing it.
+ *
+ * Node-side transfers use only standard tools: `curl` for http, https, ftp,
+ * ftps (explicit TLS) and sftp, `rsync` for rsync:// and rsync+ssh:// (`ssh`
+ * too for the latter), `sha256sum` for checksums. Secrets are never in the
+ * wrapper: a password (`passwordEnv`) or token (`tokenEnv`) is read on the
+ * node from the variable the transfer names, and reaches curl through a
+ * temporary netrc or header file (mode 0600, removed as soon as curl exits),
+ * rsync through `RSYNC_PASSWORD` in its environment only. See
+ * {@linkcode transferLine} for the per-protocol details.
  * @module
  */
 
 import { join } from "node:path";
 import { shellQuote } from "../../interpreter/command.ts";
-import type { JobSpec } from "./types.ts";
+import type { JobSpec, NodeTransfer } from "./types.ts";
 
 const FUNCTION_RUNNER = new URL("../../interpreter/function_runner.ts", import.meta.url).pathname;
 
@@ -73,6 +85,9 @@ export function wrapperScript(
   const f = wrapperFiles(job.root);
   const q = shellQuote;
   const files = new Map<string, string>();
+  const fetches = job.nodeTransfers?.fetch ?? [];
+  const puts = job.nodeTransfers?.put ?? [];
+  const transfers = fetches.length + puts.length > 0;
   const lines: string[] = [
     "#!/bin/bash",
     `# ferry job wrapper: task ${job.taskId}, attempt ${job.attempt}. Written by ferry; runs on the node.`,
@@ -85,8 +100,20 @@ export function wrapperScript(
     "  local end tmp",
     "  end=$(date +%s%3N)",
     '  tmp="$ferry_status.$$.tmp"',
-    `  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":"%s","timedOut":%s}\\n' \\`,
-    '    "$1" "$2" "$ferry_start" "$end" "$ferry_host" "$ferry_timed_out" >"$tmp" &&',
+    ...(transfers
+      ? [
+        // `reason`: why a node-side transfer failed, as a JSON string (only when one did).
+        "  local reason=",
+        '  if [ -n "$ferry_reason" ]; then',
+        '    reason=",\\"reason\\":$(ferry_json "$ferry_reason")"',
+        "  fi",
+        `  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":"%s","timedOut":%s%s}\\n' \\`,
+        '    "$1" "$2" "$ferry_start" "$end" "$ferry_host" "$ferry_timed_out" "$reason" >"$tmp" &&',
+      ]
+      : [
+        `  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":"%s","timedOut":%s}\\n' \\`,
+        '    "$1" "$2" "$ferry_start" "$end" "$ferry_host" "$ferry_timed_out" >"$tmp" &&',
+      ]),
     '    mv -f "$tmp" "$ferry_status"',
     "}",
     "ferry_term() {",
@@ -94,9 +121,11 @@ export function wrapperScript(
     '    kill -TERM -- "-$ferry_child" 2>/dev/null || kill -TERM "$ferry_child" 2>/dev/null',
     '    wait "$ferry_child" 2>/dev/null',
     "  fi",
+    ...(transfers ? ["  ferry_cleanup"] : []),
     `  ferry_done 143 '"SIGTERM"'`,
     "  exit 143",
     "}",
+    ...(transfers ? [TRANSFER_FUNCTIONS] : []),
     "trap ferry_term TERM INT HUP",
     `exec >>${q(f.log)} 2>&1`,
     `rm -f ${q(f.timedOut)}`,
@@ -109,6 +138,18 @@ export function wrapperScript(
   for (const [k, v] of Object.entries(job.env)) lines.push(`export ${k}=${q(v)}`);
   if (job.workerInit) {
     lines.push("# worker_init", job.workerInit, "cd " + q(job.dir));
+    // worker_init may have turned on -e, -u or -x: the wrapper needs none of them (and -x would
+    // print what the transfers read from the environment).
+    if (transfers) lines.push("{ set +euxv; set +o pipefail; } 2>/dev/null");
+  }
+  if (transfers) {
+    lines.push("# Node-side transfers: inputs first; a failure ends the attempt before the task.");
+    for (const t of fetches) lines.push(transferLine("fetch", t));
+    for (const t of puts) {
+      // A put that cannot work (a malformed URL, http) fails now rather than after the task.
+      const line = transferLine("put", t);
+      if (line.startsWith("ferry_fail ")) lines.push(line);
+    }
   }
   if (job.scratch !== undefined) {
     // Node-local scratch: the site's text (e.g. ${SLURM_TMPDIR}) is expanded here, on the node.
@@ -170,6 +211,14 @@ export function wrapperScript(
       'cd "$ferry_work" && if [ "$ferry_code" = 0 ]; then rm -rf "$ferry_scratch"; fi',
     );
   }
+  if (puts.length > 0) {
+    lines.push(
+      'if [ "$ferry_code" = 0 ]; then',
+      "  # Node-side outputs: a failed upload fails the attempt.",
+    );
+    for (const t of puts) lines.push("  " + transferLine("put", t));
+    lines.push("fi");
+  }
   lines.push(
     "ferry_signal=null",
     'if [ "$ferry_code" -gt 128 ]; then ferry_signal="\\"SIG$(kill -l $((ferry_code - 128)) 2>/dev/null)\\""; fi',
@@ -201,6 +250,11 @@ export interface WrapperStatus {
   readonly host: string;
   /** Whether the walltime was exceeded. */
   readonly timedOut: boolean;
+  /**
+   * Why a node-side transfer failed (the attempt then has exit code 1), e.g.
+   * `Cannot fetch "https://host/x" on the node: curl: (22) The requested URL returned error: 404`.
+   */
+  readonly reason?: string;
 }
 
 /** Read a wrapper's status file; undefined while it does not exist (or is not whole). */
@@ -214,8 +268,469 @@ export function readWrapperStatus(path: string): WrapperStatus | undefined {
   try {
     const v = JSON.parse(text);
     if (typeof v?.exitCode !== "number") return undefined;
+    if (v.reason !== undefined && typeof v.reason !== "string") delete v.reason;
     return v as WrapperStatus;
   } catch {
     return undefined;
   }
 }
+
+/** A variable name the wrapper may read with bash's `${!name}` (nothing that could run code). */
+const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A URL without its password, for messages and job.out. */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === "") return u.href;
+    u.password = "";
+    return u.href;
+  } catch {
+    return url.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*):[^/@\s]*@/g, "$1@");
+  }
+}
+
+/** A quoted argument for a curl sftp quote command (`rename "a b" "c"`). */
+function sftpQuoteArg(path: string): string {
+  return `"${path.replace(/[\\"]/g, (c) => "\\" + c)}"`;
+}
+
+/**
+ * The wrapper line that carries out one node-side transfer (a call of the
+ * `ferry_transfer` shell function), or a `ferry_fail` line when the transfer
+ * cannot work at all (a malformed URL, an unsupported scheme, an invalid
+ * variable name). Per protocol:
+ *
+ * - `http:`, `https:` (fetch only): `curl --location`, resumed with `-C -` and
+ *   `If-Range` (the strong ETag, else Last-Modified, of the response that
+ *   started the partial file). `user` + `passwordEnv` → Basic through a netrc
+ *   file; `tokenEnv` → `Authorization: Bearer` through a `-H @file` header
+ *   file. curl drops both on a redirect to another host.
+ * - `ftp:`, `ftps:` (explicit TLS: curl gets `ftp://` with `--ssl-reqd`):
+ *   fetch resumed with `REST`; upload with `--ftp-create-dirs` to
+ *   `.NAME.ferry-part` in the target directory, then `RNFR`/`RNTO` to NAME.
+ *   Login `user` (default anonymous) with the password through a netrc file.
+ * - `sftp:`: fetch resumed from the partial file; upload to `.NAME.ferry-part`
+ *   with `--ftp-create-dirs`, then `rm NAME` (failure ignored: SFTP v3 renames
+ *   do not overwrite) and `rename`. Keys and host keys come from the node's
+ *   curl configuration (`~/.curlrc` or `$CURL_HOME/.curlrc`: `key`, `pubkey`,
+ *   `hostpubsha256`) and `~/.ssh/known_hosts`.
+ * - `rsync://` (daemon): `rsync -s`, the password in `RSYNC_PASSWORD` of
+ *   rsync's environment only. `rsync+ssh://`: `rsync -s -e "$FERRY_SSH -p PORT
+ *   -o BatchMode=yes"` (`FERRY_SSH` on the node, default `ssh`, may add options
+ *   such as `-i key` or `-F config`). Fetches use `--partial` into the partial
+ *   file; uploads rsync's own temporary name with `--partial-dir=.ferry-partial
+ *   --mkpath` (rsync ≥ 3.2.3 on both sides).
+ *
+ * Every fetch goes to `PATH.ferry-part` and is renamed to PATH only once
+ * complete and, with a `sha256:` checksum, verified with `sha256sum`.
+ */
+export function transferLine(direction: "fetch" | "put", t: NodeTransfer): string {
+  const q = shellQuote;
+  const shown = shownUrl(t.url);
+  const what = direction === "fetch"
+    ? `Cannot fetch "${shown}" on the node`
+    : `Cannot upload "${t.path}" to "${shown}" on the node`;
+  const fail = (why: string) => `ferry_fail ${q(`${what}: ${why}`)}`;
+  let u: URL;
+  try {
+    u = new URL(t.url);
+  } catch {
+    return fail("it is not a URL");
+  }
+  const scheme = u.protocol.slice(0, -1);
+  for (const [key, name] of [["password_env", t.passwordEnv], ["token_env", t.tokenEnv]]) {
+    if (name !== undefined && !VARIABLE.test(name)) {
+      return fail(`${key} ${JSON.stringify(name)} is not a variable name`);
+    }
+  }
+  if (t.path === "" || t.path.endsWith("/")) return fail(`the path "${t.path}" names no file`);
+  let sum = "";
+  if (direction === "fetch" && t.checksum?.startsWith("sha256:")) {
+    const hex = t.checksum.slice("sha256:".length);
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+      return fail(`the checksum "${t.checksum}" is not sha256: and 64 hex digits`);
+    }
+    sum = hex.toLowerCase();
+  }
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  const user = u.username !== "" ? decode(u.username) : t.user ?? "";
+  if (u.password !== "" && t.passwordEnv === undefined) {
+    // ferry sends no secret to nodes (and check refuses passwords in URLs anyway).
+    return fail("the URL holds a password, which is not sent to nodes: use password_env");
+  }
+  const secret = t.passwordEnv !== undefined;
+  const path = t.path.startsWith("-") ? `./${t.path}` : t.path;
+  const remotePath = decode(u.pathname);
+  const name = remotePath.slice(remotePath.lastIndexOf("/") + 1);
+  const tries = Math.max(0, Math.floor(t.retries ?? 3));
+  const fields: [string, string][] = [["url", ""], ["shown", shown], ["path", path]];
+  const extra: string[] = [];
+  let tool: "curl" | "rsync";
+  if (/[\r\n]/.test(remotePath)) return fail("the URL's path holds a line break");
+  if (direction === "put" && name === "") return fail("the URL names a directory, not a file");
+  const hostPort = u.host;
+  const withUser = user !== "" ? `${encodeURIComponent(user)}@` : "";
+  if (scheme === "http" || scheme === "https") {
+    if (direction === "put") return fail(`uploads over ${scheme} are not supported`);
+    tool = "curl";
+    const plain = new URL(u.href);
+    plain.username = "";
+    plain.password = "";
+    fields[0]![1] = plain.href;
+    extra.push("--location", "--proto-redir", "=http,https");
+  } else if (scheme === "ftp" || scheme === "ftps" || scheme === "sftp") {
+    tool = "curl";
+    const base = `${scheme === "sftp" ? "sftp" : "ftp"}://${secret ? "" : withUser}${hostPort}`;
+    if (scheme === "ftps") extra.push("--ssl-reqd");
+    if (direction === "fetch") {
+      fields[0]![1] = base + u.pathname;
+    } else {
+      const dir = u.pathname.slice(0, u.pathname.lastIndexOf("/") + 1);
+      const tmpName = `.${name}.ferry-part`;
+      fields[0]![1] = base + dir + encodeURIComponent(tmpName);
+      extra.push("--ftp-create-dirs");
+      if (scheme === "sftp") {
+        const remoteDir = remotePath.slice(0, remotePath.lastIndexOf("/") + 1);
+        const [from, to] = [sftpQuoteArg(remoteDir + tmpName), sftpQuoteArg(remotePath)];
+        extra.push("-Q", `-*rm ${to}`, "-Q", `-rename ${from} ${to}`);
+      } else {
+        // After the upload curl is in the target directory (multicwd): rename there.
+        extra.push("--ftp-method", "multicwd", "-Q", `-RNFR ${tmpName}`, "-Q", `-RNTO ${name}`);
+      }
+    }
+    if (secret && user === "" && scheme !== "sftp") fields.push(["user", "anonymous"]);
+  } else if (scheme === "rsync" || scheme === "rsync+ssh") {
+    tool = "rsync";
+    if (scheme === "rsync") {
+      fields[0]![1] = `rsync://${withUser}${hostPort}${remotePath}`;
+    } else {
+      fields[0]![1] = `${withUser}${u.hostname}:${remotePath}`;
+      fields.push(["ssh", u.port || "22"]);
+      if (secret) return fail("rsync+ssh logs in with the node's ssh keys, not a password");
+    }
+  } else {
+    return fail(`the node cannot transfer ${scheme}: URLs`);
+  }
+  if (tool === "curl" && secret) {
+    if (user === "" && !(scheme === "ftp" || scheme === "ftps")) {
+      return fail("a password needs a user name (the rule's user, or user@ in the URL)");
+    }
+    fields.push(["host", u.hostname.replace(/^\[(.*)\]$/, "$1")]);
+    if (user !== "") fields.push(["user", user]);
+  }
+  if (t.passwordEnv !== undefined) fields.push(["pwvar", t.passwordEnv]);
+  if (t.tokenEnv !== undefined) {
+    if (scheme !== "http" && scheme !== "https") {
+      return fail("token_env (a bearer token) works only over http and https");
+    }
+    fields.push(["tokvar", t.tokenEnv]);
+  }
+  if (sum !== "") fields.push(["sum", sum]);
+  fields.push(["tries", String(tries + 1)]);
+  return [
+    `ferry_transfer ${direction} ${tool}`,
+    ...fields.map(([k, v]) => q(`${k}=${v}`)),
+    "--",
+    ...extra.map(q),
+  ].join(" ");
+}
+
+/**
+ * The shell functions of node-side transfers, written into the wrapper when
+ * the job has any. (`$\{` stands for `${`, which a template literal cannot hold.)
+ */
+const TRANSFER_FUNCTIONS = String
+  .raw`# --- node-side transfers (see transferLine in ferry's providers/batch/wrapper.ts) ---
+ferry_reason=
+ferry_secrets=()
+ferry_temps=()
+ferry_run_pw=
+ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --speed-time 60)
+# $1 as a JSON string.
+ferry_json() {
+  local s=$1
+  s=$\{s//'\'/'\\'}
+  s=$\{s//'"'/'\"'}
+  s=$\{s//$'\n'/'\n'}
+  s=$\{s//$'\r'/'\r'}
+  s=$\{s//$'\t'/'\t'}
+  s=$(printf '%s' "$s" | LC_ALL=C tr -d '\000-\037')
+  printf '"%s"' "$s"
+}
+# $1 as a netrc token: bare when it can be, else quoted (curl >= 7.84 reads quoted tokens).
+ferry_netrc_word() {
+  local s=$1
+  case $s in
+    '' | *[[:space:]\"\\]*)
+      s=$\{s//'\'/'\\'}
+      s=$\{s//'"'/'\"'}
+      s=$\{s//$'\n'/'\n'}
+      s=$\{s//$'\r'/'\r'}
+      s=$\{s//$'\t'/'\t'}
+      printf '"%s"' "$s" ;;
+    *) printf '%s' "$s" ;;
+  esac
+}
+# Milliseconds $1 as seconds.
+ferry_secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+# The last line of file $1 that starts with $2 (curl's "curl: (N) ..." under its advice), else its
+# last non-empty line.
+ferry_lastline() {
+  local l last= mark=
+  while IFS= read -r l || [ -n "$l" ]; do
+    if [ -n "$2" ] && [ "$\{l#"$2"}" != "$l" ]; then mark=$l; elif [ -n "$l" ]; then last=$l; fi
+  done <"$1"
+  printf '%s' "$\{mark:-$last}"
+}
+# A new empty file only its owner can read (what it is for: $1); prints its path.
+ferry_tempfile() { (umask 077 && mktemp "$\{TMPDIR:-/tmp}/ferry-$1.XXXXXX"); }
+# Remove the files holding secrets: done as soon as the program that read them exited.
+ferry_forget() {
+  if [ "$\{#ferry_secrets[@]}" -gt 0 ]; then rm -f -- "$\{ferry_secrets[@]}"; fi
+  ferry_secrets=()
+  ferry_run_pw=
+}
+ferry_cleanup() {
+  ferry_forget
+  if [ "$\{#ferry_temps[@]}" -gt 0 ]; then rm -f -- "$\{ferry_temps[@]}"; fi
+  ferry_temps=()
+}
+# End the attempt: exit code 1, the reason $1 in job.out and exit.json.
+ferry_fail() {
+  ferry_cleanup
+  ferry_reason=$1
+  printf 'ferry: %s\n' "$1"
+  ferry_done 1 null
+  exit 1
+}
+ferry_missing() { ferry_msg="$1 $2 is not set in the node's environment"; ferry_again=no; }
+# Run "$@" as the wrapper's child (SIGTERM reaches it), stderr into $err, the status into ferry_rc;
+# ferry_run_pw, if set, becomes RSYNC_PASSWORD in that child's environment only.
+ferry_run() {
+  (
+    if [ -n "$ferry_run_pw" ]; then export RSYNC_PASSWORD="$ferry_run_pw"; fi
+    exec "$@"
+  ) 2>"$err" </dev/null &
+  ferry_child=$!
+  wait "$ferry_child"
+  ferry_rc=$?
+  ferry_child=
+  ferry_forget
+}
+# curl's credentials for one run, into ferry_auth: a netrc file for user and password, a header
+# file for a bearer token. Returns 1 (ferry_msg set) when the node lacks a variable.
+ferry_curl_auth() {
+  local p f
+  ferry_auth=()
+  if [ -n "$pwvar" ]; then
+    p=$\{!pwvar-}
+    if [ -z "$p" ]; then ferry_missing password_env "$pwvar"; return 1; fi
+    f=$(ferry_tempfile netrc) ||
+      { ferry_msg="cannot create a file in $\{TMPDIR:-/tmp}"; return 1; }
+    ferry_secrets+=("$f")
+    printf 'machine %s login %s password %s\n' "$(ferry_netrc_word "$host")" \
+      "$(ferry_netrc_word "$user")" "$(ferry_netrc_word "$p")" >"$f"
+    ferry_auth+=(--netrc-file "$f")
+  fi
+  if [ -n "$tokvar" ]; then
+    p=$\{!tokvar-}
+    if [ -z "$p" ]; then ferry_missing token_env "$tokvar"; return 1; fi
+    case $p in *$'\n'* | *$'\r'*)
+      ferry_msg="token_env $tokvar holds a line break"
+      ferry_again=no
+      return 1 ;;
+    esac
+    f=$(ferry_tempfile header) ||
+      { ferry_msg="cannot create a file in $\{TMPDIR:-/tmp}"; return 1; }
+    ferry_secrets+=("$f")
+    printf 'Authorization: Bearer %s\n' "$p" >"$f"
+    ferry_auth+=(-H "@$f")
+  fi
+}
+# The validator of the last response in curl's header dump $1: its strong ETag, else Last-Modified.
+ferry_validator() {
+  local line etag= lm=
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=$\{line%$'\r'}
+    case $\{line,,} in
+      http/*) etag= lm= ;;
+      etag:*) etag=$\{line#*:} ;;
+      last-modified:*) lm=$\{line#*:} ;;
+    esac
+  done <"$1"
+  etag=$\{etag#"$\{etag%%[![:space:]]*}"}
+  lm=$\{lm#"$\{lm%%[![:space:]]*}"}
+  case $etag in '' | W/* | w/*) printf '%s' "$lm" ;; *) printf '%s' "$etag" ;; esac
+}
+# What a failed curl run means: ferry_msg, and ferry_again=no when trying again cannot help.
+ferry_curl_failed() {
+  local status=
+  ferry_msg=$(ferry_lastline "$err" "curl: (")
+  if [ -z "$ferry_msg" ]; then ferry_msg="curl exited with status $ferry_rc"; fi
+  case $ferry_rc in
+    5 | 6 | 7 | 8 | 16 | 18 | 28 | 35 | 52 | 55 | 56 | 79 | 92) ;;
+    22)
+      if [[ $ferry_msg =~ error:\ ([0-9]+) ]]; then status=$\{BASH_REMATCH[1]}; fi
+      case $status in 408 | 429 | 416 | 5??) ;; *) ferry_again=no ;; esac ;;
+    33 | 36) ;;
+    *) ferry_again=no ;;
+  esac
+}
+# One curl download into $part, resumed from what it holds (If-Range guards HTTP resumes).
+ferry_curl_fetch() {
+  local fresh=yes range=()
+  ferry_curl_auth || return 0
+  if [ -s "$part" ]; then
+    fresh=no
+    if [ -n "$validator" ]; then range=(-H "If-Range: $validator"); fi
+  fi
+  ferry_run curl "$\{ferry_curl[@]}" "$\{ferry_auth[@]}" "$\{range[@]}" "$\{dump[@]}" "$@" \
+    -C - -o "$part" "$url"
+  if [ "$ferry_rc" = 0 ]; then return 0; fi
+  ferry_curl_failed
+  if [ -n "$hdr" ] && [ "$fresh" = yes ] && [ -s "$part" ]; then
+    validator=$(ferry_validator "$hdr")
+    # Without a validator a partial HTTP download cannot be resumed safely: start over.
+    if [ -z "$validator" ]; then rm -f -- "$part"; fi
+  fi
+  case $ferry_rc:$ferry_msg in
+    33:* | 36:* | 22:*' 416'*)
+      # The file changed, the server ignores ranges, or the partial file is whole: start over.
+      rm -f -- "$part"
+      validator=
+      ferry_again=now ;;
+  esac
+}
+# One curl upload of $path (the tool arguments rename the temporary name into place).
+ferry_curl_put() {
+  ferry_curl_auth || return 0
+  ferry_run curl "$\{ferry_curl[@]}" "$\{ferry_auth[@]}" "$@" -T "$path" "$url"
+  if [ "$ferry_rc" != 0 ]; then ferry_curl_failed; fi
+}
+# One rsync run with "$@", over ssh when $ssh holds a port; ferry_msg and ferry_again on failure.
+ferry_rsync() {
+  local e=() l line= all
+  ferry_run_pw=
+  if [ -n "$pwvar" ]; then
+    ferry_run_pw=$\{!pwvar-}
+    if [ -z "$ferry_run_pw" ]; then ferry_missing password_env "$pwvar"; return 0; fi
+  fi
+  if [ -n "$ssh" ]; then e=(-e "$\{FERRY_SSH:-ssh} -p $ssh -o BatchMode=yes"); fi
+  ferry_run rsync -s --timeout=60 "$\{e[@]}" "$@"
+  if [ "$ferry_rc" = 0 ]; then return 0; fi
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in
+      '' | 'rsync error: '* | 'rsync: connection unexpectedly closed'*) ;;
+      'rsync: ['*'] read error: '* | 'rsync: ['*'] write error: '*) ;;
+      *) line=$l ;;
+    esac
+  done <"$err"
+  if [ -z "$line" ]; then line=$(ferry_lastline "$err"); fi
+  line=$\{line#rsync: }
+  line=$\{line#\[*\] }
+  line=$\{line#@ERROR: }
+  ferry_msg="rsync (exit $ferry_rc): $\{line:-no message}"
+  all=$(<"$err")
+  case $ferry_rc in 1 | 2 | 3 | 4 | 5) ferry_again=no ;; esac
+  case $all in
+    *'link_stat '*'No such file or directory'* | *'@ERROR: auth failed'* | \
+      *'@ERROR: Unknown module'* | *'Permission denied (publickey'* | \
+      *'Host key verification failed'* | *'rsync: not found'* | *'rsync: command not found'*)
+      ferry_again=no ;;
+  esac
+}
+ferry_rsync_fetch() { ferry_rsync --partial "$@" "$url" "$part"; }
+ferry_rsync_put() { ferry_rsync --partial-dir=.ferry-partial --mkpath "$@" "$path" "$url"; }
+# ferry_transfer fetch|put curl|rsync KEY=VALUE... -- TOOL-ARGS...: one transfer, with retries
+# (waiting FERRY_RETRY_BASE_MS, default 500 ms, then twice as long each time, at most 30 s).
+ferry_transfer() {
+  local direction=$1 tool=$2 url= shown= path= sum= tries=4 host= user= pwvar= tokvar= ssh=
+  local act part= err hdr= validator= dump=() attempt=1 t0 got bytes base delay
+  shift 2
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --) shift; break ;;
+      url=*) url=$\{1#*=} ;;
+      shown=*) shown=$\{1#*=} ;;
+      path=*) path=$\{1#*=} ;;
+      sum=*) sum=$\{1#*=} ;;
+      tries=*) tries=$\{1#*=} ;;
+      host=*) host=$\{1#*=} ;;
+      user=*) user=$\{1#*=} ;;
+      pwvar=*) pwvar=$\{1#*=} ;;
+      tokvar=*) tokvar=$\{1#*=} ;;
+      ssh=*) ssh=$\{1#*=} ;;
+    esac
+    shift
+  done
+  if [ "$direction" = fetch ]; then
+    act="fetch \"$shown\""
+    part=$path.ferry-part
+    mkdir -p -- "$(dirname -- "$path")" ||
+      ferry_fail "Cannot $act on the node: cannot make the directory of $path"
+    rm -f -- "$part"
+  else
+    act="upload \"$path\" to \"$shown\""
+    if [ ! -f "$path" ]; then ferry_fail "Cannot $act on the node: $path does not exist"; fi
+  fi
+  err=$(ferry_tempfile err) ||
+    ferry_fail "Cannot $act on the node: cannot create a file in $\{TMPDIR:-/tmp}"
+  ferry_temps+=("$err")
+  if [ "$direction$tool" = fetchcurl ]; then
+    case $url in
+      http://* | https://*)
+        hdr=$(ferry_tempfile headers) ||
+          ferry_fail "Cannot $act on the node: cannot create a file in $\{TMPDIR:-/tmp}"
+        ferry_temps+=("$hdr")
+        dump=(-D "$hdr") ;;
+    esac
+  fi
+  base=$\{FERRY_RETRY_BASE_MS:-500}
+  case $base in '' | *[!0-9]*) base=500 ;; esac
+  t0=$(date +%s%3N)
+  while :; do
+    ferry_msg=
+    ferry_again=yes
+    "ferry_$\{tool}_$direction" "$@"
+    if [ -z "$ferry_msg" ] && [ -n "$sum" ]; then
+      got=$(sha256sum <"$part")
+      got=$\{got%% *}
+      if [ "$got" != "$sum" ]; then
+        ferry_msg="checksum mismatch: the workflow's checksum is sha256:$sum,"
+        ferry_msg+=" the file has sha256:$got"
+        rm -f -- "$part"
+        validator=
+      fi
+    fi
+    if [ -z "$ferry_msg" ]; then break; fi
+    if [ "$ferry_again" = no ] || [ "$attempt" -ge "$tries" ]; then
+      ferry_fail "Cannot $act on the node: $ferry_msg"
+    fi
+    delay=0
+    if [ "$ferry_again" = yes ]; then
+      delay=$((base << (attempt > 16 ? 16 : attempt - 1)))
+      if [ "$delay" -gt 30000 ]; then delay=30000; fi
+    fi
+    printf 'ferry: attempt %d of %d to %s failed: %s; trying again in %s s\n' \
+      "$attempt" "$tries" "$act" "$ferry_msg" "$(ferry_secs "$delay")"
+    if [ "$delay" -gt 0 ]; then sleep "$(ferry_secs "$delay")"; fi
+    attempt=$((attempt + 1))
+  done
+  if [ "$direction" = fetch ]; then
+    mv -f -- "$part" "$path" || ferry_fail "Cannot $act on the node: cannot rename $part to $path"
+  fi
+  bytes=$(($(wc -c <"$path")))
+  if [ "$direction" = fetch ]; then act="fetched \"$shown\" to $path"; else
+    act="uploaded $path to \"$shown\""
+  fi
+  printf 'ferry: %s (%d bytes in %s s, %d attempt(s))\n' "$act" "$bytes" \
+    "$(ferry_secs $(($(date +%s%3N) - t0)))" "$attempt"
+  ferry_cleanup
+}`.replaceAll("$\\{", "${");

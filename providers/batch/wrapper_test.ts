@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readWrapperStatus, wrapperFiles, wrapperScript } from "./wrapper.ts";
-import type { JobSpec } from "./types.ts";
+import type { JobSpec, NodeTransfers } from "./types.ts";
+import { startHttpServer } from "../../tests/_http_server.ts";
+import { exists, haveService, randomBytes, sha256 } from "../../tests/_services.ts";
+import { type Sshd, startRsyncDaemon, startSshd } from "../../tests/_sshd.ts";
+import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd } from "../../tests/_vsftpd.ts";
 
 /** Write an attempt's wrapper files under `root` and run the wrapper with bash, as a node would. */
 async function runWrapper(job: JobSpec & { root: string }, env: Record<string, string> = {}) {
@@ -156,4 +160,682 @@ Deno.test("wrapper: scratch on the node: inputs copied in, results copied back, 
     await Deno.remove(root, { recursive: true });
     await Deno.remove(scratch, { recursive: true });
   }
+});
+
+// --- Node-side transfers: real servers on 127.0.0.1, real curl and rsync run by the wrapper. ---
+
+const haveCurl = haveService("node-side transfers", ["curl", "sha256sum"]);
+const haveFtp = haveCurl && haveService("vsftpd", ["vsftpd"]);
+const haveFtps = haveFtp && haveService("ftps", ["openssl"]);
+const haveSsh = haveCurl && haveService("sshd", [
+  "/usr/sbin/sshd",
+  "/usr/lib/openssh/sftp-server",
+  "ssh-keygen",
+  "ssh",
+  "rsync",
+]);
+const haveRsync = haveCurl && haveService("rsync", ["rsync"]);
+
+/** What a wrapper run left behind. */
+interface NodeRun {
+  readonly code: number;
+  /** job.out. */
+  readonly log: string;
+  /** exit.json as text, and as read by ferry. */
+  readonly statusText: string;
+  readonly status: ReturnType<typeof readWrapperStatus>;
+  /** The wrapper itself (task.sh). */
+  readonly script: string;
+  /** Whether the task ran (it touches `ran` in the attempt directory first). */
+  readonly ran: boolean;
+  /** What is left in the wrapper's TMPDIR (netrc and header files must be gone). */
+  readonly tmpLeft: string[];
+}
+
+/**
+ * A job whose task first touches `<root>/ran`, then runs `script` (bash) in the task directory,
+ * with node-side transfers. The wrapper runs with a TMPDIR of its own, plus `env`.
+ */
+async function runNode(
+  transfers: Partial<NodeTransfers>,
+  options: { script?: string; env?: Record<string, string>; workerInit?: string } = {},
+): Promise<NodeRun & { root: string; work: string }> {
+  const root = await Deno.makeTempDir({ prefix: "ferry-node-" });
+  const tmp = join(root, "tmp");
+  await Deno.mkdir(tmp);
+  const j = job(root, {
+    run: { kind: "shell", script: `touch ../ran\n${options.script ?? "true"}\n` },
+    nodeTransfers: { fetch: transfers.fetch ?? [], put: transfers.put ?? [] },
+    ...(options.workerInit ? { workerInit: options.workerInit } : {}),
+  });
+  const status = await (await runWrapper(j, { TMPDIR: tmp, ...options.env })).status;
+  const f = wrapperFiles(root);
+  const read = (p: string) => Deno.readTextFile(p).catch(() => "");
+  return {
+    root,
+    work: j.dir,
+    code: status.code,
+    log: await read(f.log),
+    statusText: await read(f.status),
+    status: readWrapperStatus(f.status),
+    script: await read(f.script),
+    ran: exists(join(root, "ran")),
+    tmpLeft: [...Deno.readDirSync(tmp)].map((e) => e.name),
+  };
+}
+
+/** An HTTP proxy in front of `origin` that records each request's User-Agent. */
+function userAgentProxy(origin: string) {
+  const agents: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    agents.push(req.headers.get("user-agent") ?? "");
+    const u = new URL(req.url);
+    return fetch(origin + u.pathname, { method: req.method, headers: req.headers });
+  });
+  return { origin: `http://127.0.0.1:${server.addr.port}`, agents, close: () => server.shutdown() };
+}
+
+function curlVersion(): string {
+  const out = new Deno.Command("curl", { args: ["--version"], stdout: "piped" }).outputSync();
+  return new TextDecoder().decode(out.stdout).split(" ")[1]!;
+}
+
+Deno.test({
+  name: "wrapper: fetches an HTTP input on the node with curl, verified, before the task runs",
+  ignore: !haveCurl,
+  async fn() {
+    const body = randomBytes(300_000);
+    const srv = await startHttpServer({ files: { "/data/in.bin": body } });
+    const proxy = userAgentProxy(srv.origin);
+    let root = "";
+    try {
+      const url = `${proxy.origin}/data/in.bin`;
+      const r = await runNode({
+        fetch: [{
+          url,
+          path: "inputs/deep/in.bin",
+          action: "http",
+          checksum: `sha256:${sha256(body)}`,
+        }],
+      }, { script: "sha256sum < inputs/deep/in.bin > sum.txt" });
+      root = r.root;
+      assert.equal(r.code, 0, r.log);
+      assert.deepEqual(await Deno.readFile(join(r.work, "inputs/deep/in.bin")), body);
+      // The task saw the whole file: the fetch happened before it.
+      assert.equal(await Deno.readTextFile(join(r.work, "sum.txt")), `${sha256(body)}  -\n`);
+      assert.ok(!exists(join(r.work, "inputs/deep/in.bin.ferry-part")));
+      assert.deepEqual(srv.requests.map((q) => [q.method, q.path, q.range, q.status]), [
+        ["GET", "/data/in.bin", null, 200],
+      ]);
+      // curl on the node asked for it, not ferry (Deno's fetch says Deno/...).
+      assert.deepEqual(proxy.agents, [`curl/${curlVersion()}`]);
+      assert.match(
+        r.log,
+        new RegExp(
+          `^ferry: fetched "${url}" to inputs/deep/in\\.bin ` +
+            `\\(300000 bytes in \\d+\\.\\d{3} s, 1 attempt\\(s\\)\\)\\n$`,
+        ),
+      );
+      assert.equal(r.status?.exitCode, 0);
+      assert.equal(r.status?.reason, undefined);
+      assert.doesNotMatch(r.statusText, /reason/);
+      assert.deepEqual(r.tmpLeft, []);
+    } finally {
+      await proxy.close();
+      await srv.close();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "wrapper: a dropped HTTP download resumes from the partial file (If-Range), then is verified",
+  ignore: !haveCurl,
+  async fn() {
+    const body = randomBytes(200_000);
+    const srv = await startHttpServer({ files: { "/big.bin": body } });
+    srv.fault("/big.bin", { kind: "drop", afterBytes: 50_000, times: 1 });
+    let root = "";
+    try {
+      const url = srv.url("/big.bin");
+      const r = await runNode({
+        fetch: [{ url, path: "big.bin", action: "http", checksum: `sha256:${sha256(body)}` }],
+      }, { env: { FERRY_RETRY_BASE_MS: "10" } });
+      root = r.root;
+      assert.equal(r.code, 0, r.log);
+      assert.deepEqual(await Deno.readFile(join(r.work, "big.bin")), body);
+      const etag = `"${sha256(body).slice(0, 16)}"`; // the test server's ETag
+      assert.deepEqual(srv.requests.map((q) => [q.range, q.ifRange, q.status]), [
+        [null, null, 200],
+        ["bytes=50000-", etag, 206],
+      ]);
+      assert.equal(
+        r.log.split("\n")[0],
+        `ferry: attempt 1 of 4 to fetch "${url}" failed: curl: (18) transfer closed with ` +
+          "150000 bytes remaining to read; trying again in 0.010 s",
+      );
+      assert.match(
+        r.log.split("\n")[1]!,
+        /^ferry: fetched ".*" to big\.bin \(200000 bytes in .*, 2 attempt\(s\)\)$/,
+      );
+      assert.ok(r.ran);
+    } finally {
+      await srv.close();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "wrapper: a checksum mismatch discards the copy, retries, and fails with the exact reason",
+  ignore: !haveCurl,
+  async fn() {
+    const srv = await startHttpServer({ files: { "/x.txt": "not what you expected\n" } });
+    let root = "";
+    try {
+      const url = srv.url("/x.txt");
+      const declared = sha256("what you expected\n");
+      const r = await runNode({
+        fetch: [{
+          url,
+          path: "in/x.txt",
+          action: "http",
+          checksum: `sha256:${declared}`,
+          retries: 1,
+        }],
+      }, { env: { FERRY_RETRY_BASE_MS: "1" } });
+      root = r.root;
+      const reason =
+        `Cannot fetch "${url}" on the node: checksum mismatch: the workflow's checksum ` +
+        `is sha256:${declared}, the file has sha256:${sha256("not what you expected\n")}`;
+      assert.equal(r.code, 1);
+      assert.equal(r.status?.exitCode, 1);
+      assert.equal(r.status?.signal, null);
+      assert.equal(r.status?.reason, reason);
+      assert.equal(r.log.split("\n").at(-2), `ferry: ${reason}`);
+      assert.equal(srv.requests.length, 2, "tried again once");
+      assert.ok(!r.ran, "the task never ran");
+      assert.deepEqual([...Deno.readDirSync(join(r.work, "in"))], [], "no file, no partial file");
+    } finally {
+      await srv.close();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "wrapper: an HTTP 404 fails at once with curl's message, and the task never runs",
+  ignore: !haveCurl,
+  async fn() {
+    const srv = await startHttpServer({ files: {} });
+    let root = "";
+    try {
+      const url = srv.url("/missing.bin");
+      const r = await runNode({ fetch: [{ url, path: "missing.bin", action: "http" }] });
+      root = r.root;
+      const reason =
+        `Cannot fetch "${url}" on the node: curl: (22) The requested URL returned error: 404`;
+      assert.equal(r.code, 1);
+      assert.deepEqual(
+        { ...r.status!, startedAt: 0, endedAt: 0 },
+        {
+          exitCode: 1,
+          signal: null,
+          startedAt: 0,
+          endedAt: 0,
+          host: Deno.hostname(),
+          timedOut: false,
+          reason,
+        },
+      );
+      assert.equal(r.log, `ferry: ${reason}\n`);
+      assert.equal(srv.requests.length, 1, "a 404 is not retried");
+      assert.ok(!r.ran);
+      assert.ok(!exists(join(r.root, "stdout.log")));
+      assert.deepEqual([...Deno.readDirSync(r.work)], []);
+      assert.deepEqual(r.tmpLeft, []);
+    } finally {
+      await srv.close();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "wrapper: a bearer token (token_env) and a Basic login (password_env) work and are never shown",
+  ignore: !haveCurl,
+  async fn() {
+    const token = "tok-" + crypto.randomUUID();
+    const password = 'pw with spaces, "quotes" and \\ backslash';
+    const srv = await startHttpServer({
+      files: { "/private.txt": "secret data\n", "/basic.txt": "basic data\n" },
+    });
+    srv.fault("/private.txt", { kind: "auth", authorization: `Bearer ${token}` });
+    srv.fault("/basic.txt", { kind: "auth", authorization: `Basic ${btoa(`ann:${password}`)}` });
+    let root = "";
+    try {
+      const r = await runNode({
+        fetch: [
+          {
+            url: srv.url("/private.txt"),
+            path: "p.txt",
+            action: "http",
+            tokenEnv: "FERRY_TEST_TOK",
+          },
+          {
+            url: srv.url("/basic.txt"),
+            path: "b.txt",
+            action: "http",
+            user: "ann",
+            passwordEnv: "FERRY_TEST_PW",
+          },
+        ],
+      }, { env: { FERRY_TEST_TOK: token, FERRY_TEST_PW: password }, workerInit: "set -x" });
+      root = r.root;
+      assert.equal(r.code, 0, r.log);
+      assert.equal(await Deno.readTextFile(join(r.work, "p.txt")), "secret data\n");
+      assert.equal(await Deno.readTextFile(join(r.work, "b.txt")), "basic data\n");
+      assert.deepEqual(srv.requests.map((q) => q.status), [200, 200]);
+      for (const text of [r.log, r.statusText, r.script]) {
+        assert.ok(!text.includes(token) && !text.includes(password));
+      }
+      assert.deepEqual(r.tmpLeft, [], "the header and netrc files are gone");
+    } finally {
+      await srv.close();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "wrapper: a password variable missing on the node fails with its name, before any connection",
+  ignore: !haveCurl,
+  async fn() {
+    const url = "ftp://127.0.0.1:9/pub/in.txt";
+    const r = await runNode({
+      fetch: [{
+        url,
+        path: "in.txt",
+        action: "ftp",
+        user: "ferrytest",
+        passwordEnv: "FERRY_TEST_NOT_SET_ON_THE_NODE",
+      }],
+    });
+    try {
+      const reason = `Cannot fetch "${url}" on the node: password_env ` +
+        `FERRY_TEST_NOT_SET_ON_THE_NODE is not set in the node's environment`;
+      assert.equal(r.code, 1);
+      assert.equal(r.status?.reason, reason);
+      assert.equal(r.log, `ferry: ${reason}\n`, "no retries: trying again cannot help");
+      assert.ok(!r.ran);
+    } finally {
+      await Deno.remove(r.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "wrapper: FTP upload with password_env: a temp name, then renamed; the password nowhere",
+  ignore: !haveFtp,
+  async fn() {
+    await using ftp = await startVsftpd({ mode: "local" });
+    const url = `${ftp.url}/pub/results/run 1/out.txt`;
+    const r = await runNode({
+      put: [{
+        url,
+        path: "out/result.txt",
+        action: "ftp",
+        user: FTP_TEST_USER,
+        passwordEnv: "FERRY_TEST_FTP_PASSWORD",
+      }],
+    }, {
+      script: "mkdir -p out; echo 'result of the task' > out/result.txt",
+      env: { FERRY_TEST_FTP_PASSWORD: FTP_TEST_PASSWORD },
+      // -x in worker_init must not trace what the transfers read from the environment.
+      workerInit: "set -x",
+    });
+    try {
+      assert.equal(r.code, 0, r.log);
+      const dir = join(ftp.root, "pub/results/run 1");
+      assert.equal(await Deno.readTextFile(join(dir, "out.txt")), "result of the task\n");
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out.txt"]);
+      const log = await ftp.protocolLog();
+      assert.match(log, /"STOR \.out\.txt\.ferry-part"/);
+      assert.match(log, /"RNTO out\.txt"/);
+      assert.match(
+        r.log,
+        new RegExp(
+          `^ferry: uploaded out/result\\.txt to "${
+            url.replace(" ", "%20").replaceAll(".", "\\.")
+          }" ` +
+            `\\(19 bytes in \\d+\\.\\d{3} s, 1 attempt\\(s\\)\\)$`,
+          "m",
+        ),
+      );
+      for (
+        const [what, text] of [["job.out", r.log], ["exit.json", r.statusText], [
+          "task.sh",
+          r.script,
+        ]]
+      ) {
+        assert.ok(!text!.includes(FTP_TEST_PASSWORD), `the password is in ${what}`);
+      }
+      assert.match(r.script, /pwvar=FERRY_TEST_FTP_PASSWORD/);
+      assert.deepEqual(r.tmpLeft, [], "the netrc file is gone");
+      assert.equal(r.status?.reason, undefined);
+    } finally {
+      await Deno.remove(r.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "wrapper: a failed upload fails the attempt after the task, with curl's message as the reason",
+  ignore: !haveFtp,
+  async fn() {
+    await using ftp = await startVsftpd({ mode: "local" });
+    const url = `${ftp.url}/pub/out.txt`;
+    const r = await runNode({
+      put: [{
+        url,
+        path: "out.txt",
+        action: "ftp",
+        user: FTP_TEST_USER,
+        passwordEnv: "FERRY_TEST_FTP_PW",
+      }],
+    }, { script: "echo x > out.txt", env: { FERRY_TEST_FTP_PW: "wrong-password" } });
+    try {
+      const reason =
+        `Cannot upload "out.txt" to "${url}" on the node: curl: (67) Access denied: 530`;
+      assert.equal(r.code, 1);
+      assert.ok(r.ran);
+      assert.equal(r.status?.exitCode, 1);
+      assert.equal(r.status?.reason, reason);
+      assert.equal(r.log, `ferry: ${reason}\n`, "a refused login is not retried");
+      assert.deepEqual([...Deno.readDirSync(join(ftp.root, "pub"))], []);
+    } finally {
+      await Deno.remove(r.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "wrapper: ftps: is explicit TLS (ftp:// with --ssl-reqd); the node's .curlrc supplies the CA",
+  ignore: !haveFtps,
+  async fn() {
+    await using ftp = await startVsftpd({ mode: "local", tls: true });
+    await Deno.writeTextFile(join(ftp.root, "pub/in.txt"), "over tls\n");
+    const home = await Deno.makeTempDir();
+    await Deno.writeTextFile(join(home, ".curlrc"), `cacert = "${ftp.caFile}"\n`);
+    const url = `${ftp.url}/pub/in.txt`;
+    const r = await runNode({
+      fetch: [{
+        url,
+        path: "in.txt",
+        action: "ftp",
+        user: FTP_TEST_USER,
+        passwordEnv: "FERRY_TEST_FTP_PW",
+      }],
+    }, { env: { FERRY_TEST_FTP_PW: FTP_TEST_PASSWORD, CURL_HOME: home } });
+    try {
+      assert.ok(url.startsWith("ftps://"));
+      assert.equal(r.code, 0, r.log);
+      assert.equal(await Deno.readTextFile(join(r.work, "in.txt")), "over tls\n");
+      const log = await ftp.protocolLog();
+      assert.match(log, /"AUTH (TLS|SSL)"/);
+      assert.match(log, /"PROT P"/);
+    } finally {
+      await Deno.remove(r.root, { recursive: true });
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+/** A CURL_HOME for the node's curl: `.curlrc` naming the test key, the server in known_hosts. */
+async function curlHome(srv: Sshd): Promise<string> {
+  const home = await Deno.makeTempDir();
+  await Deno.mkdir(join(home, ".ssh"));
+  await Deno.copyFile(srv.knownHosts, join(home, ".ssh/known_hosts"));
+  await Deno.writeTextFile(join(home, ".curlrc"), `key = "${srv.identity}"\n`);
+  return home;
+}
+
+Deno.test({
+  name: "wrapper: sftp fetch and upload with the node's curl config; a wrong host key fails",
+  ignore: !haveSsh,
+  async fn() {
+    const srv = await startSshd();
+    const home = await curlHome(srv);
+    const roots: string[] = [];
+    try {
+      await Deno.writeTextFile(join(srv.root, "in.txt"), "from sftp\n");
+      await Deno.mkdir(join(srv.root, "out"));
+      await Deno.writeTextFile(join(srv.root, "out/result.txt"), "an older result\n");
+      const base = `sftp://${srv.user}@127.0.0.1:${srv.port}${srv.root}`;
+      const r = await runNode({
+        fetch: [{ url: `${base}/in.txt`, path: "in.txt", action: "sftp" }],
+        put: [
+          { url: `${base}/out/result.txt`, path: "result.txt", action: "sftp" },
+          { url: `${base}/new/dir/copy.txt`, path: "result.txt", action: "sftp" },
+        ],
+      }, { script: "tr a-z A-Z < in.txt > result.txt", env: { CURL_HOME: home } });
+      roots.push(r.root);
+      assert.equal(r.code, 0, r.log);
+      assert.equal(await Deno.readTextFile(join(r.work, "in.txt")), "from sftp\n");
+      // Uploaded to .result.txt.ferry-part, then renamed over the older file.
+      assert.equal(await Deno.readTextFile(join(srv.root, "out/result.txt")), "FROM SFTP\n");
+      assert.deepEqual([...Deno.readDirSync(join(srv.root, "out"))].map((e) => e.name), [
+        "result.txt",
+      ]);
+      assert.match(srv.log(), /open "[^"]*\/out\/\.result\.txt\.ferry-part" flags WRITE/);
+      // Missing directories are made (--ftp-create-dirs).
+      assert.equal(await Deno.readTextFile(join(srv.root, "new/dir/copy.txt")), "FROM SFTP\n");
+      const lines = r.log.trim().split("\n");
+      assert.equal(lines.length, 3, r.log);
+      assert.match(lines[0]!, /^ferry: fetched "sftp:\/\/.*\/in\.txt" to in\.txt \(10 bytes in /);
+      assert.match(
+        lines[1]!,
+        /^ferry: uploaded result\.txt to "sftp:\/\/.*\/out\/result\.txt" \(10 bytes in /,
+      );
+
+      // Another host key in known_hosts: refused at once (curl's own message), the task never runs.
+      await Deno.writeTextFile(
+        join(home, ".ssh/known_hosts"),
+        `[127.0.0.1]:${srv.port} ssh-ed25519 ` +
+          "AAAAC3NzaC1lZDI1NTE5AAAAIEgR1jAqMGr1lGkU3b6Jgq5VYfBq3J6n4Lk8xkqfZ8wN\n",
+      );
+      const bad = await runNode({
+        fetch: [{ url: `${base}/in.txt`, path: "in.txt", action: "sftp" }],
+      }, { env: { CURL_HOME: home } });
+      roots.push(bad.root);
+      assert.equal(bad.code, 1);
+      assert.equal(
+        bad.status?.reason,
+        `Cannot fetch "${base}/in.txt" on the node: ` +
+          "curl: (60) SSL peer certificate or SSH remote key was not OK",
+      );
+      assert.ok(!bad.ran);
+    } finally {
+      for (const root of roots) await Deno.remove(root, { recursive: true });
+      await Deno.remove(home, { recursive: true });
+      await srv.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "wrapper: rsync daemon fetch and upload with password_env (RSYNC_PASSWORD for rsync alone)",
+  ignore: !haveRsync,
+  async fn() {
+    const password = "daemon-pass-" + crypto.randomUUID().slice(0, 8);
+    const d = await startRsyncDaemon({ auth: { user: "ferry", password } });
+    let root = "";
+    try {
+      await Deno.writeTextFile(join(d.root, "in.txt"), "from the daemon\n");
+      const base = `rsync://127.0.0.1:${d.port}/${d.module}`;
+      const cred = { user: "ferry", passwordEnv: "FERRY_TEST_RSYNC_PW" };
+      const r = await runNode({
+        fetch: [{ url: `${base}/in.txt`, path: "in.txt", action: "rsync", ...cred }],
+        put: [{ url: `${base}/new/dir/out.txt`, path: "out.txt", action: "rsync", ...cred }],
+      }, { script: "rev < in.txt > out.txt", env: { FERRY_TEST_RSYNC_PW: password } });
+      root = r.root;
+      assert.equal(r.code, 0, r.log);
+      assert.equal(await Deno.readTextFile(join(r.work, "in.txt")), "from the daemon\n");
+      assert.equal(await Deno.readTextFile(join(d.root, "new/dir/out.txt")), "nomead eht morf\n");
+      for (const text of [r.log, r.statusText, r.script]) assert.ok(!text.includes(password));
+      const missing = await runNode({
+        fetch: [{ url: `${base}/nope.txt`, path: "nope.txt", action: "rsync", ...cred }],
+      }, { env: { FERRY_TEST_RSYNC_PW: password } });
+      await Deno.remove(missing.root, { recursive: true });
+      assert.equal(missing.code, 1);
+      assert.equal(
+        missing.status?.reason,
+        `Cannot fetch "${base}/nope.txt" on the node: rsync (exit 23): ` +
+          'link_stat "nope.txt" (in data) failed: No such file or directory (2)',
+      );
+      assert.ok(!missing.ran);
+    } finally {
+      await d.stop();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "wrapper: rsync+ssh fetch and upload, ssh options from FERRY_SSH on the node",
+  ignore: !haveSsh,
+  async fn() {
+    const srv = await startSshd();
+    let root = "";
+    try {
+      await Deno.writeTextFile(join(srv.root, "in.txt"), "over ssh\n");
+      const base = `rsync+ssh://${srv.user}@127.0.0.1:${srv.port}${srv.root}`;
+      const ssh = ["ssh", ...srv.sshArgs().filter((_, i, a) => a[i] !== "-p" && a[i - 1] !== "-p")];
+      const r = await runNode({
+        fetch: [{ url: `${base}/in.txt`, path: "sub/in.txt", action: "rsync" }],
+        put: [{ url: `${base}/made/out.txt`, path: "sub/in.txt", action: "rsync" }],
+      }, { env: { FERRY_SSH: ssh.join(" ") } });
+      root = r.root;
+      assert.equal(r.code, 0, r.log);
+      assert.equal(await Deno.readTextFile(join(r.work, "sub/in.txt")), "over ssh\n");
+      assert.equal(await Deno.readTextFile(join(srv.root, "made/out.txt")), "over ssh\n");
+    } finally {
+      await srv.stop();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "wrapper: exit.json's reason is JSON-escaped (quotes, backslashes, line breaks)",
+  ignore: !haveCurl,
+  async fn() {
+    const path = 'we"ird\\name\nwith a line break.txt';
+    const url = "ftp://127.0.0.1:9/pub/x.txt";
+    const r = await runNode({ put: [{ url, path, action: "ftp" }] });
+    try {
+      const reason = `Cannot upload "${path}" to "${url}" on the node: ${path} does not exist`;
+      assert.equal(r.code, 1);
+      assert.ok(r.ran, "a put is checked after the task");
+      assert.equal(JSON.parse(r.statusText).reason, reason);
+      assert.equal(r.status?.reason, reason);
+    } finally {
+      await Deno.remove(r.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test("wrapper: transfers that cannot work fail before the task with a reason", async () => {
+  for (
+    const [t, dir, reason] of [
+      [
+        { url: "http://h/x", path: "x", action: "http" },
+        "put",
+        'Cannot upload "x" to "http://h/x" on the node: uploads over http are not supported',
+      ],
+      [
+        { url: "gopher://h/x", path: "x", action: "x" },
+        "fetch",
+        'Cannot fetch "gopher://h/x" on the node: the node cannot transfer gopher: URLs',
+      ],
+      [
+        { url: "ftp://h/x", path: "x", action: "ftp", passwordEnv: "A[$(touch PWNED)]" },
+        "fetch",
+        'Cannot fetch "ftp://h/x" on the node: ' +
+        'password_env "A[$(touch PWNED)]" is not a variable name',
+      ],
+      [
+        { url: "ftp://ann:hunter22@h/x", path: "x", action: "ftp" },
+        "fetch",
+        'Cannot fetch "ftp://ann@h/x" on the node: ' +
+        "the URL holds a password, which is not sent to nodes: use password_env",
+      ],
+      [
+        { url: "sftp://h/dir/", path: "x", action: "sftp" },
+        "put",
+        'Cannot upload "x" to "sftp://h/dir/" on the node: the URL names a directory, not a file',
+      ],
+    ] as const
+  ) {
+    const r = await runNode(dir === "put" ? { put: [t] } : { fetch: [t] });
+    try {
+      assert.equal(r.code, 1);
+      assert.equal(r.status?.reason, reason);
+      assert.ok(!r.ran);
+      assert.ok(!exists(join(r.work, "PWNED")));
+      assert.ok(!r.script.includes("hunter22"));
+    } finally {
+      await Deno.remove(r.root, { recursive: true });
+    }
+  }
+});
+
+Deno.test({
+  name: "wrapper: SIGTERM during a fetch stops curl, removes the netrc file and records the signal",
+  ignore: !haveCurl,
+  async fn() {
+    const srv = await startHttpServer({ files: { "/slow.bin": randomBytes(100_000) } });
+    srv.fault("/slow.bin", { kind: "trickle", bytesPerSecond: 1000, chunk: 100 });
+    const root = await Deno.makeTempDir({ prefix: "ferry-node-" });
+    const tmp = join(root, "tmp");
+    await Deno.mkdir(tmp);
+    try {
+      const j = job(root, {
+        run: { kind: "shell", script: "touch ../ran" },
+        nodeTransfers: {
+          fetch: [{
+            url: srv.url("/slow.bin"),
+            path: "slow.bin",
+            action: "http",
+            user: "ann",
+            passwordEnv: "FERRY_TEST_HTTP_PW",
+          }],
+          put: [],
+        },
+      });
+      const child = await runWrapper(j, { TMPDIR: tmp, FERRY_TEST_HTTP_PW: "pw-for-the-netrc" });
+      for (let i = 0; i < 200 && srv.requests.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(
+        [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("ferry-netrc")).length,
+        1,
+      );
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 143);
+      const st = readWrapperStatus(wrapperFiles(root).status)!;
+      assert.equal(st.signal, "SIGTERM");
+      assert.deepEqual([...Deno.readDirSync(tmp)], []);
+      assert.ok(!exists(join(root, "ran")));
+    } finally {
+      await srv.close();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
 });
