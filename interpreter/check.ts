@@ -167,12 +167,12 @@ async function providerOptionProblems(
       }
     }
     if (!isScheduler(ex.provider)) continue;
-    if (ex.filesystem === "none") {
+    if (ex.filesystem === "none" && ex.via === undefined) {
       problems.push(
         error(
           "invalid-value",
           ["executors", name, "filesystem"],
-          `Cannot use "filesystem: none" with the ${ex.provider} provider yet: its job wrapper does not fetch inputs or send outputs from the node; use shared or executor-shared`,
+          `Cannot use "filesystem: none" with the ${ex.provider} provider without via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host); use shared, or add via`,
         ),
       );
     }

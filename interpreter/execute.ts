@@ -127,9 +127,9 @@ export async function runWorkflowFile(
   for (const name of new Set(plan.tasks.map((t) => t.executor))) {
     const ex = executors[name]!;
     if (isScheduler(ex.provider)) {
-      if (ex.filesystem === "none") {
+      if (ex.filesystem === "none" && ex.via === undefined) {
         io.write(
-          `ferry: Cannot run on executor "${name}": "filesystem: none" with the ${ex.provider} provider is not supported yet (its job wrapper would have to fetch inputs and send outputs from the node); use a shared or executor-shared filesystem\n`,
+          `ferry: Cannot run on executor "${name}": "filesystem: none" with the ${ex.provider} provider needs via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host)\n`,
         );
         return { code: 2 };
       }
@@ -151,7 +151,20 @@ export async function runWorkflowFile(
         const { endpoint, auth } = executorSsh(ex, "via", base);
         const scheduled = { ...ex, options: withoutSshOptions(ex.options) };
         const runner = sshRunner(endpoint, auth);
-        providers.set(name, schedulerProvider(await dialectOf(scheduled), scheduled, { runner }));
+        // Sharing nothing with ferry: attempts are copied to the cluster through the login node.
+        const copies = ex.filesystem === "none"
+          ? new (await import("../providers/batch/remote_copy.ts")).RemoteCopies(
+            runner,
+            typeof ex.options.remote_dir === "string" ? ex.options.remote_dir : "",
+          )
+          : undefined;
+        providers.set(
+          name,
+          schedulerProvider(await dialectOf(scheduled), scheduled, {
+            runner,
+            ...(copies ? { copies } : {}),
+          }),
+        );
         continue;
       }
       if (isSshProvider(ex.provider)) {

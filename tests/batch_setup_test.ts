@@ -21,7 +21,7 @@ Deno.test("a Slurm executor where sbatch is not installed fails each task saying
   });
 });
 
-Deno.test("a scheduler executor with filesystem: none is refused by check (and so by run)", async () => {
+Deno.test("a scheduler executor with filesystem: none and no via: is refused by check (and so by run)", async () => {
   await withTemp(async (ws) => {
     const wf = await writeWorkflow(ws, {
       ferry: 1,
@@ -34,7 +34,7 @@ Deno.test("a scheduler executor with filesystem: none is refused by check (and s
       assert.equal(r.code, 2, r.stderr);
       assert.match(
         r.stdout + r.stderr,
-        /^\S*workflow\.yaml:\d+:\d+: error\[invalid-value\]: Cannot use "filesystem: none" with the pbs provider yet: its job wrapper does not fetch inputs or send outputs from the node; use shared or executor-shared$/m,
+        /^\S*workflow\.yaml:\d+:\d+: error\[invalid-value\]: Cannot use "filesystem: none" with the pbs provider without via: ferry copies attempts to a cluster only through its login node \(via: ssh:\/\/user@login-host\); use shared, or add via$/m,
       );
     }
   });

@@ -530,7 +530,7 @@ Deno.test("ssh via: ferry check takes the SSH login keys among a scheduler's opt
     assert.equal(typo.code, 2, typo.stderr);
     assert.match(
       typo.stdout,
-      /error\[unknown-key\]: Cannot use the Slurm option "identity_fle": expected one of [^\n]*; with via: also identity_file, passphrase_env, known_hosts, host_key, timeout\n/,
+      /error\[unknown-key\]: Cannot use the Slurm option "identity_fle": expected one of [^\n]*; with via: also identity_file, passphrase_env, known_hosts, host_key, timeout, remote_dir\n/,
     );
     // Without via, they are not Slurm's.
     const noVia = await ferryRun(
@@ -560,6 +560,7 @@ Deno.test({
       });
     try {
       await viaRun(cluster, srv);
+      await viaRemoteRun(cluster, srv);
     } finally {
       await srv.stop();
       await cluster.stop();
@@ -630,6 +631,81 @@ async function viaRun(cluster: SlurmCluster, srv: Sshd): Promise<void> {
     // Two submissions and at least one status call, each a session of the login node's sshd.
     assert.ok(commandSessions(srv) - before >= 3, srv.log());
     assert.deepEqual(await cluster.active(), []);
+  });
+}
+
+/** `via:` with `filesystem: none`: attempts are copied to the cluster through the login node. */
+async function viaRemoteRun(cluster: SlurmCluster, srv: Sshd): Promise<void> {
+  await withTemp(async (ws) => {
+    const remoteDir = await Deno.makeTempDir({ prefix: "ferry-cluster-fs-" });
+    const http = await startHttpServer({ files: { "/extra.txt": "from the web\n" } });
+    try {
+      await Deno.mkdir(join(ws, "in"));
+      for (const i of [1, 2, 3]) {
+        await Deno.writeTextFile(join(ws, "in", `${i}.txt`), `input ${i}\n`);
+      }
+      const site = await writeWorkflow(ws, {
+        "ferry-site": 1,
+        executors: {
+          cluster: {
+            provider: "slurm",
+            via: `ssh://${srv.user}@127.0.0.1:${srv.port}`,
+            filesystem: "none",
+            bundle: "array",
+            options: {
+              partition: "debug",
+              identity_file: srv.identity,
+              known_hosts: srv.knownHosts,
+              remote_dir: remoteDir,
+            },
+          },
+        },
+      }, "site.yaml");
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "via-remote",
+        params: { ids: [1, 2, 3] },
+        defaults: { executor: "cluster" },
+        apps: {
+          gen: {
+            for_each: { i: "${{ params.ids }}" },
+            inputs: { src: "in/${{ i }}.txt", extra: `${http.origin}/extra.txt` },
+            outputs: { out: "gen/${{ i }}.txt" },
+            shell:
+              "cat ${{ inputs.src }} ${{ inputs.extra }} > ${{ outputs.out }}; pwd >> ${{ outputs.out }}",
+          },
+          sum: {
+            inputs: { all: "${{ apps.gen.outputs.out }}" },
+            outputs: { total: "total.txt" },
+            shell: "cat ${{ inputs.all }} > ${{ outputs.total }}",
+          },
+        },
+      });
+      const r = await ferryRun(["--site", site, wf], {
+        SLURM_CONF: join(ws, "no-such-slurm.conf"),
+        FERRY_POLL_MS: "200",
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^done: 4 succeeded, 0 failed in /m);
+      const runDir = runDirOf(r), runId = runDir.split("/").at(-1)!;
+      const total = await Deno.readTextFile(join(ws, "total.txt"));
+      for (const i of [1, 2, 3]) {
+        const where = join(remoteDir, runId, taskDirName(`gen[i=${i}]`), "attempt-1", "work");
+        assert.ok(total.includes(`input ${i}\nfrom the web\n${where}\n`), total);
+      }
+      // Each task fetched the web input itself, on its node.
+      assert.equal(http.requests.filter((q) => q.path === "/extra.txt").length, 3);
+      const ids = [1, 2, 3].map((i) =>
+        readJson(join(attemptDir(runDir, `gen[i=${i}]`), "job.json"))
+      );
+      assert.equal(new Set(ids.map((j) => j.jobId.split("_")[0])).size, 1, "one job array");
+      // Successful copies are gone from the cluster; only the array's scripts stay.
+      assert.deepEqual([...Deno.readDirSync(join(remoteDir, runId))].map((e) => e.name), ["jobs"]);
+      assert.deepEqual(await cluster.active(), []);
+    } finally {
+      await http.close();
+      await Deno.remove(remoteDir, { recursive: true });
+    }
   });
 }
 

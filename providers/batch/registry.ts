@@ -54,10 +54,12 @@ export async function dialectOf(ex: Executor): Promise<Dialect> {
     ...dialect,
     checkOptions: (options) =>
       dialect.checkOptions(
-        Object.fromEntries(Object.entries(options).filter(([k]) => !SSH_OPTIONS.includes(k))),
+        Object.fromEntries(
+          Object.entries(options).filter(([k]) => !SSH_PROVIDER_OPTIONS.includes(k)),
+        ),
       ).map((m) =>
         m.startsWith("Cannot use the ") && m.includes("expected one of")
-          ? `${m}; with via: also ${SSH_OPTIONS.join(", ")}`
+          ? `${m}; with via: also ${SSH_PROVIDER_OPTIONS.join(", ")}`
           : m
       ),
   };

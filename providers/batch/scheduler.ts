@@ -22,6 +22,7 @@ import type { Dialect, QueueEntry, ScriptRequest } from "./dialect.ts";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { type CommandRunner, localRunner } from "./runner.ts";
 import { readWrapperStatus, wrapperFiles, type WrapperOptions, wrapperScript } from "./wrapper.ts";
+import { relocate, type RemoteCopies } from "./remote_copy.ts";
 
 /** Options for {@linkcode schedulerProvider}. */
 export interface SchedulerOptions extends WrapperOptions {
@@ -33,6 +34,11 @@ export interface SchedulerOptions extends WrapperOptions {
   readonly gatherMs?: number;
   /** Status polls a job may stay unknown to the scheduler without a status file before it fails. @default 5 */
   readonly missingPolls?: number;
+  /**
+   * The cluster shares no filesystem with ferry (`via:` with `filesystem: none`): attempts are
+   * copied to the cluster through the login node and run there; results come back the same way.
+   */
+  readonly copies?: RemoteCopies;
 }
 
 interface Waiting {
@@ -47,6 +53,8 @@ interface Waiting {
   cancelled?: boolean;
   missing: number;
   last?: QueueEntry;
+  /** The attempt's copy on the cluster (`via:` with `filesystem: none`). */
+  remote?: string;
 }
 
 /** A job name the schedulers accept: letters, digits, `-`, `_`, `.`; at most 64 characters. */
@@ -122,6 +130,7 @@ export function schedulerProvider(
   const pollMs = options.pollMs ?? (Number(Deno.env.get("FERRY_POLL_MS")) || 1000);
   const gatherMs = options.gatherMs ?? 50;
   const missingPolls = options.missingPolls ?? 5;
+  const copies = options.copies;
   const label = dialect.name === "slurm"
     ? "Slurm"
     : dialect.name === "pbs"
@@ -173,31 +182,78 @@ export function schedulerProvider(
       return false;
     });
     if (live.length === 0) return;
-    for (const w of live) {
-      for (const [path, text] of wrapperScript(w.job, options)) {
-        Deno.mkdirSync(dirname(path), { recursive: true });
-        Deno.writeTextFileSync(path, text);
+    // With remote copies (`via:` and `filesystem: none`) every path the cluster sees is the copy's.
+    const far = new Map<Waiting, JobSpec & { root: string }>();
+    for (const w of [...live]) {
+      let job = w.job;
+      if (copies) {
+        try {
+          w.remote = await copies.rootOf(w.job.root);
+        } catch (e) {
+          finish(w, { outcome: "failed", message: (e as Error).message, retryable: true });
+          live.splice(live.indexOf(w), 1);
+          continue;
+        }
+        job = relocate(w.job, w.job.root, w.remote);
       }
+      for (const [path, text] of wrapperScript(job, options)) {
+        const here = w.remote !== undefined ? w.job.root + path.slice(w.remote.length) : path;
+        Deno.mkdirSync(dirname(here), { recursive: true });
+        Deno.writeTextFileSync(here, text);
+      }
+      if (copies && w.remote !== undefined) {
+        const sent = await copies.upload(w.job.root, w.remote);
+        if (sent !== undefined) {
+          finish(w, { outcome: "failed", message: sent, retryable: true });
+          live.splice(live.indexOf(w), 1);
+          continue;
+        }
+      }
+      far.set(w, job);
     }
+    if (live.length === 0) return;
     let scriptPath: string, req: ScriptRequest, text: string;
+    let localScript: string;
     if (live.length === 1) {
       const w = live[0]!;
-      ({ request: req, text } = singleScript(dialect, ex, w.job));
-      scriptPath = join(w.job.root, "job.sh");
+      ({ request: req, text } = singleScript(dialect, ex, far.get(w)!));
+      scriptPath = join(far.get(w)!.root, "job.sh");
+      localScript = join(w.job.root, "job.sh");
     } else {
       const first = live[0]!.job;
-      const dir = join(first.runDir ?? dirname(dirname(dirname(first.root))), "jobs");
-      Deno.mkdirSync(dir, { recursive: true });
+      const localDir = join(first.runDir ?? dirname(dirname(dirname(first.root))), "jobs");
+      const dir = copies ? `${await copies.runDirOf(first.root)}/jobs` : localDir;
+      Deno.mkdirSync(localDir, { recursive: true });
       const name = `${(first.bundle ?? "array").replace(/[^A-Za-z0-9_.-]+/g, "_")}-${++arraySeq}`;
       const list = join(dir, `${name}.tasks`);
-      Deno.writeTextFileSync(
+      const listText = live.map((w) => wrapperFiles(far.get(w)!.root).script).join("\n") + "\n";
+      Deno.writeTextFileSync(join(localDir, `${name}.tasks`), listText);
+      if (copies) {
+        const sent = await copies.write(list, listText);
+        if (sent !== undefined) {
+          for (const w of live) finish(w, { outcome: "failed", message: sent, retryable: true });
+          return;
+        }
+      }
+      ({ request: req, text } = arrayScript(
+        dialect,
+        ex,
+        name,
+        dir,
         list,
-        live.map((w) => wrapperFiles(w.job.root).script).join("\n") + "\n",
-      );
-      ({ request: req, text } = arrayScript(dialect, ex, name, dir, list, live.map((w) => w.job)));
+        live.map((w) => far.get(w)!),
+      ));
       scriptPath = join(dir, `${name}.sh`);
+      localScript = join(localDir, `${name}.sh`);
     }
-    Deno.writeTextFileSync(scriptPath, text);
+    Deno.writeTextFileSync(localScript, text);
+    if (copies) {
+      const sent = await copies.write(scriptPath, text);
+      if (sent !== undefined) {
+        for (const w of live) finish(w, { outcome: "failed", message: sent, retryable: true });
+        return;
+      }
+    }
     const ran = await runner.run(dialect.submit(scriptPath, req));
     const id = ran.code === 0 ? dialect.parseSubmit(ran.stdout) : undefined;
     if (id === undefined) {
@@ -234,7 +290,8 @@ export function schedulerProvider(
           scheduler: dialect.name,
           executor: ex.name,
           jobId: w.id,
-          script: scriptPath,
+          script: localScript,
+          ...(w.remote !== undefined ? { remote: w.remote, remoteScript: scriptPath } : {}),
           output: live.length === 1
             ? req.output
             : req.output.replace("{array}", id).replace("{index}", String(i)),
@@ -295,9 +352,12 @@ export function schedulerProvider(
     polling = true;
     try {
       // Status files first: a job whose wrapper finished is done, whatever the queue says yet.
-      for (const w of [...outstanding]) {
-        const st = readWrapperStatus(wrapperFiles(w.job.root).status);
-        if (st) done(w, st);
+      if (copies) await collectRemote();
+      else {
+        for (const w of [...outstanding]) {
+          const st = readWrapperStatus(wrapperFiles(w.job.root).status);
+          if (st) done(w, st);
+        }
       }
       if (outstanding.size === 0) return;
       const ids = [...new Set([...outstanding].map((w) => w.cancelId!))];
@@ -356,6 +416,29 @@ export function schedulerProvider(
       }
     } finally {
       polling = false;
+    }
+  };
+
+  /** Finished copies on the cluster (one call for all): their results come back, then done. */
+  const collectRemote = async () => {
+    const waiting = [...outstanding].filter((w) => w.remote !== undefined);
+    const found = await copies!.statuses(waiting.map((w) => w.remote!));
+    if (!found) return; // the login node did not answer: ask again next time
+    for (const w of waiting) {
+      if (!found.has(w.remote!)) continue;
+      const got = await copies!.download(w.job.root, w.remote!);
+      const st = readWrapperStatus(wrapperFiles(w.job.root).status);
+      if (!st) {
+        finish(w, {
+          outcome: "failed",
+          message: got ?? `Cannot read the status the job left in ${w.remote}`,
+          retryable: true,
+        });
+        continue;
+      }
+      done(w, st);
+      // The cluster's copy goes once its results are here (a failed attempt's stays, for a look).
+      if (st.exitCode === 0 && !st.timedOut) await copies!.remove(w.remote!);
     }
   };
 

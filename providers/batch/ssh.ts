@@ -27,6 +27,7 @@ import { shellQuote } from "../../interpreter/command.ts";
 import { SshSetupError } from "../staging/ssh_auth.ts";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { SSH_PROVIDER_OPTIONS } from "./registry.ts";
+import { relocate, RemoteCopies } from "./remote_copy.ts";
 import { executorSsh, type RemoteExit, type SshRunner, sshRunner } from "./ssh_runner.ts";
 import {
   KILL_GRACE_SECONDS,
@@ -184,88 +185,9 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
     }
   };
 
-  let remoteBase: Promise<string> | undefined;
-  /** The attempt's directory on the host: `<remote_dir>/<run>/<task>/attempt-N`. */
-  const remoteRootOf = async (root: string): Promise<string> => {
-    remoteBase ??= (async () => {
-      if (options.remoteDir) return options.remoteDir;
-      const r = await runner.exec('printf "%s" "$HOME"');
-      if (r.code !== 0 || !r.stdout.startsWith("/")) {
-        throw new Error(
-          `ssh: cannot find the home directory on ${where} for the remote copies of attempts${
-            r.failure ? `: ${r.failure.message}` : ""
-          }; set the executor option remote_dir`,
-        );
-      }
-      return `${r.stdout}/.ferry-remote`;
-    })();
-    let base: string;
-    try {
-      base = await remoteBase;
-    } catch (e) {
-      remoteBase = undefined;
-      throw e;
-    }
-    const parts = root.split("/");
-    return [base, ...parts.slice(-4, -3), ...parts.slice(-2)].join("/");
-  };
-
-  /** Copy the attempt's wrapper files and task directory to the host (tar over the connection). */
-  const upload = async (job: JobSpec & { root: string }, remote: string) => {
-    Deno.mkdirSync(join(job.root, "work"), { recursive: true });
-    const entries = ["task.sh", "task-script.sh", "call.json", "work"].filter((e) => {
-      try {
-        Deno.statSync(join(job.root, e));
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    const tar = await new Deno.Command("tar", {
-      args: ["-C", job.root, "-chf", "-", ...entries],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!tar.success) {
-      return `Cannot pack the task directory for ${where}: ${
-        new TextDecoder().decode(tar.stderr).trim()
-      }`;
-    }
-    const r = await runner.exec(
-      `mkdir -p ${shellQuote(remote)} && tar -C ${shellQuote(remote)} -xf -`,
-      { stdinBytes: tar.stdout },
-    );
-    if (r.failure) return r.failure.message;
-    if (r.code !== 0) {
-      return `Cannot copy the task directory to ${remote} on ${where}: ${lastLines(r.stderr)}`;
-    }
-    return undefined;
-  };
-
-  /** Copy what the attempt left on the host back into its directory here. */
-  const download = async (job: JobSpec & { root: string }, remote: string) => {
-    const r = await runner.exec(
-      `cd ${shellQuote(remote)} && tar -cf - --ignore-failed-read --exclude=work/_inputs ` +
-        "exit.json job.out stdout.log stderr.log result.json work 2>/dev/null; true",
-      { binary: true },
-    );
-    if (r.failure) return r.failure.message;
-    const bytes = r.stdoutBytes ?? new Uint8Array();
-    if (bytes.length === 0) return `Cannot copy the results back from ${remote} on ${where}`;
-    const child = new Deno.Command("tar", {
-      args: ["-C", job.root, "-xf", "-"],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(bytes);
-    await w.close();
-    const out = await child.output();
-    return out.success
-      ? undefined
-      : `Cannot unpack the results from ${where}: ${new TextDecoder().decode(out.stderr).trim()}`;
-  };
+  const copies = options.remoteDir !== undefined
+    ? new RemoteCopies(runner, options.remoteDir)
+    : undefined;
 
   const runOne = async (
     job: JobSpec & { readonly root: string },
@@ -278,9 +200,9 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
     const files = wrapperFiles(job.root);
     // Without a shared filesystem the attempt runs in a copy of its directory on the host.
     let remote: string | undefined;
-    if (options.remoteDir !== undefined) {
+    if (copies !== undefined) {
       try {
-        remote = await remoteRootOf(job.root);
+        remote = await copies.rootOf(job.root);
       } catch (e) {
         return {
           outcome: "failed",
@@ -297,8 +219,8 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
       Deno.mkdirSync(dirname(local), { recursive: true });
       Deno.writeTextFileSync(local, text);
     }
-    if (remote !== undefined) {
-      const sent = await upload(job, remote);
+    if (copies !== undefined && remote !== undefined) {
+      const sent = await copies.upload(job.root, remote);
       if (sent !== undefined) {
         return {
           outcome: "failed",
@@ -365,22 +287,16 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
         retryable: ended.failure.retryable,
       };
     }
-    if (remote !== undefined) {
-      const got = await download(job, remote);
+    if (copies !== undefined && remote !== undefined) {
+      const got = await copies.download(job.root, remote);
       if (got !== undefined && !readWrapperStatus(files.status)) {
         return { ...base, outcome: "failed", message: got, retryable: true };
       }
     }
     const st = await statusOf(files.status, ended.failure || remote !== undefined ? 0 : 2000);
-    if (remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
+    if (copies !== undefined && remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
       // The host's copy goes once its results are here (a failed attempt's stays, for a look).
-      const task = remote.slice(0, remote.lastIndexOf("/")),
-        run = task.slice(0, task.lastIndexOf("/"));
-      await sh(
-        `rm -rf ${shellQuote(remote)}; rmdir ${shellQuote(task)} ${
-          shellQuote(run)
-        } 2>/dev/null; true`,
-      );
+      await copies.remove(remote);
     }
     if (st) {
       const r = {
@@ -445,21 +361,5 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
       }
     },
     close: () => runner.close(),
-  };
-}
-
-/** The same job with every path under `from` moved under `to` (its copy on the host). */
-function relocate<J extends JobSpec & { root: string }>(job: J, from: string, to: string): J {
-  const move = (
-    p: string,
-  ) => (p === from || p.startsWith(from + "/") ? to + p.slice(from.length) : p);
-  return {
-    ...job,
-    root: to,
-    dir: move(job.dir),
-    stdout: move(job.stdout),
-    stderr: move(job.stderr),
-    mkdirs: job.mkdirs.map(move),
-    ...(job.call ? { call: { ...job.call, result: move(job.call.result) } } : {}),
   };
 }

@@ -62,7 +62,9 @@ const PATH_OPTIONS = ["identity_file", "known_hosts"];
  * ```
  */
 export function withoutSshOptions(options: Options): Record<string, ParamValue> {
-  return Object.fromEntries(Object.entries(options).filter(([k]) => !SSH_OPTIONS.includes(k)));
+  return Object.fromEntries(
+    Object.entries(options).filter(([k]) => !SSH_OPTIONS.includes(k) && k !== "remote_dir"),
+  );
 }
 
 /** How to log in: credentials, host key policy and the connect timeout. */
