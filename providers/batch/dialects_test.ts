@@ -560,6 +560,14 @@ Deno.test("htcondor: parseSubmit reads the -terse range; status and cancel argv"
   assert.deepEqual(htcondor.cancel(["2001", "2002.0"]), { argv: ["condor_rm", "2001", "2002.0"] });
 });
 
+Deno.test("htcondor: parseStatus on a recorded condor_q -nobatch -json job ad (HTCondor 8.8.10)", async () => {
+  // A running job with its full ad; its earlier hold (LastHoldReason) must not count.
+  assert.deepEqual(
+    htcondor.parseStatus(await recorded("htcondor_condor_q_json.jlab_gemc.txt")),
+    [{ id: "3472942.81", state: "running", raw: "Running" }],
+  );
+});
+
 Deno.test("htcondor: parseStatus on condor_q -json in the documented format (not recorded)", async () => {
   assert.deepEqual(
     htcondor.parseStatus(await recorded("htcondor_condor_q_json.documented_format.txt")),
