@@ -21,7 +21,13 @@ import type { Executor } from "../../dsl/model.ts";
 import type { Dialect, QueueEntry, ScriptRequest } from "./dialect.ts";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { type CommandRunner, localRunner } from "./runner.ts";
-import { readWrapperStatus, wrapperFiles, type WrapperOptions, wrapperScript } from "./wrapper.ts";
+import {
+  readWrapperStatus,
+  resultOfStatus,
+  wrapperFiles,
+  type WrapperOptions,
+  wrapperScript,
+} from "./wrapper.ts";
 import { relocate, type RemoteCopies } from "./remote_copy.ts";
 
 /** Options for {@linkcode schedulerProvider}. */
@@ -442,21 +448,8 @@ export function schedulerProvider(
     }
   };
 
-  const done = (w: Waiting, st: NonNullable<ReturnType<typeof readWrapperStatus>>) => {
-    const base = {
-      startedAt: st.startedAt,
-      endedAt: st.endedAt,
-      host: st.host,
-      exitCode: st.exitCode,
-      ...(st.signal ? { signal: st.signal } : {}),
-      // The wrapper's own failure (a node-side transfer), worded by it.
-      ...(st.reason ? { message: st.reason } : {}),
-    };
-    if (st.timedOut) finish(w, { ...base, outcome: "timeout" });
-    else if (w.cancelled) {
-      finish(w, { ...base, outcome: st.exitCode === 0 ? "succeeded" : "cancelled" });
-    } else finish(w, { ...base, outcome: st.exitCode === 0 ? "succeeded" : "failed" });
-  };
+  const done = (w: Waiting, st: NonNullable<ReturnType<typeof readWrapperStatus>>) =>
+    finish(w, resultOfStatus(st, w.cancelled === true));
 
   return {
     name: dialect.name,

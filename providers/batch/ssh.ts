@@ -32,6 +32,7 @@ import { executorSsh, type RemoteExit, type SshRunner, sshRunner } from "./ssh_r
 import {
   KILL_GRACE_SECONDS,
   readWrapperStatus,
+  resultOfStatus,
   wrapperFiles,
   type WrapperOptions,
   wrapperScript,
@@ -299,18 +300,8 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
       await copies.remove(remote);
     }
     if (st) {
-      const r = {
-        startedAt: st.startedAt,
-        endedAt: st.endedAt,
-        host: st.host,
-        exitCode: st.exitCode,
-        ...(st.signal ? { signal: st.signal } : {}),
-        ...(st.reason ? { message: st.reason } : {}),
-        ...(pid !== undefined ? { jobId: String(pid) } : {}),
-      };
-      if (st.timedOut) return { ...r, outcome: "timeout" };
-      if (st.exitCode === 0) return { ...r, outcome: "succeeded" };
-      return { ...r, outcome: cancelled || signal.aborted ? "cancelled" : "failed" };
+      const r = resultOfStatus(st, cancelled || signal.aborted);
+      return pid !== undefined ? { ...r, jobId: String(pid) } : r;
     }
     if (cancelled || signal.aborted) return { ...base, outcome: "cancelled" };
     if (ended.failure) {

@@ -33,7 +33,7 @@
 
 import { join } from "node:path";
 import { shellQuote } from "../../interpreter/command.ts";
-import type { JobSpec, NodeTransfer } from "./types.ts";
+import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
 
 const FUNCTION_RUNNER = new URL("../../interpreter/function_runner.ts", import.meta.url).pathname;
 
@@ -734,3 +734,23 @@ ferry_transfer() {
     "$(ferry_secs $(($(date +%s%3N) - t0)))" "$attempt"
   ferry_cleanup
 }`.replaceAll("$\\{", "${");
+
+/** What a wrapper's status file says happened, as a provider reports it (`cancelled`: ferry asked). */
+export function resultOfStatus(st: WrapperStatus, cancelled: boolean): JobResult {
+  return {
+    startedAt: st.startedAt,
+    endedAt: st.endedAt,
+    host: st.host,
+    exitCode: st.exitCode,
+    ...(st.signal ? { signal: st.signal } : {}),
+    // The wrapper's own failure (a node-side transfer), worded by it.
+    ...(st.reason ? { message: st.reason } : {}),
+    outcome: st.timedOut
+      ? "timeout"
+      : st.exitCode === 0
+      ? "succeeded"
+      : cancelled
+      ? "cancelled"
+      : "failed",
+  };
+}
