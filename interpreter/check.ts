@@ -167,6 +167,15 @@ async function providerOptionProblems(
       }
     }
     if (!isScheduler(ex.provider)) continue;
+    if (ex.filesystem === "executor-shared" && ex.via !== undefined) {
+      problems.push(
+        error(
+          "invalid-value",
+          ["executors", name, "filesystem"],
+          `Cannot use "filesystem: executor-shared" with via: ferry reaches the cluster's filesystem only by copying attempts there; use none (each attempt copied to remote_dir) or shared`,
+        ),
+      );
+    }
     if (ex.filesystem === "none" && ex.via === undefined) {
       problems.push(
         error(

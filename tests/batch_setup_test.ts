@@ -39,3 +39,26 @@ Deno.test("a scheduler executor with filesystem: none and no via: is refused by 
     }
   });
 });
+
+Deno.test("executor-shared with via: is refused by check: attempts reach the cluster only as copies", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "esvia",
+      executors: {
+        hpc: {
+          provider: "slurm",
+          filesystem: "executor-shared",
+          via: "ssh://me@login.example.org",
+        },
+      },
+      apps: { a: { executor: "hpc", outputs: { o: "o.txt" }, command: ["true"] } },
+    });
+    const r = await ferryRun([wf], {}, "check");
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stdout + r.stderr,
+      /error\[invalid-value\]: Cannot use "filesystem: executor-shared" with via: ferry reaches the cluster's filesystem only by copying attempts there; use none \(each attempt copied to remote_dir\) or shared$/m,
+    );
+  });
+});
