@@ -112,3 +112,13 @@ export type {
 export { stageIn, stageOut } from "./providers/staging/transfer.ts";
 export { redact } from "./providers/staging/secrets.ts";
 export type { TransferEvent } from "./interpreter/stager.ts";
+export type {
+  AppRef,
+  AppSpec,
+  FileObject,
+  FileSpec,
+  FilesSpec,
+  ResourcesSpec,
+  WorkflowOptions,
+} from "./dsl/builder.ts";
+export { app, file, Ref, workflow, WorkflowBuilder } from "./dsl/builder.ts";

@@ -1,0 +1,326 @@
+/**
+ * Workflows in TypeScript: {@linkcode workflow}, {@linkcode app} and
+ * {@linkcode file} build the same document a YAML or TOML file holds, so
+ * checking, planning and running are exactly those of the CLI. References are
+ * typed: `count.outputs.n` exists only when `count` declared an output `n`,
+ * and becomes the expression `${{ apps.count.outputs.n }}`.
+ *
+ * A script that builds a workflow is also its command line:
+ * `deno run -A my_workflow.ts plan|run|check [options]` (see
+ * {@linkcode WorkflowBuilder.main}).
+ *
+ * @example
+ * ```ts
+ * import { workflow } from "./builder.ts";
+ * import assert from "node:assert/strict";
+ * const wf = workflow("words", { params: { words: ["alpha", "beta"] } });
+ * const count = wf.app("count", {
+ *   forEach: { word: wf.param("words") },
+ *   outputs: { n: "counts/${{ word }}.txt" },
+ *   shell: "echo ${{ word }} | wc -c > ${{ outputs.n }}",
+ * });
+ * wf.app("total", {
+ *   inputs: { counts: count.outputs.n },
+ *   outputs: { sum: "total.txt" },
+ *   shell: "cat ${{ inputs.counts }} > ${{ outputs.sum }}",
+ * });
+ * const doc = wf.toDocument();
+ * const apps = doc.apps as { total: { inputs: unknown } };
+ * assert.deepEqual(apps.total.inputs, { counts: "${{ apps.count.outputs.n }}" });
+ * assert.deepEqual(wf.validate().problems, []);
+ * ```
+ * @module
+ */
+
+import type { ParamValue, Workflow } from "./model.ts";
+import { type Validated, validateWorkflow } from "./validate.ts";
+
+/** An expression (`${{ ... }}`) standing for a param, a named file or an app's output. */
+export class Ref {
+  /** The expression text. */
+  readonly expr: string;
+  /** Make a reference to an expression (`params.x`, `apps.a.outputs.o`). */
+  constructor(expression: string) {
+    this.expr = `\${{ ${expression} }}`;
+  }
+  /** The expression text, so that a reference can be used inside strings. */
+  toString(): string {
+    return this.expr;
+  }
+  /** The expression text in the document. */
+  toJSON(): string {
+    return this.expr;
+  }
+}
+
+/** A file in long form (exactly one of `path`, `url`, `glob`, `dir`). */
+export interface FileObject {
+  /** A workspace-relative path or a URL. */
+  readonly path?: string;
+  /** A URL. */
+  readonly url?: string;
+  /** Outputs only: a glob collected after the task ran. */
+  readonly glob?: string;
+  /** Outputs only: a directory the task fills. */
+  readonly dir?: string;
+  /** Outputs only: an intermediate file. */
+  readonly temp?: boolean;
+  /** Inputs only: the expected digest, `sha256:<hex>`. */
+  readonly checksum?: string;
+}
+
+/** One file: a path or URL (expressions allowed), a long form, or a reference. */
+export type FileSpec = string | FileObject | Ref;
+/** One file or a list of files. */
+export type FilesSpec = FileSpec | readonly FileSpec[];
+
+/** A file in long form: `file("data/ref.fa", { checksum: "sha256:..." })`. */
+export function file(
+  pathOrUrl: string,
+  options: Omit<FileObject, "path" | "url"> = {},
+): FileObject {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(pathOrUrl) && !/^[A-Za-z]:[\\/]/.test(pathOrUrl)
+    ? { url: pathOrUrl, ...options }
+    : { path: pathOrUrl, ...options };
+}
+
+/** What one task needs. */
+export interface ResourcesSpec {
+  /** Cores per task. */
+  readonly cores?: number;
+  /** Memory with a unit: `512M`, `4GiB`. */
+  readonly memory?: string;
+  /** Time limit: `90s`, `30m`, `1h30m`, `HH:MM:SS`. */
+  readonly walltime?: string | number;
+  /** GPUs per task. */
+  readonly gpus?: number;
+  /** MPI ranks. */
+  readonly ranks?: number;
+}
+
+/** An app, as {@linkcode WorkflowBuilder.app} takes it (the YAML keys, `forEach` for `for_each`). */
+export interface AppSpec<O extends Record<string, FilesSpec> = Record<string, FilesSpec>> {
+  /** Free text. */
+  readonly description?: string;
+  /** A label per task; may hold expressions. */
+  readonly label?: string;
+  /** The executor's name. */
+  readonly executor?: string;
+  /** Fan-out: one task per combination of these lists (or references to lists). */
+  readonly forEach?: Readonly<
+    Record<string, readonly (string | number | boolean)[] | Ref | string>
+  >;
+  /** Apps (or their names) whose every task must finish first. */
+  readonly after?: readonly (string | AppRef)[];
+  /** Files the task reads, by name. */
+  readonly inputs?: Readonly<Record<string, FilesSpec>>;
+  /** Files the task writes, by name. */
+  readonly outputs?: O;
+  /** The argv, without a shell. */
+  readonly command?: readonly (string | number | boolean | Ref)[];
+  /** A bash script, run with `set -euo pipefail`. */
+  readonly shell?: string;
+  /** A TypeScript function, `./module.ts#exportName` relative to the script. */
+  readonly function?: string;
+  /** Send standard output to this file. */
+  readonly stdout?: string | Ref;
+  /** Send standard error to this file. */
+  readonly stderr?: string | Ref;
+  /** Environment variables. */
+  readonly env?: Readonly<Record<string, string | number | boolean>>;
+  /** What one task needs. */
+  readonly resources?: ResourcesSpec;
+  /** Retries after a failure. */
+  readonly retries?: number;
+  /** Caching: `false`, or parts to leave out of the key. */
+  readonly cache?: boolean | { readonly ignore: readonly string[] };
+  /** Bump to invalidate cached results. */
+  readonly version?: string | number;
+}
+
+/** An app of a workflow: its name, and a reference to each of its outputs. */
+export interface AppRef<O extends Record<string, FilesSpec> = Record<string, FilesSpec>> {
+  /** The app's name. */
+  readonly name: string;
+  /** `${{ apps.NAME.outputs.OUTPUT }}` for each declared output. */
+  readonly outputs: { readonly [K in keyof O]: Ref };
+  /** The app as the document holds it. */
+  readonly spec: AppSpec<O>;
+}
+
+/** An app made on its own, to add to a workflow with `workflow(name, { apps: [...] })`. */
+export function app<O extends Record<string, FilesSpec>>(
+  name: string,
+  spec: AppSpec<O>,
+): AppRef<O> {
+  const outputs = {} as { [K in keyof O]: Ref };
+  for (const k of Object.keys(spec.outputs ?? {}) as (keyof O & string)[]) {
+    outputs[k] = new Ref(`apps.${name}.outputs.${k}`);
+  }
+  return { name, outputs, spec };
+}
+
+/** The rest of a workflow file's top level. */
+export interface WorkflowOptions {
+  /** Free text. */
+  readonly description?: string;
+  /** Parameters (`--param` overrides them). */
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Named files. */
+  readonly files?: Readonly<Record<string, FileSpec>>;
+  /** Defaults every app inherits. */
+  readonly defaults?: {
+    readonly executor?: string;
+    readonly retries?: number;
+    readonly resources?: ResourcesSpec;
+    readonly cache?: boolean | { readonly ignore: readonly string[] };
+    readonly env?: Readonly<Record<string, string | number | boolean>>;
+  };
+  /** Executors, as a site file holds them (a site file given with --site overrides them). */
+  readonly executors?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Apps made with {@linkcode app}. */
+  readonly apps?: readonly AppRef[];
+}
+
+/** A workflow being built. */
+export class WorkflowBuilder {
+  readonly #name: string;
+  readonly #options: WorkflowOptions;
+  readonly #apps = new Map<string, AppRef>();
+  readonly #files = new Map<string, FileSpec>();
+
+  /** Start a workflow; {@linkcode workflow} is the usual way. */
+  constructor(name: string, options: WorkflowOptions = {}) {
+    this.#name = name;
+    this.#options = options;
+    for (const a of options.apps ?? []) this.add(a);
+    for (const [k, v] of Object.entries(options.files ?? {})) this.#files.set(k, v);
+  }
+
+  /** `${{ params.NAME }}`. */
+  param(name: string): Ref {
+    return new Ref(`params.${name}`);
+  }
+
+  /** Declare a named file; returns `${{ files.NAME }}`. */
+  file(name: string, spec: FileSpec): Ref {
+    this.#files.set(name, spec);
+    return new Ref(`files.${name}`);
+  }
+
+  /** Add an app; returns references to its outputs. */
+  app<O extends Record<string, FilesSpec>>(name: string, spec: AppSpec<O>): AppRef<O> {
+    return this.add(app(name, spec));
+  }
+
+  /** Add an app made with {@linkcode app}. */
+  add<O extends Record<string, FilesSpec>>(a: AppRef<O>): AppRef<O> {
+    if (this.#apps.has(a.name)) {
+      throw new Error(`workflow "${this.#name}" already has an app "${a.name}"`);
+    }
+    this.#apps.set(a.name, a as unknown as AppRef);
+    return a;
+  }
+
+  /**
+   * The document, exactly as a YAML file with the same content would parse.
+   * `baseDir` makes `function:` module paths absolute (for a document that
+   * will live elsewhere than the script).
+   */
+  toDocument(options: { readonly baseDir?: string } = {}): Record<string, unknown> {
+    const o = this.#options;
+    const apps: Record<string, unknown> = {};
+    for (const [name, a] of this.#apps) {
+      const { forEach, after, function: fn, ...rest } = a.spec;
+      apps[name] = {
+        ...rest,
+        ...(forEach !== undefined ? { for_each: forEach } : {}),
+        ...(after !== undefined
+          ? { after: after.map((x) => (typeof x === "string" ? x : x.name)) }
+          : {}),
+        ...(fn !== undefined ? { function: absoluteModule(fn, options.baseDir) } : {}),
+      };
+    }
+    const doc = {
+      ferry: 1,
+      name: this.#name,
+      ...(o.description !== undefined ? { description: o.description } : {}),
+      ...(o.params !== undefined ? { params: o.params } : {}),
+      ...(this.#files.size > 0 ? { files: Object.fromEntries(this.#files) } : {}),
+      ...(o.defaults !== undefined ? { defaults: o.defaults } : {}),
+      ...(o.executors !== undefined ? { executors: o.executors } : {}),
+      apps,
+    };
+    // References become their expression text; the result is plain JSON data.
+    return JSON.parse(JSON.stringify(doc));
+  }
+
+  /** Check the document's shape and meaning, as `ferry check` does before the DAG phase. */
+  validate(): Validated<Workflow> {
+    return validateWorkflow(this.toDocument());
+  }
+
+  /**
+   * Run the CLI on this workflow: `deno run -A my_workflow.ts plan|run|check
+   * [options] [targets]`. The document is written to
+   * `.ferry/generated/NAME.yaml` in the workspace (diagnostics point there),
+   * `function:` paths stay relative to the script, and the workspace is the
+   * script's folder unless `options.workspace` or `--workspace` says
+   * otherwise. Returns the exit code; exits with it when `exit` is true (the
+   * default when the script is the main module).
+   */
+  async main(
+    args: readonly string[] = Deno.args,
+    options: {
+      readonly script?: string | URL;
+      readonly workspace?: string | URL;
+      readonly exit?: boolean;
+    } = {},
+  ): Promise<number> {
+    const { dirname, basename, join } = await import("node:path");
+    const { fileURLToPath } = await import("node:url");
+    const path = (
+      p: string | URL,
+    ) => (p instanceof URL || p.startsWith("file:") ? fileURLToPath(p) : p);
+    const script = path(options.script ?? Deno.mainModule);
+    const workspace = options.workspace !== undefined ? path(options.workspace) : dirname(script);
+    const generated = join(workspace, ".ferry", "generated", `${basename(script, ".ts")}.yaml`);
+    await Deno.mkdir(dirname(generated), { recursive: true });
+    await Deno.writeTextFile(
+      generated,
+      `# Generated by ${
+        basename(script)
+      } (ferry's TypeScript builder); edit the script instead.\n` +
+        JSON.stringify(this.toDocument({ baseDir: dirname(script) }), null, 2) + "\n",
+    );
+    const [command, ...rest] = args;
+    const { cli } = await import("../main.ts");
+    let code: number;
+    if (command === undefined || !WORKFLOW_COMMANDS.has(command)) {
+      code = await cli(command === undefined ? ["--help"] : [...args]);
+    } else {
+      const hasWorkspace = rest.some((a) => a === "-w" || a.startsWith("--workspace"));
+      code = await cli([
+        command,
+        ...(hasWorkspace ? [] : ["--workspace", workspace]),
+        generated,
+        ...rest,
+      ]);
+    }
+    if (options.exit ?? script === path(Deno.mainModule)) Deno.exit(code);
+    return code;
+  }
+}
+
+/** Commands that take the workflow file as their first argument. */
+const WORKFLOW_COMMANDS = new Set(["check", "plan", "run", "status", "clean"]);
+
+function absoluteModule(fn: string, baseDir: string | undefined): string {
+  if (baseDir === undefined || fn.startsWith("/")) return fn;
+  return `${baseDir.replace(/\/$/, "")}/${fn.replace(/^\.\//, "")}`;
+}
+
+/** Start building a workflow named `name`. */
+export function workflow(name: string, options: WorkflowOptions = {}): WorkflowBuilder {
+  return new WorkflowBuilder(name, options);
+}

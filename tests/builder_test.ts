@@ -1,0 +1,98 @@
+/**
+ * The TypeScript builder: the quickstart built in code (examples/typescript/quickstart.ts) gives
+ * the same model and the same plan as examples/quickstart/workflow.yaml, and a builder script is
+ * its own command line.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { checkWorkflowFile } from "../interpreter/check.ts";
+import { renderPlanJson } from "../interpreter/render_json.ts";
+import { validateWorkflow } from "../dsl/validate.ts";
+import { loadFile } from "../dsl/load.ts";
+import { workflow } from "../dsl/builder.ts";
+import { quickstart } from "../examples/typescript/quickstart.ts";
+import { ROOT, withTemp } from "./_run.ts";
+
+const QUICKSTART = join(ROOT, "examples", "quickstart");
+
+Deno.test("builder: the quickstart built in TypeScript is the YAML quickstart: same model, same plan", async () => {
+  const yaml = await loadFile(join(QUICKSTART, "workflow.yaml"));
+  const fromYaml = validateWorkflow(yaml.document!.value);
+  const fromTs = validateWorkflow(quickstart.toDocument());
+  assert.deepEqual(fromTs.problems, []);
+  assert.deepEqual(fromTs.model, fromYaml.model);
+  await withTemp(async (dir) => {
+    const generated = join(dir, "quickstart.yaml");
+    await Deno.writeTextFile(generated, JSON.stringify(quickstart.toDocument(), null, 2));
+    const a = await checkWorkflowFile(join(QUICKSTART, "workflow.yaml"));
+    const b = await checkWorkflowFile(generated, { workspace: QUICKSTART });
+    assert.ok(a.plan && b.plan, "both plan");
+    assert.equal(renderPlanJson(b.plan), renderPlanJson(a.plan));
+  });
+});
+
+Deno.test("builder: a script is its own CLI (check, plan --format json, run) in its folder", async () => {
+  await withTemp(async (dir) => {
+    const script = join(dir, "flow.ts");
+    await Deno.writeTextFile(
+      script,
+      [
+        `import { workflow } from ${JSON.stringify(join(ROOT, "mod.ts"))};`,
+        'const wf = workflow("flow", { params: { names: ["a", "b"] } });',
+        "const hi = wf.app('hi', {",
+        "  forEach: { n: wf.param('names') },",
+        "  outputs: { o: 'hi/${{ n }}.txt' },",
+        "  command: ['echo', 'hello ${{ n }}'],",
+        "  stdout: '${{ outputs.o }}',",
+        "});",
+        "wf.app('all', {",
+        "  inputs: { his: hi.outputs.o },",
+        "  outputs: { o: 'all.txt' },",
+        "  shell: 'cat ${{ inputs.his }} > ${{ outputs.o }}',",
+        "});",
+        "if (import.meta.main) await wf.main();",
+        "",
+      ].join("\n"),
+    );
+    const deno = (...args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        // The script lives outside the repository: ferry's import map comes with --config.
+        args: ["run", "-A", "--config", join(ROOT, "deno.json"), script, ...args],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const dec = new TextDecoder();
+    const check = await deno("check");
+    assert.equal(check.code, 0, dec.decode(check.stderr));
+    assert.equal(
+      dec.decode(check.stdout),
+      `✓ ${join(dir, ".ferry", "generated", "flow.yaml")}: valid, 3 tasks, 0 errors, 0 warnings\n`,
+    );
+    const plan = await deno("plan", "--format", "json");
+    assert.equal(plan.code, 0, dec.decode(plan.stderr));
+    assert.deepEqual(
+      JSON.parse(dec.decode(plan.stdout)).tasks.map((t: { id: string }) => t.id),
+      ["hi[n=a]", "hi[n=b]", "all"],
+    );
+    const run = await deno("run");
+    assert.equal(run.code, 0, dec.decode(run.stderr));
+    assert.equal(await Deno.readTextFile(join(dir, "all.txt")), "hello a\nhello b\n");
+    const bad = await deno("run", "--param", "names=3");
+    assert.equal(bad.code, 2);
+  });
+});
+
+Deno.test("builder: references are typed and apps are unique", () => {
+  const wf = workflow("t");
+  const a = wf.app("a", { outputs: { x: "x.txt", y: { glob: "y/*.txt" } }, command: ["true"] });
+  assert.equal(String(a.outputs.x), "${{ apps.a.outputs.x }}");
+  assert.equal(`${a.outputs.y}`, "${{ apps.a.outputs.y }}");
+  // @ts-expect-error: "z" is not an output of a
+  assert.equal(a.outputs.z, undefined);
+  assert.throws(() => wf.app("a", { command: ["true"] }), /workflow "t" already has an app "a"/);
+  const f = wf.file("ref", { url: "https://example.org/ref.fa", checksum: "sha256:00" });
+  assert.equal(f.expr, "${{ files.ref }}");
+});
