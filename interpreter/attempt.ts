@@ -311,6 +311,8 @@ export interface JobPlace {
   readonly scratch?: string;
   /** Transfers the job wrapper makes on the node (`filesystem: none`). */
   readonly nodeTransfers?: NodeTransfers;
+  /** For a function task: what the function tasks it depends on returned, by task id. */
+  readonly results?: Readonly<Record<string, unknown>>;
 }
 
 /** The job a batch provider gets for one attempt of a task (`ferry run` and `plan --show-scripts`). */
@@ -329,7 +331,7 @@ export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec 
     resources: task.resources,
     ...(ex.workerInit ? { workerInit: ex.workerInit } : {}),
     ...(run.kind === "function"
-      ? { call: { args: functionArgs(task, paths.work), result: paths.result } }
+      ? { call: { args: functionArgs(task, paths.work, place.results), result: paths.result } }
       : {}),
     root: paths.root,
     runDir: place.runDir,
@@ -339,8 +341,15 @@ export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec 
   };
 }
 
-/** A function app's arguments: inputs and outputs as paths, bindings, the task. */
-function functionArgs(task: PlanTask, work: string): unknown {
+/**
+ * A function app's arguments: inputs and outputs as paths, bindings, the task, and what the
+ * function tasks it depends on returned (`results`, by task id).
+ */
+function functionArgs(
+  task: PlanTask,
+  work: string,
+  results: Readonly<Record<string, unknown>> = {},
+): unknown {
   const group = (files: readonly { name: string; path: string }[]) => {
     const out: Record<string, string | string[]> = {};
     for (const f of files) {
@@ -355,6 +364,7 @@ function functionArgs(task: PlanTask, work: string): unknown {
     outputs: group(task.outputs),
     bindings: task.bindings,
     task: { id: task.id },
+    results,
   };
 }
 

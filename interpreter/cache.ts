@@ -15,7 +15,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import type { App, Workflow } from "../dsl/model.ts";
 import { type Plan, type PlanFile, type PlanStatus, type PlanTask, summarize } from "./plan.ts";
 import type { OutputRecord, StateStore, SuccessRecord } from "./state.ts";
@@ -24,7 +24,10 @@ import { type FileValue, localPath } from "./values.ts";
 
 /** The parts of a cache key (what `ignore` can name). */
 export interface KeyParts {
-  /** Hash of the app's run section (templates), redirections and function module content. */
+  /**
+   * Hash of the app's run section (templates), redirections and function module content (with
+   * every local module it imports).
+   */
   command?: string;
   /** The params the app refers to, each with a hash of its value. */
   params?: Record<string, string>;
@@ -124,11 +127,7 @@ export class Cache {
       for (const t of templates(app)) for (const m of t.matchAll(PARAM_REF)) params.add(m[1]!);
       let moduleHash = "";
       if (app.run?.kind === "function") {
-        try {
-          moduleHash = sha256(Deno.readFileSync(resolve(this.#o.baseDir, app.run.module)));
-        } catch {
-          moduleHash = "unreadable";
-        }
+        moduleHash = moduleClosureHash(resolve(this.#o.baseDir, app.run.module));
       }
       const command = sha256(canonical({
         run: app.run ?? null,
@@ -412,4 +411,32 @@ export function planWithCache(
     if (current.tasks.length === before && !current.tasks.some((t) => t.expandsAfter)) break;
   }
   return current;
+}
+
+/** Relative specifiers a module imports or re-exports, statically or with `import("...")`. */
+const LOCAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"'\n]+)["']/g;
+
+/**
+ * The content hash of a function's module and of every local module it imports, recursively (a
+ * change to a helper it imports re-runs its tasks). Remote and npm imports are left to `version:`.
+ */
+export function moduleClosureHash(entry: string): string {
+  const seen = new Map<string, string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch {
+      seen.set(path, "unreadable");
+      return;
+    }
+    seen.set(path, sha256(text));
+    for (const m of text.matchAll(LOCAL_IMPORT)) visit(resolve(dirname(path), m[1]!));
+  };
+  visit(entry);
+  const base = dirname(entry);
+  return sha256(
+    [...seen].map(([p, h]) => `${relative(base, p)} ${h}`).sort().join("\n"),
+  );
 }

@@ -350,6 +350,16 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
 
   /** Tasks that really ran in this run (not skipped as cached). */
   const executed = new Set<string>();
+  /** What the function tasks among `deps` returned (this run's or recorded), by task id. */
+  const resultsOf = (deps: readonly string[]): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    const successes = options.store?.successes();
+    for (const d of deps) {
+      const r = successes?.get(d)?.result;
+      if (r !== undefined) out[d] = r;
+    }
+    return out;
+  };
   const succeed = (node: Node) => {
     node.state = "succeeded";
     for (const f of node.task.outputs) {
@@ -476,6 +486,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         placed: placing,
         ...(nodeScratch !== undefined ? { scratch: nodeScratch } : {}),
         ...(onNode ? { nodeTransfers: nodeTransfersOf(task, ex) } : {}),
+        ...(task.run?.kind === "function" ? { results: resultsOf(task.deps) } : {}),
       });
       const attempt = node.attempt;
       const result = await provider.execute({
@@ -503,6 +514,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
             },
             { stdout, stderr },
             delivered.dynamic,
+            task.run?.kind === "function" ? readResult(paths.result) : undefined,
           );
           for (const [name, files] of delivered.dynamic) {
             known.set(`${task.app}.${name}`, [
@@ -831,4 +843,13 @@ export function fmtBytes(n: number): string {
 function withoutScratch(task: PlanTask): PlanTask {
   const { scratch: _, ...rest } = task;
   return rest;
+}
+
+/** A function task's return value (its `result.json`), or undefined when there is none. */
+function readResult(path: string): unknown {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch {
+    return undefined;
+  }
 }
