@@ -96,3 +96,49 @@ Deno.test("builder: references are typed and apps are unique", () => {
   const f = wf.file("ref", { url: "https://example.org/ref.fa", checksum: "sha256:00" });
   assert.equal(f.expr, "${{ files.ref }}");
 });
+
+Deno.test("builder: a function the script exports runs as a task in its own Deno process", async () => {
+  await withTemp(async (dir) => {
+    const script = join(dir, "fns.ts");
+    await Deno.writeTextFile(
+      script,
+      [
+        `import { workflow } from ${JSON.stringify(join(ROOT, "mod.ts"))};`,
+        "export function shout(args: { outputs: { o: string }; bindings: { w: string } }) {",
+        "  Deno.writeTextFileSync(args.outputs.o, args.bindings.w.toUpperCase() + ` from pid ${Deno.pid}\\n`);",
+        "  return { length: args.bindings.w.length };",
+        "}",
+        "function hidden() {}",
+        "const wf = workflow('fns', { params: { ws: ['hey', 'ho'] } });",
+        "wf.app('shout', {",
+        "  forEach: { w: wf.param('ws') },",
+        "  outputs: { o: 'out/${{ w }}.txt' },",
+        "  function: shout,",
+        "});",
+        "if (Deno.env.get('WITH_HIDDEN')) wf.app('hidden', { function: hidden });",
+        "if (import.meta.main) await wf.main();",
+        "",
+      ].join("\n"),
+    );
+    const deno = (env: Record<string, string>, ...args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", join(ROOT, "deno.json"), script, ...args],
+        env: { NO_COLOR: "1", ...env },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const dec = new TextDecoder();
+    const run = await deno({}, "run");
+    assert.equal(run.code, 0, dec.decode(run.stderr));
+    const hey = await Deno.readTextFile(join(dir, "out", "hey.txt"));
+    assert.match(hey, /^HEY from pid \d+\n$/);
+    const generated = await Deno.readTextFile(join(dir, ".ferry", "generated", "fns.yaml"));
+    assert.ok(generated.includes(`"function": ${JSON.stringify(`${script}#shout`)}`), generated);
+    const bad = await deno({ WITH_HIDDEN: "1" }, "check");
+    assert.equal(bad.code, 1);
+    assert.match(
+      dec.decode(bad.stderr),
+      /app "hidden": its function hidden must be exported by the script that calls main\(\)/,
+    );
+  });
+});

@@ -1,6 +1,6 @@
 /** Rule: a `function:` app names a module file that exists. @module */
 
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { error, type Problem } from "../diagnostic.ts";
 import type { WorkflowRule } from "./_context.ts";
 
@@ -23,7 +23,7 @@ export const functionModules: WorkflowRule = ({ workflow, baseDir }) => {
     }
     if (/^[a-z][a-z0-9+.-]*:/i.test(mod)) continue; // a URL or npm: specifier, checked when loaded
     try {
-      if (!Deno.statSync(join(baseDir, mod)).isFile) throw new Error("not a file");
+      if (!Deno.statSync(resolve(baseDir, mod)).isFile) throw new Error("not a file");
     } catch {
       out.push(
         error(
