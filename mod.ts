@@ -122,3 +122,12 @@ export type {
   WorkflowOptions,
 } from "./dsl/builder.ts";
 export { app, file, Ref, workflow, WorkflowBuilder } from "./dsl/builder.ts";
+export type {
+  ExecutorOptions,
+  FerryExecutor,
+  Requirements,
+  Submittable,
+  Task,
+  TaskStatus as SubmittedTaskStatus,
+} from "./interpreter/submit.ts";
+export { executor, TaskError } from "./interpreter/submit.ts";

@@ -31,7 +31,11 @@ export interface JobSpec {
   /** Shell lines run first, on the node (`worker_init`). */
   readonly workerInit?: string;
   /** For function apps: the call (arguments, and where to write the JSON result). */
-  readonly call?: { readonly args: unknown; readonly result: string };
+  readonly call?: {
+    readonly args?: unknown;
+    readonly argv?: readonly unknown[];
+    readonly result: string;
+  };
   /** The attempt's directory (logs, status, job scripts); the working directory is inside it. */
   readonly root?: string;
   /** The run's directory (batch providers keep array job scripts under it). */

@@ -1,0 +1,409 @@
+/**
+ * An executor API in the spirit of Python's `concurrent.futures`: submit
+ * calls of exported TypeScript functions, each run as a task in its own Deno
+ * process on an executor (local, or one from a site file: Slurm, ssh, ...),
+ * and await their JSON results.
+ *
+ * Every call is a task of the workspace's state like a declared one: its id
+ * is the function's name and a digest of its arguments, its cache key covers
+ * the function's module (with its local imports), the arguments and the
+ * requirements, and its success and result are recorded at once. Submitting
+ * the same call again (another run of the script, after a crash) returns the
+ * recorded result without running it. Tasks may submit tasks: a task's
+ * process finds its workspace in `FERRY_WORKSPACE`.
+ *
+ * @example
+ * ```ts ignore
+ * import { executor } from "./mod.ts";
+ * export function square(x: number) { return x * x; }
+ * if (import.meta.main) {
+ *   await using ex = executor("local", { requirements: { cores: 1 } });
+ *   const tasks = [1, 2, 3].map((x) => ex.submit(square, x));
+ *   console.log(await Promise.all(tasks)); // [1, 4, 9]
+ * }
+ * ```
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Executor } from "../dsl/model.ts";
+import { parseMemory, parseWalltime } from "../dsl/quantity.ts";
+import { localProvider } from "../providers/batch/local.ts";
+import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
+import { taskDirName } from "./attempt.ts";
+import { moduleClosureHash } from "./cache.ts";
+import { StateStore } from "./state.ts";
+
+/** What each submitted task needs; becomes the task's resources. */
+export interface Requirements {
+  /** Cores per task. */
+  readonly cores?: number;
+  /** Memory with a unit (`512M`, `4GiB`) or bytes. */
+  readonly memory?: string | number;
+  /** Time limit (`90s`, `1h30m`) or seconds. */
+  readonly walltime?: string | number;
+  /** GPUs per task. */
+  readonly gpus?: number;
+}
+
+/** Options for {@linkcode executor}. */
+export interface ExecutorOptions {
+  /** What each task needs (a submit may override it). */
+  readonly requirements?: Requirements;
+  /** The workspace holding `.ferry/` (state, attempts). @default `$FERRY_WORKSPACE`, else the current directory */
+  readonly workspace?: string;
+  /** A site file naming executors other than `local`. */
+  readonly site?: string;
+  /** Tasks at once. @default the machine's cores divided by the cores each task needs */
+  readonly maxWorkers?: number;
+  /** Retries after a failed attempt. @default 0 */
+  readonly retries?: number;
+  /** Run every call, ignoring recorded results. @default false */
+  readonly noCache?: boolean;
+}
+
+/** Where a task stands. */
+export type TaskStatus = "pending" | "running" | "succeeded" | "cached" | "failed" | "cancelled";
+
+/** A submitted call: await it for the function's return value. */
+export interface Task<T> extends PromiseLike<T> {
+  /** Stable id: `name[digest of the arguments]`. */
+  readonly id: string;
+  /** A name for people (progress, errors); settable. */
+  label: string;
+  /** Where it stands now. */
+  readonly status: TaskStatus;
+  /** Catch a failure, as a promise's `catch`. */
+  catch<U = never>(onRejected: (reason: unknown) => U | PromiseLike<U>): Promise<T | U>;
+}
+
+/** A function to submit: an exported function of the main script, or one named by module and export. */
+export type Submittable<A extends unknown[], R> =
+  | ((...args: A) => R | Promise<R>)
+  | { readonly module: string | URL; readonly export: string };
+
+/** A task failed: its id, label and why. */
+export class TaskError extends Error {
+  /** The task's id. */
+  readonly taskId: string;
+  /** Its log of standard error. */
+  readonly stderr: string;
+  /** Make one. */
+  constructor(taskId: string, message: string, stderr: string) {
+    super(message);
+    this.name = "TaskError";
+    this.taskId = taskId;
+    this.stderr = stderr;
+  }
+}
+
+/** An executor: submit calls, await results; `await using` waits for all of them at scope exit. */
+export interface FerryExecutor extends AsyncDisposable {
+  /** Run `fn(...args)` as a task; returns at once. */
+  submit<A extends unknown[], R>(
+    fn: Submittable<A, R>,
+    ...args: A
+  ): Task<Awaited<R>>;
+  /** Like {@linkcode submit}, with requirements for this call. */
+  submitWith<A extends unknown[], R>(
+    requirements: Requirements,
+    fn: Submittable<A, R>,
+    ...args: A
+  ): Task<Awaited<R>>;
+  /** Wait for every submitted task (and, with `cancel`, stop those still running first). */
+  shutdown(options?: { readonly cancel?: boolean }): Promise<void>;
+}
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+function resources(r: Requirements): JobResources {
+  // Strings are read as the workflow files read them; numbers are bytes and seconds.
+  const quantity = (what: string, v: string | number | undefined, parse: typeof parseMemory) => {
+    if (v === undefined || typeof v === "number") return v;
+    const q = parse(v);
+    if ("why" in q) {
+      throw new TypeError(`Cannot use ${JSON.stringify(v)} as ${what} in requirements: ${q.why}`);
+    }
+    return q.value;
+  };
+  const memory = quantity("memory", r.memory, parseMemory);
+  const walltime = quantity("walltime", r.walltime, parseWalltime);
+  return {
+    ...(r.cores !== undefined ? { cores: r.cores } : {}),
+    ...(memory !== undefined ? { memory } : {}),
+    ...(walltime !== undefined ? { walltime } : {}),
+    ...(r.gpus !== undefined ? { gpus: r.gpus } : {}),
+  };
+}
+
+type JobResources = { cores?: number; memory?: number; walltime?: number; gpus?: number };
+
+/** The exported names of a module's source (`export function f`, `export const f`, `export { f }`). */
+function exportedNames(source: string): Set<string> {
+  const names = new Set<string>();
+  const decl = /\bexport\s+(?:async\s+)?(?:function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/g;
+  for (const m of source.matchAll(decl)) names.add(m[1]!);
+  for (const m of source.matchAll(/\bexport\s*\{([^}]*)\}/g)) {
+    for (const part of m[1]!.split(",")) {
+      const name = part.trim().split(/\s+as\s+/).pop()?.trim();
+      if (name) names.add(name);
+    }
+  }
+  return names;
+}
+
+/** Where a submitted function lives: its module's path and its export name. */
+function locate(fn: Submittable<never[], unknown>): { module: string; name: string } {
+  if (typeof fn !== "function") {
+    const m = fn.module instanceof URL || String(fn.module).startsWith("file:")
+      ? fileURLToPath(fn.module)
+      : resolve(String(fn.module));
+    return { module: m, name: fn.export };
+  }
+  // The main script, or (inside a task) the module whose function this process runs.
+  const mainPath = fileURLToPath(Deno.mainModule);
+  const candidates = [Deno.env.get("FERRY_FUNCTION_MODULE"), mainPath].filter((m): m is string =>
+    m !== undefined && m !== ""
+  );
+  for (const m of candidates) {
+    const path = m.startsWith("file:") ? fileURLToPath(m) : m;
+    let names = new Set<string>();
+    try {
+      names = exportedNames(Deno.readTextFileSync(path));
+    } catch { /* not a file */ }
+    if (fn.name && names.has(fn.name)) return { module: path, name: fn.name };
+  }
+  throw new TypeError(
+    `Cannot submit ${fn.name || "an anonymous function"}: export it from the main script ` +
+      `(${candidates.at(0) ?? mainPath}), or submit { module: import.meta.url, export: "name" }; ` +
+      "it runs in its own Deno process, which imports it",
+  );
+}
+
+/**
+ * Make an executor. `name` is `local` or an executor of the site file given in
+ * `options.site`.
+ */
+export function executor(name = "local", options: ExecutorOptions = {}): FerryExecutor {
+  const workspace = resolve(options.workspace ?? Deno.env.get("FERRY_WORKSPACE") ?? Deno.cwd());
+  const runId = `${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${
+    crypto.randomUUID().slice(0, 6)
+  }-submit`;
+  const runDir = join(workspace, ".ferry", "runs", runId);
+  const store = StateStore.open(workspace);
+  store.beginRun({
+    id: runId,
+    workflow: fileURLToPath(Deno.mainModule),
+    startedAt: Date.now(),
+    pid: Deno.pid,
+    host: hostname(),
+    dir: runDir,
+  });
+  let provider: Promise<{ p: BatchProvider; ex: Executor }> | undefined;
+  const providerOf = () =>
+    provider ??= (async () => {
+      if (name === "local") {
+        const ex: Executor = {
+          name: "local",
+          provider: "local",
+          options: {},
+          filesystem: "shared",
+          bundle: "none",
+          env: {},
+          staging: [],
+        };
+        return { p: localProvider(), ex };
+      }
+      if (options.site === undefined) {
+        throw new TypeError(
+          `Cannot use executor "${name}": give the site file that names it (site:)`,
+        );
+      }
+      const { loadFile } = await import("../dsl/load.ts");
+      const { validateSite } = await import("../dsl/validate.ts");
+      const loaded = await loadFile(options.site);
+      const v = loaded.document ? validateSite(loaded.document.value) : undefined;
+      const ex = v?.model.executors[name];
+      if (!v || v.problems.length > 0 || !ex) {
+        throw new TypeError(
+          `Cannot use executor "${name}" of ${options.site}: ${
+            !v ? "the file does not load" : v.problems[0]?.message ?? "no executor of that name"
+          }`,
+        );
+      }
+      const { isScheduler, dialectOf } = await import("../providers/batch/registry.ts");
+      if (!isScheduler(ex.provider)) {
+        throw new TypeError(`Cannot use executor "${name}": submit supports local and schedulers`);
+      }
+      const { schedulerProvider } = await import("../providers/batch/scheduler.ts");
+      return { p: schedulerProvider(await dialectOf(ex), ex), ex };
+    })();
+  const base = options.requirements ?? {};
+  const cores = navigator.hardwareConcurrency;
+  const slots = Math.max(1, options.maxWorkers ?? Math.floor(cores / Math.max(1, base.cores ?? 1)));
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = () =>
+    new Promise<void>((go) => {
+      if (running < slots) {
+        running++;
+        go();
+      } else waiting.push(go);
+    });
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  };
+  const abort = new AbortController();
+  const all = new Set<Promise<unknown>>();
+  let closed = false;
+
+  const submitWith = <A extends unknown[], R>(
+    req: Requirements,
+    fn: Submittable<A, R>,
+    ...args: A
+  ): Task<Awaited<R>> => {
+    if (closed) throw new Error("Cannot submit: the executor was shut down");
+    const where = locate(fn as Submittable<never[], unknown>);
+    const argsText = JSON.stringify(args);
+    if (argsText === undefined) throw new TypeError("Cannot submit: the arguments are not JSON");
+    const requirements = { ...base, ...req };
+    const id = `${where.name}[${sha(argsText).slice(0, 12)}]`;
+    const key = sha(JSON.stringify({
+      module: moduleClosureHash(where.module),
+      export: where.name,
+      args: argsText,
+      requirements,
+    }));
+    let status: TaskStatus = "pending";
+    let label = id;
+    const done = (async (): Promise<Awaited<R>> => {
+      const recorded = options.noCache ? undefined : store.successes().get(id);
+      if (recorded && recorded.key === key) {
+        status = "cached";
+        return recorded.result as Awaited<R>;
+      }
+      await acquire();
+      try {
+        const { p, ex } = await providerOf();
+        for (let attempt = 1;; attempt++) {
+          if (abort.signal.aborted) {
+            status = "cancelled";
+            throw new TaskError(id, `${label}: cancelled`, "");
+          }
+          status = "running";
+          const root = join(runDir, "tasks", taskDirName(id), `attempt-${attempt}`);
+          const work = join(root, "work");
+          const resultPath = join(root, "result.json");
+          const r: JobResult = await p.execute({
+            taskId: id,
+            attempt,
+            dir: work,
+            run: { kind: "function", module: where.module, export: where.name },
+            env: {
+              ...ex.env,
+              FERRY_TASK_ID: id,
+              FERRY_ATTEMPT: String(attempt),
+              FERRY_WORKSPACE: workspace,
+            },
+            mkdirs: [work],
+            stdout: join(root, "stdout.log"),
+            stderr: join(root, "stderr.log"),
+            resources: resources(requirements),
+            call: { argv: args, result: resultPath },
+            root,
+            runDir,
+            bundle: where.name,
+          }, abort.signal);
+          const attemptRecord = {
+            runId,
+            taskId: id,
+            attempt,
+            outcome: r.outcome,
+            ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+            ...(r.signal !== undefined ? { signal: r.signal } : {}),
+            startedAt: r.startedAt,
+            endedAt: r.endedAt,
+            host: r.host,
+            stdout: join(root, "stdout.log"),
+            stderr: join(root, "stderr.log"),
+          };
+          if (r.outcome === "succeeded") {
+            let value: unknown = null;
+            try {
+              value = JSON.parse(Deno.readTextFileSync(resultPath));
+            } catch { /* returned nothing */ }
+            store.recordSuccess({
+              taskId: id,
+              key,
+              parts: { module: where.module, export: where.name, args: argsText, requirements },
+              runId,
+              attempt,
+              finishedAt: r.endedAt,
+              outputs: [],
+              result: value,
+            }, attemptRecord);
+            status = "succeeded";
+            return value as Awaited<R>;
+          }
+          store.recordAttempt(attemptRecord);
+          if (r.outcome !== "cancelled" && attempt <= (options.retries ?? 0)) continue;
+          status = r.outcome === "cancelled" ? "cancelled" : "failed";
+          let stderr = "";
+          try {
+            stderr = Deno.readTextFileSync(join(root, "stderr.log"));
+          } catch { /* none */ }
+          const why = r.message ??
+            (r.outcome === "timeout"
+              ? "exceeded its walltime and was killed"
+              : r.signal
+              ? `killed by ${r.signal}`
+              : `exit code ${r.exitCode}`);
+          // The function's own last word (the runner's "threw" line), else the log's last lines.
+          const lines = stderr.trim().split("\n");
+          const threw = lines.findLast((l) => l.startsWith("ferry: ") && l.includes(" threw "));
+          const tail = threw ?? lines.slice(-3).join("\n");
+          throw new TaskError(id, `${label} failed: ${why}${tail ? `\n${tail}` : ""}`, stderr);
+        }
+      } finally {
+        release();
+      }
+    })();
+    all.add(done);
+    done.catch(() => {}).finally(() => all.delete(done));
+    return {
+      id,
+      get label() {
+        return label;
+      },
+      set label(v: string) {
+        label = v;
+      },
+      get status() {
+        return status;
+      },
+      then: (ok, bad) => done.then(ok, bad),
+      catch: (bad) => done.catch(bad),
+    };
+  };
+
+  const shutdown = async (o: { readonly cancel?: boolean } = {}) => {
+    closed = true;
+    if (o.cancel) abort.abort();
+    while (all.size > 0) await Promise.allSettled([...all]);
+    if (provider) await (await provider.catch(() => undefined))?.p.close?.();
+    store.endRun(runId, "succeeded");
+    store.close();
+  };
+
+  return {
+    submit: (fn, ...args) => submitWith({}, fn, ...args),
+    submitWith,
+    shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
+  };
+}
