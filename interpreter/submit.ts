@@ -13,14 +13,23 @@
  * process finds its workspace in `FERRY_WORKSPACE`.
  *
  * @example
- * ```ts ignore
- * import { executor } from "./mod.ts";
- * export function square(x: number) { return x * x; }
- * if (import.meta.main) {
- *   await using ex = executor("local", { requirements: { cores: 1 } });
- *   const tasks = [1, 2, 3].map((x) => ex.submit(square, x));
- *   console.log(await Promise.all(tasks)); // [1, 4, 9]
+ * ```ts
+ * import { executor } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * // A function exported by a module (a script's own exports can be passed as functions).
+ * const estimatePi = {
+ *   module: new URL("../examples/typescript/submit.ts", import.meta.url),
+ *   export: "estimatePi",
+ * };
+ * const workspace = await Deno.makeTempDir();
+ * {
+ *   await using ex = executor("local", { workspace, requirements: { cores: 1 } });
+ *   const t = ex.submit<[number, number], number>(estimatePi, 10_000, 7);
+ *   t.label = "pi";
+ *   assert.ok(Math.abs((await t) - Math.PI) < 0.1);
+ *   assert.equal(t.status, "succeeded");
  * }
+ * await Deno.remove(workspace, { recursive: true });
  * ```
  * @module
  */

@@ -380,6 +380,53 @@ t("examples/slurm runs as documented: a sweep as one array, then the summary", a
   });
 });
 
+t(
+  'executor("cluster", { site }).submit runs each call as a Slurm job with its requirements',
+  async () => {
+    const c = await slurm();
+    await withTemp(async (ws) => {
+      const s = await site(ws, { env: { FERRY_DENO: Deno.execPath() } });
+      const script = join(ws, "calc.ts");
+      await Deno.writeTextFile(
+        script,
+        [
+          `import { executor } from ${JSON.stringify(join(ROOT, "mod.ts"))};`,
+          "export function where(x: number) {",
+          "  return { x2: x * 2, job: Deno.env.get('SLURM_JOB_ID') ?? null, cpus: Deno.env.get('SLURM_CPUS_PER_TASK') ?? null };",
+          "}",
+          "if (import.meta.main) {",
+          `  await using ex = executor("cluster", { site: ${
+            JSON.stringify(s)
+          }, requirements: { cores: 2, walltime: "5m" } });`,
+          "  console.log(JSON.stringify(await Promise.all([1, 2, 3].map((x) => ex.submit(where, x)))));",
+          "}",
+          "",
+        ].join("\n"),
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", join(ROOT, "deno.json"), script],
+        cwd: ws,
+        env: { ...c.env, FERRY_POLL_MS: "200", NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      const results = JSON.parse(dec.decode(out.stdout)) as {
+        x2: number;
+        job: string;
+        cpus: string;
+      }[];
+      assert.deepEqual(results.map((r) => r.x2), [2, 4, 6]);
+      assert.ok(
+        results.every((r) => /^\d+$/.test(r.job) && r.cpus === "2"),
+        JSON.stringify(results),
+      );
+      assert.deepEqual(await c.active(), []);
+    });
+  },
+);
+
 Deno.test({
   name: "slurm: stop the test cluster",
   ignore: !HAVE,
