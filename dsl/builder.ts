@@ -74,7 +74,20 @@ export type FileSpec = string | FileObject | Ref;
 /** One file or a list of files. */
 export type FilesSpec = FileSpec | readonly FileSpec[];
 
-/** A file in long form: `file("data/ref.fa", { checksum: "sha256:..." })`. */
+/**
+ * A file in long form: a path, or a URL when it has a scheme.
+ *
+ * @example
+ * ```ts
+ * import { file } from "./builder.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(file("data/ref.fa"), { path: "data/ref.fa" });
+ * assert.deepEqual(file("https://example.org/ref.fa", { checksum: "sha256:ab" }), {
+ *   url: "https://example.org/ref.fa",
+ *   checksum: "sha256:ab",
+ * });
+ * ```
+ */
 export function file(
   pathOrUrl: string,
   options: Omit<FileObject, "path" | "url"> = {},
@@ -153,7 +166,19 @@ export interface AppRef<O extends Record<string, FilesSpec> = Record<string, Fil
   readonly spec: AppSpec<O>;
 }
 
-/** An app made on its own, to add to a workflow with `workflow(name, { apps: [...] })`. */
+/**
+ * An app made on its own, to add to a workflow with `workflow(name, { apps: [...] })`.
+ *
+ * @example
+ * ```ts
+ * import { app, workflow } from "./builder.ts";
+ * import assert from "node:assert/strict";
+ * const fetch = app("fetch", { outputs: { page: "page.html" }, command: ["curl", "-o", "page.html", "https://example.org"] });
+ * const wf = workflow("site", { apps: [fetch] });
+ * assert.equal(String(fetch.outputs.page), "${{ apps.fetch.outputs.page }}");
+ * assert.deepEqual(Object.keys(wf.toDocument().apps as object), ["fetch"]);
+ * ```
+ */
 export function app<O extends Record<string, FilesSpec>>(
   name: string,
   spec: AppSpec<O>,
