@@ -35,7 +35,18 @@
 import type { ParamValue, Workflow } from "./model.ts";
 import { type Validated, validateWorkflow } from "./validate.ts";
 
-/** An expression (`${{ ... }}`) standing for a param, a named file or an app's output. */
+/**
+ * An expression (`${{ ... }}`) standing for a param, a named file or an app's output.
+ *
+ * @example
+ * ```ts
+ * import { Ref } from "./builder.ts";
+ * import assert from "node:assert/strict";
+ * const samples = new Ref("params.samples");
+ * assert.equal(`${samples}`, "${{ params.samples }}");
+ * assert.equal(JSON.stringify({ for_each: { s: samples } }), '{"for_each":{"s":"${{ params.samples }}"}}');
+ * ```
+ */
 export class Ref {
   /** The expression text. */
   readonly expr: string;

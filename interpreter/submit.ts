@@ -94,7 +94,19 @@ export type Submittable<A extends unknown[], R> =
   | ((...args: A) => R | Promise<R>)
   | { readonly module: string | URL; readonly export: string };
 
-/** A task failed: its id, label and why. */
+/**
+ * A task failed: its id, label and why (`message`), and its standard error (`stderr`).
+ *
+ * @example
+ * ```ts
+ * import { TaskError } from "./submit.ts";
+ * import assert from "node:assert/strict";
+ * const e = new TaskError("score[0a1b]", "score failed: exit code 1\nferry: score threw Error: no data", "...");
+ * assert.ok(e instanceof Error);
+ * assert.equal(e.name, "TaskError");
+ * assert.equal(e.taskId, "score[0a1b]");
+ * ```
+ */
 export class TaskError extends Error {
   /** The task's id. */
   readonly taskId: string;
