@@ -524,6 +524,61 @@ Exit codes: 0 shown (whatever the runs' outcome) · 2 no state there, an unknown
       setExit(0);
     });
 
+  cmd.command("report")
+    .summary(
+      "write one self-contained HTML report of a run: graph, timeline, tasks, failures, transfers",
+    )
+    .description(
+      "Write a run's report as one HTML file that needs no network to view: the run's summary, its graph with fan-outs collapsed, a timeline of tasks and transfers per executor and worker, a sortable table of tasks, the failures with the last lines of their logs, and the transfers with sizes and throughput. Reads the run's event log and the state in .ferry/.",
+    )
+    .argument(
+      "[workflow]",
+      "workflow file: its folder is the workspace (default: the current directory)",
+    )
+    .argument("[run]", "a run id, or the start of exactly one (default: the latest run)")
+    .option("-o, --output <file>", "where to write the report", "report.html")
+    .option(
+      "-w, --workspace <dir>",
+      "workspace directory (default: the workflow file's folder, else the current directory)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry report                              # the latest run of the workspace, to report.html
+  ferry report workflow.yaml -o run.html    # the latest run of workflow.yaml
+  ferry report 20261121-1416 -o old.html    # one run, by the start of its id
+`,
+    )
+    .action(async (first: string | undefined, second: string | undefined, opts: {
+      output: string;
+      workspace?: string;
+    }) => {
+      const [workflow, run] = second !== undefined
+        ? [first, second]
+        : first !== undefined && !isWorkflowPath(first)
+        ? [undefined, first]
+        : [first, undefined];
+      const ws = workspaceOf("make a report of", workflow, opts.workspace);
+      const { buildReport } = await import("./interpreter/report.ts");
+      const r = await buildReport(ws, {
+        ...(run !== undefined ? { run } : {}),
+        ...(workflow !== undefined ? { workflow } : {}),
+      });
+      if (!r.ok) throw new UsageError(r.message);
+      try {
+        await Deno.writeTextFile(opts.output, r.html);
+      } catch (e) {
+        throw new UsageError(
+          `Cannot write the report to "${opts.output}": ${(e as Error).message}`,
+        );
+      }
+      io.stderr(
+        `report of run ${r.run.id} (${r.run.status}, ${r.run.tasks.length} tasks): ${opts.output}\n`,
+      );
+      setExit(0);
+    });
+
   cmd.command("clean")
     .summary("remove attempt directories and staged copies (--all: the whole .ferry/, state too)")
     .description(

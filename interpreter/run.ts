@@ -224,6 +224,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   events.start(nodes.size);
   // The task list, so `ferry status` can name what never started (blocked, not run).
   log({ event: "planned", tasks: plan.tasks.map((t) => t.id) });
+  // The app graph (fan-outs collapsed), for `ferry report`: each app, its executor, what it waits for.
+  log({ event: "graph", apps: appGraph(plan.tasks) });
 
   // Staging: transfer nodes run once per URL and storage; consumers wait for them.
   const counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, bytes: 0 };
@@ -852,4 +854,25 @@ function readResult(path: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** Apps with their executor and the apps they wait for (data or `after`), in plan order. */
+export function appGraph(
+  tasks: readonly PlanTask[],
+): { name: string; executor: string; deps: string[]; tasks: number }[] {
+  const appOf = new Map(tasks.map((t) => [t.id, t.app]));
+  const apps = new Map<
+    string,
+    { name: string; executor: string; deps: Set<string>; tasks: number }
+  >();
+  for (const t of tasks) {
+    let a = apps.get(t.app);
+    if (!a) apps.set(t.app, a = { name: t.app, executor: t.executor, deps: new Set(), tasks: 0 });
+    a.tasks++;
+    for (const d of t.deps) {
+      const da = appOf.get(d);
+      if (da !== undefined && da !== t.app) a.deps.add(da);
+    }
+  }
+  return [...apps.values()].map((a) => ({ ...a, deps: [...a.deps].sort() }));
 }
