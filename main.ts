@@ -487,6 +487,10 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
       "-w, --workspace <dir>",
       "workspace directory (default: the workflow file's folder, else the current directory)",
     )
+    .option(
+      "--watch [seconds]",
+      "show it again every few seconds (default 2) until the run ends (text format)",
+    )
     .addHelpText(
       "after",
       `
@@ -497,6 +501,7 @@ Examples:
   ferry status workflow.yaml                # the runs of workflow.yaml, in its folder
   ferry status 20261121-1416                # one run, by the start of its id
   ferry status --workspace ws --format json | jq '.run.tasks[] | select(.state == "failed")'
+  ferry status --watch                      # follow the latest run until it ends
 
 Exit codes: 0 shown (whatever the runs' outcome) · 2 no state there, an unknown or ambiguous run, or usage
 `,
@@ -504,6 +509,7 @@ Exit codes: 0 shown (whatever the runs' outcome) · 2 no state there, an unknown
     .action(async (first: string | undefined, second: string | undefined, opts: {
       format: "text" | "json";
       workspace?: string;
+      watch?: string | true;
     }) => {
       const [workflow, run] = second !== undefined
         ? [first, second]
@@ -511,16 +517,34 @@ Exit codes: 0 shown (whatever the runs' outcome) · 2 no state there, an unknown
         ? [undefined, first]
         : [first, undefined];
       const ws = workspaceOf("show the status of", workflow, opts.workspace);
-      const r = await workspaceStatus(ws, {
-        ...(run !== undefined ? { run } : {}),
-        ...(workflow !== undefined ? { workflow } : {}),
-      });
-      if (!r.ok) throw new UsageError(r.message);
-      io.stdout(
-        opts.format === "json"
+      const every = opts.watch === undefined
+        ? undefined
+        : opts.watch === true
+        ? 2
+        : Number(opts.watch);
+      if (every !== undefined && !(every > 0 && every <= 3600)) {
+        throw new UsageError(
+          `Cannot watch every "${opts.watch}" seconds: give a number from 0.1 to 3600`,
+        );
+      }
+      if (every !== undefined && opts.format === "json") {
+        throw new UsageError("Cannot use --watch with --format json: watch shows text");
+      }
+      for (let shown = 0;; shown++) {
+        const r = await workspaceStatus(ws, {
+          ...(run !== undefined ? { run } : {}),
+          ...(workflow !== undefined ? { workflow } : {}),
+        });
+        if (!r.ok) throw new UsageError(r.message);
+        const text = opts.format === "json"
           ? renderStatusJson(r.report)
-          : renderStatusText(r.report, { color: io.color }),
-      );
+          : renderStatusText(r.report, { color: io.color });
+        // On a terminal each view replaces the last; elsewhere they follow one another.
+        if (every !== undefined && shown > 0) io.stdout(io.color ? "\x1b[H\x1b[2J" : "\n");
+        io.stdout(text);
+        if (every === undefined || r.report.run?.status !== "running") break;
+        await new Promise((done) => setTimeout(done, every * 1000));
+      }
       setExit(0);
     });
 

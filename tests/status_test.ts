@@ -532,3 +532,42 @@ Deno.test("ferry status --help and ferry clean --help", async () => {
     await matchSnapshot(`help_${command}.txt`, r.stdout);
   }
 });
+
+Deno.test("status --watch follows a running run until it ends, then exits 0", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "watched",
+      apps: {
+        slow: { outputs: { o: "o.txt" }, shell: "sleep 2; touch ${{ outputs.o }}" },
+        after: {
+          inputs: { i: "o.txt" },
+          outputs: { o: "p.txt" },
+          shell: "cp ${{ inputs.i }} ${{ outputs.o }}",
+        },
+      },
+    });
+    const running = ferry([wf]).spawn();
+    const done = running.output();
+    try {
+      await waitFor("the run to show as running", async () => {
+        const s = await ferryRun(["--workspace", ws], {}, "status");
+        return /^run \S+: running$/m.test(s.stdout);
+      }, 20_000);
+      const t0 = performance.now();
+      const watched = await ferryRun(["--workspace", ws, "--watch", "0.2"], {}, "status");
+      assert.equal(watched.code, 0, watched.stderr);
+      assert.ok(performance.now() - t0 > 500, "it waited for the run");
+      const views = watched.stdout.split(/\n(?=runs in )/);
+      assert.ok(views.length >= 2, watched.stdout);
+      assert.match(views[0]!, /^run \S+: running$/m);
+      assert.match(views.at(-1)!, /^run \S+: succeeded$/m);
+      assert.match(views.at(-1)!, /^ {2}tasks: {4}2 succeeded, 0 failed$/m);
+    } finally {
+      await done;
+    }
+    const bad = await ferryRun(["--workspace", ws, "--watch", "0"], {}, "status");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /Cannot watch every "0" seconds: give a number from 0.1 to 3600/);
+  });
+});
