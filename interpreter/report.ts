@@ -384,29 +384,29 @@ function lastAttempt(t: TaskStatus): AttemptStatus | undefined {
   return t.attempts.at(-1);
 }
 
+/**
+ * The task table: its rows as JSON data, drawn by the page's script a page of rows at a time
+ * (a 10,000-row HTML table alone takes seconds to lay out), sortable by any column.
+ */
 function renderTable(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): string {
   const executorOf = new Map(graph.map((a) => [a.name, a.executor]));
   const rows = tasks.map((t) => {
     const a = lastAttempt(t);
-    const cells: [string, string][] = [
-      [esc(t.id), t.id],
-      [esc(appOfTask(t.id)), appOfTask(t.id)],
-      [esc(executorOf.get(appOfTask(t.id)) ?? ""), executorOf.get(appOfTask(t.id)) ?? ""],
-      [
-        `<span class="dot" style="background:${COLORS[t.state] ?? "#999"}"></span>${esc(t.state)}`,
-        t.state,
-      ],
-      [a?.durationMs !== undefined ? secs(a.durationMs) : "", String(a?.durationMs ?? -1)],
-      [String(t.attempts.length), String(t.attempts.length)],
-      [
-        a?.exitCode !== undefined ? String(a.exitCode) : (a?.signal ?? ""),
-        String(a?.exitCode ?? ""),
-      ],
-      [esc(a?.host ?? ""), a?.host ?? ""],
-      [t.state === "cached" ? "yes" : "", t.state === "cached" ? "1" : "0"],
+    const app = appOfTask(t.id);
+    return [
+      t.id,
+      app,
+      executorOf.get(app) ?? "",
+      t.state,
+      a?.durationMs ?? null,
+      t.attempts.length,
+      a?.exitCode ?? a?.signal ?? null,
+      a?.host ?? "",
+      t.state === "cached" ? "yes" : "",
     ];
-    return `<tr>${cells.map(([h, v]) => `<td data-v="${esc(v)}">${h}</td>`).join("")}</tr>`;
   });
+  // `</` cannot end the script element early.
+  const data = JSON.stringify({ rows, colors: COLORS }).replace(/<\//g, "<\\/");
   const heads = [
     "task",
     "app",
@@ -422,9 +422,9 @@ function renderTable(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): 
   return `<table id="task-table"><thead><tr>${
     heads.map((hd) => `<th data-type="${numeric.has(hd) ? "num" : "text"}" tabindex="0">${hd}</th>`)
       .join("")
-  }</tr></thead><tbody>
-${rows.join("\n")}
-</tbody></table>`;
+  }</tr></thead><tbody></tbody></table>
+<p id="task-pager" class="pager"></p>
+<script type="application/json" id="task-data">${data}</script>`;
 }
 
 function renderFailures(tasks: readonly TaskStatus[]): string {
@@ -488,15 +488,35 @@ th{cursor:pointer;user-select:none;background:#fafafa;position:sticky;top:0}th.a
 const SORT_JS = `
 (function(){
   var table=document.getElementById("task-table");if(!table)return;
-  var heads=table.querySelectorAll("th"),body=table.tBodies[0];
+  var data=JSON.parse(document.getElementById("task-data").textContent);
+  var rows=data.rows,colors=data.colors,PAGE=500,page=0;
+  var body=table.tBodies[0],pager=document.getElementById("task-pager");
+  var heads=table.querySelectorAll("th");
+  function secs(ms){if(ms===null)return "";if(ms<1000)return (ms/1000).toFixed(2)+"s";
+    if(ms<60000)return (ms/1000).toFixed(1)+"s";var m=Math.floor(ms/60000),s=Math.round((ms%60000)/1000);
+    return m<60?m+"m"+(s<10?"0":"")+s+"s":(ms/3600000).toFixed(1)+"h";}
+  function cell(tr,text,v){var td=document.createElement("td");td.textContent=text;
+    td.setAttribute("data-v",v===null||v===undefined?"":String(v));tr.appendChild(td);return td;}
+  function draw(){
+    var f=document.createDocumentFragment(),end=Math.min(rows.length,(page+1)*PAGE);
+    for(var i=page*PAGE;i<end;i++){var r=rows[i],tr=document.createElement("tr");
+      cell(tr,r[0],r[0]);cell(tr,r[1],r[1]);cell(tr,r[2],r[2]);
+      var st=cell(tr,r[3],r[3]),dot=document.createElement("span");dot.className="dot";
+      dot.style.background=colors[r[3]]||"#999";st.insertBefore(dot,st.firstChild);
+      cell(tr,secs(r[4]),r[4]===null?-1:r[4]);cell(tr,String(r[5]),r[5]);
+      cell(tr,r[6]===null?"":String(r[6]),r[6]);cell(tr,r[7],r[7]);cell(tr,r[8],r[8]);f.appendChild(tr);}
+    body.textContent="";body.appendChild(f);
+    var pages=Math.ceil(rows.length/PAGE);pager.textContent="";
+    if(pages>1){pager.appendChild(document.createTextNode("rows "+(page*PAGE+1)+"–"+end+" of "+rows.length+" "));
+      [["‹ previous",page-1],["next ›",page+1]].forEach(function(b){var btn=document.createElement("button");
+        btn.textContent=b[0];btn.disabled=b[1]<0||b[1]>=pages;
+        btn.addEventListener("click",function(){page=b[1];draw();});pager.appendChild(btn);});}
+  }
   function sortBy(i,type,dir){
-    var rows=Array.prototype.slice.call(body.rows);
-    rows.sort(function(a,b){
-      var x=a.cells[i].getAttribute("data-v"),y=b.cells[i].getAttribute("data-v");
-      var c=type==="num"?(parseFloat(x)||0)-(parseFloat(y)||0):x.localeCompare(y);
-      return dir*c;
-    });
-    var f=document.createDocumentFragment();rows.forEach(function(r){f.appendChild(r)});body.appendChild(f);
+    rows.sort(function(a,b){var x=a[i],y=b[i];
+      if(type==="num"){x=typeof x==="number"?x:-1;y=typeof y==="number"?y:-1;return dir*(x-y);}
+      return dir*String(x).localeCompare(String(y));});
+    page=0;draw();
   }
   heads.forEach(function(th,i){
     function go(){var dir=th.classList.contains("asc")?-1:1;
@@ -505,5 +525,6 @@ const SORT_JS = `
     th.addEventListener("click",go);
     th.addEventListener("keydown",function(e){if(e.key==="Enter")go();});
   });
+  draw();
 })();
 `;

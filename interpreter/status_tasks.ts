@@ -126,10 +126,17 @@ export function taskStatuses(
   }
   for (const a of attempts) {
     const t = track(a.taskId);
-    // The store's record wins; the job id only the event log knows is kept.
-    const jobId = t.attempts.get(a.attempt)?.jobId;
+    // The store's record wins; what only the event log knows (the job id, a success's exit
+    // code) is kept.
+    const seen = t.attempts.get(a.attempt);
     const record = ended(a as unknown as Record<string, unknown>, a.attempt);
-    t.attempts.set(a.attempt, jobId !== undefined ? { ...record, jobId } : record);
+    t.attempts.set(a.attempt, {
+      ...record,
+      ...(seen?.jobId !== undefined ? { jobId: seen.jobId } : {}),
+      ...(record.exitCode === undefined && seen?.exitCode !== undefined
+        ? { exitCode: seen.exitCode }
+        : {}),
+    });
     if (t.last === undefined) {
       t.last = "finished";
       t.outcome = a.outcome;
