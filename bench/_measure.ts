@@ -191,3 +191,27 @@ export function table(rows: readonly Row[]): string {
     ...body.map(line),
   ].join("\n");
 }
+
+/**
+ * A workflow of `n` tasks, each copying `in/I.txt` to `out/I.txt`, and one reduce concatenating
+ * every output to `total.txt` (the resume and report benchmarks run it).
+ */
+export function copyWorkflowYaml(name: string, n: number): string {
+  return [
+    "ferry: 1",
+    `name: ${name}`,
+    "params:",
+    `  ids: [${Array.from({ length: n }, (_, i) => i).join(", ")}]`,
+    "apps:",
+    "  copy:",
+    '    for_each: { i: "${{ params.ids }}" }',
+    '    inputs: { src: "in/${{ i }}.txt" }',
+    '    outputs: { dst: "out/${{ i }}.txt" }',
+    "    command: [cp, '${{ inputs.src }}', '${{ outputs.dst }}']",
+    "  reduce:",
+    '    inputs: { all: "${{ apps.copy.outputs.dst }}" }',
+    "    outputs: { total: total.txt }",
+    "    shell: cat ${{ inputs.all }} > ${{ outputs.total }}",
+    "",
+  ].join("\n");
+}

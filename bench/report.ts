@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { ROOT } from "./_measure.ts";
+import { copyWorkflowYaml, ROOT } from "./_measure.ts";
 
 /** The issue's target, seconds. */
 export const TARGET_SECONDS = 3;
@@ -49,22 +49,7 @@ export async function main(args: readonly string[] = []): Promise<void> {
     for (let i = 0; i < o.n; i++) Deno.writeTextFileSync(join(ws, "in", `${i}.txt`), `line ${i}\n`);
     await Deno.writeTextFile(
       join(ws, "workflow.yaml"),
-      [
-        "ferry: 1",
-        "name: report-bench",
-        `params: { ids: [${Array.from({ length: o.n }, (_, i) => i).join(", ")}] }`,
-        "apps:",
-        "  copy:",
-        '    for_each: { i: "${{ params.ids }}" }',
-        '    inputs: { src: "in/${{ i }}.txt" }',
-        '    outputs: { dst: "out/${{ i }}.txt" }',
-        "    command: [cp, '${{ inputs.src }}', '${{ outputs.dst }}']",
-        "  reduce:",
-        '    inputs: { all: "${{ apps.copy.outputs.dst }}" }',
-        "    outputs: { total: total.txt }",
-        "    shell: cat ${{ inputs.all }} > ${{ outputs.total }}",
-        "",
-      ].join("\n"),
+      copyWorkflowYaml("report-bench", o.n),
     );
     const ferry = (...a: string[]) =>
       new Deno.Command(Deno.execPath(), {

@@ -10,7 +10,7 @@
  */
 
 import { join } from "node:path";
-import { repeat, ROOT, type Row, table } from "./_measure.ts";
+import { copyWorkflowYaml, repeat, ROOT, type Row, table } from "./_measure.ts";
 
 /** The issue's target, seconds. */
 export const TARGET_SECONDS = 1;
@@ -30,26 +30,9 @@ function parseArgs(args: readonly string[]) {
 async function prepare(dir: string, n: number): Promise<void> {
   await Deno.mkdir(join(dir, "in"), { recursive: true });
   for (let i = 0; i < n; i++) Deno.writeTextFileSync(join(dir, "in", `${i}.txt`), `line ${i}\n`);
-  const ids = Array.from({ length: n }, (_, i) => i);
   await Deno.writeTextFile(
     join(dir, "workflow.yaml"),
-    [
-      "ferry: 1",
-      `name: resume-${n}`,
-      "params:",
-      `  ids: [${ids.join(", ")}]`,
-      "apps:",
-      "  copy:",
-      '    for_each: { i: "${{ params.ids }}" }',
-      '    inputs: { src: "in/${{ i }}.txt" }',
-      '    outputs: { dst: "out/${{ i }}.txt" }',
-      "    command: [cp, '${{ inputs.src }}', '${{ outputs.dst }}']",
-      "  reduce:",
-      '    inputs: { all: "${{ apps.copy.outputs.dst }}" }',
-      "    outputs: { total: total.txt }",
-      "    shell: cat ${{ inputs.all }} > ${{ outputs.total }}",
-      "",
-    ].join("\n"),
+    copyWorkflowYaml(`resume-${n}`, n),
   );
   await Deno.writeTextFile(
     join(dir, "Makefile"),

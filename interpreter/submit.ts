@@ -43,6 +43,7 @@ import { parseMemory, parseWalltime } from "../dsl/quantity.ts";
 import { localProvider } from "../providers/batch/local.ts";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
 import { taskDirName } from "./attempt.ts";
+import { LOCAL_EXECUTOR } from "./plan.ts";
 import { moduleClosureHash } from "./cache.ts";
 import { StateStore } from "./state.ts";
 
@@ -226,18 +227,7 @@ export function executor(name = "local", options: ExecutorOptions = {}): FerryEx
   let provider: Promise<{ p: BatchProvider; ex: Executor }> | undefined;
   const providerOf = () =>
     provider ??= (async () => {
-      if (name === "local") {
-        const ex: Executor = {
-          name: "local",
-          provider: "local",
-          options: {},
-          filesystem: "shared",
-          bundle: "none",
-          env: {},
-          staging: [],
-        };
-        return { p: localProvider(), ex };
-      }
+      if (name === "local") return { p: localProvider(), ex: LOCAL_EXECUTOR };
       if (options.site === undefined) {
         throw new TypeError(
           `Cannot use executor "${name}": give the site file that names it (site:)`,
