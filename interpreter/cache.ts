@@ -39,6 +39,8 @@ export interface KeyParts {
   version?: string | null;
   /** The outputs' URLs. */
   outputs: string[];
+  /** Hashes of what the function tasks it depends on returned (it reads them), by task id. */
+  results?: Record<string, string>;
 }
 
 /** Whether a task runs, and why. */
@@ -186,6 +188,14 @@ export class Cache {
       version: app.version ?? null,
       outputs: task.outputs.map((f) => f.url),
     };
+    // Function results it is handed (args.results, FERRY_RESULTS) are inputs too.
+    const successes = this.#o.store.successes();
+    const results: Record<string, string> = {};
+    for (const d of task.deps) {
+      const r = successes.get(d)?.result;
+      if (r !== undefined) results[d] = sha256(canonical(r));
+    }
+    if (Object.keys(results).length > 0) parts.results = results;
     for (const ig of app.cache.ignore) {
       const [part, name] = ig.split(".") as [keyof KeyParts, string | undefined];
       if (name === undefined) delete parts[part];
@@ -322,6 +332,8 @@ function why(before: KeyParts, now: KeyParts): string {
     if (canonical(bi[k]) !== canonical(ni[k])) return `input ${k} changed`;
   }
   for (const k of Object.keys(bi)) if (!(k in ni)) return `input ${k} removed`;
+  const br = before.results ?? {}, nr = now.results ?? {};
+  for (const k of Object.keys(nr)) if (br[k] !== nr[k]) return `result of ${k} changed`;
   if (before.command !== now.command) return "command changed";
   const bp = before.params ?? {}, np = now.params ?? {};
   for (const k of new Set([...Object.keys(bp), ...Object.keys(np)])) {

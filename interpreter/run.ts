@@ -490,9 +490,20 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         ...(onNode ? { nodeTransfers: nodeTransfersOf(task, ex) } : {}),
         ...(task.run?.kind === "function" ? { results: resultsOf(task.deps) } : {}),
       });
+      // Commands and scripts find what the function tasks they depend on returned in a JSON
+      // file named by FERRY_RESULTS (functions get it as `args.results`).
+      const upstream = task.run?.kind === "function" ? {} : resultsOf(task.deps);
+      let resultsEnv: Record<string, string> = {};
+      if (Object.keys(upstream).length > 0) {
+        const file = join(paths.root, "results-in.json");
+        Deno.mkdirSync(paths.root, { recursive: true });
+        Deno.writeTextFileSync(file, JSON.stringify(upstream) + "\n");
+        resultsEnv = { FERRY_RESULTS: file };
+      }
       const attempt = node.attempt;
       const result = await provider.execute({
         ...spec,
+        env: { ...spec.env, ...resultsEnv },
         onSubmitted: (jobId) => log({ event: "submitted", task: task.id, attempt, jobId }),
       }, signal);
       outcome = { ...result, ...base };

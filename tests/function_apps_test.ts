@@ -113,3 +113,40 @@ Deno.test("function apps: a change to a module the function imports re-runs its 
     );
   });
 });
+
+Deno.test("function apps: a shell task finds the results of the function tasks it depends on in FERRY_RESULTS", async () => {
+  await withTemp(async (ws) => {
+    await Deno.writeTextFile(
+      join(ws, "steps.ts"),
+      "export function answer() { return { value: 42, note: 'it\\'s \"quoted\"' }; }\n",
+    );
+    const flow = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "results-env",
+      apps: {
+        answer: { function: "./steps.ts#answer" },
+        use: {
+          after: ["answer"],
+          outputs: { o: "use.txt" },
+          shell: 'cat "$FERRY_RESULTS" > ${{ outputs.o }}',
+        },
+      },
+    });
+    const r = await ferryRun([flow]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(ws, "use.txt"))), {
+      answer: { value: 42, note: `it's "quoted"` },
+    });
+    // A different result re-runs the task that reads it, though no file of its changed.
+    await Deno.writeTextFile(
+      join(ws, "steps.ts"),
+      (await Deno.readTextFile(join(ws, "steps.ts"))).replace("value: 42", "value: 43"),
+    );
+    const again = await ferryRun([flow]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(await Deno.readTextFile(join(ws, "use.txt"))).answer.value, 43);
+    // The same result again: the reader stays cached.
+    const plan = await ferryRun([flow], {}, "plan");
+    assert.match(plan.stdout, /^ {2}use {2}\[cached\]$/m);
+  });
+});
