@@ -147,14 +147,12 @@ export async function repeat(
     }
     samples.push(s);
   }
-  const times = samples.map((s) => s.seconds).sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  const median = times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+  const times = samples.map((s) => s.seconds);
   const rss = samples.flatMap((s) => (s.rssKiB !== undefined ? [s.rssKiB] : []));
   return {
     name,
-    median,
-    min: times[0]!,
+    median: median(times),
+    min: Math.min(...times),
     code: samples.at(-1)!.code,
     ...(rss.length ? { rssMiB: Math.max(...rss) / 1024 } : {}),
     ...(reference ? { reference } : {}),
@@ -214,4 +212,38 @@ export function copyWorkflowYaml(name: string, n: number): string {
     "    shell: cat ${{ inputs.all }} > ${{ outputs.total }}",
     "",
   ].join("\n");
+}
+
+/** The median of some numbers. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * A fresh working directory for a benchmark run, under `dir` (default `bench/out`: benchmarks
+ * run on the repository's disk, not a tmpfs).
+ */
+export async function workDir(prefix: string, dir?: string): Promise<string> {
+  const base = dir ?? join(ROOT, "bench/out");
+  await Deno.mkdir(base, { recursive: true });
+  return await Deno.makeTempDir({ dir: base, prefix });
+}
+
+/** `--tasks N --reps N --keep`, the options of the benchmarks that make an N-task workflow. */
+export function taskBenchArgs(
+  name: string,
+  args: readonly string[],
+  defaults: { readonly n: number; readonly reps: number },
+): { n: number; reps: number; keep: boolean } {
+  const o = { ...defaults, keep: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--tasks") o.n = Number(args[++i]);
+    else if (a === "--reps") o.reps = Number(args[++i]);
+    else if (a === "--keep") o.keep = true;
+    else throw new Error(`bench ${name}: unknown option ${a} (--tasks N, --reps N, --keep)`);
+  }
+  return o;
 }

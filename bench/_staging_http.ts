@@ -9,7 +9,7 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ROOT } from "./_measure.ts";
+import { median, ROOT, workDir } from "./_measure.ts";
 import { httpStaging } from "../providers/staging/http.ts";
 import { stageIn } from "../providers/staging/transfer.ts";
 
@@ -50,12 +50,6 @@ function parseArgs(args: readonly string[]): Options {
   }
   return o;
 }
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Pseudo-random bytes (xorshift), fast enough for a GiB and not compressible. */
 function fill(buf: Uint8Array, seed: number): void {
@@ -230,9 +224,7 @@ export async function main(args: readonly string[] = []): Promise<void> {
   const o = parseArgs(args);
   const out = join(ROOT, "bench/out");
   await Deno.mkdir(out, { recursive: true });
-  const base = o.dir ?? out;
-  await Deno.mkdir(base, { recursive: true });
-  const work = await Deno.makeTempDir({ dir: base, prefix: "staging-http-" });
+  const work = await workDir("staging-http-", o.dir);
   const srv = join(work, "srv");
   await Deno.mkdir(srv);
   const curl = await new Deno.Command("curl", { args: ["--version"], stdout: "piped" }).output();

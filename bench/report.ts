@@ -12,35 +12,16 @@
 
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { copyWorkflowYaml, ROOT } from "./_measure.ts";
+import { copyWorkflowYaml, median, ROOT, taskBenchArgs, workDir } from "./_measure.ts";
 
 /** The issue's target, seconds. */
 export const TARGET_SECONDS = 3;
 const CHROMIUM = "/usr/bin/chromium";
 
-function parseArgs(args: readonly string[]) {
-  const o = { n: 10_000, reps: 5, keep: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--tasks") o.n = Number(args[++i]);
-    else if (a === "--reps") o.reps = Number(args[++i]);
-    else if (a === "--keep") o.keep = true;
-    else throw new Error(`bench report: unknown option ${a} (--tasks N, --reps N, --keep)`);
-  }
-  return o;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /** Run the benchmark. */
 export async function main(args: readonly string[] = []): Promise<void> {
-  const o = parseArgs(args);
-  const base = join(ROOT, "bench/out");
-  await Deno.mkdir(base, { recursive: true });
-  const ws = await Deno.makeTempDir({ dir: base, prefix: "report-" });
+  const o = taskBenchArgs("report", args, { n: 10_000, reps: 5 });
+  const ws = await workDir("report-");
   try {
     console.log(
       `bench report: a completed ${o.n.toLocaleString("en")}-task run's report in Chromium`,

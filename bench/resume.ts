@@ -10,22 +10,18 @@
  */
 
 import { join } from "node:path";
-import { copyWorkflowYaml, repeat, ROOT, type Row, table } from "./_measure.ts";
+import {
+  copyWorkflowYaml,
+  repeat,
+  ROOT,
+  type Row,
+  table,
+  taskBenchArgs,
+  workDir,
+} from "./_measure.ts";
 
 /** The issue's target, seconds. */
 export const TARGET_SECONDS = 1;
-
-function parseArgs(args: readonly string[]) {
-  const o = { n: 10_000, reps: 5, keep: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--tasks") o.n = Number(args[++i]);
-    else if (a === "--reps") o.reps = Number(args[++i]);
-    else if (a === "--keep") o.keep = true;
-    else throw new Error(`bench resume: unknown option ${a} (--tasks N, --reps N, --keep)`);
-  }
-  return o;
-}
 
 async function prepare(dir: string, n: number): Promise<void> {
   await Deno.mkdir(join(dir, "in"), { recursive: true });
@@ -51,10 +47,8 @@ async function prepare(dir: string, n: number): Promise<void> {
 
 /** Run the benchmark. */
 export async function main(args: readonly string[] = []): Promise<void> {
-  const o = parseArgs(args);
-  const base = join(ROOT, "bench/out");
-  await Deno.mkdir(base, { recursive: true });
-  const work = await Deno.makeTempDir({ dir: base, prefix: "resume-" });
+  const o = taskBenchArgs("resume", args, { n: 10_000, reps: 5 });
+  const work = await workDir("resume-");
   const ferryDir = join(work, "ferry"), makeDir = join(work, "make");
   try {
     console.log(`bench resume: ${o.n.toLocaleString("en")} tasks + 1 reduce, completed, run again`);

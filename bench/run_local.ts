@@ -35,7 +35,7 @@
  */
 
 import { join } from "node:path";
-import { findGnuTime, measure, ROOT, type Sample } from "./_measure.ts";
+import { findGnuTime, measure, median, ROOT, type Sample, workDir } from "./_measure.ts";
 
 /** The issue's target: ferry within this factor of `make -j2`… */
 export const TARGET_RATIO = 1.5;
@@ -289,12 +289,6 @@ export interface Row {
   readonly ferryRatioMin?: number;
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 /** Runs every runner of `c` once to warm up, then `reps` rounds of all runners. */
 async function runCase(c: Case, reps: number, work: string): Promise<Row[]> {
   let seq = 0;
@@ -413,9 +407,7 @@ export async function main(args: readonly string[] = []): Promise<void> {
   const o = parseArgs(args);
   const out = join(ROOT, "bench/out");
   await Deno.mkdir(out, { recursive: true });
-  const base = o.dir ?? out;
-  await Deno.mkdir(base, { recursive: true });
-  const work = await Deno.makeTempDir({ dir: base, prefix: "run-local-" });
+  const work = await workDir("run-local-", o.dir);
   const cores = navigator.hardwareConcurrency;
   try {
     console.log(

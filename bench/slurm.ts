@@ -17,7 +17,7 @@
  */
 
 import { join } from "node:path";
-import { ROOT } from "./_measure.ts";
+import { median, ROOT } from "./_measure.ts";
 import { type SlurmCluster, startSlurm } from "../tests/_slurm.ts";
 
 /** The target: ferry with arrays at most this many times the raw array. */
@@ -109,11 +109,6 @@ async function ferry(
   await Deno.remove(ws, { recursive: true });
   return s;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Run the benchmark. */
 export async function main(args: readonly string[] = []): Promise<void> {

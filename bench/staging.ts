@@ -10,8 +10,7 @@
  * @module
  */
 
-import { join } from "node:path";
-import { ROOT } from "./_measure.ts";
+import { workDir } from "./_measure.ts";
 import { main as httpMain } from "./_staging_http.ts";
 import { scratchBench } from "./_staging_scratch.ts";
 
@@ -23,9 +22,7 @@ export async function main(args: readonly string[] = []): Promise<void> {
     scratchDirs.push(rest.splice(at, 2)[1]!);
   }
   await httpMain(rest);
-  const base = join(ROOT, "bench/out");
-  await Deno.mkdir(base, { recursive: true });
-  const work = await Deno.makeTempDir({ dir: base, prefix: "staging-scratch-" });
+  const work = await workDir("staging-scratch-");
   try {
     console.log("\nscratch: one 1 GiB input copied into the task directory on scratch, vs cp");
     console.log("| scratch on | cp s | ferry s | ferry ÷ cp throughput |");
