@@ -34,6 +34,7 @@
 
 import type { ParamValue, Workflow } from "./model.ts";
 import { type Validated, validateWorkflow } from "./validate.ts";
+import { exportedNames } from "./exported_names.ts";
 
 /**
  * An expression (`${{ ... }}`) standing for a param, a named file or an app's output.
@@ -398,28 +399,6 @@ function absoluteModule(fn: string, baseDir: string | undefined): string {
 /** Start building a workflow named `name`. */
 export function workflow(name: string, options: WorkflowOptions = {}): WorkflowBuilder {
   return new WorkflowBuilder(name, options);
-}
-
-/**
- * The names a script exports, read from its source (importing the script from its own `main()`
- * would wait for itself): `export function f`, `export const f`, `export { f, g as h }`.
- */
-function exportedNames(source: string): Set<string> {
-  const names = new Set<string>();
-  for (
-    const m of source.matchAll(
-      /\bexport\s+(?:async\s+)?(?:function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/g,
-    )
-  ) {
-    names.add(m[1]!);
-  }
-  for (const m of source.matchAll(/\bexport\s*\{([^}]*)\}/g)) {
-    for (const part of m[1]!.split(",")) {
-      const name = part.trim().split(/\s+as\s+/).pop()?.trim();
-      if (name) names.add(name);
-    }
-  }
-  return names;
 }
 
 /** Function references of `apps` that `script` exports under their own name: fn → `script#name`. */

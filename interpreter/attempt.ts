@@ -54,22 +54,28 @@ export function expandVars(
   );
 }
 
-/** Lay out (and create) the directories of one attempt. */
+/**
+ * Lay out (and create) the directories of one attempt. With `scratchOnNode` (a batch provider
+ * whose job wrapper copies the task directory to node-local scratch itself) the task directory
+ * stays in the attempt directory, whatever the task's scratch.
+ */
 export function makeAttempt(
   runDir: string,
   task: PlanTask,
   attempt: number,
   runId: string,
+  options: { readonly scratchOnNode?: boolean } = {},
 ): AttemptPaths & { readonly dirs: readonly string[] } {
   const root = join(runDir, "tasks", taskDirName(task.id), `attempt-${attempt}`);
-  const work = task.scratch !== undefined
-    ? join(expandVars(task.scratch), "ferry", runId, taskDirName(task.id), `attempt-${attempt}`)
+  const scratch = options.scratchOnNode ? undefined : task.scratch;
+  const work = scratch !== undefined
+    ? join(expandVars(scratch), "ferry", runId, taskDirName(task.id), `attempt-${attempt}`)
     : join(root, "work");
   // The directories are made by whoever starts the task (the local provider
   // in its forked child): for thousands of tiny tasks, that keeps ferry's own
   // thread free of file-system calls.
   const dirs = new Set<string>([work]);
-  if (task.scratch !== undefined) dirs.add(root);
+  if (scratch !== undefined) dirs.add(root);
   for (const f of task.outputs) {
     if (f.path.startsWith("/")) continue;
     const parent = dirname(f.dynamic === "glob" ? f.path.replace(/[*?[].*$/, "x") : f.path);

@@ -25,7 +25,7 @@ import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";
 import { compileKnown, statefulPlan } from "./plan_state.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
-import { StateStore } from "./state.ts";
+import { newRunId, StateStore } from "./state.ts";
 
 /** Options for {@linkcode runWorkflowFile}. */
 export interface RunWorkflowOptions {
@@ -65,14 +65,6 @@ export interface RunWorkflowResult {
   readonly summary?: RunSummary;
   /** The run's directory under `.ferry/runs/`. */
   readonly runDir?: string;
-}
-
-function runId(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${
-    p(d.getUTCMinutes())
-  }${p(d.getUTCSeconds())}-${crypto.randomUUID().slice(0, 6)}`;
 }
 
 /** Check, compile and run a workflow file. */
@@ -186,7 +178,7 @@ export async function runWorkflowFile(
     }
     providers.set(name, local);
   }
-  const id = runId();
+  const id = newRunId();
   const held = acquireLock(r.workspace, id);
   if (!held.ok) {
     io.write(

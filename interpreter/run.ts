@@ -436,12 +436,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     // A provider whose wrapper copies to node-local scratch itself keeps the task directory in
     // the attempt directory; the scratch root (e.g. ${SLURM_TMPDIR}) is expanded on the node.
     const nodeScratch = provider.nodeSide ? task.scratch : undefined;
-    const paths = makeAttempt(
-      runDir,
-      nodeScratch !== undefined ? withoutScratch(task) : task,
-      node.attempt,
-      runId,
-    );
+    const paths = makeAttempt(runDir, task, node.attempt, runId, {
+      scratchOnNode: provider.nodeSide === true,
+    });
     const stdout = task.stdout !== undefined ? join(paths.work, task.stdout) : paths.stdoutLog;
     const stderr = task.stderr !== undefined ? join(paths.work, task.stderr) : paths.stderrLog;
     events.started(task, node.attempt);
@@ -850,12 +847,6 @@ export function fmtBytes(n: number): string {
     i++;
   }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
-
-/** A task with its directory kept in the attempt directory (its scratch copy is made on the node). */
-function withoutScratch(task: PlanTask): PlanTask {
-  const { scratch: _, ...rest } = task;
-  return rest;
 }
 
 /** A function task's return value (its `result.json`), or undefined when there is none. */

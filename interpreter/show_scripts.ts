@@ -35,7 +35,7 @@ export async function renderJobScripts(
     const ex = executors[name]!;
     const dialect = await dialectOf(ex);
     const jobs = tasks.filter((t) => !t.expandsAfter).map((t) => {
-      const paths = makeAttempt(runDir, withoutScratch(t), 1, "RUN");
+      const paths = makeAttempt(runDir, t, 1, "RUN", { scratchOnNode: true });
       return jobSpec(t, ex, {
         paths,
         attempt: 1,
@@ -95,9 +95,4 @@ export async function renderJobScripts(
     }
   }
   return out.join("\n");
-}
-
-function withoutScratch(task: PlanTask): PlanTask {
-  const { scratch: _, ...rest } = task;
-  return rest;
 }

@@ -535,3 +535,25 @@ export function hashFileSync(path: string): string {
   }
   return h.digest("hex");
 }
+
+/**
+ * A new run's id: its UTC start to the second, then the milliseconds and three random hex
+ * digits (`20261121-141602-417a3c`), so that ids sort in the order runs started.
+ *
+ * @example
+ * ```ts
+ * import { newRunId } from "./state.ts";
+ * import assert from "node:assert/strict";
+ * const a = newRunId(new Date("2026-11-21T14:16:02.041Z"));
+ * const b = newRunId(new Date("2026-11-21T14:16:02.417Z"));
+ * assert.match(a, /^20261121-141602-041[0-9a-f]{3}$/);
+ * assert.ok(a < b);
+ * ```
+ */
+export function newRunId(now: Date = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const random = crypto.randomUUID().replaceAll("-", "").slice(0, 3);
+  return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${
+    p(now.getUTCHours())
+  }${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}-${p(now.getUTCMilliseconds(), 3)}${random}`;
+}

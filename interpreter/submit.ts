@@ -42,10 +42,11 @@ import type { Executor } from "../dsl/model.ts";
 import { parseMemory, parseWalltime } from "../dsl/quantity.ts";
 import { localProvider } from "../providers/batch/local.ts";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
+import { exportedNames } from "../dsl/exported_names.ts";
 import { taskDirName } from "./attempt.ts";
 import { LOCAL_EXECUTOR } from "./plan.ts";
 import { moduleClosureHash } from "./cache.ts";
-import { StateStore } from "./state.ts";
+import { newRunId, StateStore } from "./state.ts";
 
 /** What each submitted task needs; becomes the task's resources. */
 export interface Requirements {
@@ -163,20 +164,6 @@ function resources(r: Requirements): JobResources {
 
 type JobResources = { cores?: number; memory?: number; walltime?: number; gpus?: number };
 
-/** The exported names of a module's source (`export function f`, `export const f`, `export { f }`). */
-function exportedNames(source: string): Set<string> {
-  const names = new Set<string>();
-  const decl = /\bexport\s+(?:async\s+)?(?:function\*?|const|let|var)\s+([A-Za-z_$][\w$]*)/g;
-  for (const m of source.matchAll(decl)) names.add(m[1]!);
-  for (const m of source.matchAll(/\bexport\s*\{([^}]*)\}/g)) {
-    for (const part of m[1]!.split(",")) {
-      const name = part.trim().split(/\s+as\s+/).pop()?.trim();
-      if (name) names.add(name);
-    }
-  }
-  return names;
-}
-
 /** Where a submitted function lives: its module's path and its export name. */
 function locate(fn: Submittable<never[], unknown>): { module: string; name: string } {
   if (typeof fn !== "function") {
@@ -211,9 +198,7 @@ function locate(fn: Submittable<never[], unknown>): { module: string; name: stri
  */
 export function executor(name = "local", options: ExecutorOptions = {}): FerryExecutor {
   const workspace = resolve(options.workspace ?? Deno.env.get("FERRY_WORKSPACE") ?? Deno.cwd());
-  const runId = `${new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)}-${
-    crypto.randomUUID().slice(0, 6)
-  }-submit`;
+  const runId = `${newRunId()}-submit`;
   const runDir = join(workspace, ".ferry", "runs", runId);
   const store = StateStore.open(workspace);
   store.beginRun({

@@ -10,12 +10,8 @@
 import { join } from "node:path";
 import { shellQuote } from "../../interpreter/command.ts";
 import type { SshRunner } from "./ssh_runner.ts";
+import { lastLines } from "./runner.ts";
 import type { JobSpec } from "./types.ts";
-
-/** The lines of `text` worth quoting in a message: the last few, joined. */
-function lastLines(text: string, n = 3): string {
-  return text.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(-n).join("; ");
-}
 
 /** The same job with every path under `from` moved under `to` (its copy over there). */
 export function relocate<J extends JobSpec & { root: string }>(

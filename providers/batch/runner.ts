@@ -57,3 +57,8 @@ export function localRunner(env?: Record<string, string>): CommandRunner {
     },
   };
 }
+
+/** The lines of a command's output worth quoting in a message: the last few, joined with "; ". */
+export function lastLines(text: string, n = 3): string {
+  return text.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(-n).join("; ");
+}

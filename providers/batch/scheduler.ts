@@ -370,10 +370,9 @@ export function schedulerProvider(
       const ran = await runner.run(dialect.status(ids));
       const entries = new Map<string, QueueEntry>();
       for (const e of dialect.parseStatus(ran.stdout)) entries.set(e.id, e);
-      // Jobs the queue no longer knows, without a status file: ask the accounting, if any.
-      const gone = [...outstanding].filter((w) =>
-        !entries.has(w.id!) && !readWrapperStatus(wrapperFiles(w.job.root).status)
-      );
+      // Jobs the queue no longer knows (their status files were looked at just now): ask the
+      // accounting, if any.
+      const gone = [...outstanding].filter((w) => !entries.has(w.id!));
       if (gone.length > 0 && dialect.history && historyOn) {
         const h = await runner.run(dialect.history(gone.map((w) => w.id!)));
         if (h.code !== 0 && dialect.historyUnavailable?.test(h.stderr + h.stdout)) {
@@ -384,14 +383,15 @@ export function schedulerProvider(
       for (const w of [...outstanding]) {
         const e = entries.get(w.id!);
         if (e) w.last = e;
+        // Still queued or running: its status file is read again next time.
+        if (e && !TERMINAL.has(e.state)) {
+          w.missing = 0;
+          continue;
+        }
         // Read again: the job may have finished between the two looks.
         const st = readWrapperStatus(wrapperFiles(w.job.root).status);
         if (st) {
           done(w, st);
-          continue;
-        }
-        if (e && !TERMINAL.has(e.state)) {
-          w.missing = 0;
           continue;
         }
         // Ended (or gone from the queue) without a status file: wait a few polls for a

@@ -27,6 +27,7 @@ import { shellQuote } from "../../interpreter/command.ts";
 import { SshSetupError } from "../staging/ssh_auth.ts";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { SSH_PROVIDER_OPTIONS } from "./registry.ts";
+import { lastLines } from "./runner.ts";
 import { relocate, RemoteCopies } from "./remote_copy.ts";
 import { executorSsh, type RemoteExit, type SshRunner, sshRunner } from "./ssh_runner.ts";
 import {
@@ -129,11 +130,6 @@ function semaphore(n: number) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The lines of `text` worth quoting in a message: the last few, joined. */
-function lastLines(text: string, n = 3): string {
-  return text.trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(-n).join("; ");
-}
 
 /** Run jobs through `runner`'s host. */
 export function sshProvider(runner: SshRunner, options: SshProviderOptions = {}): BatchProvider {

@@ -37,7 +37,7 @@ import {
   SshSetupError,
 } from "../staging/ssh_auth.ts";
 import type { Invocation } from "./dialect.ts";
-import { SSH_OPTIONS } from "./registry.ts";
+import { SSH_OPTIONS, SSH_PROVIDER_OPTIONS } from "./registry.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
 
 export { SSH_OPTIONS };
@@ -63,7 +63,7 @@ const PATH_OPTIONS = ["identity_file", "known_hosts"];
  */
 export function withoutSshOptions(options: Options): Record<string, ParamValue> {
   return Object.fromEntries(
-    Object.entries(options).filter(([k]) => !SSH_OPTIONS.includes(k) && k !== "remote_dir"),
+    Object.entries(options).filter(([k]) => !SSH_PROVIDER_OPTIONS.includes(k)),
   );
 }
 
