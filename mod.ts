@@ -46,7 +46,6 @@ export { parseTemplate } from "./dsl/expr.ts";
 export { parseMemory, parseWalltime } from "./dsl/quantity.ts";
 export type { CheckOptions, CheckResult } from "./interpreter/check.ts";
 export { checkWorkflowFile } from "./interpreter/check.ts";
-export { cli } from "./main.ts";
 export type { Compiled, CompileOptions } from "./interpreter/compile.ts";
 export { compile } from "./interpreter/compile.ts";
 export type {

@@ -351,7 +351,7 @@ export class WorkflowBuilder {
         ) + "\n",
     );
     const [command, ...rest] = args;
-    const { cli } = await import("../main.ts");
+    const { cli } = await import("../cli/mod.ts");
     let code: number;
     if (command === undefined || !WORKFLOW_COMMANDS.has(command)) {
       code = await cli(command === undefined ? ["--help"] : [...args]);

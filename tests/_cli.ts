@@ -1,7 +1,7 @@
 /** Test helpers: run the CLI in-process and capture what it prints. @module */
 
 import assert from "node:assert/strict";
-import { cli } from "../main.ts";
+import { cli } from "../cli/mod.ts";
 
 /** What one in-process CLI run printed and returned. */
 export interface CliRun {

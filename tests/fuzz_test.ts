@@ -36,7 +36,7 @@ import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYamlText, stringify as stringifyYaml } from "yaml";
 import { parse as parseTomlText, stringify as stringifyToml } from "smol-toml";
-import { cli, type CliIO } from "../main.ts";
+import { cli, type CliIO } from "../cli/mod.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const EXAMPLES = join(ROOT, "examples");

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { checkWorkflowFile } from "../interpreter/check.ts";
 import { DIAGNOSTIC_CODES } from "../dsl/codes.ts";
 import type { Diagnostic } from "../dsl/diagnostic.ts";
-import { cli } from "../main.ts";
+import { cli } from "../cli/mod.ts";
 
 const DIR = fileURLToPath(new URL("./testdata/invalid/", import.meta.url));
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
