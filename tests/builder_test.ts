@@ -12,12 +12,13 @@ import { validateWorkflow } from "../dsl/validate.ts";
 import { loadFile } from "../dsl/load.ts";
 import { workflow } from "../dsl/builder.ts";
 import { quickstart } from "../examples/typescript/quickstart.ts";
+import { copyExamples } from "./_examples.ts";
 import { ROOT, withTemp } from "./_run.ts";
 
-const QUICKSTART = join(ROOT, "examples", "quickstart");
-
 Deno.test("builder: the quickstart built in TypeScript is the YAML quickstart: same model, same plan", async () => {
-  const yaml = await loadFile(join(QUICKSTART, "workflow.yaml"));
+  await using ex = await copyExamples("quickstart");
+  const quickstartDir = ex.path("quickstart");
+  const yaml = await loadFile(join(quickstartDir, "workflow.yaml"));
   const fromYaml = validateWorkflow(yaml.document!.value);
   const fromTs = validateWorkflow(quickstart.toDocument());
   assert.deepEqual(fromTs.problems, []);
@@ -25,8 +26,8 @@ Deno.test("builder: the quickstart built in TypeScript is the YAML quickstart: s
   await withTemp(async (dir) => {
     const generated = join(dir, "quickstart.yaml");
     await Deno.writeTextFile(generated, JSON.stringify(quickstart.toDocument(), null, 2));
-    const a = await checkWorkflowFile(join(QUICKSTART, "workflow.yaml"));
-    const b = await checkWorkflowFile(generated, { workspace: QUICKSTART });
+    const a = await checkWorkflowFile(join(quickstartDir, "workflow.yaml"));
+    const b = await checkWorkflowFile(generated, { workspace: quickstartDir });
     assert.ok(a.plan && b.plan, "both plan");
     assert.equal(renderPlanJson(b.plan), renderPlanJson(a.plan));
   });
@@ -59,7 +60,7 @@ Deno.test("builder: a script is its own CLI (check, plan --format json, run) in 
       new Deno.Command(Deno.execPath(), {
         // The script lives outside the repository: ferry's import map comes with --config.
         args: ["run", "-A", "--config", join(ROOT, "deno.json"), script, ...args],
-        cwd: ROOT,
+        cwd: dir,
         env: { NO_COLOR: "1" },
         stdout: "piped",
         stderr: "piped",
@@ -123,6 +124,7 @@ Deno.test("builder: a function the script exports runs as a task in its own Deno
     const deno = (env: Record<string, string>, ...args: string[]) =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--config", join(ROOT, "deno.json"), script, ...args],
+        cwd: dir,
         env: { NO_COLOR: "1", ...env },
         stdout: "piped",
         stderr: "piped",

@@ -59,8 +59,16 @@ function workflow(ledger: string, o: {
   };
 }
 
+/** A workspace `ws` in a fresh temporary directory that also holds the ledger; both removed after `fn`. */
+async function withWorkspace(fn: (ws: string) => Promise<void>): Promise<void> {
+  await withTemp(async (dir) => {
+    await Deno.mkdir(join(dir, "ws"));
+    await fn(join(dir, "ws"));
+  });
+}
+
 async function setup(ws: string): Promise<Setup> {
-  const ledger = join(ws, "..", `${ws.split("/").at(-1)}.ledger`);
+  const ledger = join(ws, "..", "ledger");
   await Deno.mkdir(join(ws, "data"));
   await Deno.writeTextFile(join(ws, "data/raw.txt"), "hello\n");
   const wf = await writeWorkflow(ws, workflow(ledger));
@@ -90,7 +98,7 @@ const ALL = ["prep", "score[s=a]", "score[s=b]", "side", "total"];
 const CACHED = Object.fromEntries(ALL.map((t) => [t, "cached"]));
 
 Deno.test("a second run does nothing; touch without a change does nothing either", async () => {
-  await withTemp(async (dir) => {
+  await withWorkspace(async (dir) => {
     const s = await setup(dir);
     assert.deepEqual(await marks(s.wf), Object.fromEntries(ALL.map((t) => [t, "run: new"])));
     assert.deepEqual(await ran(s), ALL);
@@ -109,7 +117,7 @@ Deno.test("a second run does nothing; touch without a change does nothing either
 });
 
 Deno.test("each reason to run again is named, and only the task and what depends on it run", async () => {
-  await withTemp(async (dir) => {
+  await withWorkspace(async (dir) => {
     const s = await setup(dir);
     await ran(s);
     const downstream = {
@@ -150,7 +158,7 @@ Deno.test("each reason to run again is named, and only the task and what depends
 });
 
 Deno.test("a deleted or edited output re-runs its task and its dependants only", async () => {
-  await withTemp(async (dir) => {
+  await withWorkspace(async (dir) => {
     const s = await setup(dir);
     await ran(s);
     await Deno.remove(join(dir, "work/score-b.txt"));
@@ -169,7 +177,7 @@ Deno.test("a deleted or edited output re-runs its task and its dependants only",
 });
 
 Deno.test("an upstream task that re-runs with the same result does not re-run what depends on it", async () => {
-  await withTemp(async (dir) => {
+  await withWorkspace(async (dir) => {
     const s = await setup(dir);
     await ran(s);
     // Another command with the same output: prep runs, its output is unchanged, the rest is skipped.
@@ -179,7 +187,7 @@ Deno.test("an upstream task that re-runs with the same result does not re-run wh
 });
 
 Deno.test("--rerun, --no-cache, cache: false and cache: { ignore } decide as asked", async () => {
-  await withTemp(async (dir) => {
+  await withWorkspace(async (dir) => {
     const s = await setup(dir);
     await ran(s);
     assert.deepEqual(await marks(s.wf, ["--rerun", "score[s=a]"]), {
@@ -206,7 +214,7 @@ Deno.test("--rerun, --no-cache, cache: false and cache: { ignore } decide as ask
 });
 
 Deno.test("one run per workspace: a second run is refused naming the first; a dead holder's lock is taken over", async () => {
-  await withTemp(async (dir) => {
+  await withWorkspace(async (dir) => {
     const wf = await writeWorkflow(dir, {
       ferry: 1,
       name: "lock",

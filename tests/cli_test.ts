@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { matchSnapshot, ROOT, runCli } from "./_cli.ts";
+import { copyExamples, EXAMPLES } from "./_examples.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 Deno.test("ferry --help lists every command with examples", async () => {
@@ -50,12 +51,8 @@ Deno.test("ferry with an unknown command or flag is a usage error with a suggest
 });
 
 Deno.test("ferry check --param needs name=value", async () => {
-  const r = await runCli([
-    "check",
-    "--param",
-    "novalue",
-    `${ROOT}examples/quickstart/workflow.yaml`,
-  ]);
+  await using ex = await copyExamples("quickstart");
+  const r = await runCli(["check", "--param", "novalue", ex.path("quickstart", "workflow.yaml")]);
   assert.deepEqual(r, {
     code: 2,
     stdout: "",
@@ -87,10 +84,10 @@ Deno.test("ferry check works with spaces and unicode in folder and file names", 
   try {
     const ws = join(dir, "my work ☃");
     await Deno.mkdir(join(ws, "data"), { recursive: true });
-    await Deno.copyFile(`${ROOT}examples/quickstart/data/poem.txt`, join(ws, "data", "poem.txt"));
+    await Deno.copyFile(join(EXAMPLES, "quickstart/data/poem.txt"), join(ws, "data", "poem.txt"));
     for (const ext of ["yaml", "toml"]) {
       const file = join(ws, `wörk flow.${ext}`);
-      await Deno.copyFile(`${ROOT}examples/quickstart/workflow.${ext}`, file);
+      await Deno.copyFile(join(EXAMPLES, `quickstart/workflow.${ext}`), file);
       const r = await runCli(["check", file]);
       assert.equal(r.stdout, `✓ ${file}: valid, 7 tasks, 0 errors, 0 warnings\n`);
       assert.equal(r.code, 0);

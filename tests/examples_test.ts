@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadFile } from "../dsl/load.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
-import { ROOT, runCli } from "./_cli.ts";
+import { runCli } from "./_cli.ts";
+import { copyExamples } from "./_examples.ts";
 
 async function* files(dir: string): AsyncGenerator<string> {
   for await (const e of Deno.readDir(dir)) {
@@ -12,11 +13,16 @@ async function* files(dir: string): AsyncGenerator<string> {
   }
 }
 
-const examples: string[] = [];
-for await (const f of files(`${ROOT}examples`)) examples.push(f);
-examples.sort();
+/** The workflow and site files of a copy of examples/, sorted. */
+async function exampleFiles(tmp: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const f of files(join(tmp, "examples"))) out.push(f);
+  return out.sort();
+}
 
 Deno.test("every example starts with the yaml-language-server schema line", async () => {
+  await using ex = await copyExamples();
+  const examples = await exampleFiles(ex.tmp);
   assert.ok(examples.length >= 4);
   for (const f of examples) {
     const text = await Deno.readTextFile(f);
@@ -33,6 +39,8 @@ Deno.test("every example starts with the yaml-language-server schema line", asyn
 });
 
 Deno.test("every example's YAML and TOML forms load to the identical model", async () => {
+  await using ex = await copyExamples();
+  const examples = await exampleFiles(ex.tmp);
   let pairs = 0;
   for (const f of examples.filter((f) => f.endsWith(".yaml"))) {
     const twin = f.replace(/\.yaml$/, ".toml");
@@ -48,6 +56,8 @@ Deno.test("every example's YAML and TOML forms load to the identical model", asy
 });
 
 Deno.test("ferry check accepts every example workflow (with its site file)", async () => {
+  await using ex = await copyExamples();
+  const examples = await exampleFiles(ex.tmp);
   for (const f of examples.filter((f) => !/site\.(ya?ml|toml)$/.test(f))) {
     const dir = f.slice(0, f.lastIndexOf("/"));
     const ext = f.slice(f.lastIndexOf(".") + 1);

@@ -4,27 +4,27 @@ import { Ajv2020 } from "ajv/2020";
 import planSchema from "../schemas/plan.schema.json" with { type: "json" };
 import { checkWorkflowFile } from "../interpreter/check.ts";
 import type { Plan } from "../interpreter/plan.ts";
-import { matchSnapshot, ROOT, runCli } from "./_cli.ts";
+import { matchSnapshot, runCli } from "./_cli.ts";
+import { copyExamples, EXAMPLES } from "./_examples.ts";
 
 const validatePlan = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
   planSchema,
 );
 
-const EXAMPLES: [string, string | undefined][] = [
+const PLANNED: [string, string | undefined][] = [
   ["quickstart", undefined],
   ["frames", "site"],
   ["staging", "site"],
 ];
 
-/** Plans print absolute paths: replace the checkout's location so snapshots are portable. */
-const portable = (s: string) => s.replaceAll(ROOT.replace(/\/$/, ""), "<repo>");
-
-for (const [name, site] of EXAMPLES) {
+for (const [name, site] of PLANNED) {
   for (const format of ["text", "json", "mermaid", "markdown"]) {
     Deno.test(`ferry plan --format ${format} matches the snapshot for examples/${name}`, async () => {
+      // Plans print absolute paths: the copy's location becomes <tmp> in the snapshot.
+      await using ex = await copyExamples(name);
       const args = ["plan", "--format", format];
-      if (site) args.push("--site", `${ROOT}examples/${name}/${site}.yaml`);
-      const r = await runCli([...args, `${ROOT}examples/${name}/workflow.yaml`]);
+      if (site) args.push("--site", ex.path(name, `${site}.yaml`));
+      const r = await runCli([...args, ex.path(name, "workflow.yaml")]);
       assert.equal(r.stderr, "");
       assert.equal(r.code, 0);
       await matchSnapshot(
@@ -37,7 +37,7 @@ for (const [name, site] of EXAMPLES) {
             ? "mmd"
             : "txt"
         }`,
-        portable(r.stdout),
+        ex.portable(r.stdout),
       );
       if (format === "json") {
         assert.ok(validatePlan(JSON.parse(r.stdout)), JSON.stringify(validatePlan.errors));
@@ -47,12 +47,13 @@ for (const [name, site] of EXAMPLES) {
 }
 
 Deno.test("ferry plan gives the same plan, byte for byte, from YAML and TOML and on every run", async () => {
-  for (const [name, site] of EXAMPLES) {
+  await using ex = await copyExamples(...PLANNED.map(([name]) => name));
+  for (const [name, site] of PLANNED) {
     const outs = new Set<string>();
     for (const ext of ["yaml", "toml", "yaml"]) {
       const args = ["plan", "--format", "json"];
-      if (site) args.push("--site", `${ROOT}examples/${name}/${site}.${ext}`);
-      outs.add((await runCli([...args, `${ROOT}examples/${name}/workflow.${ext}`])).stdout);
+      if (site) args.push("--site", ex.path(name, `${site}.${ext}`));
+      outs.add((await runCli([...args, ex.path(name, `workflow.${ext}`)])).stdout);
     }
     assert.equal(outs.size, 1, name);
   }
@@ -92,7 +93,8 @@ Deno.test("ferry plan --format dot collapses a fan-out wider than 20 into one no
 });
 
 Deno.test("ferry plan TARGET keeps the target and what it needs, like make", async () => {
-  const wf = `${ROOT}examples/quickstart/workflow.yaml`;
+  await using ex = await copyExamples("quickstart");
+  const wf = ex.path("quickstart", "workflow.yaml");
   const ids = async (...targets: string[]) => {
     const r = await runCli(["plan", "--format", "json", wf, ...targets]);
     assert.equal(r.code, 0, r.stderr);
@@ -128,8 +130,8 @@ Deno.test("ferry plan writes nothing, not even .ferry/", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(join(dir, "data"));
-    await Deno.copyFile(`${ROOT}examples/quickstart/data/poem.txt`, join(dir, "data/poem.txt"));
-    await Deno.copyFile(`${ROOT}examples/quickstart/workflow.yaml`, join(dir, "w.yaml"));
+    await Deno.copyFile(join(EXAMPLES, "quickstart/data/poem.txt"), join(dir, "data/poem.txt"));
+    await Deno.copyFile(join(EXAMPLES, "quickstart/workflow.yaml"), join(dir, "w.yaml"));
     const before = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     for (const format of ["text", "json", "dot", "mermaid", "markdown"]) {
       assert.equal((await runCli(["plan", "--format", format, join(dir, "w.yaml")])).code, 0);

@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists, ferry, ferryRun, ROOT, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
+import { copyExamples } from "./_examples.ts";
+import { exists, ferry, ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
 const decoder = new TextDecoder();
 
@@ -188,7 +189,7 @@ Deno.test("run: a task that fails once succeeds with retries: 1, fails with retr
     const wf = await writeWorkflow(ws, flakyWorkflow(join(ws, "seen"), 1));
     const r = await ferryRun([wf]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /retry flaky: attempt 1 failed \(exit code 1\); again in 0\.05s/);
+    assert.match(r.stderr, /retry flaky: attempt 1 failed \(exit code 1\); again in 50ms/);
     assert.match(r.stderr, /start flaky \(attempt 2\)/);
     assert.match(r.stderr, /^done: 1 succeeded, 0 failed in /m);
     assert.equal(await Deno.readTextFile(join(ws, "flaky.txt")), "attempt 2\n");
@@ -226,8 +227,8 @@ Deno.test("run: retries: 2 on a task that always fails makes exactly 3 attempts"
     });
     const r = await ferryRun([wf]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /retry bad: attempt 1 failed \(exit code 4\); again in 0\.05s/);
-    assert.match(r.stderr, /retry bad: attempt 2 failed \(exit code 4\); again in 0\.10s/);
+    assert.match(r.stderr, /retry bad: attempt 1 failed \(exit code 4\); again in 50ms/);
+    assert.match(r.stderr, /retry bad: attempt 2 failed \(exit code 4\); again in 100ms/);
     assert.match(r.stderr, /FAILED bad \(attempt 3\): exit code 4/);
     const dir = await taskDir(runDirOf(r), "bad");
     assert.deepEqual(
@@ -651,39 +652,30 @@ Deno.test("run: a failed task leaves no output at its final path; the attempt ke
 // ---------------------------------------------------------------------------
 // 8. Dynamic outputs: the quickstart
 
-async function copyDir(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isDirectory) await copyDir(join(from, e.name), join(to, e.name));
-    else await Deno.copyFile(join(from, e.name), join(to, e.name));
-  }
-}
-
 Deno.test("run: the quickstart runs end to end, fanning out over its dynamic output", async () => {
-  await withTemp(async (ws) => {
-    await copyDir(join(ROOT, "examples", "quickstart"), ws);
-    const r = await ferryRun([join(ws, "workflow.yaml")]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /^done: 9 succeeded, 0 failed in /m);
-    const read = (p: string) => Deno.readTextFile(join(ws, p));
-    for (const w of ["alpha", "beta", "gamma"]) assert.equal(await read(`counts/${w}.txt`), "3\n");
-    assert.equal(await read("total.txt"), "9\n");
-    assert.equal(await read("report.txt"), "words counted: 9\n");
-    // split -l 2 of a 6-line poem: three parts, one size file each.
-    const poem = await read("data/poem.txt");
-    const lines = poem.split(/(?<=\n)/);
-    const parts = ["part-00", "part-01", "part-02"];
-    assert.deepEqual((await walk(join(ws, "parts"))).sort(), parts);
-    assert.deepEqual((await walk(join(ws, "sizes"))).sort(), parts.map((p) => `${p}.txt`));
-    for (const [i, p] of parts.entries()) {
-      const text = lines.slice(2 * i, 2 * i + 2).join("");
-      assert.equal(await read(`parts/${p}`), text);
-      const bytes = new TextEncoder().encode(text).length;
-      assert.match(await read(`sizes/${p}.txt`), new RegExp(`^${bytes} (.*/)?parts/${p}\\n$`));
-    }
-    // The fan-out grew the run once split had finished.
-    assert.match(r.stderr, /start measure\[part=parts\/part-02\]/);
-  });
+  await using ex = await copyExamples("quickstart");
+  const ws = ex.path("quickstart");
+  const r = await ferryRun([join(ws, "workflow.yaml")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^done: 9 succeeded, 0 failed in /m);
+  const read = (p: string) => Deno.readTextFile(join(ws, p));
+  for (const w of ["alpha", "beta", "gamma"]) assert.equal(await read(`counts/${w}.txt`), "3\n");
+  assert.equal(await read("total.txt"), "9\n");
+  assert.equal(await read("report.txt"), "words counted: 9\n");
+  // split -l 2 of a 6-line poem: three parts, one size file each.
+  const poem = await read("data/poem.txt");
+  const lines = poem.split(/(?<=\n)/);
+  const parts = ["part-00", "part-01", "part-02"];
+  assert.deepEqual((await walk(join(ws, "parts"))).sort(), parts);
+  assert.deepEqual((await walk(join(ws, "sizes"))).sort(), parts.map((p) => `${p}.txt`));
+  for (const [i, p] of parts.entries()) {
+    const text = lines.slice(2 * i, 2 * i + 2).join("");
+    assert.equal(await read(`parts/${p}`), text);
+    const bytes = new TextEncoder().encode(text).length;
+    assert.match(await read(`sizes/${p}.txt`), new RegExp(`^${bytes} (.*/)?parts/${p}\\n$`));
+  }
+  // The fan-out grew the run once split had finished.
+  assert.match(r.stderr, /start measure\[part=parts\/part-02\]/);
 });
 
 // ---------------------------------------------------------------------------

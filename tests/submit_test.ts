@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, withTemp } from "./_run.ts";
+import { EXAMPLES } from "./_examples.ts";
+import { exists, ROOT, withTemp } from "./_run.ts";
 
 const SCRIPT = (mod: string) => `
 import { executor, TaskError } from ${JSON.stringify(mod)};
@@ -134,14 +135,20 @@ Deno.test("submit: leaving the scope waits for submitted work; shutdown({ cancel
 });
 
 Deno.test("submit: examples/typescript/submit.ts runs, and a second run takes every result from the record", async () => {
-  const example = join(ROOT, "examples", "typescript", "submit.ts");
-  const state = join(ROOT, "examples", "typescript", ".ferry");
-  await Deno.remove(state, { recursive: true }).catch(() => {});
-  try {
+  await withTemp(async (dir) => {
+    // A copy keeps the record out of examples/; it imports ferry from the checkout instead.
+    const source = await Deno.readTextFile(join(EXAMPLES, "typescript", "submit.ts"));
+    const from = 'from "../../mod.ts";';
+    assert.equal(source.split(from).length, 2, `submit.ts imports ${from} once`);
+    const example = join(dir, "submit.ts");
+    await Deno.writeTextFile(
+      example,
+      source.replace(from, `from ${JSON.stringify(join(ROOT, "mod.ts"))};`),
+    );
     const run = () =>
       new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", example],
-        cwd: ROOT,
+        args: ["run", "-A", "--config", join(ROOT, "deno.json"), example],
+        cwd: dir,
         env: { NO_COLOR: "1" },
         stdout: "piped",
         stderr: "piped",
@@ -158,7 +165,6 @@ Deno.test("submit: examples/typescript/submit.ts runs, and a second run takes ev
       dec.decode(second.stdout),
       "a quick estimate: 3.1437 (cached)\nmean of 4 estimates: 3.1450 (cached)\n",
     );
-  } finally {
-    await Deno.remove(state, { recursive: true }).catch(() => {});
-  }
+    assert.ok(await exists(join(dir, ".ferry")), "the record is in the copy's folder");
+  });
 });
