@@ -6,7 +6,8 @@
  * @module
  */
 
-import { fmtBytes, type RunEvents, type RunSummary, type TaskOutcome } from "./run.ts";
+import { formatBytes, formatDuration, formatRate } from "./format.ts";
+import type { RunEvents, RunSummary, TaskOutcome } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
 
 /** Where progress goes. */
@@ -16,15 +17,6 @@ export interface ProgressIO {
   /** Use ANSI colours. */
   readonly color: boolean;
 }
-
-/** A duration for people: `0.04s`, `2m05s`, `1.5h`. */
-export const secs = (
-  ms: number,
-) => (ms < 10_000
-  ? `${(ms / 1000).toFixed(2)}s`
-  : ms < 3_600_000
-  ? `${Math.floor(ms / 60_000)}m${String(Math.round(ms / 1000) % 60).padStart(2, "0")}s`
-  : `${(ms / 3_600_000).toFixed(1)}h`);
 
 /** Why an attempt failed, in a few words. */
 export function describeOutcome(o: TaskOutcome): string {
@@ -42,11 +34,13 @@ export function describeOutcome(o: TaskOutcome): string {
 export function describeTransfer(e: TransferEvent): string {
   const verb = e.direction === "in" ? (e.reused ? "reused" : "fetched") : "uploaded";
   if (e.error !== undefined) return e.error;
-  if (e.reused) return `${verb} ${e.url} (unchanged, ${fmtBytes(e.bytes)})`;
+  if (e.reused) return `${verb} ${e.url} (unchanged, ${formatBytes(e.bytes)})`;
   const ms = e.ms ?? 0;
-  const rate = ms > 0 ? `, ${fmtBytes((e.bytes * 1000) / ms)}/s` : "";
+  const rate = formatRate(e.bytes, ms);
   const tries = (e.attempts ?? 1) > 1 ? `, ${e.attempts} attempts` : "";
-  return `${verb} ${e.url} (${fmtBytes(e.bytes)} in ${secs(ms)}${rate}${tries})`;
+  return `${verb} ${e.url} (${formatBytes(e.bytes)} in ${formatDuration(ms)}${
+    rate ? `, ${rate}` : ""
+  }${tries})`;
 }
 
 /** One line per task start and finish (for logs and CI). */
@@ -67,7 +61,7 @@ export function plainProgress(io: ProgressIO): RunEvents {
     },
     finished(task, attempt, o) {
       done++;
-      const took = secs(o.endedAt - o.startedAt);
+      const took = formatDuration(o.endedAt - o.startedAt);
       if (o.outcome === "succeeded") {
         io.write(`[${done}/${total}] ${paint("32", "done")}  ${task.id} ${took}\n`);
       } else if (o.outcome === "cancelled") {
@@ -82,7 +76,7 @@ export function plainProgress(io: ProgressIO): RunEvents {
       io.write(
         `[${done}/${total}] ${paint("33", "retry")} ${task.id}: attempt ${attempt} failed (${
           describeOutcome(o)
-        }); again in ${secs(delayMs)}\n`,
+        }); again in ${formatDuration(delayMs)}\n`,
       );
     },
     cached() {
@@ -147,7 +141,7 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
     : failed.length
     ? paint("31", "failed")
     : paint("32", "done");
-  lines.push(`${head}: ${parts.join(", ")} in ${secs(s.wallMs)}`);
+  lines.push(`${head}: ${parts.join(", ")} in ${formatDuration(s.wallMs)}`);
   const t = s.transfers;
   if (t && t.fetched + t.reused + t.uploaded + t.failed > 0) {
     const bits = [
@@ -156,7 +150,7 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
       ...(t.uploaded ? [`${t.uploaded} uploaded`] : []),
       ...(t.failed ? [paint("31", `${t.failed} failed`)] : []),
     ];
-    lines.push(`transfers: ${bits.join(", ")}, ${fmtBytes(t.bytes)} moved`);
+    lines.push(`transfers: ${bits.join(", ")}, ${formatBytes(t.bytes)} moved`);
   }
   return lines.join("\n") + "\n";
 }

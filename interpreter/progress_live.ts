@@ -8,8 +8,9 @@
 
 import { createLogUpdate } from "log-update";
 import process from "node:process";
-import { describeOutcome, type ProgressIO, secs } from "./progress.ts";
-import { fmtBytes, type RunEvents } from "./run.ts";
+import { formatBytes, formatDuration } from "./format.ts";
+import { describeOutcome, type ProgressIO } from "./progress.ts";
+import type { RunEvents } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
 
 /** A live display that redraws in place (for terminals). */
@@ -23,19 +24,21 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
   const paint = (c: string, s: string) => (io.color ? `\x1b[${c}m${s}\x1b[0m` : s);
   const draw = () => {
     const elapsed = Date.now() - t0;
-    const eta = done > 0 && total > done ? `, ETA ${secs((elapsed / done) * (total - done))}` : "";
+    const eta = done > 0 && total > done
+      ? `, ETA ${formatDuration((elapsed / done) * (total - done))}`
+      : "";
     const lines = [
       `${paint("1", `${done}/${total}`)} done · ${running.size} running · ${
         failed > 0 ? paint("31", `${failed} failed`) : "0 failed"
-      } · ${secs(elapsed)}${eta}`,
+      } · ${formatDuration(elapsed)}${eta}`,
       ...[...running].slice(0, 6).map(([id, since]) =>
-        `  ${paint("36", "▸")} ${id} ${paint("2", secs(Date.now() - since))}`
+        `  ${paint("36", "▸")} ${id} ${paint("2", formatDuration(Date.now() - since))}`
       ),
     ];
     if (running.size > 6) lines.push(`  … ${running.size - 6} more`);
     if (moving.size > 0) {
       const bytes = [...moving.values()].reduce((n, e) => n + e.bytes, 0);
-      lines.push(`  ${paint("36", "⇅")} ${moving.size} transfer(s), ${fmtBytes(bytes)} so far`);
+      lines.push(`  ${paint("36", "⇅")} ${moving.size} transfer(s), ${formatBytes(bytes)} so far`);
     }
     logUpdate(lines.join("\n"));
   };
@@ -70,7 +73,7 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
       above(
         `${paint("33", "↻")} ${task.id}: attempt ${attempt} failed (${
           describeOutcome(o)
-        }); again in ${secs(delayMs)}\n`,
+        }); again in ${formatDuration(delayMs)}\n`,
       );
     },
     cached() {

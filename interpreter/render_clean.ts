@@ -5,7 +5,7 @@
  */
 
 import type { CleanReport } from "./clean.ts";
-import { fmtBytes } from "./run.ts";
+import { formatBytes } from "./format.ts";
 
 /**
  * The clean report as text.
@@ -29,8 +29,8 @@ export function renderCleanText(report: CleanReport): string {
   const { workspace, dryRun, all, entries, bytes } = report;
   if (entries.length === 0) return `nothing to clean in ${workspace}\n`;
   const verb = dryRun ? "would remove" : "removed";
-  const lines = entries.map((e) => `${verb} ${e.path} (${fmtBytes(e.bytes)})`);
-  const freed = `${dryRun ? "would free" : "freed"} ${fmtBytes(bytes)} in ${workspace}`;
+  const lines = entries.map((e) => `${verb} ${e.path} (${formatBytes(e.bytes)})`);
+  const freed = `${dryRun ? "would free" : "freed"} ${formatBytes(bytes)} in ${workspace}`;
   lines.push(
     all
       ? `${freed}; with the state gone, the next ferry run runs every task`

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { describeOutcome, secs } from "./progress.ts";
+import { formatDuration } from "./format.ts";
+import { describeOutcome } from "./progress.ts";
 import type { TaskOutcome } from "./run.ts";
 import {
   type AttemptStatus,
@@ -63,7 +64,7 @@ export function renderStatusText(
         r.id,
         r.status,
         when(r.startedAt),
-        r.durationMs !== undefined ? secs(r.durationMs) : "-",
+        r.durationMs !== undefined ? formatDuration(r.durationMs) : "-",
         countWords(r.counts),
       ]),
     ];
@@ -91,7 +92,7 @@ const STATUS_COLOR: Readonly<Record<string, string>> = {
 
 function runLines(run: RunDetail, paint: (c: string, s: string) => string): string[] {
   const took = run.durationMs !== undefined
-    ? secs(run.durationMs)
+    ? formatDuration(run.durationMs)
     : run.status === "running"
     ? "still running"
     : `unknown: its ferry (pid ${run.pid} on ${run.host}) died; the next ferry run resumes the work`;
@@ -152,7 +153,7 @@ function taskLines(t: TaskStatus, paint: (c: string, s: string) => string): stri
         ? ` (${why(a)})`
         : "";
       const where = a.host !== undefined ? ` on ${a.host}` : "";
-      lines.push(`${head}${a.outcome}${because} in ${secs(a.durationMs ?? 0)}${where}`);
+      lines.push(`${head}${a.outcome}${because} in ${formatDuration(a.durationMs ?? 0)}${where}`);
     }
     if (a.stdout !== undefined) lines.push(`      stdout: ${a.stdout}`);
     if (a.stderr !== undefined) lines.push(`      stderr: ${a.stderr}`);

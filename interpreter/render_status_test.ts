@@ -26,9 +26,9 @@ Deno.test("renderStatusText() lists the newest runs and says how many older ones
   assert.equal(
     text,
     "runs in /ws, newest first:\n" +
-      "  RUN                     STATUS     STARTED (UTC)        TOOK   TASKS\n" +
-      "  20261121-120000-abcdef  succeeded  2026-11-21 12:00:00  1.50s  2 succeeded, 0 failed, 1 not run\n" +
-      "  20261121-119900-abcdef  succeeded  2026-11-21 11:59:00  1.50s  2 succeeded, 0 failed, 1 not run\n" +
+      "  RUN                     STATUS     STARTED (UTC)        TOOK  TASKS\n" +
+      "  20261121-120000-abcdef  succeeded  2026-11-21 12:00:00  1.5s  2 succeeded, 0 failed, 1 not run\n" +
+      "  20261121-119900-abcdef  succeeded  2026-11-21 11:59:00  1.5s  2 succeeded, 0 failed, 1 not run\n" +
       "  (and 10 older runs)\n" +
       "\n",
   );

@@ -15,7 +15,8 @@
  */
 
 import dagre from "@dagrejs/dagre";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import type { AttemptStatus, RunDetail, TaskStatus } from "./status.ts";
 import { workspaceStatus } from "./status.ts";
 
@@ -65,23 +66,6 @@ export function appOfTask(id: string): string {
   return i < 0 ? id : id.slice(0, i);
 }
 
-function secs(ms: number): string {
-  if (ms < 1000) return `${(ms / 1000).toFixed(2)}s`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const m = Math.floor(ms / 60_000), s = Math.round((ms % 60_000) / 1000);
-  return m < 60 ? `${m}m${String(s).padStart(2, "0")}s` : `${(ms / 3_600_000).toFixed(1)}h`;
-}
-
-function bytes(n: number): string {
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
-}
-
 const COLORS: Record<string, string> = {
   succeeded: "#2e7d32",
   cached: "#90a4ae",
@@ -127,6 +111,8 @@ export async function buildReport(
   if (!run) return { ok: false, message: `Cannot make a report: no run in ${workspace} yet` };
   const events = await readEvents(run.dir);
   const graph = (events.find((e) => e.event === "graph")?.apps ?? []) as GraphApp[];
+  // The workflow's own name, from the event log (runs logged before it was recorded have none).
+  const name = events.find((e) => e.event === "planned")?.workflow;
   const transfers: TransferDone[] = [];
   const started = new Map<string, number>();
   for (const e of events) {
@@ -147,37 +133,50 @@ export async function buildReport(
       });
     }
   }
-  return { ok: true, run, html: renderReport(run, graph, transfers) };
+  const html = renderReport(run, {
+    graph,
+    transfers,
+    ...(typeof name === "string" ? { name } : {}),
+  });
+  return { ok: true, run, html };
 }
 
-/** The HTML of a report. */
-export function renderReport(
+/** The HTML of a report: titled with the workflow's name, its file and the run id. */
+function renderReport(
   run: RunDetail,
-  graph: readonly GraphApp[],
-  transfers: readonly TransferDone[],
+  { graph, transfers, name }: {
+    graph: readonly GraphApp[];
+    transfers: readonly TransferDone[];
+    name?: string;
+  },
 ): string {
   const counts = new Map<string, number>();
   for (const t of run.tasks) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
   const summary = [...counts].map(([s, n]) =>
     `<span class="pill" style="background:${COLORS[s] ?? "#999"}">${n} ${esc(s)}</span>`
   ).join(" ");
-  const title = `ferry report: ${run.workflow.split("/").at(-1)} · ${run.id}`;
+  const file = basename(run.workflow);
+  const title = name !== undefined
+    ? `${name} (${file}) · run ${run.id}`
+    : `${file} · run ${run.id}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
+<title>${esc(`ferry report: ${title}`)}</title>
 <style>${CSS}</style></head>
 <body>
 <header id="summary">
-<h1>${esc(run.workflow.split("/").at(-1) ?? run.workflow)} <small>run ${esc(run.id)}</small></h1>
+<h1>${esc(name ?? file)} <small>${name !== undefined ? `${esc(file)} · ` : ""}run ${
+    esc(run.id)
+  }</small></h1>
 <p class="status status-${esc(run.status)}">${esc(run.status)}</p>
 <dl>
 <dt>workflow</dt><dd>${esc(run.workflow)}</dd>
 <dt>started</dt><dd>${esc(run.startedAt)} by pid ${run.pid} on ${esc(run.host)}</dd>
-<dt>took</dt><dd>${run.durationMs !== undefined ? secs(run.durationMs) : "—"}</dd>
+<dt>took</dt><dd>${run.durationMs !== undefined ? formatDuration(run.durationMs) : "—"}</dd>
 <dt>tasks</dt><dd>${run.tasks.length} ${summary}</dd>
 <dt>transfers</dt><dd>${transfers.length} (${
-    bytes(transfers.reduce((s, t) => s + (t.error ? 0 : t.bytes), 0))
+    formatBytes(transfers.reduce((s, t) => s + (t.error ? 0 : t.bytes), 0))
   })</dd>
 </dl>
 </header>
@@ -298,7 +297,7 @@ function renderTimeline(
         cls: "tl-task",
         color: COLORS[a.outcome] ?? "#999",
         label: `${t.id} attempt ${a.attempt}: ${a.outcome}${
-          a.durationMs !== undefined ? ` in ${secs(a.durationMs)}` : ""
+          a.durationMs !== undefined ? ` in ${formatDuration(a.durationMs)}` : ""
         }${a.jobId !== undefined ? ` (job ${a.jobId})` : ""}`,
         task: t.id,
       });
@@ -311,8 +310,8 @@ function renderTimeline(
       end: Math.max(x.endedAt, x.startedAt),
       cls: "tl-transfer",
       color: x.error ? COLORS.failed! : "#00838f",
-      label: `${x.direction === "in" ? "fetch" : "upload"} ${x.url}: ${bytes(x.bytes)}${
-        x.ms !== undefined ? ` in ${secs(x.ms)}` : ""
+      label: `${x.direction === "in" ? "fetch" : "upload"} ${x.url}: ${formatBytes(x.bytes)}${
+        x.ms !== undefined ? ` in ${formatDuration(x.ms)}` : ""
       }${x.error ? ` — ${x.error}` : ""}`,
     });
   }
@@ -368,7 +367,7 @@ function renderTimeline(
     ticks.push(
       `<line class="tl-tick" x1="${tx}" y1="0" x2="${tx}" y2="${h - 20}"/><text x="${tx}" y="${
         h - 6
-      }" text-anchor="middle">${secs((span * k) / 5)}</text>`,
+      }" text-anchor="middle">${formatDuration((span * k) / 5)}</text>`,
     );
   }
   return `<svg class="timeline" width="${left + width + 20}" height="${h}" viewBox="0 0 ${
@@ -403,6 +402,8 @@ function renderTable(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): 
       a?.exitCode ?? a?.signal ?? null,
       a?.host ?? "",
       t.state === "cached" ? "yes" : "",
+      // Formatted here, so the page shows durations exactly as the terminal does.
+      a?.durationMs !== undefined ? formatDuration(a.durationMs) : "",
     ];
   });
   // `</` cannot end the script element early.
@@ -452,13 +453,11 @@ function renderFailures(tasks: readonly TaskStatus[]): string {
 function renderTransfers(transfers: readonly TransferDone[]): string {
   if (transfers.length === 0) return `<p class="empty">No transfer in this run.</p>`;
   const rows = transfers.map((t) => {
-    const rate = t.ms !== undefined && t.ms > 0 && !t.reused
-      ? `${bytes((t.bytes * 1000) / t.ms)}/s`
-      : "";
+    const rate = t.ms !== undefined && !t.reused ? formatRate(t.bytes, t.ms) ?? "" : "";
     return `<tr class="transfer"><td>${t.direction}</td><td>${esc(t.url)}</td><td>${
       esc(t.provider)
-    }</td><td data-v="${t.bytes}">${bytes(t.bytes)}</td><td>${
-      t.ms !== undefined ? secs(t.ms) : ""
+    }</td><td data-v="${t.bytes}">${formatBytes(t.bytes)}</td><td>${
+      t.ms !== undefined ? formatDuration(t.ms) : ""
     }</td><td>${rate}</td><td>${t.error ? esc(t.error) : t.reused ? "reused" : "ok"}</td></tr>`;
   });
   return `<table id="transfer-table"><thead><tr><th>dir</th><th>url</th><th>provider</th><th>size</th><th>time</th><th>throughput</th><th>result</th></tr></thead><tbody>
@@ -492,9 +491,6 @@ const SORT_JS = `
   var rows=data.rows,colors=data.colors,PAGE=500,page=0;
   var body=table.tBodies[0],pager=document.getElementById("task-pager");
   var heads=table.querySelectorAll("th");
-  function secs(ms){if(ms===null)return "";if(ms<1000)return (ms/1000).toFixed(2)+"s";
-    if(ms<60000)return (ms/1000).toFixed(1)+"s";var m=Math.floor(ms/60000),s=Math.round((ms%60000)/1000);
-    return m<60?m+"m"+(s<10?"0":"")+s+"s":(ms/3600000).toFixed(1)+"h";}
   function cell(tr,text,v){var td=document.createElement("td");td.textContent=text;
     td.setAttribute("data-v",v===null||v===undefined?"":String(v));tr.appendChild(td);return td;}
   function draw(){
@@ -503,7 +499,7 @@ const SORT_JS = `
       cell(tr,r[0],r[0]);cell(tr,r[1],r[1]);cell(tr,r[2],r[2]);
       var st=cell(tr,r[3],r[3]),dot=document.createElement("span");dot.className="dot";
       dot.style.background=colors[r[3]]||"#999";st.insertBefore(dot,st.firstChild);
-      cell(tr,secs(r[4]),r[4]===null?-1:r[4]);cell(tr,String(r[5]),r[5]);
+      cell(tr,r[9],r[4]===null?-1:r[4]);cell(tr,String(r[5]),r[5]);
       cell(tr,r[6]===null?"":String(r[6]),r[6]);cell(tr,r[7],r[7]);cell(tr,r[8],r[8]);f.appendChild(tr);}
     body.textContent="";body.appendChild(f);
     var pages=Math.ceil(rows.length/PAGE);pager.textContent="";

@@ -27,6 +27,7 @@ import type { Cache } from "./cache.ts";
 import type { StateStore } from "./state.ts";
 import { FileValue as FileValueClass } from "./values.ts";
 import { redact } from "../providers/staging/secrets.ts";
+import { formatBytes } from "./format.ts";
 
 /** A task's state during a run. */
 export type TaskState =
@@ -222,8 +223,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   for (const t of plan.tasks) add(t);
   wire();
   events.start(nodes.size);
-  // The task list, so `ferry status` can name what never started (blocked, not run).
-  log({ event: "planned", tasks: plan.tasks.map((t) => t.id) });
+  // The task list, so `ferry status` can name what never started (blocked, not run); the
+  // workflow's name, for `ferry report`'s title.
+  log({ event: "planned", workflow: plan.workflow, tasks: plan.tasks.map((t) => t.id) });
   // The app graph (fan-outs collapsed), for `ferry report`: each app, its executor, what it waits for.
   log({ event: "graph", apps: appGraph(plan.tasks) });
 
@@ -626,8 +628,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       return `it needs ${need.cores} cores and executor "${ex.name}" has ${full.cores}`;
     }
     if (need.memory > full.memory) {
-      return `it needs ${fmtBytes(need.memory)} of memory and executor "${ex.name}" has ${
-        fmtBytes(full.memory)
+      return `it needs ${formatBytes(need.memory)} of memory and executor "${ex.name}" has ${
+        formatBytes(full.memory)
       }`;
     }
     return undefined;
@@ -836,17 +838,6 @@ async function stageOutputs(
   );
   const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
   return bad ? (bad.reason as Error).message : undefined;
-}
-
-/** Bytes for people: 4.0 GiB. */
-export function fmtBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
 
 /** A function task's return value (its `result.json`), or undefined when there is none. */

@@ -6,11 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { chromium } from "playwright-core";
 import { ferryRun, withTemp, writeWorkflow } from "./_run.ts";
 import { haveService } from "./_services.ts";
 import { startHttpServer } from "./_http_server.ts";
+import { formatDuration, formatRate } from "../interpreter/format.ts";
+
+const msOf = (shown: string) => Number(shown.replace(/ms$/, ""));
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE = haveService("Chromium", [CHROMIUM]);
@@ -56,7 +59,9 @@ Deno.test({
         const out = join(ws, "report.html");
         const rep = await ferryRun(["--workspace", ws, "-o", out], {}, "report");
         assert.equal(rep.code, 0, rep.stderr);
-        assert.match(rep.stderr, /^report of run \S+ \(failed, 5 tasks\): .*report\.html\n$/);
+        const id = rep.stderr.match(/^report of run (\S+) \(failed, 5 tasks\): .*report\.html\n$/)
+          ?.[1];
+        assert.ok(id, rep.stderr);
         const html = await Deno.readTextFile(out);
         // Self-contained: nothing fetched from anywhere.
         assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=["']?https?:/i);
@@ -73,6 +78,12 @@ Deno.test({
             if (!q.url().startsWith("file:")) problems.push(`request to ${q.url()}`);
           });
           await page.goto(`file://${out}`);
+          // Titled with the workflow's name; its file and the run id second.
+          assert.equal(await page.title(), `ferry report: reported (${basename(wf)}) · run ${id}`);
+          assert.equal(
+            await page.locator("h1").innerText(),
+            `reported ${basename(wf)} · run ${id}`,
+          );
           // The graph: one node per app, one edge per app dependency.
           assert.equal(await page.locator(".dag-node").count(), 3);
           assert.equal(await page.locator(".dag-edge").count(), 2);
@@ -91,6 +102,11 @@ Deno.test({
             (cells) => cells.map((c) => Number(c.getAttribute("data-v"))),
           );
           assert.deepEqual(durations, [...durations].sort((a, b) => a - b));
+          // Each shown as formatDuration() shows it, as in the terminal.
+          const shown = await page.locator("#task-table tbody tr td:nth-child(5)").evaluateAll(
+            (cells) => cells.map((c) => [Number(c.getAttribute("data-v")), c.textContent]),
+          );
+          assert.deepEqual(shown, shown.map(([ms]) => [ms, formatDuration(Number(ms))]));
           // The failure with the end of its log, escaped.
           assert.equal(await page.locator(".failure").count(), 1);
           assert.match(
@@ -98,6 +114,13 @@ Deno.test({
             /something went wrong <here>/,
           );
           assert.equal(await page.locator("#transfer-table tbody tr").count(), 1);
+          // Size and throughput in formatBytes() and formatRate() units, never a raw float.
+          const [size, time, rate] = await page.locator("#transfer-table tbody td").evaluateAll(
+            (cells) => cells.slice(3, 6).map((c) => c.textContent ?? ""),
+          );
+          assert.equal(size, "11 B");
+          assert.match(time!, /^\d+ms$/);
+          assert.equal(rate, formatRate(11, msOf(time!)) ?? "");
           await page.screenshot({ path: join(ws, "report.png"), fullPage: true });
           assert.ok((await Deno.stat(join(ws, "report.png"))).size > 10_000);
           assert.deepEqual(problems, []);

@@ -14,7 +14,7 @@ import { exists, ferry, ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from
 import { matchSnapshot, runCli } from "./_cli.ts";
 import { waitFor } from "./_services.ts";
 import { taskDirName } from "../interpreter/attempt.ts";
-import { fmtBytes } from "../interpreter/run.ts";
+import { formatBytes } from "../interpreter/format.ts";
 
 const HOST = hostname();
 const decoder = new TextDecoder();
@@ -47,7 +47,9 @@ function normalize(text: string, ws: string, runs: Record<string, string>): stri
   for (const [name, id] of Object.entries(runs)) out = out.replaceAll(id, `<${name}>`);
   return out
     .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/g, "<time>")
-    .replace(/\b\d+\.\d\ds\b/g, "<secs>")
+    // Every form formatDuration() prints; the TOOK column's width follows the longest.
+    .replace(/\b(?:\d+ms|\d+\.\ds|\d+s|\d+m\d\ds|\d+h\d\dm)\b/g, "<secs>")
+    .replace(/(<secs>|TOOK) {2,}/g, "$1  ")
     .replace(/pid \d+/g, "pid <pid>");
 }
 
@@ -87,7 +89,7 @@ Deno.test("status: the runs newest first, then the latest in detail; one run by 
     assert.equal(r.code, 0);
     assert.deepEqual(normalize(r.stdout, ws, ids).split("\n"), [
       "runs in <ws>, newest first:",
-      "  RUN                     STATUS     STARTED (UTC)        TOOK   TASKS",
+      "  RUN                     STATUS     STARTED (UTC)        TOOK  TASKS",
       "  <run3>  failed     <time>  <secs>  0 succeeded, 2 cached, 1 failed, 1 blocked",
       "  <run2>  succeeded  <time>  <secs>  0 succeeded, 4 cached, 0 failed",
       "  <run1>  succeeded  <time>  <secs>  4 succeeded, 0 failed",
@@ -341,8 +343,10 @@ Deno.test("status: a live run is running, and crashed once ferry is SIGKILLed; c
       );
       assert.equal(
         c.stdout,
-        `removed .ferry/runs/${id}/tasks (${fmtBytes(bytes)})\n` +
-          `freed ${fmtBytes(bytes)} in ${ws}; kept .ferry/state.db and each run's events.jsonl\n`,
+        `removed .ferry/runs/${id}/tasks (${formatBytes(bytes)})\n` +
+          `freed ${
+            formatBytes(bytes)
+          } in ${ws}; kept .ferry/state.db and each run's events.jsonl\n`,
       );
       assert.equal(await exists(join(ws, ".ferry", "lock")), false);
     } finally {
@@ -366,11 +370,11 @@ Deno.test("clean: --dry-run lists, clean removes attempts and staged copies and 
     const staged = await du(join(dot, "staged"));
     const lines = (verb: string, free: string, keep: string) =>
       [
-        `${verb} .ferry/runs/${ids.run1}/tasks (${fmtBytes(run1)})`,
-        `${verb} .ferry/runs/${ids.run3}/tasks (${fmtBytes(run3)})`,
-        `${verb} .ferry/staged (${fmtBytes(staged)})`,
+        `${verb} .ferry/runs/${ids.run1}/tasks (${formatBytes(run1)})`,
+        `${verb} .ferry/runs/${ids.run3}/tasks (${formatBytes(run3)})`,
+        `${verb} .ferry/staged (${formatBytes(staged)})`,
         `${free} ${
-          fmtBytes(run1 + run3 + staged)
+          formatBytes(run1 + run3 + staged)
         } in ${ws}; ${keep} .ferry/state.db and each run's events.jsonl`,
         "",
       ].join("\n");
@@ -426,17 +430,17 @@ Deno.test("clean: --dry-run lists, clean removes attempts and staged copies and 
     const all = await du(dot);
     assert.deepEqual(await runCli(["clean", "--all", "--dry-run", "-w", ws]), {
       code: 0,
-      stdout: `would remove .ferry (${fmtBytes(all)})\n` +
+      stdout: `would remove .ferry (${formatBytes(all)})\n` +
         `would free ${
-          fmtBytes(all)
+          formatBytes(all)
         } in ${ws}; with the state gone, the next ferry run runs every task\n`,
       stderr: "",
     });
     assert.deepEqual(await runCli(["clean", "--all", "-w", ws]), {
       code: 0,
-      stdout: `removed .ferry (${fmtBytes(all)})\n` +
+      stdout: `removed .ferry (${formatBytes(all)})\n` +
         `freed ${
-          fmtBytes(all)
+          formatBytes(all)
         } in ${ws}; with the state gone, the next ferry run runs every task\n`,
       stderr: "",
     });
