@@ -95,6 +95,7 @@ export function wrapperScript(
     "ferry_start=$(date +%s%3N)",
     "ferry_host=$(hostname 2>/dev/null || uname -n)",
     "ferry_child=",
+    "ferry_watch=",
     "ferry_timed_out=false",
     "ferry_done() {",
     "  local end tmp",
@@ -117,6 +118,7 @@ export function wrapperScript(
     '    mv -f "$tmp" "$ferry_status"',
     "}",
     "ferry_term() {",
+    '  if [ -n "$ferry_watch" ]; then kill "$ferry_watch" 2>/dev/null; wait "$ferry_watch" 2>/dev/null; fi',
     '  if [ -n "$ferry_child" ]; then',
     '    kill -TERM -- "-$ferry_child" 2>/dev/null || kill -TERM "$ferry_child" 2>/dev/null',
     '    wait "$ferry_child" 2>/dev/null',
@@ -190,18 +192,21 @@ export function wrapperScript(
   );
   const wall = job.resources.walltime;
   if (wall !== undefined) {
+    // The watchdog sleeps as a job it waits for: killed, its trap takes the sleep with it
+    // (killing the subshell alone would leave its sleep running until the walltime).
     lines.push(
-      `( sleep ${Math.ceil(wall)}; touch ${
-        q(f.timedOut)
-      }; kill -TERM -- "-$ferry_child" 2>/dev/null;`,
-      `  sleep ${KILL_GRACE_SECONDS}; kill -KILL -- "-$ferry_child" 2>/dev/null ) &`,
+      "( trap 'kill $(jobs -p) 2>/dev/null; wait; exit 0' TERM",
+      `  sleep ${Math.ceil(wall)} & wait $!`,
+      `  touch ${q(f.timedOut)}; kill -TERM -- "-$ferry_child" 2>/dev/null`,
+      `  sleep ${KILL_GRACE_SECONDS} & wait $!`,
+      '  kill -KILL -- "-$ferry_child" 2>/dev/null ) &',
       "ferry_watch=$!",
     );
   }
   lines.push('wait "$ferry_child"', "ferry_code=$?");
   if (wall !== undefined) {
     lines.push(
-      'kill "$ferry_watch" 2>/dev/null',
+      'kill "$ferry_watch" 2>/dev/null; wait "$ferry_watch" 2>/dev/null',
       `if [ -e ${q(f.timedOut)} ]; then ferry_timed_out=true; fi`,
     );
   }

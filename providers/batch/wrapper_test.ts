@@ -133,6 +133,43 @@ Deno.test("wrapper: SIGTERM (scancel) reaches the task's group and is recorded",
   }
 });
 
+Deno.test("wrapper: the walltime watchdog ends with the task (normal end or SIGTERM), no sleep left", async () => {
+  const root = await Deno.makeTempDir();
+  // A walltime no other test uses: its watchdog's `sleep` is then found by its command line.
+  const wall = 100_000 + Math.floor(Math.random() * 800_000);
+  const watchdogs = async () => {
+    const out = await new Deno.Command("ps", { args: ["-eo", "pid=,args="] }).output();
+    return new TextDecoder().decode(out.stdout).split("\n")
+      .filter((l) => l.trim().split(/\s+/).slice(1).join(" ") === `sleep ${wall}`)
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+  };
+  try {
+    const done = await runWrapper(job(root, { resources: { walltime: wall } }));
+    assert.equal((await done.status).code, 0);
+    assert.deepEqual(await watchdogs(), [], "no watchdog sleep after a normal end");
+    const tag = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+    const killed = await runWrapper(job(root, {
+      run: { kind: "shell", script: `sleep 304.${tag}\n` },
+      resources: { walltime: wall },
+    }));
+    for (let i = 0; i < 100 && (await watchdogs()).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await watchdogs()).length, 1, "the watchdog ran");
+    killed.kill("SIGTERM");
+    assert.equal((await killed.status).code, 143);
+    assert.deepEqual(await watchdogs(), [], "no watchdog sleep after SIGTERM");
+  } finally {
+    // On failure, leave nothing behind either.
+    for (const pid of await watchdogs()) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("wrapper: scratch on the node: inputs copied in, results copied back, the copy removed after success", async () => {
   const root = await Deno.makeTempDir();
   const scratch = await Deno.makeTempDir();
