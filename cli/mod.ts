@@ -74,15 +74,16 @@ function writeAll(w: { writeSync(p: Uint8Array): number }, s: string): void {
 /** A usage error: printed without a stack, exit 2. */
 class UsageError extends Error {}
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+// No default list: commander would print "(default: [])" in the help of every repeatable option.
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** What `check`, `plan` and `run` all take from their options: site, workspace and params. */
-function workflowOptions(opts: { site?: string; workspace?: string; param: string[] }): {
+function workflowOptions(opts: { site?: string; workspace?: string; param?: string[] }): {
   site?: string;
   workspace?: string;
   params: Readonly<Record<string, ParamValue>>;
 } {
-  const overrides = parseParamOverrides(opts.param);
+  const overrides = parseParamOverrides(opts.param ?? []);
   if (!overrides.ok) throw new UsageError(overrides.message);
   return {
     ...(opts.site !== undefined ? { site: opts.site } : {}),
@@ -126,7 +127,15 @@ function positiveInt(value: string): number {
   return n;
 }
 
-function program(io: CliIO, setExit: (code: number) => void): Command {
+/**
+ * The `ferry` commander program, built but not run: its commands, arguments
+ * and options are the source the CLI reference (docs/reference/cli.md) is
+ * generated from. `setExit` receives each action's exit code.
+ */
+export function buildProgram(
+  io: CliIO = processIO(),
+  setExit: (code: number) => void = () => {},
+): Command {
   const cmd = new Command("ferry")
     .description(
       "ferry: declarative workflows that move their own files.\nWrite apps and the files they read and write; ferry checks, plans and runs them.",
@@ -175,7 +184,6 @@ Exit codes: 0 success · 1 a task failed · 2 invalid workflow, site file or usa
       "-p, --param <name=value>",
       "override a param; the value is read as YAML (repeatable)",
       collect,
-      [],
     )
     .option(
       "--assume-inputs",
@@ -197,7 +205,7 @@ Examples:
           site?: string;
           format: ReportFormat;
           workspace?: string;
-          param: string[];
+          param?: string[];
           assumeInputs?: boolean;
         },
       ) => {
@@ -264,7 +272,6 @@ Examples:
       "-p, --param <name=value>",
       "override a param; the value is read as YAML (repeatable)",
       collect,
-      [],
     )
     .option(
       "--assume-inputs",
@@ -278,7 +285,6 @@ Examples:
       "--rerun <app>",
       "run this app (or task id) again, and what depends on it (repeatable)",
       collect,
-      [],
     )
     .option("--no-cache", "show every task as to run, ignoring the state of earlier runs")
     .option(
@@ -301,10 +307,10 @@ Examples:
       site?: string;
       format: "text" | "json" | "mermaid" | "dot" | "markdown";
       workspace?: string;
-      param: string[];
+      param?: string[];
       assumeInputs?: boolean;
       checkInputs?: boolean;
-      rerun: string[];
+      rerun?: string[];
       cache: boolean;
       showScripts?: boolean;
     }) => {
@@ -352,7 +358,7 @@ Examples:
             targets,
             store,
             noCache: !opts.cache,
-            rerun: opts.rerun,
+            rerun: opts.rerun ?? [],
           }).plan;
         } finally {
           store.close();
@@ -387,7 +393,6 @@ Examples:
       "-p, --param <name=value>",
       "override a param; the value is read as YAML (repeatable)",
       collect,
-      [],
     )
     .option(
       "-j, --jobs <n>",
@@ -400,7 +405,6 @@ Examples:
       "--rerun <app>",
       "run this app (or task id) again, and what depends on it (repeatable)",
       collect,
-      [],
     )
     .option("--no-cache", "run every task, ignoring the state of earlier runs")
     .option(
@@ -428,12 +432,12 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
     .action(async (file: string, targets: string[], opts: {
       site?: string;
       workspace?: string;
-      param: string[];
+      param?: string[];
       jobs?: number;
       sequential?: boolean;
       keepGoing?: boolean;
       transfers?: number;
-      rerun: string[];
+      rerun?: string[];
       cache: boolean;
       quiet?: boolean;
       progress?: string;
@@ -455,7 +459,7 @@ Exit codes: 0 every task succeeded · 1 a task failed · 2 invalid workflow or u
           keepGoing: opts.keepGoing === true,
           ...(opts.transfers !== undefined ? { maxTransfers: opts.transfers } : {}),
           noCache: !opts.cache,
-          rerun: opts.rerun,
+          rerun: opts.rerun ?? [],
           progress: opts.quiet
             ? "quiet"
             : (opts.progress as "live" | "lines" | undefined) ?? "auto",
@@ -682,7 +686,7 @@ function renderPlan(plan: Plan, format: string, color: boolean): string {
 /** Run the CLI with `args` (without the program name); resolves to the exit code. */
 export async function cli(args: readonly string[], io: CliIO = processIO()): Promise<number> {
   let code = 0;
-  const cmd = program(io, (c) => (code = c));
+  const cmd = buildProgram(io, (c) => (code = c));
   try {
     await cmd.parseAsync([...args], { from: "user" });
     if (args.length === 0) {
