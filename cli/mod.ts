@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Argument, Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "../deps/commander.ts";
 import workflowSchema from "../schemas/workflow.schema.json" with { type: "json" };
 import siteSchema from "../schemas/site.schema.json" with { type: "json" };
 import planSchema from "../schemas/plan.schema.json" with { type: "json" };
@@ -130,7 +130,9 @@ function positiveInt(value: string): number {
 /**
  * The `ferry` commander program, built but not run: its commands, arguments
  * and options are the source the CLI reference (docs/reference/cli.md) is
- * generated from. `setExit` receives each action's exit code.
+ * generated from. `setExit` receives each action's exit code. Tooling, not
+ * API: commander's types stay out of the documented surface.
+ * @ignore
  */
 export function buildProgram(
   io: CliIO = processIO(),
