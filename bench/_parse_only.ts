@@ -8,9 +8,9 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
-import jsyaml from "js-yaml";
-import { parse as parseToml } from "smol-toml";
+import { parse as parseYaml } from "../deps/yaml.ts";
+import jsyaml from "../deps/js_yaml.ts";
+import { parse as parseToml } from "../deps/smol_toml.ts";
 
 const js = Deno.args[0] === "--js-yaml";
 const file = Deno.args[js ? 1 : 0];

@@ -20,8 +20,8 @@
 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stringify as stringifyYaml } from "yaml";
-import { stringify as stringifyToml } from "smol-toml";
+import { stringify as stringifyYaml } from "../deps/yaml.ts";
+import { stringify as stringifyToml } from "../deps/smol_toml.ts";
 import { findGnuTime, repeat, type Row, table } from "./_measure.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");

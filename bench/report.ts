@@ -11,7 +11,7 @@
  */
 
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { chromium } from "../deps/playwright_core.ts";
 import { copyWorkflowYaml, median, ROOT, taskBenchArgs, workDir } from "./_measure.ts";
 
 /** The target, seconds. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { parse, TomlDate, TomlError } from "smol-toml";
+import { parse, TomlDate, TomlError } from "../deps/smol_toml.ts";
 import { error, type KeyPath } from "./diagnostic.ts";
 import { LineIndex, SourceIndex } from "./source.ts";
 import type { Parsed } from "./load_yaml.ts";

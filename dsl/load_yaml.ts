@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { Document, LineCounter, Node } from "yaml";
-import jsyaml from "js-yaml";
+import type { Document, LineCounter, Node } from "../deps/yaml.ts";
+import jsyaml from "../deps/js_yaml.ts";
 import { error, type KeyPath, type Problem } from "./diagnostic.ts";
 import { type NodePositions, SourceIndex } from "./source.ts";
 import { yamlModule } from "./lazy_modules.ts";

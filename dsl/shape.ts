@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Ajv2020, ErrorObject, ValidateFunction } from "ajv/2020";
+import type { Ajv2020, ErrorObject, ValidateFunction } from "../deps/ajv.ts";
 import workflowSchema from "../schemas/workflow.schema.json" with { type: "json" };
 import siteSchema from "../schemas/site.schema.json" with { type: "json" };
 import * as precompiled from "../schemas/validators.generated.js";

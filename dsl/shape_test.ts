@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Ajv2020 } from "ajv/2020";
+import { Ajv2020 } from "../deps/ajv.ts";
 import workflowSchema from "../schemas/workflow.schema.json" with { type: "json" };
 import siteSchema from "../schemas/site.schema.json" with { type: "json" };
 import planSchema from "../schemas/plan.schema.json" with { type: "json" };

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createLogUpdate } from "log-update";
+import { createLogUpdate } from "../deps/log_update.ts";
 import process from "node:process";
 import { formatBytes, formatDuration } from "./format.ts";
 import { describeOutcome, type ProgressIO } from "./progress.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 
-import dagre from "@dagrejs/dagre";
+import dagre from "../deps/dagre.ts";
 import { basename, join } from "node:path";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import type { AttemptStatus, RunDetail, TaskStatus } from "./status.ts";

@@ -11,7 +11,7 @@
 
 import { forgetStat, statOnce } from "./stat_once.ts";
 import { createHash } from "node:crypto";
-import { createRequire } from "node:module";
+import process from "node:process";
 import { join } from "node:path";
 
 /** The part of node:sqlite's prepared statement this module uses. */
@@ -30,9 +30,11 @@ interface DatabaseSync {
   close(): void;
 }
 
-// node:sqlite is loaded through require with a local type: its declarations are missing from the
-// older @types/node that npm:@types/ssh2 brings into the type-check.
-const { DatabaseSync: Database } = createRequire(import.meta.url)("node:sqlite") as {
+// node:sqlite is loaded as a built-in with local types: the older @types/node that npm:@types/ssh2
+// brings into the type-check lacks both node:sqlite and getBuiltinModule. Unlike createRequire,
+// getBuiltinModule also works when ferry itself is loaded from a URL.
+const builtins = process as unknown as { getBuiltinModule(id: string): unknown };
+const { DatabaseSync: Database } = builtins.getBuiltinModule("node:sqlite") as {
   DatabaseSync: new (path: string) => DatabaseSync;
 };
 

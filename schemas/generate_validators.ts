@@ -7,8 +7,8 @@
  * @module
  */
 
-import { Ajv2020 } from "ajv/2020";
-import standalone from "ajv/dist/standalone/index.js";
+import { Ajv2020 } from "../deps/ajv.ts";
+import standalone from "../deps/ajv_standalone.ts";
 import workflowSchema from "./workflow.schema.json" with { type: "json" };
 import siteSchema from "./site.schema.json" with { type: "json" };
 

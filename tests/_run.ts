@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { stringify } from "../deps/yaml.ts";
 
 export const ROOT = new URL("../", import.meta.url).pathname;
 const MAIN = join(ROOT, "main.ts");

@@ -34,8 +34,8 @@ import { mulberry32 } from "./_services.ts";
 import assert from "node:assert/strict";
 import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYamlText, stringify as stringifyYaml } from "yaml";
-import { parse as parseTomlText, stringify as stringifyToml } from "smol-toml";
+import { parse as parseYamlText, stringify as stringifyYaml } from "../deps/yaml.ts";
+import { parse as parseTomlText, stringify as stringifyToml } from "../deps/smol_toml.ts";
 import { cli, type CliIO } from "../cli/mod.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

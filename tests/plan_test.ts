@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Ajv2020 } from "ajv/2020";
+import { Ajv2020 } from "../deps/ajv.ts";
 import planSchema from "../schemas/plan.schema.json" with { type: "json" };
 import { checkWorkflowFile } from "../interpreter/check.ts";
 import type { Plan } from "../interpreter/plan.ts";

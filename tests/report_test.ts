@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
-import { chromium } from "playwright-core";
+import { chromium } from "../deps/playwright_core.ts";
 import { ferryRun, withTemp, writeWorkflow } from "./_run.ts";
 import { haveService } from "./_services.ts";
 import { startHttpServer } from "./_http_server.ts";

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { stringify } from "../deps/yaml.ts";
 import { EXAMPLES } from "./_examples.ts";
 import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { stringify } from "../deps/yaml.ts";
 import { runWorkflowFile } from "../mod.ts";
 import { startHttpServer } from "./_http_server.ts";
 import { haveService, sha256 } from "./_services.ts";

@@ -20,8 +20,7 @@
  */
 
 import { isAbsolute, resolve } from "node:path";
-// @ts-types="@types/ssh2"
-import type ssh2 from "ssh2";
+import type ssh2 from "../../deps/ssh2.ts";
 import type { Executor, ParamValue } from "../../dsl/model.ts";
 import { shellQuote } from "../../interpreter/command.ts";
 import { connectSsh, type SshConnection } from "../staging/_sftp_session.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Client } from "basic-ftp";
+import { Client } from "../../deps/basic_ftp.ts";
 import { StagingError } from "./types.ts";
 
 /** Where to log in. */

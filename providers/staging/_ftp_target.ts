@@ -6,7 +6,7 @@
  * @module
  */
 
-import { FTPError } from "basic-ftp";
+import { FTPError } from "../../deps/basic_ftp.ts";
 import { type StagingContext, StagingError } from "./types.ts";
 import type { FtpServer } from "./_ftp_pool.ts";
 

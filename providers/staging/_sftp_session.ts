@@ -7,8 +7,7 @@
  */
 
 import { Buffer } from "node:buffer";
-// @ts-types="@types/ssh2"
-import ssh2 from "ssh2";
+import ssh2 from "../../deps/ssh2.ts";
 import { type HostKeyPolicy, hostPort, type SshCredentials, type SshEndpoint } from "./ssh_auth.ts";
 import { StagingError } from "./types.ts";
 

@@ -12,7 +12,7 @@
  */
 
 import { Readable, Writable } from "node:stream";
-import { type Client, FTPError } from "basic-ftp";
+import { type Client, FTPError } from "../../deps/basic_ftp.ts";
 import {
   type FetchRequest,
   type FetchResult,

@@ -1,0 +1,99 @@
+/**
+ * ferry as a library: a script outside the checkout imports `mod.ts` (and
+ * `cli/mod.ts`) by path or by URL, with no `--config` and no import map of
+ * its own, and builds, checks and plans a workflow; the lazily loaded npm
+ * modules (ajv and npm:yaml, for a file with problems) load there too.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ROOT, withTemp } from "./_run.ts";
+import { startHttpServer } from "./_http_server.ts";
+
+const dec = new TextDecoder();
+
+/** A user's script importing ferry from `base` (a directory path or URL ending in `/`). */
+function script(base: string): string {
+  return `import { checkWorkflowFile, executor, formatDiagnostics, workflow } from "${base}mod.ts";
+import { cli } from "${base}cli/mod.ts";
+
+const wf = workflow("hello", { params: { names: ["a", "b"] } });
+const hi = wf.app("hi", {
+  forEach: { n: wf.param("names") },
+  outputs: { o: "hi/\${{ n }}.txt" },
+  command: ["echo", "\${{ n }}"],
+  stdout: "\${{ outputs.o }}",
+});
+wf.app("all", {
+  inputs: { his: hi.outputs.o },
+  outputs: { o: "all.txt" },
+  shell: "cat \${{ inputs.his }} > \${{ outputs.o }}",
+});
+// JSON is YAML: the builder's document, checked and planned as a file.
+await Deno.writeTextFile("hello.yaml", JSON.stringify(wf.toDocument()));
+const { plan } = await checkWorkflowFile("hello.yaml");
+console.log(plan!.tasks.map((t) => t.id).join(" "));
+console.log(typeof executor);
+// A file with a problem takes the lazy path: ajv words it, npm:yaml locates it.
+await Deno.writeTextFile("typo.yaml", "ferry: 1\\nname: t\\napps:\\n  a: { comand: [echo] }\\n");
+const typo = await checkWorkflowFile("typo.yaml");
+console.log(formatDiagnostics(typo.diagnostics.filter((d) => d.code === "unknown-key"), "text"));
+console.log("cli", await cli(["check", "hello.yaml"]));
+`;
+}
+
+const EXPECTED = [
+  "hi[n=a] hi[n=b] all",
+  "function",
+  'typo.yaml:4:8: error[unknown-key]: Cannot use unknown key "comand" in app "a": did you mean "command"?',
+  "",
+  "✓ hello.yaml: valid, 3 tasks, 0 errors, 0 warnings",
+  "cli 0",
+  "",
+].join("\n");
+
+/** `deno run -A --no-config user.ts` in `dir`, with `env`. */
+async function runScript(dir: string, env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-config", "--no-lock", "user.ts"],
+    cwd: dir,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("library: a script in another folder imports mod.ts by path, with no config", async () => {
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(join(dir, "user.ts"), script(ROOT));
+    const r = await runScript(dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, EXPECTED);
+  });
+});
+
+Deno.test("library: a script imports mod.ts by URL (served over HTTP), with no config", async () => {
+  const server = await startHttpServer({ dir: ROOT });
+  try {
+    await withTemp(async (dir) => {
+      // Its own DENO_DIR keeps the downloaded modules inside the temporary folder; the npm
+      // packages come from the usual cache.
+      const npmCache = JSON.parse(
+        dec.decode(
+          (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output()).stdout,
+        ),
+      ).npmCache as string;
+      await Deno.mkdir(join(dir, "deno_dir"));
+      await Deno.symlink(npmCache, join(dir, "deno_dir", "npm"));
+      await Deno.writeTextFile(join(dir, "user.ts"), script(`${server.origin}/`));
+      const r = await runScript(dir, { DENO_DIR: join(dir, "deno_dir") });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, EXPECTED);
+      assert.ok(server.requestsFor("/deps/yaml.ts").length > 0, "npm:yaml's module came over HTTP");
+    });
+  } finally {
+    await server.close();
+  }
+});
