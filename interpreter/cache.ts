@@ -10,14 +10,17 @@
  * A task is skipped only when its key matches its recorded success and every
  * output is still there with its recorded hash; otherwise it runs, and the
  * decision says why: new, input X changed, command changed, param p changed,
- * output Y missing or modified, an upstream task runs, --rerun, --no-cache.
+ * output Y missing or modified, --rerun, --no-cache. A plan, made before
+ * anything ran, says "may run" where only the run can tell: a task before it
+ * runs and may write what it wrote last time (early cutoff), or a transfer
+ * fetches an input again and its source may not have changed.
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { dirname, relative, resolve } from "node:path";
 import type { App, Workflow } from "../dsl/model.ts";
-import { type Plan, type PlanFile, type PlanStatus, type PlanTask, summarize } from "./plan.ts";
+import type { PlanFile, PlanStatus, PlanTask } from "./plan.ts";
 import type { OutputRecord, StateStore, SuccessRecord } from "./state.ts";
 import { readCacheRecord } from "../providers/staging/transfer.ts";
 import { type FileValue, localPath } from "./values.ts";
@@ -55,6 +58,16 @@ export interface CacheDecision {
   readonly parts?: KeyParts;
   /** The recorded success it reuses. */
   readonly record?: SuccessRecord;
+}
+
+/** At plan time: the tasks before a task that run (or may run), whose results the run learns. */
+export interface Upstream {
+  /** Why the task may run: `prep runs first`, `total may run first`. */
+  readonly reason: string;
+  /** The task's input slots holding files they write. */
+  readonly slots: ReadonlySet<string>;
+  /** One of them is a function task: what it returns (part of the key) is not known yet. */
+  readonly results: boolean;
 }
 
 /** Options for {@linkcode Cache}. */
@@ -212,26 +225,18 @@ export class Cache {
     return sha256(canonical(parts));
   }
 
-  /**
-   * Whether `task` must run. `upstream` names a dependency that runs (or ran)
-   * in this run, when known beforehand (plan time).
-   */
-  decide(task: PlanTask, upstream?: string): CacheDecision {
-    const app = this.#o.workflow.apps[task.app]!;
+  /** Whether `task` must run, as things are now (at run time: its inputs are in place). */
+  decide(task: PlanTask): CacheDecision {
     if (task.expandsAfter) {
       return { cached: false, reason: `expands after ${task.expandsAfter.app}` };
     }
     const { parts, missing } = this.parts(task);
     const key = missing === undefined ? Cache.key(parts) : undefined;
     const base = { ...(key !== undefined ? { key } : {}), parts };
-    if (this.#o.noCache) return { cached: false, reason: "--no-cache", ...base };
-    if (this.#rerun.has(task.app) || this.#rerun.has(task.id)) {
-      return { cached: false, reason: "--rerun", ...base };
-    }
-    if (!app.cache.enabled) return { cached: false, reason: "cache: false", ...base };
+    const forced = this.#forced(task);
+    if (forced !== undefined) return { cached: false, reason: forced, ...base };
     const record = this.#o.store.successes().get(task.id);
     if (!record) return { cached: false, reason: "new", ...base };
-    if (upstream !== undefined) return { cached: false, reason: `${upstream} runs first`, ...base };
     if (key === undefined) return { cached: false, reason: `input ${missing} missing`, ...base };
     if (key !== record.key) {
       return { cached: false, reason: why(record.parts as unknown as KeyParts, parts), ...base };
@@ -239,6 +244,61 @@ export class Cache {
     const bad = this.#checkOutputs(record.outputs);
     if (bad) return { cached: false, reason: bad, ...base };
     return { cached: true, reason: "cached", ...base, record };
+  }
+
+  /** Why the task runs whatever its state says: `--no-cache`, `--rerun`, `cache: false`. */
+  #forced(task: PlanTask): string | undefined {
+    if (this.#o.noCache) return "--no-cache";
+    if (this.#rerun.has(task.app) || this.#rerun.has(task.id)) return "--rerun";
+    if (!this.#o.workflow.apps[task.app]!.cache.enabled) return "cache: false";
+    return undefined;
+  }
+
+  /**
+   * Whether `task` runs, as a plan made before anything ran can tell. It is
+   * `may-run` when what differs from its recorded success (if anything) is
+   * only what the run learns: the files and results of the tasks before it
+   * that run (`upstream`), or inputs a transfer fetches again with no
+   * checksum to pin them.
+   * The run then decides with {@linkcode decide}, its inputs in place.
+   */
+  planStatus(task: PlanTask, upstream?: Upstream): PlanStatus {
+    if (task.expandsAfter) {
+      return { action: "dynamic", reason: `expands after ${task.expandsAfter.app}` };
+    }
+    const record = this.#o.store.successes().get(task.id);
+    const forced = this.#forced(task);
+    if (forced !== undefined || !record) return { action: "run", reason: forced ?? "new" };
+    const fetched = task.inputs.filter((f) => f.staging === "transfer" && f.checksum === undefined)
+      .map((f) => f.name);
+    // Tasks before it that leave its key alone (an `after:` without files) change nothing.
+    const learns = upstream !== undefined && (upstream.slots.size > 0 || upstream.results);
+    if (!learns && fetched.length === 0) {
+      const d = this.decide(task);
+      return d.cached
+        ? { action: "cached", reason: "cached" }
+        : { action: "run", reason: d.reason };
+    }
+    const unknown = new Set([...(upstream?.slots ?? []), ...fetched]);
+    const { parts } = this.parts(task);
+    const gone = Object.entries(parts.inputs ?? {}).find(([slot, hashes]) =>
+      !unknown.has(slot) && hashes.includes("missing")
+    );
+    if (gone) return { action: "run", reason: `input ${gone[0]} missing` };
+    const known = (p: KeyParts) => knownParts(p, unknown, upstream?.results === true);
+    const was = known(record.parts as unknown as KeyParts), now = known(parts);
+    if (canonical(was) !== canonical(now)) return { action: "run", reason: why(was, now) };
+    const bad = this.#checkOutputs(record.outputs);
+    if (bad) return { action: "run", reason: bad };
+    return {
+      action: "may-run",
+      reason: learns ? upstream.reason : `input ${fetched[0]} is checked with its source first`,
+    };
+  }
+
+  /** Whether the app's tasks return a result (function apps): their readers' keys include it. */
+  returnsResult(app: string): boolean {
+    return this.#o.workflow.apps[app]?.run?.kind === "function";
   }
 
   #checkOutputs(outputs: readonly OutputRecord[]): string | undefined {
@@ -324,6 +384,18 @@ export class Cache {
   }
 }
 
+/** Key parts without what only the run learns: these input slots, and the results when asked. */
+function knownParts(p: KeyParts, slots: ReadonlySet<string>, results: boolean): KeyParts {
+  const { inputs, results: returned, ...rest } = p;
+  return {
+    ...rest,
+    ...(inputs
+      ? { inputs: Object.fromEntries(Object.entries(inputs).filter(([k]) => !slots.has(k))) }
+      : {}),
+    ...(returned && !results ? { results: returned } : {}),
+  };
+}
+
 /** What differs between the recorded parts and the current ones, in a few words. */
 function why(before: KeyParts, now: KeyParts): string {
   const bi = before.inputs ?? {}, ni = now.inputs ?? {};
@@ -346,83 +418,6 @@ function why(before: KeyParts, now: KeyParts): string {
   if ((before.version ?? null) !== (now.version ?? null)) return "version changed";
   if (canonical(before.outputs) !== canonical(now.outputs)) return "outputs changed";
   return "definition changed";
-}
-
-/** Dynamic outputs of cached tasks, as the runtime's `known` map wants them (`app.output` → files). */
-export function knownFrom(
-  records: Iterable<{ app: string; record: SuccessRecord }>,
-  fileValue: (url: string) => FileValue,
-): Map<string, FileValue[]> {
-  const known = new Map<string, FileValue[]>();
-  for (const { app, record } of records) {
-    for (const o of record.outputs) {
-      if (!o.files) continue;
-      const k = `${app}.${o.name}`;
-      known.set(k, [...(known.get(k) ?? []), ...o.files.map(fileValue)]);
-    }
-  }
-  return known;
-}
-
-/** The plan with each task's status (cached or will run, and why) and the counts updated. */
-export function applyCache(plan: Plan, cache: Cache): Plan {
-  const runs = new Set<string>();
-  const tasks = plan.tasks.map((t) => {
-    const upstream = t.deps.find((d) => runs.has(d));
-    const d = cache.decide(t, upstream);
-    if (!d.cached) runs.add(t.id);
-    const status: PlanStatus = d.cached
-      ? { action: "cached", reason: "cached" }
-      : { action: "run", reason: d.reason };
-    return { ...t, status };
-  });
-  return { ...plan, tasks, summary: summarize(tasks, plan.transfers) };
-}
-
-/**
- * Plan with the state: statuses from the cache, and dynamic fan-outs whose
- * producer is cached expanded from the files it recorded (compiling again
- * with them known, as the run would).
- */
-export function planWithCache(
-  plan: Plan,
-  cache: Cache,
-  store: StateStore,
-  recompile: (known: ReadonlyMap<string, readonly FileValue[]>) => Plan | undefined,
-  fileValue: (url: string) => FileValue,
-): Plan {
-  let current = applyCache(plan, cache);
-  let seen = "";
-  for (let round = 0; round < 16; round++) {
-    // Apps whose dynamic outputs someone waits for: fanned out over, or gathered as inputs.
-    const waiting = new Set<string>();
-    const byId = new Map(current.tasks.map((t) => [t.id, t]));
-    for (const t of current.tasks) {
-      if (t.expandsAfter) waiting.add(t.expandsAfter.app);
-      if (!t.inputs.some((f) => f.dynamic)) continue;
-      for (const d of t.deps) {
-        const producer = byId.get(d);
-        if (producer) waiting.add(producer.app);
-      }
-    }
-    if (waiting.size === 0) break;
-    const cached = current.tasks.filter((t) => t.status.action === "cached" && waiting.has(t.app));
-    if (cached.length === 0) break;
-    const known = knownFrom(
-      cached.map((t) => ({ app: t.app, record: store.successes().get(t.id)! })),
-      fileValue,
-    );
-    // Nothing learned since the last round: compiling again would give the same plan.
-    const now = [...known].map(([k, v]) => `${k}:${v.length}`).sort().join(",");
-    if (known.size === 0 || now === seen) break;
-    seen = now;
-    const next = recompile(known);
-    if (!next) break;
-    const before = current.tasks.length;
-    current = applyCache(next, cache);
-    if (current.tasks.length === before && !current.tasks.some((t) => t.expandsAfter)) break;
-  }
-  return current;
 }
 
 /** Relative specifiers a module imports or re-exports, statically or with `import("...")`. */

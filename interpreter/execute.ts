@@ -19,7 +19,7 @@ import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./
 import { runPlan, type RunSummary } from "./run.ts";
 import { resolveTargets } from "./targets.ts";
 import { toFileUrl } from "./urls.ts";
-import { redact } from "../providers/staging/secrets.ts";
+import { redactSecrets } from "../providers/staging/secrets.ts";
 import { SshSetupError } from "../providers/staging/ssh_auth.ts";
 import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";
@@ -305,7 +305,7 @@ export async function runWorkflowFile(
     });
     if ("close" in events) (events as { close(): void }).close();
     for (const p of new Set([local, ...providers.values()])) await p.close?.();
-    io.write(redact(await renderSummary(summary, io.color)));
+    io.write(redactSecrets(await renderSummary(summary, io.color)));
     io.write(`logs: ${runDir}\n`);
     const failed = [...summary.states.values()].some((s) => s === "failed");
     store.endRun(id, summary.interrupted ? "interrupted" : failed ? "failed" : "succeeded");

@@ -42,11 +42,20 @@ export interface PlanFile {
   readonly checksum?: string;
 }
 
-/** Whether a task would run, and why. */
+/**
+ * Whether a task would run, and why. A plan knows this before anything ran,
+ * so where the answer depends on what the run finds, it says `may-run`.
+ */
 export interface PlanStatus {
-  /** `run` or `cached` (skipped because its recorded result is still valid). */
-  readonly action: "run" | "cached";
-  /** Why: `new`, `input X changed`, `command changed`, ... */
+  /**
+   * `run`: it runs, whatever the tasks before it write. `may-run`: it runs
+   * unless what it reads comes out as it was last time (a task before it
+   * runs, or a transfer fetches an input again). `cached`: skipped, its
+   * recorded result is still valid. `dynamic`: a placeholder that expands
+   * into tasks once its producer ran.
+   */
+  readonly action: "run" | "may-run" | "cached" | "dynamic";
+  /** Why: `new`, `input X changed`, `command changed`, `prep runs first`, ... */
   readonly reason: string;
 }
 
@@ -116,11 +125,13 @@ export interface PlanTransfer {
 export interface PlanSummary {
   /** Tasks in the plan (placeholders count as one). */
   readonly tasks: number;
-  /** Tasks that would run. */
+  /** Tasks that run (status `run`). */
   readonly run: number;
+  /** Tasks that run unless what they read comes out unchanged (status `may-run`). */
+  readonly mayRun: number;
   /** Tasks that are cached. */
   readonly cached: number;
-  /** Placeholder tasks that expand at run time. */
+  /** Placeholder tasks that expand at run time (status `dynamic`). */
   readonly dynamic: number;
   /** Transfer steps. */
   readonly transfers: number;
@@ -291,10 +302,9 @@ export function buildPlan(
       env: rendered.env,
       resources: app.resources,
       retries: app.retries,
-      status: {
-        action: "run",
-        reason: t.expandsAfter ? `expands after ${t.expandsAfter.app}` : "new",
-      },
+      status: t.expandsAfter
+        ? { action: "dynamic", reason: `expands after ${t.expandsAfter.app}` }
+        : { action: "run", reason: "new" },
       expandsAfter: t.expandsAfter,
       scratch: [...inputs.out, ...outputs.out].some((f) => f.provider === "scratch")
         ? scratchRoot(ex)
@@ -500,12 +510,14 @@ export function summarize(
   const executors: Record<string, { tasks: number; transfers: number }> = {};
   for (const t of tasks) (executors[t.executor] ??= { tasks: 0, transfers: 0 }).tasks++;
   for (const t of transfers) (executors[t.executor] ??= { tasks: 0, transfers: 0 }).transfers++;
-  const cached = tasks.filter((t) => t.status.action === "cached").length;
+  const count = (action: PlanStatus["action"]) =>
+    tasks.filter((t) => t.status.action === action).length;
   return {
     tasks: tasks.length,
-    run: tasks.length - cached,
-    cached,
-    dynamic: tasks.filter((t) => t.expandsAfter).length,
+    run: count("run"),
+    mayRun: count("may-run"),
+    cached: count("cached"),
+    dynamic: count("dynamic"),
     transfers: transfers.length,
     executors: Object.fromEntries(Object.entries(executors).sort(([a], [b]) => a.localeCompare(b))),
   };

@@ -1,18 +1,19 @@
 /**
  * The plan as the workspace's state sees it: `ferry plan` and `ferry run`
- * both mark each task cached or to run (with the reason), and expand dynamic
- * fan-outs whose producer is cached from the files it recorded. Shared so
- * that the dry run says exactly what the run will do.
+ * both mark each task to run, may run or cached (with the reason), and expand
+ * dynamic fan-outs whose producer is cached from the files it recorded.
+ * Shared so that the dry run says exactly what the run will do, and "may run"
+ * where only the run can tell.
  * @module
  */
 
 import { dirname, resolve } from "node:path";
 import type { Executor, ParamValue } from "../dsl/model.ts";
-import { Cache, planWithCache } from "./cache.ts";
+import { Cache, type Upstream } from "./cache.ts";
 import type { CheckResult } from "./check.ts";
 import { compile } from "./compile.ts";
-import { buildPlan, type Plan } from "./plan.ts";
-import type { StateStore } from "./state.ts";
+import { buildPlan, type Plan, type PlanTask, summarize } from "./plan.ts";
+import type { StateStore, SuccessRecord } from "./state.ts";
 import type { Expansion } from "./expand.ts";
 import { resolveTargets } from "./targets.ts";
 import { FileValue } from "./values.ts";
@@ -83,4 +84,97 @@ export function compileKnown(
   if (!t.ok) return t.message;
   const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
   return { plan: buildPlan(workflow, c.expansion, c.linked, only).plan, expansion: c.expansion };
+}
+
+/** Dynamic outputs of cached tasks, as the runtime's `known` map wants them (`app.output` → files). */
+export function knownFrom(
+  records: Iterable<{ app: string; record: SuccessRecord }>,
+  fileValue: (url: string) => FileValue,
+): Map<string, FileValue[]> {
+  const known = new Map<string, FileValue[]>();
+  for (const { app, record } of records) {
+    for (const o of record.outputs) {
+      if (!o.files) continue;
+      const k = `${app}.${o.name}`;
+      known.set(k, [...(known.get(k) ?? []), ...o.files.map(fileValue)]);
+    }
+  }
+  return known;
+}
+
+/**
+ * The plan with each task's status and the counts updated. Tasks come in
+ * dependency order, so each sees what runs (or may run) before it.
+ */
+export function applyCache(plan: Plan, cache: Cache): Plan {
+  const before = new Map<string, PlanTask>();
+  const tasks = plan.tasks.map((t) => {
+    const deps = t.deps.flatMap((d) => before.get(d) ?? []);
+    const status = cache.planStatus(t, deps.length > 0 ? upstreamOf(t, deps, cache) : undefined);
+    const task = { ...t, status };
+    if (status.action !== "cached") before.set(t.id, task);
+    return task;
+  });
+  return { ...plan, tasks, summary: summarize(tasks, plan.transfers) };
+}
+
+/** What the tasks before `t` that run or may run (`deps`) leave unknown to a plan. */
+function upstreamOf(t: PlanTask, deps: readonly PlanTask[], cache: Cache): Upstream {
+  const first = deps.find((d) => d.status.action === "run") ?? deps[0]!;
+  const reason = `${first.id} ${first.status.action === "run" ? "runs" : "may run"} first`;
+  // A placeholder's files, and a dynamic input's, are known only once they are written.
+  const all = deps.some((d) => d.expandsAfter);
+  const written = deps.flatMap((d) => d.outputs.map((o) => o.url));
+  const slots = t.inputs.filter((f) =>
+    all || f.dynamic !== undefined ||
+    written.some((url) => f.url === url || f.url.startsWith(`${url}/`))
+  ).map((f) => f.name);
+  const results = deps.some((d) => cache.returnsResult(d.app));
+  return { reason, slots: new Set(slots), results };
+}
+
+/**
+ * Plan with the state: statuses from the cache, and dynamic fan-outs whose
+ * producer is cached expanded from the files it recorded (compiling again
+ * with them known, as the run would).
+ */
+export function planWithCache(
+  plan: Plan,
+  cache: Cache,
+  store: StateStore,
+  recompile: (known: ReadonlyMap<string, readonly FileValue[]>) => Plan | undefined,
+  fileValue: (url: string) => FileValue,
+): Plan {
+  let current = applyCache(plan, cache);
+  let seen = "";
+  for (let round = 0; round < 16; round++) {
+    // Apps whose dynamic outputs someone waits for: fanned out over, or gathered as inputs.
+    const waiting = new Set<string>();
+    const byId = new Map(current.tasks.map((t) => [t.id, t]));
+    for (const t of current.tasks) {
+      if (t.expandsAfter) waiting.add(t.expandsAfter.app);
+      if (!t.inputs.some((f) => f.dynamic)) continue;
+      for (const d of t.deps) {
+        const producer = byId.get(d);
+        if (producer) waiting.add(producer.app);
+      }
+    }
+    if (waiting.size === 0) break;
+    const cached = current.tasks.filter((t) => t.status.action === "cached" && waiting.has(t.app));
+    if (cached.length === 0) break;
+    const known = knownFrom(
+      cached.map((t) => ({ app: t.app, record: store.successes().get(t.id)! })),
+      fileValue,
+    );
+    // Nothing learned since the last round: compiling again would give the same plan.
+    const now = [...known].map(([k, v]) => `${k}:${v.length}`).sort().join(",");
+    if (known.size === 0 || now === seen) break;
+    seen = now;
+    const next = recompile(known);
+    if (!next) break;
+    const before = current.tasks.length;
+    current = applyCache(next, cache);
+    if (current.tasks.length === before && !current.tasks.some((t) => t.expandsAfter)) break;
+  }
+  return current;
 }

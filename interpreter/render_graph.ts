@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Plan } from "./plan.ts";
+import type { Plan, PlanStatus } from "./plan.ts";
 import { shortUrl, summaryLine } from "./render_text.ts";
 
 /** Fan-outs wider than this collapse into one node. */
@@ -132,18 +132,27 @@ export function renderDot(plan: Plan): string {
   return lines.join("\n") + "\n";
 }
 
-/** Render a Markdown PR comment: summary tables and the Mermaid graph. */
+/** The per-app table's status columns, in the summary line's order. */
+const COLUMNS: readonly (readonly [PlanStatus["action"], string])[] = [
+  ["run", "to run"],
+  ["may-run", "may run"],
+  ["cached", "cached"],
+  ["dynamic", "expands at run time"],
+];
+
+/**
+ * Render a Markdown PR comment: summary tables and the Mermaid graph. The
+ * per-app table has the summary line's columns: "may run" and "expands at
+ * run time" only when some task is so.
+ */
 export function renderMarkdown(plan: Plan): string {
   const s = plan.summary;
-  const apps = new Map<
-    string,
-    { tasks: number; run: number; cached: number; executor: Set<string> }
-  >();
+  const shown = { run: true, "may-run": s.mayRun > 0, cached: true, dynamic: s.dynamic > 0 };
+  const columns = COLUMNS.filter(([k]) => shown[k]);
+  const apps = new Map<string, { counts: Map<string, number>; executor: Set<string> }>();
   for (const t of plan.tasks) {
-    const a = apps.get(t.app) ?? { tasks: 0, run: 0, cached: 0, executor: new Set() };
-    a.tasks++;
-    if (t.status.action === "run") a.run++;
-    else a.cached++;
+    const a = apps.get(t.app) ?? { counts: new Map(), executor: new Set() };
+    a.counts.set(t.status.action, (a.counts.get(t.status.action) ?? 0) + 1);
     a.executor.add(t.executor);
     apps.set(t.app, a);
   }
@@ -152,10 +161,12 @@ export function renderMarkdown(plan: Plan): string {
     "",
     `**${summaryLine(plan)}**`,
     "",
-    "| app | tasks | to run | cached | executor |",
-    "| --- | ---: | ---: | ---: | --- |",
+    `| app | tasks | ${columns.map(([, h]) => h).join(" | ")} | executor |`,
+    `| --- | ---: | ${columns.map(() => "---:").join(" | ")} | --- |`,
     ...[...apps].map(([app, a]) =>
-      `| \`${app}\` | ${a.tasks} | ${a.run} | ${a.cached} | ${[...a.executor].join(", ")} |`
+      `| \`${app}\` | ${[...a.counts.values()].reduce((x, y) => x + y, 0)} | ${
+        columns.map(([k]) => a.counts.get(k) ?? 0).join(" | ")
+      } | ${[...a.executor].join(", ")} |`
     ),
     "",
     "| executor | tasks | transfers |",

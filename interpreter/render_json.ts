@@ -15,7 +15,7 @@ import type { Plan } from "./plan.ts";
  * import { renderPlanJson } from "./render_json.ts";
  * import assert from "node:assert/strict";
  * const plan = { ferryPlan: 1 as const, workflow: "w", workspace: "file:///ws", tasks: [], transfers: [],
- *   summary: { tasks: 0, run: 0, cached: 0, dynamic: 0, transfers: 0, executors: {} } };
+ *   summary: { tasks: 0, run: 0, mayRun: 0, cached: 0, dynamic: 0, transfers: 0, executors: {} } };
  * assert.deepEqual(JSON.parse(renderPlanJson(plan)), plan);
  * ```
  */

@@ -6,7 +6,7 @@
  */
 
 import { safeDecode, workspaceRelative } from "./urls.ts";
-import type { Plan, PlanFile, PlanTask } from "./plan.ts";
+import type { Plan, PlanFile, PlanStatus, PlanSummary, PlanTask } from "./plan.ts";
 
 /** Options for {@linkcode renderPlanText}. */
 export interface TextOptions {
@@ -45,15 +45,34 @@ function fileLines(t: PlanTask, workspace: string): string[] {
   );
 }
 
+/** A task's status as the plan shows it: `run: new`, `may run: prep runs first`, `cached`. */
+export function statusText(s: PlanStatus): string {
+  switch (s.action) {
+    case "cached":
+      return "cached";
+    case "dynamic":
+      return s.reason;
+    case "may-run":
+      return `may run: ${s.reason}`;
+    case "run":
+      return `run: ${s.reason}`;
+  }
+}
+
+const STATUS_COLOR: Readonly<Record<PlanStatus["action"], string>> = {
+  run: "33",
+  "may-run": "36",
+  cached: "32",
+  dynamic: "35",
+};
+
 function taskBlock(
   t: PlanTask,
   workspace: string,
   paint: (c: string, s: string) => string,
 ): string[] {
   const label = t.label !== t.id ? `  "${t.label}"` : "";
-  const status = t.status.action === "run"
-    ? paint("33", `run: ${t.status.reason}`)
-    : paint("32", "cached");
+  const status = paint(STATUS_COLOR[t.status.action], statusText(t.status));
   const out = [`  ${paint("1", t.id)}${label}  [${status}]`];
   if (t.deps.length > 0) {
     const shown = t.deps.length > 6
@@ -102,7 +121,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
         const hidden = tasks.slice(3, -1);
         const reasons = new Map<string, number>();
         for (const h of hidden) {
-          const k = h.status.action === "cached" ? "cached" : `run: ${h.status.reason}`;
+          const k = statusText(h.status);
           reasons.set(k, (reasons.get(k) ?? 0) + 1);
         }
         const summary = [...reasons].map(([k, n]) => `${k} ×${n}`).join(", ");
@@ -135,16 +154,30 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
   return lines.join("\n") + "\n";
 }
 
-/** `7 tasks (7 to run, 0 cached, 1 expands at run time) · 4 transfers · cluster: 3 tasks, 3 transfers · local: …` */
+/**
+ * How many tasks run, may run, are cached and expand at run time (each task
+ * in one of them; the last two only when there are any):
+ * `5 to run, 1 may run, 0 cached, 1 expands at run time`. The plan's summary
+ * line and the first line of `ferry run` say it the same way.
+ */
+export function statusCounts(s: PlanSummary): string {
+  return [
+    `${s.run} to run`,
+    ...(s.mayRun > 0 ? [`${s.mayRun} may run`] : []),
+    `${s.cached} cached`,
+    ...(s.dynamic > 0 ? [`${s.dynamic} expand${s.dynamic === 1 ? "s" : ""} at run time`] : []),
+  ].join(", ");
+}
+
+/** `7 tasks (6 to run, 0 cached, 1 expands at run time) · 4 transfers · cluster: 3 tasks, 3 transfers · local: …` */
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
   const n = (k: number, w: string) => `${k} ${w}${k === 1 ? "" : "s"}`;
-  const dyn = s.dynamic > 0 ? `, ${s.dynamic} expand${s.dynamic === 1 ? "s" : ""} at run time` : "";
   const per = Object.entries(s.executors).map(([e, c]) =>
     `${e}: ${n(c.tasks, "task")}, ${n(c.transfers, "transfer")}`
   );
   return [
-    `${n(s.tasks, "task")} (${s.run} to run, ${s.cached} cached${dyn})`,
+    `${n(s.tasks, "task")} (${statusCounts(s)})`,
     n(s.transfers, "transfer"),
     ...per,
   ].join(" · ");

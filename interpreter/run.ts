@@ -267,7 +267,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     t.inputs.filter((f) => f.transfer !== undefined && f.staging === "transfer")
       .map((f) => transfers.get(f.transfer!)!).filter((x) => x?.direction === "in");
   // Remote files no task writes can be fetched from the start, while upstream tasks run.
-  const willRun = new Set(plan.tasks.filter((t) => t.status.action === "run").map((t) => t.id));
+  const willRun = new Set(plan.tasks.filter((t) => t.status.action !== "cached").map((t) => t.id));
   for (const t of plan.transfers) {
     if (t.direction === "in" && !produced.has(t.url) && t.consumers.some((c) => willRun.has(c))) {
       stager.transferIn(t).catch(() => {});

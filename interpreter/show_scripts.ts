@@ -25,7 +25,7 @@ export async function renderJobScripts(
   const byExecutor = new Map<string, PlanTask[]>();
   for (const t of plan.tasks) {
     const ex = executors[t.executor];
-    if (!ex || !isScheduler(ex.provider) || t.status.action !== "run") continue;
+    if (!ex || !isScheduler(ex.provider) || t.status.action === "cached") continue;
     byExecutor.set(t.executor, [...(byExecutor.get(t.executor) ?? []), t]);
   }
   if (byExecutor.size === 0) {

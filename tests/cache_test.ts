@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ferry, ferryRun, withTemp, writeWorkflow } from "./_run.ts";
+import { startHttpServer } from "./_http_server.ts";
 
 interface Setup {
   readonly ws: string;
@@ -121,9 +122,9 @@ Deno.test("each reason to run again is named, and only the task and what depends
     const s = await setup(dir);
     await ran(s);
     const downstream = {
-      "score[s=a]": "run: prep runs first",
-      "score[s=b]": "run: prep runs first",
-      total: "run: score[s=a] runs first",
+      "score[s=a]": "may run: prep runs first",
+      "score[s=b]": "may run: prep runs first",
+      total: "may run: score[s=a] may run first",
       side: "cached",
     };
 
@@ -134,7 +135,7 @@ Deno.test("each reason to run again is named, and only the task and what depends
     await writeWorkflow(dir, workflow(s.ledger, { command: "tr a-z A-Z | rev" }));
     assert.deepEqual(await marks(s.wf), { prep: "run: command changed", ...downstream });
     // The scores count bytes: reversed text has as many, so their outputs came out the same
-    // and total, planned to run, was found valid once they had run.
+    // and total, which may run, was found valid once they had run.
     assert.deepEqual(await ran(s), ["prep", "score[s=a]", "score[s=b]"]);
 
     await writeWorkflow(dir, workflow(s.ledger, { command: "tr a-z A-Z | rev", env: "slow" }));
@@ -152,7 +153,7 @@ Deno.test("each reason to run again is named, and only the task and what depends
       ...CACHED,
       "score[s=a]": "run: param scale changed",
       "score[s=b]": "run: param scale changed",
-      total: "run: score[s=a] runs first",
+      total: "may run: score[s=a] runs first",
     });
   });
 });
@@ -165,7 +166,7 @@ Deno.test("a deleted or edited output re-runs its task and its dependants only",
     assert.deepEqual(await marks(s.wf), {
       ...CACHED,
       "score[s=b]": "run: output score missing",
-      total: "run: score[s=b] runs first",
+      total: "may run: score[s=b] runs first",
     });
     // score[s=b] makes the same file again, so total finds its inputs unchanged.
     assert.deepEqual(await ran(s), ["score[s=b]"]);
@@ -186,6 +187,143 @@ Deno.test("an upstream task that re-runs with the same result does not re-run wh
   });
 });
 
+/**
+ * Plan, then run: the plan's marks and the run's first line, and which tasks ran. Every task
+ * marked to run ran, no cached one did, and the rest ran only where marked "may run".
+ */
+async function planThenRun(s: Setup, args: string[] = []) {
+  const planned = await marks(s.wf, args);
+  await Deno.writeTextFile(s.ledger, "");
+  const r = await ferryRun([...args, s.wf]);
+  assert.equal(r.code, 0, r.stderr);
+  const ran = (await Deno.readTextFile(s.ledger)).trim().split("\n").filter(Boolean).sort();
+  const marked = (prefix: string) =>
+    Object.keys(planned).filter((t) => planned[t]!.startsWith(prefix)).sort();
+  assert.deepEqual(marked("run:").filter((t) => !ran.includes(t)), [], "to run, yet skipped");
+  assert.deepEqual(ran.filter((t) => planned[t] === "cached"), [], "cached, yet ran");
+  assert.deepEqual(
+    ran.filter((t) => !planned[t]!.startsWith("may run:") && !planned[t]!.startsWith("run:")),
+    [],
+  );
+  return { planned, line: r.stderr.split("\n")[0], ran };
+}
+
+Deno.test("the plan says what the run does: to run runs, cached does not, may run runs only if what it reads changed", async () => {
+  await withWorkspace(async (dir) => {
+    const s = await setup(dir);
+    assert.deepEqual(await planThenRun(s), {
+      planned: Object.fromEntries(ALL.map((t) => [t, "run: new"])),
+      line: "plan: 5 to run, 0 cached",
+      ran: ALL,
+    });
+    // Another command with the same output: the scores may run, and do not (early cutoff).
+    await writeWorkflow(dir, workflow(s.ledger, { command: "tr 'a-z' 'A-Z'" }));
+    assert.deepEqual(await planThenRun(s), {
+      planned: {
+        prep: "run: command changed",
+        "score[s=a]": "may run: prep runs first",
+        "score[s=b]": "may run: prep runs first",
+        total: "may run: score[s=a] may run first",
+        side: "cached",
+      },
+      line: "plan: 1 to run, 3 may run, 1 cached",
+      ran: ["prep"],
+    });
+    // A param the scores read: they run; total may, and does, since their outputs changed.
+    assert.deepEqual(await planThenRun(s, ["--param", "scale=3"]), {
+      planned: {
+        prep: "cached",
+        "score[s=a]": "run: param scale changed",
+        "score[s=b]": "run: param scale changed",
+        total: "may run: score[s=a] runs first",
+        side: "cached",
+      },
+      line: "plan: 2 to run, 1 may run, 2 cached",
+      ran: ["score[s=a]", "score[s=b]", "total"],
+    });
+    // What depends on a task that may run but also changed itself runs for sure.
+    await Deno.writeTextFile(join(dir, "total.txt"), "tampered\n");
+    assert.deepEqual(await planThenRun(s, ["--param", "scale=3", "--rerun", "prep"]), {
+      planned: {
+        prep: "run: --rerun",
+        "score[s=a]": "may run: prep runs first",
+        "score[s=b]": "may run: prep runs first",
+        total: "run: output total modified",
+        side: "cached",
+      },
+      line: "plan: 2 to run, 2 may run, 1 cached",
+      ran: ["prep", "total"],
+    });
+  });
+});
+
+Deno.test("a task that only waits for another (after:) stays cached when that one runs: it reads nothing of it", async () => {
+  await withWorkspace(async (ws) => {
+    const ledger = join(ws, "..", "ledger");
+    const log = `echo "\${FERRY_TASK_ID}" >> ${ledger}`;
+    const write = (word: string) =>
+      writeWorkflow(ws, {
+        ferry: 1,
+        name: "after",
+        apps: {
+          first: { outputs: { o: "first.txt" }, shell: `${log}; echo ${word} > \${{ outputs.o }}` },
+          then: {
+            after: ["first"],
+            outputs: { o: "then.txt" },
+            shell: `${log}; echo > \${{ outputs.o }}`,
+          },
+        },
+      });
+    const s = { ws, wf: await write("one"), ledger };
+    await planThenRun(s);
+    await write("two");
+    assert.deepEqual(await planThenRun(s), {
+      planned: { first: "run: command changed", then: "cached" },
+      line: "plan: 1 to run, 1 cached",
+      ran: ["first"],
+    });
+  });
+});
+
+Deno.test("a task reading a remote input may run: the plan asks no server, the run runs it only when the file changed", async () => {
+  const http = await startHttpServer({ files: { "/words.txt": "alpha\n" } });
+  try {
+    await withWorkspace(async (ws) => {
+      const ledger = join(ws, "..", "ledger");
+      const log = `echo "\${FERRY_TASK_ID}" >> ${ledger}`;
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "remote",
+        apps: {
+          fetch: {
+            inputs: { words: `${http.origin}/words.txt` },
+            outputs: { o: "lines.txt" },
+            shell: `${log}; wc -l < \${{ inputs.words }} > \${{ outputs.o }}`,
+          },
+          count: {
+            inputs: { lines: "${{ apps.fetch.outputs.o }}" },
+            outputs: { n: "n.txt" },
+            shell: `${log}; cat \${{ inputs.lines }} > \${{ outputs.n }}`,
+          },
+        },
+      });
+      const s = { ws, wf, ledger };
+      assert.deepEqual((await planThenRun(s)).ran, ["count", "fetch"]);
+      const unsure = {
+        fetch: "may run: input words is checked with its source first",
+        count: "may run: fetch may run first",
+      };
+      const line = "plan: 0 to run, 2 may run, 0 cached";
+      assert.deepEqual(await planThenRun(s), { planned: unsure, line, ran: [] });
+      // Another file of as many lines: fetch runs, and count finds what it reads unchanged.
+      http.setFile("/words.txt", "omega\n");
+      assert.deepEqual(await planThenRun(s), { planned: unsure, line, ran: ["fetch"] });
+    });
+  } finally {
+    await http.close();
+  }
+});
+
 Deno.test("--rerun, --no-cache, cache: false and cache: { ignore } decide as asked", async () => {
   await withWorkspace(async (dir) => {
     const s = await setup(dir);
@@ -193,7 +331,7 @@ Deno.test("--rerun, --no-cache, cache: false and cache: { ignore } decide as ask
     assert.deepEqual(await marks(s.wf, ["--rerun", "score[s=a]"]), {
       ...CACHED,
       "score[s=a]": "run: --rerun",
-      total: "run: score[s=a] runs first",
+      total: "may run: score[s=a] runs first",
     });
     assert.deepEqual(await ran(s, ["--rerun", "prep"]), ["prep"]); // same output: the rest skipped
     assert.deepEqual(await ran(s, ["--no-cache"]), ALL);
