@@ -33,20 +33,27 @@
  */
 
 export type { Diagnostic, KeyPath, Problem, Severity } from "./dsl/diagnostic.ts";
+export type { NodePositions, Position, SourceIndex } from "./dsl/source.ts";
 export { formatPath, locate } from "./dsl/diagnostic.ts";
-export type { Format, LoadResult, RawDocument } from "./dsl/load.ts";
+export type { Format, LoadProblem, LoadResult, RawDocument } from "./dsl/load.ts";
 export { formatOf, loadFile, loadText } from "./dsl/load.ts";
 export type * from "./dsl/model.ts";
 export type { Validated, ValidateWorkflowOptions } from "./dsl/validate.ts";
 export { validateSite, validateWorkflow } from "./dsl/validate.ts";
 export type { ReportFormat, ReportOptions } from "./dsl/report.ts";
 export { countSummary, formatDiagnostics } from "./dsl/report.ts";
-export type { ExprPart, ParsedTemplate, Template, TextPart } from "./dsl/expr.ts";
+export type { ExprPart, ParsedTemplate, Template, TemplateError, TextPart } from "./dsl/expr.ts";
 export { parseTemplate } from "./dsl/expr.ts";
+export type { Quantity } from "./dsl/quantity.ts";
 export { parseMemory, parseWalltime } from "./dsl/quantity.ts";
 export type { CheckOptions, CheckResult } from "./interpreter/check.ts";
 export { checkWorkflowFile } from "./interpreter/check.ts";
 export type { Compiled, CompileOptions } from "./interpreter/compile.ts";
+export type { ExpandedTask, Expansion, TaskFile, TaskSlot } from "./interpreter/expand.ts";
+export type { Linked } from "./interpreter/link.ts";
+export type { DynamicList, FileValue, Value } from "./interpreter/values.ts";
+export type { RenderedRun } from "./interpreter/command.ts";
+export type { DecisionKind } from "./interpreter/staging.ts";
 export { compile } from "./interpreter/compile.ts";
 export type {
   Plan,
@@ -56,20 +63,14 @@ export type {
   PlanTask,
   PlanTransfer,
 } from "./interpreter/plan.ts";
-export { buildPlan } from "./interpreter/plan.ts";
+export type { TextOptions } from "./interpreter/render_text.ts";
 export { renderPlanText } from "./interpreter/render_text.ts";
 export { renderPlanJson } from "./interpreter/render_json.ts";
 export { renderDot, renderMarkdown, renderMermaid } from "./interpreter/render_graph.ts";
 export type { RunWorkflowOptions, RunWorkflowResult } from "./interpreter/execute.ts";
+export type { ProgressIO } from "./interpreter/progress.ts";
 export { runWorkflowFile } from "./interpreter/execute.ts";
-export type {
-  RunEvents,
-  RunOptions,
-  RunSummary,
-  TaskOutcome,
-  TaskState,
-} from "./interpreter/run.ts";
-export { runPlan } from "./interpreter/run.ts";
+export type { RunSummary, TaskOutcome, TaskState, TransferCounts } from "./interpreter/run.ts";
 export type {
   AttemptStatus,
   RunDetail,
@@ -87,7 +88,14 @@ export { renderStatusJson, renderStatusText } from "./interpreter/render_status.
 export type { CleanEntry, CleanOptions, CleanReport, CleanResult } from "./interpreter/clean.ts";
 export { cleanWorkspace } from "./interpreter/clean.ts";
 export { renderCleanText } from "./interpreter/render_clean.ts";
-export type { BatchProvider, JobResult, JobSpec, Outcome } from "./providers/batch/types.ts";
+export type {
+  BatchProvider,
+  JobResult,
+  JobSpec,
+  NodeTransfer,
+  NodeTransfers,
+  Outcome,
+} from "./providers/batch/types.ts";
 export type { LocalProviderOptions } from "./providers/batch/local.ts";
 export { localProvider } from "./providers/batch/local.ts";
 export type {
@@ -109,7 +117,7 @@ export type {
   TransferCall,
 } from "./providers/staging/transfer.ts";
 export { stageIn, stageOut } from "./providers/staging/transfer.ts";
-export { redact } from "./providers/staging/secrets.ts";
+export { redactSecrets } from "./providers/staging/secrets.ts";
 export type { TransferEvent } from "./interpreter/stager.ts";
 export type {
   AppRef,
@@ -126,7 +134,7 @@ export type {
   FerryExecutor,
   Requirements,
   Submittable,
+  SubmittedTaskStatus,
   Task,
-  TaskStatus as SubmittedTaskStatus,
 } from "./interpreter/submit.ts";
 export { executor, TaskError } from "./interpreter/submit.ts";

@@ -36,6 +36,11 @@ import type { ParamValue, Workflow } from "./model.ts";
 import { type Validated, validateWorkflow } from "./validate.ts";
 import { exportedNames } from "./exported_names.ts";
 
+// The types the builder's API names, so that the "./builder" entry point documents itself whole.
+export type * from "./model.ts";
+export type { Validated } from "./validate.ts";
+export type { KeyPath, Problem, Severity } from "./diagnostic.ts";
+
 /**
  * An expression (`${{ ... }}`) standing for a param, a named file or an app's output.
  *

@@ -19,7 +19,7 @@ export type ParamValue =
   | { readonly [key: string]: ParamValue };
 
 /** One file named in `files`, `inputs` or `outputs`. */
-export interface FileSpec {
+export interface DeclaredFile {
   /** `file`: a path or URL; `glob`/`dir`: a dynamic output known after the task ran. */
   readonly kind: "file" | "glob" | "dir";
   /** The path, URL, glob or directory, as a template string. */
@@ -37,7 +37,7 @@ export interface FileSlot {
   /** Written as a list (or may expand to one). */
   readonly many: boolean;
   /** The files. */
-  readonly files: readonly FileSpec[];
+  readonly files: readonly DeclaredFile[];
 }
 
 /** What a task runs. */
@@ -172,7 +172,7 @@ export interface Workflow {
   /** Parameters. */
   readonly params: Readonly<Record<string, ParamValue>>;
   /** Named files. */
-  readonly files: Readonly<Record<string, FileSpec>>;
+  readonly files: Readonly<Record<string, DeclaredFile>>;
   /** Executors declared in the workflow itself. */
   readonly executors: Readonly<Record<string, Executor>>;
   /** Apps in declaration order. */

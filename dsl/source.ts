@@ -49,6 +49,7 @@ export class SourceIndex {
   #lines: LineIndex | undefined;
 
   /**
+   * An index filled with `setKey` and `setValue`, or answered on demand by `lookup`.
    * @param lookup Finds positions on demand (so big documents are not indexed up front).
    * @param text The source text, for finding text inside multi-line values.
    */
@@ -57,7 +58,6 @@ export class SourceIndex {
     this.#text = text;
   }
 
-  /** Where the `nth` occurrence of `needle` sits inside the value at `path` (block scalars, multi-line strings). */
   /** The positions recorded for exactly `path` (no fallback to ancestors). */
   exact(path: KeyPath): NodePositions | undefined {
     const k = pathKey(path);
@@ -66,6 +66,7 @@ export class SourceIndex {
     return { ...(key ? { key } : {}), ...(value ? { value } : {}) };
   }
 
+  /** Where the `nth` occurrence of `needle` sits inside the value at `path` (block scalars, multi-line strings). */
   findInValue(path: KeyPath, needle: string, nth: number): Position | undefined {
     const value = this.#values.get(pathKey(path)) ?? this.#lookup?.(path)?.value;
     if (!value?.range || this.#text === undefined || needle === "") return undefined;

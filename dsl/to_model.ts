@@ -8,9 +8,9 @@
 import type {
   App,
   CachePolicy,
+  DeclaredFile,
   Executor,
   FileSlot,
-  FileSpec,
   FilesystemModel,
   ForEachVar,
   ParamValue,
@@ -49,7 +49,7 @@ export function toWorkflow(raw: Obj): Workflow {
   for (const [name, a] of Object.entries(obj(raw.apps))) {
     if (isObj(a)) apps[name] = toApp(name, a, defaults);
   }
-  const files: Record<string, FileSpec> = {};
+  const files: Record<string, DeclaredFile> = {};
   for (const [name, f] of Object.entries(obj(raw.files))) {
     const spec = toFile(f, ["files", name]);
     if (spec) files[name] = spec;
@@ -76,12 +76,12 @@ export function toSite(raw: Obj): Site {
   };
 }
 
-function toFile(v: unknown, where: Where): FileSpec | undefined {
+function toFile(v: unknown, where: Where): DeclaredFile | undefined {
   if (typeof v === "string") return { kind: "file", value: v, where };
   if (!isObj(v)) return undefined;
   const key = (["path", "url", "glob", "dir"] as const).find((k) => typeof v[k] === "string");
   if (!key) return undefined;
-  return compact<FileSpec>({
+  return compact<DeclaredFile>({
     kind: key === "glob" ? "glob" as const : key === "dir" ? "dir" as const : "file" as const,
     value: v[key] as string,
     temp: v.temp === true ? true : undefined,
@@ -95,7 +95,9 @@ function toSlots(v: unknown, base: Where): Record<string, FileSlot> {
   for (const [name, value] of Object.entries(obj(v))) {
     const where = [...base, name];
     if (Array.isArray(value)) {
-      const files = value.map((f, i) => toFile(f, [...where, i])).filter((f): f is FileSpec => !!f);
+      const files = value.map((f, i) => toFile(f, [...where, i])).filter((f): f is DeclaredFile =>
+        !!f
+      );
       out[name] = { many: true, files };
     } else {
       const f = toFile(value, where);

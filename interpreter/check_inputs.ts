@@ -44,7 +44,7 @@ export async function checkRemoteInputs(
           error(
             "unreachable-input",
             where.get(url)!,
-            `Cannot reach input "${redact(url)}": ${why}`,
+            `Cannot reach input "${redactPassword(url)}": ${why}`,
           ),
         );
       }
@@ -71,7 +71,7 @@ async function head(url: string, timeoutMs: number): Promise<string | undefined>
 }
 
 /** A URL without its password, for messages. */
-export function redact(url: string): string {
+export function redactPassword(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";

@@ -7,7 +7,7 @@
 
 import type { ExprPart } from "../dsl/expr.ts";
 import type { App } from "../dsl/model.ts";
-import { asText, EvalError, evaluateText, lookup, type Scope, template } from "./evaluate.ts";
+import { asText, evaluateText, ExpressionError, lookup, type Scope, template } from "./evaluate.ts";
 import { DynamicList, FileValue, kindOf, type Value } from "./values.ts";
 
 /** What a task runs, with every expression substituted. */
@@ -37,7 +37,7 @@ export function shellQuote(word: string): string {
 function words(v: Value, e: ExprPart): string[] {
   if (Array.isArray(v)) return v.flatMap((x) => words(x, e));
   if (v instanceof DynamicList) {
-    throw new EvalError(
+    throw new ExpressionError(
       `Cannot use "\${{ ${e.source} }}" before its files are known`,
       e.offset,
       "wrong-type",
@@ -68,7 +68,7 @@ export function renderText(text: string, scope: Scope): string {
   return evaluateText(template(text), scope, (v: Value, e) => {
     if (Array.isArray(v)) return (v as Value[]).map((x) => asText(x, e)).join(" ");
     if (v instanceof FileValue || typeof v !== "object" || v === null) return asText(v, e);
-    throw new EvalError(
+    throw new ExpressionError(
       `Cannot put ${kindOf(v)} into text: "\${{ ${e.source} }}"`,
       e.offset,
       "wrong-type",

@@ -12,7 +12,7 @@ import { DynamicList, FileValue, kindOf, type Value } from "./values.ts";
 export type Scope = Readonly<Record<string, Value>>;
 
 /** An evaluation failure, with the offset of the offending expression. */
-export class EvalError extends Error {
+export class ExpressionError extends Error {
   /**
    * @param message One sentence.
    * @param offset Offset of `${{` in the template.
@@ -31,7 +31,7 @@ export class EvalError extends Error {
 export function template(text: string): Template {
   const parsed = parseTemplateCached(text);
   if (!parsed.ok) {
-    throw new EvalError(parsed.error.message, parsed.error.offset, "expression-syntax");
+    throw new ExpressionError(parsed.error.message, parsed.error.offset, "expression-syntax");
   }
   return parsed.template;
 }
@@ -56,7 +56,10 @@ export function lookup(e: ExprPart, scope: Scope): Value {
     } else v = undefined;
   }
   if (v === undefined) {
-    throw new EvalError(`Cannot resolve "\${{ ${e.source} }}": it names nothing here`, e.offset);
+    throw new ExpressionError(
+      `Cannot resolve "\${{ ${e.source} }}": it names nothing here`,
+      e.offset,
+    );
   }
   return v;
 }
@@ -85,7 +88,7 @@ export function asText(v: Value, e: ExprPart): string {
   if (v instanceof FileValue) return v.path;
   if (v === null) return "";
   if (typeof v !== "object") return String(v);
-  throw new EvalError(
+  throw new ExpressionError(
     `Cannot put ${
       kindOf(v)
     } inside text: "\${{ ${e.source} }}" must be the whole value to stand for a list`,

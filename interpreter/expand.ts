@@ -8,8 +8,8 @@
 
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
 import { expressions, parseTemplateCached } from "../dsl/expr.ts";
-import type { App, FileSpec, ParamValue, Where, Workflow } from "../dsl/model.ts";
-import { EvalError, evaluate, type Scope, template } from "./evaluate.ts";
+import type { App, DeclaredFile, ParamValue, Where, Workflow } from "../dsl/model.ts";
+import { evaluate, ExpressionError, type Scope, template } from "./evaluate.ts";
 import { safeDecode, toUrl, workspaceUrl } from "./urls.ts";
 import { display, DynamicList, FileValue, kindOf, type Value } from "./values.ts";
 
@@ -207,7 +207,7 @@ function expandApp(app: App, scope: Scope, ctx: Ctx, problems: Problem[]): Expan
     try {
       value = typeof v.source === "string" ? evaluate(v.source, scope) : v.source;
     } catch (e) {
-      if (e instanceof EvalError) {
+      if (e instanceof ExpressionError) {
         problems.push(
           inTemplate(error("for-each-not-list", where, e.message), String(v.source), e.offset),
         );
@@ -320,7 +320,7 @@ function slots(
   return out;
 }
 
-function withExtras(f: TaskFile, spec: FileSpec): TaskFile {
+function withExtras(f: TaskFile, spec: DeclaredFile): TaskFile {
   const extra: { temp?: boolean; checksum?: string } = {};
   if (spec.temp) extra.temp = true;
   if (spec.checksum) extra.checksum = spec.checksum;
@@ -329,7 +329,7 @@ function withExtras(f: TaskFile, spec: FileSpec): TaskFile {
 
 /** Evaluate one file spec to file values (a sole expression may give a list). */
 function fileValues(
-  spec: FileSpec,
+  spec: DeclaredFile,
   scope: Scope,
   workspace: string,
   problems: Problem[],
@@ -338,7 +338,7 @@ function fileValues(
   try {
     v = evaluate(spec.value, scope);
   } catch (e) {
-    if (!(e instanceof EvalError)) throw e;
+    if (!(e instanceof ExpressionError)) throw e;
     problems.push(inTemplate(error(e.code, spec.where, e.message), spec.value, e.offset));
     return [];
   }
@@ -362,7 +362,12 @@ function fileValues(
   return out;
 }
 
-function checkOutputUrl(spec: FileSpec, files: TaskFile[], ctx: Ctx, problems: Problem[]): void {
+function checkOutputUrl(
+  spec: DeclaredFile,
+  files: TaskFile[],
+  ctx: Ctx,
+  problems: Problem[],
+): void {
   // Literal outputs were checked by the dsl rule; templated ones are known only now.
   if (template(spec.value).every((p) => p.kind === "text")) return;
   for (const f of files) {

@@ -9,7 +9,7 @@ import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
 import type { Executor, Resources, Workflow } from "../dsl/model.ts";
 import { compact } from "../dsl/compact.ts";
 import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.ts";
-import { EvalError, type Scope } from "./evaluate.ts";
+import { ExpressionError, type Scope } from "./evaluate.ts";
 import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
 import { decide, type DecisionKind, scratchRoot } from "./staging.ts";
@@ -448,7 +448,7 @@ function render(
     try {
       return f();
     } catch (e) {
-      if (!(e instanceof EvalError)) throw e;
+      if (!(e instanceof ExpressionError)) throw e;
       problems.push(
         inTemplate(error(e.code, where, `${e.message} (in task ${t.id})`), text, e.offset),
       );

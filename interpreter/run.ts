@@ -26,7 +26,7 @@ import { Stager, type TransferEvent } from "./stager.ts";
 import type { Cache } from "./cache.ts";
 import type { StateStore } from "./state.ts";
 import { FileValue as FileValueClass } from "./values.ts";
-import { redact } from "../providers/staging/secrets.ts";
+import { redactSecrets } from "../providers/staging/secrets.ts";
 import { formatBytes } from "./format.ts";
 
 /** A task's state during a run. */
@@ -193,7 +193,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   let logClosed = false;
   const log = (e: Record<string, unknown>) => {
     if (logClosed) return; // a transfer cancelled with the run may still report its end
-    pendingLog.push(redact(JSON.stringify({ time: Date.now(), ...e })) + "\n");
+    pendingLog.push(redactSecrets(JSON.stringify({ time: Date.now(), ...e })) + "\n");
     if (!flushScheduled) {
       flushScheduled = true;
       setTimeout(flushLog, 0);
@@ -547,7 +547,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
         ...(outcome.signal !== undefined ? { signal: outcome.signal } : {}),
         ...(outcome.reason ?? outcome.message
-          ? { reason: redact(outcome.reason ?? outcome.message ?? "") }
+          ? { reason: redactSecrets(outcome.reason ?? outcome.message ?? "") }
           : {}),
         startedAt: outcome.startedAt,
         endedAt: outcome.endedAt,
@@ -557,7 +557,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       });
     }
     Deno.mkdirSync(paths.root, { recursive: true });
-    Deno.writeTextFileSync(join(paths.root, "status.json"), redact(JSON.stringify(record)) + "\n");
+    Deno.writeTextFileSync(
+      join(paths.root, "status.json"),
+      redactSecrets(JSON.stringify(record)) + "\n",
+    );
     if (outcome.outcome === "succeeded" && task.scratch !== undefined) {
       // Node-local scratch is small and shared: the task's copy goes once its outputs are back.
       await Deno.remove(paths.work, { recursive: true }).catch(() => {});
@@ -641,7 +644,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
     const now = Date.now();
     const outcome: TaskOutcome = {
       outcome: "failed",
-      reason: redact(reason),
+      reason: redactSecrets(reason),
       startedAt: now,
       endedAt: now,
       host: "",

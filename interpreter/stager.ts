@@ -12,7 +12,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { Executor, ParamValue } from "../dsl/model.ts";
 import { Limit, withLimits } from "../providers/staging/limit.ts";
 import { loadStagingProvider } from "../providers/staging/registry.ts";
-import { redact } from "../providers/staging/secrets.ts";
+import { redactSecrets } from "../providers/staging/secrets.ts";
 import {
   stageIn,
   type StageInResult,
@@ -124,7 +124,7 @@ export class Stager {
   ): Promise<T> {
     const emit = this.#o.onEvent ?? (() => {});
     const t0 = Date.now();
-    const about = { id, direction, url: redact(url), provider: action };
+    const about = { id, direction, url: redactSecrets(url), provider: action };
     let lastEmit = 0;
     emit({ kind: "started", ...about, bytes: 0 });
     const progress = (bytes: number, total?: number) => {
@@ -145,7 +145,7 @@ export class Stager {
       });
       return r;
     } catch (e) {
-      const error = redact((e as Error).message ?? String(e));
+      const error = redactSecrets((e as Error).message ?? String(e));
       emit({ kind: "finished", ...about, bytes: 0, error, ms: Date.now() - t0 });
       throw new Error(error);
     }

@@ -77,7 +77,13 @@ export interface ExecutorOptions {
 }
 
 /** Where a task stands. */
-export type TaskStatus = "pending" | "running" | "succeeded" | "cached" | "failed" | "cancelled";
+export type SubmittedTaskStatus =
+  | "pending"
+  | "running"
+  | "succeeded"
+  | "cached"
+  | "failed"
+  | "cancelled";
 
 /** A submitted call: await it for the function's return value. */
 export interface Task<T> extends PromiseLike<T> {
@@ -86,7 +92,7 @@ export interface Task<T> extends PromiseLike<T> {
   /** A name for people (progress, errors); settable. */
   label: string;
   /** Where it stands now. */
-  readonly status: TaskStatus;
+  readonly status: SubmittedTaskStatus;
   /** Catch a failure, as a promise's `catch`. */
   catch<U = never>(onRejected: (reason: unknown) => U | PromiseLike<U>): Promise<T | U>;
 }
@@ -275,7 +281,7 @@ export function executor(name = "local", options: ExecutorOptions = {}): FerryEx
       args: argsText,
       requirements,
     }));
-    let status: TaskStatus = "pending";
+    let status: SubmittedTaskStatus = "pending";
     let label = id;
     const done = (async (): Promise<Awaited<R>> => {
       const recorded = options.noCache ? undefined : store.successes().get(id);

@@ -12,7 +12,11 @@ import type { Scalar } from "../dsl/model.ts";
 /** A file as an expression sees it. */
 export class FileValue {
   #path: string | undefined;
-  /** @param url The file's normalised URL. @param path What the task sees (defaults to the local path or the URL). */
+  /**
+   * A file for expressions.
+   * @param url The file's normalised URL.
+   * @param path What the task sees (defaults to the local path or the URL).
+   */
   constructor(readonly url: string, path?: string) {
     this.#path = path;
   }
@@ -42,7 +46,11 @@ export class FileValue {
 
 /** A marker for a list known only after a task ran (a glob or dir output). */
 export class DynamicList {
-  /** @param producer The app whose output it is. @param output The output's name. */
+  /**
+   * The list an app's glob or dir output will hold.
+   * @param producer The app whose output it is.
+   * @param output The output's name.
+   */
   constructor(readonly producer: string, readonly output: string) {}
 }
 

@@ -6,7 +6,7 @@
 
 import { error, type Problem } from "../diagnostic.ts";
 import { parseTemplateCached } from "../expr.ts";
-import type { FileSpec, Where } from "../model.ts";
+import type { DeclaredFile, Where } from "../model.ts";
 import { type TemplateField, templateFields, type WorkflowRule } from "./_context.ts";
 
 /** Longer globs cannot become regular expressions (and no real one is this long). */
@@ -180,7 +180,7 @@ export const outputsInWorkspace: WorkflowRule = ({ workflow, site, workspace }) 
 
 /** Why an output may not be written where it says, or undefined. */
 export function outputProblem(
-  f: FileSpec,
+  f: DeclaredFile,
   roots: readonly string[],
   workspace: string,
 ): string | undefined {

@@ -1,6 +1,6 @@
 /**
  * Secrets read for staging (passwords, tokens, key passphrases) are
- * registered here when read, and {@linkcode redact} takes them out of every
+ * registered here when read, and {@linkcode redactSecrets} takes them out of every
  * text ferry prints, logs or stores: messages, the event log, status files.
  * URLs with `user:password@` lose the password too.
  * @module
@@ -15,9 +15,9 @@ export function readSecret(name: string): string | undefined {
   return v === "" ? undefined : v;
 }
 
-/** Remember a secret value so that {@linkcode redact} removes it. */
+/** Remember a secret value so that {@linkcode redactSecrets} removes it. */
 export function rememberSecret(value: string): void {
-  // Very short values would redact ordinary words; they are weak secrets anyway.
+  // Very short values would redactSecrets ordinary words; they are weak secrets anyway.
   if (value.length >= 4) known.add(value);
 }
 
@@ -29,11 +29,11 @@ const URL_PASSWORD = /([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*):[^/@\s]*@/g;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { redact } from "./secrets.ts";
- * assert.equal(redact("GET ftp://ann:hunter22@host/x failed"), "GET ftp://ann:***@host/x failed");
+ * import { redactSecrets } from "./secrets.ts";
+ * assert.equal(redactSecrets("GET ftp://ann:hunter22@host/x failed"), "GET ftp://ann:***@host/x failed");
  * ```
  */
-export function redact(text: string): string {
+export function redactSecrets(text: string): string {
   let out = text.replace(URL_PASSWORD, "$1:***@");
   for (const s of known) if (out.includes(s)) out = out.split(s).join("***");
   return out;

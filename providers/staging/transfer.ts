@@ -14,7 +14,7 @@ import { sleep } from "./limit.ts";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import type { ParamValue } from "../../dsl/model.ts";
-import { redact, rememberSecret } from "./secrets.ts";
+import { redactSecrets, rememberSecret } from "./secrets.ts";
 import { type FetchResult, StagingError, type StagingProvider, type Validators } from "./types.ts";
 
 /** Options shared by {@linkcode stageIn} and {@linkcode stageOut}. */
@@ -201,12 +201,16 @@ export async function stageIn(
   const { url, dest } = call;
   const fail = (attempts: number, why: string, retryable = false) =>
     new StagingError(
-      redact(`Cannot fetch "${url}" with ${provider.name} after ${attempts} attempt(s): ${why}`),
+      redactSecrets(
+        `Cannot fetch "${url}" with ${provider.name} after ${attempts} attempt(s): ${why}`,
+      ),
       { retryable },
     );
   if (!provider.fetch) {
     throw new StagingError(
-      `Cannot fetch "${redact(url)}" with ${provider.name}: this provider can only stage out`,
+      `Cannot fetch "${
+        redactSecrets(url)
+      }" with ${provider.name}: this provider can only stage out`,
       { retryable: false },
     );
   }
@@ -340,14 +344,16 @@ export async function stageOut(
   const { url, source } = call;
   const fail = (attempts: number, why: string, retryable = false) =>
     new StagingError(
-      redact(
+      redactSecrets(
         `Cannot upload "${source}" to "${url}" with ${provider.name} after ${attempts} attempt(s): ${why}`,
       ),
       { retryable },
     );
   if (!provider.put) {
     throw new StagingError(
-      redact(`Cannot upload to "${url}" with ${provider.name}: this provider can only stage in`),
+      redactSecrets(
+        `Cannot upload to "${url}" with ${provider.name}: this provider can only stage in`,
+      ),
       { retryable: false },
     );
   }

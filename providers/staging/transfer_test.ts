@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Limit } from "./limit.ts";
-import { redact } from "./secrets.ts";
+import { redactSecrets } from "./secrets.ts";
 import { metaPath, partialPath, stageIn, stageOut } from "./transfer.ts";
 import {
   type FetchRequest,
@@ -287,7 +287,7 @@ Deno.test("secrets read through the context never reach a message", async () => 
           'Cannot fetch "fake://h/x" with fake after 1 attempt(s): login failed for ftp://ann:***@h/ with password ***',
       },
     );
-    assert.equal(redact("token=s3cr3t-value"), "token=***");
+    assert.equal(redactSecrets("token=s3cr3t-value"), "token=***");
     Deno.env.delete("FERRY_TEST_SECRET");
   });
 });
