@@ -69,7 +69,7 @@ export async function renderJobScripts(
         const dir = join(runDir, "jobs");
         const arrayName = `${group[0]!.bundle}-${++seq}`;
         const list = join(dir, `${arrayName}.tasks`);
-        const { text } = arrayScript(dialect, ex, arrayName, dir, list, group);
+        const { text } = arrayScript(dialect, ex, { name: arrayName, dir, list }, group);
         out.push(
           `# ── job array of ${group.length} tasks of app "${
             group[0]!.bundle

@@ -3,7 +3,8 @@
  * job script asks for resources, how it is submitted, how the queue is read
  * and how jobs are cancelled. Everything else (the job wrapper, status files,
  * polling all jobs with one call per interval, bundling fan-outs into arrays,
- * cancelling on Ctrl-C) lives once in `scheduler.ts`.
+ * cancelling on Ctrl-C) lives once in `scheduler.ts`; what the scheduler
+ * itself prints (its name, state words, error texts) is read here.
  *
  * A dialect is plain functions from data to argv / text and from scheduler
  * output to data, so each is tested on recorded real outputs without running
@@ -78,6 +79,13 @@ export interface QueueEntry {
 export interface Dialect {
   /** `slurm`, `pbs`, `lsf` or `htcondor`. */
   readonly name: string;
+  /** The scheduler's name in messages (`Slurm`, `PBS`, `LSF`, `HTCondor`). */
+  readonly label: string;
+  /**
+   * What the status and cancel commands say of a job they no longer know (it left the queue):
+   * a failing status call saying this still answered, and a failing cancel needs no retry.
+   */
+  readonly gone: RegExp;
   /** The job script: interpreter line, directives from resources and options, the body. */
   script(req: ScriptRequest): string;
   /**

@@ -152,6 +152,8 @@ export function htcondorDescription(scriptPath: string, req: ScriptRequest): str
 /** The HTCondor dialect. */
 export const htcondor: Dialect = {
   name: "htcondor",
+  label: "HTCondor",
+  gone: /not found|couldn't find/i,
   script(req) {
     const ranks = req.resources.ranks ?? 1;
     return [
@@ -236,6 +238,6 @@ export const htcondor: Dialect = {
     return `${arrayId.split(".")[0]}.${index}`;
   },
   checkOptions(options) {
-    return checkOptionKinds("HTCondor", OPTIONS, options);
+    return checkOptionKinds(htcondor.label, OPTIONS, options);
   },
 };

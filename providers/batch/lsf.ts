@@ -101,6 +101,8 @@ function text(v: unknown): string {
 /** The LSF dialect. */
 export const lsf: Dialect = {
   name: "lsf",
+  label: "LSF",
+  gone: /is not found|has already finished|no matching job/i,
   script(req) {
     const r = req.resources, o = req.options;
     const ranks = r.ranks ?? 1, cores = r.cores ?? 1;
@@ -209,6 +211,6 @@ export const lsf: Dialect = {
     return `${arrayId}[${index + 1}]`;
   },
   checkOptions(options) {
-    return checkOptionKinds("LSF", OPTIONS, options);
+    return checkOptionKinds(lsf.label, OPTIONS, options);
   },
 };

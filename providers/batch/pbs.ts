@@ -168,6 +168,8 @@ function lenient(text: string): QueueEntry[] {
 /** The PBS Pro / OpenPBS dialect. */
 export const pbs: Dialect = {
   name: "pbs",
+  label: "PBS",
+  gone: /unknown job id|job has finished/i,
   script(req) {
     const r = req.resources, o = req.options;
     const ranks = r.ranks ?? 1;
@@ -251,6 +253,6 @@ export const pbs: Dialect = {
     return arrayId;
   },
   checkOptions(options) {
-    return checkOptionKinds("PBS", OPTIONS, options);
+    return checkOptionKinds(pbs.label, OPTIONS, options);
   },
 };

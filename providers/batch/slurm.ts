@@ -59,6 +59,8 @@ function lines(v: unknown): string[] {
 /** The Slurm dialect. */
 export const slurm: Dialect = {
   name: "slurm",
+  label: "Slurm",
+  gone: /invalid job id|already completing or completed/i,
   script(req) {
     const r = req.resources, o = req.options;
     const out: string[] = ["#!/bin/bash", `#SBATCH --job-name=${req.name}`];
@@ -173,6 +175,6 @@ export const slurm: Dialect = {
     return `${arrayId}_${index}`;
   },
   checkOptions(options) {
-    return checkOptionKinds("Slurm", OPTIONS, options);
+    return checkOptionKinds(slurm.label, OPTIONS, options);
   },
 };
