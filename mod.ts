@@ -128,7 +128,7 @@ export type {
   ResourcesSpec,
   WorkflowOptions,
 } from "./dsl/builder.ts";
-export { app, file, Ref, workflow, WorkflowBuilder } from "./dsl/builder.ts";
+export { app, BuilderError, file, Ref, workflow, WorkflowBuilder } from "./dsl/builder.ts";
 export type {
   ExecutorOptions,
   FerryExecutor,

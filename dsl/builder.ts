@@ -3,11 +3,13 @@
  * {@linkcode file} build the same document a YAML or TOML file holds, so
  * checking, planning and running are exactly those of the CLI. References are
  * typed: `count.outputs.n` exists only when `count` declared an output `n`,
- * and becomes the expression `${{ apps.count.outputs.n }}`.
+ * and becomes the expression `${{ apps.count.outputs.n }}`. An unknown output
+ * or param name also fails at run time, naming the script's line and the
+ * names that exist (exit code 2), for scripts run without type-checking.
  *
  * A script that builds a workflow is also its command line:
- * `deno run -A my_workflow.ts plan|run|check [options]` (see
- * {@linkcode WorkflowBuilder.main}).
+ * `deno run --check -A my_workflow.ts plan|run|check [options]` (see
+ * {@linkcode WorkflowBuilder.main}); `--check` type-checks it first.
  *
  * @example
  * ```ts
@@ -35,11 +37,13 @@
 import type { ParamValue, Workflow } from "./model.ts";
 import { type Validated, validateWorkflow } from "./validate.ts";
 import { exportedNames } from "./exported_names.ts";
+import { checkedRecord, unknownName } from "./builder_refs.ts";
 
 // The types the builder's API names, so that the "./builder" entry point documents itself whole.
 export type * from "./model.ts";
 export type { Validated } from "./validate.ts";
 export type { KeyPath, Problem, Severity } from "./diagnostic.ts";
+export { BuilderError } from "./builder_refs.ts";
 
 /**
  * An expression (`${{ ... }}`) standing for a param, a named file or an app's output.
@@ -204,7 +208,13 @@ export function app<O extends Record<string, FilesSpec>>(
   for (const k of Object.keys(spec.outputs ?? {}) as (keyof O & string)[]) {
     outputs[k] = new Ref(`apps.${name}.outputs.${k}`);
   }
-  return { name, outputs, spec };
+  // An unknown output name throws where the script wrote it (deno run does not type-check).
+  const checked = checkedRecord(outputs, {
+    subject: (o) => `output "${o}" of app "${name}"`,
+    collection: `outputs of app "${name}"`,
+    empty: `app "${name}" has no outputs`,
+  });
+  return { name, outputs: checked, spec };
 }
 
 /** The rest of a workflow file's top level. */
@@ -244,8 +254,16 @@ export class WorkflowBuilder {
     for (const [k, v] of Object.entries(options.files ?? {})) this.#files.set(k, v);
   }
 
-  /** `${{ params.NAME }}`. */
+  /** `${{ params.NAME }}`; throws a located error when the workflow declares no such param. */
   param(name: string): Ref {
+    const known = Object.keys(this.#options.params ?? {});
+    if (!known.includes(name)) {
+      unknownName(name, known, {
+        subject: (p) => `param "${p}"`,
+        collection: `params of workflow "${this.#name}"`,
+        empty: `workflow "${this.#name}" declares no params`,
+      });
+    }
     return new Ref(`params.${name}`);
   }
 
@@ -316,8 +334,8 @@ export class WorkflowBuilder {
   }
 
   /**
-   * Run the CLI on this workflow: `deno run -A my_workflow.ts plan|run|check
-   * [options] [targets]`. The document is written to
+   * Run the CLI on this workflow: `deno run --check -A my_workflow.ts
+   * plan|run|check [options] [targets]`. The document is written to
    * `.ferry/generated/NAME.yaml` in the workspace (diagnostics point there),
    * `function:` paths stay relative to the script, and the workspace is the
    * script's folder unless `options.workspace` or `--workspace` says

@@ -91,8 +91,11 @@ Deno.test("builder: references are typed and apps are unique", () => {
   const a = wf.app("a", { outputs: { x: "x.txt", y: { glob: "y/*.txt" } }, command: ["true"] });
   assert.equal(String(a.outputs.x), "${{ apps.a.outputs.x }}");
   assert.equal(`${a.outputs.y}`, "${{ apps.a.outputs.y }}");
-  // @ts-expect-error: "z" is not an output of a
-  assert.equal(a.outputs.z, undefined);
+  assert.throws(
+    // @ts-expect-error: "missing" is not an output of a
+    () => a.outputs.missing,
+    /builder_test\.ts:\d+:\d+: Cannot use output "missing" of app "a": outputs of app "a": x, y$/,
+  );
   assert.throws(() => wf.app("a", { command: ["true"] }), /workflow "t" already has an app "a"/);
   const f = wf.file("ref", { url: "https://example.org/ref.fa", checksum: "sha256:00" });
   assert.equal(f.expr, "${{ files.ref }}");
