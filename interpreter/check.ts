@@ -7,19 +7,8 @@
  */
 
 import { dirname, resolve } from "node:path";
-import {
-  compareDiagnostics,
-  type Diagnostic,
-  error,
-  locate,
-  type Problem,
-} from "../dsl/diagnostic.ts";
-import {
-  dialectOf,
-  isScheduler,
-  isSshProvider,
-  SSH_PROVIDER_OPTIONS,
-} from "../providers/batch/registry.ts";
+import { compareDiagnostics, type Diagnostic, locate, type Problem } from "../dsl/diagnostic.ts";
+import { batchProviderProblems } from "../providers/batch/check_provider.ts";
 import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
 import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
@@ -97,7 +86,8 @@ export async function checkWorkflowFile(
       diagnostics.push(...located(r.document, v.problems));
       site = v.model;
       if (v.problems.length === 0) {
-        diagnostics.push(...located(r.document, await providerOptionProblems(site.executors)));
+        const problems = await batchProviderProblems(site.executors, dirname(resolve(siteFile)));
+        diagnostics.push(...located(r.document, problems));
       }
     }
   }
@@ -114,7 +104,8 @@ export async function checkWorkflowFile(
   diagnostics.push(...located(doc, v.problems));
   const workflow = v.model;
   if (v.problems.length === 0) {
-    diagnostics.push(...located(doc, await providerOptionProblems(workflow.executors)));
+    const problems = await batchProviderProblems(workflow.executors, dirname(resolve(file)));
+    diagnostics.push(...located(doc, problems));
   }
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
   const base = { diagnostics, sources, workspace, workflow, executors, ...(site ? { site } : {}) };
@@ -133,69 +124,6 @@ export async function checkWorkflowFile(
     ...(c.linked ? { linked: c.linked } : {}),
     ...(c.plan && !diagnostics.some((d) => d.severity === "error") ? { plan: c.plan } : {}),
   });
-}
-
-/** Each scheduler executor's `options`, checked by its provider's dialect. */
-async function providerOptionProblems(
-  executors: Readonly<Record<string, Executor>>,
-): Promise<Problem[]> {
-  const problems: Problem[] = [];
-  for (const [name, ex] of Object.entries(executors)) {
-    if (isSshProvider(ex.provider)) {
-      if (ex.host === undefined) {
-        problems.push({
-          ...error(
-            "missing-key",
-            ["executors", name],
-            `Cannot find required key "host" in executor "${name}": the ssh provider runs tasks on host: user@host[:port]`,
-          ),
-          at: "key" as const,
-        });
-      }
-      for (const k of Object.keys(ex.options)) {
-        if (SSH_PROVIDER_OPTIONS.includes(k)) continue;
-        problems.push({
-          ...error(
-            "unknown-key",
-            ["executors", name, "options", k],
-            `Cannot use the ssh provider option "${k}": expected one of ${
-              SSH_PROVIDER_OPTIONS.join(", ")
-            }`,
-          ),
-          at: "key" as const,
-        });
-      }
-    }
-    if (!isScheduler(ex.provider)) continue;
-    if (ex.filesystem === "executor-shared" && ex.via !== undefined) {
-      problems.push(
-        error(
-          "invalid-value",
-          ["executors", name, "filesystem"],
-          `Cannot use "filesystem: executor-shared" with via: ferry reaches the cluster's filesystem only by copying attempts there; use none (each attempt copied to remote_dir) or shared`,
-        ),
-      );
-    }
-    if (ex.filesystem === "none" && ex.via === undefined) {
-      problems.push(
-        error(
-          "invalid-value",
-          ["executors", name, "filesystem"],
-          `Cannot use "filesystem: none" with the ${ex.provider} provider without via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host); use shared, or add via`,
-        ),
-      );
-    }
-    for (const message of (await dialectOf(ex)).checkOptions(ex.options)) {
-      const key = /option "([^"]+)"/.exec(message)?.[1];
-      const unknown = message.startsWith("Cannot use the ");
-      const path = ["executors", name, "options", ...(key ? [key] : [])];
-      problems.push({
-        ...error(unknown ? "unknown-key" : "invalid-value", path, message),
-        ...(unknown ? { at: "key" as const } : {}),
-      });
-    }
-  }
-  return problems;
 }
 
 function finish(r: CheckResult & { diagnostics: Diagnostic[] }): CheckResult {

@@ -9,10 +9,8 @@ import { dirname, join, resolve } from "node:path";
 import { compareDiagnostics } from "../dsl/diagnostic.ts";
 import type { Executor, ParamValue } from "../dsl/model.ts";
 import { countSummary, formatDiagnostics } from "../dsl/report.ts";
-import { localProvider } from "../providers/batch/local.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
-import { dialectOf, isScheduler, isSshProvider } from "../providers/batch/registry.ts";
-import { schedulerProvider } from "../providers/batch/scheduler.ts";
+import { BatchProviderError, openBatchProviders } from "../providers/batch/registry.ts";
 import { checkWorkflowFile } from "./check.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
@@ -20,7 +18,6 @@ import { runPlan, type RunSummary } from "./run.ts";
 import { resolveTargets } from "./targets.ts";
 import { toFileUrl } from "./urls.ts";
 import { redactSecrets } from "../providers/staging/secrets.ts";
-import { SshSetupError } from "../providers/staging/ssh_auth.ts";
 import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";
 import { compileKnown, statefulPlan } from "./plan_state.ts";
@@ -114,69 +111,24 @@ export async function runWorkflowFile(
     );
     return { code: 2 };
   }
-  const providers = new Map<string, BatchProvider>();
-  const local = localProvider();
-  for (const name of new Set(plan.tasks.map((t) => t.executor))) {
-    const ex = executors[name]!;
-    if (isScheduler(ex.provider)) {
-      if (ex.filesystem === "none" && ex.via === undefined) {
-        io.write(
-          `ferry: Cannot run on executor "${name}": "filesystem: none" with the ${ex.provider} provider needs via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host)\n`,
-        );
-        return { code: 2 };
-      }
-      if (ex.via === undefined) {
-        providers.set(name, schedulerProvider(await dialectOf(ex), ex));
-        continue;
-      }
-    }
-    // SSH logins (`via:`, `provider: ssh`): relative identity_file and known_hosts paths are
-    // relative to the file declaring the executor; a setting that cannot work stops here.
-    const base = options.site !== undefined && r.site?.executors[name]
-      ? dirname(resolve(options.site))
-      : dirname(resolve(file));
-    try {
-      if (isScheduler(ex.provider)) {
-        const { executorSsh, sshRunner, withoutSshOptions } = await import(
-          "../providers/batch/ssh_runner.ts"
-        );
-        const { endpoint, auth } = executorSsh(ex, "via", base);
-        const scheduled = { ...ex, options: withoutSshOptions(ex.options) };
-        const runner = sshRunner(endpoint, auth);
-        // Sharing nothing with ferry: attempts are copied to the cluster through the login node.
-        const copies = ex.filesystem === "none"
-          ? new (await import("../providers/batch/remote_copy.ts")).RemoteCopies(
-            runner,
-            typeof ex.options.remote_dir === "string" ? ex.options.remote_dir : "",
-          )
-          : undefined;
-        providers.set(
-          name,
-          schedulerProvider(await dialectOf(scheduled), scheduled, {
-            runner,
-            ...(copies ? { copies } : {}),
-          }),
-        );
-        continue;
-      }
-      if (isSshProvider(ex.provider)) {
-        const { sshExecutorProvider } = await import("../providers/batch/ssh.ts");
-        const jobs = options.sequential ? 1 : options.jobs;
-        providers.set(name, sshExecutorProvider(ex, base, jobs ? { maxWorkers: jobs } : {}));
-        continue;
-      }
-    } catch (e) {
-      if (!(e instanceof SshSetupError)) throw e;
-      io.write(`ferry: Cannot run on executor "${name}": ${e.message}\n`);
-      return { code: 2 };
-    }
-    if (ex.provider !== "local") {
-      io.write(
-        `ferry: Cannot run on executor "${name}": its provider "${ex.provider}" is not available in this version of ferry\n`,
-      );
-      return { code: 2 };
-    }
-    providers.set(name, local);
+  let providers: Map<string, BatchProvider>;
+  try {
+    const used = [...new Set(plan.tasks.map((t) => t.executor))].map((name) => executors[name]!);
+    providers = await openBatchProviders(used, (ex) => ({
+      // Relative paths of an executor (a provider module, SSH keys) start from its file's folder.
+      baseDir: options.site !== undefined && r.site?.executors[ex.name]
+        ? dirname(resolve(options.site))
+        : dirname(resolve(file)),
+      ...(options.sequential
+        ? { maxWorkers: 1 }
+        : options.jobs
+        ? { maxWorkers: options.jobs }
+        : {}),
+    }));
+  } catch (e) {
+    if (!(e instanceof BatchProviderError)) throw e;
+    io.write(`ferry: Cannot run on executor "${e.executor}": ${e.message}\n`);
+    return { code: 2 };
   }
   const id = newRunId();
   const held = acquireLock(r.workspace, id);
@@ -304,7 +256,7 @@ export async function runWorkflowFile(
       },
     });
     if ("close" in events) (events as { close(): void }).close();
-    for (const p of new Set([local, ...providers.values()])) await p.close?.();
+    for (const p of new Set(providers.values())) await p.close?.();
     io.write(redactSecrets(await renderSummary(summary, io.color)));
     io.write(`logs: ${runDir}\n`);
     const failed = [...summary.states.values()].some((s) => s === "failed");

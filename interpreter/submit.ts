@@ -36,7 +36,7 @@
 
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Executor } from "../dsl/model.ts";
 import { parseMemory, parseWalltime } from "../dsl/quantity.ts";
@@ -236,12 +236,16 @@ export function executor(name = "local", options: ExecutorOptions = {}): FerryEx
           }`,
         );
       }
-      const { isScheduler, dialectOf } = await import("../providers/batch/registry.ts");
-      if (!isScheduler(ex.provider)) {
-        throw new TypeError(`Cannot use executor "${name}": submit supports local and schedulers`);
+      const { BatchProviderError, openBatchProvider } = await import(
+        "../providers/batch/registry.ts"
+      );
+      try {
+        // Relative paths of the executor (a provider module, SSH keys) start from the site file.
+        return { p: await openBatchProvider(ex, { baseDir: dirname(resolve(options.site)) }), ex };
+      } catch (e) {
+        if (!(e instanceof BatchProviderError)) throw e;
+        throw new TypeError(`Cannot use executor "${name}": ${e.message}`);
       }
-      const { schedulerProvider } = await import("../providers/batch/scheduler.ts");
-      return { p: schedulerProvider(await dialectOf(ex), ex), ex };
     })();
   const base = options.requirements ?? {};
   const cores = navigator.hardwareConcurrency;

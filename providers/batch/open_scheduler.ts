@@ -1,0 +1,52 @@
+/**
+ * Opening a scheduler executor's provider: its dialect, and where its
+ * commands run: on this host, or on a login node through `via:` (over SSH,
+ * with attempts copied to the cluster when it shares no filesystem with ferry).
+ * @module
+ */
+
+import type { Executor } from "../../dsl/model.ts";
+import { type BatchProviderContext, BatchProviderError, dialectOf } from "./registry.ts";
+import { SchedulerProvider } from "./scheduler.ts";
+import type { BatchProvider } from "./types.ts";
+
+/**
+ * Milliseconds between status calls when the caller does not say: `FERRY_POLL_MS`, else 1000.
+ * (The one place this setting is read from the environment.)
+ */
+function defaultPollMs(): number {
+  return Number(Deno.env.get("FERRY_POLL_MS")) || 1000;
+}
+
+/** The provider of scheduler executor `ex` (`slurm`, `pbs`, `lsf`, `htcondor`). */
+export async function openScheduler(
+  ex: Executor,
+  context: BatchProviderContext,
+): Promise<BatchProvider> {
+  const pollMs = context.pollMs ?? defaultPollMs();
+  if (ex.filesystem === "none" && ex.via === undefined) {
+    throw new BatchProviderError(
+      ex.name,
+      `"filesystem: none" with the ${ex.provider} provider needs via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host)`,
+    );
+  }
+  if (ex.via === undefined) return new SchedulerProvider(await dialectOf(ex), ex, { pollMs });
+  // SSH logins: relative identity_file and known_hosts paths are relative to the file declaring
+  // the executor; a setting that cannot work stops here.
+  const { executorSsh, sshRunner, withoutSshOptions } = await import("./ssh_runner.ts");
+  const { endpoint, auth } = executorSsh(ex, "via", context.baseDir);
+  const scheduled = { ...ex, options: withoutSshOptions(ex.options) };
+  const runner = sshRunner(endpoint, auth);
+  // Sharing nothing with ferry: attempts are copied to the cluster through the login node.
+  const copies = ex.filesystem === "none"
+    ? new (await import("./remote_copy.ts")).RemoteCopies(
+      runner,
+      typeof ex.options.remote_dir === "string" ? ex.options.remote_dir : "",
+    )
+    : undefined;
+  return new SchedulerProvider(await dialectOf(scheduled), scheduled, {
+    runner,
+    pollMs,
+    ...(copies ? { copies } : {}),
+  });
+}
