@@ -111,3 +111,161 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `size` consecutive free ports on 127.0.0.1, chosen at random. */
+export function freeRange(size: number): [number, number] {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const held: Deno.Listener[] = [];
+    try {
+      for (let p = base; p < base + size; p++) {
+        held.push(Deno.listen({ hostname: "127.0.0.1", port: p }));
+      }
+      return [base, base + size - 1];
+    } catch {
+      /* taken: try another base */
+    } finally {
+      for (const l of held) l.close();
+    }
+  }
+  throw new Error(`no ${size} consecutive free ports found`);
+}
+
+/** The stops of the servers this test module started and has not stopped yet. */
+const running = new Set<() => Promise<void>>();
+
+// At the end of each test module, stop what a failed, filtered-out or forgetful test left
+// running: a server shared by a module's tests is otherwise stopped by its last test only.
+// (Outside `deno test`, e.g. in a benchmark, this registers nothing.)
+Deno.test.afterAll(async () => {
+  for (const stop of [...running]) await stop();
+});
+
+/**
+ * Register a server's `stop` to run at the end of the test module unless it
+ * ran before. Returns `stop` made idempotent: call that one to stop early.
+ */
+export function stopAtEnd(stop: () => Promise<void>): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const once = () => {
+    running.delete(once);
+    return stopping ??= stop();
+  };
+  running.add(once);
+  return once;
+}
+
+/** One live process, from /proc. */
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  /** Its arguments (argv). */
+  readonly cmdline: readonly string[];
+  /** Its environment at exec, as `NAME=value` (empty when unreadable). */
+  readonly environ: readonly string[];
+}
+
+/**
+ * Live processes (zombies left out) that `test` selects, never this process or
+ * its ancestors: e.g. the orphans a server's sessions or jobs left behind,
+ * found by the server's temp dir in their command line or environment.
+ */
+export function processesWhere(test: (p: ProcessInfo) => boolean): ProcessInfo[] {
+  const parents = new Map<number, number>();
+  const found: ProcessInfo[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parents.set(pid, Number(ppid));
+      if (state === "Z") continue;
+      const split = (f: string) => {
+        try {
+          return Deno.readTextFileSync(`/proc/${pid}/${f}`).split("\0").filter(Boolean);
+        } catch {
+          return [];
+        }
+      };
+      const info = {
+        pid,
+        ppid: Number(ppid),
+        cmdline: split("cmdline"),
+        environ: split("environ"),
+      };
+      if (test(info)) found.push(info);
+    } catch { /* exited meanwhile */ }
+  }
+  const mine = new Set<number>();
+  for (let p: number | undefined = Deno.pid; p !== undefined && p > 0; p = parents.get(p)) {
+    mine.add(p);
+  }
+  return found.filter((p) => !mine.has(p.pid));
+}
+
+/** Whether a process is gone (or only a zombie waiting to be reaped). */
+function gone(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** SIGTERM `pids`, SIGKILL those left after `graceMs`, then wait until every one is gone. */
+export async function killProcesses(pids: readonly number[], graceMs = 3_000): Promise<void> {
+  const send = (sig: Deno.Signal) => {
+    for (const p of pids) {
+      try {
+        Deno.kill(p, sig);
+      } catch { /* gone */ }
+    }
+  };
+  send("SIGTERM");
+  const end = Date.now() + graceMs;
+  while (Date.now() < end && !pids.every(gone)) await new Promise((r) => setTimeout(r, 50));
+  if (pids.every(gone)) return;
+  send("SIGKILL");
+  await waitFor(`processes ${pids.join(" ")} to exit`, () => pids.every(gone), 5_000);
+}
+
+/** A {@linkcode processesWhere} test: the process names `text` in its command line or environment. */
+export function mentioning(text: string): (p: ProcessInfo) => boolean {
+  return (p) => p.cmdline.some((a) => a.includes(text)) || p.environ.some((e) => e.includes(text));
+}
+
+/** Pids of the processes whose parent is `pid`, from /proc. */
+export function childPids(pid: number): number[] {
+  const kids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      // pid (comm) state ppid ...: comm may hold spaces, so split after the last ")".
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) kids.push(Number(e.name));
+    } catch { /* exited */ }
+  }
+  return kids;
+}
+
+/** Every descendant of `pid`. */
+export function descendants(pid: number): number[] {
+  const all: number[] = [];
+  for (const k of childPids(pid)) all.push(k, ...descendants(k));
+  return all;
+}
+
+/** Send `signal` to each of `pids`; how many were still there to receive it. */
+export function killAll(pids: number[], signal: Deno.Signal = "SIGKILL"): number {
+  let n = 0;
+  for (const p of pids) {
+    try {
+      Deno.kill(p, signal);
+      n++;
+    } catch { /* gone */ }
+  }
+  return n;
+}

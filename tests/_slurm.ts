@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { freePort } from "./_services.ts";
+import { freePort, killProcesses, mentioning, processesWhere, stopAtEnd } from "./_services.ts";
 
 /** A running cluster. */
 export interface SlurmCluster {
@@ -20,7 +20,11 @@ export interface SlurmCluster {
   run(cmd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Job ids still in the queue (pending or running), any user. */
   active(): Promise<string[]>;
-  /** Stop the daemons and remove the directory. */
+  /**
+   * Cancel the jobs, stop the daemons and whatever still names the directory
+   * (job steps, job processes: their environment holds `SLURM_CONF`), wait until
+   * all are gone, and remove the directory. Also runs at the end of the test module.
+   */
   stop(): Promise<void>;
 }
 
@@ -41,6 +45,38 @@ export interface SlurmOptions {
 /** Start a cluster; throws with the daemons' logs when it does not come up. */
 export async function startSlurm(options: SlurmOptions = {}): Promise<SlurmCluster> {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "ferry-slurm-" });
+  const env = { SLURM_CONF: join(dir, "slurm.conf") };
+  const stop = stopAtEnd(() => stopCluster(dir, env));
+  try {
+    return await start(dir, env, options, stop);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** Cancel the jobs, stop the daemons, then what still names `dir`; remove `dir`. */
+async function stopCluster(dir: string, env: Record<string, string>): Promise<void> {
+  const squeue = await sh("squeue", ["--noheader", "--format=%F"], env).catch(() => undefined);
+  const ids = [...new Set(squeue?.stdout.split("\n").map((l) => l.trim()).filter(Boolean))];
+  if (squeue?.code === 0 && ids.length > 0) await sh("scancel", ids, env);
+  const daemons: number[] = [];
+  for (const f of ["slurmd.pid", "slurmctld.pid", "munge/munged.pid"]) {
+    try {
+      daemons.push(Number(Deno.readTextFileSync(join(dir, f)).trim()));
+    } catch { /* never started */ }
+  }
+  await killProcesses(daemons.filter((p) => p > 0), 5_000);
+  await killProcesses(processesWhere(mentioning(dir)).map((p) => p.pid), 2_000);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+async function start(
+  dir: string,
+  env: Record<string, string>,
+  options: SlurmOptions,
+  stop: () => Promise<void>,
+): Promise<SlurmCluster> {
   await Deno.chmod(dir, 0o755);
   for (const d of ["munge", "state", "spool", "log", "work"]) {
     await Deno.mkdir(join(dir, d), { recursive: true });
@@ -63,7 +99,7 @@ export async function startSlurm(options: SlurmOptions = {}): Promise<SlurmClust
   const ctlPort = await freePort(), dPort = await freePort();
   const cpus = navigator.hardwareConcurrency;
   const memMiB = Math.floor(Deno.systemMemoryInfo().total / 1024 / 1024) - 512;
-  const conf = join(dir, "slurm.conf");
+  const conf = env.SLURM_CONF!;
   const over = options.overSubscribe ?? "FORCE:8";
   await Deno.writeTextFile(
     conf,
@@ -107,7 +143,6 @@ export async function startSlurm(options: SlurmOptions = {}): Promise<SlurmClust
     ].join("\n"),
   );
   await Deno.chmod(conf, 0o644);
-  const env = { SLURM_CONF: conf };
   const ctl = await sh("slurmctld", [], env);
   const d = await sh("slurmd", ["-N", "localhost"], env);
   const cluster: SlurmCluster = {
@@ -118,20 +153,7 @@ export async function startSlurm(options: SlurmOptions = {}): Promise<SlurmClust
       const r = await sh("squeue", ["--noheader", "--format=%F"], env);
       return [...new Set(r.stdout.split("\n").map((l) => l.trim()).filter(Boolean))];
     },
-    async stop() {
-      const ids = await cluster.active().catch(() => []);
-      if (ids.length > 0) {
-        await sh("scancel", ids, env);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      for (const f of ["slurmd.pid", "slurmctld.pid", "munge/munged.pid"]) {
-        try {
-          Deno.kill(Number(Deno.readTextFileSync(join(dir, f)).trim()), "SIGTERM");
-        } catch { /* gone */ }
-      }
-      await new Promise((r) => setTimeout(r, 500));
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+    stop,
   };
   for (let i = 0; i < 150; i++) {
     const s = await sh("sinfo", ["-h", "-n", "localhost", "-o", "%T"], env);
@@ -145,7 +167,6 @@ export async function startSlurm(options: SlurmOptions = {}): Promise<SlurmClust
       return `--- ${f}: none`;
     }
   });
-  await cluster.stop();
   throw new Error(
     `Slurm did not come up (slurmctld exit ${ctl.code}: ${ctl.stderr.trim()}; slurmd exit ${d.code}: ${d.stderr.trim()})\n${
       logs.join("\n")

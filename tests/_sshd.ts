@@ -7,7 +7,17 @@
  * @module
  */
 
-import { freePort, listening, waitFor } from "./_services.ts";
+import {
+  descendants,
+  freePort,
+  killAll,
+  killProcesses,
+  listening,
+  mentioning,
+  processesWhere,
+  stopAtEnd,
+  waitFor,
+} from "./_services.ts";
 
 /** A running sshd. */
 export interface Sshd {
@@ -72,45 +82,18 @@ async function run(cmd: string, args: string[]): Promise<string> {
   return text;
 }
 
-/** Pids of the processes whose parent is `pid`, from /proc. */
-export function childPids(pid: number): number[] {
-  const kids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      // pid (comm) state ppid ...: comm may hold spaces, so split after the last ")".
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) kids.push(Number(e.name));
-    } catch { /* exited */ }
-  }
-  return kids;
-}
-
-/** Every descendant of `pid`. */
-function descendants(pid: number): number[] {
-  const all: number[] = [];
-  for (const k of childPids(pid)) all.push(k, ...descendants(k));
-  return all;
-}
-
-function killAll(pids: number[], signal: Deno.Signal = "SIGKILL"): number {
-  let n = 0;
-  for (const p of pids) {
-    try {
-      Deno.kill(p, signal);
-      n++;
-    } catch { /* gone */ }
-  }
-  return n;
-}
-
+/**
+ * Stop a server: its sessions, the server, then any process that still names
+ * its temp dir (what a session started in the background and left behind),
+ * and remove the dir.
+ */
 async function stopChild(child: Deno.ChildProcess, dir: string): Promise<void> {
   killAll(descendants(child.pid));
   try {
     child.kill("SIGTERM");
   } catch { /* already gone */ }
   await child.status;
+  await killProcesses(processesWhere(mentioning(dir)).map((p) => p.pid), 1_000);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
@@ -176,9 +159,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       // would log to syslog, which -E does not catch. sshd runs this through the shell.
       `Subsystem sftp /usr/lib/openssh/sftp-server -e -l INFO 2>>${dir}/sftp.log`,
       "LogLevel VERBOSE",
-      ...(options.setEnv && Object.keys(options.setEnv).length > 0
-        ? [`SetEnv ${Object.entries(options.setEnv).map(([k, v]) => `${k}=${v}`).join(" ")}`]
-        : []),
+      // FERRY_TEST_SSHD marks every session's processes, so that stop() finds those left behind.
+      `SetEnv ${
+        Object.entries({ ...options.setEnv, FERRY_TEST_SSHD: dir }).map(([k, v]) => `${k}=${v}`)
+          .join(" ")
+      }`,
       "",
     ].join("\n"),
   );
@@ -226,7 +211,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     sshArgs,
     killSessions: (signal = "SIGKILL") => killAll(descendants(child.pid), signal),
     log: () => ["sshd.log", "sftp.log"].map((f) => readOr(`${dir}/${f}`)).join(""),
-    stop: () => stopChild(child, dir),
+    stop: stopAtEnd(() => stopChild(child, dir)),
   };
   try {
     await waitFor(`sshd on port ${port}`, () => listening(port), 10_000);
@@ -287,7 +272,7 @@ export async function startRsyncDaemon(options: RsyncDaemonOptions = {}): Promis
     pid: child.pid,
     killSessions: (signal = "SIGKILL") => killAll(descendants(child.pid), signal),
     log: () => readOr(`${dir}/rsyncd.log`),
-    stop: () => stopChild(child, dir),
+    stop: stopAtEnd(() => stopChild(child, dir)),
   };
   try {
     await waitFor(`rsync daemon on port ${port}`, () => listening(port), 10_000);

@@ -4,21 +4,21 @@
  * range, everything in a temp dir, the protocol logged. Anonymous or
  * password logins, optional explicit TLS, optional rate limit. `stop()` kills
  * the listener and every session process it forked, then removes the dir.
+ * Password logins are virtual users (./_vsftpd_users.ts): no account is
+ * created and nothing is written to /etc.
  * @module
  */
 
-import { freePort, listening, waitFor } from "./_services.ts";
+import { freePort, freeRange, listening, processesWhere, stopAtEnd, waitFor } from "./_services.ts";
+import { virtualUserConfig, virtualUsers, withVirtualUsers } from "./_vsftpd_users.ts";
 
-/** The local account used for password logins (created with `useradd -m` if absent). */
-export const FTP_TEST_USER = "ferrytest";
-/** Its password, set with `chpasswd` at every start of a local-user server. */
-export const FTP_TEST_PASSWORD = "ferry-ftp-test-Pw1";
+export { FTP_SESSION_USER, FTP_TEST_PASSWORD, FTP_TEST_USER } from "./_vsftpd_users.ts";
 
 /** How to start the server. */
 export interface VsftpdOptions {
   /**
-   * `anonymous`: anonymous logins only, sessions run as user `ftp`. `local`:
-   * {@linkcode FTP_TEST_USER} logs in with {@linkcode FTP_TEST_PASSWORD}.
+   * `anonymous`: anonymous logins only. `local`: {@linkcode FTP_TEST_USER}
+   * logs in with {@linkcode FTP_TEST_PASSWORD}. Sessions run as user `ftp` in both.
    * @default {"anonymous"}
    */
   readonly mode?: "anonymous" | "local";
@@ -66,14 +66,14 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<Vsftpd> 
   const { mode = "anonymous", tls = false, requireTlsReuse = false, maxRate = 0 } = options;
   const root = Deno.uid() === 0;
   if (mode === "local" && !root) throw new Error("vsftpd password logins need root");
-  if (mode === "local") await ensureTestUser();
   const dir = await Deno.makeTempDir({ prefix: "ferry-vsftpd-" });
   const conf = `${dir}/vsftpd.conf`;
   try {
     await Deno.mkdir(`${dir}/root/pub`, { recursive: true });
     await Deno.mkdir(`${dir}/empty`);
     for (const d of [dir, `${dir}/root`, `${dir}/empty`]) await Deno.chmod(d, 0o755);
-    await Deno.chmod(`${dir}/root/pub`, 0o777); // written by user ftp or ferrytest
+    await Deno.chmod(`${dir}/root/pub`, 0o777); // written by the sessions' user ftp
+    if (mode === "local") await virtualUsers(dir);
     const port = freePort();
     const [pasvMin, pasvMax] = freeRange(10);
     const lines = [
@@ -111,7 +111,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<Vsftpd> 
         : [
           "anonymous_enable=NO",
           "local_enable=YES",
-          "pam_service_name=vsftpd",
+          ...virtualUserConfig(),
           "chroot_local_user=YES",
           "allow_writeable_chroot=YES",
           `local_root=${dir}/root`,
@@ -121,8 +121,9 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<Vsftpd> 
       ...(tls ? await tlsLines(dir, requireTlsReuse) : []),
     ];
     await Deno.writeTextFile(conf, lines.join("\n") + "\n", { mode: 0o600 });
-    const child = new Deno.Command("vsftpd", {
-      args: [conf],
+    const [program, ...args] = mode === "local" ? withVirtualUsers(dir, conf) : ["vsftpd", conf];
+    const child = new Deno.Command(program!, {
+      args,
       stdin: "null",
       stdout: "null",
       stderr: "piped",
@@ -168,10 +169,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<Vsftpd> 
       }
       return killed;
     };
-    let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
+    const stop = stopAtEnd(async () => {
       await kill(true);
       // A session forked in the last instant is now an orphan: catch it by its command line.
       await waitFor("vsftpd sessions to exit", async () => {
@@ -179,7 +177,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<Vsftpd> 
         return processesOf(-1, conf).size === 0;
       }, 5_000);
       await Deno.remove(dir, { recursive: true });
-    };
+    });
     return {
       port,
       url: `${tls ? "ftps" : "ftp"}://127.0.0.1:${port}`,
@@ -248,70 +246,14 @@ async function tlsLines(dir: string, requireReuse: boolean): Promise<string[]> {
   ];
 }
 
-/** Create the test account if absent and (re)set its password. */
-async function ensureTestUser(): Promise<void> {
-  const run = async (cmd: string, args: string[], input?: string) => {
-    const child = new Deno.Command(cmd, {
-      args,
-      stdin: input ? "piped" : "null",
-      stdout: "null",
-      stderr: "piped",
-    })
-      .spawn();
-    if (input) {
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(input));
-      await w.close();
-    }
-    const out = await child.output();
-    return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim() };
-  };
-  if (!(await run("id", ["-u", FTP_TEST_USER])).ok) {
-    const made = await run("useradd", ["-m", "-s", "/bin/bash", FTP_TEST_USER]);
-    if (!made.ok) throw new Error(`useradd ${FTP_TEST_USER} failed: ${made.err}`);
-  }
-  const set = await run("chpasswd", [], `${FTP_TEST_USER}:${FTP_TEST_PASSWORD}\n`);
-  if (!set.ok) throw new Error(`chpasswd for ${FTP_TEST_USER} failed: ${set.err}`);
-}
-
-/** `size` consecutive free ports on 127.0.0.1, chosen at random. */
-function freeRange(size: number): [number, number] {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const held: Deno.Listener[] = [];
-    try {
-      for (let p = base; p < base + size; p++) {
-        held.push(Deno.listen({ hostname: "127.0.0.1", port: p }));
-      }
-      return [base, base + size - 1];
-    } catch {
-      /* taken: try another base */
-    } finally {
-      for (const l of held) l.close();
-    }
-  }
-  throw new Error(`no ${size} consecutive free ports found`);
-}
-
 /**
  * Live processes of one server, pid → parent pid: the listener `pid`, its
- * descendants, and any process started from config `conf` (orphans). Zombies
- * are left out: they are dead already and only wait to be reaped.
+ * descendants, and any process started from config `conf` (orphans).
  */
 function processesOf(pid: number, conf: string): Map<number, number> {
-  const parent = new Map<number, number>();
-  const mine = new Set<number>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    const p = Number(entry.name);
-    if (!Number.isInteger(p)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state === "Z") continue;
-      parent.set(p, Number(ppid));
-      if (Deno.readTextFileSync(`/proc/${p}/cmdline`).split("\0").includes(conf)) mine.add(p);
-    } catch { /* exited meanwhile */ }
-  }
+  const all = processesWhere(() => true);
+  const parent = new Map(all.map((p) => [p.pid, p.ppid]));
+  const mine = new Set(all.filter((p) => p.cmdline.includes(conf)).map((p) => p.pid));
   if (parent.has(pid)) mine.add(pid);
   for (let grew = true; grew;) {
     grew = false;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { exists, haveService, randomBytes, sha256 } from "../../tests/_services.ts";
-import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd, type Vsftpd } from "../../tests/_vsftpd.ts";
+import {
+  FTP_SESSION_USER,
+  FTP_TEST_PASSWORD,
+  FTP_TEST_USER,
+  startVsftpd,
+  type Vsftpd,
+} from "../../tests/_vsftpd.ts";
 import { ftpStaging } from "./ftp.ts";
 import { partialPath, stageIn, stageOut } from "./transfer.ts";
 import { StagingError, type StagingProvider } from "./types.ts";
@@ -257,7 +263,7 @@ Deno.test({
           Deno.statSync(`${srv.root}/pub/up/p.bin`).uid,
           Number(
             new TextDecoder().decode(
-              new Deno.Command("id", { args: ["-u", FTP_TEST_USER] }).outputSync().stdout,
+              new Deno.Command("id", { args: ["-u", FTP_SESSION_USER] }).outputSync().stdout,
             ),
           ),
         );
