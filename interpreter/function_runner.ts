@@ -22,6 +22,8 @@ if (import.meta.main) {
   const call: Call = text.trim() === "" ? {} : JSON.parse(text);
   // A function that submits functions (`executor().submit`) finds its own module's exports here.
   Deno.env.set("FERRY_FUNCTION_MODULE", module!);
+  // The user's module, by its file URL: no import map is involved. `deno publish` warns
+  // (unanalyzable-dynamic-import) and Deno 2.9 has no way to silence it (denoland/deno#22594).
   const mod = await import(toFileUrl(module!));
   const fn = mod[name!];
   if (typeof fn !== "function") {

@@ -97,3 +97,14 @@ Deno.test("library: a script imports mod.ts by URL (served over HTTP), with no c
     await server.close();
   }
 });
+
+Deno.test("library: deno task check doc-lints every export and dry-runs the publish", async () => {
+  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const steps = (config.tasks.check as string).split("&&").map((s) => s.trim());
+  const docLint = steps.find((s) => s.startsWith("deno doc --lint "));
+  assert.deepEqual(
+    docLint?.split(/\s+/).slice(3).sort(),
+    Object.values(config.exports as Record<string, string>).map((p) => p.slice(2)).sort(),
+  );
+  assert.ok(steps.includes("deno publish --dry-run --allow-dirty"), config.tasks.check);
+});

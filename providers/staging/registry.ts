@@ -45,6 +45,8 @@ export async function loadStagingProvider(
   const file = resolve(baseDir, action);
   let mod: Record<string, unknown>;
   try {
+    // The user's module, by its file URL: no import map is involved. `deno publish` warns
+    // (unanalyzable-dynamic-import) and Deno 2.9 has no way to silence it (denoland/deno#22594).
     mod = await import(toFileUrl(file));
   } catch (e) {
     throw new StagingError(
