@@ -47,7 +47,7 @@ Deno.test("builder refs: an unknown param fails with the declared params, or say
   assert.equal(String(wf.param("words")), "${{ params.words }}");
   assert.equal(
     thrown(() => wf.param("wrods")).message, // <- param typo
-    `${at("<- param typo", "param(\"wrods")}: Cannot use param "wrods": did you mean "words"? ` +
+    `${at("<- param typo", 'param("wrods')}: Cannot use param "wrods": did you mean "words"? ` +
       `(params of workflow "w": words, limit)`,
   );
   assert.equal(
