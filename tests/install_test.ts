@@ -1,10 +1,12 @@
 /**
- * `ferry` on the PATH: the README's install command, run in the checkout with a temporary
- * `--root`, gives a `ferry` that checks and runs a workflow in a folder outside the checkout
- * (a function app included: its runner starts from the installed command too).
+ * `ferry` on the PATH: the README's install command, run in a copy of the checkout whose path
+ * has a space and a non-ASCII letter, with a temporary `--root`, gives a `ferry` that checks
+ * and runs a workflow in a folder outside the checkout (a function app included: its runner
+ * starts from the installed command too).
  */
 
 import assert from "node:assert/strict";
+import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import { ROOT, withTemp } from "./_run.ts";
@@ -46,14 +48,32 @@ const STEPS = `export function shout(args: { inputs: { his: string[] }; outputs:
 }
 `;
 
+/** What is not part of ferry itself, left out of the copy. */
+const NOT_COPIED = new Set([
+  ".git",
+  ".ferry",
+  "node_modules",
+  "tests",
+  "bench",
+  "docs",
+  "examples",
+]);
+
 Deno.test("install: the documented command puts a working ferry on the PATH", async () => {
   await withTemp(async (tmp) => {
+    const checkout = join(tmp, "my ferry é");
     const root = join(tmp, "root");
     const work = join(tmp, "work");
     await Deno.mkdir(work);
+    await Deno.mkdir(checkout);
+    for await (const e of Deno.readDir(ROOT)) {
+      if (!NOT_COPIED.has(e.name)) {
+        await cp(join(ROOT, e.name), join(checkout, e.name), { recursive: true });
+      }
+    }
     const installed = await new Deno.Command(Deno.execPath(), {
       args: [...INSTALL, "--root", root],
-      cwd: ROOT,
+      cwd: checkout,
       env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { Spawner } from "./spawner.ts";
@@ -19,7 +20,9 @@ export interface LocalProviderOptions {
   readonly spawner?: boolean;
 }
 
-const FUNCTION_RUNNER = new URL("../../interpreter/function_runner.ts", import.meta.url).pathname;
+const FUNCTION_RUNNER = fileURLToPath(
+  new URL("../../interpreter/function_runner.ts", import.meta.url),
+);
 
 /** The first place `name` is found among the usual ones, else the bare name (looked up on PATH). */
 function which(name: string): string {

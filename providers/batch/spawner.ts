@@ -8,8 +8,10 @@
  * @module
  */
 
-const PERL_SCRIPT = new URL("./spawner.pl", import.meta.url).pathname;
-const PYTHON_SCRIPT = new URL("./spawner.py", import.meta.url).pathname;
+import { fileURLToPath } from "node:url";
+
+const PERL_SCRIPT = fileURLToPath(new URL("./spawner.pl", import.meta.url));
+const PYTHON_SCRIPT = fileURLToPath(new URL("./spawner.py", import.meta.url));
 
 /** The interpreter and script to use: Python (posix_spawn, cheapest) when 3.8+, else Perl. */
 function spawnerCommand(only?: "python" | "perl"): [string, string] | undefined {

@@ -31,11 +31,14 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { shellQuote } from "../../interpreter/command.ts";
 import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
 
-const FUNCTION_RUNNER = new URL("../../interpreter/function_runner.ts", import.meta.url).pathname;
+const FUNCTION_RUNNER = fileURLToPath(
+  new URL("../../interpreter/function_runner.ts", import.meta.url),
+);
 
 /** Files the wrapper reads and writes in the attempt directory. */
 export interface WrapperFiles {
