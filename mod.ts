@@ -4,6 +4,12 @@
  * plan `ferry plan` shows, run it, and inspect (`workspaceStatus`) and clean
  * (`cleanWorkspace`) the runs a workspace keeps.
  *
+ * Smaller entry points import less: `./builder` (workflows in TypeScript),
+ * `./submit` (functions as tasks), `./staging` (writing a staging provider)
+ * and `./cli` (the `ferry` command as a function). Import this module by path
+ * or URL from anywhere: its npm dependencies are pinned in `deps/`, so no
+ * import map or `--config` is needed.
+ *
  * @example Plan a workflow
  * ```ts
  * import { checkWorkflowFile, renderPlanText } from "./mod.ts";
