@@ -2,12 +2,14 @@
  * One run per workspace: `.ferry/lock`, created exclusively, names its
  * holder (pid, host, start time, run id). A second run is refused with that
  * holder's description; a lock whose holder is dead on this host is stale
- * and is taken over, with a warning.
+ * and is taken over, with a warning, after ending the local tasks the dead
+ * run left running (its spawner ends them, unless it died too).
  * @module
  */
 
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { endSurvivors } from "../providers/batch/process_groups.ts";
 
 /** Who holds a workspace lock. */
 export interface LockHolder {
@@ -27,8 +29,10 @@ export interface HeldLock {
   release(): void;
   /** Set when a stale lock was taken over: what to tell the user. */
   readonly warning?: string;
-  /** The run whose stale lock was taken over: it died without ending (its jobs may live on). */
+  /** The run whose stale lock was taken over: it died without ending (its batch jobs may live on). */
   readonly crashedRun?: string;
+  /** Process groups of the crashed run's local tasks found running, and ended before returning. */
+  readonly survivors?: readonly number[];
 }
 
 /** Whether a process of this host is alive. */
@@ -114,6 +118,17 @@ export function acquireLock(
           Deno.removeSync(tmp);
         } catch { /* gone */ }
       }
+      // Its local tasks go before any of them can be started again.
+      const survivors =
+        crashed !== undefined && /^[\w.:-]+$/.test(crashed) && !/^\.+$/.test(crashed)
+          ? endSurvivors(join(dir, "runs", crashed))
+          : [];
+      if (survivors.length > 0) {
+        warning +=
+          `; ended ${survivors.length} process group(s) of its tasks that were still running: ${
+            survivors.join(" ")
+          }`;
+      }
       const release = () => {
         if (readHolder(path)?.runId === runId) {
           try {
@@ -127,6 +142,7 @@ export function acquireLock(
           release,
           ...(warning ? { warning } : {}),
           ...(crashed ? { crashedRun: crashed } : {}),
+          ...(survivors.length > 0 ? { survivors } : {}),
         },
       };
     } catch (e) {

@@ -1,7 +1,9 @@
 /**
  * The local batch provider: each job is a process in its own process group
  * (via `setsid`), so a walltime or a Ctrl-C kills everything it started, not
- * just its first process.
+ * just its first process. Jobs start through the spawner, which also ends
+ * them if ferry dies; each running job's group is recorded in the run's
+ * directory for the run that takes over after a crash.
  * @module
  */
 
@@ -9,10 +11,14 @@ import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { Spawner } from "./spawner.ts";
+import { GroupRecord } from "./process_groups.ts";
 
 /** Options for {@linkcode localProvider}. */
 export interface LocalProviderOptions {
-  /** Seconds between SIGTERM and SIGKILL when a job is cancelled or times out. @default 5 */
+  /**
+   * Seconds between SIGTERM and SIGKILL when a job is cancelled or times out (at most 2 when the
+   * spawner ends the jobs of a ferry that died). @default 5
+   */
   readonly killGraceSeconds?: number;
   /** The Deno executable for function apps. @default Deno.execPath() */
   readonly deno?: string;
@@ -38,27 +44,44 @@ function which(name: string): string {
 const BASH = which("bash");
 const SH = which("sh");
 
+/** Files a job's argv refers to, written beforehand by {@linkcode localProvider}. */
+export interface JobFiles {
+  /** A shell script too long to pass as one argument. */
+  readonly script?: string;
+  /** A function's call (JSON), its standard input. */
+  readonly call?: string;
+}
+
 /**
  * argv for a job. The first shell redirects its own output to the job's files
  * (cheaper than piping every byte through ferry) and then runs the task:
  * commands with `exec` (no shell in between), scripts with bash strict mode,
- * functions through Deno.
+ * functions through Deno, reading their call from `files.call`.
  */
-export function argvOf(job: JobSpec, deno: string, scriptFile?: string): string[] {
+export function argvOf(job: JobSpec, deno: string, files: JobFiles = {}): string[] {
   const run = job.run;
   const { init, redirect } = prelude(job);
-  const files = ["ferry-task", job.stdout, job.stderr];
+  const logs = ["ferry-task", job.stdout, job.stderr];
   if (run.kind === "command") {
     const shell = init ? [BASH, "-c"] : [SH, "-c"];
-    return [...shell, `${redirect}${init}exec "$@"`, ...files, ...run.argv];
+    return [...shell, `${redirect}${init}exec "$@"`, ...logs, ...run.argv];
   }
   if (run.kind === "shell") {
     // A script too long for one argument (Linux: 128 KiB) is run from the file it was written to.
-    if (scriptFile !== undefined) return [BASH, "-euo", "pipefail", scriptFile, ...files.slice(1)];
-    return [BASH, "-euo", "pipefail", "-c", redirect + init + run.script, ...files];
+    if (files.script !== undefined) {
+      return [BASH, "-euo", "pipefail", files.script, ...logs.slice(1)];
+    }
+    return [BASH, "-euo", "pipefail", "-c", redirect + init + run.script, ...logs];
   }
   const fn = [deno, "run", "-A", "--no-prompt", FUNCTION_RUNNER, run.module, run.export];
-  return [BASH, "-c", `${redirect}${init}exec "$@"`, ...files, ...fn];
+  return [
+    BASH,
+    "-c",
+    `${redirect}${init}exec "\${@:2}" <"$1"`,
+    ...logs,
+    files.call ?? "/dev/null",
+    ...fn,
+  ];
 }
 
 /** What runs before the task's own command: its redirections (of "$1", "$2") and worker_init. */
@@ -79,10 +102,19 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
   const { killGraceSeconds = 5, deno = Deno.execPath(), spawner: useSpawner = true } = options;
   const host = hostname();
   let spawner: Spawner | undefined | null = useSpawner ? undefined : null;
+  const records = new Map<string, GroupRecord | undefined>();
+  /** The record of running groups in the job's run directory (opened once per run). */
+  const recordOf = (job: JobSpec): GroupRecord | undefined => {
+    if (job.runDir === undefined) return undefined;
+    if (!records.has(job.runDir)) records.set(job.runDir, GroupRecord.open(job.runDir));
+    return records.get(job.runDir);
+  };
   /** Start a process in its own session: through the spawner, else through setsid. */
   const launch = async (job: JobSpec, argv: string[]): Promise<Launched> => {
-    if (spawner === undefined) spawner = Spawner.start() ?? null;
-    if (spawner && job.run.kind !== "function") {
+    if (spawner === undefined) {
+      spawner = Spawner.start(undefined, Math.min(killGraceSeconds, 2)) ?? null;
+    }
+    if (spawner) {
       const p = spawner.spawn(argv, job.dir, job.env, job.mkdirs);
       return { pid: await p.pid, status: p.status };
     }
@@ -91,31 +123,21 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
       args: argv,
       cwd: job.dir,
       env: job.env,
-      stdin: job.run.kind === "function" ? "piped" : "null",
+      stdin: "null",
       stdout: "null",
       stderr: "null",
     }).spawn();
-    if (job.run.kind === "function") {
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(JSON.stringify(job.call ?? {})));
-      await w.close();
-    }
     return { pid: child.pid, status: child.status };
   };
   return {
     name: "local",
     async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
       const startedAt = Date.now();
-      let scriptFile: string | undefined;
-      if (job.run.kind === "shell" && job.run.script.length > MAX_INLINE_SCRIPT) {
-        const { init, redirect } = prelude(job);
-        scriptFile = Deno.makeTempFileSync({ prefix: "ferry-script-", suffix: ".sh" });
-        Deno.writeTextFileSync(scriptFile, redirect + init + job.run.script);
-      }
-      const removeScript = () => {
-        if (scriptFile !== undefined) Deno.remove(scriptFile).catch(() => {});
+      const files = jobFiles(job);
+      const removeFiles = () => {
+        for (const f of Object.values(files)) Deno.remove(f).catch(() => {});
       };
-      const argv = argvOf(job, deno, scriptFile);
+      const argv = argvOf(job, deno, files);
       let child: Launched;
       try {
         child = await launch(job, argv);
@@ -123,10 +145,12 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
         const why = e instanceof Deno.errors.NotFound
           ? `cannot start "${argv[0]}": not found`
           : String((e as Error).message ?? e);
-        removeScript();
+        removeFiles();
         return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host };
       }
-      child.status.finally(removeScript);
+      const record = recordOf(job);
+      record?.started(child.pid);
+      child.status.finally(removeFiles);
       let reason: "timeout" | "cancelled" | undefined;
       const kill = (why: "timeout" | "cancelled") => {
         if (reason) return;
@@ -145,6 +169,7 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
       signal.removeEventListener("abort", onAbort);
       // Whatever the task left running in its group goes with it.
       signalGroup(child.pid, "SIGKILL");
+      record?.ended(child.pid);
       const endedAt = Date.now();
       const base = {
         startedAt,
@@ -159,8 +184,27 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
     async close() {
       if (spawner) await spawner.close();
       spawner = undefined;
+      for (const r of records.values()) r?.close();
+      records.clear();
     },
   };
+}
+
+/** Write the files a job's argv needs: a long script, a function's call. */
+function jobFiles(job: JobSpec): JobFiles {
+  const run = job.run;
+  if (run.kind === "shell" && run.script.length > MAX_INLINE_SCRIPT) {
+    const { init, redirect } = prelude(job);
+    const script = Deno.makeTempFileSync({ prefix: "ferry-script-", suffix: ".sh" });
+    Deno.writeTextFileSync(script, redirect + init + run.script);
+    return { script };
+  }
+  if (run.kind === "function") {
+    const call = Deno.makeTempFileSync({ prefix: "ferry-call-", suffix: ".json" });
+    Deno.writeTextFileSync(call, JSON.stringify(job.call ?? {}));
+    return { call };
+  }
+  return {};
 }
 
 interface Launched {

@@ -10,24 +10,42 @@
 #   S id pid       started
 #   E id status    exited (raw wait status)
 #   F id message   could not start
-# End of stdin ends the spawner (after it has reaped what it started).
+# End of stdin ends the spawner. It is also the tasks' watchdog: when stdin
+# ends (ferry closed it, or ferry died, even by SIGKILL), its parent changes,
+# its replies cannot be written, or it gets SIGTERM or SIGHUP, it sends
+# SIGTERM to the process group of every task still running, SIGKILL after
+# GRACE seconds (its argument, default 2), reaps them and exits. When a task
+# ends, whatever it left running in its group is killed at once.
 use strict;
 use warnings;
 use POSIX ();
 use File::Path ();
 
+my $grace = @ARGV ? $ARGV[0] : 2;
 $| = 1;
 binmode STDIN;
 binmode STDOUT;
 my %jobs;
 my $buf = '';
 my $eof = 0;
+my $ferry_gone = 0;    # a reply could not be written
+my $stopping = 0;      # SIGTERM or SIGHUP
+my $blocked = POSIX::SigSet->new(POSIX::SIGTERM(), POSIX::SIGHUP(), POSIX::SIGCHLD());
 
-sub reply { print join("\0", @_), "\0"; }
+sub reply {
+  return if $ferry_gone;
+  print(join("\0", @_), "\0") or $ferry_gone = 1;
+}
+
+sub signal_group {
+  my ($sig, $pid) = @_;
+  kill($sig, -$pid) or kill($sig, $pid);    # no group (yet): the task itself
+}
 
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $id = delete $jobs{$pid};
+    kill('KILL', -$pid);    # what the task left running in its group goes with it
     reply('E', $id, $?) if defined $id;
   }
 }
@@ -42,11 +60,20 @@ sub spawn {
   my @env = splice(@f, 0, $nenv);
   my $nargs = shift @f;
   my @argv = splice(@f, 0, $nargs);
+  # Signals wait until the child has its own handlers back: a SIGTERM meant for the task must not
+  # run this process's handler in the child.
+  my $old = POSIX::SigSet->new;
+  POSIX::sigprocmask(POSIX::SIG_BLOCK(), $blocked, $old);
   my $pid = fork();
-  if (!defined $pid) { reply('F', $id, "fork failed: $!"); return; }
+  if (!defined $pid) {
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
+    reply('F', $id, "fork failed: $!");
+    return;
+  }
   if ($pid == 0) {
     POSIX::setsid();
-    $SIG{$_} = 'DEFAULT' for qw(CHLD INT TERM PIPE);
+    $SIG{$_} = 'DEFAULT' for qw(CHLD INT TERM PIPE QUIT HUP);
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
     open(STDIN, '<', '/dev/null');
     open(STDOUT, '>', '/dev/null');
     open(STDERR, '>', '/dev/null');
@@ -56,17 +83,38 @@ sub spawn {
     { no warnings 'exec'; exec { $argv[0] } @argv; }
     POSIX::_exit(127);
   }
+  POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
   $jobs{$pid} = $id;
   reply('S', $id, $pid);
 }
 
 $SIG{CHLD} = sub { };    # wakes select() when a task ends
+# Ctrl-C reaches this process too: ferry cancels the tasks itself and must hear how they end.
+$SIG{INT} = $SIG{QUIT} = 'IGNORE';
+$SIG{TERM} = $SIG{HUP} = sub { $stopping = 1 };
+$SIG{PIPE} = 'IGNORE';    # a reply to a dead ferry fails instead
+my $parent = getppid();
 my $rin = '';
 vec($rin, fileno(STDIN), 1) = 1;
-while (!$eof || %jobs) {
+my ($ending_since, $killed);    # once ending: since when (s), and whether SIGKILL went out
+while (1) {
   reap();
-  last if $eof && !%jobs;
-  my $n = select(my $rout = $eof ? undef : $rin, undef, undef, 0.005);
+  if (!defined $ending_since && ($eof || $stopping || $ferry_gone || getppid() != $parent)) {
+    last unless %jobs;
+    signal_group('TERM', $_) for keys %jobs;
+    $ending_since = time;
+  }
+  if (defined $ending_since) {
+    last unless %jobs;
+    # Whole seconds (Time::HiRes is not in perl-base): SIGKILL comes GRACE to GRACE + 1 s after SIGTERM.
+    if (!$killed && time - $ending_since > $grace) {
+      signal_group('KILL', $_) for keys %jobs;
+      $killed = 1;
+    }
+    select(undef, undef, undef, 0.02);
+    next;
+  }
+  my $n = select(my $rout = $rin, undef, undef, 0.005);
   next unless $n && $n > 0;
   my $r = sysread(STDIN, $buf, 1 << 16, length $buf);
   if (!$r) { $eof = 1; next; }
@@ -81,4 +129,3 @@ while (!$eof || %jobs) {
     spawn(@fields);
   }
 }
-reap();

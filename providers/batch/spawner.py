@@ -11,20 +11,45 @@
 #   S id pid       started
 #   E id status    exited (raw wait status)
 #   F id message   could not start
-# End of stdin ends the spawner (after it has reaped what it started).
+# End of stdin ends the spawner. It is also the tasks' watchdog: when stdin
+# ends (ferry closed it, or ferry died, even by SIGKILL), its parent changes,
+# its replies cannot be written, or it gets SIGTERM or SIGHUP, it sends
+# SIGTERM to the process group of every task still running, SIGKILL after
+# GRACE seconds (its argument, default 2), reaps them and exits. When a task
+# ends, whatever it left running in its group is killed at once.
 import os
 import select
 import signal
 import sys
+import time
 
+GRACE = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
 out = sys.stdout.buffer
 jobs = {}
 RESET = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGQUIT, signal.SIGHUP)
+ferry_gone = False  # a reply could not be written
+stopping = False  # SIGTERM or SIGHUP
 
 
 def reply(kind, ident, value):
-    out.write(kind + b"\0" + ident + b"\0" + (value if isinstance(value, bytes) else str(value).encode()) + b"\0")
-    out.flush()
+    global ferry_gone
+    if ferry_gone:
+        return
+    try:
+        out.write(kind + b"\0" + ident + b"\0" + (value if isinstance(value, bytes) else str(value).encode()) + b"\0")
+        out.flush()
+    except OSError:
+        ferry_gone = True
+
+
+def signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except OSError:
+        try:
+            os.kill(pid, sig)  # no group (yet): the task itself
+        except OSError:
+            pass
 
 
 def reap():
@@ -36,6 +61,10 @@ def reap():
         if pid == 0:
             return
         ident = jobs.pop(pid, None)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # what the task left running in its group goes with it
+        except OSError:
+            pass
         if ident is not None:
             reply(b"E", ident, status)
 
@@ -73,19 +102,46 @@ def spawn(fields):
     reply(b"S", ident, pid)
 
 
+def stop(*_):
+    global stopping
+    stopping = True
+
+
 def main():
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a task ended: select() wakes through the pipe
+    # Ctrl-C reaches this process too: ferry cancels the tasks itself and must hear how they end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    parent = os.getppid()
     stdin = sys.stdin.fileno()
     buf = b""
     eof = False
-    while not eof or jobs:
+    deadline = None  # once ending: when SIGKILL follows SIGTERM
+    while True:
         reap()
-        if eof and not jobs:
-            break
-        ready, _, _ = select.select([wake_r] + ([] if eof else [stdin]), [], [], 1.0)
+        if deadline is None and (eof or stopping or ferry_gone or os.getppid() != parent):
+            if not jobs:
+                break
+            for pid in jobs:
+                signal_group(pid, signal.SIGTERM)
+            deadline = time.monotonic() + GRACE
+        if deadline is not None:
+            if not jobs:
+                break
+            if time.monotonic() >= deadline:
+                for pid in jobs:
+                    signal_group(pid, signal.SIGKILL)
+                deadline = float("inf")
+            ready, _, _ = select.select([wake_r], [], [], 0.05)
+            if ready:
+                os.read(wake_r, 4096)
+            continue
+        ready, _, _ = select.select([wake_r, stdin], [], [], 1.0)
         if wake_r in ready:
             os.read(wake_r, 4096)
         if stdin in ready:
@@ -104,7 +160,6 @@ def main():
                 record = buf[nl + 1:nl + 1 + size]
                 buf = buf[nl + 1 + size:]
                 spawn(record.split(b"\0")[:-1])
-    reap()
 
 
 main()

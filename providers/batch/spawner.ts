@@ -5,6 +5,10 @@
  * megabytes. Either is far cheaper than forking ferry's large Deno process,
  * and both put each task in its own session without an extra exec. With
  * neither interpreter, the local provider starts tasks itself.
+ *
+ * The spawner is also the tasks' watchdog: when its standard input ends
+ * (`close()`, or ferry died, even by SIGKILL) it ends every task still
+ * running, process group and all, and exits.
  * @module
  */
 
@@ -83,6 +87,7 @@ export class Spawner {
   readonly #pending = new Map<string, Pending>();
   #next = 0;
   #closed = false;
+  #stopped = false;
 
   private constructor(child: Deno.ChildProcess) {
     this.#child = child;
@@ -90,13 +95,16 @@ export class Spawner {
     this.#read();
   }
 
-  /** Start a spawner (Python if it can, else Perl; or only the one named), or undefined when neither runs. */
-  static start(only?: "python" | "perl"): Spawner | undefined {
+  /**
+   * Start a spawner (Python if it can, else Perl; or only the one named), or undefined when
+   * neither runs. `graceSeconds`: between SIGTERM and SIGKILL when it ends tasks on its own.
+   */
+  static start(only?: "python" | "perl", graceSeconds = 2): Spawner | undefined {
     try {
       const cmd = spawnerCommand(only);
       if (!cmd) return undefined;
       const child = new Deno.Command(cmd[0], {
-        args: [cmd[1]],
+        args: [cmd[1], String(graceSeconds)],
         stdin: "piped",
         stdout: "piped",
         stderr: "inherit",
@@ -134,7 +142,8 @@ export class Spawner {
         }
       }
     }
-    // The spawner is gone: nothing pending will hear from it again.
+    // The spawner is gone: nothing pending will hear from it again, nor anything asked later.
+    this.#stopped = true;
     for (const p of this.#pending.values()) p.failed("ferry's process spawner stopped");
     this.#pending.clear();
   }
@@ -156,14 +165,19 @@ export class Spawner {
     });
     const status = new Promise<ExitStatus>((resolve) => (exited = resolve));
     pid.catch(() => {}); // the caller awaits the status too
-    this.#pending.set(id, {
+    const pending: Pending = {
       started,
       exited,
       failed: (m) => {
         failed(m);
         exited({ code: 127 });
       },
-    });
+    };
+    if (this.#stopped) {
+      pending.failed("ferry's process spawner stopped");
+      return { pid, status };
+    }
+    this.#pending.set(id, pending);
     const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const record = [
       id,
@@ -182,7 +196,7 @@ export class Spawner {
     return { pid, status };
   }
 
-  /** Stop accepting work; the spawner exits once its children have ended. */
+  /** Stop: the spawner ends the tasks still running (SIGTERM, then SIGKILL), reaps them and exits. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -36,3 +36,118 @@ for (const kind of ["python", "perl"] as const) {
     }
   });
 }
+
+/** Live (not zombie) processes of process group `pgid`. */
+function groupMembers(pgid: number): number[] {
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state !== "Z" && Number(pgrp) === pgid) found.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+async function gone(pgid: number, withinMs: number): Promise<boolean> {
+  const end = Date.now() + withinMs;
+  while (groupMembers(pgid).length > 0) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+for (const kind of ["python", "perl"] as const) {
+  Deno.test({
+    name:
+      `Spawner (${kind}) ends a task's group when the task ends, and every running group on close`,
+    ignore: Deno.build.os !== "linux",
+  }, async () => {
+    const spawner = Spawner.start(kind);
+    assert.ok(spawner, `${kind} is needed for this test`);
+    const dir = await Deno.makeTempDir();
+    const groups: number[] = [];
+    try {
+      // A task that leaves a process behind in its group: it goes when the task ends.
+      const left = spawner.spawn(["sh", "-c", "sleep 100 & echo $! > bg"], dir, {});
+      groups.push(await left.pid);
+      assert.deepEqual(await left.status, { code: 0 });
+      assert.ok(await gone(groups[0]!, 2_000), "the task's background sleep was killed");
+      // Tasks still running when the spawner is closed end with SIGTERM.
+      const held = [0, 1].map(() => spawner.spawn(["sh", "-c", "sleep 100 & wait"], dir, {}));
+      for (const h of held) groups.push(await h.pid);
+      assert.equal(groupMembers(groups[1]!).length, 2, "sh and its sleep run");
+      await spawner.close();
+      for (const h of held) assert.deepEqual(await h.status, { code: 143, signal: "SIGTERM" });
+      for (const g of groups) assert.deepEqual(groupMembers(g), []);
+    } finally {
+      await spawner.close();
+      for (const g of groups) signalGroup(g, "SIGKILL");
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  Deno.test({
+    name: `Spawner (${kind}) ends its tasks' groups within seconds when ferry dies by SIGKILL`,
+    ignore: Deno.build.os !== "linux",
+  }, async () => {
+    const dir = await Deno.makeTempDir();
+    const groups: number[] = [];
+    const holder = join(dir, "holder.ts");
+    // Stands for ferry: starts two tasks through the spawner, prints their pids, and waits.
+    await Deno.writeTextFile(
+      holder,
+      [
+        `import { Spawner } from ${JSON.stringify(new URL("./spawner.ts", import.meta.url).href)};`,
+        `const s = Spawner.start(${JSON.stringify(kind)});`,
+        `const a = s.spawn(["sh", "-c", "sleep 100 & wait"], ${JSON.stringify(dir)}, {});`,
+        `const b = s.spawn(["sh", "-c", "trap '' TERM; sleep 100 & wait"], ${
+          JSON.stringify(dir)
+        }, {});`,
+        `console.log(await a.pid, await b.pid);`,
+        `setInterval(() => {}, 1000);`,
+      ].join("\n"),
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", holder],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      const reader = child.stdout.getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      groups.push(...text.trim().split(" ").map(Number));
+      assert.equal(groups.length, 2, `two pids: ${text}`);
+      // Both sh processes and their sleeps run.
+      const end = Date.now() + 5_000;
+      while (groups.some((g) => groupMembers(g).length < 2) && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(groups.map((g) => groupMembers(g).length), [2, 2]);
+      const killedAt = Date.now();
+      child.kill("SIGKILL");
+      await child.status;
+      // SIGTERM ends the first at once; the second ignores it and goes with SIGKILL after 2 s.
+      assert.ok(await gone(groups[0]!, 1_500), "the first task's group ended on SIGTERM");
+      assert.ok(await gone(groups[1]!, 5_000), "the second task's group ended on SIGKILL");
+      const ms = Date.now() - killedAt;
+      assert.ok(ms >= 1_500, `SIGKILL came after the grace period, not at once (${ms} ms)`);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* dead already */ }
+      await child.stdout.cancel().catch(() => {});
+      await child.status;
+      for (const g of groups) signalGroup(g, "SIGKILL");
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
