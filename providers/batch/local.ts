@@ -26,9 +26,12 @@ export interface LocalProviderOptions {
   readonly spawner?: boolean;
 }
 
-const FUNCTION_RUNNER = fileURLToPath(
-  new URL("../../interpreter/function_runner.ts", import.meta.url),
-);
+const RUNNER_URL = new URL("../../interpreter/function_runner.ts", import.meta.url);
+// A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
+// loaded from one; `deno run` takes either.
+const FUNCTION_RUNNER = RUNNER_URL.protocol === "file:"
+  ? fileURLToPath(RUNNER_URL)
+  : RUNNER_URL.href;
 
 /** The first place `name` is found among the usual ones, else the bare name (looked up on PATH). */
 function which(name: string): string {

@@ -14,11 +14,15 @@
 
 import { fileURLToPath } from "node:url";
 
-const PERL_SCRIPT = fileURLToPath(new URL("./spawner.pl", import.meta.url));
-const PYTHON_SCRIPT = fileURLToPath(new URL("./spawner.py", import.meta.url));
+// The helpers run as local files (decoded paths: a checkout's path may hold spaces). ferry
+// loaded from a URL has none, and the local provider starts tasks itself.
+const LOCAL = import.meta.url.startsWith("file:");
+const PERL_SCRIPT = LOCAL ? fileURLToPath(new URL("./spawner.pl", import.meta.url)) : undefined;
+const PYTHON_SCRIPT = LOCAL ? fileURLToPath(new URL("./spawner.py", import.meta.url)) : undefined;
 
 /** The interpreter and script to use: Python (posix_spawn, cheapest) when 3.8+, else Perl. */
 function spawnerCommand(only?: "python" | "perl"): [string, string] | undefined {
+  if (PERL_SCRIPT === undefined || PYTHON_SCRIPT === undefined) return undefined;
   if (only !== "perl") {
     try {
       const py = new Deno.Command("python3", {

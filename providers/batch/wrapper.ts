@@ -36,9 +36,12 @@ import { join } from "node:path";
 import { shellQuote } from "../../interpreter/command.ts";
 import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
 
-const FUNCTION_RUNNER = fileURLToPath(
-  new URL("../../interpreter/function_runner.ts", import.meta.url),
-);
+const RUNNER_URL = new URL("../../interpreter/function_runner.ts", import.meta.url);
+// A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
+// loaded from one; `deno run` takes either.
+const FUNCTION_RUNNER = RUNNER_URL.protocol === "file:"
+  ? fileURLToPath(RUNNER_URL)
+  : RUNNER_URL.href;
 
 /** Files the wrapper reads and writes in the attempt directory. */
 export interface WrapperFiles {
