@@ -117,7 +117,10 @@ function toReal(text: string, ws: Workspace): string {
   return text.replaceAll(ws.shown, ws.real).replaceAll(SHOWN_CHECKOUT, CHECKOUT);
 }
 
-/** Machine → page: real paths and the host name become the shown ones; Deno's downloads go. */
+/**
+ * Machine → page: real paths and the host name become the shown ones. Deno's own progress lines
+ * (`Download URL`, `Check FILE`: whether they appear depends on Deno's cache) go.
+ */
 function toShown(text: string, ws: Workspace): string {
   let out = text.replaceAll(ws.real, ws.shown).replaceAll(CHECKOUT, SHOWN_CHECKOUT);
   const host = Deno.hostname();
@@ -127,7 +130,7 @@ function toShown(text: string, ws: Workspace): string {
       SHOWN_HOST,
     );
   }
-  return out.split("\n").filter((l) => !/^Download https?:\/\//.test(l)).join("\n");
+  return out.split("\n").filter((l) => !/^(Download https?:\/\/|Check \S+$)/.test(l)).join("\n");
 }
 
 /** What differs between two honest runs becomes a placeholder. */
