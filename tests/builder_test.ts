@@ -58,8 +58,8 @@ Deno.test("builder: a script is its own CLI (check, plan --format json, run) in 
     );
     const deno = (...args: string[]) =>
       new Deno.Command(Deno.execPath(), {
-        // The script lives outside the repository: ferry's import map comes with --config.
-        args: ["run", "-A", "--config", join(ROOT, "deno.json"), script, ...args],
+        // The script lives outside the repository and imports ferry by path: no config needed.
+        args: ["run", "-A", "--no-config", script, ...args],
         cwd: dir,
         env: { NO_COLOR: "1" },
         stdout: "piped",
@@ -126,7 +126,7 @@ Deno.test("builder: a function the script exports runs as a task in its own Deno
     );
     const deno = (env: Record<string, string>, ...args: string[]) =>
       new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--config", join(ROOT, "deno.json"), script, ...args],
+        args: ["run", "-A", "--no-config", script, ...args],
         cwd: dir,
         env: { NO_COLOR: "1", ...env },
         stdout: "piped",
