@@ -10,7 +10,7 @@ import type { Executor } from "../dsl/model.ts";
 import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
 import { arrayScript, singleScript } from "../providers/batch/scheduler.ts";
 import { wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
-import { jobSpec, makeAttempt } from "./attempt.ts";
+import { jobSpec, makeAttempt, nodeTransfersOf } from "./attempt.ts";
 import type { Plan, PlanTask } from "./plan.ts";
 
 /** The scripts of every task a run would submit to a batch scheduler, as text. */
@@ -44,6 +44,8 @@ export async function renderJobScripts(
         stderr: t.stderr !== undefined ? join(paths.work, t.stderr) : paths.stderrLog,
         placed: false,
         ...(t.scratch !== undefined ? { scratch: t.scratch } : {}),
+        // Schedulers move files on the node without a shared filesystem, as the run does.
+        ...(ex.filesystem === "none" ? { nodeTransfers: nodeTransfersOf(t, ex) } : {}),
       }) as ReturnType<typeof jobSpec> & { root: string };
     });
     // Tasks of one app with the same resources go as one array when they are ready together.

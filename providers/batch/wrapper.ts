@@ -35,6 +35,12 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { shellQuote } from "../../interpreter/command.ts";
 import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
+// The functions every wrapper holds, in a real shell file so that shellcheck reads them. A text
+// import, not a file read, so that it works from a published package fetched over https too.
+import WRAPPER_LIBRARY from "./wrapper.sh" with { type: "text" };
+
+/** The library's shellcheck directive for the whole file: it must come before the first command. */
+const FILE_DIRECTIVE = WRAPPER_LIBRARY.match(/^# shellcheck disable=.*$/m)![0];
 
 const RUNNER_URL = new URL("../../interpreter/function_runner.ts", import.meta.url);
 // A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
@@ -97,58 +103,28 @@ export function wrapperScript(
   const lines: string[] = [
     "#!/bin/bash",
     `# ferry job wrapper: task ${job.taskId}, attempt ${job.attempt}. Written by ferry; runs on the node.`,
+    FILE_DIRECTIVE,
     `ferry_status=${q(f.status)}`,
-    "ferry_start=$(date +%s%3N)",
-    "ferry_host=$(hostname 2>/dev/null || uname -n)",
-    "ferry_child=",
-    "ferry_watch=",
-    "ferry_timed_out=false",
-    "ferry_done() {",
-    "  local end tmp",
-    "  end=$(date +%s%3N)",
-    '  tmp="$ferry_status.$$.tmp"',
-    ...(transfers
-      ? [
-        // `reason`: why a node-side transfer failed, as a JSON string (only when one did).
-        "  local reason=",
-        '  if [ -n "$ferry_reason" ]; then',
-        '    reason=",\\"reason\\":$(ferry_json "$ferry_reason")"',
-        "  fi",
-        `  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":"%s","timedOut":%s%s}\\n' \\`,
-        '    "$1" "$2" "$ferry_start" "$end" "$ferry_host" "$ferry_timed_out" "$reason" >"$tmp" &&',
-      ]
-      : [
-        `  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":"%s","timedOut":%s}\\n' \\`,
-        '    "$1" "$2" "$ferry_start" "$end" "$ferry_host" "$ferry_timed_out" >"$tmp" &&',
-      ]),
-    '    mv -f "$tmp" "$ferry_status"',
-    "}",
-    "ferry_term() {",
-    '  if [ -n "$ferry_watch" ]; then kill "$ferry_watch" 2>/dev/null; wait "$ferry_watch" 2>/dev/null; fi',
-    '  if [ -n "$ferry_child" ]; then',
-    '    kill -TERM -- "-$ferry_child" 2>/dev/null || kill -TERM "$ferry_child" 2>/dev/null',
-    '    wait "$ferry_child" 2>/dev/null',
-    "  fi",
-    ...(transfers ? ["  ferry_cleanup"] : []),
-    `  ferry_done 143 '"SIGTERM"'`,
-    "  exit 143",
-    "}",
-    ...(transfers ? [TRANSFER_FUNCTIONS] : []),
+    WRAPPER_LIBRARY.trimEnd(),
+    "# --- this attempt ---",
     "trap ferry_term TERM INT HUP",
     `exec >>${q(f.log)} 2>&1`,
     `rm -f ${q(f.timedOut)}`,
   ];
   const dirs = [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
+  const enter = `cd ${q(job.dir)} || ferry_fail ${q(`Cannot enter "${job.dir}" on the node`)}`;
   lines.push(
-    `mkdir -p -- ${dirs.map(q).join(" ")} || { ferry_done 1 null; exit 1; }`,
-    `cd ${q(job.dir)} || { ferry_done 1 null; exit 1; }`,
+    `mkdir -p -- ${dirs.map(q).join(" ")} ||`,
+    `  ferry_fail ${q(`Cannot make the directories of "${job.dir}" on the node`)}`,
+    enter,
   );
   for (const [k, v] of Object.entries(job.env)) lines.push(`export ${k}=${q(v)}`);
   if (job.workerInit) {
-    lines.push("# worker_init", job.workerInit, "cd " + q(job.dir));
-    // worker_init may have turned on -e, -u or -x: the wrapper needs none of them (and -x would
-    // print what the transfers read from the environment).
-    if (transfers) lines.push("{ set +euxv; set +o pipefail; } 2>/dev/null");
+    lines.push("# worker_init", job.workerInit, enter);
+    // worker_init may have turned on -e, -u or -x: the wrapper needs none of them (with -e a
+    // failed task would end it before it writes the status file; -x would print what the
+    // transfers read from the environment).
+    lines.push("{ set +euxv; set +o pipefail; } 2>/dev/null");
   }
   if (transfers) {
     lines.push("# Node-side transfers: inputs first; a failure ends the attempt before the task.");
@@ -166,8 +142,9 @@ export function wrapperScript(
       'if [ -z "$ferry_scratch_root" ]; then ferry_scratch_root=${TMPDIR:-/tmp}; fi',
       `ferry_scratch="$ferry_scratch_root/ferry-$$-${job.attempt}-$(basename ${q(job.root)})"`,
       'ferry_work="$PWD"',
-      'mkdir -p "$ferry_scratch" && cp -RL . "$ferry_scratch"/ && cd "$ferry_scratch" ||',
-      '  { echo "ferry: cannot copy the task directory to scratch $ferry_scratch"; ferry_done 1 null; exit 1; }',
+      'if ! { mkdir -p "$ferry_scratch" && cp -RL . "$ferry_scratch"/ && cd "$ferry_scratch"; }; then',
+      '  ferry_fail "Cannot copy the task directory to scratch \\"$ferry_scratch\\""',
+      "fi",
     );
   }
   const redirect = job.stderr === job.stdout
@@ -192,29 +169,21 @@ export function wrapperScript(
     ': "${FERRY_LAUNCH:=}"',
     "# The task, in its own process group (job control), so that a kill reaches all it started.",
     "set -m",
+    "# shellcheck disable=SC2086 # FERRY_LAUNCH is a command line (srun, mpiexec): one word each",
     `( ${redirect}; ${command} ) &`,
     "ferry_child=$!",
     "set +m",
   );
   const wall = job.resources.walltime;
   if (wall !== undefined) {
-    // The watchdog sleeps as a job it waits for: killed, its trap takes the sleep with it
-    // (killing the subshell alone would leave its sleep running until the walltime).
     lines.push(
-      "( trap 'kill $(jobs -p) 2>/dev/null; wait; exit 0' TERM",
-      `  sleep ${Math.ceil(wall)} & wait $!`,
-      `  touch ${q(f.timedOut)}; kill -TERM -- "-$ferry_child" 2>/dev/null`,
-      `  sleep ${KILL_GRACE_SECONDS} & wait $!`,
-      '  kill -KILL -- "-$ferry_child" 2>/dev/null ) &',
+      `ferry_watchdog ${Math.ceil(wall)} ${KILL_GRACE_SECONDS} ${q(f.timedOut)} &`,
       "ferry_watch=$!",
     );
   }
   lines.push('wait "$ferry_child"', "ferry_code=$?");
   if (wall !== undefined) {
-    lines.push(
-      'kill "$ferry_watch" 2>/dev/null; wait "$ferry_watch" 2>/dev/null',
-      `if [ -e ${q(f.timedOut)} ]; then ferry_timed_out=true; fi`,
-    );
+    lines.push("ferry_stop_watch", `if [ -e ${q(f.timedOut)} ]; then ferry_timed_out=true; fi`);
   }
   if (job.scratch !== undefined) {
     lines.push(
@@ -230,13 +199,7 @@ export function wrapperScript(
     for (const t of puts) lines.push("  " + transferLine("put", t));
     lines.push("fi");
   }
-  lines.push(
-    "ferry_signal=null",
-    'if [ "$ferry_code" -gt 128 ]; then ferry_signal="\\"SIG$(kill -l $((ferry_code - 128)) 2>/dev/null)\\""; fi',
-    'ferry_done "$ferry_code" "$ferry_signal"',
-    'exit "$ferry_code"',
-    "",
-  );
+  lines.push('ferry_finish "$ferry_code"', "");
   files.set(f.script, lines.join("\n"));
   return files;
 }
@@ -452,299 +415,6 @@ export function transferLine(direction: "fetch" | "put", t: NodeTransfer): strin
     ...extra.map(q),
   ].join(" ");
 }
-
-/**
- * The shell functions of node-side transfers, written into the wrapper when
- * the job has any. (`$\{` stands for `${`, which a template literal cannot hold.)
- */
-const TRANSFER_FUNCTIONS = String
-  .raw`# --- node-side transfers (see transferLine in ferry's providers/batch/wrapper.ts) ---
-ferry_reason=
-ferry_secrets=()
-ferry_temps=()
-ferry_run_pw=
-ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --speed-time 60)
-# $1 as a JSON string.
-ferry_json() {
-  local s=$1
-  s=$\{s//'\'/'\\'}
-  s=$\{s//'"'/'\"'}
-  s=$\{s//$'\n'/'\n'}
-  s=$\{s//$'\r'/'\r'}
-  s=$\{s//$'\t'/'\t'}
-  s=$(printf '%s' "$s" | LC_ALL=C tr -d '\000-\037')
-  printf '"%s"' "$s"
-}
-# $1 as a netrc token: bare when it can be, else quoted (curl >= 7.84 reads quoted tokens).
-ferry_netrc_word() {
-  local s=$1
-  case $s in
-    '' | *[[:space:]\"\\]*)
-      s=$\{s//'\'/'\\'}
-      s=$\{s//'"'/'\"'}
-      s=$\{s//$'\n'/'\n'}
-      s=$\{s//$'\r'/'\r'}
-      s=$\{s//$'\t'/'\t'}
-      printf '"%s"' "$s" ;;
-    *) printf '%s' "$s" ;;
-  esac
-}
-# Milliseconds $1 as seconds.
-ferry_secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
-# The last line of file $1 that starts with $2 (curl's "curl: (N) ..." under its advice), else its
-# last non-empty line.
-ferry_lastline() {
-  local l last= mark=
-  while IFS= read -r l || [ -n "$l" ]; do
-    if [ -n "$2" ] && [ "$\{l#"$2"}" != "$l" ]; then mark=$l; elif [ -n "$l" ]; then last=$l; fi
-  done <"$1"
-  printf '%s' "$\{mark:-$last}"
-}
-# A new empty file only its owner can read (what it is for: $1); prints its path.
-ferry_tempfile() { (umask 077 && mktemp "$\{TMPDIR:-/tmp}/ferry-$1.XXXXXX"); }
-# Remove the files holding secrets: done as soon as the program that read them exited.
-ferry_forget() {
-  if [ "$\{#ferry_secrets[@]}" -gt 0 ]; then rm -f -- "$\{ferry_secrets[@]}"; fi
-  ferry_secrets=()
-  ferry_run_pw=
-}
-ferry_cleanup() {
-  ferry_forget
-  if [ "$\{#ferry_temps[@]}" -gt 0 ]; then rm -f -- "$\{ferry_temps[@]}"; fi
-  ferry_temps=()
-}
-# End the attempt: exit code 1, the reason $1 in job.out and exit.json.
-ferry_fail() {
-  ferry_cleanup
-  ferry_reason=$1
-  printf 'ferry: %s\n' "$1"
-  ferry_done 1 null
-  exit 1
-}
-ferry_missing() { ferry_msg="$1 $2 is not set in the node's environment"; ferry_again=no; }
-# Run "$@" as the wrapper's child (SIGTERM reaches it), stderr into $err, the status into ferry_rc;
-# ferry_run_pw, if set, becomes RSYNC_PASSWORD in that child's environment only.
-ferry_run() {
-  (
-    if [ -n "$ferry_run_pw" ]; then export RSYNC_PASSWORD="$ferry_run_pw"; fi
-    exec "$@"
-  ) 2>"$err" </dev/null &
-  ferry_child=$!
-  wait "$ferry_child"
-  ferry_rc=$?
-  ferry_child=
-  ferry_forget
-}
-# curl's credentials for one run, into ferry_auth: a netrc file for user and password, a header
-# file for a bearer token. Returns 1 (ferry_msg set) when the node lacks a variable.
-ferry_curl_auth() {
-  local p f
-  ferry_auth=()
-  if [ -n "$pwvar" ]; then
-    p=$\{!pwvar-}
-    if [ -z "$p" ]; then ferry_missing password_env "$pwvar"; return 1; fi
-    f=$(ferry_tempfile netrc) ||
-      { ferry_msg="cannot create a file in $\{TMPDIR:-/tmp}"; return 1; }
-    ferry_secrets+=("$f")
-    printf 'machine %s login %s password %s\n' "$(ferry_netrc_word "$host")" \
-      "$(ferry_netrc_word "$user")" "$(ferry_netrc_word "$p")" >"$f"
-    ferry_auth+=(--netrc-file "$f")
-  fi
-  if [ -n "$tokvar" ]; then
-    p=$\{!tokvar-}
-    if [ -z "$p" ]; then ferry_missing token_env "$tokvar"; return 1; fi
-    case $p in *$'\n'* | *$'\r'*)
-      ferry_msg="token_env $tokvar holds a line break"
-      ferry_again=no
-      return 1 ;;
-    esac
-    f=$(ferry_tempfile header) ||
-      { ferry_msg="cannot create a file in $\{TMPDIR:-/tmp}"; return 1; }
-    ferry_secrets+=("$f")
-    printf 'Authorization: Bearer %s\n' "$p" >"$f"
-    ferry_auth+=(-H "@$f")
-  fi
-}
-# The validator of the last response in curl's header dump $1: its strong ETag, else Last-Modified.
-ferry_validator() {
-  local line etag= lm=
-  while IFS= read -r line || [ -n "$line" ]; do
-    line=$\{line%$'\r'}
-    case $\{line,,} in
-      http/*) etag= lm= ;;
-      etag:*) etag=$\{line#*:} ;;
-      last-modified:*) lm=$\{line#*:} ;;
-    esac
-  done <"$1"
-  etag=$\{etag#"$\{etag%%[![:space:]]*}"}
-  lm=$\{lm#"$\{lm%%[![:space:]]*}"}
-  case $etag in '' | W/* | w/*) printf '%s' "$lm" ;; *) printf '%s' "$etag" ;; esac
-}
-# What a failed curl run means: ferry_msg, and ferry_again=no when trying again cannot help.
-ferry_curl_failed() {
-  local status=
-  ferry_msg=$(ferry_lastline "$err" "curl: (")
-  if [ -z "$ferry_msg" ]; then ferry_msg="curl exited with status $ferry_rc"; fi
-  case $ferry_rc in
-    5 | 6 | 7 | 8 | 16 | 18 | 28 | 35 | 52 | 55 | 56 | 79 | 92) ;;
-    22)
-      if [[ $ferry_msg =~ error:\ ([0-9]+) ]]; then status=$\{BASH_REMATCH[1]}; fi
-      case $status in 408 | 429 | 416 | 5??) ;; *) ferry_again=no ;; esac ;;
-    33 | 36) ;;
-    *) ferry_again=no ;;
-  esac
-}
-# One curl download into $part, resumed from what it holds (If-Range guards HTTP resumes).
-ferry_curl_fetch() {
-  local fresh=yes range=()
-  ferry_curl_auth || return 0
-  if [ -s "$part" ]; then
-    fresh=no
-    if [ -n "$validator" ]; then range=(-H "If-Range: $validator"); fi
-  fi
-  ferry_run curl "$\{ferry_curl[@]}" "$\{ferry_auth[@]}" "$\{range[@]}" "$\{dump[@]}" "$@" \
-    -C - -o "$part" "$url"
-  if [ "$ferry_rc" = 0 ]; then return 0; fi
-  ferry_curl_failed
-  if [ -n "$hdr" ] && [ "$fresh" = yes ] && [ -s "$part" ]; then
-    validator=$(ferry_validator "$hdr")
-    # Without a validator a partial HTTP download cannot be resumed safely: start over.
-    if [ -z "$validator" ]; then rm -f -- "$part"; fi
-  fi
-  case $ferry_rc:$ferry_msg in
-    33:* | 36:* | 22:*' 416'*)
-      # The file changed, the server ignores ranges, or the partial file is whole: start over.
-      rm -f -- "$part"
-      validator=
-      ferry_again=now ;;
-  esac
-}
-# One curl upload of $path (the tool arguments rename the temporary name into place).
-ferry_curl_put() {
-  ferry_curl_auth || return 0
-  ferry_run curl "$\{ferry_curl[@]}" "$\{ferry_auth[@]}" "$@" -T "$path" "$url"
-  if [ "$ferry_rc" != 0 ]; then ferry_curl_failed; fi
-}
-# One rsync run with "$@", over ssh when $ssh holds a port; ferry_msg and ferry_again on failure.
-ferry_rsync() {
-  local e=() l line= all
-  ferry_run_pw=
-  if [ -n "$pwvar" ]; then
-    ferry_run_pw=$\{!pwvar-}
-    if [ -z "$ferry_run_pw" ]; then ferry_missing password_env "$pwvar"; return 0; fi
-  fi
-  if [ -n "$ssh" ]; then e=(-e "$\{FERRY_SSH:-ssh} -p $ssh -o BatchMode=yes"); fi
-  ferry_run rsync -s --timeout=60 "$\{e[@]}" "$@"
-  if [ "$ferry_rc" = 0 ]; then return 0; fi
-  while IFS= read -r l || [ -n "$l" ]; do
-    case $l in
-      '' | 'rsync error: '* | 'rsync: connection unexpectedly closed'*) ;;
-      'rsync: ['*'] read error: '* | 'rsync: ['*'] write error: '*) ;;
-      *) line=$l ;;
-    esac
-  done <"$err"
-  if [ -z "$line" ]; then line=$(ferry_lastline "$err"); fi
-  line=$\{line#rsync: }
-  line=$\{line#\[*\] }
-  line=$\{line#@ERROR: }
-  ferry_msg="rsync (exit $ferry_rc): $\{line:-no message}"
-  all=$(<"$err")
-  case $ferry_rc in 1 | 2 | 3 | 4 | 5) ferry_again=no ;; esac
-  case $all in
-    *'link_stat '*'No such file or directory'* | *'@ERROR: auth failed'* | \
-      *'@ERROR: Unknown module'* | *'Permission denied (publickey'* | \
-      *'Host key verification failed'* | *'rsync: not found'* | *'rsync: command not found'*)
-      ferry_again=no ;;
-  esac
-}
-ferry_rsync_fetch() { ferry_rsync --partial "$@" "$url" "$part"; }
-ferry_rsync_put() { ferry_rsync --partial-dir=.ferry-partial --mkpath "$@" "$path" "$url"; }
-# ferry_transfer fetch|put curl|rsync KEY=VALUE... -- TOOL-ARGS...: one transfer, with retries
-# (waiting FERRY_RETRY_BASE_MS, default 500 ms, then twice as long each time, at most 30 s).
-ferry_transfer() {
-  local direction=$1 tool=$2 url= shown= path= sum= tries=4 host= user= pwvar= tokvar= ssh=
-  local act part= err hdr= validator= dump=() attempt=1 t0 got bytes base delay
-  shift 2
-  while [ $# -gt 0 ]; do
-    case $1 in
-      --) shift; break ;;
-      url=*) url=$\{1#*=} ;;
-      shown=*) shown=$\{1#*=} ;;
-      path=*) path=$\{1#*=} ;;
-      sum=*) sum=$\{1#*=} ;;
-      tries=*) tries=$\{1#*=} ;;
-      host=*) host=$\{1#*=} ;;
-      user=*) user=$\{1#*=} ;;
-      pwvar=*) pwvar=$\{1#*=} ;;
-      tokvar=*) tokvar=$\{1#*=} ;;
-      ssh=*) ssh=$\{1#*=} ;;
-    esac
-    shift
-  done
-  if [ "$direction" = fetch ]; then
-    act="fetch \"$shown\""
-    part=$path.ferry-part
-    mkdir -p -- "$(dirname -- "$path")" ||
-      ferry_fail "Cannot $act on the node: cannot make the directory of $path"
-    rm -f -- "$part"
-  else
-    act="upload \"$path\" to \"$shown\""
-    if [ ! -f "$path" ]; then ferry_fail "Cannot $act on the node: $path does not exist"; fi
-  fi
-  err=$(ferry_tempfile err) ||
-    ferry_fail "Cannot $act on the node: cannot create a file in $\{TMPDIR:-/tmp}"
-  ferry_temps+=("$err")
-  if [ "$direction$tool" = fetchcurl ]; then
-    case $url in
-      http://* | https://*)
-        hdr=$(ferry_tempfile headers) ||
-          ferry_fail "Cannot $act on the node: cannot create a file in $\{TMPDIR:-/tmp}"
-        ferry_temps+=("$hdr")
-        dump=(-D "$hdr") ;;
-    esac
-  fi
-  base=$\{FERRY_RETRY_BASE_MS:-500}
-  case $base in '' | *[!0-9]*) base=500 ;; esac
-  t0=$(date +%s%3N)
-  while :; do
-    ferry_msg=
-    ferry_again=yes
-    "ferry_$\{tool}_$direction" "$@"
-    if [ -z "$ferry_msg" ] && [ -n "$sum" ]; then
-      got=$(sha256sum <"$part")
-      got=$\{got%% *}
-      if [ "$got" != "$sum" ]; then
-        ferry_msg="checksum mismatch: the workflow's checksum is sha256:$sum,"
-        ferry_msg+=" the file has sha256:$got"
-        rm -f -- "$part"
-        validator=
-      fi
-    fi
-    if [ -z "$ferry_msg" ]; then break; fi
-    if [ "$ferry_again" = no ] || [ "$attempt" -ge "$tries" ]; then
-      ferry_fail "Cannot $act on the node: $ferry_msg"
-    fi
-    delay=0
-    if [ "$ferry_again" = yes ]; then
-      delay=$((base << (attempt > 16 ? 16 : attempt - 1)))
-      if [ "$delay" -gt 30000 ]; then delay=30000; fi
-    fi
-    printf 'ferry: attempt %d of %d to %s failed: %s; trying again in %s s\n' \
-      "$attempt" "$tries" "$act" "$ferry_msg" "$(ferry_secs "$delay")"
-    if [ "$delay" -gt 0 ]; then sleep "$(ferry_secs "$delay")"; fi
-    attempt=$((attempt + 1))
-  done
-  if [ "$direction" = fetch ]; then
-    mv -f -- "$part" "$path" || ferry_fail "Cannot $act on the node: cannot rename $part to $path"
-  fi
-  bytes=$(($(wc -c <"$path")))
-  if [ "$direction" = fetch ]; then act="fetched \"$shown\" to $path"; else
-    act="uploaded $path to \"$shown\""
-  fi
-  printf 'ferry: %s (%d bytes in %s s, %d attempt(s))\n' "$act" "$bytes" \
-    "$(ferry_secs $(($(date +%s%3N) - t0)))" "$attempt"
-  ferry_cleanup
-}`.replaceAll("$\\{", "${");
 
 /** What a wrapper's status file says happened, as a provider reports it (`cancelled`: ferry asked). */
 export function resultOfStatus(st: WrapperStatus, cancelled: boolean): JobResult {

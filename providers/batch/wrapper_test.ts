@@ -82,6 +82,45 @@ Deno.test("wrapper: a shell task runs with strict mode and its env; the exit cod
   }
 });
 
+Deno.test("wrapper: a worker_init that turns on set -eu still leaves a failed task's status", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const j = job(root, {
+      run: { kind: "command", argv: ["false"] },
+      workerInit: "set -euo pipefail",
+      resources: { walltime: 60 },
+    });
+    const status = await (await runWrapper(j)).status;
+    assert.equal(status.code, 1);
+    const st = readWrapperStatus(wrapperFiles(root).status);
+    assert.deepEqual([st?.exitCode, st?.signal, st?.timedOut], [1, null, false]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("wrapper: a task directory it cannot make fails the attempt with the reason", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(root, "file"), "");
+    const dir = join(root, "file", "work");
+    const j = job(root, { dir, mkdirs: [dir] });
+    const status = await (await runWrapper(j)).status;
+    assert.equal(status.code, 1);
+    const st = readWrapperStatus(wrapperFiles(root).status);
+    assert.equal(st?.reason, `Cannot make the directories of "${dir}" on the node`);
+    // mkdir's own words first (they vary with its version and locale), then ferry's.
+    const log = (await Deno.readTextFile(wrapperFiles(root).log)).split("\n");
+    assert.deepEqual(log.slice(-2), [
+      `ferry: Cannot make the directories of "${dir}" on the node`,
+      "",
+    ]);
+    assert.match(log[0]!, /^mkdir: /);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("wrapper: the walltime kills the task's whole process group to the second", async () => {
   const root = await Deno.makeTempDir();
   try {
@@ -338,7 +377,7 @@ Deno.test({
       const url = srv.url("/big.bin");
       const r = await runNode({
         fetch: [{ url, path: "big.bin", action: "http", checksum: `sha256:${sha256(body)}` }],
-      }, { env: { FERRY_RETRY_BASE_MS: "10" } });
+      }, { env: { FERRY_RETRY_BASE_MS: "50" } });
       root = r.root;
       assert.equal(r.code, 0, r.log);
       assert.deepEqual(await Deno.readFile(join(r.work, "big.bin")), body);
@@ -347,11 +386,15 @@ Deno.test({
         [null, null, 200],
         ["bytes=50000-", etag, 206],
       ]);
-      assert.equal(
-        r.log.split("\n")[0],
+      const first = r.log.split("\n")[0]!;
+      const wait =
         `ferry: attempt 1 of 4 to fetch "${url}" failed: curl: (18) transfer closed with ` +
-          "150000 bytes remaining to read; trying again in 0.010 s",
-      );
+        "150000 bytes remaining to read; trying again in ";
+      assert.equal(first.slice(0, wait.length), wait);
+      // The base wait, up to a fifth shorter at random (jitter).
+      assert.match(first.slice(wait.length), /^0\.0[45]\d s$/);
+      const seconds = Number(first.slice(wait.length, -2));
+      assert.ok(seconds >= 0.04 && seconds <= 0.05, first);
       assert.match(
         r.log.split("\n")[1]!,
         /^ferry: fetched ".*" to big\.bin \(200000 bytes in .*, 2 attempt\(s\)\)$/,

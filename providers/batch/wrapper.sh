@@ -1,0 +1,361 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2317 # functions run by a trap, by a name made at run time, or unused by a wrapper
+# ferry's job wrapper library: the functions of every job wrapper (task.sh). wrapper.ts writes
+# this text into each wrapper after the line setting ferry_status (the status file's path) and
+# before the attempt's own lines, which call these functions. Checked by shellcheck (deno task
+# check); the wrappers it ends up in are checked too (providers/batch/wrapper_test.ts).
+
+: "${ferry_status:?the wrapper sets ferry_status before this library}"
+ferry_start=$(date +%s%3N)
+ferry_host=$(hostname 2>/dev/null || uname -n)
+ferry_child=''
+ferry_watch=''
+ferry_timed_out=false
+ferry_reason=''
+ferry_secrets=()
+ferry_temps=()
+ferry_run_pw=''
+ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --speed-time 60)
+
+# --- the attempt ---
+
+# Write the status file atomically (temp file, then rename): exit code $1, signal $2 (JSON: null
+# or "SIGTERM"), start and end times, host, whether the walltime passed, and why a node-side
+# transfer failed (only when one did).
+ferry_done() {
+  local end tmp reason=''
+  end=$(date +%s%3N)
+  tmp="$ferry_status.$$.tmp"
+  if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
+  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s}\n' \
+    "$1" "$2" "$ferry_start" "$end" "$(ferry_json "$ferry_host")" "$ferry_timed_out" \
+    "$reason" >"$tmp" &&
+    mv -f "$tmp" "$ferry_status"
+}
+# The attempt's end: the status file for exit code $1, which becomes the wrapper's.
+ferry_finish() {
+  local signal=null
+  if [ "$1" -gt 128 ]; then signal="\"SIG$(kill -l $(($1 - 128)) 2>/dev/null)\""; fi
+  ferry_done "$1" "$signal"
+  exit "$1"
+}
+# SIGTERM (scancel, a scheduler's time limit), SIGINT, SIGHUP: the task's whole group gets SIGTERM.
+ferry_term() {
+  ferry_stop_watch
+  if [ -n "$ferry_child" ]; then
+    kill -TERM -- "-$ferry_child" 2>/dev/null || kill -TERM "$ferry_child" 2>/dev/null
+    wait "$ferry_child" 2>/dev/null
+  fi
+  ferry_cleanup
+  ferry_done 143 '"SIGTERM"'
+  exit 143
+}
+# The walltime watchdog, started in the background once the task runs: after $1 seconds it
+# leaves the file $3 and sends SIGTERM to the task's group, SIGKILL $2 seconds later. It sleeps
+# as a job it waits for, so that its TERM trap (ferry_stop_watch) takes the sleep with it:
+# killing the subshell alone would leave its sleep running until the walltime.
+ferry_watchdog() {
+  # shellcheck disable=SC2046 # one word per job id
+  trap 'kill $(jobs -p) 2>/dev/null; wait; exit 0' TERM
+  sleep "$1" &
+  wait $!
+  touch "$3"
+  kill -TERM -- "-$ferry_child" 2>/dev/null
+  sleep "$2" &
+  wait $!
+  kill -KILL -- "-$ferry_child" 2>/dev/null
+}
+# Stop the watchdog, if any, and wait until it is gone.
+ferry_stop_watch() {
+  if [ -n "$ferry_watch" ]; then
+    kill "$ferry_watch" 2>/dev/null
+    wait "$ferry_watch" 2>/dev/null
+    ferry_watch=''
+  fi
+}
+
+# --- node-side transfers (see transferLine in wrapper.ts) ---
+
+# $1 with \, ", line breaks and tabs escaped as JSON and curl's quoted netrc tokens want them.
+# shellcheck disable=SC1003 # quoted replacements: literal in every bash (5.2's patsub_replacement)
+ferry_escaped() {
+  local s=$1
+  s=${s//'\'/'\\'}
+  s=${s//'"'/'\"'}
+  s=${s//$'\n'/'\n'}
+  s=${s//$'\r'/'\r'}
+  s=${s//$'\t'/'\t'}
+  printf '%s' "$s"
+}
+# $1 as a JSON string (other control characters dropped).
+ferry_json() {
+  local s
+  s=$(ferry_escaped "$1" | LC_ALL=C tr -d '\000-\037')
+  printf '"%s"' "$s"
+}
+# $1 as a netrc token: bare when it can be, else quoted (curl >= 7.84 reads quoted tokens).
+ferry_netrc_word() {
+  case $1 in
+    '' | *[[:space:]\"\\]*) printf '"%s"' "$(ferry_escaped "$1")" ;;
+    *) printf '%s' "$1" ;;
+  esac
+}
+# Milliseconds $1 as seconds.
+ferry_secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+# The last line of file $1 that starts with $2 (curl's "curl: (N) ..." under its advice), else its
+# last non-empty line.
+ferry_lastline() {
+  local l last='' mark=''
+  while IFS= read -r l || [ -n "$l" ]; do
+    if [ -n "$2" ] && [ "${l#"$2"}" != "$l" ]; then mark=$l; elif [ -n "$l" ]; then last=$l; fi
+  done <"$1"
+  printf '%s' "${mark:-$last}"
+}
+# A new empty file only its owner can read (what it is for: $1); prints its path.
+ferry_tempfile() { (umask 077 && mktemp "${TMPDIR:-/tmp}/ferry-$1.XXXXXX"); }
+# Remove the files holding secrets: done as soon as the program that read them exited.
+ferry_forget() {
+  if [ "${#ferry_secrets[@]}" -gt 0 ]; then rm -f -- "${ferry_secrets[@]}"; fi
+  ferry_secrets=()
+  ferry_run_pw=''
+}
+ferry_cleanup() {
+  ferry_forget
+  if [ "${#ferry_temps[@]}" -gt 0 ]; then rm -f -- "${ferry_temps[@]}"; fi
+  ferry_temps=()
+}
+# End the attempt: exit code 1, the reason $1 in job.out and exit.json.
+ferry_fail() {
+  ferry_cleanup
+  ferry_reason=$1
+  printf 'ferry: %s\n' "$1"
+  ferry_done 1 null
+  exit 1
+}
+ferry_missing() { ferry_msg="$1 $2 is not set in the node's environment"; ferry_again=no; }
+# Run "$@" as the wrapper's child (SIGTERM reaches it), stderr into $err, the status into ferry_rc;
+# ferry_run_pw, if set, becomes RSYNC_PASSWORD in that child's environment only.
+ferry_run() {
+  (
+    if [ -n "$ferry_run_pw" ]; then export RSYNC_PASSWORD="$ferry_run_pw"; fi
+    exec "$@"
+  ) 2>"$err" </dev/null &
+  ferry_child=$!
+  wait "$ferry_child"
+  ferry_rc=$?
+  ferry_child=
+  ferry_forget
+}
+# curl's credentials for one run, into ferry_auth: a netrc file for user and password, a header
+# file for a bearer token. Returns 1 (ferry_msg set) when the node lacks a variable.
+ferry_curl_auth() {
+  local p f
+  ferry_auth=()
+  if [ -n "$pwvar" ]; then
+    p=${!pwvar-}
+    if [ -z "$p" ]; then ferry_missing password_env "$pwvar"; return 1; fi
+    f=$(ferry_tempfile netrc) ||
+      { ferry_msg="cannot create a file in ${TMPDIR:-/tmp}"; return 1; }
+    ferry_secrets+=("$f")
+    printf 'machine %s login %s password %s\n' "$(ferry_netrc_word "$host")" \
+      "$(ferry_netrc_word "$user")" "$(ferry_netrc_word "$p")" >"$f"
+    ferry_auth+=(--netrc-file "$f")
+  fi
+  if [ -n "$tokvar" ]; then
+    p=${!tokvar-}
+    if [ -z "$p" ]; then ferry_missing token_env "$tokvar"; return 1; fi
+    case $p in *$'\n'* | *$'\r'*)
+      ferry_msg="token_env $tokvar holds a line break"
+      ferry_again=no
+      return 1 ;;
+    esac
+    f=$(ferry_tempfile header) ||
+      { ferry_msg="cannot create a file in ${TMPDIR:-/tmp}"; return 1; }
+    ferry_secrets+=("$f")
+    printf 'Authorization: Bearer %s\n' "$p" >"$f"
+    ferry_auth+=(-H "@$f")
+  fi
+}
+# The validator of the last response in curl's header dump $1: its strong ETag, else Last-Modified.
+ferry_validator() {
+  local line etag='' lm=''
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%$'\r'}
+    case ${line,,} in
+      http/*) etag='' lm='' ;;
+      etag:*) etag=${line#*:} ;;
+      last-modified:*) lm=${line#*:} ;;
+    esac
+  done <"$1"
+  etag=${etag#"${etag%%[![:space:]]*}"}
+  lm=${lm#"${lm%%[![:space:]]*}"}
+  case $etag in '' | W/* | w/*) printf '%s' "$lm" ;; *) printf '%s' "$etag" ;; esac
+}
+# What a failed curl run means: ferry_msg, and ferry_again=no when trying again cannot help.
+ferry_curl_failed() {
+  local status=''
+  ferry_msg=$(ferry_lastline "$err" "curl: (")
+  if [ -z "$ferry_msg" ]; then ferry_msg="curl exited with status $ferry_rc"; fi
+  case $ferry_rc in
+    5 | 6 | 7 | 8 | 16 | 18 | 28 | 35 | 52 | 55 | 56 | 79 | 92) ;;
+    22)
+      if [[ $ferry_msg =~ error:\ ([0-9]+) ]]; then status=${BASH_REMATCH[1]}; fi
+      case $status in 408 | 429 | 416 | 5??) ;; *) ferry_again=no ;; esac ;;
+    33 | 36) ;;
+    *) ferry_again=no ;;
+  esac
+}
+# One curl download into $part, resumed from what it holds (If-Range guards HTTP resumes).
+ferry_curl_fetch() {
+  local fresh=yes range=()
+  ferry_curl_auth || return 0
+  if [ -s "$part" ]; then
+    fresh=no
+    if [ -n "$validator" ]; then range=(-H "If-Range: $validator"); fi
+  fi
+  ferry_run curl "${ferry_curl[@]}" "${ferry_auth[@]}" "${range[@]}" "${dump[@]}" "$@" \
+    -C - -o "$part" "$url"
+  if [ "$ferry_rc" = 0 ]; then return 0; fi
+  ferry_curl_failed
+  if [ -n "$hdr" ] && [ "$fresh" = yes ] && [ -s "$part" ]; then
+    validator=$(ferry_validator "$hdr")
+    # Without a validator a partial HTTP download cannot be resumed safely: start over.
+    if [ -z "$validator" ]; then rm -f -- "$part"; fi
+  fi
+  case $ferry_rc:$ferry_msg in
+    33:* | 36:* | 22:*' 416'*)
+      # The file changed, the server ignores ranges, or the partial file is whole: start over.
+      rm -f -- "$part"
+      validator=
+      ferry_again=now ;;
+  esac
+}
+# One curl upload of $path (the tool arguments rename the temporary name into place).
+ferry_curl_put() {
+  ferry_curl_auth || return 0
+  ferry_run curl "${ferry_curl[@]}" "${ferry_auth[@]}" "$@" -T "$path" "$url"
+  if [ "$ferry_rc" != 0 ]; then ferry_curl_failed; fi
+}
+# One rsync run with "$@", over ssh when $ssh holds a port; ferry_msg and ferry_again on failure.
+ferry_rsync() {
+  local e=() l line='' all
+  ferry_run_pw=
+  if [ -n "$pwvar" ]; then
+    ferry_run_pw=${!pwvar-}
+    if [ -z "$ferry_run_pw" ]; then ferry_missing password_env "$pwvar"; return 0; fi
+  fi
+  if [ -n "$ssh" ]; then e=(-e "${FERRY_SSH:-ssh} -p $ssh -o BatchMode=yes"); fi
+  ferry_run rsync -s --timeout=60 "${e[@]}" "$@"
+  if [ "$ferry_rc" = 0 ]; then return 0; fi
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in
+      '' | 'rsync error: '* | 'rsync: connection unexpectedly closed'*) ;;
+      'rsync: ['*'] read error: '* | 'rsync: ['*'] write error: '*) ;;
+      *) line=$l ;;
+    esac
+  done <"$err"
+  if [ -z "$line" ]; then line=$(ferry_lastline "$err"); fi
+  line=${line#rsync: }
+  line=${line#\[*\] }
+  line=${line#@ERROR: }
+  ferry_msg="rsync (exit $ferry_rc): ${line:-no message}"
+  all=$(<"$err")
+  case $ferry_rc in 1 | 2 | 3 | 4 | 5) ferry_again=no ;; esac
+  case $all in
+    *'link_stat '*'No such file or directory'* | *'@ERROR: auth failed'* | \
+      *'@ERROR: Unknown module'* | *'Permission denied (publickey'* | \
+      *'Host key verification failed'* | *'rsync: not found'* | *'rsync: command not found'*)
+      ferry_again=no ;;
+  esac
+}
+ferry_rsync_fetch() { ferry_rsync --partial "$@" "$url" "$part"; }
+ferry_rsync_put() { ferry_rsync --partial-dir=.ferry-partial --mkpath "$@" "$path" "$url"; }
+# ferry_transfer fetch|put curl|rsync KEY=VALUE... -- TOOL-ARGS...: one transfer, with retries
+# waiting as backoffDelay in providers/_shared/retry.ts does: FERRY_RETRY_BASE_MS (default 500 ms),
+# then twice as long each time, at most 30 s, each wait up to a fifth shorter at random (so that
+# transfers that failed together do not all try again at the same moment).
+ferry_transfer() {
+  local direction=$1 tool=$2 url='' shown='' path='' sum='' tries=4 host='' user='' pwvar='' tokvar='' ssh=''
+  local act part='' err hdr='' validator='' dump=() attempt=1 t0 got bytes base delay
+  shift 2
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --) shift; break ;;
+      url=*) url=${1#*=} ;;
+      shown=*) shown=${1#*=} ;;
+      path=*) path=${1#*=} ;;
+      sum=*) sum=${1#*=} ;;
+      tries=*) tries=${1#*=} ;;
+      host=*) host=${1#*=} ;;
+      user=*) user=${1#*=} ;;
+      pwvar=*) pwvar=${1#*=} ;;
+      tokvar=*) tokvar=${1#*=} ;;
+      ssh=*) ssh=${1#*=} ;;
+    esac
+    shift
+  done
+  if [ "$direction" = fetch ]; then
+    act="fetch \"$shown\""
+    part=$path.ferry-part
+    mkdir -p -- "$(dirname -- "$path")" ||
+      ferry_fail "Cannot $act on the node: cannot make the directory of $path"
+    rm -f -- "$part"
+  else
+    act="upload \"$path\" to \"$shown\""
+    if [ ! -f "$path" ]; then ferry_fail "Cannot $act on the node: $path does not exist"; fi
+  fi
+  err=$(ferry_tempfile err) ||
+    ferry_fail "Cannot $act on the node: cannot create a file in ${TMPDIR:-/tmp}"
+  ferry_temps+=("$err")
+  if [ "$direction$tool" = fetchcurl ]; then
+    case $url in
+      http://* | https://*)
+        hdr=$(ferry_tempfile headers) ||
+          ferry_fail "Cannot $act on the node: cannot create a file in ${TMPDIR:-/tmp}"
+        ferry_temps+=("$hdr")
+        dump=(-D "$hdr") ;;
+    esac
+  fi
+  base=${FERRY_RETRY_BASE_MS:-500}
+  case $base in '' | *[!0-9]*) base=500 ;; esac
+  t0=$(date +%s%3N)
+  while :; do
+    ferry_msg=
+    ferry_again=yes
+    "ferry_${tool}_$direction" "$@"
+    if [ -z "$ferry_msg" ] && [ -n "$sum" ]; then
+      got=$(sha256sum <"$part")
+      got=${got%% *}
+      if [ "$got" != "$sum" ]; then
+        ferry_msg="checksum mismatch: the workflow's checksum is sha256:$sum,"
+        ferry_msg+=" the file has sha256:$got"
+        rm -f -- "$part"
+        validator=
+      fi
+    fi
+    if [ -z "$ferry_msg" ]; then break; fi
+    if [ "$ferry_again" = no ] || [ "$attempt" -ge "$tries" ]; then
+      ferry_fail "Cannot $act on the node: $ferry_msg"
+    fi
+    delay=0
+    if [ "$ferry_again" = yes ]; then
+      delay=$((base << (attempt > 16 ? 16 : attempt - 1)))
+      if [ "$delay" -gt 30000 ]; then delay=30000; fi
+      delay=$((delay - delay * RANDOM / 163840))
+    fi
+    printf 'ferry: attempt %d of %d to %s failed: %s; trying again in %s s\n' \
+      "$attempt" "$tries" "$act" "$ferry_msg" "$(ferry_secs "$delay")"
+    if [ "$delay" -gt 0 ]; then sleep "$(ferry_secs "$delay")"; fi
+    attempt=$((attempt + 1))
+  done
+  if [ "$direction" = fetch ]; then
+    mv -f -- "$part" "$path" || ferry_fail "Cannot $act on the node: cannot rename $part to $path"
+  fi
+  bytes=$(($(wc -c <"$path")))
+  if [ "$direction" = fetch ]; then act="fetched \"$shown\" to $path"; else
+    act="uploaded $path to \"$shown\""
+  fi
+  printf 'ferry: %s (%d bytes in %s s, %d attempt(s))\n' "$act" "$bytes" \
+    "$(ferry_secs $(($(date +%s%3N) - t0)))" "$attempt"
+  ferry_cleanup
+}
