@@ -270,10 +270,17 @@ ferry_rsync() {
 }
 ferry_rsync_fetch() { ferry_rsync --partial "$@" "$url" "$part"; }
 ferry_rsync_put() { ferry_rsync --partial-dir=.ferry-partial --mkpath "$@" "$path" "$url"; }
+# The wait in ms after failed attempt $1 from the base $2 (ms) and a draw $3 (0..32767, $RANDOM):
+# backoffDelay of providers/_shared/retry.ts with its defaults, twice as long for each attempt
+# before, at most 30 s, up to a fifth shorter at random (so that transfers that failed together
+# do not all try again at the same moment).
+ferry_backoff() {
+  local delay=$(($2 << ($1 > 16 ? 16 : $1 - 1)))
+  if [ "$delay" -gt 30000 ]; then delay=30000; fi
+  printf '%d' $((delay - delay * $3 / 163840))
+}
 # ferry_transfer fetch|put curl|rsync KEY=VALUE... -- TOOL-ARGS...: one transfer, with retries
-# waiting as backoffDelay in providers/_shared/retry.ts does: FERRY_RETRY_BASE_MS (default 500 ms),
-# then twice as long each time, at most 30 s, each wait up to a fifth shorter at random (so that
-# transfers that failed together do not all try again at the same moment).
+# waiting ferry_backoff from FERRY_RETRY_BASE_MS (default 500 ms).
 ferry_transfer() {
   local direction=$1 tool=$2 url='' shown='' path='' sum='' tries=4 host='' user='' pwvar='' tokvar='' ssh=''
   local act part='' err hdr='' validator='' dump=() attempt=1 t0 got bytes base delay
@@ -339,9 +346,7 @@ ferry_transfer() {
     fi
     delay=0
     if [ "$ferry_again" = yes ]; then
-      delay=$((base << (attempt > 16 ? 16 : attempt - 1)))
-      if [ "$delay" -gt 30000 ]; then delay=30000; fi
-      delay=$((delay - delay * RANDOM / 163840))
+      delay=$(ferry_backoff "$attempt" "$base" "$RANDOM")
     fi
     printf 'ferry: attempt %d of %d to %s failed: %s; trying again in %s s\n' \
       "$attempt" "$tries" "$act" "$ferry_msg" "$(ferry_secs "$delay")"

@@ -6,6 +6,8 @@ import { startHttpServer } from "../../tests/_http_server.ts";
 import { exists, haveService, randomBytes, sha256 } from "../../tests/_services.ts";
 import { type Sshd, startRsyncDaemon, startSshd } from "../../tests/_sshd.ts";
 import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd } from "../../tests/_vsftpd.ts";
+import { backoffDelay } from "../_shared/retry.ts";
+import { fileURLToPath } from "node:url";
 
 /** Write an attempt's wrapper files under `root` and run the wrapper with bash, as a node would. */
 async function runWrapper(job: JobSpec & { root: string }, env: Record<string, string> = {}) {
@@ -918,4 +920,28 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test("wrapper: ferry_backoff waits as backoffDelay does, draw for draw", async () => {
+  const cases: [number, number, number][] = [];
+  for (const attempt of [1, 2, 3, 6, 7, 16, 17, 40]) {
+    for (const base of [0, 1, 10, 500, 1000, 7001]) {
+      for (const draw of [0, 1, 12345, 16384, 32767]) cases.push([attempt, base, draw]);
+    }
+  }
+  const library = fileURLToPath(new URL("./wrapper.sh", import.meta.url));
+  const script = `ferry_status=/dev/null; source "$1"; shift
+while [ $# -gt 0 ]; do ferry_backoff "$1" "$2" "$3"; echo; shift 3; done`;
+  const out = await new Deno.Command("bash", {
+    args: ["-c", script, "bash", library, ...cases.flat().map(String)],
+    stdout: "piped",
+  }).output();
+  assert.equal(out.code, 0);
+  const got = new TextDecoder().decode(out.stdout).trimEnd().split("\n").map(Number);
+  const want = cases.map(([attempt, baseMs, draw]) =>
+    backoffDelay(attempt, { baseMs, random: () => draw / 32768 })
+  );
+  assert.deepEqual(got, want);
+  assert.deepEqual(got.slice(0, 5), [0, 0, 0, 0, 0]);
+  assert.ok(got.includes(30_000) && got.includes(24_001), "the cap and the jitter both show");
 });

@@ -1,7 +1,8 @@
 /**
  * Waiting: counting semaphores for transfer concurrency (one global, one per
  * provider rule, one per host; waiters are served in arrival order and an
- * aborted waiter leaves the queue), and a sleep that an AbortSignal cuts short.
+ * aborted waiter leaves the queue), and (from providers/_shared) a sleep that an AbortSignal
+ * cuts short.
  * @module
  */
 
@@ -76,15 +77,4 @@ export async function withLimits<T>(
   }
 }
 
-/** Wait `ms`, or less if `signal` aborts first (it never rejects). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
+export { sleep } from "../_shared/sleep.ts";
