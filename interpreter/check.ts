@@ -16,6 +16,7 @@ import type { Expansion } from "./expand.ts";
 import type { Linked } from "./link.ts";
 import type { Plan } from "./plan.ts";
 import { compile } from "./compile.ts";
+import { checkRemoteInputs } from "./check_inputs.ts";
 
 /** Options for {@linkcode checkWorkflowFile}. */
 export interface CheckOptions {
@@ -27,6 +28,11 @@ export interface CheckOptions {
   readonly assumeInputs?: boolean;
   /** Param overrides. @default {} */
   readonly params?: Readonly<Record<string, ParamValue>>;
+  /**
+   * Also ask the servers of remote http(s) inputs whether they exist (HEAD), once the
+   * workflow plans without errors: the only network use of checking. @default false
+   */
+  readonly checkInputs?: boolean;
 }
 
 /** Everything `check` learned: diagnostics, and the models when they are sound. */
@@ -72,7 +78,7 @@ export async function checkWorkflowFile(
   file: string,
   options: CheckOptions = {},
 ): Promise<CheckResult> {
-  const { site: siteFile, assumeInputs = false, params = {} } = options;
+  const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false } = options;
   const workspace = resolve(options.workspace ?? dirname(file));
   const diagnostics: Diagnostic[] = [];
   const sources = new Map<string, string>();
@@ -118,6 +124,10 @@ export async function checkWorkflowFile(
     assumeInputs,
   });
   diagnostics.push(...located(doc, c.problems));
+  const planned = c.plan && c.linked && !diagnostics.some((d) => d.severity === "error");
+  if (planned && checkInputs) {
+    diagnostics.push(...located(doc, await checkRemoteInputs(c.expansion, c.linked!.sources)));
+  }
   return finish({
     ...base,
     expansion: c.expansion,

@@ -11,11 +11,12 @@ import type { Executor, ParamValue } from "../dsl/model.ts";
 import { countSummary, formatDiagnostics } from "../dsl/report.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
 import { BatchProviderError, openBatchProviders } from "../providers/batch/registry.ts";
+import { RETRY_BASE_MS } from "../providers/staging/transfer.ts";
 import { checkWorkflowFile } from "./check.ts";
-import { buildPlan, LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
+import { LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
 import { runPlan, type RunSummary } from "./run.ts";
-import { resolveTargets } from "./targets.ts";
+import { planForTargets } from "./plan_file.ts";
 import { toFileUrl } from "./urls.ts";
 import { redactSecrets } from "../providers/staging/secrets.ts";
 import { hostname } from "node:os";
@@ -42,6 +43,13 @@ export interface RunWorkflowOptions {
   readonly keepGoing?: boolean;
   /** At most this many transfers at once. @default 8 */
   readonly maxTransfers?: number;
+  /**
+   * Milliseconds before a failed task or transfer is tried again; doubles each time, at most
+   * 30 s. @default 1000 (`RETRY_BASE_MS`)
+   */
+  readonly retryBaseMs?: number;
+  /** Milliseconds between a batch scheduler's status calls. @default 1000 (`POLL_MS`) */
+  readonly pollMs?: number;
   /** Run every task, whatever the state says. @default false */
   readonly noCache?: boolean;
   /** Run these apps (or task ids) again, and what depends on them. @default [] */
@@ -88,18 +96,12 @@ export async function runWorkflowFile(
   }
   const workflow = r.workflow;
   const executors: Record<string, Executor> = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
-  let plan: Plan = r.plan;
-  let only: ReadonlySet<number> | undefined;
-  if (targets.length > 0) {
-    const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
-    if (!t.ok) {
-      io.write(`ferry: ${t.message}\n`);
-      return { code: 2 };
-    }
-    only = t.tasks;
-    plan =
-      buildPlan(workflow, r.expansion, r.linked, { workspace: r.workspace, executors, only }).plan;
+  const targeted = planForTargets(r, targets);
+  if (!targeted.ok) {
+    io.write(`ferry: ${targeted.message}\n`);
+    return { code: 2 };
   }
+  let plan: Plan = targeted.plan;
   const unknownRerun = (options.rerun ?? []).filter((a) =>
     !workflow.apps[a] && !r.expansion!.tasks.some((t) => t.id === a)
   );
@@ -124,6 +126,7 @@ export async function runWorkflowFile(
         : options.jobs
         ? { maxWorkers: options.jobs }
         : {}),
+      ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
     }));
   } catch (e) {
     if (!(e instanceof BatchProviderError)) throw e;
@@ -243,7 +246,7 @@ export async function runWorkflowFile(
           : baseDir,
       signal,
       events,
-      retryBaseMs: Number(Deno.env.get("FERRY_RETRY_BASE_MS") ?? 1000),
+      retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
       cache,
       store,
       render: (task, attempt) => renderAttempt(workflow, expansion, task, attempt),

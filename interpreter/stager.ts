@@ -63,7 +63,7 @@ export interface StagerOptions {
   readonly signal: AbortSignal;
   /** Told about every transfer. */
   readonly onEvent?: (e: TransferEvent) => void;
-  /** First retry delay of a transfer. @default FERRY_RETRY_BASE_MS, else 500 */
+  /** First retry delay of a transfer. @default RETRY_BASE_MS of providers/staging/transfer.ts */
   readonly retryBaseMs?: number;
 }
 

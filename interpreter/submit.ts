@@ -74,6 +74,8 @@ export interface ExecutorOptions {
   readonly retries?: number;
   /** Run every call, ignoring recorded results. @default false */
   readonly noCache?: boolean;
+  /** Milliseconds between a batch scheduler's status calls. @default 1000 */
+  readonly pollMs?: number;
 }
 
 /** Where a task stands. */
@@ -241,7 +243,11 @@ export function executor(name = "local", options: ExecutorOptions = {}): FerryEx
       );
       try {
         // Relative paths of the executor (a provider module, SSH keys) start from the site file.
-        return { p: await openBatchProvider(ex, { baseDir: dirname(resolve(options.site)) }), ex };
+        const context = {
+          baseDir: dirname(resolve(options.site)),
+          ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+        };
+        return { p: await openBatchProvider(ex, context), ex };
       } catch (e) {
         if (!(e instanceof BatchProviderError)) throw e;
         throw new TypeError(`Cannot use executor "${name}": ${e.message}`);

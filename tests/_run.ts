@@ -21,15 +21,25 @@ export interface Ran {
   readonly ms: number;
 }
 
-/** `deno run -A main.ts COMMAND ARGS` (`run` unless told), not started yet. */
+/**
+ * `deno run -A main.ts COMMAND ARGS` (`run` unless told), not started yet. A
+ * run retries after 50 ms, not ferry's 1 s, unless ARGS say otherwise.
+ */
 export function ferry(
   args: readonly string[],
   env: Record<string, string> = {},
   command = "run",
 ): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, command, ...args],
-    env: { NO_COLOR: "1", FERRY_RETRY_BASE_MS: "50", ...env },
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      command,
+      ...(command === "run" ? ["--retry-base", "0.05"] : []),
+      ...args,
+    ],
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -175,3 +175,48 @@ Deno.test("ferry as a subprocess exits 2 on bad input without a stack trace", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+for (const command of ["plan", "run", "report"]) {
+  Deno.test(`ferry ${command} --help lists every flag with examples`, async () => {
+    const r = await runCli([command, "--help"]);
+    assert.equal(r.code, 0);
+    await matchSnapshot(`help_${command}.txt`, r.stdout);
+  });
+}
+
+Deno.test("a reader that went away silences its cli() call only: the next call still writes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = join(dir, "twice.ts");
+    await Deno.writeTextFile(
+      script,
+      [
+        `import { cli } from ${JSON.stringify(`${ROOT}cli/mod.ts`)};`,
+        // Wait until the test has closed the reading end of our stdout.
+        "await Deno.stdin.read(new Uint8Array(1));",
+        'const first = await cli(["schema", "workflow"]);',
+        'const second = await cli(["chek"]);',
+        "await Deno.stderr.write(new TextEncoder().encode(`codes ${first} ${second}\\n`));",
+      ].join("\n"),
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", `${ROOT}deno.json`, script],
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await child.stdout.cancel();
+    const stdin = child.stdin.getWriter();
+    await stdin.write(new Uint8Array([10]));
+    await stdin.close();
+    const out = await child.output();
+    assert.equal(
+      new TextDecoder().decode(out.stderr),
+      "error: unknown command 'chek'\n(Did you mean check?)\n(run ferry --help for usage)\ncodes 0 2\n",
+    );
+    assert.equal(out.code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -97,10 +97,10 @@ Deno.test("every line runs write to events.jsonl is an event the reference docum
           },
         },
       });
-      const env = { FERRY_RETRY_BASE_MS: "10" };
-      const first = await ferryRun(["--keep-going", "--quiet", wf], env);
+      const args = ["--keep-going", "--quiet", "--retry-base", "0.01", wf];
+      const first = await ferryRun(args);
       assert.equal(first.code, 1, first.stderr);
-      const second = await ferryRun(["--keep-going", "--quiet", wf], env);
+      const second = await ferryRun(args);
       assert.equal(second.code, 1, second.stderr);
       const lines: Record<string, unknown>[] = [];
       for await (const run of Deno.readDir(join(ws, ".ferry", "runs"))) {

@@ -54,7 +54,7 @@ Deno.test({
             },
           },
         });
-        const r = await ferryRun(["--keep-going", wf], { FERRY_RETRY_BASE_MS: "10" });
+        const r = await ferryRun(["--keep-going", "--retry-base", "0.01", wf]);
         assert.equal(r.code, 1, r.stderr);
         const out = join(ws, "report.html");
         const rep = await ferryRun(["--workspace", ws, "-o", out], {}, "report");

@@ -63,8 +63,9 @@ Deno.test({
           slow: { outputs: { out: "slow.txt" }, shell: "sleep 300; touch ${{ outputs.out }}" },
         },
       });
-      const env = { ...c.env, FERRY_POLL_MS: "200", PATH: `${bin}:${Deno.env.get("PATH")}` };
-      const child = ferry(["--site", site, "--progress", "lines", wf], env).spawn();
+      const env = { ...c.env, PATH: `${bin}:${Deno.env.get("PATH")}` };
+      const args = ["--poll-interval", "0.2", "--site", site, "--progress", "lines", wf];
+      const child = ferry(args, env).spawn();
       const output = child.output();
       try {
         await waitFor("the three quick tasks done", async () => {

@@ -23,7 +23,7 @@ async function slurm(): Promise<SlurmCluster> {
 /** Run ferry against the cluster (status polled every 200 ms). */
 async function run(args: string[], extraEnv: Record<string, string> = {}) {
   const c = await slurm();
-  return ferryRun(args, { ...c.env, FERRY_POLL_MS: "200", ...extraEnv });
+  return ferryRun(["--poll-interval", "0.2", ...args], { ...c.env, ...extraEnv });
 }
 
 function site(dir: string, executor: Record<string, unknown>): Promise<string> {
@@ -207,7 +207,7 @@ t("Ctrl-C mid-run cancels every job: none is left in squeue", async () => {
         solo: { outputs: { out: "solo.txt" }, shell: "sleep 300; touch ${{ outputs.out }}" },
       },
     });
-    const child = ferry(["--site", s, wf], { ...c.env, FERRY_POLL_MS: "200" }).spawn();
+    const child = ferry(["--poll-interval", "0.2", "--site", s, wf], c.env).spawn();
     const output = child.output();
     try {
       await waitFor("jobs running in Slurm", async () => {
@@ -249,7 +249,7 @@ t(
         },
       });
       const wf = await writeWorkflow(ws, app("sleep 300"));
-      const child = ferry(["--site", s, wf], { ...c.env, FERRY_POLL_MS: "200" }).spawn();
+      const child = ferry(["--poll-interval", "0.2", "--site", s, wf], c.env).spawn();
       const output = child.output();
       let ids: string[] = [];
       try {
@@ -397,7 +397,7 @@ t(
           "if (import.meta.main) {",
           `  await using ex = executor("cluster", { site: ${
             JSON.stringify(s)
-          }, requirements: { cores: 2, walltime: "5m" } });`,
+          }, requirements: { cores: 2, walltime: "5m" }, pollMs: 200 });`,
           "  console.log(JSON.stringify(await Promise.all([1, 2, 3].map((x) => ex.submit(where, x)))));",
           "}",
           "",
@@ -406,7 +406,7 @@ t(
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--config", join(ROOT, "deno.json"), script],
         cwd: ws,
-        env: { ...c.env, FERRY_POLL_MS: "200", NO_COLOR: "1" },
+        env: { ...c.env, NO_COLOR: "1" },
         stdout: "piped",
         stderr: "piped",
       }).output();

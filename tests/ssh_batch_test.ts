@@ -607,10 +607,10 @@ async function viaRun(cluster: SlurmCluster, srv: Sshd): Promise<void> {
       },
     });
     const before = commandSessions(srv);
-    const r = await ferryRun(["--site", site, "--progress", "lines", wf], {
+    const args = ["--poll-interval", "0.2", "--site", site, "--progress", "lines", wf];
+    const r = await ferryRun(args, {
       // A local sbatch could not reach the cluster.
       SLURM_CONF: join(ws, "no-such-slurm.conf"),
-      FERRY_POLL_MS: "200",
       FERRY_TEST_KEY_PASSPHRASE: srv.passphrase,
     });
     assert.equal(r.code, 0, r.stderr);
@@ -681,9 +681,8 @@ async function viaRemoteRun(cluster: SlurmCluster, srv: Sshd): Promise<void> {
           },
         },
       });
-      const r = await ferryRun(["--site", site, wf], {
+      const r = await ferryRun(["--poll-interval", "0.2", "--site", site, wf], {
         SLURM_CONF: join(ws, "no-such-slurm.conf"),
-        FERRY_POLL_MS: "200",
       });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /^done: 4 succeeded, 0 failed in /m);

@@ -42,12 +42,13 @@ export async function referencePages(): Promise<ReferencePage[]> {
   const pages: [string, string[], string][] = [
     [
       "cli.md",
-      ["cli/mod.ts"],
+      ["cli/"],
       [
         "# Command line reference",
         "",
-        "Generated from the commander definitions in [`cli/mod.ts`](../../cli/mod.ts):",
-        "`ferry --help` and `ferry COMMAND --help` print the same.",
+        "Generated from the commander definitions in [`cli/`](../../cli/) (a module per command,",
+        "the options several take in `options.ts`): `ferry --help` and `ferry COMMAND --help` print",
+        "the same.",
         "",
         cliReference(buildProgram({ stdout: () => {}, stderr: () => {}, color: false })),
       ].join("\n"),

@@ -10,27 +10,20 @@ import { type BatchProviderContext, BatchProviderError, dialectOf } from "./regi
 import { SchedulerProvider } from "./scheduler.ts";
 import type { BatchProvider } from "./types.ts";
 
-/**
- * Milliseconds between status calls when the caller does not say: `FERRY_POLL_MS`, else 1000.
- * (The one place this setting is read from the environment.)
- */
-function defaultPollMs(): number {
-  return Number(Deno.env.get("FERRY_POLL_MS")) || 1000;
-}
-
 /** The provider of scheduler executor `ex` (`slurm`, `pbs`, `lsf`, `htcondor`). */
 export async function openScheduler(
   ex: Executor,
   context: BatchProviderContext,
 ): Promise<BatchProvider> {
-  const pollMs = context.pollMs ?? defaultPollMs();
+  // Unless the caller says (ferry run --poll-interval), the provider's own default.
+  const polling = context.pollMs !== undefined ? { pollMs: context.pollMs } : {};
   if (ex.filesystem === "none" && ex.via === undefined) {
     throw new BatchProviderError(
       ex.name,
       `"filesystem: none" with the ${ex.provider} provider needs via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host)`,
     );
   }
-  if (ex.via === undefined) return new SchedulerProvider(await dialectOf(ex), ex, { pollMs });
+  if (ex.via === undefined) return new SchedulerProvider(await dialectOf(ex), ex, polling);
   // SSH logins: relative identity_file and known_hosts paths are relative to the file declaring
   // the executor; a setting that cannot work stops here.
   const { executorSsh, sshRunner, withoutSshOptions } = await import("./ssh_runner.ts");
@@ -46,7 +39,7 @@ export async function openScheduler(
     : undefined;
   return new SchedulerProvider(await dialectOf(scheduled), scheduled, {
     runner,
-    pollMs,
+    ...polling,
     ...(copies ? { copies } : {}),
   });
 }

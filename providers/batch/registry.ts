@@ -87,7 +87,7 @@ export interface BatchProviderContext {
   readonly baseDir: string;
   /** Tasks at once, when the command line says (`--jobs`). @default the executor's max_workers */
   readonly maxWorkers?: number;
-  /** Milliseconds between a scheduler's status calls. @default 1000 */
+  /** Milliseconds between a scheduler's status calls. @default POLL_MS of scheduler.ts (1000) */
   readonly pollMs?: number;
 }
 

@@ -33,11 +33,14 @@ import type { WrapperOptions } from "./wrapper.ts";
 
 export { arrayScript, jobName, singleScript } from "./job_scripts.ts";
 
+/** Milliseconds between status calls unless told: ferry's one default of this setting. */
+export const POLL_MS = 1000;
+
 /** Options for {@linkcode SchedulerProvider}. */
 export interface SchedulerOptions extends WrapperOptions {
   /** Where scheduler commands run. @default this host */
   readonly runner?: CommandRunner;
-  /** Milliseconds between status calls. @default 1000 */
+  /** Milliseconds between status calls. @default {@linkcode POLL_MS} */
   readonly pollMs?: number;
   /** Milliseconds to gather jobs that become ready together before submitting. @default 50 */
   readonly gatherMs?: number;
@@ -76,7 +79,7 @@ export class SchedulerProvider implements BatchProvider {
   #closed = false;
 
   constructor(dialect: Dialect, ex: Executor, options: SchedulerOptions = {}) {
-    const { runner = localRunner(), pollMs = 1000, gatherMs = 50, copies } = options;
+    const { runner = localRunner(), pollMs = POLL_MS, gatherMs = 50, copies } = options;
     this.name = dialect.name;
     this.#label = dialect.label;
     this.#ex = ex;

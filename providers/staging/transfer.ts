@@ -17,6 +17,12 @@ import type { ParamValue } from "../../dsl/model.ts";
 import { redactSecrets, rememberSecret } from "./secrets.ts";
 import { type FetchResult, StagingError, type StagingProvider, type Validators } from "./types.ts";
 
+/**
+ * Milliseconds before the first retry of a failed transfer or task unless told: ferry's one
+ * default of this setting (`ferry run --retry-base`). Each retry waits twice as long, at most 30 s.
+ */
+export const RETRY_BASE_MS = 1000;
+
 /** Options shared by {@linkcode stageIn} and {@linkcode stageOut}. */
 export interface TransferCall {
   /** The remote URL. */
@@ -29,7 +35,7 @@ export interface TransferCall {
   readonly progress?: (bytes: number, total?: number) => void;
   /** Attempts after the first. @default the rule's `retries`, else 3 */
   readonly retries?: number;
-  /** First backoff delay; doubles per attempt, at most 30 s. @default FERRY_RETRY_BASE_MS, else 500 */
+  /** First backoff delay; doubles per attempt, at most 30 s. @default {@linkcode RETRY_BASE_MS} */
   readonly retryBaseMs?: number;
 }
 
@@ -146,9 +152,7 @@ function retriesOf(call: TransferCall): number {
 }
 
 function baseDelayOf(call: TransferCall): number {
-  if (call.retryBaseMs !== undefined) return call.retryBaseMs;
-  const env = Number(Deno.env.get("FERRY_RETRY_BASE_MS"));
-  return Number.isFinite(env) && env >= 0 && Deno.env.get("FERRY_RETRY_BASE_MS") ? env : 500;
+  return call.retryBaseMs ?? RETRY_BASE_MS;
 }
 
 function aborted(signal: AbortSignal | undefined): boolean {

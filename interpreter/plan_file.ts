@@ -1,0 +1,106 @@
+/**
+ * `ferry plan` end to end: check the workflow (once, asking remote servers
+ * only when told), restrict the plan to the targets, and mark each task with
+ * what the workspace's state says. Never throws for bad input.
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Diagnostic } from "../dsl/diagnostic.ts";
+import type { Executor } from "../dsl/model.ts";
+import { type CheckOptions, type CheckResult, checkWorkflowFile } from "./check.ts";
+import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./plan.ts";
+import { statefulPlan } from "./plan_state.ts";
+import { StateStore } from "./state.ts";
+import { resolveTargets } from "./targets.ts";
+
+/** Options for {@linkcode planWorkflowFile}. */
+export interface PlanFileOptions extends CheckOptions {
+  /** Plan only what these task ids, app names or output paths need. @default all */
+  readonly targets?: readonly string[];
+  /** Show every task as to run, whatever the state says. @default false */
+  readonly noCache?: boolean;
+  /** Show these apps (or task ids) as to run again, and what depends on them. @default [] */
+  readonly rerun?: readonly string[];
+}
+
+/** A plan, or why there is none; the diagnostics either way. */
+export type PlanFileResult =
+  & {
+    /** Every diagnostic (warnings too), sorted by file and position. */
+    readonly diagnostics: readonly Diagnostic[];
+    /** Source texts by file name, for carets. */
+    readonly sources: ReadonlyMap<string, string>;
+  }
+  & (
+    /** The workflow or site file has errors (in `diagnostics`). */
+    | { readonly kind: "invalid" }
+    /** A target names nothing in the workflow. */
+    | { readonly kind: "unknown-target"; readonly message: string }
+    | {
+      readonly kind: "planned";
+      /** The plan, each task marked to run or cached when the workspace has a state. */
+      readonly plan: Plan;
+      /** Executors in effect, `local` included. */
+      readonly executors: Readonly<Record<string, Executor>>;
+      /** The workspace directory used. */
+      readonly workspace: string;
+    }
+  );
+
+/** Plan a workflow file: what `ferry run` with the same options would do. */
+export async function planWorkflowFile(
+  file: string,
+  options: PlanFileOptions = {},
+): Promise<PlanFileResult> {
+  const { targets = [], params = {} } = options;
+  const r = await checkWorkflowFile(file, options);
+  const shown = { diagnostics: r.diagnostics, sources: r.sources };
+  if (
+    r.diagnostics.some((d) => d.severity === "error") || !r.plan || !r.expansion || !r.linked
+  ) {
+    return { kind: "invalid", ...shown };
+  }
+  const targeted = planForTargets(r, targets);
+  if (!targeted.ok) return { kind: "unknown-target", message: targeted.message, ...shown };
+  const executors = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
+  let plan = targeted.plan;
+  // With a state from earlier runs, each task is marked cached or to run, and why.
+  if (existsSync(join(r.workspace, ".ferry", "state.db"))) {
+    const store = StateStore.open(r.workspace);
+    try {
+      plan = statefulPlan(r, {
+        file,
+        plan,
+        executors,
+        params,
+        targets,
+        store,
+        noCache: options.noCache === true,
+        rerun: options.rerun ?? [],
+      }).plan;
+    } finally {
+      store.close();
+    }
+  }
+  return { kind: "planned", plan, executors, workspace: r.workspace, ...shown };
+}
+
+/**
+ * The checked workflow's plan restricted to what `targets` need (the whole
+ * plan without targets), or the message naming a target that matches nothing.
+ */
+export function planForTargets(
+  r: CheckResult,
+  targets: readonly string[],
+): { ok: true; plan: Plan } | { ok: false; message: string } {
+  if (!r.plan || !r.workflow || !r.expansion || !r.linked) {
+    throw new Error("planForTargets needs a workflow checked without errors");
+  }
+  if (targets.length === 0) return { ok: true, plan: r.plan };
+  const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
+  if (!t.ok) return t;
+  const only = { workspace: r.workspace, executors: r.executors ?? {}, only: t.tasks };
+  return { ok: true, plan: buildPlan(r.workflow, r.expansion, r.linked, only).plan };
+}
