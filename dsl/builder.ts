@@ -374,7 +374,13 @@ export class WorkflowBuilder {
         ) + "\n",
     );
     const [command, ...rest] = args;
-    const { cli } = await import("../cli/mod.ts");
+    // The CLI is a later layer than this builder: it loads only when a script runs as its own
+    // CLI, through a specifier the module graph does not follow, so a library user's graph (and
+    // mod.ts's) stays free of it.
+    const cliModule = new URL("../cli/mod.ts", import.meta.url).href;
+    const { cli } = await import(cliModule) as {
+      cli(args: readonly string[]): Promise<number>;
+    };
     let code: number;
     if (command === undefined || !WORKFLOW_COMMANDS.has(command)) {
       code = await cli(command === undefined ? ["--help"] : [...args]);
