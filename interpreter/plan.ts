@@ -12,7 +12,8 @@ import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.t
 import { ExpressionError, type Scope } from "./evaluate.ts";
 import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
-import { decide, type DecisionKind, scratchRoot } from "./staging.ts";
+import { decide, type DecisionKind, scratchRoot, stagedPath } from "./staging.ts";
+import { createHash } from "node:crypto";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
 
@@ -97,9 +98,15 @@ export interface PlanTask {
   readonly expandsAfter?: { readonly app: string; readonly output: string };
 }
 
-/** A transfer step: its own DAG node, shared by every task needing the file on that storage. */
+/**
+ * A transfer step: its own DAG node, shared by every task needing the file on
+ * that storage under rules with the same action and options.
+ */
 export interface PlanTransfer {
-  /** Stable id: `in:workspace:https://…` or `out:workspace:sftp://…`. */
+  /**
+   * Stable id: `in:workspace:https://…` or `out:workspace:sftp://…`, then `#` and
+   * 8 hex digits for a copy of the same URL under another rule.
+   */
   readonly id: string;
   /** `in` before consumers run; `out` after the producer succeeded. */
   readonly direction: "in" | "out";
@@ -107,7 +114,7 @@ export interface PlanTransfer {
   readonly url: string;
   /** The staging action. */
   readonly provider: string;
-  /** The executor whose rule chose it (of the first task needing it). */
+  /** The executor whose rule chose it (of the first task needing it under that rule). */
   readonly executor: string;
   /** The rule of that executor that chose it (its index), or "default". */
   readonly rule: number | "default";
@@ -191,7 +198,7 @@ export function buildPlan(
   const { workspace, only } = options;
   const executors: Record<string, Executor> = { local: LOCAL_EXECUTOR, ...options.executors };
   const problems: Problem[] = [];
-  const transfers = new Map<string, { t: PlanTransfer; consumers: string[] }>();
+  const transfers = new Map<string, { t: PlanTransfer; consumers: string[]; rule: string }>();
   const unclaimed = new Set<string>();
   const tasks: PlanTask[] = [];
   // A checksum declared on a named file holds wherever the file is used.
@@ -246,11 +253,23 @@ export function buildPlan(
             }
             return;
           }
-          const { file: plain, storage } = pf;
+          const { storage } = pf;
+          let { file: plain } = pf;
           let file: PlanFile = plain;
           if (plain.staging === "transfer") {
             const direction = role === "input" ? "in" : "out";
-            const id = `${direction}:${storage}:${f.url}`;
+            const rule = ruleIdentity(ex, plain);
+            let id = `${direction}:${storage}:${f.url}`;
+            // Readers of a URL share its transfer, unless their rules differ (other retries,
+            // another login): then the transfer (and the copy) of each rule is its own.
+            const first = transfers.get(id);
+            if (first && first.rule !== rule) {
+              const variant = createHash("sha256").update(rule).digest("hex").slice(0, 8);
+              id += `#${variant}`;
+              if (direction === "in") {
+                plain = { ...plain, path: stagedPath(workspace, f.url, variant) };
+              }
+            }
             const existing = transfers.get(id);
             if (existing) {
               existing.consumers.push(t.id);
@@ -272,6 +291,7 @@ export function buildPlan(
                   consumers: [],
                 },
                 consumers: [t.id],
+                rule,
               });
             }
             file = { ...plain, transfer: id };
@@ -323,6 +343,13 @@ export function buildPlan(
     },
     problems,
   };
+}
+
+/** What makes transfers of one URL under two rules the same: the action and the rule's options. */
+function ruleIdentity(ex: Executor, f: PlanFile): string {
+  const options = f.rule === "default" ? {} : ex.staging[f.rule]?.options ?? {};
+  const sorted = Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([f.provider, sorted]);
 }
 
 function planFile(

@@ -65,9 +65,13 @@ const SCHEME_ACTION: Readonly<Record<string, string>> = {
   "rsync+ssh:": "rsync",
 };
 
-/** Where a transferred copy of `url` lands in a storage area rooted at `root`. */
-export function stagedPath(root: string, url: string): string {
-  const digest = createHash("sha256").update(url).digest("hex").slice(0, 16);
+/**
+ * Where a transferred copy of `url` lands in a storage area rooted at `root`;
+ * `variant` names another copy of the same URL (fetched under another rule).
+ */
+export function stagedPath(root: string, url: string, variant = ""): string {
+  const digest = createHash("sha256").update(variant ? `${url}\n${variant}` : url).digest("hex")
+    .slice(0, 16);
   const name = safeDecode(new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "file") ||
     "file";
   return posix.join(root, ".ferry", "staged", digest, name);
