@@ -7,6 +7,7 @@
  */
 
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
+import { capLines, logTail } from "./log_tail.ts";
 import type { RunEvents, RunSummary, TaskOutcome } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
 
@@ -18,10 +19,10 @@ export interface ProgressIO {
   readonly color: boolean;
 }
 
-/** Why an attempt failed, in a few words. */
+/** Why an attempt failed, in a few words (each line at most 500 characters). */
 export function describeOutcome(o: TaskOutcome): string {
-  if (o.reason) return o.reason;
-  if (o.message) return o.message;
+  if (o.reason) return capLines(o.reason);
+  if (o.message) return capLines(o.message);
   if (o.outcome === "timeout") return "exceeded its walltime and was killed";
   if (o.outcome === "cancelled") return "cancelled";
   if (o.signal) return `killed by ${o.signal}`;
@@ -96,16 +97,6 @@ export function quietProgress(): RunEvents {
   return { start: nothing, grow: nothing, started: nothing, finished: nothing, retrying: nothing };
 }
 
-/** The last `n` lines of a file, or "" when it cannot be read. */
-export async function tail(path: string, n = 10): Promise<string> {
-  try {
-    const text = await Deno.readTextFile(path);
-    return text.trimEnd().split("\n").slice(-n).join("\n");
-  } catch {
-    return "";
-  }
-}
-
 /** The summary printed after a run. */
 export async function renderSummary(s: RunSummary, color: boolean): Promise<string> {
   const paint = (c: string, x: string) => (color ? `\x1b[${c}m${x}\x1b[0m` : x);
@@ -116,8 +107,7 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
     const o = s.outcomes.get(id);
     lines.push(`${paint("31", "✗")} ${paint("1", id)}: ${o ? describeOutcome(o) : "failed"}`);
     if (o?.stderrPath) {
-      const last = await tail(o.stderrPath);
-      if (last) lines.push(...last.split("\n").map((l) => `    ${paint("2", "│")} ${l}`));
+      for (const l of await logTail(o.stderrPath)) lines.push(`    ${paint("2", "│")} ${l}`);
       lines.push(`    full log: ${o.stderrPath}`);
     }
   }

@@ -6,6 +6,7 @@
  */
 
 import { formatDuration } from "./format.ts";
+import { capLines } from "./log_tail.ts";
 import { describeOutcome } from "./progress.ts";
 import type { TaskOutcome } from "./run.ts";
 import {
@@ -68,7 +69,7 @@ export function renderStatusText(
         countWords(r.counts),
       ]),
     ];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+    const widths = rows[0]!.map((_, i) => rows.reduce((w, row) => Math.max(w, row[i]!.length), 0));
     for (const row of rows) {
       lines.push(
         `  ${row.map((c, i) => i < row.length - 1 ? c.padEnd(widths[i]!) : c).join("  ")}`,
@@ -78,7 +79,7 @@ export function renderStatusText(
     if (older > 0) lines.push(`  (and ${older} older run${older === 1 ? "" : "s"})`);
     lines.push("");
   }
-  if (report.run) lines.push(...runLines(report.run, paint));
+  if (report.run) runLines(lines, report.run, paint);
   return lines.join("\n") + "\n";
 }
 
@@ -90,23 +91,35 @@ const STATUS_COLOR: Readonly<Record<string, string>> = {
   running: "36",
 };
 
-function runLines(run: RunDetail, paint: (c: string, s: string) => string): string[] {
+/** Append a run in detail to `lines` (one push per line: a run may have 100,000 tasks). */
+function runLines(
+  lines: string[],
+  run: RunDetail,
+  paint: (c: string, s: string) => string,
+): void {
   const took = run.durationMs !== undefined
     ? formatDuration(run.durationMs)
     : run.status === "running"
     ? "still running"
     : `unknown: its ferry (pid ${run.pid} on ${run.host}) died; the next ferry run resumes the work`;
-  const lines = [
+  const skipped = run.skippedEventLines ?? 0;
+  lines.push(
     `run ${run.id}: ${paint(STATUS_COLOR[run.status] ?? "0", run.status)}`,
     `  workflow: ${run.workflow}`,
     `  started:  ${when(run.startedAt)} UTC by pid ${run.pid} on ${run.host}`,
     `  took:     ${took}`,
     `  tasks:    ${countWords(run.counts)}`,
     `  logs:     ${run.dir}${run.logsKept ? "" : " (attempt directories removed by ferry clean)"}`,
-    "",
-  ];
-  for (const t of run.tasks) lines.push(...taskLines(t, paint));
-  return lines;
+  );
+  if (skipped > 0) {
+    lines.push(
+      `  ${paint("33", "skipped:")}  ${skipped} damaged line${
+        skipped === 1 ? "" : "s"
+      } of events.jsonl`,
+    );
+  }
+  lines.push("");
+  for (const t of run.tasks) taskLines(lines, t, paint);
 }
 
 const MARK: Readonly<Record<TaskStatusState, [string, string]>> = {
@@ -127,19 +140,22 @@ function why(a: AttemptStatus): string {
   return describeOutcome({ ...a, startedAt: 0, endedAt: 0, host: "" } as unknown as TaskOutcome);
 }
 
-function taskLines(t: TaskStatus, paint: (c: string, s: string) => string): string[] {
+/** Append a task, its attempts and its stderr's last lines to `lines`. */
+function taskLines(
+  lines: string[],
+  t: TaskStatus,
+  paint: (c: string, s: string) => string,
+): void {
   const [c, mark] = MARK[t.state];
   const last = t.attempts.at(-1);
   const detail = t.state === "blocked" && t.blockedBy !== undefined
     ? ` by ${t.blockedBy}`
     : t.state === "failed"
-    ? `: ${t.reason ?? (last ? why(last) : "failed")}`
+    ? `: ${capLines(t.reason ?? (last ? why(last) : "failed"))}`
     : t.state === "crashed"
     ? ": it was running when its ferry died"
     : "";
-  const lines = [
-    `${paint(c, mark)} ${t.id}: ${t.state === "not-run" ? "not run" : t.state}${detail}`,
-  ];
+  lines.push(`${paint(c, mark)} ${t.id}: ${t.state === "not-run" ? "not run" : t.state}${detail}`);
   for (const a of t.attempts) {
     const head = `    attempt ${a.attempt}${a.jobId !== undefined ? ` (job ${a.jobId})` : ""}: `;
     if (a.endedAt === undefined) {
@@ -150,7 +166,7 @@ function taskLines(t: TaskStatus, paint: (c: string, s: string) => string): stri
       );
     } else {
       const because = a.outcome === "failed" || a.outcome === "timeout" || a.reason !== undefined
-        ? ` (${why(a)})`
+        ? ` (${capLines(why(a))})`
         : "";
       const where = a.host !== undefined ? ` on ${a.host}` : "";
       lines.push(`${head}${a.outcome}${because} in ${formatDuration(a.durationMs ?? 0)}${where}`);
@@ -159,7 +175,6 @@ function taskLines(t: TaskStatus, paint: (c: string, s: string) => string): stri
     if (a.stderr !== undefined) lines.push(`      stderr: ${a.stderr}`);
   }
   for (const l of t.stderrTail ?? []) lines.push(`      ${paint("2", "│")} ${l}`);
-  return lines;
 }
 
 /**

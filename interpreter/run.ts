@@ -28,6 +28,8 @@ import type { StateStore } from "./state.ts";
 import { FileValue as FileValueClass } from "./values.ts";
 import { redactSecrets } from "../providers/staging/secrets.ts";
 import { formatBytes } from "./format.ts";
+import type { NewEvent } from "./events.ts";
+import { EventLogWriter } from "./events_writer.ts";
 
 /** A task's state during a run. */
 export type TaskState =
@@ -177,28 +179,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   const running = new Map<string, Promise<void>>();
   let stopping = false;
   // The run's event log: one JSON line per task state change, written as it happens.
-  const eventLog = Deno.openSync(join(runDir, "events.jsonl"), { append: true, create: true });
-  const encoder = new TextEncoder();
-  // Lines logged in the same turn of the event loop are written together (a re-run that finds
-  // 10,000 tasks cached logs them in a few writes, not 10,000).
-  let pendingLog: string[] = [];
-  let flushScheduled = false;
-  const flushLog = () => {
-    flushScheduled = false;
-    if (pendingLog.length === 0) return;
-    const bytes = encoder.encode(pendingLog.join(""));
-    pendingLog = [];
-    for (let n = 0; n < bytes.length;) n += eventLog.writeSync(bytes.subarray(n));
-  };
-  let logClosed = false;
-  const log = (e: Record<string, unknown>) => {
-    if (logClosed) return; // a transfer cancelled with the run may still report its end
-    pendingLog.push(redactSecrets(JSON.stringify({ time: Date.now(), ...e })) + "\n");
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setTimeout(flushLog, 0);
-    }
-  };
+  const eventLog = EventLogWriter.open(join(runDir, "events.jsonl"));
+  const log = (e: NewEvent) => eventLog.write(e);
 
   const add = (task: PlanTask) => {
     const node: Node = { task, state: "waiting", attempt: 0, waiting: 0 };
@@ -252,7 +234,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
         }
       }
       events.transfer?.(e);
-      if (e.kind !== "progress") log({ event: `transfer-${e.kind}`, ...e });
+      if (e.kind === "started") log({ event: "transfer-started", ...e, kind: e.kind });
+      else if (e.kind === "finished") log({ event: "transfer-finished", ...e, kind: e.kind });
     },
   });
   const transfers = new Map<string, PlanTransfer>();
@@ -785,8 +768,6 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
   stageAbort.abort(new Error("the run is over"));
   await stager.close();
   log({ event: "run-ended", interrupted: signal.aborted });
-  flushLog();
-  logClosed = true;
   eventLog.close();
   const states = new Map<string, TaskState>();
   const tasks = new Map<string, PlanTask>();

@@ -9,132 +9,32 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { closest } from "../dsl/suggest.ts";
+import type { RunEvent } from "./events.ts";
+import { readEventLog } from "./events_reader.ts";
 import { readLock } from "./lock.ts";
-import { tail } from "./progress.ts";
+import { logTail } from "./log_tail.ts";
 import { type RunRecord, StateStore } from "./state.ts";
-import { taskStatuses } from "./status_tasks.ts";
+import { TaskTracker } from "./status_tasks.ts";
+import {
+  type RunDetail,
+  type RunOverview,
+  type RunStatus,
+  type StatusReport,
+  TASK_STATES,
+  type TaskStatus,
+  type TaskStatusState,
+} from "./status_types.ts";
 
-/** How a run stands. */
-export type RunStatus = "running" | "succeeded" | "failed" | "interrupted" | "crashed";
-
-/**
- * A task's final state in a run. `crashed`: it was running when ferry died;
- * `not-run`: the run ended (or died) before it started; `waiting`,
- * `running` and `retrying` only while the run is still going.
- */
-export type TaskStatusState =
-  | "succeeded"
-  | "cached"
-  | "failed"
-  | "cancelled"
-  | "blocked"
-  | "not-run"
-  | "waiting"
-  | "running"
-  | "retrying"
-  | "crashed";
-
-/** Every task state, in the order counts are shown. */
-export const TASK_STATES: readonly TaskStatusState[] = [
-  "succeeded",
-  "cached",
-  "failed",
-  "cancelled",
-  "blocked",
-  "not-run",
-  "waiting",
-  "running",
-  "retrying",
-  "crashed",
-];
-
-/** One attempt of a task. */
-export interface AttemptStatus {
-  /** 1 for the first. */
-  readonly attempt: number;
-  /** succeeded, failed, timeout, cancelled; `running` or `crashed` when it never ended. */
-  readonly outcome: string;
-  /** Exit code, when the process exited. */
-  readonly exitCode?: number;
-  /** Signal name, when it was killed by one. */
-  readonly signal?: string;
-  /** Why it failed, when not the command itself. */
-  readonly reason?: string;
-  /** Start (ISO 8601, UTC). */
-  readonly startedAt: string;
-  /** End, when it ended. */
-  readonly endedAt?: string;
-  /** Wall time in ms, when it ended. */
-  readonly durationMs?: number;
-  /** The batch scheduler's job id (or array element), for attempts submitted to one. */
-  readonly jobId?: string;
-  /** Where it ran, when known. */
-  readonly host?: string;
-  /** Standard output log. */
-  readonly stdout?: string;
-  /** Standard error log. */
-  readonly stderr?: string;
-}
-
-/** One task of a run. */
-export interface TaskStatus {
-  /** The task id. */
-  readonly id: string;
-  /** Its final state. */
-  readonly state: TaskStatusState;
-  /** Why it failed before it could start (too big, an input transfer failed). */
-  readonly reason?: string;
-  /** Blocked: the task it waited for that failed (or was itself blocked). */
-  readonly blockedBy?: string;
-  /** Its attempts in this run, in order. */
-  readonly attempts: readonly AttemptStatus[];
-  /** For a failed or crashed task: the last lines of its last attempt's stderr. */
-  readonly stderrTail?: readonly string[];
-}
-
-/** A run in the list. */
-export interface RunOverview {
-  /** The run id. */
-  readonly id: string;
-  /** The workflow file, absolute. */
-  readonly workflow: string;
-  /** How it stands. */
-  readonly status: RunStatus;
-  /** Start (ISO 8601, UTC). */
-  readonly startedAt: string;
-  /** End, when it ended. */
-  readonly endedAt?: string;
-  /** Wall time in ms, when it ended. */
-  readonly durationMs?: number;
-  /** The ferry process. */
-  readonly pid: number;
-  /** Its host. */
-  readonly host: string;
-  /** The run's directory (its `events.jsonl` and attempt directories). */
-  readonly dir: string;
-  /** How many tasks ended in each state (every state, zeros included). */
-  readonly counts: Readonly<Record<TaskStatusState, number>>;
-}
-
-/** A run in detail. */
-export interface RunDetail extends RunOverview {
-  /** Whether its attempt directories (the logs) are still there: `ferry clean` removes them. */
-  readonly logsKept: boolean;
-  /** Every task, in plan order. */
-  readonly tasks: readonly TaskStatus[];
-}
-
-/** What `ferry status` shows (and prints as JSON). */
-export interface StatusReport {
-  /** Format version. */
-  readonly ferryStatus: 1;
-  /** The workspace, absolute. */
-  readonly workspace: string;
-  /** Every run (of the workflow asked for), newest first; absent when one run was asked for. */
-  readonly runs?: readonly RunOverview[];
-  /** The run asked for, else the latest; absent when there is no run. */
-  readonly run?: RunDetail;
-}
+export {
+  type AttemptStatus,
+  type RunDetail,
+  type RunOverview,
+  type RunStatus,
+  type StatusReport,
+  TASK_STATES,
+  type TaskStatus,
+  type TaskStatusState,
+} from "./status_types.ts";
 
 /** Options for {@linkcode workspaceStatus}. */
 export interface StatusOptions {
@@ -144,6 +44,19 @@ export interface StatusOptions {
   readonly workflow?: string;
   /** Lines of stderr kept for a failed task. @default 10 */
   readonly tailLines?: number;
+  /** Failed tasks whose stderr is read for its last lines (the first ones). @default 20 */
+  readonly maxTails?: number;
+  /** With no run asked for, list every run too (reading each one's log). @default true */
+  readonly runsList?: boolean;
+}
+
+/** Options for {@linkcode readStatus}: the status's, and a reader of the same log. */
+export interface ReadStatusOptions extends StatusOptions {
+  /**
+   * Called with every event of the run shown in detail, as its log is read
+   * (once), for a caller that needs more of the log than the status.
+   */
+  readonly onEvent?: (e: RunEvent) => void;
 }
 
 /** A report, or why there is none (a one-line message). */
@@ -168,11 +81,19 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export async function workspaceStatus(
+export function workspaceStatus(
   workspace: string,
   options: StatusOptions = {},
 ): Promise<StatusResult> {
-  const { run: query, workflow, tailLines = 10 } = options;
+  return readStatus(workspace, options);
+}
+
+/** {@linkcode workspaceStatus}, handing the events of the run in detail to `onEvent` too. */
+export async function readStatus(
+  workspace: string,
+  options: ReadStatusOptions = {},
+): Promise<StatusResult> {
+  const { run: query, workflow, tailLines = 10, maxTails = 20, runsList = true, onEvent } = options;
   const ws = resolve(workspace);
   const bad = (message: string): StatusResult => ({ ok: false, message });
   if (!existsSync(ws)) return bad(`Cannot show the status of "${workspace}": no such directory`);
@@ -213,28 +134,42 @@ export async function workspaceStatus(
         : lock?.holder?.runId === r.id && lock.live
         ? "running"
         : "crashed";
-    const detail = (r: RunRecord, lines = tailLines) =>
-      runDetail(ws, r, statusOf(r), opened.attempts(r.id), lines);
+    const detail = (r: RunRecord, shown: boolean) =>
+      runDetail(ws, r, statusOf(r), opened.attempts(r.id), {
+        tailLines: shown ? tailLines : 0,
+        maxTails,
+        ...(shown && onEvent ? { onEvent } : {}),
+      });
     if (query !== undefined) {
       const found = findRun(records, query, ws);
       if (typeof found === "string") return bad(found);
-      return { ok: true, report: { ferryStatus: 1, workspace: ws, run: await detail(found) } };
+      return {
+        ok: true,
+        report: { ferryStatus: 1, workspace: ws, run: await detail(found, true) },
+      };
+    }
+    // Each run's log is read once: the latest's for its detail and its line in the list.
+    const latest = records[0] ? await detail(records[0], true) : undefined;
+    if (!runsList) {
+      return {
+        ok: true,
+        report: { ferryStatus: 1, workspace: ws, ...(latest ? { run: latest } : {}) },
+      };
     }
     const runs: RunOverview[] = [];
     for (const r of records) {
-      const { tasks: _, logsKept: __, ...overview } = await detail(r, 0);
+      const { tasks: _, logsKept: __, ...overview } = r === records[0]
+        ? latest!
+        : await detail(r, false);
       runs.push(overview);
     }
-    const latest = records[0];
     return {
       ok: true,
-      report: {
-        ferryStatus: 1,
-        workspace: ws,
-        runs,
-        ...(latest ? { run: await detail(latest) } : {}),
-      },
+      report: { ferryStatus: 1, workspace: ws, runs, ...(latest ? { run: latest } : {}) },
     };
+  } catch (e) {
+    if (e instanceof EventLogError) return bad(e.message);
+    throw e;
   } finally {
     opened.close();
   }
@@ -265,31 +200,55 @@ function findRun(runs: readonly RunRecord[], query: string, ws: string): RunReco
   return `Cannot show run "${query}": no run with that id in "${ws}"${hint}`;
 }
 
-/** One run with its tasks (`withAttempts` false: states only, for the list). */
+/** An event log that exists but cannot be read. */
+class EventLogError extends Error {}
+
+/** What {@linkcode runDetail} shows beyond the states. */
+interface DetailOptions {
+  readonly tailLines: number;
+  readonly maxTails: number;
+  readonly onEvent?: (e: RunEvent) => void;
+}
+
+/** One run with its tasks, from one read of its event log. */
 async function runDetail(
   ws: string,
   r: RunRecord,
   status: RunStatus,
   attempts: ReturnType<StateStore["attempts"]>,
-  tailLines: number,
+  { tailLines, maxTails, onEvent }: DetailOptions,
 ): Promise<RunDetail> {
   // The run's directory as the workspace has it now (the workspace may have moved).
   const dir = join(ws, ".ferry", "runs", r.id);
-  const tasks = taskStatuses(readEvents(join(dir, "events.jsonl")), attempts, {
-    runDir: dir,
-    status,
-  });
+  const tracker = new TaskTracker();
+  const log = join(dir, "events.jsonl");
+  let read;
+  try {
+    read = await readEventLog(log, (e) => {
+      tracker.add(e);
+      onEvent?.(e);
+    });
+  } catch (e) {
+    const unreadable = e instanceof Deno.errors.PermissionDenied ||
+      e instanceof Deno.errors.IsADirectory || e instanceof Deno.errors.NotADirectory;
+    if (!unreadable) throw e;
+    throw new EventLogError(`Cannot read the event log "${log}": ${e.message}`);
+  }
+  // A live run may be writing its last line; a torn last line of a finished one is damage.
+  const skipped = read.damaged + (read.torn && status !== "running" ? 1 : 0);
+  const tasks = tracker.statuses(attempts, { runDir: dir, status });
   const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<
     TaskStatusState,
     number
   >;
   for (const t of tasks) counts[t.state]++;
+  let tails = 0;
   const withTails: TaskStatus[] = [];
   for (const t of tasks) {
     const last = t.attempts.at(-1);
     if ((t.state === "failed" || t.state === "crashed") && last?.stderr && tailLines > 0) {
-      const text = await tail(last.stderr, tailLines);
-      withTails.push(text ? { ...t, stderrTail: text.split("\n") } : t);
+      const lines = tails++ < maxTails ? await logTail(last.stderr, { lines: tailLines }) : [];
+      withTails.push(lines.length > 0 ? { ...t, stderrTail: lines } : t);
     } else withTails.push(t);
   }
   return {
@@ -304,25 +263,8 @@ async function runDetail(
     host: r.host,
     dir,
     counts,
+    ...(skipped > 0 ? { skippedEventLines: skipped } : {}),
     logsKept: existsSync(join(dir, "tasks")) || tasks.every((t) => t.attempts.length === 0),
     tasks: withTails,
   };
-}
-
-/** The lines of an event log that parse (a live run's last line may be half-written). */
-function readEvents(path: string): Record<string, unknown>[] {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return [];
-  }
-  const out: Record<string, unknown>[] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch { /* half-written */ }
-  }
-  return out;
 }

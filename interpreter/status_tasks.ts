@@ -9,10 +9,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { taskDirName } from "./attempt.ts";
+import type { FinishedEvent, RunEvent, StartedEvent } from "./events.ts";
 import type { AttemptRecord } from "./state.ts";
-import type { AttemptStatus, RunStatus, TaskStatus, TaskStatusState } from "./status.ts";
+import type { AttemptStatus, RunStatus, TaskStatus, TaskStatusState } from "./status_types.ts";
 
-/** What {@linkcode taskStatuses} needs to know about the run. */
+/** What {@linkcode TaskTracker} needs to know about the run. */
 export interface TaskStatusContext {
   /** The run's directory. */
   readonly runDir: string;
@@ -20,20 +21,36 @@ export interface TaskStatusContext {
   readonly status: RunStatus;
 }
 
+/**
+ * What the log and the store said of one attempt, kept as read: it becomes an
+ * {@linkcode AttemptStatus} once, at the end (a 100,000-task run makes no
+ * throw-away copies).
+ */
+interface Seen {
+  started?: StartedEvent;
+  /** From a `submitted` event. */
+  jobId?: string;
+  finished?: FinishedEvent;
+  record?: AttemptRecord;
+}
+
 interface Track {
   last?: "started" | "finished" | "retrying" | "cached" | "blocked";
   outcome?: string;
   reason?: string;
   blockedBy?: string;
-  readonly attempts: Map<number, AttemptStatus>;
+  readonly attempts: Map<number, Seen>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
 const num = (v: unknown) => (typeof v === "number" ? v : undefined);
 
-/** An attempt from what ended it (a `finished` event or a state-store record). */
-function ended(a: Record<string, unknown>, attempt: number): AttemptStatus {
+/** What ended an attempt: a `finished` event or a state-store record (their fields differ). */
+type Ending = Partial<Record<keyof FinishedEvent | keyof AttemptRecord, unknown>>;
+
+/** An attempt from what ended it. */
+function ended(a: Ending, attempt: number): AttemptStatus {
   const startedAt = num(a.startedAt) ?? 0, endedAt = num(a.endedAt) ?? startedAt;
   const exitCode = num(a.exitCode), signal = str(a.signal);
   const reason = str(a.reason) ?? str(a.message), host = str(a.host);
@@ -55,106 +72,128 @@ function ended(a: Record<string, unknown>, attempt: number): AttemptStatus {
   };
 }
 
-/** Every task of a run, in plan order, with its final state and attempts. */
-export function taskStatuses(
-  events: readonly Record<string, unknown>[],
-  attempts: readonly AttemptRecord[],
-  context: TaskStatusContext,
-): TaskStatus[] {
-  const tracks = new Map<string, Track>();
-  const track = (id: string) => {
-    let t = tracks.get(id);
-    if (!t) tracks.set(id, t = { attempts: new Map() });
+/**
+ * Builds the tasks of one run from its events, one at a time (so the log is
+ * read once, as a stream), then from the attempts the state store recorded.
+ */
+export class TaskTracker {
+  readonly #tracks = new Map<string, Track>();
+
+  #track(id: string): Track {
+    let t = this.#tracks.get(id);
+    if (!t) this.#tracks.set(id, t = { attempts: new Map() });
     return t;
-  };
-  for (const e of events) {
-    const id = str(e.task);
+  }
+
+  /** Take in the next event of the log. */
+  add(e: RunEvent): void {
     switch (e.event) {
       case "planned":
-        for (const t of e.tasks as string[]) track(t);
+        for (const t of e.tasks) this.#track(t);
         break;
       case "expanded":
         // A placeholder of a dynamic fan-out is replaced by the tasks it became.
-        if (id !== undefined && tracks.get(id)?.attempts.size === 0) tracks.delete(id);
-        for (const t of e.tasks as string[]) track(t);
+        if (e.task !== undefined && this.#tracks.get(e.task)?.attempts.size === 0) {
+          this.#tracks.delete(e.task);
+        }
+        for (const t of e.tasks) this.#track(t);
         break;
       case "started": {
-        if (id === undefined) break;
-        const t = track(id), n = num(e.attempt) ?? 1;
+        const t = this.#track(e.task);
         t.last = "started";
-        const stdout = str(e.stdoutPath), stderr = str(e.stderrPath);
-        t.attempts.set(n, {
-          attempt: n,
-          outcome: "running",
-          startedAt: iso(num(e.time) ?? 0),
-          ...(stdout !== undefined ? { stdout } : {}),
-          ...(stderr !== undefined ? { stderr } : {}),
-        });
+        t.attempts.set(e.attempt, { started: e });
         break;
       }
       case "submitted": {
-        const running = id !== undefined
-          ? tracks.get(id)?.attempts.get(num(e.attempt) ?? 1)
-          : undefined;
-        if (running && str(e.jobId)) {
-          tracks.get(id!)!.attempts.set(running.attempt, { ...running, jobId: str(e.jobId)! });
-        }
+        const seen = this.#tracks.get(e.task)?.attempts.get(e.attempt);
+        if (seen?.started && e.jobId !== "") seen.jobId = e.jobId;
         break;
       }
       case "finished": {
-        if (id === undefined) break;
-        const t = track(id), n = num(e.attempt) ?? 0;
+        const t = this.#track(e.task);
         t.last = "finished";
-        t.outcome = str(e.outcome) ?? "failed";
+        t.outcome = e.outcome;
         // Attempt 0: it failed before it could start (too big, an input transfer failed).
-        if (n === 0) t.reason = str(e.reason) ?? str(e.message) ?? "failed before it started";
-        else t.attempts.set(n, ended(e, n));
+        if (e.attempt === 0) {
+          t.reason = str(e.reason) ?? str(e.message) ?? "failed before it started";
+        } else t.attempts.set(e.attempt, { ...t.attempts.get(e.attempt), finished: e });
         break;
       }
       case "retrying":
       case "cached":
-        if (id !== undefined) track(id).last = e.event;
+        this.#track(e.task).last = e.event;
         break;
-      case "blocked":
-        if (id !== undefined) {
-          const t = track(id);
-          t.last = "blocked";
-          if (str(e.by)) t.blockedBy = str(e.by)!;
-        }
+      case "blocked": {
+        const t = this.#track(e.task);
+        t.last = "blocked";
+        if (e.by !== "") t.blockedBy = e.by;
         break;
+      }
     }
   }
-  for (const a of attempts) {
-    const t = track(a.taskId);
+
+  /** Every task, in plan order, with its final state and attempts. */
+  statuses(attempts: readonly AttemptRecord[], context: TaskStatusContext): TaskStatus[] {
+    for (const a of attempts) {
+      const t = this.#track(a.taskId);
+      const seen = t.attempts.get(a.attempt);
+      if (seen) seen.record = a;
+      else t.attempts.set(a.attempt, { record: a });
+      if (t.last === undefined) {
+        t.last = "finished";
+        t.outcome = a.outcome;
+      }
+    }
+    const out: TaskStatus[] = [];
+    for (const [id, t] of this.#tracks) {
+      const list = [...t.attempts].sort(([a], [b]) => a - b)
+        .map(([n, seen]) => attemptStatus(n, seen, id, context));
+      out.push({
+        id,
+        state: finalState(t, context.status),
+        ...(t.reason !== undefined ? { reason: t.reason } : {}),
+        ...(t.blockedBy !== undefined ? { blockedBy: t.blockedBy } : {}),
+        attempts: list,
+      });
+    }
+    return out;
+  }
+}
+
+/** One attempt as shown, from what was seen of it. */
+function attemptStatus(
+  n: number,
+  seen: Seen,
+  id: string,
+  context: TaskStatusContext,
+): AttemptStatus {
+  const { started, finished, record } = seen;
+  if (record) {
     // The store's record wins; what only the event log knows (the job id, a success's exit
     // code) is kept.
-    const seen = t.attempts.get(a.attempt);
-    const record = ended(a as unknown as Record<string, unknown>, a.attempt);
-    t.attempts.set(a.attempt, {
-      ...record,
-      ...(seen?.jobId !== undefined ? { jobId: seen.jobId } : {}),
-      ...(record.exitCode === undefined && seen?.exitCode !== undefined
-        ? { exitCode: seen.exitCode }
-        : {}),
-    });
-    if (t.last === undefined) {
-      t.last = "finished";
-      t.outcome = a.outcome;
-    }
+    const shown = ended(record, n);
+    const jobId = finished ? str(finished.jobId) : seen.jobId;
+    const exitCode = finished?.exitCode;
+    return {
+      ...shown,
+      ...(jobId !== undefined ? { jobId } : {}),
+      ...(shown.exitCode === undefined && exitCode !== undefined ? { exitCode } : {}),
+    };
   }
-  const out: TaskStatus[] = [];
-  for (const [id, t] of tracks) {
-    const list = [...t.attempts.values()].sort((a, b) => a.attempt - b.attempt)
-      .map((a) => a.endedAt !== undefined ? a : unended(a, id, context));
-    out.push({
-      id,
-      state: finalState(t, context.status),
-      ...(t.reason !== undefined ? { reason: t.reason } : {}),
-      ...(t.blockedBy !== undefined ? { blockedBy: t.blockedBy } : {}),
-      attempts: list,
-    });
-  }
-  return out;
+  if (finished) return ended(finished, n);
+  const stdout = str(started?.stdoutPath), stderr = str(started?.stderrPath);
+  return unended(
+    {
+      attempt: n,
+      outcome: "running",
+      startedAt: iso(started?.time ?? 0),
+      ...(stdout !== undefined ? { stdout } : {}),
+      ...(stderr !== undefined ? { stderr } : {}),
+      ...(seen.jobId !== undefined ? { jobId: seen.jobId } : {}),
+    },
+    id,
+    context,
+  );
 }
 
 /**

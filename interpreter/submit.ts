@@ -47,6 +47,7 @@ import { taskDirName } from "./attempt.ts";
 import { LOCAL_EXECUTOR } from "./plan.ts";
 import { moduleClosureHash } from "./cache.ts";
 import { newRunId, StateStore } from "./state.ts";
+import { capLines, logEnd } from "./log_tail.ts";
 
 /** What each submitted task needs; becomes the task's resources. */
 export interface Requirements {
@@ -120,7 +121,7 @@ export type Submittable<A extends unknown[], R> =
 export class TaskError extends Error {
   /** The task's id. */
   readonly taskId: string;
-  /** Its log of standard error. */
+  /** The end of its log of standard error (at most its last 64 KiB). */
   readonly stderr: string;
   /** Make one. */
   constructor(taskId: string, message: string, stderr: string) {
@@ -365,10 +366,8 @@ export function executor(name = "local", options: ExecutorOptions = {}): FerryEx
           store.recordAttempt(attemptRecord);
           if (r.outcome !== "cancelled" && attempt <= (options.retries ?? 0)) continue;
           status = r.outcome === "cancelled" ? "cancelled" : "failed";
-          let stderr = "";
-          try {
-            stderr = Deno.readTextFileSync(join(root, "stderr.log"));
-          } catch { /* none */ }
+          // Its end only: a function that wrote 200 MB to stderr must not cost 200 MB here.
+          const stderr = await logEnd(join(root, "stderr.log"));
           const why = r.message ??
             (r.outcome === "timeout"
               ? "exceeded its walltime and was killed"
@@ -378,7 +377,7 @@ export function executor(name = "local", options: ExecutorOptions = {}): FerryEx
           // The function's own last word (the runner's "threw" line), else the log's last lines.
           const lines = stderr.trim().split("\n");
           const threw = lines.findLast((l) => l.startsWith("ferry: ") && l.includes(" threw "));
-          const tail = threw ?? lines.slice(-3).join("\n");
+          const tail = capLines(threw ?? lines.slice(-3).join("\n"));
           throw new TaskError(id, `${label} failed: ${why}${tail ? `\n${tail}` : ""}`, stderr);
         }
       } finally {
