@@ -10,7 +10,7 @@
  * @module
  */
 
-import { sleep } from "./limit.ts";
+import { retry } from "../_shared/retry.ts";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import type { ParamValue } from "../../dsl/model.ts";
@@ -194,6 +194,36 @@ function removeQuietly(path: string): void {
   } catch { /* not there */ }
 }
 
+/** What one attempt of a fetch needs besides the call. */
+interface FetchAttempt {
+  readonly provider: StagingProvider;
+  readonly call: StageInCall;
+  readonly signal: AbortSignal;
+  readonly partial: string;
+  readonly previous: CacheRecord | undefined;
+  readonly declared: { algorithm: string; hex: string } | undefined;
+}
+
+/** A failure of one attempt that the provider did not throw (size, checksum). */
+function attemptFailed(why: string, retryable: boolean): StagingError {
+  return new StagingError(why, { retryable });
+}
+
+/**
+ * The message of a transfer that gave up after `attempts` attempts on `error`
+ * (retryable as a whole only when the retries ran out, so the task may try again later).
+ */
+function gaveUp(
+  fail: (attempts: number, why: string, retryable?: boolean) => StagingError,
+  attempts: number,
+  retries: number,
+  error: unknown,
+  signal: AbortSignal,
+): StagingError {
+  if (aborted(signal)) return fail(attempts, "cancelled");
+  return fail(attempts, messageOf(error), attempts > retries && isRetryable(error));
+}
+
 /**
  * Fetch `url` to `dest` through `provider`: resumable, verified, atomic, cached.
  * Rejects with a {@linkcode StagingError} naming the URL and the provider.
@@ -222,7 +252,6 @@ export async function stageIn(
   const declared = call.checksum !== undefined ? parseDigest(call.checksum) : undefined;
   const cache = call.cache !== false;
   Deno.mkdirSync(dirname(dest), { recursive: true });
-  const partial = partialPath(dest);
   let previous = cache ? readCacheRecord(dest, url) : undefined;
   if (previous && fileSize(dest) !== previous.size) previous = undefined;
   if (previous && declared?.algorithm === "sha256" && previous.sha256 === declared.hex) {
@@ -238,103 +267,118 @@ export async function stageIn(
     };
   }
   const retries = retriesOf(call);
-  const base = baseDelayOf(call);
-  let last = "";
-  for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    if (aborted(signal)) throw fail(attempt - 1, "cancelled");
-    let result: FetchResult;
-    try {
-      result = await provider.fetch({
-        ...context(call, signal),
-        url,
-        partial,
-        ...(previous ? { previous: previous.validators } : {}),
-      });
-    } catch (e) {
-      if (aborted(signal)) throw fail(attempt, "cancelled");
-      last = messageOf(e);
-      if (!isRetryable(e)) throw fail(attempt, last);
-      if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
-      continue;
+  const job: FetchAttempt = {
+    provider,
+    call,
+    signal,
+    partial: partialPath(dest),
+    previous,
+    declared,
+  };
+  let attempts = 0;
+  try {
+    return await retry(
+      (attempt) => {
+        attempts = attempt;
+        return fetchOnce(job, attempt);
+      },
+      { retries, baseMs: baseDelayOf(call), retryable: isRetryable },
+      signal,
+    );
+  } catch (e) {
+    throw gaveUp(fail, attempts, retries, e, signal);
+  }
+}
+
+/** One attempt of a fetch: the provider's, then the checks, then the rename and the cache record. */
+async function fetchOnce(job: FetchAttempt, attempt: number): Promise<StageInResult> {
+  const { provider, call, signal, partial, previous } = job;
+  const { url, dest } = call;
+  const result: FetchResult = await provider.fetch!({
+    ...context(call, signal),
+    url,
+    partial,
+    ...(previous ? { previous: previous.validators } : {}),
+  });
+  if (result.status === "unchanged") {
+    if (!previous) {
+      throw attemptFailed(
+        "the provider answered `unchanged` without a cached copy (a bug in it)",
+        false,
+      );
     }
-    if (result.status === "unchanged") {
-      if (!previous) {
-        throw fail(
-          attempt,
-          "the provider answered `unchanged` without a cached copy (a bug in it)",
-        );
-      }
-      const record: CacheRecord = {
-        ...previous,
-        validators: { ...previous.validators, ...result.validators },
-      };
-      writeAtomic(metaPath(dest), JSON.stringify(record));
-      call.progress?.(previous.size, previous.size);
-      return {
-        path: dest,
-        bytes: previous.size,
-        validators: record.validators,
-        reused: true,
-        attempts: attempt,
-        ...(record.sha256 ? { sha256: record.sha256 } : {}),
-      };
-    }
-    const size = fileSize(partial);
-    if (size === undefined) {
-      last = "the provider reported success but wrote nothing";
-      continue;
-    }
-    const v = result.validators;
-    if (v.size !== undefined && size !== v.size) {
-      last = `got ${size} bytes, the server announced ${v.size}`;
-      // More bytes than announced cannot be resumed: start over.
-      if (size > v.size) removeQuietly(partial);
-      if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
-      continue;
-    }
-    let sha256: string | undefined;
-    const given = v.digest !== undefined ? parseDigest(v.digest) : undefined;
-    const checks = [
-      ...(declared ? [{ ...declared, from: "the workflow's checksum" }] : []),
-      ...(given ? [{ ...given, from: "the server's digest" }] : []),
-    ];
-    let bad: string | undefined;
-    for (const c of checks) {
-      const got = c.algorithm === "sha256" && sha256
-        ? sha256
-        : await digestFile(partial, c.algorithm);
-      if (c.algorithm === "sha256") sha256 = got;
-      if (got !== c.hex) {
-        bad =
-          `checksum mismatch: ${c.from} is ${c.algorithm}:${c.hex}, the file has ${c.algorithm}:${got}`;
-        break;
-      }
-    }
-    if (bad) {
-      last = bad;
-      removeQuietly(partial); // corrupt: never resumed from
-      if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
-      continue;
-    }
-    Deno.renameSync(partial, dest);
     const record: CacheRecord = {
-      url,
-      size,
-      validators: v,
-      ...(sha256 ? { sha256 } : {}),
-      fetchedAt: Date.now(),
+      ...previous,
+      validators: { ...previous.validators, ...result.validators },
     };
-    if (cache) writeAtomic(metaPath(dest), JSON.stringify(record));
+    writeAtomic(metaPath(dest), JSON.stringify(record));
+    call.progress?.(previous.size, previous.size);
     return {
       path: dest,
-      bytes: size,
-      validators: v,
-      reused: false,
+      bytes: previous.size,
+      validators: record.validators,
+      reused: true,
       attempts: attempt,
-      ...(sha256 ? { sha256 } : {}),
+      ...(record.sha256 ? { sha256: record.sha256 } : {}),
     };
   }
-  throw fail(retries + 1, last, true);
+  const size = fileSize(partial);
+  if (size === undefined) {
+    throw attemptFailed("the provider reported success but wrote nothing", true);
+  }
+  const v = result.validators;
+  if (v.size !== undefined && size !== v.size) {
+    // More bytes than announced cannot be resumed: start over.
+    if (size > v.size) removeQuietly(partial);
+    throw attemptFailed(`got ${size} bytes, the server announced ${v.size}`, true);
+  }
+  const sha256 = await verified(job, v);
+  Deno.renameSync(partial, dest);
+  const record: CacheRecord = {
+    url,
+    size,
+    validators: v,
+    ...(sha256 ? { sha256 } : {}),
+    fetchedAt: Date.now(),
+  };
+  if (call.cache !== false) writeAtomic(metaPath(dest), JSON.stringify(record));
+  return {
+    path: dest,
+    bytes: size,
+    validators: v,
+    reused: false,
+    attempts: attempt,
+    ...(sha256 ? { sha256 } : {}),
+  };
+}
+
+/**
+ * Check the partial file against the workflow's checksum and the server's
+ * digest; its sha256 when one was computed. A mismatch discards the file
+ * (never resumed from) and fails the attempt.
+ */
+async function verified(job: FetchAttempt, v: Validators): Promise<string | undefined> {
+  const { partial, declared } = job;
+  let sha256: string | undefined;
+  const given = v.digest !== undefined ? parseDigest(v.digest) : undefined;
+  const checks = [
+    ...(declared ? [{ ...declared, from: "the workflow's checksum" }] : []),
+    ...(given ? [{ ...given, from: "the server's digest" }] : []),
+  ];
+  for (const c of checks) {
+    const got = c.algorithm === "sha256" && sha256
+      ? sha256
+      : await digestFile(partial, c.algorithm);
+    if (c.algorithm === "sha256") sha256 = got;
+    if (got !== c.hex) {
+      removeQuietly(partial);
+      throw attemptFailed(
+        `checksum mismatch: ${c.from} is ${c.algorithm}:${c.hex}, the file has ${c.algorithm}:${got}`,
+        true,
+      );
+    }
+  }
+  return sha256;
 }
 
 /**
@@ -361,27 +405,29 @@ export async function stageOut(
       { retryable: false },
     );
   }
+  const put = provider.put;
   const signal = call.signal ?? new AbortController().signal;
   const size = fileSize(source);
   if (size === undefined) throw fail(0, `${source} does not exist`);
   const retries = retriesOf(call);
-  const base = baseDelayOf(call);
-  let last = "";
-  for (let attempt = 1; attempt <= retries + 1; attempt++) {
-    if (aborted(signal)) throw fail(attempt - 1, "cancelled");
-    try {
-      const r = await provider.put({ ...context(call, signal), url, source, size });
-      if (r.validators.size !== undefined && r.validators.size !== size) {
-        last = `the server has ${r.validators.size} bytes, the file has ${size}`;
-      } else {
+  let attempts = 0;
+  try {
+    return await retry(
+      async (attempt) => {
+        attempts = attempt;
+        const r = await put({ ...context(call, signal), url, source, size });
+        if (r.validators.size !== undefined && r.validators.size !== size) {
+          throw attemptFailed(
+            `the server has ${r.validators.size} bytes, the file has ${size}`,
+            true,
+          );
+        }
         return { bytes: size, validators: r.validators, attempts: attempt };
-      }
-    } catch (e) {
-      if (aborted(signal)) throw fail(attempt, "cancelled");
-      last = messageOf(e);
-      if (!isRetryable(e)) throw fail(attempt, last);
-    }
-    if (attempt <= retries) await sleep(Math.min(30_000, base * 2 ** (attempt - 1)), signal);
+      },
+      { retries, baseMs: baseDelayOf(call), retryable: isRetryable },
+      signal,
+    );
+  } catch (e) {
+    throw gaveUp(fail, attempts, retries, e, signal);
   }
-  throw fail(retries + 1, last, true);
 }
