@@ -286,8 +286,8 @@ async function walk(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(join(dir, prefix))) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory) out.push(...await walk(dir, rel));
-    else out.push(rel);
+    if (!e.isDirectory) out.push(rel);
+    else for (const f of await walk(dir, rel)) out.push(f);
   }
   return out.sort();
 }

@@ -52,8 +52,9 @@ export function renderArgv(argv: readonly string[], scope: Scope): string[] {
   for (const arg of argv) {
     const t = template(arg);
     const only = t.length === 1 ? t[0] : undefined;
-    if (only?.kind === "expr") out.push(...words(lookup(only, scope), only));
-    else out.push(evaluateText(t, scope));
+    if (only?.kind !== "expr") out.push(evaluateText(t, scope));
+    // One push per word: a gather of 100,000 files is one expression.
+    else for (const w of words(lookup(only, scope), only)) out.push(w);
   }
   return out;
 }

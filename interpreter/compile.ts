@@ -61,9 +61,9 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
   };
   const linked = link(workflow, expansion, { workspace, assumeInputs, inPlace });
-  problems.push(...linked.problems);
+  for (const p of linked.problems) problems.push(p);
   if (hasError(problems)) return { expansion, linked, problems };
   const built = buildPlan(workflow, expansion, linked, { workspace, executors });
-  problems.push(...built.problems);
+  for (const p of built.problems) problems.push(p);
   return { expansion, linked, plan: built.plan, problems };
 }

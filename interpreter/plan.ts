@@ -519,7 +519,7 @@ function renderRunAt(
     for (const [i, arg] of run.argv.entries()) {
       const r = attempt([...base, "command", i], arg, () => renderArgv([arg], scope));
       if (r === undefined) return undefined;
-      argv.push(...r);
+      for (const w of r) argv.push(w); // no spread: `r` may be 100,000 files
     }
     return { kind: "command", argv };
   }

@@ -90,7 +90,7 @@ function taskBlock(
       `    expands into one task per file of ${t.expandsAfter.app}.${t.expandsAfter.output} once it is known`,
     );
   }
-  out.push(...fileLines(t, workspace));
+  for (const l of fileLines(t, workspace)) out.push(l); // a gather may list 100,000 files
   return out;
 }
 
@@ -127,7 +127,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
         const summary = [...reasons].map(([k, n]) => `${k} ×${n}`).join(", ");
         lines.push(`  … ${hidden.length} more tasks like these [${summary}]`);
       }
-      lines.push(...taskBlock(t, plan.workspace, paint));
+      for (const l of taskBlock(t, plan.workspace, paint)) lines.push(l);
     });
     lines.push("");
   }

@@ -71,7 +71,7 @@ export function resolveTargets(
         }`,
       };
     }
-    roots.push(...found);
+    for (const i of found) roots.push(i);
   }
   const keep = new Set<number>();
   const stack = [...roots];
@@ -79,7 +79,7 @@ export function resolveTargets(
     const i = stack.pop()!;
     if (keep.has(i)) continue;
     keep.add(i);
-    stack.push(...l.deps[i]!);
+    for (const d of l.deps[i]!) stack.push(d); // no spread: a gather may wait for 100,000
   }
   return { ok: true, tasks: keep };
 }
