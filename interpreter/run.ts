@@ -6,7 +6,8 @@
  * @module
  */
 
-import { sleep } from "../providers/staging/limit.ts";
+import { sleep } from "../providers/_shared/sleep.ts";
+import { backoffDelay } from "../providers/_shared/retry.ts";
 import { join } from "node:path";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
 import {
@@ -560,7 +561,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunSumma
       outcome.outcome !== "cancelled" && !signal.aborted && node.attempt <= task.retries &&
       !stopping && outcome.retryable !== false
     ) {
-      const delay = Math.min(30_000, retryBaseMs * 2 ** (node.attempt - 1));
+      const delay = backoffDelay(node.attempt, { baseMs: retryBaseMs });
       events.retrying(task, node.attempt, delay, outcome);
       log({ event: "retrying", task: task.id, attempt: node.attempt, delayMs: delay });
       await sleep(delay, signal);
