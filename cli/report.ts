@@ -57,8 +57,12 @@ async function report(
   } catch (e) {
     throw new UsageError(`Cannot write the report to "${opts.output}": ${(e as Error).message}`);
   }
+  const skipped = r.run.skippedEventLines ?? 0;
+  const damage = skipped === 0
+    ? ""
+    : `; ${skipped} damaged line${skipped === 1 ? "" : "s"} of events.jsonl skipped`;
   io.stderr(
-    `report of run ${r.run.id} (${r.run.status}, ${r.run.tasks.length} tasks): ${opts.output}\n`,
+    `report of run ${r.run.id} (${r.run.status}, ${r.run.tasks.length} tasks): ${opts.output}${damage}\n`,
   );
   setExit(0);
 }

@@ -97,13 +97,17 @@ export function quietProgress(): RunEvents {
   return { start: nothing, grow: nothing, started: nothing, finished: nothing, retrying: nothing };
 }
 
+/** Failed tasks the summary shows with their logs' last lines. */
+const MAX_FAILURES_SHOWN = 20;
+
 /** The summary printed after a run. */
 export async function renderSummary(s: RunSummary, color: boolean): Promise<string> {
   const paint = (c: string, x: string) => (color ? `\x1b[${c}m${x}\x1b[0m` : x);
   const count = (state: string) => [...s.states.values()].filter((x) => x === state).length;
   const lines: string[] = [];
   const failed = [...s.states].filter(([, st]) => st === "failed");
-  for (const [id] of failed) {
+  // The first failures in full; a run where 10,000 tasks failed reads 20 logs, not 10,000.
+  for (const [id] of failed.slice(0, MAX_FAILURES_SHOWN)) {
     const o = s.outcomes.get(id);
     lines.push(`${paint("31", "✗")} ${paint("1", id)}: ${o ? describeOutcome(o) : "failed"}`);
     if (o?.stderrPath) {
@@ -111,6 +115,8 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
       lines.push(`    full log: ${o.stderrPath}`);
     }
   }
+  const more = failed.length - MAX_FAILURES_SHOWN;
+  if (more > 0) lines.push(`${paint("31", "✗")} and ${more} more failed: ferry status lists them`);
   const blocked = [...s.states].filter(([, st]) => st === "blocked").map(([id]) => id);
   if (blocked.length > 0) {
     const shown = blocked.length > 10

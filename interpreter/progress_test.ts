@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describeTransfer, plainProgress, renderSummary } from "./progress.ts";
 import type { PlanTask } from "./plan.ts";
-import type { RunSummary, TaskOutcome } from "./run.ts";
+import type { RunSummary, TaskOutcome, TaskState } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
 
 const fetched: TransferEvent = {
@@ -74,4 +74,34 @@ Deno.test("renderSummary() ends with the wall time and the bytes moved in the sh
     "done: 1 succeeded, 1 cached, 0 failed in 2h03m\n" +
       "transfers: 2 fetched, 1 reused, 1.2 MiB moved\n",
   );
+});
+
+Deno.test("renderSummary() shows 20 failures with their logs' capped last lines, then counts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-summary-test-" });
+  try {
+    const states = new Map<string, TaskState>();
+    const outcomes = new Map<string, TaskOutcome>();
+    for (let i = 0; i < 23; i++) {
+      const stderrPath = `${dir}/${i}.log`;
+      await Deno.writeTextFile(stderrPath, `first\n${"e".repeat(600)}\n`);
+      states.set(`t${i}`, "failed");
+      outcomes.set(`t${i}`, { ...outcome(5), outcome: "failed", exitCode: 1, stderrPath });
+    }
+    const summary = { states, outcomes, tasks: new Map(), interrupted: false, wallMs: 1000 };
+    const lines = (await renderSummary(summary, false)).split("\n");
+    assert.deepEqual(lines.slice(0, 4), [
+      "✗ t0: exit code 1",
+      "    │ first",
+      `    │ ${"e".repeat(500)}… (100 more bytes)`,
+      `    full log: ${dir}/0.log`,
+    ]);
+    assert.equal(lines.filter((l) => l.startsWith("    full log: ")).length, 20);
+    assert.deepEqual(lines.slice(80), [
+      "✗ and 3 more failed: ferry status lists them",
+      "failed: 0 succeeded, 23 failed in 1.0s",
+      "",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

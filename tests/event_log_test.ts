@@ -60,6 +60,10 @@ Deno.test("status and report skip and count damaged event-log lines, never crash
     const out = join(ws, "report.html");
     const html = await runCli(["report", "-w", ws, "-o", out]);
     assert.equal(html.code, 0, html.stderr);
+    assert.match(
+      html.stderr,
+      /^report of run \S+ \(failed, 2 tasks\): .*report\.html; 4 damaged lines of events\.jsonl skipped\n$/,
+    );
     const page = await Deno.readTextFile(out);
     assert.match(
       page,
