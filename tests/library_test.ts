@@ -98,6 +98,64 @@ Deno.test("library: a script imports mod.ts by URL (served over HTTP), with no c
   }
 });
 
+/**
+ * `deno run -A [--check] user.ts` in a fresh folder, with no flag a user would not type. Deno
+ * prints "Ignored build scripts" once per folder for npm packages with install scripts in the
+ * module graph (ssh2), so each run needs a new folder.
+ */
+async function firstRun(importer: string, check: boolean) {
+  let result = { code: -1, stdout: "", stderr: "" };
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(join(dir, "user.ts"), importer);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", ...(check ? ["--check"] : []), "user.ts"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    result = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  });
+  return result;
+}
+
+for (const check of [false, true]) {
+  Deno.test(
+    `library: the first run of a script importing mod.ts${
+      check ? " with --check" : ""
+    } prints no "Ignored build scripts" banner`,
+    async () => {
+      const imports = Object.entries(
+        JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).exports as Record<
+          string,
+          string
+        >,
+      ).map(([name, path], i) => `import * as m${i} from "${join(ROOT, path)}"; // ${name}`);
+      const r = await firstRun(
+        `${imports.join("\n")}\nconsole.log(${
+          imports.map((_, i) => `typeof m${i}`).join(", ")
+        });\n`,
+        check,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${imports.map(() => "object").join(" ")}\n`);
+      assert.equal(r.stderr, check ? "Check user.ts\n" : "");
+    },
+  );
+}
+
+Deno.test("library: the banner test would see it: a script that loads ssh2 gets the banner", async () => {
+  const r = await firstRun(
+    `import { loadSsh2 } from "${join(ROOT, "deps/ssh2.ts")}";\n` +
+      "console.log(typeof (await loadSsh2()).Client);\n",
+    false,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "function\n");
+  assert.match(r.stderr, /Ignored build scripts for packages:\n.*npm:ssh2@1\.17\.0/);
+});
+
 Deno.test("library: deno task check doc-lints every export and dry-runs the publish", async () => {
   const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
   const steps = (config.tasks.check as string).split("&&").map((s) => s.trim());

@@ -20,7 +20,7 @@
  */
 
 import { isAbsolute, resolve } from "node:path";
-import type ssh2 from "../../deps/ssh2.ts";
+import type * as ssh2 from "../../deps/ssh2.ts";
 import type { Executor, ParamValue } from "../../dsl/model.ts";
 import { shellQuote } from "../../interpreter/command.ts";
 import { connectSsh, type SshConnection } from "../staging/_sftp_session.ts";

@@ -7,12 +7,12 @@
  */
 
 import { Buffer } from "node:buffer";
-import ssh2 from "../../deps/ssh2.ts";
+import * as ssh2 from "../../deps/ssh2.ts";
 import { type HostKeyPolicy, hostPort, type SshCredentials, type SshEndpoint } from "./ssh_auth.ts";
 import { StagingError } from "./types.ts";
 
 /** Host key algorithms ssh2 can negotiate, per key type found in known_hosts. */
-const HOST_KEY_ALGORITHMS: Readonly<Record<string, readonly string[]>> = {
+const HOST_KEY_ALGORITHMS: Readonly<Record<string, readonly ssh2.ServerHostKeyAlgorithm[]>> = {
   "ssh-ed25519": ["ssh-ed25519"],
   "ecdsa-sha2-nistp256": ["ecdsa-sha2-nistp256"],
   "ecdsa-sha2-nistp384": ["ecdsa-sha2-nistp384"],
@@ -140,11 +140,15 @@ function connectFailure(
 }
 
 /** The ssh2 login options for `credentials`; throws when the key cannot be used. */
-function loginOptions(credentials: SshCredentials, label: string): ssh2.ConnectConfig {
+function loginOptions(
+  lib: ssh2.Ssh2,
+  credentials: SshCredentials,
+  label: string,
+): ssh2.ConnectConfig {
   if ("agent" in credentials) return { agent: credentials.agent };
   const { file, key, passphrase } = credentials.identity;
   const privateKey = Buffer.from(key);
-  const parsed = ssh2.utils.parseKey(privateKey, passphrase);
+  const parsed = lib.utils.parseKey(privateKey, passphrase);
   if (parsed instanceof Error) {
     const why = /bad passphrase|integrity check|decrypt/i.test(parsed.message)
       ? "the passphrase from passphrase_env does not decrypt it"
@@ -183,8 +187,9 @@ export async function connectSsh(
   timeoutMs: number,
   label = "SFTP",
 ): Promise<SshConnection> {
-  const login = loginOptions(credentials, label);
-  const client = new ssh2.Client();
+  const lib = await ssh2.loadSsh2();
+  const login = loginOptions(lib, credentials, label);
+  const client = new lib.Client();
   let rejectedKey: string | undefined;
   let closed = false;
   const closers: (() => void)[] = [];
@@ -197,6 +202,8 @@ export async function connectSsh(
   client.on("error", () => {});
   client.on("close", onClosed);
   const preferred = policy.keyTypes.flatMap((t) => HOST_KEY_ALGORITHMS[t] ?? []);
+  // An empty `append` changes nothing; ssh2's types want all three edits.
+  const algorithms = { serverHostKey: { remove: preferred, prepend: preferred, append: [] } };
   await new Promise<void>((resolve, reject) => {
     client.once("ready", resolve);
     client.once(
@@ -211,14 +218,12 @@ export async function connectSsh(
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,
       ...login,
-      ...(preferred.length > 0
-        ? { algorithms: { serverHostKey: { remove: preferred, prepend: preferred } } }
-        : {}),
+      ...(preferred.length > 0 ? { algorithms } : {}),
       hostVerifier: (key: Buffer) => {
         rejectedKey = policy.check(new Uint8Array(key));
         return rejectedKey === undefined;
       },
-    } as ssh2.ConnectConfig);
+    });
   });
   return {
     endpoint,
