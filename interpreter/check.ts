@@ -17,6 +17,7 @@ import type { Linked } from "./link.ts";
 import type { Plan } from "./plan.ts";
 import { compile } from "./compile.ts";
 import { checkRemoteInputs } from "./check_inputs.ts";
+import { StatCache } from "./stat_cache.ts";
 
 /** Options for {@linkcode checkWorkflowFile}. */
 export interface CheckOptions {
@@ -74,11 +75,19 @@ function located(doc: RawDocument, problems: readonly Problem[]): Diagnostic[] {
 }
 
 /** Check a workflow file (and optionally a site file): every problem at once. */
-export async function checkWorkflowFile(
+export function checkWorkflowFile(file: string, options: CheckOptions = {}): Promise<CheckResult> {
+  return checkWithStats(file, { ...options, stats: new StatCache() });
+}
+
+/**
+ * {@linkcode checkWorkflowFile}, looking files up through `stats`: the cache
+ * of the plan or run that checks, whose state store then hashes the same files.
+ */
+export async function checkWithStats(
   file: string,
-  options: CheckOptions = {},
+  options: CheckOptions & { readonly stats: StatCache },
 ): Promise<CheckResult> {
-  const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false } = options;
+  const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false, stats } = options;
   const workspace = resolve(options.workspace ?? dirname(file));
   const diagnostics: Diagnostic[] = [];
   const sources = new Map<string, string>();
@@ -122,6 +131,7 @@ export async function checkWorkflowFile(
     params,
     outputRoots: site?.outputRoots ?? [],
     assumeInputs,
+    stats,
   });
   diagnostics.push(...located(doc, c.problems));
   const planned = c.plan && c.linked && !diagnostics.some((d) => d.severity === "error");

@@ -12,6 +12,7 @@ import { link, type Linked } from "./link.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
 import type { FileValue } from "./values.ts";
+import type { StatCache } from "./stat_cache.ts";
 
 /** Options for {@linkcode compile}. */
 export interface CompileOptions {
@@ -27,6 +28,8 @@ export interface CompileOptions {
   readonly assumeInputs?: boolean;
   /** Files of dynamic outputs already produced (`app.output` → files). @default none */
   readonly known?: ReadonlyMap<string, readonly FileValue[]>;
+  /** Files' metadata seen so far in this plan or run. @default a new, empty cache */
+  readonly stats?: StatCache;
 }
 
 /** What compiling gives: each phase's result as far as it got, and the problems of all. */
@@ -45,8 +48,15 @@ const hasError = (ps: readonly Problem[]) => ps.some((p) => p.severity === "erro
 
 /** Compile a workflow into a plan; stops after the first phase with errors. */
 export function compile(workflow: Workflow, options: CompileOptions): Compiled {
-  const { workspace, executors, params = {}, outputRoots = [], assumeInputs = false, known } =
-    options;
+  const {
+    workspace,
+    executors,
+    params = {},
+    outputRoots = [],
+    assumeInputs = false,
+    known,
+    stats,
+  } = options;
   const expansion = expand(workflow, {
     workspace,
     params,
@@ -60,7 +70,12 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     const m = ex ? firstMatch(ex, url) : undefined;
     return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
   };
-  const linked = link(workflow, expansion, { workspace, assumeInputs, inPlace });
+  const linked = link(workflow, expansion, {
+    workspace,
+    assumeInputs,
+    inPlace,
+    ...(stats ? { stats } : {}),
+  });
   for (const p of linked.problems) problems.push(p);
   if (hasError(problems)) return { expansion, linked, problems };
   const built = buildPlan(workflow, expansion, linked, { workspace, executors });

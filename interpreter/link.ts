@@ -5,7 +5,7 @@
  * @module
  */
 
-import { statOnce } from "./stat_once.ts";
+import { StatCache } from "./stat_cache.ts";
 import { error, type Problem, warning } from "../dsl/diagnostic.ts";
 import type { Workflow } from "../dsl/model.ts";
 import type { Expansion, TaskFile } from "./expand.ts";
@@ -18,8 +18,10 @@ export interface LinkOptions {
   readonly workspace: string;
   /** Treat absent local inputs as present (CI without data), warning about each. @default false */
   readonly assumeInputs?: boolean;
-  /** How to tell whether a local file exists. @default Deno.statSync */
+  /** How to tell whether a local file exists. @default a stat through `stats` */
   readonly exists?: (path: string) => boolean;
+  /** Files' metadata seen so far in this plan or run. @default a new, empty cache */
+  readonly stats?: StatCache;
   /** Whether task `i` finds `url` in place on its nodes (cvmfs skip, rewrite), so it need not exist here. @default () => false */
   readonly inPlace?: (task: number, url: string) => boolean;
 }
@@ -36,13 +38,11 @@ export interface Linked {
   readonly problems: Problem[];
 }
 
-function fileExists(path: string): boolean {
-  return statOnce(path) !== null;
-}
-
 /** Link an expansion into a DAG. */
 export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
-  const { workspace, assumeInputs = false, exists = fileExists, inPlace = () => false } = options;
+  const { workspace, assumeInputs = false, stats = new StatCache(), inPlace = () => false } =
+    options;
+  const exists = options.exists ?? ((path: string) => stats.stat(path) !== null);
   const problems: Problem[] = [];
   const tasks = x.tasks;
   const writer = new Map<string, number>();

@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Diagnostic } from "../dsl/diagnostic.ts";
 import type { Executor } from "../dsl/model.ts";
-import { type CheckOptions, type CheckResult, checkWorkflowFile } from "./check.ts";
+import { type CheckOptions, type CheckResult, checkWithStats } from "./check.ts";
+import { StatCache } from "./stat_cache.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./plan.ts";
 import { statefulPlan } from "./plan_state.ts";
 import { StateStore } from "./state.ts";
@@ -55,7 +56,9 @@ export async function planWorkflowFile(
   options: PlanFileOptions = {},
 ): Promise<PlanFileResult> {
   const { targets = [], params = {} } = options;
-  const r = await checkWorkflowFile(file, options);
+  // One look at each file for the whole plan: the check's, then the state's.
+  const stats = new StatCache();
+  const r = await checkWithStats(file, { ...options, stats });
   const shown = { diagnostics: r.diagnostics, sources: r.sources };
   if (
     r.diagnostics.some((d) => d.severity === "error") || !r.plan || !r.expansion || !r.linked
@@ -68,7 +71,7 @@ export async function planWorkflowFile(
   let plan = targeted.plan;
   // With a state from earlier runs, each task is marked cached or to run, and why.
   if (existsSync(join(r.workspace, ".ferry", "state.db"))) {
-    const store = StateStore.open(r.workspace);
+    const store = StateStore.open(r.workspace, { stats });
     try {
       plan = statefulPlan(r, {
         file,

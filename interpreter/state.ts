@@ -9,7 +9,7 @@
  * @module
  */
 
-import { forgetStat, statOnce } from "./stat_once.ts";
+import { StatCache } from "./stat_cache.ts";
 import { createHash } from "node:crypto";
 import process from "node:process";
 import { join } from "node:path";
@@ -198,20 +198,25 @@ export class StateStore {
   readonly #seen = new Map<string, { sha256: string; size: number } | undefined>();
   #successes: Map<string, SuccessRecord> | undefined;
   readonly #stmts = new Map<string, StatementSync>();
+  readonly #stats: StatCache;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, stats: StatCache) {
     this.#db = db;
+    this.#stats = stats;
   }
 
-  /** Open (creating and migrating as needed) the state of the workspace `dir`. */
-  static open(workspace: string): StateStore {
+  /**
+   * Open (creating and migrating as needed) the state of the workspace `dir`.
+   * `stats`: what the plan or run using it saw of files already (default: nothing).
+   */
+  static open(workspace: string, options: { readonly stats?: StatCache } = {}): StateStore {
     const dir = join(workspace, ".ferry");
     Deno.mkdirSync(dir, { recursive: true });
     const db = new Database(join(dir, "state.db"));
     // WAL: readers (ferry status) never block the run; NORMAL: a commit survives a crash of the
     // process (kill -9), only a power cut may lose the last ones.
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-    const store = new StateStore(db);
+    const store = new StateStore(db, options.stats ?? new StatCache());
     store.#migrate();
     return store;
   }
@@ -433,23 +438,23 @@ export class StateStore {
    * Directories hash their sorted listing with each file's hash.
    */
   hashPath(path: string, fresh = false): { sha256: string; size: number } | undefined {
-    // Within one process a path is looked at once (planning and the run ask about the same
-    // files many times), unless the caller knows it was just written (`fresh`).
+    // Within one store (one plan or run) a path is looked at once (planning and the run ask
+    // about the same files many times), unless the caller knows it was just written (`fresh`).
     if (!fresh && this.#seen.has(path)) return this.#seen.get(path);
     const r = this.#hashPathNow(path, fresh);
     this.#seen.set(path, r);
     return r;
   }
 
-  /** Forget what this process saw of `path` (it was deleted or rewritten). */
+  /** Forget what this store saw of `path` (it was deleted or rewritten). */
   forgetPath(path: string): void {
     this.#seen.delete(path);
-    forgetStat(path);
+    this.#stats.forget(path);
   }
 
   #hashPathNow(path: string, fresh: boolean): { sha256: string; size: number } | undefined {
-    if (fresh) forgetStat(path);
-    const info = statOnce(path);
+    if (fresh) this.#stats.forget(path);
+    const info = this.#stats.stat(path);
     if (info === null) return undefined;
     if (info.isDirectory) return this.#hashDir(path, fresh);
     const memo = this.#loadMemo();
