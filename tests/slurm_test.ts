@@ -404,7 +404,7 @@ t(
         ].join("\n"),
       );
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--config", join(ROOT, "deno.json"), script],
+        args: ["run", "-A", script],
         cwd: ws,
         env: { ...c.env, NO_COLOR: "1" },
         stdout: "piped",

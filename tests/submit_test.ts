@@ -66,7 +66,7 @@ async function script(
   await Deno.writeTextFile(path, SCRIPT(join(ROOT, "mod.ts")));
   return async (...args) => {
     const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", join(ROOT, "deno.json"), path, ...args],
+      args: ["run", "-A", path, ...args],
       cwd: dir,
       env: { NO_COLOR: "1" },
       stdout: "piped",
@@ -147,7 +147,7 @@ Deno.test("submit: examples/typescript/submit.ts runs, and a second run takes ev
     );
     const run = () =>
       new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--config", join(ROOT, "deno.json"), example],
+        args: ["run", "-A", example],
         cwd: dir,
         env: { NO_COLOR: "1" },
         stdout: "piped",

@@ -2,8 +2,8 @@
  * The quickstart (examples/quickstart/workflow.yaml) written with ferry's
  * TypeScript builder: the same plan, typed references between apps.
  *
- *   deno run -A examples/typescript/quickstart.ts plan
- *   deno run -A examples/typescript/quickstart.ts run
+ *   deno run --check -A examples/typescript/quickstart.ts plan
+ *   deno run --check -A examples/typescript/quickstart.ts run
  *
  * It runs in examples/quickstart (its data and its outputs' folder).
  * @module

@@ -3,7 +3,7 @@
  * task in its own Deno process, recorded in the workspace's state (run the
  * script twice: the second time every result comes from the record).
  *
- *   deno run -A examples/typescript/submit.ts
+ *   deno run --check -A examples/typescript/submit.ts
  *
  * @module
  */
