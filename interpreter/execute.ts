@@ -12,7 +12,8 @@ import { countSummary, formatDiagnostics } from "../dsl/report.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
 import { BatchProviderError, openBatchProviders } from "../providers/batch/registry.ts";
 import { RETRY_BASE_MS } from "../providers/staging/transfer.ts";
-import { checkWorkflowFile } from "./check.ts";
+import { checkWithStats } from "./check.ts";
+import { StatCache } from "./stat_cache.ts";
 import { LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
 import { runPlan, type RunSummary } from "./run.ts";
@@ -78,7 +79,10 @@ export async function runWorkflowFile(
   options: RunWorkflowOptions,
 ): Promise<RunWorkflowResult> {
   const { io, signal, params = {}, targets = [] } = options;
-  const r = await checkWorkflowFile(file, {
+  // One look at each file for the whole run: the check's, then the state's.
+  const stats = new StatCache();
+  const r = await checkWithStats(file, {
+    stats,
     ...(options.site !== undefined ? { site: options.site } : {}),
     ...(options.workspace !== undefined ? { workspace: options.workspace } : {}),
     params,
@@ -177,7 +181,7 @@ export async function runWorkflowFile(
   }
   let store: StateStore;
   try {
-    store = StateStore.open(r.workspace);
+    store = StateStore.open(r.workspace, { stats });
   } catch (e) {
     held.lock.release();
     io.write(
