@@ -34,7 +34,7 @@ export function describeOutcome(o: TaskOutcome): string {
 /** A finished transfer in one line: what moved, how much, how fast. */
 export function describeTransfer(e: TransferEvent): string {
   const verb = e.direction === "in" ? (e.reused ? "reused" : "fetched") : "uploaded";
-  if (e.error !== undefined) return e.error;
+  if (e.error !== undefined) return capLines(e.error);
   if (e.reused) return `${verb} ${e.url} (unchanged, ${formatBytes(e.bytes)})`;
   const ms = e.ms ?? 0;
   const rate = formatRate(e.bytes, ms);

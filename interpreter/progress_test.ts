@@ -105,3 +105,10 @@ Deno.test("renderSummary() shows 20 failures with their logs' capped last lines,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("describeTransfer() caps a long error at 500 characters", () => {
+  assert.equal(
+    describeTransfer({ ...fetched, error: `Cannot fetch: ${"<html>".repeat(100)}` }),
+    `Cannot fetch: ${"<html>".repeat(100).slice(0, 486)}… (114 more bytes)`,
+  );
+});

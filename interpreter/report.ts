@@ -249,7 +249,9 @@ function renderTransfers(transfers: readonly TransferDone[]): string {
       esc(t.provider)
     }</td><td data-v="${t.bytes}">${formatBytes(t.bytes)}</td><td>${
       t.ms !== undefined ? formatDuration(t.ms) : ""
-    }</td><td>${rate}</td><td>${t.error ? esc(t.error) : t.reused ? "reused" : "ok"}</td></tr>`;
+    }</td><td>${rate}</td><td>${
+      t.error ? esc(capLines(t.error)) : t.reused ? "reused" : "ok"
+    }</td></tr>`;
   });
   return `<table id="transfer-table"><thead><tr><th>dir</th><th>url</th><th>provider</th><th>size</th><th>time</th><th>throughput</th><th>result</th></tr></thead><tbody>
 ${rows.join("\n")}

@@ -8,6 +8,7 @@
 import dagre from "../deps/dagre.ts";
 import type { GraphApp } from "./events.ts";
 import { formatBytes, formatDuration } from "./format.ts";
+import { capLines } from "./log_tail.ts";
 import type { TaskStatus } from "./status_types.ts";
 import { appOfTask, COLORS, esc, type TransferDone } from "./report_page.ts";
 
@@ -123,7 +124,7 @@ export function renderTimeline(
       color: x.error ? COLORS.failed! : "#00838f",
       label: `${x.direction === "in" ? "fetch" : "upload"} ${x.url}: ${formatBytes(x.bytes)}${
         x.ms !== undefined ? ` in ${formatDuration(x.ms)}` : ""
-      }${x.error ? ` — ${x.error}` : ""}`,
+      }${x.error ? ` — ${capLines(x.error)}` : ""}`,
     });
   }
   if (items.length === 0) return `<p class="empty">Nothing ran in this run.</p>`;
