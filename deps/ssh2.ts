@@ -7,8 +7,9 @@
  * ferry's `mod.ts` runs without ferry's deno.json, and Deno prints "Ignored build scripts for
  * packages: npm:ssh2, npm:cpu-features" for every npm package with an install script in the
  * module graph, needed or not. A literal `import("npm:ssh2@…")` is still in the graph, and so are
- * npm:@types/ssh2's types under `--check`; a specifier in a variable is not. `ssh2_types_test.ts`
- * checks that the real module (with npm:@types/ssh2) satisfies these declarations.
+ * npm:@types/ssh2's types under `--check`; a specifier in a variable is not.
+ * `tests/ssh2_types_test.ts` checks that the real module (with npm:@types/ssh2) satisfies
+ * these declarations.
  * @module
  */
 
