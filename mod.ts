@@ -61,6 +61,7 @@ export type { DynamicList, FileValue, Value } from "./interpreter/values.ts";
 export type { RenderedRun } from "./interpreter/command.ts";
 export type { DecisionKind } from "./interpreter/staging.ts";
 export { compile } from "./interpreter/compile.ts";
+export { StatCache } from "./interpreter/stat_cache.ts";
 export type {
   Plan,
   PlanFile,
