@@ -9,13 +9,25 @@
  */
 
 import assert from "node:assert/strict";
-import { getBuiltinModule } from "node:process";
 import { join } from "node:path";
 import { taskDirName } from "../interpreter/attempt.ts";
 import type { RunEvent } from "../interpreter/events.ts";
 import { ferryRun, runDirOf, writeWorkflow } from "./_run.ts";
 
-const { DatabaseSync } = getBuiltinModule("node:sqlite") as typeof import("node:sqlite");
+/** The part of node:sqlite this helper uses (local types, as in interpreter/state.ts: the older
+ * @types/node that npm:@types/ssh2 brings into a whole-suite type-check lacks node:sqlite). */
+interface Sqlite {
+  DatabaseSync: new (path: string) => {
+    exec(sql: string): void;
+    prepare(sql: string): {
+      all(...params: (string | number | null)[]): Record<string, string | number | null>[];
+      run(...params: (string | number | null)[]): unknown;
+    };
+    close(): void;
+  };
+}
+const builtins = process as unknown as { getBuiltinModule(id: string): unknown };
+const { DatabaseSync } = builtins.getBuiltinModule("node:sqlite") as Sqlite;
 
 /** The one task of the template run. */
 const TEMPLATE = "work[i=0]";
