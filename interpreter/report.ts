@@ -187,8 +187,9 @@ function renderTable(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): 
       a?.durationMs !== undefined ? formatDuration(a.durationMs) : "",
     ];
   });
-  // `</` cannot end the script element early.
-  const data = JSON.stringify({ rows, colors: COLORS }).replace(/<\//g, "<\\/");
+  // No `<` at all: `</script` would end the element early, and `<!--<script>` (a task id may
+  // hold it) would keep it open over the rest of the page.
+  const data = JSON.stringify({ rows, colors: COLORS }).replace(/</g, "\\u003c");
   const heads = [
     "task",
     "app",
