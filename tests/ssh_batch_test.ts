@@ -108,7 +108,8 @@ t(
             outputs: { out: "sq/${{ n }}.txt" },
             shell: [
               `echo "start \${{ n }} $(date +%s%N)" >> ${ledger}`,
-              "sleep 0.5",
+              // Long enough that two sessions overlap even when opening one is slow (under load).
+              "sleep 2",
               'echo "$(( ${{ n }} * ${{ n }} )) via ${SSH_CONNECTION##* }" > ${{ outputs.out }}',
               `echo "end \${{ n }} $(date +%s%N)" >> ${ledger}`,
             ].join("\n"),
