@@ -117,8 +117,15 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
     if (spawner === undefined) {
       spawner = Spawner.start(undefined, Math.min(killGraceSeconds, 2)) ?? null;
     }
+    const record = recordOf(job);
     if (spawner) {
-      const p = spawner.spawn(argv, job.dir, job.env, job.mkdirs);
+      // The spawner records the task's group itself: off ferry's thread, and with no gap between
+      // the start and the record.
+      const p = spawner.spawn(argv, job.dir, {
+        env: job.env,
+        mkdirs: job.mkdirs,
+        ...(record ? { record: record.path } : {}),
+      });
       return { pid: await p.pid, status: p.status };
     }
     for (const d of job.mkdirs) Deno.mkdirSync(d, { recursive: true });
@@ -130,7 +137,12 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
       stdout: "null",
       stderr: "null",
     }).spawn();
-    return { pid: child.pid, status: child.status };
+    record?.started(child.pid);
+    const status = child.status.then((s) => {
+      signalGroup(child.pid, "SIGKILL");
+      return s;
+    });
+    return { pid: child.pid, status };
   };
   return {
     name: "local",
@@ -151,8 +163,6 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
         removeFiles();
         return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host };
       }
-      const record = recordOf(job);
-      record?.started(child.pid);
       child.status.finally(removeFiles);
       let reason: "timeout" | "cancelled" | undefined;
       const kill = (why: "timeout" | "cancelled") => {
@@ -172,7 +182,6 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
       signal.removeEventListener("abort", onAbort);
       // Whatever the task left running in its group goes with it.
       signalGroup(child.pid, "SIGKILL");
-      record?.ended(child.pid);
       const endedAt = Date.now();
       const base = {
         startedAt,

@@ -50,22 +50,29 @@ export function processStart(pid: number): number | undefined {
   return start === undefined ? undefined : Number(start);
 }
 
-/** The open record of one run directory, written by the local provider. */
+/**
+ * The open record of one run directory. The spawner appends to it itself (the same lines, written
+ * by spawner.py or spawner.pl); the local provider writes them only for tasks it starts without one.
+ */
 export class GroupRecord {
+  /** The record's path. */
+  readonly path: string;
   readonly #file: Deno.FsFile;
 
-  private constructor(file: Deno.FsFile) {
+  private constructor(path: string, file: Deno.FsFile) {
+    this.path = path;
     this.#file = file;
   }
 
-  /** Open (creating) the record in `runDir`; undefined when it cannot be written. */
+  /** Open (creating, with its header) the record in `runDir`; undefined when it cannot be written. */
   static open(runDir: string): GroupRecord | undefined {
+    const path = join(runDir, GROUPS_FILE);
     try {
-      const file = Deno.openSync(join(runDir, GROUPS_FILE), { append: true, create: true });
+      const file = Deno.openSync(path, { append: true, create: true });
       if (file.statSync().size === 0) {
         file.writeSync(encoder.encode(`ferry process groups 1 ${hostname()} ${bootId()}\n`));
       }
-      return new GroupRecord(file);
+      return new GroupRecord(path, file);
     } catch {
       return undefined;
     }

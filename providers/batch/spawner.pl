@@ -6,7 +6,10 @@
 # Requests on stdin: a decimal byte count, "\n", then that many bytes of
 # NUL-terminated fields: id, cwd, number of directories to make first,
 # the directories, number of env entries, KEY=VALUE..., number
-# of argv entries, argv... Replies on stdout, NUL-terminated fields:
+# of argv entries, argv..., then the run's record of process groups (a path,
+# or empty): the spawner appends "+ PID START" to it when it starts a task and
+# "- PID" once the task and its group are gone (see process_groups.ts).
+# Replies on stdout, NUL-terminated fields:
 #   S id pid       started
 #   E id status    exited (raw wait status)
 #   F id message   could not start
@@ -37,6 +40,31 @@ sub reply {
   print(join("\0", @_), "\0") or $ferry_gone = 1;
 }
 
+my %records;    # record path -> handle (undef: cannot be written)
+
+sub record {
+  my ($path, $line) = @_;
+  return unless defined $path && length $path;
+  if (!exists $records{$path}) {
+    my $fh;
+    $fh = undef unless sysopen($fh, $path, POSIX::O_WRONLY() | POSIX::O_APPEND());
+    $records{$path} = $fh;
+  }
+  my $fh = $records{$path};
+  syswrite($fh, $line) if $fh;    # one write: an appended short line is never torn
+}
+
+# When $pid started (clock ticks since boot, field 22 of /proc/PID/stat), or 0.
+sub start_time {
+  my ($pid) = @_;
+  open(my $f, '<', "/proc/$pid/stat") or return 0;
+  my $stat = <$f>;
+  close($f);
+  return 0 unless defined $stat && $stat =~ /\) (.*)$/s;
+  my @fields = split(/ /, $1);
+  return $fields[19] // 0;
+}
+
 sub signal_group {
   my ($sig, $pid) = @_;
   kill($sig, -$pid) or kill($sig, $pid);    # no group (yet): the task itself
@@ -44,9 +72,12 @@ sub signal_group {
 
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
-    my $id = delete $jobs{$pid};
+    my $status = $?;
+    my $job = delete $jobs{$pid};
     kill('KILL', -$pid);    # what the task left running in its group goes with it
-    reply('E', $id, $?) if defined $id;
+    next unless $job;
+    record($job->[1], "- $pid\n");
+    reply('E', $job->[0], $status);
   }
 }
 
@@ -60,6 +91,7 @@ sub spawn {
   my @env = splice(@f, 0, $nenv);
   my $nargs = shift @f;
   my @argv = splice(@f, 0, $nargs);
+  my $rec = shift @f;
   # Signals wait until the child has its own handlers back: a SIGTERM meant for the task must not
   # run this process's handler in the child.
   my $old = POSIX::SigSet->new;
@@ -84,7 +116,8 @@ sub spawn {
     POSIX::_exit(127);
   }
   POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
-  $jobs{$pid} = $id;
+  record($rec, "+ $pid " . start_time($pid) . "\n");
+  $jobs{$pid} = [$id, $rec];
   reply('S', $id, $pid);
 }
 

@@ -7,7 +7,10 @@
 # Requests on stdin: a decimal byte count, "\n", then that many bytes of
 # NUL-terminated fields: id, cwd, number of directories to make first, the
 # directories, number of env entries, KEY=VALUE..., number of argv entries,
-# argv... Replies on stdout, NUL-terminated fields:
+# argv..., then the run's record of process groups (a path, or empty): the
+# spawner appends "+ PID START" to it when it starts a task and "- PID" once
+# the task and its group are gone (see process_groups.ts). Replies on stdout,
+# NUL-terminated fields:
 #   S id pid       started
 #   E id status    exited (raw wait status)
 #   F id message   could not start
@@ -29,6 +32,34 @@ jobs = {}
 RESET = (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGQUIT, signal.SIGHUP)
 ferry_gone = False  # a reply could not be written
 stopping = False  # SIGTERM or SIGHUP
+records = {}  # record path -> file descriptor (-1: cannot be written)
+
+
+def record(path, line):
+    if not path:
+        return
+    fd = records.get(path)
+    if fd is None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        except OSError:
+            fd = -1
+        records[path] = fd
+    if fd >= 0:
+        try:
+            os.write(fd, line)  # one write: an appended short line is never torn
+        except OSError:
+            pass
+
+
+def start_time(pid):
+    """When `pid` started (clock ticks since boot, field 22 of /proc/PID/stat), or 0."""
+    try:
+        with open(b"/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split(b" ")[19])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def reply(kind, ident, value):
@@ -60,13 +91,14 @@ def reap():
             return
         if pid == 0:
             return
-        ident = jobs.pop(pid, None)
+        job = jobs.pop(pid, None)
         try:
             os.killpg(pid, signal.SIGKILL)  # what the task left running in its group goes with it
         except OSError:
             pass
-        if ident is not None:
-            reply(b"E", ident, status)
+        if job is not None:
+            record(job[1], b"- %d\n" % pid)
+            reply(b"E", job[0], status)
 
 
 devnull = os.open(os.devnull, os.O_RDWR)
@@ -88,6 +120,8 @@ def spawn(fields):
     i += 1 + n
     n = int(fields[i])
     argv = fields[i + 1:i + 1 + n]
+    i += 1 + n
+    rec = fields[i] if i < len(fields) else b""
     try:
         for d in dirs:
             os.makedirs(d, exist_ok=True)
@@ -98,7 +132,8 @@ def spawn(fields):
         return
     finally:
         os.chdir(home)
-    jobs[pid] = ident
+    record(rec, b"+ %d %d\n" % (pid, start_time(pid)))
+    jobs[pid] = (ident, rec)
     reply(b"S", ident, pid)
 
 

@@ -51,6 +51,19 @@ function spawnerCommand(only?: "python" | "perl"): [string, string] | undefined 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Options for {@linkcode Spawner.spawn}. */
+export interface SpawnOptions {
+  /** Extra environment (on top of the spawner's). @default {} */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Directories to make first. @default [] */
+  readonly mkdirs?: readonly string[];
+  /**
+   * A run's record of process groups (a file made by `GroupRecord.open`, process_groups.ts): the
+   * spawner appends the task's group when it starts it and again once it is gone. @default none
+   */
+  readonly record?: string;
+}
+
 /** How a spawned process ended. */
 export interface ExitStatus {
   /** Exit code (128 + signal number when killed by a signal). */
@@ -152,13 +165,13 @@ export class Spawner {
     this.#pending.clear();
   }
 
-  /** Start argv in `cwd` with extra `env`; resolves the pid, then the exit status. */
+  /** Start argv in `cwd`; resolves the pid, then the exit status. */
   spawn(
     argv: readonly string[],
     cwd: string,
-    env: Readonly<Record<string, string>>,
-    mkdirs: readonly string[] = [],
+    options: SpawnOptions = {},
   ): { pid: Promise<number>; status: Promise<ExitStatus> } {
+    const { env = {}, mkdirs = [], record: recordPath = "" } = options;
     const id = String(this.#next++);
     let started!: (pid: number) => void,
       exited!: (s: ExitStatus) => void,
@@ -192,6 +205,7 @@ export class Spawner {
       ...vars,
       String(argv.length),
       ...argv,
+      recordPath,
     ]
       .map((f) => `${f}\0`).join("");
     const bytes = encoder.encode(record);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Spawner } from "./spawner.ts";
 import { signalGroup } from "./local.ts";
+import { GroupRecord, recordedGroups } from "./process_groups.ts";
 
 for (const kind of ["python", "perl"] as const) {
   Deno.test(`Spawner (${kind}) starts tasks in their own session, with env, directories and exit status`, async () => {
@@ -13,8 +14,7 @@ for (const kind of ["python", "perl"] as const) {
       const ok = spawner.spawn(
         ["sh", "-c", 'printf "%s|%s" "$X" "$(pwd)" > out.txt; ps -o sid= -p $$ > sid.txt'],
         work,
-        { X: "va=lue\nz" },
-        [work],
+        { env: { X: "va=lue\nz" }, mkdirs: [work] },
       );
       const pid = await ok.pid;
       assert.deepEqual(await ok.status, { code: 0 });
@@ -24,11 +24,11 @@ for (const kind of ["python", "perl"] as const) {
         String(pid),
         "the task leads its own session",
       );
-      assert.deepEqual(await spawner.spawn(["sh", "-c", "exit 7"], dir, {}).status, { code: 7 });
-      const slow = spawner.spawn(["sleep", "30"], dir, {});
+      assert.deepEqual(await spawner.spawn(["sh", "-c", "exit 7"], dir).status, { code: 7 });
+      const slow = spawner.spawn(["sleep", "30"], dir);
       signalGroup(await slow.pid, "SIGTERM");
       assert.deepEqual(await slow.status, { code: 143, signal: "SIGTERM" });
-      const missing = await spawner.spawn(["/no/such/program"], dir, {}).status;
+      const missing = await spawner.spawn(["/no/such/program"], dir).status;
       assert.equal(missing.code, 127);
     } finally {
       await spawner.close();
@@ -72,17 +72,34 @@ for (const kind of ["python", "perl"] as const) {
     const groups: number[] = [];
     try {
       // A task that leaves a process behind in its group: it goes when the task ends.
-      const left = spawner.spawn(["sh", "-c", "sleep 100 & echo $! > bg"], dir, {});
+      const record = GroupRecord.open(dir)!;
+      const left = spawner.spawn(["sh", "-c", "sleep 100 & echo $! > bg"], dir, {
+        record: record.path,
+      });
       groups.push(await left.pid);
       assert.deepEqual(await left.status, { code: 0 });
       assert.ok(await gone(groups[0]!, 2_000), "the task's background sleep was killed");
       // Tasks still running when the spawner is closed end with SIGTERM.
-      const held = [0, 1].map(() => spawner.spawn(["sh", "-c", "sleep 100 & wait"], dir, {}));
+      const held = [0, 1].map(() =>
+        spawner.spawn(["sh", "-c", "sleep 100 & wait"], dir, { record: record.path })
+      );
       for (const h of held) groups.push(await h.pid);
+      const end = Date.now() + 5_000;
+      while (groups.slice(1).some((g) => groupMembers(g).length < 2) && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       assert.equal(groupMembers(groups[1]!).length, 2, "sh and its sleep run");
+      assert.deepEqual([...recordedGroups(dir).keys()], groups.slice(1), "the running ones");
       await spawner.close();
+      record.close();
       for (const h of held) assert.deepEqual(await h.status, { code: 143, signal: "SIGTERM" });
       for (const g of groups) assert.deepEqual(groupMembers(g), []);
+      // The spawner recorded each group as it started and once it was gone.
+      const lines = (await Deno.readTextFile(record.path)).split("\n").slice(1, -1);
+      assert.equal(lines.length, 6, lines.join("\n"));
+      assert.match(lines[0]!, new RegExp(`^\\+ ${groups[0]} [1-9]\\d*$`));
+      assert.equal(lines[1], `- ${groups[0]}`);
+      assert.deepEqual(recordedGroups(dir), new Map());
     } finally {
       await spawner.close();
       for (const g of groups) signalGroup(g, "SIGKILL");
@@ -103,10 +120,10 @@ for (const kind of ["python", "perl"] as const) {
       [
         `import { Spawner } from ${JSON.stringify(new URL("./spawner.ts", import.meta.url).href)};`,
         `const s = Spawner.start(${JSON.stringify(kind)});`,
-        `const a = s.spawn(["sh", "-c", "sleep 100 & wait"], ${JSON.stringify(dir)}, {});`,
+        `const a = s.spawn(["sh", "-c", "sleep 100 & wait"], ${JSON.stringify(dir)});`,
         `const b = s.spawn(["sh", "-c", "trap '' TERM; sleep 100 & wait"], ${
           JSON.stringify(dir)
-        }, {});`,
+        });`,
         `console.log(await a.pid, await b.pid);`,
         `setInterval(() => {}, 1000);`,
       ].join("\n"),
