@@ -140,6 +140,7 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
     record?.started(child.pid);
     const status = child.status.then((s) => {
       signalGroup(child.pid, "SIGKILL");
+      record?.ended(child.pid);
       return s;
     });
     return { pid: child.pid, status };
