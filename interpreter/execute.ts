@@ -17,6 +17,7 @@ import { StatCache } from "./stat_cache.ts";
 import { LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
 import { runPlan, type RunSummary } from "./run.ts";
+import { statusCounts } from "./render_text.ts";
 import { planForTargets } from "./plan_file.ts";
 import { toFileUrl } from "./urls.ts";
 import { redactSecrets } from "../providers/staging/secrets.ts";
@@ -220,7 +221,7 @@ export async function runWorkflowFile(
       ...(options.rerun ? { rerun: options.rerun } : {}),
     });
     plan = withState;
-    io.write(`plan: ${plan.summary.run} to run, ${plan.summary.cached} cached\n`);
+    io.write(`plan: ${statusCounts(plan.summary)}\n`);
     const style = options.progress ?? "auto";
     const live = style === "live" || (style === "auto" && io.terminal && terminalWidth() > 0);
     const events = style === "quiet"

@@ -76,7 +76,7 @@ Deno.test("http: one transfer per URL for many readers, resumed after a dropped 
       assert.match(first.stderr, /transfers: 2 fetched, 3\.0 MiB moved/);
       assert.match(
         first.stderr,
-        /in fetched http:\/\/127\.0\.0\.1:\d+\/ref\/small\.txt \(6 B in [\d.]+s, .*3 attempts\)/,
+        /in fetched http:\/\/127\.0\.0\.1:\d+\/ref\/small\.txt \(6 B in [\d.]+m?s, .*3 attempts\)/,
       );
       const events = (await Deno.readTextFile(join(runDirOf(first), "events.jsonl"))).trim().split(
         "\n",
