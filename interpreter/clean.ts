@@ -7,8 +7,9 @@
  */
 
 import { existsSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { acquireLock, describeHolder, type HeldLock, readLock } from "./lock.ts";
+import { GROUPS_FILE } from "../providers/batch/process_groups.ts";
 
 /** Options for {@linkcode cleanWorkspace}. */
 export interface CleanOptions {
@@ -99,7 +100,12 @@ export function cleanWorkspace(workspace: string, options: CleanOptions = {}): C
         try {
           // With `all`, the lock (ours) goes last: a run starting at once must not lose its files.
           if (p === dir) removeAllBut(dir, "lock");
-          else Deno.removeSync(p, { recursive: true });
+          else {
+            Deno.removeSync(p, { recursive: true });
+            // A run's record of its task process groups serves only the run that takes over its
+            // lock; holding the lock, clean has ended any survivor already (acquireLock).
+            if (basename(p) === "tasks") removeIfPresent(join(dirname(p), GROUPS_FILE));
+          }
         } catch (e) {
           errors.push(`Cannot remove "${p}": ${(e as Error).message}`);
         }
@@ -149,6 +155,15 @@ function attemptDirs(dir: string): string[] {
   }
   if (existsSync(join(dir, "staged"))) out.push(join(dir, "staged"));
   return out;
+}
+
+/** Remove `path`; one that is not there is fine. */
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }
 
 function removeAllBut(dir: string, keep: string): void {
