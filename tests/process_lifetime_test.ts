@@ -86,7 +86,11 @@ function holdingWorkflow(ledger: string, hold: string) {
         // A copy of this task still alive from an earlier run is written down as an overlap.
         shell: [
           'pidfile="$LEDGER/${{ n }}.pid"',
-          'if [ -e "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then',
+          // Alive means a process that is not a zombie: a killed copy whose new parent has not
+          // collected it yet is no copy running (kill -0 would still find it).
+          'old=$(cat "$pidfile" 2>/dev/null || true)',
+          'state=$( { [ -n "$old" ] && sed "s/.*) //" "/proc/$old/stat" | cut -d" " -f1; } 2>/dev/null || true)',
+          'if [ -n "$state" ] && [ "$state" != Z ]; then',
           '  echo "${{ n }}" >> "$LEDGER/overlaps"',
           "fi",
           'echo $$ > "$pidfile"',
