@@ -1,4 +1,5 @@
-import { assertEquals } from "node:assert/strict";
+import assert from "node:assert/strict";
+const assertEquals = assert.deepStrictEqual;
 import { describeFsFault, isDamagedDatabase, isNoSpace, isReadOnly } from "./fs_errors.ts";
 
 Deno.test("fs_errors: classifies the faults of ferry's own files", () => {
