@@ -66,6 +66,22 @@ function removeQuietly(path: string): void {
   } catch { /* not there */ }
 }
 
+/** Request headers: revalidation of a cached copy, and the range to resume from. */
+function requestHeaders(
+  previous: Validators | undefined,
+  have: number,
+  validator: string | undefined,
+): Headers {
+  const headers = new Headers({ "accept-encoding": "identity" });
+  if (previous?.etag) headers.set("if-none-match", previous.etag);
+  else if (previous?.lastModified) headers.set("if-modified-since", previous.lastModified);
+  if (have > 0) {
+    headers.set("range", `bytes=${have}-`);
+    headers.set("if-range", validator!);
+  }
+  return headers;
+}
+
 /** One download attempt. */
 class Download {
   readonly #req: FetchRequest;
@@ -124,14 +140,7 @@ class Download {
     const sidecar = found > 0 ? readSidecar(this.#sidecar, this.#req.url) : undefined;
     const validator = rangeValidator(sidecar);
     const have = validator ? found : 0;
-    const headers = new Headers({ "accept-encoding": "identity" });
-    if (previous?.etag) headers.set("if-none-match", previous.etag);
-    else if (previous?.lastModified) headers.set("if-modified-since", previous.lastModified);
-    if (have > 0) {
-      headers.set("range", `bytes=${have}-`);
-      headers.set("if-range", validator!);
-    }
-    const res = await this.#get(headers);
+    const res = await this.#get(requestHeaders(previous, have, validator));
     const h = res.headers;
     const etag = h.get("etag") ?? undefined;
     const lastModified = h.get("last-modified") ?? undefined;
@@ -142,46 +151,12 @@ class Download {
     if (res.status === 304 && previous) {
       return { status: "unchanged", validators: { ...previous, ...fresh } };
     }
-    if (res.status === 416 && have > 0) {
-      const total = Number(/^bytes \*\/(\d+)$/.exec(h.get("content-range") ?? "")?.[1]);
-      if (total === have) {
-        this.#req.progress(have, have);
-        return this.#done({ ...sidecar, ...fresh, size: have });
-      }
-      this.#restart();
-      const why = Number.isNaN(total)
-        ? `refused to send from byte ${have}`
-        : `has ${total} bytes, fewer than the ${have} already fetched`;
-      throw fail(`${this.#host} ${why}: starting over`, true);
-    }
-    if (res.status !== 200 && res.status !== 206) {
-      await res.body?.cancel();
-      const retry = res.status >= 500 || res.status === 408 || res.status === 429;
-      const wait = retry ? retryAfter(h.get("retry-after")) : 0;
-      if (wait > 0) await sleep(wait * 1000, this.#req.signal);
-      throw fail(`${statusLine(res)} from ${new URL(res.url || this.#req.url).host}`, retry);
-    }
-    let start = 0;
-    let total: number | undefined;
+    if (res.status === 416 && have > 0) return this.#unsatisfiable(res, have, sidecar, fresh);
+    if (res.status !== 200 && res.status !== 206) return await this.#refused(res);
     const length = h.get("content-length") === null ? undefined : Number(h.get("content-length"));
-    if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h.get("content-range") ?? "");
-      if (!m || Number(m[1]) !== have) {
-        await res.body?.cancel();
-        this.#restart();
-        throw fail(`${this.#host} sent bytes ${m?.[1] ?? "?"}-, not from byte ${have}`, true);
-      }
-      if (etag && sidecar?.etag && etag !== sidecar.etag) {
-        // The server ignored If-Range: these bytes belong to another version.
-        await res.body?.cancel();
-        this.#restart();
-        throw fail(`${this.#host} sent part of another version of the file`, true);
-      }
-      start = have;
-      total = m[3] === "*" ? undefined : Number(m[3]);
-    } else {
-      total = length;
-    }
+    const { start, total } = res.status === 206
+      ? await this.#partialContent(res, have, etag, sidecar)
+      : { start: 0, total: length };
     const digest = serverDigest(h, res.status === 200) ??
       (res.status === 206 ? sidecar?.digest : undefined);
     // A fresh start records what it is a part of, for a later resume.
@@ -200,6 +175,59 @@ class Download {
       size: total ?? end,
       ...(digest ? { digest } : {}),
     });
+  }
+
+  /**
+   * A 416 to a resume: the partial file is already whole (done), or the
+   * server's file is shorter than it (start over).
+   */
+  #unsatisfiable(
+    res: Response,
+    have: number,
+    sidecar: Sidecar | undefined,
+    fresh: Validators,
+  ): FetchResult {
+    const total = Number(/^bytes \*\/(\d+)$/.exec(res.headers.get("content-range") ?? "")?.[1]);
+    if (total === have) {
+      this.#req.progress(have, have);
+      return this.#done({ ...sidecar, ...fresh, size: have });
+    }
+    this.#restart();
+    const why = Number.isNaN(total)
+      ? `refused to send from byte ${have}`
+      : `has ${total} bytes, fewer than the ${have} already fetched`;
+    throw fail(`${this.#host} ${why}: starting over`, true);
+  }
+
+  /** A status other than 200 or 206: waits for Retry-After when worth a retry, then throws. */
+  async #refused(res: Response): Promise<never> {
+    await res.body?.cancel();
+    const retry = res.status >= 500 || res.status === 408 || res.status === 429;
+    const wait = retry ? retryAfter(res.headers.get("retry-after")) : 0;
+    if (wait > 0) await sleep(wait * 1000, this.#req.signal);
+    throw fail(`${statusLine(res)} from ${new URL(res.url || this.#req.url).host}`, retry);
+  }
+
+  /** Where a 206 body starts and the whole file's size; throws if it is not the part asked for. */
+  async #partialContent(
+    res: Response,
+    have: number,
+    etag: string | undefined,
+    sidecar: Sidecar | undefined,
+  ): Promise<{ start: number; total: number | undefined }> {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+    if (!m || Number(m[1]) !== have) {
+      await res.body?.cancel();
+      this.#restart();
+      throw fail(`${this.#host} sent bytes ${m?.[1] ?? "?"}-, not from byte ${have}`, true);
+    }
+    if (etag && sidecar?.etag && etag !== sidecar.etag) {
+      // The server ignored If-Range: these bytes belong to another version.
+      await res.body?.cancel();
+      this.#restart();
+      throw fail(`${this.#host} sent part of another version of the file`, true);
+    }
+    return { start: have, total: m[3] === "*" ? undefined : Number(m[3]) };
   }
 
   /** GET the URL, following redirects; Authorization only goes to the first origin. */
