@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { placeInputs } from "../interpreter/attempt.ts";
 import type { PlanTask } from "../interpreter/plan.ts";
-import { toFileUrl } from "../interpreter/urls.ts";
+import { toFileUrl } from "../providers/_shared/urls.ts";
 
 /** Median of a list of numbers. */
 function median(xs: number[]): number {

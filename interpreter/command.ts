@@ -9,30 +9,13 @@ import type { ExprPart } from "../dsl/expr.ts";
 import type { App } from "../dsl/model.ts";
 import { asText, evaluateText, ExpressionError, lookup, type Scope, template } from "./evaluate.ts";
 import { DynamicList, FileValue, kindOf, type Value } from "./values.ts";
+import { shellQuote } from "../providers/_shared/shell.ts";
 
 /** What a task runs, with every expression substituted. */
 export type RenderedRun =
   | { readonly kind: "command"; readonly argv: readonly string[] }
   | { readonly kind: "shell"; readonly script: string }
   | { readonly kind: "function"; readonly module: string; readonly export: string };
-
-const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-/**
- * Quote a word for bash so it is always one word and never code.
- *
- * @example
- * ```ts
- * import { shellQuote } from "./command.ts";
- * import assert from "node:assert/strict";
- * assert.equal(shellQuote("out/a.bam"), "out/a.bam");
- * assert.equal(shellQuote("it's $(x)"), "'it'\\''s $(x)'");
- * ```
- */
-export function shellQuote(word: string): string {
-  if (word !== "" && SAFE.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 function words(v: Value, e: ExprPart): string[] {
   if (Array.isArray(v)) return v.flatMap((x) => words(x, e));

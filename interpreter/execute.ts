@@ -19,7 +19,7 @@ import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./
 import { runPlan, type RunSummary } from "./run.ts";
 import { statusCounts } from "./render_text.ts";
 import { planForTargets } from "./plan_file.ts";
-import { toFileUrl } from "./urls.ts";
+import { toFileUrl } from "../providers/_shared/urls.ts";
 import { redactSecrets } from "../providers/staging/secrets.ts";
 import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";

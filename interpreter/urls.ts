@@ -104,11 +104,6 @@ export function safeDecode(s: string): string {
   }
 }
 
-/** A local path (absolute, or relative to the current directory) as a file: URL string. */
-export function toFileUrl(path: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(path) ? path : pathToFileURL(resolve(path)).href;
-}
-
 /** The workspace-relative path of `url` (decoded), or undefined when it is outside `base`. */
 export function workspaceRelative(url: string, base: string): string | undefined {
   return url.startsWith(base + "/") ? safeDecode(url.slice(base.length + 1)) : undefined;

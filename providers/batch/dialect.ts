@@ -13,7 +13,7 @@
  */
 
 import type { Resources } from "../../dsl/model.ts";
-export { shellQuote } from "../../interpreter/command.ts";
+export { shellQuote } from "../_shared/shell.ts";
 
 /** What a job script is for: one task, or an array of `count` tasks. */
 export interface ScriptRequest {

@@ -26,7 +26,7 @@ export interface LocalProviderOptions {
   readonly spawner?: boolean;
 }
 
-const RUNNER_URL = new URL("../../interpreter/function_runner.ts", import.meta.url);
+const RUNNER_URL = new URL("./function_runner.ts", import.meta.url);
 // A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
 // loaded from one; `deno run` takes either.
 const FUNCTION_RUNNER = RUNNER_URL.protocol === "file:"

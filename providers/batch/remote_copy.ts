@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { shellQuote } from "../../interpreter/command.ts";
+import { shellQuote } from "../_shared/shell.ts";
 import type { SshRunner } from "./ssh_runner.ts";
 import { lastLines } from "./runner.ts";
 import type { JobSpec } from "./types.ts";

@@ -23,8 +23,8 @@
 
 import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import { shellQuote } from "../../interpreter/command.ts";
-import { SshSetupError } from "../staging/ssh_auth.ts";
+import { shellQuote } from "../_shared/shell.ts";
+import { SshSetupError } from "../_shared/ssh_auth.ts";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { SSH_PROVIDER_OPTIONS } from "./registry.ts";
 import { lastLines } from "./runner.ts";

@@ -22,7 +22,7 @@
 import { isAbsolute, resolve } from "node:path";
 import type * as ssh2 from "../../deps/ssh2.ts";
 import type { Executor, ParamValue } from "../../dsl/model.ts";
-import { shellQuote } from "../../interpreter/command.ts";
+import { shellQuote } from "../_shared/shell.ts";
 import { connectSsh, type SshConnection } from "../staging/_sftp_session.ts";
 import { readSecret } from "../staging/secrets.ts";
 import {
@@ -34,7 +34,7 @@ import {
   type SshEndpoint,
   sshEndpoint,
   SshSetupError,
-} from "../staging/ssh_auth.ts";
+} from "../_shared/ssh_auth.ts";
 import type { Invocation } from "./dialect.ts";
 import { SSH_OPTIONS, SSH_PROVIDER_OPTIONS } from "./registry.ts";
 import type { CommandRunner, Ran } from "./runner.ts";

@@ -33,7 +33,7 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { shellQuote } from "../../interpreter/command.ts";
+import { shellQuote } from "../_shared/shell.ts";
 import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
 // The functions every wrapper holds, in a real shell file so that shellcheck reads them. A text
 // import, not a file read, so that it works from a published package fetched over https too.
@@ -42,7 +42,7 @@ import WRAPPER_LIBRARY from "./wrapper.sh" with { type: "text" };
 /** The library's shellcheck directive for the whole file: it must come before the first command. */
 const FILE_DIRECTIVE = WRAPPER_LIBRARY.match(/^# shellcheck disable=.*$/m)![0];
 
-const RUNNER_URL = new URL("../../interpreter/function_runner.ts", import.meta.url);
+const RUNNER_URL = new URL("./function_runner.ts", import.meta.url);
 // A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
 // loaded from one; `deno run` takes either.
 const FUNCTION_RUNNER = RUNNER_URL.protocol === "file:"

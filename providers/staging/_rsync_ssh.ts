@@ -18,7 +18,7 @@ import {
   sshCredentials,
   type SshEndpoint,
   SshSetupError,
-} from "./ssh_auth.ts";
+} from "../_shared/ssh_auth.ts";
 import { StagingError } from "./types.ts";
 
 /** What rsync needs to run over ssh. */

@@ -8,7 +8,7 @@
 import { Buffer } from "node:buffer";
 import { dirname } from "node:path/posix";
 import type { SftpSession } from "./_sftp_session.ts";
-import { hostPort } from "./ssh_auth.ts";
+import { hostPort } from "../_shared/ssh_auth.ts";
 import { StagingError } from "./types.ts";
 
 /** Bytes per read or write request: OpenSSH's largest (its `limits@openssh.com`). */

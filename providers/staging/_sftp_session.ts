@@ -8,7 +8,12 @@
 
 import { Buffer } from "node:buffer";
 import * as ssh2 from "../../deps/ssh2.ts";
-import { type HostKeyPolicy, hostPort, type SshCredentials, type SshEndpoint } from "./ssh_auth.ts";
+import {
+  type HostKeyPolicy,
+  hostPort,
+  type SshCredentials,
+  type SshEndpoint,
+} from "../_shared/ssh_auth.ts";
 import { StagingError } from "./types.ts";
 
 /** Host key algorithms ssh2 can negotiate, per key type found in known_hosts. */

@@ -6,7 +6,7 @@
  */
 
 import { resolve } from "node:path";
-import { toFileUrl } from "../../interpreter/urls.ts";
+import { toFileUrl } from "../_shared/urls.ts";
 import { StagingError, type StagingProvider, type StagingProviderFactory } from "./types.ts";
 
 /** Built-in actions that move bytes, and how to load each provider. */

@@ -31,7 +31,7 @@
 import type { ParamValue } from "../../dsl/model.ts";
 import { lastError, rsyncFailure, runRsync } from "./_rsync_run.ts";
 import { type SshTransport, sshTransports } from "./_rsync_ssh.ts";
-import { hostPort, type SshEndpoint, sshEndpoint, SshSetupError } from "./ssh_auth.ts";
+import { hostPort, type SshEndpoint, sshEndpoint, SshSetupError } from "../_shared/ssh_auth.ts";
 import {
   type FetchRequest,
   type FetchResult,
@@ -169,6 +169,79 @@ function sizeOf(path: string): number {
   }
 }
 
+/** Fetch `t` into the partial file, appending to what an earlier attempt left there. */
+async function fetchFile(
+  t: Target,
+  r: FetchRequest,
+  ssh: SshTransport | undefined,
+): Promise<FetchResult> {
+  const validators = await list(t, r, ssh);
+  const size = validators.size!;
+  const prev = r.previous;
+  if (prev && prev.size === size && prev.mtime === validators.mtime) {
+    return { status: "unchanged", validators };
+  }
+  // --append skips a file that is already as long: such a partial is not a prefix.
+  if (sizeOf(r.partial) >= size) await Deno.truncate(r.partial, 0).catch(() => {});
+  r.progress(sizeOf(r.partial), size);
+  const args = [
+    "--inplace",
+    "--append-verify",
+    "--info=progress2",
+    ...commonArgs(r.options, ssh),
+  ];
+  // rsync prints progress about once a second: the partial's size is the truth, and finer.
+  const report = () => r.progress(Math.min(sizeOf(r.partial), size), size);
+  const ticker = setInterval(report, 200);
+  const exit = await runRsync([...args, t.arg, r.partial], {
+    env: childEnv(r, ssh),
+    signal: r.signal,
+    onLine: report,
+  }).finally(() => clearInterval(ticker));
+  if (exit.code !== 0) {
+    const shown = t.shown;
+    throw rsyncFailure(exit, `fetch ${shown}`, hostPort(t.endpoint), `no such file ${shown}`);
+  }
+  const got = sizeOf(r.partial);
+  r.progress(got, size);
+  if (got !== size) {
+    throw new StagingError(`rsync: got ${got} of ${size} bytes of ${t.shown}`, {
+      retryable: true,
+    });
+  }
+  return { status: "fetched", validators };
+}
+
+/** Upload `r.source` to `t` through a partial directory, then list what arrived. */
+async function putFile(
+  t: Target,
+  r: PutRequest,
+  ssh: SshTransport | undefined,
+): Promise<PutResult> {
+  r.progress(0, r.size);
+  const args = [
+    "--mkpath",
+    `--partial-dir=.ferry-partial`,
+    "--times",
+    "--info=progress2",
+    ...commonArgs(r.options, ssh),
+  ];
+  const exit = await runRsync([...args, r.source, t.arg], {
+    env: childEnv(r, ssh),
+    signal: r.signal,
+    onLine: (line) => {
+      const sent = /^\s*(\d+)\s+\d+%/.exec(line);
+      if (sent) r.progress(Math.min(Number(sent[1]), r.size), r.size);
+    },
+  });
+  if (exit.code !== 0) {
+    throw rsyncFailure(exit, `upload ${r.source} to ${t.shown}`, hostPort(t.endpoint));
+  }
+  const validators = await list(t, r, ssh);
+  r.progress(r.size, r.size);
+  return { validators };
+}
+
 /**
  * The `rsync` staging provider. Rule options: `user`, `password_env` (daemon),
  * `identity_file`, `passphrase_env`, `known_hosts`, `host_key` (ssh),
@@ -208,72 +281,9 @@ export function rsyncStaging(): StagingProvider {
 
   return {
     name: "rsync",
-
     fetch: (r: FetchRequest): Promise<FetchResult> =>
-      withTransport(r, async (t, ssh) => {
-        const validators = await list(t, r, ssh);
-        const size = validators.size!;
-        const prev = r.previous;
-        if (prev && prev.size === size && prev.mtime === validators.mtime) {
-          return { status: "unchanged", validators };
-        }
-        // --append skips a file that is already as long: such a partial is not a prefix.
-        if (sizeOf(r.partial) >= size) await Deno.truncate(r.partial, 0).catch(() => {});
-        r.progress(sizeOf(r.partial), size);
-        const args = [
-          "--inplace",
-          "--append-verify",
-          "--info=progress2",
-          ...commonArgs(r.options, ssh),
-        ];
-        // rsync prints progress about once a second: the partial's size is the truth, and finer.
-        const report = () => r.progress(Math.min(sizeOf(r.partial), size), size);
-        const ticker = setInterval(report, 200);
-        const exit = await runRsync([...args, t.arg, r.partial], {
-          env: childEnv(r, ssh),
-          signal: r.signal,
-          onLine: report,
-        }).finally(() => clearInterval(ticker));
-        if (exit.code !== 0) {
-          const shown = t.shown;
-          throw rsyncFailure(exit, `fetch ${shown}`, hostPort(t.endpoint), `no such file ${shown}`);
-        }
-        const got = sizeOf(r.partial);
-        r.progress(got, size);
-        if (got !== size) {
-          throw new StagingError(`rsync: got ${got} of ${size} bytes of ${t.shown}`, {
-            retryable: true,
-          });
-        }
-        return { status: "fetched", validators };
-      }),
-
-    put: (r: PutRequest): Promise<PutResult> =>
-      withTransport(r, async (t, ssh) => {
-        r.progress(0, r.size);
-        const args = [
-          "--mkpath",
-          `--partial-dir=.ferry-partial`,
-          "--times",
-          "--info=progress2",
-          ...commonArgs(r.options, ssh),
-        ];
-        const exit = await runRsync([...args, r.source, t.arg], {
-          env: childEnv(r, ssh),
-          signal: r.signal,
-          onLine: (line) => {
-            const sent = /^\s*(\d+)\s+\d+%/.exec(line);
-            if (sent) r.progress(Math.min(Number(sent[1]), r.size), r.size);
-          },
-        });
-        if (exit.code !== 0) {
-          throw rsyncFailure(exit, `upload ${r.source} to ${t.shown}`, hostPort(t.endpoint));
-        }
-        const validators = await list(t, r, ssh);
-        r.progress(r.size, r.size);
-        return { validators };
-      }),
-
+      withTransport(r, (t, ssh) => fetchFile(t, r, ssh)),
+    put: (r: PutRequest): Promise<PutResult> => withTransport(r, (t, ssh) => putFile(t, r, ssh)),
     close: () => transports.close(),
   };
 }

@@ -29,7 +29,7 @@ import {
   type SshEndpoint,
   sshEndpoint,
   SshSetupError,
-} from "./ssh_auth.ts";
+} from "../_shared/ssh_auth.ts";
 import {
   type FetchRequest,
   type FetchResult,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { shellQuote } from "./command.ts";
+import { shellQuote } from "./shell.ts";
 
 /** Words bash would split, expand or run if they reached it unquoted. */
 const HOSTILE = [

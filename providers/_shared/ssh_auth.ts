@@ -9,9 +9,8 @@
 
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { userInfo } from "node:os";
-import type { ParamValue } from "../../dsl/model.ts";
-
-type Options = Readonly<Record<string, ParamValue>>;
+/** A rule's or executor's options (values as the workflow gives them). */
+type Options = Readonly<Record<string, unknown>>;
 
 /** A bad rule (or executor) option or an unusable key: trying again cannot help. */
 export class SshSetupError extends Error {

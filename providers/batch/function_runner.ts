@@ -6,7 +6,7 @@
  * @module
  */
 
-import { toFileUrl } from "./urls.ts";
+import { toFileUrl } from "../_shared/urls.ts";
 
 interface Call {
   /** The one argument of a `function:` app. */
