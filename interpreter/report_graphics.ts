@@ -70,8 +70,10 @@ ${nodes.join("\n")}
 </svg>`;
 }
 
-interface Bar {
-  readonly lane: string;
+/** Something on the timeline before it has a lane: an attempt or a transfer. */
+interface Item {
+  /** Its executor and host, or the transfers' direction: its lanes' name. */
+  readonly group: string;
   readonly start: number;
   readonly end: number;
   readonly cls: string;
@@ -80,22 +82,28 @@ interface Bar {
   readonly task?: string;
 }
 
+/** An item on its lane. */
+interface Bar extends Omit<Item, "group"> {
+  readonly lane: string;
+}
+
 /** The timeline as inline SVG: attempts and transfers on lanes per executor and worker. */
 export function renderTimeline(
   tasks: readonly TaskStatus[],
   graph: readonly GraphApp[],
   transfers: readonly TransferDone[],
 ): string {
+  const items = attemptItems(tasks, graph);
+  for (const x of transfers) items.push(transferItem(x));
+  if (items.length === 0) return `<p class="empty">Nothing ran in this run.</p>`;
+  const { bars, laneNames } = placeOnLanes(items);
+  return drawTimeline(bars, laneNames);
+}
+
+/** Every attempt that started, grouped by its executor and host. */
+function attemptItems(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): Item[] {
   const executorOf = new Map(graph.map((a) => [a.name, a.executor]));
-  const items: {
-    group: string;
-    start: number;
-    end: number;
-    cls: string;
-    color: string;
-    label: string;
-    task?: string;
-  }[] = [];
+  const items: Item[] = [];
   for (const t of tasks) {
     for (const a of t.attempts) {
       const start = Date.parse(a.startedAt);
@@ -115,22 +123,27 @@ export function renderTimeline(
       });
     }
   }
-  for (const x of transfers) {
-    items.push({
-      group: `transfers ${x.direction}`,
-      start: x.startedAt,
-      end: Math.max(x.endedAt, x.startedAt),
-      cls: "tl-transfer",
-      color: x.error ? COLORS.failed! : "#00838f",
-      label: `${x.direction === "in" ? "fetch" : "upload"} ${x.url}: ${formatBytes(x.bytes)}${
-        x.ms !== undefined ? ` in ${formatDuration(x.ms)}` : ""
-      }${x.error ? ` — ${capLines(x.error)}` : ""}`,
-    });
-  }
-  if (items.length === 0) return `<p class="empty">Nothing ran in this run.</p>`;
-  // Workers: within each executor and host, the fewest lanes in which attempts do not overlap.
+  return items;
+}
+
+/** One transfer, grouped by its direction. */
+function transferItem(x: TransferDone): Item {
+  return {
+    group: `transfers ${x.direction}`,
+    start: x.startedAt,
+    end: Math.max(x.endedAt, x.startedAt),
+    cls: "tl-transfer",
+    color: x.error ? COLORS.failed! : "#00838f",
+    label: `${x.direction === "in" ? "fetch" : "upload"} ${x.url}: ${formatBytes(x.bytes)}${
+      x.ms !== undefined ? ` in ${formatDuration(x.ms)}` : ""
+    }${x.error ? ` — ${capLines(x.error)}` : ""}`,
+  };
+}
+
+/** Workers: within each group (executor and host), the fewest lanes in which items do not overlap. */
+function placeOnLanes(items: readonly Item[]): { bars: Bar[]; laneNames: string[] } {
   const bars: Bar[] = [];
-  const groups = new Map<string, typeof items>();
+  const groups = new Map<string, Item[]>();
   for (const it of items) {
     const list = groups.get(it.group);
     if (list) list.push(it);
@@ -155,6 +168,11 @@ export function renderTimeline(
       });
     }
   }
+  return { bars, laneNames };
+}
+
+/** The SVG of bars on their lanes, under a time axis from the first start to the last end. */
+function drawTimeline(bars: readonly Bar[], laneNames: readonly string[]): string {
   // A loop, not Math.min(...bars): 100,000 arguments overflow the stack.
   let t0 = Infinity, t1 = -Infinity;
   for (const b of bars) {
