@@ -102,105 +102,147 @@ const MAX_INLINE_SCRIPT = 64 * 1024;
 
 /** A provider that runs jobs as local processes. */
 export function localProvider(options: LocalProviderOptions = {}): BatchProvider {
-  const { killGraceSeconds = 5, deno = Deno.execPath(), spawner: useSpawner = true } = options;
-  const host = hostname();
-  let spawner: Spawner | undefined | null = useSpawner ? undefined : null;
-  const records = new Map<string, GroupRecord | undefined>();
-  /** The record of running groups in the job's run directory (opened once per run). */
-  const recordOf = (job: JobSpec): GroupRecord | undefined => {
-    if (job.runDir === undefined) return undefined;
-    if (!records.has(job.runDir)) records.set(job.runDir, GroupRecord.open(job.runDir));
-    return records.get(job.runDir);
+  const jobs = new LocalJobs(options);
+  // A plain object, as before: callers may spread it ({ ...local, execute }) and keep close().
+  return {
+    name: "local",
+    execute: (job, signal) => jobs.execute(job, signal),
+    close: () => jobs.close(),
   };
-  /** Start a process in its own session: through the spawner, else through setsid. */
-  const launch = async (job: JobSpec, argv: string[]): Promise<Launched> => {
-    if (spawner === undefined) {
-      spawner = Spawner.start(undefined, Math.min(killGraceSeconds, 2)) ?? null;
+}
+
+/** {@linkcode localProvider}'s jobs: the spawner and the group records kept between jobs. */
+class LocalJobs {
+  readonly #killGraceSeconds: number;
+  readonly #deno: string;
+  readonly #host = hostname();
+  /** undefined: not started yet; null: not used (off, or perl missing). */
+  #spawner: Spawner | undefined | null;
+  readonly #records = new Map<string, GroupRecord | undefined>();
+
+  constructor(options: LocalProviderOptions) {
+    const { killGraceSeconds = 5, deno = Deno.execPath(), spawner = true } = options;
+    this.#killGraceSeconds = killGraceSeconds;
+    this.#deno = deno;
+    this.#spawner = spawner ? undefined : null;
+  }
+
+  async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
+    const startedAt = Date.now();
+    const files = jobFiles(job);
+    const removeFiles = () => {
+      for (const f of Object.values(files)) Deno.remove(f).catch(() => {});
+    };
+    const argv = argvOf(job, this.#deno, files);
+    let child: Launched;
+    try {
+      child = await this.#launch(job, argv);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? `cannot start "${argv[0]}": not found`
+        : String((e as Error).message ?? e);
+      removeFiles();
+      return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host: this.#host };
     }
-    const record = recordOf(job);
-    if (spawner) {
+    child.status.finally(removeFiles);
+    const { status, reason } = await this.#supervise(child, job.resources.walltime, signal);
+    const base = {
+      startedAt,
+      endedAt: Date.now(),
+      host: this.#host,
+      exitCode: status.code,
+      ...(status.signal ? { signal: status.signal } : {}),
+    };
+    if (reason) return { ...base, outcome: reason };
+    return { ...base, outcome: status.code === 0 && !status.signal ? "succeeded" : "failed" };
+  }
+
+  async close(): Promise<void> {
+    if (this.#spawner) await this.#spawner.close();
+    this.#spawner = undefined;
+    for (const r of this.#records.values()) r?.close();
+    this.#records.clear();
+  }
+
+  /**
+   * Wait for a started job, ending its group at the walltime or on `signal`
+   * (SIGTERM, then SIGKILL after the grace period); whatever the task left
+   * running in its group goes with it.
+   */
+  async #supervise(
+    child: Launched,
+    walltime: number | undefined,
+    signal: AbortSignal,
+  ): Promise<{ status: Awaited<Launched["status"]>; reason?: "timeout" | "cancelled" }> {
+    let reason: "timeout" | "cancelled" | undefined;
+    const kill = (why: "timeout" | "cancelled") => {
+      if (reason) return;
+      reason = why;
+      signalGroup(child.pid, "SIGTERM");
+      const grace = this.#killGraceSeconds * 1000;
+      const hard = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace);
+      child.status.finally(() => clearTimeout(hard));
+    };
+    const onAbort = () => kill("cancelled");
+    if (signal.aborted) onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer = walltime !== undefined
+      ? setTimeout(() => kill("timeout"), walltime * 1000)
+      : undefined;
+    const status = await child.status;
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+    signalGroup(child.pid, "SIGKILL");
+    return { status, ...(reason ? { reason } : {}) };
+  }
+
+  /** The record of running groups in the job's run directory (opened once per run). */
+  #recordOf(job: JobSpec): GroupRecord | undefined {
+    if (job.runDir === undefined) return undefined;
+    if (!this.#records.has(job.runDir)) {
+      this.#records.set(job.runDir, GroupRecord.open(job.runDir));
+    }
+    return this.#records.get(job.runDir);
+  }
+
+  /** Start a process in its own session: through the spawner, else through setsid. */
+  async #launch(job: JobSpec, argv: string[]): Promise<Launched> {
+    if (this.#spawner === undefined) {
+      this.#spawner = Spawner.start(undefined, Math.min(this.#killGraceSeconds, 2)) ?? null;
+    }
+    const record = this.#recordOf(job);
+    if (this.#spawner) {
       // The spawner records the task's group itself: off ferry's thread, and with no gap between
       // the start and the record.
-      const p = spawner.spawn(argv, job.dir, {
+      const p = this.#spawner.spawn(argv, job.dir, {
         env: job.env,
         mkdirs: job.mkdirs,
         ...(record ? { record: record.path } : {}),
       });
       return { pid: await p.pid, status: p.status };
     }
-    for (const d of job.mkdirs) Deno.mkdirSync(d, { recursive: true });
-    const child = new Deno.Command("setsid", {
-      args: argv,
-      cwd: job.dir,
-      env: job.env,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    record?.started(child.pid);
-    const status = child.status.then((s) => {
-      signalGroup(child.pid, "SIGKILL");
-      record?.ended(child.pid);
-      return s;
-    });
-    return { pid: child.pid, status };
-  };
-  return {
-    name: "local",
-    async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
-      const startedAt = Date.now();
-      const files = jobFiles(job);
-      const removeFiles = () => {
-        for (const f of Object.values(files)) Deno.remove(f).catch(() => {});
-      };
-      const argv = argvOf(job, deno, files);
-      let child: Launched;
-      try {
-        child = await launch(job, argv);
-      } catch (e) {
-        const why = e instanceof Deno.errors.NotFound
-          ? `cannot start "${argv[0]}": not found`
-          : String((e as Error).message ?? e);
-        removeFiles();
-        return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host };
-      }
-      child.status.finally(removeFiles);
-      let reason: "timeout" | "cancelled" | undefined;
-      const kill = (why: "timeout" | "cancelled") => {
-        if (reason) return;
-        reason = why;
-        signalGroup(child.pid, "SIGTERM");
-        const hard = setTimeout(() => signalGroup(child.pid, "SIGKILL"), killGraceSeconds * 1000);
-        child.status.finally(() => clearTimeout(hard));
-      };
-      const onAbort = () => kill("cancelled");
-      if (signal.aborted) onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      const wall = job.resources.walltime;
-      const timer = wall !== undefined ? setTimeout(() => kill("timeout"), wall * 1000) : undefined;
-      const status = await child.status;
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      // Whatever the task left running in its group goes with it.
-      signalGroup(child.pid, "SIGKILL");
-      const endedAt = Date.now();
-      const base = {
-        startedAt,
-        endedAt,
-        host,
-        exitCode: status.code,
-        ...(status.signal ? { signal: status.signal } : {}),
-      };
-      if (reason) return { ...base, outcome: reason };
-      return { ...base, outcome: status.code === 0 && !status.signal ? "succeeded" : "failed" };
-    },
-    async close() {
-      if (spawner) await spawner.close();
-      spawner = undefined;
-      for (const r of records.values()) r?.close();
-      records.clear();
-    },
-  };
+    return launchWithSetsid(job, argv, record);
+  }
+}
+
+/** Start a process in its own session with setsid, recording its group in `record`. */
+function launchWithSetsid(job: JobSpec, argv: string[], record: GroupRecord | undefined): Launched {
+  for (const d of job.mkdirs) Deno.mkdirSync(d, { recursive: true });
+  const child = new Deno.Command("setsid", {
+    args: argv,
+    cwd: job.dir,
+    env: job.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  record?.started(child.pid);
+  const status = child.status.then((s) => {
+    signalGroup(child.pid, "SIGKILL");
+    record?.ended(child.pid);
+    return s;
+  });
+  return { pid: child.pid, status };
 }
 
 /** Write the files a job's argv needs: a long script, a function's call. */
