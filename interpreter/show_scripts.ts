@@ -13,6 +13,19 @@ import { wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
 import { jobSpec, makeAttempt, nodeTransfersOf } from "./attempt.ts";
 import type { Plan, PlanTask } from "./plan.ts";
 
+type Dialect = Awaited<ReturnType<typeof dialectOf>>;
+type Job = ReturnType<typeof jobSpec> & { root: string };
+
+/** What the scripts of one executor are written with. */
+interface ScriptContext {
+  readonly name: string;
+  readonly ex: Executor;
+  readonly dialect: Dialect;
+  readonly runDir: string;
+  /** A path as shown: relative to the workspace. */
+  readonly rel: (p: string) => string;
+}
+
 /** The scripts of every task a run would submit to a batch scheduler, as text. */
 export async function renderJobScripts(
   plan: Plan,
@@ -21,68 +34,18 @@ export async function renderJobScripts(
 ): Promise<string> {
   const runDir = join(workspace, ".ferry", "runs", "RUN");
   const rel = (p: string) => relative(workspace, p) || ".";
-  const out: string[] = [];
-  const byExecutor = new Map<string, PlanTask[]>();
-  for (const t of plan.tasks) {
-    const ex = executors[t.executor];
-    if (!ex || !isScheduler(ex.provider) || t.status.action === "cached") continue;
-    byExecutor.set(t.executor, [...(byExecutor.get(t.executor) ?? []), t]);
-  }
+  const byExecutor = schedulerTasks(plan, executors);
   if (byExecutor.size === 0) {
     return "No job scripts: no task to run goes to a batch scheduler (slurm, pbs, lsf, htcondor).\n";
   }
+  const out: string[] = [];
   for (const [name, tasks] of byExecutor) {
     const ex = executors[name]!;
-    const dialect = await dialectOf(ex);
-    const jobs = tasks.filter((t) => !t.expandsAfter).map((t) => {
-      const paths = makeAttempt(runDir, t, 1, "RUN", { scratchOnNode: true });
-      return jobSpec(t, ex, {
-        paths,
-        attempt: 1,
-        runDir,
-        stdout: t.stdout !== undefined ? join(paths.work, t.stdout) : paths.stdoutLog,
-        stderr: t.stderr !== undefined ? join(paths.work, t.stderr) : paths.stderrLog,
-        placed: false,
-        ...(t.scratch !== undefined ? { scratch: t.scratch } : {}),
-        // Schedulers move files on the node without a shared filesystem, as the run does.
-        ...(ex.filesystem === "none" ? { nodeTransfers: nodeTransfersOf(t, ex) } : {}),
-      }) as ReturnType<typeof jobSpec> & { root: string };
-    });
-    // Tasks of one app with the same resources go as one array when they are ready together.
-    const groups = new Map<string, typeof jobs>();
-    for (const j of jobs) {
-      const key = ex.bundle === "array"
-        ? `${j.bundle}\u0000${JSON.stringify(j.resources)}`
-        : `${j.taskId}`;
-      groups.set(key, [...(groups.get(key) ?? []), j]);
-    }
+    const c: ScriptContext = { name, ex, dialect: await dialectOf(ex), runDir, rel };
+    const jobs = tasks.filter((t) => !t.expandsAfter).map((t) => firstAttemptJob(t, c));
     let seq = 0;
-    for (const group of groups.values()) {
-      if (group.length === 1) {
-        const j = group[0]!;
-        const { text } = singleScript(dialect, ex, j);
-        out.push(
-          `# ── job script of ${j.taskId} on executor "${name}" (${dialect.name}): ${
-            rel(join(j.root, "job.sh"))
-          }`,
-          text,
-        );
-      } else {
-        const dir = join(runDir, "jobs");
-        const arrayName = `${group[0]!.bundle}-${++seq}`;
-        const list = join(dir, `${arrayName}.tasks`);
-        const { text } = arrayScript(dialect, ex, { name: arrayName, dir, list }, group);
-        out.push(
-          `# ── job array of ${group.length} tasks of app "${
-            group[0]!.bundle
-          }" on executor "${name}" (${dialect.name}), when they are ready together: ${
-            rel(join(dir, `${arrayName}.sh`))
-          }`,
-          text,
-          `# ${rel(list)}: element i runs line i+1`,
-          group.map((j) => rel(wrapperFiles(j.root).script)).join("\n") + "\n",
-        );
-      }
+    for (const group of jobGroups(jobs, ex)) {
+      out.push(...(group.length === 1 ? singleJob(group[0]!, c) : jobArray(group, ++seq, c)));
       for (const j of group) {
         for (const [path, text] of wrapperScript(j)) {
           out.push(`# ── ${j.taskId}: ${rel(path)}`, text.endsWith("\n") ? text : text + "\n");
@@ -97,4 +60,80 @@ export async function renderJobScripts(
     }
   }
   return out.join("\n");
+}
+
+/** The tasks to run on each batch-scheduler executor, in plan order. */
+function schedulerTasks(
+  plan: Plan,
+  executors: Readonly<Record<string, Executor>>,
+): Map<string, PlanTask[]> {
+  const byExecutor = new Map<string, PlanTask[]>();
+  for (const t of plan.tasks) {
+    const ex = executors[t.executor];
+    if (!ex || !isScheduler(ex.provider) || t.status.action === "cached") continue;
+    const list = byExecutor.get(t.executor);
+    if (list) list.push(t);
+    else byExecutor.set(t.executor, [t]);
+  }
+  return byExecutor;
+}
+
+/** A task's first attempt, as the run would submit it. */
+function firstAttemptJob(t: PlanTask, { ex, runDir }: ScriptContext): Job {
+  const paths = makeAttempt(runDir, t, 1, "RUN", { scratchOnNode: true });
+  return jobSpec(t, ex, {
+    paths,
+    attempt: 1,
+    runDir,
+    stdout: t.stdout !== undefined ? join(paths.work, t.stdout) : paths.stdoutLog,
+    stderr: t.stderr !== undefined ? join(paths.work, t.stderr) : paths.stderrLog,
+    placed: false,
+    ...(t.scratch !== undefined ? { scratch: t.scratch } : {}),
+    // Schedulers move files on the node without a shared filesystem, as the run does.
+    ...(ex.filesystem === "none" ? { nodeTransfers: nodeTransfersOf(t, ex) } : {}),
+  }) as Job;
+}
+
+/** Tasks of one app with the same resources go as one array when they are ready together. */
+function jobGroups(jobs: readonly Job[], ex: Executor): Iterable<Job[]> {
+  const groups = new Map<string, Job[]>();
+  for (const j of jobs) {
+    const key = ex.bundle === "array"
+      ? `${j.bundle}\u0000${JSON.stringify(j.resources)}`
+      : `${j.taskId}`;
+    const group = groups.get(key);
+    if (group) group.push(j);
+    else groups.set(key, [j]);
+  }
+  return groups.values();
+}
+
+/** The job script of one task, under its heading. */
+function singleJob(j: Job, { name, ex, dialect, rel }: ScriptContext): string[] {
+  const { text } = singleScript(dialect, ex, j);
+  return [
+    `# ── job script of ${j.taskId} on executor "${name}" (${dialect.name}): ${
+      rel(join(j.root, "job.sh"))
+    }`,
+    text,
+  ];
+}
+
+/** The array script of a group of tasks and its list of wrappers, under their headings. */
+function jobArray(group: readonly Job[], seq: number, c: ScriptContext): string[] {
+  const { name, ex, dialect, runDir, rel } = c;
+  const dir = join(runDir, "jobs");
+  const arrayName = `${group[0]!.bundle}-${seq}`;
+  const list = join(dir, `${arrayName}.tasks`);
+  const { text } = arrayScript(dialect, ex, { name: arrayName, dir, list }, group);
+  return [
+    `# ── job array of ${group.length} tasks of app "${
+      group[0]!.bundle
+    }" on executor "${name}" (${dialect.name}), when they are ready together: ${
+      rel(join(dir, `${arrayName}.sh`))
+    }`,
+    text,
+    `# ${rel(list)}: element i runs line i+1`,
+    group.map((j) => rel(wrapperFiles(j.root).script)).join("\n") + "\n",
+  ];
 }
