@@ -38,22 +38,44 @@ export interface Linked {
   readonly problems: Problem[];
 }
 
+/** A glob or dir output: inputs inside it wait for its task. */
+interface DynamicOutput {
+  readonly task: number;
+  readonly kind: "glob" | "dir";
+  readonly url: string;
+  readonly prefix: string;
+  readonly re?: RegExp;
+}
+
+/** Who writes what: each file's writer, and the glob and dir outputs. */
+interface Producers {
+  readonly writer: ReadonlyMap<string, number>;
+  readonly dynamicOutputs: readonly DynamicOutput[];
+}
+
+/** Inputs nothing writes and that do not exist, by URL and place: the tasks reading each. */
+type Missing = Map<string, { where: readonly (string | number)[]; url: string; tasks: string[] }>;
+
 /** Link an expansion into a DAG. */
 export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
-  const { workspace, assumeInputs = false, stats = new StatCache(), inPlace = () => false } =
-    options;
-  const exists = options.exists ?? ((path: string) => stats.stat(path) !== null);
+  const { workspace, assumeInputs = false } = options;
   const problems: Problem[] = [];
-  const tasks = x.tasks;
-  const writer = new Map<string, number>();
-  const dynamicOutputs: {
-    task: number;
-    kind: "glob" | "dir";
-    url: string;
-    prefix: string;
-    re?: RegExp;
-  }[] = [];
   const base = workspaceUrl(workspace);
+  const producers = findProducers(x, workspace, problems);
+  const { deps, sources, missing } = dependencies(w, x, producers, options);
+  for (const p of missingInputs(missing, base, assumeInputs)) problems.push(p);
+  const sorted = deps.map((d) => [...d].sort((a, b) => a - b));
+  const ids = x.tasks.map((t) => t.id);
+  const order = topoOrder(sorted, ids, problems, (i, j) => whereOfEdge(x, i, j));
+  return { deps: sorted, order, sources, problems };
+}
+
+/** Every task's outputs: one writer per file (a second is a problem), and the dynamic ones. */
+function findProducers(x: Expansion, workspace: string, problems: Problem[]): Producers {
+  const tasks = x.tasks;
+  const base = workspaceUrl(workspace);
+  const writer = new Map<string, number>();
+  const dynamicOutputs: DynamicOutput[] = [];
   tasks.forEach((t, i) => {
     for (const slot of Object.values(t.outputs)) {
       for (const f of slot.files) {
@@ -83,17 +105,30 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
       }
     }
   });
-  const deps: Set<number>[] = tasks.map(() => new Set());
+  return { writer, dynamicOutputs };
+}
+
+/**
+ * What each task waits for (the producers of its inputs, its `after` apps, the
+ * producer its fan-out expands after), the inputs that exist already, and the
+ * missing ones.
+ */
+function dependencies(
+  w: Workflow,
+  x: Expansion,
+  producers: Producers,
+  options: LinkOptions,
+): { deps: Set<number>[]; sources: Set<string>; missing: Missing } {
+  const { stats = new StatCache(), inPlace = () => false } = options;
+  const exists = options.exists ?? ((path: string) => stats.stat(path) !== null);
+  const deps: Set<number>[] = x.tasks.map(() => new Set());
   const sources = new Set<string>();
   const checked = new Map<string, boolean>();
-  const missing = new Map<
-    string,
-    { where: readonly (string | number)[]; url: string; tasks: string[] }
-  >();
-  tasks.forEach((t, i) => {
+  const missing: Missing = new Map();
+  x.tasks.forEach((t, i) => {
     for (const slot of Object.values(t.inputs)) {
       for (const f of slot.files) {
-        if (addProducers(f, x, writer, dynamicOutputs, deps[i]!)) continue;
+        if (addProducers(f, x, producers, deps[i]!)) continue;
         sources.add(f.url);
         const path = localPath(f.url);
         if (path === undefined || inPlace(i, f.url)) continue; // fetched by, or in place for, a staging provider
@@ -110,42 +145,35 @@ export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
     const app = w.apps[t.app];
     for (const after of app?.after ?? []) for (const p of x.byApp.get(after) ?? []) deps[i]!.add(p);
   });
-  for (const m of missing.values()) {
+  return { deps, sources, missing };
+}
+
+/** One problem per missing input: an error, or with --assume-inputs a warning. */
+function missingInputs(missing: Missing, base: string, assumeInputs: boolean): Problem[] {
+  return [...missing.values()].map((m) => {
     const shown = shortUrl(m.url, base);
     const who = m.tasks.length === 1
       ? m.tasks[0]
       : `${m.tasks[0]} and ${m.tasks.length - 1} more task${m.tasks.length === 2 ? "" : "s"}`;
-    problems.push(
-      assumeInputs
-        ? warning(
-          "assumed-input",
-          m.where,
-          `Input "${shown}" of ${who} does not exist; assuming it will (--assume-inputs)`,
-        )
-        : error(
-          "missing-input",
-          m.where,
-          `Cannot find input "${shown}" of ${who}: no such file, and no app writes it`,
-        ),
-    );
-  }
-  const sorted = deps.map((d) => [...d].sort((a, b) => a - b));
-  const order = topoOrder(sorted, tasks.map((t) => t.id), problems, (i, j) => whereOfEdge(x, i, j));
-  return { deps: sorted, order, sources, problems };
+    return assumeInputs
+      ? warning(
+        "assumed-input",
+        m.where,
+        `Input "${shown}" of ${who} does not exist; assuming it will (--assume-inputs)`,
+      )
+      : error(
+        "missing-input",
+        m.where,
+        `Cannot find input "${shown}" of ${who}: no such file, and no app writes it`,
+      );
+  });
 }
 
 /** Add the tasks that produce `f` to `into`; false when none does. */
 function addProducers(
   f: TaskFile,
   x: Expansion,
-  writer: ReadonlyMap<string, number>,
-  dynamicOutputs: readonly {
-    task: number;
-    kind: "glob" | "dir";
-    url: string;
-    prefix: string;
-    re?: RegExp;
-  }[],
+  { writer, dynamicOutputs }: Producers,
   into: Set<number>,
 ): boolean {
   if (f.dynamic) {
