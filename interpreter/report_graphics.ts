@@ -140,7 +140,7 @@ function transferItem(x: TransferDone): Item {
   };
 }
 
-/** Workers: within each group (executor and host), the fewest lanes in which items do not overlap. */
+/** Workers: within each group (executor and host), the fewest lanes where items do not overlap. */
 function placeOnLanes(items: readonly Item[]): { bars: Bar[]; laneNames: string[] } {
   const bars: Bar[] = [];
   const groups = new Map<string, Item[]>();
