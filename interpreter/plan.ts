@@ -195,125 +195,61 @@ export function buildPlan(
   l: Linked,
   options: BuildPlanOptions,
 ): { plan: Plan; problems: Problem[] } {
-  const { workspace, only } = options;
-  const executors: Record<string, Executor> = { local: LOCAL_EXECUTOR, ...options.executors };
-  const problems: Problem[] = [];
-  const transfers = new Map<string, { t: PlanTransfer; consumers: string[]; rule: string }>();
-  const unclaimed = new Set<string>();
+  const builder = new PlanBuilder(w, x, options);
   const tasks: PlanTask[] = [];
-  // A checksum declared on a named file holds wherever the file is used.
-  const declared = new Map<string, string>();
-  for (const [name, spec] of Object.entries(w.files)) {
-    const url = x.files[name];
-    if (spec.checksum !== undefined && url !== undefined) declared.set(url, spec.checksum);
-  }
   for (const i of l.order) {
-    if (only && !only.has(i)) continue;
-    const t = x.tasks[i]!;
-    const app = w.apps[t.app]!;
-    const ex = executors[app.executor] ?? LOCAL_EXECUTOR;
-    const files = (role: "input" | "output") => {
-      const out: PlanFile[] = [];
-      const values: Record<string, Value> = {};
-      for (const [name, slot] of Object.entries(role === "input" ? t.inputs : t.outputs)) {
-        const list: FileValue[] = [];
-        slot.files.forEach((f, n) => {
-          const slotName = slot.many ? `${name}/${n}` : name;
-          const checksum = f.checksum ?? (role === "input" ? declared.get(f.url) : undefined);
-          const pf = planFile(
-            checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f,
-            name,
-            ex,
-            role,
-            { workspace, slot: slotName },
-          );
-          if (!("unclaimed" in pf) && role === "output" && FETCH_ONLY.has(pf.file.provider)) {
-            problems.push(
-              error(
-                "no-stage-out",
-                f.where,
-                `Cannot stage output "${name}" out to "${f.url}": the ${pf.file.provider} staging action only fetches; write it to the workspace, or to an ftp:, sftp: or rsync: URL`,
-              ),
-            );
-            return;
-          }
-          if ("unclaimed" in pf) {
-            const k = `${ex.name} ${f.url}`;
-            if (!unclaimed.has(k)) {
-              unclaimed.add(k);
-              problems.push(
-                error(
-                  "no-staging-rule",
-                  f.where,
-                  `Cannot stage "${f.url}" on executor "${ex.name}": no rule matches it; tried ${
-                    pf.tried.join(", ")
-                  }`,
-                ),
-              );
-            }
-            return;
-          }
-          const { storage } = pf;
-          let { file: plain } = pf;
-          let file: PlanFile = plain;
-          if (plain.staging === "transfer") {
-            const direction = role === "input" ? "in" : "out";
-            const rule = ruleIdentity(ex, plain);
-            let id = `${direction}:${storage}:${f.url}`;
-            // Readers of a URL share its transfer, unless their rules differ (other retries,
-            // another login): then the transfer (and the copy) of each rule is its own.
-            const first = transfers.get(id);
-            if (first && first.rule !== rule) {
-              const variant = createHash("sha256").update(rule).digest("hex").slice(0, 8);
-              id += `#${variant}`;
-              if (direction === "in") {
-                plain = { ...plain, path: stagedPath(workspace, f.url, variant) };
-              }
-            }
-            const existing = transfers.get(id);
-            if (existing) {
-              existing.consumers.push(t.id);
-              if (plain.checksum !== undefined && existing.t.checksum === undefined) {
-                existing.t = { ...existing.t, checksum: plain.checksum };
-              }
-            } else {
-              transfers.set(id, {
-                t: {
-                  id,
-                  direction,
-                  url: f.url,
-                  provider: plain.provider,
-                  executor: ex.name,
-                  rule: plain.rule,
-                  ...(plain.checksum !== undefined ? { checksum: plain.checksum } : {}),
-                  storage,
-                  path: plain.path,
-                  consumers: [],
-                },
-                consumers: [t.id],
-                rule,
-              });
-            }
-            file = { ...plain, transfer: id };
-          }
-          out.push(file);
-          list.push(new FileValue(f.url, file.path));
-        });
-        values[name] = slot.many ? list : list[0] ?? null;
-      }
-      return { out, values };
-    };
-    const inputs = files("input");
-    const outputs = files("output");
-    const scope = taskScope(x, t, app, inputs.values, outputs.values, 1);
-    const rendered = render(t, app, scope, problems);
-    tasks.push(compact({
+    if (options.only && !options.only.has(i)) continue;
+    tasks.push(builder.task(x.tasks[i]!, l.deps[i]!.map((j) => x.tasks[j]!.id)));
+  }
+  return builder.finish(tasks);
+}
+
+/** The files of one role of a task: as planned, and as its templates see them. */
+interface PlannedFiles {
+  readonly out: PlanFile[];
+  readonly values: Record<string, Value>;
+}
+
+/**
+ * Plans tasks one at a time, collecting the problems and the transfer steps
+ * they share (one per URL, storage and rule) as it goes.
+ */
+class PlanBuilder {
+  readonly problems: Problem[] = [];
+  readonly #transfers = new Map<string, { t: PlanTransfer; consumers: string[]; rule: string }>();
+  /** Files no staging rule claims, by executor and URL: reported once each. */
+  readonly #unclaimed = new Set<string>();
+  /** A checksum declared on a named file holds wherever the file is used. */
+  readonly #declared = new Map<string, string>();
+  readonly #executors: Record<string, Executor>;
+
+  constructor(
+    readonly w: Workflow,
+    readonly x: Expansion,
+    readonly options: BuildPlanOptions,
+  ) {
+    this.#executors = { local: LOCAL_EXECUTOR, ...options.executors };
+    for (const [name, spec] of Object.entries(w.files)) {
+      const url = x.files[name];
+      if (spec.checksum !== undefined && url !== undefined) this.#declared.set(url, spec.checksum);
+    }
+  }
+
+  /** One task: its files, what it runs (rendered for attempt 1), and its needs. */
+  task(t: ExpandedTask, deps: readonly string[]): PlanTask {
+    const app = this.w.apps[t.app]!;
+    const ex = this.#executors[app.executor] ?? LOCAL_EXECUTOR;
+    const inputs = this.#files(t, ex, "input");
+    const outputs = this.#files(t, ex, "output");
+    const scope = taskScope(this.x, t, app, inputs.values, outputs.values, 1);
+    const rendered = render(t, app, scope, this.problems);
+    return compact({
       id: t.id,
       app: t.app,
       label: rendered.label,
       executor: ex.name,
       bindings: t.bindings,
-      deps: l.deps[i]!.map((j) => x.tasks[j]!.id),
+      deps,
       inputs: inputs.out,
       outputs: outputs.out,
       run: rendered.run,
@@ -329,20 +265,141 @@ export function buildPlan(
       scratch: [...inputs.out, ...outputs.out].some((f) => f.provider === "scratch")
         ? scratchRoot(ex)
         : undefined,
-    }));
+    });
   }
-  const planTransfers = [...transfers.values()].map(({ t, consumers }) => ({ ...t, consumers }));
-  return {
-    plan: {
-      ferryPlan: 1,
-      workflow: w.name,
-      workspace: workspaceUrl(workspace),
-      tasks,
-      transfers: planTransfers,
-      summary: summarize(tasks, planTransfers),
-    },
-    problems,
-  };
+
+  /** The plan of these tasks, with the transfers they need. */
+  finish(tasks: PlanTask[]): { plan: Plan; problems: Problem[] } {
+    const transfers = [...this.#transfers.values()].map(({ t, consumers }) => ({
+      ...t,
+      consumers,
+    }));
+    return {
+      plan: {
+        ferryPlan: 1,
+        workflow: this.w.name,
+        workspace: workspaceUrl(this.options.workspace),
+        tasks,
+        transfers,
+        summary: summarize(tasks, transfers),
+      },
+      problems: this.problems,
+    };
+  }
+
+  /** A task's inputs or outputs, slot by slot (a list slot's files as `name/0`, `name/1`, ...). */
+  #files(t: ExpandedTask, ex: Executor, role: "input" | "output"): PlannedFiles {
+    const out: PlanFile[] = [];
+    const values: Record<string, Value> = {};
+    for (const [name, slot] of Object.entries(role === "input" ? t.inputs : t.outputs)) {
+      const list: FileValue[] = [];
+      slot.files.forEach((f, n) => {
+        const file = this.#file(t.id, f, name, slot.many ? `${name}/${n}` : name, ex, role);
+        if (file === undefined) return;
+        out.push(file);
+        list.push(new FileValue(f.url, file.path));
+      });
+      values[name] = slot.many ? list : list[0] ?? null;
+    }
+    return { out, values };
+  }
+
+  /** One file as planned, or undefined (with a problem) when it cannot be staged. */
+  #file(
+    task: string,
+    f: TaskFile,
+    name: string,
+    slot: string,
+    ex: Executor,
+    role: "input" | "output",
+  ): PlanFile | undefined {
+    const checksum = f.checksum ?? (role === "input" ? this.#declared.get(f.url) : undefined);
+    const pf = planFile(
+      checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f,
+      name,
+      ex,
+      role,
+      { workspace: this.options.workspace, slot },
+    );
+    if ("unclaimed" in pf) {
+      const k = `${ex.name} ${f.url}`;
+      if (!this.#unclaimed.has(k)) {
+        this.#unclaimed.add(k);
+        this.problems.push(
+          error(
+            "no-staging-rule",
+            f.where,
+            `Cannot stage "${f.url}" on executor "${ex.name}": no rule matches it; tried ${
+              pf.tried.join(", ")
+            }`,
+          ),
+        );
+      }
+      return undefined;
+    }
+    if (role === "output" && FETCH_ONLY.has(pf.file.provider)) {
+      this.problems.push(
+        error(
+          "no-stage-out",
+          f.where,
+          `Cannot stage output "${name}" out to "${f.url}": the ${pf.file.provider} staging action only fetches; write it to the workspace, or to an ftp:, sftp: or rsync: URL`,
+        ),
+      );
+      return undefined;
+    }
+    if (pf.file.staging !== "transfer") return pf.file;
+    return this.#transfer(task, f, pf.file, pf.storage, ex, role);
+  }
+
+  /** A file moved by a transfer step: the step it shares with the other tasks of its rule. */
+  #transfer(
+    task: string,
+    f: TaskFile,
+    file: PlanFile,
+    storage: string,
+    ex: Executor,
+    role: "input" | "output",
+  ): PlanFile {
+    let plain = file;
+    const direction = role === "input" ? "in" : "out";
+    const rule = ruleIdentity(ex, plain);
+    let id = `${direction}:${storage}:${f.url}`;
+    // Readers of a URL share its transfer, unless their rules differ (other retries,
+    // another login): then the transfer (and the copy) of each rule is its own.
+    const first = this.#transfers.get(id);
+    if (first && first.rule !== rule) {
+      const variant = createHash("sha256").update(rule).digest("hex").slice(0, 8);
+      id += `#${variant}`;
+      if (direction === "in") {
+        plain = { ...plain, path: stagedPath(this.options.workspace, f.url, variant) };
+      }
+    }
+    const existing = this.#transfers.get(id);
+    if (existing) {
+      existing.consumers.push(task);
+      if (plain.checksum !== undefined && existing.t.checksum === undefined) {
+        existing.t = { ...existing.t, checksum: plain.checksum };
+      }
+    } else {
+      this.#transfers.set(id, {
+        t: {
+          id,
+          direction,
+          url: f.url,
+          provider: plain.provider,
+          executor: ex.name,
+          rule: plain.rule,
+          ...(plain.checksum !== undefined ? { checksum: plain.checksum } : {}),
+          storage,
+          path: plain.path,
+          consumers: [],
+        },
+        consumers: [task],
+        rule,
+      });
+    }
+    return { ...plain, transfer: id };
+  }
 }
 
 /** What makes transfers of one URL under two rules the same: the action and the rule's options. */
