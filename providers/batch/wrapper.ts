@@ -86,20 +86,35 @@ export interface WrapperOptions {
   readonly deno?: string;
 }
 
+/** A job as {@linkcode wrapperScript} gets it: with its attempt directory. */
+type RootedJob = JobSpec & { readonly root: string };
+
 /**
  * The wrapper script of one attempt, plus the side files it needs (a shell
  * task's script, a function's call), as path → text.
  */
 export function wrapperScript(
-  job: JobSpec & { readonly root: string },
+  job: RootedJob,
   options: WrapperOptions = {},
 ): Map<string, string> {
   const f = wrapperFiles(job.root);
-  const q = shellQuote;
   const files = new Map<string, string>();
-  const fetches = job.nodeTransfers?.fetch ?? [];
-  const puts = job.nodeTransfers?.put ?? [];
-  const transfers = fetches.length + puts.length > 0;
+  const lines = [
+    ...prologueLines(job, f),
+    ...transfersBeforeLines(job),
+    ...scratchEnterLines(job),
+    ...taskLines(job, f, taskCommand(job, f, files, options)),
+    ...afterTaskLines(job),
+    'ferry_finish "$ferry_code"',
+    "",
+  ];
+  files.set(f.script, lines.join("\n"));
+  return files;
+}
+
+/** The library, then the attempt's log, directories, environment and worker_init. */
+function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
+  const q = shellQuote;
   const lines: string[] = [
     "#!/bin/bash",
     `# ferry job wrapper: task ${job.taskId}, attempt ${job.attempt}. Written by ferry; runs on the node.`,
@@ -126,46 +141,72 @@ export function wrapperScript(
     // transfers read from the environment).
     lines.push("{ set +euxv; set +o pipefail; } 2>/dev/null");
   }
-  if (transfers) {
-    lines.push("# Node-side transfers: inputs first; a failure ends the attempt before the task.");
-    for (const t of fetches) lines.push(transferLine("fetch", t));
-    for (const t of puts) {
-      // A put that cannot work (a malformed URL, http) fails now rather than after the task.
-      const line = transferLine("put", t);
-      if (line.startsWith("ferry_fail ")) lines.push(line);
-    }
+  return lines;
+}
+
+/** The node-side fetches, and the uploads that cannot work at all, before the task. */
+function transfersBeforeLines(job: RootedJob): string[] {
+  const fetches = job.nodeTransfers?.fetch ?? [];
+  const puts = job.nodeTransfers?.put ?? [];
+  if (fetches.length + puts.length === 0) return [];
+  const lines = [
+    "# Node-side transfers: inputs first; a failure ends the attempt before the task.",
+  ];
+  for (const t of fetches) lines.push(transferLine("fetch", t));
+  for (const t of puts) {
+    // A put that cannot work (a malformed URL, http) fails now rather than after the task.
+    const line = transferLine("put", t);
+    if (line.startsWith("ferry_fail ")) lines.push(line);
   }
-  if (job.scratch !== undefined) {
-    // Node-local scratch: the site's text (e.g. ${SLURM_TMPDIR}) is expanded here, on the node.
-    lines.push(
-      `ferry_scratch_root=${scratchWord(job.scratch)}`,
-      'if [ -z "$ferry_scratch_root" ]; then ferry_scratch_root=${TMPDIR:-/tmp}; fi',
-      `ferry_scratch="$ferry_scratch_root/ferry-$$-${job.attempt}-$(basename ${q(job.root)})"`,
-      'ferry_work="$PWD"',
-      'if ! { mkdir -p "$ferry_scratch" && cp -RL . "$ferry_scratch"/ && cd "$ferry_scratch"; }; then',
-      '  ferry_fail "Cannot copy the task directory to scratch \\"$ferry_scratch\\""',
-      "fi",
-    );
+  return lines;
+}
+
+/** The copy of the task directory to node-local scratch, and the move there. */
+function scratchEnterLines(job: RootedJob): string[] {
+  if (job.scratch === undefined) return [];
+  // Node-local scratch: the site's text (e.g. ${SLURM_TMPDIR}) is expanded here, on the node.
+  return [
+    `ferry_scratch_root=${scratchWord(job.scratch)}`,
+    'if [ -z "$ferry_scratch_root" ]; then ferry_scratch_root=${TMPDIR:-/tmp}; fi',
+    `ferry_scratch="$ferry_scratch_root/ferry-$$-${job.attempt}-$(basename ${
+      shellQuote(job.root)
+    })"`,
+    'ferry_work="$PWD"',
+    'if ! { mkdir -p "$ferry_scratch" && cp -RL . "$ferry_scratch"/ && cd "$ferry_scratch"; }; then',
+    '  ferry_fail "Cannot copy the task directory to scratch \\"$ferry_scratch\\""',
+    "fi",
+  ];
+}
+
+/** The command that becomes the task (an `exec`), adding the side files it reads to `files`. */
+function taskCommand(
+  job: RootedJob,
+  f: WrapperFiles,
+  files: Map<string, string>,
+  options: WrapperOptions,
+): string {
+  const q = shellQuote;
+  const run = job.run;
+  if (run.kind === "command") return `exec $FERRY_LAUNCH ${run.argv.map(q).join(" ")}`;
+  if (run.kind === "shell") {
+    files.set(f.taskScript, run.script);
+    return `exec $FERRY_LAUNCH bash -euo pipefail ${q(f.taskScript)}`;
   }
+  files.set(f.call, JSON.stringify(job.call ?? {}));
+  // `FERRY_DENO` (e.g. from the executor's env) names the node's Deno; else `deno` on PATH.
+  const deno = options.deno !== undefined ? q(options.deno) : '"${FERRY_DENO:-deno}"';
+  return `exec ${deno} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
+    q(run.export)
+  } <${q(f.call)}`;
+}
+
+/** The task in its own process group, its walltime watchdog, and the wait for it. */
+function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
+  const q = shellQuote;
   const redirect = job.stderr === job.stdout
     ? `exec >${q(job.stdout)} 2>&1`
     : `exec >${q(job.stdout)} 2>${q(job.stderr)}`;
-  const run = job.run;
-  let command: string;
-  if (run.kind === "command") {
-    command = `exec $FERRY_LAUNCH ${run.argv.map(q).join(" ")}`;
-  } else if (run.kind === "shell") {
-    files.set(f.taskScript, run.script);
-    command = `exec $FERRY_LAUNCH bash -euo pipefail ${q(f.taskScript)}`;
-  } else {
-    files.set(f.call, JSON.stringify(job.call ?? {}));
-    // `FERRY_DENO` (e.g. from the executor's env) names the node's Deno; else `deno` on PATH.
-    const deno = options.deno !== undefined ? q(options.deno) : '"${FERRY_DENO:-deno}"';
-    command = `exec ${deno} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
-      q(run.export)
-    } <${q(f.call)}`;
-  }
-  lines.push(
+  const lines = [
     ': "${FERRY_LAUNCH:=}"',
     "# The task, in its own process group (job control), so that a kill reaches all it started.",
     "set -m",
@@ -173,7 +214,7 @@ export function wrapperScript(
     `( ${redirect}; ${command} ) &`,
     "ferry_child=$!",
     "set +m",
-  );
+  ];
   const wall = job.resources.walltime;
   if (wall !== undefined) {
     lines.push(
@@ -185,12 +226,19 @@ export function wrapperScript(
   if (wall !== undefined) {
     lines.push("ferry_stop_watch", `if [ -e ${q(f.timedOut)} ]; then ferry_timed_out=true; fi`);
   }
+  return lines;
+}
+
+/** The copy back from scratch, and the node-side uploads after a task that succeeded. */
+function afterTaskLines(job: RootedJob): string[] {
+  const lines: string[] = [];
   if (job.scratch !== undefined) {
     lines.push(
       'cp -R . "$ferry_work"/ || echo "ferry: cannot copy results back from scratch $ferry_scratch"',
       'cd "$ferry_work" && if [ "$ferry_code" = 0 ]; then rm -rf "$ferry_scratch"; fi',
     );
   }
+  const puts = job.nodeTransfers?.put ?? [];
   if (puts.length > 0) {
     lines.push(
       'if [ "$ferry_code" = 0 ]; then',
@@ -199,9 +247,7 @@ export function wrapperScript(
     for (const t of puts) lines.push("  " + transferLine("put", t));
     lines.push("fi");
   }
-  lines.push('ferry_finish "$ferry_code"', "");
-  files.set(f.script, lines.join("\n"));
-  return files;
+  return lines;
 }
 
 /** The scratch setting as a shell word: `$VARS` expand on the node, nothing else does. */
@@ -302,118 +348,212 @@ function sftpQuoteArg(path: string): string {
 export function transferLine(direction: "fetch" | "put", t: NodeTransfer): string {
   const q = shellQuote;
   const shown = shownUrl(t.url);
-  const what = direction === "fetch"
-    ? `Cannot fetch "${shown}" on the node`
-    : `Cannot upload "${t.path}" to "${shown}" on the node`;
-  const fail = (why: string) => `ferry_fail ${q(`${what}: ${why}`)}`;
+  try {
+    const { tool, fields, extra } = transferArgs(direction, t, shown);
+    return [
+      `ferry_transfer ${direction} ${tool}`,
+      ...fields.map(([k, v]) => q(`${k}=${v}`)),
+      "--",
+      ...extra.map(q),
+    ].join(" ");
+  } catch (e) {
+    if (!(e instanceof Unworkable)) throw e;
+    const what = direction === "fetch"
+      ? `Cannot fetch "${shown}" on the node`
+      : `Cannot upload "${t.path}" to "${shown}" on the node`;
+    return `ferry_fail ${q(`${what}: ${e.message}`)}`;
+  }
+}
+
+/** Why a node-side transfer cannot work at all: {@linkcode transferLine} makes it a ferry_fail line. */
+class Unworkable extends Error {}
+
+function refuse(why: string): never {
+  throw new Unworkable(why);
+}
+
+/** What `ferry_transfer` is called with: the tool, its KEY=VALUE fields, and the tool's own arguments. */
+interface TransferArgs {
+  readonly tool: "curl" | "rsync";
+  readonly fields: [string, string][];
+  readonly extra: string[];
+}
+
+/** A transfer's URL, taken apart. */
+interface Remote {
+  readonly u: URL;
+  readonly scheme: string;
+  /** The login: the URL's user, else the rule's, else "". */
+  readonly user: string;
+  /** Whether a password is read on the node (`passwordEnv`). */
+  readonly secret: boolean;
+  /** The decoded path on the server. */
+  readonly remotePath: string;
+  /** Its last part: the file's name. */
+  readonly name: string;
+}
+
+function decodeOr(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** The arguments of one transfer's `ferry_transfer` call; throws Unworkable when it cannot work. */
+function transferArgs(direction: "fetch" | "put", t: NodeTransfer, shown: string): TransferArgs {
   let u: URL;
   try {
     u = new URL(t.url);
   } catch {
-    return fail("it is not a URL");
+    return refuse("it is not a URL");
   }
-  const scheme = u.protocol.slice(0, -1);
   for (const [key, name] of [["password_env", t.passwordEnv], ["token_env", t.tokenEnv]]) {
     if (name !== undefined && !VARIABLE.test(name)) {
-      return fail(`${key} ${JSON.stringify(name)} is not a variable name`);
+      refuse(`${key} ${JSON.stringify(name)} is not a variable name`);
     }
   }
-  if (t.path === "" || t.path.endsWith("/")) return fail(`the path "${t.path}" names no file`);
-  let sum = "";
-  if (direction === "fetch" && t.checksum?.startsWith("sha256:")) {
-    const hex = t.checksum.slice("sha256:".length);
-    if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-      return fail(`the checksum "${t.checksum}" is not sha256: and 64 hex digits`);
-    }
-    sum = hex.toLowerCase();
-  }
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  const user = u.username !== "" ? decode(u.username) : t.user ?? "";
+  if (t.path === "" || t.path.endsWith("/")) refuse(`the path "${t.path}" names no file`);
+  const sum = direction === "fetch" ? sha256Hex(t.checksum) : "";
+  const user = u.username !== "" ? decodeOr(u.username) : t.user ?? "";
   if (u.password !== "" && t.passwordEnv === undefined) {
     // ferry sends no secret to nodes (and check refuses passwords in URLs anyway).
-    return fail("the URL holds a password, which is not sent to nodes: use password_env");
+    refuse("the URL holds a password, which is not sent to nodes: use password_env");
   }
-  const secret = t.passwordEnv !== undefined;
-  const path = t.path.startsWith("-") ? `./${t.path}` : t.path;
-  const remotePath = decode(u.pathname);
+  const remotePath = decodeOr(u.pathname);
   const name = remotePath.slice(remotePath.lastIndexOf("/") + 1);
-  const tries = Math.max(0, Math.floor(t.retries ?? 3));
-  const fields: [string, string][] = [["url", ""], ["shown", shown], ["path", path]];
-  const extra: string[] = [];
-  let tool: "curl" | "rsync";
-  if (/[\r\n]/.test(remotePath)) return fail("the URL's path holds a line break");
-  if (direction === "put" && name === "") return fail("the URL names a directory, not a file");
-  const hostPort = u.host;
-  const withUser = user !== "" ? `${encodeURIComponent(user)}@` : "";
+  if (/[\r\n]/.test(remotePath)) refuse("the URL's path holds a line break");
+  if (direction === "put" && name === "") refuse("the URL names a directory, not a file");
+  const r: Remote = {
+    u,
+    scheme: u.protocol.slice(0, -1),
+    user,
+    secret: t.passwordEnv !== undefined,
+    remotePath,
+    name,
+  };
+  const path = t.path.startsWith("-") ? `./${t.path}` : t.path;
+  const how = schemeArgs(direction, r);
+  const fields: [string, string][] = [
+    ["url", how.url],
+    ["shown", shown],
+    ["path", path],
+    ...how.fields,
+    ...credentialFields(how.tool, r, t),
+  ];
+  if (sum !== "") fields.push(["sum", sum]);
+  fields.push(["tries", String(Math.max(0, Math.floor(t.retries ?? 3)) + 1)]);
+  return { tool: how.tool, fields, extra: how.extra };
+}
+
+/** A fetch's `sha256:` checksum as lower-case hex ("" without one). */
+function sha256Hex(checksum: string | undefined): string {
+  if (!checksum?.startsWith("sha256:")) return "";
+  const hex = checksum.slice("sha256:".length);
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+    refuse(`the checksum "${checksum}" is not sha256: and 64 hex digits`);
+  }
+  return hex.toLowerCase();
+}
+
+/** The tool, the URL it gets, and the fields and arguments the URL's scheme needs. */
+function schemeArgs(
+  direction: "fetch" | "put",
+  r: Remote,
+): TransferArgs & { readonly url: string } {
+  const { scheme } = r;
   if (scheme === "http" || scheme === "https") {
-    if (direction === "put") return fail(`uploads over ${scheme} are not supported`);
-    tool = "curl";
-    const plain = new URL(u.href);
+    if (direction === "put") refuse(`uploads over ${scheme} are not supported`);
+    const plain = new URL(r.u.href);
     plain.username = "";
     plain.password = "";
-    fields[0]![1] = plain.href;
-    extra.push("--location", "--proto-redir", "=http,https");
-  } else if (scheme === "ftp" || scheme === "ftps" || scheme === "sftp") {
-    tool = "curl";
-    const base = `${scheme === "sftp" ? "sftp" : "ftp"}://${secret ? "" : withUser}${hostPort}`;
-    if (scheme === "ftps") extra.push("--ssl-reqd");
-    if (direction === "fetch") {
-      fields[0]![1] = base + u.pathname;
-    } else {
-      const dir = u.pathname.slice(0, u.pathname.lastIndexOf("/") + 1);
-      const tmpName = `.${name}.ferry-part`;
-      fields[0]![1] = base + dir + encodeURIComponent(tmpName);
-      extra.push("--ftp-create-dirs");
-      if (scheme === "sftp") {
-        const remoteDir = remotePath.slice(0, remotePath.lastIndexOf("/") + 1);
-        const [from, to] = [sftpQuoteArg(remoteDir + tmpName), sftpQuoteArg(remotePath)];
-        extra.push("-Q", `-*rm ${to}`, "-Q", `-rename ${from} ${to}`);
-      } else {
-        // After the upload curl is in the target directory (multicwd): rename there.
-        extra.push("--ftp-method", "multicwd", "-Q", `-RNFR ${tmpName}`, "-Q", `-RNTO ${name}`);
-      }
-    }
-    if (secret && user === "" && scheme !== "sftp") fields.push(["user", "anonymous"]);
-  } else if (scheme === "rsync" || scheme === "rsync+ssh") {
-    tool = "rsync";
-    if (scheme === "rsync") {
-      fields[0]![1] = `rsync://${withUser}${hostPort}${remotePath}`;
-    } else {
-      fields[0]![1] = `${withUser}${u.hostname}:${remotePath}`;
-      fields.push(["ssh", u.port || "22"]);
-      if (secret) return fail("rsync+ssh logs in with the node's ssh keys, not a password");
-    }
-  } else {
-    return fail(`the node cannot transfer ${scheme}: URLs`);
+    return {
+      tool: "curl",
+      url: plain.href,
+      fields: [],
+      extra: ["--location", "--proto-redir", "=http,https"],
+    };
   }
-  if (tool === "curl" && secret) {
-    if (user === "" && !(scheme === "ftp" || scheme === "ftps")) {
-      return fail("a password needs a user name (the rule's user, or user@ in the URL)");
+  if (scheme === "ftp" || scheme === "ftps" || scheme === "sftp") return curlFileArgs(direction, r);
+  if (scheme === "rsync" || scheme === "rsync+ssh") return rsyncArgs(r);
+  return refuse(`the node cannot transfer ${scheme}: URLs`);
+}
+
+/** `user@` for a URL, "" without a user. */
+function withUser(r: Remote): string {
+  return r.user !== "" ? `${encodeURIComponent(r.user)}@` : "";
+}
+
+/** ftp, ftps and sftp with curl; an upload goes to `.NAME.ferry-part`, then is renamed. */
+function curlFileArgs(
+  direction: "fetch" | "put",
+  r: Remote,
+): TransferArgs & { readonly url: string } {
+  const { scheme, u, name } = r;
+  const base = `${scheme === "sftp" ? "sftp" : "ftp"}://${r.secret ? "" : withUser(r)}${u.host}`;
+  const extra: string[] = [];
+  if (scheme === "ftps") extra.push("--ssl-reqd");
+  // With a password and no user, ftp logs in as anonymous.
+  const fields: [string, string][] = r.secret && r.user === "" && scheme !== "sftp"
+    ? [["user", "anonymous"]]
+    : [];
+  if (direction === "fetch") return { tool: "curl", url: base + u.pathname, fields, extra };
+  const dir = u.pathname.slice(0, u.pathname.lastIndexOf("/") + 1);
+  const tmpName = `.${name}.ferry-part`;
+  extra.push("--ftp-create-dirs");
+  if (scheme === "sftp") {
+    const remoteDir = r.remotePath.slice(0, r.remotePath.lastIndexOf("/") + 1);
+    const [from, to] = [sftpQuoteArg(remoteDir + tmpName), sftpQuoteArg(r.remotePath)];
+    extra.push("-Q", `-*rm ${to}`, "-Q", `-rename ${from} ${to}`);
+  } else {
+    // After the upload curl is in the target directory (multicwd): rename there.
+    extra.push("--ftp-method", "multicwd", "-Q", `-RNFR ${tmpName}`, "-Q", `-RNTO ${name}`);
+  }
+  return { tool: "curl", url: base + dir + encodeURIComponent(tmpName), fields, extra };
+}
+
+/** rsync:// (a daemon) and rsync+ssh:// (the node's ssh keys, never a password). */
+function rsyncArgs(r: Remote): TransferArgs & { readonly url: string } {
+  if (r.scheme === "rsync") {
+    return {
+      tool: "rsync",
+      url: `rsync://${withUser(r)}${r.u.host}${r.remotePath}`,
+      fields: [],
+      extra: [],
+    };
+  }
+  if (r.secret) refuse("rsync+ssh logs in with the node's ssh keys, not a password");
+  return {
+    tool: "rsync",
+    url: `${withUser(r)}${r.u.hostname}:${r.remotePath}`,
+    fields: [["ssh", r.u.port || "22"]],
+    extra: [],
+  };
+}
+
+/** The fields naming what the node reads secrets from: host and user for a netrc, the variables. */
+function credentialFields(
+  tool: "curl" | "rsync",
+  r: Remote,
+  t: NodeTransfer,
+): [string, string][] {
+  const fields: [string, string][] = [];
+  if (tool === "curl" && r.secret) {
+    if (r.user === "" && !(r.scheme === "ftp" || r.scheme === "ftps")) {
+      refuse("a password needs a user name (the rule's user, or user@ in the URL)");
     }
-    fields.push(["host", u.hostname.replace(/^\[(.*)\]$/, "$1")]);
-    if (user !== "") fields.push(["user", user]);
+    fields.push(["host", r.u.hostname.replace(/^\[(.*)\]$/, "$1")]);
+    if (r.user !== "") fields.push(["user", r.user]);
   }
   if (t.passwordEnv !== undefined) fields.push(["pwvar", t.passwordEnv]);
   if (t.tokenEnv !== undefined) {
-    if (scheme !== "http" && scheme !== "https") {
-      return fail("token_env (a bearer token) works only over http and https");
+    if (r.scheme !== "http" && r.scheme !== "https") {
+      refuse("token_env (a bearer token) works only over http and https");
     }
     fields.push(["tokvar", t.tokenEnv]);
   }
-  if (sum !== "") fields.push(["sum", sum]);
-  fields.push(["tries", String(tries + 1)]);
-  return [
-    `ferry_transfer ${direction} ${tool}`,
-    ...fields.map(([k, v]) => q(`${k}=${v}`)),
-    "--",
-    ...extra.map(q),
-  ].join(" ");
+  return fields;
 }
 
 /** What a wrapper's status file says happened, as a provider reports it (`cancelled`: ferry asked). */
