@@ -93,85 +93,116 @@ export async function readStatus(
   workspace: string,
   options: ReadStatusOptions = {},
 ): Promise<StatusResult> {
-  const { run: query, workflow, tailLines = 10, maxTails = 20, runsList = true, onEvent } = options;
   const ws = resolve(workspace);
-  const bad = (message: string): StatusResult => ({ ok: false, message });
-  if (!existsSync(ws)) return bad(`Cannot show the status of "${workspace}": no such directory`);
-  const db = join(ws, ".ferry", "state.db");
-  if (!existsSync(db)) {
-    return bad(
-      `Cannot show the status of "${workspace}": it has no .ferry/state.db (no workflow has run there)`,
-    );
-  }
-  let records: RunRecord[];
-  let store: StateStore | undefined;
+  const opened = openState(workspace, ws);
+  if (typeof opened === "string") return bad(opened);
+  const { store } = opened;
   try {
-    store = StateStore.open(ws);
-    records = store.runs();
-  } catch (e) {
-    store?.close();
-    return bad(`Cannot read the state in "${db}": ${(e as Error).message}`);
-  }
-  const opened = store;
-  try {
-    if (workflow !== undefined) {
-      const file = resolve(workflow);
-      const all = records.length;
-      records = records.filter((r) => r.workflow === file);
-      if (records.length === 0 && all > 0) {
-        return bad(
-          `Cannot show the status of "${workflow}": none of the ${all} run${
-            all === 1 ? "" : "s"
-          } in "${ws}" ran it`,
-        );
-      }
-    }
-    const lock = readLock(ws);
-    const statusOf = (r: RunRecord): RunStatus =>
-      r.status !== "running"
-        ? r.status as RunStatus
-        // A run holds the lock from before it is recorded until after it ends.
-        : lock?.holder?.runId === r.id && lock.live
-        ? "running"
-        : "crashed";
-    const detail = (r: RunRecord, shown: boolean) =>
-      runDetail(ws, r, statusOf(r), opened.attempts(r.id), {
-        tailLines: shown ? tailLines : 0,
-        maxTails,
-        ...(shown && onEvent ? { onEvent } : {}),
-      });
-    if (query !== undefined) {
-      const found = findRun(records, query, ws);
-      if (typeof found === "string") return bad(found);
-      return {
-        ok: true,
-        report: { ferryStatus: 1, workspace: ws, run: await detail(found, true) },
-      };
-    }
-    // Each run's log is read once: the latest's for its detail and its line in the list.
-    const latest = records[0] ? await detail(records[0], true) : undefined;
-    if (!runsList) {
-      return {
-        ok: true,
-        report: { ferryStatus: 1, workspace: ws, ...(latest ? { run: latest } : {}) },
-      };
-    }
-    const runs: RunOverview[] = [];
-    for (const r of records) {
-      const { tasks: _, logsKept: __, ...overview } = r === records[0]
-        ? latest!
-        : await detail(r, false);
-      runs.push(overview);
-    }
-    return {
-      ok: true,
-      report: { ferryStatus: 1, workspace: ws, runs, ...(latest ? { run: latest } : {}) },
-    };
+    const records = ofWorkflow(opened.records, options.workflow, ws);
+    if (typeof records === "string") return bad(records);
+    const report = await statusReport(ws, records, new RunDetails(ws, store, options), options);
+    return typeof report === "string" ? bad(report) : { ok: true, report };
   } catch (e) {
     if (e instanceof EventLogError) return bad(e.message);
     throw e;
   } finally {
-    opened.close();
+    store.close();
+  }
+}
+
+const bad = (message: string): StatusResult => ({ ok: false, message });
+
+/** The workspace's state store and its runs, newest first, or why they cannot be read. */
+function openState(
+  workspace: string,
+  ws: string,
+): { store: StateStore; records: RunRecord[] } | string {
+  if (!existsSync(ws)) return `Cannot show the status of "${workspace}": no such directory`;
+  const db = join(ws, ".ferry", "state.db");
+  if (!existsSync(db)) {
+    return `Cannot show the status of "${workspace}": it has no .ferry/state.db (no workflow has run there)`;
+  }
+  let store: StateStore | undefined;
+  try {
+    store = StateStore.open(ws);
+    return { store, records: store.runs() };
+  } catch (e) {
+    store?.close();
+    return `Cannot read the state in "${db}": ${(e as Error).message}`;
+  }
+}
+
+/** Only the runs of `workflow` (every run without one), or why there is none. */
+function ofWorkflow(
+  records: RunRecord[],
+  workflow: string | undefined,
+  ws: string,
+): RunRecord[] | string {
+  if (workflow === undefined) return records;
+  const file = resolve(workflow);
+  const mine = records.filter((r) => r.workflow === file);
+  if (mine.length === 0 && records.length > 0) {
+    const all = records.length;
+    return `Cannot show the status of "${workflow}": none of the ${all} run${
+      all === 1 ? "" : "s"
+    } in "${ws}" ran it`;
+  }
+  return mine;
+}
+
+/** The report: the run asked for, or the latest with (unless not wanted) the list of runs. */
+async function statusReport(
+  ws: string,
+  records: readonly RunRecord[],
+  details: RunDetails,
+  { run: query, runsList = true }: StatusOptions,
+): Promise<StatusReport | string> {
+  if (query !== undefined) {
+    const found = findRun(records, query, ws);
+    if (typeof found === "string") return found;
+    return { ferryStatus: 1, workspace: ws, run: await details.detail(found, true) };
+  }
+  // Each run's log is read once: the latest's for its detail and its line in the list.
+  const latest = records[0] ? await details.detail(records[0], true) : undefined;
+  if (!runsList) return { ferryStatus: 1, workspace: ws, ...(latest ? { run: latest } : {}) };
+  const runs: RunOverview[] = [];
+  for (const r of records) {
+    const { tasks: _, logsKept: __, ...overview } = r === records[0]
+      ? latest!
+      : await details.detail(r, false);
+    runs.push(overview);
+  }
+  return { ferryStatus: 1, workspace: ws, runs, ...(latest ? { run: latest } : {}) };
+}
+
+/** The runs of one workspace in detail, as the store and the lock tell how each stands. */
+class RunDetails {
+  readonly #lock: ReturnType<typeof readLock>;
+
+  constructor(
+    readonly ws: string,
+    readonly store: StateStore,
+    readonly options: ReadStatusOptions,
+  ) {
+    this.#lock = readLock(ws);
+  }
+
+  /** How a run stands: as recorded, or for a run still "running" whose ferry is gone, crashed. */
+  statusOf(r: RunRecord): RunStatus {
+    if (r.status !== "running") return r.status as RunStatus;
+    // A run holds the lock from before it is recorded until after it ends.
+    const lock = this.#lock;
+    return lock?.holder?.runId === r.id && lock.live ? "running" : "crashed";
+  }
+
+  /** One run; `shown` in full (its failures' stderr tails, its events handed on). */
+  detail(r: RunRecord, shown: boolean): Promise<RunDetail> {
+    const { tailLines = 10, maxTails = 20, onEvent } = this.options;
+    return runDetail(this.ws, r, this.statusOf(r), this.store.attempts(r.id), {
+      tailLines: shown ? tailLines : 0,
+      maxTails,
+      ...(shown && onEvent ? { onEvent } : {}),
+    });
   }
 }
 
