@@ -124,7 +124,7 @@ export type {
   TransferCall,
 } from "./providers/staging/transfer.ts";
 export { stageIn, stageOut } from "./providers/staging/transfer.ts";
-export { redactSecrets } from "./providers/staging/secrets.ts";
+export { redactSecrets } from "./providers/_shared/secrets.ts";
 export type { TransferEvent } from "./interpreter/stager.ts";
 export type {
   AppRef,

@@ -10,12 +10,10 @@ import type { App } from "../dsl/model.ts";
 import { asText, evaluateText, ExpressionError, lookup, type Scope, template } from "./evaluate.ts";
 import { DynamicList, FileValue, kindOf, type Value } from "./values.ts";
 import { shellQuote } from "../providers/_shared/shell.ts";
+import type { RenderedRun } from "../providers/batch/types.ts";
 
-/** What a task runs, with every expression substituted. */
-export type RenderedRun =
-  | { readonly kind: "command"; readonly argv: readonly string[] }
-  | { readonly kind: "shell"; readonly script: string }
-  | { readonly kind: "function"; readonly module: string; readonly export: string };
+// What a task runs is the batch providers' input: the type is theirs, rendered here.
+export type { RenderedRun };
 
 function words(v: Value, e: ExprPart): string[] {
   if (Array.isArray(v)) return v.flatMap((x) => words(x, e));

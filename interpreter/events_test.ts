@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Ajv2020 } from "../deps/ajv.ts";
 import eventsSchema from "../schemas/events.schema.json" with { type: "json" };
-import { rememberSecret } from "../providers/staging/secrets.ts";
+import { rememberSecret } from "../providers/_shared/secrets.ts";
 import { EVENT_NAMES, isRunEvent, type NewEvent, type RunEvent } from "./events.ts";
 import { readEventLog } from "./events_reader.ts";
 import { EventLogWriter } from "./events_writer.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { redactSecrets } from "../providers/staging/secrets.ts";
+import { redactSecrets } from "../providers/_shared/secrets.ts";
 import type { NewEvent } from "./events.ts";
 
 const encoder = new TextEncoder();

@@ -12,7 +12,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { Executor, ParamValue } from "../dsl/model.ts";
 import { Limit, withLimits } from "../providers/staging/limit.ts";
 import { loadStagingProvider } from "../providers/staging/registry.ts";
-import { redactSecrets } from "../providers/staging/secrets.ts";
+import { redactSecrets } from "../providers/_shared/secrets.ts";
 import {
   stageIn,
   type StageInResult,

@@ -6,19 +6,11 @@
 
 import assert from "node:assert/strict";
 import { ROOT } from "./_cli.ts";
+import { denoInfo } from "./_layers.ts";
 
 /** The file: modules of `entry`'s graph, relative to the checkout. */
 async function graphOf(entry: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", entry],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    modules: { specifier: string }[];
-  };
+  const info = await denoInfo(entry, ROOT);
   const root = new URL(ROOT, "file://").href;
   return info.modules.map((m) => m.specifier).filter((s) => s.startsWith(root))
     .map((s) => s.slice(root.length));

@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Executor } from "../../dsl/model.ts";
 import { type BUILTIN_PROVIDERS, isModulePath } from "../../dsl/rules/staging_rules.ts";
+import { SshSetupError } from "../_shared/ssh_auth.ts";
 import type { Dialect } from "./dialect.ts";
 import type { BatchProvider } from "./types.ts";
 
@@ -207,8 +208,8 @@ export async function openBatchProvider(
     }
     return p;
   } catch (e) {
-    // SSH settings that cannot work (ssh_auth.ts's SshSetupError) are the user's to fix.
-    if (e instanceof Error && e.name === "SshSetupError") {
+    // SSH settings that cannot work are the user's to fix.
+    if (e instanceof SshSetupError) {
       throw new BatchProviderError(ex.name, e.message);
     }
     throw e;

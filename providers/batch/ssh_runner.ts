@@ -23,8 +23,8 @@ import { isAbsolute, resolve } from "node:path";
 import type * as ssh2 from "../../deps/ssh2.ts";
 import type { Executor, ParamValue } from "../../dsl/model.ts";
 import { shellQuote } from "../_shared/shell.ts";
-import { connectSsh, type SshConnection } from "../staging/_sftp_session.ts";
-import { readSecret } from "../staging/secrets.ts";
+import { connectSsh, type SshConnection } from "../_shared/ssh_session.ts";
+import { readSecret } from "../_shared/secrets.ts";
 import {
   type HostKeyPolicy,
   hostKeyPolicy,

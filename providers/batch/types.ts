@@ -6,7 +6,12 @@
  */
 
 import type { Resources } from "../../dsl/model.ts";
-import type { RenderedRun } from "../../interpreter/command.ts";
+
+/** What a task runs, with every expression substituted (the interpreter renders it). */
+export type RenderedRun =
+  | { readonly kind: "command"; readonly argv: readonly string[] }
+  | { readonly kind: "shell"; readonly script: string }
+  | { readonly kind: "function"; readonly module: string; readonly export: string };
 
 /** One attempt of one task, ready to run. */
 export interface JobSpec {

@@ -44,5 +44,5 @@ export type {
   TransferCall,
 } from "./transfer.ts";
 export { stageIn, stageOut } from "./transfer.ts";
-export { redactSecrets } from "./secrets.ts";
+export { redactSecrets } from "../_shared/secrets.ts";
 export type { ParamValue, Scalar } from "../../dsl/model.ts";

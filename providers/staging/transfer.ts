@@ -13,7 +13,7 @@
 import { retry } from "../_shared/retry.ts";
 import { dirname } from "node:path";
 import type { ParamValue } from "../../dsl/model.ts";
-import { redactSecrets, rememberSecret } from "./secrets.ts";
+import { redactSecrets, rememberSecret } from "../_shared/secrets.ts";
 import { type FetchResult, StagingError, type StagingProvider, type Validators } from "./types.ts";
 import {
   type CacheRecord,

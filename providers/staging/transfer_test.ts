@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Limit } from "./limit.ts";
-import { redactSecrets } from "./secrets.ts";
+import { redactSecrets } from "../_shared/secrets.ts";
 import { metaPath, partialPath, stageIn, stageOut } from "./transfer.ts";
 import {
   type FetchRequest,
