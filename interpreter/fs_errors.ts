@@ -11,10 +11,25 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The `code` of a Node-style error (`ENOSPC`), or of a SQLite error (`SQLITE_FULL`). */
+/** SQLite's primary result codes of the faults below, by number (node:sqlite's `errcode`). */
+const SQLITE_CODES: Readonly<Record<number, string>> = {
+  8: "SQLITE_READONLY",
+  11: "SQLITE_CORRUPT",
+  13: "SQLITE_FULL",
+  26: "SQLITE_NOTADB",
+};
+
+/**
+ * The `code` of a Node-style error (`ENOSPC`), or of a SQLite error
+ * (`SQLITE_FULL`): node:sqlite says `ERR_SQLITE_ERROR` and keeps SQLite's
+ * number in `errcode` (an extended code carries the primary one in its low byte).
+ */
 function codeOf(e: unknown): string {
-  const c = (e as { code?: unknown; errcode?: unknown } | null)?.code;
-  return typeof c === "string" ? c : "";
+  const { code, errcode } = (e ?? {}) as { code?: unknown; errcode?: unknown };
+  if (typeof errcode === "number" && SQLITE_CODES[errcode & 0xff]) {
+    return SQLITE_CODES[errcode & 0xff]!;
+  }
+  return typeof code === "string" ? code : "";
 }
 
 /** The disk (or quota) is full: `ENOSPC`, `EDQUOT`, or SQLite's "database or disk is full". */
@@ -45,20 +60,62 @@ export function isDamagedDatabase(e: unknown): boolean {
     .test(messageOf(e));
 }
 
+/** A part of the path is a file where a directory should be (`ENOTDIR`). */
+function isNotADirectory(e: unknown): boolean {
+  return e instanceof Deno.errors.NotADirectory || codeOf(e) === "ENOTDIR" ||
+    /Not a directory|os error 20\b/.test(messageOf(e));
+}
+
+/** Why writing was refused, in words: `read-only file system` or `permission denied`. */
+function readOnlyReason(e: unknown): string {
+  return codeOf(e) === "EROFS" || /Read-only|os error 30/i.test(messageOf(e))
+    ? "read-only file system"
+    : "permission denied";
+}
+
 /**
  * One line for a fault of ferry's own file `path` while `doing` something
  * ("writing the run's event log"), or undefined when `e` is none of the
  * faults above (then it is a bug, not the machine).
  */
 export function describeFsFault(e: unknown, doing: string, path: string): string | undefined {
+  if (e instanceof FerryFileError) return e.message;
   if (isNoSpace(e)) return `no space left on device while ${doing} (${path})`;
-  if (isReadOnly(e)) {
-    return `cannot write ${path} while ${doing}: ${
-      /Read-only|os error 30|EROFS/i.test(messageOf(e))
-        ? "read-only file system"
-        : "permission denied"
-    }`;
-  }
+  if (isReadOnly(e)) return `cannot write ${path} while ${doing}: ${readOnlyReason(e)}`;
   if (isDamagedDatabase(e)) return `${path} is damaged (${messageOf(e)}) while ${doing}`;
+  if (isNotADirectory(e)) {
+    return `cannot write ${path} while ${doing}: a part of that path is a file, not a directory`;
+  }
   return undefined;
+}
+
+/**
+ * One of ferry's own files (its state, lock, logs) cannot be used: the disk
+ * is full, the file system read-only, the state damaged. Its message is one
+ * line for the user, naming the file, why, and what to do; `code` says which
+ * fault (`ENOSPC`, `EROFS`, `EACCES`, `SQLITE_CORRUPT`, ...) so the checks
+ * above still recognise it. The CLI prints it without a stack and exits 2.
+ */
+export class FerryFileError extends Error {
+  /** The fault's code, as the error that caused it had it (empty when none). */
+  readonly code: string;
+
+  /** An error saying `message`, caused by `cause` (whose code it keeps). */
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "FerryFileError";
+    this.code = cause === undefined
+      ? ""
+      : codeOf(cause) || (isNoSpace(cause) ? "ENOSPC" : isReadOnly(cause) ? "EROFS" : "");
+  }
+}
+
+/**
+ * Throw `e` as a {@linkcode FerryFileError} when it is a fault of ferry's own
+ * file `path` while `doing` something; else rethrow it as it is (a bug).
+ */
+export function throwAsFsFault(e: unknown, doing: string, path: string): never {
+  const fault = describeFsFault(e, doing, path);
+  if (fault === undefined) throw e;
+  throw e instanceof FerryFileError ? e : new FerryFileError(fault, e);
 }
