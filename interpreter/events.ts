@@ -170,10 +170,15 @@ export interface TempDeletedEvent extends EventBase<"temp-deleted"> {
   readonly url: string;
 }
 
-/** Last line of a run that ended (a crashed run has none). */
+/** Last line of a run that ended (a run whose process was killed has none). */
 export interface RunEndedEvent extends EventBase<"run-ended"> {
   /** The run was interrupted (Ctrl-C, SIGTERM). */
   readonly interrupted: boolean;
+  /**
+   * The run stopped on an internal error (a bug in ferry): its first line;
+   * the stack is in a crash-*.log in the run's directory.
+   */
+  readonly error?: string;
 }
 
 /** One line of a run's event log. */
@@ -252,7 +257,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     ms: "number?",
   },
   "temp-deleted": { url: "string" },
-  "run-ended": { interrupted: "boolean" },
+  "run-ended": { interrupted: "boolean", error: "string?" },
 };
 
 /** Every event name, in the order the schema lists them. */

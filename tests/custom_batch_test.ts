@@ -114,3 +114,40 @@ Deno.test("a provider module without a factory, or whose factory makes none, is 
     );
   });
 });
+
+Deno.test("a provider whose execute throws (a bug) stops the run: one line, a crash log with the stack, exit 70, the run recorded failed", async () => {
+  await withSite("    provider: ./buggy.ts\n", async (p) => {
+    await Deno.writeTextFile(
+      join(p.dir, "buggy.ts"),
+      [
+        "export default () => ({",
+        '  name: "buggy",',
+        "  execute(job) {",
+        "    throw new TypeError(`cannot read the queue of ${job.taskId}`);",
+        "  },",
+        "});",
+        "",
+      ].join("\n"),
+    );
+    const run = await ferryRun(["--site", p.site, "--progress", "lines", "-w", p.dir, p.workflow]);
+    assert.equal(run.code, 70, run.stderr);
+    const lines = run.stderr.trimEnd().split("\n");
+    const last = lines.slice(-2);
+    assert.equal(
+      last[0],
+      "ferry: internal error (a bug in ferry): cannot read the queue of greet[word=alpha]",
+    );
+    const m = last[1]!.match(
+      /^ferry: the details are in (.*\/\.ferry\/runs\/[^/]+\/crash-[^/]+\.log); please report it with that file\.$/,
+    );
+    assert.ok(m, run.stderr);
+    assert.ok(m[1]!.startsWith(join(p.dir, ".ferry", "runs")), m[1]);
+    assert.match(
+      await Deno.readTextFile(m[1]!),
+      /TypeError: cannot read the queue of greet\[word=alpha\]\n\s+at Object\.execute \(file:\/\/.*buggy\.ts:4:/,
+    );
+    assert.equal(run.stderr.includes("    at "), false, "no stack on the terminal");
+    const status = await runCli(["status", "-w", p.dir, "--format", "json"]);
+    assert.equal(JSON.parse(status.stdout).run.status, "failed", status.stdout);
+  });
+});

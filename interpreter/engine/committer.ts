@@ -1,0 +1,154 @@
+/**
+ * The committer: what an attempt wrote becomes the run's. A successful
+ * attempt's outputs are checked (every declared one exists) and moved into
+ * the workspace, then the success is recorded in one transaction — from
+ * then on a crash never runs the task again. Every attempt leaves its
+ * `status.json`; a failed one is recorded in the state store for `status`.
+ * A full disk while committing fails that task ("no space left on device"),
+ * not the run.
+ * @module
+ */
+
+import { join } from "node:path";
+import { redactSecrets } from "../../providers/staging/secrets.ts";
+import { type Collected, deliverOutputs } from "../attempt.ts";
+import type { Cache } from "../cache.ts";
+import { describeFsFault, isNoSpace } from "../fs_errors.ts";
+import type { PlanTask } from "../plan.ts";
+import type { StateStore } from "../state.ts";
+import type { AttemptRun } from "./attempt_runner.ts";
+import type { TaskOutcome } from "./types.ts";
+
+/** What the committer needs of the run. */
+export interface CommitContext {
+  /** The workspace outputs are delivered into. */
+  readonly workspace: string;
+  /** The run id. */
+  readonly runId: string;
+  /** Records successes (with the store), when the run keeps state. */
+  readonly cache?: Cache;
+  /** The state store. */
+  readonly store?: StateStore;
+}
+
+/** An attempt, committed. */
+export interface Committed {
+  /** How it ended, after delivery. */
+  readonly outcome: TaskOutcome;
+  /** The files each dynamic output collected (empty unless it succeeded). */
+  readonly dynamic: Collected;
+}
+
+/** Commits attempts for one run. */
+export class Committer {
+  readonly #c: CommitContext;
+  #fault: string | undefined;
+
+  /** A committer for the run `context` describes. */
+  constructor(context: CommitContext) {
+    this.#c = context;
+  }
+
+  /** The first of ferry's own files that could not be written (status, state), if one could not. */
+  get fault(): string | undefined {
+    return this.#fault;
+  }
+
+  /** Deliver and record a finished attempt. */
+  async commit(run: AttemptRun): Promise<Committed> {
+    let outcome = run.outcome;
+    let dynamic: Collected = new Map();
+    if (outcome.outcome === "succeeded") {
+      const done = await this.#deliver(run);
+      if (typeof done === "string") outcome = { ...outcome, outcome: "failed", reason: done };
+      else dynamic = done;
+    }
+    if (outcome.outcome !== "succeeded" || !this.#c.cache) {
+      this.#recordAttempt(run.task, run.attempt, outcome);
+    }
+    this.#writeStatus(run, outcome);
+    if (outcome.outcome === "succeeded" && run.task.scratch !== undefined) {
+      // Node-local scratch is small and shared: the task's copy goes once its outputs are back.
+      await Deno.remove(run.paths.work, { recursive: true }).catch(() => {});
+    }
+    return { outcome, dynamic };
+  }
+
+  /** Move the outputs into place and record the success: the files collected, or why it failed. */
+  async #deliver(run: AttemptRun): Promise<Collected | string> {
+    const { task, outcome } = run;
+    try {
+      const delivered = await deliverOutputs(task, run.paths.work, this.#c.workspace);
+      if (!delivered.ok) return delivered.message;
+      this.#c.cache?.commit(
+        task,
+        {
+          runId: this.#c.runId,
+          attempt: run.attempt,
+          startedAt: outcome.startedAt,
+          endedAt: outcome.endedAt,
+          host: outcome.host,
+        },
+        { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
+        delivered.dynamic,
+        task.run?.kind === "function" ? readResult(run.paths.result) : undefined,
+      );
+      return delivered.dynamic;
+    } catch (e) {
+      if (!isNoSpace(e)) throw e;
+      return `no space left on device while delivering its outputs (${(e as Error).message})`;
+    }
+  }
+
+  #recordAttempt(task: PlanTask, attempt: number, outcome: TaskOutcome): void {
+    const reason = outcome.reason ?? outcome.message;
+    this.#bookkeeping(
+      "recording the attempt in the state",
+      ".ferry/state.db",
+      () =>
+        this.#c.store?.recordAttempt({
+          runId: this.#c.runId,
+          taskId: task.id,
+          attempt,
+          outcome: outcome.outcome,
+          ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+          ...(outcome.signal !== undefined ? { signal: outcome.signal } : {}),
+          ...(reason ? { reason: redactSecrets(reason) } : {}),
+          startedAt: outcome.startedAt,
+          endedAt: outcome.endedAt,
+          host: outcome.host,
+          stdout: outcome.stdoutPath,
+          stderr: outcome.stderrPath,
+        }),
+    );
+  }
+
+  #writeStatus(run: AttemptRun, outcome: TaskOutcome): void {
+    const file = join(run.paths.root, "status.json");
+    const record = { task: run.task.id, attempt: run.attempt, ...outcome };
+    this.#bookkeeping("writing the attempt's status", file, () => {
+      Deno.mkdirSync(run.paths.root, { recursive: true });
+      Deno.writeTextFileSync(file, redactSecrets(JSON.stringify(record)) + "\n");
+    });
+  }
+
+  /** Bookkeeping that a full or read-only disk may refuse: noted once, the run goes on. */
+  #bookkeeping(doing: string, path: string, write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      const fault = describeFsFault(e, doing, path);
+      if (fault === undefined) throw e;
+      this.#fault ??= fault;
+    }
+  }
+}
+
+/** A function task's return value (its `result.json`), or undefined when there is none. */
+function readResult(path: string): unknown {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,441 @@
+/**
+ * The run engine: the loop of the design. Take the ready tasks (waiting for
+ * their input transfers, skipped when their recorded result still holds),
+ * start those that fit on their executor, run each attempt, commit what it
+ * wrote, release its dependants; retry a failed attempt after a backoff
+ * (its cores free meanwhile); compile again when dynamic outputs are known.
+ * An exception inside the engine stops it cleanly: running jobs cancelled,
+ * transfers stopped, the event log closed, the run recorded as failed, and a
+ * {@linkcode RunCrashed} naming a log that holds the stack.
+ * @module
+ */
+
+import { join } from "node:path";
+import { backoffDelay } from "../../providers/_shared/retry.ts";
+import { sleep } from "../../providers/_shared/sleep.ts";
+import type { BatchProvider } from "../../providers/batch/types.ts";
+import { redactSecrets } from "../../providers/staging/secrets.ts";
+import type { NewEvent } from "../events.ts";
+import { EventLogWriter } from "../events_writer.ts";
+import { describeFsFault } from "../fs_errors.ts";
+import type { Plan, PlanTask } from "../plan.ts";
+import { localPath } from "../values.ts";
+import { AttemptRunner } from "./attempt_runner.ts";
+import { Committer } from "./committer.ts";
+import { RunCrashed, writeCrashLog } from "./crash.ts";
+import { TaskGraph } from "./graph.ts";
+import { ReadyQueues, ResourcePool } from "./pool.ts";
+import { Replanner } from "./replanner.ts";
+import { TempKeeper } from "./temp_keeper.ts";
+import { RunTransfers } from "./transfers.ts";
+import { failedOutcome, type Node, type TaskOutcome, type TaskState } from "./types.ts";
+import type { RunOptions, RunSummary } from "./options.ts";
+
+/** One run of a plan. */
+export class Engine {
+  readonly #o: RunOptions;
+  readonly #plan: Plan;
+  readonly #graph: TaskGraph;
+  readonly #pool: ResourcePool;
+  readonly #queues = new ReadyQueues();
+  readonly #temps: TempKeeper;
+  readonly #transfers: RunTransfers;
+  readonly #runner: AttemptRunner;
+  readonly #committer: Committer;
+  readonly #replanner: Replanner;
+  readonly #eventLog: EventLogWriter;
+  readonly #outcomes = new Map<string, TaskOutcome>();
+  /** Tasks that really ran in this run (not skipped as cached). */
+  readonly #executed = new Set<string>();
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #expansions: Node[] = [];
+  /** Cancels the jobs and backoffs of this run: the user's signal, or an internal error. */
+  readonly #jobs = new AbortController();
+  readonly #jobSignal: AbortSignal;
+  #backingOff = 0;
+  #stopping = false;
+  #crash: { error: unknown } | undefined;
+  #wake: () => void = () => {};
+
+  /** An engine for one run of `plan`. */
+  constructor(plan: Plan, options: RunOptions) {
+    this.#o = options;
+    this.#plan = plan;
+    this.#jobSignal = AbortSignal.any([options.signal, this.#jobs.signal]);
+    // The run's event log: one JSON line per task state change, written as it happens.
+    this.#eventLog = EventLogWriter.open(join(options.runDir, "events.jsonl"));
+    const log = this.#log;
+    this.#graph = new TaskGraph(plan.tasks);
+    this.#pool = new ResourcePool(options.executors, options.providers, options.jobs);
+    this.#temps = new TempKeeper((url) => this.#dropTemp(url));
+    this.#transfers = new RunTransfers(
+      plan,
+      {
+        executors: options.executors,
+        moduleBase: options.moduleBase ?? (() => options.workspace),
+        ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
+        retryBaseMs: this.#retryBaseMs,
+      },
+      options.events.transfer?.bind(options.events),
+      log,
+    );
+    this.#runner = new AttemptRunner({
+      runDir: options.runDir,
+      runId: options.runId,
+      stager: this.#transfers.stager,
+      log,
+      started: (task, attempt) => options.events.started(task, attempt),
+      ...(options.render ? { render: options.render } : {}),
+      resultsOf: (deps) => this.#resultsOf(deps),
+      retryBaseMs: this.#retryBaseMs,
+    });
+    this.#committer = new Committer({
+      workspace: options.workspace,
+      runId: options.runId,
+      ...(options.cache ? { cache: options.cache } : {}),
+      ...(options.store ? { store: options.store } : {}),
+    });
+    this.#replanner = new Replanner(options.replan);
+  }
+
+  get #retryBaseMs(): number {
+    return this.#o.retryBaseMs ?? 1000;
+  }
+
+  readonly #log = (e: NewEvent): void => this.#eventLog.write(e);
+
+  #changed(): void {
+    this.#wake();
+  }
+
+  /** Run to the end (or until cancelled); throws {@linkcode RunCrashed} on an internal error. */
+  async run(): Promise<RunSummary> {
+    const t0 = Date.now();
+    const { signal } = this.#o;
+    const onAbort = () => {
+      this.#transfers.cancel(signal.reason);
+      this.#changed();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      this.#begin();
+      await this.#loop();
+    } catch (e) {
+      this.#crashed(e);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    if (this.#crash) await Promise.allSettled([...this.#running.values()]);
+    await this.#transfers.close(new Error("the run is over"));
+    this.#log({
+      event: "run-ended",
+      interrupted: signal.aborted,
+      ...(this.#crash ? { error: errorLine(this.#crash.error) } : {}),
+    });
+    this.#eventLog.close();
+    if (this.#crash) throw this.#crashReport(this.#crash.error);
+    return this.#summary(t0);
+  }
+
+  #begin(): void {
+    const plan = this.#plan;
+    this.#o.events.start(this.#graph.nodes.size);
+    // The task list, so `ferry status` can name what never started (blocked, not run); the
+    // workflow's name, for `ferry report`'s title.
+    this.#log({ event: "planned", workflow: plan.workflow, tasks: plan.tasks.map((t) => t.id) });
+    // The app graph (fan-outs collapsed), for `ferry report`: each app, its executor, what it waits for.
+    this.#log({ event: "graph", apps: appGraph(plan.tasks) });
+    this.#temps.recount(this.#graph.nodes.values());
+    this.#transfers.prefetch(plan);
+  }
+
+  async #loop(): Promise<void> {
+    const { signal } = this.#o;
+    for (;;) {
+      if (this.#crash) return;
+      if (!signal.aborted) await this.#schedule();
+      const busy = this.#running.size > 0 || this.#backingOff > 0;
+      const staging = this.#transfers.waiting > 0 && !this.#stopping && !signal.aborted;
+      if (!busy && !staging) return;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /** Take what became ready, re-plan where dynamic outputs are now known, start what fits. */
+  async #schedule(): Promise<void> {
+    if (!this.#stopping) {
+      this.#drainReady();
+      while (this.#expansions.length > 0) {
+        const node = this.#expansions.shift()!;
+        if (node.state === "ready") await this.#expand(node);
+        this.#drainReady();
+      }
+    }
+    // A stopping run starts nothing new, but a task between its attempts still gets its retry.
+    const stopping = this.#stopping;
+    this.#queues.startFitting(this.#pool, (n) => this.#start(n), stopping ? isRetry : undefined);
+  }
+
+  #drainReady(): void {
+    this.#graph.drainReady((node) => this.#takeReady(node));
+  }
+
+  /** A task whose dependencies all succeeded: on to its transfers, its cache check, its queue. */
+  #takeReady(node: Node): void {
+    if (Replanner.waits(node)) {
+      this.#expansions.push(node);
+      return;
+    }
+    if (!node.staged && !this.#stageInputs(node)) return;
+    if (this.#skipCached(node)) return;
+    const big = this.#pool.tooBig(node.task);
+    if (big) return this.#failEarly(node, `Cannot run ${node.task.id}: ${big}`);
+    this.#queues.push(node);
+  }
+
+  /** Whether the task's inputs are in place; if not, wait for its transfers and come back. */
+  #stageInputs(node: Node): boolean {
+    const needed = this.#transfers.inputsOf(node.task);
+    if (needed.length === 0) return node.staged = true;
+    this.#transfers.wait(needed).then((bad) => {
+      if (node.state !== "ready") return;
+      if (bad !== undefined) this.#failEarly(node, bad);
+      else {
+        node.staged = true;
+        this.#graph.markReady(node);
+      }
+    }).catch((e) => this.#crashed(e)).finally(() => this.#changed());
+    return false;
+  }
+
+  /** Inputs are in place (remote ones revalidated): is the recorded result still valid? */
+  #skipCached(node: Node): boolean {
+    const { cache, store } = this.#o;
+    if (!cache || node.checked) return false;
+    node.checked = true;
+    const task = node.task;
+    // Planned as cached, nothing it reads ran or was fetched in this run: the plan's decision
+    // stands (no second look at thousands of files).
+    const planned = task.status.action === "cached" &&
+        !task.deps.some((d) => this.#executed.has(d)) &&
+        this.#transfers.inputsOf(task).length === 0
+      ? store?.successes().get(task.id)
+      : undefined;
+    const d = planned ? { cached: true, record: planned } : cache.decide(task);
+    if (!d.cached || !d.record) return false;
+    node.cached = true;
+    this.#replanner.recorded(task.app, d.record);
+    this.#log({ event: "cached", task: task.id });
+    this.#o.events.cached?.(task);
+    this.#succeed(node);
+    return true;
+  }
+
+  /** Start an attempt of a task that fits: it holds its resources until the attempt ends. */
+  #start(node: Node): void {
+    const task = node.task;
+    const provider = this.#o.providers.get(task.executor)!;
+    this.#pool.take(task);
+    node.state = "running";
+    node.attempt++;
+    const p = this.#attempt(node, provider)
+      .catch((e) => this.#crashed(e))
+      .finally(() => {
+        this.#pool.give(task);
+        this.#running.delete(task.id);
+        this.#changed();
+      });
+    this.#running.set(task.id, p);
+  }
+
+  /** Run one attempt, commit it, and decide what comes next: done, a retry, or a failure. */
+  async #attempt(node: Node, provider: BatchProvider): Promise<void> {
+    const ex = this.#o.executors[node.task.executor]!;
+    const run = await this.#runner.run(node.task, node.attempt, ex, provider, this.#jobSignal);
+    const { outcome, dynamic } = await this.#committer.commit(run);
+    for (const [name, files] of dynamic) this.#replanner.collected(run.task.app, name, files);
+    this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...outcome });
+    this.#outcomes.set(run.task.id, outcome);
+    if (outcome.outcome === "succeeded") {
+      this.#executed.add(run.task.id);
+      this.#o.events.finished(run.task, run.attempt, outcome);
+      this.#succeed(node);
+    } else if (this.#retries(run.task, run.attempt, outcome)) {
+      this.#backOff(node, run.task, outcome);
+    } else this.#end(node, run.task, outcome);
+  }
+
+  #retries(task: PlanTask, attempt: number, outcome: TaskOutcome): boolean {
+    return outcome.outcome !== "cancelled" && !this.#jobSignal.aborted && attempt <= task.retries &&
+      !this.#stopping && outcome.retryable !== false;
+  }
+
+  /** Wait before the next attempt, holding no cores meanwhile; then back to the queue's front. */
+  #backOff(node: Node, task: PlanTask, outcome: TaskOutcome): void {
+    const delay = backoffDelay(node.attempt, { baseMs: this.#retryBaseMs });
+    this.#o.events.retrying(task, node.attempt, delay, outcome);
+    this.#log({ event: "retrying", task: task.id, attempt: node.attempt, delayMs: delay });
+    this.#backingOff++;
+    sleep(delay, this.#jobSignal).then(() => {
+      this.#backingOff--;
+      if (this.#jobSignal.aborted) return this.#end(node, task, outcome);
+      node.state = "ready";
+      this.#queues.push(node, true);
+    }).catch((e) => this.#crashed(e)).finally(() => this.#changed());
+  }
+
+  /** The last attempt failed (or was cancelled): the task ends so. */
+  #end(node: Node, task: PlanTask, outcome: TaskOutcome): void {
+    node.state = this.#o.signal.aborted ? "cancelled" : "failed";
+    this.#o.events.finished(task, node.attempt, outcome);
+    if (node.state === "failed") this.#failed(task.id);
+  }
+
+  #succeed(node: Node): void {
+    this.#graph.succeed(node);
+    this.#temps.succeeded(node.task);
+  }
+
+  /** A task failed: with keep-going its dependants are blocked, otherwise the run stops. */
+  #failed(id: string): void {
+    if (!this.#o.keepGoing) {
+      this.#stopping = true;
+      return;
+    }
+    this.#graph.block(id, (task, by) => this.#log({ event: "blocked", task, by }));
+  }
+
+  /** A task that fails before it could start (too big, an input transfer failed, a re-plan). */
+  #failEarly(node: Node, reason: string): void {
+    node.state = "failed";
+    const outcome = failedOutcome(redactSecrets(reason));
+    this.#outcomes.set(node.task.id, outcome);
+    this.#log({ event: "finished", task: node.task.id, attempt: 0, ...outcome });
+    this.#o.events.finished(node.task, 0, outcome);
+    this.#failed(node.task.id);
+  }
+
+  /** Compile again now that a producer's dynamic outputs are known, and wire the new tasks in. */
+  async #expand(node: Node): Promise<void> {
+    const r = await this.#replanner.expand(this.#graph);
+    if (!r.ok) return this.#failEarly(node, `Cannot expand ${node.task.id}: ${r.reason}`);
+    // A placeholder is done: its tasks replace it. A gathering task now has its inputs.
+    if (node.task.expandsAfter) node.state = "succeeded";
+    else node.gathered = true;
+    this.#transfers.learn(r.plan);
+    this.#queues.clear();
+    this.#graph.wire();
+    this.#temps.recount(this.#graph.nodes.values());
+    // (A gathering task is not replaced: it is not named, so `ferry status` keeps it.)
+    this.#log({
+      event: "expanded",
+      ...(node.gathered ? {} : { task: node.task.id }),
+      tasks: [...r.added],
+    });
+    this.#o.events.grow(this.#graph.visibleSize);
+  }
+
+  #dropTemp(url: string): void {
+    const p = localPath(url);
+    if (p === undefined) return;
+    try {
+      Deno.removeSync(p, { recursive: true });
+      this.#o.store?.forgetPath(p);
+      this.#log({ event: "temp-deleted", url });
+    } catch { /* already gone */ }
+  }
+
+  /** What the function tasks among `deps` returned (this run's or recorded), by task id. */
+  #resultsOf(deps: readonly string[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const successes = this.#o.store?.successes();
+    for (const d of deps) {
+      const r = successes?.get(d)?.result;
+      if (r !== undefined) out[d] = r;
+    }
+    return out;
+  }
+
+  /** An exception inside the engine: stop starting, cancel every job and transfer. */
+  #crashed(e: unknown): void {
+    if (!this.#crash) {
+      this.#crash = { error: e };
+      this.#stopping = true;
+      this.#jobs.abort(new Error("ferry stopped after an internal error"));
+      this.#transfers.cancel(new Error("ferry stopped after an internal error"));
+    }
+    this.#changed();
+  }
+
+  #crashReport(e: unknown): RunCrashed {
+    const logPath = writeCrashLog(this.#o.runDir, e, {
+      run: this.#o.runId,
+      workspace: this.#o.workspace,
+    });
+    try {
+      this.#o.store?.endRun(this.#o.runId, "failed");
+    } catch { /* the state may be what failed; the crash log says why */ }
+    return new RunCrashed(errorLine(e), logPath, { cause: e });
+  }
+
+  #summary(t0: number): RunSummary {
+    const states = new Map<string, TaskState>();
+    const tasks = new Map<string, PlanTask>();
+    for (const [id, n] of this.#graph.nodes) {
+      if (n.task.expandsAfter && n.state === "succeeded") continue;
+      states.set(id, n.state === "ready" ? "waiting" : n.cached ? "cached" : n.state);
+      tasks.set(id, n.task);
+    }
+    const logError = this.#eventLog.error;
+    const fault = this.#committer.fault ??
+      (logError
+        ? describeFsFault(
+          logError,
+          "writing the run's event log",
+          join(this.#o.runDir, "events.jsonl"),
+        ) ??
+          `the run's event log could not be written: ${logError.message}`
+        : undefined);
+    return {
+      states,
+      outcomes: this.#outcomes,
+      tasks,
+      interrupted: this.#o.signal.aborted,
+      wallMs: Date.now() - t0,
+      transfers: this.#transfers.counts,
+      ...(fault !== undefined ? { fault } : {}),
+    };
+  }
+}
+
+/** A retry waiting in a queue (it may start while the run stops). */
+function isRetry(node: Node): boolean {
+  return node.attempt > 0;
+}
+
+/** The first line of an error's message. */
+function errorLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split("\n")[0]!.slice(0, 500);
+}
+
+/** Apps with their executor and the apps they wait for (data or `after`), in plan order. */
+export function appGraph(
+  tasks: readonly PlanTask[],
+): { name: string; executor: string; deps: string[]; tasks: number }[] {
+  const appOf = new Map(tasks.map((t) => [t.id, t.app]));
+  const apps = new Map<
+    string,
+    { name: string; executor: string; deps: Set<string>; tasks: number }
+  >();
+  for (const t of tasks) {
+    let a = apps.get(t.app);
+    if (!a) apps.set(t.app, a = { name: t.app, executor: t.executor, deps: new Set(), tasks: 0 });
+    a.tasks++;
+    for (const d of t.deps) {
+      const da = appOf.get(d);
+      if (da !== undefined && da !== t.app) a.deps.add(da);
+    }
+  }
+  return [...apps.values()].map((a) => ({ ...a, deps: [...a.deps].sort() }));
+}

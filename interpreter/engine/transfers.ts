@@ -1,0 +1,129 @@
+/**
+ * The run's transfers: the stager, with a count of what moved, and the
+ * input transfers each task waits for. Transfer nodes run once per URL and
+ * storage and are shared by every task reading them; remote files no task
+ * writes are fetched from the start, while upstream tasks run.
+ * @module
+ */
+
+import type { Plan, PlanTask, PlanTransfer } from "../plan.ts";
+import { Stager, type StagerOptions, type TransferEvent } from "../stager.ts";
+import type { NewEvent } from "../events.ts";
+
+/** Transfer counts of a run. */
+export interface TransferCounts {
+  /** Fetched (downloaded). */
+  readonly fetched: number;
+  /** Cached copies found current. */
+  readonly reused: number;
+  /** Uploaded. */
+  readonly uploaded: number;
+  /** Failed after their retries. */
+  readonly failed: number;
+  /** Bytes moved. */
+  readonly bytes: number;
+}
+
+/** The stager of a run, what it moved, and which input transfers each task waits for. */
+export class RunTransfers {
+  /** The run's stager (fetches, uploads). */
+  readonly stager: Stager;
+  readonly #counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, bytes: 0 };
+  readonly #transfers = new Map<string, PlanTransfer>();
+  readonly #produced = new Set<string>();
+  readonly #abort = new AbortController();
+  #waiting = 0;
+
+  /** Transfers of `plan`; each event goes to `report` and, as an event line, to `log`. */
+  constructor(
+    plan: Plan,
+    options: Omit<StagerOptions, "signal" | "onEvent">,
+    report: ((e: TransferEvent) => void) | undefined,
+    log: (e: NewEvent) => void,
+  ) {
+    this.stager = new Stager({
+      ...options,
+      signal: this.#abort.signal,
+      onEvent: (e) => {
+        this.#count(e);
+        report?.(e);
+        if (e.kind === "started") log({ event: "transfer-started", ...e, kind: e.kind });
+        else if (e.kind === "finished") log({ event: "transfer-finished", ...e, kind: e.kind });
+      },
+    });
+    this.learn(plan);
+  }
+
+  #count(e: TransferEvent): void {
+    if (e.kind !== "finished") return;
+    const c = this.#counts;
+    if (e.error !== undefined) c.failed++;
+    else if (e.reused) c.reused++;
+    else {
+      if (e.direction === "in") c.fetched++;
+      else c.uploaded++;
+      c.bytes += e.bytes;
+    }
+  }
+
+  /** What moved so far. */
+  get counts(): TransferCounts {
+    return { ...this.#counts };
+  }
+
+  /** Tasks waiting for their input transfers now. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** Know the transfers of a (re-)plan and the files its tasks write. */
+  learn(plan: Plan): void {
+    for (const t of plan.transfers) this.#transfers.set(t.id, t);
+    for (const t of plan.tasks) for (const f of t.outputs) this.#produced.add(f.url);
+  }
+
+  /** Start fetching the remote inputs no task writes and some task that will run reads. */
+  prefetch(plan: Plan): void {
+    const willRun = new Set(
+      plan.tasks.filter((t) => t.status.action !== "cached").map((t) => t.id),
+    );
+    for (const t of plan.transfers) {
+      if (t.direction !== "in" || this.#produced.has(t.url)) continue;
+      if (t.consumers.some((c) => willRun.has(c))) this.stager.transferIn(t).catch(() => {});
+    }
+  }
+
+  /** The input transfers a task waits for. */
+  inputsOf(task: PlanTask): PlanTransfer[] {
+    const out: PlanTransfer[] = [];
+    for (const f of task.inputs) {
+      if (f.transfer === undefined || f.staging !== "transfer") continue;
+      const t = this.#transfers.get(f.transfer);
+      if (t?.direction === "in") out.push(t);
+    }
+    return out;
+  }
+
+  /** Wait for `needed` (shared with other readers): the first failure's message, if one failed. */
+  async wait(needed: readonly PlanTransfer[]): Promise<string | undefined> {
+    this.#waiting++;
+    try {
+      const rs = await Promise.allSettled(needed.map((t) => this.stager.transferIn(t)));
+      const bad = rs.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+      return bad ? ((bad.reason as Error)?.message ?? String(bad.reason)) : undefined;
+    } finally {
+      this.#waiting--;
+    }
+  }
+
+  /** Stop every transfer now (the run is cancelled). */
+  cancel(reason: unknown): void {
+    this.#abort.abort(reason);
+  }
+
+  /** Stop every transfer (the run is over) and wait for the stager to close. */
+  async close(reason: unknown): Promise<void> {
+    this.#abort.abort(reason);
+    await this.stager.close();
+  }
+}
