@@ -6,13 +6,21 @@
  * file hashes keyed by (device, inode, size, mtime) so unchanged files are
  * never read twice. Each finished task is committed at once, in one
  * transaction, so a crash or `kill -9` loses at most the tasks still running.
+ *
+ * Faults of the file itself end in a {@linkcode FerryFileError} naming it: a
+ * damaged file (checked when opened) with the ways to recover, a full disk or
+ * a read-only file system with the write that failed. A state that cannot be
+ * written (read-only, or a full disk) is still opened for reading.
  * @module
  */
 
 import { StatCache } from "./stat_cache.ts";
+import { FerryFileError, isDamagedDatabase, throwAsFsFault } from "./fs_errors.ts";
+import { shellQuote } from "../providers/_shared/shell.ts";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import process from "node:process";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /** The part of node:sqlite's prepared statement this module uses. */
 interface StatementSync {
@@ -21,13 +29,16 @@ interface StatementSync {
   run(...params: unknown[]): unknown;
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
+  iterate(...params: unknown[]): IterableIterator<unknown>;
 }
 
-/** The part of node:sqlite's database this module uses. */
-interface DatabaseSync {
+/** The part of node:sqlite's database this module (and state_repair.ts) uses. */
+export interface DatabaseSync {
   exec(sql: string): void;
   prepare(sql: string): StatementSync;
   close(): void;
+  /** Whether a transaction is open (a failed statement may have ended it already). */
+  readonly isTransaction: boolean;
 }
 
 // node:sqlite is loaded as a built-in with local types: the older @types/node that npm:@types/ssh2
@@ -35,7 +46,7 @@ interface DatabaseSync {
 // getBuiltinModule also works when ferry itself is loaded from a URL.
 const builtins = process as unknown as { getBuiltinModule(id: string): unknown };
 const { DatabaseSync: Database } = builtins.getBuiltinModule("node:sqlite") as {
-  DatabaseSync: new (path: string) => DatabaseSync;
+  DatabaseSync: new (path: string, options?: { readOnly?: boolean }) => DatabaseSync;
 };
 
 /** The schema version this code writes; older databases are migrated on open. */
@@ -190,9 +201,20 @@ interface Memo {
   sha256: string;
 }
 
+/** Where a store's file is, and why it cannot be written when it cannot. */
+interface StoreFile {
+  /** The workspace, absolute. */
+  readonly workspace: string;
+  /** `.ferry/state.db`, absolute. */
+  readonly path: string;
+  /** Set when the file could be opened for reading only: the error writing met. */
+  readonly unwritable?: unknown;
+}
+
 /** The state of one workspace. */
 export class StateStore {
   readonly #db: DatabaseSync;
+  readonly #file: StoreFile;
   #memo: Map<string, Memo> | undefined;
   readonly #memoDirty = new Map<string, Memo>();
   readonly #seen = new Map<string, { sha256: string; size: number } | undefined>();
@@ -200,45 +222,70 @@ export class StateStore {
   readonly #stmts = new Map<string, StatementSync>();
   readonly #stats: StatCache;
 
-  private constructor(db: DatabaseSync, stats: StatCache) {
+  private constructor(db: DatabaseSync, file: StoreFile, stats: StatCache) {
     this.#db = db;
+    this.#file = file;
     this.#stats = stats;
   }
 
   /**
    * Open (creating and migrating as needed) the state of the workspace `dir`.
    * `stats`: what the plan or run using it saw of files already (default: nothing).
+   * Throws a {@linkcode FerryFileError} when the file is damaged (a
+   * {@linkcode StateDamagedError}), was written by a newer ferry, or cannot be
+   * created; one that cannot be written is opened for reading, and each write
+   * then throws one.
    */
   static open(workspace: string, options: { readonly stats?: StatCache } = {}): StateStore {
-    const dir = join(workspace, ".ferry");
-    Deno.mkdirSync(dir, { recursive: true });
-    const db = new Database(join(dir, "state.db"));
-    // WAL: readers (ferry status) never block the run; NORMAL: a commit survives a crash of the
-    // process (kill -9), only a power cut may lose the last ones.
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-    const store = new StateStore(db, options.stats ?? new StatCache());
-    store.#migrate();
+    const dir = join(resolve(workspace), ".ferry");
+    try {
+      Deno.mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throwAsFsFault(e, "creating ferry's folder for the state", dir);
+    }
+    const path = join(dir, "state.db");
+    const opened = openStateFile(path);
+    const file = { workspace: resolve(workspace), path, ...opened.unwritable };
+    const store = new StateStore(opened.db, file, options.stats ?? new StatCache());
+    try {
+      store.#verify();
+      store.#migrate();
+    } catch (e) {
+      closeQuietly(opened.db);
+      throw e;
+    }
     return store;
   }
 
+  /** Whether this store can only be read (its file system is read-only or full). */
+  get readOnly(): boolean {
+    return "unwritable" in this.#file;
+  }
+
+  /** A damaged file (SQLite's quick check: every page and b-tree, not index contents) is refused. */
+  #verify(): void {
+    const rows = this.#read(() => this.#db.prepare("PRAGMA quick_check").all()) as {
+      quick_check: string;
+    }[];
+    if (rows.length !== 1 || rows[0]!.quick_check !== "ok") {
+      throw new StateDamagedError(this.#file, "database disk image is malformed");
+    }
+  }
+
   #migrate(): void {
-    const version = (this.#db.prepare("PRAGMA user_version").get() as { user_version: number })
-      .user_version;
+    const version = (this.#read(() => this.#db.prepare("PRAGMA user_version").get()) as {
+      user_version: number;
+    }).user_version;
     if (version > STATE_VERSION) {
       throw new StateError(
-        `the state in .ferry/state.db was written by a newer ferry (version ${version}; this one reads up to ${STATE_VERSION})`,
+        `the state in ${this.#file.path} was written by a newer ferry (version ${version}; this one reads up to ${STATE_VERSION})`,
       );
     }
     for (let v = version; v < STATE_VERSION; v++) {
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
+      this.#transaction("creating the state's tables", () => {
         this.#db.exec(MIGRATIONS[v]!);
         this.#db.exec(`PRAGMA user_version = ${v + 1}`);
-        this.#db.exec("COMMIT");
-      } catch (e) {
-        this.#db.exec("ROLLBACK");
-        throw e;
-      }
+      });
     }
   }
 
@@ -248,30 +295,83 @@ export class StateStore {
     return s;
   }
 
-  /** Close the database (pending memo entries are written first). */
+  /** Read: a damaged file is said to be, with the way to recover. */
+  #read<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (e) {
+      if (isDamagedDatabase(e)) throw new StateDamagedError(this.#file, (e as Error).message);
+      throw e;
+    }
+  }
+
+  /** Write (`doing` says what, for the message): a full disk or a read-only file is said to be. */
+  #write<T>(doing: string, write: () => T): T {
+    if ("unwritable" in this.#file) throwAsFsFault(this.#file.unwritable, doing, this.#file.path);
+    try {
+      return this.#read(write);
+    } catch (e) {
+      throwAsFsFault(e, doing, this.#file.path);
+    }
+  }
+
+  /** `write` in one transaction, rolled back when it fails. */
+  #transaction(doing: string, write: () => void): void {
+    this.#write(doing, () => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        write();
+        this.#db.exec("COMMIT");
+      } catch (e) {
+        // SQLite may have rolled back already (a full disk): a second ROLLBACK would hide why.
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Close the database. Pending memo entries are written first, unless the
+   * disk refuses them (they only save hashing files again).
+   */
   close(): void {
-    this.flushMemo();
-    this.#db.close();
+    try {
+      this.flushMemo();
+    } catch (e) {
+      if (!(e instanceof FerryFileError)) {
+        closeQuietly(this.#db);
+        throw e;
+      }
+    }
+    closeQuietly(this.#db);
   }
 
   /** Record the start of a run. */
   beginRun(r: Omit<RunRecord, "endedAt" | "status">): void {
-    this.#stmt(
-      "INSERT INTO runs (id, workflow, started_at, status, pid, host, dir) VALUES (?, ?, ?, 'running', ?, ?, ?)",
-    ).run(r.id, r.workflow, r.startedAt, r.pid, r.host, r.dir);
+    this.#write(`recording the start of run ${r.id}`, () =>
+      this.#stmt(
+        "INSERT INTO runs (id, workflow, started_at, status, pid, host, dir) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+      ).run(r.id, r.workflow, r.startedAt, r.pid, r.host, r.dir));
   }
 
   /** Record the end of a run. */
   endRun(id: string, status: string, endedAt: number = Date.now()): void {
-    this.#stmt("UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").run(status, endedAt, id);
+    this.#write(
+      `recording the end of run ${id}`,
+      () =>
+        this.#stmt("UPDATE runs SET status = ?, ended_at = ? WHERE id = ?").run(
+          status,
+          endedAt,
+          id,
+        ),
+    );
   }
 
   /** Every run, newest first. */
   runs(): RunRecord[] {
-    return (this.#stmt("SELECT * FROM runs ORDER BY started_at DESC, id DESC").all() as Record<
-      string,
-      unknown
-    >[]).map((r) => ({
+    return (this.#read(() =>
+      this.#stmt("SELECT * FROM runs ORDER BY started_at DESC, id DESC").all()
+    ) as Record<string, unknown>[]).map((r) => ({
       id: r.id as string,
       workflow: r.workflow as string,
       startedAt: r.started_at as number,
@@ -285,13 +385,13 @@ export class StateStore {
 
   /** The attempts of a run (or of every run), in order. */
   attempts(runId?: string): AttemptRecord[] {
-    const rows =
-      (runId === undefined
+    const rows = this.#read(() =>
+      runId === undefined
         ? this.#stmt("SELECT * FROM attempts ORDER BY started_at, task_id, attempt").all()
         : this.#stmt(
           "SELECT * FROM attempts WHERE run_id = ? ORDER BY started_at, task_id, attempt",
-        )
-          .all(runId)) as Record<string, unknown>[];
+        ).all(runId)
+    ) as Record<string, unknown>[];
     return rows.map((r) => {
       const opt = (k: string, name: string) => (r[k] !== null ? { [name]: r[k] } : {});
       return {
@@ -316,12 +416,15 @@ export class StateStore {
   successes(): ReadonlyMap<string, SuccessRecord> {
     if (!this.#successes) {
       this.#successes = new Map();
-      const st = this.#db.prepare(
-        "SELECT task_id, key, parts, run_id, attempt, finished_at, outputs, result FROM successes",
-      );
-      st.setReturnArrays(true);
       type Row = [string, string, string, string, number, number, string, string | null];
-      for (const r of st.all() as unknown as Row[]) {
+      const rows = this.#read(() => {
+        const st = this.#db.prepare(
+          "SELECT task_id, key, parts, run_id, attempt, finished_at, outputs, result FROM successes",
+        );
+        st.setReturnArrays(true);
+        return st.all() as unknown as Row[];
+      });
+      for (const r of rows) {
         const [taskId, key, parts, runId, attempt, finishedAt, outputs, result] = r;
         let partsValue: SuccessRecord["parts"] | undefined;
         this.#successes.set(taskId, {
@@ -344,7 +447,7 @@ export class StateStore {
 
   /** Record an attempt that did not succeed (kept for inspection; the success record is untouched). */
   recordAttempt(a: AttemptRecord): void {
-    this.#insertAttempt(a);
+    this.#write(`recording attempt ${a.attempt} of task ${a.taskId}`, () => this.#insertAttempt(a));
   }
 
   #insertAttempt(a: AttemptRecord): void {
@@ -370,8 +473,7 @@ export class StateStore {
 
   /** Commit a success: the attempt, the success record and the file-hash memo, in one transaction. */
   recordSuccess(s: SuccessRecord, a: AttemptRecord): void {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+    this.#transaction(`recording the success of task ${s.taskId}`, () => {
       this.#insertAttempt(a);
       this.#stmt(
         `INSERT OR REPLACE INTO successes (task_id, key, parts, run_id, attempt, finished_at, outputs, result)
@@ -387,38 +489,32 @@ export class StateStore {
         s.result !== undefined ? JSON.stringify(s.result) : null,
       );
       this.#writeMemo();
-      this.#db.exec("COMMIT");
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    });
     this.#successes?.set(s.taskId, s);
   }
 
   /** Forget the successes of these tasks (they will run again). */
   forget(taskIds: Iterable<string>): void {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      for (const id of taskIds) {
-        this.#stmt("DELETE FROM successes WHERE task_id = ?").run(id);
-        this.#successes?.delete(id);
-      }
-      this.#db.exec("COMMIT");
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    const ids = [...taskIds];
+    this.#transaction("forgetting the successes of tasks run again", () => {
+      for (const id of ids) this.#stmt("DELETE FROM successes WHERE task_id = ?").run(id);
+    });
+    for (const id of ids) this.#successes?.delete(id);
   }
 
   #loadMemo(): Map<string, Memo> {
     if (!this.#memo) {
       this.#memo = new Map();
-      const st = this.#db.prepare(
-        "SELECT path, dev, ino, size, mtime, ctime, sha256 FROM file_hashes",
-      );
-      // Rows as arrays: a third faster than objects for the tens of thousands read here.
-      st.setReturnArrays(true);
-      for (const r of st.all() as [string, number, number, number, number, number, string][]) {
+      type Row = [string, number, number, number, number, number, string];
+      const rows = this.#read(() => {
+        const st = this.#db.prepare(
+          "SELECT path, dev, ino, size, mtime, ctime, sha256 FROM file_hashes",
+        );
+        // Rows as arrays: a third faster than objects for the tens of thousands read here.
+        st.setReturnArrays(true);
+        return st.all() as Row[];
+      });
+      for (const r of rows) {
         this.#memo.set(r[0], {
           dev: r[1],
           ino: r[2],
@@ -510,24 +606,134 @@ export class StateStore {
   /** Write file hashes learned since the last commit. */
   flushMemo(): void {
     if (this.#memoDirty.size === 0) return;
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      this.#writeMemo();
-      this.#db.exec("COMMIT");
-    } catch (e) {
-      this.#db.exec("ROLLBACK");
-      throw e;
-    }
+    this.#transaction("recording file hashes", () => this.#writeMemo());
   }
 }
 
-/** The state store cannot be used (a newer schema, a corrupt file). */
-export class StateError extends Error {
+/** The state store cannot be used (a newer schema, a damaged file). */
+export class StateError extends FerryFileError {
   /** Create a state error. */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, cause?: unknown) {
+    super(message, cause);
     this.name = "StateError";
   }
+}
+
+/** The state file is damaged: the message names it and the ways to recover. */
+export class StateDamagedError extends StateError {
+  /** The damaged file. */
+  readonly path: string;
+
+  /** `file` is damaged; `detail` is SQLite's word for it. */
+  constructor(file: { readonly workspace: string; readonly path: string }, detail: string) {
+    super(damagedMessage(file.workspace, file.path, detail));
+    this.name = "StateDamagedError";
+    this.path = file.path;
+  }
+}
+
+/** The one line that says the state is damaged and how to recover. */
+export function damagedMessage(workspace: string, path: string, detail: string): string {
+  const w = shellQuote(workspace);
+  return `${path} is damaged (${detail}). To recover, keep what is still readable with "ferry state repair -w ${w}" ("ferry state check -w ${w}" shows what), or forget every run with "ferry clean --all -w ${w}"`;
+}
+
+/** Close `db`, whatever it says (it is being given up on). */
+function closeQuietly(db: DatabaseSync): void {
+  try {
+    db.close();
+  } catch { /* a close that fails (a full disk at the checkpoint) leaves the WAL for next time */ }
+}
+
+/**
+ * A new, empty state file at `path` with the current schema, in one
+ * transaction (what a repair copies the readable rows into).
+ */
+export function createStateFile(path: string): DatabaseSync {
+  const db = new Database(path);
+  try {
+    db.exec("BEGIN IMMEDIATE");
+    for (let v = 0; v < STATE_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    db.exec(`PRAGMA user_version = ${STATE_VERSION}`);
+    db.exec("COMMIT");
+    return db;
+  } catch (e) {
+    closeQuietly(db);
+    throw e;
+  }
+}
+
+/**
+ * Open the state file for reading and writing, in WAL mode; when its folder
+ * refuses writes (read-only, full), for reading only, with the error writing met.
+ */
+export function openStateFile(
+  path: string,
+): { db: DatabaseSync; unwritable?: { unwritable: unknown } } {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new Database(path);
+    // WAL: readers (ferry status) never block the run; NORMAL: a commit survives a crash of the
+    // process (kill -9), only a power cut may lose the last ones.
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    return { db };
+  } catch (e) {
+    if (db) closeQuietly(db);
+    if (isDamagedDatabase(e)) {
+      throw new StateDamagedError(
+        { workspace: resolve(path, "../.."), path },
+        (e as Error).message,
+      );
+    }
+    const refused = writeRefusal(path);
+    const reader = refused === undefined ? undefined : openForReading(path);
+    if (reader) return { db: reader, unwritable: { unwritable: refused } };
+    if (refused !== undefined) throwAsFsFault(refused, "opening the state", path);
+    throw new FerryFileError(`cannot open ${path}: ${(e as Error).message}`, e);
+  }
+}
+
+/** Why the folder of `path` refuses a write (read-only, full), found by writing a byte; or undefined. */
+function writeRefusal(path: string): unknown {
+  const probe = `${path}.probe-${Deno.pid}`;
+  try {
+    Deno.writeFileSync(probe, new Uint8Array(1));
+  } catch (e) {
+    return e;
+  } finally {
+    try {
+      Deno.removeSync(probe);
+    } catch { /* never created */ }
+  }
+  return undefined;
+}
+
+/**
+ * The state file opened for reading only, when it exists: as a reader of its
+ * WAL when that can be shared, else (no WAL with transactions in it: no run
+ * is writing) as an immutable file, which needs no lock or shared memory file.
+ */
+function openForReading(path: string): DatabaseSync | undefined {
+  if (!existsSync(path)) return undefined;
+  const tryOpen = (name: string) => {
+    try {
+      const db = new Database(name, { readOnly: true });
+      db.prepare("PRAGMA user_version").get();
+      return db;
+    } catch {
+      return undefined;
+    }
+  };
+  const shared = tryOpen(path);
+  if (shared) return shared;
+  let wal = 0;
+  try {
+    wal = Deno.statSync(`${path}-wal`).size;
+  } catch { /* no WAL */ }
+  if (wal > 0) return undefined;
+  return tryOpen(
+    `file:${path.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}?immutable=1`,
+  );
 }
 
 /** sha256 hex of a file, read in 1 MiB pieces. */
