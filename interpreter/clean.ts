@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { acquireLock, describeHolder, type HeldLock, readLock } from "./lock.ts";
 import { GROUPS_FILE } from "../providers/batch/process_groups.ts";
+import { FerryFileError } from "./fs_errors.ts";
 
 /** Options for {@linkcode cleanWorkspace}. */
 export interface CleanOptions {
@@ -83,7 +84,10 @@ export function cleanWorkspace(workspace: string, options: CleanOptions = {}): C
     const held = readLock(ws);
     if (held?.live) return { ok: false, message: refusal(workspace, held) };
   } else {
-    const held = acquireLock(ws, "ferry clean");
+    const held = lockForClean(ws);
+    if (typeof held === "string") {
+      return { ok: false, message: `Cannot clean "${workspace}": ${held}` };
+    }
     if (!held.ok) return { ok: false, message: refusal(workspace, held) };
     lock = held.lock;
   }
@@ -94,23 +98,7 @@ export function cleanWorkspace(workspace: string, options: CleanOptions = {}): C
       path: relative(ws, p),
       bytes: sizeOf(p) - (p === dir && lock ? sizeOf(join(dir, "lock")) : 0),
     }));
-    const errors: string[] = [];
-    if (!dryRun) {
-      for (const p of targets) {
-        try {
-          // With `all`, the lock (ours) goes last: a run starting at once must not lose its files.
-          if (p === dir) removeAllBut(dir, "lock");
-          else {
-            Deno.removeSync(p, { recursive: true });
-            // A run's record of its task process groups serves only the run that takes over its
-            // lock; holding the lock, clean has ended any survivor already (acquireLock).
-            if (basename(p) === "tasks") removeIfPresent(join(dirname(p), GROUPS_FILE));
-          }
-        } catch (e) {
-          errors.push(`Cannot remove "${p}": ${(e as Error).message}`);
-        }
-      }
-    }
+    const errors = lock ? removeTargets(targets, dir, lock) : [];
     const report: CleanReport = {
       ...empty,
       entries,
@@ -126,6 +114,20 @@ export function cleanWorkspace(workspace: string, options: CleanOptions = {}): C
         Deno.removeSync(dir); // only if empty: a run may have started since the lock went
       } catch { /* not empty, or gone */ }
     }
+  }
+}
+
+/**
+ * The workspace lock for clean, or why it cannot be written (a read-only
+ * `.ferry/`). On a full disk it is taken empty, and names clean once the
+ * first removal made room.
+ */
+function lockForClean(ws: string): ReturnType<typeof acquireLock> | string {
+  try {
+    return acquireLock(ws, "ferry clean", { emptyOnFullDisk: true });
+  } catch (e) {
+    if (e instanceof FerryFileError) return e.message;
+    throw e;
   }
 }
 
@@ -166,9 +168,36 @@ function removeIfPresent(path: string): void {
   }
 }
 
-function removeAllBut(dir: string, keep: string): void {
+/** Remove `targets` (`dir`: the whole `.ferry/`) holding `lock`; what could not be removed, with why. */
+function removeTargets(targets: readonly string[], dir: string, lock: HeldLock): string[] {
+  const errors: string[] = [];
+  for (const p of targets) {
+    try {
+      // With `all`, the lock (ours) goes last: a run starting at once must not lose its files.
+      if (p === dir) removeEach(dir, "lock", lock);
+      else {
+        removeEach(p, undefined, lock);
+        Deno.removeSync(p);
+        // A run's record of its task process groups serves only the run that takes over its
+        // lock; holding the lock, clean has ended any survivor already (acquireLock).
+        if (basename(p) === "tasks") removeIfPresent(join(dirname(p), GROUPS_FILE));
+      }
+    } catch (e) {
+      errors.push(`Cannot remove "${p}": ${(e as Error).message}`);
+    }
+  }
+  return errors;
+}
+
+/**
+ * Remove what `dir` holds but `keep`, one entry at a time: on a full disk
+ * the first one gone makes room for the lock to name its holder.
+ */
+function removeEach(dir: string, keep: string | undefined, lock: HeldLock): void {
   for (const e of Deno.readDirSync(dir)) {
-    if (e.name !== keep) Deno.removeSync(join(dir, e.name), { recursive: true });
+    if (e.name === keep) continue;
+    Deno.removeSync(join(dir, e.name), { recursive: true });
+    lock.fill();
   }
 }
 

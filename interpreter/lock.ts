@@ -3,13 +3,16 @@
  * holder (pid, host, start time, run id). A second run is refused with that
  * holder's description; a lock whose holder is dead on this host is stale
  * and is taken over, with a warning, after ending the local tasks the dead
- * run left running (its spawner ends them, unless it died too).
+ * run left running (its spawner ends them, unless it died too). A lock that
+ * cannot be written (a read-only or full disk) is said to be in one line.
  * @module
  */
 
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { endSurvivors } from "../providers/batch/process_groups.ts";
+import { FerryFileError, isNoSpace, throwAsFsFault } from "./fs_errors.ts";
+import { shellQuote } from "../providers/_shared/shell.ts";
 
 /** Who holds a workspace lock. */
 export interface LockHolder {
@@ -27,6 +30,11 @@ export interface LockHolder {
 export interface HeldLock {
   /** Remove the lock (only if it is still ours). */
   release(): void;
+  /**
+   * Name the holder in a lock taken empty on a full disk
+   * ({@linkcode AcquireOptions.emptyOnFullDisk}); whether the lock now names it.
+   */
+  fill(): boolean;
   /** Set when a stale lock was taken over: what to tell the user. */
   readonly warning?: string;
   /** The run whose stale lock was taken over: it died without ending (its batch jobs may live on). */
@@ -94,65 +102,47 @@ export function readLock(workspace: string): LockState | undefined {
   return { path, holder, live: holder.host !== hostname() || alive(holder.pid) };
 }
 
-/** Take the workspace's lock for run `runId`, or learn who holds it. */
+/** Options for {@linkcode acquireLock}. */
+export interface AcquireOptions {
+  /**
+   * On a full disk, take the lock as an empty file (which needs no data
+   * block) and name the holder in it once {@linkcode HeldLock.fill} finds
+   * room: for `ferry clean`, which frees space. Meanwhile another run sees a
+   * lock being written and refuses (for 5 s, after which it may take it over).
+   * @default false
+   */
+  readonly emptyOnFullDisk?: boolean;
+}
+
+/**
+ * Take the workspace's lock for run `runId`, or learn who holds it. A full
+ * disk or a read-only `.ferry/` throws a {@linkcode FerryFileError} naming the
+ * lock file and why.
+ */
 export function acquireLock(
   workspace: string,
   runId: string,
+  options: AcquireOptions = {},
 ): { ok: true; lock: HeldLock } | { ok: false; holder: LockHolder | undefined; path: string } {
   const dir = join(workspace, ".ferry");
-  Deno.mkdirSync(dir, { recursive: true });
   const path = join(dir, "lock");
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throwAsFsFault(e, TAKING, dir);
+  }
   const me: LockHolder = { pid: Deno.pid, host: hostname(), startedAt: Date.now(), runId };
   let warning: string | undefined;
   let crashed: string | undefined;
   for (let tries = 0; tries < 3; tries++) {
-    try {
-      // Written whole under a private name, then linked into place: the lock either exists
-      // with its holder in it or not at all, even if this process dies in between.
-      const tmp = `${path}.${Deno.pid}-${runId}.tmp`;
-      Deno.writeTextFileSync(tmp, JSON.stringify(me) + "\n");
-      try {
-        Deno.linkSync(tmp, path);
-      } finally {
-        try {
-          Deno.removeSync(tmp);
-        } catch { /* gone */ }
-      }
-      // Its local tasks go before any of them can be started again.
-      const survivors =
-        crashed !== undefined && /^[\w.:-]+$/.test(crashed) && !/^\.+$/.test(crashed)
-          ? endSurvivors(join(dir, "runs", crashed))
-          : [];
-      if (survivors.length > 0) {
-        warning +=
-          `; ended ${survivors.length} process group(s) of its tasks that were still running: ${
-            survivors.join(" ")
-          }`;
-      }
-      const release = () => {
-        if (readHolder(path)?.runId === runId) {
-          try {
-            Deno.removeSync(path);
-          } catch { /* already gone */ }
-        }
-      };
-      return {
-        ok: true,
-        lock: {
-          release,
-          ...(warning ? { warning } : {}),
-          ...(crashed ? { crashedRun: crashed } : {}),
-          ...(survivors.length > 0 ? { survivors } : {}),
-        },
-      };
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    const placed = placeLock(path, me, options.emptyOnFullDisk === true);
+    if (placed !== undefined) {
+      return { ok: true, lock: heldLock(path, me, placed, { warning, crashed }) };
     }
     const holder = readHolder(path);
     if (holder === undefined) {
       // Half-written by a holder that died at once, or not ours: treat as stale if old enough.
-      const age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
-      if (age < 5_000) return { ok: false, holder, path };
+      if (ageOf(path) < 5_000) return { ok: false, holder, path };
       warning = `took over an unreadable lock ${path}`;
     } else if (holder.host === me.host && !alive(holder.pid)) {
       warning = `took over a stale lock: ${describeHolder(holder)} is no longer running`;
@@ -165,4 +155,114 @@ export function acquireLock(
     } catch { /* someone else removed it: try again */ }
   }
   return { ok: false, holder: readHolder(path), path };
+}
+
+/** What the messages say ferry was doing. */
+const TAKING = "taking the workspace lock";
+
+/** Milliseconds since `path` was last written (0 when it is gone: it was just being replaced). */
+function ageOf(path: string): number {
+  try {
+    return Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The lock file as placed: its inode, and whether it is still empty (a full disk). */
+interface Placed {
+  ino: number | null;
+  empty: boolean;
+}
+
+/**
+ * Write the holder whole under a private name, then link it into place: the
+ * lock either exists with its holder in it or not at all, even if this
+ * process dies in between. Undefined when a lock exists already.
+ */
+function placeLock(path: string, me: LockHolder, emptyOnFullDisk: boolean): Placed | undefined {
+  const tmp = `${path}.${me.pid}-${me.runId}.tmp`;
+  try {
+    Deno.writeTextFileSync(tmp, JSON.stringify(me) + "\n");
+    Deno.linkSync(tmp, path);
+    return { ino: Deno.statSync(path).ino, empty: false };
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return undefined;
+    if (!isNoSpace(e)) throwAsFsFault(e, TAKING, path);
+    if (!emptyOnFullDisk) {
+      const ws = shellQuote(dirname(dirname(path)));
+      throw new FerryFileError(
+        `no space left on device while ${TAKING} (${path}); "ferry clean -w ${ws}" frees the space earlier runs' attempts take`,
+        e,
+      );
+    }
+  } finally {
+    removeQuietly(tmp);
+  }
+  try {
+    using _ = Deno.openSync(path, { write: true, createNew: true });
+    return { ino: Deno.statSync(path).ino, empty: true };
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return undefined;
+    throwAsFsFault(e, TAKING, path);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch { /* gone, or never made */ }
+}
+
+/** The lock just placed, for its holder: release, fill, and what taking it over found. */
+function heldLock(
+  path: string,
+  me: LockHolder,
+  placed: Placed,
+  found: { readonly warning: string | undefined; readonly crashed: string | undefined },
+): HeldLock {
+  const { crashed } = found;
+  let { warning } = found;
+  // Its local tasks go before any of them can be started again.
+  const survivors = crashed !== undefined && /^[\w.:-]+$/.test(crashed) && !/^\.+$/.test(crashed)
+    ? endSurvivors(join(dirname(path), "runs", crashed))
+    : [];
+  if (survivors.length > 0) {
+    warning +=
+      `; ended ${survivors.length} process group(s) of its tasks that were still running: ${
+        survivors.join(" ")
+      }`;
+  }
+  const ours = () => {
+    if (!placed.empty) return readHolder(path)?.runId === me.runId;
+    try {
+      return Deno.statSync(path).ino === placed.ino;
+    } catch {
+      return false;
+    }
+  };
+  const fill = () => {
+    if (!placed.empty) return true;
+    const tmp = `${path}.${me.pid}-${me.runId}.tmp`;
+    try {
+      Deno.writeTextFileSync(tmp, JSON.stringify(me) + "\n");
+      if (!ours()) return false;
+      Deno.renameSync(tmp, path);
+      placed.empty = false;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      removeQuietly(tmp);
+    }
+  };
+  return {
+    release: () => {
+      if (ours()) removeQuietly(path);
+    },
+    fill,
+    ...(warning ? { warning } : {}),
+    ...(crashed ? { crashedRun: crashed } : {}),
+    ...(survivors.length > 0 ? { survivors } : {}),
+  };
 }
