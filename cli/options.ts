@@ -9,6 +9,7 @@ import { Argument, Option } from "../deps/commander.ts";
 import type { ParamValue } from "../dsl/model.ts";
 import { parseParamOverrides } from "../dsl/params.ts";
 import { UsageError } from "./context.ts";
+import { checkWorkspaceOption } from "./workspace.ts";
 
 // No default list: commander would print "(default: [])" in the help of every repeatable option.
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -73,6 +74,7 @@ export function workflowOptions(opts: { site?: string; workspace?: string; param
 } {
   const overrides = parseParamOverrides(opts.param ?? []);
   if (!overrides.ok) throw new UsageError(overrides.message);
+  checkWorkspaceOption(opts.workspace);
   return {
     ...(opts.site !== undefined ? { site: opts.site } : {}),
     ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),

@@ -32,7 +32,8 @@ export function workflowAndRun(
 /**
  * The workspace: `--workspace`, else the workflow file's folder (as `check`,
  * `plan` and `run` decide it), else the current directory. A workflow that is
- * not a file is a usage error saying what `action` could not do.
+ * not a file, and a workspace that is not an existing directory, are usage
+ * errors saying what `action` could not do.
  */
 export function workspaceOf(
   action: string,
@@ -52,5 +53,36 @@ export function workspaceOf(
       );
     }
   }
-  return workspace ?? (workflow !== undefined ? dirname(workflow) : ".");
+  const ws = workspace ?? (workflow !== undefined ? dirname(workflow) : ".");
+  const problem = workspaceProblem(ws);
+  if (problem !== undefined) throw new UsageError(`Cannot ${action} "${ws}": ${problem}`);
+  return ws;
+}
+
+/**
+ * Why `dir` cannot be a workspace: it is a file, or a part of its path is;
+ * with `mustExist`, it does not exist. Undefined when it can.
+ */
+export function workspaceProblem(dir: string, mustExist = true): string | undefined {
+  try {
+    if (!statSync(dir).isDirectory()) return "it is a file, not a workspace directory";
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOTDIR") return "a part of that path is a file, not a directory";
+    if (code === "ENOENT") return mustExist ? "no such directory" : undefined;
+    return (e as Error).message;
+  }
+  return undefined;
+}
+
+/**
+ * `--workspace` of `check`, `plan` and `run`: a directory, or one to be made
+ * (`run` makes it); a file is a usage error.
+ */
+export function checkWorkspaceOption(dir: string | undefined): void {
+  if (dir === undefined) return;
+  const problem = workspaceProblem(dir, false);
+  if (problem !== undefined) {
+    throw new UsageError(`Cannot use the workspace "${dir}": ${problem}`);
+  }
 }
