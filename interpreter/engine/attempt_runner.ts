@@ -117,10 +117,11 @@ export class AttemptRunner {
     placed: boolean,
     onNode: boolean,
   ): Promise<string | undefined> {
+    // Inputs placed in the task directory need it now; otherwise the provider makes it. (A
+    // failed attempt keeps its directory for inspection, also when it could not start.)
+    if (placed) makeDirs(paths.dirs);
     const skipped = checkSkipped(task, ex);
     if (skipped !== undefined || !placed) return Promise.resolve(skipped);
-    // Inputs placed in the task directory need it now; otherwise the provider makes it.
-    makeDirs(paths.dirs);
     return placeInputs(
       task,
       paths.work,
