@@ -21,10 +21,19 @@
 # GRACE seconds (its argument, default 2), reaps them and exits. When a task
 # ends, whatever it left running in its group is killed at once.
 import os
-import select
-import signal
 import sys
-import time
+
+# Without posix_spawn (Python before 3.8) the Perl spawner, which speaks the same protocol, takes
+# over this process (its path is the second argument; none: exit 3). So ferry starts this script
+# at once, with no probe of python3 first.
+if sys.version_info < (3, 8) or not hasattr(os, "posix_spawnp"):
+    if len(sys.argv) > 2 and sys.argv[2]:
+        os.execvp("perl", ["perl", sys.argv[2], sys.argv[1]])
+    sys.exit(3)
+
+import select  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
 
 GRACE = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
 out = sys.stdout.buffer

@@ -20,31 +20,27 @@ const LOCAL = import.meta.url.startsWith("file:");
 const PERL_SCRIPT = LOCAL ? fileURLToPath(new URL("./spawner.pl", import.meta.url)) : undefined;
 const PYTHON_SCRIPT = LOCAL ? fileURLToPath(new URL("./spawner.py", import.meta.url)) : undefined;
 
-/** The interpreter and script to use: Python (posix_spawn, cheapest) when 3.8+, else Perl. */
-function spawnerCommand(only?: "python" | "perl"): [string, string] | undefined {
+/**
+ * Start the spawner: spawner.py under python3 (which hands over to spawner.pl
+ * itself when it is older than 3.8), else spawner.pl under perl; only the one
+ * named when told. No interpreter is probed first: under a version manager's
+ * shim, a probe alone costs from 0.3 s to seconds before the first task.
+ */
+function spawnSpawner(
+  only: "python" | "perl" | undefined,
+  grace: number,
+): Deno.ChildProcess | undefined {
   if (PERL_SCRIPT === undefined || PYTHON_SCRIPT === undefined) return undefined;
+  const tries: [string, string[]][] = [];
   if (only !== "perl") {
-    try {
-      const py = new Deno.Command("python3", {
-        args: [
-          "-c",
-          "import os, sys; sys.exit(0 if sys.version_info >= (3, 8) and hasattr(os, 'posix_spawnp') else 1)",
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).outputSync();
-      if (py.success) return ["python3", PYTHON_SCRIPT];
-    } catch { /* no python3 */ }
+    tries.push(["python3", [PYTHON_SCRIPT, String(grace), only === "python" ? "" : PERL_SCRIPT]]);
   }
-  if (only !== "python") {
+  if (only !== "python") tries.push(["perl", [PERL_SCRIPT, String(grace)]]);
+  for (const [cmd, args] of tries) {
     try {
-      if (
-        new Deno.Command("perl", { args: ["-e", "1"], stdout: "null", stderr: "null" }).outputSync()
-          .success
-      ) {
-        return ["perl", PERL_SCRIPT];
-      }
-    } catch { /* no perl */ }
+      return new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "inherit" })
+        .spawn();
+    } catch { /* not installed: the next one */ }
   }
   return undefined;
 }
@@ -117,19 +113,8 @@ export class Spawner {
    * neither runs. `graceSeconds`: between SIGTERM and SIGKILL when it ends tasks on its own.
    */
   static start(only?: "python" | "perl", graceSeconds = 2): Spawner | undefined {
-    try {
-      const cmd = spawnerCommand(only);
-      if (!cmd) return undefined;
-      const child = new Deno.Command(cmd[0], {
-        args: [cmd[1], String(graceSeconds)],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      return new Spawner(child);
-    } catch {
-      return undefined;
-    }
+    const child = spawnSpawner(only, graceSeconds);
+    return child ? new Spawner(child) : undefined;
   }
 
   async #read(): Promise<void> {

@@ -168,3 +168,50 @@ for (const kind of ["python", "perl"] as const) {
     }
   });
 }
+
+Deno.test("spawner.py without posix_spawn hands over to spawner.pl (same process, same pipes)", async () => {
+  const py = new URL("./spawner.py", import.meta.url).pathname;
+  const pl = new URL("./spawner.pl", import.meta.url).pathname;
+  // An interpreter without os.posix_spawnp, as Python before 3.8 is.
+  const child = new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import os, sys; del os.posix_spawnp; sys.argv = sys.argv[1:]; exec(compile(open(sys.argv[0]).read(), sys.argv[0], 'exec'))",
+      py,
+      "2",
+      pl,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let cmdline = "";
+  for (let i = 0; i < 400 && !cmdline.startsWith("perl "); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    cmdline = (await Deno.readTextFile(`/proc/${child.pid}/cmdline`).catch(() => "")).replaceAll(
+      "\0",
+      " ",
+    );
+  }
+  assert.equal(cmdline.trim(), `perl ${pl} 2`);
+  await child.stdin.close();
+  const out = await child.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});
+
+Deno.test("spawner.py told to use Python only exits 3 without posix_spawn", async () => {
+  const py = new URL("./spawner.py", import.meta.url).pathname;
+  const out = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import os, sys; del os.posix_spawnp; sys.argv = sys.argv[1:]; exec(compile(open(sys.argv[0]).read(), sys.argv[0], 'exec'))",
+      py,
+      "2",
+      "",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.equal(out.code, 3);
+});
