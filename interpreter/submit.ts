@@ -46,7 +46,7 @@ import { exportedNames } from "../dsl/exported_names.ts";
 import { taskDirName } from "./attempt.ts";
 import { LOCAL_EXECUTOR } from "./plan.ts";
 import { moduleClosureHash } from "./cache.ts";
-import { newRunId, StateStore } from "./state.ts";
+import { type AttemptRecord, newRunId, StateStore } from "./state.ts";
 import { capLines, logEnd } from "./log_tail.ts";
 
 /** What each submitted task needs; becomes the task's resources. */
@@ -206,85 +206,156 @@ function locate(fn: Submittable<never[], unknown>): { module: string; name: stri
  * `options.site`.
  */
 export function executor(name = "local", options: ExecutorOptions = {}): FerryExecutor {
-  const workspace = resolve(options.workspace ?? Deno.env.get("FERRY_WORKSPACE") ?? Deno.cwd());
-  const runId = `${newRunId()}-submit`;
-  const runDir = join(workspace, ".ferry", "runs", runId);
-  const store = StateStore.open(workspace);
-  store.beginRun({
-    id: runId,
-    workflow: fileURLToPath(Deno.mainModule),
-    startedAt: Date.now(),
-    pid: Deno.pid,
-    host: hostname(),
-    dir: runDir,
-  });
-  let provider: Promise<{ p: BatchProvider; ex: Executor }> | undefined;
-  const providerOf = () =>
-    provider ??= (async () => {
-      if (name === "local") return { p: localProvider(), ex: LOCAL_EXECUTOR };
-      if (options.site === undefined) {
-        throw new TypeError(
-          `Cannot use executor "${name}": give the site file that names it (site:)`,
-        );
-      }
-      const { loadFile } = await import("../dsl/load.ts");
-      const { validateSite } = await import("../dsl/validate.ts");
-      const loaded = await loadFile(options.site);
-      const v = loaded.document ? validateSite(loaded.document.value) : undefined;
-      const ex = v?.model.executors[name];
-      if (!v || v.problems.length > 0 || !ex) {
-        throw new TypeError(
-          `Cannot use executor "${name}" of ${options.site}: ${
-            !v ? "the file does not load" : v.problems[0]?.message ?? "no executor of that name"
-          }`,
-        );
-      }
-      const { BatchProviderError, openBatchProvider } = await import(
-        "../providers/batch/registry.ts"
-      );
-      try {
-        // Relative paths of the executor (a provider module, SSH keys) start from the site file.
-        const context = {
-          baseDir: dirname(resolve(options.site)),
-          ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-        };
-        return { p: await openBatchProvider(ex, context), ex };
-      } catch (e) {
-        if (!(e instanceof BatchProviderError)) throw e;
-        throw new TypeError(`Cannot use executor "${name}": ${e.message}`);
-      }
-    })();
-  const base = options.requirements ?? {};
-  const cores = navigator.hardwareConcurrency;
-  const slots = Math.max(1, options.maxWorkers ?? Math.floor(cores / Math.max(1, base.cores ?? 1)));
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  const acquire = () =>
-    new Promise<void>((go) => {
-      if (running < slots) {
-        running++;
-        go();
-      } else waiting.push(go);
-    });
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  };
-  const abort = new AbortController();
-  const all = new Set<Promise<unknown>>();
-  let closed = false;
-
+  const session = new Session(name, options);
   const submitWith = <A extends unknown[], R>(
     req: Requirements,
     fn: Submittable<A, R>,
     ...args: A
-  ): Task<Awaited<R>> => {
-    if (closed) throw new Error("Cannot submit: the executor was shut down");
+  ): Task<Awaited<R>> => session.submitWith(req, fn, args);
+  const shutdown = (o: { readonly cancel?: boolean } = {}) => session.shutdown(o);
+  return {
+    submit: (fn, ...args) => submitWith({}, fn, ...args),
+    submitWith,
+    shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
+  };
+}
+
+/** The batch provider of an executor, with the executor it serves. */
+interface OpenedProvider {
+  readonly p: BatchProvider;
+  readonly ex: Executor;
+}
+
+/** Open `local`, or the executor `name` of the site file, with its batch provider. */
+async function openProvider(name: string, options: ExecutorOptions): Promise<OpenedProvider> {
+  if (name === "local") return { p: localProvider(), ex: LOCAL_EXECUTOR };
+  if (options.site === undefined) {
+    throw new TypeError(
+      `Cannot use executor "${name}": give the site file that names it (site:)`,
+    );
+  }
+  const { loadFile } = await import("../dsl/load.ts");
+  const { validateSite } = await import("../dsl/validate.ts");
+  const loaded = await loadFile(options.site);
+  const v = loaded.document ? validateSite(loaded.document.value) : undefined;
+  const ex = v?.model.executors[name];
+  if (!v || v.problems.length > 0 || !ex) {
+    throw new TypeError(
+      `Cannot use executor "${name}" of ${options.site}: ${
+        !v ? "the file does not load" : v.problems[0]?.message ?? "no executor of that name"
+      }`,
+    );
+  }
+  const { BatchProviderError, openBatchProvider } = await import(
+    "../providers/batch/registry.ts"
+  );
+  try {
+    // Relative paths of the executor (a provider module, SSH keys) start from the site file.
+    const context = {
+      baseDir: dirname(resolve(options.site)),
+      ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    };
+    return { p: await openBatchProvider(ex, context), ex };
+  } catch (e) {
+    if (!(e instanceof BatchProviderError)) throw e;
+    throw new TypeError(`Cannot use executor "${name}": ${e.message}`);
+  }
+}
+
+/** At most `size` tasks at once; the others wait in order of submission. */
+class Slots {
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(readonly size: number) {}
+
+  /** Resolves when a slot is free, and takes it. */
+  acquire(): Promise<void> {
+    return new Promise<void>((go) => {
+      if (this.#running < this.size) {
+        this.#running++;
+        go();
+      } else this.#waiting.push(go);
+    });
+  }
+
+  /** Give a slot back (to the next waiting task, if any). */
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#running--;
+  }
+}
+
+/** One submitted call: what identifies it, and how to run it. */
+interface Call {
+  /** `name[digest of the arguments]`. */
+  readonly id: string;
+  /** The cache key: module closure, export, arguments, requirements. */
+  readonly key: string;
+  readonly where: { readonly module: string; readonly name: string };
+  readonly args: readonly unknown[];
+  readonly argsText: string;
+  readonly requirements: Requirements;
+}
+
+/** What the session updates and its {@linkcode Task} shows. */
+interface TaskState {
+  status: SubmittedTaskStatus;
+  label: string;
+}
+
+/**
+ * An executor's session: one run of the state store (`RUN-submit`) in which
+ * every submitted call is a task, run at most `slots` at a time.
+ */
+class Session {
+  readonly #name: string;
+  readonly #options: ExecutorOptions;
+  readonly #workspace: string;
+  readonly #runId = `${newRunId()}-submit`;
+  readonly #runDir: string;
+  readonly #store: StateStore;
+  readonly #base: Requirements;
+  readonly #slots: Slots;
+  readonly #abort = new AbortController();
+  /** Tasks not yet settled. */
+  readonly #all = new Set<Promise<unknown>>();
+  #provider: Promise<OpenedProvider> | undefined;
+  #closed = false;
+
+  constructor(name: string, options: ExecutorOptions) {
+    this.#name = name;
+    this.#options = options;
+    this.#workspace = resolve(options.workspace ?? Deno.env.get("FERRY_WORKSPACE") ?? Deno.cwd());
+    this.#runDir = join(this.#workspace, ".ferry", "runs", this.#runId);
+    this.#store = StateStore.open(this.#workspace);
+    this.#store.beginRun({
+      id: this.#runId,
+      workflow: fileURLToPath(Deno.mainModule),
+      startedAt: Date.now(),
+      pid: Deno.pid,
+      host: hostname(),
+      dir: this.#runDir,
+    });
+    this.#base = options.requirements ?? {};
+    const cores = navigator.hardwareConcurrency;
+    this.#slots = new Slots(
+      Math.max(1, options.maxWorkers ?? Math.floor(cores / Math.max(1, this.#base.cores ?? 1))),
+    );
+  }
+
+  /** Run `fn(...args)` as a task with these requirements (over the executor's). */
+  submitWith<A extends unknown[], R>(
+    req: Requirements,
+    fn: Submittable<A, R>,
+    args: A,
+  ): Task<Awaited<R>> {
+    if (this.#closed) throw new Error("Cannot submit: the executor was shut down");
     const where = locate(fn as Submittable<never[], unknown>);
     const argsText = JSON.stringify(args);
     if (argsText === undefined) throw new TypeError("Cannot submit: the arguments are not JSON");
-    const requirements = { ...base, ...req };
+    const requirements = { ...this.#base, ...req };
     const id = `${where.name}[${sha(argsText).slice(0, 12)}]`;
     const key = sha(JSON.stringify({
       module: moduleClosureHash(where.module),
@@ -292,129 +363,160 @@ export function executor(name = "local", options: ExecutorOptions = {}): FerryEx
       args: argsText,
       requirements,
     }));
-    let status: SubmittedTaskStatus = "pending";
-    let label = id;
-    const done = (async (): Promise<Awaited<R>> => {
-      const recorded = options.noCache ? undefined : store.successes().get(id);
-      if (recorded && recorded.key === key) {
-        status = "cached";
-        return recorded.result as Awaited<R>;
-      }
-      await acquire();
-      try {
-        const { p, ex } = await providerOf();
-        for (let attempt = 1;; attempt++) {
-          if (abort.signal.aborted) {
-            status = "cancelled";
-            throw new TaskError(id, `${label}: cancelled`, "");
-          }
-          status = "running";
-          const root = join(runDir, "tasks", taskDirName(id), `attempt-${attempt}`);
-          const work = join(root, "work");
-          const resultPath = join(root, "result.json");
-          const r: JobResult = await p.execute({
-            taskId: id,
-            attempt,
-            dir: work,
-            run: { kind: "function", module: where.module, export: where.name },
-            env: {
-              ...ex.env,
-              FERRY_TASK_ID: id,
-              FERRY_ATTEMPT: String(attempt),
-              FERRY_WORKSPACE: workspace,
-            },
-            mkdirs: [work],
-            stdout: join(root, "stdout.log"),
-            stderr: join(root, "stderr.log"),
-            resources: resources(requirements),
-            call: { argv: args, result: resultPath },
-            root,
-            runDir,
-            bundle: where.name,
-          }, abort.signal);
-          const attemptRecord = {
-            runId,
-            taskId: id,
-            attempt,
-            outcome: r.outcome,
-            ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
-            ...(r.signal !== undefined ? { signal: r.signal } : {}),
-            startedAt: r.startedAt,
-            endedAt: r.endedAt,
-            host: r.host,
-            stdout: join(root, "stdout.log"),
-            stderr: join(root, "stderr.log"),
-          };
-          if (r.outcome === "succeeded") {
-            let value: unknown = null;
-            try {
-              value = JSON.parse(Deno.readTextFileSync(resultPath));
-            } catch { /* returned nothing */ }
-            store.recordSuccess({
-              taskId: id,
-              key,
-              parts: { module: where.module, export: where.name, args: argsText, requirements },
-              runId,
-              attempt,
-              finishedAt: r.endedAt,
-              outputs: [],
-              result: value,
-            }, attemptRecord);
-            status = "succeeded";
-            return value as Awaited<R>;
-          }
-          store.recordAttempt(attemptRecord);
-          if (r.outcome !== "cancelled" && attempt <= (options.retries ?? 0)) continue;
-          status = r.outcome === "cancelled" ? "cancelled" : "failed";
-          // Its end only: a function that wrote 200 MB to stderr must not cost 200 MB here.
-          const stderr = await logEnd(join(root, "stderr.log"));
-          const why = r.message ??
-            (r.outcome === "timeout"
-              ? "exceeded its walltime and was killed"
-              : r.signal
-              ? `killed by ${r.signal}`
-              : `exit code ${r.exitCode}`);
-          // The function's own last word (the runner's "threw" line), else the log's last lines.
-          const lines = stderr.trim().split("\n");
-          const threw = lines.findLast((l) => l.startsWith("ferry: ") && l.includes(" threw "));
-          const tail = capLines(threw ?? lines.slice(-3).join("\n"));
-          throw new TaskError(id, `${label} failed: ${why}${tail ? `\n${tail}` : ""}`, stderr);
-        }
-      } finally {
-        release();
-      }
-    })();
-    all.add(done);
-    done.catch(() => {}).finally(() => all.delete(done));
+    const state: TaskState = { status: "pending", label: id };
+    const done = this.#run({ id, key, where, args, argsText, requirements }, state) as Promise<
+      Awaited<R>
+    >;
+    this.#all.add(done);
+    done.catch(() => {}).finally(() => this.#all.delete(done));
     return {
       id,
       get label() {
-        return label;
+        return state.label;
       },
       set label(v: string) {
-        label = v;
+        state.label = v;
       },
       get status() {
-        return status;
+        return state.status;
       },
       then: (ok, bad) => done.then(ok, bad),
       catch: (bad) => done.catch(bad),
     };
-  };
+  }
 
-  const shutdown = async (o: { readonly cancel?: boolean } = {}) => {
-    closed = true;
-    if (o.cancel) abort.abort();
-    while (all.size > 0) await Promise.allSettled([...all]);
-    if (provider) await (await provider.catch(() => undefined))?.p.close?.();
-    store.endRun(runId, "succeeded");
-    store.close();
-  };
+  /** Wait for every task (cancelling them first with `cancel`), then end the run. */
+  async shutdown(o: { readonly cancel?: boolean }): Promise<void> {
+    this.#closed = true;
+    if (o.cancel) this.#abort.abort();
+    while (this.#all.size > 0) await Promise.allSettled([...this.#all]);
+    if (this.#provider) await (await this.#provider.catch(() => undefined))?.p.close?.();
+    this.#store.endRun(this.#runId, "succeeded");
+    this.#store.close();
+  }
 
+  /** A call's result: recorded, else from its attempts (with the session's retries). */
+  async #run(call: Call, state: TaskState): Promise<unknown> {
+    const recorded = this.#options.noCache ? undefined : this.#store.successes().get(call.id);
+    if (recorded && recorded.key === call.key) {
+      state.status = "cached";
+      return recorded.result;
+    }
+    await this.#slots.acquire();
+    try {
+      const opened = await (this.#provider ??= openProvider(this.#name, this.#options));
+      for (let attempt = 1;; attempt++) {
+        if (this.#abort.signal.aborted) {
+          state.status = "cancelled";
+          throw new TaskError(call.id, `${state.label}: cancelled`, "");
+        }
+        state.status = "running";
+        const root = join(this.#runDir, "tasks", taskDirName(call.id), `attempt-${attempt}`);
+        const r = await this.#execute(call, attempt, root, opened);
+        const record = attemptRecord(this.#runId, call.id, attempt, root, r);
+        if (r.outcome === "succeeded") {
+          const value = this.#commit(call, record, join(root, "result.json"));
+          state.status = "succeeded";
+          return value;
+        }
+        this.#store.recordAttempt(record);
+        if (r.outcome !== "cancelled" && attempt <= (this.#options.retries ?? 0)) continue;
+        state.status = r.outcome === "cancelled" ? "cancelled" : "failed";
+        throw await taskFailure(call.id, state.label, r, join(root, "stderr.log"));
+      }
+    } finally {
+      this.#slots.release();
+    }
+  }
+
+  /** One attempt of a call, in `root` (its work directory, logs and result file). */
+  #execute(call: Call, attempt: number, root: string, { p, ex }: OpenedProvider) {
+    const work = join(root, "work");
+    const { id, where } = call;
+    return p.execute({
+      taskId: id,
+      attempt,
+      dir: work,
+      run: { kind: "function", module: where.module, export: where.name },
+      env: {
+        ...ex.env,
+        FERRY_TASK_ID: id,
+        FERRY_ATTEMPT: String(attempt),
+        FERRY_WORKSPACE: this.#workspace,
+      },
+      mkdirs: [work],
+      stdout: join(root, "stdout.log"),
+      stderr: join(root, "stderr.log"),
+      resources: resources(call.requirements),
+      call: { argv: call.args as unknown[], result: join(root, "result.json") },
+      root,
+      runDir: this.#runDir,
+      bundle: where.name,
+    }, this.#abort.signal);
+  }
+
+  /** Record a success with its result (what the function returned, else null); the result. */
+  #commit(call: Call, record: AttemptRecord, resultPath: string): unknown {
+    let value: unknown = null;
+    try {
+      value = JSON.parse(Deno.readTextFileSync(resultPath));
+    } catch { /* returned nothing */ }
+    const { where, argsText, requirements } = call;
+    this.#store.recordSuccess({
+      taskId: call.id,
+      key: call.key,
+      parts: { module: where.module, export: where.name, args: argsText, requirements },
+      runId: this.#runId,
+      attempt: record.attempt,
+      finishedAt: record.endedAt,
+      outputs: [],
+      result: value,
+    }, record);
+    return value;
+  }
+}
+
+/** The state store's record of an attempt that ended with `r`. */
+function attemptRecord(
+  runId: string,
+  taskId: string,
+  attempt: number,
+  root: string,
+  r: JobResult,
+): AttemptRecord {
   return {
-    submit: (fn, ...args) => submitWith({}, fn, ...args),
-    submitWith,
-    shutdown,
-    [Symbol.asyncDispose]: () => shutdown(),
+    runId,
+    taskId,
+    attempt,
+    outcome: r.outcome,
+    ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+    ...(r.signal !== undefined ? { signal: r.signal } : {}),
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    host: r.host,
+    stdout: join(root, "stdout.log"),
+    stderr: join(root, "stderr.log"),
   };
+}
+
+/** The error of a failed task: why, and the function's last word (or its log's last lines). */
+async function taskFailure(
+  id: string,
+  label: string,
+  r: JobResult,
+  stderrLog: string,
+): Promise<TaskError> {
+  // Its end only: a function that wrote 200 MB to stderr must not cost 200 MB here.
+  const stderr = await logEnd(stderrLog);
+  const why = r.message ??
+    (r.outcome === "timeout"
+      ? "exceeded its walltime and was killed"
+      : r.signal
+      ? `killed by ${r.signal}`
+      : `exit code ${r.exitCode}`);
+  // The function's own last word (the runner's "threw" line), else the log's last lines.
+  const lines = stderr.trim().split("\n");
+  const threw = lines.findLast((l) => l.startsWith("ferry: ") && l.includes(" threw "));
+  const tail = capLines(threw ?? lines.slice(-3).join("\n"));
+  return new TaskError(id, `${label} failed: ${why}${tail ? `\n${tail}` : ""}`, stderr);
 }
