@@ -7,20 +7,21 @@
 
 import { dirname, join, resolve } from "node:path";
 import { compareDiagnostics } from "../dsl/diagnostic.ts";
-import type { Executor, ParamValue } from "../dsl/model.ts";
+import type { Executor, ParamValue, Workflow } from "../dsl/model.ts";
 import { countSummary, formatDiagnostics } from "../dsl/report.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
 import { BatchProviderError, openBatchProviders } from "../providers/batch/registry.ts";
 import { RETRY_BASE_MS } from "../providers/staging/transfer.ts";
-import { checkWithStats } from "./check.ts";
+import { type CheckResult, checkWithStats } from "./check.ts";
+import type { Expansion } from "./expand.ts";
 import { StatCache } from "./stat_cache.ts";
 import { LOCAL_EXECUTOR, type Plan, renderAttempt } from "./plan.ts";
 import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./progress.ts";
-import { runPlan, type RunSummary } from "./run.ts";
+import { type RunEvents, type RunOptions, runPlan, type RunSummary } from "./run.ts";
 import { statusCounts } from "./render_text.ts";
 import { planForTargets } from "./plan_file.ts";
 import { toFileUrl } from "../providers/_shared/urls.ts";
-import { redactSecrets } from "../providers/_shared/secrets.ts";
+import { redactSecrets } from "../providers/staging/secrets.ts";
 import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";
 import { compileKnown, statefulPlan } from "./plan_state.ts";
@@ -79,9 +80,63 @@ export async function runWorkflowFile(
   file: string,
   options: RunWorkflowOptions,
 ): Promise<RunWorkflowResult> {
-  const { io, signal, params = {}, targets = [] } = options;
+  const { io } = options;
   // One look at each file for the whole run: the check's, then the state's.
   const stats = new StatCache();
+  const c = await compileForRun(file, options, stats);
+  if (!c) return { code: 2 };
+  const providers = await openProviders(c, options);
+  if (!providers) return { code: 2 };
+  const id = newRunId();
+  const lock = lockWorkspace(c.r.workspace, id, io);
+  if (!lock) return { code: 2 };
+  if (lock.crashedRun !== undefined) {
+    await cancelOrphans(c.r.workspace, lock.crashedRun, providers, io);
+  }
+  let store: StateStore;
+  try {
+    store = StateStore.open(c.r.workspace, { stats });
+  } catch (e) {
+    lock.release();
+    io.write(
+      `ferry: Cannot open the state in ${join(c.r.workspace, ".ferry", "state.db")}: ${
+        (e as Error).message
+      }\n`,
+    );
+    return { code: 2 };
+  }
+  try {
+    return await runLocked(c, { id, store, providers }, options);
+  } finally {
+    store.close();
+    lock.release();
+  }
+}
+
+/** A workflow checked without errors, with the plan of its targets. */
+interface Compiled {
+  readonly file: string;
+  readonly r: CheckResult & { readonly expansion: Expansion };
+  readonly workflow: Workflow;
+  /** Its executors, with `local`. */
+  readonly executors: Readonly<Record<string, Executor>>;
+  readonly plan: Plan;
+}
+
+/** What a run holds while it runs. */
+interface Held {
+  readonly id: string;
+  readonly store: StateStore;
+  readonly providers: ReadonlyMap<string, BatchProvider>;
+}
+
+/** Check the workflow and plan its targets; undefined (the problems printed) when it cannot run. */
+async function compileForRun(
+  file: string,
+  options: RunWorkflowOptions,
+  stats: StatCache,
+): Promise<Compiled | undefined> {
+  const { io, params = {}, targets = [] } = options;
   const r = await checkWithStats(file, {
     stats,
     ...(options.site !== undefined ? { site: options.site } : {}),
@@ -92,23 +147,22 @@ export async function runWorkflowFile(
   if (diagnostics.length > 0) {
     io.write(formatDiagnostics(diagnostics, "text", { sources: r.sources, color: io.color }));
   }
+  const { expansion, workflow } = r;
   if (
-    diagnostics.some((d) => d.severity === "error") || !r.plan || !r.expansion || !r.linked ||
-    !r.workflow
+    diagnostics.some((d) => d.severity === "error") || !r.plan || !expansion || !r.linked ||
+    !workflow
   ) {
     io.write(`✗ ${file}: ${countSummary(diagnostics)}\n`);
-    return { code: 2 };
+    return undefined;
   }
-  const workflow = r.workflow;
   const executors: Record<string, Executor> = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
   const targeted = planForTargets(r, targets);
   if (!targeted.ok) {
     io.write(`ferry: ${targeted.message}\n`);
-    return { code: 2 };
+    return undefined;
   }
-  let plan: Plan = targeted.plan;
   const unknownRerun = (options.rerun ?? []).filter((a) =>
-    !workflow.apps[a] && !r.expansion!.tasks.some((t) => t.id === a)
+    !workflow.apps[a] && !expansion.tasks.some((t) => t.id === a)
   );
   if (unknownRerun.length > 0) {
     io.write(
@@ -116,16 +170,21 @@ export async function runWorkflowFile(
         didYouMean(unknownRerun[0]!, Object.keys(workflow.apps))
       }\n`,
     );
-    return { code: 2 };
+    return undefined;
   }
-  let providers: Map<string, BatchProvider>;
+  return { file, r: { ...r, expansion }, workflow, executors, plan: targeted.plan };
+}
+
+/** The batch provider of each executor the plan uses; undefined (said why) if one cannot open. */
+async function openProviders(
+  c: Compiled,
+  options: RunWorkflowOptions,
+): Promise<Map<string, BatchProvider> | undefined> {
   try {
-    const used = [...new Set(plan.tasks.map((t) => t.executor))].map((name) => executors[name]!);
-    providers = await openBatchProviders(used, (ex) => ({
+    const used = [...new Set(c.plan.tasks.map((t) => t.executor))].map((n) => c.executors[n]!);
+    return await openBatchProviders(used, (ex) => ({
       // Relative paths of an executor (a provider module, SSH keys) start from its file's folder.
-      baseDir: options.site !== undefined && r.site?.executors[ex.name]
-        ? dirname(resolve(options.site))
-        : dirname(resolve(file)),
+      baseDir: declaringDir(c, options, ex.name),
       ...(options.sequential
         ? { maxWorkers: 1 }
         : options.jobs
@@ -135,11 +194,21 @@ export async function runWorkflowFile(
     }));
   } catch (e) {
     if (!(e instanceof BatchProviderError)) throw e;
-    io.write(`ferry: Cannot run on executor "${e.executor}": ${e.message}\n`);
-    return { code: 2 };
+    options.io.write(`ferry: Cannot run on executor "${e.executor}": ${e.message}\n`);
+    return undefined;
   }
-  const id = newRunId();
-  const held = acquireLock(r.workspace, id);
+}
+
+/** The folder of the file that declares an executor: the site file's, else the workflow's. */
+function declaringDir(c: Compiled, options: RunWorkflowOptions, executor: string): string {
+  return options.site !== undefined && c.r.site?.executors[executor]
+    ? dirname(resolve(options.site))
+    : dirname(resolve(c.file));
+}
+
+/** The workspace's lock for run `id`; undefined (said who holds it) when another run has it. */
+function lockWorkspace(workspace: string, id: string, io: RunWorkflowOptions["io"]) {
+  const held = acquireLock(workspace, id);
   if (!held.ok) {
     io.write(
       held.holder
@@ -148,129 +217,143 @@ export async function runWorkflowFile(
         }. If it is gone (another host, or a reused pid), remove ${held.path}\n`
         : `ferry: Cannot run: ${held.path} is being written by another ferry run\n`,
     );
-    return { code: 2 };
+    return undefined;
   }
   if (held.lock.warning) io.write(`ferry: warning: ${held.lock.warning}\n`);
-  if (held.lock.crashedRun !== undefined) {
-    // Jobs the dead run left queued or running: cancelled before their tasks go again.
-    const { orphanJobs } = await import("../providers/batch/orphans.ts");
-    const byExecutor = new Map<string, string[]>();
-    for (const o of orphanJobs(r.workspace, held.lock.crashedRun)) {
-      byExecutor.set(o.executor, [...(byExecutor.get(o.executor) ?? []), o.jobId]);
-    }
-    for (const [name, ids] of byExecutor) {
-      const p = providers.get(name);
-      if (!p?.cancelJobs) {
-        io.write(
-          `ferry: warning: run ${held.lock.crashedRun} left ${ids.length} job(s) on executor "${name}", which this run does not use: ${
-            ids.join(" ")
-          }\n`,
-        );
-        continue;
-      }
-      const failed = await p.cancelJobs(ids);
-      io.write(
-        failed === undefined
-          ? `ferry: warning: cancelled ${ids.length} job(s) that run ${held.lock.crashedRun} left on executor "${name}": ${
-            ids.join(" ")
-          }\n`
-          : `ferry: warning: cannot cancel the ${ids.length} job(s) that run ${held.lock.crashedRun} left on executor "${name}" (${
-            ids.join(" ")
-          }): ${failed}\n`,
-      );
-    }
-  }
-  let store: StateStore;
-  try {
-    store = StateStore.open(r.workspace, { stats });
-  } catch (e) {
-    held.lock.release();
-    io.write(
-      `ferry: Cannot open the state in ${join(r.workspace, ".ferry", "state.db")}: ${
-        (e as Error).message
-      }\n`,
-    );
-    return { code: 2 };
-  }
-  try {
-    return await runLocked(id, store);
-  } finally {
-    store.close();
-    held.lock.release();
-  }
+  return held.lock;
+}
 
-  async function runLocked(id: string, store: StateStore): Promise<RunWorkflowResult> {
-    const runDir = join(r.workspace, ".ferry", "runs", id);
-    await Deno.mkdir(runDir, { recursive: true });
-    store.beginRun({
-      id,
-      workflow: resolve(file),
-      startedAt: Date.now(),
-      pid: Deno.pid,
-      host: hostname(),
-      dir: runDir,
-    });
-    const { plan: withState, cache } = statefulPlan(r, {
-      file,
-      plan,
-      executors,
-      params,
-      targets,
-      store,
-      ...(options.noCache ? { noCache: true } : {}),
-      ...(options.rerun ? { rerun: options.rerun } : {}),
-    });
-    plan = withState;
-    io.write(`plan: ${statusCounts(plan.summary)}\n`);
-    const style = options.progress ?? "auto";
-    const live = style === "live" || (style === "auto" && io.terminal && terminalWidth() > 0);
-    const events = style === "quiet"
-      ? quietProgress()
-      : live
-      ? (await import("./progress_live.ts")).liveProgress(io)
-      : plainProgress(io);
-    const baseDir = dirname(resolve(file));
-    let expansion = r.expansion!;
-    const summary = await runPlan(resolveModules(plan, baseDir), {
-      workspace: r.workspace,
-      runDir,
-      runId: id,
-      executors,
-      providers,
-      ...(options.sequential
-        ? { jobs: 1 }
-        : options.jobs !== undefined
-        ? { jobs: options.jobs }
-        : {}),
-      keepGoing: options.keepGoing === true,
-      ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
-      // Custom staging modules are relative to the file that declares the executor.
-      moduleBase: (name) =>
-        options.site !== undefined && r.site?.executors[name]
-          ? dirname(resolve(options.site))
-          : baseDir,
-      signal,
-      events,
-      retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
-      cache,
-      store,
-      render: (task, attempt) => renderAttempt(workflow, expansion, task, attempt),
-      replan: (known) => {
-        // Within the targets: a placeholder id among them (`measure[part=*]`) matches its tasks.
-        const c = compileKnown(r, { executors, params, targets: options.targets ?? [] }, known);
-        if (typeof c === "string") return Promise.resolve(c);
-        expansion = c.expansion;
-        return Promise.resolve(resolveModules(c.plan, baseDir));
-      },
-    });
-    if ("close" in events) (events as { close(): void }).close();
-    for (const p of new Set(providers.values())) await p.close?.();
-    io.write(redactSecrets(await renderSummary(summary, io.color)));
-    io.write(`logs: ${runDir}\n`);
-    const failed = [...summary.states.values()].some((s) => s === "failed");
-    store.endRun(id, summary.interrupted ? "interrupted" : failed ? "failed" : "succeeded");
-    return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };
+/** Jobs the dead run left queued or running: cancelled before their tasks go again. */
+async function cancelOrphans(
+  workspace: string,
+  crashedRun: string,
+  providers: ReadonlyMap<string, BatchProvider>,
+  io: RunWorkflowOptions["io"],
+): Promise<void> {
+  const { orphanJobs } = await import("../providers/batch/orphans.ts");
+  const byExecutor = new Map<string, string[]>();
+  for (const o of orphanJobs(workspace, crashedRun)) {
+    byExecutor.set(o.executor, [...(byExecutor.get(o.executor) ?? []), o.jobId]);
   }
+  for (const [name, ids] of byExecutor) {
+    const p = providers.get(name);
+    if (!p?.cancelJobs) {
+      io.write(
+        `ferry: warning: run ${crashedRun} left ${ids.length} job(s) on executor "${name}", which this run does not use: ${
+          ids.join(" ")
+        }\n`,
+      );
+      continue;
+    }
+    const failed = await p.cancelJobs(ids);
+    io.write(
+      failed === undefined
+        ? `ferry: warning: cancelled ${ids.length} job(s) that run ${crashedRun} left on executor "${name}": ${
+          ids.join(" ")
+        }\n`
+        : `ferry: warning: cannot cancel the ${ids.length} job(s) that run ${crashedRun} left on executor "${name}" (${
+          ids.join(" ")
+        }): ${failed}\n`,
+    );
+  }
+}
+
+/** Record the run, run its plan with the state's decisions and progress, and report. */
+async function runLocked(
+  c: Compiled,
+  held: Held,
+  options: RunWorkflowOptions,
+): Promise<RunWorkflowResult> {
+  const { io } = options;
+  const { id, store, providers } = held;
+  const runDir = join(c.r.workspace, ".ferry", "runs", id);
+  await Deno.mkdir(runDir, { recursive: true });
+  store.beginRun({
+    id,
+    workflow: resolve(c.file),
+    startedAt: Date.now(),
+    pid: Deno.pid,
+    host: hostname(),
+    dir: runDir,
+  });
+  const { plan, cache } = statefulPlan(c.r, {
+    file: c.file,
+    plan: c.plan,
+    executors: c.executors,
+    params: options.params ?? {},
+    targets: options.targets ?? [],
+    store,
+    ...(options.noCache ? { noCache: true } : {}),
+    ...(options.rerun ? { rerun: options.rerun } : {}),
+  });
+  io.write(`plan: ${statusCounts(plan.summary)}\n`);
+  const events = await progressOf(options);
+  const baseDir = dirname(resolve(c.file));
+  const summary = await runPlan(resolveModules(plan, baseDir), {
+    workspace: c.r.workspace,
+    runDir,
+    runId: id,
+    executors: c.executors,
+    providers,
+    ...(options.sequential
+      ? { jobs: 1 }
+      : options.jobs !== undefined
+      ? { jobs: options.jobs }
+      : {}),
+    keepGoing: options.keepGoing === true,
+    ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
+    // Custom staging modules are relative to the file that declares the executor.
+    moduleBase: (name) => declaringDir(c, options, name),
+    signal: options.signal,
+    events,
+    retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
+    cache,
+    store,
+    ...replanning(c, options, baseDir),
+  });
+  if ("close" in events) (events as { close(): void }).close();
+  for (const p of new Set(providers.values())) await p.close?.();
+  io.write(redactSecrets(await renderSummary(summary, io.color)));
+  io.write(`logs: ${runDir}\n`);
+  const failed = [...summary.states.values()].some((s) => s === "failed");
+  store.endRun(id, summary.interrupted ? "interrupted" : failed ? "failed" : "succeeded");
+  return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };
+}
+
+/** The progress display asked for: live on a terminal, lines otherwise, or none. */
+async function progressOf(options: RunWorkflowOptions): Promise<RunEvents> {
+  const { io } = options;
+  const style = options.progress ?? "auto";
+  const live = style === "live" || (style === "auto" && io.terminal && terminalWidth() > 0);
+  return style === "quiet"
+    ? quietProgress()
+    : live
+    ? (await import("./progress_live.ts")).liveProgress(io)
+    : plainProgress(io);
+}
+
+/**
+ * How the run renders a later attempt and compiles the plan again once dynamic
+ * outputs are known; both use the latest expansion.
+ */
+function replanning(
+  c: Compiled,
+  options: RunWorkflowOptions,
+  baseDir: string,
+): Pick<RunOptions, "render" | "replan"> {
+  let expansion = c.r.expansion;
+  const { executors } = c;
+  const params = options.params ?? {};
+  return {
+    render: (task, attempt) => renderAttempt(c.workflow, expansion, task, attempt),
+    replan: (known) => {
+      // Within the targets: a placeholder id among them (`measure[part=*]`) matches its tasks.
+      const k = compileKnown(c.r, { executors, params, targets: options.targets ?? [] }, known);
+      if (typeof k === "string") return Promise.resolve(k);
+      expansion = k.expansion;
+      return Promise.resolve(resolveModules(k.plan, baseDir));
+    },
+  };
 }
 
 /** Function modules are written relative to the workflow file; the runner needs them absolute. */
