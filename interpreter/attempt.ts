@@ -319,6 +319,11 @@ export interface JobPlace {
   readonly nodeTransfers?: NodeTransfers;
   /** For a function task: what the function tasks it depends on returned, by task id. */
   readonly results?: Readonly<Record<string, unknown>>;
+  /**
+   * The run's retry base in ms (`ferry run --retry-base`): node-side transfers in the job
+   * wrapper wait from it. @default `RETRY_BASE_MS` of providers/_shared/retry.ts
+   */
+  readonly retryBaseMs?: number;
 }
 
 /** The job a batch provider gets for one attempt of a task (`ferry run` and `plan --show-scripts`). */
@@ -344,6 +349,7 @@ export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec 
     bundle: task.app,
     ...(place.scratch !== undefined ? { scratch: place.scratch } : {}),
     ...(place.nodeTransfers !== undefined ? { nodeTransfers: place.nodeTransfers } : {}),
+    ...(place.retryBaseMs !== undefined ? { retryBaseMs: place.retryBaseMs } : {}),
   };
 }
 

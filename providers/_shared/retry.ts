@@ -25,6 +25,13 @@ export interface BackoffOptions {
   readonly random?: () => number;
 }
 
+/**
+ * Milliseconds before the first retry of a failed transfer or task unless told: ferry's one
+ * default of this setting (`ferry run --retry-base`), for the run, the staging runtime and the
+ * job wrapper's node-side transfers. Each retry waits twice as long, at most 30 s.
+ */
+export const RETRY_BASE_MS = 1000;
+
 /** The longest wait between attempts unless told, in ms. */
 export const MAX_BACKOFF_MS = 30_000;
 

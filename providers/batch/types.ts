@@ -61,6 +61,13 @@ export interface JobSpec {
    * succeeded). Files of the workspace reach the task directory through the provider instead.
    */
   readonly nodeTransfers?: NodeTransfers;
+  /**
+   * The run's retry base in ms (`ferry run --retry-base`): a failed node-side transfer waits this
+   * long before its first retry, twice as long before each later one, at most 30 s. The wrapper
+   * gets it written in; nothing on the node changes it. @default `RETRY_BASE_MS` of
+   * providers/_shared/retry.ts
+   */
+  readonly retryBaseMs?: number;
 }
 
 /** Transfers a job wrapper makes on the node. */

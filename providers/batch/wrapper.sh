@@ -280,10 +280,10 @@ ferry_backoff() {
   printf '%d' $((delay - delay * $3 / 163840))
 }
 # ferry_transfer fetch|put curl|rsync KEY=VALUE... -- TOOL-ARGS...: one transfer, with retries
-# waiting ferry_backoff from FERRY_RETRY_BASE_MS (default 500 ms).
+# waiting ferry_backoff from base=MS, the run's retry base (wrapper.ts always writes it).
 ferry_transfer() {
-  local direction=$1 tool=$2 url='' shown='' path='' sum='' tries=4 host='' user='' pwvar='' tokvar='' ssh=''
-  local act part='' err hdr='' validator='' dump=() attempt=1 t0 got bytes base delay
+  local direction=$1 tool=$2 url='' shown='' path='' sum='' tries=4 base='' host='' user='' pwvar='' tokvar='' ssh=''
+  local act part='' err hdr='' validator='' dump=() attempt=1 t0 got bytes delay
   shift 2
   while [ $# -gt 0 ]; do
     case $1 in
@@ -293,6 +293,7 @@ ferry_transfer() {
       path=*) path=${1#*=} ;;
       sum=*) sum=${1#*=} ;;
       tries=*) tries=${1#*=} ;;
+      base=*) base=${1#*=} ;;
       host=*) host=${1#*=} ;;
       user=*) user=${1#*=} ;;
       pwvar=*) pwvar=${1#*=} ;;
@@ -311,6 +312,9 @@ ferry_transfer() {
     act="upload \"$path\" to \"$shown\""
     if [ ! -f "$path" ]; then ferry_fail "Cannot $act on the node: $path does not exist"; fi
   fi
+  case $base in
+    '' | *[!0-9]*) ferry_fail "Cannot $act on the node: no retry base (base=MS) in the wrapper" ;;
+  esac
   err=$(ferry_tempfile err) ||
     ferry_fail "Cannot $act on the node: cannot create a file in ${TMPDIR:-/tmp}"
   ferry_temps+=("$err")
@@ -323,8 +327,6 @@ ferry_transfer() {
         dump=(-D "$hdr") ;;
     esac
   fi
-  base=${FERRY_RETRY_BASE_MS:-500}
-  case $base in '' | *[!0-9]*) base=500 ;; esac
   t0=$(date +%s%3N)
   while :; do
     ferry_msg=

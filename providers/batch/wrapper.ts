@@ -33,6 +33,7 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { MAX_BACKOFF_MS, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { shellQuote } from "../_shared/shell.ts";
 import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
 // The functions every wrapper holds, in a real shell file so that shellcheck reads them. A text
@@ -152,10 +153,10 @@ function transfersBeforeLines(job: RootedJob): string[] {
   const lines = [
     "# Node-side transfers: inputs first; a failure ends the attempt before the task.",
   ];
-  for (const t of fetches) lines.push(transferLine("fetch", t));
+  for (const t of fetches) lines.push(transferLine("fetch", t, job.retryBaseMs));
   for (const t of puts) {
     // A put that cannot work (a malformed URL, http) fails now rather than after the task.
-    const line = transferLine("put", t);
+    const line = transferLine("put", t, job.retryBaseMs);
     if (line.startsWith("ferry_fail ")) lines.push(line);
   }
   return lines;
@@ -244,7 +245,7 @@ function afterTaskLines(job: RootedJob): string[] {
       'if [ "$ferry_code" = 0 ]; then',
       "  # Node-side outputs: a failed upload fails the attempt.",
     );
-    for (const t of puts) lines.push("  " + transferLine("put", t));
+    for (const t of puts) lines.push("  " + transferLine("put", t, job.retryBaseMs));
     lines.push("fi");
   }
   return lines;
@@ -344,12 +345,22 @@ function sftpQuoteArg(path: string): string {
  *
  * Every fetch goes to `PATH.ferry-part` and is renamed to PATH only once
  * complete and, with a `sha256:` checksum, verified with `sha256sum`.
+ *
+ * A failed attempt is retried after a wait of `retryBaseMs` (ms; the run's
+ * `--retry-base`, {@linkcode RETRY_BASE_MS} unless told), doubled for each
+ * attempt before, at most 30 s, up to a fifth shorter at random.
  */
-export function transferLine(direction: "fetch" | "put", t: NodeTransfer): string {
+export function transferLine(
+  direction: "fetch" | "put",
+  t: NodeTransfer,
+  retryBaseMs: number = RETRY_BASE_MS,
+): string {
   const q = shellQuote;
   const shown = shownUrl(t.url);
   try {
     const { tool, fields, extra } = transferArgs(direction, t, shown);
+    // Whole ms; past the longest wait a larger base changes nothing (and stays in bash's range).
+    fields.push(["base", String(Math.min(MAX_BACKOFF_MS, Math.max(0, Math.round(retryBaseMs))))]);
     return [
       `ferry_transfer ${direction} ${tool}`,
       ...fields.map(([k, v]) => q(`${k}=${v}`)),

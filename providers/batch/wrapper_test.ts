@@ -6,7 +6,7 @@ import { startHttpServer } from "../../tests/_http_server.ts";
 import { exists, haveService, randomBytes, sha256 } from "../../tests/_services.ts";
 import { type Sshd, startRsyncDaemon, startSshd } from "../../tests/_sshd.ts";
 import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd } from "../../tests/_vsftpd.ts";
-import { backoffDelay } from "../_shared/retry.ts";
+import { backoffDelay, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { fileURLToPath } from "node:url";
 
 /** Write an attempt's wrapper files under `root` and run the wrapper with bash, as a node would. */
@@ -276,7 +276,12 @@ interface NodeRun {
  */
 async function runNode(
   transfers: Partial<NodeTransfers>,
-  options: { script?: string; env?: Record<string, string>; workerInit?: string } = {},
+  options: {
+    script?: string;
+    env?: Record<string, string>;
+    workerInit?: string;
+    retryBaseMs?: number;
+  } = {},
 ): Promise<NodeRun & { root: string; work: string }> {
   const root = await Deno.makeTempDir({ prefix: "ferry-node-" });
   const tmp = join(root, "tmp");
@@ -285,6 +290,7 @@ async function runNode(
     run: { kind: "shell", script: `touch ../ran\n${options.script ?? "true"}\n` },
     nodeTransfers: { fetch: transfers.fetch ?? [], put: transfers.put ?? [] },
     ...(options.workerInit ? { workerInit: options.workerInit } : {}),
+    ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
   });
   const status = await (await runWrapper(j, { TMPDIR: tmp, ...options.env })).status;
   const f = wrapperFiles(root);
@@ -379,7 +385,8 @@ Deno.test({
       const url = srv.url("/big.bin");
       const r = await runNode({
         fetch: [{ url, path: "big.bin", action: "http", checksum: `sha256:${sha256(body)}` }],
-      }, { env: { FERRY_RETRY_BASE_MS: "50" } });
+        // The run's base reaches the node in the script; the node's environment has no say.
+      }, { retryBaseMs: 50, env: { FERRY_RETRY_BASE_MS: "9000" } });
       root = r.root;
       assert.equal(r.code, 0, r.log);
       assert.deepEqual(await Deno.readFile(join(r.work, "big.bin")), body);
@@ -426,7 +433,7 @@ Deno.test({
           checksum: `sha256:${declared}`,
           retries: 1,
         }],
-      }, { env: { FERRY_RETRY_BASE_MS: "1" } });
+      }, { retryBaseMs: 1 });
       root = r.root;
       const reason =
         `Cannot fetch "${url}" on the node: checksum mismatch: the workflow's checksum ` +
@@ -944,4 +951,25 @@ while [ $# -gt 0 ]; do ferry_backoff "$1" "$2" "$3"; echo; shift 3; done`;
   assert.deepEqual(got, want);
   assert.deepEqual(got.slice(0, 5), [0, 0, 0, 0, 0]);
   assert.ok(got.includes(30_000) && got.includes(24_001), "the cap and the jitter both show");
+});
+
+Deno.test("wrapper: every node-side transfer waits from the run's retry base, written into the script", () => {
+  const transfers: NodeTransfers = {
+    fetch: [{ url: "https://h.example/in.bin", path: "in.bin", action: "https" }],
+    put: [{ url: "ftp://h.example/out/o.bin", path: "o.bin", action: "ftp" }],
+  };
+  const calls = (over: Partial<JobSpec>) => {
+    const script = wrapperScript(job("/r", { nodeTransfers: transfers, ...over })).get(
+      wrapperFiles("/r").script,
+    )!;
+    return script.split("\n").filter((l) => /^\s*ferry_transfer /.test(l)).map((l) =>
+      l.match(/ (base=\d+) /)?.[1]
+    );
+  };
+  assert.deepEqual(calls({ retryBaseMs: 250 }), ["base=250", "base=250"]);
+  assert.deepEqual(calls({}), [`base=${RETRY_BASE_MS}`, `base=${RETRY_BASE_MS}`]);
+  // Whole ms, never below 0, and past the longest wait a larger base changes nothing.
+  assert.deepEqual(calls({ retryBaseMs: 12.6 }), ["base=13", "base=13"]);
+  assert.deepEqual(calls({ retryBaseMs: -5 }), ["base=0", "base=0"]);
+  assert.deepEqual(calls({ retryBaseMs: 1e12 }), ["base=30000", "base=30000"]);
 });

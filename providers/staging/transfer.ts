@@ -10,7 +10,7 @@
  * @module
  */
 
-import { retry } from "../_shared/retry.ts";
+import { retry, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { dirname } from "node:path";
 import type { ParamValue } from "../../dsl/model.ts";
 import { redactSecrets, rememberSecret } from "../_shared/secrets.ts";
@@ -35,11 +35,8 @@ export {
   sha256File,
 } from "./_transfer_files.ts";
 
-/**
- * Milliseconds before the first retry of a failed transfer or task unless told: ferry's one
- * default of this setting (`ferry run --retry-base`). Each retry waits twice as long, at most 30 s.
- */
-export const RETRY_BASE_MS = 1000;
+// Defined in providers/_shared/retry.ts (the job wrapper uses it too); exported here as before.
+export { RETRY_BASE_MS };
 
 /** Options shared by {@linkcode stageIn} and {@linkcode stageOut}. */
 export interface TransferCall {
