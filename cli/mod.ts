@@ -12,10 +12,12 @@ import { checkCommand } from "./check.ts";
 import { cleanCommand } from "./clean.ts";
 import { type CommandContext, UsageError } from "./context.ts";
 import { type CliIO, processIO } from "./io.ts";
+import { FerryFileError } from "../interpreter/fs_errors.ts";
 import { planCommand } from "./plan.ts";
 import { reportCommand } from "./report.ts";
 import { runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
+import { stateCommand } from "./state.ts";
 import { statusCommand } from "./status.ts";
 
 export { type CliIO, processIO };
@@ -28,6 +30,7 @@ const COMMANDS = [
   statusCommand,
   reportCommand,
   cleanCommand,
+  stateCommand,
   schemaCommand,
 ] as const;
 
@@ -96,7 +99,8 @@ export async function cli(args: readonly string[], io: CliIO = processIO()): Pro
       // error whose message (with "did you mean") commander already printed.
       return e.exitCode === 0 ? 0 : 2;
     }
-    if (e instanceof UsageError) {
+    // A fault of ferry's own files (full disk, read-only, damaged state) is no bug: one line.
+    if (e instanceof UsageError || e instanceof FerryFileError) {
       io.stderr(`ferry: ${e.message}\n`);
       return 2;
     }
