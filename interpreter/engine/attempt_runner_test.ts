@@ -44,6 +44,7 @@ Deno.test("AttemptRunner: logs where the attempt's logs go, then hands the job t
   assert.equal(run.outcome.exitCode, 2);
   assert.equal(jobs[0]?.dir, join(root, "work"));
   assert.equal(jobs[0]?.env.FERRY_ATTEMPT, "1");
+  assert.equal(jobs[0]?.retryBaseMs, 250, "the run's retry base reaches the job wrapper");
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -11,7 +11,7 @@
  */
 
 import { join } from "node:path";
-import { backoffDelay } from "../../providers/_shared/retry.ts";
+import { backoffDelay, RETRY_BASE_MS } from "../../providers/_shared/retry.ts";
 import { sleep } from "../../providers/_shared/sleep.ts";
 import type { BatchProvider } from "../../providers/batch/types.ts";
 import { redactSecrets } from "../../providers/staging/secrets.ts";
@@ -99,7 +99,7 @@ export class Engine {
   }
 
   get #retryBaseMs(): number {
-    return this.#o.retryBaseMs ?? 1000;
+    return this.#o.retryBaseMs ?? RETRY_BASE_MS;
   }
 
   readonly #log = (e: NewEvent): void => this.#eventLog.write(e);
