@@ -323,6 +323,10 @@ class Session {
   readonly #all = new Set<Promise<unknown>>();
   #provider: Promise<OpenedProvider> | undefined;
   #closed = false;
+  /** A task failed (or could not start): the run is recorded as failed. */
+  #failed = false;
+  /** A task was cancelled (`shutdown({ cancel: true })`): the run was interrupted. */
+  #cancelled = false;
 
   constructor(name: string, options: ExecutorOptions) {
     this.#name = name;
@@ -368,7 +372,10 @@ class Session {
       Awaited<R>
     >;
     this.#all.add(done);
-    done.catch(() => {}).finally(() => this.#all.delete(done));
+    done.then(() => {}, () => {
+      if (state.status === "cancelled") this.#cancelled = true;
+      else this.#failed = true;
+    }).finally(() => this.#all.delete(done));
     return {
       id,
       get label() {
@@ -391,7 +398,11 @@ class Session {
     if (o.cancel) this.#abort.abort();
     while (this.#all.size > 0) await Promise.allSettled([...this.#all]);
     if (this.#provider) await (await this.#provider.catch(() => undefined))?.p.close?.();
-    this.#store.endRun(this.#runId, "succeeded");
+    // As `ferry run` records its runs, so that `ferry status` lists the session as it ended.
+    this.#store.endRun(
+      this.#runId,
+      this.#cancelled ? "interrupted" : this.#failed ? "failed" : "succeeded",
+    );
     this.#store.close();
   }
 

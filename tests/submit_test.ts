@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { EXAMPLES } from "./_examples.ts";
-import { exists, ROOT, withTemp } from "./_run.ts";
+import { exists, ferryRun, ROOT, withTemp } from "./_run.ts";
 
 const SCRIPT = (mod: string) => `
 import { executor, TaskError } from ${JSON.stringify(mod)};
@@ -77,6 +77,24 @@ async function script(
   };
 }
 
+/** Each run of the workspace as `ferry status` lists it: its status and its tasks' counts. */
+async function listedRuns(
+  dir: string,
+): Promise<{ status: string; failed: number; succeeded: number; cancelled: number }[]> {
+  const r = await ferryRun(["-w", dir, "--format", "json"], {}, "status");
+  assert.equal(r.code, 0, r.stderr);
+  const runs = JSON.parse(r.stdout).runs as {
+    status: string;
+    counts: Record<string, number>;
+  }[];
+  return runs.map(({ status, counts }) => ({
+    status,
+    failed: counts.failed!,
+    succeeded: counts.succeeded!,
+    cancelled: counts.cancelled!,
+  }));
+}
+
 Deno.test("submit: calls run as tasks (nested too); a second run of the script takes the recorded results", async () => {
   await withTemp(async (dir) => {
     const run = await script(dir);
@@ -97,6 +115,11 @@ Deno.test("submit: calls run as tasks (nested too); a second run of the script t
     assert.equal(b.ts, "cached");
     assert.equal(b.ss, "cached");
     assert.equal(b.s, 14);
+    assert.deepEqual(
+      (await listedRuns(dir)).map((r) => r.status),
+      ["succeeded", "succeeded", "succeeded"],
+      "the script's two sessions and the nested one (the second run's is cached: never opened)",
+    );
   });
 });
 
@@ -115,6 +138,10 @@ Deno.test("submit: failures and walltimes reject with TaskError; the label names
     );
     assert.match(slow.message, /^nap\[[0-9a-f]{12}\] failed: exceeded its walltime and was killed/);
     assert.equal(slow.status, "failed");
+    // The session is listed as failed, like a `ferry run` in which a task failed.
+    assert.deepEqual(await listedRuns(dir), [
+      { status: "failed", failed: 2, succeeded: 0, cancelled: 0 },
+    ]);
   });
 });
 
@@ -129,6 +156,8 @@ Deno.test("submit: leaving the scope waits for submitted work; shutdown({ cancel
     const c = await run("cancel");
     assert.equal(c.code, 0, c.err);
     assert.deepEqual(JSON.parse(c.out), { status: "cancelled", fast: true });
+    // Newest first: the cancelled session was interrupted; the scope's succeeded.
+    assert.deepEqual((await listedRuns(dir)).map((r) => r.status), ["interrupted", "succeeded"]);
     const anon = await run("anonymous");
     assert.match(anon.out, /^Cannot submit an anonymous function: export it from the main script/);
   });
