@@ -29,7 +29,6 @@ interface StatementSync {
   run(...params: unknown[]): unknown;
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
-  iterate(...params: unknown[]): IterableIterator<unknown>;
 }
 
 /** The part of node:sqlite's database this module (and state_repair.ts) uses. */
