@@ -172,7 +172,9 @@ function taskLines(
       lines.push(`${head}${a.outcome}${because} in ${formatDuration(a.durationMs ?? 0)}${where}`);
     }
     if (a.stdout !== undefined) lines.push(`      stdout: ${a.stdout}`);
+    if (a.stdoutGone !== undefined) lines.push(`      stdout: gone (was ${a.stdoutGone})`);
     if (a.stderr !== undefined) lines.push(`      stderr: ${a.stderr}`);
+    if (a.stderrGone !== undefined) lines.push(`      stderr: gone (was ${a.stderrGone})`);
   }
   for (const l of t.stderrTail ?? []) lines.push(`      ${paint("2", "│")} ${l}`);
 }

@@ -135,7 +135,11 @@ function fromRule(
   }
 }
 
-function outputRel(url: string, o: DecideOptions): string {
+/**
+ * Where a task writes output `url` in its directory: its path in the
+ * workspace, else `_outputs/SLOT/NAME`.
+ */
+export function outputRel(url: string, o: DecideOptions): string {
   const here = localPath(url);
   const ws = o.workspace.endsWith("/") ? o.workspace : `${o.workspace}/`;
   if (here && here.startsWith(ws)) return here.slice(ws.length);

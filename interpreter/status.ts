@@ -13,7 +13,8 @@ import type { RunEvent } from "./events.ts";
 import { readEventLog } from "./events_reader.ts";
 import { readLock } from "./lock.ts";
 import { logTail } from "./log_tail.ts";
-import { type RunRecord, StateStore } from "./state.ts";
+import { type RunRecord, StateStore, type SuccessRecord } from "./state.ts";
+import { LogLocator } from "./status_logs.ts";
 import { TaskTracker } from "./status_tasks.ts";
 import {
   type RunDetail,
@@ -202,6 +203,8 @@ class RunDetails {
       tailLines: shown ? tailLines : 0,
       maxTails,
       ...(shown && onEvent ? { onEvent } : {}),
+      // Only a run shown in detail has its logs looked for (the list shows no paths).
+      ...(shown ? { successes: () => this.store.successes() } : {}),
     });
   }
 }
@@ -239,6 +242,8 @@ interface DetailOptions {
   readonly tailLines: number;
   readonly maxTails: number;
   readonly onEvent?: (e: RunEvent) => void;
+  /** Look for each attempt's logs where they are now, with the tasks' recorded successes. */
+  readonly successes?: () => ReadonlyMap<string, SuccessRecord>;
 }
 
 /** One run with its tasks, from one read of its event log. */
@@ -247,10 +252,51 @@ async function runDetail(
   r: RunRecord,
   status: RunStatus,
   attempts: ReturnType<StateStore["attempts"]>,
-  { tailLines, maxTails, onEvent }: DetailOptions,
+  { tailLines, maxTails, onEvent, successes }: DetailOptions,
 ): Promise<RunDetail> {
   // The run's directory as the workspace has it now (the workspace may have moved).
   const dir = join(ws, ".ferry", "runs", r.id);
+  const { tasks, skipped } = await readTasks(dir, status, attempts, onEvent);
+  const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<
+    TaskStatusState,
+    number
+  >;
+  for (const t of tasks) counts[t.state]++;
+  const logsKept = existsSync(join(dir, "tasks")) || tasks.every((t) => t.attempts.length === 0);
+  const logs = successes
+    ? new LogLocator({
+      runId: r.id,
+      recordedDir: r.dir,
+      dir,
+      logsKept,
+      success: (id) => successes().get(id),
+    })
+    : undefined;
+  return {
+    id: r.id,
+    workflow: r.workflow,
+    status,
+    startedAt: iso(r.startedAt),
+    ...(r.endedAt !== undefined
+      ? { endedAt: iso(r.endedAt), durationMs: r.endedAt - r.startedAt }
+      : {}),
+    pid: r.pid,
+    host: r.host,
+    dir,
+    counts,
+    ...(skipped > 0 ? { skippedEventLines: skipped } : {}),
+    logsKept,
+    tasks: await withTails(logs ? tasks.map((t) => logs.locate(t)) : tasks, tailLines, maxTails),
+  };
+}
+
+/** The tasks of a run from its event log (read once) and the attempts the store recorded. */
+async function readTasks(
+  dir: string,
+  status: RunStatus,
+  attempts: ReturnType<StateStore["attempts"]>,
+  onEvent: ((e: RunEvent) => void) | undefined,
+): Promise<{ tasks: TaskStatus[]; skipped: number }> {
   const tracker = new TaskTracker();
   const log = join(dir, "events.jsonl");
   let read;
@@ -267,35 +313,23 @@ async function runDetail(
   }
   // A live run may be writing its last line; a torn last line of a finished one is damage.
   const skipped = read.damaged + (read.torn && status !== "running" ? 1 : 0);
-  const tasks = tracker.statuses(attempts, { runDir: dir, status });
-  const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<
-    TaskStatusState,
-    number
-  >;
-  for (const t of tasks) counts[t.state]++;
+  return { tasks: tracker.statuses(attempts, { runDir: dir, status }), skipped };
+}
+
+/** The tasks, the first `maxTails` failed or crashed ones with their stderr's last lines. */
+async function withTails(
+  tasks: readonly TaskStatus[],
+  tailLines: number,
+  maxTails: number,
+): Promise<TaskStatus[]> {
   let tails = 0;
-  const withTails: TaskStatus[] = [];
+  const out: TaskStatus[] = [];
   for (const t of tasks) {
     const last = t.attempts.at(-1);
     if ((t.state === "failed" || t.state === "crashed") && last?.stderr && tailLines > 0) {
       const lines = tails++ < maxTails ? await logTail(last.stderr, { lines: tailLines }) : [];
-      withTails.push(lines.length > 0 ? { ...t, stderrTail: lines } : t);
-    } else withTails.push(t);
+      out.push(lines.length > 0 ? { ...t, stderrTail: lines } : t);
+    } else out.push(t);
   }
-  return {
-    id: r.id,
-    workflow: r.workflow,
-    status,
-    startedAt: iso(r.startedAt),
-    ...(r.endedAt !== undefined
-      ? { endedAt: iso(r.endedAt), durationMs: r.endedAt - r.startedAt }
-      : {}),
-    pid: r.pid,
-    host: r.host,
-    dir,
-    counts,
-    ...(skipped > 0 ? { skippedEventLines: skipped } : {}),
-    logsKept: existsSync(join(dir, "tasks")) || tasks.every((t) => t.attempts.length === 0),
-    tasks: withTails,
-  };
+  return out;
 }

@@ -61,10 +61,14 @@ export interface AttemptStatus {
   readonly jobId?: string;
   /** Where it ran, when known. */
   readonly host?: string;
-  /** Standard output log. */
+  /** Standard output log, where it is now (a log that was an output: where it was delivered). */
   readonly stdout?: string;
-  /** Standard error log. */
+  /** Standard error log, where it is now. */
   readonly stderr?: string;
+  /** The standard output log is gone (cleaned, or an output replaced since): where it was. */
+  readonly stdoutGone?: string;
+  /** The standard error log is gone: where it was. */
+  readonly stderrGone?: string;
 }
 
 /** One task of a run. */

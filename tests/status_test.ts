@@ -421,6 +421,14 @@ Deno.test("clean: --dry-run lists, clean removes attempts and staged copies and 
       ),
     );
     assert.match(st.stdout, /^✗ flaky: failed: exit code 3$/m);
+    // Each log says it is gone, where it was; no path printed as if it were there.
+    const flakyDir = `${ws}/.ferry/runs/${ids.run3}/tasks/${taskDirName("flaky")}`;
+    assert.deepEqual(st.stdout.split("\n").filter((l) => /^ {6}std(out|err): /.test(l)), [
+      `      stdout: gone (was ${flakyDir}/attempt-1/stdout.log)`,
+      `      stderr: gone (was ${flakyDir}/attempt-1/stderr.log)`,
+      `      stdout: gone (was ${flakyDir}/attempt-2/stdout.log)`,
+      `      stderr: gone (was ${flakyDir}/attempt-2/stderr.log)`,
+    ]);
     assert.doesNotMatch(st.stdout, /│/);
     const again = await ferryRun([wf]);
     assert.equal(again.code, 0, again.stderr);
@@ -453,6 +461,74 @@ Deno.test("clean: --dry-run lists, clean removes attempts and staged copies and 
     });
     const fresh = await ferryRun([wf]);
     assert.match(fresh.stderr, /^plan: 4 to run, 0 cached$/m);
+  });
+});
+
+Deno.test("status: a log delivered as an output shows where it is now; a log that is gone says so", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "logs",
+      params: { word: "one" },
+      apps: {
+        count: {
+          outputs: { out: "out/counts.txt", err: "err.txt" },
+          command: ["sh", "-c", "echo ${{ params.word }}; echo warned >&2"],
+          stdout: "${{ outputs.out }}",
+          stderr: "${{ outputs.err }}",
+        },
+      },
+    });
+    const r1 = await ferryRun([wf]);
+    assert.equal(r1.code, 0, r1.stderr);
+    const run1 = runDirOf(r1).split("/").at(-1)!;
+    const work = (run: string) =>
+      join(ws, ".ferry", "runs", run, "tasks", taskDirName("count"), "attempt-1", "work");
+    const attempt = async (run: string) => {
+      const r = await runCli(["status", "-f", "json", "-w", ws, run]);
+      assert.equal(r.code, 0, r.stderr);
+      const { startedAt: _, endedAt: __, durationMs: ___, ...rest } =
+        JSON.parse(r.stdout).run.tasks[0].attempts[0];
+      return rest;
+    };
+    const lines = async (run: string) => {
+      const r = await runCli(["status", "-w", ws, run]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.split("\n").filter((l) => /^ {6}std(out|err): /.test(l));
+    };
+    const ok = { attempt: 1, outcome: "succeeded", exitCode: 0, host: HOST };
+    // The logs were moved into the workspace with the task's outputs: status points there.
+    assert.deepEqual(await attempt(run1), {
+      ...ok,
+      stdout: join(ws, "out", "counts.txt"),
+      stderr: join(ws, "err.txt"),
+    });
+    assert.deepEqual(await lines(run1), [
+      `      stdout: ${ws}/out/counts.txt`,
+      `      stderr: ${ws}/err.txt`,
+    ]);
+
+    // A second run writes both again; then err.txt is deleted.
+    const r2 = await ferryRun(["--param", "word=two", wf]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const run2 = runDirOf(r2).split("/").at(-1)!;
+    assert.equal(await Deno.readTextFile(join(ws, "out", "counts.txt")), "two\n");
+    await Deno.remove(join(ws, "err.txt"));
+    // The first run's logs were replaced by the second's: gone, and said so with where they were.
+    assert.deepEqual(await attempt(run1), {
+      ...ok,
+      stdoutGone: join(work(run1), "out", "counts.txt"),
+      stderrGone: join(work(run1), "err.txt"),
+    });
+    assert.deepEqual(await lines(run1), [
+      `      stdout: gone (was ${work(run1)}/out/counts.txt)`,
+      `      stderr: gone (was ${work(run1)}/err.txt)`,
+    ]);
+    assert.deepEqual(await attempt(run2), {
+      ...ok,
+      stdout: join(ws, "out", "counts.txt"),
+      stderrGone: join(work(run2), "err.txt"),
+    });
   });
 });
 
