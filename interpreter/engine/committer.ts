@@ -14,6 +14,7 @@ import { redactSecrets } from "../../providers/staging/secrets.ts";
 import { type Collected, deliverOutputs } from "../attempt.ts";
 import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
+import { logEnd } from "../log_tail.ts";
 import type { PlanTask } from "../plan.ts";
 import type { StateStore } from "../state.ts";
 import type { AttemptRun } from "./attempt_runner.ts";
@@ -62,6 +63,11 @@ export class Committer {
       const done = await this.#deliver(run);
       if (typeof done === "string") outcome = { ...outcome, outcome: "failed", reason: done };
       else dynamic = done;
+    }
+    if (outcome.outcome === "failed" && await diskFull(run)) {
+      // What it wrote so far fills the disk: it goes (logs stay), so the run can go on.
+      outcome = { ...outcome, reason: noSpaceReason(run, outcome) };
+      await dropPartialOutputs(run);
     }
     if (outcome.outcome !== "succeeded" || !this.#c.cache) {
       this.#recordAttempt(run.task, run.attempt, outcome);
@@ -150,5 +156,42 @@ function readResult(path: string): unknown {
     return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return undefined;
+  }
+}
+
+const NO_SPACE = /No space left on device|Disk quota exceeded/i;
+
+/**
+ * Whether a failed attempt ran out of disk: its file system refuses a
+ * one-byte write now, or its standard error says so.
+ */
+async function diskFull(run: AttemptRun): Promise<boolean> {
+  const probe = join(run.paths.root, ".ferry-space-probe");
+  try {
+    Deno.mkdirSync(run.paths.root, { recursive: true });
+    Deno.writeFileSync(probe, new Uint8Array(1));
+    Deno.removeSync(probe);
+  } catch (e) {
+    if (isNoSpace(e)) {
+      try {
+        Deno.removeSync(probe);
+      } catch { /* never made */ }
+      return true;
+    }
+  }
+  return NO_SPACE.test(await logEnd(run.outcome.stderrPath, 4096).catch(() => ""));
+}
+
+/** The reason of an attempt that ran out of disk, keeping what the attempt itself said. */
+function noSpaceReason(run: AttemptRun, outcome: TaskOutcome): string {
+  const was = outcome.reason ?? outcome.message;
+  return `no space left on device (in ${run.paths.work})${was ? `: ${was}` : ""}`;
+}
+
+/** Delete the declared outputs a failed attempt left in its directory (its logs stay). */
+async function dropPartialOutputs(run: AttemptRun): Promise<void> {
+  for (const f of run.task.outputs) {
+    if (f.path.startsWith("/")) continue;
+    await Deno.remove(join(run.paths.work, f.path), { recursive: true }).catch(() => {});
   }
 }
