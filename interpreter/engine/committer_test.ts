@@ -95,3 +95,14 @@ Deno.test("Committer: a full disk while recording fails that task with 'no space
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("Committer: an attempt whose stderr says the disk is full fails so, and its partial outputs go", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = await attemptIn(dir, { "a.txt": "partial" }, "failed");
+  await Deno.writeTextFile(run.outcome.stderrPath, "head: write error: No space left on device\n");
+  const r = await new Committer({ workspace: dir, runId: "r" }).commit(run);
+  assert.equal(r.outcome.reason, `no space left on device (in ${run.paths.work})`);
+  assert.equal(existsSync(join(run.paths.work, "a.txt")), false);
+  assert.equal(existsSync(run.outcome.stderrPath), true, "the logs stay");
+  await Deno.remove(dir, { recursive: true });
+});
