@@ -24,6 +24,7 @@
 import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
 import { shellQuote } from "../_shared/shell.ts";
+import { sleep } from "../_shared/sleep.ts";
 import { SshSetupError } from "../_shared/ssh_auth.ts";
 import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
 import { SSH_PROVIDER_OPTIONS } from "./registry.ts";
@@ -129,151 +130,250 @@ function semaphore(n: number) {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The wrapper's status, waiting up to `waitMs` for a slow shared filesystem. */
+async function statusOf(path: string, waitMs: number): Promise<WrapperStatus | undefined> {
+  const end = Date.now() + waitMs;
+  for (;;) {
+    const st = readWrapperStatus(path);
+    if (st || Date.now() >= end) return st;
+    await sleep(100);
+  }
+}
 
-/** Run jobs through `runner`'s host. */
-export function sshProvider(runner: SshRunner, options: SshProviderOptions = {}): BatchProvider {
-  const slots = semaphore(Math.max(1, options.maxWorkers ?? 4));
-  const killAfterMs = options.killAfterMs ?? (KILL_GRACE_SECONDS + 1) * 1000;
-  const pollMs = options.pollMs ?? 1000;
-  const where = runner.where;
-  const host = runner.endpoint.host;
+/** Where an attempt runs: its wrapper files here, and its directory on the host when copied. */
+interface Placed {
+  readonly job: JobSpec & { readonly root: string };
+  readonly files: ReturnType<typeof wrapperFiles>;
+  /** The attempt's copy on the host (`filesystem: none`), else undefined. */
+  readonly remote: string | undefined;
+  readonly submittedAt: number;
+}
+
+/** One wrapper started on the host: its pid once it printed it, and its cancelling. */
+class WrapperRun {
+  pid: number | undefined;
+  cancelled = false;
+  #head = "";
+  #killTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly kill: { terminate(pid: number): unknown; killAll(pid: number): unknown },
+    private readonly killAfterMs: number,
+  ) {}
+
+  /** Read the wrapper's first output; true once it has printed its pid (the first time). */
+  sawPid(text: string): boolean {
+    if (this.pid !== undefined) return false;
+    this.#head += text;
+    const m = /^ferry-pid (\d+)\n/.exec(this.#head);
+    if (!m) return false;
+    this.pid = Number(m[1]);
+    return true;
+  }
+
+  /** SIGTERM to the wrapper's group, SIGKILL to everything after the grace period. */
+  cancel(): void {
+    if (this.cancelled || this.pid === undefined) return;
+    this.cancelled = true;
+    const p = this.pid;
+    void this.kill.terminate(p);
+    this.#killTimer = setTimeout(() => void this.kill.killAll(p), this.killAfterMs);
+  }
+
+  /** Stop the pending SIGKILL (the wrapper has ended). */
+  dispose(): void {
+    if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
+  }
+}
+
+/** What came of the channel that ran the wrapper. */
+interface Ran {
+  readonly ended: RemoteExit;
+  readonly run: WrapperRun;
+  /** Why the wrapper's end is unknown after a dropped connection, if it is. */
+  readonly lost: string | undefined;
+}
+
+/** The `ssh` provider: jobs run through `runner`'s host, at most `maxWorkers` at once. */
+class SshProvider implements BatchProvider {
+  readonly name = "ssh";
+  readonly nodeSide = true;
+  readonly capacity: number;
+  readonly #runner: SshRunner;
+  readonly #options: SshProviderOptions;
+  readonly #slots: ReturnType<typeof semaphore>;
+  readonly #killAfterMs: number;
+  readonly #pollMs: number;
+  readonly #copies: RemoteCopies | undefined;
+
+  constructor(runner: SshRunner, options: SshProviderOptions) {
+    this.#runner = runner;
+    this.#options = options;
+    this.capacity = Math.max(1, options.maxWorkers ?? 4);
+    this.#slots = semaphore(this.capacity);
+    this.#killAfterMs = options.killAfterMs ?? (KILL_GRACE_SECONDS + 1) * 1000;
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#copies = options.remoteDir !== undefined
+      ? new RemoteCopies(runner, options.remoteDir)
+      : undefined;
+  }
+
+  get #where(): string {
+    return this.#runner.where;
+  }
+
+  get #host(): string {
+    return this.#runner.endpoint.host;
+  }
+
+  // Arrow functions: callers may hold a method apart from the provider.
+  readonly execute = async (job: JobSpec, signal: AbortSignal): Promise<JobResult> => {
+    if (job.root === undefined) {
+      throw new Error("internal: batch jobs need their attempt directory");
+    }
+    const t0 = Date.now();
+    if (!await this.#slots.acquire(signal)) {
+      return { outcome: "cancelled", startedAt: t0, endedAt: Date.now(), host: this.#host };
+    }
+    try {
+      return await this.#runOne(job as JobSpec & { root: string }, signal);
+    } finally {
+      this.#slots.release();
+    }
+  };
+
+  readonly close = (): Promise<void> => this.#runner.close();
 
   // Through bash (the wrapper needs it anyway), whatever the remote user's login shell is:
   // dash's kill, for one, takes no `--` and so no process group.
-  const sh = (script: string) => runner.exec(`bash -c ${shellQuote(script)}`);
-  const terminate = (pid: number) =>
-    sh(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid} 2>/dev/null; true`);
+  #sh(script: string): Promise<RemoteExit> {
+    return this.#runner.exec(`bash -c ${shellQuote(script)}`);
+  }
+
+  #terminate(pid: number): Promise<RemoteExit> {
+    return this.#sh(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid} 2>/dev/null; true`);
+  }
+
   // The wrapper's children are the task's own process group (job control) and the watchdog.
-  const killAll = (pid: number) =>
-    sh(
+  #killAll(pid: number): Promise<RemoteExit> {
+    return this.#sh(
       `for c in $(pgrep -P ${pid} 2>/dev/null); do kill -KILL -- -$c 2>/dev/null; done; ` +
         `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`,
     );
-
-  /** The wrapper's status, waiting a little for a slow shared filesystem. */
-  const statusOf = async (path: string, waitMs: number): Promise<WrapperStatus | undefined> => {
-    const end = Date.now() + waitMs;
-    for (;;) {
-      const st = readWrapperStatus(path);
-      if (st || Date.now() >= end) return st;
-      await sleep(100);
-    }
-  };
+  }
 
   /** After a dropped connection: wait until the wrapper's pid is gone (reconnecting to ask). */
-  const waitGone = async (
-    pid: number,
-    status: string,
-    signal: AbortSignal,
-    cancel: () => void,
-  ): Promise<string | undefined> => {
+  async #waitGone(pid: number, status: string, signal: AbortSignal, run: WrapperRun) {
     let unreachable = 0;
     for (;;) {
       if (readWrapperStatus(status)) return undefined;
-      if (signal.aborted) cancel();
-      const r = await sh(`kill -0 ${pid} 2>/dev/null && echo running || echo gone`);
+      if (signal.aborted) run.cancel();
+      const r = await this.#sh(`kill -0 ${pid} 2>/dev/null && echo running || echo gone`);
       if (r.stdout.includes("gone")) return undefined;
       if (r.stdout.includes("running")) unreachable = 0;
       else if (++unreachable >= 3) {
-        return r.failure?.message ?? `ssh: cannot ask ${where} about pid ${pid}`;
+        return r.failure?.message ?? `ssh: cannot ask ${this.#where} about pid ${pid}`;
       }
-      await sleep(pollMs);
+      await sleep(this.#pollMs);
     }
-  };
+  }
 
-  const copies = options.remoteDir !== undefined
-    ? new RemoteCopies(runner, options.remoteDir)
-    : undefined;
-
-  const runOne = async (
-    job: JobSpec & { readonly root: string },
-    signal: AbortSignal,
-  ): Promise<JobResult> => {
+  async #runOne(job: JobSpec & { readonly root: string }, signal: AbortSignal): Promise<JobResult> {
     const submittedAt = Date.now();
     if (signal.aborted) {
-      return { outcome: "cancelled", startedAt: submittedAt, endedAt: submittedAt, host };
+      return {
+        outcome: "cancelled",
+        startedAt: submittedAt,
+        endedAt: submittedAt,
+        host: this.#host,
+      };
     }
-    const files = wrapperFiles(job.root);
-    // Without a shared filesystem the attempt runs in a copy of its directory on the host.
+    const placed = await this.#place(job, submittedAt);
+    if (!("files" in placed)) return placed;
+    const ran = await this.#run(placed, signal);
+    return await this.#result(placed, ran, signal);
+  }
+
+  /**
+   * Write the attempt's wrapper; without a shared filesystem the attempt runs in a copy of its
+   * directory on the host, uploaded here. A failed copy is the attempt's result.
+   */
+  async #place(job: Placed["job"], submittedAt: number): Promise<Placed | JobResult> {
+    const failed = (message: string, retry: boolean): JobResult => ({
+      outcome: "failed",
+      message,
+      startedAt: submittedAt,
+      endedAt: Date.now(),
+      host: this.#host,
+      ...(retry ? { retryable: true } : {}),
+    });
     let remote: string | undefined;
-    if (copies !== undefined) {
+    if (this.#copies !== undefined) {
       try {
-        remote = await copies.rootOf(job.root);
+        remote = await this.#copies.rootOf(job.root);
       } catch (e) {
-        return {
-          outcome: "failed",
-          message: (e as Error).message,
-          startedAt: submittedAt,
-          endedAt: Date.now(),
-          host,
-        };
+        return failed((e as Error).message, false);
       }
     }
     const onHost = remote !== undefined ? relocate(job, job.root, remote) : job;
-    for (const [path, text] of wrapperScript(onHost, options)) {
+    for (const [path, text] of wrapperScript(onHost, this.#options)) {
       const local = remote !== undefined ? job.root + path.slice(remote.length) : path;
       Deno.mkdirSync(dirname(local), { recursive: true });
       Deno.writeTextFileSync(local, text);
     }
-    if (copies !== undefined && remote !== undefined) {
-      const sent = await copies.upload(job.root, remote);
-      if (sent !== undefined) {
-        return {
-          outcome: "failed",
-          message: sent,
-          startedAt: submittedAt,
-          endedAt: Date.now(),
-          host,
-          retryable: true,
-        };
-      }
+    if (this.#copies !== undefined && remote !== undefined) {
+      const sent = await this.#copies.upload(job.root, remote);
+      if (sent !== undefined) return failed(sent, true);
     }
-    const script = remote !== undefined ? `${remote}/task.sh` : files.script;
+    return { job, files: wrapperFiles(job.root), remote, submittedAt };
+  }
+
+  /** Run the wrapper on the host; on a dropped connection, wait for it to end there. */
+  async #run(p: Placed, signal: AbortSignal): Promise<Ran> {
+    const script = p.remote !== undefined ? `${p.remote}/task.sh` : p.files.script;
     const command = `echo "ferry-pid $$"; exec bash ${shellQuote(script)}`;
-    let pid: number | undefined;
-    let head = "";
-    let cancelled = false;
-    let killTimer: ReturnType<typeof setTimeout> | undefined;
-    const cancel = () => {
-      if (cancelled || pid === undefined) return;
-      cancelled = true;
-      const p = pid;
-      void terminate(p);
-      killTimer = setTimeout(() => void killAll(p), killAfterMs);
-    };
-    const onAbort = () => cancel();
+    const run = new WrapperRun(
+      { terminate: (pid) => this.#terminate(pid), killAll: (pid) => this.#killAll(pid) },
+      this.#killAfterMs,
+    );
+    const onAbort = () => run.cancel();
     signal.addEventListener("abort", onAbort, { once: true });
-    let ended: RemoteExit;
-    let lost: string | undefined;
     try {
-      ended = await runner.exec(command, {
+      const ended = await this.#runner.exec(command, {
         onStdout: (text) => {
-          if (pid !== undefined) return;
-          head += text;
-          const m = /^ferry-pid (\d+)\n/.exec(head);
-          if (!m) return;
-          pid = Number(m[1]);
+          if (!run.sawPid(text)) return;
           Deno.writeTextFileSync(
-            join(job.root, "job.json"),
-            JSON.stringify({ provider: "ssh", host: where, pid, command, submittedAt }) + "\n",
+            join(p.job.root, "job.json"),
+            JSON.stringify({
+              provider: "ssh",
+              host: this.#where,
+              pid: run.pid,
+              command,
+              submittedAt: p.submittedAt,
+            }) + "\n",
           );
-          if (signal.aborted) cancel();
+          if (signal.aborted) run.cancel();
         },
       });
-      if (ended.failure?.started && pid !== undefined) {
-        // The connection dropped, not (necessarily) the task: wait for its wrapper to end.
-        lost = await waitGone(pid, files.status, signal, cancel);
-      }
+      // The connection dropped, not (necessarily) the task: wait for its wrapper to end.
+      const lost = ended.failure?.started && run.pid !== undefined
+        ? await this.#waitGone(run.pid, p.files.status, signal, run)
+        : undefined;
+      return { ended, run, lost };
     } finally {
       signal.removeEventListener("abort", onAbort);
-      if (killTimer !== undefined) clearTimeout(killTimer);
+      run.dispose();
     }
-    const endedAt = Date.now();
+  }
+
+  /** The attempt's result: the wrapper's status (copied back first), else the channel's end. */
+  async #result(p: Placed, { ended, run, lost }: Ran, signal: AbortSignal): Promise<JobResult> {
+    const { files, remote } = p;
+    const pid = run.pid;
     const base = {
-      startedAt: submittedAt,
-      endedAt,
-      host,
+      startedAt: p.submittedAt,
+      endedAt: Date.now(),
+      host: this.#host,
       ...(pid !== undefined ? { jobId: String(pid) } : {}),
     };
     if (ended.failure && !ended.failure.started) {
@@ -284,22 +384,22 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
         retryable: ended.failure.retryable,
       };
     }
-    if (copies !== undefined && remote !== undefined) {
-      const got = await copies.download(job.root, remote);
+    if (this.#copies !== undefined && remote !== undefined) {
+      const got = await this.#copies.download(p.job.root, remote);
       if (got !== undefined && !readWrapperStatus(files.status)) {
         return { ...base, outcome: "failed", message: got, retryable: true };
       }
     }
     const st = await statusOf(files.status, ended.failure || remote !== undefined ? 0 : 2000);
-    if (copies !== undefined && remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
+    if (this.#copies !== undefined && remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
       // The host's copy goes once its results are here (a failed attempt's stays, for a look).
-      await copies.remove(remote);
+      await this.#copies.remove(remote);
     }
     if (st) {
-      const r = resultOfStatus(st, cancelled || signal.aborted);
+      const r = resultOfStatus(st, run.cancelled || signal.aborted);
       return pid !== undefined ? { ...r, jobId: String(pid) } : r;
     }
-    if (cancelled || signal.aborted) return { ...base, outcome: "cancelled" };
+    if (run.cancelled || signal.aborted) return { ...base, outcome: "cancelled" };
     if (ended.failure) {
       return {
         ...base,
@@ -311,42 +411,36 @@ export function sshProvider(runner: SshRunner, options: SshProviderOptions = {})
         retryable: true,
       };
     }
+    return this.#channelResult(base, ended, files);
+  }
+
+  /** The result of a wrapper that wrote no status, from its channel's exit. */
+  #channelResult(
+    base: { startedAt: number; endedAt: number; host: string; jobId?: string },
+    ended: RemoteExit,
+    files: Placed["files"],
+  ): JobResult {
     const said = lastLines(ended.stderr);
     if (ended.code === 0) return { ...base, outcome: "succeeded", exitCode: 0 };
     const notShared = ended.code === 127 && said.includes(files.script);
     const how = ended.signal ? `was killed by ${ended.signal}` : `exited with code ${ended.code}`;
+    const where = this.#where;
     return {
       ...base,
       outcome: "failed",
       ...(ended.code !== undefined ? { exitCode: ended.code } : {}),
       ...(ended.signal ? { signal: ended.signal } : {}),
       message: notShared
-        ? `the job wrapper ${files.script} is not there on ${where} (${said}): the ssh provider needs the workspace on a filesystem ${host} shares at the same path`
+        ? `the job wrapper ${files.script} is not there on ${where} (${said}): the ssh provider needs the workspace on a filesystem ${this.#host} shares at the same path`
         : `the job wrapper ${how} on ${where} without writing ${files.status}${
           said ? `: ${said}` : ` (see ${files.log})`
         }`,
       ...(notShared ? { retryable: false } : {}),
     };
-  };
+  }
+}
 
-  return {
-    name: "ssh",
-    nodeSide: true,
-    capacity: Math.max(1, options.maxWorkers ?? 4),
-    async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
-      if (job.root === undefined) {
-        throw new Error("internal: batch jobs need their attempt directory");
-      }
-      const t0 = Date.now();
-      if (!await slots.acquire(signal)) {
-        return { outcome: "cancelled", startedAt: t0, endedAt: Date.now(), host };
-      }
-      try {
-        return await runOne(job as JobSpec & { root: string }, signal);
-      } finally {
-        slots.release();
-      }
-    },
-    close: () => runner.close(),
-  };
+/** Run jobs through `runner`'s host. */
+export function sshProvider(runner: SshRunner, options: SshProviderOptions = {}): BatchProvider {
+  return new SshProvider(runner, options);
 }
