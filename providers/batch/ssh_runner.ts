@@ -245,38 +245,167 @@ export function sshRunner(
   auth: SshAuth,
   options: SshRunnerOptions = {},
 ): SshRunner {
-  const where = sshWhere(endpoint);
-  const perConnection = options.channelsPerConnection ?? 8;
-  const slots: Slot[] = [];
-  let closed = false;
+  return new Ssh2Runner(endpoint, auth, options.channelsPerConnection ?? 8);
+}
 
-  const drop = (s: Slot) => {
-    s.dead = true;
-    const i = slots.indexOf(s);
-    if (i >= 0) slots.splice(i, 1);
+/** A command that could not run, as {@linkcode SshRunner.exec} reports it. */
+function notRun(message: string, retryable: boolean): RemoteExit {
+  return { stdout: "", stderr: "", failure: { message, retryable, started: false } };
+}
+
+function openChannel(conn: SshConnection, command: string): Promise<ssh2.ClientChannel> {
+  return new Promise<ssh2.ClientChannel>((resolve, reject) => {
+    try {
+      conn.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)));
+    } catch (e) {
+      reject(e);
+    }
+  });
+}
+
+/** The chunks as one array. */
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * Feed `channel` its standard input and collect what it writes until it closes (then
+ * `onClosed` runs). A close without an exit status is a connection lost under the command.
+ */
+function collect(
+  channel: ssh2.ClientChannel,
+  o: ExecOptions,
+  where: string,
+  onClosed: () => void,
+): Promise<RemoteExit> {
+  return new Promise<RemoteExit>((resolve) => {
+    const outDec = new TextDecoder(), errDec = new TextDecoder();
+    let stdout = "", stderr = "";
+    let code: number | undefined, signal: string | undefined, exited = false;
+    const chunks: Uint8Array[] = [];
+    channel.on("data", (b: Uint8Array) => {
+      if (o.binary) {
+        chunks.push(new Uint8Array(b));
+        return;
+      }
+      const text = outDec.decode(b, { stream: true });
+      stdout += text;
+      if (text) o.onStdout?.(text);
+    });
+    channel.stderr.on("data", (b: Uint8Array) => {
+      stderr += errDec.decode(b, { stream: true });
+    });
+    channel.on("exit", (c: number | null, s?: string) => {
+      exited = true;
+      if (typeof c === "number") code = c;
+      else if (s) signal = s.startsWith("SIG") ? s : `SIG${s}`;
+    });
+    channel.on("close", () => {
+      onClosed();
+      stdout += outDec.decode();
+      stderr += errDec.decode();
+      const stdoutBytes = o.binary ? concat(chunks) : undefined;
+      resolve({
+        ...(code !== undefined ? { code } : {}),
+        ...(signal !== undefined ? { signal } : {}),
+        ...(stdoutBytes !== undefined ? { stdoutBytes } : {}),
+        stdout,
+        stderr,
+        ...(exited ? {} : {
+          failure: {
+            message: `ssh: the connection to ${where} closed before the command ended`,
+            retryable: true,
+            started: true,
+          },
+        }),
+      });
+    });
+    if (o.stdinBytes !== undefined) channel.end(o.stdinBytes);
+    else if (o.stdin !== undefined) channel.end(o.stdin);
+    else channel.end();
+  });
+}
+
+/** {@linkcode sshRunner}: its connections (slots) and the channels open on each. */
+class Ssh2Runner implements SshRunner {
+  readonly where: string;
+  readonly #slots: Slot[] = [];
+  #closed = false;
+
+  constructor(
+    readonly endpoint: SshEndpoint,
+    private readonly auth: SshAuth,
+    private readonly perConnection: number,
+  ) {
+    this.where = sshWhere(endpoint);
+  }
+
+  // Arrow functions: callers may hold a method apart from the runner.
+  readonly exec = async (command: string, o: ExecOptions = {}): Promise<RemoteExit> => {
+    if (this.#closed) return notRun(`ssh: the connection to ${this.where} was closed`, false);
+    const opened = await this.#channel(command);
+    if (!("slot" in opened)) return opened;
+    const { slot, channel } = opened;
+    return await collect(channel, o, this.where, () => slot.channels--);
   };
 
+  readonly run = async (inv: Invocation): Promise<Ran> => {
+    const r = await this.exec(inv.argv.map(shellQuote).join(" "), {
+      ...(inv.stdin !== undefined ? { stdin: inv.stdin } : {}),
+    });
+    const stderr = r.failure
+      ? (r.stderr ? r.stderr.replace(/\n?$/, "\n") : "") + r.failure.message
+      : r.stderr;
+    // Like the ssh program: 255 when the command's end was not seen.
+    const code = r.code ?? (r.signal && !r.failure ? 128 + signalNumber(r.signal) : 255);
+    return { code, stdout: r.stdout, stderr };
+  };
+
+  readonly close = async (): Promise<void> => {
+    this.#closed = true;
+    const all = this.#slots.splice(0);
+    await Promise.all(
+      all.map((s) => s.connecting.then((c) => c.end(), () => {})),
+    );
+  };
+
+  #drop(s: Slot): void {
+    s.dead = true;
+    const i = this.#slots.indexOf(s);
+    if (i >= 0) this.#slots.splice(i, 1);
+  }
+
+  /** A slot with room for one more channel, on a new connection when none has. */
+  #free(): Slot {
+    const free = this.#slots.find((s) => !s.dead && s.channels < s.limit);
+    if (free) return free;
+    const s: Slot = {
+      connecting: connectSsh(
+        this.endpoint,
+        this.auth.credentials,
+        this.auth.policy,
+        this.auth.timeoutMs ?? 30_000,
+        "ssh",
+      ),
+      channels: 0,
+      limit: this.perConnection,
+      dead: false,
+    };
+    s.connecting.then((c) => c.onClose(() => this.#drop(s)), () => this.#drop(s));
+    this.#slots.push(s);
+    return s;
+  }
+
   /** A connection with room for one more channel (counted); rejects when none can be made. */
-  const acquire = async (): Promise<{ slot: Slot; conn: SshConnection }> => {
+  async #acquire(): Promise<{ slot: Slot; conn: SshConnection }> {
     for (let tries = 0;; tries++) {
-      let slot = slots.find((s) => !s.dead && s.channels < s.limit);
-      if (!slot) {
-        const s: Slot = {
-          connecting: connectSsh(
-            endpoint,
-            auth.credentials,
-            auth.policy,
-            auth.timeoutMs ?? 30_000,
-            "ssh",
-          ),
-          channels: 0,
-          limit: perConnection,
-          dead: false,
-        };
-        s.connecting.then((c) => c.onClose(() => drop(s)), () => drop(s));
-        slots.push(s);
-        slot = s;
-      }
+      const slot = this.#free();
       slot.channels++;
       let conn: SshConnection;
       try {
@@ -287,44 +416,32 @@ export function sshRunner(
       }
       if (!conn.closed) return { slot, conn };
       slot.channels--;
-      drop(slot);
-      if (tries >= 2) throw new Error(`the connection to ${hostPort(endpoint)} keeps closing`);
+      this.#drop(slot);
+      if (tries >= 2) throw new Error(`the connection to ${hostPort(this.endpoint)} keeps closing`);
     }
-  };
+  }
 
-  const openChannel = (conn: SshConnection, command: string) =>
-    new Promise<ssh2.ClientChannel>((resolve, reject) => {
-      try {
-        conn.client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch)));
-      } catch (e) {
-        reject(e);
-      }
-    });
-
-  const exec = async (command: string, o: ExecOptions = {}): Promise<RemoteExit> => {
-    const notRun = (message: string, retryable: boolean): RemoteExit => ({
-      stdout: "",
-      stderr: "",
-      failure: { message, retryable, started: false },
-    });
-    if (closed) return notRun(`ssh: the connection to ${where} was closed`, false);
-    let slot: Slot, channel: ssh2.ClientChannel;
+  /** An `exec` channel running `command` (counted in its slot), or why there is none. */
+  async #channel(
+    command: string,
+  ): Promise<{ slot: Slot; channel: ssh2.ClientChannel } | RemoteExit> {
     for (let tries = 0;; tries++) {
       let got;
       try {
-        got = await acquire();
+        got = await this.#acquire();
       } catch (e) {
         const err = e as { message?: string; retryable?: boolean };
         const message = err.message ?? String(e);
         return notRun(
-          message.startsWith("ssh: ") ? message : `ssh: cannot connect to ${where}: ${message}`,
+          message.startsWith("ssh: ")
+            ? message
+            : `ssh: cannot connect to ${this.where}: ${message}`,
           err.retryable !== false,
         );
       }
-      slot = got.slot;
+      const slot = got.slot;
       try {
-        channel = await openChannel(got.conn, command);
-        break;
+        return { slot, channel: await openChannel(got.conn, command) };
       } catch (e) {
         slot.channels--;
         const message = (e as Error).message ?? String(e);
@@ -334,88 +451,10 @@ export function sshRunner(
           continue;
         }
         if (tries < 3 && got.conn.closed) continue;
-        return notRun(`ssh: cannot run a command on ${where}: ${message}`, true);
+        return notRun(`ssh: cannot run a command on ${this.where}: ${message}`, true);
       }
     }
-    return await new Promise<RemoteExit>((resolve) => {
-      const outDec = new TextDecoder(), errDec = new TextDecoder();
-      let stdout = "", stderr = "";
-      let code: number | undefined, signal: string | undefined, exited = false;
-      const chunks: Uint8Array[] = [];
-      channel.on("data", (b: Uint8Array) => {
-        if (o.binary) {
-          chunks.push(new Uint8Array(b));
-          return;
-        }
-        const text = outDec.decode(b, { stream: true });
-        stdout += text;
-        if (text) o.onStdout?.(text);
-      });
-      channel.stderr.on("data", (b: Uint8Array) => {
-        stderr += errDec.decode(b, { stream: true });
-      });
-      channel.on("exit", (c: number | null, s?: string) => {
-        exited = true;
-        if (typeof c === "number") code = c;
-        else if (s) signal = s.startsWith("SIG") ? s : `SIG${s}`;
-      });
-      channel.on("close", () => {
-        slot.channels--;
-        stdout += outDec.decode();
-        stderr += errDec.decode();
-        let stdoutBytes: Uint8Array | undefined;
-        if (o.binary) {
-          stdoutBytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-          let at = 0;
-          for (const c of chunks) {
-            stdoutBytes.set(c, at);
-            at += c.length;
-          }
-        }
-        resolve({
-          ...(code !== undefined ? { code } : {}),
-          ...(signal !== undefined ? { signal } : {}),
-          ...(stdoutBytes !== undefined ? { stdoutBytes } : {}),
-          stdout,
-          stderr,
-          ...(exited ? {} : {
-            failure: {
-              message: `ssh: the connection to ${where} closed before the command ended`,
-              retryable: true,
-              started: true,
-            },
-          }),
-        });
-      });
-      if (o.stdinBytes !== undefined) channel.end(o.stdinBytes);
-      else if (o.stdin !== undefined) channel.end(o.stdin);
-      else channel.end();
-    });
-  };
-
-  return {
-    where,
-    endpoint,
-    exec,
-    async run(inv: Invocation): Promise<Ran> {
-      const r = await exec(inv.argv.map(shellQuote).join(" "), {
-        ...(inv.stdin !== undefined ? { stdin: inv.stdin } : {}),
-      });
-      const stderr = r.failure
-        ? (r.stderr ? r.stderr.replace(/\n?$/, "\n") : "") + r.failure.message
-        : r.stderr;
-      // Like the ssh program: 255 when the command's end was not seen.
-      const code = r.code ?? (r.signal && !r.failure ? 128 + signalNumber(r.signal) : 255);
-      return { code, stdout: r.stdout, stderr };
-    },
-    async close() {
-      closed = true;
-      const all = slots.splice(0);
-      await Promise.all(
-        all.map((s) => s.connecting.then((c) => c.end(), () => {})),
-      );
-    },
-  };
+  }
 }
 
 const SIGNALS: Readonly<Record<string, number>> = {
