@@ -312,3 +312,24 @@ export function hostKeyPolicy(
     },
   };
 }
+
+/**
+ * What identifies a login, for sharing connections: logins that differ in
+ * endpoint, key, passphrase or host key rule never share one (a wrong
+ * passphrase must fail even while a right one holds a connection open).
+ */
+export function loginKey(
+  endpoint: SshEndpoint,
+  credentials: SshCredentials,
+  options: Options,
+): string {
+  return JSON.stringify([
+    endpoint,
+    "identity" in credentials ? credentials.identity.file : credentials.agent,
+    "identity" in credentials && credentials.identity.passphrase !== undefined
+      ? createHash("sha256").update(credentials.identity.passphrase).digest("hex")
+      : null,
+    options.known_hosts === undefined ? null : expandHome(String(options.known_hosts)),
+    options.host_key ?? null,
+  ]);
+}

@@ -9,11 +9,11 @@
  */
 
 import type { ParamValue } from "../../dsl/model.ts";
-import { createHash } from "node:crypto";
 import {
   type HostKeyPolicy,
   hostKeyPolicy,
   hostPort,
+  loginKey,
   type SshCredentials,
   sshCredentials,
   type SshEndpoint,
@@ -115,111 +115,144 @@ export interface SshTransports {
   close(): Promise<void>;
 }
 
+/** ssh's `-o` settings: only the checked keys, one master connection per login. */
+function sshOptions(
+  knownHosts: string,
+  control: string,
+  askPassphrase: boolean,
+  timeout: number,
+): string[] {
+  return [
+    `UserKnownHostsFile=${knownHosts}`,
+    "GlobalKnownHostsFile=/dev/null",
+    "StrictHostKeyChecking=yes",
+    `HostKeyAlias=${ALIAS}`,
+    "CheckHostIP=no",
+    "UpdateHostKeys=no",
+    // BatchMode forbids SSH_ASKPASS too, so it is off only to read a passphrase.
+    `BatchMode=${askPassphrase ? "no" : "yes"}`,
+    "PasswordAuthentication=no",
+    "KbdInteractiveAuthentication=no",
+    `ConnectTimeout=${Math.ceil(timeout)}`,
+    "ServerAliveInterval=15",
+    "ServerAliveCountMax=4",
+    "ControlMaster=auto",
+    `ControlPath=${control}`,
+    "ControlPersist=60",
+  ];
+}
+
+/** One login's transport: its files go in the directory `base` makes, `n` numbering them. */
+interface Login {
+  readonly n: number;
+  readonly base: () => Promise<string>;
+  readonly endpoint: SshEndpoint;
+  readonly credentials: SshCredentials;
+  readonly policy: HostKeyPolicy;
+  readonly signal: AbortSignal;
+  readonly timeout: number;
+}
+
+/** Check the host key (ssh-keyscan), write the known_hosts (and askpass) and build the command. */
+async function makeTransport(l: Login): Promise<SshTransport & { control: string }> {
+  const keys = await scan(l.endpoint, l.timeout, l.signal);
+  const accepted = keys.filter((k) => l.policy.check(k.blob) === undefined);
+  if (accepted.length === 0) throw fail(l.policy.check(keys[0]!.blob)!);
+  const base = await l.base();
+  const knownHosts = `${base}/known_hosts-${l.n}`;
+  const control = `${base}/master-${l.n}`;
+  await Deno.writeTextFile(
+    knownHosts,
+    accepted.map((k) => `${ALIAS} ${k.type} ${k.b64}\n`).join(""),
+  );
+  const env: Record<string, string> = {};
+  const argv = ["ssh", "-p", String(l.endpoint.port)];
+  const identity = "identity" in l.credentials ? l.credentials.identity : undefined;
+  if (identity) argv.push("-i", identity.file, "-o", "IdentitiesOnly=yes");
+  if (identity?.passphrase !== undefined) {
+    await Deno.writeTextFile(`${base}/askpass`, ASKPASS, { mode: 0o700 });
+    Object.assign(env, {
+      SSH_ASKPASS: `${base}/askpass`,
+      SSH_ASKPASS_REQUIRE: "force",
+      FERRY_SSH_PASSPHRASE: identity.passphrase,
+    });
+  }
+  const options = sshOptions(knownHosts, control, identity?.passphrase !== undefined, l.timeout);
+  for (const o of options) argv.push("-o", o);
+  return { command: argv.map(rsyncQuote).join(" "), env, control };
+}
+
+/** Ask the master connection at `control` to end. */
+async function endMaster(control: string): Promise<void> {
+  await new Deno.Command("ssh", {
+    args: ["-o", `ControlPath=${control}`, "-O", "exit", ALIAS],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => {});
+}
+
 /**
  * Transports that share, per login, a temp known_hosts (checked once) and an
  * ssh master connection (ControlMaster; it ends itself after 60 idle seconds
  * if `close()` is never called), so each rsync run skips the ssh handshake.
  */
 export function sshTransports(): SshTransports {
-  let dir: Promise<string> | undefined;
-  const logins = new Map<string, Promise<SshTransport & { control: string }>>();
+  return new SshMasters();
+}
 
-  async function make(
-    n: number,
+/** {@linkcode sshTransports}: the logins by {@linkcode loginKey}, their files in one temp dir. */
+class SshMasters implements SshTransports {
+  #dir: Promise<string> | undefined;
+  readonly #logins = new Map<string, Promise<SshTransport & { control: string }>>();
+
+  // Arrow functions: callers may hold a method apart from the object.
+  readonly get = async (
     endpoint: SshEndpoint,
-    credentials: SshCredentials,
-    policy: HostKeyPolicy,
+    options: Readonly<Record<string, ParamValue>>,
+    secret: (name: string) => string | undefined,
     signal: AbortSignal,
     timeout: number,
-  ) {
-    const keys = await scan(endpoint, timeout, signal);
-    const accepted = keys.filter((k) => policy.check(k.blob) === undefined);
-    if (accepted.length === 0) throw fail(policy.check(keys[0]!.blob)!);
-    dir ??= Deno.makeTempDir({ prefix: "ferry-rsync-ssh-" });
-    const base = await dir;
-    const knownHosts = `${base}/known_hosts-${n}`;
-    const control = `${base}/master-${n}`;
-    await Deno.writeTextFile(
-      knownHosts,
-      accepted.map((k) => `${ALIAS} ${k.type} ${k.b64}\n`).join(""),
-    );
-    const env: Record<string, string> = {};
-    const argv = ["ssh", "-p", String(endpoint.port)];
-    const identity = "identity" in credentials ? credentials.identity : undefined;
-    if (identity) argv.push("-i", identity.file, "-o", "IdentitiesOnly=yes");
-    if (identity?.passphrase !== undefined) {
-      await Deno.writeTextFile(`${base}/askpass`, ASKPASS, { mode: 0o700 });
-      Object.assign(env, {
-        SSH_ASKPASS: `${base}/askpass`,
-        SSH_ASKPASS_REQUIRE: "force",
-        FERRY_SSH_PASSPHRASE: identity.passphrase,
-      });
+  ): Promise<SshTransport> => {
+    let credentials: SshCredentials, policy: HostKeyPolicy;
+    try {
+      credentials = sshCredentials(options, secret, endpoint);
+      policy = hostKeyPolicy(options, endpoint);
+    } catch (e) {
+      throw e instanceof SshSetupError ? fail(e.message) : e;
     }
-    for (
-      const o of [
-        `UserKnownHostsFile=${knownHosts}`,
-        "GlobalKnownHostsFile=/dev/null",
-        "StrictHostKeyChecking=yes",
-        `HostKeyAlias=${ALIAS}`,
-        "CheckHostIP=no",
-        "UpdateHostKeys=no",
-        // BatchMode forbids SSH_ASKPASS too, so it is off only to read a passphrase.
-        `BatchMode=${identity?.passphrase !== undefined ? "no" : "yes"}`,
-        "PasswordAuthentication=no",
-        "KbdInteractiveAuthentication=no",
-        `ConnectTimeout=${Math.ceil(timeout)}`,
-        "ServerAliveInterval=15",
-        "ServerAliveCountMax=4",
-        "ControlMaster=auto",
-        `ControlPath=${control}`,
-        "ControlPersist=60",
-      ]
-    ) argv.push("-o", o);
-    return { command: argv.map(rsyncQuote).join(" "), env, control };
-  }
-
-  return {
-    async get(endpoint, options, secret, signal, timeout) {
-      let credentials: SshCredentials, policy: HostKeyPolicy;
-      try {
-        credentials = sshCredentials(options, secret, endpoint);
-        policy = hostKeyPolicy(options, endpoint);
-      } catch (e) {
-        throw e instanceof SshSetupError ? fail(e.message) : e;
-      }
-      const identity = "identity" in credentials ? credentials.identity : undefined;
-      // Logins that differ in key, passphrase or host key rule never share a master.
-      const key = JSON.stringify([
+    const key = loginKey(endpoint, credentials, options);
+    let login = this.#logins.get(key);
+    if (!login) {
+      const base = () => this.#base();
+      login = makeTransport({
+        n: this.#logins.size,
+        base,
         endpoint,
-        identity?.file ?? ("agent" in credentials ? credentials.agent : null),
-        identity?.passphrase === undefined
-          ? null
-          : createHash("sha256").update(identity.passphrase).digest("hex"),
-        options.known_hosts ?? null,
-        options.host_key ?? null,
-      ]);
-      let login = logins.get(key);
-      if (!login) {
-        login = make(logins.size, endpoint, credentials, policy, signal, timeout);
-        logins.set(key, login);
-        login.catch(() => logins.get(key) === login && logins.delete(key));
-      }
-      return await login;
-    },
-    async close() {
-      const all = [...logins.values()];
-      logins.clear();
-      for (const l of await Promise.allSettled(all)) {
-        if (l.status !== "fulfilled") continue;
-        await new Deno.Command("ssh", {
-          args: ["-o", `ControlPath=${l.value.control}`, "-O", "exit", ALIAS],
-          stdin: "null",
-          stdout: "null",
-          stderr: "null",
-        }).output().catch(() => {});
-      }
-      if (dir) await Deno.remove(await dir, { recursive: true }).catch(() => {});
-      dir = undefined;
-    },
+        credentials,
+        policy,
+        signal,
+        timeout,
+      });
+      this.#logins.set(key, login);
+      login.catch(() => this.#logins.get(key) === login && this.#logins.delete(key));
+    }
+    return await login;
   };
+
+  readonly close = async (): Promise<void> => {
+    const all = [...this.#logins.values()];
+    this.#logins.clear();
+    for (const l of await Promise.allSettled(all)) {
+      if (l.status === "fulfilled") await endMaster(l.value.control);
+    }
+    if (this.#dir) await Deno.remove(await this.#dir, { recursive: true }).catch(() => {});
+    this.#dir = undefined;
+  };
+
+  /** The temp directory of the known_hosts, askpass and control sockets, made on first use. */
+  #base(): Promise<string> {
+    this.#dir ??= Deno.makeTempDir({ prefix: "ferry-rsync-ssh-" });
+    return this.#dir;
+  }
 }

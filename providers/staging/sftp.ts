@@ -17,13 +17,12 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path/posix";
 import type { ParamValue } from "../../dsl/model.ts";
 import {
-  expandHome,
   hostKeyPolicy,
   hostPort,
+  loginKey,
   type SshCredentials,
   sshCredentials,
   type SshEndpoint,
@@ -127,14 +126,20 @@ function localStat(path: string): { size: number; mtime: number } | undefined {
  * ```
  */
 export function sftpStaging(): StagingProvider {
-  const sessions = new Map<string, Promise<SftpSession>>();
+  return new SftpStaging();
+}
 
-  async function session(
+/** Open SFTP sessions by login, shared by the transfers to one server. */
+class SftpSessions {
+  readonly #sessions = new Map<string, Promise<SftpSession>>();
+
+  /** The session for `t`'s server with the rule's login, connecting when there is none. */
+  async get(
     t: Target,
     options: Options,
     secret: FetchRequest["secret"],
     signal: AbortSignal,
-  ) {
+  ): Promise<SftpSession> {
     let credentials: SshCredentials;
     let policy;
     try {
@@ -143,144 +148,160 @@ export function sftpStaging(): StagingProvider {
     } catch (e) {
       throw setupError(e);
     }
-    // Rules that check or log in differently never share a connection.
-    const key = JSON.stringify([
-      t.endpoint,
-      "identity" in credentials ? credentials.identity.file : credentials.agent,
-      // A wrong passphrase must fail even while a right one holds a connection open.
-      "identity" in credentials && credentials.identity.passphrase !== undefined
-        ? createHash("sha256").update(credentials.identity.passphrase).digest("hex")
-        : null,
-      options.known_hosts === undefined ? null : expandHome(String(options.known_hosts)),
-      options.host_key ?? null,
-    ]);
-    let p = sessions.get(key);
+    const key = loginKey(t.endpoint, credentials, options);
+    let p = this.#sessions.get(key);
     if (p) {
       // A failed connection attempt fails its waiters too (the runtime retries).
       const s = await abortable(p, signal);
       if (!s.closed) return s;
-      if (sessions.get(key) === p) sessions.delete(key);
+      if (this.#sessions.get(key) === p) this.#sessions.delete(key);
     }
     p = connectSftp(t.endpoint, credentials, policy, timeoutSeconds(options) * 1000);
-    sessions.set(key, p);
+    this.#sessions.set(key, p);
     const mine = p;
-    p.then(
-      (s) => s.onClose(() => sessions.get(key) === mine && sessions.delete(key)),
-      () => sessions.get(key) === mine && sessions.delete(key),
-    );
+    const forget = () => this.#sessions.get(key) === mine && this.#sessions.delete(key);
+    p.then((s) => s.onClose(forget), forget);
     return await abortable(p, signal);
   }
 
-  return {
-    name: "sftp",
+  /** End every session. */
+  async close(): Promise<void> {
+    const all = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.end(), () => {})));
+  }
+}
 
-    async fetch(r: FetchRequest): Promise<FetchResult> {
-      const t = target(r.url, r.options);
-      const s = await session(t, r.options, r.secret, r.signal);
-      const fail = (e: unknown, action: string) => sftpFailure(e, s.endpoint, action, t.path);
-      const st = await abortable(s.stat(t.path), r.signal).catch((e) => {
-        throw fail(e, "stat");
-      });
-      if (!st.isFile()) {
-        throw new StagingError(`SFTP: ${t.path} on ${hostPort(s.endpoint)} is not a file`, {
-          retryable: false,
-        });
-      }
-      const validators = { size: st.size, mtime: st.mtime * 1000 };
-      const prev = r.previous;
-      if (prev && prev.size === st.size && prev.mtime === validators.mtime) {
-        return { status: "unchanged", validators };
-      }
-      // Resume only from a partial written after the remote file last changed.
-      const local = localStat(r.partial);
-      let offset = local && local.size <= st.size && local.mtime >= validators.mtime
-        ? local.size
-        : 0;
-      using out = await Deno.open(r.partial, { write: true, create: true });
-      await out.truncate(offset);
-      await out.seek(offset, Deno.SeekMode.Start);
-      r.progress(offset, st.size);
-      if (offset < st.size) {
-        const handle = await abortable(s.open(t.path, "r"), r.signal).catch((e) => {
-          throw fail(e, "open");
-        });
-        try {
-          await pipelinedRead(s, handle, offset, st.size, (chunk) => {
-            for (let w = 0; w < chunk.length;) w += out.writeSync(chunk.subarray(w));
-            offset += chunk.length;
-            r.progress(offset, st.size);
-          }, r.signal);
-        } catch (e) {
-          throw fail(e, "read");
-        } finally {
-          s.close(handle).catch(() => {});
-        }
-      }
-      if (offset !== st.size) {
-        throw new StagingError(
-          `SFTP: got ${offset} of ${st.size} bytes of ${t.path} from ${hostPort(s.endpoint)}`,
-          { retryable: true },
-        );
-      }
-      return { status: "fetched", validators };
-    },
+/** `path`'s attributes on `s`'s server; a failure names the action and the path. */
+function remoteStat(s: SftpSession, path: string, signal: AbortSignal) {
+  return abortable(s.stat(path), signal).catch((e) => {
+    throw sftpFailure(e, s.endpoint, "stat", path);
+  });
+}
 
-    async put(r: PutRequest): Promise<PutResult> {
-      const t = target(r.url, r.options);
-      const s = await session(t, r.options, r.secret, r.signal);
-      const fail = (e: unknown, action: string, path = t.path) =>
-        sftpFailure(e, s.endpoint, action, path);
-      const dir = dirname(t.path);
-      const temp = `${dir}/.${basename(t.path)}.ferry-part`;
-      await abortable(mkdirp(s, dir), r.signal).catch((e) => {
-        throw fail(e, "create the directory", dir);
-      });
-      // Resume only a temp file written after the source last changed.
-      const source = localStat(r.source);
-      const old = await s.stat(temp).catch(() => undefined);
-      const offset = old && old.isFile() && old.size < r.size && source &&
-          old.mtime * 1000 >= Math.floor(source.mtime / 1000) * 1000
-        ? old.size
-        : 0;
-      const handle = await abortable(s.open(temp, offset > 0 ? "r+" : "w"), r.signal).catch(
-        (e) => {
-          throw fail(e, "create", temp);
-        },
-      );
-      r.progress(offset, r.size);
-      try {
-        await pipelinedWrite(s, handle, r.source, offset, (n) => r.progress(n, r.size), r.signal);
-      } catch (e) {
-        s.close(handle).catch(() => {});
-        throw fail(e, "write", temp);
-      }
-      await abortable(s.close(handle), r.signal).catch((e) => {
-        throw fail(e, "write", temp);
-      });
-      const written = await abortable(s.stat(temp), r.signal).catch((e) => {
-        throw fail(e, "stat", temp);
-      });
-      if (written.size !== r.size) {
-        throw new StagingError(
-          `SFTP: ${temp} on ${
-            hostPort(s.endpoint)
-          } has ${written.size} bytes after the upload, not ${r.size}`,
-          { retryable: true },
-        );
-      }
-      await abortable(s.replace(temp, t.path), r.signal).catch((e) => {
-        throw fail(e, "rename to", t.path);
-      });
-      const st = await abortable(s.stat(t.path), r.signal).catch((e) => {
-        throw fail(e, "stat");
-      });
-      return { validators: { size: st.size, mtime: st.mtime * 1000 } };
-    },
+/** Read `t.path` from `offset` to `size` into `out`, reporting progress; returns the new end. */
+async function readRest(
+  s: SftpSession,
+  t: Target,
+  out: Deno.FsFile,
+  offset: number,
+  size: number,
+  r: FetchRequest,
+): Promise<number> {
+  const fail = (e: unknown, action: string) => sftpFailure(e, s.endpoint, action, t.path);
+  const handle = await abortable(s.open(t.path, "r"), r.signal).catch((e) => {
+    throw fail(e, "open");
+  });
+  try {
+    await pipelinedRead(s, handle, offset, size, (chunk) => {
+      for (let w = 0; w < chunk.length;) w += out.writeSync(chunk.subarray(w));
+      offset += chunk.length;
+      r.progress(offset, size);
+    }, r.signal);
+  } catch (e) {
+    throw fail(e, "read");
+  } finally {
+    s.close(handle).catch(() => {});
+  }
+  return offset;
+}
 
-    async close(): Promise<void> {
-      const all = [...sessions.values()];
-      sessions.clear();
-      await Promise.all(all.map((p) => p.then((s) => s.end(), () => {})));
-    },
+/** Fetch `t` over `s` into the partial file, resumed when it is newer than the remote file. */
+async function fetchFile(s: SftpSession, t: Target, r: FetchRequest): Promise<FetchResult> {
+  const st = await remoteStat(s, t.path, r.signal);
+  if (!st.isFile()) {
+    throw new StagingError(`SFTP: ${t.path} on ${hostPort(s.endpoint)} is not a file`, {
+      retryable: false,
+    });
+  }
+  const validators = { size: st.size, mtime: st.mtime * 1000 };
+  const prev = r.previous;
+  if (prev && prev.size === st.size && prev.mtime === validators.mtime) {
+    return { status: "unchanged", validators };
+  }
+  // Resume only from a partial written after the remote file last changed.
+  const local = localStat(r.partial);
+  let offset = local && local.size <= st.size && local.mtime >= validators.mtime ? local.size : 0;
+  using out = await Deno.open(r.partial, { write: true, create: true });
+  await out.truncate(offset);
+  await out.seek(offset, Deno.SeekMode.Start);
+  r.progress(offset, st.size);
+  if (offset < st.size) offset = await readRest(s, t, out, offset, st.size, r);
+  if (offset !== st.size) {
+    throw new StagingError(
+      `SFTP: got ${offset} of ${st.size} bytes of ${t.path} from ${hostPort(s.endpoint)}`,
+      { retryable: true },
+    );
+  }
+  return { status: "fetched", validators };
+}
+
+/**
+ * Write `r.source` to `temp` on `s`'s server, resuming a temp file written after the source
+ * last changed; checks that all of it arrived.
+ */
+async function uploadTemp(s: SftpSession, temp: string, r: PutRequest): Promise<void> {
+  const fail = (e: unknown, action: string) => sftpFailure(e, s.endpoint, action, temp);
+  const source = localStat(r.source);
+  const old = await s.stat(temp).catch(() => undefined);
+  const offset = old && old.isFile() && old.size < r.size && source &&
+      old.mtime * 1000 >= Math.floor(source.mtime / 1000) * 1000
+    ? old.size
+    : 0;
+  const handle = await abortable(s.open(temp, offset > 0 ? "r+" : "w"), r.signal).catch((e) => {
+    throw fail(e, "create");
+  });
+  r.progress(offset, r.size);
+  try {
+    await pipelinedWrite(s, handle, r.source, offset, (n) => r.progress(n, r.size), r.signal);
+  } catch (e) {
+    s.close(handle).catch(() => {});
+    throw fail(e, "write");
+  }
+  await abortable(s.close(handle), r.signal).catch((e) => {
+    throw fail(e, "write");
+  });
+  const written = await remoteStat(s, temp, r.signal);
+  if (written.size !== r.size) {
+    throw new StagingError(
+      `SFTP: ${temp} on ${
+        hostPort(s.endpoint)
+      } has ${written.size} bytes after the upload, not ${r.size}`,
+      { retryable: true },
+    );
+  }
+}
+
+/** Upload `r.source` to `t` over `s`: into a temp file beside it, renamed over it when complete. */
+async function putFile(s: SftpSession, t: Target, r: PutRequest): Promise<PutResult> {
+  const dir = dirname(t.path);
+  const temp = `${dir}/.${basename(t.path)}.ferry-part`;
+  await abortable(mkdirp(s, dir), r.signal).catch((e) => {
+    throw sftpFailure(e, s.endpoint, "create the directory", dir);
+  });
+  await uploadTemp(s, temp, r);
+  await abortable(s.replace(temp, t.path), r.signal).catch((e) => {
+    throw sftpFailure(e, s.endpoint, "rename to", t.path);
+  });
+  const st = await remoteStat(s, t.path, r.signal);
+  return { validators: { size: st.size, mtime: st.mtime * 1000 } };
+}
+
+/** {@linkcode sftpStaging}: transfers over the shared sessions. */
+class SftpStaging implements StagingProvider {
+  readonly name = "sftp";
+  readonly #sessions = new SftpSessions();
+
+  // Arrow functions: callers may hold a method apart from the provider.
+  readonly fetch = async (r: FetchRequest): Promise<FetchResult> => {
+    const t = target(r.url, r.options);
+    return await fetchFile(await this.#sessions.get(t, r.options, r.secret, r.signal), t, r);
   };
+
+  readonly put = async (r: PutRequest): Promise<PutResult> => {
+    const t = target(r.url, r.options);
+    return await putFile(await this.#sessions.get(t, r.options, r.secret, r.signal), t, r);
+  };
+
+  readonly close = (): Promise<void> => this.#sessions.close();
 }
