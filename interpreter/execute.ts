@@ -21,7 +21,7 @@ import { type RunEvents, type RunOptions, runPlan, type RunSummary } from "./run
 import { statusCounts } from "./render_text.ts";
 import { planForTargets } from "./plan_file.ts";
 import { toFileUrl } from "../providers/_shared/urls.ts";
-import { redactSecrets } from "../providers/staging/secrets.ts";
+import { redactSecrets } from "../providers/_shared/secrets.ts";
 import { hostname } from "node:os";
 import { didYouMean } from "../dsl/suggest.ts";
 import { compileKnown, statefulPlan } from "./plan_state.ts";
