@@ -735,11 +735,18 @@ function openForReading(path: string): DatabaseSync | undefined {
   );
 }
 
-/** sha256 hex of a file, read in 1 MiB pieces. */
+/** The buffer every hash reads through (hashing is synchronous: one at a time). */
+let hashBuffer: Uint8Array | undefined;
+
+/**
+ * sha256 hex of a file, read in 1 MiB pieces through one shared buffer
+ * (a fresh 1 MiB buffer per file cost more than hashing thousands of small
+ * outputs: zeroing it, and collecting it).
+ */
 export function hashFileSync(path: string): string {
   const h = createHash("sha256");
   using f = Deno.openSync(path);
-  const buf = new Uint8Array(1 << 20);
+  const buf = hashBuffer ??= new Uint8Array(1 << 20);
   for (;;) {
     const n = f.readSync(buf);
     if (n === null) break;
