@@ -11,7 +11,7 @@ import type { Executor, ParamValue, Workflow } from "../dsl/model.ts";
 import { countSummary, formatDiagnostics } from "../dsl/report.ts";
 import type { BatchProvider } from "../providers/batch/types.ts";
 import { BatchProviderError, openBatchProviders } from "../providers/batch/registry.ts";
-import { RETRY_BASE_MS } from "../providers/staging/transfer.ts";
+import { RETRY_BASE_MS } from "../providers/_shared/retry.ts";
 import { type CheckResult, checkWithStats } from "./check.ts";
 import type { Expansion } from "./expand.ts";
 import { StatCache } from "./stat_cache.ts";
@@ -27,6 +27,7 @@ import { didYouMean } from "../dsl/suggest.ts";
 import { compileKnown, statefulPlan } from "./plan_state.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
 import { newRunId, StateStore } from "./state.ts";
+import { FerryFileError } from "./fs_errors.ts";
 
 /** Options for {@linkcode runWorkflowFile}. */
 export interface RunWorkflowOptions {
@@ -98,10 +99,13 @@ export async function runWorkflowFile(
     store = StateStore.open(c.r.workspace, { stats });
   } catch (e) {
     lock.release();
+    // A fault of the state file already names it (and the way to recover).
     io.write(
-      `ferry: Cannot open the state in ${join(c.r.workspace, ".ferry", "state.db")}: ${
-        (e as Error).message
-      }\n`,
+      e instanceof FerryFileError
+        ? `ferry: ${e.message}\n`
+        : `ferry: Cannot open the state in ${join(c.r.workspace, ".ferry", "state.db")}: ${
+          (e as Error).message
+        }\n`,
     );
     return { code: 2 };
   }
@@ -289,34 +293,46 @@ async function runLocked(
   io.write(`plan: ${statusCounts(plan.summary)}\n`);
   const events = await progressOf(options);
   const baseDir = dirname(resolve(c.file));
-  const summary = await runPlan(resolveModules(plan, baseDir), {
-    workspace: c.r.workspace,
-    runDir,
-    runId: id,
-    executors: c.executors,
-    providers,
-    ...(options.sequential
-      ? { jobs: 1 }
-      : options.jobs !== undefined
-      ? { jobs: options.jobs }
-      : {}),
-    keepGoing: options.keepGoing === true,
-    ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
-    // Custom staging modules are relative to the file that declares the executor.
-    moduleBase: (name) => declaringDir(c, options, name),
-    signal: options.signal,
-    events,
-    retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
-    cache,
-    store,
-    ...replanning(c, options, baseDir),
-  });
-  if ("close" in events) (events as { close(): void }).close();
-  for (const p of new Set(providers.values())) await p.close?.();
+  let summary: RunSummary;
+  try {
+    summary = await runPlan(resolveModules(plan, baseDir), {
+      workspace: c.r.workspace,
+      runDir,
+      runId: id,
+      executors: c.executors,
+      providers,
+      ...(options.sequential
+        ? { jobs: 1 }
+        : options.jobs !== undefined
+        ? { jobs: options.jobs }
+        : {}),
+      keepGoing: options.keepGoing === true,
+      ...(options.maxTransfers !== undefined ? { maxTransfers: options.maxTransfers } : {}),
+      // Custom staging modules are relative to the file that declares the executor.
+      moduleBase: (name) => declaringDir(c, options, name),
+      signal: options.signal,
+      events,
+      retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
+      cache,
+      store,
+      ...replanning(c, options, baseDir),
+    });
+  } finally {
+    // Also when the engine stopped on an internal error: the display ends, connections close.
+    if ("close" in events) (events as { close(): void }).close();
+    for (const p of new Set(providers.values())) await p.close?.();
+  }
   io.write(redactSecrets(await renderSummary(summary, io.color)));
   io.write(`logs: ${runDir}\n`);
   const failed = [...summary.states.values()].some((s) => s === "failed");
-  store.endRun(id, summary.interrupted ? "interrupted" : failed ? "failed" : "succeeded");
+  const warnings = summary.fault !== undefined ? [summary.fault] : [];
+  try {
+    store.endRun(id, summary.interrupted ? "interrupted" : failed ? "failed" : "succeeded");
+  } catch (e) {
+    if (!(e instanceof FerryFileError)) throw e;
+    warnings.push(e.message); // the run is over either way; `ferry status` will call it crashed
+  }
+  for (const w of warnings) io.write(`ferry: warning: ${redactSecrets(w)}\n`);
   return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { FerryFileError } from "./fs_errors.ts";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { closest } from "../dsl/suggest.ts";
@@ -129,7 +130,10 @@ function openState(
     return { store, records: store.runs() };
   } catch (e) {
     store?.close();
-    return `Cannot read the state in "${db}": ${(e as Error).message}`;
+    // A fault of the state file already names it (and the way to recover).
+    return e instanceof FerryFileError
+      ? e.message
+      : `Cannot read the state in "${db}": ${(e as Error).message}`;
   }
 }
 

@@ -10,7 +10,7 @@
  */
 
 import { join } from "node:path";
-import { redactSecrets } from "../../providers/staging/secrets.ts";
+import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import { type Collected, deliverOutputs } from "../attempt.ts";
 import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { backoffDelay, RETRY_BASE_MS } from "../../providers/_shared/retry.ts";
 import { sleep } from "../../providers/_shared/sleep.ts";
 import type { BatchProvider } from "../../providers/batch/types.ts";
-import { redactSecrets } from "../../providers/staging/secrets.ts";
+import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import type { NewEvent } from "../events.ts";
 import { EventLogWriter } from "../events_writer.ts";
 import { describeFsFault } from "../fs_errors.ts";
