@@ -236,6 +236,37 @@ export function mentioning(text: string): (p: ProcessInfo) => boolean {
   return (p) => p.cmdline.some((a) => a.includes(text)) || p.environ.some((e) => e.includes(text));
 }
 
+/**
+ * A {@linkcode processesWhere} test: the process names `dir` in its command
+ * line or environment, or works in it (its cwd, even one removed since).
+ */
+export function inDir(dir: string): (p: ProcessInfo) => boolean {
+  const names = mentioning(dir);
+  return (p) => {
+    if (names(p)) return true;
+    try {
+      const cwd = Deno.readLinkSync(`/proc/${p.pid}/cwd`);
+      return cwd === dir || cwd.startsWith(`${dir}/`);
+    } catch {
+      return false; // exited, or not ours to read
+    }
+  };
+}
+
+/**
+ * Processes still in `dir` (see {@linkcode inDir}) once those ending anyway
+ * had `ms` to end, as `pid argv` lines; the ones found are killed, so a
+ * failing test leaves nothing behind either.
+ */
+export async function processesLeftIn(dir: string, ms = 10_000): Promise<string[]> {
+  const test = inDir(dir);
+  await waitFor(`no process in ${dir}`, () => processesWhere(test).length === 0, ms)
+    .catch(() => {});
+  const left = processesWhere(test);
+  await killProcesses(left.map((p) => p.pid));
+  return left.map((p) => `${p.pid} ${p.cmdline.join(" ")}`);
+}
+
 /** Pids of the processes whose parent is `pid`, from /proc. */
 export function childPids(pid: number): number[] {
   const kids: number[] = [];

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exists, ferry, ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
-import { haveService, waitFor } from "./_services.ts";
+import { haveService, processesLeftIn, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 import { taskDirName } from "../interpreter/attempt.ts";
 
@@ -307,6 +307,32 @@ t("a task over its walltime is reported as a timeout", async () => {
     assert.match(script, /^#SBATCH --time=00:01:02$/m);
   });
 });
+
+t(
+  "a task with a walltime that ends normally leaves no process of its job on the machine",
+  async () => {
+    await withTemp(async (ws) => {
+      const s = await site(ws, {});
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "no-leftovers",
+        defaults: { executor: "cluster" },
+        apps: {
+          quick: {
+            resources: { walltime: "1h" },
+            outputs: { o: "o.txt" },
+            shell: "echo done > ${{ outputs.o }}",
+          },
+        },
+      });
+      const r = await run(["--site", s, wf]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^done: 1 succeeded, 0 failed in /m);
+      // The walltime watchdog's `sleep` worked in the task's directory: it must be gone too.
+      assert.deepEqual(await processesLeftIn(ws), [], "processes of the finished job left");
+    });
+  },
+);
 
 t(
   "a submission Slurm refuses (bad partition) fails with Slurm's own message, without retries",

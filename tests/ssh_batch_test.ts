@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { taskDirName } from "../interpreter/attempt.ts";
 import { exists, ferry, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
-import { haveService, waitFor } from "./_services.ts";
+import { haveService, processesLeftIn, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
 import { startHttpServer } from "./_http_server.ts";
@@ -205,6 +205,35 @@ t("a task over its walltime is killed on the host and reported as a timeout", as
     assert.equal(exit.timedOut, true);
   });
 });
+
+t(
+  "tasks with a walltime that end normally leave no process of their jobs on the host",
+  async () => {
+    const srv = await sshd();
+    await withTemp(async (ws) => {
+      const site = await sshSite(ws, srv);
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "ssh-no-leftovers",
+        params: { ids: [1, 2] },
+        defaults: { executor: "remote" },
+        apps: {
+          quick: {
+            for_each: { i: "${{ params.ids }}" },
+            resources: { walltime: "1h" },
+            outputs: { o: "o/${{ i }}.txt" },
+            shell: "echo ${{ i }} > ${{ outputs.o }}",
+          },
+        },
+      });
+      const r = await ferryRun(["--site", site, "--progress", "lines", wf]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^done: 2 succeeded, 0 failed in /m);
+      // The walltime watchdog's `sleep` worked in the task's directory: it must be gone too.
+      assert.deepEqual(await processesLeftIn(ws), [], "processes of the finished jobs left");
+    });
+  },
+);
 
 t(
   "Ctrl-C kills the remote tasks, SIGKILL for one that ignores SIGTERM (no process left); ferry exits 130",
