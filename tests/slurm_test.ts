@@ -309,7 +309,7 @@ t("a task over its walltime is reported as a timeout", async () => {
 });
 
 t(
-  "a task with a walltime that ends normally leaves no process of its job on the machine",
+  "a task with a walltime that ends normally leaves no process of its job on the machine, not even one it started in the background",
   async () => {
     await withTemp(async (ws) => {
       const s = await site(ws, {});
@@ -321,7 +321,7 @@ t(
           quick: {
             resources: { walltime: "1h" },
             outputs: { o: "o.txt" },
-            shell: "echo done > ${{ outputs.o }}",
+            shell: "sleep 607 & echo done > ${{ outputs.o }}",
           },
         },
       });

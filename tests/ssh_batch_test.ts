@@ -207,7 +207,7 @@ t("a task over its walltime is killed on the host and reported as a timeout", as
 });
 
 t(
-  "tasks with a walltime that end normally leave no process of their jobs on the host",
+  "tasks with a walltime that end normally leave no process of their jobs on the host, not even ones they started in the background",
   async () => {
     const srv = await sshd();
     await withTemp(async (ws) => {
@@ -222,7 +222,7 @@ t(
             for_each: { i: "${{ params.ids }}" },
             resources: { walltime: "1h" },
             outputs: { o: "o/${{ i }}.txt" },
-            shell: "echo ${{ i }} > ${{ outputs.o }}",
+            shell: "sleep 607 & echo ${{ i }} > ${{ outputs.o }}",
           },
         },
       });

@@ -65,6 +65,12 @@ ferry_watchdog() {
   wait $!
   kill -KILL -- "-$ferry_child" 2>/dev/null
 }
+# The task ended: whatever it left running in its process group (`sleep 600 &`) ends with it,
+# as under the local provider. A batch system without cgroup clean-up, or an ssh login, would
+# keep it alive after the job.
+ferry_end_group() {
+  kill -KILL -- "-$ferry_child" 2>/dev/null || true
+}
 # Stop the watchdog, if any, and wait until it is gone.
 ferry_stop_watch() {
   if [ -n "$ferry_watch" ]; then

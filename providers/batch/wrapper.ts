@@ -223,7 +223,7 @@ function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
       "ferry_watch=$!",
     );
   }
-  lines.push('wait "$ferry_child"', "ferry_code=$?");
+  lines.push('wait "$ferry_child"', "ferry_code=$?", "ferry_end_group");
   if (wall !== undefined) {
     lines.push("ferry_stop_watch", `if [ -e ${q(f.timedOut)} ]; then ferry_timed_out=true; fi`);
   }

@@ -973,3 +973,28 @@ Deno.test("wrapper: every node-side transfer waits from the run's retry base, wr
   assert.deepEqual(calls({ retryBaseMs: -5 }), ["base=0", "base=0"]);
   assert.deepEqual(calls({ retryBaseMs: 1e12 }), ["base=30000", "base=30000"]);
 });
+
+Deno.test("wrapper: what a task leaves running in the background ends with it", async () => {
+  const root = await Deno.makeTempDir();
+  const tag = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  const left = async () => {
+    const out = await new Deno.Command("ps", { args: ["-eo", "pid=,args="] }).output();
+    return new TextDecoder().decode(out.stdout).split("\n")
+      .filter((l) => l.includes(`sleep 605.${tag}`))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+  };
+  try {
+    const done = await runWrapper(job(root, {
+      run: { kind: "shell", script: `sleep 605.${tag} &\necho started > out.txt\n` },
+    }));
+    assert.equal((await done.status).code, 0, await Deno.readTextFile(wrapperFiles(root).log));
+    assert.deepEqual(await left(), [], "the background sleep ended with its task");
+  } finally {
+    for (const pid of await left()) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await Deno.remove(root, { recursive: true });
+  }
+});
