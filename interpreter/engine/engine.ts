@@ -156,9 +156,27 @@ export class Engine {
       if (!signal.aborted) await this.#schedule();
       const busy = this.#running.size > 0 || this.#backingOff > 0;
       const staging = this.#transfers.waiting > 0 && !this.#stopping && !signal.aborted;
-      if (!busy && !staging) return;
+      if (!busy && !staging) return this.#checkAllEnded();
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
+  }
+
+  /**
+   * Nothing runs or waits for a transfer any more: unless the run stops (a
+   * failure, Ctrl-C), every task must have ended. One still waiting is a bug
+   * of the engine, not a run that is "done".
+   */
+  #checkAllEnded(): void {
+    if (this.#stopping || this.#o.signal.aborted) return;
+    const stuck = [...this.#graph.nodes.values()].filter((n) =>
+      n.state === "waiting" || n.state === "ready"
+    );
+    if (stuck.length === 0) return;
+    throw new Error(
+      `the run ended with ${stuck.length} task(s) that never started, though nothing failed (first: ${
+        stuck[0]!.task.id
+      }, ${stuck[0]!.state})`,
+    );
   }
 
   /** Take what became ready, re-plan where dynamic outputs are now known, start what fits. */

@@ -158,3 +158,16 @@ Deno.test("engine: a task too big for its executor fails before starting; a re-p
   assert.ok(!existsSync(join(r.runDir, "tasks")), "nothing started, no task directory");
   await Deno.remove(r.dir, { recursive: true });
 });
+
+Deno.test("engine: a task that could never start, though nothing failed, is an internal error, not a done run", async () => {
+  // A dependency no task of the plan provides: the engine would wait for it forever.
+  const p = new ScriptedProvider();
+  const r = await run([planTask("a"), planTask("b", { deps: ["ghost"] })], p);
+  assert.ok(r.error instanceof RunCrashed, String(r.error));
+  assert.equal(
+    (r.error as RunCrashed).message,
+    "the run ended with 1 task(s) that never started, though nothing failed (first: b, waiting)",
+  );
+  assert.deepEqual(p.log, ["a#1"]);
+  await Deno.remove(r.dir, { recursive: true });
+});

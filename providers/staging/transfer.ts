@@ -13,7 +13,7 @@
 import { retry, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { dirname } from "node:path";
 import type { ParamValue } from "../../dsl/model.ts";
-import { redactSecrets, rememberSecret } from "../_shared/secrets.ts";
+import { readSecret, redactSecrets } from "../_shared/secrets.ts";
 import { type FetchResult, StagingError, type StagingProvider, type Validators } from "./types.ts";
 import {
   type CacheRecord,
@@ -124,12 +124,7 @@ function context(call: TransferCall, signal: AbortSignal) {
     options: call.options,
     signal,
     progress: call.progress ?? (() => {}),
-    secret: (name: string) => {
-      const v = Deno.env.get(name);
-      if (v === undefined || v === "") return undefined;
-      rememberSecret(v);
-      return v;
-    },
+    secret: readSecret,
   };
 }
 
