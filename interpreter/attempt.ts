@@ -30,9 +30,18 @@ export interface AttemptPaths {
 
 /** A short, stable, file-system-safe directory name for a task id. */
 export function taskDirName(id: string): string {
-  const safe = id.replace(/[^A-Za-z0-9_.=-]+/g, "_").slice(0, 60);
-  return `${safe}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
+  let name = dirNames.get(id);
+  if (name === undefined) {
+    const safe = id.replace(/[^A-Za-z0-9_.=-]+/g, "_").slice(0, 60);
+    name = `${safe}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
+    if (dirNames.size >= 100_000) dirNames.clear();
+    dirNames.set(id, name);
+  }
+  return name;
 }
+
+/** Task ids seen lately and their directory names (each is asked for several times per attempt). */
+const dirNames = new Map<string, string>();
 
 /** Expand `$VAR` and `${VAR}` from the environment; unknown variables are an error. */
 export function expandVars(

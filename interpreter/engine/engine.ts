@@ -189,9 +189,13 @@ export class Engine {
         this.#drainReady();
       }
     }
-    // A stopping run starts nothing new, but a task between its attempts still gets its retry.
-    const stopping = this.#stopping;
-    this.#queues.startFitting(this.#pool, (n) => this.#start(n), stopping ? isRetry : undefined);
+    this.#startQueued();
+  }
+
+  /** Start the queued tasks that fit. A stopping run starts nothing new but a task's retry. */
+  #startQueued(): void {
+    const only = this.#stopping ? isRetry : undefined;
+    this.#queues.startFitting(this.#pool, (n) => this.#start(n), only);
   }
 
   #drainReady(): void {
@@ -256,20 +260,32 @@ export class Engine {
     this.#pool.take(task);
     node.state = "running";
     node.attempt++;
-    const p = this.#attempt(node, provider)
+    const held = { cores: true };
+    const p = this.#attempt(node, provider, held)
       .catch((e) => this.#crashed(e))
       .finally(() => {
-        this.#pool.give(task);
+        if (held.cores) this.#pool.give(task);
         this.#running.delete(task.id);
         this.#changed();
       });
     this.#running.set(task.id, p);
   }
 
-  /** Run one attempt, commit it, and decide what comes next: done, a retry, or a failure. */
-  async #attempt(node: Node, provider: BatchProvider): Promise<void> {
+  /**
+   * Run one attempt, commit it, and decide what comes next: done, a retry, or a failure. A
+   * successful attempt's resources go back as soon as its process ended, and what waits in the
+   * queues starts then, before its outputs are committed: a core never waits for ferry's
+   * bookkeeping.
+   */
+  async #attempt(node: Node, provider: BatchProvider, held: { cores: boolean }): Promise<void> {
     const ex = this.#o.executors[node.task.executor]!;
     const run = await this.#runner.run(node.task, node.attempt, ex, provider, this.#jobSignal);
+    if (run.outcome.outcome === "succeeded") {
+      // (A failed attempt is decided first: it may stop the run, or retry at the queue's front.)
+      held.cores = false;
+      this.#pool.give(node.task);
+      if (!this.#crash && !this.#o.signal.aborted) this.#startQueued();
+    }
     const { outcome, dynamic } = await this.#committer.commit(run);
     for (const [name, files] of dynamic) this.#replanner.collected(run.task.app, name, files);
     this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...outcome });

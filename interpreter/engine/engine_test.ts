@@ -62,6 +62,20 @@ Deno.test("engine: a task waiting to retry gives its core back; another task run
   await Deno.remove(r.dir, { recursive: true });
 });
 
+Deno.test("engine: a succeeded attempt's core goes to the next task before its outputs are committed", async () => {
+  // One core: b starts as soon as a's process ended, before a is finished (committed).
+  const p = new ScriptedProvider({});
+  const r = await run([planTask("a"), planTask("b")], p);
+  assert.deepEqual(r.events, [
+    "start 2",
+    "started a#1",
+    "started b#1",
+    "finished a#1 succeeded",
+    "finished b#1 succeeded",
+  ]);
+  await Deno.remove(r.dir, { recursive: true });
+});
+
 Deno.test("engine: after a failure no new task starts; keep-going blocks only the dependants", async () => {
   const script = { a: [{ outcome: "failed" as const, exitCode: 3 }] };
   const tasks = () => [planTask("a"), planTask("b", { deps: ["a"] }), planTask("c")];

@@ -34,7 +34,8 @@ const URL_PASSWORD = /([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s:]*):[^/@\s]*@/g;
  * ```
  */
 export function redactSecrets(text: string): string {
-  let out = text.replace(URL_PASSWORD, "$1:***@");
+  // Most texts hold no URL with a password: no "@", no regular expression to run.
+  let out = text.includes("@") ? text.replace(URL_PASSWORD, "$1:***@") : text;
   for (const s of known) if (out.includes(s)) out = out.split(s).join("***");
   return out;
 }

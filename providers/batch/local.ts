@@ -192,7 +192,8 @@ class LocalJobs {
     const status = await child.status;
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
-    signalGroup(child.pid, "SIGKILL");
+    // Whatever the task left running in its group was ended with it by whoever reaped it (the
+    // spawner, or the setsid launch below).
     return { status, ...(reason ? { reason } : {}) };
   }
 

@@ -194,8 +194,12 @@ export class Spawner {
     ]
       .map((f) => `${f}\0`).join("");
     const bytes = encoder.encode(record);
-    this.#writer.write(encoder.encode(`${bytes.length}\n`)).catch(() => {});
-    this.#writer.write(bytes).catch(() => {});
+    const head = encoder.encode(`${bytes.length}\n`);
+    // One write: the spawner wakes once per request, not once for its length and again for it.
+    const message = new Uint8Array(head.length + bytes.length);
+    message.set(head);
+    message.set(bytes, head.length);
+    this.#writer.write(message).catch(() => {});
     return { pid, status };
   }
 
