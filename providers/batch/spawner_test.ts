@@ -215,3 +215,22 @@ Deno.test("spawner.py told to use Python only exits 3 without posix_spawn", asyn
   }).output();
   assert.equal(out.code, 3);
 });
+
+Deno.test("Spawner (python) runs under the system's python3, isolated and without site, when there is one", async () => {
+  // A version manager's python3 shim on PATH (pyenv here) costs 0.1 s or more before the first task.
+  const system = await Deno.stat("/usr/bin/python3").then((s) => s.isFile, () => false);
+  const spawner = Spawner.start("python");
+  assert.ok(spawner, "python3 is needed for this test");
+  const dir = await Deno.makeTempDir();
+  try {
+    const cmd = "tr '\\0' ' ' < /proc/$PPID/cmdline > parent.txt";
+    assert.deepEqual(await spawner.spawn(["sh", "-c", cmd], dir).status, { code: 0 });
+    const parent = (await Deno.readTextFile(join(dir, "parent.txt"))).trim().split(" ");
+    const script = new URL("./spawner.py", import.meta.url).pathname;
+    assert.deepEqual(parent.slice(1, 4), ["-I", "-S", script]);
+    if (system) assert.equal(parent[0], "/usr/bin/python3");
+  } finally {
+    await spawner.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
