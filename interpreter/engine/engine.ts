@@ -280,8 +280,9 @@ export class Engine {
   async #attempt(node: Node, provider: BatchProvider, held: { cores: boolean }): Promise<void> {
     const ex = this.#o.executors[node.task.executor]!;
     const run = await this.#runner.run(node.task, node.attempt, ex, provider, this.#jobSignal);
-    if (run.outcome.outcome === "succeeded") {
-      // (A failed attempt is decided first: it may stop the run, or retry at the queue's front.)
+    if (run.outcome.outcome === "succeeded" && !this.#pool.oneAtATime(node.task.executor)) {
+      // (A failed attempt is decided first: it may stop the run, or retry at the queue's front.
+      // One at a time means one at a time: the next task starts once this one is done.)
       held.cores = false;
       this.#pool.give(node.task);
       if (!this.#crash && !this.#o.signal.aborted) this.#startQueued();

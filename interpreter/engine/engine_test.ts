@@ -62,18 +62,28 @@ Deno.test("engine: a task waiting to retry gives its core back; another task run
   await Deno.remove(r.dir, { recursive: true });
 });
 
-Deno.test("engine: a succeeded attempt's core goes to the next task before its outputs are committed", async () => {
-  // One core: b starts as soon as a's process ended, before a is finished (committed).
-  const p = new ScriptedProvider({});
-  const r = await run([planTask("a"), planTask("b")], p);
-  assert.deepEqual(r.events, [
-    "start 2",
+Deno.test("engine: a succeeded attempt's slot goes to the next task before its outputs are committed", async () => {
+  // Two slots, b runs long: c starts as soon as a's process ended, before a is finished (committed).
+  const p = new ScriptedProvider({ b: [{ outcome: "succeeded", ms: 300 }] });
+  const two = { executors: { local: localExecutor(2) } };
+  const r = await run([planTask("a"), planTask("b"), planTask("c")], p, two);
+  assert.deepEqual(r.events.slice(0, 5), [
+    "start 3",
     "started a#1",
     "started b#1",
+    "started c#1",
     "finished a#1 succeeded",
+  ]);
+  // One at a time means one at a time: the next task starts once the previous one is done.
+  const one = await run([planTask("a"), planTask("b")], new ScriptedProvider({}));
+  assert.deepEqual(one.events, [
+    "start 2",
+    "started a#1",
+    "finished a#1 succeeded",
+    "started b#1",
     "finished b#1 succeeded",
   ]);
-  await Deno.remove(r.dir, { recursive: true });
+  for (const x of [r, one]) await Deno.remove(x.dir, { recursive: true });
 });
 
 Deno.test("engine: after a failure no new task starts; keep-going blocks only the dependants", async () => {

@@ -45,6 +45,7 @@ export class ResourcePool {
   readonly #executors: Readonly<Record<string, Executor>>;
   readonly #providers: ReadonlyMap<string, BatchProvider>;
   readonly #jobs: number | undefined;
+  readonly #oneAtATime = new Map<string, boolean>();
   readonly #free = new Map<string, Capacity>();
   readonly #full = new Map<string, { cores: number; memory: number }>();
 
@@ -121,6 +122,13 @@ export class ResourcePool {
     const c = this.free(task.executor);
     const need = needOf(task);
     return c.slots > 0 && c.cores >= need.cores && c.memory >= need.memory;
+  }
+
+  /** Whether an executor runs tasks one at a time (`--jobs 1`, or a single core or worker). */
+  oneAtATime(name: string): boolean {
+    let one = this.#oneAtATime.get(name);
+    if (one === undefined) this.#oneAtATime.set(name, one = this.#initial(name).slots <= 1);
+    return one;
   }
 
   /** Whether an executor has a free slot. */
