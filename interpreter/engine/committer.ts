@@ -108,7 +108,7 @@ export class Committer {
     } catch (e) {
       if (this.#c.signal?.aborted && e === this.#c.signal.reason) {
         return {
-          cancelled: "interrupted while hashing its outputs (they are in place, unrecorded)",
+          cancelled: "interrupted while hashing its outputs, in place but not recorded",
         };
       }
       if (e instanceof IrregularFileError) return e.message;
