@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists, ferry, ROOT, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ROOT, withTemp, writeWorkflow } from "./_run.ts";
 
 const decoder = new TextDecoder();
 
@@ -62,6 +62,43 @@ async function holds(pid: number, path: string): Promise<boolean> {
     }
   } catch { /* gone */ }
   return false;
+}
+
+/**
+ * `ferry run ARGS` in `cwd`, sent SIGINT once it has `path` open: its exit code, stderr, and the
+ * milliseconds from the signal to its end. A ferry deaf to Ctrl-C is killed after 10 s.
+ */
+async function interruptWhileOpen(
+  args: readonly string[],
+  cwd: string,
+  path: string,
+): Promise<{ code: number; stderr: string; ms: number }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}main.ts`, "run", ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  try {
+    const t0 = performance.now();
+    while (!(await holds(child.pid, path))) {
+      assert.ok(performance.now() - t0 < 30_000, `ferry never opened ${path}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const sent = performance.now();
+    child.kill("SIGINT");
+    const deaf = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const out = await output.finally(() => clearTimeout(deaf));
+    return { code: out.code, stderr: decoder.decode(out.stderr), ms: performance.now() - sent };
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await output.catch(() => {});
+  }
 }
 
 const MINIMAL = { ferry: 1, name: "w", apps: { a: { command: ["true"] } } };
@@ -166,33 +203,13 @@ Deno.test("run: Ctrl-C while a multi-GB input is hashed stops within a second, e
         },
       },
     });
-    const child = ferry([join(ws, "workflow.yaml")]).spawn();
-    const output = child.output();
-    try {
-      const t0 = performance.now();
-      while (!(await holds(child.pid, big))) {
-        assert.ok(performance.now() - t0 < 30_000, "ferry never opened big.bin");
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const sent = performance.now();
-      child.kill("SIGINT");
-      // A ferry deaf to Ctrl-C is stopped all the same (the test then fails on the time).
-      const deaf = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      const out = await output.finally(() => clearTimeout(deaf));
-      const ms = performance.now() - sent;
-      const stderr = decoder.decode(out.stderr);
-      assert.equal(out.code, 130, stderr);
-      assert.ok(ms < 1000, `ferry ended ${ms} ms after SIGINT`);
-      assert.equal(stderr, "ferry: interrupted while hashing the inputs; nothing ran\n");
-      assert.equal(await exists(join(ws, "size.txt")), false);
-      const status = await ferryWithin("status", ["workflow.yaml"], ws);
-      assert.match(status.stdout, /interrupted/);
-    } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await output.catch(() => {});
-    }
+    const r = await interruptWhileOpen(["workflow.yaml"], ws, big);
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(r.ms < 1000, `ferry ended ${r.ms} ms after SIGINT`);
+    assert.equal(r.stderr, "ferry: interrupted while hashing the inputs; nothing ran\n");
+    assert.equal(await exists(join(ws, "size.txt")), false);
+    const status = await ferryWithin("status", ["workflow.yaml"], ws);
+    assert.match(status.stdout, /^ {2}\d{8}-\d{6}-\w{6} {2}interrupted /m);
   });
 });
 
@@ -203,37 +220,17 @@ Deno.test("run: Ctrl-C while a multi-GB output is hashed stops within a second; 
       name: "big",
       apps: { make: { outputs: { o: "big.bin" }, shell: "truncate -s 64G ${{ outputs.o }}" } },
     });
-    const child = ferry(["--progress", "lines", join(ws, "workflow.yaml")]).spawn();
-    const output = child.output();
     const big = join(ws, "big.bin");
-    try {
-      const t0 = performance.now();
-      while (!(await holds(child.pid, big))) {
-        assert.ok(performance.now() - t0 < 30_000, "ferry never opened big.bin");
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const sent = performance.now();
-      child.kill("SIGINT");
-      // A ferry deaf to Ctrl-C is stopped all the same (the test then fails on the time).
-      const deaf = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      const out = await output.finally(() => clearTimeout(deaf));
-      const ms = performance.now() - sent;
-      const stderr = decoder.decode(out.stderr);
-      assert.equal(out.code, 130, stderr);
-      assert.ok(ms < 1000, `ferry ended ${ms} ms after SIGINT`);
-      assert.match(stderr, /^interrupted: 0 succeeded, 0 failed, 1 cancelled in /m);
-      assert.doesNotMatch(stderr, /internal error/);
-      const status = await ferryWithin("status", ["workflow.yaml"], ws);
-      assert.match(
-        status.stdout,
-        /^ {4}attempt 1: cancelled \(interrupted while hashing its outputs, in place but not recorded\) in /m,
-      );
-    } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await output.catch(() => {});
-    }
+    const r = await interruptWhileOpen(["--progress", "lines", "workflow.yaml"], ws, big);
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(r.ms < 1000, `ferry ended ${r.ms} ms after SIGINT`);
+    assert.match(r.stderr, /^interrupted: 0 succeeded, 0 failed, 1 cancelled in /m);
+    assert.doesNotMatch(r.stderr, /internal error/);
+    const status = await ferryWithin("status", ["workflow.yaml"], ws);
+    assert.match(
+      status.stdout,
+      /^ {4}attempt 1: cancelled \(interrupted while hashing its outputs, in place but not recorded\) in /m,
+    );
   });
 });
 
