@@ -346,6 +346,8 @@ export class Cache {
     const paths = new Set<string>();
     const successes = this.#o.store.successes();
     for (const t of tasks) {
+      // Forced tasks are included: the run computes their key, inputs hashed, all the same.
+      if (t.expandsAfter) continue;
       for (const f of t.inputs) {
         const here = f.checksum === undefined && f.staging !== "transfer"
           ? localPath(f.url)
