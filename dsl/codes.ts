@@ -7,7 +7,8 @@
 /** Diagnostic codes and a one-line explanation of each. */
 export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze({
   // reading files
-  "read-error": "the file cannot be read (missing, a directory, no permission)",
+  "read-error":
+    "the file cannot be read (missing, a directory, a FIFO or device, over 16 MiB, no permission)",
   "not-text": "the file is binary or not valid UTF-8",
   "unknown-format": "the file name does not end in .yaml, .yml or .toml",
   "empty-file": "the file is empty or holds no keys",
@@ -16,7 +17,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "toml-syntax": "the TOML does not parse",
   "duplicate-key": "a key appears twice in one mapping or table",
   "multiple-documents": "a YAML file holds more than one document",
-  "alias-limit": "YAML aliases expand too much (an alias bomb)",
+  "alias-limit":
+    "YAML aliases expand too much (an alias bomb), or an alias repeats a node it is in",
   // shape (schemas/*.schema.json)
   "unknown-key": "a key the schema does not know (with a did-you-mean)",
   "missing-key": "a required key is missing",
@@ -30,7 +32,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "conflicting-command": "an app has more than one of command, shell, function",
   "expression-syntax": "a `${{ }}` expression does not parse",
   "unknown-name": "an expression names something that does not exist",
-  "unknown-param": "an expression names a param that does not exist",
+  "unknown-param": "an expression or a --param names a param that does not exist",
   "unknown-file": "an expression names a `files` entry that does not exist",
   "unknown-input": "an expression names an input the app does not have",
   "unknown-output": "an expression names an output the app does not have",
@@ -61,6 +63,7 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "duplicate-output": "two tasks write the same file",
   "cycle": "apps or tasks wait for each other in a cycle",
   "missing-input": "an input neither exists nor is written by any app",
+  "irregular-input": "an input is a FIFO, a device or a socket, not a file or directory",
   "no-staging-rule": "no staging rule of the task's executor claims a file (names the rules tried)",
   "no-stage-out": "an output goes to a URL whose staging action can only fetch (http, https)",
   "unreachable-input": "a remote input did not answer a HEAD request (only with --check-inputs)",

@@ -8,6 +8,7 @@ import { error, type Problem } from "./diagnostic.ts";
 import { decodeText, type SourceIndex } from "./source.ts";
 import { type Parsed, parseYaml } from "./load_yaml.ts";
 import { parseToml } from "./load_toml.ts";
+import { irregularKind } from "./file_kind.ts";
 
 /** The formats ferry reads. */
 export type Format = "yaml" | "toml";
@@ -111,22 +112,23 @@ export function loadText(file: string, text: string, format?: Format): LoadResul
   };
 }
 
-/** Read a file from disk and parse it; unreadable or binary files are problems, not exceptions. */
+/**
+ * The largest workflow or site file ferry reads: far above any written by hand or generated
+ * (a YAML file this size takes seconds to parse), far below what fills memory.
+ */
+export const MAX_FILE_BYTES = 16 << 20;
+
+/**
+ * Read a file from disk and parse it; unreadable or binary files are problems, not exceptions.
+ * Only a regular file of at most {@linkcode MAX_FILE_BYTES} is read: a FIFO would block, a
+ * device (`/dev/zero`) never end.
+ */
 export async function loadFile(file: string): Promise<LoadResult> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? "no such file"
-      : e instanceof Deno.errors.IsADirectory
-      ? "it is a directory"
-      : e instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : String((e as Error).message ?? e);
+  const bytes = await readBounded(file);
+  if (typeof bytes === "string") {
     return {
       problems: [{
-        ...error("read-error", [], `Cannot read "${file}": ${why}`),
+        ...error("read-error", [], `Cannot read "${file}": ${bytes}`),
         line: 1,
         column: 1,
       }],
@@ -144,4 +146,50 @@ export async function loadFile(file: string): Promise<LoadResult> {
     };
   }
   return loadText(file, decoded.text);
+}
+
+/** The bytes of a regular file of at most {@linkcode MAX_FILE_BYTES}, or why it cannot be read. */
+async function readBounded(file: string): Promise<Uint8Array | string> {
+  try {
+    // Looked at before opening: opening a FIFO waits for a writer.
+    const kind = irregularKind(await Deno.stat(file));
+    if (kind !== undefined) return `it is ${kind}, not a regular file`;
+    using f = await Deno.open(file);
+    const info = await f.stat();
+    if (info.isDirectory) return "it is a directory";
+    const kindNow = irregularKind(info);
+    if (kindNow !== undefined) return `it is ${kindNow}, not a regular file`;
+    // One byte more than the cap tells a file at the cap from one over it (it may be growing).
+    const buf = new Uint8Array(Math.min(info.size, MAX_FILE_BYTES) + 1);
+    let n = 0;
+    for (;;) {
+      const r = await f.read(buf.subarray(n));
+      if (r === null) break;
+      n += r;
+      if (n === buf.length) {
+        if (n > MAX_FILE_BYTES) return tooLarge(info.size);
+        break; // it grew while being read: what was there when it was looked at is read
+      }
+    }
+    return buf.subarray(0, n);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : String((e as Error).message ?? e);
+  }
+}
+
+function tooLarge(size: number): string {
+  const shown = (n: number) =>
+    n >= 1 << 30
+      ? `${Math.round(n / (1 << 30) * 10) / 10} GiB`
+      : `${Math.round(n / (1 << 20) * 10) / 10} MiB`;
+  const cap = shown(MAX_FILE_BYTES);
+  return `it is ${
+    size > MAX_FILE_BYTES ? shown(size) : `over ${cap}`
+  } (ferry reads workflow and site files of at most ${cap})`;
 }

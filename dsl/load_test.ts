@@ -32,6 +32,33 @@ Deno.test("parseYaml() refuses an alias bomb instead of expanding it", () => {
   assert.deepEqual(r.problems.map((p) => p.code), ["alias-limit"]);
 });
 
+Deno.test("parseYaml() reports an alias inside the node it repeats at the alias, not a stack overflow", () => {
+  const r = parseYaml("params: { p: &a [*a] }\napps: {}\n");
+  assert.deepEqual(codes(r), ["alias-limit@1:18"]);
+  assert.equal(
+    r.problems[0]!.message,
+    'Cannot expand the alias "*a": it is inside the node "&a" it repeats, which would never end',
+  );
+  const nested = parseYaml("q: &b {x: 1}\np: &a\n  - 1\n  - {y: [*b, *a]}\nr: *b\n");
+  assert.deepEqual(codes(nested), ["alias-limit@4:14"]);
+  // An alias of an anchor it is not inside is fine, however often it is used.
+  assert.deepEqual(parseYaml("a: &a [1]\nb: [*a, *a]\n").value, { a: [1], b: [[1], [1]] });
+});
+
+Deno.test("parseYaml() hints to quote an unquoted ${{ that breaks a flow collection", () => {
+  const hint = '; quote a value that holds ${{ }}, e.g. "${{ params.x }}"';
+  for (
+    const [line, message] of [
+      ["o: {out: out/${{ params.p }}.txt}", "Unexpected flow-map-start at node end"],
+      ['o: {a: "${{ params.p }}", b: ${{ params.p }}}', "Unexpected flow-map-start at node end"],
+      ["o: [${{ params.p }}]", "Missing , or : between flow sequence items"],
+    ]
+  ) {
+    const r = parseYaml(`${line}\n`);
+    assert.deepEqual(r.problems.map((p) => p.message), [`Cannot parse YAML: ${message}${hint}`]);
+  }
+});
+
 Deno.test("parseYaml() refuses a second document", () => {
   assert.deepEqual(codes(parseYaml("a: 1\n---\nb: 2\n")), ["multiple-documents@2:1"]);
 });

@@ -137,7 +137,10 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
       // One syntax error usually causes many more after it: report the first only.
       if (code === "yaml-syntax" && problems.some((p) => p.code === "yaml-syntax")) continue;
       const line = text.split("\n")[pos.line - 1] ?? "";
-      const hint = /(^|[\s\[{,:])\$\{\{/.test(line) && !/(["'])[^"']*\$\{\{[^"']*\1/.test(line)
+      // The error sits at the `{` of an unquoted `${{`, or the line holds one.
+      const atBraces = text.slice(e.pos[0] - 1, e.pos[0] + 2) === "${{";
+      const hint = atBraces ||
+          /(^|[\s\[{,:])\$\{\{/.test(line) && !/(["'])[^"']*\$\{\{[^"']*\1/.test(line)
         ? `; quote a value that holds \${{ }}, e.g. "\${{ params.x }}"`
         : "";
       const message = code === "duplicate-key"
@@ -149,6 +152,16 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
   const doc = list[0];
   if (!doc || problems.length > 0) return { index, problems };
   const lazy = new SourceIndex((path) => positionsOf(doc.contents as Node | null, path, at), text);
+  const cycle = aliasCycle(doc as Document);
+  if (cycle) {
+    const pos = at(cycle.offset);
+    const message =
+      `Cannot expand the alias "*${cycle.name}": it is inside the node "&${cycle.name}" it repeats, which would never end`;
+    return {
+      index,
+      problems: [{ ...error("alias-limit", [], message), line: pos.line, column: pos.col }],
+    };
+  }
   try {
     const value = (doc as Document).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     return { value, index: lazy, problems };
@@ -187,6 +200,21 @@ export function parseYaml(text: string, options: { readonly fast?: boolean } = {
     const code = /alias/i.test(message) ? "alias-limit" : "yaml-syntax";
     return { index, problems: [{ ...error(code, [], message), line: 1, column: 1 }] };
   }
+}
+
+/** The first alias inside the node its anchor names (`p: &a [*a]`): its name and offset. */
+function aliasCycle(doc: Document): { name: string; offset: number } | undefined {
+  let found: { name: string; offset: number } | undefined;
+  const { visit } = yamlModule();
+  visit(doc, {
+    Alias(_, node, path) {
+      const inside = path.some((p) => (p as { anchor?: string }).anchor === node.source);
+      if (!inside) return;
+      found = { name: node.source, offset: node.range?.[0] ?? 0 };
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 /** Where the quote that was never closed opens (YAML reports the end of the file). */

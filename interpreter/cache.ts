@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { dirname, relative, resolve } from "node:path";
 import type { App, Workflow } from "../dsl/model.ts";
 import type { PlanFile, PlanStatus, PlanTask } from "./plan.ts";
-import type { OutputRecord, StateStore, SuccessRecord } from "./state.ts";
+import type { Hashed, OutputRecord, StateStore, SuccessRecord } from "./state.ts";
 import { readCacheRecord } from "../providers/staging/transfer.ts";
 import { type FileValue, localPath } from "./values.ts";
 
@@ -314,27 +314,68 @@ export class Cache {
   }
 
   /** The hash of a list of files (their URLs and contents); undefined when one is missing. */
-  #hashFiles(urls: readonly string[], fresh = false): { sha256: string; size: number } | undefined {
-    const h = createHash("sha256");
-    let size = 0;
-    for (const url of urls) {
+  #hashFiles(urls: readonly string[]): Hashed | undefined {
+    return combineFiles(urls, (url) => {
       const here = localPath(url);
-      const f = here !== undefined ? this.#o.store.hashPath(here, fresh) : undefined;
-      if (!f) return undefined;
-      size += f.size;
-      h.update(`${url}\0${f.sha256}\n`);
-    }
-    return { sha256: h.digest("hex"), size };
+      return here !== undefined ? this.#o.store.hashPath(here) : undefined;
+    });
   }
 
-  /** Record a success: hash the delivered outputs and commit, with its attempt. */
-  commit(
+  /** {@linkcode #hashFiles} of files just written, read again whatever was known of them. */
+  async #hashFilesFresh(
+    urls: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Hashed | undefined> {
+    const hashes = new Map<string, Hashed | undefined>();
+    for (const url of urls) {
+      const here = localPath(url);
+      hashes.set(
+        url,
+        here !== undefined ? await this.#o.store.hashPathAsync(here, true, signal) : undefined,
+      );
+    }
+    return combineFiles(urls, (url) => hashes.get(url));
+  }
+
+  /**
+   * Hash, asynchronously, the files a plan of `tasks` looks at (local inputs, the outputs their
+   * recorded successes name), so that {@linkcode planStatus} finds them hashed: a large file's
+   * hash can then be interrupted by `signal` (Ctrl-C), which rejects with its reason.
+   */
+  async prepare(tasks: readonly PlanTask[], signal?: AbortSignal): Promise<void> {
+    const paths = new Set<string>();
+    const successes = this.#o.store.successes();
+    for (const t of tasks) {
+      // Forced tasks are included: the run computes their key, inputs hashed, all the same.
+      if (t.expandsAfter) continue;
+      for (const f of t.inputs) {
+        const here = f.checksum === undefined && f.staging !== "transfer"
+          ? localPath(f.url)
+          : undefined;
+        if (here !== undefined) paths.add(here);
+      }
+      for (const o of successes.get(t.id)?.outputs ?? []) {
+        for (const url of o.remote ? [] : o.glob ? o.files ?? [] : [o.url]) {
+          const here = localPath(url);
+          if (here !== undefined) paths.add(here);
+        }
+      }
+    }
+    for (const p of paths) await this.#o.store.hashPathAsync(p, false, signal);
+  }
+
+  /**
+   * Record a success: hash the delivered outputs (a large one interruptibly, by `signal`) and
+   * commit, with its attempt.
+   */
+  async commit(
     task: PlanTask,
     run: { runId: string; attempt: number; startedAt: number; endedAt: number; host: string },
     logs: { stdout?: string; stderr?: string },
     dynamic: ReadonlyMap<string, readonly FileValue[]>,
     result?: unknown,
-  ): void {
+    signal?: AbortSignal,
+  ): Promise<void> {
     const { parts } = this.parts(task);
     const key = Cache.key(parts);
     const outputs: OutputRecord[] = [];
@@ -350,8 +391,9 @@ export class Cache {
       const files = dynamic.get(f.name)?.map((v) => v.url);
       // A glob is no path to hash: its content is the files it collected.
       const glob = f.dynamic === "glob";
-      const h = (glob ? this.#hashFiles(files ?? [], true) : this.#o.store.hashPath(here!, true)) ??
-        { sha256: "missing", size: 0 };
+      const h = (glob
+        ? await this.#hashFilesFresh(files ?? [], signal)
+        : await this.#o.store.hashPathAsync(here!, true, signal)) ?? { sha256: "missing", size: 0 };
       outputs.push({
         name: f.name,
         url: f.url,
@@ -382,6 +424,22 @@ export class Cache {
       ...logs,
     });
   }
+}
+
+/** The hash of a list of files (their URLs and contents); undefined when one is missing. */
+function combineFiles(
+  urls: readonly string[],
+  hashOf: (url: string) => Hashed | undefined,
+): Hashed | undefined {
+  const h = createHash("sha256");
+  let size = 0;
+  for (const url of urls) {
+    const f = hashOf(url);
+    if (!f) return undefined;
+    size += f.size;
+    h.update(`${url}\0${f.sha256}\n`);
+  }
+  return { sha256: h.digest("hex"), size };
 }
 
 /** Key parts without what only the run learns: these input slots, and the results when asked. */

@@ -7,7 +7,14 @@
  */
 
 import { dirname, resolve } from "node:path";
-import { compareDiagnostics, type Diagnostic, locate, type Problem } from "../dsl/diagnostic.ts";
+import {
+  compareDiagnostics,
+  type Diagnostic,
+  error,
+  locate,
+  type Problem,
+} from "../dsl/diagnostic.ts";
+import { didYouMean } from "../dsl/suggest.ts";
 import { batchProviderProblems } from "../providers/batch/check_provider.ts";
 import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
 import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
@@ -122,6 +129,7 @@ export async function checkWithStats(
     const problems = await batchProviderProblems(workflow.executors, dirname(resolve(file)));
     diagnostics.push(...located(doc, problems));
   }
+  diagnostics.push(...located(doc, unknownOverrides(params, workflow)));
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
   const base = { diagnostics, sources, workspace, workflow, executors, ...(site ? { site } : {}) };
   if (diagnostics.some((d) => d.severity === "error")) return finish(base);
@@ -144,6 +152,30 @@ export async function checkWithStats(
     ...(c.linked ? { linked: c.linked } : {}),
     ...(c.plan && !diagnostics.some((d) => d.severity === "error") ? { plan: c.plan } : {}),
   });
+}
+
+/**
+ * `--param` names the workflow does not declare: an error each, at its `params` (a misspelt
+ * override silently running with the default is worse than no run).
+ */
+function unknownOverrides(
+  overrides: Readonly<Record<string, ParamValue>>,
+  workflow: Workflow,
+): Problem[] {
+  const declared = Object.keys(workflow.params);
+  const listed = declared.length === 0
+    ? "; it declares none"
+    : `; it declares ${declared.map((p) => `"${p}"`).join(", ")}`;
+  return Object.keys(overrides).filter((name) => !Object.hasOwn(workflow.params, name)).map(
+    (name) => {
+      const hint = didYouMean(name, declared);
+      return error(
+        "unknown-param",
+        declared.length > 0 ? ["params"] : [],
+        `Cannot set --param "${name}": the workflow has no such param${hint || listed}`,
+      );
+    },
+  );
 }
 
 function finish(r: CheckResult & { diagnostics: Diagnostic[] }): CheckResult {

@@ -23,8 +23,10 @@ import { planForTargets } from "./plan_file.ts";
 import { toFileUrl } from "../providers/_shared/urls.ts";
 import { redactSecrets } from "../providers/_shared/secrets.ts";
 import { hostname } from "node:os";
+import { existsSync } from "node:fs";
 import { didYouMean } from "../dsl/suggest.ts";
 import { compileKnown, statefulPlan } from "./plan_state.ts";
+import type { Cache } from "./cache.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
 import { newRunId, StateStore } from "./state.ts";
 import { FerryFileError } from "./fs_errors.ts";
@@ -88,6 +90,19 @@ export async function runWorkflowFile(
   if (!c) return { code: 2 };
   const providers = await openProviders(c, options);
   if (!providers) return { code: 2 };
+  if (!existsSync(c.r.workspace)) {
+    // Only --workspace can name a folder that is not there: the run makes it, and says so.
+    try {
+      await Deno.mkdir(c.r.workspace, { recursive: true });
+    } catch (e) {
+      const why = e instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (e as Error).message;
+      io.write(`ferry: Cannot create the workspace "${c.r.workspace}": ${why}\n`);
+      return { code: 2 };
+    }
+    io.write(`ferry: created the workspace ${c.r.workspace}\n`);
+  }
   const id = newRunId();
   const lock = lockWorkspace(c.r.workspace, id, io);
   if (!lock) return { code: 2 };
@@ -280,16 +295,13 @@ async function runLocked(
     host: hostname(),
     dir: runDir,
   });
-  const { plan, cache } = statefulPlan(c.r, {
-    file: c.file,
-    plan: c.plan,
-    executors: c.executors,
-    params: options.params ?? {},
-    targets: options.targets ?? [],
-    store,
-    ...(options.noCache ? { noCache: true } : {}),
-    ...(options.rerun ? { rerun: options.rerun } : {}),
-  });
+  const planned = await planOrInterrupt(c, store, options);
+  if (!planned) {
+    store.endRun(id, "interrupted");
+    io.write("ferry: interrupted while hashing the inputs; nothing ran\n");
+    return { code: 130, runDir };
+  }
+  const { plan, cache } = planned;
   io.write(`plan: ${statusCounts(plan.summary)}\n`);
   const events = await progressOf(options);
   const baseDir = dirname(resolve(c.file));
@@ -334,6 +346,33 @@ async function runLocked(
   }
   for (const w of warnings) io.write(`ferry: warning: ${redactSecrets(w)}\n`);
   return { code: summary.interrupted ? 130 : failed ? 1 : 0, summary, runDir };
+}
+
+/**
+ * The plan with the state's decisions; undefined when Ctrl-C stopped it (hashing a large file).
+ * A FIFO, device or socket among the files it hashes (made since the check) ends in a message.
+ */
+async function planOrInterrupt(
+  c: Compiled,
+  store: StateStore,
+  options: RunWorkflowOptions,
+): Promise<{ plan: Plan; cache: Cache } | undefined> {
+  try {
+    return await statefulPlan(c.r, {
+      file: c.file,
+      plan: c.plan,
+      executors: c.executors,
+      params: options.params ?? {},
+      targets: options.targets ?? [],
+      store,
+      ...(options.noCache ? { noCache: true } : {}),
+      ...(options.rerun ? { rerun: options.rerun } : {}),
+      signal: options.signal,
+    });
+  } catch (e) {
+    if (options.signal.aborted && e === options.signal.reason) return undefined;
+    throw e;
+  }
 }
 
 /** The progress display asked for: live on a terminal, lines otherwise, or none. */

@@ -6,6 +6,7 @@
  */
 
 import { StatCache } from "./stat_cache.ts";
+import { irregularKind } from "../dsl/file_kind.ts";
 import { error, type Problem, warning } from "../dsl/diagnostic.ts";
 import type { Workflow } from "../dsl/model.ts";
 import type { Expansion, TaskFile } from "./expand.ts";
@@ -53,8 +54,14 @@ interface Producers {
   readonly dynamicOutputs: readonly DynamicOutput[];
 }
 
-/** Inputs nothing writes and that do not exist, by URL and place: the tasks reading each. */
-type Missing = Map<string, { where: readonly (string | number)[]; url: string; tasks: string[] }>;
+/**
+ * Inputs nothing writes and that do not exist, or are a FIFO, a device or a socket (`kind`), by
+ * URL and place: the tasks reading each.
+ */
+type Missing = Map<
+  string,
+  { where: readonly (string | number)[]; url: string; tasks: string[]; kind?: string }
+>;
 
 /** Link an expansion into a DAG. */
 export function link(w: Workflow, x: Expansion, options: LinkOptions): Linked {
@@ -120,10 +127,16 @@ function dependencies(
   options: LinkOptions,
 ): { deps: Set<number>[]; sources: Set<string>; missing: Missing } {
   const { stats = new StatCache(), inPlace = () => false } = options;
-  const exists = options.exists ?? ((path: string) => stats.stat(path) !== null);
+  // "file" for a file or directory, undefined when missing, else what it is ("a FIFO (named pipe)").
+  const kindOf = options.exists
+    ? (path: string) => options.exists!(path) ? "file" : undefined
+    : (path: string) => {
+      const info = stats.stat(path);
+      return info === null ? undefined : irregularKind(info) ?? "file";
+    };
   const deps: Set<number>[] = x.tasks.map(() => new Set());
   const sources = new Set<string>();
-  const checked = new Map<string, boolean>();
+  const checked = new Map<string, string | undefined>();
   const missing: Missing = new Map();
   x.tasks.forEach((t, i) => {
     for (const slot of Object.values(t.inputs)) {
@@ -132,13 +145,18 @@ function dependencies(
         sources.add(f.url);
         const path = localPath(f.url);
         if (path === undefined || inPlace(i, f.url)) continue; // fetched by, or in place for, a staging provider
-        let ok = checked.get(path);
-        if (ok === undefined) checked.set(path, ok = exists(path));
-        if (ok) continue;
+        if (!checked.has(path)) checked.set(path, kindOf(path));
+        const kind = checked.get(path);
+        if (kind === "file") continue;
         const key = `${f.url}\u0000${f.where.join("\u0000")}`;
         const m = missing.get(key);
         if (m) m.tasks.push(t.id);
-        else missing.set(key, { where: f.where, url: f.url, tasks: [t.id] });
+        else {missing.set(key, {
+            where: f.where,
+            url: f.url,
+            tasks: [t.id],
+            ...(kind ? { kind } : {}),
+          });}
       }
     }
     if (t.expandsAfter) { for (const p of x.byApp.get(t.expandsAfter.app) ?? []) deps[i]!.add(p); }
@@ -148,13 +166,23 @@ function dependencies(
   return { deps, sources, missing };
 }
 
-/** One problem per missing input: an error, or with --assume-inputs a warning. */
+/**
+ * One problem per missing input: an error, or with --assume-inputs a warning; an error for each
+ * input that is a FIFO, a device or a socket (reading one blocks or never ends).
+ */
 function missingInputs(missing: Missing, base: string, assumeInputs: boolean): Problem[] {
   return [...missing.values()].map((m) => {
     const shown = shortUrl(m.url, base);
     const who = m.tasks.length === 1
       ? m.tasks[0]
       : `${m.tasks[0]} and ${m.tasks.length - 1} more task${m.tasks.length === 2 ? "" : "s"}`;
+    if (m.kind !== undefined) {
+      return error(
+        "irregular-input",
+        m.where,
+        `Cannot read input "${shown}" of ${who}: it is ${m.kind}, not a regular file or directory`,
+      );
+    }
     return assumeInputs
       ? warning(
         "assumed-input",
@@ -197,7 +225,7 @@ function addProducers(
 }
 
 function shortUrl(url: string, base: string): string {
-  return workspaceRelative(url, base) ?? url;
+  return workspaceRelative(url, base) ?? localPath(url) ?? url;
 }
 
 function whereOfEdge(x: Expansion, from: number, to: number) {

@@ -73,7 +73,7 @@ export async function planWorkflowFile(
   if (existsSync(join(r.workspace, ".ferry", "state.db"))) {
     const store = StateStore.open(r.workspace, { stats });
     try {
-      plan = statefulPlan(r, {
+      plan = (await statefulPlan(r, {
         file,
         plan,
         executors,
@@ -82,7 +82,7 @@ export async function planWorkflowFile(
         store,
         noCache: options.noCache === true,
         rerun: options.rerun ?? [],
-      }).plan;
+      })).plan;
     } finally {
       store.close();
     }

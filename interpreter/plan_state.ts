@@ -36,13 +36,15 @@ export interface StatefulPlanOptions {
   readonly noCache?: boolean;
   /** Apps or task ids to run again. */
   readonly rerun?: readonly string[];
+  /** Aborting (Ctrl-C) stops hashing a large file; the plan then rejects with its reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** The cache for a checked workflow, and its plan with every task's status. */
-export function statefulPlan(
+export async function statefulPlan(
   r: CheckResult,
   o: StatefulPlanOptions,
-): { plan: Plan; cache: Cache } {
+): Promise<{ plan: Plan; cache: Cache }> {
   const workflow = r.workflow!;
   const cache = new Cache({
     store: o.store,
@@ -52,10 +54,17 @@ export function statefulPlan(
     noCache: o.noCache === true,
     rerun: o.rerun ?? [],
   });
-  const plan = planWithCache(o.plan, cache, o.store, (known) => {
-    const c = compileKnown(r, o, known);
-    return typeof c === "string" ? undefined : c.plan;
-  }, (url) => new FileValue(url));
+  const plan = await planWithCache(
+    o.plan,
+    cache,
+    o.store,
+    (known) => {
+      const c = compileKnown(r, o, known);
+      return typeof c === "string" ? undefined : c.plan;
+    },
+    (url) => new FileValue(url),
+    o.signal,
+  );
   return { plan, cache };
 }
 
@@ -136,15 +145,18 @@ function upstreamOf(t: PlanTask, deps: readonly PlanTask[], cache: Cache): Upstr
 /**
  * Plan with the state: statuses from the cache, and dynamic fan-outs whose
  * producer is cached expanded from the files it recorded (compiling again
- * with them known, as the run would).
+ * with them known, as the run would). Files are hashed first, asynchronously,
+ * so that `signal` can stop the hash of a large one.
  */
-export function planWithCache(
+export async function planWithCache(
   plan: Plan,
   cache: Cache,
   store: StateStore,
   recompile: (known: ReadonlyMap<string, readonly FileValue[]>) => Plan | undefined,
   fileValue: (url: string) => FileValue,
-): Plan {
+  signal?: AbortSignal,
+): Promise<Plan> {
+  await cache.prepare(plan.tasks, signal);
   let current = applyCache(plan, cache);
   let seen = "";
   for (let round = 0; round < 16; round++) {
@@ -173,6 +185,7 @@ export function planWithCache(
     const next = recompile(known);
     if (!next) break;
     const before = current.tasks.length;
+    await cache.prepare(next.tasks, signal);
     current = applyCache(next, cache);
     if (current.tasks.length === before && !current.tasks.some((t) => t.expandsAfter)) break;
   }

@@ -15,6 +15,7 @@
  */
 
 import { StatCache } from "./stat_cache.ts";
+import { irregularKind } from "../dsl/file_kind.ts";
 import { FerryFileError, isDamagedDatabase, throwAsFsFault } from "./fs_errors.ts";
 import { shellQuote } from "../providers/_shared/shell.ts";
 import { createHash } from "node:crypto";
@@ -530,13 +531,49 @@ export class StateStore {
   /**
    * The sha256 (hex) of a file, read only when its (device, inode, size,
    * mtime) changed since it was last hashed; undefined when it does not exist.
-   * Directories hash their sorted listing with each file's hash.
+   * Directories hash their sorted listing with each file's hash. A FIFO, a
+   * device or a socket is refused ({@linkcode IrregularFileError}): reading
+   * one blocks or never ends. Synchronous: a large file is better hashed
+   * first with {@linkcode hashPathAsync}, which can be interrupted.
    */
-  hashPath(path: string, fresh = false): { sha256: string; size: number } | undefined {
+  hashPath(path: string, fresh = false): Hashed | undefined {
     // Within one store (one plan or run) a path is looked at once (planning and the run ask
     // about the same files many times), unless the caller knows it was just written (`fresh`).
     if (!fresh && this.#seen.has(path)) return this.#seen.get(path);
-    const r = this.#hashPathNow(path, fresh);
+    const l = this.#look(path, fresh);
+    const r = "read" in l
+      ? this.#remember(path, l.read, hashFileSync(path))
+      : "dir" in l
+      ? this.#combineDir(listFiles(path), (f) => this.hashPath(join(path, f), fresh))
+      : l.known;
+    this.#seen.set(path, r);
+    return r;
+  }
+
+  /**
+   * {@linkcode hashPath} that reads a file larger than {@linkcode SYNC_HASH_LIMIT} asynchronously,
+   * so that `signal` (Ctrl-C) stops it within a piece read; small files, the common case, are
+   * hashed at once. Aborting rejects with the signal's reason and remembers nothing of the file.
+   */
+  async hashPathAsync(
+    path: string,
+    fresh = false,
+    signal?: AbortSignal,
+  ): Promise<Hashed | undefined> {
+    if (!fresh && this.#seen.has(path)) return this.#seen.get(path);
+    const l = this.#look(path, fresh);
+    let r: Hashed | undefined;
+    if ("read" in l) {
+      const sha256 = l.read.size > SYNC_HASH_LIMIT
+        ? await hashFile(path, signal)
+        : hashFileSync(path);
+      r = this.#remember(path, l.read, sha256);
+    } else if ("dir" in l) {
+      const files = listFiles(path);
+      const hashes: (Hashed | undefined)[] = [];
+      for (const f of files) hashes.push(await this.hashPathAsync(join(path, f), fresh, signal));
+      r = this.#combineDir(files, (_, i) => hashes[i]);
+    } else r = l.known;
     this.#seen.set(path, r);
     return r;
   }
@@ -547,47 +584,56 @@ export class StateStore {
     this.#stats.forget(path);
   }
 
-  #hashPathNow(path: string, fresh: boolean): { sha256: string; size: number } | undefined {
+  /** What is known of `path` without reading it: its hash, that it is a directory, or to read. */
+  #look(path: string, fresh: boolean):
+    | { known: Hashed | undefined }
+    | { dir: true }
+    | { read: Deno.FileInfo } {
     if (fresh) this.#stats.forget(path);
     const info = this.#stats.stat(path);
-    if (info === null) return undefined;
-    if (info.isDirectory) return this.#hashDir(path, fresh);
+    if (info === null) return { known: undefined };
+    if (info.isDirectory) return { dir: true };
+    const kind = irregularKind(info);
+    if (kind !== undefined) throw new IrregularFileError(path, kind);
     const memo = this.#loadMemo();
-    const mtime = info.mtime?.getTime() ?? 0;
-    const ctime = info.ctime?.getTime() ?? 0;
     const m = memo.get(path);
     if (
-      m && m.size === info.size && m.mtime === mtime && m.ctime === ctime &&
-      m.ino === (info.ino ?? 0) && m.dev === info.dev
+      m && m.size === info.size && m.mtime === (info.mtime?.getTime() ?? 0) &&
+      m.ctime === (info.ctime?.getTime() ?? 0) && m.ino === (info.ino ?? 0) && m.dev === info.dev
     ) {
-      return { sha256: m.sha256, size: info.size };
+      return { known: { sha256: m.sha256, size: info.size } };
     }
-    const sha256 = hashFileSync(path);
-    const entry = { dev: info.dev, ino: info.ino ?? 0, size: info.size, mtime, ctime, sha256 };
-    memo.set(path, entry);
+    return { read: info };
+  }
+
+  /** Remember the hash of a file just read (as it was when stat'ed). */
+  #remember(path: string, info: Deno.FileInfo, sha256: string): Hashed {
+    const entry = {
+      dev: info.dev,
+      ino: info.ino ?? 0,
+      size: info.size,
+      mtime: info.mtime?.getTime() ?? 0,
+      ctime: info.ctime?.getTime() ?? 0,
+      sha256,
+    };
+    this.#loadMemo().set(path, entry);
     this.#memoDirty.set(path, entry);
     return { sha256, size: info.size };
   }
 
-  #hashDir(dir: string, fresh: boolean): { sha256: string; size: number } {
+  /** A directory's hash: its files' relative paths (sorted) with their hashes. */
+  #combineDir(
+    files: readonly string[],
+    hashOf: (file: string, i: number) => Hashed | undefined,
+  ): Hashed {
     const h = createHash("sha256");
     let size = 0;
-    const walk = (rel: string) => {
-      const entries = [...Deno.readDirSync(join(dir, rel))].sort((a, b) =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-      );
-      for (const e of entries) {
-        const r = rel ? `${rel}/${e.name}` : e.name;
-        if (e.isDirectory) walk(r);
-        else {
-          const f = this.hashPath(join(dir, r), fresh);
-          if (!f) continue;
-          size += f.size;
-          h.update(`${r}\0${f.sha256}\n`);
-        }
-      }
-    };
-    walk("");
+    files.forEach((r, i) => {
+      const f = hashOf(r, i);
+      if (!f) return;
+      size += f.size;
+      h.update(`${r}\0${f.sha256}\n`);
+    });
     return { sha256: h.digest("hex"), size };
   }
 
@@ -735,8 +781,52 @@ function openForReading(path: string): DatabaseSync | undefined {
   );
 }
 
-/** The buffer every hash reads through (hashing is synchronous: one at a time). */
+/** The buffer every synchronous hash reads through (they run one at a time). */
 let hashBuffer: Uint8Array | undefined;
+
+/**
+ * Files larger than this are read asynchronously by {@linkcode StateStore.hashPathAsync}, in
+ * pieces between which Ctrl-C is heard (hashing 8 MiB takes some 20 ms).
+ */
+export const SYNC_HASH_LIMIT = 8 << 20;
+
+/** A file's content hash (sha256 hex) and size in bytes. */
+export interface Hashed {
+  /** sha256 hex. */
+  readonly sha256: string;
+  /** Bytes. */
+  readonly size: number;
+}
+
+/** A path to hash is a FIFO, a device or a socket: reading it would block or never end. */
+export class IrregularFileError extends Error {
+  /** The path. */
+  readonly path: string;
+
+  /** `path` is `kind` ("a FIFO (named pipe)"). */
+  constructor(path: string, kind: string) {
+    super(`Cannot read "${path}": it is ${kind}, not a regular file or directory`);
+    this.name = "IrregularFileError";
+    this.path = path;
+  }
+}
+
+/** The relative paths of every file (not directory) under `dir`, sorted, walked depth first. */
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    const entries = [...Deno.readDirSync(join(dir, rel))].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    );
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) walk(r);
+      else out.push(r);
+    }
+  };
+  walk("");
+  return out;
+}
 
 /**
  * sha256 hex of a file, read in 1 MiB pieces through one shared buffer
@@ -749,6 +839,24 @@ export function hashFileSync(path: string): string {
   const buf = hashBuffer ??= new Uint8Array(1 << 20);
   for (;;) {
     const n = f.readSync(buf);
+    if (n === null) break;
+    h.update(buf.subarray(0, n));
+  }
+  return h.digest("hex");
+}
+
+/**
+ * sha256 hex of a file, read asynchronously in 4 MiB pieces; `signal` stops it between two
+ * pieces (rejecting with its reason).
+ */
+export async function hashFile(path: string, signal?: AbortSignal): Promise<string> {
+  signal?.throwIfAborted();
+  const h = createHash("sha256");
+  using f = await Deno.open(path);
+  const buf = new Uint8Array(4 << 20);
+  for (;;) {
+    const n = await f.read(buf);
+    signal?.throwIfAborted();
     if (n === null) break;
     h.update(buf.subarray(0, n));
   }

@@ -16,7 +16,7 @@ import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
 import { logEnd } from "../log_tail.ts";
 import type { PlanTask } from "../plan.ts";
-import type { StateStore } from "../state.ts";
+import { IrregularFileError, type StateStore } from "../state.ts";
 import type { AttemptRun } from "./attempt_runner.ts";
 import type { TaskOutcome } from "./types.ts";
 
@@ -30,6 +30,8 @@ export interface CommitContext {
   readonly cache?: Cache;
   /** The state store. */
   readonly store?: StateStore;
+  /** Aborting (Ctrl-C) stops hashing a large output: the attempt is then cancelled. */
+  readonly signal?: AbortSignal;
 }
 
 /** An attempt, committed. */
@@ -62,7 +64,9 @@ export class Committer {
     if (outcome.outcome === "succeeded") {
       const done = await this.#deliver(run);
       if (typeof done === "string") outcome = { ...outcome, outcome: "failed", reason: done };
-      else dynamic = done;
+      else if ("cancelled" in done) {
+        outcome = { ...outcome, outcome: "cancelled", reason: done.cancelled };
+      } else dynamic = done;
     }
     if (outcome.outcome === "failed" && await diskFull(run)) {
       // What it wrote so far fills the disk: it goes (logs stay), so the run can go on.
@@ -81,12 +85,12 @@ export class Committer {
   }
 
   /** Move the outputs into place and record the success: the files collected, or why it failed. */
-  async #deliver(run: AttemptRun): Promise<Collected | string> {
+  async #deliver(run: AttemptRun): Promise<Collected | string | { cancelled: string }> {
     const { task, outcome } = run;
     try {
       const delivered = await deliverOutputs(task, run.paths.work, this.#c.workspace);
       if (!delivered.ok) return delivered.message;
-      this.#c.cache?.commit(
+      await this.#c.cache?.commit(
         task,
         {
           runId: this.#c.runId,
@@ -98,9 +102,16 @@ export class Committer {
         { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
         delivered.dynamic,
         task.run?.kind === "function" ? readResult(run.paths.result) : undefined,
+        this.#c.signal,
       );
       return delivered.dynamic;
     } catch (e) {
+      if (this.#c.signal?.aborted && e === this.#c.signal.reason) {
+        return {
+          cancelled: "interrupted while hashing its outputs, in place but not recorded",
+        };
+      }
+      if (e instanceof IrregularFileError) return e.message;
       if (!isNoSpace(e)) throw e;
       return `no space left on device while delivering its outputs (${(e as Error).message})`;
     }

@@ -19,6 +19,7 @@ import type { NewEvent } from "../events.ts";
 import { EventLogWriter } from "../events_writer.ts";
 import { describeFsFault } from "../fs_errors.ts";
 import type { Plan, PlanTask } from "../plan.ts";
+import { IrregularFileError } from "../state.ts";
 import { localPath } from "../values.ts";
 import { AttemptRunner } from "./attempt_runner.ts";
 import { Committer } from "./committer.ts";
@@ -94,6 +95,7 @@ export class Engine {
       runId: options.runId,
       ...(options.cache ? { cache: options.cache } : {}),
       ...(options.store ? { store: options.store } : {}),
+      signal: options.signal,
     });
     this.#replanner = new Replanner(options.replan);
   }
@@ -243,7 +245,15 @@ export class Engine {
         this.#transfers.inputsOf(task).length === 0
       ? store?.successes().get(task.id)
       : undefined;
-    const d = planned ? { cached: true, record: planned } : cache.decide(task);
+    let d;
+    try {
+      d = planned ? { cached: true, record: planned } : cache.decide(task);
+    } catch (e) {
+      // An input became a FIFO, a device or a socket since the check: hashing it would hang.
+      if (!(e instanceof IrregularFileError)) throw e;
+      this.#failEarly(node, `Cannot run ${task.id}: ${e.message}`);
+      return true;
+    }
     if (!d.cached || !d.record) return false;
     node.cached = true;
     this.#replanner.recorded(task.app, d.record);
