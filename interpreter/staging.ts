@@ -101,11 +101,7 @@ export function rewritePath(to: string, groups: Readonly<Record<string, string>>
  */
 export function inputRel(url: string, o: DecideOptions): string {
   const here = localPath(url);
-  if (here !== undefined) {
-    const ws = o.workspace.endsWith("/") ? o.workspace : `${o.workspace}/`;
-    if (here.startsWith(ws)) return here.slice(ws.length);
-    return posix.join("_inputs", here);
-  }
+  if (here !== undefined) return workspaceRel(here, o) ?? posix.join("_inputs", here);
   const u = new URL(url);
   const segments = u.pathname.split("/").filter(Boolean).map((seg) => {
     const d = safeDecode(seg);
@@ -170,9 +166,13 @@ function fromRule(
  */
 export function outputRel(url: string, o: DecideOptions): string {
   const here = localPath(url);
+  return (here && workspaceRel(here, o)) || posix.join("_outputs", o.slot, basename(url));
+}
+
+/** A local path's path inside the workspace, or undefined when it is outside. */
+function workspaceRel(here: string, o: DecideOptions): string | undefined {
   const ws = o.workspace.endsWith("/") ? o.workspace : `${o.workspace}/`;
-  if (here && here.startsWith(ws)) return here.slice(ws.length);
-  return posix.join("_outputs", o.slot, basename(url));
+  return here.startsWith(ws) ? here.slice(ws.length) : undefined;
 }
 
 function transferOrWrap(
@@ -211,8 +211,7 @@ function transferOrWrap(
  */
 function sharedInput(url: string, o: DecideOptions): string {
   const here = localPath(url) ?? url;
-  const ws = o.workspace.endsWith("/") ? o.workspace : `${o.workspace}/`;
-  return here.startsWith(ws) ? here.slice(ws.length) : here;
+  return workspaceRel(here, o) ?? here;
 }
 
 function storageOf(ex: Executor): string {
