@@ -63,6 +63,17 @@ export function expandVars(
   );
 }
 
+/** An attempt's directories, and the input links to make in them, for whoever starts the task. */
+export interface AttemptLayout extends AttemptPaths {
+  /** Directories to make (the working directory first). */
+  readonly dirs: readonly string[];
+  /**
+   * Symbolic links to make after the directories, as [target, link] pairs: each input the task
+   * sees through a plain symlink to the workspace file.
+   */
+  readonly links: readonly (readonly [string, string])[];
+}
+
 /**
  * Lay out (and create) the directories of one attempt. With `scratchOnNode` (a batch provider
  * whose job wrapper copies the task directory to node-local scratch itself) the task directory
@@ -74,11 +85,11 @@ export function makeAttempt(
   attempt: number,
   runId: string,
   options: { readonly scratchOnNode?: boolean } = {},
-): AttemptPaths & { readonly dirs: readonly string[] } {
+): AttemptLayout {
   const root = join(runDir, "tasks", taskDirName(task.id), `attempt-${attempt}`);
   const scratch = options.scratchOnNode ? undefined : task.scratch;
   const work = scratch !== undefined
-    ? join(expandVars(scratch), "ferry", runId, taskDirName(task.id), `attempt-${attempt}`)
+    ? join(scratchRunDir(scratch, runId), taskDirName(task.id), `attempt-${attempt}`)
     : join(root, "work");
   // The directories are made by whoever starts the task (the local provider
   // in its forked child): for thousands of tiny tasks, that keeps ferry's own
@@ -93,6 +104,16 @@ export function makeAttempt(
   for (const d of [task.stdout, task.stderr]) {
     if (d !== undefined && !d.startsWith("/")) dirs.add(join(work, dirname(d)));
   }
+  const links: (readonly [string, string])[] = [];
+  const seen = new Set<string>();
+  for (const f of task.inputs) {
+    if (f.path.startsWith("/") || seen.has(f.path)) continue; // a file read as two inputs: once
+    seen.add(f.path);
+    const parent = dirname(f.path);
+    if (parent !== ".") dirs.add(join(work, parent));
+    const target = linkTarget(f);
+    if (target !== undefined) links.push([target, join(work, f.path)]);
+  }
   return {
     root,
     work,
@@ -100,7 +121,34 @@ export function makeAttempt(
     stderrLog: join(root, "stderr.log"),
     result: join(root, "result.json"),
     dirs: [...dirs],
+    links,
   };
+}
+
+/** A run's directory on the scratch `scratch` (as the site file writes it). */
+function scratchRunDir(scratch: string, runId: string): string {
+  return join(expandVars(scratch), "ferry", runId);
+}
+
+/**
+ * Once a run is over: the directories it made on scratch, where empty (a failed attempt's
+ * directory stays, and the run's with it).
+ */
+export async function removeScratchRunDirs(tasks: Iterable<PlanTask>, runId: string) {
+  const seen = new Set<string>();
+  for (const t of tasks) {
+    if (t.scratch === undefined || seen.has(t.scratch)) continue;
+    seen.add(t.scratch);
+    try {
+      await Deno.remove(scratchRunDir(t.scratch, runId));
+    } catch { /* not empty, never made, or a variable only the node sets */ }
+  }
+}
+
+/** The workspace file a plain symlink in the task directory points to, for such an input. */
+function linkTarget(f: PlanFile): string | undefined {
+  if (f.provider !== "shared" || (f.link ?? "symlink") !== "symlink") return undefined;
+  return localPath(f.url);
 }
 
 const ensured = new Set<string>();
@@ -113,14 +161,52 @@ function ensureDir(dir: string): void {
   ensured.add(dir);
 }
 
-/** Whether any input must be placed inside the task directory before it starts. */
-export function needsPlacing(task: PlanTask): boolean {
-  return task.inputs.some((f) => !f.path.startsWith("/"));
+/**
+ * Whether ferry must place inputs inside the task directory before the job starts: copies,
+ * hardlinks and fetches always; plain symlinks unless the provider makes them (`makesLinks`:
+ * the local provider makes them where it makes the directories).
+ */
+export function needsPlacing(task: PlanTask, makesLinks = false): boolean {
+  return task.inputs.some((f) =>
+    !f.path.startsWith("/") && (!makesLinks || linkTarget(f) === undefined)
+  );
 }
 
 /** Make the attempt's directories now (when inputs must be placed in them first). */
 export function makeDirs(dirs: readonly string[]): void {
   for (const d of dirs) Deno.mkdirSync(d, { recursive: true });
+}
+
+/**
+ * After a successful attempt, before its outputs are delivered: take the inputs out of the task
+ * directory (links and copies ferry placed there, or what the task made of them), so that no
+ * `glob` or `dir` output collects them and nothing is moved through a link into the workspace.
+ */
+export async function unplaceInputs(task: PlanTask, work: string): Promise<void> {
+  const skip = new Set(task.outputs.map((f) => f.path));
+  for (const f of task.inputs) {
+    if (f.path.startsWith("/") || skip.has(f.path)) continue;
+    skip.add(f.path);
+    const at = join(work, f.path);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(at);
+    } catch {
+      continue; // gone (the task removed it)
+    }
+    await Deno.remove(at, { recursive: info.isDirectory });
+  }
+}
+
+/**
+ * What is left in a successful attempt's task directory once its outputs were delivered and
+ * its inputs taken out (files a tool wrote beside an input, scratch files), relative to it,
+ * sorted; then the directory goes.
+ */
+export async function sweepWork(work: string): Promise<string[]> {
+  const left = await walk(work).catch(() => []);
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+  return left;
 }
 
 /** Fetches a remote input into the task directory (node-side staging). */
@@ -137,8 +223,10 @@ export async function placeInputs(
   fetchInto?: FetchInto,
   onNode = false,
 ): Promise<string | undefined> {
+  const seen = new Set<string>();
   for (const f of task.inputs) {
-    if (f.path.startsWith("/")) continue; // used where it is
+    if (f.path.startsWith("/") || seen.has(f.path)) continue; // used where it is, or placed
+    seen.add(f.path);
     if (onNode && fetchedOnNode(f)) continue; // the job wrapper fetches it
     const dest = join(work, f.path);
     Deno.mkdirSync(dirname(dest), { recursive: true });
@@ -311,7 +399,7 @@ async function globFiles(work: string, glob: string): Promise<string[]> {
 /** Where an attempt's job runs and logs, for {@linkcode jobSpec}. */
 export interface JobPlace {
   /** The attempt's directories. */
-  readonly paths: AttemptPaths & { readonly dirs: readonly string[] };
+  readonly paths: AttemptLayout;
   /** 1 for the first attempt. */
   readonly attempt: number;
   /** The run's directory. */
@@ -322,6 +410,8 @@ export interface JobPlace {
   readonly stderr: string;
   /** Whether the attempt's directories were made already (inputs placed in them). */
   readonly placed: boolean;
+  /** Whether the provider makes the input links (`paths.links`) itself. */
+  readonly makesLinks?: boolean;
   /** Node-local scratch root for providers that copy there on the node. */
   readonly scratch?: string;
   /** Transfers the job wrapper makes on the node (`filesystem: none`). */
@@ -348,6 +438,7 @@ export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec 
     stdout: place.stdout,
     stderr: place.stderr,
     mkdirs: place.placed ? [] : paths.dirs,
+    ...(!place.placed && place.makesLinks && paths.links.length > 0 ? { links: paths.links } : {}),
     resources: task.resources,
     ...(ex.workerInit ? { workerInit: ex.workerInit } : {}),
     ...(run.kind === "function"

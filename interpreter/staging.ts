@@ -92,6 +92,28 @@ export function rewritePath(to: string, groups: Readonly<Record<string, string>>
   return to.replace(/:([A-Za-z_][A-Za-z0-9_]*|\d+)/g, (m, g: string) => groups[g] ?? m);
 }
 
+/**
+ * Where a task sees input `url` in its directory: its path in the workspace,
+ * so that files that belong together (a `.bam` and its `.bai`) sit side by
+ * side and every workspace gives the task the same paths; a file elsewhere
+ * under `_inputs/` + its absolute path; a remote file under `_inputs/HOST/PATH`
+ * (with a digest of the URL as a further directory when it has a query).
+ */
+export function inputRel(url: string, o: DecideOptions): string {
+  const here = localPath(url);
+  if (here !== undefined) return workspaceRel(here, o) ?? posix.join("_inputs", here);
+  const u = new URL(url);
+  const segments = u.pathname.split("/").filter(Boolean).map((seg) => {
+    const d = safeDecode(seg);
+    return d === "." || d === ".." || d.includes("/") || d.includes("\0") ? seg : d;
+  });
+  const name = segments.pop() ?? "file";
+  const digest = u.search || u.hash
+    ? [createHash("sha256").update(url).digest("hex").slice(0, 8)]
+    : [];
+  return posix.join("_inputs", u.host || u.protocol.slice(0, -1), ...segments, ...digest, name);
+}
+
 function fromRule(
   rule: StagingRule,
   index: number,
@@ -102,7 +124,7 @@ function fromRule(
   o: DecideOptions,
 ): StagingDecision {
   const here = localPath(url);
-  const inTask = () => posix.join("_inputs", o.slot, basename(url));
+  const inTask = () => inputRel(url, o);
   switch (rule.action) {
     case "skip":
       return { kind: "in-place", action: "skip", path: here ?? new URL(url).pathname, rule: index };
@@ -118,7 +140,10 @@ function fromRule(
       if ((link === "symlink" || link === "hardlink" || link === "copy") && role === "input") {
         return { kind: "none", action: "shared", path: inTask(), rule: index, link };
       }
-      return { kind: "none", action: "shared", path: here ?? url, rule: index };
+      if (role === "output") {
+        return { kind: "none", action: "shared", path: here ?? url, rule: index };
+      }
+      return { kind: "none", action: "shared", path: sharedInput(url, o), rule: index };
     }
     case "scratch":
       return {
@@ -141,9 +166,13 @@ function fromRule(
  */
 export function outputRel(url: string, o: DecideOptions): string {
   const here = localPath(url);
+  return (here && workspaceRel(here, o)) || posix.join("_outputs", o.slot, basename(url));
+}
+
+/** A local path's path inside the workspace, or undefined when it is outside. */
+function workspaceRel(here: string, o: DecideOptions): string | undefined {
   const ws = o.workspace.endsWith("/") ? o.workspace : `${o.workspace}/`;
-  if (here && here.startsWith(ws)) return here.slice(ws.length);
-  return posix.join("_outputs", o.slot, basename(url));
+  return here.startsWith(ws) ? here.slice(ws.length) : undefined;
 }
 
 function transferOrWrap(
@@ -165,7 +194,7 @@ function transferOrWrap(
     };
   }
   if (ex.filesystem === "none") {
-    return { kind: "wrap", action, path: posix.join("_inputs", o.slot, basename(url)), rule };
+    return { kind: "wrap", action, path: inputRel(url, o), rule };
   }
   return {
     kind: "transfer",
@@ -174,6 +203,15 @@ function transferOrWrap(
     rule,
     storage: storageOf(ex),
   };
+}
+
+/**
+ * What a task sees of a local input on a shared filesystem: a workspace file at its
+ * workspace-relative path (a symlink in the task's directory); a file elsewhere where it is.
+ */
+function sharedInput(url: string, o: DecideOptions): string {
+  const here = localPath(url) ?? url;
+  return workspaceRel(here, o) ?? here;
 }
 
 function storageOf(ex: Executor): string {
@@ -192,11 +230,10 @@ export function decide(
   const scheme = url.slice(0, url.indexOf(":") + 1);
   if (scheme === "file:") {
     if (ex.filesystem === "shared" || ex.provider === "local") {
-      const here = localPath(url)!;
       return {
         kind: "none",
         action: "shared",
-        path: role === "input" ? here : outputRel(url, o),
+        path: role === "input" ? sharedInput(url, o) : outputRel(url, o),
         rule: "default",
       };
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Executor, StagingRule } from "../dsl/model.ts";
-import { decide, rewritePath, stagedPath } from "./staging.ts";
+import { decide, inputRel, rewritePath, stagedPath } from "./staging.ts";
 
 function executor(
   filesystem: Executor["filesystem"],
@@ -26,12 +26,25 @@ const rule = (match: string, action: string, more: Partial<StagingRule> = {}): S
 });
 const O = { workspace: "/ws", slot: "x" };
 
-Deno.test("decide() uses workspace files in place on a shared filesystem", () => {
-  assert.deepEqual(decide(executor("shared"), "file:///ws/a.txt", "input", O), {
+Deno.test("decide() shows the task workspace files at their workspace-relative paths on a shared filesystem, other files where they are", () => {
+  assert.deepEqual(decide(executor("shared"), "file:///ws/d/a.txt", "input", O), {
     kind: "none",
     action: "shared",
-    path: "/ws/a.txt",
+    path: "d/a.txt",
     rule: "default",
+  });
+  assert.deepEqual(decide(executor("shared"), "file:///ref/g.fa", "input", O), {
+    kind: "none",
+    action: "shared",
+    path: "/ref/g.fa",
+    rule: "default",
+  });
+  const shared = executor("shared", [rule("file:///*", "shared")]);
+  assert.deepEqual(decide(shared, "file:///ws/d/a.txt", "input", O), {
+    kind: "none",
+    action: "shared",
+    path: "d/a.txt",
+    rule: 0,
   });
   assert.deepEqual(decide(executor("shared"), "file:///ws/o/b.txt", "output", O), {
     kind: "none",
@@ -67,7 +80,7 @@ Deno.test("decide() copies scratch files into the task directory on the node", (
   assert.deepEqual(decide(ex, "file:///shared/big.h5", "input", O), {
     kind: "wrap",
     action: "scratch",
-    path: "_inputs/x/big.h5",
+    path: "_inputs/shared/big.h5",
     rule: 0,
   });
 });
@@ -91,13 +104,13 @@ Deno.test("decide() makes remote inputs a transfer step on shared storage, and a
   assert.deepEqual(decide(executor("none"), url, "input", O), {
     kind: "wrap",
     action: "https",
-    path: "_inputs/x/a.fq",
+    path: "_inputs/h.org/r/a.fq",
     rule: "default",
   });
   assert.deepEqual(decide(executor("none"), "file:///ws/a.txt", "input", O), {
     kind: "wrap",
     action: "copy",
-    path: "_inputs/x/a.txt",
+    path: "a.txt",
     rule: "default",
   });
 });
@@ -116,10 +129,21 @@ Deno.test("decide() stages outputs to URLs out after the task, and places shared
   assert.deepEqual(decide(linked, "file:///ws/a.txt", "input", O), {
     kind: "none",
     action: "shared",
-    path: "_inputs/x/a.txt",
+    path: "a.txt",
     rule: 0,
     link: "symlink",
   });
+});
+
+Deno.test("inputRel() keeps files that belong together side by side, whatever their slots", () => {
+  assert.equal(inputRel("file:///ws/sorted/A.bam", O), "sorted/A.bam");
+  assert.equal(inputRel("file:///ws/sorted/A.bam.bai", { ...O, slot: "bai" }), "sorted/A.bam.bai");
+  assert.equal(inputRel("file:///ref/g.fa", O), "_inputs/ref/g.fa");
+  assert.equal(inputRel("file:///ref/g.fa.fai", { ...O, slot: "y" }), "_inputs/ref/g.fa.fai");
+  assert.equal(inputRel("https://h.org:8443/d/a%20b.bam", O), "_inputs/h.org:8443/d/a b.bam");
+  assert.equal(inputRel("https://h.org/d/..%2Fx/y", O), "_inputs/h.org/d/..%2Fx/y");
+  assert.match(inputRel("https://h.org/get?id=1", O), /^_inputs\/h\.org\/[0-9a-f]{8}\/get$/);
+  assert.notEqual(inputRel("https://h.org/get?id=1", O), inputRel("https://h.org/get?id=2", O));
 });
 
 Deno.test("decide() names the rules it tried when none claims a file", () => {

@@ -557,11 +557,12 @@ Deno.test("run: hostile params, file names and output paths reach tasks byte for
     assert.equal(r.code, 0, r.stderr);
     const read = (p: string) => Deno.readTextFile(join(ws, p));
     assert.equal(await read("got/sh-param"), HOSTILE);
-    assert.equal(await read("got/sh-input"), join(ws, input));
+    // Inputs arrive at their workspace-relative paths, as outputs do.
+    assert.equal(await read("got/sh-input"), input);
     assert.equal(await read(`out/sh ${HOSTILE}.txt`), content);
     assert.equal(
       await read("got/cmd-argv"),
-      [HOSTILE, HOSTILE2, join(ws, input), `out/cmd ${HOSTILE}.txt`].map((a) => `${a}\0`).join(""),
+      [HOSTILE, HOSTILE2, input, `out/cmd ${HOSTILE}.txt`].map((a) => `${a}\0`).join(""),
     );
     assert.equal(await read(`out/cmd ${HOSTILE}.txt`), content);
     assert.equal(await read(`out/stdout ${HOSTILE}.txt`), HOSTILE2);

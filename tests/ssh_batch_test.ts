@@ -775,7 +775,9 @@ t(
         assert.match(
           jobOut,
           new RegExp(
-            `^ferry: fetched "${http.origin}/words.txt" to _inputs/remote/words\\.txt \\(`,
+            `^ferry: fetched "${http.origin}/words.txt" to _inputs/${
+              new URL(http.origin).host.replaceAll(".", "\\.")
+            }/words\\.txt \\(`,
             "m",
           ),
         );

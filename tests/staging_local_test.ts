@@ -129,8 +129,10 @@ Deno.test("skip, rewrite, scratch and shared links on one executor: the task see
       {
         table: ["skip", "in-place", `${root}/cvmfs/sw.example.org/tables/v3.dat`],
         model: ["rewrite", "in-place", `${root}/chirp/models.example.org/weights/v7.bin`],
-        reads: ["scratch", "wrap", "_inputs/reads/reads.fq"],
-        barcodes: ["shared", "none", "_inputs/barcodes/barcodes.txt"],
+        // Files from outside the workspace sit under _inputs/ at their absolute paths: files of
+        // one folder (a .bam and its .bai) side by side.
+        reads: ["scratch", "wrap", `_inputs${root}/shared/run7/reads.fq`],
+        barcodes: ["shared", "none", `_inputs${root}/shared/run7/barcodes.txt`],
       },
     );
     assert.equal(plan.scratch, scratch);
@@ -150,8 +152,10 @@ Deno.test("skip, rewrite, scratch and shared links on one executor: the task see
       await Deno.readTextFile(join(ws, "results/labels.tsv")),
       "table v3\nmodel v7\n@r1\nACGT\n",
     );
-    // Scratch is cleaned once the outputs are back; the shared originals are untouched.
+    // Scratch is cleaned once the outputs are back, with the task's and the run's directories
+    // there; the shared originals are untouched.
     assert.equal(await exists(cwd), false, `${cwd} removed after success`);
+    assert.deepEqual([...Deno.readDirSync(join(scratch, "ferry"))], []);
     assert.equal(await Deno.readTextFile(join(root, "shared/run7/reads.fq")), "@r1\nACGT\n");
     assert.ok(await exists(join(runDirOf(r), "events.jsonl")));
   });

@@ -393,16 +393,14 @@ Deno.test("http on an executor without a shared filesystem: fetched on the node 
         (await ferryRun(["--site", site, "--format", "json", wf], {}, "plan")).stdout,
       );
       const input = plan.tasks[0].inputs[0];
-      assert.deepEqual([input.staging, input.provider, input.path], [
-        "wrap",
-        "http",
-        "_inputs/x/in.txt",
-      ]);
+      // A remote input sits under _inputs/HOST/PATH: files of one folder side by side.
+      const seen = `_inputs/${new URL(server.url("/d/in.txt")).host}/d/in.txt`;
+      assert.deepEqual([input.staging, input.provider, input.path], ["wrap", "http", seen]);
       assert.deepEqual(plan.transfers, []);
       const r = await ferryRun(["--site", site, wf]);
       assert.equal(r.code, 0, r.stderr);
       const [cwd, path, text] = (await Deno.readTextFile(join(ws, "y.txt"))).split("\n");
-      assert.equal(path, "_inputs/x/in.txt");
+      assert.equal(path, seen);
       assert.equal(text, "node-side");
       assert.ok(cwd!.startsWith(join(runDirOf(r), "tasks")), cwd);
       // Node-side copies are the task's own: nothing lands in the workspace cache.

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
 import type { BatchProvider } from "../../providers/batch/types.ts";
 import {
+  type AttemptLayout,
   type AttemptPaths,
   isStagedOut,
   jobSpec,
@@ -88,7 +89,8 @@ export class AttemptRunner {
     this.#c.log({ event: "started", task: task.id, attempt, ...logs });
     // On a node-side provider without a shared filesystem the job wrapper moves remote files.
     const onNode = provider.nodeSide === true && ex.filesystem === "none";
-    const placed = needsPlacing(task);
+    // Plain links to workspace files the local provider makes where it makes the directories.
+    const placed = needsPlacing(task, provider.makesLinks === true);
     const problem = await this.#prepare(task, ex, paths, placed, onNode);
     const at = Date.now();
     if (problem !== undefined) {
@@ -113,7 +115,7 @@ export class AttemptRunner {
   #prepare(
     task: PlanTask,
     ex: Executor,
-    paths: AttemptPaths & { dirs: readonly string[] },
+    paths: AttemptLayout,
     placed: boolean,
     onNode: boolean,
   ): Promise<string | undefined> {
@@ -138,7 +140,7 @@ export class AttemptRunner {
     provider: BatchProvider,
     signal: AbortSignal,
     at: {
-      paths: AttemptPaths & { dirs: readonly string[] };
+      paths: AttemptLayout;
       placed: boolean;
       onNode: boolean;
       stdoutPath: string;
@@ -153,6 +155,7 @@ export class AttemptRunner {
       stdout: at.stdoutPath,
       stderr: at.stderrPath,
       placed: at.placed,
+      makesLinks: provider.makesLinks === true,
       retryBaseMs: this.#c.retryBaseMs,
       ...(provider.nodeSide && task.scratch !== undefined ? { scratch: task.scratch } : {}),
       ...(at.onNode ? { nodeTransfers: nodeTransfersOf(task, ex) } : {}),

@@ -9,9 +9,9 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
-import { type Collected, deliverOutputs } from "../attempt.ts";
+import { type Collected, deliverOutputs, sweepWork, unplaceInputs } from "../attempt.ts";
 import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
 import { logEnd } from "../log_tail.ts";
@@ -41,6 +41,9 @@ export interface Committed {
   /** The files each dynamic output collected (empty unless it succeeded). */
   readonly dynamic: Collected;
 }
+
+/** The status record of an attempt: how it ended, and the files it left undeclared. */
+type StatusNote = { readonly discarded?: readonly string[] };
 
 /** Commits attempts for one run. */
 export class Committer {
@@ -76,18 +79,40 @@ export class Committer {
     if (outcome.outcome !== "succeeded" || !this.#c.cache) {
       this.#recordAttempt(run.task, run.attempt, outcome);
     }
-    this.#writeStatus(run, outcome);
-    if (outcome.outcome === "succeeded" && run.task.scratch !== undefined) {
-      // Node-local scratch is small and shared: the task's copy goes once its outputs are back.
-      await Deno.remove(run.paths.work, { recursive: true }).catch(() => {});
-    }
+    const note = outcome.outcome === "succeeded" ? await this.#sweep(run) : {};
+    this.#writeStatus(run, outcome, note);
     return { outcome, dynamic };
+  }
+
+  /**
+   * After a success: the task's directory goes when it held inputs or is on scratch (what a tool
+   * wrote beside an input is no output: its names go in the status and stderr.log), and so does
+   * the scratch directory of the task. Failed attempts keep theirs for inspection.
+   */
+  async #sweep(run: AttemptRun): Promise<StatusNote> {
+    const { task, paths } = run;
+    const scratch = task.scratch !== undefined && !paths.work.startsWith(paths.root + "/");
+    if (!scratch && !task.inputs.some((f) => !f.path.startsWith("/"))) return {};
+    const discarded = await sweepWork(paths.work);
+    // On scratch, the task's directory (RUN/TASK/attempt-N): the run's goes at the run's end.
+    if (scratch) await Deno.remove(dirname(paths.work)).catch(() => {});
+    if (discarded.length === 0) return {};
+    if (run.outcome.stderrPath === paths.stderrLog) {
+      this.#bookkeeping(
+        "noting the files it left",
+        paths.stderrLog,
+        () => Deno.writeTextFileSync(paths.stderrLog, discardedNote(discarded), { append: true }),
+      );
+    }
+    return { discarded };
   }
 
   /** Move the outputs into place and record the success: the files collected, or why it failed. */
   async #deliver(run: AttemptRun): Promise<Collected | string | { cancelled: string }> {
     const { task, outcome } = run;
     try {
+      // No glob or dir output collects an input, and no output is moved through an input's link.
+      if (task.inputs.length > 0) await unplaceInputs(task, run.paths.work);
       const delivered = await deliverOutputs(task, run.paths.work, this.#c.workspace);
       if (!delivered.ok) return delivered.message;
       await this.#c.cache?.commit(
@@ -140,9 +165,9 @@ export class Committer {
     );
   }
 
-  #writeStatus(run: AttemptRun, outcome: TaskOutcome): void {
+  #writeStatus(run: AttemptRun, outcome: TaskOutcome, note: StatusNote): void {
     const file = join(run.paths.root, "status.json");
-    const record = { task: run.task.id, attempt: run.attempt, ...outcome };
+    const record = { task: run.task.id, attempt: run.attempt, ...outcome, ...note };
     this.#bookkeeping("writing the attempt's status", file, () => {
       Deno.mkdirSync(run.paths.root, { recursive: true });
       Deno.writeTextFileSync(file, redactSecrets(JSON.stringify(record)) + "\n");
@@ -159,6 +184,17 @@ export class Committer {
       this.#fault ??= fault;
     }
   }
+}
+
+/** The line ferry adds to a task's stderr.log about the files it left undeclared. */
+export function discardedNote(files: readonly string[]): string {
+  const shown = files.slice(0, 20).map((f) => JSON.stringify(f)).join(", ");
+  const more = files.length > 20 ? ` and ${files.length - 20} more` : "";
+  return `ferry: discarded ${files.length} file${
+    files.length === 1 ? "" : "s"
+  } the task left in its directory that ${
+    files.length === 1 ? "is no declared output" : "are no declared outputs"
+  }: ${shown}${more}\n`;
 }
 
 /** A function task's return value (its `result.json`), or undefined when there is none. */

@@ -21,6 +21,7 @@ import { describeFsFault } from "../fs_errors.ts";
 import type { Plan, PlanTask } from "../plan.ts";
 import { IrregularFileError } from "../state.ts";
 import { localPath } from "../values.ts";
+import { removeScratchRunDirs } from "../attempt.ts";
 import { AttemptRunner } from "./attempt_runner.ts";
 import { Committer } from "./committer.ts";
 import { RunCrashed, writeCrashLog } from "./crash.ts";
@@ -129,6 +130,7 @@ export class Engine {
     }
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
     await this.#transfers.close(new Error("the run is over"));
+    await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
     this.#log({
       event: "run-ended",
       interrupted: signal.aborted,

@@ -106,6 +106,7 @@ export function localProvider(options: LocalProviderOptions = {}): BatchProvider
   // A plain object, as before: callers may spread it ({ ...local, execute }) and keep close().
   return {
     name: "local",
+    makesLinks: true,
     execute: (job, signal) => jobs.execute(job, signal),
     close: () => jobs.close(),
   };
@@ -218,6 +219,7 @@ class LocalJobs {
       const p = this.#spawner.spawn(argv, job.dir, {
         env: job.env,
         mkdirs: job.mkdirs,
+        ...(job.links ? { links: job.links } : {}),
         ...(record ? { record: record.path } : {}),
       });
       return { pid: await p.pid, status: p.status };
@@ -229,6 +231,15 @@ class LocalJobs {
 /** Start a process in its own session with setsid, recording its group in `record`. */
 function launchWithSetsid(job: JobSpec, argv: string[], record: GroupRecord | undefined): Launched {
   for (const d of job.mkdirs) Deno.mkdirSync(d, { recursive: true });
+  for (const [target, link] of job.links ?? []) {
+    try {
+      Deno.symlinkSync(target, link);
+    } catch (e) {
+      throw new Error(
+        `Cannot place input "${link}" in the task directory: ${(e as Error).message}`,
+      );
+    }
+  }
   const child = new Deno.Command("setsid", {
     args: argv,
     cwd: job.dir,

@@ -5,7 +5,8 @@
 #
 # Requests on stdin: a decimal byte count, "\n", then that many bytes of
 # NUL-terminated fields: id, cwd, number of directories to make first,
-# the directories, number of env entries, KEY=VALUE..., number
+# the directories, number of symbolic links to make then, their target and
+# path each, number of env entries, KEY=VALUE..., number
 # of argv entries, argv..., then the run's record of process groups (a path,
 # or empty): the spawner appends "+ PID START" to it when it starts a task and
 # "- PID" once the task and its group are gone (see process_groups.ts).
@@ -87,11 +88,22 @@ sub spawn {
   my $cwd = shift @f;
   my $ndirs = shift @f;
   my @dirs = splice(@f, 0, $ndirs);
+  my $nlinks = shift @f;
+  my @links = splice(@f, 0, 2 * $nlinks);
   my $nenv = shift @f;
   my @env = splice(@f, 0, $nenv);
   my $nargs = shift @f;
   my @argv = splice(@f, 0, $nargs);
   my $rec = shift @f;
+  if (@links) {    # made here, so that a link that cannot be made is a message
+    File::Path::make_path(@dirs) if @dirs;
+    @dirs = ();
+    for (my $k = 0; $k < @links; $k += 2) {
+      next if symlink($links[$k], $links[$k + 1]);
+      reply('F', $id, "Cannot place input \"$links[$k + 1]\" in the task directory: $!");
+      return;
+    }
+  }
   # Signals wait until the child has its own handlers back: a SIGTERM meant for the task must not
   # run this process's handler in the child.
   my $old = POSIX::SigSet->new;

@@ -6,7 +6,8 @@
 #
 # Requests on stdin: a decimal byte count, "\n", then that many bytes of
 # NUL-terminated fields: id, cwd, number of directories to make first, the
-# directories, number of env entries, KEY=VALUE..., number of argv entries,
+# directories, number of symbolic links to make then, their target and path
+# each, number of env entries, KEY=VALUE..., number of argv entries,
 # argv..., then the run's record of process groups (a path, or empty): the
 # spawner appends "+ PID START" to it when it starts a task and "- PID" once
 # the task and its group are gone (see process_groups.ts). Replies on stdout,
@@ -122,6 +123,9 @@ def spawn(fields):
     dirs = fields[i + 1:i + 1 + n]
     i += 1 + n
     n = int(fields[i])
+    links = fields[i + 1:i + 1 + 2 * n]
+    i += 1 + 2 * n
+    n = int(fields[i])
     env = dict(os.environb)
     for kv in fields[i + 1:i + 1 + n]:
         k, _, v = kv.partition(b"=")
@@ -134,6 +138,13 @@ def spawn(fields):
     try:
         for d in dirs:
             os.makedirs(d, exist_ok=True)
+        for k in range(0, len(links), 2):
+            try:
+                os.symlink(links[k], links[k + 1])
+            except OSError as e:
+                reply(b"F", ident, b"Cannot place input \"%s\" in the task directory: %s" % (
+                    links[k + 1], (e.strerror or str(e)).encode()))
+                return
         os.chdir(cwd)  # posix_spawn has no working directory of its own: the child inherits ours
         pid = os.posix_spawnp(argv[0], argv, env, file_actions=quiet, setsid=True, setsigdef=RESET, setsigmask=())
     except OSError as e:

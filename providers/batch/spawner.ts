@@ -70,6 +70,8 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Directories to make first. @default [] */
   readonly mkdirs?: readonly string[];
+  /** Symbolic links to make then, as [target, link] pairs. @default [] */
+  readonly links?: readonly (readonly [string, string])[];
   /**
    * A run's record of process groups (a file made by `GroupRecord.open`, process_groups.ts): the
    * spawner appends the task's group when it starts it and again once it is gone. @default none
@@ -173,7 +175,7 @@ export class Spawner {
     cwd: string,
     options: SpawnOptions = {},
   ): { pid: Promise<number>; status: Promise<ExitStatus> } {
-    const { env = {}, mkdirs = [], record: recordPath = "" } = options;
+    const { env = {}, mkdirs = [], links = [], record: recordPath = "" } = options;
     const id = String(this.#next++);
     let started!: (pid: number) => void,
       exited!: (s: ExitStatus) => void,
@@ -203,6 +205,8 @@ export class Spawner {
       cwd,
       String(mkdirs.length),
       ...mkdirs,
+      String(links.length),
+      ...links.flat(),
       String(vars.length),
       ...vars,
       String(argv.length),

@@ -37,6 +37,39 @@ for (const kind of ["python", "perl"] as const) {
   });
 }
 
+for (const kind of ["python", "perl"] as const) {
+  Deno.test(`Spawner (${kind}) makes a task's input links after its directories, and says which one it could not make`, async () => {
+    const spawner = Spawner.start(kind);
+    assert.ok(spawner, `${kind} is needed for this test`);
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(join(dir, "in ☃.txt"), "data\n");
+      const work = join(dir, "work");
+      const link = join(work, "d e", "in ☃.txt");
+      const ok = spawner.spawn(["sh", "-c", 'cat "d e/in ☃.txt" > out.txt'], work, {
+        mkdirs: [work, join(work, "d e")],
+        links: [[join(dir, "in ☃.txt"), link]],
+      });
+      assert.deepEqual(await ok.status, { code: 0 });
+      assert.equal(await Deno.readLink(link), join(dir, "in ☃.txt"));
+      assert.equal(await Deno.readTextFile(join(work, "out.txt")), "data\n");
+      // The same link again: it exists, so the task does not start.
+      const again = spawner.spawn(["sh", "-c", "touch ran"], work, {
+        links: [[join(dir, "in ☃.txt"), link]],
+      });
+      await assert.rejects(
+        again.pid,
+        new Error(`Cannot place input "${link}" in the task directory: File exists`),
+      );
+      assert.deepEqual(await again.status, { code: 127 });
+      assert.equal(await Deno.stat(join(work, "ran")).catch(() => undefined), undefined);
+    } finally {
+      await spawner.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 /** Live (not zombie) processes of process group `pgid`. */
 function groupMembers(pgid: number): number[] {
   const found: number[] = [];

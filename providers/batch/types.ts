@@ -27,6 +27,11 @@ export interface JobSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Directories to make before the job starts (its working directory among them). */
   readonly mkdirs: readonly string[];
+  /**
+   * Symbolic links to make once the directories are made, as [target, link] pairs (the inputs
+   * the task sees at their workspace-relative paths); only for a provider with `makesLinks`.
+   */
+  readonly links?: readonly (readonly [string, string])[];
   /** File that receives standard output (an output of the task, or its log). */
   readonly stdout: string;
   /** File that receives standard error. */
@@ -139,6 +144,11 @@ export interface BatchProvider {
    * then keeps the task directory in the attempt directory and passes `scratch`.
    */
   readonly nodeSide?: boolean;
+  /**
+   * True for providers that make a job's `links` themselves, where they make its directories;
+   * for the others the runtime places every input before it hands the job over.
+   */
+  readonly makesLinks?: boolean;
   /**
    * How many tasks of one executor the runtime keeps started at once (for a node-side provider;
    * the local provider is bounded by cores and memory instead). @default max_jobs, else 10,000

@@ -173,7 +173,8 @@ function scratchEnterLines(job: RootedJob): string[] {
       shellQuote(job.root)
     })"`,
     'ferry_work="$PWD"',
-    'if ! { mkdir -p "$ferry_scratch" && cp -RL . "$ferry_scratch"/ && cd "$ferry_scratch"; }; then',
+    // Links to workspace files stay links (the filesystem is shared): only scratch inputs are copies.
+    'if ! { mkdir -p "$ferry_scratch" && cp -R . "$ferry_scratch"/ && cd "$ferry_scratch"; }; then',
     '  ferry_fail "Cannot copy the task directory to scratch \\"$ferry_scratch\\""',
     "fi",
   ];
@@ -235,6 +236,8 @@ function afterTaskLines(job: RootedJob): string[] {
   const lines: string[] = [];
   if (job.scratch !== undefined) {
     lines.push(
+      // The input links go first: nothing copied back may write through one into the workspace.
+      'find "$ferry_work" -type l -exec rm -f -- {} +',
       'cp -R . "$ferry_work"/ || echo "ferry: cannot copy results back from scratch $ferry_scratch"',
       'cd "$ferry_work" && if [ "$ferry_code" = 0 ]; then rm -rf "$ferry_scratch"; fi',
     );

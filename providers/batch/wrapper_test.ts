@@ -211,7 +211,7 @@ Deno.test("wrapper: the walltime watchdog ends with the task (normal end or SIGT
   }
 });
 
-Deno.test("wrapper: scratch on the node: inputs copied in, results copied back, the copy removed after success", async () => {
+Deno.test("wrapper: scratch on the node: the task directory copied in (links to workspace files stay links), results copied back never through a link, the copy removed after success", async () => {
   const root = await Deno.makeTempDir();
   const scratch = await Deno.makeTempDir();
   try {
@@ -222,13 +222,18 @@ Deno.test("wrapper: scratch on the node: inputs copied in, results copied back, 
     const j = job(root, {
       run: {
         kind: "shell",
-        script: "cat input.txt > out.txt; pwd > where.txt; test ! -L input.txt",
+        // The task replaces its input link with a file of its own: copied back, it must not
+        // write through the link in the attempt directory into the workspace file.
+        script:
+          "cat input.txt > out.txt; pwd > where.txt; test -L input.txt; rm input.txt; echo mine > input.txt",
       },
       scratch: "${NODE_SCRATCH}/x",
     });
     const status = await (await runWrapper(j, { NODE_SCRATCH: scratch })).status;
     assert.equal(status.code, 0, await Deno.readTextFile(wrapperFiles(root).log));
     assert.equal(await Deno.readTextFile(join(work, "out.txt")), "data\n");
+    assert.equal(await Deno.readTextFile(join(root, "input.txt")), "data\n");
+    assert.equal(await Deno.readTextFile(join(work, "input.txt")), "mine\n");
     assert.match(
       await Deno.readTextFile(join(work, "where.txt")),
       new RegExp(`^${scratch}/x/ferry-`),
