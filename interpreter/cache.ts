@@ -18,12 +18,14 @@
  */
 
 import { createHash } from "node:crypto";
+import { canonical, sha256 } from "./canonical.ts";
 import { dirname, relative, resolve } from "node:path";
 import type { App, Workflow } from "../dsl/model.ts";
 import type { PlanFile, PlanStatus, PlanTask } from "./plan.ts";
 import type { OutputRecord, StateStore, SuccessRecord } from "./state.ts";
 import { readCacheRecord } from "../providers/staging/transfer.ts";
 import { type FileValue, localPath } from "./values.ts";
+import { toRecordedUrl } from "./urls.ts";
 
 /** The parts of a cache key (what `ignore` can name). */
 export interface KeyParts {
@@ -40,7 +42,7 @@ export interface KeyParts {
   env?: Record<string, string>;
   /** The app's version. */
   version?: string | null;
-  /** The outputs' URLs. */
+  /** The outputs' URLs, those of workspace files relative to it (`./out/a.txt`). */
   outputs: string[];
   /** Hashes of what the function tasks it depends on returned (it reads them), by task id. */
   results?: Record<string, string>;
@@ -104,33 +106,19 @@ function templates(app: App): string[] {
   return out;
 }
 
-function sha256(text: string | Uint8Array): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-/** Canonical JSON: object keys sorted, so equal values hash equally. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    return `{${
-      Object.keys(v).sort().map((k) =>
-        `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`
-      ).join(",")
-    }}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-
 /** Decides, for each task, whether it runs; records successes. */
 export class Cache {
   readonly #o: CacheOptions;
   readonly #appParts = new Map<string, { command: string; params: string[] }>();
   readonly #rerun: ReadonlySet<string>;
   readonly #paramHashes = new Map<string, string>();
+  /** The workspace's URL: its files are recorded relative to it. */
+  readonly #base: string;
 
   /** A cache over one state store. */
   constructor(options: CacheOptions) {
     this.#o = options;
+    this.#base = options.store.workspaceUrl;
     this.#rerun = new Set(options.rerun ?? []);
   }
 
@@ -199,7 +187,7 @@ export class Cache {
       inputs,
       env: { ...task.env },
       version: app.version ?? null,
-      outputs: task.outputs.map((f) => f.url),
+      outputs: task.outputs.map((f) => toRecordedUrl(f.url, this.#base)),
     };
     // Function results it is handed (args.results, FERRY_RESULTS) are inputs too.
     const successes = this.#o.store.successes();
@@ -322,7 +310,7 @@ export class Cache {
       const f = here !== undefined ? this.#o.store.hashPath(here, fresh) : undefined;
       if (!f) return undefined;
       size += f.size;
-      h.update(`${url}\0${f.sha256}\n`);
+      h.update(`${toRecordedUrl(url, this.#base)}\0${f.sha256}\n`);
     }
     return { sha256: h.digest("hex"), size };
   }
