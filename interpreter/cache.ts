@@ -112,6 +112,10 @@ export class Cache {
   readonly #appParts = new Map<string, { command: string; params: string[] }>();
   readonly #rerun: ReadonlySet<string>;
   readonly #paramHashes = new Map<string, string>();
+  /** Temp outputs, by URL: the task writing each. */
+  readonly #temps = new Map<string, string>();
+  /** Tasks whose deleted temp outputs no task of the run needs. */
+  readonly #notNeeded = new Set<string>();
   /** The workspace's URL: its files are recorded relative to it. */
   readonly #base: string;
 
@@ -150,7 +154,7 @@ export class Cache {
     const here = localPath(f.url);
     if (here !== undefined && f.staging !== "transfer") {
       const h = this.#o.store.hashPath(here);
-      return h ? `sha256:${h.sha256}` : undefined;
+      return h ? `sha256:${h.sha256}` : this.#deletedTemp(f.url);
     }
     // A remote file: what the provider recorded when it fetched the copy.
     const rec = f.staging === "transfer" && f.path.startsWith("/")
@@ -159,6 +163,47 @@ export class Cache {
     if (!rec) return undefined;
     if (rec.sha256) return `sha256:${rec.sha256}`;
     return `validators:${canonical(rec.validators)}`;
+  }
+
+  /**
+   * The hash a deleted temp output had when its producer's success was recorded (its readers
+   * compare it with what they read), or undefined when `url` is no temp output with one.
+   */
+  #deletedTemp(url: string): string | undefined {
+    const producer = this.#temps.get(url);
+    const o = producer === undefined
+      ? undefined
+      : this.#o.store.successes().get(producer)?.outputs.find((o) => o.url === url && !o.glob);
+    return o ? `sha256:${o.sha256}` : undefined;
+  }
+
+  /** The temp outputs of these tasks (a plan's): their readers may find them deleted. */
+  noteTemps(tasks: readonly PlanTask[]): void {
+    for (const t of tasks) for (const f of t.outputs) if (f.temp) this.#temps.set(f.url, t.id);
+  }
+
+  /** Whether any task noted (see {@linkcode noteTemps}) has a temp output. */
+  get hasTemps(): boolean {
+    return this.#temps.size > 0;
+  }
+
+  /**
+   * Let `task` be skipped though temp outputs of its are deleted: no task of the run reads them
+   * (a plan found every reader cached). Without it, a deleted temp output runs its task.
+   */
+  tempsNotNeeded(task: string): void {
+    this.#notNeeded.add(task);
+  }
+
+  /**
+   * The temp outputs of `task` deleted since its recorded success, when that is all that
+   * keeps it from being skipped (its key aside).
+   */
+  deletedTemps(task: PlanTask): PlanFile[] {
+    const record = this.#o.store.successes().get(task.id);
+    if (!record || !task.outputs.some((f) => f.temp)) return [];
+    const check = this.#checkOutputs(task, record.outputs);
+    return check.bad === undefined ? check.temps : [];
   }
 
   /** The key parts of a task as things are now; `missing` names an input that is not there. */
@@ -229,9 +274,13 @@ export class Cache {
     if (key !== record.key) {
       return { cached: false, reason: why(record.parts as unknown as KeyParts, parts), ...base };
     }
-    const bad = this.#checkOutputs(record.outputs);
+    const check = this.#checkOutputs(task, record.outputs);
+    const bad = check.bad ??
+      (check.temps.length > 0 && !this.#notNeeded.has(task.id)
+        ? `output ${check.temps[0]!.name} missing`
+        : undefined);
     if (bad) return { cached: false, reason: bad, ...base };
-    return { cached: true, reason: "cached", ...base, record };
+    return { cached: true, reason: tempReason(check.temps) ?? "cached", ...base, record };
   }
 
   /** Why the task runs whatever its state says: `--no-cache`, `--rerun`, `cache: false`. */
@@ -263,9 +312,13 @@ export class Cache {
     const learns = upstream !== undefined && (upstream.slots.size > 0 || upstream.results);
     if (!learns && fetched.length === 0) {
       const d = this.decide(task);
-      return d.cached
-        ? { action: "cached", reason: "cached" }
-        : { action: "run", reason: d.reason };
+      if (d.cached) return { action: "cached", reason: d.reason };
+      // Deleted temp outputs: skipped unless a task reads them (the plan looks at its readers).
+      const temps = d.reason.startsWith("output ") ? this.deletedTemps(task) : [];
+      if (temps.length > 0 && d.key === record.key) {
+        return { action: "cached", reason: tempReason(temps)! };
+      }
+      return { action: "run", reason: d.reason };
     }
     const unknown = new Set([...(upstream?.slots ?? []), ...fetched]);
     const { parts } = this.parts(task);
@@ -276,7 +329,7 @@ export class Cache {
     const known = (p: KeyParts) => knownParts(p, unknown, upstream?.results === true);
     const was = known(record.parts as unknown as KeyParts), now = known(parts);
     if (canonical(was) !== canonical(now)) return { action: "run", reason: why(was, now) };
-    const bad = this.#checkOutputs(record.outputs);
+    const bad = this.#checkOutputs(task, record.outputs).bad;
     if (bad) return { action: "run", reason: bad };
     return {
       action: "may-run",
@@ -289,16 +342,26 @@ export class Cache {
     return this.#o.workflow.apps[app]?.run?.kind === "function";
   }
 
-  #checkOutputs(outputs: readonly OutputRecord[]): string | undefined {
+  /**
+   * Whether the recorded outputs of `task` are there as recorded: `bad` says why not; `temps`
+   * are its temp outputs that are gone (deleted once read).
+   */
+  #checkOutputs(
+    task: PlanTask,
+    outputs: readonly OutputRecord[],
+  ): { bad?: string; temps: PlanFile[] } {
+    const temps: PlanFile[] = [];
     for (const o of outputs) {
       if (o.remote) continue; // uploaded: checking would mean asking the server
       const here = localPath(o.url);
       if (here === undefined) continue;
       const h = o.glob ? this.#hashFiles(o.files ?? []) : this.#o.store.hashPath(here);
-      if (!h) return `output ${o.name} missing`;
-      if (h.sha256 !== o.sha256) return `output ${o.name} modified`;
+      const temp = !h && !o.glob ? task.outputs.find((f) => f.temp && f.url === o.url) : undefined;
+      if (temp) temps.push(temp);
+      else if (!h) return { bad: `output ${o.name} missing`, temps };
+      else if (h.sha256 !== o.sha256) return { bad: `output ${o.name} modified`, temps };
     }
-    return undefined;
+    return { temps };
   }
 
   /** The hash of a list of files (their URLs and contents); undefined when one is missing. */
@@ -370,6 +433,13 @@ export class Cache {
       ...logs,
     });
   }
+}
+
+/** Why a task with deleted temp outputs is skipped: `output bam: temp, deleted, not needed`. */
+function tempReason(temps: readonly PlanFile[]): string | undefined {
+  return temps.length > 0
+    ? `output ${[...new Set(temps.map((f) => f.name))].join(", ")}: temp, deleted, not needed`
+    : undefined;
 }
 
 /** Key parts without what only the run learns: these input slots, and the results when asked. */
