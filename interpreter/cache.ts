@@ -20,12 +20,12 @@
 import { createHash } from "node:crypto";
 import { canonical, sha256 } from "./canonical.ts";
 import { dirname, relative, resolve } from "node:path";
-import type { App, Workflow } from "../dsl/model.ts";
+import type { App, Executor, Workflow } from "../dsl/model.ts";
 import type { PlanFile, PlanStatus, PlanTask } from "./plan.ts";
 import type { OutputRecord, StateStore, SuccessRecord } from "./state.ts";
 import { readCacheRecord } from "../providers/staging/transfer.ts";
 import { type FileValue, localPath } from "./values.ts";
-import { toRecordedUrl } from "./urls.ts";
+import { toRecordedUrl, workspaceRelative } from "./urls.ts";
 
 /** The parts of a cache key (what `ignore` can name). */
 export interface KeyParts {
@@ -46,6 +46,16 @@ export interface KeyParts {
   outputs: string[];
   /** Hashes of what the function tasks it depends on returned (it reads them), by task id. */
   results?: Record<string, string>;
+  /** The executor's `env` (what the app's `env` leaves of it), when it has one. */
+  executor_env?: Record<string, string>;
+  /** The executor's `worker_init`, when it has one. */
+  worker_init?: string;
+  /**
+   * The paths the task sees where the executor's staging makes them other than the workspace's
+   * (`in-place` rules, copies on the node, transfers to the executor's storage), by `in:SLOT` or
+   * `out:SLOT`; workspace paths relative to it.
+   */
+  paths?: Record<string, string[]>;
 }
 
 /** Whether a task runs, and why. */
@@ -86,6 +96,8 @@ export interface CacheOptions {
   readonly noCache?: boolean;
   /** Run these apps or task ids whatever their state (`--rerun`). */
   readonly rerun?: readonly string[];
+  /** The executors in effect (the workflow's, overridden by the site file's). */
+  readonly executors?: Readonly<Record<string, Executor>>;
 }
 
 const PARAM_REF = /\bparams\s*\.\s*([A-Za-z_][A-Za-z0-9_-]*)/g;
@@ -118,11 +130,14 @@ export class Cache {
   readonly #notNeeded = new Set<string>();
   /** The workspace's URL: its files are recorded relative to it. */
   readonly #base: string;
+  /** The workspace's path, with a trailing slash. */
+  readonly #wsPrefix: string;
 
   /** A cache over one state store. */
   constructor(options: CacheOptions) {
     this.#o = options;
     this.#base = options.store.workspaceUrl;
+    this.#wsPrefix = `${options.store.workspace}/`;
     this.#rerun = new Set(options.rerun ?? []);
   }
 
@@ -242,15 +257,53 @@ export class Cache {
       if (r !== undefined) results[d] = sha256(canonical(r));
     }
     if (Object.keys(results).length > 0) parts.results = results;
+    this.#executorParts(task, parts);
     for (const ig of app.cache.ignore) {
       const [part, name] = ig.split(".") as [keyof KeyParts, string | undefined];
       if (name === undefined) delete parts[part];
       else {
         const sub = parts[part] as Record<string, unknown> | undefined;
         if (sub && typeof sub === "object") delete sub[name];
+        // The executor's parts are left out when empty: as if the executor had none.
+        if (part === "executor_env" && sub && Object.keys(sub).length === 0) delete parts[part];
       }
     }
     return missing !== undefined ? { parts, missing } : { parts };
+  }
+
+  /**
+   * What the executor changes of what the task sees: its env, its worker_init, the paths its
+   * staging gives files. Each part is left out when empty, so tasks on executors without them
+   * keep their keys.
+   */
+  #executorParts(task: PlanTask, parts: KeyParts): void {
+    const ex = this.#o.executors?.[task.executor];
+    if (!ex) return;
+    const env = Object.entries(ex.env).filter(([k]) => !(k in task.env));
+    if (env.length > 0) parts.executor_env = Object.fromEntries(env);
+    if (ex.workerInit !== undefined && ex.workerInit !== "") parts.worker_init = ex.workerInit;
+    const paths: Record<string, string[]> = {};
+    for (const [role, files] of [["in", task.inputs], ["out", task.outputs]] as const) {
+      for (const f of files) {
+        const seen = this.#stagedPath(f);
+        if (seen !== undefined) (paths[`${role}:${f.name}`] ??= []).push(seen);
+      }
+    }
+    if (Object.keys(paths).length > 0) parts.paths = paths;
+  }
+
+  /**
+   * The path a task sees for `f` when its executor's staging chose it (an in-place rule, a copy
+   * on the node, a transfer to the executor's storage), workspace paths relative to it; undefined
+   * for a file seen where it is in the workspace, or fetched into the workspace.
+   */
+  #stagedPath(f: PlanFile): string | undefined {
+    if (f.staging === "none") return undefined;
+    const inWorkspace = f.path.startsWith(this.#wsPrefix);
+    if (f.staging === "transfer" && inWorkspace) return undefined;
+    if (!inWorkspace) return f.path;
+    const rel = f.path.slice(this.#wsPrefix.length);
+    return rel === workspaceRelative(f.url, this.#base) ? undefined : rel;
   }
 
   /** The key of a set of parts. */
@@ -472,6 +525,18 @@ function why(before: KeyParts, now: KeyParts): string {
   const be = before.env ?? {}, ne = now.env ?? {};
   for (const k of new Set([...Object.keys(be), ...Object.keys(ne)])) {
     if (be[k] !== ne[k]) return `env ${k} changed`;
+  }
+  const bx = before.executor_env ?? {}, nx = now.executor_env ?? {};
+  for (const k of new Set([...Object.keys(bx), ...Object.keys(nx)])) {
+    if (bx[k] !== nx[k]) return `executor env ${k} changed`;
+  }
+  if (before.worker_init !== now.worker_init) return "worker_init changed";
+  const bs = before.paths ?? {}, ns = now.paths ?? {};
+  for (const k of new Set([...Object.keys(bs), ...Object.keys(ns)])) {
+    if (canonical(bs[k]) !== canonical(ns[k])) {
+      const [role, slot] = [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)];
+      return `path of ${role === "in" ? "input" : "output"} ${slot} changed`;
+    }
   }
   if ((before.version ?? null) !== (now.version ?? null)) return "version changed";
   if (canonical(before.outputs) !== canonical(now.outputs)) return "outputs changed";

@@ -51,6 +51,7 @@ export function statefulPlan(
     baseDir: dirname(resolve(o.file)),
     noCache: o.noCache === true,
     rerun: o.rerun ?? [],
+    executors: o.executors,
   });
   const plan = planWithCache(o.plan, cache, o.store, (known) => {
     const c = compileKnown(r, o, known);

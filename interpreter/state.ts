@@ -273,6 +273,11 @@ export class StateStore {
     return store;
   }
 
+  /** The workspace, absolute. */
+  get workspace(): string {
+    return this.#file.workspace;
+  }
+
   /** The workspace as a URL (files in it are recorded relative to it). */
   get workspaceUrl(): string {
     return workspaceUrl(this.#file.workspace);
