@@ -18,12 +18,14 @@
  */
 
 import { createHash } from "node:crypto";
+import { canonical, sha256 } from "./canonical.ts";
 import { dirname, relative, resolve } from "node:path";
-import type { App, Workflow } from "../dsl/model.ts";
+import type { App, Executor, Workflow } from "../dsl/model.ts";
 import type { PlanFile, PlanStatus, PlanTask } from "./plan.ts";
 import type { Hashed, OutputRecord, StateStore, SuccessRecord } from "./state.ts";
 import { readCacheRecord } from "../providers/staging/transfer.ts";
 import { type FileValue, localPath } from "./values.ts";
+import { toRecordedUrl, workspaceRelative } from "./urls.ts";
 
 /** The parts of a cache key (what `ignore` can name). */
 export interface KeyParts {
@@ -40,10 +42,20 @@ export interface KeyParts {
   env?: Record<string, string>;
   /** The app's version. */
   version?: string | null;
-  /** The outputs' URLs. */
+  /** The outputs' URLs, those of workspace files relative to it (`./out/a.txt`). */
   outputs: string[];
   /** Hashes of what the function tasks it depends on returned (it reads them), by task id. */
   results?: Record<string, string>;
+  /** The executor's `env` (what the app's `env` leaves of it), when it has one. */
+  executor_env?: Record<string, string>;
+  /** The executor's `worker_init`, when it has one. */
+  worker_init?: string;
+  /**
+   * The paths the task sees where the executor's staging makes them other than the workspace's
+   * (`in-place` rules, copies on the node, transfers to the executor's storage), by `in:SLOT` or
+   * `out:SLOT`; workspace paths relative to it.
+   */
+  paths?: Record<string, string[]>;
 }
 
 /** Whether a task runs, and why. */
@@ -84,6 +96,8 @@ export interface CacheOptions {
   readonly noCache?: boolean;
   /** Run these apps or task ids whatever their state (`--rerun`). */
   readonly rerun?: readonly string[];
+  /** The executors in effect (the workflow's, overridden by the site file's). */
+  readonly executors?: Readonly<Record<string, Executor>>;
 }
 
 const PARAM_REF = /\bparams\s*\.\s*([A-Za-z_][A-Za-z0-9_-]*)/g;
@@ -104,33 +118,26 @@ function templates(app: App): string[] {
   return out;
 }
 
-function sha256(text: string | Uint8Array): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-/** Canonical JSON: object keys sorted, so equal values hash equally. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") {
-    return `{${
-      Object.keys(v).sort().map((k) =>
-        `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`
-      ).join(",")
-    }}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-
 /** Decides, for each task, whether it runs; records successes. */
 export class Cache {
   readonly #o: CacheOptions;
   readonly #appParts = new Map<string, { command: string; params: string[] }>();
   readonly #rerun: ReadonlySet<string>;
   readonly #paramHashes = new Map<string, string>();
+  /** Temp outputs, by URL: the task writing each. */
+  readonly #temps = new Map<string, string>();
+  /** Tasks whose deleted temp outputs no task of the run needs. */
+  readonly #notNeeded = new Set<string>();
+  /** The workspace's URL: its files are recorded relative to it. */
+  readonly #base: string;
+  /** The workspace's path, with a trailing slash. */
+  readonly #wsPrefix: string;
 
   /** A cache over one state store. */
   constructor(options: CacheOptions) {
     this.#o = options;
+    this.#base = options.store.workspaceUrl;
+    this.#wsPrefix = `${options.store.workspace}/`;
     this.#rerun = new Set(options.rerun ?? []);
   }
 
@@ -162,7 +169,7 @@ export class Cache {
     const here = localPath(f.url);
     if (here !== undefined && f.staging !== "transfer") {
       const h = this.#o.store.hashPath(here);
-      return h ? `sha256:${h.sha256}` : undefined;
+      return h ? `sha256:${h.sha256}` : this.#deletedTemp(f.url);
     }
     // A remote file: what the provider recorded when it fetched the copy.
     const rec = f.staging === "transfer" && f.path.startsWith("/")
@@ -171,6 +178,47 @@ export class Cache {
     if (!rec) return undefined;
     if (rec.sha256) return `sha256:${rec.sha256}`;
     return `validators:${canonical(rec.validators)}`;
+  }
+
+  /**
+   * The hash a deleted temp output had when its producer's success was recorded (its readers
+   * compare it with what they read), or undefined when `url` is no temp output with one.
+   */
+  #deletedTemp(url: string): string | undefined {
+    const producer = this.#temps.get(url);
+    const o = producer === undefined
+      ? undefined
+      : this.#o.store.successes().get(producer)?.outputs.find((o) => o.url === url && !o.glob);
+    return o ? `sha256:${o.sha256}` : undefined;
+  }
+
+  /** The temp outputs of these tasks (a plan's): their readers may find them deleted. */
+  noteTemps(tasks: readonly PlanTask[]): void {
+    for (const t of tasks) for (const f of t.outputs) if (f.temp) this.#temps.set(f.url, t.id);
+  }
+
+  /** Whether any task noted (see {@linkcode noteTemps}) has a temp output. */
+  get hasTemps(): boolean {
+    return this.#temps.size > 0;
+  }
+
+  /**
+   * Let `task` be skipped though temp outputs of its are deleted: no task of the run reads them
+   * (a plan found every reader cached). Without it, a deleted temp output runs its task.
+   */
+  tempsNotNeeded(task: string): void {
+    this.#notNeeded.add(task);
+  }
+
+  /**
+   * The temp outputs of `task` deleted since its recorded success, when that is all that
+   * keeps it from being skipped (its key aside).
+   */
+  deletedTemps(task: PlanTask): PlanFile[] {
+    const record = this.#o.store.successes().get(task.id);
+    if (!record || !task.outputs.some((f) => f.temp)) return [];
+    const check = this.#checkOutputs(task, record.outputs);
+    return check.bad === undefined ? check.temps : [];
   }
 
   /** The key parts of a task as things are now; `missing` names an input that is not there. */
@@ -199,7 +247,7 @@ export class Cache {
       inputs,
       env: { ...task.env },
       version: app.version ?? null,
-      outputs: task.outputs.map((f) => f.url),
+      outputs: task.outputs.map((f) => toRecordedUrl(f.url, this.#base)),
     };
     // Function results it is handed (args.results, FERRY_RESULTS) are inputs too.
     const successes = this.#o.store.successes();
@@ -209,15 +257,53 @@ export class Cache {
       if (r !== undefined) results[d] = sha256(canonical(r));
     }
     if (Object.keys(results).length > 0) parts.results = results;
+    this.#executorParts(task, parts);
     for (const ig of app.cache.ignore) {
       const [part, name] = ig.split(".") as [keyof KeyParts, string | undefined];
       if (name === undefined) delete parts[part];
       else {
         const sub = parts[part] as Record<string, unknown> | undefined;
         if (sub && typeof sub === "object") delete sub[name];
+        // The executor's parts are left out when empty: as if the executor had none.
+        if (part === "executor_env" && sub && Object.keys(sub).length === 0) delete parts[part];
       }
     }
     return missing !== undefined ? { parts, missing } : { parts };
+  }
+
+  /**
+   * What the executor changes of what the task sees: its env, its worker_init, the paths its
+   * staging gives files. Each part is left out when empty, so tasks on executors without them
+   * keep their keys.
+   */
+  #executorParts(task: PlanTask, parts: KeyParts): void {
+    const ex = this.#o.executors?.[task.executor];
+    if (!ex) return;
+    const env = Object.entries(ex.env).filter(([k]) => !(k in task.env));
+    if (env.length > 0) parts.executor_env = Object.fromEntries(env);
+    if (ex.workerInit !== undefined && ex.workerInit !== "") parts.worker_init = ex.workerInit;
+    const paths: Record<string, string[]> = {};
+    for (const [role, files] of [["in", task.inputs], ["out", task.outputs]] as const) {
+      for (const f of files) {
+        const seen = this.#stagedPath(f);
+        if (seen !== undefined) (paths[`${role}:${f.name}`] ??= []).push(seen);
+      }
+    }
+    if (Object.keys(paths).length > 0) parts.paths = paths;
+  }
+
+  /**
+   * The path a task sees for `f` when its executor's staging chose it (an in-place rule, a copy
+   * on the node, a transfer to the executor's storage), workspace paths relative to it; undefined
+   * for a file seen where it is in the workspace, or fetched into the workspace.
+   */
+  #stagedPath(f: PlanFile): string | undefined {
+    if (f.staging === "none") return undefined;
+    const inWorkspace = f.path.startsWith(this.#wsPrefix);
+    if (f.staging === "transfer" && inWorkspace) return undefined;
+    if (!inWorkspace) return f.path;
+    const rel = f.path.slice(this.#wsPrefix.length);
+    return rel === workspaceRelative(f.url, this.#base) ? undefined : rel;
   }
 
   /** The key of a set of parts. */
@@ -241,9 +327,13 @@ export class Cache {
     if (key !== record.key) {
       return { cached: false, reason: why(record.parts as unknown as KeyParts, parts), ...base };
     }
-    const bad = this.#checkOutputs(record.outputs);
+    const check = this.#checkOutputs(task, record.outputs);
+    const bad = check.bad ??
+      (check.temps.length > 0 && !this.#notNeeded.has(task.id)
+        ? `output ${check.temps[0]!.name} missing`
+        : undefined);
     if (bad) return { cached: false, reason: bad, ...base };
-    return { cached: true, reason: "cached", ...base, record };
+    return { cached: true, reason: tempReason(check.temps) ?? "cached", ...base, record };
   }
 
   /** Why the task runs whatever its state says: `--no-cache`, `--rerun`, `cache: false`. */
@@ -275,9 +365,13 @@ export class Cache {
     const learns = upstream !== undefined && (upstream.slots.size > 0 || upstream.results);
     if (!learns && fetched.length === 0) {
       const d = this.decide(task);
-      return d.cached
-        ? { action: "cached", reason: "cached" }
-        : { action: "run", reason: d.reason };
+      if (d.cached) return { action: "cached", reason: d.reason };
+      // Deleted temp outputs: skipped unless a task reads them (the plan looks at its readers).
+      const temps = d.reason.startsWith("output ") ? this.deletedTemps(task) : [];
+      if (temps.length > 0 && d.key === record.key) {
+        return { action: "cached", reason: tempReason(temps)! };
+      }
+      return { action: "run", reason: d.reason };
     }
     const unknown = new Set([...(upstream?.slots ?? []), ...fetched]);
     const { parts } = this.parts(task);
@@ -288,7 +382,7 @@ export class Cache {
     const known = (p: KeyParts) => knownParts(p, unknown, upstream?.results === true);
     const was = known(record.parts as unknown as KeyParts), now = known(parts);
     if (canonical(was) !== canonical(now)) return { action: "run", reason: why(was, now) };
-    const bad = this.#checkOutputs(record.outputs);
+    const bad = this.#checkOutputs(task, record.outputs).bad;
     if (bad) return { action: "run", reason: bad };
     return {
       action: "may-run",
@@ -301,16 +395,26 @@ export class Cache {
     return this.#o.workflow.apps[app]?.run?.kind === "function";
   }
 
-  #checkOutputs(outputs: readonly OutputRecord[]): string | undefined {
+  /**
+   * Whether the recorded outputs of `task` are there as recorded: `bad` says why not; `temps`
+   * are its temp outputs that are gone (deleted once read).
+   */
+  #checkOutputs(
+    task: PlanTask,
+    outputs: readonly OutputRecord[],
+  ): { bad?: string; temps: PlanFile[] } {
+    const temps: PlanFile[] = [];
     for (const o of outputs) {
       if (o.remote) continue; // uploaded: checking would mean asking the server
       const here = localPath(o.url);
       if (here === undefined) continue;
       const h = o.glob ? this.#hashFiles(o.files ?? []) : this.#o.store.hashPath(here);
-      if (!h) return `output ${o.name} missing`;
-      if (h.sha256 !== o.sha256) return `output ${o.name} modified`;
+      const temp = !h && !o.glob ? task.outputs.find((f) => f.temp && f.url === o.url) : undefined;
+      if (temp) temps.push(temp);
+      else if (!h) return { bad: `output ${o.name} missing`, temps };
+      else if (h.sha256 !== o.sha256) return { bad: `output ${o.name} modified`, temps };
     }
-    return undefined;
+    return { temps };
   }
 
   /** The hash of a list of files (their URLs and contents); undefined when one is missing. */
@@ -318,7 +422,7 @@ export class Cache {
     return combineFiles(urls, (url) => {
       const here = localPath(url);
       return here !== undefined ? this.#o.store.hashPath(here) : undefined;
-    });
+    }, this.#base);
   }
 
   /** {@linkcode #hashFiles} of files just written, read again whatever was known of them. */
@@ -334,7 +438,7 @@ export class Cache {
         here !== undefined ? await this.#o.store.hashPathAsync(here, true, signal) : undefined,
       );
     }
-    return combineFiles(urls, (url) => hashes.get(url));
+    return combineFiles(urls, (url) => hashes.get(url), this.#base);
   }
 
   /**
@@ -426,10 +530,14 @@ export class Cache {
   }
 }
 
-/** The hash of a list of files (their URLs and contents); undefined when one is missing. */
+/**
+ * The hash of a list of files (their URLs, workspace files relative to `base`, and contents);
+ * undefined when one is missing.
+ */
 function combineFiles(
   urls: readonly string[],
   hashOf: (url: string) => Hashed | undefined,
+  base: string,
 ): Hashed | undefined {
   const h = createHash("sha256");
   let size = 0;
@@ -437,9 +545,16 @@ function combineFiles(
     const f = hashOf(url);
     if (!f) return undefined;
     size += f.size;
-    h.update(`${url}\0${f.sha256}\n`);
+    h.update(`${toRecordedUrl(url, base)}\0${f.sha256}\n`);
   }
   return { sha256: h.digest("hex"), size };
+}
+
+/** Why a task with deleted temp outputs is skipped: `output bam: temp, deleted, not needed`. */
+function tempReason(temps: readonly PlanFile[]): string | undefined {
+  return temps.length > 0
+    ? `output ${[...new Set(temps.map((f) => f.name))].join(", ")}: temp, deleted, not needed`
+    : undefined;
 }
 
 /** Key parts without what only the run learns: these input slots, and the results when asked. */
@@ -472,6 +587,18 @@ function why(before: KeyParts, now: KeyParts): string {
   const be = before.env ?? {}, ne = now.env ?? {};
   for (const k of new Set([...Object.keys(be), ...Object.keys(ne)])) {
     if (be[k] !== ne[k]) return `env ${k} changed`;
+  }
+  const bx = before.executor_env ?? {}, nx = now.executor_env ?? {};
+  for (const k of new Set([...Object.keys(bx), ...Object.keys(nx)])) {
+    if (bx[k] !== nx[k]) return `executor env ${k} changed`;
+  }
+  if (before.worker_init !== now.worker_init) return "worker_init changed";
+  const bs = before.paths ?? {}, ns = now.paths ?? {};
+  for (const k of new Set([...Object.keys(bs), ...Object.keys(ns)])) {
+    if (canonical(bs[k]) !== canonical(ns[k])) {
+      const [role, slot] = [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)];
+      return `path of ${role === "in" ? "input" : "output"} ${slot} changed`;
+    }
   }
   if ((before.version ?? null) !== (now.version ?? null)) return "version changed";
   if (canonical(before.outputs) !== canonical(now.outputs)) return "outputs changed";

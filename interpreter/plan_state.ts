@@ -12,7 +12,7 @@ import type { Executor, ParamValue } from "../dsl/model.ts";
 import { Cache, type Upstream } from "./cache.ts";
 import type { CheckResult } from "./check.ts";
 import { compile } from "./compile.ts";
-import { buildPlan, type Plan, type PlanTask, summarize } from "./plan.ts";
+import { buildPlan, type Plan, type PlanStatus, type PlanTask, summarize } from "./plan.ts";
 import type { StateStore, SuccessRecord } from "./state.ts";
 import type { Expansion } from "./expand.ts";
 import { resolveTargets } from "./targets.ts";
@@ -53,6 +53,7 @@ export async function statefulPlan(
     baseDir: dirname(resolve(o.file)),
     noCache: o.noCache === true,
     rerun: o.rerun ?? [],
+    executors: o.executors,
   });
   const plan = await planWithCache(
     o.plan,
@@ -113,18 +114,75 @@ export function knownFrom(
 
 /**
  * The plan with each task's status and the counts updated. Tasks come in
- * dependency order, so each sees what runs (or may run) before it.
+ * dependency order, so each sees what runs (or may run) before it. A task
+ * whose temp outputs were deleted (once read) is skipped while every task
+ * reading them is; when one of them runs (or may run), so does the task, first.
  */
 export function applyCache(plan: Plan, cache: Cache): Plan {
+  cache.noteTemps(plan.tasks);
+  const needed = new Map<string, string>();
+  for (;;) {
+    const tasks = withStatuses(plan.tasks, cache, needed);
+    const more = cache.hasTemps ? tempsNeeded(tasks, cache, needed) : [];
+    if (more.length === 0) {
+      if (cache.hasTemps) {
+        for (const t of tasks) if (t.status.action !== "run") cache.tempsNotNeeded(t.id);
+      }
+      return { ...plan, tasks, summary: summarize(tasks, plan.transfers) };
+    }
+    for (const [id, why] of more) needed.set(id, why);
+  }
+}
+
+/** Each task with its status; those in `needed` run, for the reason given there. */
+function withStatuses(
+  planned: readonly PlanTask[],
+  cache: Cache,
+  needed: ReadonlyMap<string, string>,
+): PlanTask[] {
   const before = new Map<string, PlanTask>();
-  const tasks = plan.tasks.map((t) => {
+  return planned.map((t) => {
     const deps = t.deps.flatMap((d) => before.get(d) ?? []);
-    const status = cache.planStatus(t, deps.length > 0 ? upstreamOf(t, deps, cache) : undefined);
+    const why = needed.get(t.id);
+    const status: PlanStatus = why !== undefined
+      ? { action: "run", reason: why }
+      : cache.planStatus(t, deps.length > 0 ? upstreamOf(t, deps, cache) : undefined);
     const task = { ...t, status };
     if (status.action !== "cached") before.set(t.id, task);
     return task;
   });
-  return { ...plan, tasks, summary: summarize(tasks, plan.transfers) };
+}
+
+/**
+ * Tasks (not yet in `needed`) whose deleted temp outputs a task that runs reads, or one that
+ * may run because of another task than theirs (a task that may run only because their producer
+ * may, finds them as they were recorded when it does not): each with why it runs
+ * (`output bam: temp, deleted, needed by call[A]`).
+ */
+function tempsNeeded(
+  tasks: readonly PlanTask[],
+  cache: Cache,
+  needed: ReadonlyMap<string, string>,
+): [string, string][] {
+  const out: [string, string][] = [];
+  const action = new Map(tasks.map((t) => [t.id, t.status.action]));
+  const needs = (r: PlanTask, producer: string) =>
+    r.status.action === "run" || r.status.action === "dynamic" ||
+    (r.status.action === "may-run" &&
+      r.deps.some((d) => d !== producer && action.get(d) !== "cached"));
+  for (const t of tasks) {
+    if (t.status.action === "run" || needed.has(t.id)) continue;
+    for (const f of cache.deletedTemps(t)) {
+      const reader = tasks.find((r) =>
+        r.inputs.some((i) => i.url === f.url || i.url.startsWith(`${f.url}/`)) && needs(r, t.id)
+      );
+      if (reader) {
+        out.push([t.id, `output ${f.name}: temp, deleted, needed by ${reader.id}`]);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** What the tasks before `t` that run or may run (`deps`) leave unknown to a plan. */

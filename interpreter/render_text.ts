@@ -49,7 +49,7 @@ function fileLines(t: PlanTask, workspace: string): string[] {
 export function statusText(s: PlanStatus): string {
   switch (s.action) {
     case "cached":
-      return "cached";
+      return s.reason === "cached" ? "cached" : `cached: ${s.reason}`;
     case "dynamic":
       return s.reason;
     case "may-run":

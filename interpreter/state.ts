@@ -22,6 +22,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import process from "node:process";
 import { join, resolve } from "node:path";
+import { relativizeSuccesses } from "./state_migrate.ts";
+import { fromRecordedUrl, toRecordedUrl, workspaceUrl } from "./urls.ts";
 
 /** The part of node:sqlite's prepared statement this module uses. */
 interface StatementSync {
@@ -50,10 +52,13 @@ const { DatabaseSync: Database } = builtins.getBuiltinModule("node:sqlite") as {
 };
 
 /** The schema version this code writes; older databases are migrated on open. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
-/** Ordered migrations: index i brings a database from version i to i + 1. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * Ordered migrations: index i brings a database from version i to i + 1, as SQL or as a
+ * function given the database and the workspace it is in.
+ */
+const MIGRATIONS: readonly (string | ((db: DatabaseSync, workspace: string) => void))[] = [
   `
   CREATE TABLE runs (
     id TEXT PRIMARY KEY,
@@ -102,6 +107,8 @@ const MIGRATIONS: readonly string[] = [
     sha256 TEXT NOT NULL
   );
   `,
+  // 2: workspace files recorded relative to the workspace (keys computed again).
+  relativizeSuccesses,
 ];
 
 /** One output of a successful task, as recorded. */
@@ -211,6 +218,16 @@ interface StoreFile {
   readonly unwritable?: unknown;
 }
 
+/** An output record with its URLs (and its files' URLs) mapped by `map` against `base`. */
+function mapUrls(
+  o: OutputRecord,
+  base: string,
+  map: (url: string, base: string) => string,
+): OutputRecord {
+  const url = map(o.url, base);
+  return { ...o, url, ...(o.files ? { files: o.files.map((f) => map(f, base)) } : {}) };
+}
+
 /** The state of one workspace. */
 export class StateStore {
   readonly #db: DatabaseSync;
@@ -257,6 +274,16 @@ export class StateStore {
     return store;
   }
 
+  /** The workspace, absolute. */
+  get workspace(): string {
+    return this.#file.workspace;
+  }
+
+  /** The workspace as a URL (files in it are recorded relative to it). */
+  get workspaceUrl(): string {
+    return workspaceUrl(this.#file.workspace);
+  }
+
   /** Whether this store can only be read (its file system is read-only or full). */
   get readOnly(): boolean {
     return "unwritable" in this.#file;
@@ -282,8 +309,8 @@ export class StateStore {
       );
     }
     for (let v = version; v < STATE_VERSION; v++) {
-      this.#transaction("creating the state's tables", () => {
-        this.#db.exec(MIGRATIONS[v]!);
+      this.#transaction("bringing the state's tables up to date", () => {
+        applyMigration(this.#db, v, this.#file.workspace);
         this.#db.exec(`PRAGMA user_version = ${v + 1}`);
       });
     }
@@ -424,6 +451,7 @@ export class StateStore {
         st.setReturnArrays(true);
         return st.all() as unknown as Row[];
       });
+      const base = this.workspaceUrl;
       for (const r of rows) {
         const [taskId, key, parts, runId, attempt, finishedAt, outputs, result] = r;
         let partsValue: SuccessRecord["parts"] | undefined;
@@ -437,7 +465,9 @@ export class StateStore {
           runId,
           attempt,
           finishedAt,
-          outputs: JSON.parse(outputs),
+          outputs: (JSON.parse(outputs) as OutputRecord[]).map((o) =>
+            mapUrls(o, base, fromRecordedUrl)
+          ),
           ...(result !== null ? { result: JSON.parse(result) } : {}),
         });
       }
@@ -485,7 +515,7 @@ export class StateStore {
         s.runId,
         s.attempt,
         s.finishedAt,
-        JSON.stringify(s.outputs),
+        JSON.stringify(s.outputs.map((o) => mapUrls(o, this.workspaceUrl, toRecordedUrl))),
         s.result !== undefined ? JSON.stringify(s.result) : null,
       );
       this.#writeMemo();
@@ -683,6 +713,13 @@ export function damagedMessage(workspace: string, path: string, detail: string):
   return `${path} is damaged (${detail}). To recover, keep what is still readable with "ferry state repair -w ${w}" ("ferry state check -w ${w}" shows what), or forget every run with "ferry clean --all -w ${w}"`;
 }
 
+/** Bring `db` from version `v` to `v + 1`. */
+function applyMigration(db: DatabaseSync, v: number, workspace: string): void {
+  const m = MIGRATIONS[v]!;
+  if (typeof m === "string") db.exec(m);
+  else m(db, workspace);
+}
+
 /** Close `db`, whatever it says (it is being given up on). */
 function closeQuietly(db: DatabaseSync): void {
   try {
@@ -698,7 +735,7 @@ export function createStateFile(path: string): DatabaseSync {
   const db = new Database(path);
   try {
     db.exec("BEGIN IMMEDIATE");
-    for (let v = 0; v < STATE_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    for (let v = 0; v < STATE_VERSION; v++) applyMigration(db, v, resolve(path, "../.."));
     db.exec(`PRAGMA user_version = ${STATE_VERSION}`);
     db.exec("COMMIT");
     return db;

@@ -106,18 +106,24 @@ export class LogLocator {
       const k = seen.get(o.name) ?? 0;
       seen.set(o.name, k + 1);
       const here = localPath(o.url);
-      if (here === undefined || o.remote || !this.#wroteAt(o, k, many.get(o.name)!, rel)) continue;
-      const moved = within(this.#was, here);
+      if (here === undefined || o.remote) continue;
+      // The state names workspace files in the workspace as it is now; others as they were written.
+      const ws = within(this.#now, here) !== undefined ? this.#now : this.#was;
+      if (!this.#wroteAt(o, k, many.get(o.name)!, rel, ws)) continue;
+      const moved = ws === this.#was ? within(this.#was, here) : undefined;
       return moved === undefined ? here : join(this.#now, moved);
     }
     return undefined;
   }
 
-  /** Whether the `k`th file of output `o` (of `count`) is written at `rel` in the task directory. */
-  #wroteAt(o: OutputRecord, k: number, count: number, rel: string): boolean {
+  /**
+   * Whether the `k`th file of output `o` (of `count`) is written at `rel` in the task directory,
+   * `o` being a file of the workspace `ws`.
+   */
+  #wroteAt(o: OutputRecord, k: number, count: number, rel: string, ws: string): boolean {
     // The slot of a list output's file is `name/k`; one file may be either.
     const slots = count > 1 ? [`${o.name}/${k}`] : [o.name, `${o.name}/0`];
-    return slots.some((slot) => outputRel(o.url, { workspace: this.#was, slot }) === rel);
+    return slots.some((slot) => outputRel(o.url, { workspace: ws, slot }) === rel);
   }
 }
 

@@ -108,3 +108,28 @@ export function safeDecode(s: string): string {
 export function workspaceRelative(url: string, base: string): string | undefined {
   return url.startsWith(base + "/") ? safeDecode(url.slice(base.length + 1)) : undefined;
 }
+
+/**
+ * A URL as the state records it: a file in the workspace (`base`, as {@linkcode workspaceUrl}
+ * gives it) as `./` and its URL path relative to the workspace, so a copied or moved workspace
+ * keeps its cache; any other URL as it is. {@linkcode fromRecordedUrl} reverses it.
+ *
+ * @example
+ * ```ts
+ * import { fromRecordedUrl, toRecordedUrl } from "./urls.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(toRecordedUrl("file:///w/out/a%20b.txt", "file:///w"), "./out/a%20b.txt");
+ * assert.equal(toRecordedUrl("file:///w2/x.txt", "file:///w"), "file:///w2/x.txt");
+ * assert.equal(fromRecordedUrl("./out/a%20b.txt", "file:///v"), "file:///v/out/a%20b.txt");
+ * ```
+ */
+export function toRecordedUrl(url: string, base: string): string {
+  if (url === base) return ".";
+  return url.startsWith(base) && url[base.length] === "/" ? `.${url.slice(base.length)}` : url;
+}
+
+/** The URL a recorded one (see {@linkcode toRecordedUrl}) names in the workspace `base`. */
+export function fromRecordedUrl(recorded: string, base: string): string {
+  if (recorded === ".") return base;
+  return recorded.startsWith("./") ? `${base}${recorded.slice(1)}` : recorded;
+}
