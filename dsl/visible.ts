@@ -60,6 +60,12 @@ export function visibleLines(text: string): string {
   return CONTROL.test(text) ? text.replace(CONTROLS_BUT_LINES, escape) : text;
 }
 
+/** Whether `text` holds a control character {@linkcode visibleLines} would escape. */
+export function hasControlBesideLines(text: string): boolean {
+  CONTROLS_BUT_LINES.lastIndex = 0;
+  return CONTROLS_BUT_LINES.test(text);
+}
+
 /** Whether `text` holds a control character {@linkcode visible} would escape. */
 export function hasControl(text: string): boolean {
   return CONTROL.test(text);
