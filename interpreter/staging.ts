@@ -105,7 +105,12 @@ function fromRule(
   const inTask = () => posix.join("_inputs", o.slot, basename(url));
   switch (rule.action) {
     case "skip":
-      return { kind: "in-place", action: "skip", path: here ?? new URL(url).pathname, rule: index };
+      return {
+        kind: "in-place",
+        action: "skip",
+        path: here ?? safeDecode(new URL(url).pathname),
+        rule: index,
+      };
     case "rewrite":
       return {
         kind: "in-place",

@@ -153,10 +153,13 @@ for (const dialect of ["slurm", "pbs", "lsf", "htcondor"]) {
   });
 }
 
-Deno.test("hostile ids: a local run, its progress lines, summary and status show escapes", async () => {
-  await withTemp(async (ws) => {
+Deno.test("hostile ids: a local run (workspace with a space and ☃), its progress lines, summary and status show escapes", async () => {
+  await withTemp(async (tmp) => {
+    const ws = join(tmp, "my ws ☃");
+    await Deno.mkdir(ws);
     const canary = join(ws, "canary");
     const wf = workflow(canary, "local", SEED + 1);
+    await addFunctionApp(ws, wf);
     const file = await writeJson(ws, wf);
     const r = await ferryRun(["--progress", "lines", file], { FERRY_CANARY: canary });
     assert.equal(r.code, 0, r.stderr);
@@ -171,6 +174,7 @@ Deno.test("hostile ids: a local run, its progress lines, summary and status show
     for (const n of wf.params.names) {
       assert.equal(await Deno.readTextFile(join(ws, "copies", n)), n);
     }
+    assert.equal(await Deno.readTextFile(join(ws, "fn ☃.txt")), "fn ran\n");
     const status = await ferryRun([file], {}, "status");
     assert.equal(status.code, 0, status.stderr);
     assert.deepEqual(rawControls(status.stdout), []);
@@ -189,9 +193,15 @@ let sshd: Sshd | undefined;
 let slurm: SlurmCluster | undefined;
 
 /** Run the hostile workflow on executor `ex` from a site file; assert its outputs and the canary. */
-async function runOn(ws: string, ex: Record<string, unknown>, env: Record<string, string>) {
+async function runOn(
+  ws: string,
+  ex: Record<string, unknown>,
+  env: Record<string, string>,
+  withFunction = false,
+) {
   const canary = join(ws, "canary");
   const wf = workflow(canary, "remote", SEED + 2);
+  if (withFunction) await addFunctionApp(ws, wf);
   const file = await writeJson(ws, wf);
   const site = await writeJson(
     ws,
@@ -210,7 +220,21 @@ async function runOn(ws: string, ex: Record<string, unknown>, env: Record<string
   for (const n of wf.params.names) {
     assert.equal(await Deno.readTextFile(join(ws, "copies", n)), n);
   }
+  if (withFunction) assert.equal(await Deno.readTextFile(join(ws, "fn ☃.txt")), "fn ran\n");
   assert.equal(await exists(canary), false);
+}
+
+/** A `function:` app: its module is found in a workspace whose path holds a space and ☃. */
+async function addFunctionApp(ws: string, wf: ReturnType<typeof workflow>): Promise<void> {
+  await Deno.writeTextFile(
+    join(ws, "steps ☃.ts"),
+    "export function fn(a: { outputs: { out: string } }) {\n" +
+      '  Deno.writeTextFileSync(a.outputs.out, "fn ran\\n");\n}\n',
+  );
+  (wf.apps as Record<string, unknown>).fn = {
+    outputs: { out: "fn ☃.txt" },
+    function: "./steps ☃.ts#fn",
+  };
 }
 
 Deno.test({
@@ -240,9 +264,7 @@ Deno.test({
     await withTemp(async (tmp) => {
       const ws = join(tmp, "my ws ☃");
       await Deno.mkdir(ws);
-      await runOn(ws, { provider: "slurm", options: { partition: "debug" } }, {
-        ...c.env,
-      });
+      await runOn(ws, { provider: "slurm", options: { partition: "debug" } }, c.env, true);
     });
   },
 });
