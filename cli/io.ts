@@ -5,6 +5,8 @@
  * @module
  */
 
+import { hasControlBesideLines, visible } from "../dsl/visible.ts";
+
 /** Where the CLI writes; tests pass their own. */
 export interface CliIO {
   /** Standard output. */
@@ -29,6 +31,36 @@ export function processIO(): CliIO {
 
 const encoder = new TextEncoder();
 
+/** ferry's own escapes: colours (`ESC[1;31m`), and `ESC[H` `ESC[2J` (status --watch). */
+// deno-lint-ignore no-control-regex
+const OWN_ESCAPE = /^\x1b\[[0-9;]*[mHJ]/;
+
+/**
+ * What the CLI writes, with every control character but line feed, tab and ferry's own
+ * escapes shown as an escape: the last guard for a value no renderer escaped (the renderers
+ * escape ids, paths and log lines themselves, line breaks included).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { terminalSafe } from "./io.ts";
+ * assert.equal(terminalSafe("\x1b[1mok\x1b[0m\tx\x1b]0;t\x07\r\n"), "\x1b[1mok\x1b[0m\tx\\x1b]0;t\\x07\\r\n");
+ * ```
+ */
+export function terminalSafe(s: string): string {
+  if (!hasControlBesideLines(s)) return s;
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    const own = c === "\x1b" ? OWN_ESCAPE.exec(s.slice(i, i + 16)) : null;
+    if (own) {
+      out += own[0];
+      i += own[0].length - 1;
+    } else out += c === "\n" || c === "\t" ? c : visible(c);
+  }
+  return out;
+}
+
 /**
  * Writes everything to `w`; once its reader has gone away (`ferry ... | head`)
  * it writes nothing more, quietly. The other stream is not affected: a closed
@@ -38,7 +70,7 @@ function pipeWriter(w: { writeSync(p: Uint8Array): number }): (s: string) => voi
   let closed = false;
   return (s) => {
     if (closed) return;
-    let bytes = encoder.encode(s);
+    let bytes = encoder.encode(terminalSafe(s));
     try {
       while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
     } catch (e) {

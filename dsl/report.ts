@@ -5,6 +5,7 @@
  */
 
 import type { Diagnostic } from "./diagnostic.ts";
+import { visible, visibleLines } from "./visible.ts";
 
 /** Output formats of `ferry check`. */
 export type ReportFormat = "text" | "json" | "github";
@@ -58,7 +59,10 @@ export function formatDiagnostics(
   let out = "";
   for (const d of diagnostics) {
     const sev = d.severity === "error" ? paint("1;31", "error") : paint("1;33", "warning");
-    out += `${paint("1", `${d.file}:${d.line}:${d.column}`)}: ${sev}[${d.code}]: ${d.message}\n`;
+    // A message quotes values (ids, file names): their control characters are shown as escapes.
+    out += `${paint("1", `${visible(d.file)}:${d.line}:${d.column}`)}: ${sev}[${d.code}]: ${
+      visibleLines(d.message)
+    }\n`;
     const text = sources.get(d.file);
     if (text === undefined) continue;
     const ls = lines.get(d.file) ?? text.split(/\r?\n/);

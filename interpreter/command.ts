@@ -1,7 +1,8 @@
 /**
  * Rendering what a task runs: `command` elements become argv entries (a list
  * value becomes several), `shell` scripts get every substituted value
- * shell-quoted, so a file named `$(rm -rf ~); x` is only ever a file name.
+ * shell-quoted, so a file named `$(rm -rf ~); x` is only ever a file name (and one holding
+ * control characters is written `$'a\nb'`, so the script holds none raw).
  * @module
  */
 
@@ -9,7 +10,7 @@ import type { ExprPart } from "../dsl/expr.ts";
 import type { App } from "../dsl/model.ts";
 import { asText, evaluateText, ExpressionError, lookup, type Scope, template } from "./evaluate.ts";
 import { DynamicList, FileValue, kindOf, type Value } from "./values.ts";
-import { shellQuote } from "../providers/_shared/shell.ts";
+import { bashQuote } from "../providers/_shared/shell.ts";
 import type { RenderedRun } from "../providers/batch/types.ts";
 
 // What a task runs is the batch providers' input: the type is theirs, rendered here.
@@ -42,7 +43,7 @@ export function renderArgv(argv: readonly string[], scope: Scope): string[] {
 
 /** Render a bash script: every substituted value quoted, a list as one quoted word per element. */
 export function renderShell(script: string, scope: Scope): string {
-  return evaluateText(template(script), scope, (v, e) => words(v, e).map(shellQuote).join(" "));
+  return evaluateText(template(script), scope, (v, e) => words(v, e).map(bashQuote).join(" "));
 }
 
 /** Render plain text (env values, stdout paths, labels): values as text, lists refused. */

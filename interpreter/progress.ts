@@ -6,6 +6,7 @@
  * @module
  */
 
+import { visible, visibleLines } from "../dsl/visible.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { capLines, logTail } from "./log_tail.ts";
 import type { RunEvents, RunSummary, TaskOutcome } from "./run.ts";
@@ -21,8 +22,8 @@ export interface ProgressIO {
 
 /** Why an attempt failed, in a few words (each line at most 500 characters). */
 export function describeOutcome(o: TaskOutcome): string {
-  if (o.reason) return capLines(o.reason);
-  if (o.message) return capLines(o.message);
+  if (o.reason) return capLines(visibleLines(o.reason));
+  if (o.message) return capLines(visibleLines(o.message));
   if (o.outcome === "timeout") return "exceeded its walltime and was killed";
   if (o.outcome === "cancelled") return "cancelled";
   if (o.signal) return `killed by ${o.signal}`;
@@ -34,12 +35,12 @@ export function describeOutcome(o: TaskOutcome): string {
 /** A finished transfer in one line: what moved, how much, how fast. */
 export function describeTransfer(e: TransferEvent): string {
   const verb = e.direction === "in" ? (e.reused ? "reused" : "fetched") : "uploaded";
-  if (e.error !== undefined) return capLines(e.error);
-  if (e.reused) return `${verb} ${e.url} (unchanged, ${formatBytes(e.bytes)})`;
+  if (e.error !== undefined) return capLines(visibleLines(e.error));
+  if (e.reused) return `${verb} ${visible(e.url)} (unchanged, ${formatBytes(e.bytes)})`;
   const ms = e.ms ?? 0;
   const rate = formatRate(e.bytes, ms);
   const tries = (e.attempts ?? 1) > 1 ? `, ${e.attempts} attempts` : "";
-  return `${verb} ${e.url} (${formatBytes(e.bytes)} in ${formatDuration(ms)}${
+  return `${verb} ${visible(e.url)} (${formatBytes(e.bytes)} in ${formatDuration(ms)}${
     rate ? `, ${rate}` : ""
   }${tries})`;
 }
@@ -57,27 +58,31 @@ export function plainProgress(io: ProgressIO): RunEvents {
     },
     started(task, attempt) {
       io.write(
-        `[${done}/${total}] start ${task.id}${attempt > 1 ? ` (attempt ${attempt})` : ""}\n`,
+        `[${done}/${total}] start ${visible(task.id)}${
+          attempt > 1 ? ` (attempt ${attempt})` : ""
+        }\n`,
       );
     },
     finished(task, attempt, o) {
       done++;
       const took = formatDuration(o.endedAt - o.startedAt);
       if (o.outcome === "succeeded") {
-        io.write(`[${done}/${total}] ${paint("32", "done")}  ${task.id} ${took}\n`);
+        io.write(`[${done}/${total}] ${paint("32", "done")}  ${visible(task.id)} ${took}\n`);
       } else if (o.outcome === "cancelled") {
-        io.write(`[${done}/${total}] ${paint("33", "cancelled")} ${task.id}\n`);
+        io.write(`[${done}/${total}] ${paint("33", "cancelled")} ${visible(task.id)}\n`);
       } else {io.write(
-          `[${done}/${total}] ${
-            paint("31", o.outcome === "timeout" ? "timeout" : "FAILED")
-          } ${task.id}${attempt > 1 ? ` (attempt ${attempt})` : ""}: ${describeOutcome(o)}\n`,
+          `[${done}/${total}] ${paint("31", o.outcome === "timeout" ? "timeout" : "FAILED")} ${
+            visible(task.id)
+          }${attempt > 1 ? ` (attempt ${attempt})` : ""}: ${describeOutcome(o)}\n`,
         );}
     },
     retrying(task, attempt, delayMs, o) {
       io.write(
-        `[${done}/${total}] ${paint("33", "retry")} ${task.id}: attempt ${attempt} failed (${
-          describeOutcome(o)
-        }); again in ${formatDuration(delayMs)}\n`,
+        `[${done}/${total}] ${paint("33", "retry")} ${
+          visible(task.id)
+        }: attempt ${attempt} failed (${describeOutcome(o)}); again in ${
+          formatDuration(delayMs)
+        }\n`,
       );
     },
     cached() {
@@ -109,15 +114,20 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
   // The first failures in full; a run where 10,000 tasks failed reads 20 logs, not 10,000.
   for (const [id] of failed.slice(0, MAX_FAILURES_SHOWN)) {
     const o = s.outcomes.get(id);
-    lines.push(`${paint("31", "✗")} ${paint("1", id)}: ${o ? describeOutcome(o) : "failed"}`);
+    lines.push(
+      `${paint("31", "✗")} ${paint("1", visible(id))}: ${o ? describeOutcome(o) : "failed"}`,
+    );
     if (o?.stderrPath) {
-      for (const l of await logTail(o.stderrPath)) lines.push(`    ${paint("2", "│")} ${l}`);
-      lines.push(`    full log: ${o.stderrPath}`);
+      // A log line is the task's text: it cannot drive the terminal either.
+      for (const l of await logTail(o.stderrPath)) {
+        lines.push(`    ${paint("2", "│")} ${visibleLines(l)}`);
+      }
+      lines.push(`    full log: ${visible(o.stderrPath)}`);
     }
   }
   const more = failed.length - MAX_FAILURES_SHOWN;
   if (more > 0) lines.push(`${paint("31", "✗")} and ${more} more failed: ferry status lists them`);
-  const blocked = [...s.states].filter(([, st]) => st === "blocked").map(([id]) => id);
+  const blocked = [...s.states].filter(([, st]) => st === "blocked").map(([id]) => visible(id));
   if (blocked.length > 0) {
     const shown = blocked.length > 10
       ? `${blocked.slice(0, 10).join(", ")} and ${blocked.length - 10} more`

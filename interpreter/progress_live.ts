@@ -8,6 +8,7 @@
 
 import { createLogUpdate } from "../deps/log_update.ts";
 import process from "node:process";
+import { visible } from "../dsl/visible.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import { describeOutcome, type ProgressIO } from "./progress.ts";
 import type { RunEvents } from "./run.ts";
@@ -32,7 +33,7 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
         failed > 0 ? paint("31", `${failed} failed`) : "0 failed"
       } · ${formatDuration(elapsed)}${eta}`,
       ...[...running].slice(0, 6).map(([id, since]) =>
-        `  ${paint("36", "▸")} ${id} ${paint("2", formatDuration(Date.now() - since))}`
+        `  ${paint("36", "▸")} ${visible(id)} ${paint("2", formatDuration(Date.now() - since))}`
       ),
     ];
     if (running.size > 6) lines.push(`  … ${running.size - 6} more`);
@@ -62,16 +63,16 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
     finished(task, _attempt, o) {
       running.delete(task.id);
       done++;
-      if (o.outcome === "cancelled") above(`${paint("33", "•")} ${task.id}: cancelled\n`);
+      if (o.outcome === "cancelled") above(`${paint("33", "•")} ${visible(task.id)}: cancelled\n`);
       else if (o.outcome !== "succeeded") {
         failed++;
-        above(`${paint("31", "✗")} ${task.id}: ${describeOutcome(o)}\n`);
+        above(`${paint("31", "✗")} ${visible(task.id)}: ${describeOutcome(o)}\n`);
       }
     },
     retrying(task, attempt, delayMs, o) {
       running.delete(task.id);
       above(
-        `${paint("33", "↻")} ${task.id}: attempt ${attempt} failed (${
+        `${paint("33", "↻")} ${visible(task.id)}: attempt ${attempt} failed (${
           describeOutcome(o)
         }); again in ${formatDuration(delayMs)}\n`,
       );

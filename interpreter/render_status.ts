@@ -5,6 +5,7 @@
  * @module
  */
 
+import { visible, visibleLines } from "../dsl/visible.ts";
 import { formatDuration } from "./format.ts";
 import { capLines } from "./log_tail.ts";
 import { describeOutcome } from "./progress.ts";
@@ -149,13 +150,15 @@ function taskLines(
   const [c, mark] = MARK[t.state];
   const last = t.attempts.at(-1);
   const detail = t.state === "blocked" && t.blockedBy !== undefined
-    ? ` by ${t.blockedBy}`
+    ? ` by ${visible(t.blockedBy)}`
     : t.state === "failed"
-    ? `: ${capLines(t.reason ?? (last ? why(last) : "failed"))}`
+    ? `: ${capLines(visibleLines(t.reason ?? (last ? why(last) : "failed")))}`
     : t.state === "crashed"
     ? ": it was running when its ferry died"
     : "";
-  lines.push(`${paint(c, mark)} ${t.id}: ${t.state === "not-run" ? "not run" : t.state}${detail}`);
+  lines.push(
+    `${paint(c, mark)} ${visible(t.id)}: ${t.state === "not-run" ? "not run" : t.state}${detail}`,
+  );
   for (const a of t.attempts) {
     const head = `    attempt ${a.attempt}${a.jobId !== undefined ? ` (job ${a.jobId})` : ""}: `;
     if (a.endedAt === undefined) {
@@ -166,17 +169,18 @@ function taskLines(
       );
     } else {
       const because = a.outcome === "failed" || a.outcome === "timeout" || a.reason !== undefined
-        ? ` (${capLines(why(a))})`
+        ? ` (${capLines(visibleLines(why(a)))})`
         : "";
-      const where = a.host !== undefined ? ` on ${a.host}` : "";
+      const where = a.host !== undefined ? ` on ${visible(a.host)}` : "";
       lines.push(`${head}${a.outcome}${because} in ${formatDuration(a.durationMs ?? 0)}${where}`);
     }
-    if (a.stdout !== undefined) lines.push(`      stdout: ${a.stdout}`);
-    if (a.stdoutGone !== undefined) lines.push(`      stdout: gone (was ${a.stdoutGone})`);
-    if (a.stderr !== undefined) lines.push(`      stderr: ${a.stderr}`);
-    if (a.stderrGone !== undefined) lines.push(`      stderr: gone (was ${a.stderrGone})`);
+    if (a.stdout !== undefined) lines.push(`      stdout: ${visible(a.stdout)}`);
+    if (a.stdoutGone !== undefined) lines.push(`      stdout: gone (was ${visible(a.stdoutGone)})`);
+    if (a.stderr !== undefined) lines.push(`      stderr: ${visible(a.stderr)}`);
+    if (a.stderrGone !== undefined) lines.push(`      stderr: gone (was ${visible(a.stderrGone)})`);
   }
-  for (const l of t.stderrTail ?? []) lines.push(`      ${paint("2", "│")} ${l}`);
+  // A log line is the task's text: it cannot drive the terminal either.
+  for (const l of t.stderrTail ?? []) lines.push(`      ${paint("2", "│")} ${visibleLines(l)}`);
 }
 
 /**

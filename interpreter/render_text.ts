@@ -5,6 +5,7 @@
  * @module
  */
 
+import { visible } from "../dsl/visible.ts";
 import { safeDecode, workspaceRelative } from "./urls.ts";
 import type { Plan, PlanFile, PlanStatus, PlanSummary, PlanTask } from "./plan.ts";
 
@@ -16,11 +17,14 @@ export interface TextOptions {
   readonly color?: boolean;
 }
 
-/** A URL as people read it: workspace files relative to the workspace. */
+/**
+ * A URL as people read it: workspace files relative to the workspace, control characters escaped
+ * (a file name cannot drive the terminal).
+ */
 export function shortUrl(url: string, workspace: string): string {
   const rel = workspaceRelative(url, workspace);
-  if (rel !== undefined) return rel;
-  return url.startsWith("file://") ? safeDecode(url.slice("file://".length)) : url;
+  if (rel !== undefined) return visible(rel);
+  return visible(url.startsWith("file://") ? safeDecode(url.slice("file://".length)) : url);
 }
 
 function how(f: PlanFile): string {
@@ -32,12 +36,12 @@ function how(f: PlanFile): string {
 function fileLines(t: PlanTask, workspace: string): string[] {
   const rows: [string, string, string, string][] = [];
   for (const f of t.inputs) {
-    rows.push(["in", f.name, shortUrl(f.url, workspace), `${how(f)} → ${f.path}`]);
+    rows.push(["in", f.name, shortUrl(f.url, workspace), `${how(f)} → ${visible(f.path)}`]);
   }
   for (const f of t.outputs) {
     const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
-    const to = f.url.startsWith("file:") ? shortUrl(f.url, "") : f.url;
-    rows.push(["out", f.name, f.path + dyn, `${how(f)} → ${to}`]);
+    const to = f.url.startsWith("file:") ? shortUrl(f.url, "") : visible(f.url);
+    rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${to}`]);
   }
   const w1 = Math.max(0, ...rows.map((r) => r[1].length));
   return rows.map(([dir, name, what, tail]) =>
@@ -51,11 +55,11 @@ export function statusText(s: PlanStatus): string {
     case "cached":
       return s.reason === "cached" ? "cached" : `cached: ${s.reason}`;
     case "dynamic":
-      return s.reason;
+      return visible(s.reason);
     case "may-run":
-      return `may run: ${s.reason}`;
+      return `may run: ${visible(s.reason)}`;
     case "run":
-      return `run: ${s.reason}`;
+      return `run: ${visible(s.reason)}`;
   }
 }
 
@@ -71,13 +75,13 @@ function taskBlock(
   workspace: string,
   paint: (c: string, s: string) => string,
 ): string[] {
-  const label = t.label !== t.id ? `  "${t.label}"` : "";
+  const label = t.label !== t.id ? `  "${visible(t.label)}"` : "";
   const status = paint(STATUS_COLOR[t.status.action], statusText(t.status));
-  const out = [`  ${paint("1", t.id)}${label}  [${status}]`];
+  const out = [`  ${paint("1", visible(t.id))}${label}  [${status}]`];
   if (t.deps.length > 0) {
     const shown = t.deps.length > 6
-      ? `${t.deps.slice(0, 5).join(", ")} and ${t.deps.length - 5} more`
-      : t.deps.join(", ");
+      ? `${t.deps.slice(0, 5).map(visible).join(", ")} and ${t.deps.length - 5} more`
+      : t.deps.map(visible).join(", ");
     out.push(`    after ${shown}`);
   }
   if (t.scratch !== undefined) {
@@ -104,7 +108,10 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
     list.push(t);
     byApp.set(t.app, list);
   }
-  const lines = [`Plan for workflow "${plan.workflow}" in ${shortUrl(plan.workspace, "")}`, ""];
+  const lines = [
+    `Plan for workflow "${visible(plan.workflow)}" in ${shortUrl(plan.workspace, "")}`,
+    "",
+  ];
   for (const [app, tasks] of byApp) {
     const executors = [...new Set(tasks.map((t) => t.executor))].join(", ");
     const vars = Object.keys(tasks[0]!.bindings);
@@ -138,9 +145,10 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
       : plan.transfers.slice(0, maxTasksPerApp);
     for (const x of shown) {
       const who = x.consumers.length > 3
-        ? `${x.consumers.slice(0, 2).join(", ")} and ${x.consumers.length - 2} more`
-        : x.consumers.join(", ");
-      const arrow = x.direction === "in" ? `${x.url} → ${x.path}` : `${x.path} → ${x.url}`;
+        ? `${x.consumers.slice(0, 2).map(visible).join(", ")} and ${x.consumers.length - 2} more`
+        : x.consumers.map(visible).join(", ");
+      const [url, path] = [visible(x.url), visible(x.path)];
+      const arrow = x.direction === "in" ? `${url} → ${path}` : `${path} → ${url}`;
       lines.push(
         `  ${x.direction.padEnd(3)} ${x.provider.padEnd(6)} ${arrow}  (${x.storage}, for ${who})`,
       );

@@ -7,6 +7,7 @@
 
 import { join, relative } from "node:path";
 import type { Executor } from "../dsl/model.ts";
+import { visible } from "../dsl/visible.ts";
 import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
 import { arrayScript, singleScript } from "../providers/batch/scheduler.ts";
 import { wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
@@ -48,7 +49,10 @@ export async function renderJobScripts(
       out.push(...(group.length === 1 ? singleJob(group[0]!, c) : jobArray(group, ++seq, c)));
       for (const j of group) {
         for (const [path, text] of wrapperScript(j)) {
-          out.push(`# ── ${j.taskId}: ${rel(path)}`, text.endsWith("\n") ? text : text + "\n");
+          out.push(
+            `# ── ${visible(j.taskId)}: ${rel(path)}`,
+            text.endsWith("\n") ? text : text + "\n",
+          );
         }
       }
     }
@@ -112,7 +116,7 @@ function jobGroups(jobs: readonly Job[], ex: Executor): Iterable<Job[]> {
 function singleJob(j: Job, { name, ex, dialect, rel }: ScriptContext): string[] {
   const { text } = singleScript(dialect, ex, j);
   return [
-    `# ── job script of ${j.taskId} on executor "${name}" (${dialect.name}): ${
+    `# ── job script of ${visible(j.taskId)} on executor "${name}" (${dialect.name}): ${
       rel(join(j.root, "job.sh"))
     }`,
     text,

@@ -127,7 +127,12 @@ function fromRule(
   const inTask = () => inputRel(url, o);
   switch (rule.action) {
     case "skip":
-      return { kind: "in-place", action: "skip", path: here ?? new URL(url).pathname, rule: index };
+      return {
+        kind: "in-place",
+        action: "skip",
+        path: here ?? safeDecode(new URL(url).pathname),
+        rule: index,
+      };
     case "rewrite":
       return {
         kind: "in-place",

@@ -1,5 +1,6 @@
 /** Test helpers: run the CLI in-process and capture what it prints. @module */
 
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { cli } from "../cli/mod.ts";
 
@@ -25,7 +26,7 @@ export async function runCli(args: readonly string[]): Promise<CliRun> {
 }
 
 /** The repository root as a path ending in "/". */
-export const ROOT = new URL("../", import.meta.url).pathname;
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** Compare with a stored snapshot; `UPDATE_SNAPSHOTS=1` rewrites it. */
 export async function matchSnapshot(name: string, actual: string): Promise<void> {

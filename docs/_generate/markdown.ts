@@ -5,10 +5,11 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { stringify } from "../../deps/yaml.ts";
 
 /** The repository root as a path ending in "/". */
-export const ROOT = new URL("../../", import.meta.url).pathname;
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The first line of every generated file: what made it, and how to make it again. */
 export function generatedBanner(sources: readonly string[]): string {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { executor } from "../../mod.ts";
 
 /** Estimate pi from `n` random points (a task). */
@@ -31,7 +32,7 @@ export async function meanOfEstimates(n: number, seeds: number[]): Promise<numbe
 if (import.meta.main) {
   // The state (and each task's logs) live under the example's folder.
   await using ex = executor("local", {
-    workspace: new URL(".", import.meta.url).pathname,
+    workspace: fileURLToPath(new URL(".", import.meta.url)),
     requirements: { cores: 1, walltime: "5m" },
   });
   const quick = ex.submit(estimatePi, 100_000, 1);

@@ -13,7 +13,8 @@
  */
 
 import type { Resources } from "../../dsl/model.ts";
-export { shellQuote } from "../_shared/shell.ts";
+import { hasControl, visible } from "../../dsl/visible.ts";
+export { bashQuote, shellQuote } from "../_shared/shell.ts";
 
 /** What a job script is for: one task, or an array of `count` tasks. */
 export interface ScriptRequest {
@@ -133,6 +134,36 @@ export function mebibytes(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / (1024 * 1024)));
 }
 
+/**
+ * A path as one argument of a scheduler directive (`#SBATCH --chdir=`, `#PBS -o`, `#BSUB -cwd`):
+ * bare when it is plain, else in double quotes with `\` and `"` escaped (how sbatch, qsub and bsub
+ * read a directive's arguments). A directive is one line and no quoting holds a control character:
+ * such a path (a workspace whose name holds a line break) is refused.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { directivePath } from "./dialect.ts";
+ * assert.equal(directivePath("/w/.ferry/x", "Slurm"), "/w/.ferry/x");
+ * assert.equal(directivePath('/my "w" ☃/x', "Slurm"), '"/my \\"w\\" ☃/x"');
+ * assert.throws(() => directivePath("/a\nb", "Slurm"), {
+ *   message: 'Cannot write a Slurm directive for the path "/a\\nb": it holds a control character',
+ * });
+ * ```
+ */
+export function directivePath(path: string, label: string): string {
+  if (hasControl(path)) {
+    throw new Error(
+      `Cannot write a ${label} directive for the path "${
+        visible(path)
+      }": it holds a control character`,
+    );
+  }
+  return /^[A-Za-z0-9_@%^+=:,./-]+$/.test(path)
+    ? path
+    : `"${path.replace(/[\\"]/g, (c) => "\\" + c)}"`;
+}
+
 /** What kind of value a provider option takes. */
 export type OptionKind = "string" | "expression" | "lines";
 
@@ -158,7 +189,7 @@ export function checkOptionKinds(
       );
     } else if (kind === "string" && (typeof v !== "string" || v === "" || /\s/.test(v))) {
       problems.push(`Cannot use ${shown} for ${scheduler} option "${k}": expected one word`);
-    } else if (kind === "expression" && (typeof v !== "string" || !v.trim() || /\n/.test(v))) {
+    } else if (kind === "expression" && (typeof v !== "string" || !v.trim() || /[\r\n]/.test(v))) {
       problems.push(
         `Cannot use ${shown} for ${scheduler} option "${k}": expected a ClassAd expression on one line`,
       );
@@ -168,6 +199,11 @@ export function checkOptionKinds(
     ) {
       problems.push(
         `Cannot use ${shown} for ${scheduler} option "${k}": expected a line or a list of lines`,
+      );
+    } else if (kind === "lines" && [v].flat().some((l) => /[\r\n]/.test(l as string))) {
+      // One directive per line: a line break would make the rest of a "line" a command.
+      problems.push(
+        `Cannot use ${shown} for ${scheduler} option "${k}": a line holds a line break (give a list of lines)`,
       );
     }
   }

@@ -643,3 +643,38 @@ Deno.test("htcondor: checkOptions names unknown keys and wrong types", () => {
     ],
   );
 });
+
+// ---------------------------------------------------------------- hostile paths
+
+Deno.test("pbs, lsf, htcondor: paths with blanks, quotes and $ stay one argument; control characters are refused", () => {
+  const req: ScriptRequest = {
+    name: "a",
+    resources: {},
+    options: {},
+    chdir: `/w s/"q"/$(x) ☃`,
+    output: `/w s/"q"/$(x) ☃/a.out`,
+    body: "true",
+  };
+  const pbsText = pbs.script(req);
+  assert.match(pbsText, /^#PBS -o "\/w s\/\\"q\\"\/\$\(x\) ☃\/a\.out"$/m);
+  assert.match(pbsText, /^cd '\/w s\/"q"\/\$\(x\) ☃' \|\| exit 1$/m);
+  const lsfText = lsf.script(req);
+  assert.match(lsfText, /^#BSUB -oo "\/w s\/\\"q\\"\/\$\(x\) ☃\/a\.out"$/m);
+  assert.match(lsfText, /^#BSUB -cwd "\/w s\/\\"q\\"\/\$\(x\) ☃"$/m);
+  const description = htcondorDescription(`/w s/$(x)/job.sh`, req);
+  assert.match(description, /^initialdir = \/w s\/"q"\/\$\(DOLLAR\)\(x\) ☃$/m);
+  assert.match(description, /^output = \/w s\/"q"\/\$\(DOLLAR\)\(x\) ☃\/a\.out$/m);
+  assert.match(description, /^arguments = "'\/w s\/\$\(DOLLAR\)\(x\)\/job\.sh'"$/m);
+  const bad = { ...req, chdir: "/w\nrm -rf ~" };
+  assert.throws(() => pbs.script({ ...req, output: "/w\r/a.out" }), {
+    message:
+      'Cannot write a PBS directive for the path "/w\\r/a.out": it holds a control character',
+  });
+  assert.throws(() => lsf.script(bad), {
+    message:
+      'Cannot write a LSF directive for the path "/w\\nrm -rf ~": it holds a control character',
+  });
+  assert.throws(() => htcondorDescription("/w/job.sh", bad), {
+    message: 'Cannot write the HTCondor initialdir "/w\\nrm -rf ~": it holds a control character',
+  });
+});

@@ -38,6 +38,7 @@
  * @module
  */
 
+import { hasControl, visible } from "../../dsl/visible.ts";
 import {
   type Dialect,
   mebibytes,
@@ -75,9 +76,25 @@ function lines(v: unknown): string[] {
   return (Array.isArray(v) ? v : [v]).map(String);
 }
 
-/** One argument in `arguments = "…"` (the new syntax): single quotes, doubled quotes inside. */
+/**
+ * One argument in `arguments = "…"` (the new syntax): single quotes, doubled quotes inside, `$`
+ * as `$(DOLLAR)` (macros expand in every value).
+ */
 function condorArg(s: string): string {
-  return `'${s.replaceAll("'", "''").replaceAll('"', '""')}'`;
+  return `'${condorValue(s, "arguments").replaceAll("'", "''").replaceAll('"', '""')}'`;
+}
+
+/**
+ * A path as a submit description's value: `$` (which starts a macro) as `$(DOLLAR)`; a value is
+ * one line, so a path holding a control character is refused.
+ */
+function condorValue(path: string, key: string): string {
+  if (hasControl(path)) {
+    throw new Error(
+      `Cannot write the HTCondor ${key} "${visible(path)}": it holds a control character`,
+    );
+  }
+  return path.replaceAll("$", "$(DOLLAR)");
 }
 
 /** The state of a held job from its hold code (HTCondor's hold reason table). */
@@ -119,13 +136,14 @@ export function htcondorDescription(scriptPath: string, req: ScriptRequest): str
   const r = req.resources, o = req.options;
   const ranks = r.ranks ?? 1;
   const args = req.array ? `${condorArg(scriptPath)} $(Process)` : condorArg(scriptPath);
-  const output = req.output.replaceAll("{array}", "$(Cluster)").replaceAll("{index}", "$(Process)");
+  const output = condorValue(req.output, "output").replaceAll("{array}", "$(Cluster)")
+    .replaceAll("{index}", "$(Process)");
   const out: string[] = [
     `universe = ${o.universe ?? "vanilla"}`,
     "executable = /bin/bash",
     "transfer_executable = false",
     `arguments = "${args}"`,
-    `initialdir = ${req.chdir}`,
+    `initialdir = ${condorValue(req.chdir, "initialdir")}`,
     `output = ${output}`,
     `batch_name = ${req.name}`,
     "should_transfer_files = NO",

@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import { type Dialect, type ScriptRequest, shellQuote } from "./dialect.ts";
+import { bashQuote, type Dialect, type ScriptRequest } from "./dialect.ts";
 import type { RootedJob } from "./scheduler_job.ts";
 import type { JobSpec } from "./types.ts";
 import { wrapperFiles } from "./wrapper.ts";
@@ -43,7 +43,7 @@ export function singleScript(dialect: Dialect, ex: Executor, job: RootedJob): Jo
     options: ex.options,
     chdir: job.root,
     output: join(job.root, "scheduler.out"),
-    body: `exec bash ${shellQuote(files.script)}`,
+    body: `exec bash ${bashQuote(files.script)}`,
   };
   return { request, text: dialect.script(request) };
 }
@@ -76,7 +76,7 @@ export function arrayScript(
       ...(ex.maxJobs !== undefined ? { throttle: ex.maxJobs } : {}),
     },
     body: [
-      `ferry_task=$(sed -n "$((FERRY_ARRAY_INDEX + 1))p" ${shellQuote(place.list)})`,
+      `ferry_task=$(sed -n "$((FERRY_ARRAY_INDEX + 1))p" ${bashQuote(place.list)})`,
       'exec bash "$ferry_task"',
     ].join("\n"),
   };

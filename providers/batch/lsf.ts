@@ -27,7 +27,13 @@
  * @module
  */
 
-import { type Dialect, mebibytes, type QueueEntry, type SchedState } from "./dialect.ts";
+import {
+  type Dialect,
+  directivePath,
+  mebibytes,
+  type QueueEntry,
+  type SchedState,
+} from "./dialect.ts";
 import { checkOptionKinds, type OptionKind } from "./dialect.ts";
 
 /** Options the LSF provider accepts in an executor's `options`. */
@@ -89,11 +95,6 @@ function dq(s: string): string {
   return s.replace(/[\\"$`]/g, (c) => `\\${c}`);
 }
 
-/** A path in a `#BSUB` line: LSF splits directive arguments at blanks unless quoted. */
-function word(s: string): string {
-  return /\s/.test(s) ? `"${s}"` : s;
-}
-
 function text(v: unknown): string {
   return typeof v === "string" ? v.trim() : typeof v === "number" ? String(v) : "";
 }
@@ -115,7 +116,10 @@ export const lsf: Dialect = {
     }
     const ownOutput = req.output.includes("{index}");
     const output = ownOutput ? "/dev/null" : req.output.replaceAll("{array}", "%J");
-    out.push(`#BSUB -oo ${word(output)}`, `#BSUB -cwd ${word(req.chdir)}`);
+    out.push(
+      `#BSUB -oo ${directivePath(output, "LSF")}`,
+      `#BSUB -cwd ${directivePath(req.chdir, "LSF")}`,
+    );
     out.push(`#BSUB -n ${ranks * cores}`);
     const select: string[] = [];
     if (ranks === 1) select.push("span[hosts=1]");

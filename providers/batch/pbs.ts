@@ -34,12 +34,13 @@
  */
 
 import {
+  bashQuote,
   type Dialect,
+  directivePath,
   hms,
   mebibytes,
   type QueueEntry,
   type SchedState,
-  shellQuote,
 } from "./dialect.ts";
 import { checkOptionKinds, type OptionKind } from "./dialect.ts";
 
@@ -178,7 +179,8 @@ export const pbs: Dialect = {
     const ownOutput = req.output.includes("{array}");
     if (ownOutput) out.push("#PBS -o /dev/null");
     else {
-      out.push(`#PBS -o ${req.output.replaceAll("{index}", array ? "^array_index^" : "0")}`);
+      const output = req.output.replaceAll("{index}", array ? "^array_index^" : "0");
+      out.push(`#PBS -o ${directivePath(output, "PBS")}`);
     }
     if (array) {
       const t = array.throttle !== undefined ? `%${array.throttle}` : "";
@@ -198,7 +200,7 @@ export const pbs: Dialect = {
     if (o.project !== undefined) out.push(`#PBS -P ${o.project}`);
     for (const l of lines(o.extra)) out.push(l.startsWith("#PBS") ? l : `#PBS ${l}`);
     // Directives end at the first command line.
-    out.push(`cd ${shellQuote(req.chdir)} || exit 1`);
+    out.push(`cd ${bashQuote(req.chdir)} || exit 1`);
     if (ownOutput) {
       const path = dq(req.output)
         .replaceAll("{array}", "${PBS_ARRAY_ID:-$PBS_JOBID}")

@@ -4,7 +4,14 @@
  * @module
  */
 
-import { type Dialect, hms, mebibytes, type QueueEntry, type SchedState } from "./dialect.ts";
+import {
+  type Dialect,
+  directivePath,
+  hms,
+  mebibytes,
+  type QueueEntry,
+  type SchedState,
+} from "./dialect.ts";
 import { checkOptionKinds, type OptionKind } from "./dialect.ts";
 
 /** Options the Slurm provider accepts in an executor's `options`. */
@@ -64,8 +71,13 @@ export const slurm: Dialect = {
   script(req) {
     const r = req.resources, o = req.options;
     const out: string[] = ["#!/bin/bash", `#SBATCH --job-name=${req.name}`];
-    const output = req.output.replaceAll("{array}", "%A").replaceAll("{index}", "%a");
-    out.push(`#SBATCH --output=${output}`, `#SBATCH --chdir=${req.chdir}`);
+    // `%` starts a Slurm file-name pattern: a literal one is `%%`.
+    const output = req.output.replaceAll("%", "%%").replaceAll("{array}", "%A")
+      .replaceAll("{index}", "%a");
+    out.push(
+      `#SBATCH --output=${directivePath(output, "Slurm")}`,
+      `#SBATCH --chdir=${directivePath(req.chdir, "Slurm")}`,
+    );
     if (req.array) {
       const t = req.array.throttle !== undefined ? `%${req.array.throttle}` : "";
       out.push(`#SBATCH --array=0-${req.array.count - 1}${t}`);

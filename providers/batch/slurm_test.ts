@@ -136,3 +136,25 @@ Deno.test("slurm: sacct reports jobs that left the queue; a site without account
   // What sacct printed on the test cluster (accounting_storage/none), recorded.
   assert.ok(slurm.historyUnavailable!.test("Slurm accounting storage is disabled\n"));
 });
+
+Deno.test("slurm: paths with blanks, quotes, % and non-ASCII are quoted in directives; control characters are refused", () => {
+  const req = {
+    name: "ferry-a",
+    resources: {},
+    options: {},
+    chdir: '/my "ws" ☃/100%/.ferry/t',
+    output: '/my "ws" ☃/100%/.ferry/{array}_{index}.out',
+    array: { count: 2 },
+    body: "true",
+  };
+  const text = slurm.script(req);
+  assert.match(text, /^#SBATCH --output="\/my \\"ws\\" ☃\/100%%\/\.ferry\/%A_%a\.out"$/m);
+  assert.match(text, /^#SBATCH --chdir="\/my \\"ws\\" ☃\/100%\/\.ferry\/t"$/m);
+  assert.throws(() => slurm.script({ ...req, chdir: "/ws\n#SBATCH --x/t" }), {
+    message:
+      'Cannot write a Slurm directive for the path "/ws\\n#SBATCH --x/t": it holds a control character',
+  });
+  assert.deepEqual(slurm.checkOptions({ extra: "--exclusive\necho pwned" }), [
+    'Cannot use "--exclusive\\necho pwned" for Slurm option "extra": a line holds a line break (give a list of lines)',
+  ]);
+});

@@ -34,7 +34,8 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { MAX_BACKOFF_MS, RETRY_BASE_MS } from "../_shared/retry.ts";
-import { shellQuote } from "../_shared/shell.ts";
+import { bashQuote } from "../_shared/shell.ts";
+import { visible } from "../../dsl/visible.ts";
 import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
 // The functions every wrapper holds, in a real shell file so that shellcheck reads them. A text
 // import, not a file read, so that it works from a published package fetched over https too.
@@ -115,10 +116,13 @@ export function wrapperScript(
 
 /** The library, then the attempt's log, directories, environment and worker_init. */
 function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
-  const q = shellQuote;
+  const q = bashQuote;
   const lines: string[] = [
     "#!/bin/bash",
-    `# ferry job wrapper: task ${job.taskId}, attempt ${job.attempt}. Written by ferry; runs on the node.`,
+    // The id as a comment: control characters escaped, so that no line break ends the comment.
+    `# ferry job wrapper: task ${
+      visible(job.taskId)
+    }, attempt ${job.attempt}. Written by ferry; runs on the node.`,
     FILE_DIRECTIVE,
     `ferry_status=${q(f.status)}`,
     WRAPPER_LIBRARY.trimEnd(),
@@ -134,7 +138,12 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
     `  ferry_fail ${q(`Cannot make the directories of "${job.dir}" on the node`)}`,
     enter,
   );
-  for (const [k, v] of Object.entries(job.env)) lines.push(`export ${k}=${q(v)}`);
+  for (const [k, v] of Object.entries(job.env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+      throw new Error(`Cannot export "${visible(k)}" on the node: it is not a variable name`);
+    }
+    lines.push(`export ${k}=${q(v)}`);
+  }
   if (job.workerInit) {
     lines.push("# worker_init", job.workerInit, enter);
     // worker_init may have turned on -e, -u or -x: the wrapper needs none of them (with -e a
@@ -170,7 +179,7 @@ function scratchEnterLines(job: RootedJob): string[] {
     `ferry_scratch_root=${scratchWord(job.scratch)}`,
     'if [ -z "$ferry_scratch_root" ]; then ferry_scratch_root=${TMPDIR:-/tmp}; fi',
     `ferry_scratch="$ferry_scratch_root/ferry-$$-${job.attempt}-$(basename ${
-      shellQuote(job.root)
+      bashQuote(job.root)
     })"`,
     'ferry_work="$PWD"',
     // Links to workspace files stay links (the filesystem is shared): only scratch inputs are copies.
@@ -187,7 +196,7 @@ function taskCommand(
   files: Map<string, string>,
   options: WrapperOptions,
 ): string {
-  const q = shellQuote;
+  const q = bashQuote;
   const run = job.run;
   if (run.kind === "command") return `exec $FERRY_LAUNCH ${run.argv.map(q).join(" ")}`;
   if (run.kind === "shell") {
@@ -204,7 +213,7 @@ function taskCommand(
 
 /** The task in its own process group, its walltime watchdog, and the wait for it. */
 function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
-  const q = shellQuote;
+  const q = bashQuote;
   const redirect = job.stderr === job.stdout
     ? `exec >${q(job.stdout)} 2>&1`
     : `exec >${q(job.stdout)} 2>${q(job.stderr)}`;
@@ -358,7 +367,7 @@ export function transferLine(
   t: NodeTransfer,
   retryBaseMs: number = RETRY_BASE_MS,
 ): string {
-  const q = shellQuote;
+  const q = bashQuote;
   const shown = shownUrl(t.url);
   try {
     const { tool, fields, extra } = transferArgs(direction, t, shown);

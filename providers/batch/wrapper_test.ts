@@ -8,6 +8,7 @@ import { type Sshd, startRsyncDaemon, startSshd } from "../../tests/_sshd.ts";
 import { FTP_TEST_PASSWORD, FTP_TEST_USER, startVsftpd } from "../../tests/_vsftpd.ts";
 import { backoffDelay, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { fileURLToPath } from "node:url";
+import { hasControl } from "../../dsl/visible.ts";
 
 /** Write an attempt's wrapper files under `root` and run the wrapper with bash, as a node would. */
 async function runWrapper(job: JobSpec & { root: string }, env: Record<string, string> = {}) {
@@ -1002,4 +1003,43 @@ Deno.test("wrapper: what a task leaves running in the background ends with it", 
     }
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("wrapper: a task id or path with line breaks, quotes, $() and escapes stays a comment or one word", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const canary = join(root, "canary");
+    const hostile =
+      `x\ntouch ${canary}\n'$(touch ${canary})\`touch ${canary}\`"\r\x1b]0;t\x07\u202e`;
+    // A file name (no "/"): a relative canary, made in the task's directory if it ran.
+    const name = `x\ntouch canary\n'$(touch canary)\`touch canary\`"\r\x1b\u202e`;
+    const j = job(root, {
+      taskId: `a[v=${hostile}]`,
+      run: { kind: "command", argv: ["printf", "%s", hostile] },
+      env: { FERRY_X: hostile },
+      stdout: join(root, `out ${name}.log`),
+    });
+    const text = wrapperScript(j).get(wrapperFiles(root).script)!;
+    const lines = text.split("\n");
+    assert.equal(
+      lines[1],
+      `# ferry job wrapper: task a[v=x\\ntouch ${canary}\\n'$(touch ${canary})\`touch ${canary}\`"\\r\\x1b]0;t\\x07\\u202e], attempt 1. Written by ferry; runs on the node.`,
+    );
+    // No raw control character anywhere in the script: each is written as $'\xHH'.
+    assert.equal(hasControl(text.replaceAll("\n", "")), false);
+    assert.equal((await (await runWrapper(j)).status).code, 0);
+    assert.equal(await Deno.readTextFile(join(root, `out ${name}.log`)), hostile);
+    assert.equal(exists(canary) || exists(join(root, "work", "canary")), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "wrapper: an environment variable name that is not one is refused, not written",
+  fn() {
+    assert.throws(() => wrapperScript(job("/r", { env: { "X=1;touch /tmp/p;Y": "v" } })), {
+      message: 'Cannot export "X=1;touch /tmp/p;Y" on the node: it is not a variable name',
+    });
+  },
 });
