@@ -301,8 +301,10 @@ export class Cache {
     if (f.staging === "none") return undefined;
     const inWorkspace = f.path.startsWith(this.#wsPrefix);
     if (f.staging === "transfer" && inWorkspace) return undefined;
-    if (!inWorkspace) return f.path;
-    const rel = f.path.slice(this.#wsPrefix.length);
+    // In the task's directory (relative) or in the workspace: as the workspace file's own path, the
+    // task sees nothing different (a copy on scratch, a link).
+    const rel = inWorkspace ? f.path.slice(this.#wsPrefix.length) : f.path;
+    if (!inWorkspace && rel.startsWith("/")) return rel;
     return rel === workspaceRelative(f.url, this.#base) ? undefined : rel;
   }
 

@@ -68,11 +68,11 @@ async function withWorkspace(fn: (ws: string) => Promise<void>): Promise<void> {
 Deno.test("the executor's env, from the workflow or a site file, is in the key; dropping the site file too", async () => {
   await withWorkspace(async (ws) => {
     const wf = await writeWorkflow(ws, workflow());
-    assert.equal(await run(wf), `one  ${ws}/in.txt\n`);
+    assert.equal(await run(wf), `one  in.txt\n`);
     assert.equal(await mark(wf), "cached");
     await writeWorkflow(ws, workflow({ env: { EXECVAR: "two" } }));
     assert.equal(await mark(wf), "run: executor env EXECVAR changed");
-    assert.equal(await run(wf), `two  ${ws}/in.txt\n`);
+    assert.equal(await run(wf), `two  in.txt\n`);
     await writeWorkflow(ws, workflow({ env: { EXECVAR: "two", MORE: "1" } }));
     assert.equal(await mark(wf), "run: executor env MORE changed");
     await writeWorkflow(ws, workflow({ env: { EXECVAR: "two" } }));
@@ -84,10 +84,10 @@ Deno.test("the executor's env, from the workflow or a site file, is in the key; 
       'ferry-site: 1\nexecutors:\n  here:\n    provider: local\n    env: { EXECVAR: "from $site" }\n',
     );
     assert.equal(await mark(wf, ["--site", site]), "run: executor env EXECVAR changed");
-    assert.equal(await run(wf, ["--site", site]), `from $site  ${ws}/in.txt\n`);
+    assert.equal(await run(wf, ["--site", site]), `from $site  in.txt\n`);
     assert.equal(await mark(wf, ["--site", site]), "cached");
     assert.equal(await mark(wf), "run: executor env EXECVAR changed");
-    assert.equal(await run(wf), `two  ${ws}/in.txt\n`);
+    assert.equal(await run(wf), `two  in.txt\n`);
     assert.equal(await mark(wf), "cached");
   });
 });
@@ -95,7 +95,7 @@ Deno.test("the executor's env, from the workflow or a site file, is in the key; 
 Deno.test("a variable the app's env sets is the app's: the executor's value of it changes nothing", async () => {
   await withWorkspace(async (ws) => {
     const wf = await writeWorkflow(ws, workflow({ appEnv: { EXECVAR: "app" } }));
-    assert.equal(await run(wf), `app  ${ws}/in.txt\n`);
+    assert.equal(await run(wf), `app  in.txt\n`);
     await writeWorkflow(ws, workflow({ appEnv: { EXECVAR: "app" }, env: { EXECVAR: "other" } }));
     assert.equal(await mark(wf), "cached");
   });
@@ -107,14 +107,18 @@ Deno.test("worker_init and the paths staging rules give files are in the key; ig
     await run(wf);
     await writeWorkflow(ws, workflow({ workerInit: "export INIT=1" }));
     assert.equal(await mark(wf), "run: worker_init changed");
-    assert.equal(await run(wf), `one 1 ${ws}/in.txt\n`);
+    assert.equal(await run(wf), `one 1 in.txt\n`);
     assert.equal(await mark(wf), "cached");
 
-    // A scratch rule: the task reads its input from a copy in its directory.
-    const staging = [{ match: `file://${ws}/in.txt`, action: "scratch" }];
+    // A scratch rule gives the task a copy at the same relative path: nothing it sees changed.
+    const scratch = [{ match: `file://${ws}/in.txt`, action: "scratch" }];
+    await writeWorkflow(ws, workflow({ workerInit: "export INIT=1", staging: scratch }));
+    assert.equal(await mark(wf), "cached");
+    // A rewrite rule (a mount on the nodes) changes the path the task is given.
+    const staging = [{ match: `file://${ws}/in.txt`, action: "rewrite", to: "/mnt/ws/in.txt" }];
     await writeWorkflow(ws, workflow({ workerInit: "export INIT=1", staging }));
     assert.equal(await mark(wf), "run: path of input i changed");
-    assert.equal(await run(wf), "one 1 _inputs/i/in.txt\n");
+    assert.equal(await run(wf), "one 1 /mnt/ws/in.txt\n");
     assert.equal(await mark(wf), "cached");
 
     const ignore = { ignore: ["executor_env", "worker_init", "paths"] };

@@ -197,6 +197,13 @@ Deno.test({
         "data/genome.fa.fai",
       ]);
       assert.equal(await exists(join(call, "work")), false);
+      // A finished workspace moved elsewhere is finished there too: nothing runs again.
+      const moved = join(dir, "moved ☃");
+      await Deno.rename(one, moved);
+      const again = await ferryRun([join(moved, "workflow.yaml")]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /^plan: 0 to run, 8 cached$/m);
+      assert.match(again.stderr, /^done: 0 succeeded, 0 failed in /m);
     }),
 });
 
