@@ -6,7 +6,7 @@
 
 import { resolve } from "node:path";
 import type { Problem } from "./diagnostic.ts";
-import type { Site, Workflow } from "./model.ts";
+import type { OwnFile, Site, Workflow } from "./model.ts";
 import { validateShape } from "./shape.ts";
 import { toSite, toWorkflow } from "./to_model.ts";
 import type { WorkflowRule } from "./rules/_context.ts";
@@ -15,13 +15,7 @@ import { checkSecrets, isSecretKey } from "./rules/secrets.ts";
 import { runKind } from "./rules/run_kind.ts";
 import { expressionNames, unstagedFiles, unusedNames } from "./rules/expressions.ts";
 import { afterApps, knownExecutors } from "./rules/references.ts";
-import {
-  fileForms,
-  outputsInWorkspace,
-  type OwnFile,
-  ownFilesNotOutputs,
-  validUrls,
-} from "./rules/files.ts";
+import { fileForms, outputsInWorkspace, ownFilesNotOutputs, validUrls } from "./rules/files.ts";
 import { forEachLists } from "./rules/for_each.ts";
 import { checkQuantities } from "./rules/quantities.ts";
 import { functionModules } from "./rules/function_module.ts";

@@ -6,8 +6,7 @@
  */
 
 import type { Problem } from "../dsl/diagnostic.ts";
-import type { OwnFile } from "../dsl/rules/files.ts";
-import type { Executor, ParamValue, Workflow } from "../dsl/model.ts";
+import type { Executor, OwnFile, ParamValue, Workflow } from "../dsl/model.ts";
 import { expand, type Expansion } from "./expand.ts";
 import { link, type Linked } from "./link.ts";
 import { buildPlan, type Plan } from "./plan.ts";

@@ -9,11 +9,11 @@
 import { relative } from "node:path";
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
 import { expressions, parseTemplateCached } from "../dsl/expr.ts";
-import type { App, DeclaredFile, ParamValue, Where, Workflow } from "../dsl/model.ts";
+import type { App, DeclaredFile, OwnFile, ParamValue, Where, Workflow } from "../dsl/model.ts";
 import { evaluate, ExpressionError, type Scope, template } from "./evaluate.ts";
 import { safeDecode, toUrl, workspaceUrl } from "./urls.ts";
 import { display, DynamicList, FileValue, kindOf, localPath, type Value } from "./values.ts";
-import { type OwnFile, reservedProblem } from "../dsl/rules/files.ts";
+import { reservedProblem } from "../dsl/rules/files.ts";
 
 /** One file of a task, resolved to a URL. */
 export interface TaskFile {

@@ -5,8 +5,7 @@
  */
 
 import type { Problem } from "../diagnostic.ts";
-import type { App, Site, Where, Workflow } from "../model.ts";
-import type { OwnFile } from "./files.ts";
+import type { App, OwnFile, Site, Where, Workflow } from "../model.ts";
 
 /** Input to a workflow rule. */
 export interface WorkflowRuleContext {

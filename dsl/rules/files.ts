@@ -7,7 +7,7 @@
 import { join, posix, relative, resolve } from "node:path";
 import { error, type Problem } from "../diagnostic.ts";
 import { parseTemplateCached } from "../expr.ts";
-import type { DeclaredFile, Where } from "../model.ts";
+import type { DeclaredFile, OwnFile, Where } from "../model.ts";
 import { type TemplateField, templateFields, type WorkflowRule } from "./_context.ts";
 
 /** Longer globs cannot become regular expressions (and no real one is this long). */
@@ -178,14 +178,6 @@ export const outputsInWorkspace: WorkflowRule = ({ workflow, site, workspace }) 
   }
   return out;
 };
-
-/** A file of ferry's own that no output may be, hold or lie under: the workflow or site file. */
-export interface OwnFile {
-  /** Its absolute path. */
-  readonly path: string;
-  /** What it is, for messages: "workflow file", "site file". */
-  readonly what: string;
-}
 
 /**
  * Why an output at `path` (absolute) would overwrite ferry's own files, or
