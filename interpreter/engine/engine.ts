@@ -94,6 +94,7 @@ export class Engine {
       runId: options.runId,
       ...(options.cache ? { cache: options.cache } : {}),
       ...(options.store ? { store: options.store } : {}),
+      ...(options.ownFiles ? { ownFiles: options.ownFiles } : {}),
     });
     this.#replanner = new Replanner(options.replan);
   }
