@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 
 import { join } from "node:path";
-import { ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
 Deno.test("a param cannot aim an output at .ferry/ or the workflow file: check, plan and run refuse, nothing written", async () => {
   await withTemp(async (ws) => {
@@ -224,3 +224,60 @@ function taskDir(ws: string, run: string): string {
   const [task] = [...Deno.readDirSync(tasks)].map((e) => e.name);
   return `${task}/attempt-1`;
 }
+
+Deno.test("files a glob output no longer collects are stale: status lists them, clean --stale removes them, clean empties the trash", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "stale",
+      params: { n: 3 },
+      apps: {
+        make: {
+          outputs: { g: { glob: "out/*.txt" } },
+          shell: "for i in $(seq ${{ params.n }}); do echo $i > out/$i.txt; done",
+        },
+      },
+    });
+    assert.equal((await ferryRun([wf])).code, 0);
+    const none = await ferryRun([wf], {}, "status");
+    assert.doesNotMatch(none.stdout, /stale/);
+    assert.equal((await ferryRun([wf, "-p", "n=1"])).code, 0);
+    const status = await ferryRun([wf], {}, "status");
+    assert.ok(
+      status.stdout.endsWith(
+        "\nstale: 2 files that earlier glob or dir outputs left and no task produces any more (ferry clean --stale removes them):\n  out/2.txt\n  out/3.txt\n",
+      ),
+      status.stdout,
+    );
+    const json = JSON.parse((await ferryRun([wf, "--format", "json"], {}, "status")).stdout);
+    assert.deepEqual(json.stale, ["out/2.txt", "out/3.txt"]);
+    const dry = await ferryRun(["--stale", "--dry-run", "-w", ws], {}, "clean");
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^would remove out\/2\.txt \(.+\)\nwould remove out\/3\.txt \(.+\)\n/);
+    assert.deepEqual(await walk(join(ws, "out")), ["1.txt", "2.txt", "3.txt"]);
+    const both = await ferryRun(["--stale", "--all", "-w", ws], {}, "clean");
+    assert.equal(both.code, 2);
+    assert.equal(
+      both.stderr,
+      'ferry: Cannot use "--stale" with "--all": --all removes the whole .ferry/, and with it what tells which outputs are stale\n',
+    );
+    const clean = await ferryRun(["--stale", "-w", ws], {}, "clean");
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stdout, /; kept \.ferry\/\n$/);
+    assert.deepEqual(await walk(join(ws, "out")), ["1.txt"]);
+    assert.doesNotMatch((await ferryRun([wf], {}, "status")).stdout, /stale/);
+    assert.equal(
+      (await ferryRun(["--stale", "-w", ws], {}, "clean")).stdout,
+      `no stale outputs in ${ws}\n`,
+    );
+    // The trash goes with the attempt directories.
+    await Deno.mkdir(join(ws, ".ferry/trash/r1/data"), { recursive: true });
+    await Deno.writeTextFile(join(ws, ".ferry/trash/r1/data/mine.txt"), "mine\n");
+    const trash = await ferryRun(["-w", ws], {}, "clean");
+    assert.match(
+      trash.stdout,
+      /^removed \.ferry\/trash \(.+: what dir: outputs replaced that ferry had not written\)$/m,
+    );
+    assert.equal(await exists(join(ws, ".ferry/trash")), false);
+  });
+});
