@@ -49,6 +49,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "dynamic-input": "glob, dir or temp used on an input or a named file",
   "invalid-url": "a URL does not parse or lacks what its scheme needs",
   "output-outside-workspace": "an output leaves the workspace and no output root allows it",
+  "reserved-output":
+    "an output is, or holds, ferry's own .ferry/, the workflow file or the site file",
   "for-each-not-list": "for_each iterates over something that is not a list",
   "empty-fan-out": "for_each iterates over an empty list (warning)",
   "invalid-quantity": "a memory size or walltime does not parse",

@@ -32,6 +32,14 @@ export interface DeclaredFile {
   readonly where: Where;
 }
 
+/** A file of ferry's own that no output may be, hold or lie under: the workflow or site file. */
+export interface OwnFile {
+  /** Its absolute path. */
+  readonly path: string;
+  /** What it is, for messages: "workflow file", "site file". */
+  readonly what: string;
+}
+
 /** An input or output slot: one file or a list. */
 export interface FileSlot {
   /** Written as a list (or may expand to one). */

@@ -6,7 +6,7 @@
 
 import { resolve } from "node:path";
 import type { Problem } from "./diagnostic.ts";
-import type { Site, Workflow } from "./model.ts";
+import type { OwnFile, Site, Workflow } from "./model.ts";
 import { validateShape } from "./shape.ts";
 import { toSite, toWorkflow } from "./to_model.ts";
 import type { WorkflowRule } from "./rules/_context.ts";
@@ -15,7 +15,7 @@ import { checkSecrets, isSecretKey } from "./rules/secrets.ts";
 import { runKind } from "./rules/run_kind.ts";
 import { expressionNames, unstagedFiles, unusedNames } from "./rules/expressions.ts";
 import { afterApps, knownExecutors } from "./rules/references.ts";
-import { fileForms, outputsInWorkspace, validUrls } from "./rules/files.ts";
+import { fileForms, outputsInWorkspace, ownFilesNotOutputs, validUrls } from "./rules/files.ts";
 import { forEachLists } from "./rules/for_each.ts";
 import { checkQuantities } from "./rules/quantities.ts";
 import { functionModules } from "./rules/function_module.ts";
@@ -32,6 +32,7 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   fileForms,
   validUrls,
   outputsInWorkspace,
+  ownFilesNotOutputs,
   forEachLists,
   functionModules,
   redirectsToOutputs,
@@ -46,6 +47,8 @@ export interface ValidateWorkflowOptions {
   readonly baseDir?: string;
   /** The workspace directory. @default baseDir */
   readonly workspace?: string;
+  /** The workflow and site files, absolute: no output may overwrite them. @default [] */
+  readonly ownFiles?: readonly OwnFile[];
 }
 
 /** Validation result: the model (always built, tolerantly) and every problem. */
@@ -68,7 +71,7 @@ export function validateWorkflow(
   raw: Record<string, unknown>,
   options: ValidateWorkflowOptions = {},
 ): Validated<Workflow> {
-  const { site, baseDir = ".", workspace = baseDir } = options;
+  const { site, baseDir = ".", workspace = baseDir, ownFiles = [] } = options;
   const version = checkVersion(raw, "ferry");
   const workflow = toWorkflow(raw);
   if (version.length > 0) return { model: workflow, problems: version };
@@ -79,8 +82,8 @@ export function validateWorkflow(
   ];
   const ws = resolve(workspace);
   const ctx = site
-    ? { raw, workflow, site, baseDir, workspace: ws }
-    : { raw, workflow, baseDir, workspace: ws };
+    ? { raw, workflow, site, baseDir, workspace: ws, ownFiles }
+    : { raw, workflow, baseDir, workspace: ws, ownFiles };
   for (const rule of WORKFLOW_RULES) problems.push(...rule(ctx));
   problems.push(...checkExecutors(workflow.executors));
   return { model: workflow, problems: dedupe(problems) };

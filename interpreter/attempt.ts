@@ -1,18 +1,17 @@
 /**
  * A task attempt on the filesystem: its directory (the task's working
  * directory), its logs, its inputs placed where the plan says the task sees
- * them, and its outputs checked and moved into place only after success, so a
- * failed or half-finished task never leaves a file at a final path.
+ * them (its outputs are checked and moved into place only after success, by
+ * deliver.ts, so a failed or half-finished task never leaves a file at a final path).
  * @module
  */
 
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import type { PlanFile, PlanTask } from "./plan.ts";
 import type { Executor } from "../dsl/model.ts";
 import type { JobSpec, NodeTransfer, NodeTransfers } from "../providers/batch/types.ts";
-import { globPathRegExp, toUrl } from "./urls.ts";
-import { FileValue, localPath } from "./values.ts";
+import { localPath } from "./values.ts";
 
 /** Where one attempt keeps its files. */
 export interface AttemptPaths {
@@ -151,16 +150,6 @@ function linkTarget(f: PlanFile): string | undefined {
   return localPath(f.url);
 }
 
-const ensured = new Set<string>();
-
-/** `mkdir -p`, remembered: thousands of tasks writing into one folder create it once. */
-function ensureDir(dir: string): void {
-  if (ensured.has(dir)) return;
-  Deno.mkdirSync(dir, { recursive: true });
-  if (ensured.size > 10_000) ensured.clear();
-  ensured.add(dir);
-}
-
 /**
  * Whether ferry must place inputs inside the task directory before the job starts: copies,
  * hardlinks and fetches always; plain symlinks unless the provider makes them (`makesLinks`:
@@ -275,125 +264,6 @@ async function place(src: string, dest: string, f: PlanFile): Promise<void> {
 export function isStagedOut(f: PlanFile): boolean {
   return f.staging === "transfer" ||
     (f.staging === "wrap" && f.provider !== "scratch" && localPath(f.url) === undefined);
-}
-
-/** Files an attempt wrote for one dynamic output, moved into the workspace. */
-export type Collected = ReadonlyMap<string, readonly FileValue[]>;
-
-/** Check every declared output exists, then move all of them into place. */
-export async function deliverOutputs(
-  task: PlanTask,
-  work: string,
-  workspace: string,
-): Promise<{ ok: true; dynamic: Collected } | { ok: false; message: string }> {
-  const moves: { from: string; to: string; dir: boolean }[] = [];
-  const dynamic = new Map<string, FileValue[]>();
-  for (const f of task.outputs) {
-    if (isStagedOut(f)) continue; // uploaded by its staging provider
-    const dest = localPath(f.url);
-    if (dest === undefined) {
-      return { ok: false, message: `Cannot deliver output "${f.name}" to "${f.url}"` };
-    }
-    const src = resolve(work, f.path);
-    if (f.dynamic === "glob") {
-      const found = await globFiles(work, f.path);
-      const values: FileValue[] = [];
-      for (const rel of found) {
-        const to = join(workspace, rel);
-        moves.push({ from: join(work, rel), to, dir: false });
-        values.push(new FileValue(toUrl(rel, workspace)));
-      }
-      dynamic.set(f.name, values);
-      continue;
-    }
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.statSync(src);
-    } catch {
-      return { ok: false, message: `the task did not write its output "${f.name}" (${f.path})` };
-    }
-    if (f.dynamic === "dir") {
-      if (!info.isDirectory) {
-        return { ok: false, message: `output "${f.name}" (${f.path}) is not a directory` };
-      }
-      const files = await walk(src);
-      dynamic.set(
-        f.name,
-        files.map((p) => new FileValue(toUrl(join(relative(workspace, dest), p), workspace))),
-      );
-      moves.push({ from: src, to: dest, dir: true });
-    } else {
-      if (info.isDirectory) {
-        return { ok: false, message: `output "${f.name}" (${f.path}) is a directory, not a file` };
-      }
-      moves.push({ from: src, to: dest, dir: false });
-    }
-  }
-  for (const m of moves) await moveInto(m.from, m.to, m.dir);
-  return { ok: true, dynamic };
-}
-
-/**
- * Rename into place (replacing what was there), copying across filesystems.
- * The names used on the way (`.ferry-old`, `.ferry-tmp`) are fixed, so what a
- * crash left under them is cleared by the next delivery of the same output
- * (the crash came before the task's success was committed, so it runs again).
- */
-async function moveInto(from: string, to: string, dir: boolean): Promise<void> {
-  ensureDir(dirname(to));
-  if (dir) {
-    const old = `${to}.ferry-old`;
-    await Deno.remove(old, { recursive: true }).catch(() => {});
-    let had = false;
-    try {
-      Deno.renameSync(to, old);
-      had = true;
-    } catch { /* nothing there yet */ }
-    await renameOrCopy(from, to, true);
-    if (had) await Deno.remove(old, { recursive: true });
-    return;
-  }
-  await renameOrCopy(from, to, false);
-}
-
-async function renameOrCopy(from: string, to: string, dir: boolean): Promise<void> {
-  try {
-    Deno.renameSync(from, to);
-  } catch (e) {
-    if (!(e instanceof Error) || !/cross-device|EXDEV|os error 18/i.test(e.message)) throw e;
-    // Scratch is often another filesystem: copy under a temporary name, then rename.
-    const tmp = `${to}.ferry-tmp`;
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    if (dir) await copyDir(from, tmp);
-    else await Deno.copyFile(from, tmp);
-    Deno.renameSync(tmp, to);
-  }
-}
-
-async function copyDir(from: string, to: string): Promise<void> {
-  Deno.mkdirSync(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isDirectory) await copyDir(join(from, e.name), join(to, e.name));
-    else await Deno.copyFile(join(from, e.name), join(to, e.name));
-  }
-}
-
-/** Files under `dir`, relative to it, sorted. */
-async function walk(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(join(dir, prefix))) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (!e.isDirectory) out.push(rel);
-    else for (const f of await walk(dir, rel)) out.push(f);
-  }
-  return out.sort();
-}
-
-/** Files under `work` matching a workspace-style glob, relative to `work`, sorted. */
-async function globFiles(work: string, glob: string): Promise<string[]> {
-  const re = globPathRegExp(glob);
-  const all = await walk(work).catch(() => []);
-  return all.filter((rel) => re.test(rel));
 }
 
 /** Where an attempt's job runs and logs, for {@linkcode jobSpec}. */
@@ -511,4 +381,15 @@ export function nodeTransfersOf(task: PlanTask, ex: Executor): NodeTransfers {
     fetch: task.inputs.filter(fetchedOnNode).map(of),
     put: task.outputs.filter((f) => isStagedOut(f) && !f.temp && f.dynamic === undefined).map(of),
   };
+}
+
+/** Files under `dir`, relative to it, sorted. */
+async function walk(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(join(dir, prefix))) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (!e.isDirectory) out.push(rel);
+    else for (const f of await walk(dir, rel)) out.push(f);
+  }
+  return out.sort();
 }

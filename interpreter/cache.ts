@@ -17,6 +17,7 @@
  * @module
  */
 
+import { leftBehind } from "./stale.ts";
 import { createHash } from "node:crypto";
 import { canonical, sha256 } from "./canonical.ts";
 import { dirname, relative, resolve } from "node:path";
@@ -485,6 +486,7 @@ export class Cache {
     const { parts } = this.parts(task);
     const key = Cache.key(parts);
     const outputs: OutputRecord[] = [];
+    const before = this.#o.store.successes().get(task.id);
     for (const f of task.outputs) {
       // A temp output is recorded like any other: once deleted, its producer runs again when
       // asked (its readers then find the same content and are skipped).
@@ -500,6 +502,9 @@ export class Cache {
       const h = (glob
         ? await this.#hashFilesFresh(files ?? [], signal)
         : await this.#o.store.hashPathAsync(here!, true, signal)) ?? { sha256: "missing", size: 0 };
+      const stale = files
+        ? leftBehind(before?.outputs.find((o) => o.name === f.name), files)
+        : [];
       outputs.push({
         name: f.name,
         url: f.url,
@@ -507,6 +512,7 @@ export class Cache {
         sha256: h.sha256,
         ...(files ? { files } : {}),
         ...(glob ? { glob: true } : {}),
+        ...(stale.length > 0 ? { stale } : {}),
       });
     }
     this.#o.store.recordSuccess({

@@ -17,7 +17,7 @@ import {
 import { didYouMean } from "../dsl/suggest.ts";
 import { batchProviderProblems } from "../providers/batch/check_provider.ts";
 import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
-import type { Executor, ParamValue, Site, Workflow } from "../dsl/model.ts";
+import type { Executor, OwnFile, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
 import type { Expansion } from "./expand.ts";
 import type { Linked } from "./link.ts";
@@ -63,6 +63,8 @@ export interface CheckResult {
   readonly plan?: Plan;
   /** The workspace directory used. */
   readonly workspace: string;
+  /** The workflow file and the site file, absolute: no output may overwrite them. */
+  readonly ownFiles: readonly OwnFile[];
 }
 
 function loadDiagnostics(file: string, r: LoadResult): Diagnostic[] {
@@ -96,6 +98,7 @@ export async function checkWithStats(
 ): Promise<CheckResult> {
   const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false, stats } = options;
   const workspace = resolve(options.workspace ?? dirname(file));
+  const ownFiles = ownFilesOf(file, siteFile);
   const diagnostics: Diagnostic[] = [];
   const sources = new Map<string, string>();
   let site: Site | undefined;
@@ -116,12 +119,15 @@ export async function checkWithStats(
   const r = await loadFile(file);
   if (r.text !== undefined) sources.set(file, r.text);
   diagnostics.push(...loadDiagnostics(file, r));
-  if (!r.document) return finish({ diagnostics, sources, workspace, ...(site ? { site } : {}) });
+  if (!r.document) {
+    return finish({ diagnostics, sources, workspace, ownFiles, ...(site ? { site } : {}) });
+  }
   const doc = r.document;
   const v = validateWorkflow(doc.value, {
     ...(site ? { site } : {}),
     baseDir: dirname(file),
     workspace,
+    ownFiles,
   });
   diagnostics.push(...located(doc, v.problems));
   const workflow = v.model;
@@ -131,13 +137,22 @@ export async function checkWithStats(
   }
   diagnostics.push(...located(doc, unknownOverrides(params, workflow)));
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
-  const base = { diagnostics, sources, workspace, workflow, executors, ...(site ? { site } : {}) };
+  const base = {
+    diagnostics,
+    sources,
+    workspace,
+    ownFiles,
+    workflow,
+    executors,
+    ...(site ? { site } : {}),
+  };
   if (diagnostics.some((d) => d.severity === "error")) return finish(base);
   const c = compile(workflow, {
     workspace,
     executors,
     params,
     outputRoots: site?.outputRoots ?? [],
+    ownFiles,
     assumeInputs,
     stats,
   });
@@ -176,6 +191,13 @@ function unknownOverrides(
       );
     },
   );
+}
+
+/** The workflow file and the site file, absolute. */
+function ownFilesOf(file: string, siteFile: string | undefined): OwnFile[] {
+  const own = [{ path: resolve(file), what: "workflow file" }];
+  if (siteFile !== undefined) own.push({ path: resolve(siteFile), what: "site file" });
+  return own;
 }
 
 function finish(r: CheckResult & { diagnostics: Diagnostic[] }): CheckResult {

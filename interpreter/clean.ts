@@ -1,7 +1,9 @@
 /**
  * `ferry clean` as data: remove the attempt directories of every run
- * (`.ferry/runs/*\/tasks`) and the staged copies (`.ferry/staged`), keeping
- * the state and the runs' event logs; or, with `all`, the whole `.ferry/`.
+ * (`.ferry/runs/*\/tasks`), the staged copies (`.ferry/staged`) and the trash
+ * (`.ferry/trash`: what `dir:` outputs replaced that ferry had not written),
+ * keeping the state and the runs' event logs; or, with `all`, the whole
+ * `.ferry/`; or, with `stale`, only the stale outputs in the workspace.
  * Holds the workspace lock while it works, so no run starts meanwhile.
  * @module
  */
@@ -11,6 +13,8 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { acquireLock, describeHolder, type HeldLock, readLock } from "./lock.ts";
 import { GROUPS_FILE } from "../providers/batch/process_groups.ts";
 import { FerryFileError } from "./fs_errors.ts";
+import { staleOutputs } from "./stale.ts";
+import { StateStore } from "./state.ts";
 
 /** Options for {@linkcode cleanWorkspace}. */
 export interface CleanOptions {
@@ -18,6 +22,11 @@ export interface CleanOptions {
   readonly all?: boolean;
   /** Only say what would be removed. @default false */
   readonly dryRun?: boolean;
+  /**
+   * Remove only the stale outputs: files earlier runs' glob or dir outputs left in the
+   * workspace that no task produces any more (`ferry status` lists them). @default false
+   */
+  readonly stale?: boolean;
 }
 
 /** One directory removed (or that would be). */
@@ -36,6 +45,8 @@ export interface CleanReport {
   readonly dryRun: boolean;
   /** The whole `.ferry/` (with the state). */
   readonly all: boolean;
+  /** Stale outputs in the workspace (not `.ferry/`). */
+  readonly stale?: boolean;
   /** The directories removed, in order. */
   readonly entries: readonly CleanEntry[];
   /** Their total disk space. */
@@ -71,13 +82,21 @@ export type CleanResult =
  * ```
  */
 export function cleanWorkspace(workspace: string, options: CleanOptions = {}): CleanResult {
-  const { all = false, dryRun = false } = options;
+  const { all = false, dryRun = false, stale = false } = options;
   const ws = resolve(workspace);
   if (!existsSync(ws)) {
     return { ok: false, message: `Cannot clean "${workspace}": no such directory` };
   }
   const dir = join(ws, ".ferry");
-  const empty = { workspace: ws, dryRun, all, entries: [], bytes: 0, errors: [] };
+  const empty = {
+    workspace: ws,
+    dryRun,
+    all,
+    ...(stale ? { stale } : {}),
+    entries: [],
+    bytes: 0,
+    errors: [],
+  };
   if (!existsSync(dir)) return { ok: true, report: empty };
   let lock: HeldLock | undefined;
   if (dryRun) {
@@ -92,13 +111,16 @@ export function cleanWorkspace(workspace: string, options: CleanOptions = {}): C
     lock = held.lock;
   }
   try {
-    const targets = all ? [dir] : attemptDirs(dir);
+    const targets = all ? [dir] : stale ? staleFiles(ws) : attemptDirs(dir);
+    if (typeof targets === "string") {
+      return { ok: false, message: `Cannot clean "${workspace}": ${targets}` };
+    }
     // Our own lock is not what the user asked about: a dry run and a real one report the same.
     const entries = targets.map((p) => ({
       path: relative(ws, p),
       bytes: sizeOf(p) - (p === dir && lock ? sizeOf(join(dir, "lock")) : 0),
     }));
-    const errors = lock ? removeTargets(targets, dir, lock) : [];
+    const errors = !lock ? [] : stale ? removeFiles(targets) : removeTargets(targets, dir, lock);
     const report: CleanReport = {
       ...empty,
       entries,
@@ -143,7 +165,35 @@ function refusal(
     : `Cannot clean "${workspace}": ${held.path} is being written by another ferry run`;
 }
 
-/** `.ferry/runs/*\/tasks` (oldest run first) and `.ferry/staged`, those that exist. */
+/** The stale outputs of the workspace, absolute, or why the state cannot tell. */
+function staleFiles(ws: string): string[] | string {
+  if (!existsSync(join(ws, ".ferry", "state.db"))) return [];
+  let store: StateStore | undefined;
+  try {
+    store = StateStore.open(ws);
+    return staleOutputs(store.successes().values(), ws).map((p) => join(ws, p));
+  } catch (e) {
+    if (e instanceof FerryFileError) return e.message;
+    throw e;
+  } finally {
+    store?.close();
+  }
+}
+
+/** Remove stale files (never a directory); what could not be removed, with why. */
+function removeFiles(files: readonly string[]): string[] {
+  const errors: string[] = [];
+  for (const p of files) {
+    try {
+      removeIfPresent(p);
+    } catch (e) {
+      errors.push(`Cannot remove "${p}": ${(e as Error).message}`);
+    }
+  }
+  return errors;
+}
+
+/** `.ferry/runs/*\/tasks` (oldest run first), `.ferry/staged` and `.ferry/trash`, those that exist. */
 function attemptDirs(dir: string): string[] {
   const out: string[] = [];
   const runs = join(dir, "runs");
@@ -155,7 +205,7 @@ function attemptDirs(dir: string): string[] {
     const tasks = join(runs, id, "tasks");
     if (existsSync(tasks)) out.push(tasks);
   }
-  if (existsSync(join(dir, "staged"))) out.push(join(dir, "staged"));
+  for (const d of ["staged", "trash"]) if (existsSync(join(dir, d))) out.push(join(dir, d));
   return out;
 }
 

@@ -6,7 +6,7 @@
  */
 
 import type { Problem } from "../dsl/diagnostic.ts";
-import type { Executor, ParamValue, Workflow } from "../dsl/model.ts";
+import type { Executor, OwnFile, ParamValue, Workflow } from "../dsl/model.ts";
 import { expand, type Expansion } from "./expand.ts";
 import { link, type Linked } from "./link.ts";
 import { buildPlan, type Plan } from "./plan.ts";
@@ -24,6 +24,8 @@ export interface CompileOptions {
   readonly params?: Readonly<Record<string, ParamValue>>;
   /** Roots outside the workspace that outputs may use. @default [] */
   readonly outputRoots?: readonly string[];
+  /** The workflow and site files: no output may overwrite them (nor `.ferry/`). @default [] */
+  readonly ownFiles?: readonly OwnFile[];
   /** Treat absent local inputs as present. @default false */
   readonly assumeInputs?: boolean;
   /** Files of dynamic outputs already produced (`app.output` → files). @default none */
@@ -53,6 +55,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     executors,
     params = {},
     outputRoots = [],
+    ownFiles = [],
     assumeInputs = false,
     known,
     stats,
@@ -61,6 +64,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     workspace,
     params,
     outputRoots,
+    ownFiles,
     ...(known ? { known } : {}),
   });
   const problems: Problem[] = [...expansion.problems];

@@ -327,6 +327,7 @@ async function runLocked(
       retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
       cache,
       store,
+      ownFiles: c.r.ownFiles,
       ...replanning(c, options, baseDir),
     });
   } finally {

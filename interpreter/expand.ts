@@ -6,12 +6,14 @@
  * @module
  */
 
+import { relative } from "node:path";
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
 import { expressions, parseTemplateCached } from "../dsl/expr.ts";
-import type { App, DeclaredFile, ParamValue, Where, Workflow } from "../dsl/model.ts";
+import type { App, DeclaredFile, OwnFile, ParamValue, Where, Workflow } from "../dsl/model.ts";
 import { evaluate, ExpressionError, type Scope, template } from "./evaluate.ts";
 import { safeDecode, toUrl, workspaceUrl } from "./urls.ts";
-import { display, DynamicList, FileValue, kindOf, type Value } from "./values.ts";
+import { display, DynamicList, FileValue, kindOf, localPath, type Value } from "./values.ts";
+import { reservedProblem } from "../dsl/rules/files.ts";
 
 /** One file of a task, resolved to a URL. */
 export interface TaskFile {
@@ -63,6 +65,8 @@ export interface ExpandOptions {
   readonly params?: Readonly<Record<string, ParamValue>>;
   /** Roots outside the workspace that outputs may use. @default [] */
   readonly outputRoots?: readonly string[];
+  /** The workflow and site files: no output may overwrite them (nor `.ferry/`). @default [] */
+  readonly ownFiles?: readonly OwnFile[];
   /** Values for dynamic outputs that are already known (run time). @default undefined */
   readonly known?: ReadonlyMap<string, readonly FileValue[]>;
 }
@@ -83,7 +87,7 @@ export interface Expansion {
 
 /** Expand every app of a workflow into tasks. */
 export function expand(w: Workflow, options: ExpandOptions): Expansion {
-  const { workspace, params: overrides = {}, outputRoots = [], known } = options;
+  const { workspace, params: overrides = {}, outputRoots = [], ownFiles = [], known } = options;
   const problems: Problem[] = [];
   const base = workspaceUrl(workspace);
   const params = { ...w.params, ...overrides } as Scope;
@@ -105,7 +109,12 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
   for (const app of order) {
     const scope: Scope = { params, files, apps: appOutputs };
     const indices: number[] = [];
-    const expanded = expandApp(app, scope, { workspace, base, outputRoots, known }, problems);
+    const expanded = expandApp(
+      app,
+      scope,
+      { workspace, base, outputRoots, ownFiles, known },
+      problems,
+    );
     for (const t of expanded) {
       let id = t.id;
       for (let n = 2; ids.has(id); n++) id = `${t.id}#${n}`;
@@ -195,6 +204,7 @@ interface Ctx {
   readonly workspace: string;
   readonly base: string;
   readonly outputRoots: readonly string[];
+  readonly ownFiles: readonly OwnFile[];
   readonly known: ReadonlyMap<string, readonly FileValue[]> | undefined;
 }
 
@@ -371,6 +381,22 @@ function checkOutputUrl(
   // Literal outputs were checked by the dsl rule; templated ones are known only now.
   if (template(spec.value).every((p) => p.kind === "text")) return;
   for (const f of files) {
+    const here = localPath(f.url);
+    const why = here === undefined
+      ? undefined
+      : reservedProblem(here, ctx.workspace, ctx.ownFiles, spec.kind !== "glob");
+    if (why) {
+      const shown = here!.startsWith(`${ctx.workspace}/`) ? relative(ctx.workspace, here!) : here;
+      problems.push({
+        ...error(
+          "reserved-output",
+          spec.where,
+          `Cannot write output "${shown}": ${why} ("${spec.value}" evaluates to it)`,
+        ),
+        at: "key",
+      });
+      continue;
+    }
     if (!f.url.startsWith("file:") || f.url.startsWith(ctx.base + "/")) continue;
     const roots = ctx.outputRoots.map((r) => toUrl(r, ctx.workspace));
     if (roots.some((r) => f.url.startsWith(r + "/"))) continue;

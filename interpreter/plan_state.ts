@@ -85,6 +85,7 @@ export function compileKnown(
     executors: o.executors,
     params: o.params,
     outputRoots: r.site?.outputRoots ?? [],
+    ownFiles: r.ownFiles,
     known,
   });
   const error = c.problems.find((p) => p.severity === "error");

@@ -26,15 +26,24 @@ import { formatBytes } from "./format.ts";
  * ```
  */
 export function renderCleanText(report: CleanReport): string {
-  const { workspace, dryRun, all, entries, bytes } = report;
-  if (entries.length === 0) return `nothing to clean in ${workspace}\n`;
+  const { workspace, dryRun, all, stale, entries, bytes } = report;
+  if (entries.length === 0) {
+    return stale ? `no stale outputs in ${workspace}\n` : `nothing to clean in ${workspace}\n`;
+  }
   const verb = dryRun ? "would remove" : "removed";
-  const lines = entries.map((e) => `${verb} ${e.path} (${formatBytes(e.bytes)})`);
+  const lines = entries.map((e) =>
+    `${verb} ${JSON.stringify(e.path).slice(1, -1)} (${formatBytes(e.bytes)}${
+      e.path === ".ferry/trash" ? ": what dir: outputs replaced that ferry had not written" : ""
+    })`
+  );
   const freed = `${dryRun ? "would free" : "freed"} ${formatBytes(bytes)} in ${workspace}`;
+  const kept = dryRun ? "would keep" : "kept";
   lines.push(
     all
       ? `${freed}; with the state gone, the next ferry run runs every task`
-      : `${freed}; ${dryRun ? "would keep" : "kept"} .ferry/state.db and each run's events.jsonl`,
+      : stale
+      ? `${freed} (stale outputs: no task produces them any more); ${kept} .ferry/`
+      : `${freed}; ${kept} .ferry/state.db and each run's events.jsonl`,
   );
   return lines.join("\n") + "\n";
 }

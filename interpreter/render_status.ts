@@ -81,7 +81,23 @@ export function renderStatusText(
     lines.push("");
   }
   if (report.run) runLines(lines, report.run, paint);
+  if (report.stale) staleLines(lines, report.stale);
   return lines.join("\n") + "\n";
+}
+
+/** The stale files, a few of them by name, and how to remove them. */
+function staleLines(lines: string[], stale: readonly string[]): void {
+  const n = stale.length;
+  if (lines.length > 0 && lines.at(-1) !== "") lines.push("");
+  lines.push(
+    `stale: ${n} file${
+      n === 1 ? "" : "s"
+    } that earlier glob or dir outputs left and no task produces any more (ferry clean --stale removes ${
+      n === 1 ? "it" : "them"
+    }):`,
+  );
+  for (const p of stale.slice(0, 10)) lines.push(`  ${JSON.stringify(p).slice(1, -1)}`);
+  if (n > 10) lines.push(`  (and ${n - 10} more: ferry clean --stale --dry-run lists them all)`);
 }
 
 const STATUS_COLOR: Readonly<Record<string, string>> = {
@@ -215,5 +231,6 @@ export function renderStatusJson(
     inner.push(`    "tasks": ${list(tasks, "    ")}`);
     fields.push(`  "run": {\n${inner.join(",\n")}\n  }`);
   }
+  if (report.stale) fields.push(`  "stale": ${list(report.stale, "  ")}`);
   return `{\n${fields.join(",\n")}\n}\n`;
 }

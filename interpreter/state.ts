@@ -127,6 +127,11 @@ export interface OutputRecord {
   readonly glob?: boolean;
   /** A remote output (staged out): not checked on disk. */
   readonly remote?: boolean;
+  /**
+   * For dynamic outputs: files earlier successes of the task collected that this one did not,
+   * still in the workspace when it was recorded (`ferry status`, `ferry clean --stale`).
+   */
+  readonly stale?: readonly string[];
 }
 
 /** The recorded success of a task. */

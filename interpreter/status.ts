@@ -15,6 +15,7 @@ import { readEventLog } from "./events_reader.ts";
 import { readLock } from "./lock.ts";
 import { logTail } from "./log_tail.ts";
 import { type RunRecord, StateStore, type SuccessRecord } from "./state.ts";
+import { staleOutputs } from "./stale.ts";
 import { LogLocator } from "./status_logs.ts";
 import { TaskTracker } from "./status_tasks.ts";
 import {
@@ -103,7 +104,9 @@ export async function readStatus(
     const records = ofWorkflow(opened.records, options.workflow, ws);
     if (typeof records === "string") return bad(records);
     const report = await statusReport(ws, records, new RunDetails(ws, store, options), options);
-    return typeof report === "string" ? bad(report) : { ok: true, report };
+    if (typeof report === "string") return bad(report);
+    const stale = staleOutputs(store.successes().values(), ws);
+    return { ok: true, report: stale.length > 0 ? { ...report, stale } : report };
   } catch (e) {
     if (e instanceof EventLogError) return bad(e.message);
     throw e;

@@ -134,4 +134,9 @@ export interface StatusReport {
   readonly runs?: readonly RunOverview[];
   /** The run asked for, else the latest; absent when there is no run. */
   readonly run?: RunDetail;
+  /**
+   * Files earlier runs' glob or dir outputs left in the workspace that no task produces any
+   * more, relative to it (`ferry clean --stale` removes them); absent when there are none.
+   */
+  readonly stale?: readonly string[];
 }

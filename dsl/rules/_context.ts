@@ -5,7 +5,7 @@
  */
 
 import type { Problem } from "../diagnostic.ts";
-import type { App, Site, Where, Workflow } from "../model.ts";
+import type { App, OwnFile, Site, Where, Workflow } from "../model.ts";
 
 /** Input to a workflow rule. */
 export interface WorkflowRuleContext {
@@ -19,6 +19,8 @@ export interface WorkflowRuleContext {
   readonly baseDir: string;
   /** The workspace directory (outputs must stay inside it). */
   readonly workspace: string;
+  /** The workflow and site files, absolute: no output may overwrite them. @default [] */
+  readonly ownFiles?: readonly OwnFile[];
 }
 
 /** Input to a site rule. */

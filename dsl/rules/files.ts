@@ -4,9 +4,10 @@
  * @module
  */
 
+import { join, posix, relative, resolve } from "node:path";
 import { error, type Problem } from "../diagnostic.ts";
 import { parseTemplateCached } from "../expr.ts";
-import type { DeclaredFile, Where } from "../model.ts";
+import type { DeclaredFile, OwnFile, Where } from "../model.ts";
 import { type TemplateField, templateFields, type WorkflowRule } from "./_context.ts";
 
 /** Longer globs cannot become regular expressions (and no real one is this long). */
@@ -172,6 +173,76 @@ export const outputsInWorkspace: WorkflowRule = ({ workflow, site, workspace }) 
       for (const f of slot.files) {
         const p = outputProblem(f, roots, workspace);
         if (p) out.push(error("output-outside-workspace", f.where, p));
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * Why an output at `path` (absolute) would overwrite ferry's own files, or
+ * undefined: it is under the workspace's `.ferry/`, is the workflow or site
+ * file, or (with `holds`: a file or directory written whole) a directory
+ * holding one of them.
+ */
+export function reservedProblem(
+  path: string,
+  workspace: string,
+  own: readonly OwnFile[],
+  holds = true,
+): string | undefined {
+  const p = posix.normalize(path).replace(/(.)\/+$/, "$1");
+  const ferry = join(workspace, ".ferry");
+  if (p === ferry || p.startsWith(`${ferry}/`)) return "ferry keeps its own state in .ferry/";
+  if (holds && ferry.startsWith(`${p}/`)) return "it holds ferry's own .ferry/";
+  for (const f of own) {
+    if (f.path === p) return `it is the ${f.what}`;
+    if (holds && f.path.startsWith(`${p}/`)) {
+      return `it holds the ${f.what} ${relative(p, f.path)}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The part of an output's path known before anything runs: all of a literal
+ * path or directory (`whole`), else the directories before the first
+ * expression or glob character; undefined when none is.
+ */
+function knownPath(f: DeclaredFile): { text: string; whole: boolean } | undefined {
+  const parsed = parseTemplateCached(f.value);
+  if (!parsed.ok) return undefined;
+  let text = "";
+  for (const p of parsed.template) {
+    if (p.kind !== "text") break;
+    text += p.text;
+  }
+  const literal = parsed.template.every((p) => p.kind === "text");
+  const glob = f.kind === "glob" ? text.search(/[*?[{]/) : -1;
+  if (literal && glob < 0) return { text, whole: f.kind !== "glob" };
+  text = text.slice(0, text.lastIndexOf("/", glob < 0 ? text.length : glob) + 1);
+  return text === "" ? undefined : { text, whole: false };
+}
+
+/** No output is, holds or lies under `.ferry/`, the workflow file or the site file. */
+export const ownFilesNotOutputs: WorkflowRule = ({ workflow, workspace, ownFiles = [] }) => {
+  const out: Problem[] = [];
+  for (const app of Object.values(workflow.apps)) {
+    for (const slot of Object.values(app.outputs)) {
+      for (const f of slot.files) {
+        const known = knownPath(f);
+        if (!known) continue;
+        const m = SCHEME.exec(known.text);
+        if (m && !/^[A-Za-z]:[\\/]/.test(known.text) && m[1]!.toLowerCase() !== "file") continue;
+        const abs = m ? safePath(known.text) : resolve(workspace, known.text || ".");
+        if (abs === undefined) continue;
+        const why = reservedProblem(abs, workspace, ownFiles, known.whole);
+        if (why) {
+          out.push({
+            ...error("reserved-output", f.where, `Cannot write output "${f.value}": ${why}`),
+            at: "key",
+          });
+        }
       }
     }
   }

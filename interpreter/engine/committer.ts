@@ -11,10 +11,12 @@
 
 import { dirname, join } from "node:path";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
-import { type Collected, deliverOutputs, sweepWork, unplaceInputs } from "../attempt.ts";
+import { sweepWork, unplaceInputs } from "../attempt.ts";
+import { type Collected, deliverOutputs } from "../deliver.ts";
 import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
 import { logEnd } from "../log_tail.ts";
+import type { OwnFile } from "../../dsl/model.ts";
 import type { PlanTask } from "../plan.ts";
 import { IrregularFileError, type StateStore } from "../state.ts";
 import type { AttemptRun } from "./attempt_runner.ts";
@@ -32,6 +34,8 @@ export interface CommitContext {
   readonly store?: StateStore;
   /** Aborting (Ctrl-C) stops hashing a large output: the attempt is then cancelled. */
   readonly signal?: AbortSignal;
+  /** The workflow and site files: no output may overwrite them. @default [] */
+  readonly ownFiles?: readonly OwnFile[];
 }
 
 /** An attempt, committed. */
@@ -113,8 +117,16 @@ export class Committer {
     try {
       // No glob or dir output collects an input, and no output is moved through an input's link.
       if (task.inputs.length > 0) await unplaceInputs(task, run.paths.work);
-      const delivered = await deliverOutputs(task, run.paths.work, this.#c.workspace);
+      const { workspace, runId, ownFiles = [] } = this.#c;
+      const delivered = await deliverOutputs(task, run.paths.work, workspace, {
+        ownFiles,
+        trash: join(workspace, ".ferry", "trash", runId),
+        // What ferry delivered last time, for a dir: output that replaces a directory.
+        delivered: (url) =>
+          this.#c.store?.successes().get(task.id)?.outputs.find((o) => o.url === url)?.files,
+      });
       if (!delivered.ok) return delivered.message;
+      if (delivered.notes.length > 0) this.#note(run, delivered.notes);
       await this.#c.cache?.commit(
         task,
         {
@@ -140,6 +152,14 @@ export class Committer {
       if (!isNoSpace(e)) throw e;
       return `no space left on device while delivering its outputs (${(e as Error).message})`;
     }
+  }
+
+  /** What delivery did that the user must know of, at the end of the attempt's stderr log. */
+  #note(run: AttemptRun, notes: readonly string[]): void {
+    const file = run.paths.stderrLog;
+    this.#bookkeeping("noting what delivery kept", file, () => {
+      Deno.writeTextFileSync(file, notes.map((n) => `ferry: ${n}\n`).join(""), { append: true });
+    });
   }
 
   #recordAttempt(task: PlanTask, attempt: number, outcome: TaskOutcome): void {

@@ -97,6 +97,7 @@ export class Engine {
       ...(options.cache ? { cache: options.cache } : {}),
       ...(options.store ? { store: options.store } : {}),
       signal: options.signal,
+      ...(options.ownFiles ? { ownFiles: options.ownFiles } : {}),
     });
     this.#replanner = new Replanner(options.replan);
   }

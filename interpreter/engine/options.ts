@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Executor } from "../../dsl/model.ts";
+import type { Executor, OwnFile } from "../../dsl/model.ts";
 import type { BatchProvider } from "../../providers/batch/types.ts";
 import type { Cache } from "../cache.ts";
 import type { AttemptRendering, Plan, PlanTask } from "../plan.ts";
@@ -66,6 +66,8 @@ export interface RunOptions {
   readonly cache?: Cache;
   /** The state store: every attempt is recorded in it as it ends. */
   readonly store?: StateStore;
+  /** The workflow and site files: no output may overwrite them. @default [] */
+  readonly ownFiles?: readonly OwnFile[];
   /** Rebuild the plan once dynamic outputs are known (the same compile path as `ferry plan`). */
   readonly replan?: (known: ReadonlyMap<string, readonly FileValue[]>) => Promise<Plan | string>;
 }
