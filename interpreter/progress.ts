@@ -110,9 +110,10 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
   for (const [id] of failed.slice(0, MAX_FAILURES_SHOWN)) {
     const o = s.outcomes.get(id);
     lines.push(`${paint("31", "✗")} ${paint("1", id)}: ${o ? describeOutcome(o) : "failed"}`);
-    if (o?.stderrPath) {
-      for (const l of await logTail(o.stderrPath)) lines.push(`    ${paint("2", "│")} ${l}`);
-      lines.push(`    full log: ${o.stderrPath}`);
+    const log = o?.errorLog ?? o?.stderrPath;
+    if (log) {
+      for (const l of await logTail(log)) lines.push(`    ${paint("2", "│")} ${l}`);
+      lines.push(`    full log: ${log}`);
     }
   }
   const more = failed.length - MAX_FAILURES_SHOWN;

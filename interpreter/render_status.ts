@@ -175,6 +175,8 @@ function taskLines(
     if (a.stdoutGone !== undefined) lines.push(`      stdout: gone (was ${a.stdoutGone})`);
     if (a.stderr !== undefined) lines.push(`      stderr: ${a.stderr}`);
     if (a.stderrGone !== undefined) lines.push(`      stderr: gone (was ${a.stderrGone})`);
+    if (a.errorLog !== undefined) lines.push(`      log:    ${a.errorLog} (stderr is empty)`);
+    if (a.errorLogGone !== undefined) lines.push(`      log:    gone (was ${a.errorLogGone})`);
   }
   for (const l of t.stderrTail ?? []) lines.push(`      ${paint("2", "│")} ${l}`);
 }

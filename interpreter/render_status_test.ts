@@ -61,3 +61,49 @@ Deno.test("renderStatusText() colours marks and statuses only when asked", () =>
   assert.ok(color.startsWith(`run ${detail.id}: ${red("failed")}\n`), color);
   assert.ok(color.includes(`\n${red("✗")} t: failed`), color);
 });
+
+Deno.test("renderStatusText() names the log that holds the error, or says it is gone", () => {
+  const attempt = {
+    attempt: 1,
+    outcome: "failed",
+    exitCode: 1,
+    startedAt: "2026-11-21T12:00:00.000Z",
+    endedAt: "2026-11-21T12:00:01.000Z",
+    durationMs: 1000,
+    stderr: "/ws/.ferry/runs/r/tasks/t/attempt-1/stderr.log",
+  };
+  const detail = (a: Record<string, unknown>) => ({
+    ...run(0),
+    status: "failed" as const,
+    counts: { ...counts, failed: 1 },
+    logsKept: true,
+    tasks: [{
+      id: "t",
+      state: "failed" as const,
+      attempts: [{ ...attempt, ...a }],
+      stderrTail: ["[E::hts_open] fail to open file 'x.bam'"],
+    }],
+  });
+  const log = "/ws/.ferry/runs/r/tasks/t/attempt-1/work/logs/t.log";
+  const text = renderStatusText({
+    ferryStatus: 1,
+    workspace: "/ws",
+    run: detail({ errorLog: log }),
+  });
+  assert.ok(
+    text.endsWith(
+      "✗ t: failed: exit code 1\n" +
+        "    attempt 1: failed (exit code 1) in 1.0s\n" +
+        `      stderr: ${attempt.stderr}\n` +
+        `      log:    ${log} (stderr is empty)\n` +
+        "      │ [E::hts_open] fail to open file 'x.bam'\n",
+    ),
+    text,
+  );
+  const gone = renderStatusText({
+    ferryStatus: 1,
+    workspace: "/ws",
+    run: detail({ errorLogGone: log }),
+  });
+  assert.ok(gone.includes(`      log:    gone (was ${log})\n`), gone);
+});

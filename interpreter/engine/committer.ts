@@ -14,6 +14,7 @@ import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import { type Collected, deliverOutputs } from "../attempt.ts";
 import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
+import { errorLog } from "../error_log.ts";
 import { logEnd } from "../log_tail.ts";
 import type { PlanTask } from "../plan.ts";
 import type { StateStore } from "../state.ts";
@@ -68,6 +69,10 @@ export class Committer {
       // What it wrote so far fills the disk: it goes (logs stay), so the run can go on.
       outcome = { ...outcome, reason: noSpaceReason(run, outcome) };
       await dropPartialOutputs(run);
+    }
+    if (outcome.outcome === "failed" || outcome.outcome === "timeout") {
+      const log = await errorLog({ ...outcome, work: run.paths.work, outputs: run.task.outputs });
+      if (log !== undefined) outcome = { ...outcome, errorLog: log };
     }
     if (outcome.outcome !== "succeeded" || !this.#c.cache) {
       this.#recordAttempt(run.task, run.attempt, outcome);
