@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { locate } from "../diagnostic.ts";
 import { parseTemplate } from "../expr.ts";
-import { loadText } from "../load.ts";
-import { validateWorkflow } from "../validate.ts";
+import { located } from "./_test_located.ts";
 import { quotedExpressions } from "./shell_quotes.ts";
 
 /** `source:quoting` for each expression of `script` that stands inside quotes. */
@@ -16,14 +14,7 @@ function quoted(script: string): string[] {
 function warnings(script: string, extra = ""): string[] {
   const yaml = `ferry: 1\nname: t\nparams: { n: 2, s: x }\napps:\n  a:\n${extra}    shell: |\n` +
     script.split("\n").map((l) => `      ${l}`).join("\n") + "\n";
-  const { document } = loadText("w.yaml", yaml);
-  assert.ok(document);
-  return validateWorkflow(document.value).problems
-    .filter((p) => p.code === "quoted-substitution")
-    .map((p) => {
-      const d = locate(p, "w.yaml", document.index);
-      return `${d.line}:${d.column} ${d.message}`;
-    });
+  return located(yaml, ["quoted-substitution"]);
 }
 
 Deno.test("quotedExpressions() finds expressions in single, double and $'' quotes", () => {

@@ -1,19 +1,8 @@
 import assert from "node:assert/strict";
-import { locate } from "../diagnostic.ts";
-import { loadText } from "../load.ts";
-import { validateWorkflow } from "../validate.ts";
+import { located } from "./_test_located.ts";
 
-/** `line:column input` for each unused-input warning. */
-function unused(apps: string): string[] {
-  const { document } = loadText("w.yaml", `ferry: 1\nname: t\napps:\n${apps}`);
-  assert.ok(document);
-  return validateWorkflow(document.value).problems
-    .filter((p) => p.code === "unused-input")
-    .map((p) => {
-      const d = locate(p, "w.yaml", document.index);
-      return `${d.line}:${d.column} ${d.message}`;
-    });
-}
+/** `line:column message` of each unused-input warning. */
+const unused = (apps: string) => located(`ferry: 1\nname: t\napps:\n${apps}`, ["unused-input"]);
 
 Deno.test("unused-input names the input nothing mentions, at its key", () => {
   assert.deepEqual(
