@@ -41,6 +41,11 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "unstaged-file": "a named file is used in a command without being an input (warning)",
   "undeclared-redirect":
     "stdout or stderr goes to a file that is not an output of the app (warning)",
+  "quoted-substitution":
+    "a `${{ }}` inside quotes in a shell script, where ferry's own quoting breaks it (warning)",
+  "snakemake-placeholder":
+    "a Snakemake `{input.x}`-style placeholder in a command, which ferry leaves as it is (warning)",
+  "unused-input": "an input the command or script never mentions (warning)",
   "unused-param": "a param nothing uses (warning)",
   "unused-file": "a named file nothing uses (warning)",
   "unknown-after": "`after` names an app that does not exist",

@@ -21,6 +21,9 @@ import { checkQuantities } from "./rules/quantities.ts";
 import { functionModules } from "./rules/function_module.ts";
 import { redirectsToOutputs } from "./rules/redirects.ts";
 import { checkExecutors } from "./rules/staging_rules.ts";
+import { quotedSubstitutions } from "./rules/shell_quotes.ts";
+import { snakemakePlaceholders } from "./rules/placeholders.ts";
+import { unusedInputs } from "./rules/unused_inputs.ts";
 
 /** The workflow rules, in the order their problems are usually read. */
 export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
@@ -36,6 +39,9 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   forEachLists,
   functionModules,
   redirectsToOutputs,
+  quotedSubstitutions,
+  snakemakePlaceholders,
+  unusedInputs,
   unusedNames,
 ]);
 

@@ -63,7 +63,7 @@ Deno.test("validateWorkflow() refuses literal secrets and passwords in URLs", ()
   assert.deepEqual(
     problems(
       HEAD +
-        "files: { f: 'ftp://me:hunter2@h/x' }\napps:\n  a: { inputs: { f: '${{ files.f }}' }, command: [x] }\n",
+        "files: { f: 'ftp://me:hunter2@h/x' }\napps:\n  a: { inputs: { f: '${{ files.f }}' }, command: [x, '${{ inputs.f }}'] }\n",
     ),
     [
       'literal-secret@3:14 Cannot keep a password in a URL: remove "user:password@" and set password_env on the site\'s staging rule instead',

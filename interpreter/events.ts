@@ -101,6 +101,8 @@ export interface FinishedEvent extends EventBase<"finished"> {
   readonly stdoutPath: string;
   /** The standard error log ("" when it never started). */
   readonly stderrPath: string;
+  /** A failed attempt's log that holds the error, when its standard error is empty. */
+  readonly errorLog?: string;
 }
 
 /** A failed attempt will be tried again after a delay. */
@@ -244,6 +246,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     jobId: "string?",
     stdoutPath: "string",
     stderrPath: "string",
+    errorLog: "string?",
   },
   retrying: { task: "string", attempt: "number", delayMs: "number" },
   blocked: { task: "string", by: "string" },

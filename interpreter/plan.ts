@@ -12,7 +12,7 @@ import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.t
 import { ExpressionError, type Scope } from "./evaluate.ts";
 import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
-import { decide, type DecisionKind, scratchRoot, stagedPath } from "./staging.ts";
+import { decide, type DecisionKind, scratchRoot, stagedPath, type Unclaimed } from "./staging.ts";
 import { createHash } from "node:crypto";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
@@ -331,7 +331,7 @@ class PlanBuilder {
             f.where,
             `Cannot stage "${f.url}" on executor "${ex.name}": no rule matches it; tried ${
               pf.tried.join(", ")
-            }`,
+            }${pf.hint === undefined ? "" : `; ${pf.hint}`}`,
           ),
         );
       }
@@ -415,7 +415,7 @@ function planFile(
   ex: Executor,
   role: "input" | "output",
   o: { workspace: string; slot: string },
-): { file: PlanFile; storage: string } | { unclaimed: true; tried: readonly string[] } {
+): { file: PlanFile; storage: string } | Unclaimed {
   const d = decide(ex, f.url, role, o);
   if ("unclaimed" in d) return d;
   // Built field by field (not with compact): this runs for every file of every task.

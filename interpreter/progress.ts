@@ -117,12 +117,11 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
     lines.push(
       `${paint("31", "✗")} ${paint("1", visible(id))}: ${o ? describeOutcome(o) : "failed"}`,
     );
-    if (o?.stderrPath) {
+    const log = o?.errorLog ?? o?.stderrPath;
+    if (log) {
       // A log line is the task's text: it cannot drive the terminal either.
-      for (const l of await logTail(o.stderrPath)) {
-        lines.push(`    ${paint("2", "│")} ${visibleLines(l)}`);
-      }
-      lines.push(`    full log: ${visible(o.stderrPath)}`);
+      for (const l of await logTail(log)) lines.push(`    ${paint("2", "│")} ${visibleLines(l)}`);
+      lines.push(`    full log: ${visible(log)}`);
     }
   }
   const more = failed.length - MAX_FAILURES_SHOWN;

@@ -194,6 +194,12 @@ function taskLines(
     if (a.stdoutGone !== undefined) lines.push(`      stdout: gone (was ${visible(a.stdoutGone)})`);
     if (a.stderr !== undefined) lines.push(`      stderr: ${visible(a.stderr)}`);
     if (a.stderrGone !== undefined) lines.push(`      stderr: gone (was ${visible(a.stderrGone)})`);
+    if (a.errorLog !== undefined) {
+      lines.push(`      log:    ${visible(a.errorLog)} (stderr is empty)`);
+    }
+    if (a.errorLogGone !== undefined) {
+      lines.push(`      log:    gone (was ${visible(a.errorLogGone)})`);
+    }
   }
   // A log line is the task's text: it cannot drive the terminal either.
   for (const l of t.stderrTail ?? []) lines.push(`      ${paint("2", "│")} ${visibleLines(l)}`);

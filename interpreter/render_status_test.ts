@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { renderStatusText } from "./render_status.ts";
-import { type RunOverview, TASK_STATES } from "./status.ts";
+import {
+  type AttemptStatus,
+  type RunDetail,
+  type RunOverview,
+  TASK_STATES,
+  type TaskStatus,
+} from "./status.ts";
 
 const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as RunOverview["counts"];
 
@@ -17,6 +23,17 @@ function run(i: number): RunOverview {
     host: "vm",
     dir: `/ws/.ferry/runs/${i}`,
     counts: { ...counts, succeeded: 2, "not-run": 1 },
+  };
+}
+
+/** A failed run of one task. */
+function failedRun(task: TaskStatus): RunDetail {
+  return {
+    ...run(0),
+    status: "failed",
+    counts: { ...counts, failed: 1 },
+    logsKept: true,
+    tasks: [task],
   };
 }
 
@@ -39,18 +56,12 @@ Deno.test("renderStatusText() lists the newest runs and says how many older ones
 });
 
 Deno.test("renderStatusText() colours marks and statuses only when asked", () => {
-  const detail = {
-    ...run(0),
-    status: "failed" as const,
-    counts: { ...counts, failed: 1 },
-    logsKept: true,
-    tasks: [{
-      id: "t",
-      state: "failed" as const,
-      reason: 'Cannot run t: it needs 64 cores and executor "local" has 8',
-      attempts: [],
-    }],
-  };
+  const detail = failedRun({
+    id: "t",
+    state: "failed",
+    reason: 'Cannot run t: it needs 64 cores and executor "local" has 8',
+    attempts: [],
+  });
   const plain = renderStatusText({ ferryStatus: 1, workspace: "/ws", run: detail });
   assert.match(plain, /^✗ t: failed: Cannot run t: it needs 64 cores and executor "local" has 8$/m);
   assert.ok(!plain.includes("\x1b"), plain);
@@ -60,4 +71,45 @@ Deno.test("renderStatusText() colours marks and statuses only when asked", () =>
   const red = (s: string) => `\x1b[31m${s}\x1b[0m`;
   assert.ok(color.startsWith(`run ${detail.id}: ${red("failed")}\n`), color);
   assert.ok(color.includes(`\n${red("✗")} t: failed`), color);
+});
+
+Deno.test("renderStatusText() names the log that holds the error, or says it is gone", () => {
+  const attempt = {
+    attempt: 1,
+    outcome: "failed",
+    exitCode: 1,
+    startedAt: "2026-11-21T12:00:00.000Z",
+    endedAt: "2026-11-21T12:00:01.000Z",
+    durationMs: 1000,
+    stderr: "/ws/.ferry/runs/r/tasks/t/attempt-1/stderr.log",
+  };
+  const detail = (a: Partial<AttemptStatus>) =>
+    failedRun({
+      id: "t",
+      state: "failed",
+      attempts: [{ ...attempt, ...a }],
+      stderrTail: ["[E::hts_open] fail to open file 'x.bam'"],
+    });
+  const log = "/ws/.ferry/runs/r/tasks/t/attempt-1/work/logs/t.log";
+  const text = renderStatusText({
+    ferryStatus: 1,
+    workspace: "/ws",
+    run: detail({ errorLog: log }),
+  });
+  assert.ok(
+    text.endsWith(
+      "✗ t: failed: exit code 1\n" +
+        "    attempt 1: failed (exit code 1) in 1.0s\n" +
+        `      stderr: ${attempt.stderr}\n` +
+        `      log:    ${log} (stderr is empty)\n` +
+        "      │ [E::hts_open] fail to open file 'x.bam'\n",
+    ),
+    text,
+  );
+  const gone = renderStatusText({
+    ferryStatus: 1,
+    workspace: "/ws",
+    run: detail({ errorLogGone: log }),
+  });
+  assert.ok(gone.includes(`      log:    gone (was ${log})\n`), gone);
 });

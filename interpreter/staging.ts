@@ -11,7 +11,7 @@ import { safeDecode } from "./urls.ts";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import type { Executor, StagingRule } from "../dsl/model.ts";
-import { firstMatch } from "./rules_match.ts";
+import { firstMatch, hostGroupHint } from "./rules_match.ts";
 import { localPath } from "./values.ts";
 
 /**
@@ -45,6 +45,8 @@ export interface Unclaimed {
   readonly unclaimed: true;
   /** The rules tried, as `match (action)`. */
   readonly tried: readonly string[];
+  /** A rule that nearly matched, and how to make it match. */
+  readonly hint?: string;
 }
 
 /** Options shared by the decision functions. */
@@ -250,5 +252,6 @@ export function decide(
   tried.push(
     `the defaults for filesystem "${ex.filesystem}" (file:, http:, https:, ftp:, ftps:, sftp:, rsync:, rsync+ssh:)`,
   );
-  return { unclaimed: true, tried };
+  const hint = hostGroupHint(ex, url);
+  return hint === undefined ? { unclaimed: true, tried } : { unclaimed: true, tried, hint };
 }

@@ -333,8 +333,9 @@ async function withTails(
   const out: TaskStatus[] = [];
   for (const t of tasks) {
     const last = t.attempts.at(-1);
-    if ((t.state === "failed" || t.state === "crashed") && last?.stderr && tailLines > 0) {
-      const lines = tails++ < maxTails ? await logTail(last.stderr, { lines: tailLines }) : [];
+    const log = last?.errorLog ?? last?.stderr;
+    if ((t.state === "failed" || t.state === "crashed") && log && tailLines > 0) {
+      const lines = tails++ < maxTails ? await logTail(log, { lines: tailLines }) : [];
       out.push(lines.length > 0 ? { ...t, stderrTail: lines } : t);
     } else out.push(t);
   }

@@ -65,16 +65,19 @@ export class LogLocator {
   #attempt(taskId: string, a: AttemptStatus): AttemptStatus {
     const stdout = a.stdout === undefined ? undefined : this.#place(taskId, a.attempt, a.stdout);
     const stderr = a.stderr === undefined ? undefined : this.#place(taskId, a.attempt, a.stderr);
+    const log = a.errorLog === undefined ? undefined : this.#place(taskId, a.attempt, a.errorLog);
     const same = (p: Place | undefined, was: string | undefined) =>
       p === undefined || ("path" in p && p.path === was);
-    if (same(stdout, a.stdout) && same(stderr, a.stderr)) return a;
-    const { stdout: _, stderr: __, ...rest } = a;
+    if (same(stdout, a.stdout) && same(stderr, a.stderr) && same(log, a.errorLog)) return a;
+    const { stdout: _, stderr: __, errorLog: ___, ...rest } = a;
     return {
       ...rest,
       ...(stdout && "path" in stdout ? { stdout: stdout.path } : {}),
       ...(stderr && "path" in stderr ? { stderr: stderr.path } : {}),
       ...(stdout && "gone" in stdout ? { stdoutGone: stdout.gone } : {}),
       ...(stderr && "gone" in stderr ? { stderrGone: stderr.gone } : {}),
+      ...(log && "path" in log ? { errorLog: log.path } : {}),
+      ...(log && "gone" in log ? { errorLogGone: log.gone } : {}),
     };
   }
 

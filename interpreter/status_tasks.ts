@@ -55,7 +55,7 @@ function ended(a: Ending, attempt: number): AttemptStatus {
   const exitCode = num(a.exitCode), signal = str(a.signal);
   const reason = str(a.reason) ?? str(a.message), host = str(a.host);
   const stdout = str(a.stdout) ?? str(a.stdoutPath), stderr = str(a.stderr) ?? str(a.stderrPath);
-  const jobId = str(a.jobId);
+  const jobId = str(a.jobId), errorLog = str(a.errorLog);
   return {
     attempt,
     ...(jobId !== undefined ? { jobId } : {}),
@@ -69,6 +69,7 @@ function ended(a: Ending, attempt: number): AttemptStatus {
     ...(host !== undefined ? { host } : {}),
     ...(stdout !== undefined ? { stdout } : {}),
     ...(stderr !== undefined ? { stderr } : {}),
+    ...(errorLog !== undefined ? { errorLog } : {}),
   };
 }
 
@@ -170,13 +171,14 @@ function attemptStatus(
   const { started, finished, record } = seen;
   if (record) {
     // The store's record wins; what only the event log knows (the job id, a success's exit
-    // code) is kept.
+    // code, the log that holds the error) is kept.
     const shown = ended(record, n);
     const jobId = finished ? str(finished.jobId) : seen.jobId;
-    const exitCode = finished?.exitCode;
+    const exitCode = finished?.exitCode, errorLog = str(finished?.errorLog);
     return {
       ...shown,
       ...(jobId !== undefined ? { jobId } : {}),
+      ...(errorLog !== undefined ? { errorLog } : {}),
       ...(shown.exitCode === undefined && exitCode !== undefined ? { exitCode } : {}),
     };
   }

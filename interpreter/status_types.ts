@@ -69,6 +69,10 @@ export interface AttemptStatus {
   readonly stdoutGone?: string;
   /** The standard error log is gone: where it was. */
   readonly stderrGone?: string;
+  /** A failed attempt's log that holds the error, when its standard error was empty, where it is now. */
+  readonly errorLog?: string;
+  /** That log is gone: where it was. */
+  readonly errorLogGone?: string;
 }
 
 /** One task of a run. */

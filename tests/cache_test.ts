@@ -45,7 +45,7 @@ function workflow(ledger: string, o: {
         inputs: { clean: "${{ apps.prep.outputs.clean }}" },
         outputs: { score: "work/score-${{ s }}.txt" },
         shell:
-          `${log}; echo "\${{ s }} $(wc -c < \${{ inputs.clean }}) \${{ params.scale }}" > \${{ outputs.score }}`,
+          `${log}; echo \${{ s }} "$(wc -c < \${{ inputs.clean }})" \${{ params.scale }} > \${{ outputs.score }}`,
       },
       total: {
         inputs: { scores: "${{ apps.score.outputs.score }}" },

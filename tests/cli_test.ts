@@ -139,7 +139,7 @@ Deno.test("ferry check --assume-inputs turns absent inputs into warnings", async
     const file = join(dir, "w.yaml");
     await Deno.writeTextFile(
       file,
-      "ferry: 1\nname: x\napps:\n  a: { inputs: { i: data/big.h5 }, command: [x] }\n",
+      "ferry: 1\nname: x\napps:\n  a: { inputs: { i: data/big.h5 }, command: [x, '${{ inputs.i }}'] }\n",
     );
     const strict = await runCli(["check", "--format", "github", file]);
     assert.equal(strict.code, 2);

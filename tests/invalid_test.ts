@@ -36,6 +36,9 @@ const WARNING_CODES = new Set([
   "empty-fan-out",
   "assumed-input",
   "undeclared-redirect",
+  "quoted-substitution",
+  "snakemake-placeholder",
+  "unused-input",
 ]);
 /** Codes covered by the special tests below rather than by a fixture. */
 const SPECIAL_CODES = new Set(["read-error", "assumed-input", "unreachable-input"]);

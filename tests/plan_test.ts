@@ -165,6 +165,32 @@ Deno.test("ferry plan reports a file no staging rule claims, with the rules trie
   }
 });
 
+Deno.test("no-staging-rule says when a named host group would match if it spanned dots", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      join(dir, "site.yaml"),
+      "ferry-site: 1\nexecutors:\n  c:\n    provider: slurm\n    staging:\n" +
+        "      - { match: 'chirp://:host/*', action: rewrite, to: '/chirp/:host/:0' }\n",
+    );
+    await Deno.writeTextFile(
+      join(dir, "w.yaml"),
+      "ferry: 1\nname: x\napps:\n  a:\n    executor: c\n" +
+        "    inputs: { i: 'chirp://storage1.example.org/data/x.dat', j: 'chirp://storage1/y.dat' }\n" +
+        "    command: [x, '${{ inputs.i }}', '${{ inputs.j }}']\n",
+    );
+    const r = await runCli(["plan", "--site", join(dir, "site.yaml"), join(dir, "w.yaml")]);
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.stderr.split("\n").filter((l) => l.includes("error[")), [
+      `${
+        join(dir, "w.yaml")
+      }:6:19: error[no-staging-rule]: Cannot stage "chirp://storage1.example.org/data/x.dat" on executor "c": no rule matches it; tried chirp://:host/* (rewrite), the defaults for filesystem "shared" (file:, http:, https:, ftp:, ftps:, sftp:, rsync:, rsync+ssh:); the rule chirp://:host/* would match if :host spanned dots (a named group matches one label of a host name): write :host(.+)`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("ferry plan --check-inputs asks the server of each remote input (HEAD) and reports the missing", async () => {
   const seen: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {

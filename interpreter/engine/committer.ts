@@ -15,6 +15,7 @@ import { sweepWork, unplaceInputs } from "../attempt.ts";
 import { type Collected, deliverOutputs } from "../deliver.ts";
 import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
+import { errorLog } from "../error_log.ts";
 import { logEnd } from "../log_tail.ts";
 import type { OwnFile } from "../../dsl/model.ts";
 import type { PlanTask } from "../plan.ts";
@@ -79,6 +80,10 @@ export class Committer {
       // What it wrote so far fills the disk: it goes (logs stay), so the run can go on.
       outcome = { ...outcome, reason: noSpaceReason(run, outcome) };
       await dropPartialOutputs(run);
+    }
+    if (outcome.outcome === "failed" || outcome.outcome === "timeout") {
+      const log = await errorLog({ ...outcome, work: run.paths.work, outputs: run.task.outputs });
+      if (log !== undefined) outcome = { ...outcome, errorLog: log };
     }
     if (outcome.outcome !== "succeeded" || !this.#c.cache) {
       this.#recordAttempt(run.task, run.attempt, outcome);

@@ -27,6 +27,8 @@ export interface TaskOutcome extends JobResult {
   readonly stderrPath: string;
   /** The attempt's standard output log. */
   readonly stdoutPath: string;
+  /** A failed attempt's log that holds the error, when its standard error is empty (a declared log). */
+  readonly errorLog?: string;
 }
 
 /** What a reporter is told. */
