@@ -9,6 +9,8 @@ import { join, relative } from "node:path";
 import type { Executor } from "../dsl/model.ts";
 import { visible } from "../dsl/visible.ts";
 import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
+import { DirectiveError } from "../providers/batch/dialect.ts";
+import { FerryFileError } from "./fs_errors.ts";
 import { arrayScript, singleScript } from "../providers/batch/scheduler.ts";
 import { wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
 import { jobSpec, makeAttempt, nodeTransfersOf } from "./attempt.ts";
@@ -29,6 +31,21 @@ interface ScriptContext {
 
 /** The scripts of every task a run would submit to a batch scheduler, as text. */
 export async function renderJobScripts(
+  plan: Plan,
+  executors: Readonly<Record<string, Executor>>,
+  workspace: string,
+): Promise<string> {
+  try {
+    return await renderScripts(plan, executors, workspace);
+  } catch (e) {
+    // The job files live in the workspace's .ferry/: a workspace path with a line break in it
+    // cannot be written into a directive. Said as a fault of ferry's own files (exit 2).
+    if (!(e instanceof DirectiveError)) throw e;
+    throw new FerryFileError(`${e.message}: use a workspace whose path has no control character`);
+  }
+}
+
+async function renderScripts(
   plan: Plan,
   executors: Readonly<Record<string, Executor>>,
   workspace: string,

@@ -99,3 +99,18 @@ Deno.test("plan --show-scripts says so when nothing goes to a scheduler", async 
     );
   });
 });
+
+Deno.test("plan --show-scripts in a workspace whose path holds a line break says why no directive can hold it (exit 2)", async () => {
+  await withTemp(async (tmp) => {
+    const ws = join(tmp, "ws\n#SBATCH --x");
+    await Deno.mkdir(ws);
+    const wf = await writeWorkflow(ws, WF);
+    const r = await ferryRun(["--show-scripts", wf], {}, "plan");
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `ferry: Cannot write a Slurm directive for the path "${tmp}/ws\\n#SBATCH --x/.ferry/runs/RUN/jobs/` +
+        `align-1-%A_%a.out": it holds a control character: use a workspace whose path has no control character\n`,
+    );
+  });
+});

@@ -134,6 +134,15 @@ export function mebibytes(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / (1024 * 1024)));
 }
 
+/** A path no scheduler directive can hold (it has a line break or another control character). */
+export class DirectiveError extends Error {
+  /** An error saying `message`. */
+  constructor(message: string) {
+    super(message);
+    this.name = "DirectiveError";
+  }
+}
+
 /**
  * A path as one argument of a scheduler directive (`#SBATCH --chdir=`, `#PBS -o`, `#BSUB -cwd`):
  * bare when it is plain, else in double quotes with `\` and `"` escaped (how sbatch, qsub and bsub
@@ -153,7 +162,7 @@ export function mebibytes(bytes: number): number {
  */
 export function directivePath(path: string, label: string): string {
   if (hasControl(path)) {
-    throw new Error(
+    throw new DirectiveError(
       `Cannot write a ${label} directive for the path "${
         visible(path)
       }": it holds a control character`,
