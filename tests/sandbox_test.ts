@@ -203,7 +203,7 @@ Deno.test({
       const again = await ferryRun([join(moved, "workflow.yaml")]);
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /^plan: 0 to run, 8 cached$/m);
-      assert.match(again.stderr, /^done: 0 succeeded, 0 failed in /m);
+      assert.match(again.stderr, /^done: 0 succeeded, 8 cached, 0 failed in /m);
     }),
 });
 
