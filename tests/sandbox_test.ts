@@ -8,15 +8,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exists, ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
+import { haveService } from "./_services.ts";
 
-const TOOLS = ["bwa", "samtools", "bcftools"];
-const haveTools = TOOLS.every((t) => {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${t}`] }).outputSync().success;
-  } catch {
-    return false;
-  }
-});
+const haveTools = haveService("sandbox (real tools)", ["bwa", "samtools", "bcftools"]);
 
 /** A small genome and two samples' reads (B with one SNP), the same bytes on every run. */
 function fixtures(): Record<string, string> {
