@@ -171,7 +171,7 @@ export function makeDirs(dirs: readonly string[]): void {
  * directory (links and copies ferry placed there, or what the task made of them), so that no
  * `glob` or `dir` output collects them and nothing is moved through a link into the workspace.
  */
-export async function unplaceInputs(task: PlanTask, work: string): Promise<void> {
+export function unplaceInputs(task: PlanTask, work: string): void {
   const skip = new Set(task.outputs.map((f) => f.path));
   for (const f of task.inputs) {
     if (f.path.startsWith("/") || skip.has(f.path)) continue;
@@ -179,22 +179,30 @@ export async function unplaceInputs(task: PlanTask, work: string): Promise<void>
     const at = join(work, f.path);
     let info: Deno.FileInfo;
     try {
-      info = await Deno.lstat(at);
+      info = Deno.lstatSync(at);
     } catch {
       continue; // gone (the task removed it)
     }
-    await Deno.remove(at, { recursive: info.isDirectory });
+    Deno.removeSync(at, { recursive: info.isDirectory });
   }
 }
 
 /**
  * What is left in a successful attempt's task directory once its outputs were delivered and
  * its inputs taken out (files a tool wrote beside an input, scratch files), relative to it,
- * sorted; then the directory goes.
+ * sorted. Those files go; with `whole` (a directory on scratch) the directory goes too. In the
+ * attempt's own directory the (empty) folders stay: thousands of tasks deleting folders slow
+ * down making the next ones on some file systems.
  */
-export async function sweepWork(work: string): Promise<string[]> {
-  const left = await walk(work).catch(() => []);
-  await Deno.remove(work, { recursive: true }).catch(() => {});
+export async function sweepWork(work: string, whole: boolean): Promise<string[]> {
+  let left: string[];
+  try {
+    left = walkSync(work);
+  } catch {
+    return [];
+  }
+  if (whole) await Deno.remove(work, { recursive: true }).catch(() => {});
+  else for (const f of left) Deno.removeSync(join(work, f));
   return left;
 }
 
@@ -383,13 +391,13 @@ export function nodeTransfersOf(task: PlanTask, ex: Executor): NodeTransfers {
   };
 }
 
-/** Files under `dir`, relative to it, sorted. */
-async function walk(dir: string, prefix = ""): Promise<string[]> {
+/** Files under `dir`, relative to it, sorted (few: read at once). */
+function walkSync(dir: string, prefix = ""): string[] {
   const out: string[] = [];
-  for await (const e of Deno.readDir(join(dir, prefix))) {
+  for (const e of Deno.readDirSync(prefix ? join(dir, prefix) : dir)) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     if (!e.isDirectory) out.push(rel);
-    else for (const f of await walk(dir, rel)) out.push(f);
+    else for (const f of walkSync(dir, rel)) out.push(f);
   }
   return out.sort();
 }

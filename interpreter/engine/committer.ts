@@ -94,15 +94,15 @@ export class Committer {
   }
 
   /**
-   * After a success: the task's directory goes when it held inputs or is on scratch (what a tool
-   * wrote beside an input is no output: its names go in the status and stderr.log), and so does
-   * the scratch directory of the task. Failed attempts keep theirs for inspection.
+   * After a success: what a tool wrote beside an input is no output: it goes, and its names go in
+   * the status and stderr.log. On scratch the task's directory goes too, and so does the scratch
+   * directory of the task. Failed attempts keep theirs for inspection.
    */
   async #sweep(run: AttemptRun): Promise<StatusNote> {
     const { task, paths } = run;
     const scratch = task.scratch !== undefined && !paths.work.startsWith(paths.root + "/");
     if (!scratch && !task.inputs.some((f) => !f.path.startsWith("/"))) return {};
-    const discarded = await sweepWork(paths.work);
+    const discarded = await sweepWork(paths.work, scratch);
     // On scratch, the task's directory (RUN/TASK/attempt-N): the run's goes at the run's end.
     if (scratch) await Deno.remove(dirname(paths.work)).catch(() => {});
     if (discarded.length === 0) return {};
@@ -121,7 +121,7 @@ export class Committer {
     const { task, outcome } = run;
     try {
       // No glob or dir output collects an input, and no output is moved through an input's link.
-      if (task.inputs.length > 0) await unplaceInputs(task, run.paths.work);
+      if (task.inputs.length > 0) unplaceInputs(task, run.paths.work);
       const { workspace, runId, ownFiles = [] } = this.#c;
       const delivered = await deliverOutputs(task, run.paths.work, workspace, {
         ownFiles,
