@@ -227,7 +227,7 @@ export async function placeInputs(
     if (onNode && fetchedOnNode(f)) continue; // the job wrapper fetches it
     const dest = join(work, f.path);
     Deno.mkdirSync(dirname(dest), { recursive: true });
-    const src = localPath(f.url);
+    const src = f.staged ?? localPath(f.url);
     if (src === undefined || (f.staging === "wrap" && f.provider !== "scratch")) {
       if (!fetchInto) return `Cannot stage "${f.url}" with "${f.provider}" in this run`;
       try {
@@ -250,7 +250,11 @@ export async function placeInputs(
 
 /** Link or copy a local input into the task directory, as its rule says. */
 async function place(src: string, dest: string, f: PlanFile): Promise<void> {
-  const mode = f.provider === "shared" ? (f.link ?? "symlink") : "copy";
+  const mode = f.staged !== undefined
+    ? "symlink" // the run's own copy in .ferry/staged
+    : f.provider === "shared"
+    ? (f.link ?? "symlink")
+    : "copy";
   if (mode === "symlink") return Deno.symlinkSync(src, dest);
   if (mode === "hardlink") {
     try {

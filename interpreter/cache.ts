@@ -301,7 +301,7 @@ export class Cache {
   #stagedPath(f: PlanFile): string | undefined {
     if (f.staging === "none") return undefined;
     const inWorkspace = f.path.startsWith(this.#wsPrefix);
-    if (f.staging === "transfer" && inWorkspace) return undefined;
+    if (f.staging === "transfer" && (inWorkspace || f.staged !== undefined)) return undefined;
     // In the task's directory (relative) or in the workspace: as the workspace file's own path, the
     // task sees nothing different (a copy on scratch, a link).
     const rel = inWorkspace ? f.path.slice(this.#wsPrefix.length) : f.path;

@@ -14,6 +14,7 @@ import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
 import { decide, type DecisionKind, scratchRoot, stagedPath, type Unclaimed } from "./staging.ts";
 import { createHash } from "node:crypto";
+import { join, posix, relative } from "node:path";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
 
@@ -33,6 +34,11 @@ export interface PlanFile {
   readonly rule: number | "default";
   /** The id of the transfer step that brings (or takes) the file. */
   readonly transfer?: string;
+  /**
+   * For an input a transfer brings into the workspace's staging area (`.ferry/staged/...`): where
+   * that copy is. The task sees it through a link at `path`, in its own directory.
+   */
+  readonly staged?: string;
   /** For `shared` inputs placed in the task directory: symlink, hardlink or copy. */
   readonly link?: "symlink" | "hardlink" | "copy";
   /** `glob` or `dir`: a dynamic output (or an input gathering one). */
@@ -398,7 +404,10 @@ class PlanBuilder {
         rule,
       });
     }
-    return { ...plain, transfer: id };
+    if (direction === "out" || storage !== "workspace") return { ...plain, transfer: id };
+    // The task sees the copy at a path relative to its directory, the same in every workspace.
+    const rel = relative(join(this.options.workspace, ".ferry", "staged"), plain.path);
+    return { ...plain, transfer: id, staged: plain.path, path: posix.join("_inputs", rel) };
   }
 }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exists, ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 import { haveService } from "./_services.ts";
+import { startHttpServer } from "./_http_server.ts";
 
 const haveTools = haveService("sandbox (real tools)", ["bwa", "samtools", "bcftools"]);
 
@@ -276,4 +277,39 @@ Deno.test("sandbox: a failed attempt keeps its directory with the input links fo
     assert.equal(await Deno.readTextFile(join(work, "data/in.txt.note")), "note\n");
     assert.equal(await exists(join(ws, "data/in.txt.note")), false);
   });
+});
+
+Deno.test("sandbox: an input fetched over HTTP appears in the task's directory at a path the same in every workspace", async () => {
+  const server = await startHttpServer({ files: { "/ref/genome.fa": ">chr1\nACGT\n" } });
+  try {
+    await withTemp(async (dir) => {
+      const lines: string[] = [];
+      for (const ws of [join(dir, "a"), join(dir, "b c")]) {
+        await Deno.mkdir(ws);
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "fetched",
+          apps: {
+            a: {
+              inputs: { ref: server.url("/ref/genome.fa") },
+              outputs: { o: "o.txt" },
+              shell: "{ echo ${{ inputs.ref }}; cat ${{ inputs.ref }}; } > ${{ outputs.o }}",
+            },
+          },
+        });
+        const r = await ferryRun([wf]);
+        assert.equal(r.code, 0, r.stderr);
+        lines.push(await Deno.readTextFile(join(ws, "o.txt")));
+        // The run's copy stays in .ferry/staged; the task saw it through a link in its directory.
+        const staged = (await walk(join(ws, ".ferry", "staged"))).filter((p) =>
+          p.endsWith("genome.fa")
+        );
+        assert.equal(staged.length, 1);
+      }
+      assert.equal(lines[0], lines[1]);
+      assert.match(lines[0]!, /^_inputs\/[0-9a-f]{16}\/genome\.fa\n>chr1\nACGT\n$/);
+    });
+  } finally {
+    await server.close();
+  }
 });

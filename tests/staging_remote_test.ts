@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { stringify } from "../deps/yaml.ts";
 import { runWorkflowFile } from "../mod.ts";
 import { startHttpServer } from "./_http_server.ts";
@@ -62,7 +62,11 @@ Deno.test("http: one transfer per URL for many readers, resumed after a dropped 
       for (const s of ["a", "b", "c", "d", "e"]) {
         assert.equal(
           await Deno.readTextFile(join(ws, `out/${s}.txt`)),
-          `${s}\n${sha256(ref)}\nhello\n${staged}\n`,
+          // The task saw the run's copy through a link in its directory, at a path the same in
+          // every workspace.
+          `${s}\n${sha256(ref)}\nhello\n_inputs/${
+            relative(join(ws, ".ferry", "staged"), staged)
+          }\n`,
         );
       }
       // One transfer per URL for five readers: two GETs of the big file (the dropped one and
