@@ -173,8 +173,9 @@ export class Cache {
       return h ? `sha256:${h.sha256}` : this.#deletedTemp(f.url);
     }
     // A remote file: what the provider recorded when it fetched the copy.
-    const rec = f.staging === "transfer" && f.path.startsWith("/")
-      ? readCacheRecord(f.path, f.url)
+    const copy = f.staged ?? f.path; // the run's copy (the task sees it through a link)
+    const rec = f.staging === "transfer" && copy.startsWith("/")
+      ? readCacheRecord(copy, f.url)
       : undefined;
     if (!rec) return undefined;
     if (rec.sha256) return `sha256:${rec.sha256}`;
