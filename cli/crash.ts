@@ -7,6 +7,7 @@
 
 import { RunCrashed } from "../interpreter/run.ts";
 import { writeCrashLog } from "../interpreter/engine/crash.ts";
+import { visible } from "../dsl/visible.ts";
 
 /** Print the one line for an escaped error `e` to `stderr`; returns the exit code, 70. */
 export function reportCrash(
@@ -20,18 +21,8 @@ export function reportCrash(
   const first = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.slice(0, 300);
   stderr(
     `ferry: internal error (a bug in ferry): ${
-      escapeControls(first)
+      visible(first)
     }\nferry: the details are in ${logPath}; please report it with that file.\n`,
   );
   return 70;
-}
-
-/** Control characters shown as escapes, so a message cannot drive the terminal. */
-function escapeControls(s: string): string {
-  let out = "";
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    out += c < 0x20 || (c >= 0x7f && c <= 0x9f) ? `\\x${c.toString(16).padStart(2, "0")}` : ch;
-  }
-  return out;
 }
