@@ -1,0 +1,185 @@
+/**
+ * examples/snakemake-tutorial end to end, in a temporary copy, with the real ferry CLI and the
+ * real tools (bwa, samtools, bcftools, python3): the simulated data are the same bytes as ever,
+ * the variant calls are the reference committed with the example and exactly the SNPs the
+ * simulation planted, the BAMs are valid, and a second run does nothing.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { copyExamples, EXAMPLES } from "./_examples.ts";
+import { ferryRun, withTemp } from "./_run.ts";
+import { haveService } from "./_services.ts";
+
+const haveTools = haveService("snakemake tutorial example", [
+  "bwa",
+  "samtools",
+  "bcftools",
+  "python3",
+]);
+
+const EXAMPLE = "snakemake-tutorial";
+const SAMPLES = ["A", "B", "C"];
+const READS_PER_SAMPLE = 8750; // 35,000 bases at 25x in reads of 100
+const decoder = new TextDecoder();
+
+/**
+ * sha256 of what generate_data.ts writes: its output may not change from run to run or from
+ * machine to machine. (A deliberate change to the simulation updates these and
+ * expected_calls.tsv together.)
+ */
+const DATA_SHA256: Record<string, string> = {
+  "data/genome.fa": "0dece3184e70ab9d7d1057a04210c9f3b5ae0b37f77625cac87591897843a69c",
+  "data/samples/A.fastq": "143623d7a3514c528f6f7e5388ba304201da57b2127801d1e2143ecd669b327b",
+  "data/samples/B.fastq": "0d6546dbcb61c7ddcd835035aea6eb294389ef1f92379c83a161b0cac4aa9362",
+  "data/samples/C.fastq": "460e848145562815b5bd2dc646bfa6b6859aad5850965fd94bc92b65ce7c4f1f",
+  "data/truth/A.tsv": "1cb3281d756032b69f277e3479736618e5992dcd6815d2fefe816aafb9dce1a9",
+  "data/truth/B.tsv": "8ae2521c72983f411bbb7f660f0c692cb778192155ab256b851bb4d8b61f269c",
+  "data/truth/C.tsv": "c9859d06083cac90ad895b1ec15f15eea7125f2535075ff77906c2c2aa356e34",
+};
+
+/** Run a tool in `cwd`; its exit code and output. */
+async function tool(cwd: string, cmd: string, ...args: string[]) {
+  const out = await new Deno.Command(cmd, { args, cwd, stdin: "null" }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+async function sha256(path: string): Promise<string> {
+  return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
+}
+
+/** The calls of a VCF as the example's expected_calls.tsv holds them. */
+async function calls(ws: string): Promise<string> {
+  const q = await tool(
+    ws,
+    "bcftools",
+    "query",
+    "-H",
+    "-f",
+    "%CHROM\\t%POS\\t%REF\\t%ALT[\\t%GT]\\n",
+    "calls/all.vcf",
+  );
+  assert.equal(q.code, 0, q.stderr);
+  return q.stdout;
+}
+
+/** Per sample, its non-reference calls as "CHROM POS REF ALT GT" lines, sorted. */
+function bySample(table: string): Record<string, string[]> {
+  const [header, ...rows] = table.trimEnd().split("\n");
+  const samples = header!.split("\t").slice(4).map((c) => c.replace(/^.*\/(\w+)\.bam:GT$/, "$1"));
+  const out: Record<string, string[]> = Object.fromEntries(samples.map((s) => [s, []]));
+  for (const row of rows) {
+    const f = row.split("\t");
+    samples.forEach((s, i) => {
+      const gt = f[4 + i]!;
+      if (gt !== "0/0") out[s]!.push([...f.slice(0, 4), gt].join("\t"));
+    });
+  }
+  for (const s of samples) out[s]!.sort();
+  return out;
+}
+
+/** Per sample, the SNPs the simulation planted (data/truth/SAMPLE.tsv), sorted. */
+async function truth(ws: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const s of SAMPLES) {
+    const [header, ...rows] = (await Deno.readTextFile(join(ws, `data/truth/${s}.tsv`)))
+      .trimEnd().split("\n");
+    assert.equal(header, "CHROM\tPOS\tREF\tALT\tGT");
+    out[s] = rows.sort();
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "snakemake tutorial: the example calls the planted SNPs, as its reference says, and a second run does nothing",
+  ignore: !haveTools,
+  fn: async () => {
+    await using ex = await copyExamples(EXAMPLE);
+    const ws = ex.path(EXAMPLE);
+    const r = await ferryRun([join(ws, "workflow.yaml")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^plan: 16 to run, 0 cached$/m);
+    assert.match(r.stderr, /^done: 16 succeeded, 0 failed in /m);
+
+    for (const [path, digest] of Object.entries(DATA_SHA256)) {
+      assert.equal(await sha256(join(ws, path)), digest, `${path} is not the bytes it was`);
+    }
+
+    // The calls are the reference's, and exactly the planted SNPs with their genotypes.
+    const table = await calls(ws);
+    assert.equal(table, await Deno.readTextFile(join(ws, "expected_calls.tsv")));
+    const planted = await truth(ws);
+    assert.deepEqual(bySample(table), planted);
+    // The simulation is what the README says: shared and private, hom- and heterozygous SNPs.
+    const all = Object.values(planted).flat();
+    assert.ok(all.some((l) => l.endsWith("\t0/1")) && all.some((l) => l.endsWith("\t1/1")));
+    assert.ok(planted.A!.some((l) => planted.B!.includes(l) && planted.C!.includes(l)));
+    assert.ok(planted.A!.some((l) => !planted.B!.includes(l) && !planted.C!.includes(l)));
+
+    // Valid BAMs, sorted and indexed, every read mapped.
+    const bams = SAMPLES.flatMap((s) => [`mapped_reads/${s}.bam`, `sorted_reads/${s}.bam`]);
+    const quick = await tool(ws, "samtools", "quickcheck", "-v", ...bams);
+    assert.deepEqual([quick.code, quick.stdout, quick.stderr], [0, "", ""]);
+    for (const s of SAMPLES) {
+      const head = await tool(ws, "samtools", "view", "-H", `sorted_reads/${s}.bam`);
+      assert.match(head.stdout, /^@HD\tVN:[\d.]+\tSO:coordinate$/m);
+      const mapped = await tool(
+        ws,
+        "samtools",
+        "view",
+        "-c",
+        "-F",
+        "0x904",
+        `sorted_reads/${s}.bam`,
+        "chr1",
+        "chr2",
+      );
+      assert.equal(mapped.stdout, `${READS_PER_SAMPLE}\n`, mapped.stderr);
+    }
+
+    // The plot: a histogram of the 8 calls' QUALs.
+    const svg = await Deno.readTextFile(join(ws, "plots/quals.svg"));
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" /);
+    assert.equal(svg.match(/<rect /g)?.length, 10);
+    assert.match(svg, />QUAL \(8 records\)<\/text>\n<\/svg>\n$/);
+
+    // Nothing changed: nothing runs again.
+    const again = await ferryRun([join(ws, "workflow.yaml")]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /^plan: 0 to run, 16 cached$/m);
+    assert.match(again.stderr, /^done: 0 succeeded, 16 cached, 0 failed in /m);
+  },
+});
+
+Deno.test("snakemake tutorial: generate_data.ts run by hand writes the files the workflow's apps write", async () => {
+  await withTemp(async (dir) => {
+    const script = join(EXAMPLES, EXAMPLE, "generate_data.ts");
+    const gen = (...args: string[]) =>
+      tool(dir, Deno.execPath(), "run", "--allow-write=.", script, ...args);
+    const ok = await gen("--out", "out");
+    assert.deepEqual([ok.code, ok.stdout, ok.stderr], [0, "", ""]);
+    for (const [path, digest] of Object.entries(DATA_SHA256)) {
+      assert.equal(await sha256(join(dir, "out", path)), digest, path);
+    }
+    // A sample named on the command line: its own reads, its SNPs drawn from its name.
+    const d = await gen("--out", "d", "D");
+    assert.equal(d.code, 0, d.stderr);
+    const rows = (await Deno.readTextFile(join(dir, "d/data/truth/D.tsv"))).trimEnd().split("\n");
+    assert.equal(rows[0], "CHROM\tPOS\tREF\tALT\tGT");
+    for (const row of rows.slice(1)) {
+      assert.match(row, /^chr[12]\t\d+\t[ACGT]\t[ACGT]\t(0\/1|1\/1)$/);
+    }
+    assert.equal(await sha256(join(dir, "d/data/genome.fa")), DATA_SHA256["data/genome.fa"]);
+    // A name that would break the FASTQ records is refused, and nothing is written.
+    const bad = await gen("--out", "bad", "A", "x\ny");
+    assert.deepEqual([bad.code, bad.stdout, bad.stderr], [
+      2,
+      "",
+      `Cannot simulate reads for sample "x\\ny": a sample name is letters, digits, '_', '.' or '-'\n`,
+    ]);
+    assert.equal((await tool(dir, "ls")).stdout, "d\nout\n");
+  });
+});
