@@ -183,3 +183,36 @@ Deno.test("snakemake tutorial: generate_data.ts run by hand writes the files the
     assert.equal((await tool(dir, "ls")).stdout, "d\nout\n");
   });
 });
+
+Deno.test({
+  name:
+    "snakemake tutorial: plot-quals.py escapes the file name in the SVG, draws an empty VCF and refuses a bad one",
+  ignore: !haveTools,
+  fn: () =>
+    withTemp(async (dir) => {
+      const script = join(EXAMPLES, EXAMPLE, "scripts", "plot-quals.py");
+      const plot = (vcf: string) => tool(dir, "python3", script, vcf, "out.svg");
+      const hostile = `<b>&"$(x)".vcf`;
+      await Deno.writeTextFile(join(dir, hostile), "##fileformat=VCFv4.2\n");
+      const empty = await plot(hostile);
+      assert.deepEqual([empty.code, empty.stdout, empty.stderr], [0, "", ""]);
+      const svg = await Deno.readTextFile(join(dir, "out.svg"));
+      assert.ok(
+        svg.includes(">QUAL of the calls in &lt;b&gt;&amp;&quot;$(x)&quot;.vcf</text>"),
+        svg,
+      );
+      assert.match(svg, />no records<\/text>\n.*>QUAL \(0 records\)<\/text>\n<\/svg>\n$/);
+      await Deno.writeTextFile(join(dir, "bad.vcf"), "#h\nchr1\t5\t.\tA\tG\tlow\n");
+      const bad = await plot("bad.vcf");
+      assert.deepEqual([bad.code, bad.stdout, bad.stderr], [
+        2,
+        "",
+        'Cannot read "bad.vcf": line 2: QUAL "low" is no number\n',
+      ]);
+      const missing = await plot("none.vcf");
+      assert.deepEqual([missing.code, missing.stderr], [
+        2,
+        'Cannot read "none.vcf": No such file or directory\n',
+      ]);
+    }),
+});

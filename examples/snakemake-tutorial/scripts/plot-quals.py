@@ -10,6 +10,7 @@ Like matplotlib's plt.hist, it sorts the values into 10 bins of equal width from
 to the largest. The SVG has whole-number coordinates only, so it is the same bytes everywhere.
 """
 
+import json
 import sys
 from html import escape
 
@@ -21,14 +22,17 @@ def read_quals(path):
     """The QUAL of every record of a VCF file (records without one, '.', are left out)."""
     quals = []
     with open(path, encoding="utf-8") as vcf:
-        for line in vcf:
+        for number, line in enumerate(vcf, 1):
             if line.startswith("#"):
                 continue
             fields = line.rstrip("\n").split("\t")
             if len(fields) < 6:
-                raise SystemExit(f"Cannot read {path!r}: a record has fewer than 6 columns")
+                raise ValueError(f"line {number} has fewer than 6 columns")
             if fields[5] != ".":
-                quals.append(float(fields[5]))
+                try:
+                    quals.append(float(fields[5]))
+                except ValueError:
+                    raise ValueError(f"line {number}: QUAL {json.dumps(fields[5])} is no number") from None
     return quals
 
 
@@ -83,7 +87,12 @@ def main(argv):
     if len(argv) != 3:
         print("usage: plot-quals.py CALLS.vcf OUT.svg", file=sys.stderr)
         return 2
-    quals = read_quals(argv[1])
+    try:
+        quals = read_quals(argv[1])
+    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        print(f"Cannot read {json.dumps(argv[1])}: {why}", file=sys.stderr)
+        return 2
     with open(argv[2], "w", encoding="utf-8") as out:
         out.write(svg(quals, f"QUAL of the calls in {argv[1]}"))
     return 0
