@@ -157,7 +157,7 @@ export function simulate(fasta: string, sample: string): { fastq: string; truth:
 interface Args {
   readonly inputs: Readonly<Record<string, string>>;
   readonly outputs: Readonly<Record<string, string>>;
-  readonly bindings: Readonly<Record<string, string>>;
+  readonly bindings: Readonly<Record<string, unknown>>;
 }
 
 /** Function app: write the genome to output `fa`. */
@@ -168,7 +168,7 @@ export function genome(args: Args): { contigs: number; bases: number } {
 
 /** Function app: sample `sample`'s reads from input `fa` to outputs `fastq` and `truth`. */
 export function reads(args: Args): { reads: number; snps: number } {
-  const sample = args.bindings.sample!;
+  const sample = String(args.bindings.sample);
   const { fastq, truth } = simulate(Deno.readTextFileSync(args.inputs.fa!), sample);
   Deno.writeTextFileSync(args.outputs.fastq!, fastq);
   Deno.writeTextFileSync(args.outputs.truth!, truth);
