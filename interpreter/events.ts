@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Outcome } from "../providers/batch/types.ts";
+import type { Outcome, Usage } from "../providers/batch/types.ts";
 
 /** Fields every event has. */
 interface EventBase<E extends string> {
@@ -103,6 +103,8 @@ export interface FinishedEvent extends EventBase<"finished"> {
   readonly stderrPath: string;
   /** A failed attempt's log that holds the error, when its standard error is empty. */
   readonly errorLog?: string;
+  /** What its processes used (wall, CPU, peak RSS), when it ran and was measured. */
+  readonly usage?: Usage;
 }
 
 /** A failed attempt will be tried again after a delay. */
@@ -207,7 +209,15 @@ export type NewEvent = RunEvent extends infer E ? E extends RunEvent ? Omit<E, "
   : never;
 
 /** What a field must hold; `?` marks one that may be absent. */
-type FieldType = "string" | "number" | "boolean" | "strings" | "apps" | "outcome" | "direction";
+type FieldType =
+  | "string"
+  | "number"
+  | "boolean"
+  | "strings"
+  | "apps"
+  | "outcome"
+  | "direction"
+  | "usage";
 type Fields = Readonly<Record<string, FieldType | `${FieldType}?`>>;
 
 const TRANSFER: Fields = {
@@ -247,6 +257,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     stdoutPath: "string",
     stderrPath: "string",
     errorLog: "string?",
+    usage: "usage?",
   },
   retrying: { task: "string", attempt: "number", delayMs: "number" },
   blocked: { task: "string", by: "string" },
@@ -282,6 +293,8 @@ function holds(value: unknown, type: FieldType): boolean {
       return OUTCOMES.has(value);
     case "direction":
       return value === "in" || value === "out";
+    case "usage":
+      return isObject(value) && holds(value.wallSeconds, "number");
     case "number":
       return typeof value === "number" && Number.isFinite(value);
     case "string":

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Usage } from "../providers/batch/types.ts";
+
 /**
  * A duration in milliseconds for people, with about two significant digits:
  * `850ms`, `4.5s`, `11s`, `1m11s`, `2h03m`. Negative durations (clocks of two
@@ -78,4 +80,28 @@ export function formatRate(bytes: number, ms: number): string | undefined {
 
 function two(n: number): string {
   return String(n).padStart(2, "0");
+}
+
+/**
+ * What an attempt used, for people: its wall time, its CPU time (user and system) and its peak
+ * memory, each when measured.
+ *
+ * @example
+ * ```ts
+ * import { formatUsage } from "./format.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(
+ *   formatUsage({ wallSeconds: 12.3, userSeconds: 9, systemSeconds: 1.1, maxRssBytes: 220_200_960, measuredBy: "wait4" }),
+ *   "wall 12.3s, CPU 10.1s, peak memory 210.0 MiB",
+ * );
+ * assert.equal(formatUsage({ wallSeconds: 0.5, measuredBy: "clock" }), "wall 500ms");
+ * ```
+ */
+export function formatUsage(u: Usage): string {
+  const parts = [`wall ${formatDuration(u.wallSeconds * 1000)}`];
+  if (u.userSeconds !== undefined || u.systemSeconds !== undefined) {
+    parts.push(`CPU ${formatDuration(((u.userSeconds ?? 0) + (u.systemSeconds ?? 0)) * 1000)}`);
+  }
+  if (u.maxRssBytes !== undefined) parts.push(`peak memory ${formatBytes(u.maxRssBytes)}`);
+  return parts.join(", ");
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Usage } from "../providers/batch/types.ts";
+
 /** How a run stands. */
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted" | "crashed";
 
@@ -72,7 +74,9 @@ export interface AttemptStatus {
   /** A failed attempt's log that holds the error, when its standard error was empty, where it is now. */
   readonly errorLog?: string;
   /** That log is gone: where it was. */
-  readonly errorLogGone?: string;
+  readonly errorLogGone?:
+    string; /** What its processes used (wall, CPU, peak memory), when it was measured. */
+  readonly usage?: Usage;
 }
 
 /** One task of a run. */

@@ -140,6 +140,7 @@ export class Committer {
           startedAt: outcome.startedAt,
           endedAt: outcome.endedAt,
           host: outcome.host,
+          ...(outcome.usage ? { usage: outcome.usage } : {}),
         },
         { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
         delivered.dynamic,
@@ -186,6 +187,7 @@ export class Committer {
           host: outcome.host,
           stdout: outcome.stdoutPath,
           stderr: outcome.stderrPath,
+          ...(outcome.usage ? { usage: outcome.usage } : {}),
         }),
     );
   }
