@@ -35,6 +35,10 @@ export interface GraphApp {
   readonly deps: readonly string[];
   /** Its tasks in the plan. */
   readonly tasks: number;
+  /** The cores one task requested (the largest among its tasks), when it requested some. */
+  readonly cores?: number;
+  /** The memory in bytes one task requested (the largest among its tasks), when it requested some. */
+  readonly memory?: number;
 }
 
 /** The app graph with fan-outs collapsed, for `ferry report`. */
