@@ -151,6 +151,7 @@ def spawn(fields):
                     links[k + 1], (e.strerror or str(e)).encode()))
                 return
         os.chdir(cwd)  # posix_spawn has no working directory of its own: the child inherits ours
+        t0 = time.monotonic()  # before: on another core the task runs while this one records it
         pid = os.posix_spawnp(argv[0], argv, env, file_actions=quiet, setsid=True, setsigdef=RESET, setsigmask=())
     except OSError as e:
         reply(b"F", ident, str(e).encode())
@@ -158,7 +159,7 @@ def spawn(fields):
     finally:
         os.chdir(home)
     record(rec, b"+ %d %d\n" % (pid, start_time(pid)))
-    jobs[pid] = (ident, rec, time.monotonic())
+    jobs[pid] = (ident, rec, t0)
     reply(b"S", ident, pid)
 
 
