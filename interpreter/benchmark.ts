@@ -8,6 +8,7 @@
 
 import { dirname, join } from "node:path";
 import type { Usage } from "../providers/batch/types.ts";
+import { cpuSeconds } from "./format.ts";
 
 /** The columns written, as Snakemake names them. */
 export const BENCHMARK_COLUMNS = ["s", "h:m:s", "max_rss", "mean_load", "cpu_time"] as const;
@@ -31,9 +32,7 @@ export const BENCHMARK_COLUMNS = ["s", "h:m:s", "max_rss", "mean_load", "cpu_tim
  * ```
  */
 export function benchmarkTsv(u: Usage): string {
-  const cpu = u.userSeconds === undefined && u.systemSeconds === undefined
-    ? undefined
-    : (u.userSeconds ?? 0) + (u.systemSeconds ?? 0);
+  const cpu = cpuSeconds(u);
   const s = Math.floor(u.wallSeconds);
   const hms = `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
   const figures = [

@@ -8,7 +8,7 @@
  */
 
 import type { GraphApp } from "./events.ts";
-import { formatBytes, formatDuration } from "./format.ts";
+import { cpuSeconds as cpuOf, formatBytes, formatDuration } from "./format.ts";
 import type { TaskStatus } from "./status_types.ts";
 import { appOfTask, esc } from "./report_page.ts";
 import type { Usage } from "../providers/batch/types.ts";
@@ -29,11 +29,6 @@ interface Measured {
   readonly app: string;
   readonly usage: Usage;
 }
-
-const cpuOf = (u: Usage) =>
-  u.userSeconds === undefined && u.systemSeconds === undefined
-    ? undefined
-    : (u.userSeconds ?? 0) + (u.systemSeconds ?? 0);
 
 /**
  * Why a task's request was far more than it used, or nothing: peak memory below a quarter of the

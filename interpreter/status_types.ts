@@ -74,8 +74,8 @@ export interface AttemptStatus {
   /** A failed attempt's log that holds the error, when its standard error was empty, where it is now. */
   readonly errorLog?: string;
   /** That log is gone: where it was. */
-  readonly errorLogGone?:
-    string; /** What its processes used (wall, CPU, peak memory), when it was measured. */
+  readonly errorLogGone?: string;
+  /** What its processes used (wall, CPU, peak memory), when it was measured. */
   readonly usage?: Usage;
 }
 
