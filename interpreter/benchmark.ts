@@ -55,6 +55,13 @@ export function writeBenchmark(workspace: string, path: string, usage: Usage): v
   const file = join(workspace, path);
   Deno.mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.ferry-tmp`;
-  Deno.writeTextFileSync(tmp, benchmarkTsv(usage));
-  Deno.renameSync(tmp, file);
+  try {
+    Deno.writeTextFileSync(tmp, benchmarkTsv(usage));
+    Deno.renameSync(tmp, file);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never made, or gone */ }
+    throw e;
+  }
 }

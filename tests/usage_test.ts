@@ -10,7 +10,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import { ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
+import { taskDirName } from "../interpreter/attempt.ts";
 import { StateStore } from "../interpreter/state.ts";
 import type { Usage } from "../providers/batch/types.ts";
 
@@ -176,6 +177,18 @@ Deno.test("usage: a benchmark file is no output: a new path does not run the tas
     assert.ok(!(await Deno.stat(join(ws, "b2.tsv")).catch(() => undefined)), "not written: cached");
     await Deno.remove(join(ws, "b1.tsv"));
     assert.match((await ferryRun([wf])).stderr, /^plan: 0 to run, 1 cached$/m);
+    // A folder where the file goes: the task still succeeds, its stderr log says why.
+    await Deno.mkdir(join(ws, "b3.tsv"));
+    await writeWorkflow(ws, app("b3.tsv"));
+    const blocked = await ferryRun(["--rerun", "t", wf]);
+    assert.equal(blocked.code, 0, blocked.stderr);
+    const log = join(runDirOf(blocked), "tasks", taskDirName("t"), "attempt-1", "stderr.log");
+    assert.equal(
+      await Deno.readTextFile(log),
+      `ferry: Cannot write benchmark "b3.tsv": Is a directory (os error 21): rename '${ws}/b3.tsv.ferry-tmp' -> '${ws}/b3.tsv'\n`,
+    );
+    assert.deepEqual(await walk(ws, "b3.tsv").catch(() => []), []);
+    assert.ok(!(await Deno.stat(join(ws, "b3.tsv.ferry-tmp")).catch(() => undefined)));
     for (
       const [path, message] of [
         [
