@@ -99,9 +99,11 @@ export type {
   BatchProvider,
   JobResult,
   JobSpec,
+  MeasuredBy,
   NodeTransfer,
   NodeTransfers,
   Outcome,
+  Usage,
 } from "./providers/batch/types.ts";
 export type { LocalProviderOptions } from "./providers/batch/local.ts";
 export { localProvider } from "./providers/batch/local.ts";

@@ -17,7 +17,7 @@ export function reportCommand(program: Command, context: CommandContext): void {
       "write one self-contained HTML report of a run: graph, timeline, tasks, failures, transfers",
     )
     .description(
-      "Write a run's report as one HTML file that needs no network to view: the run's summary, its graph with fan-outs collapsed, a timeline of tasks and transfers per executor and worker, a sortable table of tasks, the failures with the last lines of their logs, and the transfers with sizes and throughput. Reads the run's event log and the state in .ferry/.",
+      "Write a run's report as one HTML file that needs no network to view: the run's summary, its graph with fan-outs collapsed, a timeline of tasks and transfers per executor and worker, a sortable table of tasks, what the tasks used per app (with those that requested far more memory or cores than they used), the failures with the last lines of their logs, and the transfers with sizes and throughput. Reads the run's event log and the state in .ferry/.",
     )
     .argument(
       "[workflow]",

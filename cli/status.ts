@@ -18,7 +18,7 @@ export function statusCommand(program: Command, context: CommandContext): void {
   program.command("status")
     .summary("show the runs of a workspace, and one run task by task with its attempts and logs")
     .description(
-      "Show the runs of a workspace (newest first) and the latest one task by task: its final state, each attempt with its outcome, duration, host and log paths, and the end of a failed task's stderr. With RUN, that run only. A run whose ferry died (kill -9, a crash) shows as crashed. Reads the state in .ferry/ and changes nothing.",
+      "Show the runs of a workspace (newest first) and the latest one task by task: its final state, each attempt with its outcome, duration, host, what it used (wall time, CPU time, peak memory) and log paths, and the end of a failed task's stderr. With RUN, that run only. A run whose ferry died (kill -9, a crash) shows as crashed. Reads the state in .ferry/ and changes nothing.",
     )
     .argument(
       "[workflow]",

@@ -165,6 +165,8 @@ export interface AppSpec<O extends Record<string, FilesSpec> = Record<string, Fi
   readonly stdout?: string | Ref;
   /** Send standard error to this file. */
   readonly stderr?: string | Ref;
+  /** Write what each task used to this file (Snakemake's benchmark TSV). */
+  readonly benchmark?: string;
   /** Environment variables. */
   readonly env?: Readonly<Record<string, string | number | boolean>>;
   /** What one task needs. */

@@ -108,6 +108,8 @@ export interface App {
   readonly stdout?: string;
   /** Standard error redirect template. */
   readonly stderr?: string;
+  /** Where each task's usage figures go (a workspace-relative path template). */
+  readonly benchmark?: string;
   /** Environment, values as templates. */
   readonly env: Readonly<Record<string, string>>;
   /** Resource needs (defaults merged). */

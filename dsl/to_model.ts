@@ -182,6 +182,7 @@ function toApp(name: string, a: Obj, defaults: Obj): App {
     run: toRun(a),
     stdout: str(a.stdout),
     stderr: str(a.stderr),
+    benchmark: str(a.benchmark),
     env: toEnv(defaults.env, a.env),
     resources: toResources(defaults.resources, a.resources),
     retries: int(a.retries) ?? int(defaults.retries) ?? 0,

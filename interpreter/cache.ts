@@ -27,6 +27,7 @@ import type { Hashed, OutputRecord, StateStore, SuccessRecord } from "./state.ts
 import { readCacheRecord } from "../providers/staging/transfer.ts";
 import { type FileValue, localPath } from "./values.ts";
 import { toRecordedUrl, workspaceRelative } from "./urls.ts";
+import type { Usage } from "../providers/batch/types.ts";
 
 /** The parts of a cache key (what `ignore` can name). */
 export interface KeyParts {
@@ -478,7 +479,14 @@ export class Cache {
    */
   async commit(
     task: PlanTask,
-    run: { runId: string; attempt: number; startedAt: number; endedAt: number; host: string },
+    run: {
+      runId: string;
+      attempt: number;
+      startedAt: number;
+      endedAt: number;
+      host: string;
+      usage?: Usage;
+    },
     logs: { stdout?: string; stderr?: string },
     dynamic: ReadonlyMap<string, readonly FileValue[]>,
     result?: unknown,
@@ -535,6 +543,7 @@ export class Cache {
       endedAt: run.endedAt,
       host: run.host,
       ...logs,
+      ...(run.usage ? { usage: run.usage } : {}),
     });
   }
 }

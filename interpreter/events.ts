@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Outcome } from "../providers/batch/types.ts";
+import type { Outcome, Usage } from "../providers/batch/types.ts";
 
 /** Fields every event has. */
 interface EventBase<E extends string> {
@@ -35,6 +35,10 @@ export interface GraphApp {
   readonly deps: readonly string[];
   /** Its tasks in the plan. */
   readonly tasks: number;
+  /** The cores one task requested (the largest among its tasks), when it requested some. */
+  readonly cores?: number;
+  /** The memory in bytes one task requested (the largest among its tasks), when it requested some. */
+  readonly memory?: number;
 }
 
 /** The app graph with fan-outs collapsed, for `ferry report`. */
@@ -103,6 +107,8 @@ export interface FinishedEvent extends EventBase<"finished"> {
   readonly stderrPath: string;
   /** A failed attempt's log that holds the error, when its standard error is empty. */
   readonly errorLog?: string;
+  /** What its processes used (wall, CPU, peak RSS), when it ran and was measured. */
+  readonly usage?: Usage;
 }
 
 /** A failed attempt will be tried again after a delay. */
@@ -207,7 +213,15 @@ export type NewEvent = RunEvent extends infer E ? E extends RunEvent ? Omit<E, "
   : never;
 
 /** What a field must hold; `?` marks one that may be absent. */
-type FieldType = "string" | "number" | "boolean" | "strings" | "apps" | "outcome" | "direction";
+type FieldType =
+  | "string"
+  | "number"
+  | "boolean"
+  | "strings"
+  | "apps"
+  | "outcome"
+  | "direction"
+  | "usage";
 type Fields = Readonly<Record<string, FieldType | `${FieldType}?`>>;
 
 const TRANSFER: Fields = {
@@ -247,6 +261,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     stdoutPath: "string",
     stderrPath: "string",
     errorLog: "string?",
+    usage: "usage?",
   },
   retrying: { task: "string", attempt: "number", delayMs: "number" },
   blocked: { task: "string", by: "string" },
@@ -282,6 +297,8 @@ function holds(value: unknown, type: FieldType): boolean {
       return OUTCOMES.has(value);
     case "direction":
       return value === "in" || value === "out";
+    case "usage":
+      return isObject(value) && holds(value.wallSeconds, "number");
     case "number":
       return typeof value === "number" && Number.isFinite(value);
     case "string":

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Usage } from "../providers/batch/types.ts";
+
 /**
  * A duration in milliseconds for people, with about two significant digits:
  * `850ms`, `4.5s`, `11s`, `1m11s`, `2h03m`. Negative durations (clocks of two
@@ -78,4 +80,44 @@ export function formatRate(bytes: number, ms: number): string | undefined {
 
 function two(n: number): string {
   return String(n).padStart(2, "0");
+}
+
+/**
+ * An attempt's CPU time (user and system), when it was measured.
+ *
+ * @example
+ * ```ts
+ * import { cpuSeconds } from "./format.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(cpuSeconds({ wallSeconds: 2, userSeconds: 1, systemSeconds: 0.5, measuredBy: "time" }), 1.5);
+ * assert.equal(cpuSeconds({ wallSeconds: 2, measuredBy: "clock" }), undefined);
+ * ```
+ */
+export function cpuSeconds(u: Usage): number | undefined {
+  return u.userSeconds === undefined && u.systemSeconds === undefined
+    ? undefined
+    : (u.userSeconds ?? 0) + (u.systemSeconds ?? 0);
+}
+
+/**
+ * What an attempt used, for people: its wall time, its CPU time (user and system) and its peak
+ * memory, each when measured.
+ *
+ * @example
+ * ```ts
+ * import { formatUsage } from "./format.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(
+ *   formatUsage({ wallSeconds: 4.54, userSeconds: 3, systemSeconds: 1.1, maxRssBytes: 220_200_960, measuredBy: "wait4" }),
+ *   "wall 4.5s, CPU 4.1s, peak memory 210.0 MiB",
+ * );
+ * assert.equal(formatUsage({ wallSeconds: 0.5, measuredBy: "clock" }), "wall 500ms");
+ * ```
+ */
+export function formatUsage(u: Usage): string {
+  const parts = [`wall ${formatDuration(u.wallSeconds * 1000)}`];
+  const cpu = cpuSeconds(u);
+  if (cpu !== undefined) parts.push(`CPU ${formatDuration(cpu * 1000)}`);
+  if (u.maxRssBytes !== undefined) parts.push(`peak memory ${formatBytes(u.maxRssBytes)}`);
+  return parts.join(", ");
 }

@@ -90,6 +90,8 @@ export interface PlanTask {
   readonly stdout?: string;
   /** Standard error file. */
   readonly stderr?: string;
+  /** Where its usage figures go after each success (`benchmark:`), relative to the workspace. */
+  readonly benchmark?: string;
   /** Environment set for the task. */
   readonly env: Readonly<Record<string, string>>;
   /** Resource needs: memory in bytes, walltime in seconds. */
@@ -261,6 +263,7 @@ class PlanBuilder {
       run: rendered.run,
       stdout: rendered.stdout,
       stderr: rendered.stderr,
+      benchmark: this.#benchmark(t, rendered.benchmark),
       env: rendered.env,
       resources: app.resources,
       retries: app.retries,
@@ -272,6 +275,23 @@ class PlanBuilder {
         ? scratchRoot(ex)
         : undefined,
     });
+  }
+
+  /** A task's benchmark file, when it is one inside the workspace (else a problem). */
+  #benchmark(t: ExpandedTask, path: string | undefined): string | undefined {
+    if (path === undefined) return undefined;
+    const normal = posix.normalize(path);
+    const first = normal.split("/")[0];
+    const outside = path.startsWith("/") || first === ".." || normal === ".";
+    if (!outside && first !== ".ferry") return normal;
+    this.problems.push(error(
+      outside ? "output-outside-workspace" : "reserved-output",
+      ["apps", t.app, "benchmark"],
+      `Cannot write benchmark "${path}" of task ${t.id}: ${
+        outside ? "it must be a file in the workspace" : "ferry's own folder .ferry is reserved"
+      }`,
+    ));
+    return undefined;
   }
 
   /** The plan of these tasks, with the transfers they need. */
@@ -567,6 +587,9 @@ function render(
       : undefined,
     stderr: app.stderr !== undefined
       ? attempt([...base, "stderr"], app.stderr, () => renderText(app.stderr!, scope))
+      : undefined,
+    benchmark: app.benchmark !== undefined
+      ? attempt([...base, "benchmark"], app.benchmark, () => renderText(app.benchmark!, scope))
       : undefined,
     env,
   };

@@ -6,7 +6,7 @@
  */
 
 import { visible, visibleLines } from "../dsl/visible.ts";
-import { formatDuration } from "./format.ts";
+import { formatDuration, formatUsage } from "./format.ts";
 import { capLines } from "./log_tail.ts";
 import { describeOutcome } from "./progress.ts";
 import type { TaskOutcome } from "./run.ts";
@@ -189,6 +189,10 @@ function taskLines(
         : "";
       const where = a.host !== undefined ? ` on ${visible(a.host)}` : "";
       lines.push(`${head}${a.outcome}${because} in ${formatDuration(a.durationMs ?? 0)}${where}`);
+    }
+    // Wall time alone (no spawner) says no more than the line above.
+    if (a.usage && a.usage.measuredBy !== "clock") {
+      lines.push(`      used:   ${formatUsage(a.usage)}`);
     }
     if (a.stdout !== undefined) lines.push(`      stdout: ${visible(a.stdout)}`);
     if (a.stdoutGone !== undefined) lines.push(`      stdout: gone (was ${visible(a.stdoutGone)})`);

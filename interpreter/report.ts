@@ -2,7 +2,9 @@
  * `ferry report`: one self-contained HTML file for a run, built from its
  * event log and the state store only (what `ferry status` reads): the
  * summary, the DAG with fan-outs collapsed to their app, a timeline of tasks
- * and transfers per executor and worker, a sortable table of tasks, the
+ * and transfers per executor and worker, a sortable table of tasks, what the
+ * tasks used (per-app strip plots, and the tasks that used far less than they
+ * requested), the
  * failures with the last lines of their logs, and the transfers with their
  * sizes and throughput.
  *
@@ -19,6 +21,7 @@ import type { GraphApp, RunEvent } from "./events.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { capLines } from "./log_tail.ts";
 import { renderDag, renderTimeline } from "./report_graphics.ts";
+import { renderUsage } from "./report_usage.ts";
 import { appOfTask, COLORS, CSS, esc, SORT_JS, type TransferDone } from "./report_page.ts";
 import type { AttemptStatus, RunDetail, TaskStatus } from "./status.ts";
 import { readStatus } from "./status.ts";
@@ -138,7 +141,7 @@ function renderReport(
   })</dd>${skippedLines(run)}
 </dl>
 </header>
-<nav><a href="#dag">Graph</a> · <a href="#timeline">Timeline</a> · <a href="#tasks">Tasks</a> · <a href="#failures">Failures</a> · <a href="#transfers">Transfers</a></nav>
+<nav><a href="#dag">Graph</a> · <a href="#timeline">Timeline</a> · <a href="#tasks">Tasks</a> · <a href="#usage">Resources</a> · <a href="#failures">Failures</a> · <a href="#transfers">Transfers</a></nav>
 <section id="dag"><h2>Graph <small>(one node per app; fan-outs collapsed)</small></h2>
 ${renderDag(run.tasks, graph)}
 </section>
@@ -147,6 +150,9 @@ ${renderTimeline(run.tasks, graph, transfers)}
 </section>
 <section id="tasks"><h2>Tasks</h2>
 ${renderTable(run.tasks, graph)}
+</section>
+<section id="usage"><h2>Resources <small>(what each task used: its last measured attempt)</small></h2>
+${renderUsage(run.tasks, graph)}
 </section>
 <section id="failures"><h2>Failures</h2>
 ${renderFailures(run.tasks)}

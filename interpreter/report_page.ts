@@ -55,7 +55,8 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:8px 0
 .status-failed,.status-crashed{background:#ffebee;color:#b71c1c}.status-succeeded{background:#e8f5e9;color:#1b5e20}
 nav{margin:8px 0}svg{max-width:100%;height:auto;overflow:visible}
 .dag-box{fill:#fafafa;stroke:#90a4ae}.dag-edge{fill:none;stroke:#607d8b;stroke-width:1.5}
-.dag-node text,.timeline text{font-size:12px}.tl-tick{stroke:#eeeeee}.tl-lane{fill:#616161}
+.dag-node text,.timeline text,.usage-plot text{font-size:12px}.usage-title{font-weight:bold}
+.usage-dot{fill:#1565c0;fill-opacity:.55}.over-request code{font-weight:bold}.tl-tick{stroke:#eeeeee}.tl-lane{fill:#616161}
 table{border-collapse:collapse;font-size:13px}th,td{padding:3px 8px;border-bottom:1px solid #eeeeee;text-align:left}
 th{cursor:pointer;user-select:none;background:#fafafa;position:sticky;top:0}th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:5px}

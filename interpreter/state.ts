@@ -24,6 +24,7 @@ import process from "node:process";
 import { join, resolve } from "node:path";
 import { relativizeSuccesses } from "./state_migrate.ts";
 import { fromRecordedUrl, toRecordedUrl, workspaceUrl } from "./urls.ts";
+import type { Usage } from "../providers/batch/types.ts";
 
 /** The part of node:sqlite's prepared statement this module uses. */
 interface StatementSync {
@@ -52,7 +53,7 @@ const { DatabaseSync: Database } = builtins.getBuiltinModule("node:sqlite") as {
 };
 
 /** The schema version this code writes; older databases are migrated on open. */
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 /**
  * Ordered migrations: index i brings a database from version i to i + 1, as SQL or as a
@@ -109,6 +110,9 @@ const MIGRATIONS: readonly (string | ((db: DatabaseSync, workspace: string) => v
   `,
   // 2: workspace files recorded relative to the workspace (keys computed again).
   relativizeSuccesses,
+  // 3: what each attempt used (JSON: wall, CPU, peak RSS, how it was measured); older attempts
+  // have none.
+  "ALTER TABLE attempts ADD COLUMN usage TEXT;",
 ];
 
 /** One output of a successful task, as recorded. */
@@ -182,6 +186,8 @@ export interface AttemptRecord {
   readonly stdout?: string;
   /** Standard error log. */
   readonly stderr?: string;
+  /** What its processes used, when it was measured. */
+  readonly usage?: Usage;
 }
 
 /** A run as recorded. */
@@ -440,6 +446,7 @@ export class StateStore {
         ...opt("reason", "reason"),
         ...opt("stdout", "stdout"),
         ...opt("stderr", "stderr"),
+        ...(typeof r.usage === "string" ? { usage: JSON.parse(r.usage) } : {}),
       } as AttemptRecord;
     });
   }
@@ -488,7 +495,7 @@ export class StateStore {
   #insertAttempt(a: AttemptRecord): void {
     this.#stmt(
       `INSERT OR REPLACE INTO attempts (run_id, task_id, attempt, key, outcome, exit_code, signal, reason,
-        started_at, ended_at, host, stdout, stderr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        started_at, ended_at, host, stdout, stderr, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       a.runId,
       a.taskId,
@@ -503,6 +510,7 @@ export class StateStore {
       a.host,
       a.stdout ?? null,
       a.stderr ?? null,
+      a.usage ? JSON.stringify(a.usage) : null,
     );
   }
 

@@ -88,3 +88,49 @@ Deno.test("StateStore.hashPath: a FIFO, a device or a socket is refused at once,
     });
   });
 });
+
+Deno.test("StateStore.open: a version 2 store gains the attempts' usage; its old attempts have none, new ones keep theirs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const attempt = {
+      runId: "r1",
+      taskId: "t",
+      attempt: 1,
+      outcome: "failed",
+      startedAt: 1,
+      endedAt: 2,
+      host: "h",
+    };
+    StateStore.open(dir).close();
+    // Back to what ferry wrote before version 3: no usage column, user_version 2.
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(join(dir, ".ferry", "state.db"));
+    db.exec("ALTER TABLE attempts DROP COLUMN usage; PRAGMA user_version = 2");
+    db.prepare(
+      "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at, ended_at, host) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run("r0", "t", 1, "succeeded", 1, 2, "h");
+    db.close();
+    const store = StateStore.open(dir);
+    try {
+      const usage = {
+        wallSeconds: 1.5,
+        userSeconds: 1,
+        systemSeconds: 0.25,
+        maxRssBytes: 3 * 2 ** 20,
+        measuredBy: "wait4" as const,
+      };
+      store.recordAttempt({ ...attempt, usage });
+      assert.deepEqual(store.attempts().map((a) => [a.runId, a.usage]), [
+        ["r0", undefined],
+        ["r1", usage],
+      ]);
+    } finally {
+      store.close();
+    }
+    const after = new DatabaseSync(join(dir, ".ferry", "state.db"));
+    assert.deepEqual({ ...after.prepare("PRAGMA user_version").get() }, { user_version: 3 });
+    after.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

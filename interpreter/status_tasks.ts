@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { taskDirName } from "./attempt.ts";
 import type { FinishedEvent, RunEvent, StartedEvent } from "./events.ts";
 import type { AttemptRecord } from "./state.ts";
+import type { Usage } from "../providers/batch/types.ts";
 import type { AttemptStatus, RunStatus, TaskStatus, TaskStatusState } from "./status_types.ts";
 
 /** What {@linkcode TaskTracker} needs to know about the run. */
@@ -70,6 +71,7 @@ function ended(a: Ending, attempt: number): AttemptStatus {
     ...(stdout !== undefined ? { stdout } : {}),
     ...(stderr !== undefined ? { stderr } : {}),
     ...(errorLog !== undefined ? { errorLog } : {}),
+    ...(typeof a.usage === "object" && a.usage !== null ? { usage: a.usage as Usage } : {}),
   };
 }
 

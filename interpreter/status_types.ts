@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Usage } from "../providers/batch/types.ts";
+
 /** How a run stands. */
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted" | "crashed";
 
@@ -73,6 +75,8 @@ export interface AttemptStatus {
   readonly errorLog?: string;
   /** That log is gone: where it was. */
   readonly errorLogGone?: string;
+  /** What its processes used (wall, CPU, peak memory), when it was measured. */
+  readonly usage?: Usage;
 }
 
 /** One task of a run. */

@@ -453,6 +453,42 @@ t(
   },
 );
 
+t(
+  "a batch task's wall, CPU and peak memory come from the job wrapper (/usr/bin/time on the node)",
+  async () => {
+    await withTemp(async (ws) => {
+      const s = await site(ws, { options: { partition: "debug" } });
+      const hog = "import sys, time\nb = b'x' * (200 * 1024 * 1024)\nt = time.process_time()\n" +
+        "while time.process_time() - t < 1: pass\nopen(sys.argv[1], 'w').write('ok')";
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "cost",
+        apps: {
+          hog: {
+            executor: "cluster",
+            outputs: { out: "hog.txt" },
+            benchmark: "hog.tsv",
+            resources: { memory: "1GiB" },
+            command: ["python3", "-c", hog, "${{ outputs.out }}"],
+          },
+        },
+      });
+      const r = await run(["--site", s, wf]);
+      assert.equal(r.code, 0, r.stderr);
+      const st = await ferryRun(["--workspace", ws, "--format", "json"], {}, "status");
+      const usage = JSON.parse(st.stdout).run.tasks[0].attempts[0].usage;
+      assert.equal(usage.measuredBy, "time");
+      const mib = usage.maxRssBytes / 2 ** 20, cpu = usage.userSeconds + usage.systemSeconds;
+      assert.ok(mib >= 200 && mib <= 240, `peak ${mib} MiB`);
+      assert.ok(cpu >= 0.95 && cpu <= 3, `CPU ${cpu} s`);
+      assert.ok(usage.wallSeconds >= 0.95 && usage.wallSeconds < 30, `wall ${usage.wallSeconds} s`);
+      const tsv = (await Deno.readTextFile(join(ws, "hog.tsv"))).split("\n");
+      assert.equal(tsv[0], "s\th:m:s\tmax_rss\tmean_load\tcpu_time");
+      assert.equal(Number(tsv[1]!.split("\t")[2]), Number(mib.toFixed(2)));
+    });
+  },
+);
+
 Deno.test({
   name: "slurm: stop the test cluster",
   ignore: !HAVE,

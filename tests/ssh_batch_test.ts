@@ -179,6 +179,11 @@ t("a failing task reports its exit code and its stderr", async () => {
     assert.match(r.stderr, /^failed: 0 succeeded, 1 failed in /m);
     const dir = attemptDir(runDirOf(r), "bad");
     assert.equal(readJson(join(dir, "exit.json")).exitCode, 7);
+    // What it used, measured on the host by the wrapper, reaches the status like a local task's.
+    const st = await ferryRun(["--workspace", ws, "--format", "json"], {}, "status");
+    const usage = JSON.parse(st.stdout).run.tasks[0].attempts[0].usage;
+    assert.equal(usage.measuredBy, "time");
+    assert.ok(usage.maxRssBytes > 0 && usage.wallSeconds >= 0, JSON.stringify(usage));
     assert.equal(await Deno.readTextFile(join(dir, "stderr.log")), "no such sample\n");
     assert.equal(await exists(join(ws, "o.txt")), false);
   });

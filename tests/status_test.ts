@@ -50,7 +50,8 @@ function normalize(text: string, ws: string, runs: Record<string, string>): stri
     // Every form formatDuration() prints; the TOOK column's width follows the longest.
     .replace(/\b(?:\d+ms|\d+\.\ds|\d+s|\d+m\d\ds|\d+h\d\dm)\b/g, "<secs>")
     .replace(/(<secs>|TOOK) {2,}/g, "$1  ")
-    .replace(/pid \d+/g, "pid <pid>");
+    .replace(/pid \d+/g, "pid <pid>")
+    .replace(/peak memory \d+(\.\d)? (B|KiB|MiB|GiB)\b/g, "peak memory <size>");
 }
 
 /** The disk space of `path` in bytes, as `du` counts it (what clean reports). */
@@ -105,8 +106,10 @@ Deno.test("status: the runs newest first, then the latest in detail; one run by 
       "✓ solo: cached",
       "✗ flaky: failed: exit code 3",
       "    attempt 1: failed (exit code 3) in <secs> on <host>",
+      "      used:   wall <secs>, CPU <secs>, peak memory <size>",
       ...logs("run3", "flaky", 1),
       "    attempt 2: failed (exit code 3) in <secs> on <host>",
+      "      used:   wall <secs>, CPU <secs>, peak memory <size>",
       ...logs("run3", "flaky", 2),
       "      │ attempt 2 failed",
       "      │ disk full",
@@ -128,6 +131,7 @@ Deno.test("status: the runs newest first, then the latest in detail; one run by 
       ...["make", "solo", "flaky", "after"].flatMap((t) => [
         `✓ ${t}: succeeded`,
         "    attempt 1: succeeded in <secs> on <host>",
+        "      used:   wall <secs>, CPU <secs>, peak memory <size>",
         ...logs("run1", t, 1),
       ]),
       "",
@@ -193,13 +197,15 @@ Deno.test("status: the runs newest first, then the latest in detail; one run by 
     const dir = join(run.dir, "tasks", taskDirName("flaky"));
     for (const [i, a] of flaky.attempts.entries()) {
       assert.equal(a.durationMs, Date.parse(a.endedAt) - Date.parse(a.startedAt));
-      assert.deepEqual({ ...a, startedAt: 0, endedAt: 0, durationMs: 0 }, {
+      assert.equal(a.usage.measuredBy, "wait4");
+      assert.deepEqual({ ...a, startedAt: 0, endedAt: 0, durationMs: 0, usage: 0 }, {
         attempt: i + 1,
         outcome: "failed",
         exitCode: 3,
         startedAt: 0,
         endedAt: 0,
         durationMs: 0,
+        usage: 0,
         host: HOST,
         stdout: join(dir, `attempt-${i + 1}`, "stdout.log"),
         stderr: join(dir, `attempt-${i + 1}`, "stderr.log"),
@@ -272,6 +278,7 @@ Deno.test("status: a live run is running, and crashed once ferry is SIGKILLed; c
         "",
         "✓ quick: succeeded",
         "    attempt 1: succeeded in <secs> on <host>",
+        "      used:   wall <secs>, CPU <secs>, peak memory <size>",
         ...logs("run", "quick", 1),
       ];
       const live = await runCli(["status", "-w", ws, id]);
@@ -487,8 +494,9 @@ Deno.test("status: a log delivered as an output shows where it is now; a log tha
     const attempt = async (run: string) => {
       const r = await runCli(["status", "-f", "json", "-w", ws, run]);
       assert.equal(r.code, 0, r.stderr);
-      const { startedAt: _, endedAt: __, durationMs: ___, ...rest } =
+      const { startedAt: _, endedAt: __, durationMs: ___, usage, ...rest } =
         JSON.parse(r.stdout).run.tasks[0].attempts[0];
+      assert.equal(usage.measuredBy, "wait4");
       return rest;
     };
     const lines = async (run: string) => {

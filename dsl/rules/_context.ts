@@ -48,6 +48,7 @@ export type Field =
   | "shell"
   | "stdout"
   | "stderr"
+  | "benchmark"
   | "env";
 
 /** One template-bearing field: its text, where it is, and what it belongs to. */
@@ -95,6 +96,9 @@ export function* templateFields(w: Workflow): Generator<TemplateField> {
     }
     if (app.stderr !== undefined) {
       yield { text: app.stderr, where: [...base, "stderr"], field: "stderr", app };
+    }
+    if (app.benchmark !== undefined) {
+      yield { text: app.benchmark, where: [...base, "benchmark"], field: "benchmark", app };
     }
     for (const [k, v] of Object.entries(app.env)) {
       yield { text: v, where: [...base, "env", k], field: "env", app };

@@ -22,6 +22,7 @@ const ROOTS_BY_FIELD: Record<Field, readonly string[]> = {
   for_each: ["params", "files", "apps"],
   inputs: ["params", "files", "apps"],
   outputs: ["params", "files"],
+  benchmark: ["params", "files"],
   label: ["params", "files", "inputs", "outputs", "resources", "task"],
   command: ["params", "files", "inputs", "outputs", "resources", "task"],
   shell: ["params", "files", "inputs", "outputs", "resources", "task"],

@@ -17,6 +17,7 @@ import type { Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
 import { errorLog } from "../error_log.ts";
 import { logEnd } from "../log_tail.ts";
+import { writeBenchmark } from "../benchmark.ts";
 import type { OwnFile } from "../../dsl/model.ts";
 import type { PlanTask } from "../plan.ts";
 import { IrregularFileError, type StateStore } from "../state.ts";
@@ -74,7 +75,10 @@ export class Committer {
       if (typeof done === "string") outcome = { ...outcome, outcome: "failed", reason: done };
       else if ("cancelled" in done) {
         outcome = { ...outcome, outcome: "cancelled", reason: done.cancelled };
-      } else dynamic = done;
+      } else {
+        dynamic = done;
+        this.#benchmark(run);
+      }
     }
     if (outcome.outcome === "failed" && await diskFull(run)) {
       // What it wrote so far fills the disk: it goes (logs stay), so the run can go on.
@@ -140,6 +144,7 @@ export class Committer {
           startedAt: outcome.startedAt,
           endedAt: outcome.endedAt,
           host: outcome.host,
+          ...(outcome.usage ? { usage: outcome.usage } : {}),
         },
         { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
         delivered.dynamic,
@@ -156,6 +161,18 @@ export class Committer {
       if (e instanceof IrregularFileError) return e.message;
       if (!isNoSpace(e)) throw e;
       return `no space left on device while delivering its outputs (${(e as Error).message})`;
+    }
+  }
+
+  /** The task's `benchmark:` file, when it has one; one that cannot be written is a note. */
+  #benchmark(run: AttemptRun): void {
+    const { task, outcome } = run;
+    if (task.benchmark === undefined || outcome.usage === undefined) return;
+    try {
+      writeBenchmark(this.#c.workspace, task.benchmark, outcome.usage);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.#note(run, [`Cannot write benchmark "${task.benchmark}": ${why}`]);
     }
   }
 
@@ -186,6 +203,7 @@ export class Committer {
           host: outcome.host,
           stdout: outcome.stdoutPath,
           stderr: outcome.stderrPath,
+          ...(outcome.usage ? { usage: outcome.usage } : {}),
         }),
     );
   }

@@ -15,7 +15,7 @@ import { backoffDelay, RETRY_BASE_MS } from "../../providers/_shared/retry.ts";
 import { sleep } from "../../providers/_shared/sleep.ts";
 import type { BatchProvider } from "../../providers/batch/types.ts";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
-import type { NewEvent } from "../events.ts";
+import type { GraphApp, NewEvent } from "../events.ts";
 import { EventLogWriter } from "../events_writer.ts";
 import { describeFsFault } from "../fs_errors.ts";
 import type { Plan, PlanTask } from "../plan.ts";
@@ -467,19 +467,22 @@ function errorLine(e: unknown): string {
   return m.split("\n")[0]!.slice(0, 500);
 }
 
-/** Apps with their executor and the apps they wait for (data or `after`), in plan order. */
-export function appGraph(
-  tasks: readonly PlanTask[],
-): { name: string; executor: string; deps: string[]; tasks: number }[] {
+/**
+ * Apps with their executor, the apps they wait for (data or `after`) and what one task requested
+ * (cores, memory), in plan order.
+ */
+export function appGraph(tasks: readonly PlanTask[]): GraphApp[] {
   const appOf = new Map(tasks.map((t) => [t.id, t.app]));
-  const apps = new Map<
-    string,
-    { name: string; executor: string; deps: Set<string>; tasks: number }
-  >();
+  type Entry = { name: string; executor: string; deps: Set<string>; tasks: number } & Requests;
+  const apps = new Map<string, Entry>();
   for (const t of tasks) {
     let a = apps.get(t.app);
     if (!a) apps.set(t.app, a = { name: t.app, executor: t.executor, deps: new Set(), tasks: 0 });
     a.tasks++;
+    // What it requested, for the report's flags of tasks that used far less.
+    const { cores, memory } = t.resources;
+    if (typeof cores === "number") a.cores = Math.max(a.cores ?? 0, cores);
+    if (typeof memory === "number") a.memory = Math.max(a.memory ?? 0, memory);
     for (const d of t.deps) {
       const da = appOf.get(d);
       if (da !== undefined && da !== t.app) a.deps.add(da);
@@ -487,3 +490,5 @@ export function appGraph(
   }
   return [...apps.values()].map((a) => ({ ...a, deps: [...a.deps].sort() }));
 }
+
+type Requests = { cores?: number; memory?: number };

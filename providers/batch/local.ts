@@ -9,7 +9,7 @@
 
 import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
-import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+import type { BatchProvider, JobResult, JobSpec, Usage } from "./types.ts";
 import { Spawner } from "./spawner.ts";
 import { GroupRecord } from "./process_groups.ts";
 
@@ -147,12 +147,15 @@ class LocalJobs {
     }
     child.status.finally(removeFiles);
     const { status, reason } = await this.#supervise(child, job.resources.walltime, signal);
+    const endedAt = Date.now();
     const base = {
       startedAt,
-      endedAt: Date.now(),
+      endedAt,
       host: this.#host,
       exitCode: status.code,
       ...(status.signal ? { signal: status.signal } : {}),
+      // Without the spawner (setsid), only the wall time is known.
+      usage: status.usage ?? { wallSeconds: (endedAt - startedAt) / 1000, measuredBy: "clock" },
     };
     if (reason) return { ...base, outcome: reason };
     return { ...base, outcome: status.code === 0 && !status.signal ? "succeeded" : "failed" };
@@ -276,7 +279,9 @@ function jobFiles(job: JobSpec): JobFiles {
 
 interface Launched {
   readonly pid: number;
-  readonly status: Promise<{ readonly code: number; readonly signal?: Deno.Signal | null }>;
+  readonly status: Promise<
+    { readonly code: number; readonly signal?: Deno.Signal | null; readonly usage?: Usage }
+  >;
 }
 
 /** Signal a task's process group; a task so new that it has no session yet gets the signal itself. */

@@ -12,7 +12,9 @@
 # "- PID" once the task and its group are gone (see process_groups.ts).
 # Replies on stdout, NUL-terminated fields:
 #   S id pid       started
-#   E id status    exited (raw wait status)
+#   E id status usage   exited (raw wait status), and what it used: "WALL USER SYS MAXRSS"
+#                       (seconds, seconds, seconds, KiB; "-" for a figure not measured: this
+#                       spawner measures CPU time only, as the growth of its children's times)
 #   F id message   could not start
 # End of stdin ends the spawner. It is also the tasks' watchdog: when stdin
 # ends (ferry closed it, or ferry died, even by SIGKILL), its parent changes,
@@ -72,13 +74,19 @@ sub signal_group {
 }
 
 sub reap {
+  # Core Perl has no wait4: a task's CPU time is what reaping it adds to this process's children's
+  # times (which cover every descendant the task waited for), in clock ticks.
+  my (undef, undef, $cu, $cs) = times;
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $status = $?;
+    my (undef, undef, $u, $s) = times;
+    my $usage = sprintf('- %.3f %.3f -', $u - $cu, $s - $cs);
+    ($cu, $cs) = ($u, $s);
     my $job = delete $jobs{$pid};
     kill('KILL', -$pid);    # what the task left running in its group goes with it
     next unless $job;
     record($job->[1], "- $pid\n");
-    reply('E', $job->[0], $status);
+    reply('E', $job->[0], $status, $usage);
   }
 }
 

@@ -13,7 +13,8 @@
 # the task and its group are gone (see process_groups.ts). Replies on stdout,
 # NUL-terminated fields:
 #   S id pid       started
-#   E id status    exited (raw wait status)
+#   E id status usage   exited (raw wait status), and what it used: "WALL USER SYS MAXRSS"
+#                       (seconds, seconds, seconds, KiB; "-" for a figure not measured)
 #   F id message   could not start
 # End of stdin ends the spawner. It is also the tasks' watchdog: when stdin
 # ends (ferry closed it, or ferry died, even by SIGKILL), its parent changes,
@@ -72,12 +73,13 @@ def start_time(pid):
         return 0
 
 
-def reply(kind, ident, value):
+def reply(kind, ident, value, extra=b""):
     global ferry_gone
     if ferry_gone:
         return
     try:
-        out.write(kind + b"\0" + ident + b"\0" + (value if isinstance(value, bytes) else str(value).encode()) + b"\0")
+        out.write(kind + b"\0" + ident + b"\0" + (value if isinstance(value, bytes) else str(value).encode()) + b"\0"
+                  + extra)
         out.flush()
     except OSError:
         ferry_gone = True
@@ -96,7 +98,9 @@ def signal_group(pid, sig):
 def reap():
     while jobs:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            # wait3: the task's rusage, which covers every descendant it waited for (ru_maxrss: the
+            # largest of them, not their sum).
+            pid, status, use = os.wait3(os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -108,7 +112,8 @@ def reap():
             pass
         if job is not None:
             record(job[1], b"- %d\n" % pid)
-            reply(b"E", job[0], status)
+            usage = b"%.3f %.3f %.3f %d\0" % (time.monotonic() - job[2], use.ru_utime, use.ru_stime, use.ru_maxrss)
+            reply(b"E", job[0], status, usage)
 
 
 devnull = os.open(os.devnull, os.O_RDWR)
@@ -146,6 +151,7 @@ def spawn(fields):
                     links[k + 1], (e.strerror or str(e)).encode()))
                 return
         os.chdir(cwd)  # posix_spawn has no working directory of its own: the child inherits ours
+        t0 = time.monotonic()  # before: on another core the task runs while this one records it
         pid = os.posix_spawnp(argv[0], argv, env, file_actions=quiet, setsid=True, setsigdef=RESET, setsigmask=())
     except OSError as e:
         reply(b"F", ident, str(e).encode())
@@ -153,7 +159,7 @@ def spawn(fields):
     finally:
         os.chdir(home)
     record(rec, b"+ %d %d\n" % (pid, start_time(pid)))
-    jobs[pid] = (ident, rec)
+    jobs[pid] = (ident, rec, t0)
     reply(b"S", ident, pid)
 
 

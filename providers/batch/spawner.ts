@@ -13,6 +13,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import type { Usage } from "./types.ts";
 
 // The helpers run as local files (decoded paths: a checkout's path may hold spaces). ferry
 // loaded from a URL has none, and the local provider starts tasks itself.
@@ -85,12 +86,39 @@ export interface ExitStatus {
   readonly code: number;
   /** Signal name when killed by one. */
   readonly signal?: Deno.Signal;
+  /** What the process and the descendants it waited for used (absent when it did not start). */
+  readonly usage?: Usage;
 }
 
 interface Pending {
   started: (pid: number) => void;
   exited: (s: ExitStatus) => void;
   failed: (message: string) => void;
+  /** performance.now() when it was asked for: the wall time when the spawner measures none. */
+  readonly asked: number;
+}
+
+/**
+ * The usage field of an exit reply, `WALL USER SYS MAXRSS` (seconds, KiB; `-` when not measured):
+ * spawner.py measures all four (wait4), spawner.pl CPU time only, its wall time is ferry's clock.
+ */
+export function parseUsage(text: string, elapsedSeconds: number): Usage {
+  const [wall, user, sys, rss] = text.split(" ").map((f) => {
+    const n = Number(f);
+    return f !== "-" && f !== "" && Number.isFinite(n) && n >= 0 ? n : undefined;
+  });
+  return {
+    wallSeconds: wall ?? Math.round(elapsedSeconds * 1000) / 1000,
+    ...(user !== undefined ? { userSeconds: user } : {}),
+    ...(sys !== undefined ? { systemSeconds: sys } : {}),
+    ...(rss !== undefined ? { maxRssBytes: rss * 1024 } : {}),
+    measuredBy: wall !== undefined ? "wait4" : "times",
+  };
+}
+
+/** How many fields the reply at the head of `fields` has. */
+function replyLength(fields: readonly string[]): number {
+  return fields[0] === "E" ? 4 : 3;
 }
 
 const SIGNALS: Readonly<Record<number, Deno.Signal>> = {
@@ -143,8 +171,14 @@ export class Spawner {
       const parts = (rest + decoder.decode(chunk, { stream: true })).split("\0");
       rest = parts.pop()!;
       fields.push(...parts);
-      while (fields.length >= 3) {
-        const [kind, id, value] = fields.splice(0, 3) as [string, string, string];
+      // Replies are 3 fields, an exit 4 (its usage last).
+      while (fields.length >= replyLength(fields)) {
+        const [kind, id, value, use] = fields.splice(0, replyLength(fields)) as string[] as [
+          string,
+          string,
+          string,
+          string | undefined,
+        ];
         const p = this.#pending.get(id);
         if (!p) continue;
         if (kind === "S") p.started(Number(value));
@@ -155,10 +189,11 @@ export class Spawner {
           this.#pending.delete(id);
           const raw = Number(value);
           const sig = raw & 127;
+          const usage = parseUsage(use ?? "", (performance.now() - p.asked) / 1000);
           p.exited(
             sig === 0
-              ? { code: raw >> 8 }
-              : { code: 128 + sig, ...(SIGNALS[sig] ? { signal: SIGNALS[sig] } : {}) },
+              ? { code: raw >> 8, usage }
+              : { code: 128 + sig, ...(SIGNALS[sig] ? { signal: SIGNALS[sig] } : {}), usage },
           );
         }
       }
@@ -187,6 +222,7 @@ export class Spawner {
     const status = new Promise<ExitStatus>((resolve) => (exited = resolve));
     pid.catch(() => {}); // the caller awaits the status too
     const pending: Pending = {
+      asked: performance.now(),
       started,
       exited,
       failed: (m) => {

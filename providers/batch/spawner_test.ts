@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Spawner } from "./spawner.ts";
+import { type ExitStatus, Spawner } from "./spawner.ts";
 import { signalGroup } from "./local.ts";
 import { GroupRecord, recordedGroups } from "./process_groups.ts";
 
@@ -17,17 +17,17 @@ for (const kind of ["python", "perl"] as const) {
         { env: { X: "va=lue\nz" }, mkdirs: [work] },
       );
       const pid = await ok.pid;
-      assert.deepEqual(await ok.status, { code: 0 });
+      assert.deepEqual(ended(await ok.status), { code: 0 });
       assert.equal(await Deno.readTextFile(join(work, "out.txt")), `va=lue\nz|${work}`);
       assert.equal(
         (await Deno.readTextFile(join(work, "sid.txt"))).trim(),
         String(pid),
         "the task leads its own session",
       );
-      assert.deepEqual(await spawner.spawn(["sh", "-c", "exit 7"], dir).status, { code: 7 });
+      assert.deepEqual(ended(await spawner.spawn(["sh", "-c", "exit 7"], dir).status), { code: 7 });
       const slow = spawner.spawn(["sleep", "30"], dir);
       signalGroup(await slow.pid, "SIGTERM");
-      assert.deepEqual(await slow.status, { code: 143, signal: "SIGTERM" });
+      assert.deepEqual(ended(await slow.status), { code: 143, signal: "SIGTERM" });
       const missing = await spawner.spawn(["/no/such/program"], dir).status;
       assert.equal(missing.code, 127);
     } finally {
@@ -50,7 +50,7 @@ for (const kind of ["python", "perl"] as const) {
         mkdirs: [work, join(work, "d e")],
         links: [[join(dir, "in ☃.txt"), link]],
       });
-      assert.deepEqual(await ok.status, { code: 0 });
+      assert.deepEqual(ended(await ok.status), { code: 0 });
       assert.equal(await Deno.readLink(link), join(dir, "in ☃.txt"));
       assert.equal(await Deno.readTextFile(join(work, "out.txt")), "data\n");
       // The same link again: it exists, so the task does not start.
@@ -61,7 +61,7 @@ for (const kind of ["python", "perl"] as const) {
         again.pid,
         new Error(`Cannot place input "${link}" in the task directory: File exists`),
       );
-      assert.deepEqual(await again.status, { code: 127 });
+      assert.deepEqual(ended(await again.status), { code: 127 });
       assert.equal(await Deno.stat(join(work, "ran")).catch(() => undefined), undefined);
     } finally {
       await spawner.close();
@@ -110,7 +110,7 @@ for (const kind of ["python", "perl"] as const) {
         record: record.path,
       });
       groups.push(await left.pid);
-      assert.deepEqual(await left.status, { code: 0 });
+      assert.deepEqual(ended(await left.status), { code: 0 });
       assert.ok(await gone(groups[0]!, 2_000), "the task's background sleep was killed");
       // Tasks still running when the spawner is closed end with SIGTERM.
       const held = [0, 1].map(() =>
@@ -125,7 +125,9 @@ for (const kind of ["python", "perl"] as const) {
       assert.deepEqual([...recordedGroups(dir).keys()], groups.slice(1), "the running ones");
       await spawner.close();
       record.close();
-      for (const h of held) assert.deepEqual(await h.status, { code: 143, signal: "SIGTERM" });
+      for (const h of held) {
+        assert.deepEqual(ended(await h.status), { code: 143, signal: "SIGTERM" });
+      }
       for (const g of groups) assert.deepEqual(groupMembers(g), []);
       // The spawner recorded each group as it started and once it was gone.
       const lines = (await Deno.readTextFile(record.path)).split("\n").slice(1, -1);
@@ -257,7 +259,7 @@ Deno.test("Spawner (python) runs under the system's python3, isolated and withou
   const dir = await Deno.makeTempDir();
   try {
     const cmd = "tr '\\0' ' ' < /proc/$PPID/cmdline > parent.txt";
-    assert.deepEqual(await spawner.spawn(["sh", "-c", cmd], dir).status, { code: 0 });
+    assert.deepEqual(ended(await spawner.spawn(["sh", "-c", cmd], dir).status), { code: 0 });
     const parent = (await Deno.readTextFile(join(dir, "parent.txt"))).trim().split(" ");
     const script = new URL("./spawner.py", import.meta.url).pathname;
     assert.deepEqual(parent.slice(1, 4), ["-I", "-S", script]);
@@ -267,3 +269,41 @@ Deno.test("Spawner (python) runs under the system's python3, isolated and withou
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+for (const kind of ["python", "perl"] as const) {
+  Deno.test(`Spawner (${kind}) reports what a task's process tree used${kind === "perl" ? " (CPU only)" : ""}`, async () => {
+    const spawner = Spawner.start(kind);
+    assert.ok(spawner, `${kind} is needed for this test`);
+    try {
+      // A shell whose child holds 200 MiB and burns 1 s of CPU: the reaped shell's figures
+      // include the child it waited for.
+      const hog = "import time\nb = b'x' * (200 * 1024 * 1024)\n" +
+        "t = time.process_time()\nwhile time.process_time() - t < 1: pass";
+      const { status } = spawner.spawn(["sh", "-c", 'python3 -c "$1"; exit 4', "sh", hog], "/");
+      const { code, usage } = await status;
+      assert.equal(code, 4);
+      const cpu = usage!.userSeconds! + usage!.systemSeconds!;
+      assert.ok(cpu >= 0.9 && cpu < 3, `CPU ${cpu} s`);
+      assert.ok(
+        usage!.wallSeconds >= cpu * 0.9 && usage!.wallSeconds < 10,
+        `wall ${usage!.wallSeconds}`,
+      );
+      if (kind === "python") {
+        assert.equal(usage!.measuredBy, "wait4");
+        const mib = usage!.maxRssBytes! / 2 ** 20;
+        assert.ok(mib >= 200 && mib < 240, `peak RSS ${mib} MiB`);
+      } else {
+        assert.equal(usage!.measuredBy, "times");
+        assert.equal(usage!.maxRssBytes, undefined);
+      }
+    } finally {
+      await spawner.close();
+    }
+  });
+}
+
+/** An exit status without its usage (checked by a test of its own). */
+function ended(s: ExitStatus): ExitStatus {
+  const { usage: _, ...rest } = s;
+  return rest;
+}

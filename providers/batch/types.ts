@@ -129,7 +129,36 @@ export interface JobResult {
   readonly retryable?: boolean;
   /** The scheduler's job id (or array element id), when there was one. */
   readonly jobId?: string;
+  /** What the attempt's processes used, when it could be measured. */
+  readonly usage?: Usage;
 }
+
+/**
+ * What one attempt's process tree used. CPU times and peak RSS come from the kernel's
+ * accounting of the task's first process as it was reaped: they cover it and every descendant
+ * it waited for (a shell's commands, a pipeline), not processes that outlived it or that
+ * nobody waited for. `maxRssBytes` is the largest resident set of any one of those processes,
+ * not their sum.
+ */
+export interface Usage {
+  /** Wall-clock seconds from the start of the task's process to its end. */
+  readonly wallSeconds: number;
+  /** CPU seconds in user mode. */
+  readonly userSeconds?: number;
+  /** CPU seconds in the kernel. */
+  readonly systemSeconds?: number;
+  /** Peak resident set size in bytes (the largest process of the tree). */
+  readonly maxRssBytes?: number;
+  /**
+   * What measured it: `wait4` (the local spawner, spawner.py), `times` (spawner.pl: CPU only),
+   * `clock` (no spawner: wall time only), `time` (`/usr/bin/time` in the job wrapper),
+   * `bash-times` (the job wrapper's bash without `/usr/bin/time`: CPU only).
+   */
+  readonly measuredBy: MeasuredBy;
+}
+
+/** The ways an attempt's usage is measured (see {@linkcode Usage.measuredBy}). */
+export type MeasuredBy = "wait4" | "times" | "clock" | "time" | "bash-times";
 
 /** A way to run jobs. Effects live only in `execute`; aborting the signal cancels the job. */
 export interface BatchProvider {

@@ -12,6 +12,7 @@ ferry_child=''
 ferry_watch=''
 ferry_timed_out=false
 ferry_reason=''
+ferry_usage=''
 ferry_secrets=()
 ferry_temps=()
 ferry_run_pw=''
@@ -27,9 +28,9 @@ ferry_done() {
   end=$(date +%s%3N)
   tmp="$ferry_status.$$.tmp"
   if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
-  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s}\n' \
+  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s}\n' \
     "$1" "$2" "$ferry_start" "$end" "$(ferry_json "$ferry_host")" "$ferry_timed_out" \
-    "$reason" >"$tmp" &&
+    "$reason" "$ferry_usage" >"$tmp" &&
     mv -f "$tmp" "$ferry_status"
 }
 # The attempt's end: the status file for exit code $1, which becomes the wrapper's.
@@ -77,6 +78,65 @@ ferry_stop_watch() {
     kill "$ferry_watch" 2>/dev/null
     wait "$ferry_watch" 2>/dev/null
     ferry_watch=''
+  fi
+}
+
+# --- what the task used ---
+
+# Before the task starts: how it will be measured. With /usr/bin/time (GNU or BusyBox; FERRY_TIME
+# names another, empty: none) in front of the task, its wall, CPU and peak memory; else CPU time
+# as the growth of this shell's children's times (bash's `times`) and the wall clock. No command
+# substitution from here to ferry_measure_end: its subshell's CPU time would count as the task's.
+ferry_measure_start() {
+  local timer=${FERRY_TIME-/usr/bin/time}
+  ferry_timer=()
+  ferry_usage_file="$ferry_status.usage"
+  rm -f -- "$ferry_usage_file"
+  if [ -n "$timer" ] && [ -x "$timer" ]; then
+    ferry_timer=("$timer" -o "$ferry_usage_file" -f '%e %U %S %M')
+  fi
+  ferry_t0=$(date +%s%3N)
+  ferry_cpu_ms
+  ferry_cpu0=("${ferry_cpu[@]}")
+}
+# This shell's children's CPU time so far, into ferry_cpu (user ms, system ms). `times` in this
+# shell, into a file: in a subshell it would report the subshell's own children (none).
+ferry_cpu_ms() {
+  local line='' u=0 s=0
+  ferry_cpu=(0 0)
+  times >"$ferry_usage_file.cpu" 2>/dev/null || return 0
+  { read -r _ && read -r line; } <"$ferry_usage_file.cpu"
+  rm -f -- "$ferry_usage_file.cpu"
+  read -r u s <<<"$line"
+  ferry_times_ms "$u" 0
+  ferry_times_ms "$s" 1
+}
+# `times`' 1m2.345s as milliseconds, into ferry_cpu[$2].
+ferry_times_ms() {
+  if [[ $1 =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]]; then
+    ferry_cpu[$2]=$(((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 1000 + 10#${BASH_REMATCH[3]}))
+  fi
+}
+# After the task was waited for: its figures as the status file's "usage" member (ferry_usage).
+ferry_measure_end() {
+  local t1 l line='' e u s m n='^[0-9]+(\.[0-9]+)?$'
+  ferry_cpu_ms
+  t1=$(date +%s%3N)
+  if [ "${#ferry_timer[@]}" -gt 0 ] && [ -s "$ferry_usage_file" ]; then
+    # The last line: GNU time puts "Command exited with non-zero status N" before it.
+    while IFS= read -r l || [ -n "$l" ]; do line=$l; done <"$ferry_usage_file"
+    read -r e u s m <<<"$line"
+    if [[ $e =~ $n && $u =~ $n && $s =~ $n && $m =~ ^[0-9]+$ ]]; then
+      ferry_usage=",\"usage\":{\"wallSeconds\":$e,\"userSeconds\":$u,\"systemSeconds\":$s"
+      ferry_usage+=",\"maxRssBytes\":$((m * 1024)),\"measuredBy\":\"time\"}"
+    fi
+  fi
+  rm -f -- "$ferry_usage_file"
+  if [ -z "$ferry_usage" ]; then
+    ferry_usage=",\"usage\":{\"wallSeconds\":$(ferry_secs $((t1 - ferry_t0)))"
+    ferry_usage+=",\"userSeconds\":$(ferry_secs $((ferry_cpu[0] - ferry_cpu0[0])))"
+    ferry_usage+=",\"systemSeconds\":$(ferry_secs $((ferry_cpu[1] - ferry_cpu0[1])))"
+    ferry_usage+=",\"measuredBy\":\"bash-times\"}"
   fi
 }
 

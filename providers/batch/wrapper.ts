@@ -36,7 +36,7 @@ import { join } from "node:path";
 import { MAX_BACKOFF_MS, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { bashQuote } from "../_shared/shell.ts";
 import { visible } from "../../dsl/visible.ts";
-import type { JobResult, JobSpec, NodeTransfer } from "./types.ts";
+import type { JobResult, JobSpec, NodeTransfer, Usage } from "./types.ts";
 // The functions every wrapper holds, in a real shell file so that shellcheck reads them. A text
 // import, not a file read, so that it works from a published package fetched over https too.
 import WRAPPER_LIBRARY from "./wrapper.sh" with { type: "text" };
@@ -198,15 +198,17 @@ function taskCommand(
 ): string {
   const q = bashQuote;
   const run = job.run;
-  if (run.kind === "command") return `exec $FERRY_LAUNCH ${run.argv.map(q).join(" ")}`;
+  // "${ferry_timer[@]}": /usr/bin/time when the node has it (ferry_measure_start, wrapper.sh).
+  const exec = 'exec "${ferry_timer[@]}"';
+  if (run.kind === "command") return `${exec} $FERRY_LAUNCH ${run.argv.map(q).join(" ")}`;
   if (run.kind === "shell") {
     files.set(f.taskScript, run.script);
-    return `exec $FERRY_LAUNCH bash -euo pipefail ${q(f.taskScript)}`;
+    return `${exec} $FERRY_LAUNCH bash -euo pipefail ${q(f.taskScript)}`;
   }
   files.set(f.call, JSON.stringify(job.call ?? {}));
   // `FERRY_DENO` (e.g. from the executor's env) names the node's Deno; else `deno` on PATH.
   const deno = options.deno !== undefined ? q(options.deno) : '"${FERRY_DENO:-deno}"';
-  return `exec ${deno} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
+  return `${exec} ${deno} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
     q(run.export)
   } <${q(f.call)}`;
 }
@@ -220,6 +222,7 @@ function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
   const lines = [
     ': "${FERRY_LAUNCH:=}"',
     "# The task, in its own process group (job control), so that a kill reaches all it started.",
+    "ferry_measure_start",
     "set -m",
     "# shellcheck disable=SC2086 # FERRY_LAUNCH is a command line (srun, mpiexec): one word each",
     `( ${redirect}; ${command} ) &`,
@@ -233,7 +236,7 @@ function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
       "ferry_watch=$!",
     );
   }
-  lines.push('wait "$ferry_child"', "ferry_code=$?", "ferry_end_group");
+  lines.push('wait "$ferry_child"', "ferry_code=$?", "ferry_measure_end", "ferry_end_group");
   if (wall !== undefined) {
     lines.push("ferry_stop_watch", `if [ -e ${q(f.timedOut)} ]; then ferry_timed_out=true; fi`);
   }
@@ -288,6 +291,27 @@ export interface WrapperStatus {
    * `Cannot fetch "https://host/x" on the node: curl: (22) The requested URL returned error: 404`.
    */
   readonly reason?: string;
+  /** What the task used (ferry_measure_end in wrapper.sh). */
+  readonly usage?: Usage;
+}
+
+/** A status file's usage member, when it is one (figures ferry cannot read are left out). */
+export function usageOf(v: unknown): Usage | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const u = v as Record<string, unknown>;
+  const n = (k: string) => {
+    const x = u[k];
+    return typeof x === "number" && Number.isFinite(x) && x >= 0 ? { [k]: x } : {};
+  };
+  if (!("wallSeconds" in n("wallSeconds"))) return undefined;
+  if (u.measuredBy !== "time" && u.measuredBy !== "bash-times") return undefined;
+  return {
+    wallSeconds: u.wallSeconds as number,
+    ...n("userSeconds"),
+    ...n("systemSeconds"),
+    ...n("maxRssBytes"),
+    measuredBy: u.measuredBy,
+  };
 }
 
 /** Read a wrapper's status file; undefined while it does not exist (or is not whole). */
@@ -302,6 +326,9 @@ export function readWrapperStatus(path: string): WrapperStatus | undefined {
     const v = JSON.parse(text);
     if (typeof v?.exitCode !== "number") return undefined;
     if (v.reason !== undefined && typeof v.reason !== "string") delete v.reason;
+    const usage = usageOf(v.usage);
+    if (usage) v.usage = usage;
+    else delete v.usage;
     return v as WrapperStatus;
   } catch {
     return undefined;
@@ -589,6 +616,7 @@ export function resultOfStatus(st: WrapperStatus, cancelled: boolean): JobResult
     ...(st.signal ? { signal: st.signal } : {}),
     // The wrapper's own failure (a node-side transfer), worded by it.
     ...(st.reason ? { message: st.reason } : {}),
+    ...(st.usage ? { usage: st.usage } : {}),
     outcome: st.timedOut
       ? "timeout"
       : st.exitCode === 0

@@ -1043,3 +1043,47 @@ Deno.test({
     });
   },
 });
+
+// A task that holds 200 MiB and burns about 1 s of CPU (user time).
+const HOG = [
+  "python3",
+  "-c",
+  'import time\nb = b"x" * (200 * 1024 * 1024)\nt = time.process_time()\nwhile time.process_time() - t < 1: pass',
+];
+
+for (const timer of ["/usr/bin/time", ""]) {
+  Deno.test(`wrapper: records the task's wall, CPU time${timer ? " and peak RSS (/usr/bin/time)" : " (bash's times, no /usr/bin/time)"}, also for a failed task`, async () => {
+    const root = await Deno.makeTempDir();
+    try {
+      const j = job(root, {
+        run: { kind: "shell", script: `${HOG.map((a) => `'${a}'`).join(" ")}\nexit 3` },
+      });
+      const status = await (await runWrapper(j, { FERRY_TIME: timer })).status;
+      assert.equal(status.code, 3);
+      const st = readWrapperStatus(wrapperFiles(root).status)!;
+      const u = st.usage!;
+      assert.equal(u.measuredBy, timer ? "time" : "bash-times");
+      assert.ok(
+        u.userSeconds! + u.systemSeconds! >= 0.9,
+        `CPU ${u.userSeconds} + ${u.systemSeconds}`,
+      );
+      assert.ok(u.userSeconds! + u.systemSeconds! < 3, `CPU ${u.userSeconds} + ${u.systemSeconds}`);
+      assert.ok(u.wallSeconds >= 0.9 && u.wallSeconds < 10, `wall ${u.wallSeconds}`);
+      if (timer) {
+        const mib = u.maxRssBytes! / 2 ** 20;
+        assert.ok(mib >= 200 && mib < 240, `peak RSS ${mib} MiB`);
+      } else assert.equal(u.maxRssBytes, undefined);
+      assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name).sort(), [
+        "exit.json",
+        "job.out",
+        "stderr.log",
+        "stdout.log",
+        "task-script.sh",
+        "task.sh",
+        "work",
+      ]);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+}
