@@ -71,7 +71,15 @@ export interface ExpandOptions {
   readonly ownFiles?: readonly OwnFile[];
   /** Values for dynamic outputs that are already known (run time). @default undefined */
   readonly known?: ReadonlyMap<string, readonly FileValue[]>;
+  /**
+   * Bindings to add to apps' fan-outs, as if their lists held them (targets by output path):
+   * app name → one record of `for_each` variable → value per extra task. @default none
+   */
+  readonly extra?: Extra;
 }
+
+/** Extra tasks by app: each one's `for_each` bindings, by variable. */
+export type Extra = ReadonlyMap<string, readonly Readonly<Record<string, string>>[]>;
 
 /** Tasks of every app, in app order, and the problems found. */
 export interface Expansion {
@@ -89,7 +97,8 @@ export interface Expansion {
 
 /** Expand every app of a workflow into tasks. */
 export function expand(w: Workflow, options: ExpandOptions): Expansion {
-  const { workspace, params: overrides = {}, outputRoots = [], ownFiles = [], known } = options;
+  const { workspace, params: overrides = {}, outputRoots = [], ownFiles = [], known, extra } =
+    options;
   const problems: Problem[] = [];
   const base = workspaceUrl(workspace);
   const params = { ...w.params, ...overrides } as Scope;
@@ -114,7 +123,7 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
     const expanded = expandApp(
       app,
       scope,
-      { workspace, base, outputRoots, ownFiles, known },
+      { workspace, base, outputRoots, ownFiles, known, extra },
       problems,
     );
     for (const t of expanded) {
@@ -208,6 +217,7 @@ interface Ctx {
   readonly outputRoots: readonly string[];
   readonly ownFiles: readonly OwnFile[];
   readonly known: ReadonlyMap<string, readonly FileValue[]> | undefined;
+  readonly extra: Extra | undefined;
 }
 
 function expandApp(app: App, scope: Scope, ctx: Ctx, problems: Problem[]): ExpandedTask[] {
@@ -217,7 +227,7 @@ function expandApp(app: App, scope: Scope, ctx: Ctx, problems: Problem[]): Expan
   if (dynamic) return [placeholder(app, lists, dynamic.values[0] as DynamicList)];
   const out: ExpandedTask[] = [];
   const named = new Map<string, string>();
-  for (const combo of product(lists)) {
+  for (const combo of combos(lists, ctx.extra?.get(app.name))) {
     const vars: Record<string, Value> = {};
     const bindings: Record<string, string> = {};
     for (const [name, value] of combo) {
@@ -338,6 +348,17 @@ function uniqueId(
     at: "key",
   });
   return false;
+}
+
+/** Every combination of the lists, then the extra bindings (each placed after its list's values). */
+function* combos(
+  lists: { name: string; values: readonly Value[] }[],
+  extra: readonly Readonly<Record<string, string>>[] | undefined,
+): Generator<Binding[]> {
+  yield* product(lists);
+  for (const e of extra ?? []) {
+    yield lists.map((l) => [l.name, e[l.name] ?? null, l.values.length] as Binding);
+  }
 }
 
 function* product(lists: { name: string; values: readonly Value[] }[]): Generator<Binding[]> {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { visible } from "../dsl/visible.ts";
+import { hasControl, visible } from "../dsl/visible.ts";
 import { DynamicList, FileValue, type Value } from "./values.ts";
 
 /** One binding of a task: the variable, its value, and the value's position in its list. */
@@ -42,10 +42,8 @@ export function recordName(v: { readonly [key: string]: Value }, index: number):
   return String(index);
 }
 
-/** Characters that make an id part ambiguous or hard to read: it is then quoted. */
-// deno-lint-ignore no-control-regex
-const NEEDS_QUOTES =
-  /^$|[\s[\],="'`$\\\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+/** Characters that make an id part ambiguous or hard to read (besides control characters). */
+const NEEDS_QUOTES = /^$|[\s[\],="'`$\\]/;
 
 /**
  * An id part as written between the brackets: as it is when plain, else in double quotes with
@@ -61,7 +59,7 @@ const NEEDS_QUOTES =
  * ```
  */
 export function idPart(text: string): string {
-  return NEEDS_QUOTES.test(text) ? visible(JSON.stringify(text)) : text;
+  return NEEDS_QUOTES.test(text) || hasControl(text) ? visible(JSON.stringify(text)) : text;
 }
 
 /**
