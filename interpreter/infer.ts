@@ -35,24 +35,39 @@ export type Inferred =
   | { readonly ok: true; readonly extra: Extra }
   | { readonly ok: false; readonly message: string };
 
-/** At most this many tasks are inferred for one plan (a template reading a longer name of itself would go on forever). */
-const MAX_INFERRED = 1000;
+/**
+ * At most this many tasks are inferred, in chains at most this long (a template reading a longer
+ * name of itself would go on forever).
+ */
+const MAX_INFERRED = 10_000, MAX_DEPTH = 100;
 
-/** Infer the tasks that make target paths no task writes yet. */
+/** A path to make: a target, or an input of an inferred task (`parent`). */
+interface Need {
+  readonly url: string;
+  readonly target?: string;
+  readonly parent?: { readonly task: string; readonly reads: string; readonly need: Need };
+}
+
+/**
+ * Infer the tasks that make target paths no task writes yet, round by round
+ * backwards: each round adds the tasks making the paths needed, expands once,
+ * and needs their inputs that are neither files nor outputs.
+ */
 export function inferTargets(
   w: Workflow,
   targets: readonly string[],
   x: Expansion,
   o: InferOptions,
 ): Inferred {
-  const state: State = { w, o, x, extra: new Map(), count: 0 };
+  const extra = new Map<string, Record<string, string>[]>();
+  let pending: { need: Need; c: Candidates }[] = [];
   for (const target of targets) {
-    if (targetTasks(target, state.x, o.workspace).size > 0) continue;
+    if (targetTasks(target, x, o.workspace).size > 0) continue;
     let url: string;
     try {
       url = toUrl(target, o.workspace);
     } catch {
-      return { ok: false, message: unknownTarget(target, x) };
+      return { ok: false, message: visible(unknownTarget(target, x)) };
     }
     const path = localPath(url);
     const c = path === undefined ? undefined : candidates(w, o, path);
@@ -64,20 +79,111 @@ export function inferTargets(
         : undefined;
       return { ok: false, message: visible(unknownTarget(target, x, undefined, why)) };
     }
-    const why = make(url, c, state);
-    if (why !== undefined) {
-      return { ok: false, message: visible(`Cannot make target "${target}": ${why}`) };
-    }
+    pending.push({ need: { url, target }, c });
   }
-  return { ok: true, extra: state.extra };
+  const added = new Set<string>();
+  for (let depth = 0; pending.length > 0; depth++) {
+    const placed: { need: Need; m: Match }[] = [];
+    for (const { need, c } of pending) {
+      const why = ambiguity(c);
+      if (why !== undefined) return failed(need, why, true);
+      const m = c.matches[0]!;
+      if (!added.has(keyOf(m.app, m.bindings))) {
+        if (added.size >= MAX_INFERRED || depth >= MAX_DEPTH) {
+          return failed(
+            need,
+            `it needs more than ${
+              depth >= MAX_DEPTH ? `${MAX_DEPTH} tasks in a chain` : `${MAX_INFERRED} tasks`
+            } (does a template read a longer name of itself?)`,
+            false,
+          );
+        }
+        added.add(keyOf(m.app, m.bindings));
+        extra.set(m.app, [...extra.get(m.app) ?? [], { ...m.bindings }]);
+      }
+      placed.push({ need, m });
+    }
+    x = o.expandWith(extra);
+    const next = nextNeeds(w, o, x, placed);
+    if (!Array.isArray(next)) return next;
+    pending = next;
+  }
+  return { ok: true, extra };
 }
 
-interface State {
-  readonly w: Workflow;
-  readonly o: InferOptions;
-  x: Expansion;
-  readonly extra: Map<string, Record<string, string>[]>;
-  count: number;
+/** The inputs the tasks just placed need made, or why one of them cannot be. */
+function nextNeeds(
+  w: Workflow,
+  o: InferOptions,
+  x: Expansion,
+  placed: readonly { need: Need; m: Match }[],
+): { need: Need; c: Candidates }[] | Inferred {
+  const byKey = new Map<string, number>();
+  x.tasks.forEach((t, i) => byKey.set(keyOf(t.app, t.bindings), i));
+  const written = x.tasks.flatMap((t) => Object.values(t.outputs).flatMap((s) => s.files));
+  const urls = new Set(written.map((f) => f.url));
+  const dynamic = written.some((f) => f.kind !== "file");
+  const produced = (url: string) =>
+    urls.has(url) || (dynamic && writersOf(url, x, o.workspace).size > 0);
+  const out: { need: Need; c: Candidates }[] = [];
+  const seen = new Set<string>();
+  for (const { need, m } of placed) {
+    const i = byKey.get(keyOf(m.app, m.bindings));
+    const task = i === undefined ? undefined : x.tasks[i]!;
+    if (!task || !writersOf(need.url, x, o.workspace).has(i!)) {
+      return failed(need, `${describeMatch(m)}, but that task would not write it`, true);
+    }
+    for (const slot of Object.values(task.inputs)) {
+      for (const f of slot.files) {
+        const path = f.kind === "file" && !f.dynamic ? localPath(f.url) : undefined;
+        if (path === undefined || seen.has(f.url) || produced(f.url) || o.exists(path)) continue;
+        seen.add(f.url);
+        const reads = shownPath(f.url, o.workspace);
+        const child: Need = { url: f.url, parent: { task: task.id, reads, need } };
+        const c = candidates(w, o, path);
+        if (c.matches.length === 0 && c.ambiguous.length === 0) {
+          const skipped = c.skipped.length ? ` (${c.skipped.join("; ")})` : "";
+          return failed(child, `which is no file and matches no output template${skipped}`, false);
+        }
+        out.push({ need: child, c });
+      }
+    }
+  }
+  return out;
+}
+
+/** Why the templates matching a path do not name one task, if they do not. */
+function ambiguity(c: Candidates): string | undefined {
+  if (c.matches.length === 1 && c.ambiguous.length === 0) return undefined;
+  const all = [...c.matches.map(describeMatch), ...c.ambiguous];
+  return c.ambiguous.length === 1 && c.matches.length === 0
+    ? `${all[0]}, so the bindings are ambiguous`
+    : `${all.length} output templates match it: ${all.join("; ")}`;
+}
+
+/**
+ * `Cannot make target …`: the chain of inferred tasks from the target down to `need`, then why
+ * `need` cannot be made (`about`: the reason is about the path, said "for which …" in a chain).
+ */
+function failed(need: Need, why: string, about: boolean): Inferred {
+  const steps: { task: string; reads: string }[] = [];
+  let n = need;
+  for (; n.parent; n = n.parent.need) steps.unshift(n.parent);
+  const chain = steps.map((s) => `${s.task} would write it but reads "${s.reads}"`);
+  const reason = steps.length > 0 && about ? `for which ${why}` : why;
+  return {
+    ok: false,
+    message: visible(
+      `Cannot make target "${n.target}": ${[...chain].join(", for which ")}${
+        chain.length > 0 ? ", " : ""
+      }${reason}`,
+    ),
+  };
+}
+
+/** One key per app and bindings, whatever the order of the variables. */
+function keyOf(app: string, bindings: Readonly<Record<string, string>>): string {
+  return JSON.stringify([app, Object.entries(bindings).sort(([a], [b]) => a < b ? -1 : 1)]);
 }
 
 /** An output template that matches a path, with the bindings read from it. */
@@ -95,52 +201,6 @@ interface Candidates {
   readonly ambiguous: readonly string[];
   /** Templates that could match it but use more than plain variables, described. */
   readonly skipped: readonly string[];
-}
-
-/** Add the task that makes `url` (one of `c`) and those making its inputs; else why not. */
-function make(url: string, c: Candidates, s: State): string | undefined {
-  if (c.ambiguous.length + c.matches.length > 1 || c.ambiguous.length === 1) {
-    const all = [...c.matches.map(describeMatch), ...c.ambiguous];
-    return c.ambiguous.length === 1 && c.matches.length === 0
-      ? `${all[0]}, so the bindings are ambiguous`
-      : `${all.length} output templates match it: ${all.join("; ")}`;
-  }
-  const m = c.matches[0]!;
-  if (++s.count > MAX_INFERRED) {
-    return `it needs more than ${MAX_INFERRED} inferred tasks (does a template read a longer name of itself?)`;
-  }
-  const list = s.extra.get(m.app) ?? [];
-  list.push({ ...m.bindings });
-  s.extra.set(m.app, list);
-  s.x = s.o.expandWith(s.extra);
-  const i = s.x.byApp.get(m.app)?.find((j) =>
-    Object.entries(m.bindings).every(([k, v]) => s.x.tasks[j]!.bindings[k] === v)
-  );
-  const task = i === undefined ? undefined : s.x.tasks[i]!;
-  if (!task || !writersOf(url, s.x, s.o.workspace).has(i!)) {
-    return `${describeMatch(m)}, but that task would not write it`;
-  }
-  for (const slot of Object.values(task.inputs)) {
-    for (const f of slot.files) {
-      if (f.kind !== "file" || f.dynamic) continue;
-      const path = localPath(f.url);
-      if (path === undefined || writersOf(f.url, s.x, s.o.workspace).size > 0) continue;
-      if (s.o.exists(path)) continue;
-      const shown = shownPath(f.url, s.o.workspace);
-      const inner = candidates(s.w, s.o, path);
-      const why = inner.matches.length === 0 && inner.ambiguous.length === 0
-        ? `which is no file and matches no output template${
-          inner.skipped.length ? ` (${inner.skipped.join("; ")})` : ""
-        }`
-        : wrapped(make(f.url, inner, s));
-      if (why !== undefined) return `${task.id} would write it but reads "${shown}", ${why}`;
-    }
-  }
-  return undefined;
-}
-
-function wrapped(why: string | undefined): string | undefined {
-  return why === undefined ? undefined : `for which ${why}`;
 }
 
 function describeMatch(m: Match): string {
@@ -216,7 +276,7 @@ function tryTemplate(
       lazy += e, greedy += e, loose += e;
       continue;
     }
-    loose += ".+";
+    loose += "[^]+";
     const name = part.kind === "expr" && part.path.length === 1 ? String(part.path[0]) : undefined;
     if (name === undefined || !vars.includes(name)) {
       notPlain ??= part.kind === "expr" ? `\${{ ${part.source} }}` : "";
