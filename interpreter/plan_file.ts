@@ -66,7 +66,7 @@ export async function planWorkflowFile(
   ) {
     return { kind: "invalid", ...shown };
   }
-  const targeted = planForTargets(r, targets, params);
+  const targeted = planForTargets(r, targets, params, options.assumeInputs === true);
   if (!targeted.ok) return { kind: "unknown-target", message: targeted.message, ...shown };
   const executors = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
   let plan = targeted.plan;
@@ -101,6 +101,7 @@ export function planForTargets(
   r: CheckResult,
   targets: readonly string[],
   params: Readonly<Record<string, ParamValue>> = {},
+  assumeInputs = false,
 ): { ok: true; plan: Plan; expansion: Expansion } | { ok: false; message: string } {
   if (!r.plan || !r.workflow || !r.expansion || !r.linked) {
     throw new Error("planForTargets needs a workflow checked without errors");
@@ -109,7 +110,7 @@ export function planForTargets(
   const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
   if (!t.ok) {
     const executors = r.executors ?? {};
-    const c = compileInferred(r, { executors, params, targets }, r.expansion);
+    const c = compileInferred(r, { executors, params, targets, assumeInputs }, r.expansion);
     return typeof c === "string"
       ? { ok: false, message: c }
       : { ok: true, plan: c.plan, expansion: c.expansion };

@@ -99,7 +99,7 @@ export function compileKnown(
  */
 export function compileInferred(
   r: CheckResult,
-  o: Pick<StatefulPlanOptions, "executors" | "params" | "targets">,
+  o: Pick<StatefulPlanOptions, "executors" | "params" | "targets"> & { assumeInputs?: boolean },
   expansion: Expansion,
   known?: ReadonlyMap<string, readonly FileValue[]>,
 ): { plan: Plan; expansion: Expansion; linked: Linked } | string {
@@ -123,7 +123,7 @@ export function compileInferred(
 
 function compileOptions(
   r: CheckResult,
-  o: Pick<StatefulPlanOptions, "executors" | "params">,
+  o: Pick<StatefulPlanOptions, "executors" | "params"> & { assumeInputs?: boolean },
   known?: ReadonlyMap<string, readonly FileValue[]>,
   extra?: Extra,
 ): CompileOptions {
@@ -133,6 +133,7 @@ function compileOptions(
     params: o.params,
     outputRoots: r.site?.outputRoots ?? [],
     ownFiles: r.ownFiles,
+    ...(o.assumeInputs ? { assumeInputs: true } : {}),
     ...(known ? { known } : {}),
     ...(extra ? { extra } : {}),
   };

@@ -71,11 +71,14 @@ Deno.test("records: short ids in the plan, the run, status, the report and the e
     assert.deepEqual(p.tasks.map((t) => t.id), IDS);
     assert.deepEqual(p.tasks[0]!.bindings, { sample: '{"key":"A","value":"data/A.fastq"}' });
     const text = await ferryRun([wf], {}, "plan");
-    assert.deepEqual([...text.stdout.matchAll(/^  (\S+)  \[run: new\]$/gm)].map((m) => m[1]), IDS);
+    assert.deepEqual(
+      [...text.stdout.matchAll(/^ {2}(\S+) {2}\[run: new\]$/gm)].map((m) => m[1]),
+      IDS,
+    );
 
     const r = await ferryRun([wf]);
     assert.equal(r.code, 0, r.stderr);
-    const done = [...r.stderr.matchAll(/^\[\d+\/\d+\] done  (\S+) /gm)].map((m) => m[1]);
+    const done = [...r.stderr.matchAll(/^\[\d+\/\d+\] done {2}(\S+) /gm)].map((m) => m[1]);
     assert.deepEqual(done.sort(), [...IDS].sort());
     assert.equal(await Deno.readTextFile(join(ws, "mapped", "B.bam")), "TTGA\n");
     assert.equal(
@@ -128,6 +131,7 @@ Deno.test("records: hostile keys are quoted in ids, run as data, and print escap
     await Deno.writeTextFile(
       path,
       JSON.stringify(wf).replace(
+        // deno-lint-ignore no-control-regex
         /[\x00-\x1f]/g,
         (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
       ),

@@ -62,7 +62,7 @@ Deno.test("targets by path: plan and run a new sample's chain, and only it", asy
     const text = await ferryRun([wf, "sorted_reads/D.bam.bai"], {}, "plan");
     assert.match(
       text.stdout,
-      /^  samtools_sort\[sample=D\]  \[run: new\]\n    after bwa_map\[sample=D\]$/m,
+      /^ {2}samtools_sort\[sample=D\] {2}\[run: new\]\n {4}after bwa_map\[sample=D\]$/m,
     );
 
     const r = await ferryRun([wf, "sorted_reads/D.bam.bai"]);
@@ -104,7 +104,7 @@ Deno.test("targets by path: a new sample with a --param list, and a task id targ
     const wf = await chain(ws, ["A", "B", "D", "E"]);
     const r = await ferryRun([wf, "--param", "samples=[A]", "sorted_reads/E.bam"], {}, "plan");
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual([...r.stdout.matchAll(/^  (\S+)  \[run: new\]$/gm)].map((m) => m[1]), [
+    assert.deepEqual([...r.stdout.matchAll(/^ {2}(\S+) {2}\[run: new\]$/gm)].map((m) => m[1]), [
       "bwa_map[sample=E]",
       "samtools_sort[sample=E]",
     ]);
