@@ -181,7 +181,7 @@ async function compileForRun(
     return undefined;
   }
   const unknownRerun = (options.rerun ?? []).filter((a) =>
-    !workflow.apps[a] && !expansion.tasks.some((t) => t.id === a)
+    !workflow.apps[a] && !targeted.expansion.tasks.some((t) => t.id === a)
   );
   if (unknownRerun.length > 0) {
     io.write(

@@ -96,6 +96,12 @@ Deno.test("targets by path: plan and run a new sample's chain, and only it", asy
     const again = await ferryRun([wf, "sorted_reads/D.bam.bai"]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /^plan: 0 to run, 1 cached$/m);
+    const rerun = await ferryRun(["--rerun", "samtools_sort[sample=D]", wf, "sorted_reads/D.bam"]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual(
+      [...rerun.stderr.matchAll(/^\[\d+\/\d+\] start (.*)$/gm)].map((m) => m[1]),
+      ["samtools_sort[sample=D]"],
+    );
   });
 });
 
