@@ -55,7 +55,7 @@ export { parseMemory, parseWalltime } from "./dsl/quantity.ts";
 export type { CheckOptions, CheckResult } from "./interpreter/check.ts";
 export { checkWorkflowFile } from "./interpreter/check.ts";
 export type { Compiled, CompileOptions } from "./interpreter/compile.ts";
-export type { ExpandedTask, Expansion, TaskFile, TaskSlot } from "./interpreter/expand.ts";
+export type { ExpandedTask, Expansion, Extra, TaskFile, TaskSlot } from "./interpreter/expand.ts";
 export type { Linked } from "./interpreter/link.ts";
 export type { DynamicList, FileValue, Value } from "./interpreter/values.ts";
 export type { RenderedRun } from "./interpreter/command.ts";

@@ -140,10 +140,15 @@ export interface AppSpec<O extends Record<string, FilesSpec> = Record<string, Fi
   readonly label?: string;
   /** The executor's name. */
   readonly executor?: string;
-  /** Fan-out: one task per combination of these lists (or references to lists). */
+  /** Fan-out: one task per combination of these lists (of values or records), or references to lists or mappings. */
   readonly forEach?: Readonly<
-    Record<string, readonly (string | number | boolean)[] | Ref | string>
+    Record<
+      string,
+      readonly (string | number | boolean | Readonly<Record<string, ParamValue>>)[] | Ref | string
+    >
   >;
+  /** The part of each task's id between the brackets, as a template: `${{ sample.name }}`. */
+  readonly id?: string;
   /** Apps (or their names) whose every task must finish first. */
   readonly after?: readonly (string | AppRef)[];
   /** Files the task reads, by name. */

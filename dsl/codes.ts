@@ -56,7 +56,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "output-outside-workspace": "an output leaves the workspace and no output root allows it",
   "reserved-output":
     "an output is, or holds, ferry's own .ferry/, the workflow file or the site file",
-  "for-each-not-list": "for_each iterates over something that is not a list",
+  "for-each-not-list": "for_each iterates over something that is neither a list nor a mapping",
+  "duplicate-task-id": "two tasks of one app get the same id (from `id:` or their records)",
   "empty-fan-out": "for_each iterates over an empty list (warning)",
   "invalid-quantity": "a memory size or walltime does not parse",
   "missing-module": "a function app's module file does not exist",

@@ -80,8 +80,11 @@ export interface CachePolicy {
 export interface ForEachVar {
   /** The variable's name. */
   readonly name: string;
-  /** A literal list, or a template that must name a list. */
-  readonly source: string | readonly Scalar[];
+  /**
+   * A literal list (of scalars or records; a literal mapping becomes its entries `{ key, value }`),
+   * or a template that must name a list or a mapping.
+   */
+  readonly source: string | readonly ParamValue[];
 }
 
 /** An app: one step, maybe fanned out into many tasks. */
@@ -92,6 +95,8 @@ export interface App {
   readonly description?: string;
   /** Label template. */
   readonly label?: string;
+  /** Task id template: the part between the brackets of `app[…]`. */
+  readonly id?: string;
   /** Executor name (defaults resolved). */
   readonly executor: string;
   /** Fan-out variables, in order. */

@@ -24,6 +24,7 @@ import type {
 } from "./model.ts";
 import { parseMemory, parseWalltime } from "./quantity.ts";
 import { compact } from "./compact.ts";
+import { entries } from "./records.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -163,7 +164,11 @@ function toForEach(v: unknown): ForEachVar[] {
   const out: ForEachVar[] = [];
   for (const [name, source] of Object.entries(obj(v))) {
     if (typeof source === "string") out.push({ name, source });
-    else if (Array.isArray(source)) out.push({ name, source: source.filter(isScalar) });
+    else if (Array.isArray(source)) {
+      out.push({ name, source: source.filter((x) => isScalar(x) || isObj(x)) as ParamValue[] });
+    } else if (isObj(source)) {
+      out.push({ name, source: entries(source as Record<string, ParamValue>) });
+    }
   }
   return out;
 }
@@ -174,6 +179,7 @@ function toApp(name: string, a: Obj, defaults: Obj): App {
     name,
     description: str(a.description),
     label: str(a.label),
+    id: str(a.id),
     executor: str(a.executor) ?? str(defaults.executor) ?? "local",
     forEach: toForEach(a.for_each),
     after: Array.isArray(a.after) ? a.after.filter((x): x is string => typeof x === "string") : [],

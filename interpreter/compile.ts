@@ -7,7 +7,7 @@
 
 import type { Problem } from "../dsl/diagnostic.ts";
 import type { Executor, OwnFile, ParamValue, Workflow } from "../dsl/model.ts";
-import { expand, type Expansion } from "./expand.ts";
+import { expand, type Expansion, type Extra } from "./expand.ts";
 import { link, type Linked } from "./link.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
@@ -32,6 +32,8 @@ export interface CompileOptions {
   readonly known?: ReadonlyMap<string, readonly FileValue[]>;
   /** Files' metadata seen so far in this plan or run. @default a new, empty cache */
   readonly stats?: StatCache;
+  /** Tasks inferred from targets' paths, added to their apps' fan-outs. @default none */
+  readonly extra?: Extra;
 }
 
 /** What compiling gives: each phase's result as far as it got, and the problems of all. */
@@ -59,6 +61,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     assumeInputs = false,
     known,
     stats,
+    extra,
   } = options;
   const expansion = expand(workflow, {
     workspace,
@@ -66,6 +69,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     outputRoots,
     ownFiles,
     ...(known ? { known } : {}),
+    ...(extra ? { extra } : {}),
   });
   const problems: Problem[] = [...expansion.problems];
   if (hasError(problems)) return { expansion, problems };

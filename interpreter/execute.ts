@@ -175,13 +175,13 @@ async function compileForRun(
     return undefined;
   }
   const executors: Record<string, Executor> = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
-  const targeted = planForTargets(r, targets);
+  const targeted = planForTargets(r, targets, options.params ?? {});
   if (!targeted.ok) {
     io.write(`ferry: ${targeted.message}\n`);
     return undefined;
   }
   const unknownRerun = (options.rerun ?? []).filter((a) =>
-    !workflow.apps[a] && !expansion.tasks.some((t) => t.id === a)
+    !workflow.apps[a] && !targeted.expansion.tasks.some((t) => t.id === a)
   );
   if (unknownRerun.length > 0) {
     io.write(
@@ -191,7 +191,13 @@ async function compileForRun(
     );
     return undefined;
   }
-  return { file, r: { ...r, expansion }, workflow, executors, plan: targeted.plan };
+  return {
+    file,
+    r: { ...r, expansion: targeted.expansion },
+    workflow,
+    executors,
+    plan: targeted.plan,
+  };
 }
 
 /** The batch provider of each executor the plan uses; undefined (said why) if one cannot open. */

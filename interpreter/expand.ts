@@ -10,10 +10,12 @@ import { relative } from "node:path";
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
 import { expressions, parseTemplateCached } from "../dsl/expr.ts";
 import type { App, DeclaredFile, OwnFile, ParamValue, Where, Workflow } from "../dsl/model.ts";
-import { evaluate, ExpressionError, type Scope, template } from "./evaluate.ts";
+import { evaluate, evaluateText, ExpressionError, type Scope, template } from "./evaluate.ts";
 import { safeDecode, toUrl, workspaceUrl } from "./urls.ts";
 import { display, DynamicList, FileValue, kindOf, localPath, type Value } from "./values.ts";
 import { reservedProblem } from "../dsl/rules/files.ts";
+import { entries } from "../dsl/records.ts";
+import { type Binding, isRecord, taskId } from "./task_ids.ts";
 
 /** One file of a task, resolved to a URL. */
 export interface TaskFile {
@@ -69,7 +71,15 @@ export interface ExpandOptions {
   readonly ownFiles?: readonly OwnFile[];
   /** Values for dynamic outputs that are already known (run time). @default undefined */
   readonly known?: ReadonlyMap<string, readonly FileValue[]>;
+  /**
+   * Bindings to add to apps' fan-outs, as if their lists held them (targets by output path):
+   * app name → one record of `for_each` variable → value per extra task. @default none
+   */
+  readonly extra?: Extra;
 }
+
+/** Extra tasks by app: each one's `for_each` bindings, by variable. */
+export type Extra = ReadonlyMap<string, readonly Readonly<Record<string, string>>[]>;
 
 /** Tasks of every app, in app order, and the problems found. */
 export interface Expansion {
@@ -87,7 +97,8 @@ export interface Expansion {
 
 /** Expand every app of a workflow into tasks. */
 export function expand(w: Workflow, options: ExpandOptions): Expansion {
-  const { workspace, params: overrides = {}, outputRoots = [], ownFiles = [], known } = options;
+  const { workspace, params: overrides = {}, outputRoots = [], ownFiles = [], known, extra } =
+    options;
   const problems: Problem[] = [];
   const base = workspaceUrl(workspace);
   const params = { ...w.params, ...overrides } as Scope;
@@ -112,7 +123,7 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
     const expanded = expandApp(
       app,
       scope,
-      { workspace, base, outputRoots, ownFiles, known },
+      { workspace, base, outputRoots, ownFiles, known, extra },
       problems,
     );
     for (const t of expanded) {
@@ -206,11 +217,44 @@ interface Ctx {
   readonly outputRoots: readonly string[];
   readonly ownFiles: readonly OwnFile[];
   readonly known: ReadonlyMap<string, readonly FileValue[]> | undefined;
+  readonly extra: Extra | undefined;
 }
 
 function expandApp(app: App, scope: Scope, ctx: Ctx, problems: Problem[]): ExpandedTask[] {
+  const lists = forEachLists(app, scope, problems);
+  if (!lists) return [];
+  const dynamic = lists.find((l) => l.values.length === 1 && l.values[0] instanceof DynamicList);
+  if (dynamic) return [placeholder(app, lists, dynamic.values[0] as DynamicList)];
+  const out: ExpandedTask[] = [];
+  const named = new Map<string, string>();
+  for (const combo of combos(lists, ctx.extra?.get(app.name))) {
+    const vars: Record<string, Value> = {};
+    const bindings: Record<string, string> = {};
+    for (const [name, value] of combo) {
+      vars[name] = value;
+      bindings[name] = display(value, ctx.base);
+    }
+    const taskScope: Scope = { ...scope, ...vars };
+    const explicit = app.id === undefined
+      ? undefined
+      : explicitId(app, app.id, taskScope, problems);
+    if (app.id !== undefined && explicit === undefined) continue;
+    const { id, named: isNamed } = taskId(app.name, combo, bindings, explicit);
+    if (isNamed && !uniqueId(app, id, bindings, named, problems)) continue;
+    const inputs = slots(app.inputs, taskScope, ctx, problems, "input");
+    const outputs = slots(app.outputs, taskScope, ctx, problems, "output");
+    out.push({ id, app: app.name, bindings, vars, inputs, outputs });
+  }
+  return out;
+}
+
+/** Each `for_each` variable's values (a mapping's entries as records), or undefined after a problem. */
+function forEachLists(
+  app: App,
+  scope: Scope,
+  problems: Problem[],
+): { name: string; values: readonly Value[] }[] | undefined {
   const lists: { name: string; values: readonly Value[] }[] = [];
-  let dynamic: DynamicList | undefined;
   for (const v of app.forEach) {
     const where = ["apps", app.name, "for_each", v.name];
     let value: Value;
@@ -222,66 +266,102 @@ function expandApp(app: App, scope: Scope, ctx: Ctx, problems: Problem[]): Expan
           inTemplate(error("for-each-not-list", where, e.message), String(v.source), e.offset),
         );
       }
-      return [];
+      return undefined;
     }
-    if (value instanceof DynamicList) {
-      dynamic = value;
-      lists.push({ name: v.name, values: [value] });
-    } else if (Array.isArray(value)) {
-      lists.push({ name: v.name, values: value });
-    } else {
+    if (value instanceof DynamicList) lists.push({ name: v.name, values: [value] });
+    else if (Array.isArray(value)) lists.push({ name: v.name, values: value });
+    else if (isRecord(value)) lists.push({ name: v.name, values: entries(value) });
+    else {
       problems.push(
         error(
           "for-each-not-list",
           where,
           `Cannot iterate over "${typeof v.source === "string" ? v.source : ""}": it is ${
             kindOf(value)
-          }, not a list`,
+          }, not a list or a mapping`,
         ),
       );
-      return [];
+      return undefined;
     }
   }
-  if (dynamic) {
-    const bindings: Record<string, string> = {};
-    for (const l of lists) {
-      bindings[l.name] = l.values.length === 1 && l.values[0] instanceof DynamicList
-        ? "*"
-        : `${l.values.length} values`;
-    }
-    const id = `${app.name}[${Object.entries(bindings).map(([k, v]) => `${k}=${v}`).join(",")}]`;
-    return [{
-      id,
-      app: app.name,
-      bindings,
-      vars: {},
-      inputs: {},
-      outputs: {},
-      expandsAfter: { app: dynamic.producer, output: dynamic.output },
-    }];
-  }
-  const out: ExpandedTask[] = [];
-  for (const combo of product(lists)) {
-    const vars: Record<string, Value> = {};
-    const bindings: Record<string, string> = {};
-    for (const [name, value] of combo) {
-      vars[name] = value;
-      bindings[name] = display(value, ctx.base);
-    }
-    const id = combo.length === 0
-      ? app.name
-      : `${app.name}[${combo.map(([k]) => `${k}=${bindings[k]}`).join(",")}]`;
-    const taskScope: Scope = { ...scope, ...vars };
-    const inputs = slots(app.inputs, taskScope, ctx, problems, "input");
-    const outputs = slots(app.outputs, taskScope, ctx, problems, "output");
-    out.push({ id, app: app.name, bindings, vars, inputs, outputs });
-  }
-  return out;
+  return lists;
 }
 
-function* product(
+/** The one task standing for a fan-out over an output known only at run time. */
+function placeholder(
+  app: App,
   lists: { name: string; values: readonly Value[] }[],
-): Generator<[string, Value][]> {
+  dynamic: DynamicList,
+): ExpandedTask {
+  const bindings: Record<string, string> = {};
+  for (const l of lists) {
+    bindings[l.name] = l.values.length === 1 && l.values[0] instanceof DynamicList
+      ? "*"
+      : `${l.values.length} values`;
+  }
+  const id = `${app.name}[${Object.entries(bindings).map(([k, v]) => `${k}=${v}`).join(",")}]`;
+  return {
+    id,
+    app: app.name,
+    bindings,
+    vars: {},
+    inputs: {},
+    outputs: {},
+    expandsAfter: { app: dynamic.producer, output: dynamic.output },
+  };
+}
+
+/** The text of an app's `id:` template for one task, or undefined after a problem. */
+function explicitId(app: App, text: string, scope: Scope, problems: Problem[]): string | undefined {
+  try {
+    return evaluateText(template(text), scope);
+  } catch (e) {
+    if (!(e instanceof ExpressionError)) throw e;
+    problems.push(inTemplate(error(e.code, ["apps", app.name, "id"], e.message), text, e.offset));
+    return undefined;
+  }
+}
+
+/** Whether `id` is new in its app (`seen`: id → bindings shown); a clash is a problem at the key. */
+function uniqueId(
+  app: App,
+  id: string,
+  bindings: Readonly<Record<string, string>>,
+  seen: Map<string, string>,
+  problems: Problem[],
+): boolean {
+  const shown = Object.entries(bindings).map(([k, v]) => `${k}=${v}`).join(",");
+  const first = seen.get(id);
+  if (first === undefined) {
+    seen.set(id, shown);
+    return true;
+  }
+  const where = app.id !== undefined ? ["apps", app.name, "id"] : ["apps", app.name, "for_each"];
+  problems.push({
+    ...error(
+      "duplicate-task-id",
+      where,
+      `Cannot give two tasks the id "${id}": the bindings ${first} and ${shown} both give it${
+        app.id !== undefined ? "" : `; set "id" on app "${app.name}" to tell them apart`
+      }`,
+    ),
+    at: "key",
+  });
+  return false;
+}
+
+/** Every combination of the lists, then the extra bindings (each placed after its list's values). */
+function* combos(
+  lists: { name: string; values: readonly Value[] }[],
+  extra: readonly Readonly<Record<string, string>>[] | undefined,
+): Generator<Binding[]> {
+  yield* product(lists);
+  for (const e of extra ?? []) {
+    yield lists.map((l) => [l.name, e[l.name] ?? null, l.values.length] as Binding);
+  }
+}
+
+function* product(lists: { name: string; values: readonly Value[] }[]): Generator<Binding[]> {
   if (lists.length === 0) {
     yield [];
     return;
@@ -289,7 +369,7 @@ function* product(
   const idx = lists.map(() => 0);
   if (lists.some((l) => l.values.length === 0)) return;
   for (;;) {
-    yield lists.map((l, i) => [l.name, l.values[idx[i]!]!] as [string, Value]);
+    yield lists.map((l, i) => [l.name, l.values[idx[i]!]!, idx[i]!] as Binding);
     let k = lists.length - 1;
     while (k >= 0 && ++idx[k]! >= lists[k]!.values.length) idx[k--] = 0;
     if (k < 0) return;

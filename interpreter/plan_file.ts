@@ -8,11 +8,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Diagnostic } from "../dsl/diagnostic.ts";
-import type { Executor } from "../dsl/model.ts";
+import type { Executor, ParamValue } from "../dsl/model.ts";
 import { type CheckOptions, type CheckResult, checkWithStats } from "./check.ts";
 import { StatCache } from "./stat_cache.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./plan.ts";
-import { statefulPlan } from "./plan_state.ts";
+import { compileInferred, statefulPlan } from "./plan_state.ts";
+import type { Expansion } from "./expand.ts";
 import { StateStore } from "./state.ts";
 import { resolveTargets } from "./targets.ts";
 
@@ -65,7 +66,7 @@ export async function planWorkflowFile(
   ) {
     return { kind: "invalid", ...shown };
   }
-  const targeted = planForTargets(r, targets);
+  const targeted = planForTargets(r, targets, params, options.assumeInputs === true);
   if (!targeted.ok) return { kind: "unknown-target", message: targeted.message, ...shown };
   const executors = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
   let plan = targeted.plan;
@@ -92,18 +93,32 @@ export async function planWorkflowFile(
 
 /**
  * The checked workflow's plan restricted to what `targets` need (the whole
- * plan without targets), or the message naming a target that matches nothing.
+ * plan without targets), with the expansion it comes from (tasks inferred
+ * from target paths added), or the message naming a target that matches
+ * nothing.
  */
 export function planForTargets(
   r: CheckResult,
   targets: readonly string[],
-): { ok: true; plan: Plan } | { ok: false; message: string } {
+  params: Readonly<Record<string, ParamValue>> = {},
+  assumeInputs = false,
+): { ok: true; plan: Plan; expansion: Expansion } | { ok: false; message: string } {
   if (!r.plan || !r.workflow || !r.expansion || !r.linked) {
     throw new Error("planForTargets needs a workflow checked without errors");
   }
-  if (targets.length === 0) return { ok: true, plan: r.plan };
+  if (targets.length === 0) return { ok: true, plan: r.plan, expansion: r.expansion };
   const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
-  if (!t.ok) return t;
+  if (!t.ok) {
+    const executors = r.executors ?? {};
+    const c = compileInferred(r, { executors, params, targets, assumeInputs }, r.expansion);
+    return typeof c === "string"
+      ? { ok: false, message: c }
+      : { ok: true, plan: c.plan, expansion: c.expansion };
+  }
   const only = { workspace: r.workspace, executors: r.executors ?? {}, only: t.tasks };
-  return { ok: true, plan: buildPlan(r.workflow, r.expansion, r.linked, only).plan };
+  return {
+    ok: true,
+    plan: buildPlan(r.workflow, r.expansion, r.linked, only).plan,
+    expansion: r.expansion,
+  };
 }

@@ -7,14 +7,17 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Executor, ParamValue } from "../dsl/model.ts";
 import { Cache, type Upstream } from "./cache.ts";
 import type { CheckResult } from "./check.ts";
-import { compile } from "./compile.ts";
+import { compile, type CompileOptions } from "./compile.ts";
 import { buildPlan, type Plan, type PlanStatus, type PlanTask, summarize } from "./plan.ts";
 import type { StateStore, SuccessRecord } from "./state.ts";
-import type { Expansion } from "./expand.ts";
+import { expand, type Expansion, type Extra } from "./expand.ts";
+import { inferTargets } from "./infer.ts";
+import type { Linked } from "./link.ts";
 import { resolveTargets } from "./targets.ts";
 import { FileValue } from "./values.ts";
 
@@ -79,22 +82,61 @@ export function compileKnown(
   o: Pick<StatefulPlanOptions, "executors" | "params" | "targets">,
   known: ReadonlyMap<string, readonly FileValue[]>,
 ): { plan: Plan; expansion: Expansion } | string {
+  const c = compile(r.workflow!, compileOptions(r, o, known));
+  const error = c.problems.find((p) => p.severity === "error");
+  if (error || !c.plan || !c.linked) return error?.message ?? "the plan could not be built";
+  if (o.targets.length === 0) return { plan: c.plan, expansion: c.expansion };
+  const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
+  if (!t.ok) return compileInferred(r, o, c.expansion, known);
+  const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
+  return { plan: buildPlan(r.workflow!, c.expansion, c.linked, only).plan, expansion: c.expansion };
+}
+
+/**
+ * The plan for targets that name paths no task writes yet: the tasks inferred
+ * from output templates added (see infer.ts), restricted to the targets; or
+ * why not.
+ */
+export function compileInferred(
+  r: CheckResult,
+  o: Pick<StatefulPlanOptions, "executors" | "params" | "targets"> & { assumeInputs?: boolean },
+  expansion: Expansion,
+  known?: ReadonlyMap<string, readonly FileValue[]>,
+): { plan: Plan; expansion: Expansion; linked: Linked } | string {
   const workflow = r.workflow!;
-  const c = compile(workflow, {
+  const inferred = inferTargets(workflow, o.targets, expansion, {
+    workspace: r.workspace,
+    params: expansion.params,
+    expandWith: (extra) => expand(workflow, compileOptions(r, o, known, extra)),
+    exists: existsSync,
+  });
+  if (!inferred.ok) return inferred.message;
+  const c = compile(workflow, compileOptions(r, o, known, inferred.extra));
+  const error = c.problems.find((p) => p.severity === "error");
+  if (error || !c.plan || !c.linked) return error?.message ?? "the plan could not be built";
+  const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
+  if (!t.ok) return t.message;
+  const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
+  const plan = buildPlan(workflow, c.expansion, c.linked, only).plan;
+  return { plan, expansion: c.expansion, linked: c.linked };
+}
+
+function compileOptions(
+  r: CheckResult,
+  o: Pick<StatefulPlanOptions, "executors" | "params"> & { assumeInputs?: boolean },
+  known?: ReadonlyMap<string, readonly FileValue[]>,
+  extra?: Extra,
+): CompileOptions {
+  return {
     workspace: r.workspace,
     executors: o.executors,
     params: o.params,
     outputRoots: r.site?.outputRoots ?? [],
     ownFiles: r.ownFiles,
-    known,
-  });
-  const error = c.problems.find((p) => p.severity === "error");
-  if (error || !c.plan || !c.linked) return error?.message ?? "the plan could not be built";
-  if (o.targets.length === 0) return { plan: c.plan, expansion: c.expansion };
-  const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
-  if (!t.ok) return t.message;
-  const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
-  return { plan: buildPlan(workflow, c.expansion, c.linked, only).plan, expansion: c.expansion };
+    ...(o.assumeInputs ? { assumeInputs: true } : {}),
+    ...(known ? { known } : {}),
+    ...(extra ? { extra } : {}),
+  };
 }
 
 /** Dynamic outputs of cached tasks, as the runtime's `known` map wants them (`app.output` → files). */

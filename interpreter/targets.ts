@@ -23,54 +23,10 @@ export function resolveTargets(
   workspace: string,
 ): TargetResult {
   const ids = new Map(x.tasks.map((t, i) => [t.id, i]));
-  const base = workspaceUrl(workspace);
   const roots: number[] = [];
   for (const target of targets) {
-    const found = new Set<number>();
-    const byId = ids.get(target);
-    if (byId !== undefined) found.add(byId);
-    for (const i of x.byApp.get(target) ?? []) found.add(i);
-    if (found.size === 0 && target.includes("*")) {
-      // `align[sample=*]`: every task whose id matches, `*` standing for any text. A fan-out's
-      // placeholder id (`measure[part=*]`) so names all its tasks once they are known.
-      const re = new RegExp(
-        "^" + target.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") +
-          "$",
-      );
-      x.tasks.forEach((t, i) => {
-        if (re.test(t.id)) found.add(i);
-      });
-    }
-    if (found.size === 0) {
-      let url: string | undefined;
-      try {
-        url = toUrl(target, workspace);
-      } catch {
-        url = undefined;
-      }
-      if (url) {
-        x.tasks.forEach((t, i) => {
-          for (const slot of Object.values(t.outputs)) {
-            for (const f of slot.files) {
-              const rel = f.kind === "glob" ? workspaceRelative(f.url, base) : undefined;
-              if (
-                f.url === url || (f.kind === "dir" && url.startsWith(f.url + "/")) ||
-                (rel !== undefined && globToRegExp(rel, workspace).test(url))
-              ) found.add(i);
-            }
-          }
-        });
-      }
-    }
-    if (found.size === 0) {
-      const hint = closest(target, [...ids.keys(), ...x.byApp.keys()]);
-      return {
-        ok: false,
-        message: `Cannot find target "${target}": it is no task id, app or output${
-          hint ? `; did you mean "${hint}"?` : ""
-        }`,
-      };
-    }
+    const found = targetTasks(target, x, workspace, ids);
+    if (found.size === 0) return { ok: false, message: unknownTarget(target, x, ids) };
     for (const i of found) roots.push(i);
   }
   const keep = new Set<number>();
@@ -82,4 +38,65 @@ export function resolveTargets(
     for (const d of l.deps[i]!) stack.push(d); // no spread: a gather may wait for 100,000
   }
   return { ok: true, tasks: keep };
+}
+
+/** `Cannot find target …`, with the closest task id or app name. */
+export function unknownTarget(
+  target: string,
+  x: Expansion,
+  ids: ReadonlyMap<string, number> = new Map(x.tasks.map((t, i) => [t.id, i])),
+  why = "it is no task id, app or output",
+): string {
+  const hint = closest(target, [...ids.keys(), ...x.byApp.keys()]);
+  return `Cannot find target "${target}": ${why}${hint ? `; did you mean "${hint}"?` : ""}`;
+}
+
+/** The tasks a target names: by id, app name, id pattern (`*`), or output path. */
+export function targetTasks(
+  target: string,
+  x: Expansion,
+  workspace: string,
+  ids: ReadonlyMap<string, number> = new Map(x.tasks.map((t, i) => [t.id, i])),
+): Set<number> {
+  const found = new Set<number>();
+  const byId = ids.get(target);
+  if (byId !== undefined) found.add(byId);
+  for (const i of x.byApp.get(target) ?? []) found.add(i);
+  if (found.size === 0 && target.includes("*")) {
+    // `align[sample=*]`: every task whose id matches, `*` standing for any text. A fan-out's
+    // placeholder id (`measure[part=*]`) so names all its tasks once they are known.
+    const re = new RegExp(
+      "^" + target.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") +
+        "$",
+    );
+    x.tasks.forEach((t, i) => {
+      if (re.test(t.id)) found.add(i);
+    });
+  }
+  if (found.size > 0) return found;
+  let url: string | undefined;
+  try {
+    url = toUrl(target, workspace);
+  } catch {
+    return found;
+  }
+  return writersOf(url, x, workspace);
+}
+
+/** The tasks that write a URL: as an output, or inside a glob or dir output. */
+export function writersOf(url: string, x: Expansion, workspace: string): Set<number> {
+  const base = workspaceUrl(workspace);
+  const found = new Set<number>();
+  x.tasks.forEach((t, i) => {
+    for (const slot of Object.values(t.outputs)) {
+      for (const f of slot.files) {
+        const rel = f.kind === "glob" ? workspaceRelative(f.url, base) : undefined;
+        if (
+          f.url === url || (f.kind === "dir" && url.startsWith(f.url + "/")) ||
+          (rel !== undefined && globToRegExp(rel, workspace).test(url))
+        ) found.add(i);
+      }
+    }
+  });
+  return found;
 }

@@ -11,6 +11,7 @@ import { renderPlanJson } from "../interpreter/render_json.ts";
 import { validateWorkflow } from "../dsl/validate.ts";
 import { loadFile } from "../dsl/load.ts";
 import { workflow } from "../dsl/builder.ts";
+import { expand } from "../interpreter/expand.ts";
 import { quickstart } from "../examples/typescript/quickstart.ts";
 import { copyExamples } from "./_examples.ts";
 import { ROOT, withTemp } from "./_run.ts";
@@ -99,6 +100,24 @@ Deno.test("builder: references are typed and apps are unique", () => {
   assert.throws(() => wf.app("a", { command: ["true"] }), /workflow "t" already has an app "a"/);
   const f = wf.file("ref", { url: "https://example.org/ref.fa", checksum: "sha256:00" });
   assert.equal(f.expr, "${{ files.ref }}");
+});
+
+Deno.test("builder: records and an id template give the same short ids as YAML", () => {
+  const wf = workflow("t", { params: { runs: [{ name: "r1", lane: 1 }] } });
+  wf.app("map", {
+    forEach: { sample: [{ name: "A", fastq: "a.fq" }], run: wf.param("runs") },
+    outputs: { bam: "mapped/${{ sample.name }}-${{ run.lane }}.bam" },
+    command: ["touch", "${{ outputs.bam }}"],
+  });
+  wf.app("tag", {
+    id: "${{ run.name }}",
+    forEach: { run: wf.param("runs") },
+    command: ["true"],
+  });
+  const v = validateWorkflow(wf.toDocument());
+  assert.deepEqual(v.problems, []);
+  const x = expand(v.model, { workspace: "/ws" });
+  assert.deepEqual(x.tasks.map((t) => t.id), ["map[sample=A,run=r1]", "tag[r1]"]);
 });
 
 Deno.test("builder: a function the script exports runs as a task in its own Deno process", async () => {

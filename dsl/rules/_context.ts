@@ -43,6 +43,7 @@ export type Field =
   | "for_each"
   | "inputs"
   | "outputs"
+  | "id"
   | "label"
   | "command"
   | "shell"
@@ -73,6 +74,7 @@ export function* templateFields(w: Workflow): Generator<TemplateField> {
         yield { text: v.source, where: [...base, "for_each", v.name], field: "for_each", app };
       }
     }
+    if (app.id !== undefined) yield { text: app.id, where: [...base, "id"], field: "id", app };
     if (app.label !== undefined) {
       yield { text: app.label, where: [...base, "label"], field: "label", app };
     }

@@ -23,6 +23,7 @@ const ROOTS_BY_FIELD: Record<Field, readonly string[]> = {
   inputs: ["params", "files", "apps"],
   outputs: ["params", "files"],
   benchmark: ["params", "files"],
+  id: ["params", "files"],
   label: ["params", "files", "inputs", "outputs", "resources", "task"],
   command: ["params", "files", "inputs", "outputs", "resources", "task"],
   shell: ["params", "files", "inputs", "outputs", "resources", "task"],
@@ -184,8 +185,8 @@ function scopeWhy(root: string, field: Field): string {
   if (field === "for_each") {
     return "for_each lists are made from params, files and other apps' outputs";
   }
-  if (field === "inputs" || field === "outputs") {
-    return `${field} are resolved before ${root} exist`;
+  if (field === "inputs" || field === "outputs" || field === "id") {
+    return `${field === "id" ? "task ids are" : `${field} are`} resolved before ${root} exist`;
   }
   return `${root} is not available here`;
 }

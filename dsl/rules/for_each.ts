@@ -1,10 +1,10 @@
-/** Rule: `for_each` iterates over lists, never over a single value. @module */
+/** Rule: `for_each` iterates over lists and mappings, never over a single value. @module */
 
 import { error, type Problem, warning } from "../diagnostic.ts";
 import { parseTemplateCached, soleExpression } from "../expr.ts";
 import type { WorkflowRule } from "./_context.ts";
 
-/** Each for_each variable names a list (literal, a list param, or an app's outputs). */
+/** Each for_each variable names a list or a mapping (literal, a param, or an app's outputs). */
 export const forEachLists: WorkflowRule = ({ workflow }) => {
   const out: Problem[] = [];
   for (const app of Object.values(workflow.apps)) {
@@ -30,7 +30,7 @@ export const forEachLists: WorkflowRule = ({ workflow }) => {
           error(
             "for-each-not-list",
             where,
-            `Cannot iterate over "${v.source}": for_each takes a list or one expression naming a list, such as \${{ params.samples }}`,
+            `Cannot iterate over "${v.source}": for_each takes a list, a mapping or one expression naming one, such as \${{ params.samples }}`,
           ),
         );
         continue;
@@ -41,15 +41,22 @@ export const forEachLists: WorkflowRule = ({ workflow }) => {
         e.path.length === 2
       ) {
         const value = workflow.params[name];
-        if (!Array.isArray(value)) {
+        const items = Array.isArray(value)
+          ? value
+          : value !== null && typeof value === "object"
+          ? Object.keys(value)
+          : undefined;
+        if (items === undefined) {
           out.push(
             error(
               "for-each-not-list",
               where,
-              `Cannot iterate over "params.${name}": it is ${describe(value)}, not a list`,
+              `Cannot iterate over "params.${name}": it is ${
+                describe(value)
+              }, not a list or a mapping`,
             ),
           );
-        } else if (value.length === 0) {
+        } else if (items.length === 0) {
           out.push(
             warning(
               "empty-fan-out",
