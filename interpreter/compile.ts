@@ -13,6 +13,7 @@ import { buildPlan, type Plan } from "./plan.ts";
 import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
 import type { FileValue } from "./values.ts";
 import type { StatCache } from "./stat_cache.ts";
+import type { ImageResolver } from "./images.ts";
 
 /** Options for {@linkcode compile}. */
 export interface CompileOptions {
@@ -32,6 +33,8 @@ export interface CompileOptions {
   readonly known?: ReadonlyMap<string, readonly FileValue[]>;
   /** Files' metadata seen so far in this plan or run. @default a new, empty cache */
   readonly stats?: StatCache;
+  /** Container images' identities (plan and run ask the runtimes). @default the reference */
+  readonly images?: ImageResolver;
 }
 
 /** What compiling gives: each phase's result as far as it got, and the problems of all. */
@@ -59,6 +62,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     assumeInputs = false,
     known,
     stats,
+    images,
   } = options;
   const expansion = expand(workflow, {
     workspace,
@@ -82,7 +86,11 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
   });
   for (const p of linked.problems) problems.push(p);
   if (hasError(problems)) return { expansion, linked, problems };
-  const built = buildPlan(workflow, expansion, linked, { workspace, executors });
+  const built = buildPlan(workflow, expansion, linked, {
+    workspace,
+    executors,
+    ...(images ? { images } : {}),
+  });
   for (const p of built.problems) problems.push(p);
   return { expansion, linked, plan: built.plan, problems };
 }

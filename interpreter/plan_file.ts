@@ -5,6 +5,7 @@
  * @module
  */
 
+import { imageResolver } from "./images.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Diagnostic } from "../dsl/diagnostic.ts";
@@ -58,7 +59,8 @@ export async function planWorkflowFile(
   const { targets = [], params = {} } = options;
   // One look at each file for the whole plan: the check's, then the state's.
   const stats = new StatCache();
-  const r = await checkWithStats(file, { ...options, stats });
+  // Each container image is identified once, by asking its runtime.
+  const r = await checkWithStats(file, { ...options, stats, images: imageResolver() });
   const shown = { diagnostics: r.diagnostics, sources: r.sources };
   if (
     r.diagnostics.some((d) => d.severity === "error") || !r.plan || !r.expansion || !r.linked
@@ -104,6 +106,11 @@ export function planForTargets(
   if (targets.length === 0) return { ok: true, plan: r.plan };
   const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
   if (!t.ok) return t;
-  const only = { workspace: r.workspace, executors: r.executors ?? {}, only: t.tasks };
+  const only = {
+    workspace: r.workspace,
+    executors: r.executors ?? {},
+    only: t.tasks,
+    ...(r.images ? { images: r.images } : {}),
+  };
   return { ok: true, plan: buildPlan(r.workflow, r.expansion, r.linked, only).plan };
 }
