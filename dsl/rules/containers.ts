@@ -3,6 +3,16 @@
 import { error, type Problem } from "../diagnostic.ts";
 import type { Executor, Where } from "../model.ts";
 import type { WorkflowRule } from "./_context.ts";
+import { visible } from "../visible.ts";
+
+/** Why an image name cannot be used as one, or undefined. */
+function badImage(image: string): string | undefined {
+  if (image.includes("${{")) return "it is a literal name, not an expression";
+  if (image.startsWith("-")) return 'a name cannot start with "-"';
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(image)) return "it holds a control character";
+  return undefined;
+}
 
 /**
  * Each app with an image: its executor says how to run it (`container_runtime`), it is no
@@ -22,14 +32,17 @@ export const containerRuntimes: WorkflowRule = (ctx) => {
     if (image === undefined) continue;
     const own = raw.apps?.[app.name]?.container !== undefined;
     const where: Where = own ? ["apps", app.name, "container"] : ["defaults", "container"];
-    if (image.includes("${{")) {
-      if (!reported.has(`expr:${where.join(".")}`)) {
-        reported.add(`expr:${where.join(".")}`);
-        out.push(error(
-          "invalid-value",
-          where,
-          `Cannot use "${image}" as a container image: it is a literal name, not an expression`,
-        ));
+    const bad = badImage(image);
+    if (bad !== undefined) {
+      if (!reported.has(where.join("."))) {
+        reported.add(where.join("."));
+        out.push(
+          error(
+            "invalid-value",
+            where,
+            `Cannot use "${visible(image)}" as a container image: ${bad}`,
+          ),
+        );
       }
       continue;
     }
@@ -37,7 +50,9 @@ export const containerRuntimes: WorkflowRule = (ctx) => {
       out.push(error(
         "container-function",
         own ? where : ["apps", app.name, "function"],
-        `Cannot run function app "${app.name}" in container "${image}": a function runs in ferry's own Deno process${
+        `Cannot run function app "${app.name}" in container "${
+          visible(image)
+        }": a function runs in ferry's own Deno process${
           own ? "" : "; set `container: false` on the app"
         }`,
       ));
@@ -52,7 +67,9 @@ export const containerRuntimes: WorkflowRule = (ctx) => {
     out.push(error(
       "no-container-runtime",
       where,
-      `Cannot run app "${app.name}" in container "${image}": executor "${app.executor}" has no container_runtime; add \`container_runtime: podman\` (or docker, apptainer, singularity) to executor "${app.executor}" in ${file}`,
+      `Cannot run app "${app.name}" in container "${
+        visible(image)
+      }": executor "${app.executor}" has no container_runtime; add \`container_runtime: podman\` (or docker, apptainer, singularity) to executor "${app.executor}" in ${file}`,
     ));
   }
   return out;
