@@ -124,6 +124,11 @@ t("a task's exit code is reported; a walltime kills the task and its container",
       defaults: { container: image.tag },
       apps: {
         fails: { outputs: { o: "o.txt" }, command: ["sh", "-c", "echo oops >&2; exit 3"] },
+        // Longer than one argument may be: run from its file, mounted read-only.
+        long_script: {
+          outputs: { o: "long.txt" },
+          shell: `# ${"x".repeat(70_000)}\necho "long $0" > \${{ outputs.o }}`,
+        },
         slow: {
           resources: { walltime: "2s" },
           outputs: { o: "slow.txt" },
@@ -132,11 +137,15 @@ t("a task's exit code is reported; a walltime kills the task and its container",
       },
     });
     const t0 = Date.now();
-    const r = await ferryRun(["--site", s, wf]);
+    const r = await ferryRun(["--keep-going", "--site", s, wf]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^✗ fails: exit code 3$/m);
     assert.match(r.stderr, /^ {4}│ oops$/m);
     assert.match(r.stderr, /^✗ slow: .*walltime.*$/m);
+    assert.match(
+      await Deno.readTextFile(join(ws, "long.txt")),
+      /^long \/tmp\/ferry-script-\S+\.sh\n$/,
+    );
     assert.ok(Date.now() - t0 < 60_000, "the walltime ended the sleep");
   });
 });
@@ -455,4 +464,97 @@ Deno.test("plan --show-scripts prints each engine's command line for a local tas
     // The env's value is passed by name only, never written on the line.
     assert.ok(!r.stdout.includes("'sq'"), r.stdout);
   });
+});
+
+// --- job wrappers that run containers: quoted, and clean under shellcheck ---
+
+const HAVE_SHELLCHECK = haveService("shellcheck", ["shellcheck"]);
+
+/**
+ * shellcheck's findings for `text` read as a bash script (empty when it is clean), but SC2016
+ * ("expressions don't expand in single quotes"): the hostile paths hold `$(...)` meant literally.
+ */
+async function shellcheck(text: string): Promise<string> {
+  const child = new Deno.Command("shellcheck", {
+    args: ["--shell", "bash", "--format", "gcc", "--exclude", "SC2016", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const out = await child.output();
+  const d = new TextDecoder();
+  return d.decode(out.stdout) + d.decode(out.stderr);
+}
+
+Deno.test({
+  name:
+    "plan --show-scripts: Slurm wrappers running podman and apptainer (scratch, hostile image, paths and env) are clean under shellcheck",
+  ignore: !HAVE_SHELLCHECK,
+  async fn() {
+    await withTemp(async (tmp) => {
+      const ws = join(tmp, WS_NAME);
+      await Deno.mkdir(join(ws, "data"), { recursive: true });
+      await Deno.writeTextFile(join(ws, "data", "in 'x'.txt"), "x\n");
+      const hostileImage = `localhost/x:1 $(touch PWNED)'"\`touch PWNED\``;
+      const cluster = (runtime: unknown, more: Record<string, unknown> = {}) => ({
+        provider: "slurm",
+        container_runtime: runtime,
+        env: { MSG: HOSTILE_ENV },
+        ...more,
+      });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "wrapped",
+        executors: {
+          pod: cluster({ ...PODMAN_RUNTIME, command: "/opt/$(touch PWNED)/podman" }, {
+            scratch: "${TMPDIR}/ferry",
+            staging: [{ match: "file:///*", action: "scratch" }],
+          }),
+          app: cluster({ engine: "apptainer", run_args: ["--bind", "/x y:/x y"] }),
+        },
+        apps: {
+          shelled: {
+            executor: "pod",
+            container: hostileImage,
+            inputs: { i: "data/in 'x'.txt" },
+            outputs: { o: "out/s.txt" },
+            shell: "cat ${{ inputs.i }} > ${{ outputs.o }}",
+          },
+          commanded: {
+            executor: "app",
+            container: "/images/t $(touch PWNED).sif",
+            inputs: { i: "data/in 'x'.txt" },
+            outputs: { o: "out/c.txt" },
+            command: ["cp", "${{ inputs.i }}", "${{ outputs.o }}"],
+          },
+        },
+      });
+      const r = await ferryRun(["--show-scripts", wf], {}, "plan");
+      assert.equal(r.code, 0, r.stderr);
+      const wrappers = r.stdout.split(/^(?=# ── )/m).filter((s) => /task\.sh\n/.test(s));
+      assert.equal(wrappers.length, 2, r.stdout);
+      for (const w of wrappers) {
+        const body = w.slice(w.indexOf("\n") + 1);
+        const found = await shellcheck(body);
+        assert.equal(found, "", found);
+      }
+      const [pod, app] = wrappers;
+      // On scratch the working directory is the wrapper's $PWD; the value of MSG is exported
+      // quoted and passed by name.
+      assert.match(
+        pod!,
+        /^ *\( exec >.*; ferry_container 5 .*--workdir="\$PWD" --volume="\$PWD":"\$PWD" /m,
+      );
+      assert.match(pod!, /--env=MSG/);
+      assert.match(pod!, /^export MSG=\$'two\\x0alines /m);
+      assert.match(app!, /^export APPTAINERENV_MSG=\$'two\\x0alines /m);
+      assert.match(app!, /; ferry_container 0 apptainer exec --cleanenv /m);
+      // The launcher library is in each wrapper once.
+      for (const w of wrappers) assert.equal(w.match(/^ferry_container\(\) \{$/gm)?.length, 1);
+      assert.equal(await exists(join(ws, "PWNED")), false);
+    });
+  },
 });
