@@ -10,7 +10,7 @@
 
 import { createHash } from "node:crypto";
 import type { ContainerRuntime } from "../../dsl/model.ts";
-import type { JobContainer, JobSpec } from "./types.ts";
+import type { JobSpec } from "./types.ts";
 // The launcher function, in a real shell file so that shellcheck reads it (a text import: it
 // works from a published package too).
 import CONTAINER_LIBRARY from "./container.sh" with { type: "text" };
@@ -175,5 +175,3 @@ function fileSha256(path: string): string | undefined {
     f.close();
   }
 }
-
-export type { JobContainer };
