@@ -161,6 +161,13 @@ t(
         name: "image-key",
         apps: {
           a: { container: image.tag, outputs: { o: "o.txt" }, shell: "echo hi > ${{ outputs.o }}" },
+          // Left out of the key: the image may change under it.
+          b: {
+            container: image.tag,
+            cache: { ignore: ["container"] },
+            outputs: { o: "b.txt" },
+            shell: "echo hi > ${{ outputs.o }}",
+          },
         },
       });
       const plan = await ferryRun(["--site", s, "--format", "json", wf], {}, "plan");
@@ -182,9 +189,10 @@ t(
       assert.notEqual(await image.id(), first);
       const changed = await ferryRun(["--site", s, wf], {}, "plan");
       assert.match(changed.stdout, /^ {2}a {2}\[run: container image changed\]$/m);
+      assert.match(changed.stdout, /^ {2}b {2}\[cached\]$/m);
       const r = await ferryRun(["--site", s, wf]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /^plan: 1 to run, 0 cached$/m);
+      assert.match(r.stderr, /^plan: 1 to run, 1 cached$/m);
     });
   },
 );
