@@ -49,9 +49,14 @@ export function innerArgv(job: JobSpec, scriptFile?: string): string[] {
   throw new Error(`Cannot run function task "${job.taskId}" in a container`);
 }
 
-/** The container's name: one per attempt (its directory), so a cancel stops only its own. */
+/**
+ * The container's name: one per attempt, so a cancel stops only its own. Made of the attempt
+ * directory's last parts (`RUN/tasks/TASK/attempt-N`: the run id makes it unique), not of the
+ * workspace's path, so `plan --show-scripts` prints the same name in every checkout.
+ */
 export function containerName(job: JobSpec): string {
-  const h = createHash("sha256").update(job.root ?? job.dir).update("\0" + job.attempt);
+  const tail = (job.root ?? job.dir).split("/").slice(-4).join("/");
+  const h = createHash("sha256").update(tail).update("\0" + job.attempt);
   return `ferry-${h.digest("hex").slice(0, 16)}`;
 }
 
