@@ -20,6 +20,12 @@ import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
 import { taskDirName } from "../interpreter/attempt.ts";
 import { containerName } from "../providers/batch/container.ts";
+import { Ajv2020 } from "../deps/ajv.ts";
+import planSchema from "../schemas/plan.schema.json" with { type: "json" };
+
+const validatePlan = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+  planSchema,
+);
 
 const HAVE = haveService("podman", ["podman", "runc", "busybox", "tar"]);
 
@@ -69,6 +75,10 @@ t(
         const outside = join(tmp, "outside dir", "far.txt");
         await Deno.mkdir(join(tmp, "outside dir"));
         await Deno.writeTextFile(outside, "far away\n");
+        await Deno.writeTextFile(
+          join(ws, "fns.ts"),
+          "export function write() { Deno.writeTextFileSync('out/fn.txt', 'x'); return { n: 42 }; }\n",
+        );
         const s = await site(ws);
         const wf = await writeWorkflow(ws, {
           ferry: 1,
@@ -92,6 +102,13 @@ t(
               command: ["cat", "${{ inputs.n }}"],
               stdout: "${{ outputs.o }}",
             },
+            // What a function task returned reaches a task in a container (FERRY_RESULTS, mounted).
+            fn: { container: false, outputs: { o: "out/fn.txt" }, function: "./fns.ts#write" },
+            results: {
+              after: ["fn"],
+              outputs: { o: "out/results.json" },
+              shell: 'cat "$FERRY_RESULTS" > ${{ outputs.o }}',
+            },
             outside_any: {
               container: false,
               outputs: { o: "out/host.txt" },
@@ -106,9 +123,12 @@ t(
         assert.equal(await Deno.readTextFile(join(ws, "out/copy.txt")), counted);
         assert.equal(await Deno.readTextFile(join(ws, "out/env.txt")), `${HOSTILE_ENV}|count`);
         assert.equal(await Deno.readTextFile(join(ws, "out/host.txt")), "host\n");
+        assert.deepEqual(JSON.parse(await Deno.readTextFile(join(ws, "out/results.json"))), {
+          fn: { n: 42 },
+        });
         const again = await ferryRun(["--site", s, wf]);
         assert.equal(again.code, 0, again.stderr);
-        assert.match(again.stderr, /^done: 0 succeeded, 3 cached, 0 failed in /m);
+        assert.match(again.stderr, /^done: 0 succeeded, 5 cached, 0 failed in /m);
       });
     } finally {
       await http.close();
@@ -173,6 +193,7 @@ t(
       const plan = await ferryRun(["--site", s, "--format", "json", wf], {}, "plan");
       assert.equal(plan.code, 0, plan.stderr);
       const first = await image.id();
+      assert.ok(validatePlan(JSON.parse(plan.stdout)), JSON.stringify(validatePlan.errors));
       assert.deepEqual(JSON.parse(plan.stdout).tasks[0].container, {
         image: image.tag,
         engine: "podman",
