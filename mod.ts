@@ -55,6 +55,7 @@ export { parseMemory, parseWalltime } from "./dsl/quantity.ts";
 export type { CheckOptions, CheckResult } from "./interpreter/check.ts";
 export { checkWorkflowFile } from "./interpreter/check.ts";
 export type { Compiled, CompileOptions } from "./interpreter/compile.ts";
+export type { ImageResolver } from "./interpreter/images.ts";
 export type { ExpandedTask, Expansion, Extra, TaskFile, TaskSlot } from "./interpreter/expand.ts";
 export type { Linked } from "./interpreter/link.ts";
 export type { DynamicList, FileValue, Value } from "./interpreter/values.ts";
@@ -64,6 +65,7 @@ export { compile } from "./interpreter/compile.ts";
 export { StatCache } from "./interpreter/stat_cache.ts";
 export type {
   Plan,
+  PlanContainer,
   PlanFile,
   PlanStatus,
   PlanSummary,
@@ -97,6 +99,7 @@ export { cleanWorkspace } from "./interpreter/clean.ts";
 export { renderCleanText } from "./interpreter/render_clean.ts";
 export type {
   BatchProvider,
+  JobContainer,
   JobResult,
   JobSpec,
   MeasuredBy,

@@ -182,6 +182,11 @@ export interface AppSpec<O extends Record<string, FilesSpec> = Record<string, Fi
   readonly cache?: boolean | { readonly ignore: readonly string[] };
   /** Bump to invalidate cached results. */
   readonly version?: string | number;
+  /**
+   * The container image the task runs in (its executor's `container_runtime` runs it), or
+   * `false` to run outside the default's image.
+   */
+  readonly container?: string | false;
 }
 
 /** An app of a workflow: its name, and a reference to each of its outputs. */
@@ -239,6 +244,8 @@ export interface WorkflowOptions {
     readonly resources?: ResourcesSpec;
     readonly cache?: boolean | { readonly ignore: readonly string[] };
     readonly env?: Readonly<Record<string, string | number | boolean>>;
+    /** The container image of apps that name none. */
+    readonly container?: string | false;
   };
   /** Executors, as a site file holds them (a site file given with --site overrides them). */
   readonly executors?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;

@@ -67,6 +67,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "rewrite-target": "a rewrite rule has no `to`, or another action has one",
   "unknown-group": "a rewrite `to` names a group its pattern does not have",
   "missing-scratch": "a scratch rule on an executor without a scratch directory",
+  "no-container-runtime": "an app names a `container` but its executor has no `container_runtime`",
+  "container-function": "a function app names a `container` (functions run in ferry's Deno)",
   // the task graph
   "duplicate-output": "two tasks write the same file",
   "cycle": "apps or tasks wait for each other in a cycle",

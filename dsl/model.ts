@@ -125,6 +125,8 @@ export interface App {
   readonly cache: CachePolicy;
   /** Cache-busting version. */
   readonly version?: string;
+  /** The container image the task runs in (`container:`, else `defaults.container`; `false`: none). */
+  readonly container?: string;
 }
 
 /** A staging rule of an executor. */
@@ -137,6 +139,21 @@ export interface StagingRule {
   readonly to?: string;
   /** Every other option, as written. */
   readonly options: Readonly<Record<string, ParamValue>>;
+}
+
+/** A container engine ferry knows how to call. */
+export type ContainerEngine = "podman" | "docker" | "apptainer" | "singularity";
+
+/** How an executor runs apps in containers (`container_runtime:`). */
+export interface ContainerRuntime {
+  /** The engine. */
+  readonly engine: ContainerEngine;
+  /** Its executable (a path, or a name on PATH). @default the engine's name */
+  readonly command: string;
+  /** Options of the engine itself, before its subcommand. @default [] */
+  readonly args: readonly string[];
+  /** Options of its `run` (podman, docker) or `exec` (apptainer, singularity), before the image. */
+  readonly runArgs: readonly string[];
 }
 
 /** Shared-storage model of an executor (Parsl's three). */
@@ -152,6 +169,8 @@ export interface Executor {
   readonly options: Readonly<Record<string, ParamValue>>;
   /** Shell run before each task on the node. */
   readonly workerInit?: string;
+  /** How apps with a `container` run here; none: such apps cannot use this executor. */
+  readonly containerRuntime?: ContainerRuntime;
   /** Storage model. */
   readonly filesystem: FilesystemModel;
   /** Node-local scratch directory. */

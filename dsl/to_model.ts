@@ -8,6 +8,8 @@
 import type {
   App,
   CachePolicy,
+  ContainerEngine,
+  ContainerRuntime,
   DeclaredFile,
   Executor,
   FileSlot,
@@ -196,7 +198,31 @@ function toApp(name: string, a: Obj, defaults: Obj): App {
     version: typeof version === "string" || typeof version === "number"
       ? String(version)
       : undefined,
+    container: toContainer(a.container, defaults.container),
   });
+}
+
+/** The app's image: its own, else the default's; `false` (either level) is none. */
+function toContainer(own: unknown, fallback: unknown): string | undefined {
+  const v = own !== undefined ? own : fallback;
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+const ENGINES: readonly string[] = ["podman", "docker", "apptainer", "singularity"];
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+
+/** `container_runtime`: an engine's name, or a mapping with `engine` and options. */
+function toContainerRuntime(v: unknown): ContainerRuntime | undefined {
+  const o = typeof v === "string" ? { engine: v } : obj(v);
+  const engine = str(o.engine);
+  if (engine === undefined || !ENGINES.includes(engine)) return undefined;
+  return {
+    engine: engine as ContainerEngine,
+    command: str(o.command) || engine,
+    args: strings(o.args),
+    runArgs: strings(o.run_args),
+  };
 }
 
 function toExecutors(v: unknown): Record<string, Executor> {
@@ -230,6 +256,7 @@ function toExecutor(name: string, e: Obj): Executor {
     provider: str(e.provider) ?? "local",
     options: obj(e.options) as Record<string, ParamValue>,
     workerInit: str(e.worker_init),
+    containerRuntime: toContainerRuntime(e.container_runtime),
     filesystem: (fs && FILESYSTEMS.includes(fs) ? fs : "shared") as FilesystemModel,
     scratch: str(e.scratch),
     bundle: e.bundle === "array" ? "array" as const : "none" as const,

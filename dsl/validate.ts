@@ -24,6 +24,7 @@ import { checkExecutors } from "./rules/staging_rules.ts";
 import { quotedSubstitutions } from "./rules/shell_quotes.ts";
 import { snakemakePlaceholders } from "./rules/placeholders.ts";
 import { unusedInputs } from "./rules/unused_inputs.ts";
+import { containerRuntimes } from "./rules/containers.ts";
 
 /** The workflow rules, in the order their problems are usually read. */
 export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
@@ -32,6 +33,7 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   unstagedFiles,
   afterApps,
   knownExecutors,
+  containerRuntimes,
   fileForms,
   validUrls,
   outputsInWorkspace,

@@ -332,7 +332,33 @@ export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec 
     ...(place.scratch !== undefined ? { scratch: place.scratch } : {}),
     ...(place.nodeTransfers !== undefined ? { nodeTransfers: place.nodeTransfers } : {}),
     ...(place.retryBaseMs !== undefined ? { retryBaseMs: place.retryBaseMs } : {}),
+    ...(task.container && ex.containerRuntime
+      ? {
+        container: {
+          image: task.container.image,
+          runtime: ex.containerRuntime,
+          mounts: containerMounts(task),
+        },
+      }
+      : {}),
   };
+}
+
+/**
+ * What a task in a container reads outside its directory, mounted read-only at the same paths:
+ * inputs used where they are, and the files its input links point to (a workspace file, the
+ * run's copy in `.ferry/staged`), so that the links resolve inside as outside.
+ */
+export function containerMounts(task: PlanTask): string[] {
+  const out = new Set<string>();
+  for (const f of task.inputs) {
+    if (f.path.startsWith("/")) out.add(f.path);
+    else {
+      const target = f.staged ?? linkTarget(f);
+      if (target !== undefined) out.add(target);
+    }
+  }
+  return [...out];
 }
 
 /**

@@ -58,6 +58,8 @@ export interface KeyParts {
    * `out:SLOT`; workspace paths relative to it.
    */
   paths?: Record<string, string[]>;
+  /** The container image's identity (its ID, a `.sif` file's sha256, else its reference). */
+  container?: string;
 }
 
 /** Whether a task runs, and why. */
@@ -293,6 +295,7 @@ export class Cache {
       }
     }
     if (Object.keys(paths).length > 0) parts.paths = paths;
+    if (task.container !== undefined) parts.container = task.container.identity;
   }
 
   /**
@@ -611,6 +614,7 @@ function why(before: KeyParts, now: KeyParts): string {
     if (bx[k] !== nx[k]) return `executor env ${k} changed`;
   }
   if (before.worker_init !== now.worker_init) return "worker_init changed";
+  if (before.container !== now.container) return "container image changed";
   const bs = before.paths ?? {}, ns = now.paths ?? {};
   for (const k of new Set([...Object.keys(bs), ...Object.keys(ns)])) {
     if (canonical(bs[k]) !== canonical(ns[k])) {

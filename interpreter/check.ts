@@ -25,6 +25,7 @@ import type { Plan } from "./plan.ts";
 import { compile } from "./compile.ts";
 import { checkRemoteInputs } from "./check_inputs.ts";
 import { StatCache } from "./stat_cache.ts";
+import type { ImageResolver } from "./images.ts";
 
 /** Options for {@linkcode checkWorkflowFile}. */
 export interface CheckOptions {
@@ -41,6 +42,11 @@ export interface CheckOptions {
    * workflow plans without errors: the only network use of checking. @default false
    */
   readonly checkInputs?: boolean;
+  /**
+   * Identify container images for the plan (plan and run pass one resolver per invocation).
+   * @default none: an image is identified by its reference
+   */
+  readonly images?: ImageResolver;
 }
 
 /** Everything `check` learned: diagnostics, and the models when they are sound. */
@@ -65,6 +71,8 @@ export interface CheckResult {
   readonly workspace: string;
   /** The workflow file and the site file, absolute: no output may overwrite them. */
   readonly ownFiles: readonly OwnFile[];
+  /** The resolver the plan's images were identified with (plans made again use it too). */
+  readonly images?: ImageResolver;
 }
 
 function loadDiagnostics(file: string, r: LoadResult): Diagnostic[] {
@@ -96,7 +104,8 @@ export async function checkWithStats(
   file: string,
   options: CheckOptions & { readonly stats: StatCache },
 ): Promise<CheckResult> {
-  const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false, stats } = options;
+  const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false, stats, images } =
+    options;
   const workspace = resolve(options.workspace ?? dirname(file));
   const ownFiles = ownFilesOf(file, siteFile);
   const diagnostics: Diagnostic[] = [];
@@ -145,6 +154,7 @@ export async function checkWithStats(
     workflow,
     executors,
     ...(site ? { site } : {}),
+    ...(images ? { images } : {}),
   };
   if (diagnostics.some((d) => d.severity === "error")) return finish(base);
   const c = compile(workflow, {
@@ -155,6 +165,7 @@ export async function checkWithStats(
     ownFiles,
     assumeInputs,
     stats,
+    ...(images ? { images } : {}),
   });
   diagnostics.push(...located(doc, c.problems));
   const planned = c.plan && c.linked && !diagnostics.some((d) => d.severity === "error");

@@ -13,6 +13,7 @@ import { buildPlan, type Plan } from "./plan.ts";
 import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
 import type { FileValue } from "./values.ts";
 import type { StatCache } from "./stat_cache.ts";
+import type { ImageResolver } from "./images.ts";
 
 /** Options for {@linkcode compile}. */
 export interface CompileOptions {
@@ -34,6 +35,8 @@ export interface CompileOptions {
   readonly stats?: StatCache;
   /** Tasks inferred from targets' paths, added to their apps' fan-outs. @default none */
   readonly extra?: Extra;
+  /** Container images' identities (plan and run ask the runtimes). @default the reference */
+  readonly images?: ImageResolver;
 }
 
 /** What compiling gives: each phase's result as far as it got, and the problems of all. */
@@ -62,6 +65,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     known,
     stats,
     extra,
+    images,
   } = options;
   const expansion = expand(workflow, {
     workspace,
@@ -86,7 +90,11 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
   });
   for (const p of linked.problems) problems.push(p);
   if (hasError(problems)) return { expansion, linked, problems };
-  const built = buildPlan(workflow, expansion, linked, { workspace, executors });
+  const built = buildPlan(workflow, expansion, linked, {
+    workspace,
+    executors,
+    ...(images ? { images } : {}),
+  });
   for (const p of built.problems) problems.push(p);
   return { expansion, linked, plan: built.plan, problems };
 }

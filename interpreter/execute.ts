@@ -5,6 +5,7 @@
  * @module
  */
 
+import { imageResolver } from "./images.ts";
 import { dirname, join, resolve } from "node:path";
 import { compareDiagnostics } from "../dsl/diagnostic.ts";
 import type { Executor, ParamValue, Workflow } from "../dsl/model.ts";
@@ -158,6 +159,8 @@ async function compileForRun(
   const { io, params = {}, targets = [] } = options;
   const r = await checkWithStats(file, {
     stats,
+    // Each container image is identified once per run, by asking its runtime.
+    images: imageResolver(),
     ...(options.site !== undefined ? { site: options.site } : {}),
     ...(options.workspace !== undefined ? { workspace: options.workspace } : {}),
     params,

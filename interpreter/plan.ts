@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { join, posix, relative } from "node:path";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
+import type { ImageResolver } from "./images.ts";
 
 /** One input or output file of a planned task. */
 export interface PlanFile {
@@ -104,6 +105,21 @@ export interface PlanTask {
   readonly scratch?: string;
   /** A placeholder that expands into tasks once this app's output is known. */
   readonly expandsAfter?: { readonly app: string; readonly output: string };
+  /** The container it runs in (`container:`), when it names one. */
+  readonly container?: PlanContainer;
+}
+
+/** A task's container image, and what identifies it in the cache key. */
+export interface PlanContainer {
+  /** The image as the app names it. */
+  readonly image: string;
+  /** The executor's engine (absent when it has no `container_runtime`: `check` refuses that). */
+  readonly engine?: string;
+  /**
+   * The image's ID as the engine tells it (`sha256:...`), a `.sif` file's sha256, else the
+   * reference itself (not pulled yet, a remote executor, a `docker://` URL for apptainer).
+   */
+  readonly identity: string;
 }
 
 /**
@@ -180,6 +196,8 @@ export interface BuildPlanOptions {
   readonly executors: Readonly<Record<string, Executor>>;
   /** Restrict to these tasks (indices) and what they need. @default all */
   readonly only?: ReadonlySet<number>;
+  /** Container images' identities (`ferry check` asks no runtime). @default the reference */
+  readonly images?: ImageResolver;
 }
 
 /** Staging actions that can fetch but not upload. */
@@ -274,6 +292,16 @@ class PlanBuilder {
       scratch: [...inputs.out, ...outputs.out].some((f) => f.provider === "scratch")
         ? scratchRoot(ex)
         : undefined,
+      container: app.container !== undefined ? this.#container(ex, app.container) : undefined,
+    });
+  }
+
+  /** A task's image on its executor, identified once per image (the resolver remembers). */
+  #container(ex: Executor, image: string): PlanContainer {
+    return compact<PlanContainer>({
+      image,
+      engine: ex.containerRuntime?.engine,
+      identity: this.options.images?.(ex, image) ?? image,
     });
   }
 

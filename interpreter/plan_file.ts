@@ -5,6 +5,7 @@
  * @module
  */
 
+import { imageResolver } from "./images.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Diagnostic } from "../dsl/diagnostic.ts";
@@ -59,7 +60,8 @@ export async function planWorkflowFile(
   const { targets = [], params = {} } = options;
   // One look at each file for the whole plan: the check's, then the state's.
   const stats = new StatCache();
-  const r = await checkWithStats(file, { ...options, stats });
+  // Each container image is identified once, by asking its runtime.
+  const r = await checkWithStats(file, { ...options, stats, images: imageResolver() });
   const shown = { diagnostics: r.diagnostics, sources: r.sources };
   if (
     r.diagnostics.some((d) => d.severity === "error") || !r.plan || !r.expansion || !r.linked
@@ -115,7 +117,12 @@ export function planForTargets(
       ? { ok: false, message: c }
       : { ok: true, plan: c.plan, expansion: c.expansion };
   }
-  const only = { workspace: r.workspace, executors: r.executors ?? {}, only: t.tasks };
+  const only = {
+    workspace: r.workspace,
+    executors: r.executors ?? {},
+    only: t.tasks,
+    ...(r.images ? { images: r.images } : {}),
+  };
   return {
     ok: true,
     plan: buildPlan(r.workflow, r.expansion, r.linked, only).plan,

@@ -88,7 +88,12 @@ export function compileKnown(
   if (o.targets.length === 0) return { plan: c.plan, expansion: c.expansion };
   const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
   if (!t.ok) return compileInferred(r, o, c.expansion, known);
-  const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
+  const only = {
+    workspace: r.workspace,
+    executors: o.executors,
+    only: t.tasks,
+    ...(r.images ? { images: r.images } : {}),
+  };
   return { plan: buildPlan(r.workflow!, c.expansion, c.linked, only).plan, expansion: c.expansion };
 }
 
@@ -116,7 +121,12 @@ export function compileInferred(
   if (error || !c.plan || !c.linked) return error?.message ?? "the plan could not be built";
   const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
   if (!t.ok) return t.message;
-  const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
+  const only = {
+    workspace: r.workspace,
+    executors: o.executors,
+    only: t.tasks,
+    ...(r.images ? { images: r.images } : {}),
+  };
   const plan = buildPlan(workflow, c.expansion, c.linked, only).plan;
   return { plan, expansion: c.expansion, linked: c.linked };
 }
@@ -136,6 +146,7 @@ function compileOptions(
     ...(o.assumeInputs ? { assumeInputs: true } : {}),
     ...(known ? { known } : {}),
     ...(extra ? { extra } : {}),
+    ...(r.images ? { images: r.images } : {}),
   };
 }
 

@@ -89,6 +89,11 @@ function taskBlock(
       `    runs in node-local scratch ${t.scratch}/ferry/<task>/: relative paths below are there`,
     );
   }
+  if (t.container !== undefined) {
+    const c = t.container;
+    const id = c.identity !== c.image ? `, image ${visible(c.identity)}` : "";
+    out.push(`    in container ${visible(c.image)} (${c.engine ?? "no runtime"}${id})`);
+  }
   if (t.expandsAfter) {
     out.push(
       `    expands into one task per file of ${t.expandsAfter.app}.${t.expandsAfter.output} once it is known`,

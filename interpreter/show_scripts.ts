@@ -1,7 +1,8 @@
 /**
  * `ferry plan --show-scripts`: the job scripts a run would submit to each
  * scheduler executor, and each task's job wrapper, exactly as `ferry run`
- * writes them (the run's directory shows as `.ferry/runs/RUN`).
+ * writes them (the run's directory shows as `.ferry/runs/RUN`); and the
+ * container command line of each task the local provider runs in a container.
  * @module
  */
 
@@ -14,6 +15,8 @@ import { FerryFileError } from "./fs_errors.ts";
 import { arrayScript, singleScript } from "../providers/batch/scheduler.ts";
 import { wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
 import { jobSpec, makeAttempt, nodeTransfersOf } from "./attempt.ts";
+import { containerWords } from "../providers/batch/container.ts";
+import { bashQuote } from "../providers/_shared/shell.ts";
 import type { Plan, PlanTask } from "./plan.ts";
 
 type Dialect = Awaited<ReturnType<typeof dialectOf>>;
@@ -53,10 +56,13 @@ async function renderScripts(
   const runDir = join(workspace, ".ferry", "runs", "RUN");
   const rel = (p: string) => relative(workspace, p) || ".";
   const byExecutor = schedulerTasks(plan, executors);
+  const out: string[] = localContainers(plan, executors, runDir);
   if (byExecutor.size === 0) {
-    return "No job scripts: no task to run goes to a batch scheduler (slurm, pbs, lsf, htcondor).\n";
+    out.push(
+      "No job scripts: no task to run goes to a batch scheduler (slurm, pbs, lsf, htcondor).\n",
+    );
+    return out.join("\n");
   }
-  const out: string[] = [];
   for (const [name, tasks] of byExecutor) {
     const ex = executors[name]!;
     const c: ScriptContext = { name, ex, dialect: await dialectOf(ex), runDir, rel };
@@ -81,6 +87,39 @@ async function renderScripts(
     }
   }
   return out.join("\n");
+}
+
+/**
+ * The engine's command line of each task to run in a container by the local provider (its
+ * first attempt), and the command that stops it when it is cancelled.
+ */
+function localContainers(
+  plan: Plan,
+  executors: Readonly<Record<string, Executor>>,
+  runDir: string,
+): string[] {
+  const out: string[] = [];
+  for (const t of plan.tasks) {
+    const ex = executors[t.executor];
+    if (ex?.provider !== "local" || t.container === undefined) continue;
+    if (t.status.action === "cached" || t.expandsAfter) continue;
+    const paths = makeAttempt(runDir, t, 1, "RUN");
+    const stdout = t.stdout !== undefined ? join(paths.work, t.stdout) : paths.stdoutLog;
+    const stderr = t.stderr !== undefined ? join(paths.work, t.stderr) : paths.stderrLog;
+    const job = jobSpec(t, ex, { paths, attempt: 1, runDir, stdout, stderr, placed: false });
+    const words = containerWords(job);
+    const n = Number(words[0]);
+    const line = (ws: readonly string[]) => ws.map(bashQuote).join(" ");
+    out.push(
+      `# ── ${visible(t.id)} on executor "${visible(t.executor)}" runs in a container (${
+        job.container!.runtime.engine
+      }), output to ${line([stdout])}, errors to ${line([stderr])}:`,
+      line(words.slice(1 + n)),
+      ...(n > 0 ? [`# when cancelled: ${line(words.slice(1, 1 + n))}`] : []),
+      "",
+    );
+  }
+  return out;
 }
 
 /** The tasks to run on each batch-scheduler executor, in plan order. */

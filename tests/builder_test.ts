@@ -166,3 +166,25 @@ Deno.test("builder: a function the script exports runs as a task in its own Deno
     );
   });
 });
+
+Deno.test("builder: container on an app and in defaults (false opts out), container_runtime on an executor", () => {
+  const wf = workflow("boxed", {
+    defaults: { container: "docker.io/library/busybox:1.36", executor: "pod" },
+    executors: { pod: { container_runtime: { engine: "podman", args: ["--runtime", "runc"] } } },
+  });
+  wf.app("boxed", { outputs: { o: "o.txt" }, command: ["touch", "o.txt"] });
+  wf.app("own", { container: "localhost/tools:1", outputs: { o: "p.txt" }, command: ["true"] });
+  wf.app("bare", { container: false, outputs: { o: "q.txt" }, command: ["true"] });
+  const v = wf.validate();
+  assert.deepEqual(v.problems, []);
+  assert.deepEqual(
+    Object.values(v.model.apps).map((a) => a.container ?? null),
+    ["docker.io/library/busybox:1.36", "localhost/tools:1", null],
+  );
+  assert.deepEqual(v.model.executors.pod!.containerRuntime, {
+    engine: "podman",
+    command: "podman",
+    args: ["--runtime", "runc"],
+    runArgs: [],
+  });
+});

@@ -11,24 +11,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { haveService } from "./_services.ts";
 import { ferryRun, ROOT, withTemp, writeWorkflow } from "./_run.ts";
+import { shellcheck } from "./_shellcheck.ts";
 
 const have = haveService("shellcheck", ["shellcheck"]);
-
-/** shellcheck's findings for `text` read as a bash script (empty when it is clean). */
-async function shellcheck(text: string, dialect = "bash"): Promise<string> {
-  const child = new Deno.Command("shellcheck", {
-    args: ["--shell", dialect, "--format", "gcc", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await child.output();
-  const d = new TextDecoder();
-  return d.decode(out.stdout) + d.decode(out.stderr);
-}
 
 /**
  * The scripts of `--show-scripts` output, by the header naming each one:
@@ -104,11 +89,13 @@ function workflow(provider: string) {
 }
 
 Deno.test({
-  name: "the wrapper library is clean under shellcheck",
+  name: "the wrapper library and the container launcher are clean under shellcheck",
   ignore: !have,
   async fn() {
-    const text = await Deno.readTextFile(join(ROOT, "providers/batch/wrapper.sh"));
-    assert.equal(await shellcheck(text), "");
+    for (const lib of ["wrapper.sh", "container.sh"]) {
+      const text = await Deno.readTextFile(join(ROOT, "providers/batch", lib));
+      assert.equal(await shellcheck(text), "", lib);
+    }
     // And the check sees what it should: an unquoted variable is reported.
     assert.match(await shellcheck("rm $1\n"), /SC2086/);
   },

@@ -9,7 +9,8 @@
 
 import { join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import type { BatchProvider } from "../../providers/batch/types.ts";
+import type { BatchProvider, JobContainer } from "../../providers/batch/types.ts";
+import { mountProblem } from "../../providers/batch/container.ts";
 import {
   type AttemptLayout,
   type AttemptPaths,
@@ -162,9 +163,21 @@ export class AttemptRunner {
       ...(fn ? { results: this.#c.resultsOf(task.deps) } : {}),
     });
     const env = fn ? spec.env : { ...spec.env, ...this.#resultsEnv(task, at.paths.root) };
+    const job = { ...spec, env, ...withResults(spec.container, env.FERRY_RESULTS) };
+    const unmountable = mountProblem(job);
+    if (unmountable !== undefined) {
+      const now = Date.now();
+      return Promise.resolve({
+        outcome: "failed" as const,
+        message: unmountable,
+        retryable: false,
+        startedAt: now,
+        endedAt: now,
+        host: "",
+      });
+    }
     return provider.execute({
-      ...spec,
-      env,
+      ...job,
       onSubmitted: (jobId) => this.#c.log({ event: "submitted", task: task.id, attempt, jobId }),
     }, signal);
   }
@@ -199,6 +212,15 @@ export class AttemptRunner {
     const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     return bad ? (bad.reason as Error).message : undefined;
   }
+}
+
+/** A container also mounts the file FERRY_RESULTS names (read-only, at the same path). */
+function withResults(
+  c: JobContainer | undefined,
+  results: string | undefined,
+): { container?: JobContainer } {
+  if (c === undefined) return {};
+  return { container: results === undefined ? c : { ...c, mounts: [...c.mounts, results] } };
 }
 
 /** Inputs whose rule says `check: true` must exist on the node before the task starts. */

@@ -12,6 +12,7 @@ import { hostname } from "node:os";
 import type { BatchProvider, JobResult, JobSpec, Usage } from "./types.ts";
 import { Spawner } from "./spawner.ts";
 import { GroupRecord } from "./process_groups.ts";
+import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 
 /** Options for {@linkcode localProvider}. */
 export interface LocalProviderOptions {
@@ -65,6 +66,20 @@ export function argvOf(job: JobSpec, deno: string, files: JobFiles = {}): string
   const run = job.run;
   const { init, redirect } = prelude(job);
   const logs = ["ferry-task", job.stdout, job.stderr];
+  if (job.container !== undefined) {
+    // The engine's process is a child of a bash that stops the container when it is cancelled.
+    const words = containerWords(
+      job,
+      files.script !== undefined ? { scriptFile: files.script } : {},
+    );
+    return [
+      BASH,
+      "-c",
+      `${CONTAINER_LIBRARY}${redirect}${init}ferry_container "$@"`,
+      ...logs,
+      ...words,
+    ];
+  }
   if (run.kind === "command") {
     const shell = init ? [BASH, "-c"] : [SH, "-c"];
     return [...shell, `${redirect}${init}exec "$@"`, ...logs, ...run.argv];
@@ -220,7 +235,7 @@ class LocalJobs {
       // The spawner records the task's group itself: off ferry's thread, and with no gap between
       // the start and the record.
       const p = this.#spawner.spawn(argv, job.dir, {
-        env: job.env,
+        env: engineEnv(job),
         mkdirs: job.mkdirs,
         ...(job.links ? { links: job.links } : {}),
         ...(record ? { record: record.path } : {}),
@@ -246,7 +261,7 @@ function launchWithSetsid(job: JobSpec, argv: string[], record: GroupRecord | un
   const child = new Deno.Command("setsid", {
     args: argv,
     cwd: job.dir,
-    env: job.env,
+    env: engineEnv(job),
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -266,7 +281,8 @@ function jobFiles(job: JobSpec): JobFiles {
   if (run.kind === "shell" && run.script.length > MAX_INLINE_SCRIPT) {
     const { init, redirect } = prelude(job);
     const script = Deno.makeTempFileSync({ prefix: "ferry-script-", suffix: ".sh" });
-    Deno.writeTextFileSync(script, redirect + init + run.script);
+    // In a container the script file holds the script alone (the redirections happen outside).
+    Deno.writeTextFileSync(script, job.container ? run.script : redirect + init + run.script);
     return { script };
   }
   if (run.kind === "function") {

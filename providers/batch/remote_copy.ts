@@ -30,6 +30,9 @@ export function relocate<J extends JobSpec & { root: string }>(
     stderr: move(job.stderr),
     mkdirs: job.mkdirs.map(move),
     ...(job.call ? { call: { ...job.call, result: move(job.call.result) } } : {}),
+    ...(job.container
+      ? { container: { ...job.container, mounts: job.container.mounts.map(move) } }
+      : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Resources } from "../../dsl/model.ts";
+import type { ContainerRuntime, Resources } from "../../dsl/model.ts";
 
 /** What a task runs, with every expression substituted (the interpreter renders it). */
 export type RenderedRun =
@@ -73,6 +73,24 @@ export interface JobSpec {
    * providers/_shared/retry.ts
    */
   readonly retryBaseMs?: number;
+  /**
+   * Run the task in this container: its directory is the working directory inside at the same
+   * path, `mounts` are read-only, `env` is passed by name.
+   */
+  readonly container?: JobContainer;
+}
+
+/** The container a job runs in (an app's `container` on an executor with a `container_runtime`). */
+export interface JobContainer {
+  /** The image, as the app names it. */
+  readonly image: string;
+  /** How the executor runs containers. */
+  readonly runtime: ContainerRuntime;
+  /**
+   * Files and directories the task reads outside its directory (the targets of its input
+   * links, inputs used where they are), mounted read-only at the same paths.
+   */
+  readonly mounts: readonly string[];
 }
 
 /** Transfers a job wrapper makes on the node. */

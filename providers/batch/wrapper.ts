@@ -37,6 +37,7 @@ import { MAX_BACKOFF_MS, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { bashQuote } from "../_shared/shell.ts";
 import { visible } from "../../dsl/visible.ts";
 import type { JobResult, JobSpec, NodeTransfer, Usage } from "./types.ts";
+import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 // The functions every wrapper holds, in a real shell file so that shellcheck reads them. A text
 // import, not a file read, so that it works from a published package fetched over https too.
 import WRAPPER_LIBRARY from "./wrapper.sh" with { type: "text" };
@@ -126,6 +127,7 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
     FILE_DIRECTIVE,
     `ferry_status=${q(f.status)}`,
     WRAPPER_LIBRARY.trimEnd(),
+    ...(job.container !== undefined ? [CONTAINER_LIBRARY.trimEnd()] : []),
     "# --- this attempt ---",
     "trap ferry_term TERM INT HUP",
     `exec >>${q(f.log)} 2>&1`,
@@ -138,7 +140,7 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
     `  ferry_fail ${q(`Cannot make the directories of "${job.dir}" on the node`)}`,
     enter,
   );
-  for (const [k, v] of Object.entries(job.env)) {
+  for (const [k, v] of Object.entries(engineEnv(job))) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
       throw new Error(`Cannot export "${visible(k)}" on the node: it is not a variable name`);
     }
@@ -200,6 +202,9 @@ function taskCommand(
   const run = job.run;
   // "${ferry_timer[@]}": /usr/bin/time when the node has it (ferry_measure_start, wrapper.sh).
   const exec = 'exec "${ferry_timer[@]}"';
+  // A container task is not timed: its processes run under the engine, not this shell (ferry_container
+  // is a function, and /usr/bin/time would measure only the engine's client).
+  if (job.container !== undefined) return containerCommand(job, f, files);
   if (run.kind === "command") return `${exec} $FERRY_LAUNCH ${run.argv.map(q).join(" ")}`;
   if (run.kind === "shell") {
     files.set(f.taskScript, run.script);
@@ -211,6 +216,26 @@ function taskCommand(
   return `${exec} ${deno} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
     q(run.export)
   } <${q(f.call)}`;
+}
+
+/** Stands for the task directory on node-local scratch, known only on the node (`$PWD`). */
+const PWD_MARK = "\0PWD\0";
+
+/**
+ * The task in its container, through `ferry_container` (container.sh): a shell task's script
+ * from its file, mounted read-only; on scratch, the working directory is the wrapper's `$PWD`.
+ */
+function containerCommand(job: RootedJob, f: WrapperFiles, files: Map<string, string>): string {
+  const shell = job.run.kind === "shell";
+  if (job.run.kind === "shell") files.set(f.taskScript, job.run.script);
+  const scratch = job.scratch !== undefined;
+  const words = containerWords(job, {
+    ...(shell ? { scriptFile: f.taskScript } : {}),
+    ...(scratch ? { dir: PWD_MARK } : {}),
+  });
+  const quote = (w: string) =>
+    w.split(PWD_MARK).map((p) => (p === "" ? "" : bashQuote(p))).join('"$PWD"');
+  return `ferry_container ${words.map(quote).join(" ")}`;
 }
 
 /** The task in its own process group, its walltime watchdog, and the wait for it. */
