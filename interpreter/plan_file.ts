@@ -77,7 +77,7 @@ export async function planWorkflowFile(
         file,
         plan,
         executors,
-        params,
+        params: r.params ?? params,
         targets,
         store,
         noCache: options.noCache === true,
