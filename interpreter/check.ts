@@ -90,7 +90,7 @@ export async function checkWithStats(
   file: string,
   options: CheckOptions & { readonly stats: StatCache },
 ): Promise<CheckResult> {
-  const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false, stats } = options;
+  const { site: siteFile, assumeInputs = false, checkInputs = false, stats } = options;
   const workspace = resolve(options.workspace ?? dirname(file));
   const ownFiles = ownFilesOf(file, siteFile);
   const diagnostics: Diagnostic[] = [];
@@ -129,10 +129,7 @@ export async function checkWithStats(
     const problems = await batchProviderProblems(workflow.executors, dirname(resolve(file)));
     diagnostics.push(...located(doc, problems));
   }
-  diagnostics.push(...located(doc, unknownOverrides(params, workflow)));
-  const fromFiles = await readParamsFiles(options.paramFiles ?? [], workflow, sources);
-  diagnostics.push(...fromFiles.diagnostics);
-  const merged = { ...fromFiles.params, ...params };
+  const merged = await paramsInEffect(doc, workflow, options, diagnostics, sources);
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
   const base = {
     diagnostics,
@@ -165,6 +162,24 @@ export async function checkWithStats(
     ...(c.linked ? { linked: c.linked } : {}),
     ...(c.plan && !diagnostics.some((d) => d.severity === "error") ? { plan: c.plan } : {}),
   });
+}
+
+/**
+ * The params files' values under the `--param` overrides, a later file winning; their problems
+ * (and those of the overrides) go to `diagnostics`.
+ */
+async function paramsInEffect(
+  doc: RawDocument,
+  workflow: Workflow,
+  options: CheckOptions,
+  diagnostics: Diagnostic[],
+  sources: Map<string, string>,
+): Promise<Record<string, ParamValue>> {
+  const params = options.params ?? {};
+  diagnostics.push(...located(doc, unknownOverrides(params, workflow)));
+  const fromFiles = await readParamsFiles(options.paramFiles ?? [], workflow, sources);
+  diagnostics.push(...fromFiles.diagnostics);
+  return { ...fromFiles.params, ...params };
 }
 
 /**

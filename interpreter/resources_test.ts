@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
 import type { App, Executor, ResourceRequests } from "../dsl/model.ts";
 import type { Problem } from "../dsl/diagnostic.ts";
+import { LOCAL_EXECUTOR } from "./plan.ts";
 import { capacityOf, grantAmount, grantResources, scaledDownText } from "./resources.ts";
 
-const LOCAL: Executor = {
-  name: "local",
-  provider: "local",
-  options: {},
-  filesystem: "shared",
-  bundle: "none",
-  env: {},
-  staging: [],
-};
+const LOCAL: Executor = LOCAL_EXECUTOR;
 
 function app(resources: ResourceRequests): App {
   return {

@@ -90,7 +90,7 @@ Deno.test("cores from a param: used (no unused-param warning), and --param threa
     assert.equal(bad.code, 2);
     assert.equal(
       bad.stdout.split("\n")[0],
-      `${wf}:11:14: error[invalid-value]: Cannot use "\${{ params.threads }}" as cores: it gives the string "many", not a whole number of 1 or more`,
+      `${wf}:4:12: error[wrong-type]: Cannot set --param "threads": it must be a whole number like its default 8, not the string "many"`,
     );
   });
 });
@@ -169,5 +169,20 @@ Deno.test("plan --show-scripts asks a scheduler for the cores granted on its dec
     assert.match(a!, /^export FERRY_CORES=4$/m);
     assert.match(b!, /^#SBATCH --cpus-per-task=8$/m);
     assert.ok(r.stdout.includes('    cores 4 (asked 8; executor "hpc" has 4)\n'), r.stdout);
+  });
+});
+
+Deno.test("a cores expression that gives no whole number is a check error at it", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ...threads("${{ params.threads }}"),
+      params: { threads: "auto" },
+    });
+    const r = await ferryRun([wf], {}, "check");
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stdout.split("\n")[0],
+      `${wf}:11:14: error[invalid-value]: Cannot use "\${{ params.threads }}" as cores: it gives the string "auto", not a whole number of 1 or more`,
+    );
   });
 });
