@@ -44,7 +44,7 @@ export const paramOption = (): Option =>
 export const paramsFileOption = (): Option =>
   new Option(
     "--params <file>",
-    "set params from a YAML, TOML or JSON file; a later file wins, --param wins over files (repeatable)",
+    "read params from a YAML, TOML or JSON file (repeatable; later files and --param win)",
   ).argParser(collect);
 
 /** `--assume-inputs` (check, plan). */
