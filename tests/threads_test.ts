@@ -21,7 +21,8 @@ function threads(cores: unknown, extra: Record<string, unknown> = {}) {
       map: {
         resources: { cores },
         outputs: { o: "out.txt" },
-        shell: 'echo "${{ resources.cores }} $FERRY_CORES" > ${{ outputs.o }}',
+        env: { T: "${{ resources.cores }}" },
+        shell: 'echo "${{ resources.cores }} $FERRY_CORES $T" > ${{ outputs.o }}',
         ...extra,
       },
     },
@@ -45,7 +46,7 @@ Deno.test("cores: 8 on an executor of 2 runs with 2; the plan says it was scaled
     assert.deepEqual(task.scaledDown, { cores: { asked: 8, has: 2 } });
     const run = await ferryRun([wf]);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "2 2\n");
+    assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "2 2 2\n");
   });
 });
 
@@ -67,7 +68,7 @@ Deno.test("cores: { min: 4 } on an executor of 2 is a check error at the key, fo
     await writeWorkflow(ws, threads({ min: 2, max: 16 }));
     const run = await ferryRun([wf]);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "2 2\n");
+    assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "2 2 2\n");
   });
 });
 
@@ -82,8 +83,9 @@ Deno.test("cores from a param: used (no unused-param warning), and --param threa
     assert.deepEqual([task.resources, task.scaledDown], [{ cores: 1 }, undefined]);
     const run = await ferryRun(["--param", "threads=1", wf]);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "1 1\n");
-    // A grant is not part of the cache key: more threads leave the result cached.
+    assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "1 1 1\n");
+    // A grant is not part of the cache key, nor an env value using it: more threads leave the
+    // result cached.
     const again = await ferryRun([wf]);
     assert.match(again.stderr, /^done: 0 succeeded, 1 cached, 0 failed in /m);
     const bad = await ferryRun(["--param", "threads=many", wf], {}, "check");
