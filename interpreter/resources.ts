@@ -81,8 +81,9 @@ export interface Asker {
 
 /**
  * Grant a task its resources on its executor. `scope` evaluates `${{ }}`
- * bounds; problems (a bound that is no amount, a minimum above capacity) are
- * pushed to `problems`, and the grant then leaves that resource out.
+ * bounds; problems are pushed to `problems`: a bound that is no amount (the
+ * grant then leaves that resource out), a minimum above capacity (the grant
+ * then holds the minimum, so the task's commands still render).
  */
 export function grantResources(
   who: Asker,
@@ -104,7 +105,16 @@ export function grantResources(
     const g = grantAmount(min, max, perTask);
     if ("short" in g) {
       problems.push({
-        ...error("resources-exceed", r.minWhere, short(kind, min, who, capacity)),
+        ...error(
+          "resources-exceed",
+          r.minWhere,
+          short(
+            kind,
+            min,
+            typeof r.min === "string" ? who : { ...who, task: who.app.name },
+            capacity,
+          ),
+        ),
         at: "key",
       });
       return min; // reported: the rest of the task still renders, without errors about it
@@ -126,6 +136,7 @@ export function grantResources(
   });
 }
 
+/** Why a minimum cannot be granted; it names the task only when the minimum is a template. */
 function short(kind: "cores" | "memory", min: number, who: Asker, cap: Capacity): string {
   const ex = who.executor, ranks = who.app.resources.ranks ?? 1;
   const inTask = who.task === who.app.name ? "" : ` (in task ${who.task})`;
