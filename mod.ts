@@ -72,6 +72,7 @@ export type {
   PlanTask,
   PlanTransfer,
 } from "./interpreter/plan.ts";
+export type { ScaledDown } from "./interpreter/resources.ts";
 export type { TextOptions } from "./interpreter/render_text.ts";
 export { renderPlanText } from "./interpreter/render_text.ts";
 export { renderPlanJson } from "./interpreter/render_json.ts";

@@ -9,6 +9,7 @@ import {
   assumeInputsOption,
   formatOption,
   paramOption,
+  paramsFileOption,
   siteOption,
   workflowOptions,
   workspaceOption,
@@ -19,6 +20,7 @@ interface CheckFlags {
   format: ReportFormat;
   workspace?: string;
   param?: string[];
+  params?: string[];
   assumeInputs?: boolean;
 }
 
@@ -34,6 +36,7 @@ export function checkCommand(program: Command, { io, setExit }: CommandContext):
     .addOption(formatOption(["text", "json", "github"]))
     .addOption(workspaceOption("workflow"))
     .addOption(paramOption())
+    .addOption(paramsFileOption())
     .addOption(assumeInputsOption())
     .addHelpText(
       "after",

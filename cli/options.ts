@@ -40,6 +40,13 @@ export const paramOption = (): Option =>
   new Option("-p, --param <name=value>", "override a param; the value is read as YAML (repeatable)")
     .argParser(collect);
 
+/** `--params <file>`, repeatable (check, plan, run). */
+export const paramsFileOption = (): Option =>
+  new Option(
+    "--params <file>",
+    "read params from a YAML, TOML or JSON file (repeatable; later files and --param win)",
+  ).argParser(collect);
+
 /** `--assume-inputs` (check, plan). */
 export const assumeInputsOption = (): Option =>
   new Option(
@@ -66,11 +73,14 @@ export const workflowArgument = (): Argument =>
 export const runArgument = (): Argument =>
   new Argument("[run]", "a run id, or the start of exactly one (default: the latest run)");
 
-/** What `check`, `plan` and `run` take from their options: site, workspace and params. */
-export function workflowOptions(opts: { site?: string; workspace?: string; param?: string[] }): {
+/** What `check`, `plan` and `run` take from their options: site, workspace, params and params files. */
+export function workflowOptions(
+  opts: { site?: string; workspace?: string; param?: string[]; params?: string[] },
+): {
   site?: string;
   workspace?: string;
   params: Readonly<Record<string, ParamValue>>;
+  paramFiles: readonly string[];
 } {
   const overrides = parseParamOverrides(opts.param ?? []);
   if (!overrides.ok) throw new UsageError(overrides.message);
@@ -79,6 +89,7 @@ export function workflowOptions(opts: { site?: string; workspace?: string; param
     ...(opts.site !== undefined ? { site: opts.site } : {}),
     ...(opts.workspace !== undefined ? { workspace: opts.workspace } : {}),
     params: overrides.params,
+    paramFiles: opts.params ?? [],
   };
 }
 

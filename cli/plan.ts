@@ -13,6 +13,7 @@ import {
   formatOption,
   noCacheOption,
   paramOption,
+  paramsFileOption,
   rerunOption,
   siteOption,
   workflowArgument,
@@ -27,6 +28,7 @@ interface PlanFlags {
   format: PlanFormat;
   workspace?: string;
   param?: string[];
+  params?: string[];
   assumeInputs?: boolean;
   checkInputs?: boolean;
   rerun?: string[];
@@ -47,6 +49,7 @@ export function planCommand(program: Command, context: CommandContext): void {
     .addOption(formatOption(["text", "json", "mermaid", "dot", "markdown"]))
     .addOption(workspaceOption("workflow"))
     .addOption(paramOption())
+    .addOption(paramsFileOption())
     .addOption(assumeInputsOption())
     .option(
       "--check-inputs",

@@ -6,6 +6,7 @@ import { type CommandContext, UsageError } from "./context.ts";
 import {
   noCacheOption,
   paramOption,
+  paramsFileOption,
   positiveInt,
   rerunOption,
   secondsAsMs,
@@ -19,6 +20,7 @@ interface RunFlags {
   site?: string;
   workspace?: string;
   param?: string[];
+  params?: string[];
   jobs?: number;
   sequential?: boolean;
   keepGoing?: boolean;
@@ -43,6 +45,7 @@ export function runCommand(program: Command, context: CommandContext): void {
     .addOption(siteOption())
     .addOption(workspaceOption("workflow"))
     .addOption(paramOption())
+    .addOption(paramsFileOption())
     .option(
       "-j, --jobs <n>",
       "at most this many tasks at once per executor (default: its max_workers, else its cores)",

@@ -34,7 +34,7 @@
  * @module
  */
 
-import type { ParamValue, Workflow } from "./model.ts";
+import type { ParamType, ParamValue, Workflow } from "./model.ts";
 import { type Validated, validateWorkflow } from "./validate.ts";
 import { exportedNames } from "./exported_names.ts";
 import { checkedRecord, unknownName } from "./builder_refs.ts";
@@ -120,10 +120,16 @@ export function file(
 
 /** What one task needs. */
 export interface ResourcesSpec {
-  /** Cores per task. */
-  readonly cores?: number;
-  /** Memory with a unit: `512M`, `4GiB`. */
-  readonly memory?: string;
+  /**
+   * Cores per task: N (up to N, as many as the executor has), a `${{ }}` expression, or a range
+   * `{ min, max }` (`max` defaults to `min`).
+   */
+  readonly cores?: number | string | Ref | {
+    readonly min?: number | string | Ref;
+    readonly max?: number | string | Ref;
+  };
+  /** Memory with a unit (`512M`, `4GiB`), needed whole; or a range `{ min, max }` granted up to max. */
+  readonly memory?: string | Ref | { readonly min?: string | Ref; readonly max?: string | Ref };
   /** Time limit: `90s`, `30m`, `1h30m`, `HH:MM:SS`. */
   readonly walltime?: string | number;
   /** GPUs per task. */
@@ -233,8 +239,10 @@ export function app<O extends Record<string, FilesSpec>>(
 export interface WorkflowOptions {
   /** Free text. */
   readonly description?: string;
-  /** Parameters (`--param` overrides them). */
+  /** Parameters (`--params` files and `--param` override them). */
   readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Types of params whose default cannot show one (`param_types`). */
+  readonly paramTypes?: Readonly<Record<string, ParamType>>;
   /** Named files. */
   readonly files?: Readonly<Record<string, FileSpec>>;
   /** Defaults every app inherits. */
@@ -333,6 +341,7 @@ export class WorkflowBuilder {
       name: this.#name,
       ...(o.description !== undefined ? { description: o.description } : {}),
       ...(o.params !== undefined ? { params: o.params } : {}),
+      ...(o.paramTypes !== undefined ? { param_types: o.paramTypes } : {}),
       ...(this.#files.size > 0 ? { files: Object.fromEntries(this.#files) } : {}),
       ...(o.defaults !== undefined ? { defaults: o.defaults } : {}),
       ...(o.executors !== undefined ? { executors: o.executors } : {}),

@@ -75,6 +75,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "missing-input": "an input neither exists nor is written by any app",
   "irregular-input": "an input is a FIFO, a device or a socket, not a file or directory",
   "no-staging-rule": "no staging rule of the task's executor claims a file (names the rules tried)",
+  "resources-exceed":
+    "a task's minimum cores or memory is more than its executor has (a range's min, or a single memory size)",
   "no-stage-out": "an output goes to a URL whose staging action can only fetch (http, https)",
   "unreachable-input": "a remote input did not answer a HEAD request (only with --check-inputs)",
   "assumed-input": "an absent input assumed present under --assume-inputs (warning)",

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { error, type Problem } from "./diagnostic.ts";
+import { type Diagnostic, error, type Problem } from "./diagnostic.ts";
 import { decodeText, type SourceIndex } from "./source.ts";
 import { type Parsed, parseYaml } from "./load_yaml.ts";
 import { parseToml } from "./load_toml.ts";
@@ -123,7 +123,7 @@ export const MAX_FILE_BYTES = 16 << 20;
  * Only a regular file of at most {@linkcode MAX_FILE_BYTES} is read: a FIFO would block, a
  * device (`/dev/zero`) never end.
  */
-export async function loadFile(file: string): Promise<LoadResult> {
+export async function loadFile(file: string, format?: Format): Promise<LoadResult> {
   const bytes = await readBounded(file);
   if (typeof bytes === "string") {
     return {
@@ -145,7 +145,20 @@ export async function loadFile(file: string): Promise<LoadResult> {
       }],
     };
   }
-  return loadText(file, decoded.text);
+  return loadText(file, decoded.text, format);
+}
+
+/** The problems of loading `file` as diagnostics (they carry their own positions). */
+export function loadDiagnostics(file: string, problems: readonly LoadProblem[]): Diagnostic[] {
+  return problems.map((p) => ({
+    file,
+    line: p.line,
+    column: p.column,
+    code: p.code,
+    severity: p.severity,
+    message: p.message,
+    path: "",
+  }));
 }
 
 /** The bytes of a regular file of at most {@linkcode MAX_FILE_BYTES}, or why it cannot be read. */

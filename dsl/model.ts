@@ -8,6 +8,9 @@
 /** A key path into the source document. */
 export type Where = readonly (string | number)[];
 
+/** A param's type, as `param_types` declares it. */
+export type ParamType = "string" | "number" | "integer" | "boolean" | "list" | "mapping";
+
 /** A scalar parameter or argv value. */
 export type Scalar = string | number | boolean;
 
@@ -54,7 +57,7 @@ export type Run =
   | { readonly kind: "shell"; readonly script: string }
   | { readonly kind: "function"; readonly module: string; readonly export: string };
 
-/** Resource needs, parsed: memory in bytes, walltime in seconds. */
+/** Resource needs of one task, as granted: memory in bytes, walltime in seconds. */
 export interface Resources {
   /** Cores per task (per rank). */
   readonly cores?: number;
@@ -66,6 +69,41 @@ export interface Resources {
   readonly gpus?: number;
   /** MPI ranks. */
   readonly ranks?: number;
+}
+
+/** A bound of an elastic resource: a number (cores; memory in bytes), or a template evaluated per task. */
+export type ResourceBound = number | string;
+
+/**
+ * An elastic resource as written (`cores`, `memory`): a task is granted as much as its executor
+ * has, from `min` to `max`. `cores: 8` is `{ min: 1, max: 8 }`; `memory: 4GiB` is
+ * `{ min: 4GiB, max: 4GiB }`.
+ */
+export interface ResourceRange {
+  /** The least the task runs with: more than its executor has is a `check` error. */
+  readonly min: ResourceBound;
+  /** The most the task can use. */
+  readonly max: ResourceBound;
+  /** Where the minimum was written (or the whole value, for a single one). */
+  readonly minWhere: Where;
+  /** Where the maximum was written. */
+  readonly maxWhere: Where;
+}
+
+/** An app's resources as written: cores and memory as ranges, the rest as values. */
+export interface ResourceRequests {
+  /** Cores per task (per rank). */
+  readonly cores?: ResourceRange;
+  /** Memory: bounds in bytes, or templates giving a quantity. */
+  readonly memory?: ResourceRange;
+  /** Seconds. */
+  readonly walltime?: number;
+  /** GPUs per task. */
+  readonly gpus?: number;
+  /** MPI ranks. */
+  readonly ranks?: number;
+  /** Where `ranks` was written. */
+  readonly ranksWhere?: Where;
 }
 
 /** Cache policy of an app. */
@@ -117,8 +155,8 @@ export interface App {
   readonly benchmark?: string;
   /** Environment, values as templates. */
   readonly env: Readonly<Record<string, string>>;
-  /** Resource needs (defaults merged). */
-  readonly resources: Resources;
+  /** Resource needs as written (defaults merged); each task is granted its own {@linkcode Resources}. */
+  readonly resources: ResourceRequests;
   /** Retries after the first attempt. */
   readonly retries: number;
   /** Cache policy. */
@@ -205,6 +243,8 @@ export interface Workflow {
   readonly description?: string;
   /** Parameters. */
   readonly params: Readonly<Record<string, ParamValue>>;
+  /** Declared types of params (`param_types`), by name. */
+  readonly paramTypes?: Readonly<Record<string, ParamType>>;
   /** Named files. */
   readonly files: Readonly<Record<string, DeclaredFile>>;
   /** Executors declared in the workflow itself. */

@@ -15,8 +15,11 @@ import type {
   FileSlot,
   FilesystemModel,
   ForEachVar,
+  ParamType,
   ParamValue,
-  Resources,
+  ResourceBound,
+  ResourceRange,
+  ResourceRequests,
   Run,
   Scalar,
   Site,
@@ -27,6 +30,7 @@ import type {
 import { parseMemory, parseWalltime } from "./quantity.ts";
 import { compact } from "./compact.ts";
 import { entries } from "./records.ts";
+import { PARAM_TYPES } from "./params.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -62,10 +66,21 @@ export function toWorkflow(raw: Obj): Workflow {
     name: str(raw.name) ?? "",
     description: str(raw.description),
     params: obj(raw.params) as Record<string, ParamValue>,
+    paramTypes: isObj(raw.param_types) ? toParamTypes(raw.param_types) : undefined,
     files,
     executors: toExecutors(raw.executors),
     apps,
   });
+}
+
+function toParamTypes(v: Obj): Record<string, ParamType> {
+  const out: Record<string, ParamType> = {};
+  for (const [name, t] of Object.entries(obj(v))) {
+    if (typeof t === "string" && (PARAM_TYPES as readonly string[]).includes(t)) {
+      out[name] = t as ParamType;
+    }
+  }
+  return out;
 }
 
 /** Build the site model from a (shape-checked) raw value. */
@@ -129,21 +144,56 @@ function toRun(a: Obj): Run | undefined {
   return undefined;
 }
 
-function toResources(...layers: unknown[]): Resources {
+function toResources(layers: readonly [unknown, Where][]): ResourceRequests {
   const merged: Obj = {};
-  for (const l of layers) Object.assign(merged, obj(l));
-  const quantity = (v: unknown) => typeof v === "string" || typeof v === "number";
-  const mem = quantity(merged.memory) ? parseMemory(merged.memory as string | number) : undefined;
-  const wall = quantity(merged.walltime)
-    ? parseWalltime(merged.walltime as string | number)
+  const from: Record<string, Where> = {};
+  for (const [l, where] of layers) {
+    for (const [k, v] of Object.entries(obj(l))) {
+      merged[k] = v;
+      from[k] = [...where, k];
+    }
+  }
+  const wall = typeof merged.walltime === "string" || typeof merged.walltime === "number"
+    ? parseWalltime(merged.walltime)
     : undefined;
-  return compact<Resources>({
-    cores: int(merged.cores),
-    memory: mem && "value" in mem ? mem.value : undefined,
+  return compact<ResourceRequests>({
+    cores: from.cores && toRange(merged.cores, from.cores, coreBound, 1),
+    memory: from.memory && toRange(merged.memory, from.memory, memoryBound, undefined),
     walltime: wall && "value" in wall ? wall.value : undefined,
     gpus: int(merged.gpus),
     ranks: int(merged.ranks),
+    ranksWhere: int(merged.ranks) === undefined ? undefined : from.ranks,
   });
+}
+
+const isTemplate = (v: unknown): v is string => typeof v === "string" && v.includes("${{");
+const coreBound = (v: unknown) => isTemplate(v) ? v : int(v);
+const memoryBound = (v: unknown) => {
+  if (isTemplate(v)) return v;
+  const q = typeof v === "string" || typeof v === "number" ? parseMemory(v) : undefined;
+  return q && "value" in q ? q.value : undefined;
+};
+
+/**
+ * A resource as a range. A single core count N is "up to N" (`min` 1); a single memory size is
+ * what the task needs (`min` = `max`). In a range, `max` defaults to `min`.
+ */
+function toRange(
+  v: unknown,
+  where: Where,
+  bound: (v: unknown) => ResourceBound | undefined,
+  singleMin: number | undefined,
+): ResourceRange | undefined {
+  if (!isObj(v)) {
+    const b = bound(v);
+    if (b === undefined) return undefined;
+    return { min: singleMin ?? b, max: b, minWhere: where, maxWhere: where };
+  }
+  const min = v.min === undefined ? singleMin ?? 0 : bound(v.min);
+  const max = v.max === undefined ? min : bound(v.max);
+  if (min === undefined || max === undefined) return undefined;
+  const minWhere = v.min === undefined ? where : [...where, "min"];
+  return { min, max, minWhere, maxWhere: v.max === undefined ? minWhere : [...where, "max"] };
 }
 
 function toCache(v: unknown): CachePolicy {
@@ -192,7 +242,10 @@ function toApp(name: string, a: Obj, defaults: Obj): App {
     stderr: str(a.stderr),
     benchmark: str(a.benchmark),
     env: toEnv(defaults.env, a.env),
-    resources: toResources(defaults.resources, a.resources),
+    resources: toResources([[defaults.resources, ["defaults", "resources"]], [
+      a.resources,
+      ["apps", name, "resources"],
+    ]]),
     retries: int(a.retries) ?? int(defaults.retries) ?? 0,
     cache: toCache(a.cache ?? defaults.cache),
     version: typeof version === "string" || typeof version === "number"

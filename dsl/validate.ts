@@ -18,6 +18,7 @@ import { afterApps, knownExecutors } from "./rules/references.ts";
 import { fileForms, outputsInWorkspace, ownFilesNotOutputs, validUrls } from "./rules/files.ts";
 import { forEachLists } from "./rules/for_each.ts";
 import { checkQuantities } from "./rules/quantities.ts";
+import { paramTypes } from "./rules/param_types.ts";
 import { functionModules } from "./rules/function_module.ts";
 import { redirectsToOutputs } from "./rules/redirects.ts";
 import { checkExecutors } from "./rules/staging_rules.ts";
@@ -45,6 +46,7 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   snakemakePlaceholders,
   unusedInputs,
   unusedNames,
+  paramTypes,
 ]);
 
 /** Options for {@linkcode validateWorkflow}. */

@@ -5,7 +5,8 @@
  * module's content, the params it refers to, its inputs' content hashes
  * (remote inputs: the declared checksum, else the validators recorded when
  * the copy was fetched), its declared env values, its outputs and the app's
- * `version`. Never a timestamp. `cache: { ignore: [...] }` takes parts out.
+ * `version`. Never a timestamp, nor the resources it asks for or is granted
+ * (an env value using `${{ resources.* }}` counts as its template). `cache: { ignore: [...] }` takes parts out.
  *
  * A task is skipped only when its key matches its recorded success and every
  * output is still there with its recorded hash; otherwise it runs, and the
@@ -119,6 +120,21 @@ function templates(app: App): string[] {
     for (const slot of Object.values(slots)) for (const f of slot.files) out.push(f.value);
   }
   // for_each sources are left out: a task's binding is part of its id, not of its key.
+  return out;
+}
+
+const USES_RESOURCES = /\bresources\s*\./;
+
+/**
+ * The env as rendered, except a value using `resources`: its template. What a task is granted
+ * (fewer cores on a smaller machine) is not part of its key, as its command's templates are not
+ * rendered for it either.
+ */
+function envForKey(app: App, env: Readonly<Record<string, string>>): Record<string, string> {
+  const out = { ...env };
+  for (const [k, text] of Object.entries(app.env)) {
+    if (Object.hasOwn(out, k) && USES_RESOURCES.test(text)) out[k] = text;
+  }
   return out;
 }
 
@@ -250,7 +266,7 @@ export class Cache {
       command: a.command,
       params,
       inputs,
-      env: { ...task.env },
+      env: envForKey(app, task.env),
       version: app.version ?? null,
       outputs: task.outputs.map((f) => toRecordedUrl(f.url, this.#base)),
     };

@@ -16,7 +16,9 @@ import {
 } from "../dsl/diagnostic.ts";
 import { didYouMean } from "../dsl/suggest.ts";
 import { batchProviderProblems } from "../providers/batch/check_provider.ts";
-import { loadFile, type LoadResult, type RawDocument } from "../dsl/load.ts";
+import { loadDiagnostics, loadFile, type RawDocument } from "../dsl/load.ts";
+import { paramTypeProblem } from "../dsl/params.ts";
+import { readParamsFiles } from "./params_files.ts";
 import type { Executor, OwnFile, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
 import type { Expansion } from "./expand.ts";
@@ -35,8 +37,10 @@ export interface CheckOptions {
   readonly workspace?: string;
   /** Treat absent local inputs as present, warning about each. @default false */
   readonly assumeInputs?: boolean;
-  /** Param overrides. @default {} */
+  /** Param overrides (`--param`): they win over the params files. @default {} */
   readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Params files (`--params`), YAML, TOML or JSON; a later one wins. @default [] */
+  readonly paramFiles?: readonly string[];
   /**
    * Also ask the servers of remote http(s) inputs whether they exist (HEAD), once the
    * workflow plans without errors: the only network use of checking. @default false
@@ -71,20 +75,10 @@ export interface CheckResult {
   readonly workspace: string;
   /** The workflow file and the site file, absolute: no output may overwrite them. */
   readonly ownFiles: readonly OwnFile[];
+  /** The params set by params files and `--param`, merged (present with the workflow). */
+  readonly params?: Readonly<Record<string, ParamValue>>;
   /** The resolver the plan's images were identified with (plans made again use it too). */
   readonly images?: ImageResolver;
-}
-
-function loadDiagnostics(file: string, r: LoadResult): Diagnostic[] {
-  return r.problems.map((p) => ({
-    file,
-    line: p.line,
-    column: p.column,
-    code: p.code,
-    severity: p.severity,
-    message: p.message,
-    path: "",
-  }));
 }
 
 function located(doc: RawDocument, problems: readonly Problem[]): Diagnostic[] {
@@ -104,8 +98,7 @@ export async function checkWithStats(
   file: string,
   options: CheckOptions & { readonly stats: StatCache },
 ): Promise<CheckResult> {
-  const { site: siteFile, assumeInputs = false, params = {}, checkInputs = false, stats, images } =
-    options;
+  const { site: siteFile, assumeInputs = false, checkInputs = false, stats, images } = options;
   const workspace = resolve(options.workspace ?? dirname(file));
   const ownFiles = ownFilesOf(file, siteFile);
   const diagnostics: Diagnostic[] = [];
@@ -114,7 +107,7 @@ export async function checkWithStats(
   if (siteFile !== undefined) {
     const r = await loadFile(siteFile);
     if (r.text !== undefined) sources.set(siteFile, r.text);
-    diagnostics.push(...loadDiagnostics(siteFile, r));
+    diagnostics.push(...loadDiagnostics(siteFile, r.problems));
     if (r.document) {
       const v = validateSite(r.document.value);
       diagnostics.push(...located(r.document, v.problems));
@@ -127,7 +120,7 @@ export async function checkWithStats(
   }
   const r = await loadFile(file);
   if (r.text !== undefined) sources.set(file, r.text);
-  diagnostics.push(...loadDiagnostics(file, r));
+  diagnostics.push(...loadDiagnostics(file, r.problems));
   if (!r.document) {
     return finish({ diagnostics, sources, workspace, ownFiles, ...(site ? { site } : {}) });
   }
@@ -144,7 +137,7 @@ export async function checkWithStats(
     const problems = await batchProviderProblems(workflow.executors, dirname(resolve(file)));
     diagnostics.push(...located(doc, problems));
   }
-  diagnostics.push(...located(doc, unknownOverrides(params, workflow)));
+  const merged = await paramsInEffect(doc, workflow, options, diagnostics, sources);
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
   const base = {
     diagnostics,
@@ -153,6 +146,7 @@ export async function checkWithStats(
     ownFiles,
     workflow,
     executors,
+    params: merged,
     ...(site ? { site } : {}),
     ...(images ? { images } : {}),
   };
@@ -160,7 +154,7 @@ export async function checkWithStats(
   const c = compile(workflow, {
     workspace,
     executors,
-    params,
+    params: merged,
     outputRoots: site?.outputRoots ?? [],
     ownFiles,
     assumeInputs,
@@ -181,8 +175,27 @@ export async function checkWithStats(
 }
 
 /**
+ * The params files' values under the `--param` overrides, a later file winning; their problems
+ * (and those of the overrides) go to `diagnostics`.
+ */
+async function paramsInEffect(
+  doc: RawDocument,
+  workflow: Workflow,
+  options: CheckOptions,
+  diagnostics: Diagnostic[],
+  sources: Map<string, string>,
+): Promise<Record<string, ParamValue>> {
+  const params = options.params ?? {};
+  diagnostics.push(...located(doc, unknownOverrides(params, workflow)));
+  const fromFiles = await readParamsFiles(options.paramFiles ?? [], workflow, sources);
+  diagnostics.push(...fromFiles.diagnostics);
+  return { ...fromFiles.params, ...params };
+}
+
+/**
  * `--param` names the workflow does not declare: an error each, at its `params` (a misspelt
- * override silently running with the default is worse than no run).
+ * override silently running with the default is worse than no run); values of another type
+ * than the param's: an error each, at the param.
  */
 function unknownOverrides(
   overrides: Readonly<Record<string, ParamValue>>,
@@ -192,16 +205,20 @@ function unknownOverrides(
   const listed = declared.length === 0
     ? "; it declares none"
     : `; it declares ${declared.map((p) => `"${p}"`).join(", ")}`;
-  return Object.keys(overrides).filter((name) => !Object.hasOwn(workflow.params, name)).map(
-    (name) => {
+  return Object.entries(overrides).flatMap(([name, value]) => {
+    if (!Object.hasOwn(workflow.params, name)) {
       const hint = didYouMean(name, declared);
-      return error(
+      return [error(
         "unknown-param",
         declared.length > 0 ? ["params"] : [],
         `Cannot set --param "${name}": the workflow has no such param${hint || listed}`,
-      );
-    },
-  );
+      )];
+    }
+    const why = paramTypeProblem(value, workflow.params[name], workflow.paramTypes?.[name]);
+    return why === undefined
+      ? []
+      : [error("wrong-type", ["params", name], `Cannot set --param "${name}": ${why}`)];
+  });
 }
 
 /** The workflow file and the site file, absolute. */

@@ -38,8 +38,10 @@ export interface RunWorkflowOptions {
   readonly site?: string;
   /** The workspace directory. @default the workflow file's folder */
   readonly workspace?: string;
-  /** Param overrides. @default {} */
+  /** Param overrides (`--param`): they win over the params files. @default {} */
   readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Params files (`--params`), YAML, TOML or JSON; a later one wins. @default [] */
+  readonly paramFiles?: readonly string[];
   /** Run only what these targets need. @default all */
   readonly targets?: readonly string[];
   /** Tasks at once per executor. @default the executor's max_workers, else its cores */
@@ -164,6 +166,7 @@ async function compileForRun(
     ...(options.site !== undefined ? { site: options.site } : {}),
     ...(options.workspace !== undefined ? { workspace: options.workspace } : {}),
     params,
+    ...(options.paramFiles !== undefined ? { paramFiles: options.paramFiles } : {}),
   });
   const diagnostics = [...r.diagnostics].sort(compareDiagnostics);
   if (diagnostics.length > 0) {
@@ -372,7 +375,7 @@ async function planOrInterrupt(
       file: c.file,
       plan: c.plan,
       executors: c.executors,
-      params: options.params ?? {},
+      params: c.r.params ?? {},
       targets: options.targets ?? [],
       store,
       ...(options.noCache ? { noCache: true } : {}),
@@ -408,7 +411,7 @@ function replanning(
 ): Pick<RunOptions, "render" | "replan"> {
   let expansion = c.r.expansion;
   const { executors } = c;
-  const params = options.params ?? {};
+  const params = c.r.params ?? {};
   return {
     render: (task, attempt) => renderAttempt(c.workflow, expansion, task, attempt),
     replan: (known) => {

@@ -6,7 +6,14 @@
  */
 
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
-import type { Executor, Resources, Workflow } from "../dsl/model.ts";
+import type { App, Executor, Resources, Workflow } from "../dsl/model.ts";
+import {
+  type Capacity,
+  capacityOf,
+  type Grant,
+  grantResources,
+  type ScaledDown,
+} from "./resources.ts";
 import { compact } from "../dsl/compact.ts";
 import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.ts";
 import { ExpressionError, type Scope } from "./evaluate.ts";
@@ -95,8 +102,10 @@ export interface PlanTask {
   readonly benchmark?: string;
   /** Environment set for the task. */
   readonly env: Readonly<Record<string, string>>;
-  /** Resource needs: memory in bytes, walltime in seconds. */
+  /** Resources granted (see interpreter/resources.ts): memory in bytes, walltime in seconds. */
   readonly resources: Resources;
+  /** Where the task got less than the maximum it asked for: what it asked, what the executor has. */
+  readonly scaledDown?: { readonly cores?: ScaledDown; readonly memory?: ScaledDown };
   /** Retries after the first attempt. */
   readonly retries: number;
   /** Would it run, and why. */
@@ -248,6 +257,9 @@ class PlanBuilder {
   /** A checksum declared on a named file holds wherever the file is used. */
   readonly #declared = new Map<string, string>();
   readonly #executors: Record<string, Executor>;
+  readonly #capacities = new Map<string, Capacity>();
+  /** Resource problems reported, so a literal bound is reported once, not once per task. */
+  readonly #reported = new Set<string>();
 
   constructor(
     readonly w: Workflow,
@@ -267,7 +279,8 @@ class PlanBuilder {
     const ex = this.#executors[app.executor] ?? LOCAL_EXECUTOR;
     const inputs = this.#files(t, ex, "input");
     const outputs = this.#files(t, ex, "output");
-    const scope = taskScope(this.x, t, app, inputs.values, outputs.values, 1);
+    const grant = this.#grant(t, app, ex);
+    const scope = taskScope(this.x, t, grant.resources, inputs.values, outputs.values, 1);
     const rendered = render(t, app, scope, this.problems);
     return compact({
       id: t.id,
@@ -283,7 +296,8 @@ class PlanBuilder {
       stderr: rendered.stderr,
       benchmark: this.#benchmark(t, rendered.benchmark),
       env: rendered.env,
-      resources: app.resources,
+      resources: grant.resources,
+      scaledDown: grant.scaledDown,
       retries: app.retries,
       status: t.expandsAfter
         ? { action: "dynamic", reason: `expands after ${t.expandsAfter.app}` }
@@ -320,6 +334,23 @@ class PlanBuilder {
       }`,
     ));
     return undefined;
+  }
+
+  /** The resources a task gets on its executor; each problem is reported once per place and text. */
+  #grant(t: ExpandedTask, app: App, ex: Executor): Grant {
+    if (t.expandsAfter) return { resources: {} };
+    const problems: Problem[] = [];
+    let capacity = this.#capacities.get(ex.name);
+    if (!capacity) this.#capacities.set(ex.name, capacity = capacityOf(ex));
+    const scope = { ...baseScope(this.x), ...t.vars };
+    const grant = grantResources({ task: t.id, app, executor: ex }, scope, capacity, problems);
+    for (const p of problems) {
+      const k = `${p.path.join("\u0000")}\u0000${p.message}`;
+      if (this.#reported.has(k)) continue;
+      this.#reported.add(k);
+      this.problems.push(p);
+    }
+    return grant;
   }
 
   /** The plan of these tasks, with the transfers they need. */
@@ -513,7 +544,7 @@ function resourceValues(r: Resources): Record<string, Value> {
 function taskScope(
   x: Expansion,
   t: ExpandedTask,
-  app: Workflow["apps"][string],
+  resources: Resources,
   inputs: Record<string, Value>,
   outputs: Record<string, Value>,
   attempt: number,
@@ -523,7 +554,7 @@ function taskScope(
     ...t.vars,
     inputs,
     outputs,
-    resources: resourceValues(app.resources),
+    resources: resourceValues(resources),
     task: { id: t.id, label: t.id, attempt },
   };
 }
@@ -567,7 +598,7 @@ export function renderAttempt(
   const scope = taskScope(
     x,
     t,
-    app,
+    task.resources,
     values(task.inputs, t.inputs),
     values(task.outputs, t.outputs),
     attempt,

@@ -80,7 +80,7 @@ export async function planWorkflowFile(
         file,
         plan,
         executors,
-        params,
+        params: r.params ?? params,
         targets,
         store,
         noCache: options.noCache === true,

@@ -8,6 +8,7 @@
 import { visible } from "../dsl/visible.ts";
 import { safeDecode, workspaceRelative } from "./urls.ts";
 import type { Plan, PlanFile, PlanStatus, PlanSummary, PlanTask } from "./plan.ts";
+import { scaledDownText } from "./resources.ts";
 
 /** Options for {@linkcode renderPlanText}. */
 export interface TextOptions {
@@ -83,6 +84,9 @@ function taskBlock(
       ? `${t.deps.slice(0, 5).map(visible).join(", ")} and ${t.deps.length - 5} more`
       : t.deps.map(visible).join(", ");
     out.push(`    after ${shown}`);
+  }
+  for (const l of scaledDownText(t.resources, t.scaledDown, t.executor)) {
+    out.push(`    ${visible(l)}`);
   }
   if (t.scratch !== undefined) {
     out.push(

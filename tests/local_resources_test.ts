@@ -1,8 +1,8 @@
 /**
  * The local executor's accounting of cores and memory, end to end: an MPI
  * task holds ranks × cores, an executor's `memory` bounds what runs at once,
- * and a task needing exactly all of either runs (more is refused before it
- * starts, with both numbers). Tasks that must not overlap take one directory
+ * and a task needing exactly all of either runs (more is refused by the
+ * check, with both numbers). Tasks that must not overlap take one directory
  * with `mkdir` (atomic): the second of two running at once finds it taken
  * and fails, saying so.
  * @module
@@ -46,7 +46,7 @@ async function run(ws: string, wf: unknown): Promise<{ code: number; stderr: str
   return { code: out.code, stderr: decoder.decode(out.stderr) };
 }
 
-Deno.test("local run: an MPI task holds ranks × cores; one needing more than the executor has is refused", async () => {
+Deno.test("local run: an MPI task holds ranks × cores; one needing more than the executor has is a check error", async () => {
   await withTemp(async (ws) => {
     // Two tasks of 2 ranks on 2 cores: one at a time.
     const r = await run(ws, {
@@ -61,15 +61,16 @@ Deno.test("local run: an MPI task holds ranks × cores; one needing more than th
       executors: { local: { cores: 2 } },
       apps: { big: exclusive("big", { ranks: 3, cores: 1 }) },
     });
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(
-      r.stderr,
-      /^✗ big: Cannot run big: it needs 3 cores and executor "local" has 2$/m,
+    // Refused by the check, before anything runs, at the key that asks.
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr.split("\n")[0],
+      `${ws}/workflow.yaml:13:7: error[resources-exceed]: Cannot run "big" on executor "local": it needs at least 3 cores (3 ranks × 1) and it has 2`,
     );
   });
 });
 
-Deno.test("local run: an executor's memory bounds the tasks running at once; more than it has is refused", async () => {
+Deno.test("local run: an executor's memory bounds the tasks running at once; more than it has is a check error", async () => {
   await withTemp(async (ws) => {
     // 600 MiB each in 1 GiB: one at a time, however much memory the machine has.
     const r = await run(ws, {
@@ -84,10 +85,10 @@ Deno.test("local run: an executor's memory bounds the tasks running at once; mor
       executors: { local: { cores: 4, memory: "1GiB" } },
       apps: { big: exclusive("big", { memory: "1536MiB" }) },
     });
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(
-      r.stderr,
-      /^✗ big: Cannot run big: it needs 1\.5 GiB of memory and executor "local" has 1\.0 GiB$/m,
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr.split("\n")[0],
+      `${ws}/workflow.yaml:13:7: error[resources-exceed]: Cannot run "big" on executor "local": it needs at least 1.5 GiB of memory and it has 1.0 GiB`,
     );
   });
 });

@@ -50,7 +50,8 @@ export type Field =
   | "stdout"
   | "stderr"
   | "benchmark"
-  | "env";
+  | "env"
+  | "resources";
 
 /** One template-bearing field: its text, where it is, and what it belongs to. */
 export interface TemplateField {
@@ -104,6 +105,14 @@ export function* templateFields(w: Workflow): Generator<TemplateField> {
     }
     for (const [k, v] of Object.entries(app.env)) {
       yield { text: v, where: [...base, "env", k], field: "env", app };
+    }
+    for (const r of [app.resources.cores, app.resources.memory]) {
+      if (typeof r?.min === "string") {
+        yield { text: r.min, where: r.minWhere, field: "resources", app };
+      }
+      if (typeof r?.max === "string" && r.max !== r.min) {
+        yield { text: r.max, where: r.maxWhere, field: "resources", app };
+      }
     }
   }
 }

@@ -30,6 +30,7 @@ const ROOTS_BY_FIELD: Record<Field, readonly string[]> = {
   stdout: ["params", "files", "inputs", "outputs", "resources", "task"],
   stderr: ["params", "files", "inputs", "outputs", "resources", "task"],
   env: ["params", "files", "inputs", "outputs", "resources", "task"],
+  resources: ["params", "files"],
 };
 
 const ALL_ROOTS = ["params", "files", "inputs", "outputs", "resources", "task", "apps"];
@@ -187,6 +188,9 @@ function scopeWhy(root: string, field: Field): string {
   }
   if (field === "inputs" || field === "outputs" || field === "id") {
     return `${field === "id" ? "task ids are" : `${field} are`} resolved before ${root} exist`;
+  }
+  if (field === "resources") {
+    return "resources are granted before a task's files exist; use params, files or for_each variables";
   }
   return `${root} is not available here`;
 }

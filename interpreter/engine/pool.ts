@@ -13,6 +13,7 @@ import type { BatchProvider } from "../../providers/batch/types.ts";
 import { formatBytes } from "../format.ts";
 import type { PlanTask } from "../plan.ts";
 import type { Node } from "./types.ts";
+import { type Capacity, capacityOf } from "../resources.ts";
 
 /** What a task holds while it runs. */
 export interface Need {
@@ -31,7 +32,7 @@ export function needOf(task: PlanTask): Need {
 }
 
 /** What is free on an executor now. */
-interface Capacity {
+interface Free {
   slots: number;
   cores: number;
   memory: number;
@@ -46,8 +47,8 @@ export class ResourcePool {
   readonly #providers: ReadonlyMap<string, BatchProvider>;
   readonly #jobs: number | undefined;
   readonly #oneAtATime = new Map<string, boolean>();
-  readonly #free = new Map<string, Capacity>();
-  readonly #full = new Map<string, { cores: number; memory: number }>();
+  readonly #free = new Map<string, Free>();
+  readonly #full = new Map<string, Capacity>();
 
   /** A pool over `executors`; `jobs` bounds the tasks at once of every executor. */
   constructor(
@@ -60,22 +61,18 @@ export class ResourcePool {
     this.#jobs = jobs;
   }
 
-  /** All the cores and memory of an executor (this machine's, unless the executor says). */
-  full(name: string): { cores: number; memory: number } {
+  /**
+   * All the cores and memory of an executor, as the plan granted from them (this machine's for
+   * the local provider, unless the executor says; no bound for others that do not say).
+   */
+  full(name: string): Capacity {
     let f = this.#full.get(name);
-    if (!f) {
-      const ex = this.#executors[name]!;
-      f = {
-        cores: ex.cores ?? navigator.hardwareConcurrency,
-        memory: ex.memory ?? Deno.systemMemoryInfo().total,
-      };
-      this.#full.set(name, f);
-    }
+    if (!f) this.#full.set(name, f = capacityOf(this.#executors[name]!));
     return f;
   }
 
   /** What is free on an executor now. */
-  free(name: string): Readonly<Capacity> {
+  free(name: string): Readonly<Free> {
     let c = this.#free.get(name);
     if (!c) {
       c = this.#initial(name);
@@ -84,7 +81,7 @@ export class ResourcePool {
     return c;
   }
 
-  #initial(name: string): Capacity {
+  #initial(name: string): Free {
     const ex = this.#executors[name]!;
     const provider = this.#providers.get(name);
     // A scheduler accounts cores and memory itself; ferry only bounds the jobs it keeps queued
@@ -96,7 +93,8 @@ export class ResourcePool {
     }
     const full = this.full(name);
     return {
-      slots: this.#jobs ?? ex.maxWorkers ?? full.cores,
+      slots: this.#jobs ?? ex.maxWorkers ??
+        (Number.isFinite(full.cores) ? full.cores : navigator.hardwareConcurrency),
       cores: full.cores,
       memory: full.memory,
     };
@@ -147,7 +145,7 @@ export class ResourcePool {
   }
 
   #add(task: PlanTask, sign: 1 | -1): void {
-    const c = this.free(task.executor) as Capacity;
+    const c = this.free(task.executor) as Free;
     const need = needOf(task);
     c.slots += sign;
     c.cores += sign * need.cores;
