@@ -19,6 +19,7 @@ import { fileForms, outputsInWorkspace, ownFilesNotOutputs, validUrls } from "./
 import { forEachLists } from "./rules/for_each.ts";
 import { checkQuantities } from "./rules/quantities.ts";
 import { functionModules } from "./rules/function_module.ts";
+import { scriptFiles } from "./rules/script_file.ts";
 import { redirectsToOutputs } from "./rules/redirects.ts";
 import { checkExecutors } from "./rules/staging_rules.ts";
 import { quotedSubstitutions } from "./rules/shell_quotes.ts";
@@ -38,6 +39,7 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   ownFilesNotOutputs,
   forEachLists,
   functionModules,
+  scriptFiles,
   redirectsToOutputs,
   quotedSubstitutions,
   snakemakePlaceholders,

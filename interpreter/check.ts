@@ -65,6 +65,8 @@ export interface CheckResult {
   readonly workspace: string;
   /** The workflow file and the site file, absolute: no output may overwrite them. */
   readonly ownFiles: readonly OwnFile[];
+  /** The workflow file's folder, absolute: `script:` and `permissions:` paths start there. */
+  readonly baseDir?: string;
 }
 
 function loadDiagnostics(file: string, r: LoadResult): Diagnostic[] {
@@ -137,11 +139,13 @@ export async function checkWithStats(
   }
   diagnostics.push(...located(doc, unknownOverrides(params, workflow)));
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
+  const baseDir = dirname(resolve(file));
   const base = {
     diagnostics,
     sources,
     workspace,
     ownFiles,
+    baseDir,
     workflow,
     executors,
     ...(site ? { site } : {}),
@@ -155,6 +159,7 @@ export async function checkWithStats(
     ownFiles,
     assumeInputs,
     stats,
+    baseDir,
   });
   diagnostics.push(...located(doc, c.problems));
   const planned = c.plan && c.linked && !diagnostics.some((d) => d.severity === "error");

@@ -32,6 +32,8 @@ export interface CompileOptions {
   readonly known?: ReadonlyMap<string, readonly FileValue[]>;
   /** Files' metadata seen so far in this plan or run. @default a new, empty cache */
   readonly stats?: StatCache;
+  /** The workflow file's folder: `script:` and `permissions:` paths start there. @default workspace */
+  readonly baseDir?: string;
 }
 
 /** What compiling gives: each phase's result as far as it got, and the problems of all. */
@@ -59,6 +61,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     assumeInputs = false,
     known,
     stats,
+    baseDir,
   } = options;
   const expansion = expand(workflow, {
     workspace,
@@ -82,7 +85,11 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
   });
   for (const p of linked.problems) problems.push(p);
   if (hasError(problems)) return { expansion, linked, problems };
-  const built = buildPlan(workflow, expansion, linked, { workspace, executors });
+  const built = buildPlan(workflow, expansion, linked, {
+    workspace,
+    executors,
+    ...(baseDir !== undefined ? { baseDir } : {}),
+  });
   for (const p of built.problems) problems.push(p);
   return { expansion, linked, plan: built.plan, problems };
 }

@@ -6,7 +6,7 @@
  */
 
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
-import type { Executor, Resources, Workflow } from "../dsl/model.ts";
+import type { Executor, ParamValue, Resources, Workflow } from "../dsl/model.ts";
 import { compact } from "../dsl/compact.ts";
 import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.ts";
 import { ExpressionError, type Scope } from "./evaluate.ts";
@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { join, posix, relative } from "node:path";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
+import { grantOf, scriptRun, type ScriptRunContext, scriptRunContext } from "./script_run.ts";
 
 /** One input or output file of a planned task. */
 export interface PlanFile {
@@ -178,6 +179,8 @@ export interface BuildPlanOptions {
   readonly executors: Readonly<Record<string, Executor>>;
   /** Restrict to these tasks (indices) and what they need. @default all */
   readonly only?: ReadonlySet<number>;
+  /** The workflow file's folder: `script:` and `permissions:` paths start there. @default workspace */
+  readonly baseDir?: string;
 }
 
 /** Staging actions that can fetch but not upload. */
@@ -228,6 +231,7 @@ class PlanBuilder {
   /** A checksum declared on a named file holds wherever the file is used. */
   readonly #declared = new Map<string, string>();
   readonly #executors: Record<string, Executor>;
+  readonly #scripts: ScriptRunContext;
 
   constructor(
     readonly w: Workflow,
@@ -235,6 +239,8 @@ class PlanBuilder {
     readonly options: BuildPlanOptions,
   ) {
     this.#executors = { local: LOCAL_EXECUTOR, ...options.executors };
+    const params = x.params as Readonly<Record<string, ParamValue>>;
+    this.#scripts = scriptRunContext(options.baseDir ?? options.workspace, params);
     for (const [name, spec] of Object.entries(w.files)) {
       const url = x.files[name];
       if (spec.checksum !== undefined && url !== undefined) this.#declared.set(url, spec.checksum);
@@ -248,7 +254,7 @@ class PlanBuilder {
     const inputs = this.#files(t, ex, "input");
     const outputs = this.#files(t, ex, "output");
     const scope = taskScope(this.x, t, app, inputs.values, outputs.values, 1);
-    const rendered = render(t, app, scope, this.problems);
+    const rendered = render(t, app, scope, this.problems, this.#scripts);
     return compact({
       id: t.id,
       app: t.app,
@@ -525,7 +531,9 @@ export function renderAttempt(
     attempt,
   );
   const r = render(t, app, scope, []);
-  return compact<AttemptRendering>({ run: r.run, env: r.env, stdout: r.stdout, stderr: r.stderr });
+  // A script's path and permissions do not change between attempts (nor may they use the attempt).
+  const run = app.run?.kind === "command" || app.run?.kind === "shell" ? r.run : task.run;
+  return compact<AttemptRendering>({ run, env: r.env, stdout: r.stdout, stderr: r.stderr });
 }
 
 function render(
@@ -533,6 +541,7 @@ function render(
   app: Workflow["apps"][string],
   taskScope: Scope,
   problems: Problem[],
+  scripts?: ScriptRunContext,
 ) {
   let scope = taskScope;
   const base = ["apps", t.app];
@@ -561,7 +570,7 @@ function render(
   }
   return {
     label,
-    run: renderRunAt(app, scope, attempt),
+    run: renderRunAt(app, scope, attempt, scripts && { scripts, problems, taskId: t.id }),
     stdout: app.stdout !== undefined
       ? attempt([...base, "stdout"], app.stdout, () => renderText(app.stdout!, scope))
       : undefined,
@@ -577,6 +586,7 @@ function renderRunAt(
   app: Workflow["apps"][string],
   scope: Scope,
   attempt: <T>(where: (string | number)[], text: string, f: () => T) => T | undefined,
+  files?: { scripts: ScriptRunContext; problems: Problem[]; taskId: string },
 ): RenderedRun | undefined {
   const run = app.run;
   const base = ["apps", app.name];
@@ -592,7 +602,16 @@ function renderRunAt(
   if (run?.kind === "shell") {
     return attempt([...base, "shell"], run.script, () => renderRun(app, scope));
   }
-  return run;
+  if (run?.kind === "script") {
+    const path = attempt([...base, "script"], run.path, () => renderText(run.path, scope));
+    if (path === undefined || files === undefined) return undefined;
+    const r = scriptRun(app, path, files.scripts, files.taskId);
+    if ("kind" in r) return r;
+    files.problems.push(r);
+    return undefined;
+  }
+  const permissions = files && grantOf(app.permissions, files.scripts.baseDir);
+  return run && permissions ? { ...run, permissions } : run;
 }
 
 /** Counts of a plan's tasks and transfers, for its summary. */

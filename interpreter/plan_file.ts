@@ -104,6 +104,11 @@ export function planForTargets(
   if (targets.length === 0) return { ok: true, plan: r.plan };
   const t = resolveTargets(targets, r.expansion, r.linked, r.workspace);
   if (!t.ok) return t;
-  const only = { workspace: r.workspace, executors: r.executors ?? {}, only: t.tasks };
+  const only = {
+    workspace: r.workspace,
+    executors: r.executors ?? {},
+    only: t.tasks,
+    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
+  };
   return { ok: true, plan: buildPlan(r.workflow, r.expansion, r.linked, only).plan };
 }

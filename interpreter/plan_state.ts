@@ -87,13 +87,19 @@ export function compileKnown(
     outputRoots: r.site?.outputRoots ?? [],
     ownFiles: r.ownFiles,
     known,
+    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
   });
   const error = c.problems.find((p) => p.severity === "error");
   if (error || !c.plan || !c.linked) return error?.message ?? "the plan could not be built";
   if (o.targets.length === 0) return { plan: c.plan, expansion: c.expansion };
   const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
   if (!t.ok) return t.message;
-  const only = { workspace: r.workspace, executors: o.executors, only: t.tasks };
+  const only = {
+    workspace: r.workspace,
+    executors: o.executors,
+    only: t.tasks,
+    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
+  };
   return { plan: buildPlan(workflow, c.expansion, c.linked, only).plan, expansion: c.expansion };
 }
 

@@ -46,6 +46,7 @@ export type Field =
   | "label"
   | "command"
   | "shell"
+  | "script"
   | "stdout"
   | "stderr"
   | "env";
@@ -89,6 +90,9 @@ export function* templateFields(w: Workflow): Generator<TemplateField> {
     }
     if (run?.kind === "shell") {
       yield { text: run.script, where: [...base, "shell"], field: "shell", app };
+    }
+    if (run?.kind === "script") {
+      yield { text: run.path, where: [...base, "script"], field: "script", app };
     }
     if (app.stdout !== undefined) {
       yield { text: app.stdout, where: [...base, "stdout"], field: "stdout", app };

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
 import type { BatchProvider } from "../../providers/batch/types.ts";
 import {
@@ -25,6 +25,7 @@ import type { AttemptRendering, PlanFile, PlanTask } from "../plan.ts";
 import type { Stager } from "../stager.ts";
 import type { NewEvent } from "../events.ts";
 import type { TaskOutcome } from "./types.ts";
+import { type FerryTask, ferryTask } from "../script_task.ts";
 
 /** What the runner needs of the run. */
 export interface AttemptContext {
@@ -162,6 +163,9 @@ export class AttemptRunner {
       ...(fn ? { results: this.#c.resultsOf(task.deps) } : {}),
     });
     const env = fn ? spec.env : { ...spec.env, ...this.#resultsEnv(task, at.paths.root) };
+    if (task.run?.kind === "script") {
+      writeTaskFile(spec.env.FERRY_TASK!, ferryTask(task, spec));
+    }
     return provider.execute({
       ...spec,
       env,
@@ -199,6 +203,12 @@ export class AttemptRunner {
     const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     return bad ? (bad.reason as Error).message : undefined;
   }
+}
+
+/** A script task's FERRY_TASK file, in the attempt's directory (made here if need be). */
+function writeTaskFile(path: string, task: FerryTask): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  Deno.writeTextFileSync(path, JSON.stringify(task, null, 2) + "\n");
 }
 
 /** Inputs whose rule says `check: true` must exist on the node before the task starts. */

@@ -11,7 +11,46 @@ import type { Resources } from "../../dsl/model.ts";
 export type RenderedRun =
   | { readonly kind: "command"; readonly argv: readonly string[] }
   | { readonly kind: "shell"; readonly script: string }
-  | { readonly kind: "function"; readonly module: string; readonly export: string };
+  | {
+    readonly kind: "function";
+    readonly module: string;
+    readonly export: string;
+    /** What the app's `permissions:` adds to what ferry derives (paths absolute). */
+    readonly permissions?: DenoPermissions;
+  }
+  | {
+    readonly kind: "script";
+    /** The script file, absolute. */
+    readonly path: string;
+    /** The program (argv) that runs it, or `deno`: the provider's Deno, with `permissions`. */
+    readonly interpreter: "deno" | readonly string[];
+    /** The params in effect (the script finds them in its FERRY_TASK file). */
+    readonly params: Readonly<Record<string, unknown>>;
+    /** The input and output slots written as lists: lists in the FERRY_TASK file, even of one. */
+    readonly lists: { readonly inputs: readonly string[]; readonly outputs: readonly string[] };
+    /** What the app's `permissions:` adds to what ferry derives (paths absolute). */
+    readonly permissions?: DenoPermissions;
+  };
+
+/**
+ * What the Deno process of a task (a function, a Deno script) may do: the lists of Deno's
+ * `--allow-read`, `--allow-write`, ... (an empty list grants nothing), or `all` (`-A`). Also what
+ * an app's `permissions:` adds, paths made absolute.
+ */
+export interface DenoPermissions {
+  /** More paths it may read. */
+  readonly read: readonly string[];
+  /** More paths it may write. */
+  readonly write: readonly string[];
+  /** Hosts it may reach. */
+  readonly net: readonly string[];
+  /** More environment variables it may read. */
+  readonly env: readonly string[];
+  /** Programs it may start. */
+  readonly run: readonly string[];
+  /** Every permission (`-A`). */
+  readonly all: boolean;
+}
 
 /** One attempt of one task, ready to run. */
 export interface JobSpec {
@@ -40,6 +79,11 @@ export interface JobSpec {
   readonly resources: Resources;
   /** Shell lines run first, on the node (`worker_init`). */
   readonly workerInit?: string;
+  /**
+   * What a function's or Deno script's process may do. Absent: everything (`-A`), for calls
+   * `submit()` hands over (their arguments are values, not declared files).
+   */
+  readonly permissions?: DenoPermissions;
   /** For function apps: the call (arguments, and where to write the JSON result). */
   readonly call?: {
     readonly args?: unknown;
