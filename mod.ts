@@ -97,6 +97,7 @@ export { cleanWorkspace } from "./interpreter/clean.ts";
 export { renderCleanText } from "./interpreter/render_clean.ts";
 export type {
   BatchProvider,
+  DenoPermissions,
   JobResult,
   JobSpec,
   NodeTransfer,
@@ -132,6 +133,7 @@ export type {
   FileObject,
   FileSpec,
   FilesSpec,
+  PermissionsSpec,
   ResourcesSpec,
   WorkflowOptions,
 } from "./dsl/builder.ts";

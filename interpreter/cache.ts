@@ -21,6 +21,7 @@ import { leftBehind } from "./stale.ts";
 import { createHash } from "node:crypto";
 import { canonical, sha256 } from "./canonical.ts";
 import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { App, Executor, Workflow } from "../dsl/model.ts";
 import type { PlanFile, PlanStatus, PlanTask } from "./plan.ts";
 import type { Hashed, OutputRecord, StateStore, SuccessRecord } from "./state.ts";
@@ -630,6 +631,8 @@ function why(before: KeyParts, now: KeyParts): string {
 
 /** Relative specifiers a module imports or re-exports, statically or with `import("...")`. */
 const LOCAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"'\n]+)["']/g;
+/** The same, and absolute paths and file URLs. */
+const FILE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["']((?:\.{1,2}\/|\/|file:\/\/)[^"'\n]+)["']/g;
 
 /**
  * The content hash of a function's module and of every local module it imports, recursively (a
@@ -643,10 +646,12 @@ export function moduleClosureHash(entry: string): string {
 }
 
 /**
- * A module and every local module it imports, recursively: absolute path → sha256 of its text
+ * A module and every local module it imports by a relative specifier (with `absolute`, also by
+ * an absolute path or a file URL), recursively: absolute path → sha256 of its text
  * (`unreadable` for one that cannot be read).
  */
-export function moduleClosure(entry: string): Map<string, string> {
+export function moduleClosure(entry: string, absolute = false): Map<string, string> {
+  const specifiers = absolute ? FILE_IMPORT : LOCAL_IMPORT;
   const seen = new Map<string, string>();
   const visit = (path: string) => {
     if (seen.has(path)) return;
@@ -658,7 +663,10 @@ export function moduleClosure(entry: string): Map<string, string> {
       return;
     }
     seen.set(path, sha256(text));
-    for (const m of text.matchAll(LOCAL_IMPORT)) visit(resolve(dirname(path), m[1]!));
+    for (const m of text.matchAll(specifiers)) {
+      const spec = m[1]!;
+      visit(spec.startsWith("file:") ? fileURLToPath(spec) : resolve(dirname(path), spec));
+    }
   };
   visit(entry);
   return seen;

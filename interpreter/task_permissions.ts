@@ -45,7 +45,7 @@ export function taskPermissions(
     code = moduleFiles(run.module);
     env = RUNNER_ENV;
   } else if (run?.kind === "script" && run.interpreter === "deno") {
-    code = [...moduleClosure(run.path).keys()];
+    code = moduleFiles(run.path);
     env = SCRIPT_ENV;
     write = ["."];
   } else {
@@ -63,10 +63,22 @@ export function taskPermissions(
   };
 }
 
-/** The local files of a function's module graph (the module as a path or a file URL). */
+/**
+ * The local files of a module's graph (the module as a path or a file URL): what Deno must read
+ * to load it. Those found by relative or absolute paths and file URLs; a file an import map
+ * names is added with `permissions: { read }`. Found once per module and process.
+ */
 function moduleFiles(module: string): string[] {
   const path = module.startsWith("file:") ? localPath(module) : module;
   if (path === undefined) return []; // a remote module: loading it needs no read permission
   if (!path.startsWith("/")) return [module]; // as the plan names it (not resolved yet)
-  return [...moduleClosure(path).keys()];
+  let files = graphs.get(path);
+  if (files === undefined) {
+    files = [...moduleClosure(path, true).keys()];
+    graphs.set(path, files);
+  }
+  return files;
 }
+
+/** Module graphs found so far, by their entry. */
+const graphs = new Map<string, string[]>();

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { Resources } from "../../dsl/model.ts";
+import type { Permissions, Resources } from "../../dsl/model.ts";
+import type { ScriptInterpreter } from "../../dsl/script_interpreter.ts";
 
 /** What a task runs, with every expression substituted (the interpreter renders it). */
 export type RenderedRun =
@@ -23,7 +24,7 @@ export type RenderedRun =
     /** The script file, absolute. */
     readonly path: string;
     /** The program (argv) that runs it, or `deno`: the provider's Deno, with `permissions`. */
-    readonly interpreter: "deno" | readonly string[];
+    readonly interpreter: ScriptInterpreter;
     /** The params in effect (the script finds them in its FERRY_TASK file). */
     readonly params: Readonly<Record<string, unknown>>;
     /** The input and output slots written as lists: lists in the FERRY_TASK file, even of one. */
@@ -35,22 +36,9 @@ export type RenderedRun =
 /**
  * What the Deno process of a task (a function, a Deno script) may do: the lists of Deno's
  * `--allow-read`, `--allow-write`, ... (an empty list grants nothing), or `all` (`-A`). Also what
- * an app's `permissions:` adds, paths made absolute.
+ * an app's `permissions:` adds, paths made absolute. The model's type: the same fields.
  */
-export interface DenoPermissions {
-  /** More paths it may read. */
-  readonly read: readonly string[];
-  /** More paths it may write. */
-  readonly write: readonly string[];
-  /** Hosts it may reach. */
-  readonly net: readonly string[];
-  /** More environment variables it may read. */
-  readonly env: readonly string[];
-  /** Programs it may start. */
-  readonly run: readonly string[];
-  /** Every permission (`-A`). */
-  readonly all: boolean;
-}
+export type DenoPermissions = Permissions;
 
 /** One attempt of one task, ready to run. */
 export interface JobSpec {
