@@ -105,6 +105,7 @@ export type {
   Outcome,
 } from "./providers/batch/types.ts";
 export type { LocalProviderOptions } from "./providers/batch/local.ts";
+export type { ScriptInterpreter } from "./dsl/script_interpreter.ts";
 export { localProvider } from "./providers/batch/local.ts";
 export type {
   FetchRequest,

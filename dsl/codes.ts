@@ -61,6 +61,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "invalid-quantity": "a memory size or walltime does not parse",
   "missing-module": "a function app's module file does not exist",
   "missing-script": "a script app's file does not exist",
+  "unused-permissions":
+    "an app that runs no Deno process (a command, a shell or a non-Deno script) has permissions (warning)",
   "unknown-interpreter":
     "a script app's file has neither a known extension (.py, .R, .sh, .jl, .ts, ...) nor a #! line",
   "unknown-provider": "an executor's batch provider is neither built in nor a module path",

@@ -20,6 +20,7 @@ import { forEachLists } from "./rules/for_each.ts";
 import { checkQuantities } from "./rules/quantities.ts";
 import { functionModules } from "./rules/function_module.ts";
 import { scriptFiles } from "./rules/script_file.ts";
+import { unusedPermissions } from "./rules/permissions.ts";
 import { redirectsToOutputs } from "./rules/redirects.ts";
 import { checkExecutors } from "./rules/staging_rules.ts";
 import { quotedSubstitutions } from "./rules/shell_quotes.ts";
@@ -40,6 +41,7 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   forEachLists,
   functionModules,
   scriptFiles,
+  unusedPermissions,
   redirectsToOutputs,
   quotedSubstitutions,
   snakemakePlaceholders,
