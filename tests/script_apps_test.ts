@@ -95,7 +95,7 @@ Deno.test("script apps: a Python script reads its inputs, params and bindings fr
   });
 });
 
-Deno.test("script apps: the script's content is in the cache key: an edit re-runs its tasks, a touch does not, nor does a param change", async () => {
+Deno.test("script apps: the script's content is in the cache key: an edit re-runs its tasks, a touch does not; a param only the script reads is in it too", async () => {
   await withTemp(async (ws) => {
     const wf = await setUp(ws);
     assert.equal((await ferryRun([wf])).code, 0);
@@ -214,5 +214,37 @@ Deno.test("script apps: hostile names of scripts and inputs reach the script as 
     }).output();
     assert.equal(new TextDecoder().decode(bash.stdout), join(ws, "scripts", `${hostile}.py`));
     assert.equal(await exists(join(ws, "PWNED")), false);
+  });
+});
+
+Deno.test("script apps: each attempt gets its own FERRY_TASK file, which says which attempt it is", async () => {
+  await withTemp(async (ws) => {
+    await write(
+      join(ws, "flaky.py"),
+      [
+        PY_TASK,
+        "import sys",
+        "if task.attempt < 2: sys.exit(3)",
+        "open(task.outputs.o, 'w').write(f'attempt {task.attempt} of {task.retries + 1}\\n')",
+        "",
+      ].join("\n"),
+    );
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "retry",
+      apps: { flaky: { outputs: { o: "o.txt" }, retries: 1, script: "flaky.py" } },
+    });
+    const r = await ferryRun([wf]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await Deno.readTextFile(join(ws, "o.txt")), "attempt 2 of 2\n");
+    const dir = join(
+      runDirOf(r),
+      "tasks",
+      [...Deno.readDirSync(join(runDirOf(r), "tasks"))][0]!.name,
+    );
+    const attempts = [1, 2].map((n) =>
+      JSON.parse(Deno.readTextFileSync(join(dir, `attempt-${n}`, "task.json"))).attempt
+    );
+    assert.deepEqual(attempts, [1, 2]);
   });
 });
