@@ -70,6 +70,15 @@ export function scriptInterpreter(path: string): InterpreterResult {
   };
 }
 
+/** The sentence for a script without an interpreter, as `path` is written. */
+export function interpreterMessage(
+  path: string,
+  found: Extract<InterpreterResult, { ok: false }>,
+): string {
+  const action = found.code === "missing-script" ? "find script" : "run script";
+  return `Cannot ${action} "${path}": ${found.why}`;
+}
+
 /** The first bytes of a file (a `#!` line is read from at most 256 of them, as Linux does). */
 function readHead(path: string): Uint8Array {
   const f = Deno.openSync(path);

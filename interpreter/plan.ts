@@ -586,7 +586,7 @@ function renderRunAt(
   app: Workflow["apps"][string],
   scope: Scope,
   attempt: <T>(where: (string | number)[], text: string, f: () => T) => T | undefined,
-  files?: { scripts: ScriptRunContext; problems: Problem[]; taskId: string },
+  ctx?: { scripts: ScriptRunContext; problems: Problem[]; taskId: string },
 ): RenderedRun | undefined {
   const run = app.run;
   const base = ["apps", app.name];
@@ -604,13 +604,12 @@ function renderRunAt(
   }
   if (run?.kind === "script") {
     const path = attempt([...base, "script"], run.path, () => renderText(run.path, scope));
-    if (path === undefined || files === undefined) return undefined;
-    const r = scriptRun(app, path, files.scripts, files.taskId);
-    if ("kind" in r) return r;
-    files.problems.push(r);
-    return undefined;
+    if (path === undefined || ctx === undefined) return undefined;
+    const r = scriptRun(app, path, ctx.scripts, ctx.taskId);
+    if (r.problem) ctx.problems.push(r.problem);
+    return r.run;
   }
-  const permissions = files && grantOf(app.permissions, files.scripts.baseDir);
+  const permissions = ctx && grantOf(app.permissions, ctx.scripts.baseDir);
   return run && permissions ? { ...run, permissions } : run;
 }
 

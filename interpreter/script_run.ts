@@ -8,7 +8,11 @@
 import { resolve } from "node:path";
 import { error, type Problem } from "../dsl/diagnostic.ts";
 import type { App, ParamValue, Permissions } from "../dsl/model.ts";
-import { type InterpreterResult, scriptInterpreter } from "../dsl/script_interpreter.ts";
+import {
+  interpreterMessage,
+  type InterpreterResult,
+  scriptInterpreter,
+} from "../dsl/script_interpreter.ts";
 import type { DenoPermissions, RenderedRun } from "../providers/batch/types.ts";
 
 /** What rendering a script run needs besides the task's scope. */
@@ -38,7 +42,7 @@ export function scriptRun(
   path: string,
   ctx: ScriptRunContext,
   taskId: string,
-): RenderedRun | Problem {
+): { readonly run?: RenderedRun; readonly problem?: Problem } {
   const abs = resolve(ctx.baseDir, path);
   let found = ctx.interpreters.get(abs);
   if (found === undefined) {
@@ -46,15 +50,11 @@ export function scriptRun(
     ctx.interpreters.set(abs, found);
   }
   if (!found.ok) {
-    const action = found.code === "missing-script" ? "find script" : "run script";
-    return error(
-      found.code,
-      ["apps", app.name, "script"],
-      `Cannot ${action} "${path}": ${found.why} (in task ${taskId})`,
-    );
+    const message = `${interpreterMessage(path, found)} (in task ${taskId})`;
+    return { problem: error(found.code, ["apps", app.name, "script"], message) };
   }
   const permissions = grantOf(app.permissions, ctx.baseDir);
-  return {
+  const run: RenderedRun = {
     kind: "script",
     path: abs,
     interpreter: found.interpreter,
@@ -62,6 +62,7 @@ export function scriptRun(
     lists: { inputs: listSlots(app.inputs), outputs: listSlots(app.outputs) },
     ...(permissions ? { permissions } : {}),
   };
+  return { run };
 }
 
 /** The names of the slots written as lists. */

@@ -2,7 +2,7 @@
 
 import { resolve } from "node:path";
 import { error, type Problem } from "../diagnostic.ts";
-import { scriptInterpreter } from "../script_interpreter.ts";
+import { interpreterMessage, scriptInterpreter } from "../script_interpreter.ts";
 import type { WorkflowRule } from "./_context.ts";
 
 /** `script: scripts/plot.py`: the file exists and names its interpreter (paths without expressions). */
@@ -23,7 +23,5 @@ export function scriptProblem(
   where: readonly (string | number)[],
 ): Problem | undefined {
   const r = scriptInterpreter(resolve(baseDir, path));
-  if (r.ok) return undefined;
-  const action = r.code === "missing-script" ? "find script" : "run script";
-  return error(r.code, where, `Cannot ${action} "${path}": ${r.why}`);
+  return r.ok ? undefined : error(r.code, where, interpreterMessage(path, r));
 }
