@@ -6,7 +6,7 @@
  */
 
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Diagnostic } from "../dsl/diagnostic.ts";
 import type { Executor } from "../dsl/model.ts";
 import { type CheckOptions, type CheckResult, checkWithStats } from "./check.ts";
@@ -47,6 +47,8 @@ export type PlanFileResult =
       readonly executors: Readonly<Record<string, Executor>>;
       /** The workspace directory used. */
       readonly workspace: string;
+      /** The workflow file's folder (function modules are relative to it). */
+      readonly baseDir: string;
     }
   );
 
@@ -87,7 +89,8 @@ export async function planWorkflowFile(
       store.close();
     }
   }
-  return { kind: "planned", plan, executors, workspace: r.workspace, ...shown };
+  const baseDir = r.baseDir ?? dirname(resolve(file));
+  return { kind: "planned", plan, executors, workspace: r.workspace, baseDir, ...shown };
 }
 
 /**

@@ -163,6 +163,9 @@ for (const provider of ["slurm", "pbs", "lsf", "htcondor"]) {
         ) {
           assert.ok(all.includes(needle), needle);
         }
+        // The function's module as the run gives it: absolute, and readable by the task.
+        assert.ok(all.includes(` file://${join(ws, "fns.ts")} write <`), all);
+        assert.ok(all.includes(`,${join(ws, "fns.ts")} --allow-write=.,`), all);
       });
     },
   });
