@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 import { bashQuote } from "../providers/_shared/shell.ts";
+import { haveService } from "./_services.ts";
 import { Ajv2020 } from "../deps/ajv.ts";
 import ferryTaskSchema from "../schemas/ferry-task.schema.json" with { type: "json" };
 
@@ -247,4 +248,41 @@ Deno.test("script apps: each attempt gets its own FERRY_TASK file, which says wh
     );
     assert.deepEqual(attempts, [1, 2]);
   });
+});
+
+const HAVE_R = haveService("R", ["Rscript"]);
+
+Deno.test({
+  name: "script apps: an R script reads its task with jsonlite, as the guide shows",
+  ignore: !HAVE_R,
+  fn: () =>
+    withTemp(async (ws) => {
+      await write(join(ws, "data", "a.txt"), "1\n2\n3\n");
+      await write(
+        join(ws, "scripts", "count.R"),
+        [
+          'task <- jsonlite::read_json(Sys.getenv("FERRY_TASK"))',
+          "n <- length(readLines(task$inputs$texts[[1]]))",
+          "cat(task$bindings$s, n * task$params$factor, unlist(task$params$tags), '\\n',",
+          "  file = task$outputs$n)",
+          "",
+        ].join("\n"),
+      );
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "r",
+        params: { factor: 10, tags: ["x", "y"] },
+        apps: {
+          count: {
+            for_each: { s: ["a"] },
+            inputs: { texts: ["data/${{ s }}.txt"] },
+            outputs: { n: "out/${{ s }}.n" },
+            script: "scripts/count.R",
+          },
+        },
+      });
+      const r = await ferryRun([wf]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await Deno.readTextFile(join(ws, "out", "a.n")), "a 30 x y \n");
+    }),
 });
