@@ -100,6 +100,7 @@ export { cleanWorkspace } from "./interpreter/clean.ts";
 export { renderCleanText } from "./interpreter/render_clean.ts";
 export type {
   BatchProvider,
+  DenoPermissions,
   JobContainer,
   JobResult,
   JobSpec,
@@ -110,6 +111,7 @@ export type {
   Usage,
 } from "./providers/batch/types.ts";
 export type { LocalProviderOptions } from "./providers/batch/local.ts";
+export type { ScriptInterpreter } from "./dsl/script_interpreter.ts";
 export { localProvider } from "./providers/batch/local.ts";
 export type {
   FetchRequest,
@@ -138,6 +140,7 @@ export type {
   FileObject,
   FileSpec,
   FilesSpec,
+  PermissionsSpec,
   ResourcesSpec,
   WorkflowOptions,
 } from "./dsl/builder.ts";

@@ -105,7 +105,13 @@ async function plan(
   else io.stdout(renderPlan(r.plan, opts.format, io.color));
   if (opts.showScripts) {
     const { renderJobScripts } = await import("../interpreter/show_scripts.ts");
-    const text = await renderJobScripts(r.plan, r.executors, r.workspace);
+    const { resolveModules } = await import("../interpreter/resolve_modules.ts");
+    // Exactly as `ferry run` writes them: function modules absolute.
+    const text = await renderJobScripts(
+      resolveModules(r.plan, r.baseDir),
+      r.executors,
+      r.workspace,
+    );
     // With a machine-readable plan on stdout, the scripts go to stderr.
     if (opts.format === "text" || opts.format === "markdown") io.stdout("\n" + text);
     else io.stderr(text);

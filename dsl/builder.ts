@@ -172,6 +172,14 @@ export interface AppSpec<O extends Record<string, FilesSpec> = Record<string, Fi
    */
   // deno-lint-ignore no-explicit-any
   readonly function?: string | ((args: any) => unknown);
+  /**
+   * A script file relative to the script that builds the workflow (`scripts/plot.py`), run by the
+   * interpreter its extension or `#!` line names; its task is described in the JSON file named by
+   * `FERRY_TASK`.
+   */
+  readonly script?: string;
+  /** What the Deno process of a function (or a Deno script) may do beyond what ferry derives. */
+  readonly permissions?: PermissionsSpec;
   /** Send standard output to this file. */
   readonly stdout?: string | Ref;
   /** Send standard error to this file. */
@@ -193,6 +201,22 @@ export interface AppSpec<O extends Record<string, FilesSpec> = Record<string, Fi
    * `false` to run outside the default's image.
    */
   readonly container?: string | false;
+}
+
+/** An app's `permissions:`: more of what its Deno process may do. */
+export interface PermissionsSpec {
+  /** More paths it may read. */
+  readonly read?: readonly string[];
+  /** More paths it may write. */
+  readonly write?: readonly string[];
+  /** Hosts it may reach. */
+  readonly net?: readonly string[];
+  /** More environment variables it may read. */
+  readonly env?: readonly string[];
+  /** Programs it may start. */
+  readonly run?: readonly string[];
+  /** Every permission (Deno's `-A`). */
+  readonly all?: boolean;
 }
 
 /** An app of a workflow: its name, and a reference to each of its outputs. */
@@ -311,8 +335,8 @@ export class WorkflowBuilder {
 
   /**
    * The document, exactly as a YAML file with the same content would parse.
-   * `baseDir` makes `function:` module paths absolute (for a document that
-   * will live elsewhere than the script).
+   * `baseDir` makes `function:` module, `script:` and `permissions:` paths absolute (for a
+   * document that will live elsewhere than the script).
    */
   toDocument(
     options: {
@@ -324,7 +348,8 @@ export class WorkflowBuilder {
     const o = this.#options;
     const apps: Record<string, unknown> = {};
     for (const [name, a] of this.#apps) {
-      const { forEach, after, function: fn, ...rest } = a.spec;
+      const { forEach, after, function: fn, script, permissions, ...rest } = a.spec;
+      const at = (path: string) => absoluteModule(path, options.baseDir);
       apps[name] = {
         ...rest,
         ...(forEach !== undefined ? { for_each: forEach } : {}),
@@ -333,6 +358,16 @@ export class WorkflowBuilder {
           : {}),
         ...(fn !== undefined
           ? { function: absoluteModule(functionName(name, fn, options.functions), options.baseDir) }
+          : {}),
+        ...(script !== undefined ? { script: at(script) } : {}),
+        ...(permissions !== undefined
+          ? {
+            permissions: {
+              ...permissions,
+              ...(permissions.read ? { read: permissions.read.map(at) } : {}),
+              ...(permissions.write ? { write: permissions.write.map(at) } : {}),
+            },
+          }
           : {}),
       };
     }

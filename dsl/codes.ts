@@ -28,8 +28,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   // meaning
   "unsupported-version": "the `ferry:` or `ferry-site:` version is not 1",
   "literal-secret": "a password, token or key is written in the file instead of named by *_env",
-  "missing-command": "an app has none of command, shell, function",
-  "conflicting-command": "an app has more than one of command, shell, function",
+  "missing-command": "an app has none of command, shell, function, script",
+  "conflicting-command": "an app has more than one of command, shell, function, script",
   "expression-syntax": "a `${{ }}` expression does not parse",
   "unknown-name": "an expression names something that does not exist",
   "unknown-param": "an expression or a --param names a param that does not exist",
@@ -61,6 +61,11 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "empty-fan-out": "for_each iterates over an empty list (warning)",
   "invalid-quantity": "a memory size or walltime does not parse",
   "missing-module": "a function app's module file does not exist",
+  "missing-script": "a script app's file does not exist",
+  "unused-permissions":
+    "an app that runs no Deno process (a command, a shell or a non-Deno script) has permissions (warning)",
+  "unknown-interpreter":
+    "a script app's file has neither a known extension (.py, .R, .sh, .jl, .ts, ...) nor a #! line",
   "unknown-provider": "an executor's batch provider is neither built in nor a module path",
   "unknown-action": "a staging rule's action is neither built in nor a module path",
   "invalid-pattern": "a staging rule's match is not a valid URLPattern",

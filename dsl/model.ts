@@ -55,7 +55,28 @@ export interface FileSlot {
 export type Run =
   | { readonly kind: "command"; readonly argv: readonly string[] }
   | { readonly kind: "shell"; readonly script: string }
-  | { readonly kind: "function"; readonly module: string; readonly export: string };
+  | { readonly kind: "function"; readonly module: string; readonly export: string }
+  | { readonly kind: "script"; readonly path: string };
+
+/**
+ * What an app's Deno process (a `function:` app, a `.ts`/`.js` script) may do beyond what ferry
+ * derives from its plan, as the app's `permissions:` writes it (paths relative to the workflow
+ * file).
+ */
+export interface Permissions {
+  /** More paths it may read. */
+  readonly read: readonly string[];
+  /** More paths it may write. */
+  readonly write: readonly string[];
+  /** Hosts it may reach. */
+  readonly net: readonly string[];
+  /** More environment variables it may read. */
+  readonly env: readonly string[];
+  /** Programs it may start. */
+  readonly run: readonly string[];
+  /** Every permission (Deno's `-A`). */
+  readonly all: boolean;
+}
 
 /** Resource needs of one task, as granted: memory in bytes, walltime in seconds. */
 export interface Resources {
@@ -147,6 +168,8 @@ export interface App {
   readonly outputs: Readonly<Record<string, FileSlot>>;
   /** What runs, if the app says (exactly one kind; a rule reports otherwise). */
   readonly run?: Run;
+  /** What its Deno process may do beyond what ferry derives (function apps, Deno scripts). */
+  readonly permissions?: Permissions;
   /** Standard output redirect template. */
   readonly stdout?: string;
   /** Standard error redirect template. */

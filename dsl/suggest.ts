@@ -43,7 +43,6 @@ const SYNONYMS: Readonly<Record<string, string>> = {
   attempts: "retries",
   cmd: "command",
   argv: "command",
-  script: "shell",
   run: "shell",
   depends_on: "after",
   needs: "after",

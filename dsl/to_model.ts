@@ -17,6 +17,7 @@ import type {
   ForEachVar,
   ParamType,
   ParamValue,
+  Permissions,
   ResourceBound,
   ResourceRange,
   ResourceRequests,
@@ -126,12 +127,13 @@ function toSlots(v: unknown, base: Where): Record<string, FileSlot> {
 }
 
 function toRun(a: Obj): Run | undefined {
-  const kinds = ["command", "shell", "function"].filter((k) => a[k] !== undefined);
+  const kinds = ["command", "shell", "function", "script"].filter((k) => a[k] !== undefined);
   if (kinds.length !== 1) return undefined;
   if (Array.isArray(a.command)) {
     return { kind: "command", argv: a.command.filter(isScalar).map(scalarText) };
   }
   if (typeof a.shell === "string") return { kind: "shell", script: a.shell };
+  if (typeof a.script === "string") return { kind: "script", path: a.script };
   if (typeof a.function === "string") {
     const hash = a.function.lastIndexOf("#");
     if (hash <= 0) return undefined; // the schema reports the missing "#export"
@@ -142,6 +144,20 @@ function toRun(a: Obj): Run | undefined {
     };
   }
   return undefined;
+}
+
+function toPermissions(v: unknown): Permissions | undefined {
+  if (!isObj(v)) return undefined;
+  const list = (x: unknown) =>
+    Array.isArray(x) ? x.filter((s): s is string => typeof s === "string") : [];
+  return {
+    read: list(v.read),
+    write: list(v.write),
+    net: list(v.net),
+    env: list(v.env),
+    run: list(v.run),
+    all: v.all === true,
+  };
 }
 
 function toResources(layers: readonly [unknown, Where][]): ResourceRequests {
@@ -238,6 +254,7 @@ function toApp(name: string, a: Obj, defaults: Obj): App {
     inputs: toSlots(a.inputs, ["apps", name, "inputs"]),
     outputs: toSlots(a.outputs, ["apps", name, "outputs"]),
     run: toRun(a),
+    permissions: toPermissions(a.permissions),
     stdout: str(a.stdout),
     stderr: str(a.stderr),
     benchmark: str(a.benchmark),

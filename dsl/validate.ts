@@ -20,6 +20,8 @@ import { forEachLists } from "./rules/for_each.ts";
 import { checkQuantities } from "./rules/quantities.ts";
 import { paramTypes } from "./rules/param_types.ts";
 import { functionModules } from "./rules/function_module.ts";
+import { scriptFiles } from "./rules/script_file.ts";
+import { unusedPermissions } from "./rules/permissions.ts";
 import { redirectsToOutputs } from "./rules/redirects.ts";
 import { checkExecutors } from "./rules/staging_rules.ts";
 import { quotedSubstitutions } from "./rules/shell_quotes.ts";
@@ -41,6 +43,8 @@ export const WORKFLOW_RULES: readonly WorkflowRule[] = Object.freeze([
   ownFilesNotOutputs,
   forEachLists,
   functionModules,
+  scriptFiles,
+  unusedPermissions,
   redirectsToOutputs,
   quotedSubstitutions,
   snakemakePlaceholders,

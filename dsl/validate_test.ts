@@ -31,7 +31,7 @@ Deno.test("validateWorkflow() stops at an unsupported version", () => {
 Deno.test("validateWorkflow() suggests the key meant by a typo", () => {
   assert.deepEqual(problems(HEAD + "apps:\n  a:\n    comand: [echo]\n"), [
     'unknown-key@5:5 Cannot use unknown key "comand" in app "a": did you mean "command"?',
-    'missing-command@4:3 Cannot run app "a": give it one of command, shell or function',
+    'missing-command@4:3 Cannot run app "a": give it one of command, shell, function or script',
   ]);
 });
 

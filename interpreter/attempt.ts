@@ -12,6 +12,8 @@ import type { PlanFile, PlanTask } from "./plan.ts";
 import type { Executor } from "../dsl/model.ts";
 import type { JobSpec, NodeTransfer, NodeTransfers } from "../providers/batch/types.ts";
 import { localPath } from "./values.ts";
+import { slotPaths, taskFilePath } from "./script_task.ts";
+import { taskPermissions } from "./task_permissions.ts";
 
 /** Where one attempt keeps its files. */
 export interface AttemptPaths {
@@ -311,18 +313,22 @@ export interface JobPlace {
 export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec {
   const { paths, attempt } = place;
   const run = task.run ?? { kind: "command" as const, argv: ["true"] };
+  const env = {
+    ...ex.env,
+    ...task.env,
+    FERRY_TASK_ID: task.id,
+    FERRY_ATTEMPT: String(attempt),
+    ...(task.resources.cores !== undefined ? { FERRY_CORES: String(task.resources.cores) } : {}),
+    ...(run.kind === "script" ? { FERRY_TASK: taskFilePath(paths.root) } : {}),
+  };
+  const permissions = taskPermissions(task, { root: paths.root, result: paths.result, env });
   return {
     taskId: task.id,
     attempt,
     dir: paths.work,
     run,
-    env: {
-      ...ex.env,
-      ...task.env,
-      FERRY_TASK_ID: task.id,
-      FERRY_ATTEMPT: String(attempt),
-      ...(task.resources.cores !== undefined ? { FERRY_CORES: String(task.resources.cores) } : {}),
-    },
+    env,
+    ...(permissions ? { permissions } : {}),
     stdout: place.stdout,
     stderr: place.stderr,
     mkdirs: place.placed ? [] : paths.dirs,
@@ -376,18 +382,10 @@ function functionArgs(
   work: string,
   results: Readonly<Record<string, unknown>> = {},
 ): unknown {
-  const group = (files: readonly { name: string; path: string }[]) => {
-    const out: Record<string, string | string[]> = {};
-    for (const f of files) {
-      const p = f.path.startsWith("/") ? f.path : join(work, f.path);
-      const prev = out[f.name];
-      out[f.name] = prev === undefined ? p : [...(Array.isArray(prev) ? prev : [prev]), p];
-    }
-    return out;
-  };
+  const at = (p: string) => p.startsWith("/") ? p : join(work, p);
   return {
-    inputs: group(task.inputs),
-    outputs: group(task.outputs),
+    inputs: slotPaths(task.inputs, at),
+    outputs: slotPaths(task.outputs, at),
     bindings: task.bindings,
     task: { id: task.id },
     results,

@@ -1,8 +1,8 @@
 /**
  * Cache keys and the decision whether a task must run. A task's key is a
  * hash of what defines it: the app's command or shell text (templates, not
- * their rendering, so a param change is named as such) or its function
- * module's content, the params it refers to, its inputs' content hashes
+ * their rendering, so a param change is named as such), its function
+ * module's content or its script file's, the params it refers to (a script: every param), its inputs' content hashes
  * (remote inputs: the declared checksum, else the validators recorded when
  * the copy was fetched), its declared env values, its outputs and the app's
  * `version`. Never a timestamp, nor the resources it asks for or is granted
@@ -22,6 +22,7 @@ import { leftBehind } from "./stale.ts";
 import { createHash } from "node:crypto";
 import { canonical, sha256 } from "./canonical.ts";
 import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { App, Executor, Workflow } from "../dsl/model.ts";
 import type { PlanFile, PlanStatus, PlanTask } from "./plan.ts";
 import type { Hashed, OutputRecord, StateStore, SuccessRecord } from "./state.ts";
@@ -37,8 +38,10 @@ export interface KeyParts {
    * every local module it imports).
    */
   command?: string;
-  /** The params the app refers to, each with a hash of its value. */
+  /** The params the app refers to (a script app: every param), each with a hash of its value. */
   params?: Record<string, string>;
+  /** A script app's file: the sha256 of its content. */
+  script?: string;
   /** Content hashes of each input slot's files. */
   inputs?: Record<string, string[]>;
   /** The app's env, rendered. */
@@ -167,6 +170,10 @@ export class Cache {
       const app = this.#o.workflow.apps[name]!;
       const params = new Set<string>();
       for (const t of templates(app)) for (const m of t.matchAll(PARAM_REF)) params.add(m[1]!);
+      // A script reads its params from its FERRY_TASK file, where it gets every one.
+      if (app.run?.kind === "script") {
+        for (const p of Object.keys(this.#o.params)) params.add(p);
+      }
       let moduleHash = "";
       if (app.run?.kind === "function") {
         moduleHash = moduleClosureHash(resolve(this.#o.baseDir, app.run.module));
@@ -181,6 +188,12 @@ export class Cache {
       this.#appParts.set(name, a);
     }
     return a;
+  }
+
+  /** The content hash of a script file (`missing` once it is gone: the task then fails). */
+  #scriptHash(path: string): string {
+    const h = this.#o.store.hashPath(path);
+    return h ? `sha256:${h.sha256}` : "missing";
   }
 
   /** The content hash of one input file, or undefined when it is not there (yet). */
@@ -264,6 +277,7 @@ export class Cache {
     }
     const parts: KeyParts = {
       command: a.command,
+      ...(task.run?.kind === "script" ? { script: this.#scriptHash(task.run.path) } : {}),
       params,
       inputs,
       env: envForKey(app, task.env),
@@ -617,6 +631,7 @@ function why(before: KeyParts, now: KeyParts): string {
   const br = before.results ?? {}, nr = now.results ?? {};
   for (const k of Object.keys(nr)) if (br[k] !== nr[k]) return `result of ${k} changed`;
   if (before.command !== now.command) return "command changed";
+  if (before.script !== now.script) return "script changed";
   const bp = before.params ?? {}, np = now.params ?? {};
   for (const k of new Set([...Object.keys(bp), ...Object.keys(np)])) {
     if (canonical(bp[k]) !== canonical(np[k])) return `param ${k} changed`;
@@ -645,12 +660,27 @@ function why(before: KeyParts, now: KeyParts): string {
 
 /** Relative specifiers a module imports or re-exports, statically or with `import("...")`. */
 const LOCAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"'\n]+)["']/g;
+/** The same, and absolute paths and file URLs. */
+const FILE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["']((?:\.{1,2}\/|\/|file:\/\/)[^"'\n]+)["']/g;
 
 /**
  * The content hash of a function's module and of every local module it imports, recursively (a
  * change to a helper it imports re-runs its tasks). Remote and npm imports are left to `version:`.
  */
 export function moduleClosureHash(entry: string): string {
+  const base = dirname(entry);
+  return sha256(
+    [...moduleClosure(entry)].map(([p, h]) => `${relative(base, p)} ${h}`).sort().join("\n"),
+  );
+}
+
+/**
+ * A module and every local module it imports by a relative specifier (with `absolute`, also by
+ * an absolute path or a file URL), recursively: absolute path → sha256 of its text
+ * (`unreadable` for one that cannot be read).
+ */
+export function moduleClosure(entry: string, absolute = false): Map<string, string> {
+  const specifiers = absolute ? FILE_IMPORT : LOCAL_IMPORT;
   const seen = new Map<string, string>();
   const visit = (path: string) => {
     if (seen.has(path)) return;
@@ -662,11 +692,11 @@ export function moduleClosureHash(entry: string): string {
       return;
     }
     seen.set(path, sha256(text));
-    for (const m of text.matchAll(LOCAL_IMPORT)) visit(resolve(dirname(path), m[1]!));
+    for (const m of text.matchAll(specifiers)) {
+      const spec = m[1]!;
+      visit(spec.startsWith("file:") ? fileURLToPath(spec) : resolve(dirname(path), spec));
+    }
   };
   visit(entry);
-  const base = dirname(entry);
-  return sha256(
-    [...seen].map(([p, h]) => `${relative(base, p)} ${h}`).sort().join("\n"),
-  );
+  return seen;
 }

@@ -79,6 +79,8 @@ export interface CheckResult {
   readonly params?: Readonly<Record<string, ParamValue>>;
   /** The resolver the plan's images were identified with (plans made again use it too). */
   readonly images?: ImageResolver;
+  /** The workflow file's folder, absolute: `script:` and `permissions:` paths start there. */
+  readonly baseDir?: string;
 }
 
 function located(doc: RawDocument, problems: readonly Problem[]): Diagnostic[] {
@@ -139,11 +141,13 @@ export async function checkWithStats(
   }
   const merged = await paramsInEffect(doc, workflow, options, diagnostics, sources);
   const executors = { ...workflow.executors, ...(site?.executors ?? {}) };
+  const baseDir = dirname(resolve(file));
   const base = {
     diagnostics,
     sources,
     workspace,
     ownFiles,
+    baseDir,
     workflow,
     executors,
     params: merged,
@@ -160,6 +164,7 @@ export async function checkWithStats(
     assumeInputs,
     stats,
     ...(images ? { images } : {}),
+    baseDir,
   });
   diagnostics.push(...located(doc, c.problems));
   const planned = c.plan && c.linked && !diagnostics.some((d) => d.severity === "error");

@@ -65,5 +65,6 @@ export function renderRun(app: App, scope: Scope): RenderedRun | undefined {
   if (!run) return undefined;
   if (run.kind === "command") return { kind: "command", argv: renderArgv(run.argv, scope) };
   if (run.kind === "shell") return { kind: "shell", script: renderShell(run.script, scope) };
+  if (run.kind === "script") return undefined; // its file is found by the plan (script_run.ts)
   return run;
 }

@@ -37,6 +37,8 @@ export interface CompileOptions {
   readonly extra?: Extra;
   /** Container images' identities (plan and run ask the runtimes). @default the reference */
   readonly images?: ImageResolver;
+  /** The workflow file's folder: `script:` and `permissions:` paths start there. @default workspace */
+  readonly baseDir?: string;
 }
 
 /** What compiling gives: each phase's result as far as it got, and the problems of all. */
@@ -66,6 +68,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     stats,
     extra,
     images,
+    baseDir,
   } = options;
   const expansion = expand(workflow, {
     workspace,
@@ -94,6 +97,7 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
     workspace,
     executors,
     ...(images ? { images } : {}),
+    ...(baseDir !== undefined ? { baseDir } : {}),
   });
   for (const p of built.problems) problems.push(p);
   return { expansion, linked, plan: built.plan, problems };

@@ -21,7 +21,7 @@ import { plainProgress, type ProgressIO, quietProgress, renderSummary } from "./
 import { type RunEvents, type RunOptions, runPlan, type RunSummary } from "./run.ts";
 import { statusCounts } from "./render_text.ts";
 import { planForTargets } from "./plan_file.ts";
-import { toFileUrl } from "../providers/_shared/urls.ts";
+import { resolveModules } from "./resolve_modules.ts";
 import { redactSecrets } from "../providers/_shared/secrets.ts";
 import { hostname } from "node:os";
 import { existsSync } from "node:fs";
@@ -421,19 +421,6 @@ function replanning(
       expansion = k.expansion;
       return Promise.resolve(resolveModules(k.plan, baseDir));
     },
-  };
-}
-
-/** Function modules are written relative to the workflow file; the runner needs them absolute. */
-function resolveModules(plan: Plan, baseDir: string): Plan {
-  if (!plan.tasks.some((t) => t.run?.kind === "function")) return plan;
-  return {
-    ...plan,
-    tasks: plan.tasks.map((t) =>
-      t.run?.kind === "function"
-        ? { ...t, run: { ...t.run, module: toFileUrl(resolve(baseDir, t.run.module)) } }
-        : t
-    ),
   };
 }
 

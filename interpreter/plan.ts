@@ -6,7 +6,7 @@
  */
 
 import { error, inTemplate, type Problem } from "../dsl/diagnostic.ts";
-import type { App, Executor, Resources, Workflow } from "../dsl/model.ts";
+import type { App, Executor, ParamValue, Resources, Workflow } from "../dsl/model.ts";
 import {
   type Capacity,
   capacityOf,
@@ -25,6 +25,7 @@ import { join, posix, relative } from "node:path";
 import { workspaceUrl } from "./urls.ts";
 import { FileValue, type Value } from "./values.ts";
 import type { ImageResolver } from "./images.ts";
+import { grantOf, scriptRun, type ScriptRunContext, scriptRunContext } from "./script_run.ts";
 
 /** One input or output file of a planned task. */
 export interface PlanFile {
@@ -207,6 +208,8 @@ export interface BuildPlanOptions {
   readonly only?: ReadonlySet<number>;
   /** Container images' identities (`ferry check` asks no runtime). @default the reference */
   readonly images?: ImageResolver;
+  /** The workflow file's folder: `script:` and `permissions:` paths start there. @default workspace */
+  readonly baseDir?: string;
 }
 
 /** Staging actions that can fetch but not upload. */
@@ -260,6 +263,7 @@ class PlanBuilder {
   readonly #capacities = new Map<string, Capacity>();
   /** Resource problems reported, so a literal bound is reported once, not once per task. */
   readonly #reported = new Set<string>();
+  readonly #scripts: ScriptRunContext;
 
   constructor(
     readonly w: Workflow,
@@ -267,6 +271,8 @@ class PlanBuilder {
     readonly options: BuildPlanOptions,
   ) {
     this.#executors = { local: LOCAL_EXECUTOR, ...options.executors };
+    const params = x.params as Readonly<Record<string, ParamValue>>;
+    this.#scripts = scriptRunContext(options.baseDir ?? options.workspace, params);
     for (const [name, spec] of Object.entries(w.files)) {
       const url = x.files[name];
       if (spec.checksum !== undefined && url !== undefined) this.#declared.set(url, spec.checksum);
@@ -281,7 +287,7 @@ class PlanBuilder {
     const outputs = this.#files(t, ex, "output");
     const grant = this.#grant(t, app, ex);
     const scope = taskScope(this.x, t, grant.resources, inputs.values, outputs.values, 1);
-    const rendered = render(t, app, scope, this.problems);
+    const rendered = render(t, app, scope, this.problems, this.#scripts);
     return compact({
       id: t.id,
       app: t.app,
@@ -604,7 +610,9 @@ export function renderAttempt(
     attempt,
   );
   const r = render(t, app, scope, []);
-  return compact<AttemptRendering>({ run: r.run, env: r.env, stdout: r.stdout, stderr: r.stderr });
+  // A script's path and permissions do not change between attempts (nor may they use the attempt).
+  const run = app.run?.kind === "command" || app.run?.kind === "shell" ? r.run : task.run;
+  return compact<AttemptRendering>({ run, env: r.env, stdout: r.stdout, stderr: r.stderr });
 }
 
 function render(
@@ -612,6 +620,7 @@ function render(
   app: Workflow["apps"][string],
   taskScope: Scope,
   problems: Problem[],
+  scripts?: ScriptRunContext,
 ) {
   let scope = taskScope;
   const base = ["apps", t.app];
@@ -640,7 +649,7 @@ function render(
   }
   return {
     label,
-    run: renderRunAt(app, scope, attempt),
+    run: renderRunAt(app, scope, attempt, scripts && { scripts, problems, taskId: t.id }),
     stdout: app.stdout !== undefined
       ? attempt([...base, "stdout"], app.stdout, () => renderText(app.stdout!, scope))
       : undefined,
@@ -659,6 +668,7 @@ function renderRunAt(
   app: Workflow["apps"][string],
   scope: Scope,
   attempt: <T>(where: (string | number)[], text: string, f: () => T) => T | undefined,
+  ctx?: { scripts: ScriptRunContext; problems: Problem[]; taskId: string },
 ): RenderedRun | undefined {
   const run = app.run;
   const base = ["apps", app.name];
@@ -674,7 +684,15 @@ function renderRunAt(
   if (run?.kind === "shell") {
     return attempt([...base, "shell"], run.script, () => renderRun(app, scope));
   }
-  return run;
+  if (run?.kind === "script") {
+    const path = attempt([...base, "script"], run.path, () => renderText(run.path, scope));
+    if (path === undefined || ctx === undefined) return undefined;
+    const r = scriptRun(app, path, ctx.scripts, ctx.taskId);
+    if (r.problem) ctx.problems.push(r.problem);
+    return r.run;
+  }
+  const permissions = ctx && grantOf(app.permissions, ctx.scripts.baseDir);
+  return run && permissions ? { ...run, permissions } : run;
 }
 
 /** Counts of a plan's tasks and transfers, for its summary. */

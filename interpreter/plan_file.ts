@@ -7,7 +7,7 @@
 
 import { imageResolver } from "./images.ts";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Diagnostic } from "../dsl/diagnostic.ts";
 import type { Executor, ParamValue } from "../dsl/model.ts";
 import { type CheckOptions, type CheckResult, checkWithStats } from "./check.ts";
@@ -49,6 +49,8 @@ export type PlanFileResult =
       readonly executors: Readonly<Record<string, Executor>>;
       /** The workspace directory used. */
       readonly workspace: string;
+      /** The workflow file's folder (function modules are relative to it). */
+      readonly baseDir: string;
     }
   );
 
@@ -90,7 +92,8 @@ export async function planWorkflowFile(
       store.close();
     }
   }
-  return { kind: "planned", plan, executors, workspace: r.workspace, ...shown };
+  const baseDir = r.baseDir ?? dirname(resolve(file));
+  return { kind: "planned", plan, executors, workspace: r.workspace, baseDir, ...shown };
 }
 
 /**
@@ -122,6 +125,7 @@ export function planForTargets(
     executors: r.executors ?? {},
     only: t.tasks,
     ...(r.images ? { images: r.images } : {}),
+    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
   };
   return {
     ok: true,

@@ -93,6 +93,7 @@ export function compileKnown(
     executors: o.executors,
     only: t.tasks,
     ...(r.images ? { images: r.images } : {}),
+    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
   };
   return { plan: buildPlan(r.workflow!, c.expansion, c.linked, only).plan, expansion: c.expansion };
 }
@@ -126,6 +127,7 @@ export function compileInferred(
     executors: o.executors,
     only: t.tasks,
     ...(r.images ? { images: r.images } : {}),
+    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
   };
   const plan = buildPlan(workflow, c.expansion, c.linked, only).plan;
   return { plan, expansion: c.expansion, linked: c.linked };
@@ -147,6 +149,7 @@ function compileOptions(
     ...(known ? { known } : {}),
     ...(extra ? { extra } : {}),
     ...(r.images ? { images: r.images } : {}),
+    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
   };
 }
 

@@ -137,6 +137,8 @@ Deno.test("builder: a function the script exports runs as a task in its own Deno
         "  forEach: { w: wf.param('ws') },",
         "  outputs: { o: 'out/${{ w }}.txt' },",
         "  function: shout,",
+        // The script's top level runs in each task's process too: it may read this variable.
+        "  permissions: { env: ['WITH_HIDDEN'] },",
         "});",
         "if (Deno.env.get('WITH_HIDDEN')) wf.app('hidden', { function: hidden });",
         "if (import.meta.main) await wf.main();",

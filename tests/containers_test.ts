@@ -79,6 +79,11 @@ t(
           join(ws, "fns.ts"),
           "export function write() { Deno.writeTextFileSync('out/fn.txt', 'x'); return { n: 42 }; }\n",
         );
+        await Deno.mkdir(join(ws, "scripts"));
+        await Deno.writeTextFile(
+          join(ws, "scripts", "task-of"),
+          '#!/bin/sh\ntest -f /run/.containerenv\ngrep -o \'"id": "script"\' "$FERRY_TASK" > out/script.txt\n',
+        );
         const s = await site(ws);
         const wf = await writeWorkflow(ws, {
           ferry: 1,
@@ -109,6 +114,12 @@ t(
               outputs: { o: "out/results.json" },
               shell: 'cat "$FERRY_RESULTS" > ${{ outputs.o }}',
             },
+            // A script app: its file and its FERRY_TASK file are mounted (busybox has no bash).
+            script: {
+              inputs: { n: "${{ apps.count.outputs.n }}" },
+              outputs: { o: "out/script.txt" },
+              script: "scripts/task-of",
+            },
             outside_any: {
               container: false,
               outputs: { o: "out/host.txt" },
@@ -123,12 +134,13 @@ t(
         assert.equal(await Deno.readTextFile(join(ws, "out/copy.txt")), counted);
         assert.equal(await Deno.readTextFile(join(ws, "out/env.txt")), `${HOSTILE_ENV}|count`);
         assert.equal(await Deno.readTextFile(join(ws, "out/host.txt")), "host\n");
+        assert.equal(await Deno.readTextFile(join(ws, "out/script.txt")), '"id": "script"\n');
         assert.deepEqual(JSON.parse(await Deno.readTextFile(join(ws, "out/results.json"))), {
           fn: { n: 42 },
         });
         const again = await ferryRun(["--site", s, wf]);
         assert.equal(again.code, 0, again.stderr);
-        assert.match(again.stderr, /^done: 0 succeeded, 5 cached, 0 failed in /m);
+        assert.match(again.stderr, /^done: 0 succeeded, 6 cached, 0 failed in /m);
       });
     } finally {
       await http.close();

@@ -39,6 +39,7 @@ const WARNING_CODES = new Set([
   "quoted-substitution",
   "snakemake-placeholder",
   "unused-input",
+  "unused-permissions",
 ]);
 /** Codes covered by the special tests below rather than by a fixture. */
 const SPECIAL_CODES = new Set(["read-error", "assumed-input", "unreachable-input"]);

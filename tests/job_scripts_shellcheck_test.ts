@@ -3,7 +3,7 @@
  * (providers/batch/wrapper.sh) and every job script and job wrapper that
  * `ferry plan --show-scripts` prints for each scheduler dialect, with the
  * features that change them (arrays, walltime, MPI ranks, scratch,
- * worker_init, function tasks, node-side transfers with secrets).
+ * worker_init, function tasks, script tasks, node-side transfers with secrets).
  * @module
  */
 
@@ -75,6 +75,7 @@ function workflow(provider: string) {
         shell: "hostname > ${{ outputs.o }}",
       },
       fn: { outputs: { o: "fn.txt" }, function: "./fns.ts#write" },
+      plot: { outputs: { o: "plot.txt" }, script: "plot.py" },
       remote: {
         executor: "far",
         inputs: {
@@ -113,6 +114,7 @@ for (const provider of ["slurm", "pbs", "lsf", "htcondor"]) {
           join(ws, "fns.ts"),
           "export function write() { Deno.writeTextFileSync('fn.txt', 'x'); }\n",
         );
+        await Deno.writeTextFile(join(ws, "plot.py"), "open('plot.txt', 'w').write('x')\n");
         const wf = await writeWorkflow(ws, workflow(provider));
         const r = await ferryRun(["--show-scripts", wf], {}, "plan");
         assert.equal(r.code, 0, r.stderr);
@@ -123,10 +125,10 @@ for (const provider of ["slurm", "pbs", "lsf", "htcondor"]) {
         );
         assert.deepEqual(
           [kinds.filter((k) => k === "array").length, kinds.filter((k) => k === "job").length],
-          [1, 3],
+          [1, 4],
           [...scripts.keys()].join("\n"),
         );
-        assert.equal(kinds.filter((k) => k === "wrapper").length, 5);
+        assert.equal(kinds.filter((k) => k === "wrapper").length, 6);
         for (const [header, text] of scripts) {
           assert.equal(await shellcheck(text), "", `${header}\n${text}`);
         }
@@ -137,7 +139,10 @@ for (const provider of ["slurm", "pbs", "lsf", "htcondor"]) {
             "ferry_watchdog 3600 5 ",
             "ferry_scratch=",
             "export FERRY_LAUNCH=",
-            "run -A --no-prompt",
+            "run --allow-read=.,",
+            "--allow-env=LANG,FERRY_TASK_ID,FERRY_ATTEMPT,FERRY_FUNCTION_MODULE --no-prompt",
+            "export FERRY_TASK=",
+            "exec $FERRY_LAUNCH python3 ",
             "ferry_transfer fetch curl url=https://example.org/data/a.csv",
             "ferry_transfer fetch rsync url=rsync://example.org:873/mod/b.txt",
             "ferry_transfer put curl url=ftp://example.org/up/.out.txt.ferry-part",
@@ -145,6 +150,9 @@ for (const provider of ["slurm", "pbs", "lsf", "htcondor"]) {
         ) {
           assert.ok(all.includes(needle), needle);
         }
+        // The function's module as the run gives it: absolute, and readable by the task.
+        assert.ok(all.includes(` file://${join(ws, "fns.ts")} write <`), all);
+        assert.ok(all.includes(`,${join(ws, "fns.ts")} --allow-write=.,`), all);
       });
     },
   });

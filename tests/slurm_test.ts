@@ -376,7 +376,14 @@ t(
         ferry: 1,
         name: "fn",
         defaults: { executor: "cluster" },
-        apps: { score: { outputs: { out: "score.txt" }, function: "./steps.ts#score" } },
+        apps: {
+          score: {
+            outputs: { out: "score.txt" },
+            // The function reads a variable its task does not declare: its app grants it.
+            permissions: { env: ["SLURM_JOB_ID"] },
+            function: "./steps.ts#score",
+          },
+        },
       });
       const r = await run(["--site", s, wf]);
       assert.equal(r.code, 0, r.stderr);
@@ -386,6 +393,38 @@ t(
         score: 42,
       });
       assert.match(jobOf(runDirOf(r), "score").jobId, /^\d+$/);
+    });
+  },
+);
+
+t(
+  "a Python script app runs inside the Slurm job, its task read from FERRY_TASK",
+  async () => {
+    await withTemp(async (ws) => {
+      await Deno.writeTextFile(join(ws, "in.txt"), "seven\n");
+      await Deno.writeTextFile(
+        join(ws, "plot.py"),
+        [
+          "import json, os",
+          'task = json.load(open(os.environ["FERRY_TASK"]))',
+          'text = open(task["inputs"]["i"]).read().strip()',
+          'job = "slurm" if os.environ.get("SLURM_JOB_ID") else "?"',
+          'open(task["outputs"]["o"], "w").write(f"{text} {task[\'params\'][\'n\']} {job}\\n")',
+          "",
+        ].join("\n"),
+      );
+      const s = await site(ws, {});
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "script",
+        params: { n: 7 },
+        defaults: { executor: "cluster" },
+        apps: { plot: { inputs: { i: "in.txt" }, outputs: { o: "out.txt" }, script: "plot.py" } },
+      });
+      const r = await run(["--site", s, wf]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await Deno.readTextFile(join(ws, "out.txt")), "seven 7 slurm\n");
+      assert.match(jobOf(runDirOf(r), "plot").jobId, /^\d+$/);
     });
   },
 );

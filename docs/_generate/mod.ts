@@ -12,6 +12,7 @@ import workflowSchema from "../../schemas/workflow.schema.json" with { type: "js
 import siteSchema from "../../schemas/site.schema.json" with { type: "json" };
 import planSchema from "../../schemas/plan.schema.json" with { type: "json" };
 import eventsSchema from "../../schemas/events.schema.json" with { type: "json" };
+import ferryTaskSchema from "../../schemas/ferry-task.schema.json" with { type: "json" };
 import { cliReference } from "./cli_reference.ts";
 import { codesReference } from "./codes_reference.ts";
 import { type Schema, schemaReference } from "./schema_reference.ts";
@@ -111,6 +112,22 @@ export async function referencePages(): Promise<ReferencePage[]> {
         "(`clean --all` removes them).",
         "",
         schemaReference(eventsSchema as Schema, { rootTitle: "Event" }),
+      ].join("\n"),
+    ],
+    [
+      "ferry-task.md",
+      ["schemas/ferry-task.schema.json"],
+      [
+        "# FERRY_TASK file reference",
+        "",
+        "A `script:` app's task reads what it needs (its inputs, outputs, params, bindings, resources,",
+        "logs and attempt) from the JSON file named by its environment variable `FERRY_TASK`; the",
+        "[script apps guide](../guides/script-apps.md) shows how to read it from Python, R and other",
+        "languages. Generated from",
+        "[`schemas/ferry-task.schema.json`](../../schemas/ferry-task.schema.json); a test checks the",
+        "files real tasks get against it.",
+        "",
+        schemaReference(ferryTaskSchema as Schema, { rootTitle: "FERRY_TASK file" }),
       ].join("\n"),
     ],
     [

@@ -47,6 +47,7 @@ export type Field =
   | "label"
   | "command"
   | "shell"
+  | "script"
   | "stdout"
   | "stderr"
   | "benchmark"
@@ -93,6 +94,9 @@ export function* templateFields(w: Workflow): Generator<TemplateField> {
     }
     if (run?.kind === "shell") {
       yield { text: run.script, where: [...base, "shell"], field: "shell", app };
+    }
+    if (run?.kind === "script") {
+      yield { text: run.path, where: [...base, "script"], field: "script", app };
     }
     if (app.stdout !== undefined) {
       yield { text: app.stdout, where: [...base, "stdout"], field: "stdout", app };

@@ -46,15 +46,15 @@ export const containerRuntimes: WorkflowRule = (ctx) => {
       }
       continue;
     }
-    if (app.run?.kind === "function") {
+    const denoScript = app.run?.kind === "script" && /\.(ts|js|mjs)$/i.test(app.run.path);
+    if (app.run?.kind === "function" || denoScript) {
+      const kind = denoScript ? "script" : "function";
       out.push(error(
         "container-function",
-        own ? where : ["apps", app.name, "function"],
-        `Cannot run function app "${app.name}" in container "${
-          visible(image)
-        }": a function runs in ferry's own Deno process${
-          own ? "" : "; set `container: false` on the app"
-        }`,
+        own ? where : ["apps", app.name, kind],
+        `Cannot run ${kind} app "${app.name}" in container "${visible(image)}": a ${
+          denoScript ? "Deno script" : "function"
+        } runs in ferry's own Deno process${own ? "" : "; set `container: false` on the app"}`,
       ));
       continue;
     }

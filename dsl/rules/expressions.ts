@@ -27,6 +27,7 @@ const ROOTS_BY_FIELD: Record<Field, readonly string[]> = {
   label: ["params", "files", "inputs", "outputs", "resources", "task"],
   command: ["params", "files", "inputs", "outputs", "resources", "task"],
   shell: ["params", "files", "inputs", "outputs", "resources", "task"],
+  script: ["params", "files"],
   stdout: ["params", "files", "inputs", "outputs", "resources", "task"],
   stderr: ["params", "files", "inputs", "outputs", "resources", "task"],
   env: ["params", "files", "inputs", "outputs", "resources", "task"],
@@ -244,8 +245,10 @@ export function usedNames(w: Workflow): { params: Set<string>; files: Set<string
 export const unusedNames: WorkflowRule = ({ workflow }) => {
   const used = usedNames(workflow);
   const out: Problem[] = [];
+  // A script gets every param (in its FERRY_TASK file): any may be used there.
+  const scripts = Object.values(workflow.apps).some((a) => a.run?.kind === "script");
   for (const p of Object.keys(workflow.params)) {
-    if (!used.params.has(p)) {
+    if (!used.params.has(p) && !scripts) {
       out.push({
         ...warning("unused-param", ["params", p], `Param "${p}" is never used`),
         at: "key",

@@ -1,11 +1,11 @@
-/** Rule: an app has exactly one of `command`, `shell` or `function`. @module */
+/** Rule: an app has exactly one of `command`, `shell`, `function` or `script`. @module */
 
 import { error, type Problem } from "../diagnostic.ts";
 import type { WorkflowRule } from "./_context.ts";
 
-const KINDS = ["command", "shell", "function"] as const;
+const KINDS = ["command", "shell", "function", "script"] as const;
 
-/** Exactly one of command, shell or function per app. */
+/** Exactly one of command, shell, function or script per app. */
 export const runKind: WorkflowRule = ({ raw }) => {
   const out: Problem[] = [];
   const apps = raw.apps;
@@ -18,7 +18,7 @@ export const runKind: WorkflowRule = ({ raw }) => {
         ...error(
           "missing-command",
           ["apps", name],
-          `Cannot run app "${name}": give it one of command, shell or function`,
+          `Cannot run app "${name}": give it one of command, shell, function or script`,
         ),
         at: "key",
       });
@@ -28,7 +28,9 @@ export const runKind: WorkflowRule = ({ raw }) => {
           "conflicting-command",
           ["apps", name, present[1]!],
           `Cannot run app "${name}": it has ${
-            present.length === 2 ? `both ${present.join(" and ")}` : "command, shell and function"
+            present.length === 2
+              ? `both ${present.join(" and ")}`
+              : `${present.slice(0, -1).join(", ")} and ${present.at(-1)}`
           }; keep exactly one`,
         ),
         at: "key",

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
 import type { BatchProvider, JobContainer } from "../../providers/batch/types.ts";
 import { mountProblem } from "../../providers/batch/container.ts";
@@ -26,6 +26,7 @@ import type { AttemptRendering, PlanFile, PlanTask } from "../plan.ts";
 import type { Stager } from "../stager.ts";
 import type { NewEvent } from "../events.ts";
 import type { TaskOutcome } from "./types.ts";
+import { type FerryTask, ferryTask } from "../script_task.ts";
 
 /** What the runner needs of the run. */
 export interface AttemptContext {
@@ -176,6 +177,9 @@ export class AttemptRunner {
         host: "",
       });
     }
+    if (task.run?.kind === "script") {
+      writeTaskFile(spec.env.FERRY_TASK!, ferryTask(task, spec));
+    }
     return provider.execute({
       ...job,
       onSubmitted: (jobId) => this.#c.log({ event: "submitted", task: task.id, attempt, jobId }),
@@ -221,6 +225,12 @@ function withResults(
 ): { container?: JobContainer } {
   if (c === undefined) return {};
   return { container: results === undefined ? c : { ...c, mounts: [...c.mounts, results] } };
+}
+
+/** A script task's FERRY_TASK file, in the attempt's directory (made here if need be). */
+function writeTaskFile(path: string, task: FerryTask): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  Deno.writeTextFileSync(path, JSON.stringify(task, null, 2) + "\n");
 }
 
 /** Inputs whose rule says `check: true` must exist on the node before the task starts. */

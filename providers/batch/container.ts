@@ -46,7 +46,15 @@ export function innerArgv(job: JobSpec, scriptFile?: string): string[] {
     const script = scriptFile !== undefined ? [scriptFile] : ["-c", run.script, "ferry-task"];
     return ["/bin/sh", "-c", PICK_SHELL, "sh", ...script];
   }
+  if (run.kind === "script" && run.interpreter !== "deno") return [...run.interpreter, run.path];
   throw new Error(`Cannot run function task "${job.taskId}" in a container`);
+}
+
+/** A script task's script file and its FERRY_TASK file, which the container must see too. */
+function scriptMounts(job: JobSpec): string[] {
+  if (job.run.kind !== "script") return [];
+  const task = job.env.FERRY_TASK;
+  return [job.run.path, ...(task !== undefined ? [task] : [])];
 }
 
 /**
@@ -77,7 +85,8 @@ export function containerWords(job: JobSpec, options: ContainerWordsOptions = {}
   const c = job.container!;
   const { dir = job.dir, scriptFile } = options;
   const mounts = [...new Set([...c.mounts, ...(scriptFile !== undefined ? [scriptFile] : [])])]
-    .filter((m) => m !== dir);
+    .concat(scriptMounts(job))
+    .filter((m, i, all) => m !== dir && all.indexOf(m) === i);
   const inner = innerArgv(job, scriptFile);
   const names = Object.keys(job.env);
   const r = c.runtime;

@@ -1,6 +1,7 @@
 /**
- * Runs one `function:` app in its own Deno process: `deno run -A
- * function_runner.ts MODULE EXPORT`, with the call's JSON on standard input
+ * Runs one `function:` app in its own Deno process: `deno run --allow-read=...
+ * function_runner.ts MODULE EXPORT` (with the permissions the plan gives the task, or `-A` for
+ * a call `submit()` hands over), with the call's JSON on standard input
  * (`{ args, result }`). The function gets the args object (inputs and outputs
  * as paths, params, task); its return value is written as JSON to `result`.
  * @module

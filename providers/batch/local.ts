@@ -13,6 +13,7 @@ import type { BatchProvider, JobResult, JobSpec, Usage } from "./types.ts";
 import { Spawner } from "./spawner.ts";
 import { GroupRecord } from "./process_groups.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
+import { denoPermissionFlags } from "./deno_permissions.ts";
 
 /** Options for {@linkcode localProvider}. */
 export interface LocalProviderOptions {
@@ -59,8 +60,8 @@ export interface JobFiles {
 /**
  * argv for a job. The first shell redirects its own output to the job's files
  * (cheaper than piping every byte through ferry) and then runs the task:
- * commands with `exec` (no shell in between), scripts with bash strict mode,
- * functions through Deno, reading their call from `files.call`.
+ * commands and script files with `exec` (no shell in between), shell scripts with bash strict
+ * mode, functions through Deno (with the job's permissions), reading their call from `files.call`.
  */
 export function argvOf(job: JobSpec, deno: string, files: JobFiles = {}): string[] {
   const run = job.run;
@@ -80,9 +81,15 @@ export function argvOf(job: JobSpec, deno: string, files: JobFiles = {}): string
       ...words,
     ];
   }
-  if (run.kind === "command") {
+  const denoRun = [deno, "run", ...denoPermissionFlags(job.permissions), "--no-prompt"];
+  if (run.kind === "command" || run.kind === "script") {
+    const argv = run.kind === "command"
+      ? run.argv
+      : run.interpreter === "deno"
+      ? [...denoRun, run.path]
+      : [...run.interpreter, run.path];
     const shell = init ? [BASH, "-c"] : [SH, "-c"];
-    return [...shell, `${redirect}${init}exec "$@"`, ...logs, ...run.argv];
+    return [...shell, `${redirect}${init}exec "$@"`, ...logs, ...argv];
   }
   if (run.kind === "shell") {
     // A script too long for one argument (Linux: 128 KiB) is run from the file it was written to.
@@ -91,7 +98,7 @@ export function argvOf(job: JobSpec, deno: string, files: JobFiles = {}): string
     }
     return [BASH, "-euo", "pipefail", "-c", redirect + init + run.script, ...logs];
   }
-  const fn = [deno, "run", "-A", "--no-prompt", FUNCTION_RUNNER, run.module, run.export];
+  const fn = [...denoRun, FUNCTION_RUNNER, run.module, run.export];
   return [
     BASH,
     "-c",

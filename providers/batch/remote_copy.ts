@@ -29,9 +29,20 @@ export function relocate<J extends JobSpec & { root: string }>(
     stdout: move(job.stdout),
     stderr: move(job.stderr),
     mkdirs: job.mkdirs.map(move),
+    // FERRY_TASK and FERRY_RESULTS name files of the attempt's directory, copied with it.
+    env: Object.fromEntries(Object.entries(job.env).map(([k, v]) => [k, move(v)])),
     ...(job.call ? { call: { ...job.call, result: move(job.call.result) } } : {}),
     ...(job.container
       ? { container: { ...job.container, mounts: job.container.mounts.map(move) } }
+      : {}),
+    ...(job.permissions
+      ? {
+        permissions: {
+          ...job.permissions,
+          read: job.permissions.read.map(move),
+          write: job.permissions.write.map(move),
+        },
+      }
       : {}),
   };
 }

@@ -5,13 +5,40 @@
  * @module
  */
 
-import type { ContainerRuntime, Resources } from "../../dsl/model.ts";
+import type { ContainerRuntime, Permissions, Resources } from "../../dsl/model.ts";
+import type { ScriptInterpreter } from "../../dsl/script_interpreter.ts";
 
 /** What a task runs, with every expression substituted (the interpreter renders it). */
 export type RenderedRun =
   | { readonly kind: "command"; readonly argv: readonly string[] }
   | { readonly kind: "shell"; readonly script: string }
-  | { readonly kind: "function"; readonly module: string; readonly export: string };
+  | {
+    readonly kind: "function";
+    readonly module: string;
+    readonly export: string;
+    /** What the app's `permissions:` adds to what ferry derives (paths absolute). */
+    readonly permissions?: DenoPermissions;
+  }
+  | {
+    readonly kind: "script";
+    /** The script file, absolute. */
+    readonly path: string;
+    /** The program (argv) that runs it, or `deno`: the provider's Deno, with `permissions`. */
+    readonly interpreter: ScriptInterpreter;
+    /** The params in effect (the script finds them in its FERRY_TASK file). */
+    readonly params: Readonly<Record<string, unknown>>;
+    /** The input and output slots written as lists: lists in the FERRY_TASK file, even of one. */
+    readonly lists: { readonly inputs: readonly string[]; readonly outputs: readonly string[] };
+    /** What the app's `permissions:` adds to what ferry derives (paths absolute). */
+    readonly permissions?: DenoPermissions;
+  };
+
+/**
+ * What the Deno process of a task (a function, a Deno script) may do: the lists of Deno's
+ * `--allow-read`, `--allow-write`, ... (an empty list grants nothing), or `all` (`-A`). Also what
+ * an app's `permissions:` adds, paths made absolute. The model's type: the same fields.
+ */
+export type DenoPermissions = Permissions;
 
 /** One attempt of one task, ready to run. */
 export interface JobSpec {
@@ -40,6 +67,11 @@ export interface JobSpec {
   readonly resources: Resources;
   /** Shell lines run first, on the node (`worker_init`). */
   readonly workerInit?: string;
+  /**
+   * What a function's or Deno script's process may do. Absent: everything (`-A`), for calls
+   * `submit()` hands over (their arguments are values, not declared files).
+   */
+  readonly permissions?: DenoPermissions;
   /** For function apps: the call (arguments, and where to write the JSON result). */
   readonly call?: {
     readonly args?: unknown;

@@ -35,6 +35,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { MAX_BACKOFF_MS, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { bashQuote } from "../_shared/shell.ts";
+import { denoPermissionFlags } from "./deno_permissions.ts";
 import { visible } from "../../dsl/visible.ts";
 import type { JobResult, JobSpec, NodeTransfer, Usage } from "./types.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
@@ -210,12 +211,17 @@ function taskCommand(
     files.set(f.taskScript, run.script);
     return `${exec} $FERRY_LAUNCH bash -euo pipefail ${q(f.taskScript)}`;
   }
-  files.set(f.call, JSON.stringify(job.call ?? {}));
   // `FERRY_DENO` (e.g. from the executor's env) names the node's Deno; else `deno` on PATH.
   const deno = options.deno !== undefined ? q(options.deno) : '"${FERRY_DENO:-deno}"';
-  return `${exec} ${deno} run -A --no-prompt ${q(FUNCTION_RUNNER)} ${q(run.module)} ${
-    q(run.export)
-  } <${q(f.call)}`;
+  const denoRun = `${deno} run ${
+    denoPermissionFlags(job.permissions).map(q).join(" ")
+  } --no-prompt`;
+  if (run.kind === "script") {
+    if (run.interpreter === "deno") return `${exec} ${denoRun} ${q(run.path)}`;
+    return `${exec} $FERRY_LAUNCH ${[...run.interpreter, run.path].map(q).join(" ")}`;
+  }
+  files.set(f.call, JSON.stringify(job.call ?? {}));
+  return `${exec} ${denoRun} ${q(FUNCTION_RUNNER)} ${q(run.module)} ${q(run.export)} <${q(f.call)}`;
 }
 
 /** Stands for the task directory on node-local scratch, known only on the node (`$PWD`). */
