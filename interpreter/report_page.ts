@@ -56,7 +56,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:8px 0
 nav{margin:8px 0}svg{max-width:100%;height:auto;overflow:visible}
 .dag-box{fill:#fafafa;stroke:#90a4ae}.dag-edge{fill:none;stroke:#607d8b;stroke-width:1.5}
 .dag-node text,.timeline text,.usage-plot text{font-size:12px}.usage-title{font-weight:bold}
-.usage-dot{fill:#1565c0;fill-opacity:.55}.over-request code{font-weight:bold}.tl-tick{stroke:#eeeeee}.tl-lane{fill:#616161}
+.usage-dot{fill:#1565c0;fill-opacity:.55}.usage-box rect{fill:#bbdefb;stroke:#1565c0}.usage-box line{stroke:#1565c0;stroke-width:2}.over-request code{font-weight:bold}.tl-tick{stroke:#eeeeee}.tl-lane{fill:#616161}
 table{border-collapse:collapse;font-size:13px}th,td{padding:3px 8px;border-bottom:1px solid #eeeeee;text-align:left}
 th{cursor:pointer;user-select:none;background:#fafafa;position:sticky;top:0}th.asc::after{content:" ▲"}th.desc::after{content:" ▼"}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:5px}

@@ -104,27 +104,40 @@ ${flagged(measured, graph)}`;
 
 const PLOT = { width: 640, label: 140, row: 22, top: 24, bottom: 22 };
 
-/** One strip plot: a row per app, a dot per task (its title names the task and the value). */
+/** Above this many tasks an app's row is a box plot (quartiles, median, range), not dots. */
+export const MAX_DOTS_PER_APP = 400;
+/** At most this many flagged tasks are listed; the rest are counted. */
+export const MAX_FLAGGED_LISTED = 200;
+
+/**
+ * One plot: a row per app; a dot per task (its title names the task and the value), or a box
+ * plot for an app with more than {@linkcode MAX_DOTS_PER_APP} tasks.
+ */
 function stripPlot(m: Metric, apps: readonly string[], measured: readonly Measured[]): string {
-  const values = measured.flatMap((x) => {
+  const byApp = new Map<string, { task: string; v: number }[]>(apps.map((a) => [a, []]));
+  let max = 0;
+  for (const x of measured) {
     const v = m.of(x.usage);
-    return v === undefined ? [] : [{ ...x, v }];
-  });
-  if (values.length === 0) return "";
-  const max = Math.max(...values.map((x) => x.v)) || 1;
+    if (v === undefined) continue;
+    byApp.get(x.app)?.push({ task: x.task, v });
+    if (v > max) max = v;
+  }
+  if ([...byApp.values()].every((vs) => vs.length === 0)) return "";
+  max ||= 1;
   const span = PLOT.width - PLOT.label - 20;
   const h = PLOT.top + apps.length * PLOT.row + PLOT.bottom;
   const xOf = (v: number) => (PLOT.label + (v / max) * span).toFixed(1);
   const rows = apps.map((app, i) => {
     const y = PLOT.top + i * PLOT.row + PLOT.row / 2;
-    const dots = values.filter((x) => x.app === app).map((x) =>
-      `<circle class="usage-dot" cx="${xOf(x.v)}" cy="${y}" r="4"><title>${esc(x.task)}: ${
-        esc(m.show(x.v))
-      }</title></circle>`
-    );
-    return `<text x="${PLOT.label - 8}" y="${y + 4}" text-anchor="end">${esc(app)}</text>${
-      dots.join("")
-    }`;
+    const vs = byApp.get(app)!;
+    const marks = vs.length > MAX_DOTS_PER_APP
+      ? boxPlot(vs.map((x) => x.v), y, xOf, m)
+      : vs.map((x) =>
+        `<circle class="usage-dot" cx="${xOf(x.v)}" cy="${y}" r="4"><title>${esc(x.task)}: ${
+          esc(m.show(x.v))
+        }</title></circle>`
+      ).join("");
+    return `<text x="${PLOT.label - 8}" y="${y + 4}" text-anchor="end">${esc(app)}</text>${marks}`;
   });
   const axis = PLOT.top + apps.length * PLOT.row;
   return `<svg class="usage-plot" data-metric="${
@@ -139,6 +152,33 @@ function stripPlot(m: Metric, apps: readonly string[], measured: readonly Measur
   }" text-anchor="end">${esc(m.show(max))}</text>
 ${rows.join("\n")}
 </svg>`;
+}
+
+/** An app's figures as a box: whiskers from least to largest, the box from the first to the third quartile. */
+function boxPlot(
+  values: number[],
+  y: number,
+  xOf: (v: number) => string,
+  m: Metric,
+): string {
+  const vs = values.sort((a, b) => a - b);
+  const q = (p: number) => vs[Math.min(vs.length - 1, Math.floor(p * (vs.length - 1)))]!;
+  const [lo, q1, mid, q3, hi] = [0, 0.25, 0.5, 0.75, 1].map(q) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const title = `${vs.length} tasks: least ${m.show(lo)}, quartiles ${m.show(q1)} / ${
+    m.show(mid)
+  } / ${m.show(q3)}, largest ${m.show(hi)}`;
+  return `<g class="usage-box"><title>${esc(title)}</title>` +
+    `<line x1="${xOf(lo)}" y1="${y}" x2="${xOf(hi)}" y2="${y}"/>` +
+    `<rect x="${xOf(q1)}" y="${y - 6}" width="${
+      (Number(xOf(q3)) - Number(xOf(q1))).toFixed(1)
+    }" height="12"/>` +
+    `<line x1="${xOf(mid)}" y1="${y - 6}" x2="${xOf(mid)}" y2="${y + 6}"/></g>`;
 }
 
 /** The same figures as text: per app and metric, the number of tasks, median and largest. */
@@ -177,9 +217,13 @@ function flagged(measured: readonly Measured[], graph: readonly GraphApp[]): str
   const rule = `Flagged: peak memory below ${MEMORY_FLAG_SHARE * 100}% of the memory requested, ` +
     `or CPU time / wall time below ${CORES_FLAG_SHARE * 100}% of the cores requested ` +
     `(2 cores or more, tasks of ${CORES_FLAG_MIN_WALL_SECONDS} s or longer).`;
+  const more = items.length - MAX_FLAGGED_LISTED;
+  const listed = more > 0
+    ? [...items.slice(0, MAX_FLAGGED_LISTED), `<li class="more">and ${more} more tasks</li>`]
+    : items;
   return `<p class="usage-rule">${esc(rule)}</p>\n${
     items.length === 0
       ? `<p class="empty">No task used far less than it requested.</p>`
-      : `<ul id="over-requested">${items.join("\n")}</ul>`
+      : `<ul id="over-requested">${listed.join("\n")}</ul>`
   }`;
 }

@@ -142,7 +142,7 @@ for (const provider of ["slurm", "pbs", "lsf", "htcondor"]) {
             "run --allow-read=.,",
             "--allow-env=LANG,FERRY_TASK_ID,FERRY_ATTEMPT,FERRY_FUNCTION_MODULE --no-prompt",
             "export FERRY_TASK=",
-            "exec $FERRY_LAUNCH python3 ",
+            'exec "${ferry_timer[@]}" $FERRY_LAUNCH python3 ',
             "ferry_transfer fetch curl url=https://example.org/data/a.csv",
             "ferry_transfer fetch rsync url=rsync://example.org:873/mod/b.txt",
             "ferry_transfer put curl url=ftp://example.org/up/.out.txt.ferry-part",

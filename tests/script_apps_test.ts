@@ -207,7 +207,9 @@ Deno.test("script apps: hostile names of scripts and inputs reach the script as 
     // The job wrapper a batch executor runs quotes the script's path as one word.
     const shown = await ferryRun(["--show-scripts", wf, "batch"], {}, "plan");
     assert.equal(shown.code, 0, shown.stderr);
-    const line = shown.stdout.split("\n").find((l) => l.includes("exec $FERRY_LAUNCH python3"));
+    const line = shown.stdout.split("\n").find((l) =>
+      l.includes('exec "${ferry_timer[@]}" $FERRY_LAUNCH python3')
+    );
     assert.ok(line?.endsWith(`python3 ${bashQuote(join(ws, "scripts", `${hostile}.py`))} ) &`));
     const bash = await new Deno.Command("bash", {
       args: ["-c", `printf '%s' ${bashQuote(join(ws, "scripts", `${hostile}.py`))}`],

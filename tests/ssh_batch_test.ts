@@ -293,9 +293,9 @@ t(
         const exit = readJson(join(attemptDir(runDir, "slow[i=1]"), "exit.json"));
         assert.equal(exit.exitCode, 143);
         assert.equal(exit.signal, "SIGTERM");
-        // The second ignored it: SIGKILL came after the grace period, for the wrapper too.
+        // The second ignored it: SIGKILL came after the grace period (from its wrapper, which
+        // waits that long for the task's group, or from ferry's kill of the wrapper's group).
         assert.ok(ms >= 5000, `SIGKILL after the grace period, not after ${ms} ms`);
-        assert.equal(await exists(join(attemptDir(runDir, "slow[i=2]"), "exit.json")), false);
         for (const i of [1, 2]) {
           const st = readJson(join(attemptDir(runDir, `slow[i=${i}]`), "status.json"));
           assert.equal(st.outcome, "cancelled");

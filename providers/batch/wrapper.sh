@@ -6,6 +6,7 @@
 # check); the wrappers it ends up in are checked too (providers/batch/wrapper_test.ts).
 
 : "${ferry_status:?the wrapper sets ferry_status before this library}"
+: "${ferry_grace:=5}" # seconds between SIGTERM and SIGKILL on a cancel (KILL_GRACE_SECONDS)
 ferry_start=$(date +%s%3N)
 ferry_host=$(hostname 2>/dev/null || uname -n)
 ferry_child=''
@@ -46,6 +47,14 @@ ferry_term() {
   if [ -n "$ferry_child" ]; then
     kill -TERM -- "-$ferry_child" 2>/dev/null || kill -TERM "$ferry_child" 2>/dev/null
     wait "$ferry_child" 2>/dev/null
+    # The group's first process may end before the rest (/usr/bin/time dies of the SIGTERM its
+    # task ignores): what is left gets the grace, then SIGKILL, before this wrapper goes.
+    local tenths=0
+    while kill -0 -- "-$ferry_child" 2>/dev/null && [ "$tenths" -lt "$((ferry_grace * 10))" ]; do
+      sleep 0.1
+      tenths=$((tenths + 1))
+    done
+    kill -KILL -- "-$ferry_child" 2>/dev/null
   fi
   ferry_cleanup
   ferry_done 143 '"SIGTERM"'

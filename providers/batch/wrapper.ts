@@ -127,6 +127,7 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
     }, attempt ${job.attempt}. Written by ferry; runs on the node.`,
     FILE_DIRECTIVE,
     `ferry_status=${q(f.status)}`,
+    `ferry_grace=${KILL_GRACE_SECONDS}`,
     WRAPPER_LIBRARY.trimEnd(),
     ...(job.container !== undefined ? [CONTAINER_LIBRARY.trimEnd()] : []),
     "# --- this attempt ---",
