@@ -105,21 +105,7 @@ export async function checkWithStats(
   const ownFiles = ownFilesOf(file, siteFile);
   const diagnostics: Diagnostic[] = [];
   const sources = new Map<string, string>();
-  let site: Site | undefined;
-  if (siteFile !== undefined) {
-    const r = await loadFile(siteFile);
-    if (r.text !== undefined) sources.set(siteFile, r.text);
-    diagnostics.push(...loadDiagnostics(siteFile, r.problems));
-    if (r.document) {
-      const v = validateSite(r.document.value);
-      diagnostics.push(...located(r.document, v.problems));
-      site = v.model;
-      if (v.problems.length === 0) {
-        const problems = await batchProviderProblems(site.executors, dirname(resolve(siteFile)));
-        diagnostics.push(...located(r.document, problems));
-      }
-    }
-  }
+  const site = siteFile === undefined ? undefined : await checkSite(siteFile, diagnostics, sources);
   const r = await loadFile(file);
   if (r.text !== undefined) sources.set(file, r.text);
   diagnostics.push(...loadDiagnostics(file, r.problems));
@@ -177,6 +163,25 @@ export async function checkWithStats(
     ...(c.linked ? { linked: c.linked } : {}),
     ...(c.plan && !diagnostics.some((d) => d.severity === "error") ? { plan: c.plan } : {}),
   });
+}
+
+/** Load and validate a site file; its problems go to `diagnostics`, its text to `sources`. */
+async function checkSite(
+  siteFile: string,
+  diagnostics: Diagnostic[],
+  sources: Map<string, string>,
+): Promise<Site | undefined> {
+  const r = await loadFile(siteFile);
+  if (r.text !== undefined) sources.set(siteFile, r.text);
+  diagnostics.push(...loadDiagnostics(siteFile, r.problems));
+  if (!r.document) return undefined;
+  const v = validateSite(r.document.value);
+  diagnostics.push(...located(r.document, v.problems));
+  if (v.problems.length === 0) {
+    const problems = await batchProviderProblems(v.model.executors, dirname(resolve(siteFile)));
+    diagnostics.push(...located(r.document, problems));
+  }
+  return v.model;
 }
 
 /**
