@@ -13,7 +13,7 @@ import type { Executor, ParamValue } from "../dsl/model.ts";
 import { type CheckOptions, type CheckResult, checkWithStats } from "./check.ts";
 import { StatCache } from "./stat_cache.ts";
 import { buildPlan, LOCAL_EXECUTOR, type Plan } from "./plan.ts";
-import { compileInferred, statefulPlan } from "./plan_state.ts";
+import { compileInferred, onlyTasks, statefulPlan } from "./plan_state.ts";
 import type { Expansion } from "./expand.ts";
 import { StateStore } from "./state.ts";
 import { resolveTargets } from "./targets.ts";
@@ -120,13 +120,7 @@ export function planForTargets(
       ? { ok: false, message: c }
       : { ok: true, plan: c.plan, expansion: c.expansion };
   }
-  const only = {
-    workspace: r.workspace,
-    executors: r.executors ?? {},
-    only: t.tasks,
-    ...(r.images ? { images: r.images } : {}),
-    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
-  };
+  const only = onlyTasks(r, r.executors ?? {}, t.tasks);
   return {
     ok: true,
     plan: buildPlan(r.workflow, r.expansion, r.linked, only).plan,

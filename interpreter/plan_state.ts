@@ -13,7 +13,14 @@ import type { Executor, ParamValue } from "../dsl/model.ts";
 import { Cache, type Upstream } from "./cache.ts";
 import type { CheckResult } from "./check.ts";
 import { compile, type CompileOptions } from "./compile.ts";
-import { buildPlan, type Plan, type PlanStatus, type PlanTask, summarize } from "./plan.ts";
+import {
+  buildPlan,
+  type BuildPlanOptions,
+  type Plan,
+  type PlanStatus,
+  type PlanTask,
+  summarize,
+} from "./plan.ts";
 import type { StateStore, SuccessRecord } from "./state.ts";
 import { expand, type Expansion, type Extra } from "./expand.ts";
 import { inferTargets } from "./infer.ts";
@@ -88,13 +95,7 @@ export function compileKnown(
   if (o.targets.length === 0) return { plan: c.plan, expansion: c.expansion };
   const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
   if (!t.ok) return compileInferred(r, o, c.expansion, known);
-  const only = {
-    workspace: r.workspace,
-    executors: o.executors,
-    only: t.tasks,
-    ...(r.images ? { images: r.images } : {}),
-    ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
-  };
+  const only = onlyTasks(r, o.executors, t.tasks);
   return { plan: buildPlan(r.workflow!, c.expansion, c.linked, only).plan, expansion: c.expansion };
 }
 
@@ -122,15 +123,24 @@ export function compileInferred(
   if (error || !c.plan || !c.linked) return error?.message ?? "the plan could not be built";
   const t = resolveTargets(o.targets, c.expansion, c.linked, r.workspace);
   if (!t.ok) return t.message;
-  const only = {
+  const only = onlyTasks(r, o.executors, t.tasks);
+  const plan = buildPlan(workflow, c.expansion, c.linked, only).plan;
+  return { plan, expansion: c.expansion, linked: c.linked };
+}
+
+/** The options that build the plan of `tasks` alone, as the checked workflow's was built. */
+export function onlyTasks(
+  r: CheckResult,
+  executors: Readonly<Record<string, Executor>>,
+  tasks: ReadonlySet<number>,
+): BuildPlanOptions {
+  return {
     workspace: r.workspace,
-    executors: o.executors,
-    only: t.tasks,
+    executors,
+    only: tasks,
     ...(r.images ? { images: r.images } : {}),
     ...(r.baseDir !== undefined ? { baseDir: r.baseDir } : {}),
   };
-  const plan = buildPlan(workflow, c.expansion, c.linked, only).plan;
-  return { plan, expansion: c.expansion, linked: c.linked };
 }
 
 function compileOptions(
