@@ -166,9 +166,15 @@ export function genome(args: Args): { contigs: number; bases: number } {
   return { contigs: CONTIGS.length, bases: CONTIGS.reduce((s, [, l]) => s + l, 0) };
 }
 
-/** Function app: sample `sample`'s reads from input `fa` to outputs `fastq` and `truth`. */
+/**
+ * Function app: sample `sample`'s reads from input `fa` to outputs `fastq` and `truth`. `sample`
+ * is the sample's name, or a record (advanced.yaml's mapping of samples to files, which a function
+ * app gets as JSON text) whose `key` is.
+ */
 export function reads(args: Args): { reads: number; snps: number } {
-  const sample = String(args.bindings.sample);
+  const bound = args.bindings.sample;
+  const record = typeof bound === "string" && bound.startsWith("{") ? JSON.parse(bound) : bound;
+  const sample = String(typeof record === "object" && record !== null ? record.key : record);
   const { fastq, truth } = simulate(Deno.readTextFileSync(args.inputs.fa!), sample);
   Deno.writeTextFileSync(args.outputs.fastq!, fastq);
   Deno.writeTextFileSync(args.outputs.truth!, truth);
