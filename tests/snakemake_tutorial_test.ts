@@ -94,7 +94,7 @@ async function truth(ws: string): Promise<Record<string, string[]>> {
 
 Deno.test({
   name:
-    "snakemake tutorial: the example calls the planted SNPs, as its reference says, and a second run does nothing",
+    "snakemake tutorial: the example calls the planted SNPs, as its reference says, a second run does nothing and a path of sample D runs its chain",
   ignore: !haveTools,
   fn: async () => {
     await using ex = await copyExamples(EXAMPLE);
@@ -151,6 +151,19 @@ Deno.test({
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /^plan: 0 to run, 16 cached$/m);
     assert.match(again.stderr, /^done: 0 succeeded, 16 cached, 0 failed in /m);
+
+    // A sample in no param: its sorted BAM as a target runs exactly its chain, inferred from the
+    // output templates, its reads simulated too.
+    const d = await ferryRun([join(ws, "workflow.yaml"), "sorted_reads/D.bam"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stderr, /^plan: 3 to run, 2 cached$/m);
+    assert.deepEqual(started(d.stderr), [
+      "reads[sample=D]",
+      "bwa_map[sample=D]",
+      "samtools_sort[sample=D]",
+    ]);
+    const dBam = await tool(ws, "samtools", "quickcheck", "sorted_reads/D.bam");
+    assert.equal(dBam.code, 0, dBam.stderr);
   },
 });
 
