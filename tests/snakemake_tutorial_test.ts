@@ -199,7 +199,7 @@ Deno.test("snakemake tutorial: generate_data.ts run by hand writes the files the
 
 Deno.test({
   name:
-    "snakemake tutorial: plot-quals.py escapes the file name in the SVG, draws an empty VCF and refuses a bad one",
+    "snakemake tutorial: plot-quals.py escapes the file name in the SVG, draws an empty VCF, reads its paths from FERRY_TASK and refuses a bad VCF",
   ignore: !haveTools,
   fn: () =>
     withTemp(async (dir) => {
@@ -222,6 +222,19 @@ Deno.test({
         "",
         'Cannot read "bad.vcf": line 2: QUAL "low" is no number\n',
       ]);
+      // Without arguments it reads the paths from the task file FERRY_TASK names (script: apps).
+      await Deno.writeTextFile(
+        join(dir, "task.json"),
+        JSON.stringify({ inputs: { vcf: hostile }, outputs: { svg: "from-task.svg" } }),
+      );
+      const fromTask = await new Deno.Command("python3", {
+        args: [script],
+        cwd: dir,
+        env: { FERRY_TASK: join(dir, "task.json") },
+        stdin: "null",
+      }).output();
+      assert.deepEqual([fromTask.code, decoder.decode(fromTask.stderr)], [0, ""]);
+      assert.equal(await Deno.readTextFile(join(dir, "from-task.svg")), svg);
       const missing = await plot("none.vcf");
       assert.deepEqual([missing.code, missing.stderr], [
         2,
