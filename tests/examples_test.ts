@@ -9,11 +9,12 @@ async function* files(dir: string): AsyncGenerator<string> {
   for await (const e of Deno.readDir(dir)) {
     const p = join(dir, e.name);
     if (e.isDirectory) yield* files(p);
-    else if (/\.(ya?ml|toml)$/.test(e.name)) yield p;
+    // A params file (config.yaml) is no workflow: the example's own test runs it.
+    else if (/\.(ya?ml|toml)$/.test(e.name) && !/^config\./.test(e.name)) yield p;
   }
 }
 
-/** The workflow and site files of a copy of examples/, sorted. */
+/** The workflow and site files of a copy of examples/ (not its params files), sorted. */
 async function exampleFiles(tmp: string): Promise<string[]> {
   const out: string[] = [];
   for await (const f of files(join(tmp, "examples"))) out.push(f);

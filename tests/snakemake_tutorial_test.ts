@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { copyExamples, EXAMPLES } from "./_examples.ts";
-import { ferryRun, withTemp } from "./_run.ts";
+import { exists, ferryRun, withTemp } from "./_run.ts";
 import { haveService } from "./_services.ts";
 
 const haveTools = haveService("snakemake tutorial example", [
@@ -94,7 +94,7 @@ async function truth(ws: string): Promise<Record<string, string[]>> {
 
 Deno.test({
   name:
-    "snakemake tutorial: the example calls the planted SNPs, as its reference says, and a second run does nothing",
+    "snakemake tutorial: the example calls the planted SNPs, as its reference says, a second run does nothing and a path of sample D runs its chain",
   ignore: !haveTools,
   fn: async () => {
     await using ex = await copyExamples(EXAMPLE);
@@ -151,6 +151,19 @@ Deno.test({
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /^plan: 0 to run, 16 cached$/m);
     assert.match(again.stderr, /^done: 0 succeeded, 16 cached, 0 failed in /m);
+
+    // A sample in no param: its sorted BAM as a target runs exactly its chain, inferred from the
+    // output templates, its reads simulated too.
+    const d = await ferryRun([join(ws, "workflow.yaml"), "sorted_reads/D.bam"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stderr, /^plan: 3 to run, 2 cached$/m);
+    assert.deepEqual(started(d.stderr), [
+      "reads[sample=D]",
+      "bwa_map[sample=D]",
+      "samtools_sort[sample=D]",
+    ]);
+    const dBam = await tool(ws, "samtools", "quickcheck", "sorted_reads/D.bam");
+    assert.equal(dBam.code, 0, dBam.stderr);
   },
 });
 
@@ -186,7 +199,7 @@ Deno.test("snakemake tutorial: generate_data.ts run by hand writes the files the
 
 Deno.test({
   name:
-    "snakemake tutorial: plot-quals.py escapes the file name in the SVG, draws an empty VCF and refuses a bad one",
+    "snakemake tutorial: plot-quals.py escapes the file name in the SVG, draws an empty VCF, reads its paths from FERRY_TASK and refuses a bad VCF",
   ignore: !haveTools,
   fn: () =>
     withTemp(async (dir) => {
@@ -209,10 +222,143 @@ Deno.test({
         "",
         'Cannot read "bad.vcf": line 2: QUAL "low" is no number\n',
       ]);
+      // Without arguments it reads the paths from the task file FERRY_TASK names (script: apps).
+      await Deno.writeTextFile(
+        join(dir, "task.json"),
+        JSON.stringify({ inputs: { vcf: hostile }, outputs: { svg: "from-task.svg" } }),
+      );
+      const fromTask = await new Deno.Command("python3", {
+        args: [script],
+        cwd: dir,
+        env: { FERRY_TASK: join(dir, "task.json") },
+        stdin: "null",
+      }).output();
+      assert.deepEqual([fromTask.code, decoder.decode(fromTask.stderr)], [0, ""]);
+      assert.equal(await Deno.readTextFile(join(dir, "from-task.svg")), svg);
       const missing = await plot("none.vcf");
       assert.deepEqual([missing.code, missing.stderr], [
         2,
         'Cannot read "none.vcf": No such file or directory\n',
       ]);
     }),
+});
+
+/** The tasks a run started, in the order of its progress lines. */
+function started(stderr: string): string[] {
+  return [...stderr.matchAll(/^\[\d+\/\d+\] start (\S+)$/gm)].map((m) => m[1]!);
+}
+
+Deno.test({
+  name:
+    "snakemake tutorial: the advanced version, driven by config.yaml, calls the same SNPs with records, scaled cores, logs, benchmarks and a temp BAM",
+  ignore: !haveTools,
+  fn: async () => {
+    await using ex = await copyExamples(EXAMPLE);
+    const ws = ex.path(EXAMPLE);
+    const wf = join(ws, "advanced.yaml");
+    const config = join(ws, "config.yaml");
+
+    // bwa asks for 8 cores; this machine's local executor grants what it has, and the plan says so.
+    const cores = navigator.hardwareConcurrency;
+    const plan = await ferryRun([wf, "--params", config], {}, "plan");
+    assert.equal(plan.code, 0, plan.stderr);
+    const granted = cores >= 8
+      ? "cores 8"
+      : `cores ${cores} (asked 8; executor "local" has ${cores})`;
+    assert.equal(plan.stdout.split(`\n    ${granted}\n`).length - 1, 3, plan.stdout);
+
+    const r = await ferryRun([wf, "--params", config]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^plan: 16 to run, 0 cached$/m);
+    assert.deepEqual(started(r.stderr).filter((t) => t.startsWith("bwa_map")).sort(), [
+      "bwa_map[A]",
+      "bwa_map[B]",
+      "bwa_map[C]",
+    ]);
+    for (const [path, digest] of Object.entries(DATA_SHA256)) {
+      assert.equal(await sha256(join(ws, path)), digest, `${path} is not the bytes it was`);
+    }
+
+    // The calls are the reference's; only the header differs: the read groups name the samples.
+    const [header, ...rows] = (await calls(ws)).split("\n");
+    const [refHeader, ...refRows] = (await Deno.readTextFile(join(ws, "expected_calls.tsv")))
+      .split("\n");
+    assert.deepEqual(rows, refRows);
+    assert.equal(header, refHeader!.replace(/sorted_reads\/(\w)\.bam:GT/g, "$1:GT"));
+    assert.equal(header, "# [1]CHROM\t[2]POS\t[3]REF\t[4]ALT\t[5]A:GT\t[6]B:GT\t[7]C:GT");
+    for (const s of SAMPLES) {
+      const head = await tool(ws, "samtools", "view", "-H", `sorted_reads/${s}.bam`);
+      assert.match(head.stdout, new RegExp(`^@RG\\tID:${s}\\tSM:${s}$`, "m"));
+      assert.match(head.stdout, new RegExp(`CL:bwa mem -K 10000000 -t ${Math.min(cores, 8)} `));
+      // bwa's messages went to the log, each mapping's figures to its benchmark file.
+      const log = await Deno.readTextFile(join(ws, `logs/bwa_mem/${s}.log`));
+      assert.match(
+        log,
+        new RegExp(`^\\[M::mem_process_seqs\\] Processed ${READS_PER_SAMPLE} reads`, "m"),
+      );
+      const bench = (await Deno.readTextFile(join(ws, `benchmarks/${s}.bwa.benchmark.txt`)))
+        .split("\n");
+      assert.equal(bench[0], "s\th:m:s\tmax_rss\tmean_load\tcpu_time");
+      assert.match(bench[1]!, /^\d+\.\d{4}\t\d+:\d\d:\d\d\t\d+\.\d\d\t\d+\.\d\d\t\d+\.\d\d$/);
+      assert.equal(bench[2], "");
+    }
+    // The unsorted BAMs were temp: gone once sorted.
+    assert.deepEqual([...Deno.readDirSync(join(ws, "mapped_reads"))], []);
+    // The script app drew the plot from its FERRY_TASK file.
+    const svg = await Deno.readTextFile(join(ws, "plots/quals.svg"));
+    assert.match(svg, />QUAL of the calls in calls\/all\.vcf<\/text>\n/);
+    assert.match(svg, />QUAL \(8 records\)<\/text>\n<\/svg>\n$/);
+
+    // ferry status: short ids, and what each task used.
+    const st = await ferryRun([wf], {}, "status");
+    assert.equal(st.code, 0, st.stderr);
+    for (const s of SAMPLES) {
+      for (const app of ["reads", "bwa_map", "samtools_sort", "samtools_index"]) {
+        assert.ok(st.stdout.includes(`✓ ${app}[${s}]: succeeded\n`), `${app}[${s}]\n${st.stdout}`);
+      }
+    }
+    assert.ok(!st.stdout.includes("sample="), st.stdout);
+    const used = [...st.stdout.matchAll(
+      /^ {6}used: {3}wall \d+(?:\.\d)?m?s, CPU \d+(?:\.\d)?m?s, peak memory \d+\.\d [KMG]iB$/gm,
+    )];
+    assert.equal(used.length, 16, st.stdout);
+    // The report plots wall time, CPU time and peak memory, a dot per task.
+    const out = join(ws, "report.html");
+    const rep = await ferryRun(["--workspace", ws, "-o", out], {}, "report");
+    assert.equal(rep.code, 0, rep.stderr);
+    const html = await Deno.readTextFile(out);
+    assert.deepEqual(
+      [...html.matchAll(/<svg class="usage-plot" data-metric="([^"]+)"/g)].map((x) => x[1]),
+      ["wall time", "CPU time", "peak memory"],
+    );
+    assert.equal(html.split('<circle class="usage-dot"').length - 1, 3 * 16);
+    assert.ok(html.includes("<title>bwa_map[A]: "));
+
+    // Nothing changed (the temp BAMs being gone included): nothing runs again.
+    const again = await ferryRun([wf, "--params", config]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /^plan: 0 to run, 16 cached$/m);
+
+    // A sample that is not in the mapping cannot be inferred from a path: its file comes from
+    // the record's value, which no path gives.
+    const target = await ferryRun([wf, "--params", config, "sorted_reads/D.bam"]);
+    assert.deepEqual([target.code, target.stderr], [
+      2,
+      'ferry: Cannot find target "sorted_reads/D.bam": it is no task id, app or output, and no output template can make it ("${{ sample.value }}" of app reads uses "${{ sample.value }}", not a plain for_each variable; "sorted_reads/${{ sample.key }}.bam" of app samtools_sort uses "${{ sample.key }}", not a plain for_each variable)\n',
+    ]);
+    // Added to the samples by a second params file, D's sorted BAM runs exactly D's chain.
+    const more = join(ws, "more-samples.yaml");
+    await Deno.writeTextFile(
+      more,
+      "samples:\n" + ["A", "B", "C", "D"].map((s) => `  ${s}: data/samples/${s}.fastq\n`).join(""),
+    );
+    const d = await ferryRun([wf, "--params", config, "--params", more, "sorted_reads/D.bam"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stderr, /^plan: 3 to run, 2 cached$/m);
+    assert.deepEqual(started(d.stderr), ["reads[D]", "bwa_map[D]", "samtools_sort[D]"]);
+    const quick = await tool(ws, "samtools", "quickcheck", "sorted_reads/D.bam");
+    assert.equal(quick.code, 0, quick.stderr);
+    assert.deepEqual([...Deno.readDirSync(join(ws, "mapped_reads"))], []);
+    assert.ok(!(await exists(join(ws, "sorted_reads/D.bam.bai"))));
+  },
 });

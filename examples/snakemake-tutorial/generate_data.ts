@@ -166,9 +166,24 @@ export function genome(args: Args): { contigs: number; bases: number } {
   return { contigs: CONTIGS.length, bases: CONTIGS.reduce((s, [, l]) => s + l, 0) };
 }
 
-/** Function app: sample `sample`'s reads from input `fa` to outputs `fastq` and `truth`. */
+/** A sample's name from its binding: the name, or the `key` of a record's JSON text. */
+function sampleName(bound: unknown): string {
+  if (typeof bound !== "string" || !bound.startsWith("{")) return String(bound);
+  try {
+    const record = JSON.parse(bound);
+    return typeof record?.key === "string" ? record.key : bound;
+  } catch {
+    return bound; // no record: simulate() refuses the name as it is
+  }
+}
+
+/**
+ * Function app: sample `sample`'s reads from input `fa` to outputs `fastq` and `truth`. `sample`
+ * is the sample's name, or a record (advanced.yaml's mapping of samples to files, which a function
+ * app gets as JSON text) whose `key` is.
+ */
 export function reads(args: Args): { reads: number; snps: number } {
-  const sample = String(args.bindings.sample);
+  const sample = sampleName(args.bindings.sample);
   const { fastq, truth } = simulate(Deno.readTextFileSync(args.inputs.fa!), sample);
   Deno.writeTextFileSync(args.outputs.fastq!, fastq);
   Deno.writeTextFileSync(args.outputs.truth!, truth);

@@ -6,11 +6,15 @@ this one needs neither:
 
     python3 scripts/plot-quals.py calls/all.vcf plots/quals.svg
 
+Run by a ferry script app (`script: scripts/plot-quals.py`, advanced.yaml) without arguments, it
+reads the VCF and the SVG's paths from the task file FERRY_TASK names (inputs.vcf, outputs.svg).
+
 Like matplotlib's plt.hist, it sorts the values into 10 bins of equal width from the smallest
 to the largest. The SVG has whole-number coordinates only, so it is the same bytes everywhere.
 """
 
 import json
+import os
 import sys
 from html import escape
 
@@ -83,7 +87,16 @@ def svg(quals, title):
     return "\n".join(out) + "\n"
 
 
+def task_paths():
+    """[script, VCF, SVG] from the task file of a ferry script app (FERRY_TASK)."""
+    with open(os.environ["FERRY_TASK"], encoding="utf-8") as f:
+        task = json.load(f)
+    return [sys.argv[0], task["inputs"]["vcf"], task["outputs"]["svg"]]
+
+
 def main(argv):
+    if len(argv) == 1 and os.environ.get("FERRY_TASK"):
+        argv = task_paths()
     if len(argv) != 3:
         print("usage: plot-quals.py CALLS.vcf OUT.svg", file=sys.stderr)
         return 2
