@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /** Busybox applets the images hold (the shell apps' `sh` among them). */
 const APPLETS = ["sh", "echo", "cat", "ls", "wc", "tr", "sleep", "env", "cp", "printf", "test"];
@@ -42,11 +42,72 @@ export async function podman(...args: string[]): Promise<string> {
   return d.decode(out.stdout);
 }
 
-/** Build an image from busybox in `dir` (a test's temp directory) under a new tag. */
-export async function makeImage(dir: string): Promise<TestImage> {
+/** What an image holds besides busybox: the host's own files, at the same paths. */
+export interface ImageExtras {
+  /** Host programs (absolute paths), each with every shared library `ldd` lists for it. */
+  readonly programs?: readonly string[];
+  /** Host directories copied whole (their symbolic links kept, `__pycache__` left out). */
+  readonly trees?: readonly string[];
+}
+
+/** `paths` from the host's root into `root` at the same paths; `-h` copies what links point to. */
+async function copyFromHost(root: string, paths: readonly string[], follow: boolean) {
+  if (paths.length === 0) return;
+  const flags = follow ? ["-h"] : ["--exclude=__pycache__"];
+  const out = new Deno.Command("tar", {
+    args: ["-C", "/", "-c", ...flags, "--", ...paths.map((p) => p.slice(1))],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const into = new Deno.Command("tar", {
+    args: ["-C", root, "-x"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const [, o, outErr, i] = await Promise.all([
+    out.stdout.pipeTo(into.stdin),
+    out.status,
+    new Response(out.stderr).text(),
+    into.output(),
+  ]);
+  if (!o.success || !i.success) {
+    const why = outErr + new TextDecoder().decode(i.stderr);
+    throw new Error(`Cannot copy ${paths.join(", ")}: ${why}`);
+  }
+}
+
+/** The shared libraries `ldd` lists for `program`, the dynamic loader among them. */
+async function sharedLibraries(program: string): Promise<string[]> {
+  const out = await new Deno.Command("ldd", { args: [program], stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(`ldd ${program}: ${new TextDecoder().decode(out.stderr)}`);
+  // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)".
+  return [...new TextDecoder().decode(out.stdout).matchAll(/^\s*(?:\S+ => )?(\/\S+) \(0x/gm)]
+    .map((m) => m[1]!);
+}
+
+/** Copy `extras` from the host into the image's `root`. */
+async function addExtras(root: string, extras: ImageExtras) {
+  const programs = extras.programs ?? [];
+  const libraries = (await Promise.all(programs.map(sharedLibraries))).flat();
+  // glibc loads libgcc_s when a thread exits (bwa's do): no ldd lists it.
+  const libc = libraries.find((l) => /\/libc\.so\.6$/.test(l));
+  const libgcc = libc && join(dirname(libc), "libgcc_s.so.1");
+  if (libgcc && await Deno.stat(libgcc).then(() => true, () => false)) libraries.push(libgcc);
+  await copyFromHost(root, [...new Set([...programs, ...libraries])], true);
+  await copyFromHost(root, extras.trees ?? [], false);
+}
+
+/**
+ * Build an image from busybox (and `extras` from the host) in `dir` (a test's
+ * temp directory) under a new tag.
+ */
+export async function makeImage(dir: string, extras: ImageExtras = {}): Promise<TestImage> {
   const root = join(dir, "image-root");
   const tag = `localhost/ferry-test-${crypto.randomUUID().slice(0, 8)}:1`;
   await Deno.mkdir(join(root, "bin"), { recursive: true });
+  await addExtras(root, extras);
   await Deno.copyFile("/bin/busybox", join(root, "bin", "busybox"));
   await Deno.chmod(join(root, "bin", "busybox"), 0o755);
   for (const a of APPLETS) await Deno.symlink("busybox", join(root, "bin", a));
