@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { copyExamples, EXAMPLES } from "./_examples.ts";
 import { exists, ferryRun, withTemp } from "./_run.ts";
 import { haveService } from "./_services.ts";
+import { bySample, calls, SAMPLES, tool, truth } from "./_snakemake_tutorial.ts";
 
 const haveTools = haveService("snakemake tutorial example", [
   "bwa",
@@ -20,9 +21,7 @@ const haveTools = haveService("snakemake tutorial example", [
 ]);
 
 const EXAMPLE = "snakemake-tutorial";
-const SAMPLES = ["A", "B", "C"];
 const READS_PER_SAMPLE = 8750; // 35,000 bases at 25x in reads of 100
-const decoder = new TextDecoder();
 
 /**
  * sha256 of what generate_data.ts writes: its output may not change from run to run or from
@@ -39,57 +38,11 @@ const DATA_SHA256: Record<string, string> = {
   "data/truth/C.tsv": "c9859d06083cac90ad895b1ec15f15eea7125f2535075ff77906c2c2aa356e34",
 };
 
-/** Run a tool in `cwd`; its exit code and output. */
-async function tool(cwd: string, cmd: string, ...args: string[]) {
-  const out = await new Deno.Command(cmd, { args, cwd, stdin: "null" }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
+const decoder = new TextDecoder();
 
+/** The sha256 of a file, in hex. */
 async function sha256(path: string): Promise<string> {
   return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
-}
-
-/** The calls of a VCF as the example's expected_calls.tsv holds them. */
-async function calls(ws: string): Promise<string> {
-  const q = await tool(
-    ws,
-    "bcftools",
-    "query",
-    "-H",
-    "-f",
-    "%CHROM\\t%POS\\t%REF\\t%ALT[\\t%GT]\\n",
-    "calls/all.vcf",
-  );
-  assert.equal(q.code, 0, q.stderr);
-  return q.stdout;
-}
-
-/** Per sample, its non-reference calls as "CHROM POS REF ALT GT" lines, sorted. */
-function bySample(table: string): Record<string, string[]> {
-  const [header, ...rows] = table.trimEnd().split("\n");
-  const samples = header!.split("\t").slice(4).map((c) => c.replace(/^.*\/(\w+)\.bam:GT$/, "$1"));
-  const out: Record<string, string[]> = Object.fromEntries(samples.map((s) => [s, []]));
-  for (const row of rows) {
-    const f = row.split("\t");
-    samples.forEach((s, i) => {
-      const gt = f[4 + i]!;
-      if (gt !== "0/0") out[s]!.push([...f.slice(0, 4), gt].join("\t"));
-    });
-  }
-  for (const s of samples) out[s]!.sort();
-  return out;
-}
-
-/** Per sample, the SNPs the simulation planted (data/truth/SAMPLE.tsv), sorted. */
-async function truth(ws: string): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const s of SAMPLES) {
-    const [header, ...rows] = (await Deno.readTextFile(join(ws, `data/truth/${s}.tsv`)))
-      .trimEnd().split("\n");
-    assert.equal(header, "CHROM\tPOS\tREF\tALT\tGT");
-    out[s] = rows.sort();
-  }
-  return out;
 }
 
 Deno.test({
