@@ -124,6 +124,8 @@ export function generateWorkflow(n: number): Record<string, unknown> {
         "caller",
         "--region",
         "${{ chunk }}",
+        "--model",
+        "${{ inputs.data }}",
         "${{ inputs.bam }}",
         "-o",
         "${{ outputs.vcf }}",
@@ -260,6 +262,25 @@ async function profile(deno: string, file: string, dir: string): Promise<string>
   ].join("\n");
 }
 
+/**
+ * The generated workflow must check without a single diagnostic: one warning makes ferry parse the
+ * YAML again for positions (a new lint once did, and the figures doubled unnoticed).
+ */
+async function assertClean(deno: string, file: string): Promise<void> {
+  const r = await new Deno.Command(deno, {
+    args: ["run", "-A", join(ROOT, "main.ts"), "check", file],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout);
+  if (!r.success || !/ 0 errors, 0 warnings$/m.test(out)) {
+    throw new Error(
+      `the generated workflow is not clean:\n${out.split("\n").slice(0, 6).join("\n")}`,
+    );
+  }
+}
+
 /** Run the benchmark; `args` are the options after the benchmark's name. */
 export async function main(args: readonly string[] = []): Promise<void> {
   const o = parseArgs(args);
@@ -271,6 +292,7 @@ export async function main(args: readonly string[] = []): Promise<void> {
     const tomlFile = join(dir, "workflow.toml");
     await Deno.writeTextFile(yamlFile, stringifyYaml(data, { lineWidth: 0 }));
     await Deno.writeTextFile(tomlFile, stringifyToml(data));
+    await assertClean(deno, yamlFile);
     const size = async (f: string) => ((await Deno.stat(f)).size / 2 ** 20).toFixed(1);
     const cores = navigator.hardwareConcurrency;
     console.log(
