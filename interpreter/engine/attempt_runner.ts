@@ -9,7 +9,7 @@
 
 import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import type { BatchProvider, JobContainer } from "../../providers/batch/types.ts";
+import type { BatchProvider } from "../../providers/batch/types.ts";
 import { mountProblem } from "../../providers/batch/container.ts";
 import {
   type AttemptLayout,
@@ -164,7 +164,7 @@ export class AttemptRunner {
       ...(fn ? { results: this.#c.resultsOf(task.deps) } : {}),
     });
     const env = fn ? spec.env : { ...spec.env, ...this.#resultsEnv(task, at.paths.root) };
-    const job = { ...spec, env, ...withResults(spec.container, env.FERRY_RESULTS) };
+    const job = { ...spec, env };
     const unmountable = mountProblem(job);
     if (unmountable !== undefined) {
       const now = Date.now();
@@ -216,15 +216,6 @@ export class AttemptRunner {
     const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     return bad ? (bad.reason as Error).message : undefined;
   }
-}
-
-/** A container also mounts the file FERRY_RESULTS names (read-only, at the same path). */
-function withResults(
-  c: JobContainer | undefined,
-  results: string | undefined,
-): { container?: JobContainer } {
-  if (c === undefined) return {};
-  return { container: results === undefined ? c : { ...c, mounts: [...c.mounts, results] } };
 }
 
 /** A script task's FERRY_TASK file, in the attempt's directory (made here if need be). */

@@ -30,7 +30,7 @@ const UNMOUNTABLE = /[:,]/;
 /** Why a job's container cannot mount its paths, or undefined when it can. */
 export function mountProblem(job: JobSpec, extra: readonly string[] = []): string | undefined {
   if (job.container === undefined) return undefined;
-  for (const p of [job.dir, ...job.container.mounts, ...extra]) {
+  for (const p of [job.dir, ...jobMounts(job), ...extra]) {
     if (UNMOUNTABLE.test(p)) {
       return `Cannot mount "${p}" in container "${job.container.image}": a path holding ":" or "," cannot be bound`;
     }
@@ -50,11 +50,22 @@ export function innerArgv(job: JobSpec, scriptFile?: string): string[] {
   throw new Error(`Cannot run function task "${job.taskId}" in a container`);
 }
 
-/** A script task's script file and its FERRY_TASK file, which the container must see too. */
-function scriptMounts(job: JobSpec): string[] {
-  if (job.run.kind !== "script") return [];
-  const task = job.env.FERRY_TASK;
-  return [job.run.path, ...(task !== undefined ? [task] : [])];
+/**
+ * Everything a job's container mounts read-only besides its directory: its inputs (the job's
+ * `container.mounts`), the files its environment names (FERRY_RESULTS, FERRY_TASK), a shell
+ * task's script file, a script task's script; each once.
+ */
+function jobMounts(job: JobSpec, scriptFile?: string): string[] {
+  const { FERRY_RESULTS: results, FERRY_TASK: task } = job.env;
+  return [
+    ...new Set([
+      ...job.container!.mounts,
+      ...(results !== undefined ? [results] : []),
+      ...(scriptFile !== undefined ? [scriptFile] : []),
+      ...(job.run.kind === "script" ? [job.run.path] : []),
+      ...(task !== undefined ? [task] : []),
+    ]),
+  ];
 }
 
 /**
@@ -84,9 +95,7 @@ export interface ContainerWordsOptions {
 export function containerWords(job: JobSpec, options: ContainerWordsOptions = {}): string[] {
   const c = job.container!;
   const { dir = job.dir, scriptFile } = options;
-  const mounts = [...new Set([...c.mounts, ...(scriptFile !== undefined ? [scriptFile] : [])])]
-    .concat(scriptMounts(job))
-    .filter((m, i, all) => m !== dir && all.indexOf(m) === i);
+  const mounts = jobMounts(job, scriptFile).filter((m) => m !== dir);
   const inner = innerArgv(job, scriptFile);
   const names = Object.keys(job.env);
   const r = c.runtime;
