@@ -15,7 +15,7 @@ import { parseTemplateCached, type Template } from "../dsl/expr.ts";
 import type { App, Workflow } from "../dsl/model.ts";
 import type { Expansion, Extra } from "./expand.ts";
 import { targetTasks, unknownTarget, writersOf } from "./targets.ts";
-import { safeDecode, toUrl, workspaceUrl } from "./urls.ts";
+import { escapeRegExp, safeDecode, toUrl, workspaceUrl } from "./urls.ts";
 import { localPath, type Value } from "./values.ts";
 
 /** Options for {@linkcode inferTargets}. */
@@ -272,7 +272,7 @@ function tryTemplate(
       }
     }
     if (literal !== undefined) {
-      const e = escapeRe(literal);
+      const e = escapeRegExp(literal);
       lazy += e, greedy += e, loose += e;
       continue;
     }
@@ -314,8 +314,4 @@ function tryTemplate(
     };
   }
   return { kind: "match", bindings: first };
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }

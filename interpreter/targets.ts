@@ -8,7 +8,7 @@
 import { closest } from "../dsl/suggest.ts";
 import type { Expansion } from "./expand.ts";
 import type { Linked } from "./link.ts";
-import { globToRegExp, toUrl, workspaceRelative, workspaceUrl } from "./urls.ts";
+import { escapeRegExp, globToRegExp, toUrl, workspaceRelative, workspaceUrl } from "./urls.ts";
 
 /** Resolved targets, or the first target that names nothing. */
 export type TargetResult =
@@ -66,7 +66,7 @@ export function targetTasks(
     // `align[sample=*]`: every task whose id matches, `*` standing for any text. A fan-out's
     // placeholder id (`measure[part=*]`) so names all its tasks once they are known.
     const re = new RegExp(
-      "^" + target.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") +
+      "^" + target.split("*").map(escapeRegExp).join(".*") +
         "$",
     );
     x.tasks.forEach((t, i) => {

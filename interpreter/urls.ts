@@ -49,9 +49,14 @@ function stripTrailingSlash(href: string): string {
   return /^[a-z][a-z0-9+.-]*:\/*$/i.test(u) || u.endsWith("://") ? href : u;
 }
 
+/** `s` as a regular expression that matches exactly it. */
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 /** A glob (workspace-relative) as a regular expression over URLs. */
 export function globToRegExp(glob: string, workspace: string): RegExp {
-  const base = workspaceUrl(workspace).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const base = escapeRegExp(workspaceUrl(workspace));
   return safeRegExp(`^${base}/${globSource(glob, encodeURI)}$`);
 }
 
