@@ -179,6 +179,8 @@ export interface JobResult {
   readonly retryable?: boolean;
   /** The scheduler's job id (or array element id), when there was one. */
   readonly jobId?: string;
+  /** Where a pilot worker ran the attempt (an executor with `bundle: pilot`). */
+  readonly pilot?: PilotPlace;
   /** What the attempt's processes used, when it could be measured. */
   readonly usage?: Usage;
 }
@@ -235,4 +237,33 @@ export interface BatchProvider {
   readonly capacity?: number;
   /** Cancel jobs by the ids the scheduler gave them (jobs a crashed run left); a message when it failed. */
   cancelJobs?(ids: readonly string[]): Promise<string | undefined>;
+  /** The pilot blocks this provider holds now (`bundle: pilot`), for progress; undefined otherwise. */
+  pilotBlocks?(): readonly PilotBlock[] | undefined;
+}
+
+/** Where a pilot worker ran an attempt. */
+export interface PilotPlace {
+  /** The block: the scheduler's id of the pilot job. */
+  readonly block: string;
+  /** The worker in the block, as the block names it (`NODE/SLOT`, slots counted from 1). */
+  readonly worker: string;
+  /** The node the worker ran on (the host name it reported). */
+  readonly node?: string;
+}
+
+/** One pilot block as ferry knows it now. */
+export interface PilotBlock {
+  /** The scheduler's id of the block's job. */
+  readonly id: string;
+  /**
+   * `pending`: queued; `running`: some worker is running a task; `idle`: started, no task
+   * running; `ending`: cancelled or past its idle timeout, not yet gone from the queue.
+   */
+  readonly state: "pending" | "running" | "idle" | "ending";
+  /** Workers the block runs (nodes × workers per node). */
+  readonly workers: number;
+  /** Tasks running in it now. */
+  readonly busy: number;
+  /** Tasks it has finished (any outcome). */
+  readonly done: number;
 }
