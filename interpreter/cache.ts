@@ -29,7 +29,7 @@ import type { Hashed, OutputRecord, StateStore, SuccessRecord } from "./state.ts
 import { readCacheRecord } from "../providers/staging/transfer.ts";
 import { type FileValue, localPath } from "./values.ts";
 import { toRecordedUrl, workspaceRelative } from "./urls.ts";
-import type { Usage } from "../providers/batch/types.ts";
+import type { PilotPlace, Usage } from "../providers/batch/types.ts";
 
 /** The parts of a cache key (what `ignore` can name). */
 export interface KeyParts {
@@ -519,6 +519,7 @@ export class Cache {
       endedAt: number;
       host: string;
       usage?: Usage;
+      pilot?: PilotPlace;
     },
     logs: { stdout?: string; stderr?: string },
     dynamic: ReadonlyMap<string, readonly FileValue[]>,
@@ -577,6 +578,7 @@ export class Cache {
       host: run.host,
       ...logs,
       ...(run.usage ? { usage: run.usage } : {}),
+      ...(run.pilot ? { pilot: run.pilot } : {}),
     });
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Outcome, Usage } from "../providers/batch/types.ts";
+import type { Outcome, PilotBlock, PilotPlace, Usage } from "../providers/batch/types.ts";
 
 /** Fields every event has. */
 interface EventBase<E extends string> {
@@ -109,6 +109,8 @@ export interface FinishedEvent extends EventBase<"finished"> {
   readonly errorLog?: string;
   /** What its processes used (wall, CPU, peak RSS), when it ran and was measured. */
   readonly usage?: Usage;
+  /** The pilot block and worker that ran it (an executor with `bundle: pilot`). */
+  readonly pilot?: PilotPlace;
 }
 
 /** A failed attempt will be tried again after a delay. */
@@ -172,6 +174,25 @@ export interface TransferFinishedEvent
   readonly ms?: number;
 }
 
+/** A pilot block's state as the log records it: the provider's, or `gone` once it no longer holds it. */
+export type PilotBlockState = PilotBlock["state"] | "gone";
+
+/** A pilot block of an executor appeared, changed state, or is gone. */
+export interface PilotBlockEvent extends EventBase<"pilot-block"> {
+  /** The executor whose provider holds the block. */
+  readonly executor: string;
+  /** The block: the scheduler's id of its job. */
+  readonly block: string;
+  /** Its new state. */
+  readonly state: PilotBlockState;
+  /** Workers it runs. */
+  readonly workers: number;
+  /** Tasks running in it now. */
+  readonly busy: number;
+  /** Tasks it has finished. */
+  readonly done: number;
+}
+
 /** A temporary output was deleted: every task reading it has succeeded. */
 export interface TempDeletedEvent extends EventBase<"temp-deleted"> {
   /** The file's URL. */
@@ -203,6 +224,7 @@ export type RunEvent =
   | TransferStartedEvent
   | TransferFinishedEvent
   | TempDeletedEvent
+  | PilotBlockEvent
   | RunEndedEvent;
 
 /** The name of an event: the `event` field of its line. */
@@ -221,7 +243,9 @@ type FieldType =
   | "apps"
   | "outcome"
   | "direction"
-  | "usage";
+  | "usage"
+  | "pilot"
+  | "blockState";
 type Fields = Readonly<Record<string, FieldType | `${FieldType}?`>>;
 
 const TRANSFER: Fields = {
@@ -262,6 +286,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     stderrPath: "string",
     errorLog: "string?",
     usage: "usage?",
+    pilot: "pilot?",
   },
   retrying: { task: "string", attempt: "number", delayMs: "number" },
   blocked: { task: "string", by: "string" },
@@ -275,6 +300,14 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     ms: "number?",
   },
   "temp-deleted": { url: "string" },
+  "pilot-block": {
+    executor: "string",
+    block: "string",
+    state: "blockState",
+    workers: "number",
+    busy: "number",
+    done: "number",
+  },
   "run-ended": { interrupted: "boolean", error: "string?" },
 };
 
@@ -282,6 +315,13 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
 export const EVENT_NAMES: readonly EventName[] = Object.keys(FIELDS) as EventName[];
 
 const OUTCOMES: ReadonlySet<unknown> = new Set(["succeeded", "failed", "timeout", "cancelled"]);
+const BLOCK_STATES: ReadonlySet<unknown> = new Set([
+  "pending",
+  "running",
+  "idle",
+  "ending",
+  "gone",
+]);
 
 function holds(value: unknown, type: FieldType): boolean {
   switch (type) {
@@ -299,6 +339,12 @@ function holds(value: unknown, type: FieldType): boolean {
       return value === "in" || value === "out";
     case "usage":
       return isObject(value) && holds(value.wallSeconds, "number");
+    case "pilot":
+      return isObject(value) && typeof value.block === "string" &&
+        typeof value.worker === "string" &&
+        (value.node === undefined || typeof value.node === "string");
+    case "blockState":
+      return BLOCK_STATES.has(value);
     case "number":
       return typeof value === "number" && Number.isFinite(value);
     case "string":

@@ -29,6 +29,7 @@ const SAMPLES: readonly NewEvent[] = [
     jobId: "42",
     stdoutPath: "/o",
     stderrPath: "/e",
+    pilot: { block: "4711", worker: "node-a/2", node: "node-a" },
   },
   { event: "retrying", task: "a", attempt: 1, delayMs: 10 },
   { event: "blocked", task: "b", by: "a" },
@@ -58,6 +59,15 @@ const SAMPLES: readonly NewEvent[] = [
     ms: 3,
   },
   { event: "temp-deleted", url: "file:///ws/tmp.txt" },
+  {
+    event: "pilot-block",
+    executor: "hpc",
+    block: "4711",
+    state: "running",
+    workers: 4,
+    busy: 2,
+    done: 17,
+  },
   { event: "run-ended", interrupted: false },
 ];
 
@@ -200,4 +210,37 @@ Deno.test("readEventLog: no log (a run that died first) has no events; a directo
     });
     await assert.rejects(readAll(dir), Deno.errors.IsADirectory);
   });
+});
+
+Deno.test("isRunEvent: a finished event without a pilot place (older logs) is read; a malformed place or block state is damage", () => {
+  const finished = {
+    time: 1,
+    event: "finished",
+    task: "a",
+    attempt: 1,
+    outcome: "succeeded",
+    startedAt: 1,
+    endedAt: 2,
+    host: "h",
+    stdoutPath: "/o",
+    stderrPath: "/e",
+  };
+  assert.equal(isRunEvent(finished), true);
+  assert.equal(isRunEvent({ ...finished, pilot: { block: "7", worker: "n/1" } }), true);
+  assert.equal(isRunEvent({ ...finished, pilot: { block: 7, worker: "n/1" } }), false);
+  assert.equal(isRunEvent({ ...finished, pilot: { block: "7", worker: "n/1", node: 3 } }), false);
+  assert.equal(isRunEvent({ ...finished, pilot: "7" }), false);
+  const block = {
+    time: 1,
+    event: "pilot-block",
+    executor: "hpc",
+    block: "7",
+    state: "gone",
+    workers: 2,
+    busy: 0,
+    done: 5,
+  };
+  assert.equal(isRunEvent(block), true);
+  assert.equal(isRunEvent({ ...block, state: "lost" }), false);
+  assert.equal(isRunEvent({ ...block, done: undefined }), false);
 });

@@ -157,6 +157,15 @@ function why(a: AttemptStatus): string {
   return describeOutcome({ ...a, startedAt: 0, endedAt: 0, host: "" } as unknown as TaskOutcome);
 }
 
+/** ` (job 42)`, ` (block 4711, worker node-a/2)`, both, or nothing: what ran an attempt. */
+function ranBy(a: AttemptStatus): string {
+  const by = [
+    ...(a.jobId !== undefined ? [`job ${visible(a.jobId)}`] : []),
+    ...(a.pilot ? [`block ${visible(a.pilot.block)}`, `worker ${visible(a.pilot.worker)}`] : []),
+  ];
+  return by.length > 0 ? ` (${by.join(", ")})` : "";
+}
+
 /** Append a task, its attempts and its stderr's last lines to `lines`. */
 function taskLines(
   lines: string[],
@@ -176,7 +185,7 @@ function taskLines(
     `${paint(c, mark)} ${visible(t.id)}: ${t.state === "not-run" ? "not run" : t.state}${detail}`,
   );
   for (const a of t.attempts) {
-    const head = `    attempt ${a.attempt}${a.jobId !== undefined ? ` (job ${a.jobId})` : ""}: `;
+    const head = `    attempt ${a.attempt}${ranBy(a)}: `;
     if (a.endedAt === undefined) {
       lines.push(
         `${head}${a.outcome === "running" ? "running since" : "crashed; started"} ${

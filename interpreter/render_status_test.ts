@@ -113,3 +113,42 @@ Deno.test("renderStatusText() names the log that holds the error, or says it is 
   });
   assert.ok(gone.includes(`      log:    gone (was ${log})\n`), gone);
 });
+
+Deno.test("renderStatusText() names the pilot block and worker of each attempt, escaped", () => {
+  const attempt = {
+    outcome: "succeeded",
+    startedAt: "2026-11-21T12:00:00.000Z",
+    endedAt: "2026-11-21T12:00:01.000Z",
+    durationMs: 1000,
+    host: "node-a",
+  };
+  const detail: RunDetail = {
+    ...run(0),
+    counts: { ...counts, succeeded: 1 },
+    logsKept: true,
+    tasks: [{
+      id: "t",
+      state: "succeeded",
+      attempts: [
+        { ...attempt, attempt: 1, pilot: { block: "4711", worker: "node-a/2", node: "node-a" } },
+        {
+          ...attempt,
+          attempt: 2,
+          jobId: "99",
+          pilot: { block: "b\n\x1b[31m$(x)", worker: "n`1`/1" },
+        },
+        { ...attempt, attempt: 3, jobId: "100" },
+      ],
+    }],
+  };
+  const text = renderStatusText({ ferryStatus: 1, workspace: "/ws", run: detail });
+  assert.ok(
+    text.endsWith(
+      "✓ t: succeeded\n" +
+        "    attempt 1 (block 4711, worker node-a/2): succeeded in 1.0s on node-a\n" +
+        "    attempt 2 (job 99, block b\\n\\x1b[31m$(x), worker n`1`/1): succeeded in 1.0s on node-a\n" +
+        "    attempt 3 (job 100): succeeded in 1.0s on node-a\n",
+    ),
+    text,
+  );
+});

@@ -24,7 +24,7 @@ import process from "node:process";
 import { join, resolve } from "node:path";
 import { relativizeSuccesses } from "./state_migrate.ts";
 import { fromRecordedUrl, toRecordedUrl, workspaceUrl } from "./urls.ts";
-import type { Usage } from "../providers/batch/types.ts";
+import type { PilotPlace, Usage } from "../providers/batch/types.ts";
 
 /** The part of node:sqlite's prepared statement this module uses. */
 interface StatementSync {
@@ -53,7 +53,7 @@ const { DatabaseSync: Database } = builtins.getBuiltinModule("node:sqlite") as {
 };
 
 /** The schema version this code writes; older databases are migrated on open. */
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 
 /**
  * Ordered migrations: index i brings a database from version i to i + 1, as SQL or as a
@@ -113,6 +113,9 @@ const MIGRATIONS: readonly (string | ((db: DatabaseSync, workspace: string) => v
   // 3: what each attempt used (JSON: wall, CPU, peak RSS, how it was measured); older attempts
   // have none.
   "ALTER TABLE attempts ADD COLUMN usage TEXT;",
+  // 4: where a pilot worker ran each attempt (JSON: block, worker, node); older attempts, and
+  // attempts not run by pilots, have none.
+  "ALTER TABLE attempts ADD COLUMN pilot TEXT;",
 ];
 
 /** One output of a successful task, as recorded. */
@@ -188,6 +191,8 @@ export interface AttemptRecord {
   readonly stderr?: string;
   /** What its processes used, when it was measured. */
   readonly usage?: Usage;
+  /** The pilot block and worker that ran it (an executor with `bundle: pilot`). */
+  readonly pilot?: PilotPlace;
 }
 
 /** A run as recorded. */
@@ -447,6 +452,7 @@ export class StateStore {
         ...opt("stdout", "stdout"),
         ...opt("stderr", "stderr"),
         ...(typeof r.usage === "string" ? { usage: JSON.parse(r.usage) } : {}),
+        ...(typeof r.pilot === "string" ? { pilot: JSON.parse(r.pilot) } : {}),
       } as AttemptRecord;
     });
   }
@@ -495,7 +501,8 @@ export class StateStore {
   #insertAttempt(a: AttemptRecord): void {
     this.#stmt(
       `INSERT OR REPLACE INTO attempts (run_id, task_id, attempt, key, outcome, exit_code, signal, reason,
-        started_at, ended_at, host, stdout, stderr, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        started_at, ended_at, host, stdout, stderr, usage, pilot)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       a.runId,
       a.taskId,
@@ -511,6 +518,7 @@ export class StateStore {
       a.stdout ?? null,
       a.stderr ?? null,
       a.usage ? JSON.stringify(a.usage) : null,
+      a.pilot ? JSON.stringify(a.pilot) : null,
     );
   }
 

@@ -105,7 +105,9 @@ Deno.test("StateStore.open: a version 2 store gains the attempts' usage; its old
     // Back to what ferry wrote before version 3: no usage column, user_version 2.
     const { DatabaseSync } = await import("node:sqlite");
     const db = new DatabaseSync(join(dir, ".ferry", "state.db"));
-    db.exec("ALTER TABLE attempts DROP COLUMN usage; PRAGMA user_version = 2");
+    db.exec(
+      "ALTER TABLE attempts DROP COLUMN usage; ALTER TABLE attempts DROP COLUMN pilot; PRAGMA user_version = 2",
+    );
     db.prepare(
       "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at, ended_at, host) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ).run("r0", "t", 1, "succeeded", 1, 2, "h");
@@ -128,7 +130,51 @@ Deno.test("StateStore.open: a version 2 store gains the attempts' usage; its old
       store.close();
     }
     const after = new DatabaseSync(join(dir, ".ferry", "state.db"));
-    assert.deepEqual({ ...after.prepare("PRAGMA user_version").get() }, { user_version: 3 });
+    assert.deepEqual({ ...after.prepare("PRAGMA user_version").get() }, { user_version: 4 });
+    after.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("StateStore.open: a version 3 store gains the attempts' pilot place; its old attempts have none, new ones keep theirs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    StateStore.open(dir).close();
+    // Back to what ferry wrote before version 4: no pilot column, user_version 3.
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(join(dir, ".ferry", "state.db"));
+    db.exec("ALTER TABLE attempts DROP COLUMN pilot; PRAGMA user_version = 3");
+    db.prepare(
+      "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at, ended_at, host, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run("r0", "t", 1, "succeeded", 1, 2, "h", '{"wallSeconds":1,"measuredBy":"clock"}');
+    db.close();
+    const store = StateStore.open(dir);
+    const pilot = { block: "4711", worker: "node-a/2", node: "node-a" };
+    try {
+      store.recordAttempt({
+        runId: "r1",
+        taskId: "t",
+        attempt: 1,
+        outcome: "failed",
+        startedAt: 3,
+        endedAt: 4,
+        host: "node-a",
+        pilot,
+      });
+      assert.deepEqual(
+        store.attempts().map((a) => [a.runId, a.usage?.wallSeconds, a.pilot]),
+        [["r0", 1, undefined], ["r1", undefined, pilot]],
+      );
+    } finally {
+      store.close();
+    }
+    const after = new DatabaseSync(join(dir, ".ferry", "state.db"));
+    assert.deepEqual({ ...after.prepare("PRAGMA user_version").get() }, { user_version: 4 });
+    assert.deepEqual(
+      after.prepare("SELECT pilot FROM attempts ORDER BY run_id").all().map((r) => ({ ...r })),
+      [{ pilot: null }, { pilot: JSON.stringify(pilot) }],
+    );
     after.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

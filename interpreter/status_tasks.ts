@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { taskDirName } from "./attempt.ts";
 import type { FinishedEvent, RunEvent, StartedEvent } from "./events.ts";
 import type { AttemptRecord } from "./state.ts";
-import type { Usage } from "../providers/batch/types.ts";
+import type { PilotPlace, Usage } from "../providers/batch/types.ts";
 import type { AttemptStatus, RunStatus, TaskStatus, TaskStatusState } from "./status_types.ts";
 
 /** What {@linkcode TaskTracker} needs to know about the run. */
@@ -56,7 +56,7 @@ function ended(a: Ending, attempt: number): AttemptStatus {
   const exitCode = num(a.exitCode), signal = str(a.signal);
   const reason = str(a.reason) ?? str(a.message), host = str(a.host);
   const stdout = str(a.stdout) ?? str(a.stdoutPath), stderr = str(a.stderr) ?? str(a.stderrPath);
-  const jobId = str(a.jobId), errorLog = str(a.errorLog);
+  const jobId = str(a.jobId), errorLog = str(a.errorLog), pilot = pilotOf(a.pilot);
   return {
     attempt,
     ...(jobId !== undefined ? { jobId } : {}),
@@ -68,11 +68,21 @@ function ended(a: Ending, attempt: number): AttemptStatus {
     endedAt: iso(endedAt),
     durationMs: endedAt - startedAt,
     ...(host !== undefined ? { host } : {}),
+    ...(pilot !== undefined ? { pilot } : {}),
     ...(stdout !== undefined ? { stdout } : {}),
     ...(stderr !== undefined ? { stderr } : {}),
     ...(errorLog !== undefined ? { errorLog } : {}),
     ...(typeof a.usage === "object" && a.usage !== null ? { usage: a.usage as Usage } : {}),
   };
+}
+
+/** A pilot place as recorded: its block and worker, and its node when there is one. */
+function pilotOf(v: unknown): PilotPlace | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const p = v as Record<string, unknown>;
+  const block = str(p.block), worker = str(p.worker), node = str(p.node);
+  if (block === undefined || worker === undefined) return undefined;
+  return { block, worker, ...(node !== undefined ? { node } : {}) };
 }
 
 /**
@@ -173,13 +183,15 @@ function attemptStatus(
   const { started, finished, record } = seen;
   if (record) {
     // The store's record wins; what only the event log knows (the job id, a success's exit
-    // code, the log that holds the error) is kept.
+    // code, the log that holds the error, a pilot place the store did not keep) is kept.
     const shown = ended(record, n);
     const jobId = finished ? str(finished.jobId) : seen.jobId;
     const exitCode = finished?.exitCode, errorLog = str(finished?.errorLog);
+    const pilot = shown.pilot ?? pilotOf(finished?.pilot);
     return {
       ...shown,
       ...(jobId !== undefined ? { jobId } : {}),
+      ...(pilot !== undefined ? { pilot } : {}),
       ...(errorLog !== undefined ? { errorLog } : {}),
       ...(shown.exitCode === undefined && exitCode !== undefined ? { exitCode } : {}),
     };

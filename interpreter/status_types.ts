@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Usage } from "../providers/batch/types.ts";
+import type { PilotPlace, Usage } from "../providers/batch/types.ts";
 
 /** How a run stands. */
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted" | "crashed";
@@ -63,6 +63,8 @@ export interface AttemptStatus {
   readonly jobId?: string;
   /** Where it ran, when known. */
   readonly host?: string;
+  /** The pilot block and worker that ran it (an executor with `bundle: pilot`). */
+  readonly pilot?: PilotPlace;
   /** Standard output log, where it is now (a log that was an output: where it was delivered). */
   readonly stdout?: string;
   /** Standard error log, where it is now. */

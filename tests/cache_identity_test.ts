@@ -151,6 +151,7 @@ function asVersion1(ws: string): void {
       );
     }
     db.exec("ALTER TABLE attempts DROP COLUMN usage"); // version 3's
+    db.exec("ALTER TABLE attempts DROP COLUMN pilot"); // version 4's
     db.exec("PRAGMA user_version = 1");
   } finally {
     db.close();
@@ -172,7 +173,7 @@ Deno.test("a state written by the previous ferry (absolute URLs) is migrated: ca
     const after = new DatabaseSync(join(dir, "new place", ".ferry", "state.db"));
     try {
       const rows = (sql: string) => after.prepare(sql).all().map((r) => ({ ...r as object }));
-      assert.deepEqual(rows("PRAGMA user_version"), [{ user_version: 3 }]);
+      assert.deepEqual(rows("PRAGMA user_version"), [{ user_version: 4 }]);
       // Exactly what this ferry records: keys, relative URLs, glob hashes.
       assert.deepEqual(
         rows("SELECT task_id, key, outputs FROM successes ORDER BY task_id"),

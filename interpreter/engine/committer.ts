@@ -145,6 +145,7 @@ export class Committer {
           endedAt: outcome.endedAt,
           host: outcome.host,
           ...(outcome.usage ? { usage: outcome.usage } : {}),
+          ...(outcome.pilot ? { pilot: outcome.pilot } : {}),
         },
         { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
         delivered.dynamic,
@@ -204,6 +205,7 @@ export class Committer {
           stdout: outcome.stdoutPath,
           stderr: outcome.stderrPath,
           ...(outcome.usage ? { usage: outcome.usage } : {}),
+          ...(outcome.pilot ? { pilot: outcome.pilot } : {}),
         }),
     );
   }
