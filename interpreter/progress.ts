@@ -9,6 +9,8 @@
 import { visible, visibleLines } from "../dsl/visible.ts";
 import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { capLines, logTail } from "./log_tail.ts";
+import type { PilotBlock } from "../providers/batch/types.ts";
+import type { PilotBlockChange } from "./engine/types.ts";
 import type { RunEvents, RunSummary, TaskOutcome } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
 
@@ -43,6 +45,32 @@ export function describeTransfer(e: TransferEvent): string {
   return `${verb} ${visible(e.url)} (${formatBytes(e.bytes)} in ${formatDuration(ms)}${
     rate ? `, ${rate}` : ""
   }${tries})`;
+}
+
+/** `2 tasks`, `1 task`. */
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/** The states a block is counted in, in the order shown. */
+const BLOCK_STATES = ["pending", "running", "idle", "ending"] as const;
+
+/** An executor's blocks counted by state, `1 pending, 2 running` (`no blocks` when it holds none). */
+export function blockCounts(blocks: readonly PilotBlock[]): string {
+  const parts = BLOCK_STATES.map((s) => [s, blocks.filter((b) => b.state === s).length] as const)
+    .filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`);
+  return parts.length > 0 ? parts.join(", ") : "no blocks";
+}
+
+/**
+ * A pilot block in a few words, after the word `block`: `4711 running: 2/4 workers busy, 17 tasks
+ * done`; a pending one with its workers, a gone one with the tasks it did.
+ */
+export function describeBlock(b: PilotBlock | PilotBlockChange): string {
+  const id = visible(b.id);
+  if (b.state === "pending") return `${id} pending (${count(b.workers, "worker")})`;
+  if (b.state === "gone") return `${id} gone: ${count(b.done, "task")} done`;
+  return `${id} ${b.state}: ${b.busy}/${count(b.workers, "worker")} busy, ${
+    count(b.done, "task")
+  } done`;
 }
 
 /** One line per task start and finish (for logs and CI). */
@@ -92,6 +120,13 @@ export function plainProgress(io: ProgressIO): RunEvents {
       if (e.kind !== "finished") return;
       const tag = e.error !== undefined ? paint("31", "FAILED") : paint("36", e.direction);
       io.write(`[${done}/${total}] ${tag} ${describeTransfer(e)}\n`);
+    },
+    blocks(executor, blocks, changes) {
+      // A line per change of a block's state, not per task it runs.
+      const all = `${visible(executor)}: ${blockCounts(blocks)}`;
+      for (const c of changes) {
+        io.write(`[${done}/${total}] ${paint("35", "block")} ${describeBlock(c)}; ${all}\n`);
+      }
     },
   };
 }

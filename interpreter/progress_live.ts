@@ -10,9 +10,42 @@ import { createLogUpdate } from "../deps/log_update.ts";
 import process from "node:process";
 import { visible } from "../dsl/visible.ts";
 import { formatBytes, formatDuration } from "./format.ts";
-import { describeOutcome, type ProgressIO } from "./progress.ts";
+import type { PilotBlock } from "../providers/batch/types.ts";
+import { blockCounts, describeBlock, describeOutcome, type ProgressIO } from "./progress.ts";
 import type { RunEvents } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
+
+/** Blocks shown per executor; the rest are counted. */
+const BLOCKS_SHOWN = 4;
+
+/**
+ * The live display's lines for pilot blocks: per executor its blocks counted by state, then its
+ * first blocks each with the tasks it runs and ran.
+ *
+ * @example
+ * ```ts
+ * import { blockLines } from "./progress_live.ts";
+ * import assert from "node:assert/strict";
+ * const b = { id: "7", state: "running" as const, workers: 2, busy: 1, done: 3 };
+ * assert.deepEqual(blockLines(new Map([["hpc", [b]]]), (_, s) => s), [
+ *   "  ⧉ hpc blocks: 1 running",
+ *   "    block 7 running: 1/2 workers busy, 3 tasks done",
+ * ]);
+ * ```
+ */
+export function blockLines(
+  pilots: ReadonlyMap<string, readonly PilotBlock[]>,
+  paint: (c: string, s: string) => string,
+): string[] {
+  const lines: string[] = [];
+  for (const [executor, blocks] of pilots) {
+    lines.push(`  ${paint("35", "⧉")} ${visible(executor)} blocks: ${blockCounts(blocks)}`);
+    for (const b of blocks.slice(0, BLOCKS_SHOWN)) lines.push(`    block ${describeBlock(b)}`);
+    const more = blocks.length - BLOCKS_SHOWN;
+    if (more > 0) lines.push(`    … ${more} more block${more === 1 ? "" : "s"}`);
+  }
+  return lines;
+}
 
 /** A live display that redraws in place (for terminals). */
 export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
@@ -21,6 +54,8 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
   let total = 0, done = 0, failed = 0;
   const running = new Map<string, number>();
   const moving = new Map<string, TransferEvent>();
+  /** Each executor's pilot blocks, as last told. */
+  const pilots = new Map<string, readonly PilotBlock[]>();
   const t0 = Date.now();
   const paint = (c: string, s: string) => (io.color ? `\x1b[${c}m${s}\x1b[0m` : s);
   const draw = () => {
@@ -41,6 +76,7 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
       const bytes = [...moving.values()].reduce((n, e) => n + e.bytes, 0);
       lines.push(`  ${paint("36", "⇅")} ${moving.size} transfer(s), ${formatBytes(bytes)} so far`);
     }
+    lines.push(...blockLines(pilots, paint));
     logUpdate(lines.join("\n"));
   };
   const timer = setInterval(draw, 100);
@@ -85,6 +121,10 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
         moving.delete(e.id);
         if (e.error !== undefined) above(`${paint("31", "✗")} ${e.error}\n`);
       } else moving.set(e.id, e);
+    },
+    blocks(executor, blocks) {
+      if (blocks.length > 0) pilots.set(executor, blocks);
+      else pilots.delete(executor);
     },
     close() {
       clearInterval(timer);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { describeTransfer, plainProgress, renderSummary } from "./progress.ts";
+import { blockCounts, describeTransfer, plainProgress, renderSummary } from "./progress.ts";
+import { blockLines } from "./progress_live.ts";
+import type { PilotBlock } from "../providers/batch/types.ts";
 import type { PlanTask } from "./plan.ts";
 import type { RunSummary, TaskOutcome, TaskState } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
@@ -111,4 +113,84 @@ Deno.test("describeTransfer() caps a long error at 500 characters", () => {
     describeTransfer({ ...fetched, error: `Cannot fetch: ${"<html>".repeat(100)}` }),
     `Cannot fetch: ${"<html>".repeat(100).slice(0, 486)}… (114 more bytes)`,
   );
+});
+
+const block = (id: string, state: PilotBlock["state"], busy = 0, done = 0): PilotBlock => ({
+  id,
+  state,
+  workers: 2,
+  busy,
+  done,
+});
+
+Deno.test("plainProgress() prints a line when a pilot block's state changes, with its executor's blocks counted", () => {
+  let out = "";
+  const p = plainProgress({ write: (s) => out += s, color: false });
+  p.start(3);
+  const pending = [block("7", "pending"), block("8", "pending")];
+  p.blocks!("hpc", pending, pending);
+  const running = [block("7", "running", 1, 0), block("8", "pending")];
+  p.blocks!("hpc", running, [running[0]!]);
+  // Tasks come and go: counts change, no state does, nothing is printed.
+  p.blocks!("hpc", [block("7", "running", 2, 1), block("8", "pending")], []);
+  p.finished(task, 1, outcome(850));
+  const idle = [block("7", "idle", 0, 3), block("8", "ending", 0, 1)];
+  p.blocks!("hpc", idle, idle);
+  p.blocks!("hpc", [], [{ ...block("7", "idle", 0, 3), state: "gone" }, {
+    ...block("8", "ending", 0, 1),
+    state: "gone",
+  }]);
+  assert.equal(
+    out,
+    "[0/3] block 7 pending (2 workers); hpc: 2 pending\n" +
+      "[0/3] block 8 pending (2 workers); hpc: 2 pending\n" +
+      "[0/3] block 7 running: 1/2 workers busy, 0 tasks done; hpc: 1 pending, 1 running\n" +
+      "[1/3] done  count[word=alpha] 850ms\n" +
+      "[1/3] block 7 idle: 0/2 workers busy, 3 tasks done; hpc: 1 idle, 1 ending\n" +
+      "[1/3] block 8 ending: 0/2 workers busy, 1 task done; hpc: 1 idle, 1 ending\n" +
+      "[1/3] block 7 gone: 3 tasks done; hpc: no blocks\n" +
+      "[1/3] block 8 gone: 1 task done; hpc: no blocks\n",
+  );
+});
+
+Deno.test("plainProgress() and the live display escape hostile block ids and executor names", () => {
+  let out = "";
+  const p = plainProgress({ write: (s) => out += s, color: true });
+  p.start(1);
+  const b = { ...block("b\n\x1b[2J$(x)", "idle"), workers: 1 };
+  p.blocks!("h\rpc", [b], [b]);
+  assert.equal(
+    out,
+    "[0/1] \x1b[35mblock\x1b[0m b\\n\\x1b[2J$(x) idle: 0/1 worker busy, 0 tasks done; h\\rpc: 1 idle\n",
+  );
+  assert.deepEqual(blockLines(new Map([["h\rpc", [b]]]), (_, s) => s), [
+    "  ⧉ h\\rpc blocks: 1 idle",
+    "    block b\\n\\x1b[2J$(x) idle: 0/1 worker busy, 0 tasks done",
+  ]);
+});
+
+Deno.test("the live display shows each executor's blocks counted, its first four blocks, and how many more", () => {
+  const blocks = [
+    block("1", "running", 2, 5),
+    block("2", "running", 1, 4),
+    block("3", "idle", 0, 6),
+    block("4", "pending"),
+    block("5", "pending"),
+    block("6", "ending", 0, 2),
+  ];
+  assert.equal(blockCounts(blocks), "2 pending, 2 running, 1 idle, 1 ending");
+  const lines = blockLines(
+    new Map([["hpc", blocks], ["gpu", [block("9", "pending")]]]),
+    (_, s) => s,
+  );
+  assert.deepEqual(lines, [
+    "  ⧉ hpc blocks: 2 pending, 2 running, 1 idle, 1 ending",
+    "    block 1 running: 2/2 workers busy, 5 tasks done",
+    "    block 2 running: 1/2 workers busy, 4 tasks done",
+    "    block 3 idle: 0/2 workers busy, 6 tasks done",
+    "    block 4 pending (2 workers)",
+    "    … 2 more blocks",
+    "  ⧉ gpu blocks: 1 pending",
+    "    block 9 pending (2 workers)",
+  ]);
 });

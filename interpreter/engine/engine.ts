@@ -27,6 +27,7 @@ import { Committer } from "./committer.ts";
 import { RunCrashed, writeCrashLog } from "./crash.ts";
 import { TaskGraph } from "./graph.ts";
 import { ReadyQueues, ResourcePool } from "./pool.ts";
+import { PilotWatch } from "./pilot_watch.ts";
 import { Replanner } from "./replanner.ts";
 import { TempKeeper } from "./temp_keeper.ts";
 import { RunTransfers } from "./transfers.ts";
@@ -46,6 +47,7 @@ export class Engine {
   readonly #committer: Committer;
   readonly #replanner: Replanner;
   readonly #eventLog: EventLogWriter;
+  readonly #pilots: PilotWatch;
   readonly #outcomes = new Map<string, TaskOutcome>();
   /** Tasks that really ran in this run (not skipped as cached). */
   readonly #executed = new Set<string>();
@@ -100,6 +102,14 @@ export class Engine {
       ...(options.ownFiles ? { ownFiles: options.ownFiles } : {}),
     });
     this.#replanner = new Replanner(options.replan);
+    // Pilot blocks: each change of state a line of the log; the reporter sees every change.
+    this.#pilots = new PilotWatch(options.providers, (executor, blocks, changes) => {
+      for (const c of changes) {
+        const { id, state, workers, busy, done } = c;
+        log({ event: "pilot-block", executor, block: id, state, workers, busy, done });
+      }
+      options.events.blocks?.(executor, blocks, changes);
+    }, (e) => this.#crashed(e));
   }
 
   get #retryBaseMs(): number {
@@ -123,6 +133,7 @@ export class Engine {
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       this.#begin();
+      this.#pilots.start();
       await this.#loop();
     } catch (e) {
       this.#crashed(e);
@@ -130,6 +141,7 @@ export class Engine {
       signal.removeEventListener("abort", onAbort);
     }
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
+    this.#pilots.stop();
     await this.#transfers.close(new Error("the run is over"));
     await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
     this.#log({

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { JobResult } from "../../providers/batch/types.ts";
+import type { JobResult, PilotBlock } from "../../providers/batch/types.ts";
+import type { PilotBlockState } from "../events.ts";
 import type { PlanTask } from "../plan.ts";
 import type { TransferEvent } from "../stager.ts";
 
@@ -47,7 +48,19 @@ export interface RunEvents {
   transfer?(e: TransferEvent): void;
   /** A task was skipped: its recorded result is still valid. */
   cached?(task: PlanTask): void;
+  /**
+   * An executor's pilot blocks changed (a state, or the tasks they run or ran): all its blocks
+   * now, and the blocks whose state changed (`gone`: no longer held).
+   */
+  blocks?(
+    executor: string,
+    blocks: readonly PilotBlock[],
+    changes: readonly PilotBlockChange[],
+  ): void;
 }
+
+/** A pilot block whose state changed, with its counts then. */
+export type PilotBlockChange = Omit<PilotBlock, "state"> & { readonly state: PilotBlockState };
 
 /** The engine's record of one task. */
 export interface Node {
