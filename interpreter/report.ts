@@ -22,7 +22,15 @@ import { formatBytes, formatDuration, formatRate } from "./format.ts";
 import { capLines } from "./log_tail.ts";
 import { renderDag, renderTimeline } from "./report_graphics.ts";
 import { renderUsage } from "./report_usage.ts";
-import { appOfTask, COLORS, CSS, esc, SORT_JS, type TransferDone } from "./report_page.ts";
+import {
+  appOfTask,
+  type BlockStates,
+  COLORS,
+  CSS,
+  esc,
+  SORT_JS,
+  type TransferDone,
+} from "./report_page.ts";
 import type { AttemptStatus, RunDetail, TaskStatus } from "./status.ts";
 import { readStatus } from "./status.ts";
 
@@ -49,6 +57,8 @@ class ReportEvents {
   /** The workflow's own name (runs logged before it was recorded have none). */
   name: string | undefined;
   readonly transfers: TransferDone[] = [];
+  /** Pilot blocks by executor and id, with their states in order. */
+  readonly blocks = new Map<string, BlockStates & { states: { time: number; state: string }[] }>();
   readonly #started = new Map<string, number>();
   #graphSeen = false;
 
@@ -58,7 +68,12 @@ class ReportEvents {
       this.graph = e.apps;
     } else if (e.event === "planned") this.name ??= e.workflow;
     else if (e.event === "transfer-started") this.#started.set(e.id, e.time);
-    else if (e.event === "transfer-finished") {
+    else if (e.event === "pilot-block") {
+      const key = `${e.executor}\0${e.block}`;
+      let b = this.blocks.get(key);
+      if (!b) this.blocks.set(key, b = { executor: e.executor, block: e.block, states: [] });
+      b.states.push({ time: e.time, state: e.state });
+    } else if (e.event === "transfer-finished") {
       const end = e.time, ms = e.ms, start = this.#started.get(e.id);
       this.#started.delete(e.id);
       this.transfers.push({
@@ -97,6 +112,7 @@ export async function buildReport(
   const html = renderReport(run, {
     graph: seen.graph,
     transfers: seen.transfers,
+    blocks: [...seen.blocks.values()],
     ...(seen.name !== undefined ? { name: seen.name } : {}),
   });
   return { ok: true, run, html };
@@ -105,9 +121,10 @@ export async function buildReport(
 /** The HTML of a report: titled with the workflow's name, its file and the run id. */
 function renderReport(
   run: RunDetail,
-  { graph, transfers, name }: {
+  { graph, transfers, blocks, name }: {
     graph: readonly GraphApp[];
     transfers: readonly TransferDone[];
+    blocks: readonly BlockStates[];
     name?: string;
   },
 ): string {
@@ -145,8 +162,8 @@ function renderReport(
 <section id="dag"><h2>Graph <small>(one node per app; fan-outs collapsed)</small></h2>
 ${renderDag(run.tasks, graph)}
 </section>
-<section id="timeline"><h2>Timeline <small>(per executor and worker)</small></h2>
-${renderTimeline(run.tasks, graph, transfers)}
+<section id="timeline"><h2>Timeline <small>(per executor and worker; pilot workers by block)</small></h2>
+${renderTimeline(run.tasks, graph, transfers, blocks)}
 </section>
 <section id="tasks"><h2>Tasks</h2>
 ${renderTable(run.tasks, graph)}
@@ -189,6 +206,7 @@ function renderTable(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): 
       a?.exitCode ?? a?.signal ?? null,
       a?.host ?? "",
       t.state === "cached" ? "yes" : "",
+      a?.pilot ? `block ${a.pilot.block} · ${a.pilot.worker}` : "",
       // Formatted here, so the page shows durations exactly as the terminal does.
       a?.durationMs !== undefined ? formatDuration(a.durationMs) : "",
     ];
@@ -206,6 +224,7 @@ function renderTable(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): 
     "exit",
     "host",
     "cached",
+    "worker",
   ];
   const numeric = new Set(["duration", "attempts", "exit"]);
   return `<table id="task-table"><thead><tr>${

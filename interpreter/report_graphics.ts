@@ -10,7 +10,14 @@ import type { GraphApp } from "./events.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import { capLines } from "./log_tail.ts";
 import type { TaskStatus } from "./status_types.ts";
-import { appOfTask, COLORS, esc, type TransferDone } from "./report_page.ts";
+import {
+  appOfTask,
+  BLOCK_COLORS,
+  type BlockStates,
+  COLORS,
+  esc,
+  type TransferDone,
+} from "./report_page.ts";
 
 /** The DAG as inline SVG: one node per app (a bar of its tasks by state), laid out by dagre. */
 export function renderDag(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): string {
@@ -70,10 +77,15 @@ ${nodes.join("\n")}
 </svg>`;
 }
 
-/** Something on the timeline before it has a lane: an attempt or a transfer. */
+/** Something on the timeline before it has a lane: an attempt, a transfer, a block's state. */
 interface Item {
-  /** Its executor and host, or the transfers' direction: its lanes' name. */
+  /** Its executor and host (or pilot block), or the transfers' direction: its lanes' name. */
   readonly group: string;
+  /**
+   * Its own lane in the group (a pilot worker; "" for the block itself), where items are
+   * not packed: absent for items packed on the fewest lanes where they do not overlap.
+   */
+  readonly lane?: string;
   readonly start: number;
   readonly end: number;
   readonly cls: string;
@@ -87,15 +99,23 @@ interface Bar extends Omit<Item, "group"> {
   readonly lane: string;
 }
 
-/** The timeline as inline SVG: attempts and transfers on lanes per executor and worker. */
+/**
+ * The timeline as inline SVG: attempts and transfers on lanes per executor and worker. Attempts
+ * pilot workers ran are on a lane per worker, under a lane of their block's states.
+ */
 export function renderTimeline(
   tasks: readonly TaskStatus[],
   graph: readonly GraphApp[],
   transfers: readonly TransferDone[],
+  blocks: readonly BlockStates[] = [],
 ): string {
   const items = attemptItems(tasks, graph);
   for (const x of transfers) items.push(transferItem(x));
   if (items.length === 0) return `<p class="empty">Nothing ran in this run.</p>`;
+  // A block still held when the log ends is drawn to the end of the rest.
+  let end = -Infinity;
+  for (const it of items) end = Math.max(end, it.end);
+  for (const b of blocks) items.push(...blockItems(b, end));
   const { bars, laneNames } = placeOnLanes(items);
   return drawTimeline(bars, laneNames);
 }
@@ -110,19 +130,47 @@ function attemptItems(tasks: readonly TaskStatus[], graph: readonly GraphApp[]):
       const end = a.endedAt !== undefined ? Date.parse(a.endedAt) : start;
       if (!Number.isFinite(start)) continue;
       const ex = executorOf.get(appOfTask(t.id)) ?? "local";
+      const p = a.pilot;
       items.push({
-        group: `${ex} · ${a.host ?? "?"}`,
+        ...(p
+          ? { group: blockLane(ex, p.block), lane: p.worker }
+          : { group: `${ex} · ${a.host ?? "?"}` }),
         start,
         end: Math.max(end, start),
         cls: "tl-task",
         color: COLORS[a.outcome] ?? "#999",
         label: `${t.id} attempt ${a.attempt}: ${a.outcome}${
           a.durationMs !== undefined ? ` in ${formatDuration(a.durationMs)}` : ""
-        }${a.jobId !== undefined ? ` (job ${a.jobId})` : ""}`,
+        }${a.jobId !== undefined ? ` (job ${a.jobId})` : ""}${
+          p ? ` on block ${p.block}, worker ${p.worker}` : ""
+        }`,
         task: t.id,
       });
     }
   }
+  return items;
+}
+
+/** The name of a pilot block's lanes. */
+const blockLane = (executor: string, block: string) => `${executor} · block ${block}`;
+
+/** A pilot block's states, each until the next (the last until `end`), on the block's lane. */
+function blockItems(b: BlockStates, end: number): Item[] {
+  const items: Item[] = [];
+  const states = [...b.states].sort((x, y) => x.time - y.time);
+  states.forEach((s, i) => {
+    if (s.state === "gone") return;
+    const until = states[i + 1]?.time ?? Math.max(end, s.time);
+    items.push({
+      group: blockLane(b.executor, b.block),
+      lane: "",
+      start: s.time,
+      end: until,
+      cls: "tl-block",
+      color: BLOCK_COLORS[s.state] ?? "#999",
+      label: `block ${b.block}: ${s.state} for ${formatDuration(until - s.time)}`,
+    });
+  });
   return items;
 }
 
@@ -150,7 +198,14 @@ function placeOnLanes(items: readonly Item[]): { bars: Bar[]; laneNames: string[
     else groups.set(it.group, [it]);
   }
   const laneNames: string[] = [];
-  for (const [group, list] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [group, all] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    // Fixed lanes first (a block, then its workers in order), then the packed ones.
+    const fixed = all.filter((it) => it.lane !== undefined);
+    const named = (lane: string) => lane === "" ? group : `${group} · ${lane}`;
+    const own = [...new Set(fixed.map((it) => it.lane!))].sort(byLaneName);
+    laneNames.push(...own.map(named));
+    for (const { lane, group: _, ...it } of fixed) bars.push({ ...it, lane: named(lane!) });
+    const list = all.filter((it) => it.lane === undefined);
     const first = laneNames.length;
     list.sort((a, b) => a.start - b.start || a.end - b.end);
     const lanes = new Lanes();
@@ -169,6 +224,11 @@ function placeOnLanes(items: readonly Item[]): { bars: Bar[]; laneNames: string[
     }
   }
   return { bars, laneNames };
+}
+
+/** Lane names in order: the block's own ("") first, then `node/2` before `node/10`. */
+function byLaneName(a: string, b: string): number {
+  return a === b ? 0 : a === "" ? -1 : b === "" ? 1 : a.localeCompare(b, "en", { numeric: true });
 }
 
 /** The SVG of bars on their lanes, under a time axis from the first start to the last end. */

@@ -44,6 +44,21 @@ export const COLORS: Readonly<Record<string, string>> = {
   "not-run": "#e0e0e0",
 };
 
+/** The colour of each state of a pilot block, on its lane of the timeline. */
+export const BLOCK_COLORS: Readonly<Record<string, string>> = {
+  pending: "#cfd8dc",
+  idle: "#90caf9",
+  running: "#1565c0",
+  ending: "#8d6e63",
+};
+
+/** A pilot block's states, from its `pilot-block` events, in order. */
+export interface BlockStates {
+  readonly executor: string;
+  readonly block: string;
+  readonly states: readonly { readonly time: number; readonly state: string }[];
+}
+
 /** The page's style sheet. */
 export const CSS = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0 24px 40px;color:#212121}
@@ -81,8 +96,9 @@ export const SORT_JS = `
       cell(tr,r[0],r[0]);cell(tr,r[1],r[1]);cell(tr,r[2],r[2]);
       var st=cell(tr,r[3],r[3]),dot=document.createElement("span");dot.className="dot";
       dot.style.background=colors[r[3]]||"#999";st.insertBefore(dot,st.firstChild);
-      cell(tr,r[9],r[4]===null?-1:r[4]);cell(tr,String(r[5]),r[5]);
-      cell(tr,r[6]===null?"":String(r[6]),r[6]);cell(tr,r[7],r[7]);cell(tr,r[8],r[8]);f.appendChild(tr);}
+      cell(tr,r[10],r[4]===null?-1:r[4]);cell(tr,String(r[5]),r[5]);
+      cell(tr,r[6]===null?"":String(r[6]),r[6]);cell(tr,r[7],r[7]);cell(tr,r[8],r[8]);cell(tr,r[9],r[9]);
+      f.appendChild(tr);}
     body.textContent="";body.appendChild(f);
     var pages=Math.ceil(rows.length/PAGE);pager.textContent="";
     if(pages>1){pager.appendChild(document.createTextNode("rows "+(page*PAGE+1)+"–"+end+" of "+rows.length+" "));
