@@ -13,12 +13,15 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { stringify } from "../deps/yaml.ts";
+import { chromium } from "../deps/playwright_core.ts";
 import { ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import { haveService } from "./_services.ts";
 
 const PROVIDER = join(ROOT, "tests", "fixtures", "pilot_provider.ts");
 /** The second block's id: every boundary must escape it. */
 const HOSTILE = 'b<2>"\n$(x)';
 const NODE = hostname();
+const CHROMIUM = "/usr/bin/chromium";
 
 /** Two blocks of two workers: b1 takes two tasks and ends, the other takes the rest. */
 async function pilotWorkspace(dir: string): Promise<{ workflow: string; site: string }> {
@@ -57,51 +60,62 @@ async function pilotWorkspace(dir: string): Promise<{ workflow: string; site: st
   return { workflow, site };
 }
 
-Deno.test("pilot blocks: progress lines per change of a block's state, status and report name each attempt's block and worker", async () => {
-  await withTemp(async (dir) => {
-    const { workflow, site } = await pilotWorkspace(dir);
-    const run = await ferryRun(["--site", site, "--progress", "lines", workflow]);
-    assert.equal(run.code, 0, run.stderr);
-    assert.equal(await Deno.readTextFile(join(dir, "out", "5.txt")), "5\n");
-    // A line per change of state, never per task; the counter before it depends on timing.
-    const blockLines = run.stderr.split("\n").filter((l) => /^\[\d\/5\] block /.test(l))
-      .map((l) => l.replace(/^\[\d\/5\] /, ""));
-    const h = 'b<2>"\\n$(x)';
-    assert.deepEqual(blockLines, [
-      "block b1 pending (2 workers); hpc: 2 pending",
-      `block ${h} pending (2 workers); hpc: 2 pending`,
-      "block b1 running: 2/2 workers busy, 0 tasks done; hpc: 2 running",
-      `block ${h} running: 2/2 workers busy, 0 tasks done; hpc: 2 running`,
-      "block b1 ending: 0/2 workers busy, 2 tasks done; hpc: 1 running, 1 ending",
-      "block b1 gone: 2 tasks done; hpc: 1 running",
-      `block ${h} idle: 0/2 workers busy, 3 tasks done; hpc: 1 idle`,
-    ], run.stderr);
-    const runDir = runDirOf(run);
-    const events = (await Deno.readTextFile(join(runDir, "events.jsonl"))).trimEnd().split("\n")
-      .map((l) => JSON.parse(l));
-    assert.deepEqual(
-      events.filter((e) => e.event === "pilot-block").map((e) => `${e.block} ${e.state} ${e.done}`),
-      [
-        "b1 pending 0",
-        `${HOSTILE} pending 0`,
-        "b1 running 0",
-        `${HOSTILE} running 0`,
-        "b1 ending 2",
-        "b1 gone 2",
-        `${HOSTILE} idle 3`,
-      ],
-    );
-    const places = Object.fromEntries(
-      events.filter((e) => e.event === "finished").map((e) => [e.task, e.pilot]),
-    );
-    await checkStatus(dir, places);
-    await checkReport(dir);
-    // Once the event log is gone the state still knows where each attempt ran.
-    await Deno.remove(join(runDir, "events.jsonl"));
-    const json = await ferryRun(["--format", "json", workflow], {}, "status");
-    assert.deepEqual(pilotsOf(JSON.parse(json.stdout)), places);
-  });
+Deno.test({
+  name:
+    "pilot blocks: progress lines per change of a block's state, status and report name each attempt's block and worker",
+  // Chromium, when the report is opened, keeps resources the sanitizers would count.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withTemp(async (dir) => {
+      const { workflow, site } = await pilotWorkspace(dir);
+      const run = await ferryRun(["--site", site, "--progress", "lines", workflow]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(await Deno.readTextFile(join(dir, "out", "5.txt")), "5\n");
+      // A line per change of state, never per task; the counter before it depends on timing.
+      const blockLines = run.stderr.split("\n").filter((l) => /^\[\d\/5\] block /.test(l))
+        .map((l) => l.replace(/^\[\d\/5\] /, ""));
+      const h = 'b<2>"\\n$(x)';
+      assert.deepEqual(blockLines, [
+        "block b1 pending (2 workers); hpc: 2 pending",
+        `block ${h} pending (2 workers); hpc: 2 pending`,
+        "block b1 running: 2/2 workers busy, 0 tasks done; hpc: 2 running",
+        `block ${h} running: 2/2 workers busy, 0 tasks done; hpc: 2 running`,
+        "block b1 ending: 0/2 workers busy, 2 tasks done; hpc: 1 running, 1 ending",
+        "block b1 gone: 2 tasks done; hpc: 1 running",
+        `block ${h} idle: 0/2 workers busy, 3 tasks done; hpc: 1 idle`,
+      ], run.stderr);
+      const runDir = runDirOf(run);
+      const events = (await Deno.readTextFile(join(runDir, "events.jsonl"))).trimEnd().split("\n")
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        events.filter((e) => e.event === "pilot-block").map((e) =>
+          `${e.block} ${e.state} ${e.done}`
+        ),
+        [
+          "b1 pending 0",
+          `${HOSTILE} pending 0`,
+          "b1 running 0",
+          `${HOSTILE} running 0`,
+          "b1 ending 2",
+          "b1 gone 2",
+          `${HOSTILE} idle 3`,
+        ],
+      );
+      const places = Object.fromEntries(
+        events.filter((e) => e.event === "finished").map((e) => [e.task, e.pilot]),
+      );
+      await checkStatus(dir, places);
+      await checkReport(dir, places);
+      // Once the event log is gone the state still knows where each attempt ran.
+      await Deno.remove(join(runDir, "events.jsonl"));
+      const json = await ferryRun(["--format", "json", workflow], {}, "status");
+      assert.deepEqual(pilotsOf(JSON.parse(json.stdout)), places);
+    }),
 });
+
+/** Each task's pilot place, by task id. */
+type Places = Record<string, { block: string; worker: string; node?: string }>;
 
 /** Each task's pilot place in a status report. */
 function pilotsOf(report: { run: { tasks: { id: string; attempts: { pilot?: unknown }[] }[] } }) {
@@ -109,13 +123,13 @@ function pilotsOf(report: { run: { tasks: { id: string; attempts: { pilot?: unkn
 }
 
 /** `ferry status`: each attempt's block and worker, escaped in text, whole in JSON. */
-async function checkStatus(dir: string, places: Record<string, unknown>): Promise<void> {
+async function checkStatus(dir: string, places: Places): Promise<void> {
   const worker = (slot: string) => ({ block: "b1", worker: `${NODE}/${slot}`, node: NODE });
   assert.deepEqual(places["a[i=1]"], worker("1"));
   assert.deepEqual(places["a[i=2]"], worker("2"));
   assert.deepEqual(places["a[i=3]"], { ...worker("1"), block: HOSTILE });
   assert.deepEqual(places["a[i=4]"], { ...worker("2"), block: HOSTILE });
-  assert.equal((places["a[i=5]"] as { block: string }).block, HOSTILE);
+  assert.equal(places["a[i=5]"]!.block, HOSTILE);
   const text = await ferryRun(["-w", dir], {}, "status");
   assert.equal(text.code, 0, text.stderr);
   const attempts = text.stdout.split("\n").filter((l) => l.startsWith("    attempt 1"));
@@ -128,7 +142,7 @@ async function checkStatus(dir: string, places: Record<string, unknown>): Promis
       `    attempt 1 (block ${escaped}, worker ${NODE}/1): succeeded in T on ${NODE}`,
       `    attempt 1 (block ${escaped}, worker ${NODE}/2): succeeded in T on ${NODE}`,
       `    attempt 1 (block ${escaped}, worker ${
-        (places["a[i=5]"] as { worker: string }).worker
+        places["a[i=5]"]!.worker
       }): succeeded in T on ${NODE}`,
     ],
     text.stdout,
@@ -138,7 +152,7 @@ async function checkStatus(dir: string, places: Record<string, unknown>): Promis
 }
 
 /** The report: a lane per block (its states) and per worker under it, every id escaped. */
-async function checkReport(dir: string): Promise<void> {
+async function checkReport(dir: string, places: Places): Promise<void> {
   const out = join(dir, "report.html");
   const rep = await ferryRun(["-w", dir, "-o", out], {}, "report");
   assert.equal(rep.code, 0, rep.stderr);
@@ -166,6 +180,31 @@ async function checkReport(dir: string): Promise<void> {
   ]);
   assert.equal(html.includes("b<2>"), false, "the block id appears only escaped");
   assert.ok(html.includes(`"block b1 · ${NODE}/1"`), "the task table's worker column");
+  if (haveService("Chromium", [CHROMIUM])) await checkTable(out, places);
+}
+
+/** The task table as a browser draws it: a worker column, sorted by clicking it. */
+async function checkTable(report: string, places: Places): Promise<void> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  try {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(String(e)));
+    await page.goto(`file://${report}`);
+    const column = (n: number) =>
+      page.locator(`#task-table tbody tr td:nth-child(${n})`).evaluateAll((tds) =>
+        tds.map((td) => td.textContent)
+      );
+    await page.locator("#task-table th", { hasText: "worker" }).click();
+    const workers = await column(10);
+    const expected = Object.values(places).map((p) => `block ${p.block} · ${p.worker}`);
+    assert.deepEqual(workers, expected.sort((a, b) => a.localeCompare(b)));
+    // The duration column still shows durations, as before the worker column.
+    assert.ok((await column(5)).every((d) => /^\d+(\.\d)?(ms|s)$/.test(d ?? "")), "durations");
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
 }
 
 Deno.test("pilot blocks: the live display ends showing the blocks still held, with their tasks", async () => {
