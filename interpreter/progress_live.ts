@@ -47,6 +47,23 @@ export function blockLines(
   return lines;
 }
 
+/** The live display's lines for the running tasks (the first six) and the transfers in flight. */
+function workLines(
+  running: ReadonlyMap<string, number>,
+  moving: ReadonlyMap<string, TransferEvent>,
+  paint: (c: string, s: string) => string,
+): string[] {
+  const lines = [...running].slice(0, 6).map(([id, since]) =>
+    `  ${paint("36", "▸")} ${visible(id)} ${paint("2", formatDuration(Date.now() - since))}`
+  );
+  if (running.size > 6) lines.push(`  … ${running.size - 6} more`);
+  if (moving.size > 0) {
+    const bytes = [...moving.values()].reduce((n, e) => n + e.bytes, 0);
+    lines.push(`  ${paint("36", "⇅")} ${moving.size} transfer(s), ${formatBytes(bytes)} so far`);
+  }
+  return lines;
+}
+
 /** A live display that redraws in place (for terminals). */
 export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
   // Drawn on standard error, like the lines and the summary, so stdout stays free.
@@ -67,16 +84,9 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
       `${paint("1", `${done}/${total}`)} done · ${running.size} running · ${
         failed > 0 ? paint("31", `${failed} failed`) : "0 failed"
       } · ${formatDuration(elapsed)}${eta}`,
-      ...[...running].slice(0, 6).map(([id, since]) =>
-        `  ${paint("36", "▸")} ${visible(id)} ${paint("2", formatDuration(Date.now() - since))}`
-      ),
+      ...workLines(running, moving, paint),
+      ...blockLines(pilots, paint),
     ];
-    if (running.size > 6) lines.push(`  … ${running.size - 6} more`);
-    if (moving.size > 0) {
-      const bytes = [...moving.values()].reduce((n, e) => n + e.bytes, 0);
-      lines.push(`  ${paint("36", "⇅")} ${moving.size} transfer(s), ${formatBytes(bytes)} so far`);
-    }
-    lines.push(...blockLines(pilots, paint));
     logUpdate(lines.join("\n"));
   };
   const timer = setInterval(draw, 100);

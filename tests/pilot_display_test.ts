@@ -13,6 +13,8 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { stringify } from "../deps/yaml.ts";
+import { Ajv2020 } from "../deps/ajv.ts";
+import eventsSchema from "../schemas/events.schema.json" with { type: "json" };
 import { chromium } from "../deps/playwright_core.ts";
 import { ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 import { haveService } from "./_services.ts";
@@ -88,6 +90,11 @@ Deno.test({
       const runDir = runDirOf(run);
       const events = (await Deno.readTextFile(join(runDir, "events.jsonl"))).trimEnd().split("\n")
         .map((l) => JSON.parse(l));
+      // Every line, the pilot-block events and the finished events' pilot places, as documented.
+      const valid = new Ajv2020({ strict: true, allowUnionTypes: true }).compile(eventsSchema);
+      for (const e of events) {
+        assert.ok(valid(e), `${JSON.stringify(e)}: ${JSON.stringify(valid.errors)}`);
+      }
       assert.deepEqual(
         events.filter((e) => e.event === "pilot-block").map((e) =>
           `${e.block} ${e.state} ${e.done}`
