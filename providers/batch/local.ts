@@ -14,6 +14,7 @@ import { Spawner } from "./spawner.ts";
 import { GroupRecord } from "./process_groups.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
+import { FunctionPool } from "./function_pool.ts";
 
 /** Options for {@linkcode localProvider}. */
 export interface LocalProviderOptions {
@@ -26,6 +27,12 @@ export interface LocalProviderOptions {
   readonly deno?: string;
   /** Start tasks through the Perl spawner when perl is available. @default true */
   readonly spawner?: boolean;
+  /**
+   * Run function calls in persistent Deno workers (function_pool.ts), at most this many idle
+   * workers of other permissions kept; `false`: a fresh Deno process per call. @default the
+   * machine's cores
+   */
+  readonly functionWorkers?: number | false;
 }
 
 const RUNNER_URL = new URL("./function_runner.ts", import.meta.url);
@@ -142,15 +149,36 @@ class LocalJobs {
   /** undefined: not started yet; null: not used (off, or perl missing). */
   #spawner: Spawner | undefined | null;
   readonly #records = new Map<string, GroupRecord | undefined>();
+  readonly #pool: FunctionPool | undefined;
 
   constructor(options: LocalProviderOptions) {
     const { killGraceSeconds = 5, deno = Deno.execPath(), spawner = true } = options;
     this.#killGraceSeconds = killGraceSeconds;
     this.#deno = deno;
     this.#spawner = spawner ? undefined : null;
+    const size = options.functionWorkers;
+    this.#pool = size === false ? undefined : new FunctionPool({
+      deno,
+      launch: (argv, place) => this.#launch(place, argv),
+      prepare: placeDirs,
+      signalGroup,
+      killGraceSeconds,
+      host: this.#host,
+      ...(size !== undefined ? { size } : {}),
+    });
   }
 
-  async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
+  execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
+    // worker_init and containers are per process, and least-privilege permissions name the
+    // call's own attempt directory (no other call could share its worker): such calls keep a
+    // process of their own.
+    const pooled = job.run.kind === "function" && !job.container && !job.workerInit &&
+      (job.permissions === undefined || job.permissions.all);
+    if (pooled && this.#pool) return this.#pool.execute(job, signal);
+    return this.#execute(job, signal);
+  }
+
+  async #execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
     const startedAt = Date.now();
     const files = jobFiles(job);
     const removeFiles = () => {
@@ -184,6 +212,7 @@ class LocalJobs {
   }
 
   async close(): Promise<void> {
+    await this.#pool?.close();
     if (this.#spawner) await this.#spawner.close();
     this.#spawner = undefined;
     for (const r of this.#records.values()) r?.close();
@@ -224,7 +253,7 @@ class LocalJobs {
   }
 
   /** The record of running groups in the job's run directory (opened once per run). */
-  #recordOf(job: JobSpec): GroupRecord | undefined {
+  #recordOf(job: Place): GroupRecord | undefined {
     if (job.runDir === undefined) return undefined;
     if (!this.#records.has(job.runDir)) {
       this.#records.set(job.runDir, GroupRecord.open(job.runDir));
@@ -233,7 +262,7 @@ class LocalJobs {
   }
 
   /** Start a process in its own session: through the spawner, else through setsid. */
-  async #launch(job: JobSpec, argv: string[]): Promise<Launched> {
+  async #launch(job: Place, argv: string[]): Promise<Launched> {
     if (this.#spawner === undefined) {
       this.#spawner = Spawner.start(undefined, Math.min(this.#killGraceSeconds, 2)) ?? null;
     }
@@ -253,8 +282,11 @@ class LocalJobs {
   }
 }
 
-/** Start a process in its own session with setsid, recording its group in `record`. */
-function launchWithSetsid(job: JobSpec, argv: string[], record: GroupRecord | undefined): Launched {
+/** What starting a process needs of a job: where, with what environment, directories and links. */
+type Place = Pick<JobSpec, "dir" | "env" | "mkdirs" | "links" | "runDir" | "container">;
+
+/** Make a job's directories, then its input links. */
+function placeDirs(job: Pick<JobSpec, "mkdirs" | "links">): void {
   for (const d of job.mkdirs) Deno.mkdirSync(d, { recursive: true });
   for (const [target, link] of job.links ?? []) {
     try {
@@ -265,6 +297,11 @@ function launchWithSetsid(job: JobSpec, argv: string[], record: GroupRecord | un
       );
     }
   }
+}
+
+/** Start a process in its own session with setsid, recording its group in `record`. */
+function launchWithSetsid(job: Place, argv: string[], record: GroupRecord | undefined): Launched {
+  placeDirs(job);
   const child = new Deno.Command("setsid", {
     args: argv,
     cwd: job.dir,
