@@ -74,6 +74,10 @@ if (import.meta.main) {
       }));
     }
     console.log(JSON.stringify({ aliveAfter: [...pids].filter(alive).length }));
+  } else if (mode === "hang") {
+    const ex = executor("local", { maxWorkers: 1 });
+    ex.submit(nap, 60_000);
+    await new Promise((r) => setTimeout(r, 60_000));
   } else if (mode === "exit") {
     await using ex = executor("local", { maxWorkers: 1 });
     const t = ex.submit(quit, 3);
@@ -196,6 +200,33 @@ Deno.test("function workers: a call past its walltime ends as a timeout, its wor
       "an exit is the call's failure, not a lost worker",
     );
     assert.deepEqual(await processesUnder(ws), []);
+  });
+});
+
+Deno.test("function workers: a kill -9 of the script leaves no worker behind", async () => {
+  await withTemp(async (ws) => {
+    const path = join(ws, "calls.ts");
+    await Deno.writeTextFile(path, SCRIPT(join(ROOT, "mod.ts")));
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path, "hang"],
+      cwd: ws,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      // The call runs once its worker is there.
+      for (let i = 0; (await processesUnder(ws)).length === 0; i++) {
+        assert.ok(i < 200, "no worker started within 20 s");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    for (let i = 0; (await processesUnder(ws)).length > 0; i++) {
+      assert.ok(i < 100, `workers left 10 s after ferry died: ${await processesUnder(ws)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });
 
