@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { StateStore } from "../interpreter/state.ts";
-import { exists, ferryRun, ROOT, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferry, ferryRun, ROOT, withTemp, writeWorkflow } from "./_run.ts";
 
 const SCRIPT = (mod: string) => `
 import { executor } from ${JSON.stringify(mod)};
@@ -86,13 +86,14 @@ if (import.meta.main) {
 }
 `;
 
-async function script(dir: string) {
+/** The script in `dir`, run in `cwd` (its workspace). */
+async function script(dir: string, cwd = dir) {
   const path = join(dir, "calls.ts");
   await Deno.writeTextFile(path, SCRIPT(join(ROOT, "mod.ts")));
   return async (...args: string[]) => {
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", path, ...args],
-      cwd: dir,
+      cwd,
       env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
@@ -104,14 +105,14 @@ async function script(dir: string) {
   };
 }
 
-/** Processes whose command line names `dir` (a worker's names its FIFOs' directory). */
+/** Function workers whose command line names `dir` (a worker's names its FIFOs' directory). */
 async function processesUnder(dir: string): Promise<string[]> {
   const found: string[] = [];
   for await (const e of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).replaceAll("\0", " ");
-      if (cmd.includes(dir) && !cmd.includes("calls.ts")) found.push(cmd);
+      if (cmd.includes(dir) && cmd.includes("function_worker.ts")) found.push(cmd);
     } catch { /* gone */ }
   }
   return found;
@@ -134,8 +135,11 @@ function attemptsOf(ws: string): Map<string, { outcome: string; reason?: string 
 }
 
 Deno.test("function workers: calls share two workers; each call's console output lands in its own logs; no worker is left after the scope", async () => {
-  await withTemp(async (ws) => {
-    const run = await script(ws);
+  await withTemp(async (dir) => {
+    // A workspace whose path a shell would misread: the workers' FIFOs are under it.
+    const ws = join(dir, "a 'b\" $(touch PWNED) `touch PWNED`\nc\\");
+    await Deno.mkdir(ws);
+    const run = await script(dir, ws);
     const [inside, after] = await run("talk");
     assert.deepEqual(inside, { workers: 2, aliveInside: 2 });
     assert.deepEqual(after, { aliveAfter: 0 });
@@ -152,6 +156,10 @@ Deno.test("function workers: calls share two workers; each call's console output
       assert.deepEqual(JSON.parse(await Deno.readTextFile(join(root, "result.json"))).x, Number(x));
     }
     assert.deepEqual(await processesUnder(ws), []);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "a 'b\" $(touch PWNED) `touch PWNED`\nc\\",
+      "calls.ts",
+    ]);
   });
 });
 
@@ -215,18 +223,16 @@ Deno.test("function workers: a kill -9 of the script leaves no worker behind", a
     }).spawn();
     try {
       // The call runs once its worker is there.
-      for (let i = 0; (await processesUnder(ws)).length === 0; i++) {
-        assert.ok(i < 200, "no worker started within 20 s");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitUntil(async () => (await processesUnder(ws)).length > 0, "a worker", 20_000);
     } finally {
       child.kill("SIGKILL");
       await child.status;
     }
-    for (let i = 0; (await processesUnder(ws)).length > 0; i++) {
-      assert.ok(i < 100, `workers left 10 s after ferry died: ${await processesUnder(ws)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil(
+      async () => (await processesUnder(ws)).length === 0,
+      "the workers to end",
+      10_000,
+    );
   });
 });
 
@@ -293,3 +299,61 @@ Deno.test("function workers: ferry run runs function apps with every permission 
     assert.deepEqual(await processesUnder(ws), []);
   });
 });
+
+Deno.test("function workers: Ctrl-C during ferry run cancels the calls in its workers and leaves none", async () => {
+  await withTemp(async (ws) => {
+    await Deno.writeTextFile(
+      join(ws, "steps.ts"),
+      [
+        "type Args = { bindings: Record<string, string>; outputs: Record<string, string> };",
+        "export async function hold(args: Args) {",
+        "  // The call's environment is set in its worker (FLAGS, from the app's env).",
+        "  Deno.writeTextFileSync(`${Deno.env.get('FLAGS')}/started-${args.bindings.i}`, '');",
+        "  await new Promise((r) => setTimeout(r, 60_000));",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "held",
+      params: { is: [1, 2] },
+      apps: {
+        hold: {
+          for_each: { i: "${{ params.is }}" },
+          function: "./steps.ts#hold",
+          env: { FLAGS: ws },
+          permissions: { all: true },
+        },
+      },
+    });
+    const child = ferry(["--jobs", "2", "--progress", "lines", wf]).spawn();
+    try {
+      const started = async () =>
+        (await Promise.all([1, 2].map((i) => exists(join(ws, `started-${i}`))))).every(Boolean);
+      await waitUntil(started, "the two calls to start", 30_000);
+    } catch (e) {
+      child.kill("SIGKILL");
+      await child.output();
+      throw e;
+    }
+    assert.equal((await processesUnder(ws)).length, 2, "two workers run the calls");
+    const t0 = Date.now();
+    child.kill("SIGINT");
+    const r = await child.output();
+    const stderr = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 130, stderr);
+    assert.ok(Date.now() - t0 < 15_000, "cancelled at once, not after the calls' minute");
+    assert.match(stderr, /cancelled/);
+    assert.deepEqual(await processesUnder(ws), []);
+  });
+});
+
+/** Wait until `cond` holds, at most `ms`. */
+async function waitUntil(cond: () => Promise<boolean>, what: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    assert.ok(Date.now() < end, `timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

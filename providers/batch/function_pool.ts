@@ -13,18 +13,14 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { JobResult, JobSpec } from "./types.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
 import { type WorkerCall, workerMark } from "./function_protocol.ts";
+import { runnableModule } from "../_shared/urls.ts";
+import { superviseGroup } from "./supervise.ts";
 
-const WORKER_URL = new URL("./function_worker.ts", import.meta.url);
-// A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
-// loaded from one; `deno run` takes either.
-const FUNCTION_WORKER = WORKER_URL.protocol === "file:"
-  ? fileURLToPath(WORKER_URL)
-  : WORKER_URL.href;
+const FUNCTION_WORKER = runnableModule(new URL("./function_worker.ts", import.meta.url));
 
 /** A started process: its pid (its group's id) and how it ended. */
 export interface LaunchedWorker {
@@ -101,7 +97,12 @@ export class FunctionPool {
         : String((e as Error).message ?? e);
       return failed(why);
     }
-    const { ending, reason } = await this.#supervise(worker, job, signal);
+    const { value: ending, reason } = await superviseGroup(worker.pid, worker.call(job), {
+      walltime: job.resources.walltime,
+      signal,
+      graceSeconds: this.#o.killGraceSeconds,
+      signalGroup: this.#o.signalGroup,
+    });
     const endedAt = Date.now();
     const base = {
       startedAt,
@@ -126,38 +127,6 @@ export class FunctionPool {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([...this.#all].map((w) => this.#end(w)));
-  }
-
-  /** The call's worker: wait for its ending, killing it at the walltime or on `signal`. */
-  async #supervise(
-    worker: FunctionWorker,
-    job: JobSpec,
-    signal: AbortSignal,
-  ): Promise<{ ending: Ending; reason?: "timeout" | "cancelled" }> {
-    let reason: "timeout" | "cancelled" | undefined;
-    const kill = (why: "timeout" | "cancelled") => {
-      if (reason) return;
-      reason = why;
-      this.#o.signalGroup(worker.pid, "SIGTERM");
-      const hard = setTimeout(
-        () => this.#o.signalGroup(worker.pid, "SIGKILL"),
-        this.#o.killGraceSeconds * 1000,
-      );
-      worker.exited.finally(() => clearTimeout(hard));
-    };
-    const onAbort = () => kill("cancelled");
-    signal.addEventListener("abort", onAbort, { once: true });
-    const walltime = job.resources.walltime;
-    const timer = walltime !== undefined
-      ? setTimeout(() => kill("timeout"), walltime * 1000)
-      : undefined;
-    try {
-      const ending = await worker.call(job);
-      return { ending, ...(reason ? { reason } : {}) };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    }
   }
 
   /** An idle worker of `key`, if any. */

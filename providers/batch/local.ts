@@ -7,7 +7,6 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import type { BatchProvider, JobResult, JobSpec, Usage } from "./types.ts";
 import { Spawner } from "./spawner.ts";
@@ -15,6 +14,8 @@ import { GroupRecord } from "./process_groups.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
 import { FunctionPool } from "./function_pool.ts";
+import { runnableModule } from "../_shared/urls.ts";
+import { superviseGroup } from "./supervise.ts";
 
 /** Options for {@linkcode localProvider}. */
 export interface LocalProviderOptions {
@@ -35,12 +36,7 @@ export interface LocalProviderOptions {
   readonly functionWorkers?: number | false;
 }
 
-const RUNNER_URL = new URL("./function_runner.ts", import.meta.url);
-// A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
-// loaded from one; `deno run` takes either.
-const FUNCTION_RUNNER = RUNNER_URL.protocol === "file:"
-  ? fileURLToPath(RUNNER_URL)
-  : RUNNER_URL.href;
+const FUNCTION_RUNNER = runnableModule(new URL("./function_runner.ts", import.meta.url));
 
 /** The first place `name` is found among the usual ones, else the bare name (looked up on PATH). */
 function which(name: string): string {
@@ -196,7 +192,14 @@ class LocalJobs {
       return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host: this.#host };
     }
     child.status.finally(removeFiles);
-    const { status, reason } = await this.#supervise(child, job.resources.walltime, signal);
+    // Whatever the task left running in its group goes with it (ended by whoever reaps it: the
+    // spawner, or the setsid launch below).
+    const { value: status, reason } = await superviseGroup(child.pid, child.status, {
+      walltime: job.resources.walltime,
+      signal,
+      graceSeconds: this.#killGraceSeconds,
+      signalGroup,
+    });
     const endedAt = Date.now();
     const base = {
       startedAt,
@@ -217,39 +220,6 @@ class LocalJobs {
     this.#spawner = undefined;
     for (const r of this.#records.values()) r?.close();
     this.#records.clear();
-  }
-
-  /**
-   * Wait for a started job, ending its group at the walltime or on `signal`
-   * (SIGTERM, then SIGKILL after the grace period); whatever the task left
-   * running in its group goes with it.
-   */
-  async #supervise(
-    child: Launched,
-    walltime: number | undefined,
-    signal: AbortSignal,
-  ): Promise<{ status: Awaited<Launched["status"]>; reason?: "timeout" | "cancelled" }> {
-    let reason: "timeout" | "cancelled" | undefined;
-    const kill = (why: "timeout" | "cancelled") => {
-      if (reason) return;
-      reason = why;
-      signalGroup(child.pid, "SIGTERM");
-      const grace = this.#killGraceSeconds * 1000;
-      const hard = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace);
-      child.status.finally(() => clearTimeout(hard));
-    };
-    const onAbort = () => kill("cancelled");
-    if (signal.aborted) onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    const timer = walltime !== undefined
-      ? setTimeout(() => kill("timeout"), walltime * 1000)
-      : undefined;
-    const status = await child.status;
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
-    // Whatever the task left running in its group was ended with it by whoever reaped it (the
-    // spawner, or the setsid launch below).
-    return { status, ...(reason ? { reason } : {}) };
   }
 
   /** The record of running groups in the job's run directory (opened once per run). */
