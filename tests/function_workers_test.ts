@@ -300,6 +300,64 @@ Deno.test("function workers: ferry run runs function apps with every permission 
   });
 });
 
+Deno.test("function workers: in ferry run, a task whose worker is killed mid-call runs again (retries: 0) and the run succeeds", async () => {
+  await withTemp(async (ws) => {
+    await Deno.writeTextFile(
+      join(ws, "steps.ts"),
+      [
+        "type Args = { outputs: Record<string, string> };",
+        "export async function victim(args: Args) {",
+        "  const pidFile = `${Deno.env.get('FLAGS')}/victim.pid`;",
+        "  try {",
+        "    Deno.statSync(pidFile);",
+        "  } catch {",
+        "    Deno.writeTextFileSync(pidFile, String(Deno.pid));",
+        "    await new Promise((r) => setTimeout(r, 60_000));",
+        "  }",
+        "  Deno.writeTextFileSync(args.outputs.o, 'survived\\n');",
+        "  return 'survived';",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "lost",
+      apps: {
+        victim: {
+          outputs: { o: "victim.txt" },
+          function: "./steps.ts#victim",
+          env: { FLAGS: ws },
+          permissions: { all: true },
+        },
+      },
+    });
+    const child = ferry(["--progress", "lines", wf]).spawn();
+    const pidFile = join(ws, "victim.pid");
+    try {
+      await waitUntil(() => exists(pidFile), "the call to start", 30_000);
+    } catch (e) {
+      child.kill("SIGKILL");
+      await child.output();
+      throw e;
+    }
+    const pid = Number(await Deno.readTextFile(pidFile));
+    Deno.kill(pid, "SIGKILL");
+    const r = await child.output();
+    const stderr = new TextDecoder().decode(r.stderr);
+    assert.equal(r.code, 0, stderr);
+    assert.equal(await Deno.readTextFile(join(ws, "victim.txt")), "survived\n");
+    assert.deepEqual(attemptsOf(ws).get("victim"), [
+      {
+        outcome: "failed",
+        reason: `lost with its function worker (pid ${pid}), killed by SIGKILL during the call`,
+      },
+      { outcome: "succeeded" },
+    ]);
+    assert.deepEqual(await processesUnder(ws), []);
+  });
+});
+
 Deno.test("function workers: Ctrl-C during ferry run cancels the calls in its workers and leaves none", async () => {
   await withTemp(async (ws) => {
     await Deno.writeTextFile(

@@ -52,7 +52,13 @@ export interface FunctionPoolOptions {
 /** How a call ended in its worker. */
 type Ending =
   | { readonly kind: "reply"; readonly ok: boolean; readonly value?: unknown }
-  | { readonly kind: "exit"; readonly code: number; readonly signal?: Deno.Signal | null };
+  | {
+    readonly kind: "exit";
+    readonly code: number;
+    readonly signal?: Deno.Signal | null;
+    /** The worker had ended before the call reached it. */
+    readonly before?: boolean;
+  };
 
 /** Extra attempts a call lost with its worker gets, past the task's own retries. */
 export const LOST_RETRIES = 2;
@@ -132,7 +138,9 @@ export class FunctionPool {
   /** An idle worker of `key`, if any. */
   #take(key: string): FunctionWorker | undefined {
     const idle = this.#idle.get(key);
-    const w = idle?.pop();
+    let w = idle?.pop();
+    // One that ended while idle (and is not forgotten yet) takes no call.
+    while (w && !w.alive) w = idle?.pop();
     if (idle?.length === 0) this.#idle.delete(key);
     return w;
   }
@@ -227,8 +235,15 @@ export class FunctionPool {
 /** A call that ended its worker: lost with it (killed by a signal), or ended by it (Deno.exit). */
 function lostOrExited(
   pid: number,
-  ending: { code: number; signal?: Deno.Signal | null },
+  ending: { code: number; signal?: Deno.Signal | null; before?: boolean },
 ): Omit<JobResult, "startedAt" | "endedAt" | "host"> {
+  if (ending.before) {
+    return {
+      outcome: "failed",
+      lost: true,
+      message: `lost with its function worker (pid ${pid}), which had ended before the call`,
+    };
+  }
   if (ending.signal) {
     return {
       outcome: "failed",
@@ -301,7 +316,7 @@ class FunctionWorker {
     const call = new CallLogs(job.stdout, job.stderr);
     if (this.#status) {
       await call.close();
-      return { kind: "exit", ...this.#status };
+      return { kind: "exit", ...this.#status, before: true };
     }
     this.#call = call;
     const run = job.run as Extract<JobSpec["run"], { kind: "function" }>;
