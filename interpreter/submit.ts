@@ -41,6 +41,7 @@ import { fileURLToPath } from "node:url";
 import type { Executor } from "../dsl/model.ts";
 import { parseMemory, parseWalltime } from "../dsl/quantity.ts";
 import { localProvider } from "../providers/batch/local.ts";
+import { LOST_RETRIES } from "../providers/batch/function_pool.ts";
 import type { BatchProvider, JobResult } from "../providers/batch/types.ts";
 import { exportedNames } from "../dsl/exported_names.ts";
 import { taskDirName } from "./attempt.ts";
@@ -327,6 +328,13 @@ class Session {
   #failed = false;
   /** A task was cancelled (`shutdown({ cancel: true })`): the run was interrupted. */
   #cancelled = false;
+  /**
+   * Each module's closure hash, found at its first call: a worker imports a module once, so the
+   * code that runs the session's calls is the code its first call saw.
+   */
+  readonly #moduleHashes = new Map<string, string>();
+  /** Where each function submitted so far lives. */
+  readonly #located = new Map<Submittable<never[], unknown>, { module: string; name: string }>();
 
   constructor(name: string, options: ExecutorOptions) {
     this.#name = name;
@@ -356,13 +364,15 @@ class Session {
     args: A,
   ): Task<Awaited<R>> {
     if (this.#closed) throw new Error("Cannot submit: the executor was shut down");
-    const where = locate(fn as Submittable<never[], unknown>);
+    const f = fn as Submittable<never[], unknown>;
+    const where = this.#located.get(f) ?? locate(f);
+    if (typeof f === "function") this.#located.set(f, where);
     const argsText = JSON.stringify(args);
     if (argsText === undefined) throw new TypeError("Cannot submit: the arguments are not JSON");
     const requirements = { ...this.#base, ...req };
     const id = `${where.name}[${sha(argsText).slice(0, 12)}]`;
     const key = sha(JSON.stringify({
-      module: moduleClosureHash(where.module),
+      module: this.#moduleHash(where.module),
       export: where.name,
       args: argsText,
       requirements,
@@ -390,6 +400,12 @@ class Session {
       then: (ok, bad) => done.then(ok, bad),
       catch: (bad) => done.catch(bad),
     };
+  }
+
+  #moduleHash(module: string): string {
+    let hash = this.#moduleHashes.get(module);
+    if (hash === undefined) this.#moduleHashes.set(module, hash = moduleClosureHash(module));
+    return hash;
   }
 
   /** Wait for every task (cancelling them first with `cancel`), then end the run. */
@@ -431,7 +447,11 @@ class Session {
           return value;
         }
         this.#store.recordAttempt(record);
-        if (r.outcome !== "cancelled" && attempt <= (this.#options.retries ?? 0)) continue;
+        // A call lost with its worker runs again, past the session's retries.
+        const retries = (this.#options.retries ?? 0) + (r.lost ? LOST_RETRIES : 0);
+        if (r.outcome !== "cancelled" && !this.#abort.signal.aborted && attempt <= retries) {
+          continue;
+        }
         state.status = r.outcome === "cancelled" ? "cancelled" : "failed";
         throw await taskFailure(call.id, state.label, r, join(root, "stderr.log"));
       }
@@ -502,6 +522,8 @@ function attemptRecord(
     outcome: r.outcome,
     ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
     ...(r.signal !== undefined ? { signal: r.signal } : {}),
+    // Why, when it was not the function itself (a worker lost, a provider that failed).
+    ...(r.message !== undefined ? { reason: r.message } : {}),
     startedAt: r.startedAt,
     endedAt: r.endedAt,
     host: r.host,

@@ -12,6 +12,7 @@
 
 import { join } from "node:path";
 import { backoffDelay, RETRY_BASE_MS } from "../../providers/_shared/retry.ts";
+import { LOST_RETRIES } from "../../providers/batch/function_pool.ts";
 import { sleep } from "../../providers/_shared/sleep.ts";
 import type { BatchProvider } from "../../providers/batch/types.ts";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
@@ -326,7 +327,9 @@ export class Engine {
   }
 
   #retries(task: PlanTask, attempt: number, outcome: TaskOutcome): boolean {
-    return outcome.outcome !== "cancelled" && !this.#jobSignal.aborted && attempt <= task.retries &&
+    // An attempt lost with its worker runs again, past the task's retries.
+    const retries = task.retries + (outcome.lost ? LOST_RETRIES : 0);
+    return outcome.outcome !== "cancelled" && !this.#jobSignal.aborted && attempt <= retries &&
       !this.#stopping && outcome.retryable !== false;
   }
 

@@ -140,7 +140,7 @@ export function containerWords(job: JobSpec, options: ContainerWordsOptions = {}
  * variable again under their prefix (`APPTAINERENV_X`), which they pass in under `--cleanenv`.
  * podman and docker read the values by name (`--env X`) from it.
  */
-export function engineEnv(job: JobSpec): Record<string, string> {
+export function engineEnv(job: Pick<JobSpec, "env" | "container">): Record<string, string> {
   const env: Record<string, string> = { ...job.env };
   const engine = job.container?.runtime.engine;
   if (engine !== "apptainer" && engine !== "singularity") return env;

@@ -7,13 +7,15 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import type { BatchProvider, JobResult, JobSpec, Usage } from "./types.ts";
 import { Spawner } from "./spawner.ts";
 import { GroupRecord } from "./process_groups.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
+import { FunctionPool } from "./function_pool.ts";
+import { runnableModule } from "../_shared/urls.ts";
+import { superviseGroup } from "./supervise.ts";
 
 /** Options for {@linkcode localProvider}. */
 export interface LocalProviderOptions {
@@ -26,14 +28,15 @@ export interface LocalProviderOptions {
   readonly deno?: string;
   /** Start tasks through the Perl spawner when perl is available. @default true */
   readonly spawner?: boolean;
+  /**
+   * Run function calls in persistent Deno workers (function_pool.ts), at most this many idle
+   * workers of other permissions kept; `false`: a fresh Deno process per call. @default the
+   * machine's cores
+   */
+  readonly functionWorkers?: number | false;
 }
 
-const RUNNER_URL = new URL("./function_runner.ts", import.meta.url);
-// A local path (decoded: a checkout's path may hold spaces), or the URL when ferry itself was
-// loaded from one; `deno run` takes either.
-const FUNCTION_RUNNER = RUNNER_URL.protocol === "file:"
-  ? fileURLToPath(RUNNER_URL)
-  : RUNNER_URL.href;
+const FUNCTION_RUNNER = runnableModule(new URL("./function_runner.ts", import.meta.url));
 
 /** The first place `name` is found among the usual ones, else the bare name (looked up on PATH). */
 function which(name: string): string {
@@ -142,15 +145,36 @@ class LocalJobs {
   /** undefined: not started yet; null: not used (off, or perl missing). */
   #spawner: Spawner | undefined | null;
   readonly #records = new Map<string, GroupRecord | undefined>();
+  readonly #pool: FunctionPool | undefined;
 
   constructor(options: LocalProviderOptions) {
     const { killGraceSeconds = 5, deno = Deno.execPath(), spawner = true } = options;
     this.#killGraceSeconds = killGraceSeconds;
     this.#deno = deno;
     this.#spawner = spawner ? undefined : null;
+    const size = options.functionWorkers;
+    this.#pool = size === false ? undefined : new FunctionPool({
+      deno,
+      launch: (argv, place) => this.#launch(place, argv),
+      prepare: placeDirs,
+      signalGroup,
+      killGraceSeconds,
+      host: this.#host,
+      ...(size !== undefined ? { size } : {}),
+    });
   }
 
-  async execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
+  execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
+    // worker_init and containers are per process, and least-privilege permissions name the
+    // call's own attempt directory (no other call could share its worker): such calls keep a
+    // process of their own.
+    const pooled = job.run.kind === "function" && !job.container && !job.workerInit &&
+      (job.permissions === undefined || job.permissions.all);
+    if (pooled && this.#pool) return this.#pool.execute(job, signal);
+    return this.#execute(job, signal);
+  }
+
+  async #execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
     const startedAt = Date.now();
     const files = jobFiles(job);
     const removeFiles = () => {
@@ -168,7 +192,14 @@ class LocalJobs {
       return { outcome: "failed", message: why, startedAt, endedAt: Date.now(), host: this.#host };
     }
     child.status.finally(removeFiles);
-    const { status, reason } = await this.#supervise(child, job.resources.walltime, signal);
+    // Whatever the task left running in its group goes with it (ended by whoever reaps it: the
+    // spawner, or the setsid launch below).
+    const { value: status, reason } = await superviseGroup(child.pid, child.status, {
+      walltime: job.resources.walltime,
+      signal,
+      graceSeconds: this.#killGraceSeconds,
+      signalGroup,
+    });
     const endedAt = Date.now();
     const base = {
       startedAt,
@@ -184,47 +215,15 @@ class LocalJobs {
   }
 
   async close(): Promise<void> {
+    await this.#pool?.close();
     if (this.#spawner) await this.#spawner.close();
     this.#spawner = undefined;
     for (const r of this.#records.values()) r?.close();
     this.#records.clear();
   }
 
-  /**
-   * Wait for a started job, ending its group at the walltime or on `signal`
-   * (SIGTERM, then SIGKILL after the grace period); whatever the task left
-   * running in its group goes with it.
-   */
-  async #supervise(
-    child: Launched,
-    walltime: number | undefined,
-    signal: AbortSignal,
-  ): Promise<{ status: Awaited<Launched["status"]>; reason?: "timeout" | "cancelled" }> {
-    let reason: "timeout" | "cancelled" | undefined;
-    const kill = (why: "timeout" | "cancelled") => {
-      if (reason) return;
-      reason = why;
-      signalGroup(child.pid, "SIGTERM");
-      const grace = this.#killGraceSeconds * 1000;
-      const hard = setTimeout(() => signalGroup(child.pid, "SIGKILL"), grace);
-      child.status.finally(() => clearTimeout(hard));
-    };
-    const onAbort = () => kill("cancelled");
-    if (signal.aborted) onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    const timer = walltime !== undefined
-      ? setTimeout(() => kill("timeout"), walltime * 1000)
-      : undefined;
-    const status = await child.status;
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
-    // Whatever the task left running in its group was ended with it by whoever reaped it (the
-    // spawner, or the setsid launch below).
-    return { status, ...(reason ? { reason } : {}) };
-  }
-
   /** The record of running groups in the job's run directory (opened once per run). */
-  #recordOf(job: JobSpec): GroupRecord | undefined {
+  #recordOf(job: Place): GroupRecord | undefined {
     if (job.runDir === undefined) return undefined;
     if (!this.#records.has(job.runDir)) {
       this.#records.set(job.runDir, GroupRecord.open(job.runDir));
@@ -233,7 +232,7 @@ class LocalJobs {
   }
 
   /** Start a process in its own session: through the spawner, else through setsid. */
-  async #launch(job: JobSpec, argv: string[]): Promise<Launched> {
+  async #launch(job: Place, argv: string[]): Promise<Launched> {
     if (this.#spawner === undefined) {
       this.#spawner = Spawner.start(undefined, Math.min(this.#killGraceSeconds, 2)) ?? null;
     }
@@ -253,8 +252,11 @@ class LocalJobs {
   }
 }
 
-/** Start a process in its own session with setsid, recording its group in `record`. */
-function launchWithSetsid(job: JobSpec, argv: string[], record: GroupRecord | undefined): Launched {
+/** What starting a process needs of a job: where, with what environment, directories and links. */
+type Place = Pick<JobSpec, "dir" | "env" | "mkdirs" | "links" | "runDir" | "container">;
+
+/** Make a job's directories, then its input links. */
+function placeDirs(job: Pick<JobSpec, "mkdirs" | "links">): void {
   for (const d of job.mkdirs) Deno.mkdirSync(d, { recursive: true });
   for (const [target, link] of job.links ?? []) {
     try {
@@ -265,6 +267,11 @@ function launchWithSetsid(job: JobSpec, argv: string[], record: GroupRecord | un
       );
     }
   }
+}
+
+/** Start a process in its own session with setsid, recording its group in `record`. */
+function launchWithSetsid(job: Place, argv: string[], record: GroupRecord | undefined): Launched {
+  placeDirs(job);
   const child = new Deno.Command("setsid", {
     args: argv,
     cwd: job.dir,

@@ -102,3 +102,44 @@ for (const spawner of [true, false]) {
     }
   });
 }
+
+for (const spawner of [true, false]) {
+  Deno.test({
+    name: `localProvider (${
+      spawner ? "spawner" : "no spawner"
+    }) runs function calls with every permission one after another in one worker, gone after close`,
+    ignore: Deno.build.os !== "linux",
+  }, async () => {
+    const runDir = await Deno.makeTempDir();
+    const provider = localProvider({ spawner });
+    let pids: number[] = [];
+    try {
+      const module = join(runDir, "fn.ts");
+      await Deno.writeTextFile(
+        module,
+        "export function pid(n: number) { return [n, Deno.pid]; }\n",
+      );
+      for (const n of [1, 2, 3]) {
+        const result = join(runDir, `result-${n}.json`);
+        const spec: JobSpec = {
+          ...job(runDir, `fn-${n}`, []),
+          run: { kind: "function", module, export: "pid" },
+          call: { argv: [n], result },
+        };
+        const out = await provider.execute(spec, new AbortController().signal);
+        assert.equal(out.outcome, "succeeded", await Deno.readTextFile(spec.stderr));
+        const [m, pid] = JSON.parse(await Deno.readTextFile(result));
+        assert.equal(m, n);
+        pids.push(pid);
+      }
+      pids = [...new Set(pids)];
+      assert.equal(pids.length, 1, "one worker took the three calls");
+    } finally {
+      await provider.close?.();
+      await Deno.remove(runDir, { recursive: true });
+    }
+    for (const pid of pids) {
+      assert.equal(await Deno.stat(`/proc/${pid}`).then(() => true, () => false), false);
+    }
+  });
+}

@@ -179,6 +179,12 @@ export interface JobResult {
   readonly retryable?: boolean;
   /** The scheduler's job id (or array element id), when there was one. */
   readonly jobId?: string;
+  /**
+   * The attempt was lost with the worker that ran it (killed from outside during the call), not
+   * failed by the task: the runtime runs it again, past the task's own retries (`LOST_RETRIES`
+   * more at most), with `message` as the reason.
+   */
+  readonly lost?: boolean;
   /** Where a pilot worker ran the attempt (an executor with `bundle: pilot`). */
   readonly pilot?: PilotPlace;
   /** What the attempt's processes used, when it could be measured. */
