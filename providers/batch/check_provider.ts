@@ -112,8 +112,15 @@ function pilotProblems(ex: Executor): Problem[] {
       `Cannot use "bundle: pilot" with the ${ex.provider} provider: pilot blocks are jobs of a batch scheduler (slurm, pbs, lsf, htcondor)`,
     )];
   }
-  if (p === undefined) return [];
   const out: Problem[] = [];
+  if (ex.via !== undefined) {
+    out.push(error(
+      "invalid-value",
+      at("bundle"),
+      `Cannot use "bundle: pilot" with via: ferry reads the pilot queue directory on a filesystem it shares with the nodes; use bundle: array through a login node`,
+    ));
+  }
+  if (p === undefined) return out;
   for (const [key, n] of [["init_blocks", p.initBlocks], ["min_blocks", p.minBlocks]] as const) {
     if (n <= p.maxBlocks) continue;
     out.push(error(

@@ -6,6 +6,7 @@
  */
 
 import type { Executor } from "../../dsl/model.ts";
+import { PILOT_DEFAULTS } from "../../dsl/to_model.ts";
 import { type BatchProviderContext, BatchProviderError, dialectOf } from "./registry.ts";
 import { SchedulerProvider } from "./scheduler.ts";
 import type { BatchProvider } from "./types.ts";
@@ -22,6 +23,17 @@ export async function openScheduler(
       ex.name,
       `"filesystem: none" with the ${ex.provider} provider needs via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host)`,
     );
+  }
+  if (ex.bundle === "pilot") {
+    if (ex.via !== undefined) {
+      throw new BatchProviderError(
+        ex.name,
+        `"bundle: pilot" cannot be used with via: ferry reads the pilot queue directory on a filesystem it shares with the nodes`,
+      );
+    }
+    const { PilotProvider } = await import("./pilot.ts");
+    const pilot = ex.pilot ?? PILOT_DEFAULTS;
+    return new PilotProvider(await dialectOf(ex), { ...ex, pilot }, polling);
   }
   if (ex.via === undefined) return new SchedulerProvider(await dialectOf(ex), ex, polling);
   // SSH logins: relative identity_file and known_hosts paths are relative to the file declaring

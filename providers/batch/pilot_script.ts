@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import type { Executor, PilotSettings } from "../../dsl/model.ts";
 import { bashQuote, type Dialect, type ScriptRequest } from "./dialect.ts";
-import { type JobScript, jobName } from "./job_scripts.ts";
+import { jobName, type JobScript } from "./job_scripts.ts";
 // A text import, like the job wrapper's library, so that it works from a published package too.
 import PILOT_LIBRARY from "./pilot.sh" with { type: "text" };
 
@@ -22,6 +22,11 @@ export interface BlockPlace {
   readonly queue: string;
   /** The block's key in the queue: `b` and a number. */
   readonly key: string;
+}
+
+/** The queue directory of executor `executor` in run directory `runDir`. */
+export function pilotQueueDir(runDir: string, executor: string): string {
+  return join(runDir, "pilot", executor.replace(/[^A-Za-z0-9_.-]+/g, "_"));
 }
 
 /** The pilot library's path in a queue directory. */
