@@ -9,7 +9,7 @@
 # The queue directory:
 #   new/T            a task ferry offers: one line, the path of its attempt's job wrapper
 #   claimed/T.B.S    task T taken by worker S of block B (the rename is the claim)
-#   done/T.B.S       the worker ran it; the wrapper's exit.json is written
+#   done/T.B.S       the worker ran it (an empty file; the claim stays): exit.json is written
 #   cancel/T         ferry asks that task T be stopped
 #   workers/B.S      worker S of block B: "host epoch", rewritten every few seconds
 #   workers/B.S.run  what it runs now: "T pid", empty between tasks
@@ -74,7 +74,8 @@ ferry_pilot_worker() {
 }
 
 # Run claimed task $1 on worker $2: its job wrapper in the background (so that the heartbeat can
-# stop it when ferry cancels it), then hand it back as done.
+# stop it when ferry cancels it), then say it is done: an empty file made by the shell itself (no
+# process), which ferry removes with the claim.
 ferry_pilot_task() {
   local claim="$ferry_q/claimed/$1.$2" wrapper=''
   read -r wrapper <"$claim"
@@ -84,7 +85,7 @@ ferry_pilot_task() {
   wait "$ferry_pilot_run"
   ferry_pilot_run=''
   : >"$ferry_q/workers/$2.run"
-  mv -- "$claim" "$ferry_q/done/$1.$2"
+  : >"$ferry_q/done/$1.$2"
 }
 
 # The worker is stopped (its block ends): its task's wrapper gets SIGTERM (it stops the task's

@@ -103,6 +103,8 @@ export class PilotProvider implements BatchProvider {
           Deno.mkdirSync(dirname(path), { recursive: true });
           Deno.writeTextFileSync(path, text);
         }
+        // The filesystem is shared: made here, the wrapper finds them and starts no mkdir.
+        for (const d of [job.dir, ...job.mkdirs]) Deno.mkdirSync(d, { recursive: true });
       } catch (e) {
         return task.fail(`Cannot prepare the job of "${job.taskId}"`, e);
       }
@@ -193,7 +195,7 @@ export class PilotProvider implements BatchProvider {
         if (t.claim === undefined) this.#claimed(t, c);
         this.#finished(t, c);
       }
-      q.release("done", c);
+      q.release(c, t?.cancelled);
     }
   }
 
@@ -240,7 +242,7 @@ export class PilotProvider implements BatchProvider {
     const c = t.claim!;
     const b = this.#blocks.get(c.block);
     const st = readWrapperStatus(wrapperFiles(t.spec.root).status);
-    this.#queue!.release("claimed", c);
+    this.#queue!.release(c, t.cancelled);
     if (st?.exitCode === 0) return this.#finished(t, c);
     if (b) b.busy--;
     const block = b?.jobId ?? c.block;

@@ -88,16 +88,19 @@ export class PilotQueue {
     return out;
   }
 
-  /** Forget a claim ferry has dealt with. */
-  release(where: "claimed" | "done", c: Claim): void {
-    try {
-      Deno.removeSync(join(this.dir, where, c.file));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+  /** Forget a claim ferry has dealt with: its claim, its done mark, its cancel request. */
+  release(c: Claim, cancelled = false): void {
+    for (const where of ["done", "claimed"]) {
+      try {
+        Deno.removeSync(join(this.dir, where, c.file));
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
     }
+    if (!cancelled) return;
     try {
       Deno.removeSync(join(this.dir, "cancel", c.task));
-    } catch { /* never cancelled */ }
+    } catch { /* it finished before the request */ }
   }
 
   /** The heartbeat of worker `slot` of block `block`; undefined before its first. */
