@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists, ferry, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferry, ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 import { haveService, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 
@@ -207,3 +207,51 @@ t("after a kill -9 of ferry, the next run cancels the orphaned blocks and comple
     assertAllOnce(ws, 6);
   });
 });
+
+t(
+  'executor("cluster", { site }).submit streams calls to the running workers of one block',
+  async (c) => {
+    await withTemp(async (ws) => {
+      const s = await writeWorkflow(ws, {
+        "ferry-site": 1,
+        executors: {
+          cluster: {
+            provider: "slurm",
+            bundle: "pilot",
+            env: { FERRY_DENO: Deno.execPath() },
+            pilot: { workers_per_node: 2, max_blocks: 1 },
+          },
+        },
+      }, "site.yaml");
+      const script = join(ws, "calc.ts");
+      await Deno.writeTextFile(
+        script,
+        [
+          `import { executor } from ${JSON.stringify(join(ROOT, "mod.ts"))};`,
+          "export function where(x: number) {",
+          "  return { x2: x * 2, job: Deno.env.get('SLURM_JOB_ID') ?? null };",
+          "}",
+          "if (import.meta.main) {",
+          `  await using ex = executor("cluster", { site: ${JSON.stringify(s)}, pollMs: 200 });`,
+          "  console.log(JSON.stringify(await Promise.all([1, 2, 3, 4, 5].map((x) => ex.submit(where, x)))));",
+          "}",
+          "",
+        ].join("\n"),
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script],
+        cwd: ws,
+        env: { ...c.env, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      const results = JSON.parse(dec.decode(out.stdout)) as { x2: number; job: string }[];
+      assert.deepEqual(results.map((r) => r.x2), [2, 4, 6, 8, 10]);
+      // One block ran every call.
+      assert.equal(new Set(results.map((r) => r.job)).size, 1, JSON.stringify(results));
+      assert.match(results[0]!.job, /^\d+$/);
+    });
+  },
+);
