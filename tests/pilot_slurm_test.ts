@@ -9,7 +9,16 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists, ferry, ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import {
+  exists,
+  ferry,
+  ferryRun,
+  ROOT,
+  runDirOf,
+  runScriptJson,
+  withTemp,
+  writeWorkflow,
+} from "./_run.ts";
 import { haveService, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 
@@ -238,16 +247,7 @@ t(
           "",
         ].join("\n"),
       );
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", script],
-        cwd: ws,
-        env: { ...c.env, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      assert.equal(out.code, 0, dec.decode(out.stderr));
-      const results = JSON.parse(dec.decode(out.stdout)) as { x2: number; job: string }[];
+      const results = await runScriptJson(script, ws, c.env) as { x2: number; job: string }[];
       assert.deepEqual(results.map((r) => r.x2), [2, 4, 6, 8, 10]);
       // One block ran every call.
       assert.equal(new Set(results.map((r) => r.job)).size, 1, JSON.stringify(results));
