@@ -108,6 +108,8 @@ export type {
   NodeTransfer,
   NodeTransfers,
   Outcome,
+  PilotBlock,
+  PilotPlace,
   Usage,
 } from "./providers/batch/types.ts";
 export type { LocalProviderOptions } from "./providers/batch/local.ts";
