@@ -18,7 +18,7 @@
 
 import { dirname, join } from "node:path";
 import type { Executor, PilotSettings } from "../../dsl/model.ts";
-import type { Dialect } from "./dialect.ts";
+import { type Dialect, DirectiveError } from "./dialect.ts";
 import { Block, blocksToSubmit } from "./pilot_blocks.ts";
 import { type Claim, PilotQueue } from "./pilot_queue.ts";
 import { blockScript, blockScriptPath, pilotQueueDir } from "./pilot_script.ts";
@@ -38,6 +38,14 @@ export const QUEUE_TICK_MS = 25;
 export const HEARTBEAT_DEAD_MS = 30_000;
 /** Status polls in a row a block may be missing from the queue before it counts as gone. */
 const MISSING_POLLS = 3;
+/** Blocks in a row that end before any worker started, after which waiting tasks fail. */
+export const STILLBORN_BLOCKS = 3;
+
+/** Why tasks failed without running. */
+interface Failure {
+  readonly message: string;
+  readonly retryable: boolean;
+}
 
 /** Options for {@linkcode PilotProvider}. */
 export interface PilotOptions extends WrapperOptions {
@@ -45,6 +53,8 @@ export interface PilotOptions extends WrapperOptions {
   readonly runner?: CommandRunner;
   /** Milliseconds between status calls. @default 1000 */
   readonly pollMs?: number;
+  /** A worker whose heartbeat is older (ms) is taken for dead. @default {@linkcode HEARTBEAT_DEAD_MS} */
+  readonly heartbeatDeadMs?: number;
 }
 
 /** An executor with its pilot settings. */
@@ -62,6 +72,7 @@ export class PilotProvider implements BatchProvider {
   readonly #ex: PilotExecutor;
   readonly #runner: CommandRunner;
   readonly #pollMs: number;
+  readonly #deadMs: number;
   readonly #wrapper: WrapperOptions;
   readonly #lane = new SerialLane();
   readonly #canceller: Canceller;
@@ -76,10 +87,12 @@ export class PilotProvider implements BatchProvider {
   #queue: PilotQueue | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #statusAt = 0;
+  #stillborn = 0;
   #closed = false;
 
   constructor(dialect: Dialect, ex: PilotExecutor, options: PilotOptions = {}) {
-    const { runner = localRunner(), pollMs = 1000, ...wrapper } = options;
+    const { runner = localRunner(), pollMs = 1000, heartbeatDeadMs, ...wrapper } = options;
+    this.#deadMs = heartbeatDeadMs ?? HEARTBEAT_DEAD_MS;
     this.name = dialect.name;
     this.#dialect = dialect;
     this.#ex = ex;
@@ -206,6 +219,7 @@ export class PilotProvider implements BatchProvider {
     if (b) {
       b.busy++;
       b.started = true;
+      b.workersSeen = true;
     }
     t.spec.onSubmitted?.(b?.jobId ?? c.block);
   }
@@ -287,41 +301,53 @@ export class PilotProvider implements BatchProvider {
 
   /** Submit block `b`; when it cannot be, and no block can take them, the tasks fail with why. */
   async #submit(b: Block): Promise<void> {
-    const q = this.#queue!;
-    const place = { queue: q.dir, key: b.key };
-    const script = blockScript(this.#dialect, this.#ex, place);
+    const place = { queue: this.#queue!.dir, key: b.key };
     const path = blockScriptPath(place);
-    let failure: { message: string; retryable: boolean } | undefined;
+    let failure: Failure;
+    let id: string | undefined;
     try {
+      // A workspace path no directive can hold (a control character) cannot become a block.
+      const script = blockScript(this.#dialect, this.#ex, place);
       Deno.writeTextFileSync(path, script.text);
       const inv = this.#dialect.submit(path, script.request);
       const ran = await this.#runner.run(inv);
-      const id = ran.code === 0 ? this.#dialect.parseSubmit(ran.stdout) : undefined;
+      id = ran.code === 0 ? this.#dialect.parseSubmit(ran.stdout) : undefined;
       if (id !== undefined) return this.#record(b, id, path, script.request.output);
       failure = submitFailure(this.#dialect, this.#runner, inv.argv, ran);
     } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
       failure = {
-        message: `Cannot submit to ${this.#dialect.label}: ${e instanceof Error ? e.message : e}`,
-        retryable: true,
+        message: `Cannot submit to ${this.#dialect.label}: ${why}`,
+        retryable: !(e instanceof DirectiveError),
       };
+      // Queued, but ferry could not note it: cancelled rather than left running.
+      if (id !== undefined) await this.#canceller.cancelIds([id]).catch(() => undefined);
     }
     b.gone = true;
     this.#blocks.delete(b.key);
     if ([...this.#blocks.values()].some((x) => x.capacity > 0)) return;
-    // No block to take them: the tasks no worker holds fail (a retry submits again).
+    this.#failUnclaimed({ ...failure, message: `pilot block: ${failure.message}` });
+  }
+
+  /** The tasks no worker holds fail with `failure` (no block can take them; a retry tries again). */
+  #failUnclaimed(failure: Failure): void {
+    const q = this.#queue!;
     for (const t of [...this.#tasks.values()]) {
       if (t.claim !== undefined || (t.offered && !q.withdraw(t.name))) continue;
       if (t.offered) this.#offered--;
       this.#waiting = this.#waiting.filter((w) => w !== t);
-      t.finish({ outcome: "failed", ...failure, message: `pilot block: ${failure.message}` });
+      t.finish({ outcome: "failed", ...failure });
     }
   }
 
   /** Note block `b`'s id (in `blocks/KEY.json`, which the next run reads after a crash). */
   #record(b: Block, id: string, script: string, output: string): void {
     b.jobId = id;
+    b.output = output;
+    const file = join(this.#queue!.dir, "blocks", `${b.key}.json`);
+    // Written aside, then renamed: the next run never reads half of it.
     Deno.writeTextFileSync(
-      join(this.#queue!.dir, "blocks", `${b.key}.json`),
+      file + ".tmp",
       JSON.stringify({
         scheduler: this.#dialect.name,
         executor: this.#ex.name,
@@ -331,6 +357,7 @@ export class PilotProvider implements BatchProvider {
         submittedAt: Date.now(),
       }) + "\n",
     );
+    Deno.renameSync(file + ".tmp", file);
   }
 
   /** One status call for every block; blocks that left the queue give back their tasks. */
@@ -354,6 +381,9 @@ export class PilotProvider implements BatchProvider {
       if (e === undefined || TERMINAL.has(e.state)) {
         this.#gone(b, e === undefined ? "it left the queue" : e.raw);
       } else if (e.state === "running") b.started = true;
+      if (!b.gone && !b.workersSeen) {
+        b.workersSeen = b.done > 0 || this.#queue!.workersOf(b.key) > 0;
+      }
     }
     this.#checkBeats();
   }
@@ -367,6 +397,16 @@ export class PilotProvider implements BatchProvider {
     for (const t of [...this.#tasks.values()]) {
       if (t.claim?.block === b.key) this.#lost(t, `block ${b.jobId} ended (${why})`);
     }
+    if (b.ending || this.#closed) return;
+    // Blocks that end before any worker started, again and again, would be submitted forever.
+    this.#stillborn = b.workersSeen ? 0 : this.#stillborn + 1;
+    if (this.#stillborn < STILLBORN_BLOCKS) return;
+    this.#stillborn = 0;
+    this.#failUnclaimed({
+      message:
+        `pilot block: ${STILLBORN_BLOCKS} blocks in a row ended before any worker started (the last, ${b.jobId}: ${why}); see ${b.output}`,
+      retryable: false,
+    });
   }
 
   /** Running tasks whose worker stopped beating are lost. */
@@ -376,7 +416,7 @@ export class PilotProvider implements BatchProvider {
       const c = t.claim;
       if (c === undefined) continue;
       const beat = this.#queue!.beat(c.block, c.slot);
-      if (beat === undefined || now - beat.at < HEARTBEAT_DEAD_MS) continue;
+      if (beat === undefined || now - beat.at < this.#deadMs) continue;
       const b = this.#blocks.get(c.block);
       this.#lost(
         t,

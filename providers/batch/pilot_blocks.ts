@@ -18,6 +18,10 @@ export class Block {
   readonly workers: number;
   /** The scheduler's id, once submitted. */
   jobId?: string;
+  /** Where the scheduler writes the block's own output. */
+  output?: string;
+  /** A worker of it was seen (a heartbeat or a finished task). */
+  workersSeen = false;
   /** The scheduler said it runs (or a worker of it was seen). */
   started = false;
   /** ferry cancelled it, or its workers are ending. */

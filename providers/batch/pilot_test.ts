@@ -82,7 +82,11 @@ async function withPilots(
     ...fakeExecutor({ bundle: "pilot", ...(workerInit ? { workerInit: workerInit(dir) } : {}) }),
     pilot: { ...PILOT_DEFAULTS, idleTimeout: 30, ...pilot },
   };
-  const provider = new PilotProvider(fakeDialect(), ex, { runner: sched, pollMs: 100 });
+  const provider = new PilotProvider(fakeDialect(), ex, {
+    runner: sched,
+    pollMs: 100,
+    heartbeatDeadMs: 4000,
+  });
   try {
     await fn({ dir, sched, provider });
   } finally {
@@ -217,6 +221,45 @@ Deno.test("pilots: a block killed mid-task gives its task back as a retryable 'p
     assert.equal(again.outcome, "succeeded", again.message);
     assert.equal(again.pilot?.block, "102");
   });
+});
+
+Deno.test("pilots: a worker whose heartbeat stops (a hung node) gives its task back", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const pending = s.provider.execute(
+      fakeJob(s.dir, "hung", { run: { kind: "shell", script: "sleep 60" } }),
+      never,
+    );
+    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+    const pgid = -s.sched.jobs.get("101")!.child.pid;
+    Deno.kill(pgid, "SIGSTOP");
+    try {
+      const r = await pending;
+      assert.equal(r.outcome, "failed");
+      assert.equal(r.retryable, true);
+      assert.match(r.message!, /^pilot lost: worker \S+\/1 of block 101 stopped answering$/);
+    } finally {
+      Deno.kill(pgid, "SIGCONT");
+    }
+  });
+});
+
+Deno.test("pilots: blocks that end before any worker starts are not submitted forever", async () => {
+  await withPilots(
+    { workersPerNode: 1, initBlocks: 1, maxBlocks: 2 },
+    async (s) => {
+      const r = await s.provider.execute(fakeJob(s.dir, "t"), never);
+      assert.equal(r.outcome, "failed");
+      assert.equal(r.retryable, false);
+      assert.equal(
+        r.message,
+        `pilot block: 3 blocks in a row ended before any worker started (the last, 103: C); see ${
+          join(s.dir, "pilot", "cluster", "blocks", "b3.out")
+        }`,
+      );
+      assert.equal(s.sched.submitted, 3);
+    },
+    () => "exit 1",
+  );
 });
 
 Deno.test("pilot blocks show as pending, running, idle and ending", () => {
