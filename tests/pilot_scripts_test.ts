@@ -7,7 +7,11 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ferryRun, withTemp, writeWorkflow } from "./_run.ts";
+import { ferryRun, ROOT, withTemp, writeWorkflow } from "./_run.ts";
+import { haveService } from "./_services.ts";
+import { shellcheck } from "./_shellcheck.ts";
+
+const HAVE_SHELLCHECK = haveService("shellcheck", ["shellcheck"]);
 
 function workflow(provider: string, executor: Record<string, unknown> = {}) {
   return {
@@ -40,10 +44,12 @@ const launcher = (q: string) => [
   "FERRY_ARRAY_INDEX=0",
   "export FERRY_ARRAY_INDEX",
   "export FERRY_LAUNCH=",
+  "# shellcheck disable=SC2034 # the pilot library reads it",
   `ferry_q=${q}`,
   "# worker_init, once for the block",
   "module load samtools",
   "{ set +euxv; set +o pipefail; } 2>/dev/null",
+  "# shellcheck source=/dev/null # written into the queue directory at run time",
   `source ${q}/pilot.sh`,
   "ferry_pilot_block b1 4 30",
 ];
@@ -100,6 +106,28 @@ for (const [provider, headers] of Object.entries(HEADERS)) {
     });
   });
 }
+
+Deno.test({
+  name: "the pilot library and every dialect's block script are clean under shellcheck",
+  ignore: !HAVE_SHELLCHECK,
+  async fn() {
+    const lib = await Deno.readTextFile(join(ROOT, "providers/batch/pilot.sh"));
+    assert.equal(await shellcheck(lib), "");
+    for (const provider of Object.keys(HEADERS)) {
+      await withTemp(async (ws) => {
+        const r = await ferryRun(
+          ["--show-scripts", await writeWorkflow(ws, workflow(provider))],
+          {},
+          "plan",
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const block = r.stdout.split(/^# ── pilot block script .*\n/m)[1]!.split("\n\n")[0]! + "\n";
+        assert.match(block, /^#!\/bin\/bash\n/);
+        assert.equal(await shellcheck(block), "", `${provider}:\n${block}`);
+      });
+    }
+  },
+});
 
 Deno.test("plan --show-scripts quotes a hostile workspace path in the pilot launcher", async () => {
   await withTemp(async (tmp) => {

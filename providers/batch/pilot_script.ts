@@ -48,6 +48,7 @@ export function blockScript(
   const p = ex.pilot;
   const q = bashQuote;
   const body = [
+    "# shellcheck disable=SC2034 # the pilot library reads it",
     `ferry_q=${q(place.queue)}`,
     ...(ex.workerInit
       ? [
@@ -57,6 +58,7 @@ export function blockScript(
         "{ set +euxv; set +o pipefail; } 2>/dev/null",
       ]
       : []),
+    "# shellcheck source=/dev/null # written into the queue directory at run time",
     `source ${q(pilotLibrary(place.queue))}`,
     `ferry_pilot_block ${place.key} ${p.workersPerNode} ${Math.ceil(p.idleTimeout)}`,
   ];
