@@ -41,9 +41,11 @@ ferry_pilot_stop() {
 # Worker $1 (BLOCK.SLOT): take tasks from new/ until idle for $2 seconds or told to stop; $3 is
 # the node's name. A claim is one rename: of workers racing for a task, exactly one wins.
 ferry_pilot_worker() {
-  local me=$1 idle=$2 last=$SECONDS fd n i f task beat
+  local me=$1 idle=$(($2 * 1000)) last fd n i f task beat
   local -a offered
   trap ferry_pilot_worker_stop TERM INT HUP
+  ferry_pilot_clock
+  last=$ferry_pilot_ms
   ferry_pilot_run=''
   mkfifo "$ferry_q/workers/$me.fifo" && exec {fd}<>"$ferry_q/workers/$me.fifo"
   rm -f -- "$ferry_q/workers/$me.fifo"
@@ -60,17 +62,28 @@ ferry_pilot_worker() {
         task=${f##*/}
         if mv -- "$f" "$ferry_q/claimed/$task.$me" 2>/dev/null; then
           ferry_pilot_task "$task" "$me"
-          last=$SECONDS
+          ferry_pilot_clock
+          last=$ferry_pilot_ms
           continue 2
         fi
       done
     fi
-    if [ -e "$ferry_q/stop" ] || ((SECONDS - last >= idle)); then break; fi
+    ferry_pilot_clock
+    if [ -e "$ferry_q/stop" ] || ((ferry_pilot_ms - last >= idle)); then break; fi
     read -r -t 0.05 -u "$fd" _ || true
   done
   kill "$beat" 2>/dev/null
   wait "$beat"
   rm -f -- "$ferry_q/workers/$me" "$ferry_q/workers/$me.run"
+}
+
+# The clock in ms into ferry_pilot_ms: bash 5's EPOCHREALTIME, else whole seconds (no process).
+ferry_pilot_clock() {
+  if [[ ${EPOCHREALTIME-} =~ ^([0-9]+)[.,]([0-9]{3}) ]]; then
+    ferry_pilot_ms=${BASH_REMATCH[1]}${BASH_REMATCH[2]}
+  else
+    ferry_pilot_ms=$((SECONDS * 1000))
+  fi
 }
 
 # Run claimed task $1 on worker $2: its job wrapper in the background (so that the heartbeat can

@@ -381,11 +381,16 @@ export class PilotProvider implements BatchProvider {
       if (e === undefined || TERMINAL.has(e.state)) {
         this.#gone(b, e === undefined ? "it left the queue" : e.raw);
       } else if (e.state === "running") b.started = true;
-      if (!b.gone && !b.workersSeen) {
-        b.workersSeen = b.done > 0 || this.#queue!.workersOf(b.key) > 0;
-      }
+      if (!b.gone) this.#workersOf(b);
     }
     this.#checkBeats();
+  }
+
+  /** Whether block `b`'s workers started, and whether they all ended (it is ending then). */
+  #workersOf(b: Block): void {
+    const n = this.#queue!.workersOf(b.key);
+    if (n > 0 || b.done > 0) b.workersSeen = true;
+    if (b.workersSeen && n === 0 && b.busy === 0) b.ending = true;
   }
 
   /** Block `b` left the queue: its running tasks are lost. */

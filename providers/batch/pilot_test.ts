@@ -243,6 +243,24 @@ Deno.test("pilots: a worker whose heartbeat stops (a hung node) gives its task b
   });
 });
 
+Deno.test("pilots: idle workers end after idle_timeout, and their block leaves the queue", async () => {
+  await withPilots(
+    { workersPerNode: 2, initBlocks: 1, maxBlocks: 1, idleTimeout: 1 },
+    async (s) => {
+      const r = await s.provider.execute(fakeJob(s.dir, "t"), never);
+      assert.equal(r.outcome, "succeeded", r.message);
+      const t0 = Date.now();
+      await until(() => s.provider.pilotBlocks().length === 0, 10_000);
+      assert.ok(Date.now() - t0 >= 800, `ended ${Date.now() - t0} ms after its task`);
+      // It ended by itself: ferry did not cancel it.
+      assert.equal(s.sched.jobs.get("101")!.state, "C");
+      // A later task gets a new block.
+      const again = await s.provider.execute(fakeJob(s.dir, "t2"), never);
+      assert.equal(again.pilot?.block, "102");
+    },
+  );
+});
+
 Deno.test("pilots: blocks that end before any worker starts are not submitted forever", async () => {
   await withPilots(
     { workersPerNode: 1, initBlocks: 1, maxBlocks: 2 },
