@@ -186,8 +186,8 @@ Deno.test("check refuses pilot settings that cannot work, at their key", async (
       ],
       [
         "slurm",
-        { via: "ssh://me@login" },
-        '10:13: error[invalid-value]: Cannot use "bundle: pilot" with via: ferry reads the pilot queue directory on a filesystem it shares with the nodes; use bundle: array through a login node',
+        { via: "ssh://me@login", filesystem: "none" },
+        '10:13: error[invalid-value]: Cannot use "bundle: pilot" with "filesystem: none": ferry and the workers meet in a queue directory under the run\'s directory, on a filesystem both see; use filesystem: shared, or bundle: array',
         "   10 |     bundle: pilot",
       ],
       [

@@ -21,8 +21,10 @@ import {
 } from "./_run.ts";
 import { haveService, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
+import { startSshd } from "./_sshd.ts";
 
 const HAVE = haveService("Slurm", ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel"]);
+const HAVE_SSHD = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ps", "pgrep"]);
 
 /** No-op tasks of the throughput test (the issue asks for 5,000: see the report). */
 const COUNT = 500;
@@ -255,3 +257,42 @@ t(
     });
   },
 );
+
+Deno.test({
+  name: "slurm pilots: via: ssh:// submits, polls and cancels the blocks through the login node",
+  ignore: !HAVE || !HAVE_SSHD,
+  sanitizeResources: false,
+  async fn() {
+    cluster ??= await startSlurm();
+    const c = cluster;
+    // The login node's shell knows the cluster (SLURM_CONF); ferry's own environment does not.
+    const srv = await startSshd({ setEnv: { SLURM_CONF: c.env.SLURM_CONF! } });
+    try {
+      await withTemp(async (ws) => {
+        const s = await writeWorkflow(ws, {
+          "ferry-site": 1,
+          executors: {
+            cluster: {
+              provider: "slurm",
+              via: `ssh://${srv.user}@127.0.0.1:${srv.port}`,
+              bundle: "pilot",
+              worker_init: "export PILOT_GREETING='hi from worker_init'",
+              options: { identity_file: srv.identity, known_hosts: srv.knownHosts },
+              pilot: { workers_per_node: 2, max_blocks: 1 },
+            },
+          },
+        }, "site.yaml");
+        const wf = await fanOut(ws, 20);
+        const r = await ferryRun(["--poll-interval", "0.2", "--site", s, wf], {
+          SLURM_CONF: join(ws, "no-such-slurm.conf"), // a local sbatch could not reach the cluster
+        });
+        assert.equal(r.code, 0, r.stderr);
+        assertAllOnce(ws, 20);
+        assert.deepEqual([...blocksOf(runDirOf(r)).keys()], ["b1"]);
+      });
+      assert.deepEqual(await c.active(), []);
+    } finally {
+      await srv.stop();
+    }
+  },
+});

@@ -113,11 +113,11 @@ function pilotProblems(ex: Executor): Problem[] {
     )];
   }
   const out: Problem[] = [];
-  if (ex.via !== undefined) {
+  if (ex.filesystem !== "shared") {
     out.push(error(
       "invalid-value",
       at("bundle"),
-      `Cannot use "bundle: pilot" with via: ferry reads the pilot queue directory on a filesystem it shares with the nodes; use bundle: array through a login node`,
+      `Cannot use "bundle: pilot" with "filesystem: ${ex.filesystem}": ferry and the workers meet in a queue directory under the run's directory, on a filesystem both see; use filesystem: shared, or bundle: array`,
     ));
   }
   if (p === undefined) return out;
