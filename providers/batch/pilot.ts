@@ -183,16 +183,20 @@ export class PilotProvider implements BatchProvider {
       this.#feed();
       this.#scale();
     } catch (e) {
-      // The queue directory cannot be read or written: the tasks end with the reason.
-      for (const t of [...this.#tasks.values()]) t.fail("Cannot use the pilot queue", e);
-      this.#waiting = [];
+      this.#broken(e);
     }
     const blocks = [...this.#blocks.values()].some((b) => !b.gone);
     if (blocks && Date.now() - this.#statusAt >= this.#pollMs) {
       this.#statusAt = Date.now();
-      void this.#lane.run(() => this.#poll());
+      void this.#lane.run(() => this.#poll()).catch((e) => this.#broken(e));
     }
     if (this.#tasks.size > 0 || blocks) this.#schedule();
+  }
+
+  /** The queue directory cannot be read or written: every task ends with the reason. */
+  #broken(e: unknown): void {
+    for (const t of [...this.#tasks.values()]) t.fail("Cannot use the pilot queue", e);
+    this.#waiting = [];
   }
 
   /** Tasks workers claimed (now running) and finished (their wrapper's status file written). */
@@ -295,7 +299,7 @@ export class PilotProvider implements BatchProvider {
     for (let i = 0; i < n; i++) {
       const b = new Block(`b${++this.#blockSeq}`, this.#ex.pilot.workersPerNode);
       this.#blocks.set(b.key, b);
-      void this.#lane.run(() => this.#submit(b));
+      void this.#lane.run(() => this.#submit(b)).catch((e) => this.#broken(e));
     }
   }
 

@@ -261,6 +261,22 @@ Deno.test("pilots: idle workers end after idle_timeout, and their block leaves t
   );
 });
 
+Deno.test("pilots: a queue directory that goes away fails the tasks with why, not the run", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const pending = s.provider.execute(
+      fakeJob(s.dir, "t", { run: { kind: "shell", script: "sleep 60" } }),
+      never,
+    );
+    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+    const queue = join(s.dir, "pilot", "cluster");
+    await Deno.remove(queue, { recursive: true });
+    const r = await pending;
+    assert.equal(r.outcome, "failed");
+    assert.equal(r.retryable, true);
+    assert.match(r.message!, new RegExp(`^Cannot use the pilot queue: .*${queue}`));
+  });
+});
+
 Deno.test("pilots: blocks that end before any worker starts are not submitted forever", async () => {
   await withPilots(
     { workersPerNode: 1, initBlocks: 1, maxBlocks: 2 },
