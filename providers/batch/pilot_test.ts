@@ -169,6 +169,21 @@ Deno.test("pilots: worker_init runs once per block, not once per task", async ()
   );
 });
 
+Deno.test("pilots: a task with node-local scratch runs there and its outputs come back", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const scratch = join(s.dir, "node-scratch");
+    Deno.mkdirSync(scratch);
+    const job = fakeJob(s.dir, "t", {
+      run: { kind: "shell", script: "pwd > out.txt" },
+      scratch,
+    });
+    const r = await s.provider.execute(job, never);
+    assert.equal(r.outcome, "succeeded", r.message);
+    const ranIn = Deno.readTextFileSync(join(job.dir, "out.txt")).trim();
+    assert.ok(ranIn.startsWith(scratch + "/ferry-"), ranIn);
+  });
+});
+
 Deno.test("pilots: a task past its walltime is killed by its worker; the block runs the next", async () => {
   await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
     const slow = s.provider.execute(
