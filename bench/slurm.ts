@@ -59,16 +59,30 @@ async function raw(c: SlurmCluster, dir: string, n: number): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-async function ferry(
+function ferry(
   c: SlurmCluster,
   base: string,
   n: number,
   bundle: "array" | "none",
 ): Promise<number> {
-  const ws = await Deno.makeTempDir({ dir: base, prefix: `ferry-${bundle}-` });
+  return ferryNoop(c, base, n, `{ provider: slurm, bundle: ${bundle} }`, bundle);
+}
+
+/**
+ * Seconds for `ferry run` of `n` no-op tasks in a fresh workspace under `base`, on the executor
+ * `cluster` that the YAML mapping `executor` describes (on `local` when undefined).
+ */
+export async function ferryNoop(
+  c: SlurmCluster,
+  base: string,
+  n: number,
+  executor: string | undefined,
+  label: string,
+): Promise<number> {
+  const ws = await Deno.makeTempDir({ dir: base, prefix: `ferry-${label}-` });
   await Deno.writeTextFile(
     join(ws, "site.yaml"),
-    `ferry-site: 1\nexecutors:\n  cluster: { provider: slurm, bundle: ${bundle} }\n`,
+    `ferry-site: 1\nexecutors:\n  ${executor ? `cluster: ${executor}` : "local: {}"}\n`,
   );
   await Deno.writeTextFile(
     join(ws, "workflow.yaml"),
@@ -76,7 +90,7 @@ async function ferry(
       "ferry: 1",
       "name: noop",
       `params: { ids: [${Array.from({ length: n }, (_, i) => i).join(", ")}] }`,
-      "defaults: { executor: cluster }",
+      `defaults: { executor: ${executor ? "cluster" : "local"} }`,
       "apps:",
       "  noop:",
       '    for_each: { i: "${{ params.ids }}" }',
@@ -104,7 +118,7 @@ async function ferry(
   const s = (performance.now() - t0) / 1000;
   const err = new TextDecoder().decode(r.stderr);
   if (r.code !== 0 || !err.includes(`done: ${n} succeeded, 0 failed`)) {
-    throw new Error(`ferry (${bundle}) failed:\n${err.slice(0, 3000)}`);
+    throw new Error(`ferry (${label}) failed:\n${err.slice(0, 3000)}`);
   }
   await Deno.remove(ws, { recursive: true });
   return s;

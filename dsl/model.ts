@@ -236,8 +236,10 @@ export interface Executor {
   readonly filesystem: FilesystemModel;
   /** Node-local scratch directory. */
   readonly scratch?: string;
-  /** Job bundling. */
-  readonly bundle: "none" | "array";
+  /** Job bundling: one job per task, job arrays, or pilot blocks whose workers take the tasks. */
+  readonly bundle: "none" | "array" | "pilot";
+  /** Pilot blocks (`pilot:`), with defaults filled in; present when the document writes it. */
+  readonly pilot?: PilotSettings;
   /** Concurrent tasks. */
   readonly maxWorkers?: number;
   /** Concurrent jobs. */
@@ -254,6 +256,24 @@ export interface Executor {
   readonly env: Readonly<Record<string, string>>;
   /** Ordered staging rules. */
   readonly staging: readonly StagingRule[];
+}
+
+/** How an executor with `bundle: pilot` sizes and scales its blocks (`pilot:`). */
+export interface PilotSettings {
+  /** Nodes of one block. @default 1 */
+  readonly nodesPerBlock: number;
+  /** Workers on each node of a block (tasks it runs at once). @default 1 */
+  readonly workersPerNode: number;
+  /** Blocks submitted when the first task arrives. @default 1 */
+  readonly initBlocks: number;
+  /** Blocks kept while tasks remain. @default 0 */
+  readonly minBlocks: number;
+  /** Blocks at most, queued or running. @default 10 */
+  readonly maxBlocks: number;
+  /** A block's walltime, seconds. @default 3600 */
+  readonly walltime: number;
+  /** Seconds a worker waits for a task before it exits. @default 120 */
+  readonly idleTimeout: number;
 }
 
 /** A workflow, whichever front end wrote it. */

@@ -18,6 +18,7 @@ import type {
   ParamType,
   ParamValue,
   Permissions,
+  PilotSettings,
   ResourceBound,
   ResourceRange,
   ResourceRequests,
@@ -303,6 +304,34 @@ function toExecutors(v: unknown): Record<string, Executor> {
 
 const FILESYSTEMS: readonly string[] = ["shared", "executor-shared", "none"];
 
+/** Defaults of `pilot:` (schemas/site.schema.json says the same). */
+export const PILOT_DEFAULTS: PilotSettings = {
+  nodesPerBlock: 1,
+  workersPerNode: 1,
+  initBlocks: 1,
+  minBlocks: 0,
+  maxBlocks: 10,
+  walltime: 3600,
+  idleTimeout: 120,
+};
+
+function toPilot(p: Obj): PilotSettings {
+  const d = PILOT_DEFAULTS;
+  const seconds = (v: unknown, dflt: number) => {
+    const q = typeof v === "string" ? parseWalltime(v) : undefined;
+    return q && "value" in q ? q.value : dflt;
+  };
+  return {
+    nodesPerBlock: int(p.nodes_per_block) ?? d.nodesPerBlock,
+    workersPerNode: int(p.workers_per_node) ?? d.workersPerNode,
+    initBlocks: int(p.init_blocks) ?? d.initBlocks,
+    minBlocks: int(p.min_blocks) ?? d.minBlocks,
+    maxBlocks: int(p.max_blocks) ?? d.maxBlocks,
+    walltime: seconds(p.walltime, d.walltime),
+    idleTimeout: seconds(p.idle_timeout, d.idleTimeout),
+  };
+}
+
 function toExecutor(name: string, e: Obj): Executor {
   const mem = typeof e.memory === "string" || typeof e.memory === "number"
     ? parseMemory(e.memory)
@@ -329,7 +358,8 @@ function toExecutor(name: string, e: Obj): Executor {
     containerRuntime: toContainerRuntime(e.container_runtime),
     filesystem: (fs && FILESYSTEMS.includes(fs) ? fs : "shared") as FilesystemModel,
     scratch: str(e.scratch),
-    bundle: e.bundle === "array" ? "array" as const : "none" as const,
+    bundle: e.bundle === "array" || e.bundle === "pilot" ? e.bundle : "none" as const,
+    pilot: isObj(e.pilot) ? toPilot(e.pilot) : e.bundle === "pilot" ? toPilot({}) : undefined,
     maxWorkers: int(e.max_workers),
     maxJobs: int(e.max_jobs),
     cores: int(e.cores),

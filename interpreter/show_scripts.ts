@@ -13,6 +13,13 @@ import { dialectOf, isScheduler } from "../providers/batch/registry.ts";
 import { DirectiveError } from "../providers/batch/dialect.ts";
 import { FerryFileError } from "./fs_errors.ts";
 import { arrayScript, singleScript } from "../providers/batch/scheduler.ts";
+import {
+  blockScript,
+  blockScriptPath,
+  pilotLibrary,
+  pilotQueueDir,
+} from "../providers/batch/pilot_script.ts";
+import { PILOT_DEFAULTS } from "../dsl/to_model.ts";
 import { wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
 import { jobSpec, makeAttempt, nodeTransfersOf } from "./attempt.ts";
 import { containerWords } from "../providers/batch/container.ts";
@@ -67,9 +74,12 @@ async function renderScripts(
     const ex = executors[name]!;
     const c: ScriptContext = { name, ex, dialect: await dialectOf(ex), runDir, rel };
     const jobs = tasks.filter((t) => !t.expandsAfter).map((t) => firstAttemptJob(t, c));
+    if (ex.bundle === "pilot") out.push(...pilotBlock(c));
     let seq = 0;
-    for (const group of jobGroups(jobs, ex)) {
-      out.push(...(group.length === 1 ? singleJob(group[0]!, c) : jobArray(group, ++seq, c)));
+    for (const group of pilotGroups(jobs, ex) ?? jobGroups(jobs, ex)) {
+      if (ex.bundle !== "pilot") {
+        out.push(...(group.length === 1 ? singleJob(group[0]!, c) : jobArray(group, ++seq, c)));
+      }
       for (const j of group) {
         for (const [path, text] of wrapperScript(j)) {
           out.push(
@@ -166,6 +176,32 @@ function jobGroups(jobs: readonly Job[], ex: Executor): Iterable<Job[]> {
     else groups.set(key, [j]);
   }
   return groups.values();
+}
+
+/**
+ * With `bundle: pilot`: each task's wrapper on its own (a worker runs it), without worker_init,
+ * which the block runs once; undefined for other executors.
+ */
+function pilotGroups(jobs: readonly Job[], ex: Executor): Job[][] | undefined {
+  if (ex.bundle !== "pilot") return undefined;
+  return jobs.map((j) => [{ ...j, workerInit: "" }]);
+}
+
+/** The script of a pilot block (the first; later ones differ only in their key), under its heading. */
+function pilotBlock({ name, ex, dialect, runDir, rel }: ScriptContext): string[] {
+  const queue = pilotQueueDir(runDir, name);
+  const place = { queue, key: "b1" };
+  const { text } = blockScript(dialect, { ...ex, pilot: ex.pilot ?? PILOT_DEFAULTS }, place);
+  return [
+    `# ── pilot block script of executor "${name}" (${dialect.name}), for each block it submits (b1, b2, ...): ${
+      rel(blockScriptPath(place))
+    }`,
+    text,
+    `# ${
+      rel(pilotLibrary(queue))
+    }: the workers (providers/batch/pilot.sh); each runs the wrappers below as it takes their tasks`,
+    "",
+  ];
 }
 
 /** The job script of one task, under its heading. */

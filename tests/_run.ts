@@ -110,3 +110,22 @@ export function runDirOf(r: Ran): string {
   assert.ok(m, `a "logs:" line in:\n${r.stderr}`);
   return m[1]!;
 }
+
+/** `deno run -A script` in `cwd` with `env` added; fails unless it exits 0; its stdout as JSON. */
+export async function runScriptJson(
+  script: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<unknown> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    cwd,
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`${script} exited ${out.code}: ${decoder.decode(out.stderr)}`);
+  }
+  return JSON.parse(decoder.decode(out.stdout));
+}

@@ -6,7 +6,16 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists, ferry, ferryRun, ROOT, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import {
+  exists,
+  ferry,
+  ferryRun,
+  ROOT,
+  runDirOf,
+  runScriptJson,
+  withTemp,
+  writeWorkflow,
+} from "./_run.ts";
 import { haveService, processesLeftIn, waitFor } from "./_services.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 import { taskDirName } from "../interpreter/attempt.ts";
@@ -468,16 +477,7 @@ t(
           "",
         ].join("\n"),
       );
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", script],
-        cwd: ws,
-        env: { ...c.env, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      assert.equal(out.code, 0, dec.decode(out.stderr));
-      const results = JSON.parse(dec.decode(out.stdout)) as {
+      const results = await runScriptJson(script, ws, c.env) as {
         x2: number;
         job: string;
         cpus: string;

@@ -25,6 +25,9 @@ export function checkQuantities(raw: Readonly<Record<string, unknown>>): Problem
   }
   for (const [name, ex] of Object.entries(obj(raw.executors))) {
     quantity(obj(ex).memory, ["executors", name, "memory"], "memory", out);
+    for (const k of ["walltime", "idle_timeout"]) {
+      quantity(obj(obj(ex).pilot)[k], ["executors", name, "pilot", k], "walltime", out);
+    }
   }
   return out;
 }

@@ -28,6 +28,7 @@ export async function batchProviderProblems(
 ): Promise<Problem[]> {
   const problems: Problem[] = [];
   for (const ex of Object.values(executors)) {
+    problems.push(...pilotProblems(ex));
     if (isSshProvider(ex.provider)) problems.push(...sshProblems(ex));
     else if (isScheduler(ex.provider)) problems.push(...await schedulerProblems(ex));
     else if (isModulePath(ex.provider)) problems.push(...await moduleProblems(ex, baseDir));
@@ -85,6 +86,57 @@ async function schedulerProblems(ex: Executor): Promise<Problem[]> {
   }
   problems.push(...optionProblems(ex, (await dialectOf(ex)).checkOptions(ex.options)));
   return problems;
+}
+
+/**
+ * `bundle: pilot` and `pilot:`: only on a scheduler executor, together, with block counts that
+ * agree (`init_blocks` and `min_blocks` at most `max_blocks`) and one node per block.
+ */
+function pilotProblems(ex: Executor): Problem[] {
+  const at = (...keys: string[]) => ["executors", ex.name, ...keys];
+  const p = ex.pilot;
+  if (ex.bundle !== "pilot") {
+    return p === undefined ? [] : [{
+      ...error(
+        "invalid-value",
+        at("pilot"),
+        `Cannot use "pilot" on executor "${ex.name}": it sizes pilot blocks, which only "bundle: pilot" submits; add bundle: pilot or remove pilot`,
+      ),
+      at: "key" as const,
+    }];
+  }
+  if (!isScheduler(ex.provider)) {
+    return [error(
+      "invalid-value",
+      at("bundle"),
+      `Cannot use "bundle: pilot" with the ${ex.provider} provider: pilot blocks are jobs of a batch scheduler (slurm, pbs, lsf, htcondor)`,
+    )];
+  }
+  const out: Problem[] = [];
+  if (ex.filesystem !== "shared") {
+    out.push(error(
+      "invalid-value",
+      at("bundle"),
+      `Cannot use "bundle: pilot" with "filesystem: ${ex.filesystem}": ferry and the workers meet in a queue directory under the run's directory, on a filesystem both see; use filesystem: shared, or bundle: array`,
+    ));
+  }
+  if (p === undefined) return out;
+  for (const [key, n] of [["init_blocks", p.initBlocks], ["min_blocks", p.minBlocks]] as const) {
+    if (n <= p.maxBlocks) continue;
+    out.push(error(
+      "invalid-value",
+      at("pilot", key),
+      `Cannot use ${key}: ${n} on executor "${ex.name}": it is more than max_blocks (${p.maxBlocks})`,
+    ));
+  }
+  if (p.nodesPerBlock > 1) {
+    out.push(error(
+      "invalid-value",
+      at("pilot", "nodes_per_block"),
+      `Cannot use nodes_per_block: ${p.nodesPerBlock} on executor "${ex.name}": ferry starts a block's workers from the block's own shell, on its first node only; use 1 and more blocks`,
+    ));
+  }
+  return out;
 }
 
 /** A custom provider: the module loads and exports a factory; its `checkOptions`, if any, agree. */

@@ -6,9 +6,11 @@
  */
 
 import type { Executor } from "../../dsl/model.ts";
+import { PILOT_DEFAULTS } from "../../dsl/to_model.ts";
 import { type BatchProviderContext, BatchProviderError, dialectOf } from "./registry.ts";
 import { SchedulerProvider } from "./scheduler.ts";
 import type { BatchProvider } from "./types.ts";
+import type { PilotOptions } from "./pilot.ts";
 
 /** The provider of scheduler executor `ex` (`slurm`, `pbs`, `lsf`, `htcondor`). */
 export async function openScheduler(
@@ -23,6 +25,13 @@ export async function openScheduler(
       `"filesystem: none" with the ${ex.provider} provider needs via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host)`,
     );
   }
+  if (ex.bundle === "pilot" && ex.filesystem !== "shared") {
+    throw new BatchProviderError(
+      ex.name,
+      `"bundle: pilot" needs "filesystem: shared": ferry and the workers meet in a queue directory under the run's directory`,
+    );
+  }
+  if (ex.bundle === "pilot" && ex.via === undefined) return await openPilots(ex, { ...polling });
   if (ex.via === undefined) return new SchedulerProvider(await dialectOf(ex), ex, polling);
   // SSH logins: relative identity_file and known_hosts paths are relative to the file declaring
   // the executor; a setting that cannot work stops here.
@@ -37,9 +46,20 @@ export async function openScheduler(
       typeof ex.options.remote_dir === "string" ? ex.options.remote_dir : "",
     )
     : undefined;
+  if (ex.bundle === "pilot") return await openPilots(scheduled, { runner, ...polling });
   return new SchedulerProvider(await dialectOf(scheduled), scheduled, {
     runner,
     ...polling,
     ...(copies ? { copies } : {}),
   });
+}
+
+/** The pilot provider of `ex` (`bundle: pilot`), its scheduler commands run by `options.runner`. */
+async function openPilots(ex: Executor, options: PilotOptions): Promise<BatchProvider> {
+  const { PilotProvider } = await import("./pilot.ts");
+  return new PilotProvider(
+    await dialectOf(ex),
+    { ...ex, pilot: ex.pilot ?? PILOT_DEFAULTS },
+    options,
+  );
 }

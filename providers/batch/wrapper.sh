@@ -7,8 +7,17 @@
 
 : "${ferry_status:?the wrapper sets ferry_status before this library}"
 : "${ferry_grace:=5}" # seconds between SIGTERM and SIGKILL on a cancel (KILL_GRACE_SECONDS)
-ferry_start=$(date +%s%3N)
-ferry_host=$(hostname 2>/dev/null || uname -n)
+# The clock in ms into ferry_ms: bash 5's EPOCHREALTIME, else date (a process each time).
+ferry_now() {
+  if [[ ${EPOCHREALTIME-} =~ ^([0-9]+)[.,]([0-9]{3}) ]]; then
+    ferry_ms=${BASH_REMATCH[1]}${BASH_REMATCH[2]}
+  else
+    ferry_ms=$(date +%s%3N)
+  fi
+}
+ferry_now
+ferry_start=$ferry_ms
+ferry_host=${HOSTNAME:-$(hostname 2>/dev/null || uname -n)}
 ferry_child=''
 ferry_watch=''
 ferry_timed_out=false
@@ -25,12 +34,15 @@ ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --
 # or "SIGTERM"), start and end times, host, whether the walltime passed, and why a node-side
 # transfer failed (only when one did).
 ferry_done() {
-  local end tmp reason=''
-  end=$(date +%s%3N)
+  local end tmp reason='' host="\"$ferry_host\""
+  ferry_now
+  end=$ferry_ms
   tmp="$ferry_status.$$.tmp"
   if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
+  # A plain host name needs no escaping (and no process to escape it).
+  if ! [[ $ferry_host =~ ^[A-Za-z0-9._-]+$ ]]; then host=$(ferry_json "$ferry_host"); fi
   printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s}\n' \
-    "$1" "$2" "$ferry_start" "$end" "$(ferry_json "$ferry_host")" "$ferry_timed_out" \
+    "$1" "$2" "$ferry_start" "$end" "$host" "$ferry_timed_out" \
     "$reason" "$ferry_usage" >"$tmp" &&
     mv -f "$tmp" "$ferry_status"
 }
@@ -100,11 +112,12 @@ ferry_measure_start() {
   local timer=${FERRY_TIME-/usr/bin/time}
   ferry_timer=()
   ferry_usage_file="$ferry_status.usage"
-  rm -f -- "$ferry_usage_file"
+  ferry_rm "$ferry_usage_file"
   if [ -n "$timer" ] && [ -x "$timer" ]; then
     ferry_timer=("$timer" -o "$ferry_usage_file" -f '%e %U %S %M')
   fi
-  ferry_t0=$(date +%s%3N)
+  ferry_now
+  ferry_t0=$ferry_ms
   ferry_cpu_ms
   ferry_cpu0=("${ferry_cpu[@]}")
 }
@@ -115,7 +128,6 @@ ferry_cpu_ms() {
   ferry_cpu=(0 0)
   times >"$ferry_usage_file.cpu" 2>/dev/null || return 0
   { read -r _ && read -r line; } <"$ferry_usage_file.cpu"
-  rm -f -- "$ferry_usage_file.cpu"
   read -r u s <<<"$line"
   ferry_times_ms "$u" 0
   ferry_times_ms "$s" 1
@@ -130,7 +142,8 @@ ferry_times_ms() {
 ferry_measure_end() {
   local t1 l line='' e u s m n='^[0-9]+(\.[0-9]+)?$'
   ferry_cpu_ms
-  t1=$(date +%s%3N)
+  ferry_now
+  t1=$ferry_ms
   if [ "${#ferry_timer[@]}" -gt 0 ] && [ -s "$ferry_usage_file" ]; then
     # The last line: GNU time puts "Command exited with non-zero status N" before it.
     while IFS= read -r l || [ -n "$l" ]; do line=$l; done <"$ferry_usage_file"
@@ -140,7 +153,7 @@ ferry_measure_end() {
       ferry_usage+=",\"maxRssBytes\":$((m * 1024)),\"measuredBy\":\"time\"}"
     fi
   fi
-  rm -f -- "$ferry_usage_file"
+  ferry_rm "$ferry_usage_file" "$ferry_usage_file.cpu"
   if [ -z "$ferry_usage" ]; then
     ferry_usage=",\"usage\":{\"wallSeconds\":$(ferry_secs $((t1 - ferry_t0)))"
     ferry_usage+=",\"userSeconds\":$(ferry_secs $((ferry_cpu[0] - ferry_cpu0[0])))"
@@ -161,6 +174,23 @@ ferry_escaped() {
   s=${s//$'\r'/'\r'}
   s=${s//$'\t'/'\t'}
   printf '%s' "$s"
+}
+# Remove the files named, those that exist: no process for a file that is not there.
+ferry_rm() {
+  local f
+  for f; do
+    if [ -e "$f" ] || [ -L "$f" ]; then rm -f -- "$f"; fi
+  done
+}
+# Make the directories named unless all exist (no process then).
+ferry_mkdirs() {
+  local d
+  for d; do
+    if [ ! -d "$d" ]; then
+      mkdir -p -- "$@"
+      return
+    fi
+  done
 }
 # $1 as a JSON string (other control characters dropped).
 ferry_json() {

@@ -133,12 +133,12 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
     "# --- this attempt ---",
     "trap ferry_term TERM INT HUP",
     `exec >>${q(f.log)} 2>&1`,
-    `rm -f ${q(f.timedOut)}`,
+    `ferry_rm ${q(f.timedOut)}`,
   ];
   const dirs = [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
   const enter = `cd ${q(job.dir)} || ferry_fail ${q(`Cannot enter "${job.dir}" on the node`)}`;
   lines.push(
-    `mkdir -p -- ${dirs.map(q).join(" ")} ||`,
+    `ferry_mkdirs ${dirs.map(q).join(" ")} ||`,
     `  ferry_fail ${q(`Cannot make the directories of "${job.dir}" on the node`)}`,
     enter,
   );

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { bashQuote } from "../_shared/shell.ts";
+import { parseClaim, PilotQueue } from "./pilot_queue.ts";
+import { pilotLibrary } from "./pilot_script.ts";
+
+/** Start block `key` of `workers` bash workers on `q`, ending after `idle` idle seconds. */
+function startBlock(q: PilotQueue, key: string, workers: number, idle: number): Deno.ChildProcess {
+  const script = `ferry_q=${bashQuote(q.dir)}\nsource ${
+    bashQuote(pilotLibrary(q.dir))
+  }\nferry_pilot_block ${key} ${workers} ${idle}\n`;
+  return new Deno.Command("bash", { args: ["-c", script], stdout: "null", stderr: "piped" })
+    .spawn();
+}
+
+/** A stand-in job wrapper: appends the task's name to `log`, then writes `status`. */
+function fakeWrapper(dir: string, task: string, log: string, body = ""): string {
+  const path = join(dir, `${task}.sh`);
+  Deno.writeTextFileSync(
+    path,
+    `${body}\necho ${task} >> ${bashQuote(log)}\necho '{"exitCode":0}' > ${
+      bashQuote(join(dir, task + ".exit"))
+    }\n`,
+  );
+  return path;
+}
+
+Deno.test("parseClaim reads T.B.S names and nothing else", () => {
+  assert.deepEqual(parseClaim("t12.b3.4"), { task: "t12", block: "b3", slot: 4, file: "t12.b3.4" });
+  assert.equal(parseClaim("t12.b3"), undefined);
+  assert.equal(parseClaim("t1.b1.1.tmp"), undefined);
+});
+
+const TASKS = 400;
+
+Deno.test(`pilot queue: ${TASKS} tasks through 3 blocks of 4 concurrent bash workers, each run exactly once`, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-pilotq-" });
+  try {
+    const q = new PilotQueue(join(dir, "q"));
+    const log = join(dir, "ran.log");
+    const names = Array.from({ length: TASKS }, (_, i) => `t${i + 1}`);
+    // Half offered before the workers start, half while they race for them.
+    for (const t of names.slice(0, TASKS / 2)) q.offer(t, fakeWrapper(dir, t, log));
+    const t0 = performance.now();
+    const blocks = ["b1", "b2", "b3"].map((b) => startBlock(q, b, 4, 1));
+    for (const t of names.slice(TASKS / 2)) q.offer(t, fakeWrapper(dir, t, log));
+    const ended = await Promise.all(blocks.map((b) => b.output()));
+    const ms = performance.now() - t0;
+    for (const e of ended) assert.equal(e.code, 0, new TextDecoder().decode(e.stderr));
+    const ran = Deno.readTextFileSync(log).trim().split("\n").sort();
+    assert.deepEqual(ran, [...names].sort());
+    const done = q.list("done").map((c) => c.task).sort();
+    assert.deepEqual(done, [...names].sort());
+    // The claims stay beside the done marks until ferry releases them.
+    assert.deepEqual(q.list("claimed").map((c) => c.task).sort(), done);
+    for (const c of q.list("done")) q.release(c);
+    assert.deepEqual([q.list("claimed"), q.list("done")], [[], []]);
+    assert.deepEqual([...Deno.readDirSync(join(q.dir, "new"))], []);
+    // Every worker removed its files as it ended.
+    assert.deepEqual([...Deno.readDirSync(join(q.dir, "workers"))].map((e) => e.name), []);
+    console.log(`${TASKS} tasks, 12 workers: ${(ms - 1000).toFixed(0)} ms (less the 1 s idle end)`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pilot queue: a withdrawn task is not run; a cancelled one is stopped by its worker's heartbeat", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-pilotq-" });
+  try {
+    const q = new PilotQueue(join(dir, "q"));
+    const log = join(dir, "ran.log");
+    q.offer("t1", fakeWrapper(dir, "t1", log, "exec sleep 30"));
+    q.offer("t2", fakeWrapper(dir, "t2", log));
+    assert.equal(q.withdraw("t2"), true);
+    const block = startBlock(q, "b1", 1, 1);
+    while (q.list("claimed").length === 0) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(q.withdraw("t1"), false);
+    q.cancel("t1");
+    const t0 = performance.now();
+    const out = await block.output();
+    assert.equal(out.code, 0);
+    assert.ok(performance.now() - t0 < 10_000);
+    // Killed before it logged; handed back as done.
+    assert.throws(() => Deno.readTextFileSync(log));
+    assert.deepEqual(q.list("done").map((c) => c.file), ["t1.b1.1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,338 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { PilotSettings } from "../../dsl/model.ts";
+import { PILOT_DEFAULTS } from "../../dsl/to_model.ts";
+import { fakeDialect, fakeExecutor, fakeJob, until } from "./_fake_scheduler.ts";
+import type { Invocation } from "./dialect.ts";
+import { PilotProvider } from "./pilot.ts";
+import { Block, blocksToSubmit } from "./pilot_blocks.ts";
+import type { CommandRunner, Ran } from "./runner.ts";
+import type { JobResult } from "./types.ts";
+
+/**
+ * A scheduler whose jobs are real processes on this host: `fsub` starts the block script with
+ * bash in a process group of its own, `fstat` says R while it runs (C once it ended, X once
+ * cancelled), `fdel` sends SIGTERM to the group. The blocks run the real workers (pilot.sh).
+ */
+class ProcessScheduler implements CommandRunner {
+  readonly where = "this host";
+  readonly jobs = new Map<string, { child: Deno.ChildProcess; state: "R" | "C" | "X" }>();
+  submitted = 0;
+
+  run(inv: Invocation): Promise<Ran> {
+    const [cmd, ...args] = inv.argv;
+    if (cmd === "fsub") {
+      const id = String(100 + ++this.submitted);
+      const child = new Deno.Command("setsid", {
+        args: ["bash", args.at(-1)!],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const job = { child, state: "R" as "R" | "C" | "X" };
+      void child.status.then(() => {
+        if (job.state === "R") job.state = "C";
+      });
+      this.jobs.set(id, job);
+      return Promise.resolve({ code: 0, stdout: `${id}\n`, stderr: "" });
+    }
+    if (cmd === "fstat") {
+      const lines = args.filter((id) => this.jobs.has(id)).map((id) =>
+        `${id} ${this.jobs.get(id)!.state}`
+      );
+      return Promise.resolve({ code: 0, stdout: lines.join("\n") + "\n", stderr: "" });
+    }
+    if (cmd === "fdel") {
+      for (const id of args) this.kill(id, "SIGTERM");
+      return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+    }
+    return Promise.resolve({ code: 127, stdout: "", stderr: `${cmd}: command not found` });
+  }
+
+  /** Signal job `id`'s whole process group (as a scheduler's cancel or a node failure would). */
+  kill(id: string, signal: Deno.Signal): void {
+    const job = this.jobs.get(id);
+    if (!job || job.state !== "R") return;
+    job.state = "X";
+    try {
+      Deno.kill(-job.child.pid, signal);
+    } catch { /* ended */ }
+  }
+
+  /** Wait until every job's processes ended. */
+  async ended(): Promise<void> {
+    await Promise.all([...this.jobs.values()].map((j) => j.child.status));
+  }
+}
+
+interface Setup {
+  readonly dir: string;
+  readonly sched: ProcessScheduler;
+  readonly provider: PilotProvider;
+}
+
+async function withPilots(
+  pilot: Partial<PilotSettings>,
+  fn: (s: Setup) => Promise<void>,
+  workerInit?: (dir: string) => string,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-pilot-" });
+  const sched = new ProcessScheduler();
+  const ex = {
+    ...fakeExecutor({ bundle: "pilot", ...(workerInit ? { workerInit: workerInit(dir) } : {}) }),
+    pilot: { ...PILOT_DEFAULTS, idleTimeout: 30, ...pilot },
+  };
+  const provider = new PilotProvider(fakeDialect(), ex, {
+    runner: sched,
+    pollMs: 100,
+    heartbeatDeadMs: 4000,
+  });
+  try {
+    await fn({ dir, sched, provider });
+  } finally {
+    await provider.close();
+    await sched.ended();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const never = new AbortController().signal;
+
+Deno.test("pilots: tasks run on the workers of two blocks; each result says where", async () => {
+  await withPilots({ workersPerNode: 2, initBlocks: 2, maxBlocks: 2 }, async (s) => {
+    const n = 60;
+    const t0 = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        const job = fakeJob(s.dir, `t${i}`, {
+          run: { kind: "shell", script: `echo ${i} > out.txt` },
+        });
+        return s.provider.execute(job, never).then((r) => ({ r, job }));
+      }),
+    );
+    const ms = performance.now() - t0;
+    const blocks = new Set<string>();
+    for (const { r, job } of results) {
+      assert.equal(r.outcome, "succeeded", r.message);
+      assert.equal(r.jobId, r.pilot?.block);
+      assert.match(r.pilot!.worker, new RegExp(`^${r.host}/[12]$`));
+      assert.equal(r.pilot!.node, r.host);
+      blocks.add(r.pilot!.block);
+      assert.equal(Deno.readTextFileSync(join(job.dir, "out.txt")), `${job.taskId.slice(1)}\n`);
+    }
+    assert.deepEqual([...blocks].sort(), ["101", "102"]);
+    assert.equal(s.sched.submitted, 2);
+    const views = s.provider.pilotBlocks();
+    assert.deepEqual(views.map((b) => [b.id, b.state, b.workers, b.busy]), [
+      ["101", "idle", 2, 0],
+      ["102", "idle", 2, 0],
+    ]);
+    assert.equal(views.reduce((d, b) => d + b.done, 0), n);
+    console.log(`${n} tasks, 2 blocks × 2 workers (blocks starting included): ${ms.toFixed(0)} ms`);
+    await s.provider.close();
+    assert.deepEqual(s.provider.pilotBlocks(), []);
+    assert.deepEqual([...s.sched.jobs.values()].map((j) => j.state), ["X", "X"]);
+  });
+});
+
+Deno.test("pilots: never more blocks than max_blocks", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const jobs = Array.from(
+      { length: 5 },
+      (_, i) =>
+        s.provider.execute(
+          fakeJob(s.dir, `t${i}`, { run: { kind: "shell", script: "true" } }),
+          never,
+        ),
+    );
+    for (const r of await Promise.all(jobs)) assert.equal(r.outcome, "succeeded", r.message);
+    assert.equal(s.sched.submitted, 1);
+  });
+});
+
+Deno.test("pilots: worker_init runs once per block, not once per task", async () => {
+  await withPilots(
+    { workersPerNode: 2, initBlocks: 1, maxBlocks: 1 },
+    async (s) => {
+      const rs = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+        s.provider.execute(
+          fakeJob(s.dir, `t${i}`, {
+            run: { kind: "shell", script: 'test "$PILOT_INIT" = yes' },
+            workerInit: "exit 3", // the executor's, in the block; never in an attempt
+          }),
+          never,
+        )));
+      for (const r of rs) assert.equal(r.outcome, "succeeded", r.message);
+      assert.equal(Deno.readTextFileSync(join(s.dir, "init.log")), "ran\n");
+    },
+    (dir) => `echo ran >> '${dir}/init.log'; export PILOT_INIT=yes`,
+  );
+});
+
+Deno.test("pilots: a task with node-local scratch runs there and its outputs come back", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const scratch = join(s.dir, "node-scratch");
+    Deno.mkdirSync(scratch);
+    const job = fakeJob(s.dir, "t", {
+      run: { kind: "shell", script: "pwd > out.txt" },
+      scratch,
+    });
+    const r = await s.provider.execute(job, never);
+    assert.equal(r.outcome, "succeeded", r.message);
+    const ranIn = Deno.readTextFileSync(join(job.dir, "out.txt")).trim();
+    assert.ok(ranIn.startsWith(scratch + "/ferry-"), ranIn);
+  });
+});
+
+Deno.test("pilots: a task past its walltime is killed by its worker; the block runs the next", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const slow = s.provider.execute(
+      fakeJob(s.dir, "slow", {
+        run: { kind: "shell", script: "sleep 60" },
+        resources: { walltime: 1 },
+      }),
+      never,
+    );
+    const next = s.provider.execute(fakeJob(s.dir, "next"), never);
+    const r = await slow;
+    assert.equal(r.outcome, "timeout");
+    assert.equal((await next).outcome, "succeeded");
+    assert.equal((await next).pilot?.block, r.pilot?.block);
+  });
+});
+
+Deno.test("pilots: a cancelled task is stopped on its worker; a waiting one is taken back", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const a = new AbortController(), b = new AbortController();
+    const running = s.provider.execute(
+      fakeJob(s.dir, "running", { run: { kind: "shell", script: "sleep 60" } }),
+      a.signal,
+    );
+    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+    const waiting = s.provider.execute(fakeJob(s.dir, "waiting"), b.signal);
+    await new Promise((r) => setTimeout(r, 100)); // offered by now
+    b.abort();
+    a.abort();
+    assert.equal((await waiting).outcome, "cancelled");
+    const r = await running;
+    assert.equal(r.outcome, "cancelled");
+    assert.equal(r.signal, "SIGTERM");
+  });
+});
+
+Deno.test("pilots: a block killed mid-task gives its task back as a retryable 'pilot lost'", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const job = fakeJob(s.dir, "long", { run: { kind: "shell", script: "sleep 60" } });
+    const pending = s.provider.execute(job, never);
+    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+    s.sched.kill("101", "SIGKILL");
+    const r: JobResult = await pending;
+    assert.equal(r.outcome, "failed");
+    assert.equal(r.retryable, true);
+    assert.equal(r.message, "pilot lost: block 101 ended (X)");
+    assert.equal(r.pilot?.block, "101");
+    // The next attempt goes to a new block.
+    const again = await s.provider.execute(fakeJob(s.dir, "long2"), never);
+    assert.equal(again.outcome, "succeeded", again.message);
+    assert.equal(again.pilot?.block, "102");
+  });
+});
+
+Deno.test("pilots: a worker whose heartbeat stops (a hung node) gives its task back", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const pending = s.provider.execute(
+      fakeJob(s.dir, "hung", { run: { kind: "shell", script: "sleep 60" } }),
+      never,
+    );
+    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+    const pgid = -s.sched.jobs.get("101")!.child.pid;
+    Deno.kill(pgid, "SIGSTOP");
+    try {
+      const r = await pending;
+      assert.equal(r.outcome, "failed");
+      assert.equal(r.retryable, true);
+      assert.match(r.message!, /^pilot lost: worker \S+\/1 of block 101 stopped answering$/);
+    } finally {
+      Deno.kill(pgid, "SIGCONT");
+    }
+  });
+});
+
+Deno.test("pilots: idle workers end after idle_timeout, and their block leaves the queue", async () => {
+  await withPilots(
+    { workersPerNode: 2, initBlocks: 1, maxBlocks: 1, idleTimeout: 1 },
+    async (s) => {
+      const r = await s.provider.execute(fakeJob(s.dir, "t"), never);
+      assert.equal(r.outcome, "succeeded", r.message);
+      const t0 = Date.now();
+      await until(() => s.provider.pilotBlocks().length === 0, 10_000);
+      assert.ok(Date.now() - t0 >= 800, `ended ${Date.now() - t0} ms after its task`);
+      // It ended by itself: ferry did not cancel it.
+      assert.equal(s.sched.jobs.get("101")!.state, "C");
+      // A later task gets a new block.
+      const again = await s.provider.execute(fakeJob(s.dir, "t2"), never);
+      assert.equal(again.pilot?.block, "102");
+    },
+  );
+});
+
+Deno.test("pilots: a queue directory that goes away fails the tasks with why, not the run", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const pending = s.provider.execute(
+      fakeJob(s.dir, "t", { run: { kind: "shell", script: "sleep 60" } }),
+      never,
+    );
+    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+    const queue = join(s.dir, "pilot", "cluster");
+    await Deno.remove(queue, { recursive: true });
+    const r = await pending;
+    assert.equal(r.outcome, "failed");
+    assert.equal(r.retryable, true);
+    assert.match(r.message!, new RegExp(`^Cannot use the pilot queue: .*${queue}`));
+  });
+});
+
+Deno.test("pilots: blocks that end before any worker starts are not submitted forever", async () => {
+  await withPilots(
+    { workersPerNode: 1, initBlocks: 1, maxBlocks: 2 },
+    async (s) => {
+      const r = await s.provider.execute(fakeJob(s.dir, "t"), never);
+      assert.equal(r.outcome, "failed");
+      assert.equal(r.retryable, false);
+      assert.equal(
+        r.message,
+        `pilot block: 3 blocks in a row ended before any worker started (the last, 103: C); see ${
+          join(s.dir, "pilot", "cluster", "blocks", "b3.out")
+        }`,
+      );
+      assert.equal(s.sched.submitted, 3);
+    },
+    () => "exit 1",
+  );
+});
+
+Deno.test("pilot blocks show as pending, running, idle and ending", () => {
+  const b = new Block("b1", 2);
+  assert.deepEqual(b.view(), { id: "b1", state: "pending", workers: 2, busy: 0, done: 0 });
+  b.jobId = "7";
+  b.started = true;
+  assert.equal(b.view().state, "idle");
+  b.busy = 1;
+  assert.deepEqual(b.view(), { id: "7", state: "running", workers: 2, busy: 1, done: 0 });
+  b.ending = true;
+  assert.equal(b.view().state, "ending");
+  assert.equal(b.capacity, 0);
+});
+
+Deno.test("block scaling: init at first, more while tasks wait, never past max, min kept", () => {
+  const p = { ...PILOT_DEFAULTS, workersPerNode: 2, initBlocks: 2, minBlocks: 1, maxBlocks: 4 };
+  const at = (live: number, capacity: number, busy: number, waiting: number, first = false) =>
+    blocksToSubmit({ live, capacity, busy, waiting, first }, p);
+  assert.equal(at(0, 0, 0, 1, true), 2); // init_blocks
+  assert.equal(at(0, 0, 0, 0, true), 0); // no task: nothing
+  assert.equal(at(2, 4, 4, 3), 2); // 3 waiting, no free worker: 2 blocks of 2
+  assert.equal(at(2, 4, 0, 3), 0); // free workers take them
+  assert.equal(at(4, 8, 8, 100), 0); // max_blocks
+  assert.equal(at(0, 0, 0, 1), 1); // min_blocks while tasks remain
+  assert.equal(at(0, 0, 0, 0), 0); // none when no task remains
+});

@@ -1,0 +1,209 @@
+/**
+ * `bundle: pilot` without a scheduler: `plan --show-scripts` prints the block
+ * script of every dialect exactly (one core per worker, the block's walltime,
+ * worker_init once, the workers started from the queue directory), and
+ * `check` locates settings that cannot work.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ferryRun, ROOT, withTemp, writeWorkflow } from "./_run.ts";
+import { haveService } from "./_services.ts";
+import { shellcheck } from "./_shellcheck.ts";
+
+const HAVE_SHELLCHECK = haveService("shellcheck", ["shellcheck"]);
+
+function workflow(provider: string, executor: Record<string, unknown> = {}) {
+  return {
+    ferry: 1,
+    name: "pilots",
+    params: { ids: ["a", "b"] },
+    executors: {
+      hpc: {
+        provider,
+        bundle: "pilot",
+        worker_init: "module load samtools",
+        pilot: { workers_per_node: 4, walltime: "2h", idle_timeout: "30s" },
+        ...executor,
+      },
+    },
+    defaults: { executor: "hpc" },
+    apps: {
+      align: {
+        for_each: { s: "${{ params.ids }}" },
+        resources: { cores: 1, walltime: "10m" },
+        outputs: { bam: "bam/${{ s }}.bam" },
+        command: ["touch", "${{ outputs.bam }}"],
+      },
+    },
+  };
+}
+
+/** The launcher lines every dialect's block script ends with, for queue directory `q`. */
+const launcher = (q: string) => [
+  "FERRY_ARRAY_INDEX=0",
+  "export FERRY_ARRAY_INDEX",
+  "export FERRY_LAUNCH=",
+  "# shellcheck disable=SC2034 # the pilot library reads it",
+  `ferry_q=${q}`,
+  "# worker_init, once for the block",
+  "module load samtools",
+  "{ set +euxv; set +o pipefail; } 2>/dev/null",
+  "# shellcheck source=/dev/null # written into the queue directory at run time",
+  `source ${q}/pilot.sh`,
+  "ferry_pilot_block b1 4 30",
+];
+
+const HEADERS: Record<string, (q: string) => string[]> = {
+  slurm: (q) => [
+    "#SBATCH --job-name=ferry-pilot-hpc-b1",
+    `#SBATCH --output=${q}/blocks/b1.out`,
+    `#SBATCH --chdir=${q}`,
+    "#SBATCH --ntasks=1",
+    "#SBATCH --cpus-per-task=4",
+    "#SBATCH --time=02:01:00",
+  ],
+  pbs: (q) => [
+    "#PBS -N ferry-pilot-hpc-b1",
+    "#PBS -j oe",
+    `#PBS -o ${q}/blocks/b1.out`,
+    "#PBS -l select=1:ncpus=4",
+    "#PBS -l walltime=02:01:00",
+    `cd ${q} || exit 1`,
+  ],
+  lsf: (q) => [
+    "#BSUB -J ferry-pilot-hpc-b1",
+    `#BSUB -oo ${q}/blocks/b1.out`,
+    `#BSUB -cwd ${q}`,
+    "#BSUB -n 4",
+    '#BSUB -R "span[hosts=1]"',
+    "#BSUB -W 2:01",
+  ],
+  htcondor: () => ["exec 2>&1"],
+};
+
+for (const [provider, headers] of Object.entries(HEADERS)) {
+  Deno.test(`plan --show-scripts prints the ${provider} pilot block script and each task's wrapper without worker_init`, async () => {
+    await withTemp(async (ws) => {
+      const wf = await writeWorkflow(ws, workflow(provider));
+      const r = await ferryRun(["--show-scripts", wf], {}, "plan");
+      assert.equal(r.code, 0, r.stderr);
+      const q = join(ws, ".ferry/runs/RUN/pilot/hpc");
+      const expected = [
+        `# ── pilot block script of executor "hpc" (${provider}), for each block it submits (b1, b2, ...): .ferry/runs/RUN/pilot/hpc/blocks/b1.sh`,
+        "#!/bin/bash",
+        ...headers(q),
+        ...launcher(q),
+        "",
+        "# .ferry/runs/RUN/pilot/hpc/pilot.sh: the workers (providers/batch/pilot.sh); each runs the wrappers below as it takes their tasks",
+        "",
+      ].join("\n");
+      assert.ok(r.stdout.includes(expected), r.stdout);
+      // One wrapper per task, none running worker_init (the block runs it once).
+      assert.equal(r.stdout.match(/^# ferry job wrapper: task /gm)?.length, 2);
+      assert.equal(r.stdout.match(/^module load samtools$/gm)?.length, 1);
+      assert.doesNotMatch(r.stdout, /job script of|job array of/);
+    });
+  });
+}
+
+Deno.test({
+  name: "the pilot library and every dialect's block script are clean under shellcheck",
+  ignore: !HAVE_SHELLCHECK,
+  async fn() {
+    const lib = await Deno.readTextFile(join(ROOT, "providers/batch/pilot.sh"));
+    assert.equal(await shellcheck(lib), "");
+    for (const provider of Object.keys(HEADERS)) {
+      await withTemp(async (ws) => {
+        const r = await ferryRun(
+          ["--show-scripts", await writeWorkflow(ws, workflow(provider))],
+          {},
+          "plan",
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const block = r.stdout.split(/^# ── pilot block script .*\n/m)[1]!.split("\n\n")[0]! + "\n";
+        assert.match(block, /^#!\/bin\/bash\n/);
+        assert.equal(await shellcheck(block), "", `${provider}:\n${block}`);
+      });
+    }
+  },
+});
+
+Deno.test("plan --show-scripts quotes a hostile workspace path in the pilot launcher", async () => {
+  await withTemp(async (tmp) => {
+    const ws = join(tmp, "w 'q' $(touch pwned) `id`");
+    await Deno.mkdir(ws);
+    const wf = await writeWorkflow(ws, workflow("slurm"));
+    const r = await ferryRun(["--show-scripts", wf], {}, "plan");
+    assert.equal(r.code, 0, r.stderr);
+    const q = join(ws, ".ferry/runs/RUN/pilot/hpc");
+    const quoted = `'${q.replaceAll("'", "'\\''")}'`;
+    assert.ok(r.stdout.includes(`\nferry_q=${quoted}\n`), r.stdout);
+    assert.ok(r.stdout.includes(`\nsource ${quoted.slice(0, -1)}/pilot.sh'\n`), r.stdout);
+    assert.ok(r.stdout.includes(`#SBATCH --chdir="${q}"\n`), r.stdout);
+  });
+});
+
+/** `ferry check` on the workflow with executor `hpc` changed by `executor`: its stderr. */
+async function check(ws: string, provider: string, executor: Record<string, unknown>) {
+  const wf = await writeWorkflow(ws, workflow(provider, executor));
+  const r = await ferryRun([wf], { NO_COLOR: "1" }, "check");
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+Deno.test("check refuses pilot settings that cannot work, at their key", async () => {
+  await withTemp(async (ws) => {
+    const cases: [string, Record<string, unknown>, string, string][] = [
+      [
+        "slurm",
+        { pilot: { min_blocks: 3, max_blocks: 2 } },
+        '13:19: error[invalid-value]: Cannot use min_blocks: 3 on executor "hpc": it is more than max_blocks (2)',
+        "   13 |       min_blocks: 3",
+      ],
+      [
+        "slurm",
+        { pilot: { init_blocks: 5, max_blocks: 2 } },
+        '13:20: error[invalid-value]: Cannot use init_blocks: 5 on executor "hpc": it is more than max_blocks (2)',
+        "   13 |       init_blocks: 5",
+      ],
+      [
+        "slurm",
+        { bundle: "array" },
+        '12:5: error[invalid-value]: Cannot use "pilot" on executor "hpc": it sizes pilot blocks, which only "bundle: pilot" submits; add bundle: pilot or remove pilot',
+        "   12 |     pilot:",
+      ],
+      [
+        "local",
+        {},
+        '10:13: error[invalid-value]: Cannot use "bundle: pilot" with the local provider: pilot blocks are jobs of a batch scheduler (slurm, pbs, lsf, htcondor)',
+        "   10 |     bundle: pilot",
+      ],
+      [
+        "pbs",
+        { pilot: { nodes_per_block: 2 } },
+        `13:24: error[invalid-value]: Cannot use nodes_per_block: 2 on executor "hpc": ferry starts a block's workers from the block's own shell, on its first node only; use 1 and more blocks`,
+        "   13 |       nodes_per_block: 2",
+      ],
+      [
+        "slurm",
+        { via: "ssh://me@login", filesystem: "none" },
+        '10:13: error[invalid-value]: Cannot use "bundle: pilot" with "filesystem: none": ferry and the workers meet in a queue directory under the run\'s directory, on a filesystem both see; use filesystem: shared, or bundle: array',
+        "   10 |     bundle: pilot",
+      ],
+      [
+        "slurm",
+        { pilot: { walltime: "soon" } },
+        '13:17: error[invalid-quantity]: Cannot read walltime "soon": write it as 90s, 30m, 1h30m, 2d, HH:MM:SS, MM:SS or D-HH:MM:SS',
+        "   13 |       walltime: soon",
+      ],
+    ];
+    for (const [provider, executor, first, snippet] of cases) {
+      const r = await check(ws, provider, executor);
+      assert.equal(r.code, 2, r.out);
+      const lines = r.out.split("\n");
+      assert.equal(lines[0], `${join(ws, "workflow.yaml")}:${first}`);
+      assert.equal(lines[1], snippet);
+      assert.equal(lines[3], `✗ ${join(ws, "workflow.yaml")}: 1 error, 0 warnings`);
+    }
+  });
+});
