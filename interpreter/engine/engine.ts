@@ -29,6 +29,7 @@ import { TaskGraph } from "./graph.ts";
 import { ReadyQueues, ResourcePool } from "./pool.ts";
 import { Replanner } from "./replanner.ts";
 import { TempKeeper } from "./temp_keeper.ts";
+import { restoreFromStore } from "./restore.ts";
 import { RunTransfers } from "./transfers.ts";
 import { failedOutcome, type Node, type TaskOutcome, type TaskState } from "./types.ts";
 import type { RunOptions, RunSummary } from "./options.ts";
@@ -55,6 +56,9 @@ export class Engine {
   readonly #jobs = new AbortController();
   readonly #jobSignal: AbortSignal;
   #backingOff = 0;
+  /** Tasks being looked up in (or restored from) the result store. */
+  #restoring = 0;
+  #restores = 0;
   #stopping = false;
   #crash: { error: unknown } | undefined;
   #wake: () => void = () => {};
@@ -98,8 +102,13 @@ export class Engine {
       ...(options.store ? { store: options.store } : {}),
       signal: options.signal,
       ...(options.ownFiles ? { ownFiles: options.ownFiles } : {}),
+      ...(options.results ? { results: options.results } : {}),
     });
     this.#replanner = new Replanner(options.replan);
+    if (options.results) {
+      options.results.onFailed = (task, message) =>
+        log({ event: "store-warning", task, message: redactSecrets(message) });
+    }
   }
 
   get #retryBaseMs(): number {
@@ -130,6 +139,7 @@ export class Engine {
       signal.removeEventListener("abort", onAbort);
     }
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
+    await this.#o.results?.drain();
     await this.#transfers.close(new Error("the run is over"));
     await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
     this.#log({
@@ -159,7 +169,7 @@ export class Engine {
     for (;;) {
       if (this.#crash) return;
       if (!signal.aborted) await this.#schedule();
-      const busy = this.#running.size > 0 || this.#backingOff > 0;
+      const busy = this.#running.size > 0 || this.#backingOff > 0 || this.#restoring > 0;
       const staging = this.#transfers.waiting > 0 && !this.#stopping && !signal.aborted;
       if (!busy && !staging) return this.#checkAllEnded();
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -215,6 +225,7 @@ export class Engine {
     }
     if (!node.staged && !this.#stageInputs(node)) return;
     if (this.#skipCached(node)) return;
+    if (this.#fromStore(node)) return;
     const big = this.#pool.tooBig(node.task);
     if (big) return this.#failEarly(node, `Cannot run ${node.task.id}: ${big}`);
     this.#queues.push(node);
@@ -257,12 +268,47 @@ export class Engine {
       this.#failEarly(node, `Cannot run ${task.id}: ${e.message}`);
       return true;
     }
-    if (!d.cached || !d.record) return false;
+    if (!d.cached || !d.record) {
+      if (d.key !== undefined && !cache.isForced(task)) node.storeKey = d.key;
+      return false;
+    }
     node.cached = true;
     this.#replanner.recorded(task.app, d.record);
     this.#log({ event: "cached", task: task.id });
     this.#o.events.cached?.(task);
     this.#succeed(node);
+    return true;
+  }
+
+  /**
+   * A task that must run and has a key: ask the result store first (in the background; the
+   * task comes back to the ready list on a miss). False when there is nothing to ask.
+   */
+  #fromStore(node: Node): boolean {
+    const results = this.#o.results, key = node.storeKey;
+    if (!results || key === undefined || node.storeChecked) return false;
+    node.storeChecked = true;
+    this.#restoring++;
+    restoreFromStore(node.task, key, {
+      results,
+      committer: this.#committer,
+      dir: join(this.#o.runDir, "_store", String(++this.#restores)),
+      workspaceUrl: this.#o.store!.workspaceUrl,
+      signal: this.#jobSignal,
+      warn: (message) =>
+        this.#log({ event: "store-warning", task: node.task.id, message: redactSecrets(message) }),
+    }).then((dynamic) => {
+      if (node.state !== "ready") return;
+      if (dynamic === undefined) return this.#graph.markReady(node);
+      for (const [name, files] of dynamic) this.#replanner.collected(node.task.app, name, files);
+      node.cached = true;
+      this.#log({ event: "cached", task: node.task.id, store: results.url });
+      this.#o.events.cached?.(node.task, results.url);
+      this.#succeed(node);
+    }).catch((e) => this.#crashed(e)).finally(() => {
+      this.#restoring--;
+      this.#changed();
+    });
     return true;
   }
 
@@ -451,6 +497,7 @@ export class Engine {
       interrupted: this.#o.signal.aborted,
       wallMs: Date.now() - t0,
       transfers: this.#transfers.counts,
+      ...(this.#o.results?.failures ? { storeFailures: this.#o.results.failures } : {}),
       ...(fault !== undefined ? { fault } : {}),
     };
   }
