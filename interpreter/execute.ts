@@ -72,6 +72,8 @@ export interface RunWorkflowOptions {
    * instead of run, and each success is uploaded to it. @default undefined
    */
   readonly store?: string;
+  /** Run nothing: only restore what the result store holds (`ferry store pull`). @default false */
+  readonly storeOnly?: boolean;
   /** Aborting interrupts the run (Ctrl-C). */
   readonly signal: AbortSignal;
   /** Where output goes. */
@@ -102,8 +104,14 @@ export async function runWorkflowFile(
     ...(options.site !== undefined ? { file: options.site } : {}),
     ...(c.r.site ? { model: c.r.site } : {}),
   });
-  if (!where.ok) {
-    io.write(`ferry: ${where.message}\n`);
+  if (!where.ok || (options.storeOnly && !where.location)) {
+    io.write(
+      `ferry: ${
+        where.ok
+          ? "Cannot pull: no store named (--store URL, or store: in the site file)"
+          : where.message
+      }\n`,
+    );
     return { code: 2 };
   }
   const providers = await openProviders(c, options);
@@ -363,6 +371,7 @@ async function runLocked(
       store,
       ownFiles: c.r.ownFiles,
       ...(held.results ? { results: held.results } : {}),
+      ...(options.storeOnly ? { storeOnly: true } : {}),
       ...replanning(c, options, baseDir),
     });
   } finally {

@@ -219,6 +219,7 @@ export class Engine {
 
   /** A task whose dependencies all succeeded: on to its transfers, its cache check, its queue. */
   #takeReady(node: Node): void {
+    if (node.restoring) return; // the store's answer brings it back
     if (Replanner.waits(node)) {
       this.#expansions.push(node);
       return;
@@ -226,6 +227,7 @@ export class Engine {
     if (!node.staged && !this.#stageInputs(node)) return;
     if (this.#skipCached(node)) return;
     if (this.#fromStore(node)) return;
+    if (this.#o.storeOnly) return this.#notInStore(node);
     const big = this.#pool.tooBig(node.task);
     if (big) return this.#failEarly(node, `Cannot run ${node.task.id}: ${big}`);
     this.#queues.push(node);
@@ -287,7 +289,7 @@ export class Engine {
   #fromStore(node: Node): boolean {
     const results = this.#o.results, key = node.storeKey;
     if (!results || key === undefined || node.storeChecked) return false;
-    node.storeChecked = true;
+    node.storeChecked = node.restoring = true;
     this.#restoring++;
     restoreFromStore(node.task, key, {
       results,
@@ -298,6 +300,7 @@ export class Engine {
       warn: (message) =>
         this.#log({ event: "store-warning", task: node.task.id, message: redactSecrets(message) }),
     }).then((dynamic) => {
+      node.restoring = false;
       if (node.state !== "ready") return;
       if (dynamic === undefined) return this.#graph.markReady(node);
       for (const [name, files] of dynamic) this.#replanner.collected(node.task.app, name, files);
@@ -310,6 +313,13 @@ export class Engine {
       this.#changed();
     });
     return true;
+  }
+
+  /** `ferry store pull`: a task the store does not hold is not run, nor what depends on it. */
+  #notInStore(node: Node): void {
+    node.state = "blocked";
+    this.#log({ event: "blocked", task: node.task.id, by: "" });
+    this.#graph.block(node.task.id, (task, by) => this.#log({ event: "blocked", task, by }));
   }
 
   /** Start an attempt of a task that fits: it holds its resources until the attempt ends. */

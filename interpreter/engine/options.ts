@@ -76,6 +76,8 @@ export interface RunOptions {
    * hit; each success is uploaded to it.
    */
   readonly results?: ResultStore;
+  /** Run nothing: restore what the result store holds, leave the rest (`ferry store pull`). */
+  readonly storeOnly?: boolean;
   /** Rebuild the plan once dynamic outputs are known (the same compile path as `ferry plan`). */
   readonly replan?: (known: ReadonlyMap<string, readonly FileValue[]>) => Promise<Plan | string>;
 }

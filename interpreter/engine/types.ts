@@ -69,6 +69,8 @@ export interface Node {
   storeKey?: string;
   /** The result store was asked for it. */
   storeChecked?: boolean;
+  /** The result store is being asked for it, or its outputs restored. */
+  restoring?: boolean;
   /** Its inputs gathering dynamic outputs were compiled again with their files known. */
   gathered?: boolean;
 }

@@ -36,8 +36,8 @@ export interface StoreBackend {
   read(rel: string, signal?: AbortSignal): Promise<Uint8Array | undefined>;
   /** Fetch `rel` into `dest`; rejects with {@linkcode BlobMismatch} when its sha256 is not `sha256`. */
   fetch(rel: string, dest: string, sha256: string, signal?: AbortSignal): Promise<void>;
-  /** Whether `rel` is there with `size` bytes (false when the backend cannot tell cheaply). */
-  has(rel: string, size: number): Promise<boolean>;
+  /** The size of `rel`, or undefined when it is not there or the backend cannot tell cheaply. */
+  size(rel: string): Promise<number | undefined>;
   /** Upload a local file to `rel`, atomically. */
   put(source: string, rel: string, signal?: AbortSignal): Promise<void>;
   /** Every file under `dir` (relative to the root), temporary ones left out; directories only. */
@@ -88,11 +88,11 @@ export class DirBackend implements StoreBackend {
     }
   }
 
-  async has(rel: string, size: number): Promise<boolean> {
+  async size(rel: string): Promise<number | undefined> {
     try {
-      return (await Deno.stat(join(this.#root, rel))).size === size;
+      return (await Deno.stat(join(this.#root, rel))).size;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -211,8 +211,8 @@ export class ProviderBackend implements StoreBackend {
     }
   }
 
-  has(): Promise<boolean> {
-    return Promise.resolve(false);
+  size(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
   }
 
   async put(source: string, rel: string, signal?: AbortSignal): Promise<void> {

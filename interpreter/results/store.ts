@@ -157,7 +157,7 @@ export class ResultStore {
     for (const o of outputs) {
       for (const f of o.files) {
         const rel = blobPath(f.sha256);
-        if (await this.backend.has(rel, f.size)) continue;
+        if ((await this.backend.size(rel)) === f.size) continue;
         await this.backend.put(join(localPath(this.#o.workspaceUrl)!, f.path), rel, signal);
       }
     }
