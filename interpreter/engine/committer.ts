@@ -82,7 +82,7 @@ export class Committer {
       } else {
         dynamic = done;
         this.#benchmark(run);
-        this.#upload(run);
+        await this.#upload(run);
       }
     }
     if (outcome.outcome === "failed" && await diskFull(run)) {

@@ -139,7 +139,7 @@ export class Engine {
       signal.removeEventListener("abort", onAbort);
     }
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
-    await this.#o.results?.drain();
+    await this.#o.results?.drain(signal);
     await this.#transfers.close(new Error("the run is over"));
     await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
     this.#log({
@@ -169,7 +169,8 @@ export class Engine {
     for (;;) {
       if (this.#crash) return;
       if (!signal.aborted) await this.#schedule();
-      const busy = this.#running.size > 0 || this.#backingOff > 0 || this.#restoring > 0;
+      const busy = this.#running.size > 0 || this.#backingOff > 0 || this.#restoring > 0 ||
+        this.#o.results?.full === true;
       const staging = this.#transfers.waiting > 0 && !this.#stopping && !signal.aborted;
       if (!busy && !staging) return this.#checkAllEnded();
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -209,6 +210,12 @@ export class Engine {
 
   /** Start the queued tasks that fit. A stopping run starts nothing new but a task's retry. */
   #startQueued(): void {
+    const results = this.#o.results;
+    if (results?.full) {
+      // The store is behind: what commits now would be lost with this process.
+      results.settled().then(() => this.#changed());
+      return;
+    }
     const only = this.#stopping ? isRetry : undefined;
     this.#queues.startFitting(this.#pool, (n) => this.#start(n), only);
   }

@@ -113,17 +113,42 @@ export class ResultStore {
     }
   }
 
-  /** Upload the entry of a committed task in the background ({@linkcode drain} waits for it). */
-  queue(record: SuccessRecord, ran: Omit<StoredRun, "user" | "host">): void {
+  /**
+   * Upload the entry of a committed task in the background ({@linkcode drain} waits for it).
+   * Resolves once it is queued: while as many uploads as run at once are pending, it waits for
+   * one to end, so a run never gets far ahead of its store and a crash leaves at most that many
+   * committed tasks unstored. Once an upload failed for good the store is not waited for.
+   */
+  async queue(record: SuccessRecord, ran: Omit<StoredRun, "user" | "host">): Promise<void> {
+    while (this.full) await this.settled();
     const p = this.#limit.run(() => this.#uploadRetrying(record, ran)).finally(() =>
       this.#pending.delete(p)
     );
     this.#pending.add(p);
   }
 
-  /** Wait for every queued upload. */
-  async drain(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  /**
+   * Whether as many uploads as run at once are pending (and none failed for good): a run starts
+   * no task meanwhile, so it never gets far ahead of its store.
+   */
+  get full(): boolean {
+    return this.#pending.size >= this.#limit.size && this.#failures === 0;
+  }
+
+  /** Resolves when an upload ends. */
+  async settled(): Promise<void> {
+    if (this.#pending.size > 0) await Promise.race(this.#pending);
+  }
+
+  /** Wait for every queued upload; stop waiting when `signal` aborts (Ctrl-C: push them later). */
+  async drain(signal?: AbortSignal): Promise<void> {
+    const stop = new Promise<void>((resolve) => {
+      if (signal?.aborted) resolve();
+      signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+    while (this.#pending.size > 0 && !signal?.aborted) {
+      await Promise.race([Promise.allSettled([...this.#pending]), stop]);
+    }
   }
 
   async #uploadRetrying(record: SuccessRecord, ran: Omit<StoredRun, "user" | "host">) {

@@ -1,0 +1,315 @@
+/**
+ * The result store end to end (issue 19): workspaces in different temporary
+ * directories, standing in for different machines, share a store. Every task
+ * appends its id to a ledger (the LEDGER variable, outside the key), so a
+ * test counts what really ran. The store is a directory (`file://`) or the
+ * test sshd (`sftp://`).
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ferry, ferryRun, walk, writeWorkflow } from "./_run.ts";
+import { haveService } from "./_services.ts";
+import { startSshd } from "./_sshd.ts";
+import { StateStore } from "../interpreter/state.ts";
+
+/** A workflow of `n` gen tasks and `n` tasks reading them, each writing the ledger first. */
+function workflow(n: number, sleep = "0") {
+  const ledger = 'echo "$FERRY_TASK_ID" >> "$LEDGER"';
+  return {
+    ferry: 1,
+    name: "stored",
+    params: { items: Array.from({ length: n }, (_, i) => i) },
+    executors: { local: { cores: 4 } },
+    apps: {
+      gen: {
+        for_each: { i: "${{ params.items }}" },
+        outputs: { o: "gen/${{ i }}.txt" },
+        shell: `${ledger}\nsleep ${sleep}\nseq 1 \${{ i }} | sha256sum > \${{ outputs.o }}\n`,
+      },
+      sq: {
+        for_each: { i: "${{ params.items }}" },
+        inputs: { g: "gen/${{ i }}.txt" },
+        outputs: { o: "sq/${{ i }}.txt" },
+        shell:
+          `${ledger}\nsleep ${sleep}\n{ cat \${{ inputs.g }}; echo \${{ i }}; } > \${{ outputs.o }}\n`,
+      },
+    },
+  };
+}
+
+interface Workspace {
+  readonly dir: string;
+  readonly file: string;
+  readonly ledger: string;
+}
+
+async function workspace(root: string, name: string, wf: unknown): Promise<Workspace> {
+  const dir = join(root, name);
+  await Deno.mkdir(dir);
+  return { dir, file: await writeWorkflow(dir, wf), ledger: join(root, `${name}.ledger`) };
+}
+
+async function ledger(ws: Workspace): Promise<string[]> {
+  const text = await Deno.readTextFile(ws.ledger).catch(() => "");
+  return text.split("\n").filter((l) => l !== "").sort();
+}
+
+/** Every file of a workspace but `.ferry/`, with its text. */
+async function outputs(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const rel of await walk(dir)) {
+    if (rel.startsWith(".ferry") || rel === "workflow.yaml") continue;
+    const p = join(dir, rel);
+    if ((await Deno.lstat(p)).isFile) out.set(rel, await Deno.readTextFile(p));
+  }
+  return out;
+}
+
+async function run(ws: Workspace, ...args: string[]) {
+  const r = await ferryRun([...args, ws.file], { LEDGER: ws.ledger });
+  assert.equal(r.code, 0, r.stderr);
+  return r;
+}
+
+async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "ferry-store-test-" });
+  try {
+    await fn(root);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("store: a workspace elsewhere restores what another ran, runs nothing, and ends identical", async () => {
+  await withRoot(async (root) => {
+    const store = `file://${root}/store`;
+    const a = await workspace(root, "a", workflow(5));
+    await run(a, "--store", store);
+    assert.equal((await ledger(a)).length, 10);
+
+    const b = await workspace(root, "b", workflow(5));
+    const plan = await ferryRun(["--store", store, b.file], {}, "plan");
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, new RegExp(`^  sq\\[i=3\\]  \\[cached: store ${store}\\]$`, "m"));
+    assert.match(plan.stdout, /^10 tasks \(0 to run, 10 cached\)/m);
+    // plan downloads nothing.
+    assert.deepEqual([...(await outputs(b.dir)).keys()], []);
+
+    const r = await run(b, "--store", store);
+    assert.match(r.stderr, /^done: 0 succeeded, 10 cached, 0 failed/m);
+    assert.deepEqual(await ledger(b), []);
+    assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
+    const status = await ferryRun(["-w", b.dir], {}, "status");
+    assert.match(status.stdout, new RegExp(`^✓ gen\\[i=0\\]: cached: store ${store}$`, "m"));
+
+    // The next run in B finds its own state: nothing asked of the store, nothing run.
+    const again = await run(b, "--store", store);
+    assert.match(again.stderr, /^done: 0 succeeded, 10 cached, 0 failed/m);
+    assert.deepEqual(await ledger(b), []);
+  });
+});
+
+Deno.test("store: a flipped byte in a stored blob is detected, that task runs again and its entry is replaced", async () => {
+  await withRoot(async (root) => {
+    const storeDir = join(root, "store");
+    const store = `file://${storeDir}`;
+    const a = await workspace(root, "a", workflow(3));
+    await run(a, "--store", store);
+    const text = await Deno.readTextFile(join(a.dir, "gen/2.txt"));
+    const sha = await sha256Hex(text);
+    const blob = join(storeDir, "blobs/sha256", sha.slice(0, 2), sha.slice(2));
+    const bytes = await Deno.readFile(blob);
+    bytes[0] = bytes[0]! ^ 1;
+    await Deno.writeFile(blob, bytes);
+    const verify = await ferryRun(["verify", "--store", store], {}, "store");
+    assert.equal(verify.code, 1);
+    assert.match(
+      verify.stdout,
+      new RegExp(
+        `^  blobs/sha256/${sha.slice(0, 2)}/${
+          sha.slice(2)
+        }: blobs/sha256/\\S+ holds content with sha256 [0-9a-f]{64}$`,
+        "m",
+      ),
+    );
+
+    const b = await workspace(root, "b", workflow(3));
+    const r = await run(b, "--store", store);
+    assert.match(r.stderr, /^done: 1 succeeded, 5 cached, 0 failed/m);
+    // Only gen[i=2] ran; sq[i=2] reads the same content again and is restored.
+    assert.deepEqual(await ledger(b), ["gen[i=2]"]);
+    assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
+    const events = await Deno.readTextFile(join(runDirOf(r.stderr), "events.jsonl"));
+    const warning = events.split("\n").filter((l) => l.includes('"store-warning"'))
+      .map((l) => JSON.parse(l));
+    assert.equal(warning.length, 1);
+    assert.equal(warning[0].task, "gen[i=2]");
+    assert.match(
+      warning[0].message,
+      new RegExp(
+        `^Cannot restore gen\\[i=2\\] from the store "${store}": blobs/sha256/\\S+ holds content with sha256 [0-9a-f]{64}: the task runs$`,
+      ),
+    );
+    // The rerun's upload put the blob back whole: the store verifies clean.
+    const clean = await ferryRun(["verify", "--store", store], {}, "store");
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.equal(clean.stdout, "checked 6 blobs and 6 entries: all intact\n");
+    assert.equal(await sha256Hex(await Deno.readTextFile(blob)), sha);
+  });
+});
+
+Deno.test("store: two workspaces writing the same keys at the same time leave a valid store", async () => {
+  await withRoot(async (root) => {
+    const store = `file://${root}/store`;
+    const a = await workspace(root, "a", workflow(20));
+    const b = await workspace(root, "b", workflow(20));
+    const [ra, rb] = await Promise.all([
+      ferryRun(["--store", store, a.file], { LEDGER: a.ledger }),
+      ferryRun(["--store", store, b.file], { LEDGER: b.ledger }),
+    ]);
+    assert.equal(ra.code, 0, ra.stderr);
+    assert.equal(rb.code, 0, rb.stderr);
+    const verify = await ferryRun(["verify", "--store", store], {}, "store");
+    assert.equal(verify.code, 0, verify.stdout);
+    assert.equal(verify.stdout, "checked 40 blobs and 40 entries: all intact\n");
+    // No writer's temporary file is left behind.
+    const left = (await walk(join(root, "store"))).filter((p) =>
+      p.split("/").at(-1)!.startsWith(".")
+    );
+    assert.deepEqual(left, []);
+    // And a third workspace restores everything from it.
+    const c = await workspace(root, "c", workflow(20));
+    const r = await run(c, "--store", store);
+    assert.match(r.stderr, /^done: 0 succeeded, 40 cached, 0 failed/m);
+    assert.deepEqual(await ledger(c), []);
+    assert.deepEqual(await outputs(c.dir), await outputs(a.dir));
+  });
+});
+
+Deno.test("store: bad store URLs are refused with their source, exit 2", async () => {
+  await withRoot(async (root) => {
+    const a = await workspace(root, "a", workflow(1));
+    const cases: [string, string][] = [
+      [
+        "ftp://h/x",
+        'Cannot use store "ftp://h/x" (--store): the scheme ftp: is not one of a store; write file:///absolute/dir, sftp://[user@]host[:port]/dir, rsync+ssh://[user@]host[:port]/dir or https://host/dir',
+      ],
+      [
+        "relative/dir",
+        'Cannot use store "relative/dir" (--store): not a URL; write file:///absolute/dir, sftp://[user@]host[:port]/dir, rsync+ssh://[user@]host[:port]/dir or https://host/dir',
+      ],
+      [
+        "sftp://u:secret@h/x",
+        'Cannot use store "sftp://u:secret@h/x" (--store): a password has no place in the URL; use the site file',
+      ],
+      [
+        "file://host/x",
+        'Cannot use store "file://host/x" (--store): a file: URL names no host (file:///absolute/dir)',
+      ],
+    ];
+    for (const [url, message] of cases) {
+      const r = await ferryRun(["--store", url, a.file], { LEDGER: a.ledger });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trim().split("\n").at(-1), `ferry: ${message}`);
+      const p = await ferryRun(["--store", url, a.file], {}, "plan");
+      assert.equal(p.code, 2, p.stderr);
+      assert.match(p.stderr, new RegExp(`^ferry: ${escape(message)}$`, "m"));
+    }
+    assert.deepEqual(await ledger(a), []);
+    // In a site file: the shape check locates it.
+    const site = join(a.dir, "site.yaml");
+    await Deno.writeTextFile(site, "ferry-site: 1\nstore: ftp://h/x\nexecutors: {}\n");
+    const r = await ferryRun(["--site", site, a.file], { LEDGER: a.ledger });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /site\.yaml:2:8/);
+  });
+});
+
+const HAVE_SSHD = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen"]);
+
+Deno.test({
+  name:
+    "store: a run killed with SIGKILL half-way resumes in another workspace from an sftp store, running nothing twice",
+  ignore: !HAVE_SSHD,
+  async fn() {
+    const sshd = await startSshd();
+    try {
+      await withRoot(async (root) => {
+        const store = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${sshd.root}/store`;
+        const site = join(root, "site.yaml");
+        await Deno.writeTextFile(
+          site,
+          `ferry-site: 1\nstore:\n  url: ${JSON.stringify(store)}\n  identity_file: ${
+            JSON.stringify(sshd.identity)
+          }\n  known_hosts: ${JSON.stringify(sshd.knownHosts)}\nexecutors: {}\n`,
+        );
+        const wf = workflow(100, "0.02");
+        const a = await workspace(root, "a", wf);
+        const child = ferry(["--site", site, a.file], { LEDGER: a.ledger }).spawn();
+        const out = child.output();
+        while ((await ledger(a)).length < 100) await new Promise((r) => setTimeout(r, 10));
+        child.kill("SIGKILL");
+        assert.equal((await out).signal, "SIGKILL");
+        const committed = committedIn(a.dir);
+        assert.ok(committed.size >= 50 && committed.size < 200, `${committed.size} committed`);
+        // The entries A uploaded before it died (the sftp server's directory is local here).
+        const entries = new Set(
+          [...Deno.readDirSync(join(sshd.root, "store/entries"))].map((e) => e.name),
+        );
+        const uploaded = [...committed].filter(([, key]) => entries.has(`${key}.json`))
+          .map(([id]) => id);
+        // Uploads follow commits, and a run starts no task while 4 are pending: at most those
+        // and the tasks that were running (4 cores) had not landed.
+        assert.ok(
+          committed.size - uploaded.length <= 8,
+          `${committed.size} committed, ${uploaded.length} uploaded`,
+        );
+
+        // B: another directory, the same workflow, the same store.
+        const b = await workspace(root, "b", wf);
+        const r = await run(b, "--site", site);
+        const ranInB = await ledger(b);
+        // Zero re-executions of what A committed and uploaded.
+        assert.deepEqual(ranInB.filter((id) => uploaded.includes(id)), []);
+        assert.equal(ranInB.length, 200 - uploaded.length);
+        assert.match(
+          r.stderr,
+          new RegExp(`^done: ${ranInB.length} succeeded, ${uploaded.length} cached, 0 failed`, "m"),
+        );
+        // Byte-identical to a clean run.
+        const c = await workspace(root, "c", wf);
+        await run(c);
+        assert.deepEqual(await outputs(b.dir), await outputs(c.dir));
+      });
+    } finally {
+      await sshd.stop();
+    }
+  },
+});
+
+/** The tasks whose success a workspace's state records, with their keys. */
+function committedIn(dir: string): Map<string, string> {
+  const s = StateStore.open(dir);
+  try {
+    return new Map([...s.successes()].map(([id, r]) => [id, r.key]));
+  } finally {
+    s.close();
+  }
+}
+
+function runDirOf(stderr: string): string {
+  const m = stderr.match(/^logs: (.*)$/m);
+  assert.ok(m, stderr);
+  return m[1]!;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
