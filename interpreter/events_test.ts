@@ -58,6 +58,7 @@ const SAMPLES: readonly NewEvent[] = [
     ms: 3,
   },
   { event: "temp-deleted", url: "file:///ws/tmp.txt" },
+  { event: "store-warning", task: "a", message: "Cannot upload a" },
   { event: "run-ended", interrupted: false },
 ];
 
