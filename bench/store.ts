@@ -13,7 +13,7 @@
  */
 
 import { join } from "node:path";
-import { measure, median, ROOT, type Row, type Sample, table, workDir } from "./_measure.ts";
+import { measure, ROOT, type Row, rowOf, type Sample, table, workDir } from "./_measure.ts";
 
 interface Options {
   n: number;
@@ -101,16 +101,7 @@ async function timed(
     samples.push(s);
     await Deno.remove(ws, { recursive: true });
   }
-  const times = samples.map((s) => s.seconds);
-  const rss = samples.flatMap((s) => (s.rssKiB !== undefined ? [s.rssKiB] : []));
-  return {
-    name,
-    median: median(times),
-    min: Math.min(...times),
-    code: 0,
-    ...(rss.length > 0 ? { rssMiB: Math.max(...rss) / 1024 } : {}),
-    ...(reference !== undefined ? { reference } : {}),
-  };
+  return rowOf(name, samples, reference);
 }
 
 /** One workflow: fill the store, then time running against restoring. */

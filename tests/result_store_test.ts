@@ -289,6 +289,36 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "store: over rsync+ssh, a second workspace restores what the first ran",
+  ignore: !HAVE_SSHD,
+  async fn() {
+    const sshd = await startSshd();
+    try {
+      await withRoot(async (root) => {
+        const store = `rsync+ssh://${sshd.user}@127.0.0.1:${sshd.port}${sshd.root}/store`;
+        const site = join(root, "site.yaml");
+        await Deno.writeTextFile(
+          site,
+          `ferry-site: 1\nstore:\n  url: ${JSON.stringify(store)}\n  identity_file: ${
+            JSON.stringify(sshd.identity)
+          }\n  known_hosts: ${JSON.stringify(sshd.knownHosts)}\nexecutors: {}\n`,
+        );
+        const a = await workspace(root, "a", workflow(2));
+        await run(a, "--site", site);
+        const b = await workspace(root, "b", workflow(2));
+        const r = await run(b, "--site", site);
+        assert.match(r.stderr, /^done: 0 succeeded, 4 cached, 0 failed/m);
+        assert.deepEqual(await ledger(b), []);
+        assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
+        assert.equal([...Deno.readDirSync(join(sshd.root, "store/entries"))].length, 4);
+      });
+    } finally {
+      await sshd.stop();
+    }
+  },
+});
+
 /** The tasks whose success a workspace's state records, with their keys. */
 function committedIn(dir: string): Map<string, string> {
   const s = StateStore.open(dir);

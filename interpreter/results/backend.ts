@@ -20,9 +20,13 @@ import type { StoreLocation } from "./location.ts";
 export class BlobMismatch extends Error {
   /** The stored file. */
   readonly rel: string;
-  /** A mismatch naming `rel`. */
-  constructor(rel: string, got: string) {
-    super(`${rel} holds content with sha256 ${got}`);
+  /** A mismatch naming `rel` and, when known, the sha256 of what it holds. */
+  constructor(rel: string, got?: string) {
+    super(
+      got !== undefined
+        ? `${rel} holds content with sha256 ${got}`
+        : `${rel} holds other content than its name says`,
+    );
     this.name = "BlobMismatch";
     this.rel = rel;
   }
@@ -168,19 +172,30 @@ export class ProviderBackend implements StoreBackend {
     return `${this.url}/${rel}`;
   }
 
+  /** Fetch `rel` into `dest` through the staging runtime (never its cache of copies). */
+  async #stageIn(
+    rel: string,
+    dest: string,
+    how: { retries?: number; checksum?: string },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await stageIn(await this.#open(), {
+      url: this.#urlOf(rel),
+      dest,
+      options: this.#options,
+      cache: false,
+      retryBaseMs: this.#retryBaseMs,
+      ...how,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
   async read(rel: string, signal?: AbortSignal): Promise<Uint8Array | undefined> {
     await Deno.mkdir(this.#scratch, { recursive: true });
     const dest = tempBeside(join(this.#scratch, "x"));
     try {
       // One attempt: an entry that is not there is the common answer, not worth a backoff.
-      await stageIn(await this.#open(), {
-        url: this.#urlOf(rel),
-        dest,
-        options: this.#options,
-        cache: false,
-        retries: 0,
-        ...(signal ? { signal } : {}),
-      });
+      await this.#stageIn(rel, dest, { retries: 0 }, signal);
       return await Deno.readFile(dest);
     } catch (e) {
       if (signal?.aborted) throw e;
@@ -193,19 +208,11 @@ export class ProviderBackend implements StoreBackend {
 
   async fetch(rel: string, dest: string, sha256: string, signal?: AbortSignal): Promise<void> {
     try {
-      await stageIn(await this.#open(), {
-        url: this.#urlOf(rel),
-        dest,
-        options: this.#options,
-        cache: false,
-        checksum: `sha256:${sha256}`,
-        retryBaseMs: this.#retryBaseMs,
-        ...(signal ? { signal } : {}),
-      });
+      await this.#stageIn(rel, dest, { checksum: `sha256:${sha256}` }, signal);
     } catch (e) {
       // The runtime verified the checksum: a mismatch is the stored blob's fault.
       if (e instanceof Error && /checksum|sha256/i.test(e.message)) {
-        throw new BlobMismatch(rel, "other than its name");
+        throw new BlobMismatch(rel);
       }
       throw e;
     }
