@@ -188,6 +188,80 @@ Deno.test("store: two workspaces writing the same keys at the same time leave a 
   });
 });
 
+Deno.test("store: glob and dir outputs, a function's result and a temp output come back from the store", async () => {
+  await withRoot(async (root) => {
+    const store = `file://${root}/store`;
+    const line = 'echo "$FERRY_TASK_ID" >> "$LEDGER"\n';
+    const wf = {
+      ferry: 1,
+      name: "kinds",
+      apps: {
+        split: {
+          outputs: { parts: { glob: "parts/p-*.txt" } },
+          shell: `${line}mkdir -p parts && for i in 1 2 3; do echo $i > parts/p-$i.txt; done\n`,
+        },
+        measure: {
+          for_each: { part: "${{ apps.split.outputs.parts }}" },
+          inputs: { part: "${{ part }}" },
+          outputs: { size: "sizes/${{ part.name }}" },
+          shell: `${line}wc -c < \${{ inputs.part }} > \${{ outputs.size }}\n`,
+        },
+        tree: {
+          outputs: { d: { dir: "tree" } },
+          shell: `${line}mkdir -p tree/a tree/b && echo x > tree/a/x && echo y > tree/b/y\n`,
+        },
+        answer: { outputs: { o: "answer.txt" }, function: "./steps.ts#answer" },
+        use: {
+          after: ["answer"],
+          outputs: { o: "use.txt" },
+          shell: `${line}cat "$FERRY_RESULTS" > \${{ outputs.o }}\n`,
+        },
+        mk: {
+          outputs: { t: { path: "t.txt", temp: true } },
+          shell: `${line}echo temp > t.txt\n`,
+        },
+        rd: {
+          inputs: { t: "t.txt" },
+          outputs: { o: "rd.txt" },
+          shell: `${line}tr a-z A-Z < \${{ inputs.t }} > \${{ outputs.o }}\n`,
+        },
+      },
+    };
+    const steps = [
+      "export function answer(args: { outputs: Record<string, string> }) {",
+      '  Deno.writeTextFileSync(args.outputs.o, "42\\n");',
+      "  return { value: 42 };",
+      "}",
+      "",
+    ].join("\n");
+    const a = await workspace(root, "a", wf);
+    await Deno.writeTextFile(join(a.dir, "steps.ts"), steps);
+    await run(a, "--store", store);
+    assert.equal((await ledger(a)).length, 8);
+    const b = await workspace(root, "b", wf);
+    await Deno.writeTextFile(join(b.dir, "steps.ts"), steps);
+    const r = await run(b, "--store", store);
+    // mk's temp output is deleted once rd succeeded: when that came before its upload, mk has no
+    // entry and runs again (rd's is stored); otherwise nothing runs.
+    const ran = await ledger(b);
+    assert.ok(ran.length === 0 || (ran.length === 1 && ran[0] === "mk"), `ran ${ran}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`^done: ${ran.length} succeeded, ${9 - ran.length} cached`, "m"),
+    );
+    assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
+    assert.equal(await Deno.readTextFile(join(b.dir, "use.txt")), '{"answer":{"value":42}}\n');
+    assert.deepEqual(await walk(join(b.dir, "tree")), ["a", "a/x", "b", "b/y"]);
+    const state = StateStore.open(b.dir);
+    try {
+      assert.deepEqual(state.successes().get("answer")?.result, { value: 42 });
+      assert.deepEqual(state.successes().get("split")?.outputs[0]?.files?.length, 3);
+    } finally {
+      state.close();
+    }
+  });
+});
+
 Deno.test("store: bad store URLs are refused with their source, exit 2", async () => {
   await withRoot(async (root) => {
     const a = await workspace(root, "a", workflow(1));
