@@ -169,8 +169,9 @@ export class Engine {
     for (;;) {
       if (this.#crash) return;
       if (!signal.aborted) await this.#schedule();
-      const busy = this.#running.size > 0 || this.#backingOff > 0 || this.#restoring > 0 ||
-        this.#o.results?.full === true;
+      // A full upload queue holds back the tasks still to start, unless the run is stopping.
+      const held = this.#o.results?.full === true && !this.#stopping && !signal.aborted;
+      const busy = this.#running.size > 0 || this.#backingOff > 0 || this.#restoring > 0 || held;
       const staging = this.#transfers.waiting > 0 && !this.#stopping && !signal.aborted;
       if (!busy && !staging) return this.#checkAllEnded();
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -211,7 +212,7 @@ export class Engine {
   /** Start the queued tasks that fit. A stopping run starts nothing new but a task's retry. */
   #startQueued(): void {
     const results = this.#o.results;
-    if (results?.full) {
+    if (results?.full && !this.#stopping) {
       // The store is behind: what commits now would be lost with this process.
       results.settled().then(() => this.#changed());
       return;
