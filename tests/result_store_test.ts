@@ -104,6 +104,21 @@ Deno.test("store: a workspace elsewhere restores what another ran, runs nothing,
     const status = await ferryRun(["-w", b.dir], {}, "status");
     assert.match(status.stdout, new RegExp(`^✓ gen\\[i=0\\]: cached: store ${store}$`, "m"));
 
+    // pull fills a workspace and runs nothing: what the store lacks is left, and what needs it.
+    const c = await workspace(root, "c", workflow(6));
+    const pull = await ferryRun(["pull", "--store", store, c.file], { LEDGER: c.ledger }, "store");
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.match(
+      pull.stderr,
+      /^blocked \(not in the store, or after a task that is not\): gen\[i=5\], sq\[i=5\]$/m,
+    );
+    assert.match(pull.stderr, /^done: 0 succeeded, 10 cached, 0 failed, 2 blocked/m);
+    assert.deepEqual(await ledger(c), []);
+    assert.equal(
+      await Deno.readTextFile(join(c.dir, "sq/4.txt")),
+      await Deno.readTextFile(join(a.dir, "sq/4.txt")),
+    );
+
     // The next run in B finds its own state: nothing asked of the store, nothing run.
     const again = await run(b, "--store", store);
     assert.match(again.stderr, /^done: 0 succeeded, 10 cached, 0 failed/m);

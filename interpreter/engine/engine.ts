@@ -516,6 +516,7 @@ export class Engine {
       wallMs: Date.now() - t0,
       transfers: this.#transfers.counts,
       ...(this.#o.results?.failures ? { storeFailures: this.#o.results.failures } : {}),
+      ...(this.#o.storeOnly ? { storeOnly: true } : {}),
       ...(fault !== undefined ? { fault } : {}),
     };
   }

@@ -35,6 +35,8 @@ export interface RunSummary {
   readonly fault?: string;
   /** Uploads to the result store that failed for good (`ferry store push` sends them later). */
   readonly storeFailures?: number;
+  /** The run only restored from the result store (`ferry store pull`): blocked means not held. */
+  readonly storeOnly?: boolean;
 }
 
 /** Options for `runPlan` (interpreter/run.ts). */
