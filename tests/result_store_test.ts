@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ferry, ferryRun, walk, writeWorkflow } from "./_run.ts";
 import { haveService } from "./_services.ts";
-import { startSshd } from "./_sshd.ts";
+import { type Sshd, startSshd } from "./_sshd.ts";
 import { StateStore } from "../interpreter/state.ts";
 
 /** A workflow of `n` gen tasks and `n` tasks reading them, each writing the ledger first. */
@@ -326,14 +326,7 @@ Deno.test({
     const sshd = await startSshd();
     try {
       await withRoot(async (root) => {
-        const store = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${sshd.root}/store`;
-        const site = join(root, "site.yaml");
-        await Deno.writeTextFile(
-          site,
-          `ferry-site: 1\nstore:\n  url: ${JSON.stringify(store)}\n  identity_file: ${
-            JSON.stringify(sshd.identity)
-          }\n  known_hosts: ${JSON.stringify(sshd.knownHosts)}\nexecutors: {}\n`,
-        );
+        const site = await sftpSite(root, sshd);
         const wf = workflow(100, "0.02");
         const a = await workspace(root, "a", wf);
         const child = ferry(["--site", site, a.file], { LEDGER: a.ledger }).spawn();
@@ -385,28 +378,65 @@ Deno.test({
     const sshd = await startSshd();
     try {
       await withRoot(async (root) => {
-        const store = `rsync+ssh://${sshd.user}@127.0.0.1:${sshd.port}${sshd.root}/store`;
-        const site = join(root, "site.yaml");
-        await Deno.writeTextFile(
-          site,
-          `ferry-site: 1\nstore:\n  url: ${JSON.stringify(store)}\n  identity_file: ${
-            JSON.stringify(sshd.identity)
-          }\n  known_hosts: ${JSON.stringify(sshd.knownHosts)}\nexecutors: {}\n`,
-        );
-        const a = await workspace(root, "a", workflow(2));
+        const site = await sftpSite(root, sshd, "rsync+ssh");
+        const a = await workspace(root, "a", workflow(1));
         await run(a, "--site", site);
-        const b = await workspace(root, "b", workflow(2));
+        const b = await workspace(root, "b", workflow(1));
         const r = await run(b, "--site", site);
-        assert.match(r.stderr, /^done: 0 succeeded, 4 cached, 0 failed/m);
+        assert.match(r.stderr, /^done: 0 succeeded, 2 cached, 0 failed/m);
         assert.deepEqual(await ledger(b), []);
         assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
-        assert.equal([...Deno.readDirSync(join(sshd.root, "store/entries"))].length, 4);
+        assert.equal([...Deno.readDirSync(join(sshd.root, "store/entries"))].length, 2);
       });
     } finally {
       await sshd.stop();
     }
   },
 });
+
+Deno.test({
+  name:
+    "store: two workspaces writing the same keys to an sftp store at the same time leave it valid",
+  ignore: !HAVE_SSHD,
+  async fn() {
+    const sshd = await startSshd();
+    try {
+      await withRoot(async (root) => {
+        const site = await sftpSite(root, sshd);
+        const a = await workspace(root, "a", workflow(15));
+        const b = await workspace(root, "b", workflow(15));
+        const [ra, rb] = await Promise.all([
+          ferryRun(["--site", site, a.file], { LEDGER: a.ledger }),
+          ferryRun(["--site", site, b.file], { LEDGER: b.ledger }),
+        ]);
+        assert.equal(ra.code, 0, ra.stderr);
+        assert.equal(rb.code, 0, rb.stderr);
+        // The server's directory is local here: verify it as a file: store.
+        const dir = join(sshd.root, "store");
+        const verify = await ferryRun(["verify", "--store", `file://${dir}`], {}, "store");
+        assert.equal(verify.stdout, "checked 30 blobs and 30 entries: all intact\n");
+        const c = await workspace(root, "c", workflow(15));
+        const r = await run(c, "--site", site);
+        assert.match(r.stderr, /^done: 0 succeeded, 30 cached, 0 failed/m);
+      });
+    } finally {
+      await sshd.stop();
+    }
+  },
+});
+
+/** A site file naming the test sshd's `store` folder as an sftp (or rsync+ssh) store. */
+async function sftpSite(root: string, sshd: Sshd, scheme = "sftp"): Promise<string> {
+  const store = `${scheme}://${sshd.user}@127.0.0.1:${sshd.port}${sshd.root}/store`;
+  const site = join(root, "site.yaml");
+  await Deno.writeTextFile(
+    site,
+    `ferry-site: 1\nstore:\n  url: ${JSON.stringify(store)}\n  identity_file: ${
+      JSON.stringify(sshd.identity)
+    }\n  known_hosts: ${JSON.stringify(sshd.knownHosts)}\nexecutors: {}\n`,
+  );
+  return site;
+}
 
 /** The tasks whose success a workspace's state records, with their keys. */
 function committedIn(dir: string): Map<string, string> {
