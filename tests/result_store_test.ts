@@ -411,10 +411,22 @@ Deno.test({
         ]);
         assert.equal(ra.code, 0, ra.stderr);
         assert.equal(rb.code, 0, rb.stderr);
-        // The server's directory is local here: verify it as a file: store.
-        const dir = join(sshd.root, "store");
-        const verify = await ferryRun(["verify", "--store", `file://${dir}`], {}, "store");
+        const verify = await ferryRun(["verify", "--site", site], {}, "store");
         assert.equal(verify.stdout, "checked 30 blobs and 30 entries: all intact\n");
+        // The server's directory is local here: the same as a file: store, no temporary file left.
+        const dir = join(sshd.root, "store");
+        const local = await ferryRun(["verify", "--store", `file://${dir}`], {}, "store");
+        assert.equal(local.stdout, verify.stdout);
+        const left = (await walk(dir)).filter((p) => p.split("/").at(-1)!.startsWith("."));
+        assert.deepEqual(left, []);
+        // gc over sftp: entries stored before a date in the future all go, then their blobs.
+        const gc = await ferryRun(
+          ["gc", "--site", site, "--older-than", "2999-01-01", "--dry-run"],
+          {},
+          "store",
+        );
+        assert.match(gc.stdout, /^would drop 30 entries and 30 blobs \(\d+ B\); kept 0 entries$/m);
+        assert.equal((await walk(join(dir, "entries"))).length, 30);
         const c = await workspace(root, "c", workflow(15));
         const r = await run(c, "--site", site);
         assert.match(r.stderr, /^done: 0 succeeded, 30 cached, 0 failed/m);

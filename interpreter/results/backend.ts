@@ -14,6 +14,8 @@ import type { ParamValue } from "../../dsl/model.ts";
 import { loadStagingProvider } from "../../providers/staging/registry.ts";
 import { sha256File, stageIn, stageOut } from "../../providers/staging/transfer.ts";
 import type { StagingProvider } from "../../providers/staging/types.ts";
+import type { SftpTree } from "../../providers/staging/sftp.ts";
+import { readSecret } from "../../providers/_shared/secrets.ts";
 import type { StoreLocation } from "./location.ts";
 
 /** A stored file whose content is not what its name says. */
@@ -151,6 +153,7 @@ export class ProviderBackend implements StoreBackend {
   readonly #scratch: string;
   readonly #retryBaseMs: number;
   #provider: Promise<StagingProvider> | undefined;
+  #sftp: Promise<SftpTree> | undefined;
 
   /** A store at `location`; `scratch` is a local directory for manifests on their way. */
   constructor(location: StoreLocation, scratch: string, retryBaseMs: number) {
@@ -233,18 +236,32 @@ export class ProviderBackend implements StoreBackend {
     });
   }
 
-  list(): Promise<string[]> {
-    return Promise.reject(
-      new Error(`listing a ${this.#location.scheme}: store is not supported; use a file: store`),
+  /** An sftp store's directory, opened on first use (listing and removing need it). */
+  #tree(): Promise<SftpTree> {
+    if (this.#location.scheme !== "sftp") {
+      return Promise.reject(
+        new Error(
+          `a ${this.#location.scheme}: store cannot be listed or pruned; use a file: or sftp: store`,
+        ),
+      );
+    }
+    return this.#sftp ??= import("../../providers/staging/sftp.ts").then((m) =>
+      m.openSftpTree(this.url, this.#options, readSecret)
     );
   }
 
-  remove(): Promise<void> {
-    return this.list().then(() => {});
+  async list(dir: string): Promise<string[]> {
+    return await (await this.#tree()).list(dir);
+  }
+
+  async remove(rel: string): Promise<void> {
+    if (this.#location.readOnly) throw new Error(`${this.url} is read-only`);
+    await (await this.#tree()).remove(rel);
   }
 
   async close(): Promise<void> {
     if (this.#provider) await (await this.#provider).close?.();
+    if (this.#sftp) await (await this.#sftp).close();
   }
 }
 

@@ -3,7 +3,7 @@
  * against its name, every manifest readable and its blobs there), `ferry
  * store gc` (entries no plan needs, or stored before a date, and the blobs
  * no entry left names) and `ferry store push` (the successes a workspace
- * recorded, uploaded). Listing needs a `file:` store.
+ * recorded, uploaded). Listing needs a `file:` or `sftp:` store.
  * @module
  */
 
