@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ferry, ferryRun, walk, writeWorkflow } from "./_run.ts";
 import { haveService } from "./_services.ts";
+import { certificates, startHttpServer } from "./_http_server.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
 import { StateStore } from "../interpreter/state.ts";
 
@@ -67,10 +68,37 @@ async function outputs(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
+/** Workspaces `a` and `b` of an `n`-item workflow, run at the same time with `args`; both succeed. */
+async function runTogether(
+  root: string,
+  n: number,
+  args: string[],
+): Promise<[Workspace, Workspace]> {
+  const both: [Workspace, Workspace] = [
+    await workspace(root, "a", workflow(n)),
+    await workspace(root, "b", workflow(n)),
+  ];
+  const runs = await Promise.all(
+    both.map((w) => ferryRun([...args, w.file], { LEDGER: w.ledger })),
+  );
+  for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  return both;
+}
+
 async function run(ws: Workspace, ...args: string[]) {
   const r = await ferryRun([...args, ws.file], { LEDGER: ws.ledger });
   assert.equal(r.code, 0, r.stderr);
   return r;
+}
+
+/** `fn` with a temporary directory and the test sshd, both gone afterwards. */
+async function withSshd(fn: (root: string, sshd: Sshd) => Promise<void>): Promise<void> {
+  const sshd = await startSshd();
+  try {
+    await withRoot((root) => fn(root, sshd));
+  } finally {
+    await sshd.stop();
+  }
 }
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
@@ -178,14 +206,7 @@ Deno.test("store: a flipped byte in a stored blob is detected, that task runs ag
 Deno.test("store: two workspaces writing the same keys at the same time leave a valid store", async () => {
   await withRoot(async (root) => {
     const store = `file://${root}/store`;
-    const a = await workspace(root, "a", workflow(20));
-    const b = await workspace(root, "b", workflow(20));
-    const [ra, rb] = await Promise.all([
-      ferryRun(["--store", store, a.file], { LEDGER: a.ledger }),
-      ferryRun(["--store", store, b.file], { LEDGER: b.ledger }),
-    ]);
-    assert.equal(ra.code, 0, ra.stderr);
-    assert.equal(rb.code, 0, rb.stderr);
+    const [a] = await runTogether(root, 20, ["--store", store]);
     const verify = await ferryRun(["verify", "--store", store], {}, "store");
     assert.equal(verify.code, 0, verify.stdout);
     assert.equal(verify.stdout, "checked 40 blobs and 40 entries: all intact\n");
@@ -317,123 +338,138 @@ Deno.test("store: bad store URLs are refused with their source, exit 2", async (
 });
 
 const HAVE_SSHD = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen"]);
+const HAVE_OPENSSL = haveService("https", ["openssl"]);
 
 Deno.test({
   name:
     "store: a run killed with SIGKILL half-way resumes in another workspace from an sftp store, running nothing twice",
   ignore: !HAVE_SSHD,
-  async fn() {
-    const sshd = await startSshd();
-    try {
-      await withRoot(async (root) => {
-        const site = await sftpSite(root, sshd);
-        const wf = workflow(100, "0.02");
-        const a = await workspace(root, "a", wf);
-        const child = ferry(["--site", site, a.file], { LEDGER: a.ledger }).spawn();
-        const out = child.output();
-        while ((await ledger(a)).length < 100) await new Promise((r) => setTimeout(r, 10));
-        child.kill("SIGKILL");
-        assert.equal((await out).signal, "SIGKILL");
-        const committed = committedIn(a.dir);
-        assert.ok(committed.size >= 50 && committed.size < 200, `${committed.size} committed`);
-        // The entries A uploaded before it died (the sftp server's directory is local here).
-        const entries = new Set(
-          [...Deno.readDirSync(join(sshd.root, "store/entries"))].map((e) => e.name),
-        );
-        const uploaded = [...committed].filter(([, key]) => entries.has(`${key}.json`))
-          .map(([id]) => id);
-        // Uploads follow commits, and a run starts no task while 4 are pending: at most those
-        // and the tasks that were running (4 cores) had not landed.
-        assert.ok(
-          committed.size - uploaded.length <= 8,
-          `${committed.size} committed, ${uploaded.length} uploaded`,
-        );
+  fn: () =>
+    withSshd(async (root, sshd) => {
+      const site = await sftpSite(root, sshd);
+      const wf = workflow(100, "0.02");
+      const a = await workspace(root, "a", wf);
+      const child = ferry(["--site", site, a.file], { LEDGER: a.ledger }).spawn();
+      const out = child.output();
+      while ((await ledger(a)).length < 100) await new Promise((r) => setTimeout(r, 10));
+      child.kill("SIGKILL");
+      assert.equal((await out).signal, "SIGKILL");
+      const committed = committedIn(a.dir);
+      assert.ok(committed.size >= 50 && committed.size < 200, `${committed.size} committed`);
+      // The entries A uploaded before it died (the sftp server's directory is local here).
+      const entries = new Set(
+        [...Deno.readDirSync(join(sshd.root, "store/entries"))].map((e) => e.name),
+      );
+      const uploaded = [...committed].filter(([, key]) => entries.has(`${key}.json`))
+        .map(([id]) => id);
+      // Uploads follow commits, and a run starts no task while 4 are pending: at most those
+      // and the tasks that were running (4 cores) had not landed.
+      assert.ok(
+        committed.size - uploaded.length <= 8,
+        `${committed.size} committed, ${uploaded.length} uploaded`,
+      );
 
-        // B: another directory, the same workflow, the same store.
-        const b = await workspace(root, "b", wf);
-        const r = await run(b, "--site", site);
-        const ranInB = await ledger(b);
-        // Zero re-executions of what A committed and uploaded.
-        assert.deepEqual(ranInB.filter((id) => uploaded.includes(id)), []);
-        assert.equal(ranInB.length, 200 - uploaded.length);
-        assert.match(
-          r.stderr,
-          new RegExp(`^done: ${ranInB.length} succeeded, ${uploaded.length} cached, 0 failed`, "m"),
-        );
-        // Byte-identical to a clean run.
-        const c = await workspace(root, "c", wf);
-        await run(c);
-        assert.deepEqual(await outputs(b.dir), await outputs(c.dir));
-      });
-    } finally {
-      await sshd.stop();
-    }
-  },
+      // B: another directory, the same workflow, the same store.
+      const b = await workspace(root, "b", wf);
+      const r = await run(b, "--site", site);
+      const ranInB = await ledger(b);
+      console.log(
+        `A committed ${committed.size} tasks before its SIGKILL, ${uploaded.length} of them in the store; B ran ${ranInB.length}`,
+      );
+      // Zero re-executions of what A committed and uploaded.
+      assert.deepEqual(ranInB.filter((id) => uploaded.includes(id)), []);
+      assert.equal(ranInB.length, 200 - uploaded.length);
+      assert.match(
+        r.stderr,
+        new RegExp(`^done: ${ranInB.length} succeeded, ${uploaded.length} cached, 0 failed`, "m"),
+      );
+      // Byte-identical to a clean run.
+      const c = await workspace(root, "c", wf);
+      await run(c);
+      assert.deepEqual(await outputs(b.dir), await outputs(c.dir));
+    }),
 });
 
 Deno.test({
   name: "store: over rsync+ssh, a second workspace restores what the first ran",
   ignore: !HAVE_SSHD,
-  async fn() {
-    const sshd = await startSshd();
-    try {
-      await withRoot(async (root) => {
-        const site = await sftpSite(root, sshd, "rsync+ssh");
-        const a = await workspace(root, "a", workflow(1));
-        await run(a, "--site", site);
-        const b = await workspace(root, "b", workflow(1));
-        const r = await run(b, "--site", site);
-        assert.match(r.stderr, /^done: 0 succeeded, 2 cached, 0 failed/m);
-        assert.deepEqual(await ledger(b), []);
-        assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
-        assert.equal([...Deno.readDirSync(join(sshd.root, "store/entries"))].length, 2);
-      });
-    } finally {
-      await sshd.stop();
-    }
-  },
+  fn: () =>
+    withSshd(async (root, sshd) => {
+      const site = await sftpSite(root, sshd, "rsync+ssh");
+      const a = await workspace(root, "a", workflow(1));
+      await run(a, "--site", site);
+      const b = await workspace(root, "b", workflow(1));
+      const r = await run(b, "--site", site);
+      assert.match(r.stderr, /^done: 0 succeeded, 2 cached, 0 failed/m);
+      assert.deepEqual(await ledger(b), []);
+      assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
+      assert.equal([...Deno.readDirSync(join(sshd.root, "store/entries"))].length, 2);
+    }),
 });
 
 Deno.test({
   name:
     "store: two workspaces writing the same keys to an sftp store at the same time leave it valid",
   ignore: !HAVE_SSHD,
+  fn: () =>
+    withSshd(async (root, sshd) => {
+      const site = await sftpSite(root, sshd);
+      await runTogether(root, 15, ["--site", site]);
+      const verify = await ferryRun(["verify", "--site", site], {}, "store");
+      assert.equal(verify.stdout, "checked 30 blobs and 30 entries: all intact\n");
+      // The server's directory is local here: the same as a file: store, no temporary file left.
+      const dir = join(sshd.root, "store");
+      const local = await ferryRun(["verify", "--store", `file://${dir}`], {}, "store");
+      assert.equal(local.stdout, verify.stdout);
+      const left = (await walk(dir)).filter((p) => p.split("/").at(-1)!.startsWith("."));
+      assert.deepEqual(left, []);
+      // gc over sftp: entries stored before a date in the future all go, then their blobs.
+      const gc = await ferryRun(
+        ["gc", "--site", site, "--older-than", "2999-01-01", "--dry-run"],
+        {},
+        "store",
+      );
+      assert.match(gc.stdout, /^would drop 30 entries and 30 blobs \(\d+ B\); kept 0 entries$/m);
+      assert.equal((await walk(join(dir, "entries"))).length, 30);
+      const c = await workspace(root, "c", workflow(15));
+      const r = await run(c, "--site", site);
+      assert.match(r.stderr, /^done: 0 succeeded, 30 cached, 0 failed/m);
+    }),
+});
+
+Deno.test({
+  name: "store: a published cache over https is read, never written",
+  ignore: !HAVE_OPENSSL,
   async fn() {
-    const sshd = await startSshd();
-    try {
-      await withRoot(async (root) => {
-        const site = await sftpSite(root, sshd);
-        const a = await workspace(root, "a", workflow(15));
-        const b = await workspace(root, "b", workflow(15));
-        const [ra, rb] = await Promise.all([
-          ferryRun(["--site", site, a.file], { LEDGER: a.ledger }),
-          ferryRun(["--site", site, b.file], { LEDGER: b.ledger }),
-        ]);
-        assert.equal(ra.code, 0, ra.stderr);
-        assert.equal(rb.code, 0, rb.stderr);
-        const verify = await ferryRun(["verify", "--site", site], {}, "store");
-        assert.equal(verify.stdout, "checked 30 blobs and 30 entries: all intact\n");
-        // The server's directory is local here: the same as a file: store, no temporary file left.
-        const dir = join(sshd.root, "store");
-        const local = await ferryRun(["verify", "--store", `file://${dir}`], {}, "store");
-        assert.equal(local.stdout, verify.stdout);
-        const left = (await walk(dir)).filter((p) => p.split("/").at(-1)!.startsWith("."));
-        assert.deepEqual(left, []);
-        // gc over sftp: entries stored before a date in the future all go, then their blobs.
-        const gc = await ferryRun(
-          ["gc", "--site", site, "--older-than", "2999-01-01", "--dry-run"],
-          {},
-          "store",
+    await withRoot(async (root) => {
+      const a = await workspace(root, "a", workflow(2));
+      await run(a, "--store", `file://${root}/pub/cache`);
+      const { ca, cert, key } = await certificates(root);
+      const server = await startHttpServer({ dir: join(root, "pub"), tls: { cert, key } });
+      try {
+        const site = join(root, "site.yaml");
+        const url = `${server.origin}/cache`;
+        await Deno.writeTextFile(
+          site,
+          `ferry-site: 1\nstore: { url: ${JSON.stringify(url)}, ca_file: ca.pem }\nexecutors: {}\n`,
         );
-        assert.match(gc.stdout, /^would drop 30 entries and 30 blobs \(\d+ B\); kept 0 entries$/m);
-        assert.equal((await walk(join(dir, "entries"))).length, 30);
-        const c = await workspace(root, "c", workflow(15));
-        const r = await run(c, "--site", site);
-        assert.match(r.stderr, /^done: 0 succeeded, 30 cached, 0 failed/m);
-      });
-    } finally {
-      await sshd.stop();
-    }
+        // Three items: the third's tasks are not in the cache, run, and are not uploaded.
+        const b = await workspace(root, "b", workflow(3));
+        const plan = await ferryRun(["--site", site, b.file], {}, "plan");
+        assert.match(
+          plan.stdout,
+          new RegExp(`^  sq\\[i=1\\]  \\[cached: store ${escape(url)}\\]$`, "m"),
+        );
+        const r = await run(b, "--site", site);
+        assert.match(r.stderr, /^done: 2 succeeded, 4 cached, 0 failed/m);
+        assert.deepEqual(await ledger(b), ["gen[i=2]", "sq[i=2]"]);
+        assert.equal([...Deno.readDirSync(join(root, "pub/cache/entries"))].length, 4);
+        assert.ok(server.requests.every((q) => q.method === "GET" || q.method === "HEAD"));
+        assert.equal(ca, join(root, "ca.pem"));
+      } finally {
+        await server.close();
+      }
+    });
   },
 });
 

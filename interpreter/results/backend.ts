@@ -38,6 +38,8 @@ export class BlobMismatch extends Error {
 export interface StoreBackend {
   /** The store's URL. */
   readonly url: string;
+  /** Nothing is written to it (an `https:` store). */
+  readonly readOnly: boolean;
   /** A small file's bytes (a manifest), or undefined when it is not there. */
   read(rel: string, signal?: AbortSignal): Promise<Uint8Array | undefined>;
   /** Fetch `rel` into `dest`; rejects with {@linkcode BlobMismatch} when its sha256 is not `sha256`. */
@@ -67,6 +69,7 @@ export function isTemp(name: string): boolean {
 /** A store in a local (or shared) directory. */
 export class DirBackend implements StoreBackend {
   readonly url: string;
+  readonly readOnly = false;
   readonly #root: string;
 
   /** The store at `root`. */
@@ -149,6 +152,7 @@ export class DirBackend implements StoreBackend {
 /** A store reached through a staging provider (sftp, rsync+ssh, https). */
 export class ProviderBackend implements StoreBackend {
   readonly url: string;
+  readonly readOnly: boolean;
   readonly #location: StoreLocation;
   readonly #scratch: string;
   readonly #retryBaseMs: number;
@@ -158,6 +162,7 @@ export class ProviderBackend implements StoreBackend {
   /** A store at `location`; `scratch` is a local directory for manifests on their way. */
   constructor(location: StoreLocation, scratch: string, retryBaseMs: number) {
     this.url = location.url;
+    this.readOnly = location.readOnly;
     this.#location = location;
     this.#scratch = scratch;
     this.#retryBaseMs = retryBaseMs;

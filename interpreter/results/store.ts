@@ -4,7 +4,7 @@
  * committed task's outputs and manifest in the background (blobs first, the
  * manifest last, each under a temporary name and renamed). An upload never
  * fails the task: it is retried with the staging backoff and, when it still
- * fails, reported; `ferry store push` sends it later.
+ * fails, reported; `ferry store push` sends it later. A read-only store (`https:`) gets none.
  * @module
  */
 
@@ -120,6 +120,7 @@ export class ResultStore {
    * committed tasks unstored. Once an upload failed for good the store is not waited for.
    */
   async queue(record: SuccessRecord, ran: Omit<StoredRun, "user" | "host">): Promise<void> {
+    if (this.backend.readOnly) return; // a published cache: read, never written
     while (this.full) await this.settled();
     const p = this.#limit.run(() => this.#uploadRetrying(record, ran)).finally(() =>
       this.#pending.delete(p)
