@@ -298,6 +298,39 @@ Deno.test("store: glob and dir outputs, a function's result and a temp output co
   });
 });
 
+Deno.test("store: a store that cannot be written never fails a task; store push sends the entries later", async () => {
+  await withRoot(async (root) => {
+    const a = await workspace(root, "a", workflow(2));
+    await Deno.writeTextFile(join(root, "file"), "not a directory\n");
+    const bad = `file://${root}/file/store`;
+    const r = await run(a, "--store", bad);
+    assert.match(r.stderr, /^done: 4 succeeded, 0 failed/m);
+    assert.equal(
+      r.stderr.trim().split("\n").at(-1),
+      `ferry: warning: 4 task(s) could not be uploaded to the store ${bad} (see the store-warning events); ferry store push sends them later`,
+    );
+    const events = (await Deno.readTextFile(join(runDirOf(r.stderr), "events.jsonl")))
+      .split("\n").filter((l) => l.includes('"store-warning"')).map((l) => JSON.parse(l));
+    const upload = events.find((e) =>
+      e.task === "sq[i=1]" && e.message.startsWith("Cannot upload")
+    );
+    assert.ok(upload, JSON.stringify(events));
+    assert.match(
+      upload.message,
+      new RegExp(`^Cannot upload sq\\[i=1\\] to the store "${escape(bad)}": `),
+    );
+    const good = `file://${root}/store`;
+    const push = await ferryRun(["push", "--store", good, a.file], {}, "store");
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(push.stdout, "pushed 4 entries, 0 already in the store\n");
+    const again = await ferryRun(["push", "--store", good, a.file], {}, "store");
+    assert.equal(again.stdout, "pushed 0 entries, 4 already in the store\n");
+    const b = await workspace(root, "b", workflow(2));
+    const rb = await run(b, "--store", good);
+    assert.match(rb.stderr, /^done: 0 succeeded, 4 cached, 0 failed/m);
+  });
+});
+
 Deno.test("store: bad store URLs are refused with their source, exit 2", async () => {
   await withRoot(async (root) => {
     const a = await workspace(root, "a", workflow(1));
