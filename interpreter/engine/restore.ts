@@ -55,8 +55,13 @@ export async function restoreFromStore(
     } catch (e) {
       c.results.forget(key);
       if (e instanceof BlobMismatch) await c.results.backend.remove(e.rel).catch(() => {});
-      const which = e instanceof BlobMismatch ? `${e.message}: the task runs` : String(e);
-      return cannot(e instanceof Error && !(e instanceof BlobMismatch) ? e.message : which);
+      return cannot(
+        e instanceof BlobMismatch
+          ? `${e.message}: the task runs`
+          : e instanceof Error
+          ? e.message
+          : String(e),
+      );
     }
     const { ran, result } = found.manifest;
     const done = await c.committer.commitRestored(
