@@ -131,6 +131,10 @@ Deno.test("store: a workspace elsewhere restores what another ran, runs nothing,
     assert.deepEqual(await outputs(b.dir), await outputs(a.dir));
     const status = await ferryRun(["-w", b.dir], {}, "status");
     assert.match(status.stdout, new RegExp(`^✓ gen\\[i=0\\]: cached: store ${store}$`, "m"));
+    const html = join(root, "report.html");
+    const report = await ferryRun(["-w", b.dir, "-o", html], {}, "report");
+    assert.equal(report.code, 0, report.stderr);
+    assert.ok((await Deno.readTextFile(html)).includes(`"store ${store}"`));
 
     // pull fills a workspace and runs nothing: what the store lacks is left, and what needs it.
     const c = await workspace(root, "c", workflow(6));

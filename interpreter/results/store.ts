@@ -62,6 +62,8 @@ export class ResultStore {
   /** Entries found, by key: a plan's lookups are not made again by its run. */
   readonly #found = new Map<string, Manifest>();
   #failures = 0;
+  /** Aborted when the run stops waiting for its uploads (Ctrl-C): they stop too. */
+  readonly #stop = new AbortController();
   /** Told of each upload that failed for good (the run logs a `store-warning`). */
   onFailed: (task: string, message: string) => void = () => {};
 
@@ -150,16 +152,19 @@ export class ResultStore {
     while (this.#pending.size > 0 && !signal?.aborted) {
       await Promise.race([Promise.allSettled([...this.#pending]), stop]);
     }
+    if (signal?.aborted) this.#stop.abort(signal.reason);
   }
 
   async #uploadRetrying(record: SuccessRecord, ran: Omit<StoredRun, "user" | "host">) {
+    const signal = this.#stop.signal;
     try {
-      await retry(() => this.upload(record, ran), {
+      await retry(() => this.upload(record, ran, signal), {
         retries: this.#o.retries ?? 3,
         baseMs: this.#o.retryBaseMs,
-      });
+      }, signal);
     } catch (e) {
       this.#failures++;
+      if (signal.aborted) return; // stopped with the run: push it later
       const why = e instanceof Error ? e.message : String(e);
       this.onFailed(
         record.taskId,
