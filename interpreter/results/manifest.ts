@@ -121,6 +121,7 @@ function storedFile(v: unknown): v is StoredFile {
 
 function storedOutput(v: unknown): v is StoredOutput {
   return isObj(v) && typeof v.name === "string" && typeof v.path === "string" &&
+    safeRelPath(v.path) &&
     (v.kind === "file" || v.kind === "glob" || v.kind === "dir") &&
     Array.isArray(v.files) && v.files.every(storedFile) &&
     (v.kind !== "file" || (v.files.length === 1 && v.files[0]!.path === v.path));

@@ -142,6 +142,10 @@ Deno.test("parseManifest: an entry naming a path outside the workspace, in .ferr
   for (const p of ["../escape", "/etc/passwd", ".ferry/state.db", "a/../../b", "a//b", "a/./b"]) {
     assert.deepEqual(parseManifest(manifest(p), KEY), { why }, p);
   }
+  // A dir output's own path is checked too (it is made before its files are fetched).
+  const dir = JSON.parse(new TextDecoder().decode(manifest("a")));
+  dir.outputs[0] = { name: "o", path: "../../made", kind: "dir", files: [] };
+  assert.deepEqual(parseManifest(new TextEncoder().encode(JSON.stringify(dir)), KEY), { why });
   assert.deepEqual(parseManifest(manifest("a", "c".repeat(64)), KEY), {
     why: "it names another key",
   });
