@@ -147,6 +147,11 @@ export async function repeat(
     }
     samples.push(s);
   }
+  return rowOf(name, samples, reference);
+}
+
+/** A table row from timed samples: median and fastest time, largest peak RSS. */
+export function rowOf(name: string, samples: readonly Sample[], reference?: string): Row {
   const times = samples.map((s) => s.seconds);
   const rss = samples.flatMap((s) => (s.rssKiB !== undefined ? [s.rssKiB] : []));
   return {

@@ -18,6 +18,7 @@ import { reportCommand } from "./report.ts";
 import { runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
 import { stateCommand } from "./state.ts";
+import { storeCommand } from "./store.ts";
 import { statusCommand } from "./status.ts";
 
 export { type CliIO, processIO };
@@ -31,6 +32,7 @@ const COMMANDS = [
   reportCommand,
   cleanCommand,
   stateCommand,
+  storeCommand,
   schemaCommand,
 ] as const;
 

@@ -18,6 +18,13 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export const siteOption = (): Option =>
   new Option("-s, --site <file>", "site file describing the executors");
 
+/** `--store <url>` (plan, run, store). */
+export const storeOption = (): Option =>
+  new Option(
+    "--store <url>",
+    "result store shared between workspaces: file:///dir, sftp://host/dir, rsync+ssh://host/dir or https://host/dir (wins over the site file's store)",
+  );
+
 /** `-f, --format <format>` with the formats a command writes; the first is the default. */
 export const formatOption = (formats: readonly [string, ...string[]]): Option =>
   new Option("-f, --format <format>", "output format").choices(formats).default(formats[0]);

@@ -16,6 +16,7 @@ import {
   paramsFileOption,
   rerunOption,
   siteOption,
+  storeOption,
   workflowArgument,
   workflowOptions,
   workspaceOption,
@@ -34,6 +35,7 @@ interface PlanFlags {
   rerun?: string[];
   cache: boolean;
   showScripts?: boolean;
+  store?: string;
 }
 
 /** Add `plan` to `program`. */
@@ -57,6 +59,7 @@ export function planCommand(program: Command, context: CommandContext): void {
     )
     .addOption(rerunOption())
     .addOption(noCacheOption("show every task as to run"))
+    .addOption(storeOption())
     .option(
       "--show-scripts",
       "also print every job script (and job wrapper) a run would submit to a batch scheduler",
@@ -91,6 +94,7 @@ async function plan(
     targets,
     noCache: !opts.cache,
     rerun: opts.rerun ?? [],
+    ...(opts.store !== undefined ? { store: opts.store } : {}),
   });
   if (r.diagnostics.length > 0) {
     io.stderr(formatDiagnostics(r.diagnostics, "text", { sources: r.sources, color: io.color }));
@@ -100,7 +104,7 @@ async function plan(
     setExit(2);
     return;
   }
-  if (r.kind === "unknown-target") throw new UsageError(r.message);
+  if (r.kind !== "planned") throw new UsageError(r.message);
   if (opts.format === "json") { for (const chunk of planJsonChunks(r.plan)) io.stdout(chunk); }
   else io.stdout(renderPlan(r.plan, opts.format, io.color));
   if (opts.showScripts) {

@@ -11,6 +11,7 @@ import {
   rerunOption,
   secondsAsMs,
   siteOption,
+  storeOption,
   workflowArgument,
   workflowOptions,
   workspaceOption,
@@ -31,6 +32,7 @@ interface RunFlags {
   retryBase?: number;
   quiet?: boolean;
   progress?: string;
+  store?: string;
 }
 
 /** Add `run` to `program`. */
@@ -55,6 +57,7 @@ export function runCommand(program: Command, context: CommandContext): void {
     .option("-k, --keep-going", "after a failure keep running what does not depend on it")
     .addOption(rerunOption())
     .addOption(noCacheOption("run every task"))
+    .addOption(storeOption())
     .option(
       "--transfers <n>",
       "at most this many file transfers at once, over all providers (default: 8)",
@@ -117,6 +120,7 @@ async function run(
       ...(opts.pollInterval !== undefined ? { pollMs: opts.pollInterval } : {}),
       noCache: !opts.cache,
       rerun: opts.rerun ?? [],
+      ...(opts.store !== undefined ? { store: opts.store } : {}),
       progress: opts.quiet ? "quiet" : (opts.progress as "live" | "lines" | undefined) ?? "auto",
       signal: controller.signal,
       io: { write: io.stderr, out: io.stdout, color: io.color, terminal: io.terminal === true },

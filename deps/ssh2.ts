@@ -179,6 +179,11 @@ export interface SFTPWrapper {
   mkdir: (path: string, callback: (err?: Error | null) => void) => void;
   /** Remove a file. */
   unlink: (path: string, callback: (err?: Error | null) => void) => void;
+  /** The entries of a directory (`.` and `..` among them on some servers). */
+  readdir: (
+    path: string,
+    callback: (err: Error | undefined, list: { filename: string; attrs: Stats }[]) => void,
+  ) => void;
   /** Rename; refused when `to` exists. */
   rename: (from: string, to: string, callback: (err?: Error | null) => void) => void;
   /** posix-rename@openssh.com: rename over an existing `to`, atomically. */

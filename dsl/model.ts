@@ -304,4 +304,14 @@ export interface Site {
   readonly executors: Readonly<Record<string, Executor>>;
   /** Roots outside the workspace that outputs may be written to. */
   readonly outputRoots: readonly string[];
+  /** The result store (`store`): its URL and the options of the provider moving its bytes. */
+  readonly store?: SiteStore;
+}
+
+/** A site file's `store`. */
+export interface SiteStore {
+  /** The store's URL. */
+  readonly url: string;
+  /** Staging options (`identity_file`, `known_hosts`, ...), as written. */
+  readonly options: Readonly<Record<string, ParamValue>>;
 }

@@ -25,6 +25,7 @@ import type {
   Run,
   Scalar,
   Site,
+  SiteStore,
   StagingRule,
   Where,
   Workflow,
@@ -93,7 +94,16 @@ export function toSite(raw: Obj): Site {
     outputRoots: Array.isArray(raw.output_roots)
       ? raw.output_roots.filter((x) => typeof x === "string")
       : [],
+    ...(toSiteStore(raw.store) ?? {}),
   };
+}
+
+/** A site's `store`: a URL, or a mapping with `url` and staging options. */
+function toSiteStore(v: unknown): { store: SiteStore } | undefined {
+  if (typeof v === "string") return { store: { url: v, options: {} } };
+  if (!isObj(v) || typeof v.url !== "string") return undefined;
+  const { url, ...options } = v;
+  return { store: { url, options: options as Record<string, ParamValue> } };
 }
 
 function toFile(v: unknown, where: Where): DeclaredFile | undefined {

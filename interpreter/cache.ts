@@ -141,6 +141,17 @@ function envForKey(app: App, env: Readonly<Record<string, string>>): Record<stri
   return out;
 }
 
+/** What a result store holds for a task: its key, where, its outputs' hashes and its result. */
+export interface StoreHit {
+  readonly key: string;
+  /** The store's URL. */
+  readonly store: string;
+  /** The workspace files it restores (URL → sha256 hex). */
+  readonly files: ReadonlyMap<string, string>;
+  /** A function task's return value. */
+  readonly result?: unknown;
+}
+
 /** Decides, for each task, whether it runs; records successes. */
 export class Cache {
   readonly #o: CacheOptions;
@@ -155,6 +166,10 @@ export class Cache {
   readonly #base: string;
   /** The workspace's path, with a trailing slash. */
   readonly #wsPrefix: string;
+  /** Entries a result store holds, by task id (a plan shows them as cached from the store). */
+  readonly #storeHits = new Map<string, StoreHit>();
+  /** The content a store hit would give a workspace file, by URL: `sha256:...`. */
+  readonly #assumed = new Map<string, string>();
 
   /** A cache over one state store. */
   constructor(options: CacheOptions) {
@@ -202,7 +217,7 @@ export class Cache {
     const here = localPath(f.url);
     if (here !== undefined && f.staging !== "transfer") {
       const h = this.#o.store.hashPath(here);
-      return h ? `sha256:${h.sha256}` : this.#deletedTemp(f.url);
+      return h ? `sha256:${h.sha256}` : this.#deletedTemp(f.url) ?? this.#assumed.get(f.url);
     }
     // A remote file: what the provider recorded when it fetched the copy.
     const copy = f.staged ?? f.path; // the run's copy (the task sees it through a link)
@@ -288,7 +303,7 @@ export class Cache {
     const successes = this.#o.store.successes();
     const results: Record<string, string> = {};
     for (const d of task.deps) {
-      const r = successes.get(d)?.result;
+      const r = successes.get(d)?.result ?? this.#storeHits.get(d)?.result;
       if (r !== undefined) results[d] = sha256(canonical(r));
     }
     if (Object.keys(results).length > 0) parts.results = results;
@@ -372,6 +387,29 @@ export class Cache {
         : undefined);
     if (bad) return { cached: false, reason: bad, ...base };
     return { cached: true, reason: tempReason(check.temps) ?? "cached", ...base, record };
+  }
+
+  /**
+   * A plan learned that a result store holds `task`'s entry: what it holds stands for the files
+   * it restores (its readers' keys), and {@linkcode storeStatus} shows it.
+   */
+  noteStoreHit(task: string, hit: StoreHit): void {
+    this.#storeHits.set(task, hit);
+    for (const [url, sha] of hit.files) this.#assumed.set(url, `sha256:${sha}`);
+  }
+
+  /** `cached: store URL` when a store holds the task's entry for its key as things are now. */
+  storeStatus(task: PlanTask): PlanStatus | undefined {
+    const hit = this.#storeHits.get(task.id);
+    if (!hit || this.#forced(task) !== undefined) return undefined;
+    const { parts, missing } = this.parts(task);
+    if (missing !== undefined || Cache.key(parts) !== hit.key) return undefined;
+    return { action: "cached", reason: `store ${hit.store}` };
+  }
+
+  /** Whether the task runs whatever its state (or a result store) says. */
+  isForced(task: PlanTask): boolean {
+    return this.#forced(task) !== undefined;
   }
 
   /** Why the task runs whatever its state says: `--no-cache`, `--rerun`, `cache: false`. */

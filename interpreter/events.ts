@@ -51,6 +51,8 @@ export interface GraphEvent extends EventBase<"graph"> {
 export interface CachedEvent extends EventBase<"cached"> {
   /** The task's id. */
   readonly task: string;
+  /** The result store its outputs were restored from (`--store`), when they were. */
+  readonly store?: string;
 }
 
 /** An attempt starts; its log paths are known from now on. */
@@ -199,6 +201,17 @@ export interface TempDeletedEvent extends EventBase<"temp-deleted"> {
   readonly url: string;
 }
 
+/**
+ * The result store could not be used for a task: an upload failed after its retries, or an
+ * entry was unusable (the task runs).
+ */
+export interface StoreWarningEvent extends EventBase<"store-warning"> {
+  /** The task's id. */
+  readonly task: string;
+  /** What went wrong, secrets redacted. */
+  readonly message: string;
+}
+
 /** Last line of a run that ended (a run whose process was killed has none). */
 export interface RunEndedEvent extends EventBase<"run-ended"> {
   /** The run was interrupted (Ctrl-C, SIGTERM). */
@@ -225,6 +238,7 @@ export type RunEvent =
   | TransferFinishedEvent
   | TempDeletedEvent
   | PilotBlockEvent
+  | StoreWarningEvent
   | RunEndedEvent;
 
 /** The name of an event: the `event` field of its line. */
@@ -266,7 +280,7 @@ const TRANSFER: Fields = {
 const FIELDS: Readonly<Record<EventName, Fields>> = {
   planned: { workflow: "string?", tasks: "strings" },
   graph: { apps: "apps" },
-  cached: { task: "string" },
+  cached: { task: "string", store: "string?" },
   started: { task: "string", attempt: "number", stdoutPath: "string?", stderrPath: "string?" },
   submitted: { task: "string", attempt: "number", jobId: "string" },
   finished: {
@@ -308,6 +322,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     busy: "number",
     done: "number",
   },
+  "store-warning": { task: "string", message: "string" },
   "run-ended": { interrupted: "boolean", error: "string?" },
 };
 

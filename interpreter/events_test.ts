@@ -68,6 +68,7 @@ const SAMPLES: readonly NewEvent[] = [
     busy: 2,
     done: 17,
   },
+  { event: "store-warning", task: "a", message: "Cannot upload a" },
   { event: "run-ended", interrupted: false },
 ];
 

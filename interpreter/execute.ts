@@ -31,6 +31,8 @@ import type { Cache } from "./cache.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
 import { newRunId, StateStore } from "./state.ts";
 import { FerryFileError } from "./fs_errors.ts";
+import { openResultStore, storeLocation } from "./results/open.ts";
+import type { ResultStore } from "./results/store.ts";
 
 /** Options for {@linkcode runWorkflowFile}. */
 export interface RunWorkflowOptions {
@@ -65,6 +67,13 @@ export interface RunWorkflowOptions {
   readonly rerun?: readonly string[];
   /** Progress style. @default "auto" (live on a terminal, lines otherwise) */
   readonly progress?: "auto" | "live" | "lines" | "quiet";
+  /**
+   * A result store's URL (`--store`; else the site file's `store`): tasks it holds are restored
+   * instead of run, and each success is uploaded to it. @default undefined
+   */
+  readonly store?: string;
+  /** Run nothing: only restore what the result store holds (`ferry store pull`). @default false */
+  readonly storeOnly?: boolean;
   /** Aborting interrupts the run (Ctrl-C). */
   readonly signal: AbortSignal;
   /** Where output goes. */
@@ -91,6 +100,20 @@ export async function runWorkflowFile(
   const stats = new StatCache();
   const c = await compileForRun(file, options, stats);
   if (!c) return { code: 2 };
+  const where = storeLocation(options.store, {
+    ...(options.site !== undefined ? { file: options.site } : {}),
+    ...(c.r.site ? { model: c.r.site } : {}),
+  });
+  if (!where.ok || (options.storeOnly && !where.location)) {
+    io.write(
+      `ferry: ${
+        where.ok
+          ? "Cannot pull: no store named (--store URL, or store: in the site file)"
+          : where.message
+      }\n`,
+    );
+    return { code: 2 };
+  }
   const providers = await openProviders(c, options);
   if (!providers) return { code: 2 };
   if (!existsSync(c.r.workspace)) {
@@ -127,9 +150,14 @@ export async function runWorkflowFile(
     );
     return { code: 2 };
   }
+  const results = where.location &&
+    openResultStore(where.location, store, {
+      retryBaseMs: options.retryBaseMs ?? RETRY_BASE_MS,
+    });
   try {
-    return await runLocked(c, { id, store, providers }, options);
+    return await runLocked(c, { id, store, providers, ...(results ? { results } : {}) }, options);
   } finally {
+    await results?.backend.close();
     store.close();
     lock.release();
   }
@@ -150,6 +178,8 @@ interface Held {
   readonly id: string;
   readonly store: StateStore;
   readonly providers: ReadonlyMap<string, BatchProvider>;
+  /** The result store, when the run has one. */
+  readonly results?: ResultStore;
 }
 
 /** Check the workflow and plan its targets; undefined (the problems printed) when it cannot run. */
@@ -307,7 +337,7 @@ async function runLocked(
     host: hostname(),
     dir: runDir,
   });
-  const planned = await planOrInterrupt(c, store, options);
+  const planned = await planOrInterrupt(c, store, options, held.results);
   if (!planned) {
     store.endRun(id, "interrupted");
     io.write("ferry: interrupted while hashing the inputs; nothing ran\n");
@@ -340,6 +370,8 @@ async function runLocked(
       cache,
       store,
       ownFiles: c.r.ownFiles,
+      ...(held.results ? { results: held.results } : {}),
+      ...(options.storeOnly ? { storeOnly: true } : {}),
       ...replanning(c, options, baseDir),
     });
   } finally {
@@ -351,6 +383,13 @@ async function runLocked(
   io.write(`logs: ${runDir}\n`);
   const failed = [...summary.states.values()].some((s) => s === "failed");
   const warnings = summary.fault !== undefined ? [summary.fault] : [];
+  if (summary.storeFailures) {
+    warnings.push(
+      `${summary.storeFailures} task(s) could not be uploaded to the store ${
+        held.results!.url
+      } (see the store-warning events); ferry store push sends them later`,
+    );
+  }
   try {
     store.endRun(id, summary.interrupted ? "interrupted" : failed ? "failed" : "succeeded");
   } catch (e) {
@@ -369,6 +408,7 @@ async function planOrInterrupt(
   c: Compiled,
   store: StateStore,
   options: RunWorkflowOptions,
+  results?: ResultStore,
 ): Promise<{ plan: Plan; cache: Cache } | undefined> {
   try {
     return await statefulPlan(c.r, {
@@ -380,6 +420,7 @@ async function planOrInterrupt(
       store,
       ...(options.noCache ? { noCache: true } : {}),
       ...(options.rerun ? { rerun: options.rerun } : {}),
+      ...(results ? { results } : {}),
       signal: options.signal,
     });
   } catch (e) {

@@ -17,6 +17,8 @@ import { compileInferred, onlyTasks, statefulPlan } from "./plan_state.ts";
 import type { Expansion } from "./expand.ts";
 import { StateStore } from "./state.ts";
 import { resolveTargets } from "./targets.ts";
+import { openResultStore, storeLocation } from "./results/open.ts";
+import { RETRY_BASE_MS } from "../providers/_shared/retry.ts";
 
 /** Options for {@linkcode planWorkflowFile}. */
 export interface PlanFileOptions extends CheckOptions {
@@ -26,6 +28,11 @@ export interface PlanFileOptions extends CheckOptions {
   readonly noCache?: boolean;
   /** Show these apps (or task ids) as to run again, and what depends on them. @default [] */
   readonly rerun?: readonly string[];
+  /**
+   * A result store's URL (`--store`; else the site file's `store`): tasks it holds are shown as
+   * `cached: store URL`. Only manifests are read. @default undefined
+   */
+  readonly store?: string;
 }
 
 /** A plan, or why there is none; the diagnostics either way. */
@@ -39,8 +46,8 @@ export type PlanFileResult =
   & (
     /** The workflow or site file has errors (in `diagnostics`). */
     | { readonly kind: "invalid" }
-    /** A target names nothing in the workflow. */
-    | { readonly kind: "unknown-target"; readonly message: string }
+    /** A target names nothing in the workflow, or the store URL is no store's. */
+    | { readonly kind: "unknown-target" | "bad-store"; readonly message: string }
     | {
       readonly kind: "planned";
       /** The plan, each task marked to run or cached when the workspace has a state. */
@@ -74,9 +81,16 @@ export async function planWorkflowFile(
   if (!targeted.ok) return { kind: "unknown-target", message: targeted.message, ...shown };
   const executors = { local: LOCAL_EXECUTOR, ...(r.executors ?? {}) };
   let plan = targeted.plan;
-  // With a state from earlier runs, each task is marked cached or to run, and why.
-  if (existsSync(join(r.workspace, ".ferry", "state.db"))) {
+  const where = storeLocation(options.store, {
+    ...(options.site !== undefined ? { file: options.site } : {}),
+    ...(r.site ? { model: r.site } : {}),
+  });
+  if (!where.ok) return { kind: "bad-store", message: where.message, ...shown };
+  // With a state from earlier runs (or a result store), each task is marked cached or to run.
+  if (where.location || existsSync(join(r.workspace, ".ferry", "state.db"))) {
     const store = StateStore.open(r.workspace, { stats });
+    const results = where.location &&
+      openResultStore(where.location, store, { retryBaseMs: RETRY_BASE_MS });
     try {
       plan = (await statefulPlan(r, {
         file,
@@ -87,8 +101,10 @@ export async function planWorkflowFile(
         store,
         noCache: options.noCache === true,
         rerun: options.rerun ?? [],
+        ...(results ? { results } : {}),
       })).plan;
     } finally {
+      await results?.backend.close();
       store.close();
     }
   }

@@ -27,6 +27,9 @@ import { inferTargets } from "./infer.ts";
 import type { Linked } from "./link.ts";
 import { resolveTargets } from "./targets.ts";
 import { FileValue } from "./values.ts";
+import { fitsTask, type ResultStore, workspaceFileUrl } from "./results/store.ts";
+import type { Manifest } from "./results/manifest.ts";
+import { Limit } from "../providers/staging/limit.ts";
 
 /** Options for {@linkcode statefulPlan}. */
 export interface StatefulPlanOptions {
@@ -48,6 +51,8 @@ export interface StatefulPlanOptions {
   readonly rerun?: readonly string[];
   /** Aborting (Ctrl-C) stops hashing a large file; the plan then rejects with its reason. */
   readonly signal?: AbortSignal;
+  /** A result store: tasks it holds are planned as `cached: store URL` (nothing downloaded). */
+  readonly results?: ResultStore;
 }
 
 /** The cache for a checked workflow, and its plan with every task's status. */
@@ -76,7 +81,9 @@ export async function statefulPlan(
     (url) => new FileValue(url),
     o.signal,
   );
-  return { plan, cache };
+  if (!o.results) return { plan, cache };
+  const hits = await withStoreHits(plan, cache, o.results, o.store.workspaceUrl, o.signal);
+  return { plan: hits, cache };
 }
 
 /**
@@ -211,9 +218,10 @@ function withStatuses(
   return planned.map((t) => {
     const deps = t.deps.flatMap((d) => before.get(d) ?? []);
     const why = needed.get(t.id);
-    const status: PlanStatus = why !== undefined
+    let status: PlanStatus = why !== undefined
       ? { action: "run", reason: why }
       : cache.planStatus(t, deps.length > 0 ? upstreamOf(t, deps, cache) : undefined);
+    if (status.action === "run" && why === undefined) status = cache.storeStatus(t) ?? status;
     const task = { ...t, status };
     if (status.action !== "cached") before.set(t.id, task);
     return task;
@@ -315,4 +323,55 @@ export async function planWithCache(
     if (current.tasks.length === before && !current.tasks.some((t) => t.expandsAfter)) break;
   }
   return current;
+}
+
+/**
+ * The plan with the tasks a result store holds marked `cached: store URL`:
+ * each task that runs (its key known) is looked up, never downloading a
+ * file; a hit stands for the files it restores, so the tasks reading them
+ * are looked up in the next round, with the keys they will have.
+ */
+export async function withStoreHits(
+  plan: Plan,
+  cache: Cache,
+  results: ResultStore,
+  workspaceUrl: string,
+  signal?: AbortSignal,
+): Promise<Plan> {
+  const asked = new Set<string>();
+  const limit = new Limit(8);
+  let current = plan;
+  for (;;) {
+    const asks: { task: PlanTask; key: string }[] = [];
+    for (const t of current.tasks) {
+      if (t.status.action !== "run" || t.expandsAfter || cache.isForced(t)) continue;
+      const { parts, missing } = cache.parts(t);
+      const key = missing === undefined ? Cache.key(parts) : undefined;
+      if (key === undefined || asked.has(`${t.id}\0${key}`)) continue;
+      asked.add(`${t.id}\0${key}`);
+      asks.push({ task: t, key });
+    }
+    let found = 0;
+    await Promise.all(asks.map(({ task, key }) =>
+      limit.run(async () => {
+        const l = await results.lookup(key, signal).catch(() => undefined);
+        if (!l?.hit || fitsTask(task, l.manifest, workspaceUrl) !== true) return;
+        cache.noteStoreHit(task.id, storeHit(l.manifest, results.url, workspaceUrl));
+        found++;
+      }, signal)
+    ));
+    if (found === 0) return current;
+    current = applyCache(current, cache);
+  }
+}
+
+/** What a store entry gives the workspace, for {@linkcode Cache.noteStoreHit}. */
+function storeHit(m: Manifest, store: string, workspaceUrl: string) {
+  const files = new Map<string, string>();
+  for (const o of m.outputs) {
+    for (const f of o.files) {
+      files.set(workspaceFileUrl(workspaceUrl, f.path), f.sha256);
+    }
+  }
+  return { key: m.key, store, files, ...(m.result !== undefined ? { result: m.result } : {}) };
 }

@@ -166,7 +166,8 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
     const shown = blocked.length > 10
       ? `${blocked.slice(0, 10).join(", ")} and ${blocked.length - 10} more`
       : blocked.join(", ");
-    lines.push(`${paint("33", "blocked")} (an input failed): ${shown}`);
+    const why = s.storeOnly ? "not in the store, or after a task that is not" : "an input failed";
+    lines.push(`${paint("33", "blocked")} (${why}): ${shown}`);
   }
   const parts = [
     `${count("succeeded")} succeeded`,

@@ -180,6 +180,8 @@ function taskLines(
     ? `: ${capLines(visibleLines(t.reason ?? (last ? why(last) : "failed")))}`
     : t.state === "crashed"
     ? ": it was running when its ferry died"
+    : t.state === "cached" && t.store !== undefined
+    ? `: store ${visible(t.store)}`
     : "";
   lines.push(
     `${paint(c, mark)} ${visible(t.id)}: ${t.state === "not-run" ? "not run" : t.state}${detail}`,

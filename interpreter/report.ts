@@ -205,7 +205,7 @@ function renderTable(tasks: readonly TaskStatus[], graph: readonly GraphApp[]): 
       t.attempts.length,
       a?.exitCode ?? a?.signal ?? null,
       a?.host ?? "",
-      t.state === "cached" ? "yes" : "",
+      t.state === "cached" ? (t.store !== undefined ? `store ${t.store}` : "yes") : "",
       a?.pilot ? `block ${a.pilot.block} · ${a.pilot.worker}` : "",
       // Formatted here, so the page shows durations exactly as the terminal does.
       a?.durationMs !== undefined ? formatDuration(a.durationMs) : "",

@@ -40,6 +40,7 @@ interface Track {
   outcome?: string;
   reason?: string;
   blockedBy?: string;
+  store?: string;
   readonly attempts: Map<number, Seen>;
 }
 
@@ -133,9 +134,14 @@ export class TaskTracker {
         break;
       }
       case "retrying":
-      case "cached":
         this.#track(e.task).last = e.event;
         break;
+      case "cached": {
+        const t = this.#track(e.task);
+        t.last = "cached";
+        if (typeof e.store === "string") t.store = e.store;
+        break;
+      }
       case "blocked": {
         const t = this.#track(e.task);
         t.last = "blocked";
@@ -166,6 +172,7 @@ export class TaskTracker {
         state: finalState(t, context.status),
         ...(t.reason !== undefined ? { reason: t.reason } : {}),
         ...(t.blockedBy !== undefined ? { blockedBy: t.blockedBy } : {}),
+        ...(t.store !== undefined ? { store: t.store } : {}),
         attempts: list,
       });
     }

@@ -91,6 +91,8 @@ export interface TaskStatus {
   readonly reason?: string;
   /** Blocked: the task it waited for that failed (or was itself blocked). */
   readonly blockedBy?: string;
+  /** Cached: the result store its outputs were restored from, when they were. */
+  readonly store?: string;
   /** Its attempts in this run, in order. */
   readonly attempts: readonly AttemptStatus[];
   /**

@@ -60,53 +60,81 @@ function invalidLines(lines: readonly Record<string, unknown>[]): string[] {
   );
 }
 
+/** The workflow whose runs write every event but `submitted`. */
+function workflowOf(server: { url(path: string): string }) {
+  return {
+    ferry: 1,
+    name: "events",
+    files: { note: server.url("/note.txt") },
+    apps: {
+      fetch: {
+        inputs: { note: "${{ files.note }}" },
+        outputs: { copy: "copy.txt" },
+        command: ["cp", "${{ inputs.note }}", "${{ outputs.copy }}"],
+      },
+      scratch: {
+        outputs: { tmp: { path: "tmp.txt", temp: true } },
+        shell: "echo t > tmp.txt",
+      },
+      split: {
+        outputs: { parts: { dir: "parts" } },
+        shell: "mkdir -p parts && echo a > parts/a && echo bb > parts/b",
+      },
+      measure: {
+        for_each: { part: "${{ apps.split.outputs.parts }}" },
+        inputs: { part: "${{ part }}", tmp: "tmp.txt" },
+        outputs: { size: "sizes/${{ part.name }}" },
+        command: ["wc", "-c", "${{ inputs.part }}"],
+        stdout: "${{ outputs.size }}",
+      },
+      flaky: { retries: 1, outputs: { out: "flaky.txt" }, shell: "exit 3" },
+      after_flaky: {
+        inputs: { x: "flaky.txt" },
+        outputs: { y: "y.txt" },
+        command: ["cp", "${{ inputs.x }}", "${{ outputs.y }}"],
+      },
+    },
+  };
+}
+
+/** Every file under `dir`. */
+function walkFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) out.push(...walkFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
 Deno.test("every line runs write to events.jsonl is an event the reference documents", async () => {
   const server = await startHttpServer({ files: { "/note.txt": "hello\n" } });
   try {
     await withTemp(async (ws) => {
-      const wf = await writeWorkflow(ws, {
-        ferry: 1,
-        name: "events",
-        files: { note: server.url("/note.txt") },
-        apps: {
-          fetch: {
-            inputs: { note: "${{ files.note }}" },
-            outputs: { copy: "copy.txt" },
-            command: ["cp", "${{ inputs.note }}", "${{ outputs.copy }}"],
-          },
-          scratch: {
-            outputs: { tmp: { path: "tmp.txt", temp: true } },
-            shell: "echo t > tmp.txt",
-          },
-          split: {
-            outputs: { parts: { dir: "parts" } },
-            shell: "mkdir -p parts && echo a > parts/a && echo bb > parts/b",
-          },
-          measure: {
-            for_each: { part: "${{ apps.split.outputs.parts }}" },
-            inputs: { part: "${{ part }}", tmp: "tmp.txt" },
-            outputs: { size: "sizes/${{ part.name }}" },
-            command: ["wc", "-c", "${{ inputs.part }}"],
-            stdout: "${{ outputs.size }}",
-          },
-          flaky: { retries: 1, outputs: { out: "flaky.txt" }, shell: "exit 3" },
-          after_flaky: {
-            inputs: { x: "flaky.txt" },
-            outputs: { y: "y.txt" },
-            command: ["cp", "${{ inputs.x }}", "${{ outputs.y }}"],
-          },
-        },
-      });
+      const wf = await writeWorkflow(ws, workflowOf(server));
       const args = ["--keep-going", "--quiet", "--retry-base", "0.01", wf];
       const first = await ferryRun(args);
       assert.equal(first.code, 1, first.stderr);
       const second = await ferryRun(args);
       assert.equal(second.code, 1, second.stderr);
+      // A result store whose blobs are all damaged: another workspace is warned and runs them.
+      const store = join(ws, "store");
+      const push = await ferryRun(["push", "--store", `file://${store}`, "-w", ws], {}, "store");
+      assert.equal(push.code, 0, push.stderr);
+      for (const e of walkFiles(join(store, "blobs"))) Deno.writeTextFileSync(e, "damaged");
+      const other = join(ws, "other");
+      await Deno.mkdir(other);
+      const wf2 = await writeWorkflow(other, workflowOf(server));
+      const third = await ferryRun([...args.slice(0, -1), "--store", `file://${store}`, wf2]);
+      assert.equal(third.code, 1, third.stderr);
       const lines: Record<string, unknown>[] = [];
-      for await (const run of Deno.readDir(join(ws, ".ferry", "runs"))) {
-        lines.push(...eventLines(
-          await Deno.readTextFile(join(ws, ".ferry", "runs", run.name, "events.jsonl")),
-        ));
+      for (const dir of [ws, other]) {
+        for await (const run of Deno.readDir(join(dir, ".ferry", "runs"))) {
+          lines.push(...eventLines(
+            await Deno.readTextFile(join(dir, ".ferry", "runs", run.name, "events.jsonl")),
+          ));
+        }
       }
       assert.deepEqual(invalidLines(lines), []);
       const seen = new Set(lines.map((l) => l.event));

@@ -23,6 +23,8 @@ import type { PlanTask } from "../plan.ts";
 import { IrregularFileError, type StateStore } from "../state.ts";
 import type { AttemptRun } from "./attempt_runner.ts";
 import type { TaskOutcome } from "./types.ts";
+import type { PilotPlace, Usage } from "../../providers/batch/types.ts";
+import type { ResultStore } from "../results/store.ts";
 
 /** What the committer needs of the run. */
 export interface CommitContext {
@@ -38,6 +40,8 @@ export interface CommitContext {
   readonly signal?: AbortSignal;
   /** The workflow and site files: no output may overwrite them. @default [] */
   readonly ownFiles?: readonly OwnFile[];
+  /** A result store: each success is uploaded to it once recorded (`--store`). */
+  readonly results?: ResultStore;
 }
 
 /** An attempt, committed. */
@@ -78,6 +82,7 @@ export class Committer {
       } else {
         dynamic = done;
         this.#benchmark(run);
+        await this.#upload(run);
       }
     }
     if (outcome.outcome === "failed" && await diskFull(run)) {
@@ -121,13 +126,62 @@ export class Committer {
   }
 
   /** Move the outputs into place and record the success: the files collected, or why it failed. */
-  async #deliver(run: AttemptRun): Promise<Collected | string | { cancelled: string }> {
+  #deliver(run: AttemptRun): Promise<Collected | string | { cancelled: string }> {
     const { task, outcome } = run;
+    // No glob or dir output collects an input, and no output is moved through an input's link.
+    if (task.inputs.length > 0) unplaceInputs(task, run.paths.work);
+    return this.#deliverFrom(task, run.paths.work, {
+      attempt: run.attempt,
+      startedAt: outcome.startedAt,
+      endedAt: outcome.endedAt,
+      host: outcome.host,
+      ...(outcome.usage ? { usage: outcome.usage } : {}),
+      ...(outcome.pilot ? { pilot: outcome.pilot } : {}),
+    }, {
+      logs: { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
+      result: task.run?.kind === "function" ? readResult(run.paths.result) : undefined,
+      note: (notes) => this.#note(run, notes),
+    });
+  }
+
+  /**
+   * Commit a task's outputs restored from a result store into `dir` (where the
+   * task would have left them) as if it had run: delivered, then recorded.
+   */
+  async commitRestored(
+    task: PlanTask,
+    dir: string,
+    ran: { startedAt: number; endedAt: number; host: string },
+    result: unknown,
+  ): Promise<Collected | string> {
+    const done = await this.#deliverFrom(task, dir, { attempt: 0, ...ran }, {
+      logs: {},
+      result,
+      note: () => {},
+    });
+    return typeof done === "object" && "cancelled" in done ? done.cancelled : done;
+  }
+
+  async #deliverFrom(
+    task: PlanTask,
+    work: string,
+    ran: {
+      attempt: number;
+      startedAt: number;
+      endedAt: number;
+      host: string;
+      usage?: Usage;
+      pilot?: PilotPlace;
+    },
+    how: {
+      logs: { stdout?: string; stderr?: string };
+      result: unknown;
+      note: (notes: readonly string[]) => void;
+    },
+  ): Promise<Collected | string | { cancelled: string }> {
     try {
-      // No glob or dir output collects an input, and no output is moved through an input's link.
-      if (task.inputs.length > 0) unplaceInputs(task, run.paths.work);
       const { workspace, runId, ownFiles = [] } = this.#c;
-      const delivered = await deliverOutputs(task, run.paths.work, workspace, {
+      const delivered = await deliverOutputs(task, work, workspace, {
         ownFiles,
         trash: join(workspace, ".ferry", "trash", runId),
         // What ferry delivered last time, for a dir: output that replaces a directory.
@@ -135,21 +189,13 @@ export class Committer {
           this.#c.store?.successes().get(task.id)?.outputs.find((o) => o.url === url)?.files,
       });
       if (!delivered.ok) return delivered.message;
-      if (delivered.notes.length > 0) this.#note(run, delivered.notes);
+      if (delivered.notes.length > 0) how.note(delivered.notes);
       await this.#c.cache?.commit(
         task,
-        {
-          runId: this.#c.runId,
-          attempt: run.attempt,
-          startedAt: outcome.startedAt,
-          endedAt: outcome.endedAt,
-          host: outcome.host,
-          ...(outcome.usage ? { usage: outcome.usage } : {}),
-          ...(outcome.pilot ? { pilot: outcome.pilot } : {}),
-        },
-        { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
+        { runId, ...ran },
+        how.logs,
         delivered.dynamic,
-        task.run?.kind === "function" ? readResult(run.paths.result) : undefined,
+        how.result,
         this.#c.signal,
       );
       return delivered.dynamic;
@@ -163,6 +209,18 @@ export class Committer {
       if (!isNoSpace(e)) throw e;
       return `no space left on device while delivering its outputs (${(e as Error).message})`;
     }
+  }
+
+  /** Queue the upload of a recorded success to the result store (it never fails the task). */
+  #upload(run: AttemptRun): void {
+    const record = this.#c.results && this.#c.store?.successes().get(run.task.id);
+    if (!record) return;
+    const { startedAt, endedAt } = run.outcome;
+    this.#c.results!.queue(record, {
+      run: this.#c.runId,
+      started_at: startedAt,
+      ended_at: endedAt,
+    });
   }
 
   /** The task's `benchmark:` file, when it has one; one that cannot be written is a note. */

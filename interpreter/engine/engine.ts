@@ -31,6 +31,7 @@ import { ReadyQueues, ResourcePool } from "./pool.ts";
 import { PilotWatch } from "./pilot_watch.ts";
 import { Replanner } from "./replanner.ts";
 import { TempKeeper } from "./temp_keeper.ts";
+import { restoreFromStore } from "./restore.ts";
 import { RunTransfers } from "./transfers.ts";
 import { failedOutcome, type Node, type TaskOutcome, type TaskState } from "./types.ts";
 import type { RunOptions, RunSummary } from "./options.ts";
@@ -58,6 +59,9 @@ export class Engine {
   readonly #jobs = new AbortController();
   readonly #jobSignal: AbortSignal;
   #backingOff = 0;
+  /** Tasks being looked up in (or restored from) the result store. */
+  #restoring = 0;
+  #restores = 0;
   #stopping = false;
   #crash: { error: unknown } | undefined;
   #wake: () => void = () => {};
@@ -101,6 +105,7 @@ export class Engine {
       ...(options.store ? { store: options.store } : {}),
       signal: options.signal,
       ...(options.ownFiles ? { ownFiles: options.ownFiles } : {}),
+      ...(options.results ? { results: options.results } : {}),
     });
     this.#replanner = new Replanner(options.replan);
     // Pilot blocks: each change of state a line of the log; the reporter sees every change.
@@ -111,6 +116,10 @@ export class Engine {
       }
       options.events.blocks?.(executor, blocks, changes);
     }, (e) => this.#crashed(e));
+    if (options.results) {
+      options.results.onFailed = (task, message) =>
+        log({ event: "store-warning", task, message: redactSecrets(message) });
+    }
   }
 
   get #retryBaseMs(): number {
@@ -142,6 +151,7 @@ export class Engine {
       signal.removeEventListener("abort", onAbort);
     }
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
+    await this.#o.results?.drain(signal);
     this.#pilots.stop();
     await this.#transfers.close(new Error("the run is over"));
     await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
@@ -172,7 +182,9 @@ export class Engine {
     for (;;) {
       if (this.#crash) return;
       if (!signal.aborted) await this.#schedule();
-      const busy = this.#running.size > 0 || this.#backingOff > 0;
+      // A full upload queue holds back the tasks still to start, unless the run is stopping.
+      const held = this.#o.results?.full === true && !this.#stopping && !signal.aborted;
+      const busy = this.#running.size > 0 || this.#backingOff > 0 || this.#restoring > 0 || held;
       const staging = this.#transfers.waiting > 0 && !this.#stopping && !signal.aborted;
       if (!busy && !staging) return this.#checkAllEnded();
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -212,6 +224,12 @@ export class Engine {
 
   /** Start the queued tasks that fit. A stopping run starts nothing new but a task's retry. */
   #startQueued(): void {
+    const results = this.#o.results;
+    if (results?.full && !this.#stopping) {
+      // The store is behind: what commits now would be lost with this process.
+      results.settled().then(() => this.#changed());
+      return;
+    }
     const only = this.#stopping ? isRetry : undefined;
     this.#queues.startFitting(this.#pool, (n) => this.#start(n), only);
   }
@@ -222,12 +240,15 @@ export class Engine {
 
   /** A task whose dependencies all succeeded: on to its transfers, its cache check, its queue. */
   #takeReady(node: Node): void {
+    if (node.restoring) return; // the store's answer brings it back
     if (Replanner.waits(node)) {
       this.#expansions.push(node);
       return;
     }
     if (!node.staged && !this.#stageInputs(node)) return;
     if (this.#skipCached(node)) return;
+    if (this.#fromStore(node)) return;
+    if (this.#o.storeOnly) return this.#notInStore(node);
     const big = this.#pool.tooBig(node.task);
     if (big) return this.#failEarly(node, `Cannot run ${node.task.id}: ${big}`);
     this.#queues.push(node);
@@ -270,13 +291,56 @@ export class Engine {
       this.#failEarly(node, `Cannot run ${task.id}: ${e.message}`);
       return true;
     }
-    if (!d.cached || !d.record) return false;
+    if (!d.cached || !d.record) {
+      if (d.key !== undefined && !cache.isForced(task)) node.storeKey = d.key;
+      return false;
+    }
     node.cached = true;
     this.#replanner.recorded(task.app, d.record);
     this.#log({ event: "cached", task: task.id });
     this.#o.events.cached?.(task);
     this.#succeed(node);
     return true;
+  }
+
+  /**
+   * A task that must run and has a key: ask the result store first (in the background; the
+   * task comes back to the ready list on a miss). False when there is nothing to ask.
+   */
+  #fromStore(node: Node): boolean {
+    const results = this.#o.results, key = node.storeKey;
+    if (!results || key === undefined || node.storeChecked) return false;
+    node.storeChecked = node.restoring = true;
+    this.#restoring++;
+    restoreFromStore(node.task, key, {
+      results,
+      committer: this.#committer,
+      dir: join(this.#o.runDir, "_store", String(++this.#restores)),
+      workspaceUrl: this.#o.store!.workspaceUrl,
+      signal: this.#jobSignal,
+      warn: (message) =>
+        this.#log({ event: "store-warning", task: node.task.id, message: redactSecrets(message) }),
+    }).then((dynamic) => {
+      node.restoring = false;
+      if (node.state !== "ready") return;
+      if (dynamic === undefined) return this.#graph.markReady(node);
+      for (const [name, files] of dynamic) this.#replanner.collected(node.task.app, name, files);
+      node.cached = true;
+      this.#log({ event: "cached", task: node.task.id, store: results.url });
+      this.#o.events.cached?.(node.task, results.url);
+      this.#succeed(node);
+    }).catch((e) => this.#crashed(e)).finally(() => {
+      this.#restoring--;
+      this.#changed();
+    });
+    return true;
+  }
+
+  /** `ferry store pull`: a task the store does not hold is not run, nor what depends on it. */
+  #notInStore(node: Node): void {
+    node.state = "blocked";
+    this.#log({ event: "blocked", task: node.task.id, by: "" });
+    this.#graph.block(node.task.id, (task, by) => this.#log({ event: "blocked", task, by }));
   }
 
   /** Start an attempt of a task that fits: it holds its resources until the attempt ends. */
@@ -466,6 +530,8 @@ export class Engine {
       interrupted: this.#o.signal.aborted,
       wallMs: Date.now() - t0,
       transfers: this.#transfers.counts,
+      ...(this.#o.results?.failures ? { storeFailures: this.#o.results.failures } : {}),
+      ...(this.#o.storeOnly ? { storeOnly: true } : {}),
       ...(fault !== undefined ? { fault } : {}),
     };
   }

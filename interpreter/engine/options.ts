@@ -9,6 +9,7 @@ import type { BatchProvider } from "../../providers/batch/types.ts";
 import type { Cache } from "../cache.ts";
 import type { AttemptRendering, Plan, PlanTask } from "../plan.ts";
 import type { StateStore } from "../state.ts";
+import type { ResultStore } from "../results/store.ts";
 import type { FileValue } from "../values.ts";
 import type { TransferCounts } from "./transfers.ts";
 import type { RunEvents, TaskOutcome, TaskState } from "./types.ts";
@@ -32,6 +33,10 @@ export interface RunSummary {
    * disk: a task's status, the state, the event log): the first such fault.
    */
   readonly fault?: string;
+  /** Uploads to the result store that failed for good (`ferry store push` sends them later). */
+  readonly storeFailures?: number;
+  /** The run only restored from the result store (`ferry store pull`): blocked means not held. */
+  readonly storeOnly?: boolean;
 }
 
 /** Options for `runPlan` (interpreter/run.ts). */
@@ -68,6 +73,13 @@ export interface RunOptions {
   readonly store?: StateStore;
   /** The workflow and site files: no output may overwrite them. @default [] */
   readonly ownFiles?: readonly OwnFile[];
+  /**
+   * A result store (`--store`): a task to run is looked up by its key first and restored on a
+   * hit; each success is uploaded to it.
+   */
+  readonly results?: ResultStore;
+  /** Run nothing: restore what the result store holds, leave the rest (`ferry store pull`). */
+  readonly storeOnly?: boolean;
   /** Rebuild the plan once dynamic outputs are known (the same compile path as `ferry plan`). */
   readonly replan?: (known: ReadonlyMap<string, readonly FileValue[]>) => Promise<Plan | string>;
 }

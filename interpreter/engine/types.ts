@@ -46,8 +46,8 @@ export interface RunEvents {
   retrying(task: PlanTask, attempt: number, delayMs: number, result: TaskOutcome): void;
   /** A transfer started, moved bytes, or ended. */
   transfer?(e: TransferEvent): void;
-  /** A task was skipped: its recorded result is still valid. */
-  cached?(task: PlanTask): void;
+  /** A task was skipped: its recorded result is still valid (or restored from the store `from`). */
+  cached?(task: PlanTask, from?: string): void;
   /**
    * An executor's pilot blocks changed (a state, or the tasks they run or ran): all its blocks
    * now, and the blocks whose state changed (`gone`: no longer held).
@@ -78,6 +78,12 @@ export interface Node {
   cached?: boolean;
   /** Its cache decision was made (once, when its inputs were in place). */
   checked?: boolean;
+  /** The key to look up in the result store (it must run, and may be restored instead). */
+  storeKey?: string;
+  /** The result store was asked for it. */
+  storeChecked?: boolean;
+  /** The result store is being asked for it, or its outputs restored. */
+  restoring?: boolean;
   /** Its inputs gathering dynamic outputs were compiled again with their files known. */
   gathered?: boolean;
 }

@@ -42,6 +42,10 @@ export interface SftpSession {
   mkdir(path: string): Promise<void>;
   /** Rename `from` over `to`: atomically with posix-rename@openssh.com, else unlink + rename. */
   replace(from: string, to: string): Promise<void>;
+  /** A directory's entries (not `.` nor `..`): names, and which are directories or files. */
+  readdir(path: string): Promise<{ name: string; dir: boolean; file: boolean }[]>;
+  /** Remove a file. */
+  unlink(path: string): Promise<void>;
   /** End the connection. */
   end(): Promise<void>;
 }
@@ -133,6 +137,15 @@ export async function connectSftp(
       await live<void>((cb) => sftp.unlink(to, () => cb(undefined)));
       await live<void>((cb) => sftp.rename(from, to, (err) => cb(err)));
     },
+    readdir: async (path) =>
+      (await live<{ filename: string; attrs: ssh2.Stats }[]>((cb) => sftp.readdir(path, cb)))
+        .filter((e) => e.filename !== "." && e.filename !== "..")
+        .map((e) => ({
+          name: e.filename,
+          dir: e.attrs.isDirectory(),
+          file: e.attrs.isFile(),
+        })),
+    unlink: (path) => live<void>((cb) => sftp.unlink(path, (err) => cb(err))),
     end: () => conn.end(),
   };
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
+  certificates,
   type HttpServerOptions,
   startHttpServer,
   type TestHttpServer,
@@ -597,55 +598,6 @@ Deno.test("httpStaging() refuses a redirect to another protocol", async () => {
     assert.equal(e.retryable, false);
   });
 });
-
-/** A CA and a certificate for 127.0.0.1 signed by it, made with openssl in `dir`. */
-async function certificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const run = async (...args: string[]) => {
-    const r = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
-    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run(
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=ferry test CA",
-  );
-  await run("req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1");
-  await Deno.writeTextFile(
-    join(dir, "ext.cnf"),
-    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  await run(
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "cert.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  );
-  return {
-    ca: join(dir, "ca.pem"),
-    cert: await Deno.readTextFile(join(dir, "cert.pem")),
-    key: await Deno.readTextFile(join(dir, "key.pem")),
-  };
-}
 
 const haveOpenssl = haveService("https", ["openssl"]);
 

@@ -305,3 +305,61 @@ class SftpStaging implements StagingProvider {
 
   readonly close = (): Promise<void> => this.#sessions.close();
 }
+
+/** A directory on an SFTP server, listed and pruned over one session (a result store's upkeep). */
+export interface SftpTree {
+  /** Every file under `rel` (relative to the root), as relative paths, sorted; none if absent. */
+  list(rel: string): Promise<string[]>;
+  /** Remove the file `rel`; one already gone is fine. */
+  remove(rel: string): Promise<void>;
+  /** End the session. */
+  close(): Promise<void>;
+}
+
+/**
+ * Open the directory `url` (`sftp://[user@]host[:port]/dir`) with a staging rule's options:
+ * for listing and removing what a result store holds, which fetch and put cannot.
+ */
+export async function openSftpTree(
+  url: string,
+  options: Options,
+  secret: FetchRequest["secret"],
+): Promise<SftpTree> {
+  // A file in it names the server and the directory (target() wants a file).
+  const t = target(`${url.replace(/\/+$/, "")}/x`, options);
+  const root = dirname(t.path);
+  let s: SftpSession;
+  try {
+    s = await connectSftp(
+      t.endpoint,
+      sshCredentials(options, secret, t.endpoint),
+      hostKeyPolicy(options, t.endpoint),
+      timeoutSeconds(options) * 1000,
+    );
+  } catch (e) {
+    throw setupError(e);
+  }
+  const walk = async (rel: string, out: string[]): Promise<void> => {
+    const entries = await s.readdir(`${root}/${rel}`).catch((e) => {
+      if ((e as { code?: unknown })?.code === 2) return [];
+      throw sftpFailure(e, s.endpoint, "list", `${root}/${rel}`);
+    });
+    for (const e of entries.sort((a, b) => a.name < b.name ? -1 : 1)) {
+      if (e.name.startsWith(".")) continue; // a writer's temporary file
+      if (e.dir) await walk(`${rel}/${e.name}`, out);
+      else if (e.file) out.push(`${rel}/${e.name}`);
+    }
+  };
+  return {
+    list: async (rel) => {
+      const out: string[] = [];
+      await walk(rel, out);
+      return out;
+    },
+    remove: (rel) =>
+      s.unlink(`${root}/${rel}`).catch((e) => {
+        if ((e as { code?: unknown })?.code !== 2) throw sftpFailure(e, s.endpoint, "remove", rel);
+      }),
+    close: () => s.end(),
+  };
+}
