@@ -563,6 +563,7 @@ export class Cache {
     dynamic: ReadonlyMap<string, readonly FileValue[]>,
     result?: unknown,
     signal?: AbortSignal,
+    beforeRecord?: (success: SuccessRecord) => Promise<void>,
   ): Promise<void> {
     const { parts } = this.parts(task);
     const key = Cache.key(parts);
@@ -596,7 +597,7 @@ export class Cache {
         ...(stale.length > 0 ? { stale } : {}),
       });
     }
-    this.#o.store.recordSuccess({
+    const success: SuccessRecord = {
       taskId: task.id,
       key,
       parts: parts as unknown as Record<string, unknown>,
@@ -605,7 +606,10 @@ export class Cache {
       finishedAt: run.endedAt,
       outputs,
       ...(result !== undefined ? { result } : {}),
-    }, {
+    };
+    // Before the record (the result store's upload): once recorded, a task is wherever it goes.
+    await beforeRecord?.(success);
+    this.#o.store.recordSuccess(success, {
       runId: run.runId,
       taskId: task.id,
       attempt: run.attempt,

@@ -395,14 +395,15 @@ Deno.test({
       assert.ok(committed.size >= 50 && committed.size < 200, `${committed.size} committed`);
       // The entries A uploaded before it died (the sftp server's directory is local here).
       const entries = new Set(
-        [...Deno.readDirSync(join(sshd.root, "store/entries"))].map((e) => e.name),
+        [...Deno.readDirSync(join(sshd.root, "store/entries"))].map((e) => e.name)
+          .filter((name) => !name.endsWith(".ferry-part")), // an upload the kill cut short
       );
       const uploaded = [...committed].filter(([, key]) => entries.has(`${key}.json`))
         .map(([id]) => id);
-      // Uploads follow commits, and a run starts no task while 4 are pending: at most those
-      // and the tasks that were running (4 cores) had not landed.
-      assert.ok(
-        committed.size - uploaded.length <= 8,
+      // A success is uploaded before it is recorded: every task A committed is in the store.
+      assert.deepEqual(
+        [...committed.keys()].filter((id) => !uploaded.includes(id)),
+        [],
         `${committed.size} committed, ${uploaded.length} uploaded`,
       );
 
@@ -413,12 +414,13 @@ Deno.test({
       console.log(
         `A committed ${committed.size} tasks before its SIGKILL, ${uploaded.length} of them in the store; B ran ${ranInB.length}`,
       );
-      // Zero re-executions of what A committed and uploaded.
+      // Zero re-executions of what A committed.
       assert.deepEqual(ranInB.filter((id) => uploaded.includes(id)), []);
-      assert.equal(ranInB.length, 200 - uploaded.length);
+      // The store may hold a task or two more than A recorded (uploaded, then the kill).
+      assert.equal(ranInB.length, 200 - entries.size);
       assert.match(
         r.stderr,
-        new RegExp(`^done: ${ranInB.length} succeeded, ${uploaded.length} cached, 0 failed`, "m"),
+        new RegExp(`^done: ${ranInB.length} succeeded, ${entries.size} cached, 0 failed`, "m"),
       );
       // Byte-identical to a clean run.
       const c = await workspace(root, "c", wf);

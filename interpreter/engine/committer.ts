@@ -20,7 +20,7 @@ import { logEnd } from "../log_tail.ts";
 import { writeBenchmark } from "../benchmark.ts";
 import type { OwnFile } from "../../dsl/model.ts";
 import type { PlanTask } from "../plan.ts";
-import { IrregularFileError, type StateStore } from "../state.ts";
+import { IrregularFileError, type StateStore, type SuccessRecord } from "../state.ts";
 import type { AttemptRun } from "./attempt_runner.ts";
 import type { TaskOutcome } from "./types.ts";
 import type { PilotPlace, Usage } from "../../providers/batch/types.ts";
@@ -82,7 +82,6 @@ export class Committer {
       } else {
         dynamic = done;
         this.#benchmark(run);
-        await this.#upload(run);
       }
     }
     if (outcome.outcome === "failed" && await diskFull(run)) {
@@ -141,6 +140,7 @@ export class Committer {
       logs: { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
       result: task.run?.kind === "function" ? readResult(run.paths.result) : undefined,
       note: (notes) => this.#note(run, notes),
+      ...(this.#c.results ? { before: (s: SuccessRecord) => this.#storeFirst(run, s) } : {}),
     });
   }
 
@@ -177,6 +177,8 @@ export class Committer {
       logs: { stdout?: string; stderr?: string };
       result: unknown;
       note: (notes: readonly string[]) => void;
+      /** What must happen before the success is recorded (the result store's upload). */
+      before?: (success: SuccessRecord) => Promise<void>;
     },
   ): Promise<Collected | string | { cancelled: string }> {
     try {
@@ -197,6 +199,7 @@ export class Committer {
         delivered.dynamic,
         how.result,
         this.#c.signal,
+        how.before,
       );
       return delivered.dynamic;
     } catch (e) {
@@ -211,12 +214,13 @@ export class Committer {
     }
   }
 
-  /** Queue the upload of a recorded success to the result store (it never fails the task). */
-  #upload(run: AttemptRun): void {
-    const record = this.#c.results && this.#c.store?.successes().get(run.task.id);
-    if (!record) return;
+  /**
+   * Upload a success to the result store before it is recorded, so that a task a killed run
+   * recorded is in the store too (an upload never fails the task).
+   */
+  #storeFirst(run: AttemptRun, success: SuccessRecord): Promise<void> {
     const { startedAt, endedAt } = run.outcome;
-    this.#c.results!.queue(record, {
+    return this.#c.results!.uploadFirst(success, {
       run: this.#c.runId,
       started_at: startedAt,
       ended_at: endedAt,

@@ -131,6 +131,22 @@ export class ResultStore {
   }
 
   /**
+   * Upload the entry of a task about to be recorded, and resolve once it is stored (or failed for
+   * good: never rejects), so that every task a killed run recorded is in the store. Once an
+   * upload failed for good, later ones go in the background ({@linkcode queue}): a store that
+   * cannot be written does not hold up every commit with its retries.
+   */
+  async uploadFirst(record: SuccessRecord, ran: Omit<StoredRun, "user" | "host">): Promise<void> {
+    if (this.backend.readOnly) return;
+    if (this.#failures > 0) return await this.queue(record, ran);
+    const p = this.#limit.run(() => this.#uploadRetrying(record, ran)).finally(() =>
+      this.#pending.delete(p)
+    );
+    this.#pending.add(p);
+    await p;
+  }
+
+  /**
    * Whether as many uploads as run at once are pending (and none failed for good): a run starts
    * no task meanwhile, so it never gets far ahead of its store.
    */
