@@ -152,6 +152,22 @@ export interface StoreHit {
   readonly result?: unknown;
 }
 
+/** What the attempt being committed was: when and where it ran, what it used. */
+export interface AttemptRan {
+  /** 1 for the first attempt (0: restored from a result store). */
+  readonly attempt: number;
+  /** Start, in ms since the epoch. */
+  readonly startedAt: number;
+  /** End, in ms since the epoch. */
+  readonly endedAt: number;
+  /** Where it ran. */
+  readonly host: string;
+  /** What its processes used, when measured. */
+  readonly usage?: Usage;
+  /** The pilot worker that ran it, if one did. */
+  readonly pilot?: PilotPlace;
+}
+
 /** Decides, for each task, whether it runs; records successes. */
 export class Cache {
   readonly #o: CacheOptions;
@@ -550,15 +566,7 @@ export class Cache {
    */
   async commit(
     task: PlanTask,
-    run: {
-      runId: string;
-      attempt: number;
-      startedAt: number;
-      endedAt: number;
-      host: string;
-      usage?: Usage;
-      pilot?: PilotPlace;
-    },
+    run: { runId: string } & AttemptRan,
     logs: { stdout?: string; stderr?: string },
     dynamic: ReadonlyMap<string, readonly FileValue[]>,
     result?: unknown,

@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import { sweepWork, unplaceInputs } from "../attempt.ts";
 import { type Collected, deliverOutputs } from "../deliver.ts";
-import type { Cache } from "../cache.ts";
+import type { AttemptRan, Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
 import { errorLog } from "../error_log.ts";
 import { logEnd } from "../log_tail.ts";
@@ -23,7 +23,6 @@ import type { PlanTask } from "../plan.ts";
 import { IrregularFileError, type StateStore, type SuccessRecord } from "../state.ts";
 import type { AttemptRun } from "./attempt_runner.ts";
 import type { TaskOutcome } from "./types.ts";
-import type { PilotPlace, Usage } from "../../providers/batch/types.ts";
 import type { ResultStore } from "../results/store.ts";
 
 /** What the committer needs of the run. */
@@ -165,14 +164,7 @@ export class Committer {
   async #deliverFrom(
     task: PlanTask,
     work: string,
-    ran: {
-      attempt: number;
-      startedAt: number;
-      endedAt: number;
-      host: string;
-      usage?: Usage;
-      pilot?: PilotPlace;
-    },
+    ran: AttemptRan,
     how: {
       logs: { stdout?: string; stderr?: string };
       result: unknown;
