@@ -33,6 +33,30 @@ export interface DeclaredFile {
   readonly checksum?: string;
   /** Where the value sits in the source document. */
   readonly where: Where;
+  /** A named logical file: its copies, in order of preference (`value` is the first's). */
+  readonly replicas?: readonly Replica[];
+  /** A named logical file whose replicas a catalog lists (filled in when the catalog is read). */
+  readonly catalog?: { readonly file: string; readonly name: string; readonly where: Where };
+}
+
+/** One copy of a logical file. */
+export interface Replica {
+  /** Its URL or path, as a template string (a catalog's: a literal URL). */
+  readonly value: string;
+  /** The site holding it (an executor's `site`, else its name). */
+  readonly site?: string;
+  /** Where it sits in the workflow (for a catalog's, the `catalog` key). */
+  readonly where: Where;
+  /** From a catalog: `value` is an absolute URL, not a template. */
+  readonly literal?: boolean;
+}
+
+/** Storage an executor's nodes see under another name: files under `url` are under `path`. */
+export interface Endpoint {
+  /** The remote name, a URL prefix ending in `/`. */
+  readonly url: string;
+  /** The local name on the nodes, an absolute directory ending in `/`. */
+  readonly path: string;
 }
 
 /** A file of ferry's own that no output may be, hold or lie under: the workflow or site file. */
@@ -234,6 +258,10 @@ export interface Executor {
   readonly containerRuntime?: ContainerRuntime;
   /** Storage model. */
   readonly filesystem: FilesystemModel;
+  /** The site it belongs to, for choosing replicas. @default its name */
+  readonly site?: string;
+  /** Storage its nodes see under another name (endpoint mapping). */
+  readonly endpoints?: readonly Endpoint[];
   /** Node-local scratch directory. */
   readonly scratch?: string;
   /** Job bundling. */

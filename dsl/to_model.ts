@@ -11,6 +11,7 @@ import type {
   ContainerEngine,
   ContainerRuntime,
   DeclaredFile,
+  Endpoint,
   Executor,
   FileSlot,
   FilesystemModel,
@@ -18,6 +19,7 @@ import type {
   ParamType,
   ParamValue,
   Permissions,
+  Replica,
   ResourceBound,
   ResourceRange,
   ResourceRequests,
@@ -59,7 +61,7 @@ export function toWorkflow(raw: Obj): Workflow {
   }
   const files: Record<string, DeclaredFile> = {};
   for (const [name, f] of Object.entries(obj(raw.files))) {
-    const spec = toFile(f, ["files", name]);
+    const spec = toNamedFile(f, name) ?? toFile(f, ["files", name]);
     if (spec) files[name] = spec;
   }
   return compact<Workflow>({
@@ -106,6 +108,43 @@ function toFile(v: unknown, where: Where): DeclaredFile | undefined {
     temp: v.temp === true ? true : undefined,
     checksum: str(v.checksum),
     where: [...where, key],
+  });
+}
+
+/** A logical file: `{ replicas: [...] }` or `{ catalog, name }` (its replicas read later). */
+function toNamedFile(v: unknown, name: string): DeclaredFile | undefined {
+  if (!isObj(v)) return undefined;
+  const where = ["files", name];
+  const checksum = str(v.checksum);
+  if (Array.isArray(v.replicas)) {
+    const replicas: Replica[] = [];
+    v.replicas.forEach((r, i) => {
+      if (typeof r === "string") replicas.push({ value: r, where: [...where, "replicas", i] });
+      else if (isObj(r) && typeof r.url === "string") {
+        replicas.push(compact<Replica>({
+          value: r.url,
+          site: str(r.site),
+          where: [...where, "replicas", i, "url"],
+        }));
+      }
+    });
+    const first = replicas[0];
+    if (!first) return undefined;
+    return compact<DeclaredFile>({
+      kind: "file",
+      value: first.value,
+      checksum,
+      where: first.where,
+      replicas,
+    });
+  }
+  if (typeof v.catalog !== "string") return undefined;
+  return compact<DeclaredFile>({
+    kind: "file",
+    value: "",
+    checksum,
+    where: [...where, "catalog"],
+    catalog: { file: v.catalog, name: str(v.name) ?? name, where: [...where, "catalog"] },
   });
 }
 
@@ -301,6 +340,24 @@ function toExecutors(v: unknown): Record<string, Executor> {
   return out;
 }
 
+/** `endpoints:` entries, each side ending in `/` (a `file:` URL read as its path). */
+function toEndpoints(v: unknown): Endpoint[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const slash = (x: string) => x.endsWith("/") ? x : `${x}/`;
+  const out: Endpoint[] = [];
+  for (const e of v) {
+    if (!isObj(e) || typeof e.url !== "string" || typeof e.path !== "string") continue;
+    let path = e.path;
+    if (path.startsWith("file:")) {
+      try {
+        path = decodeURIComponent(new URL(path).pathname);
+      } catch { /* reported by the staging_rules check */ }
+    }
+    out.push({ url: slash(e.url), path: slash(path) });
+  }
+  return out;
+}
+
 const FILESYSTEMS: readonly string[] = ["shared", "executor-shared", "none"];
 
 function toExecutor(name: string, e: Obj): Executor {
@@ -328,6 +385,8 @@ function toExecutor(name: string, e: Obj): Executor {
     workerInit: str(e.worker_init),
     containerRuntime: toContainerRuntime(e.container_runtime),
     filesystem: (fs && FILESYSTEMS.includes(fs) ? fs : "shared") as FilesystemModel,
+    site: str(e.site),
+    endpoints: toEndpoints(e.endpoints),
     scratch: str(e.scratch),
     bundle: e.bundle === "array" ? "array" as const : "none" as const,
     maxWorkers: int(e.max_workers),

@@ -81,6 +81,8 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
   const problems: Problem[] = [...expansion.problems];
   if (hasError(problems)) return { expansion, problems };
   const inPlace = (i: number, url: string) => {
+    // A logical file's copies are checked per executor when the plan picks one.
+    if (expansion.logical?.has(url)) return true;
     const ex = executors[workflow.apps[expansion.tasks[i]!.app]?.executor ?? "local"];
     const m = ex ? firstMatch(ex, url) : undefined;
     return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);

@@ -59,6 +59,16 @@ export interface ExpandedTask {
   readonly expandsAfter?: { readonly app: string; readonly output: string };
 }
 
+/** A named file with several copies of the same content. */
+export interface LogicalFile {
+  /** Its name in `files`. */
+  readonly name: string;
+  /** Its copies, in order of preference: absolute URLs and the sites holding them. */
+  readonly replicas: readonly { readonly url: string; readonly site?: string }[];
+  /** The digest every copy has. */
+  readonly checksum?: string;
+}
+
 /** Options for {@linkcode expand}. */
 export interface ExpandOptions {
   /** The workspace directory (relative paths resolve against it). */
@@ -91,6 +101,8 @@ export interface Expansion {
   readonly params: Readonly<Record<string, Value>>;
   /** Named files, as URLs. */
   readonly files: Readonly<Record<string, string>>;
+  /** Logical files (named files with replicas), by the URL of their first replica. */
+  readonly logical?: ReadonlyMap<string, LogicalFile>;
   /** Problems with their key paths. */
   readonly problems: Problem[];
 }
@@ -103,7 +115,13 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
   const base = workspaceUrl(workspace);
   const params = { ...w.params, ...overrides } as Scope;
   const files: Record<string, Value> = {};
+  const logical = new Map<string, LogicalFile>();
   for (const [name, f] of Object.entries(w.files)) {
+    if (f.replicas) {
+      const l = logicalFile(name, f, params, workspace, problems);
+      if (l) logical.set(l.replicas[0]!.url, l), files[name] = new FileValue(l.replicas[0]!.url);
+      continue;
+    }
     const v = fileValues(f, { params }, workspace, problems);
     if (v[0]) files[name] = v[0];
   }
@@ -138,7 +156,29 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
   }
   const fileUrls: Record<string, string> = {};
   for (const [k, v] of Object.entries(files)) if (v instanceof FileValue) fileUrls[k] = v.url;
-  return { tasks, byApp, params, files: fileUrls, problems };
+  return logical.size > 0
+    ? { tasks, byApp, params, files: fileUrls, logical, problems }
+    : { tasks, byApp, params, files: fileUrls, problems };
+}
+
+/** A named file's replicas as URLs (a catalog's are literal; the workflow's are templates). */
+function logicalFile(
+  name: string,
+  f: DeclaredFile,
+  params: Scope,
+  workspace: string,
+  problems: Problem[],
+): LogicalFile | undefined {
+  const replicas: { url: string; site?: string }[] = [];
+  for (const r of f.replicas ?? []) {
+    const urls = r.literal
+      ? [r.value]
+      : fileValues({ ...f, value: r.value, where: r.where }, { params }, workspace, problems)
+        .flatMap((v) => v instanceof FileValue ? [v.url] : []);
+    for (const url of urls) replicas.push(r.site !== undefined ? { url, site: r.site } : { url });
+  }
+  if (replicas.length === 0) return undefined;
+  return f.checksum !== undefined ? { name, replicas, checksum: f.checksum } : { name, replicas };
 }
 
 /** What `apps.A.outputs` holds: per output, the list of files over A's tasks. */

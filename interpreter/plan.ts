@@ -17,13 +17,14 @@ import {
 import { compact } from "../dsl/compact.ts";
 import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.ts";
 import { ExpressionError, type Scope } from "./evaluate.ts";
-import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
+import type { ExpandedTask, Expansion, LogicalFile, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
 import { decide, type DecisionKind, scratchRoot, stagedPath, type Unclaimed } from "./staging.ts";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join, posix, relative } from "node:path";
 import { workspaceUrl } from "./urls.ts";
-import { FileValue, type Value } from "./values.ts";
+import { FileValue, localPath, type Value } from "./values.ts";
 import type { ImageResolver } from "./images.ts";
 import { grantOf, scriptRun, type ScriptRunContext, scriptRunContext } from "./script_run.ts";
 
@@ -56,6 +57,38 @@ export interface PlanFile {
   readonly temp?: boolean;
   /** Declared digest of an input. */
   readonly checksum?: string;
+  /** For a logical file (a named file with replicas): its name in `files`. */
+  readonly logical?: string;
+  /** For a logical file: every replica, how this task's executor would reach it, and which it uses. */
+  readonly replicas?: readonly PlanReplica[];
+}
+
+/** One replica of a logical file, as a task's executor sees it. */
+export interface PlanReplica {
+  /** Its URL. */
+  readonly url: string;
+  /** The site holding it, when the workflow or catalog says. */
+  readonly site?: string;
+  /**
+   * How the executor reaches it, cheapest first: `in-place` (no copy), `same-site` (a transfer
+   * from the executor's own site), `transfer`, or `unusable` (no rule claims it, or a local
+   * copy is absent).
+   */
+  readonly reach: "in-place" | "same-site" | "transfer" | "unusable";
+  /** For `unusable`: why. */
+  readonly why?: string;
+  /** The replica the task uses. */
+  readonly chosen?: boolean;
+}
+
+/** Another replica a transfer falls back to when its own fails. */
+export interface PlanFallback {
+  /** Its URL. */
+  readonly url: string;
+  /** The staging action that fetches it. */
+  readonly provider: string;
+  /** The rule of the transfer's executor that chose that action, or "default". */
+  readonly rule: number | "default";
 }
 
 /**
@@ -160,6 +193,8 @@ export interface PlanTransfer {
   readonly path: string;
   /** Tasks that read it (in) or the task that writes it (out). */
   readonly consumers: readonly string[];
+  /** For a logical file: the other replicas to fetch, in order, when this URL fails. */
+  readonly fallbacks?: readonly PlanFallback[];
 }
 
 /** Counts for the summary line. */
@@ -405,13 +440,11 @@ class PlanBuilder {
     role: "input" | "output",
   ): PlanFile | undefined {
     const checksum = f.checksum ?? (role === "input" ? this.#declared.get(f.url) : undefined);
-    const pf = planFile(
-      checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f,
-      name,
-      ex,
-      role,
-      { workspace: this.options.workspace, slot },
-    );
+    const tf = checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f;
+    const o = { workspace: this.options.workspace, slot };
+    const logical = role === "input" ? this.x.logical?.get(f.url) : undefined;
+    if (logical) return this.#logical(task, tf, logical, name, ex, o);
+    const pf = planFile(tf, name, ex, role, o);
     if ("unclaimed" in pf) {
       const k = `${ex.name} ${f.url}`;
       if (!this.#unclaimed.has(k)) {
@@ -442,6 +475,53 @@ class PlanBuilder {
     return this.#transfer(task, f, pf.file, pf.storage, ex, role);
   }
 
+  /**
+   * A logical file's input: the replica the executor reaches most cheaply (in place, then one
+   * of its own site, then a transfer, each in the order listed), with the others as the
+   * transfer's fallbacks; an error when none can reach it.
+   */
+  #logical(
+    task: string,
+    f: TaskFile,
+    l: LogicalFile,
+    name: string,
+    ex: Executor,
+    o: { workspace: string; slot: string },
+  ): PlanFile | undefined {
+    const ranked = rankReplicas(f, l, name, ex, o);
+    const usable = ranked.filter((r) => r.planned !== undefined);
+    const best = usable[0];
+    const replicas = l.replicas.map((r, i): PlanReplica => {
+      const c = ranked.find((x) => x.index === i)!;
+      return compact<PlanReplica>({
+        url: r.url,
+        site: r.site,
+        reach: c.reach,
+        why: c.why,
+        chosen: c === best ? true : undefined,
+      });
+    });
+    if (!best) {
+      const k = `${ex.name} ${f.url} replicas`;
+      if (!this.#unclaimed.has(k)) {
+        this.#unclaimed.add(k);
+        const why = ranked.map((r) => `${r.url} (${r.why})`).join(", ");
+        this.problems.push(error(
+          "no-replica",
+          f.where,
+          `Cannot reach file "${l.name}" on executor "${ex.name}": no replica is usable there; ${why}`,
+        ));
+      }
+      return undefined;
+    }
+    const { file, storage } = best.planned!;
+    const chosen = { ...file, logical: l.name, replicas };
+    if (file.staging !== "transfer") return chosen;
+    const fallbacks = usable.slice(1).filter((r) => r.planned!.file.staging === "transfer")
+      .map((r) => ({ url: r.url, provider: r.planned!.file.provider, rule: r.planned!.file.rule }));
+    return this.#transfer(task, { ...f, url: best.url }, chosen, storage, ex, "input", fallbacks);
+  }
+
   /** A file moved by a transfer step: the step it shares with the other tasks of its rule. */
   #transfer(
     task: string,
@@ -450,6 +530,7 @@ class PlanBuilder {
     storage: string,
     ex: Executor,
     role: "input" | "output",
+    fallbacks: readonly PlanFallback[] = [],
   ): PlanFile {
     let plain = file;
     const direction = role === "input" ? "in" : "out";
@@ -484,6 +565,7 @@ class PlanBuilder {
           storage,
           path: plain.path,
           consumers: [],
+          ...(fallbacks.length > 0 ? { fallbacks } : {}),
         },
         consumers: [task],
         rule,
@@ -501,6 +583,52 @@ function ruleIdentity(ex: Executor, f: PlanFile): string {
   const options = f.rule === "default" ? {} : ex.staging[f.rule]?.options ?? {};
   const sorted = Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([f.provider, sorted]);
+}
+
+/** One replica as an executor reaches it: its plan, or why it cannot be used. */
+interface RankedReplica {
+  readonly index: number;
+  readonly url: string;
+  readonly reach: PlanReplica["reach"];
+  readonly why?: string;
+  readonly planned?: { file: PlanFile; storage: string };
+}
+
+const REACH_ORDER: Readonly<Record<PlanReplica["reach"], number>> = {
+  "in-place": 0,
+  "same-site": 1,
+  transfer: 2,
+  unusable: 3,
+};
+
+/** A logical file's replicas on `ex`, cheapest first (a stable sort: ties keep their order). */
+function rankReplicas(
+  f: TaskFile,
+  l: LogicalFile,
+  name: string,
+  ex: Executor,
+  o: { workspace: string; slot: string },
+): RankedReplica[] {
+  const site = ex.site ?? ex.name;
+  const ranked = l.replicas.map((r, index): RankedReplica => {
+    const pf = planFile({ ...f, url: r.url }, name, ex, "input", o);
+    if ("unclaimed" in pf) {
+      return { index, url: r.url, reach: "unusable", why: "no staging rule claims it" };
+    }
+    const here = localPath(r.url);
+    const inPlace = pf.file.staging === "none" || pf.file.staging === "in-place";
+    // A local copy is used or copied from this host (a skip or rewrite rule vouches for the node).
+    if (here !== undefined && pf.file.staging !== "in-place" && !existsSync(here)) {
+      return { index, url: r.url, reach: "unusable", why: "not present on this host" };
+    }
+    const reach = inPlace
+      ? "in-place"
+      : r.site !== undefined && r.site === site
+      ? "same-site"
+      : "transfer";
+    return { index, url: r.url, reach, planned: pf };
+  });
+  return ranked.sort((a, b) => REACH_ORDER[a.reach] - REACH_ORDER[b.reach]);
 }
 
 function planFile(

@@ -18,8 +18,10 @@ export interface TransferCounts {
   readonly reused: number;
   /** Uploaded. */
   readonly uploaded: number;
-  /** Failed after their retries. */
+  /** Failed after their retries (and every replica's, for a logical file). */
   readonly failed: number;
+  /** A replica that failed after its retries, another replica of the file fetched next. */
+  readonly fellBack: number;
   /** Bytes moved. */
   readonly bytes: number;
 }
@@ -28,7 +30,7 @@ export interface TransferCounts {
 export class RunTransfers {
   /** The run's stager (fetches, uploads). */
   readonly stager: Stager;
-  readonly #counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, bytes: 0 };
+  readonly #counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, fellBack: 0, bytes: 0 };
   readonly #transfers = new Map<string, PlanTransfer>();
   readonly #produced = new Set<string>();
   readonly #abort = new AbortController();
@@ -57,7 +59,8 @@ export class RunTransfers {
   #count(e: TransferEvent): void {
     if (e.kind !== "finished") return;
     const c = this.#counts;
-    if (e.error !== undefined) c.failed++;
+    if (e.fallback !== undefined) c.fellBack++;
+    else if (e.error !== undefined) c.failed++;
     else if (e.reused) c.reused++;
     else {
       if (e.direction === "in") c.fetched++;
