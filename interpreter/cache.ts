@@ -199,7 +199,8 @@ export class Cache {
   /** The content hash of one input file, or undefined when it is not there (yet). */
   #inputHash(f: PlanFile): string | undefined {
     if (f.checksum !== undefined) return f.checksum;
-    const here = localPath(f.url);
+    // On the executor's own storage under another name: the file it reads in place, when seen here.
+    const here = f.endpoint !== undefined ? f.path : localPath(f.url);
     if (here !== undefined && f.staging !== "transfer") {
       const h = this.#o.store.hashPath(here);
       return h ? `sha256:${h.sha256}` : this.#deletedTemp(f.url);

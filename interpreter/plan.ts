@@ -51,6 +51,11 @@ export interface PlanFile {
   readonly staged?: string;
   /** For `shared` inputs placed in the task directory: symlink, hardlink or copy. */
   readonly link?: "symlink" | "hardlink" | "copy";
+  /**
+   * For an input on the executor's own storage under another name (its `endpoints`): the
+   * entry that says so, as `URL = PATH`. The task reads it in place at `path`.
+   */
+  readonly endpoint?: string;
   /** `glob` or `dir`: a dynamic output (or an input gathering one). */
   readonly dynamic?: "glob" | "dir";
   /** An intermediate output. */
@@ -650,6 +655,10 @@ function planFile(
     rule: d.rule,
   };
   if (d.link !== undefined) file.link = d.link;
+  if (d.endpoint !== undefined) {
+    const e = ex.endpoints![d.endpoint]!;
+    file.endpoint = `${e.url} = ${e.path}`;
+  }
   if (f.kind !== "file") file.dynamic = f.kind;
   if (f.temp) file.temp = true;
   if (f.checksum !== undefined) file.checksum = f.checksum;

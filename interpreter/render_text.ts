@@ -29,6 +29,7 @@ export function shortUrl(url: string, workspace: string): string {
 }
 
 function how(f: PlanFile): string {
+  if (f.endpoint !== undefined) return `in place, endpoint ${visible(f.endpoint)}`;
   const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
   const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
   return `${f.provider}${kind}, ${rule}`;

@@ -1,0 +1,178 @@
+/**
+ * Where data lives, against a real sshd: an executor whose `endpoints` say
+ * that an sftp URL prefix is its own storage reads such an input in place
+ * (the server's log shows no read for it), while another executor fetches
+ * the same URL over sftp.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { stringify } from "../deps/yaml.ts";
+import { runCli } from "./_cli.ts";
+import { haveService } from "./_services.ts";
+import { startSshd } from "./_sshd.ts";
+import { ferryRun, withTemp, writeWorkflow } from "./_run.ts";
+
+const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
+
+Deno.test({
+  name:
+    "endpoints: an sftp input is read in place on the executor whose storage it is (no sftp read in the server's log), and fetched over sftp elsewhere",
+  ignore: !SSH_OK,
+  async fn() {
+    const sshd = await startSshd();
+    try {
+      await withTemp(async (ws) => {
+        const scratch = join(sshd.root, "scratch");
+        await Deno.mkdir(scratch);
+        await Deno.writeTextFile(join(scratch, "in put.txt"), "on the cluster's scratch\n");
+        const prefix = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${scratch}/`;
+        const site = join(ws, "site.yaml");
+        const sftpRule = {
+          match: "sftp://*:*",
+          action: "sftp",
+          identity_file: sshd.identity,
+          known_hosts: sshd.knownHosts,
+        };
+        await Deno.writeTextFile(
+          site,
+          stringify({
+            "ferry-site": 1,
+            executors: {
+              local: { staging: [sftpRule] },
+              cluster: {
+                provider: "local",
+                filesystem: "executor-shared",
+                endpoints: [{ url: prefix, path: `file://${scratch}/` }],
+                // The endpoint wins over a rule that would fetch the file onto itself.
+                staging: [sftpRule],
+              },
+            },
+          }),
+        );
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "endpoints",
+          files: { data: `${prefix}in%20put.txt` },
+          apps: {
+            there: {
+              executor: "cluster",
+              inputs: { d: "${{ files.data }}" },
+              outputs: { o: "there.txt" },
+              shell: "{ echo ${{ inputs.d }}; cat ${{ inputs.d }}; } > ${{ outputs.o }}",
+            },
+            here: {
+              inputs: { d: "${{ files.data }}" },
+              outputs: { o: "here.txt" },
+              command: ["cp", "${{ inputs.d }}", "${{ outputs.o }}"],
+            },
+          },
+        });
+        const plan = await ferryRun(["--site", site, wf], {}, "plan");
+        assert.equal(plan.code, 0, plan.stderr);
+        assert.ok(
+          plan.stdout.includes(
+            `    in  d  ${prefix}in%20put.txt  ⇒ in place, endpoint ${prefix} = ${scratch}/ → ${scratch}/in put.txt\n`,
+          ),
+          plan.stdout,
+        );
+        assert.match(
+          plan.stdout,
+          /· 1 transfer · cluster: 1 task, 0 transfers · local: 1 task, 1 transfer\n$/,
+        );
+        const r = await ferryRun(["--progress", "lines", "--site", site, wf]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(
+          await Deno.readTextFile(join(ws, "there.txt")),
+          `${scratch}/in put.txt\non the cluster's scratch\n`,
+        );
+        assert.equal(await Deno.readTextFile(join(ws, "here.txt")), "on the cluster's scratch\n");
+        // sftp-server logs each file it closes: one read, for `here`; none for `there`.
+        const reads = sshd.log().split("\n").filter((l) =>
+          /close ".*in put\.txt" bytes read/.test(l)
+        );
+        assert.equal(reads.length, 1, sshd.log());
+        assert.match(r.stderr, /transfers: 1 fetched, /);
+      });
+    } finally {
+      await sshd.stop();
+    }
+  },
+});
+
+Deno.test("endpoints: a replica on the executor's own storage is used in place before any transfer, and bad endpoints are located errors", async () => {
+  await withTemp(async (ws) => {
+    await Deno.mkdir(join(ws, "scratch"));
+    await Deno.writeTextFile(join(ws, "scratch", "ref.fa"), ">r\n");
+    const cluster = {
+      provider: "local",
+      filesystem: "executor-shared",
+      endpoints: [{ url: "sftp://login.example.org/scratch/", path: `${ws}/scratch` }],
+    };
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "endpoint-replica",
+      executors: { cluster },
+      files: {
+        ref: {
+          replicas: [
+            "https://mirror.example.org/ref.fa",
+            "sftp://login.example.org/scratch/ref.fa",
+          ],
+        },
+      },
+      apps: {
+        a: {
+          executor: "cluster",
+          inputs: { r: "${{ files.ref }}" },
+          outputs: { o: "o.txt" },
+          command: ["cp", "${{ inputs.r }}", "${{ outputs.o }}"],
+        },
+      },
+    });
+    const r = await runCli(["plan", "--format", "json", wf]);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout);
+    const input = plan.tasks[0].inputs[0];
+    assert.deepEqual(
+      [input.url, input.staging, input.provider, input.path, input.endpoint],
+      [
+        "sftp://login.example.org/scratch/ref.fa",
+        "in-place",
+        "endpoint",
+        `${ws}/scratch/ref.fa`,
+        `sftp://login.example.org/scratch/ = ${ws}/scratch/`,
+      ],
+    );
+    assert.deepEqual(input.replicas.map((x: { reach: string }) => x.reach), [
+      "transfer",
+      "in-place",
+    ]);
+    assert.equal(plan.transfers.length, 0);
+
+    const bad = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "bad-endpoints",
+      executors: {
+        cluster: {
+          ...cluster,
+          endpoints: [{ url: "file:///scratch/", path: "scratch/" }, {
+            url: "sftp:///x/",
+            path: "/x/",
+          }],
+        },
+      },
+      apps: { a: { executor: "cluster", command: ["true"] } },
+    }, "bad.yaml");
+    const c = await runCli(["check", bad]);
+    assert.equal(c.code, 2);
+    const diags = (c.stdout + c.stderr).split("\n").filter((l) => l.includes("error["))
+      .map((l) => l.replace(`${ws}/`, ""));
+    assert.deepEqual(diags, [
+      'bad.yaml:8:14: error[invalid-url]: Cannot use endpoint "file:///scratch/": give a remote URL with a host, such as sftp://login.example.org/scratch/',
+      'bad.yaml:9:15: error[invalid-value]: Cannot use endpoint path "scratch/": give an absolute directory or a file:/// URL',
+      'bad.yaml:10:14: error[invalid-url]: Cannot use endpoint "sftp:///x/": give a remote URL with a host, such as sftp://login.example.org/scratch/',
+    ]);
+  });
+});
