@@ -24,6 +24,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, posix, relative } from "node:path";
 import { workspaceUrl } from "./urls.ts";
+import { toFileUrl } from "../providers/_shared/urls.ts";
 import { FileValue, localPath, type Value } from "./values.ts";
 import type { ImageResolver } from "./images.ts";
 import { grantOf, scriptRun, type ScriptRunContext, scriptRunContext } from "./script_run.ts";
@@ -56,6 +57,11 @@ export interface PlanFile {
    * entry that says so, as `URL = PATH`. The task reads it in place at `path`.
    */
   readonly endpoint?: string;
+  /**
+   * For an input staged through intermediate storage (a rule's `via_storage`): the first hop's
+   * transfer and the copy it makes there, which the executor's rules then took from as a local file.
+   */
+  readonly via?: { readonly transfer: string; readonly path: string };
   /** `glob` or `dir`: a dynamic output (or an input gathering one). */
   readonly dynamic?: "glob" | "dir";
   /** An intermediate output. */
@@ -200,6 +206,8 @@ export interface PlanTransfer {
   readonly consumers: readonly string[];
   /** For a logical file: the other replicas to fetch, in order, when this URL fails. */
   readonly fallbacks?: readonly PlanFallback[];
+  /** A later hop of a multi-hop staging: the id of the transfer that brings its source first. */
+  readonly after?: string;
 }
 
 /** Counts for the summary line. */
@@ -476,8 +484,38 @@ class PlanBuilder {
       );
       return undefined;
     }
+    const via = role === "input" ? viaOf(ex, pf.file) : undefined;
+    if (via !== undefined) return this.#hops(task, tf, pf.file, via, ex, o);
     if (pf.file.staging !== "transfer") return pf.file;
     return this.#transfer(task, f, pf.file, pf.storage, ex, role);
+  }
+
+  /**
+   * An input staged through intermediate storage: the rule's transfer brings it to `via` (a
+   * transfer step of its own), then the executor's rules decide again for that copy as for a
+   * local file there (in place, a `copy` transfer after the first, a `scratch` copy on the node).
+   */
+  #hops(
+    task: string,
+    f: TaskFile,
+    file: PlanFile,
+    via: string,
+    ex: Executor,
+    o: { workspace: string; slot: string },
+    fallbacks: readonly PlanFallback[] = [],
+  ): PlanFile | undefined {
+    const first = { ...file, staging: "transfer" as const, path: stagedPath(via, f.url) };
+    const hop1 = this.#transfer(task, f, first, `via:${via}`, ex, "input", fallbacks);
+    const local: TaskFile = { ...f, url: toFileUrl(hop1.path) };
+    const next = planFile(local, file.name, ex, "input", o);
+    if ("unclaimed" in next) return undefined; // file: URLs are always claimed
+    const hop = { transfer: hop1.transfer!, path: hop1.path };
+    const back = { url: f.url, via: hop };
+    if (next.file.staging !== "transfer") return { ...next.file, ...back };
+    const hop2 = this.#transfer(task, local, next.file, next.storage, ex, "input");
+    const t = this.#transfers.get(hop2.transfer!);
+    if (t && t.t.after === undefined) t.t = { ...t.t, after: hop.transfer };
+    return { ...hop2, ...back };
   }
 
   /**
@@ -521,10 +559,16 @@ class PlanBuilder {
     }
     const { file, storage } = best.planned!;
     const chosen = { ...file, logical: l.name, replicas };
-    if (file.staging !== "transfer") return chosen;
+    const via = viaOf(ex, file);
+    if (file.staging !== "transfer" && via === undefined) return chosen;
     const fallbacks = usable.slice(1).filter((r) => r.planned!.file.staging === "transfer")
       .map((r) => ({ url: r.url, provider: r.planned!.file.provider, rule: r.planned!.file.rule }));
-    return this.#transfer(task, { ...f, url: best.url }, chosen, storage, ex, "input", fallbacks);
+    const at = { ...f, url: best.url };
+    if (via !== undefined) {
+      const hops = this.#hops(task, at, chosen, via, ex, o, fallbacks);
+      return hops && { ...hops, logical: l.name, replicas };
+    }
+    return this.#transfer(task, at, chosen, storage, ex, "input", fallbacks);
   }
 
   /** A file moved by a transfer step: the step it shares with the other tasks of its rule. */
@@ -581,6 +625,14 @@ class PlanBuilder {
     const rel = relative(join(this.options.workspace, ".ferry", "staged"), plain.path);
     return { ...plain, transfer: id, staged: plain.path, path: posix.join("_inputs", rel) };
   }
+}
+
+/** The intermediate storage a file's rule stages it through (`via_storage`), as a path. */
+function viaOf(ex: Executor, f: PlanFile): string | undefined {
+  if (f.rule === "default" || (f.staging !== "transfer" && f.staging !== "wrap")) return undefined;
+  const via = ex.staging[f.rule]?.options.via_storage;
+  if (typeof via !== "string") return undefined;
+  return via.startsWith("file:") ? localPath(via) : via;
 }
 
 /** What makes transfers of one URL under two rules the same: the action and the rule's options. */

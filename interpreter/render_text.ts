@@ -40,7 +40,13 @@ function fileLines(t: PlanTask, workspace: string): string[] {
   const notes = new Map<number, string[]>();
   for (const f of t.inputs) {
     rows.push(["in", f.name, shortUrl(f.url, workspace), `${how(f)} → ${visible(f.path)}`]);
-    if (f.replicas) notes.set(rows.length - 1, replicaLines(f, workspace));
+    const note = [
+      ...(f.via
+        ? [`        through ${visible(f.via.path)} (first hop: ${visible(f.via.transfer)})`]
+        : []),
+      ...(f.replicas ? replicaLines(f, workspace) : []),
+    ];
+    if (note.length > 0) notes.set(rows.length - 1, note);
   }
   for (const f of t.outputs) {
     const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
@@ -185,6 +191,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
         : x.consumers.map(visible).join(", ");
       const [url, path] = [visible(x.url), visible(x.path)];
       const arrow = x.direction === "in" ? `${url} → ${path}` : `${path} → ${url}`;
+      const after = x.after !== undefined ? `after ${visible(x.after)}, ` : "";
       const fallback = x.fallbacks?.length
         ? `; if it fails, ${
           x.fallbacks.map((b) => `${b.provider} ${visible(b.url)}`).join(", then ")
@@ -193,7 +200,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
       lines.push(
         `  ${x.direction.padEnd(3)} ${
           x.provider.padEnd(6)
-        } ${arrow}  (${x.storage}, for ${who}${fallback})`,
+        } ${arrow}  (${after}${x.storage}, for ${who}${fallback})`,
       );
     }
     if (shown.length < plan.transfers.length) {

@@ -12,7 +12,7 @@ import { stringify } from "../deps/yaml.ts";
 import { runCli } from "./_cli.ts";
 import { haveService } from "./_services.ts";
 import { startSshd } from "./_sshd.ts";
-import { ferryRun, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 
 const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
 
@@ -175,4 +175,86 @@ Deno.test("endpoints: a replica on the executor's own storage is used in place b
       'bad.yaml:10:14: error[invalid-url]: Cannot use endpoint "sftp:///x/": give a remote URL with a host, such as sftp://login.example.org/scratch/',
     ]);
   });
+});
+
+Deno.test({
+  name:
+    "multi-hop: sftp → a shared directory → the executor's storage moves the file once per hop for three readers, and the intermediate copy is deleted once they succeeded",
+  ignore: !SSH_OK,
+  async fn() {
+    const sshd = await startSshd();
+    try {
+      await withTemp(async (ws) => {
+        await Deno.mkdir(join(sshd.root, "data"));
+        await Deno.writeTextFile(join(sshd.root, "data", "in.txt"), "remote bytes\n");
+        const shared = join(ws, "shared");
+        await Deno.mkdir(shared);
+        const url = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${sshd.root}/data/in.txt`;
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "multi-hop",
+          executors: {
+            cluster: {
+              provider: "local",
+              filesystem: "executor-shared",
+              staging: [
+                {
+                  match: "sftp://*:*",
+                  action: "sftp",
+                  identity_file: sshd.identity,
+                  known_hosts: sshd.knownHosts,
+                  via_storage: shared,
+                },
+                { match: `file://${shared}/*`, action: "copy" },
+              ],
+            },
+          },
+          files: { data: url },
+          apps: {
+            use: {
+              executor: "cluster",
+              for_each: { n: [1, 2, 3] },
+              inputs: { d: "${{ files.data }}" },
+              outputs: { o: "out/${{ n }}.txt" },
+              command: ["cp", "${{ inputs.d }}", "${{ outputs.o }}"],
+            },
+          },
+        });
+        const plan = JSON.parse((await runCli(["plan", "--format", "json", wf])).stdout);
+        assert.deepEqual(
+          plan.transfers.map((t: { provider: string; consumers: string[]; after?: string }) => [
+            t.provider,
+            t.consumers.length,
+            t.after === undefined ? "first" : "after",
+          ]),
+          [["sftp", 3, "first"], ["copy", 3, "after"]],
+        );
+        const hop1 = plan.transfers[0];
+        assert.equal(hop1.path.startsWith(`${shared}/.ferry/staged/`), true, hop1.path);
+        assert.equal(plan.transfers[1].after, hop1.id);
+        assert.deepEqual(plan.tasks[0].inputs[0].via, { transfer: hop1.id, path: hop1.path });
+        const r = await ferryRun(["--progress", "lines", wf]);
+        assert.equal(r.code, 0, r.stderr);
+        for (const n of [1, 2, 3]) {
+          assert.equal(await Deno.readTextFile(join(ws, `out/${n}.txt`)), "remote bytes\n");
+        }
+        const reads = sshd.log().split("\n").filter((l) => /close ".*in\.txt" bytes read/.test(l));
+        assert.equal(reads.length, 1, sshd.log());
+        const events = (await Deno.readTextFile(join(runDirOf(r), "events.jsonl"))).trim()
+          .split("\n").map((l) => JSON.parse(l));
+        assert.deepEqual(
+          events.filter((e) => e.event === "transfer-finished").map((e) => [e.provider, e.error]),
+          [["sftp", undefined], ["copy", undefined]],
+        );
+        assert.deepEqual(
+          events.filter((e) => e.event === "temp-deleted").map((e) => e.url),
+          [`file://${hop1.path}`],
+        );
+        assert.equal(await exists(hop1.path), false);
+        assert.equal(await exists(`${hop1.path}.ferry-meta.json`), false);
+      });
+    } finally {
+      await sshd.stop();
+    }
+  },
 });

@@ -23,7 +23,11 @@ export const BUILTIN_ACTIONS = [
   "ftps",
   "sftp",
   "rsync",
+  "copy",
 ] as const;
+
+/** Actions that move nothing, so have no hop to make through intermediate storage. */
+const NOT_VIA: ReadonlySet<string> = new Set(["shared", "skip", "rewrite", "scratch"]);
 
 /** A module path names a custom provider: `./x.ts`, `../x.ts` or `/abs/x.ts`. */
 export function isModulePath(s: string): boolean {
@@ -139,6 +143,21 @@ function checkRule(
       ),
       at: "key",
     });
+  }
+  const via = rule.options.via_storage;
+  if (via !== undefined) {
+    const why = typeof via !== "string" || !(via.startsWith("/") || via.startsWith("file:///"))
+      ? "give an absolute directory or a file:/// URL"
+      : NOT_VIA.has(rule.action)
+      ? `a ${rule.action} rule moves nothing to stage through`
+      : undefined;
+    if (why) {
+      out.push(error(
+        "invalid-value",
+        [...where, "via_storage"],
+        `Cannot stage through "${String(via)}": ${why}`,
+      ));
+    }
   }
   if (rule.action === "scratch" && ex.scratch === undefined && ex.provider !== "local") {
     out.push(
