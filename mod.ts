@@ -75,6 +75,7 @@ export type {
   PlanContainer,
   PlanFallback,
   PlanFile,
+  PlanPlacement,
   PlanReplica,
   PlanStatus,
   PlanSummary,

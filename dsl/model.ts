@@ -180,8 +180,10 @@ export interface App {
   readonly label?: string;
   /** Task id template: the part between the brackets of `app[…]`. */
   readonly id?: string;
-  /** Executor name (defaults resolved). */
+  /** Executor name (defaults resolved); the first of `placeAmong` when it has several. */
   readonly executor: string;
+  /** Several executors (`executor: any` or a list): each task goes where its inputs are. */
+  readonly placeAmong?: readonly string[] | "any";
   /** Fan-out variables, in order. */
   readonly forEach: readonly ForEachVar[];
   /** App dependencies. */

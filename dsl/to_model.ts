@@ -287,7 +287,7 @@ function toApp(name: string, a: Obj, defaults: Obj): App {
     description: str(a.description),
     label: str(a.label),
     id: str(a.id),
-    executor: str(a.executor) ?? str(defaults.executor) ?? "local",
+    ...placement(a.executor, str(defaults.executor) ?? "local"),
     forEach: toForEach(a.for_each),
     after: Array.isArray(a.after) ? a.after.filter((x): x is string => typeof x === "string") : [],
     inputs: toSlots(a.inputs, ["apps", name, "inputs"]),
@@ -338,6 +338,15 @@ function toExecutors(v: unknown): Record<string, Executor> {
   const out: Record<string, Executor> = {};
   for (const [name, e] of Object.entries(obj(v))) if (isObj(e)) out[name] = toExecutor(name, e);
   return out;
+}
+
+/** An app's executor: one name, `any`, or a list of names (the first is its `executor`). */
+function placement(v: unknown, fallback: string): Pick<App, "executor" | "placeAmong"> {
+  if (v === "any") return { executor: fallback, placeAmong: "any" };
+  if (typeof v === "string") return { executor: v };
+  const names = Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  if (names.length > 1) return { executor: names[0]!, placeAmong: names };
+  return { executor: names[0] ?? fallback };
 }
 
 /** `endpoints:` entries, each side ending in `/` (a `file:` URL read as its path). */

@@ -84,10 +84,16 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
   const inPlace = (i: number, url: string) => {
     // A logical file's copies are checked per executor when the plan picks one.
     if (expansion.logical?.has(url)) return true;
-    const ex = executors[workflow.apps[expansion.tasks[i]!.app]?.executor ?? "local"];
-    if (ex && onEndpoint(ex, url)) return true; // the executor's own storage: its nodes see it
-    const m = ex ? firstMatch(ex, url) : undefined;
-    return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
+    const app = workflow.apps[expansion.tasks[i]!.app];
+    const among = app?.placeAmong === "any"
+      ? Object.keys(executors)
+      : app?.placeAmong ?? [app?.executor ?? "local"];
+    return among.some((name) => {
+      const ex = executors[name];
+      if (ex && onEndpoint(ex, url)) return true; // the executor's own storage: its nodes see it
+      const m = ex ? firstMatch(ex, url) : undefined;
+      return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
+    });
   };
   const linked = link(workflow, expansion, {
     workspace,

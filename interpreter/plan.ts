@@ -161,6 +161,18 @@ export interface PlanTask {
   readonly expandsAfter?: { readonly app: string; readonly output: string };
   /** The container it runs in (`container:`), when it names one. */
   readonly container?: PlanContainer;
+  /** For an app with several executors (`executor: any` or a list): why this one. */
+  readonly placement?: PlanPlacement;
+}
+
+/** Why a task of an app that may run on several executors runs on its executor. */
+export interface PlanPlacement {
+  /** The executors it could run on, in order. */
+  readonly among: readonly string[];
+  /** Transfers its inputs would need on each (absent: one cannot reach an input at all). */
+  readonly transfers: Readonly<Record<string, number>>;
+  /** In words: `its inputs are there: 0 transfers (local: 2)`. */
+  readonly reason: string;
 }
 
 /** A task's container image, and what identifies it in the cache key. */
@@ -312,6 +324,8 @@ class PlanBuilder {
   /** Resource problems reported, so a literal bound is reported once, not once per task. */
   readonly #reported = new Set<string>();
   readonly #scripts: ScriptRunContext;
+  /** Where each output of the tasks planned so far is made: its task's executor. */
+  readonly #madeOn = new Map<string, string>();
 
   constructor(
     readonly w: Workflow,
@@ -330,7 +344,7 @@ class PlanBuilder {
   /** One task: its files, what it runs (rendered for attempt 1), and its needs. */
   task(t: ExpandedTask, deps: readonly string[]): PlanTask {
     const app = this.w.apps[t.app]!;
-    const ex = this.#executors[app.executor] ?? LOCAL_EXECUTOR;
+    const { ex, placement } = this.#place(t, app);
     const inputs = this.#files(t, ex, "input");
     const outputs = this.#files(t, ex, "output");
     const grant = this.#grant(t, app, ex);
@@ -361,7 +375,60 @@ class PlanBuilder {
         ? scratchRoot(ex)
         : undefined,
       container: app.container !== undefined ? this.#container(ex, app.container) : undefined,
+      placement,
     });
+    for (const f of outputs.out) this.#madeOn.set(f.url, ex.name);
+  }
+
+  /**
+   * A task's executor. An app with several (`executor: any` or a list) goes where its inputs
+   * need the fewest transfers (a file a task made counts as where that task ran), ties to the
+   * first; the plan says why.
+   */
+  #place(t: ExpandedTask, app: App): { ex: Executor; placement?: PlanPlacement } {
+    const among = app.placeAmong === "any"
+      ? [...new Set([app.executor, ...Object.keys(this.#executors)])]
+      : app.placeAmong;
+    const single = this.#executors[app.executor] ?? LOCAL_EXECUTOR;
+    if (!among || t.expandsAfter) return { ex: single };
+    const transfers: Record<string, number> = {};
+    let best: Executor | undefined;
+    for (const name of among) {
+      const ex = this.#executors[name];
+      const n = ex && this.#transfersOn(t, ex);
+      if (ex === undefined || n === undefined) continue;
+      transfers[name] = n;
+      if (best === undefined || n < transfers[best.name]!) best = ex;
+    }
+    if (!best) return { ex: single };
+    const others = among.filter((n) => n !== best.name && transfers[n] !== undefined)
+      .map((n) => `${n}: ${transfers[n]}`);
+    const n = transfers[best.name]!;
+    const beaten = among.some((o) => o !== best.name && (transfers[o] ?? Infinity) > n);
+    const reason = `${beaten ? "its inputs are there" : "the first of equals"}: ${n} transfer${
+      n === 1 ? "" : "s"
+    }${others.length > 0 ? ` (${others.join(", ")})` : ""}`;
+    return { ex: best, placement: { among, transfers, reason } };
+  }
+
+  /** How many of a task's inputs `ex` would transfer; undefined when it cannot reach one. */
+  #transfersOn(t: ExpandedTask, ex: Executor): number | undefined {
+    let n = 0;
+    for (const slot of Object.values(t.inputs)) {
+      for (const f of slot.files) {
+        if (this.#madeOn.get(f.url) === ex.name) continue;
+        const urls = this.x.logical?.get(f.url)?.replicas.map((r) => r.url) ?? [f.url];
+        let cost = Infinity;
+        for (const url of urls) {
+          const d = decide(ex, url, "input", { workspace: this.options.workspace, slot: "" });
+          if ("unclaimed" in d) continue;
+          cost = Math.min(cost, d.kind === "none" || d.kind === "in-place" ? 0 : 1);
+        }
+        if (cost === Infinity) return undefined;
+        n += cost;
+      }
+    }
+    return n;
   }
 
   /** A task's image on its executor, identified once per image (the resolver remembers). */

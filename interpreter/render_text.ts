@@ -121,6 +121,9 @@ function taskBlock(
   for (const l of scaledDownText(t.resources, t.scaledDown, t.executor)) {
     out.push(`    ${visible(l)}`);
   }
+  if (t.placement !== undefined) {
+    out.push(`    placed on ${visible(t.executor)}: ${visible(t.placement.reason)}`);
+  }
   if (t.scratch !== undefined) {
     out.push(
       `    runs in node-local scratch ${t.scratch}/ferry/<task>/: relative paths below are there`,

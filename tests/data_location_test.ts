@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { stringify } from "../deps/yaml.ts";
 import { runCli } from "./_cli.ts";
 import { haveService } from "./_services.ts";
+import { startHttpServer } from "./_http_server.ts";
 import { startSshd } from "./_sshd.ts";
 import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 
@@ -257,4 +258,85 @@ Deno.test({
       await sshd.stop();
     }
   },
+});
+
+Deno.test("placement: an app with executor: any runs each task where its input already is, and a list's tie goes to the first; the plan says why", async () => {
+  const server = await startHttpServer({ files: { "/data/in.txt": "served\n" } });
+  try {
+    await withTemp(async (ws) => {
+      const data = join(ws, "mount", "data");
+      await Deno.mkdir(data, { recursive: true });
+      await Deno.writeTextFile(join(data, "in.txt"), "on the cluster's disk\n");
+      await Deno.writeTextFile(join(ws, "local.txt"), "workspace\n");
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "placement",
+        executors: {
+          cluster: {
+            provider: "local",
+            filesystem: "executor-shared",
+            endpoints: [{ url: server.url("/data/"), path: `${data}/` }],
+          },
+        },
+        files: { remote: server.url("/data/in.txt") },
+        apps: {
+          near: {
+            executor: "any",
+            inputs: { d: "${{ files.remote }}" },
+            outputs: { o: "near.txt" },
+            command: ["cp", "${{ inputs.d }}", "${{ outputs.o }}"],
+          },
+          tie: {
+            executor: ["local", "cluster"],
+            inputs: { d: "local.txt" },
+            outputs: { o: "tie.txt" },
+            command: ["cp", "${{ inputs.d }}", "${{ outputs.o }}"],
+          },
+        },
+      });
+      const text = await runCli(["plan", wf]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.ok(
+        text.stdout.includes(
+          "near · 1 task on cluster\n  near  [run: new]\n    placed on cluster: its inputs are there: 0 transfers (local: 1)\n",
+        ),
+        text.stdout,
+      );
+      assert.ok(
+        text.stdout.includes(
+          "tie · 1 task on local\n  tie  [run: new]\n    placed on local: the first of equals: 0 transfers (cluster: 0)\n",
+        ),
+        text.stdout,
+      );
+      const plan = JSON.parse((await runCli(["plan", "--format", "json", wf])).stdout);
+      assert.deepEqual(plan.tasks[0].placement, {
+        among: ["local", "cluster"],
+        transfers: { local: 1, cluster: 0 },
+        reason: "its inputs are there: 0 transfers (local: 1)",
+      });
+      assert.equal(plan.transfers.length, 0);
+      const r = await ferryRun(["--progress", "lines", wf]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await Deno.readTextFile(join(ws, "near.txt")), "on the cluster's disk\n");
+      assert.equal(server.requestsFor("/data/in.txt").length, 0);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("placement: an unknown executor in a list is located", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "placement-bad",
+      apps: { a: { executor: ["local", "clustr"], command: ["true"] } },
+    });
+    const r = await runCli(["check", wf]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stdout + r.stderr,
+      /workflow\.yaml:7:9: error\[unknown-executor\]: Cannot find executor "clustr": known executors are local \(pass a site file with --site\)\n/,
+    );
+  });
 });
