@@ -350,6 +350,7 @@ class PlanBuilder {
     const grant = this.#grant(t, app, ex);
     const scope = taskScope(this.x, t, grant.resources, inputs.values, outputs.values, 1);
     const rendered = render(t, app, scope, this.problems, this.#scripts);
+    for (const f of outputs.out) this.#madeOn.set(f.url, ex.name);
     return compact({
       id: t.id,
       app: t.app,
@@ -377,7 +378,6 @@ class PlanBuilder {
       container: app.container !== undefined ? this.#container(ex, app.container) : undefined,
       placement,
     });
-    for (const f of outputs.out) this.#madeOn.set(f.url, ex.name);
   }
 
   /**

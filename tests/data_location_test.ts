@@ -12,6 +12,7 @@ import { stringify } from "../deps/yaml.ts";
 import { runCli } from "./_cli.ts";
 import { haveService } from "./_services.ts";
 import { startHttpServer } from "./_http_server.ts";
+import { startGlobusServer } from "./_globus_server.ts";
 import { startSshd } from "./_sshd.ts";
 import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 
@@ -338,5 +339,107 @@ Deno.test("placement: an unknown executor in a list is located", async () => {
       r.stdout + r.stderr,
       /workflow\.yaml:7:9: error\[unknown-executor\]: Cannot find executor "clustr": known executors are local \(pass a site file with --site\)\n/,
     );
+  });
+});
+
+Deno.test("globus: the plan is made offline; a run fetches through the Transfer API (token from the environment, shown nowhere) where the endpoint is remote, and reads in place where it is the cluster's filesystem", async () => {
+  const SRC = "0f0e0d0c-1111-4222-8333-444455556666",
+    LOCAL = "0f0e0d0c-1111-4222-8333-777788889999";
+  const token = "Ag-globus-secret-token-0042";
+  await withTemp(async (ws) => {
+    const remote = join(ws, "remote");
+    await Deno.mkdir(join(remote, "project"), { recursive: true });
+    await Deno.writeTextFile(join(remote, "project", "ref.fa"), ">chr1\nACGT\n");
+    const server = await startGlobusServer({
+      endpoints: { [SRC]: remote, [LOCAL]: ws },
+      token,
+    });
+    try {
+      const rule = (api: string) => ({
+        match: "globus://*",
+        action: "globus",
+        token_env: "GLOBUS_TOKEN",
+        local_endpoint: LOCAL,
+        local_root: ws,
+        api_url: api,
+        poll_interval: 0.01,
+      });
+      const workflow = (api: string) => ({
+        ferry: 1,
+        name: "globus",
+        executors: {
+          local: { staging: [rule(api)] },
+          cluster: {
+            provider: "local",
+            filesystem: "executor-shared",
+            endpoints: [{ url: `globus://${SRC}/project/`, path: `${remote}/project/` }],
+            staging: [rule(api)],
+          },
+        },
+        files: { ref: `globus://${SRC}/project/ref.fa` },
+        apps: {
+          fetched: {
+            inputs: { r: "${{ files.ref }}" },
+            outputs: { o: "fetched.txt" },
+            command: ["cp", "${{ inputs.r }}", "${{ outputs.o }}"],
+          },
+          there: {
+            executor: "cluster",
+            inputs: { r: "${{ files.ref }}" },
+            outputs: { o: "there.txt" },
+            command: ["cp", "${{ inputs.r }}", "${{ outputs.o }}"],
+          },
+        },
+      });
+      // Offline: an API address nothing listens on, and no token in the environment.
+      const offline = await writeWorkflow(ws, workflow("http://127.0.0.1:9/v0.10"), "offline.yaml");
+      const plan = await ferryRun([offline], {}, "plan");
+      assert.equal(plan.code, 0, plan.stderr);
+      const lines = plan.stdout.split("\n");
+      assert.match(
+        lines.find((l) => l.includes("⇒ globus transfer")) ?? "",
+        /^ {4}in {2}r {2}globus:\/\/0f0e0d0c-1111-4222-8333-444455556666\/project\/ref\.fa {2}⇒ globus transfer, rule 1 → _inputs\/[0-9a-f]{16}\/ref\.fa$/,
+      );
+      assert.ok(
+        lines.includes(
+          `    in  r  globus://${SRC}/project/ref.fa  ⇒ in place, endpoint globus://${SRC}/project/ = ${remote}/project/ → ${remote}/project/ref.fa`,
+        ),
+        plan.stdout,
+      );
+      const wf = await writeWorkflow(ws, workflow(server.url));
+      const r = await ferryRun(["--progress", "lines", wf], { GLOBUS_TOKEN: token });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await Deno.readTextFile(join(ws, "fetched.txt")), ">chr1\nACGT\n");
+      assert.equal(await Deno.readTextFile(join(ws, "there.txt")), ">chr1\nACGT\n");
+      assert.equal(server.requests.filter((q) => q.path === "/transfer").length, 1);
+      const events = await Deno.readTextFile(join(runDirOf(r), "events.jsonl"));
+      for (const text of [r.stdout, r.stderr, events]) assert.ok(!text.includes(token));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+Deno.test("placement: a file a task made counts as being where that task ran", async () => {
+  await withTemp(async (ws) => {
+    const shared = { provider: "slurm", filesystem: "executor-shared" };
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "affinity",
+      executors: { east: shared, west: shared },
+      apps: {
+        make: { executor: "west", outputs: { o: "made.txt" }, shell: "echo hi > ${{ outputs.o }}" },
+        use: {
+          executor: ["east", "west"],
+          inputs: { m: "${{ apps.make.outputs.o }}" },
+          outputs: { o: "used.txt" },
+          command: ["cp", "${{ inputs.m }}", "${{ outputs.o }}"],
+        },
+      },
+    });
+    const plan = JSON.parse((await runCli(["plan", "--format", "json", wf])).stdout);
+    const use = plan.tasks.find((t: { id: string }) => t.id === "use");
+    assert.equal(use.executor, "west");
+    assert.deepEqual(use.placement.transfers, { east: 1, west: 0 });
   });
 });

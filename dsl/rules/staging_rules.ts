@@ -24,6 +24,7 @@ export const BUILTIN_ACTIONS = [
   "sftp",
   "rsync",
   "copy",
+  "globus",
 ] as const;
 
 /** Actions that move nothing, so have no hop to make through intermediate storage. */
