@@ -270,9 +270,12 @@ export function decide(
   role: "input" | "output",
   o: DecideOptions,
 ): StagingDecision | Unclaimed {
-  // The executor's own storage under another name: used where it is, never copied onto itself.
+  // The executor's own storage under another name: a remote URL on it is used where it is, never
+  // copied onto itself (before any rule); a local path on it is used where it is unless a rule
+  // says otherwise (a scratch copy, say).
   const ep = role === "input" ? onEndpoint(ex, url) : undefined;
-  if (ep) {
+  const m = firstMatch(ex, url);
+  if (ep && (m === undefined || localPath(url) === undefined)) {
     return {
       kind: "in-place",
       action: "endpoint",
@@ -281,7 +284,6 @@ export function decide(
       endpoint: ep.index,
     };
   }
-  const m = firstMatch(ex, url);
   if (m) return fromRule(m.rule, m.index, m.groups, ex, url, role, o);
   const scheme = url.slice(0, url.indexOf(":") + 1);
   if (scheme === "file:") {
