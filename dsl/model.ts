@@ -31,6 +31,8 @@ export interface DeclaredFile {
   readonly temp?: boolean;
   /** Expected digest, `sha256:<hex>`. */
   readonly checksum?: string;
+  /** Outputs: a replica catalog (`.csv`, relative to the workflow file) to register it in. */
+  readonly register?: string;
   /** Where the value sits in the source document. */
   readonly where: Where;
   /** A named logical file: its copies, in order of preference (`value` is the first's). */

@@ -107,6 +107,7 @@ function toFile(v: unknown, where: Where): DeclaredFile | undefined {
     value: v[key] as string,
     temp: v.temp === true ? true : undefined,
     checksum: str(v.checksum),
+    register: str(v.register),
     where: [...where, key],
   });
 }

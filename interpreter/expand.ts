@@ -29,6 +29,8 @@ export interface TaskFile {
   readonly temp?: boolean;
   /** Declared digest of an input. */
   readonly checksum?: string;
+  /** Outputs: the replica catalog to register it in (as written, relative to the workflow file). */
+  readonly register?: string;
   /** For inputs gathering a dynamic output: which app and output. */
   readonly dynamic?: { readonly app: string; readonly output: string };
 }
@@ -451,7 +453,8 @@ function slots(
 }
 
 function withExtras(f: TaskFile, spec: DeclaredFile): TaskFile {
-  const extra: { temp?: boolean; checksum?: string } = {};
+  const extra: { temp?: boolean; checksum?: string; register?: string } = {};
+  if (spec.register) extra.register = spec.register;
   if (spec.temp) extra.temp = true;
   if (spec.checksum) extra.checksum = spec.checksum;
   return { ...f, ...extra };

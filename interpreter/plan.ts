@@ -22,7 +22,7 @@ import type { Linked } from "./link.ts";
 import { decide, type DecisionKind, scratchRoot, stagedPath, type Unclaimed } from "./staging.ts";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { join, posix, relative } from "node:path";
+import { join, posix, relative, resolve } from "node:path";
 import { workspaceUrl } from "./urls.ts";
 import { toFileUrl } from "../providers/_shared/urls.ts";
 import { FileValue, localPath, type Value } from "./values.ts";
@@ -66,6 +66,8 @@ export interface PlanFile {
   readonly dynamic?: "glob" | "dir";
   /** An intermediate output. */
   readonly temp?: boolean;
+  /** An output registered, once in place, in this replica catalog (absolute), with this site. */
+  readonly register?: { readonly catalog: string; readonly site: string };
   /** Declared digest of an input. */
   readonly checksum?: string;
   /** For a logical file (a named file with replicas): its name in `files`. */
@@ -521,7 +523,11 @@ class PlanBuilder {
   ): PlanFile | undefined {
     const checksum = f.checksum ?? (role === "input" ? this.#declared.get(f.url) : undefined);
     const tf = checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f;
-    const o = { workspace: this.options.workspace, slot };
+    const o = {
+      workspace: this.options.workspace,
+      slot,
+      baseDir: this.options.baseDir ?? this.options.workspace,
+    };
     const logical = role === "input" ? this.x.logical?.get(f.url) : undefined;
     if (logical) return this.#logical(task, tf, logical, name, ex, o);
     const pf = planFile(tf, name, ex, role, o);
@@ -760,7 +766,7 @@ function planFile(
   name: string,
   ex: Executor,
   role: "input" | "output",
-  o: { workspace: string; slot: string },
+  o: { workspace: string; slot: string; baseDir?: string },
 ): { file: PlanFile; storage: string } | Unclaimed {
   const d = decide(ex, f.url, role, o);
   if ("unclaimed" in d) return d;
@@ -780,6 +786,12 @@ function planFile(
   }
   if (f.kind !== "file") file.dynamic = f.kind;
   if (f.temp) file.temp = true;
+  if (f.register !== undefined) {
+    file.register = {
+      catalog: resolve(o.baseDir ?? o.workspace, f.register),
+      site: ex.site ?? ex.name,
+    };
+  }
   if (f.checksum !== undefined) file.checksum = f.checksum;
   return { file, storage: d.storage ?? "workspace" };
 }

@@ -26,6 +26,10 @@ import type { DeclaredFile, Replica, Where, Workflow } from "../dsl/model.ts";
 import { urlProblem } from "../dsl/rules/files.ts";
 import { didYouMean } from "../dsl/suggest.ts";
 import { toFileUrl } from "../providers/_shared/urls.ts";
+import type { Collected } from "./deliver.ts";
+import type { PlanTask } from "./plan.ts";
+import { safeDecode, workspaceRelative, workspaceUrl } from "./urls.ts";
+import { localPath } from "./values.ts";
 
 /** One replica as a catalog lists it: an absolute URL and the site holding it. */
 export interface CatalogReplica {
@@ -303,4 +307,56 @@ export async function withCatalogs(
     }
   }
   return { workflow: { ...w, files }, diagnostics, problems };
+}
+
+/** A CSV field: quoted when it holds a comma, a quote or surrounding space; control characters encoded. */
+function csvField(s: string): string {
+  // deno-lint-ignore no-control-regex
+  const safe = s.replace(/[\u0000-\u001f\u007f%]/g, (c) => encodeURIComponent(c));
+  return /[",]|^\s|\s$/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/** An output's logical name: its workspace-relative path, else its URL's path. */
+function logicalName(url: string, workspace: string): string {
+  const rel = workspaceRelative(url, workspaceUrl(workspace));
+  if (rel !== undefined) return rel;
+  const path = localPath(url) ?? safeDecode(new URL(url).pathname);
+  return path.replace(/^\/+/, "");
+}
+
+/**
+ * Register a succeeded task's outputs whose `register` names a catalog: a row `name,url,site`
+ * each (a glob or dir output: each file it collected), appended unless the catalog has it, the
+ * header written first into a new or empty catalog. The catalogs' paths written to.
+ */
+export function registerOutputs(
+  task: PlanTask,
+  workspace: string,
+  collected: Collected,
+): string[] {
+  const rows = new Map<string, string[]>();
+  for (const f of task.outputs) {
+    if (!f.register) continue;
+    const urls = f.dynamic ? (collected.get(f.name) ?? []).map((v) => v.url) : [f.url];
+    const list = rows.get(f.register.catalog) ?? [];
+    for (const url of urls) {
+      list.push([logicalName(url, workspace), url, f.register.site].map(csvField).join(","));
+    }
+    rows.set(f.register.catalog, list);
+  }
+  for (const [catalog, lines] of rows) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(catalog);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    const have = new Set(text.split(/\r?\n/));
+    const add = lines.filter((l, i) => !have.has(l) && lines.indexOf(l) === i);
+    const head = text.trim() === "" ? "name,url,site\n" : text.endsWith("\n") ? "" : "\n";
+    if (add.length > 0 || head.startsWith("name")) {
+      Deno.writeTextFileSync(catalog, head + add.map((l) => `${l}\n`).join(""), { append: true });
+    }
+  }
+  return [...rows.keys()];
 }

@@ -307,3 +307,72 @@ Deno.test("replicas: a YAML catalog's bad entries are located in it, hostile val
     ]);
   });
 });
+
+Deno.test("replicas: outputs are registered in a catalog as they land (once, hostile names encoded), and another workflow reads them by name", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "register",
+      apps: {
+        make: {
+          outputs: {
+            table: { path: "results/a,b.txt", register: "outputs.csv" },
+            parts: { glob: "parts/*.txt", register: "outputs.csv" },
+          },
+          shell:
+            "mkdir -p parts results && echo table > 'results/a,b.txt' && echo one > parts/1.txt && echo two > parts/2.txt",
+        },
+      },
+    });
+    const first = await ferryRun(["--progress", "lines", wf]);
+    assert.equal(first.code, 0, first.stderr);
+    const expected = [
+      "name,url,site",
+      `"results/a,b.txt","file://${ws}/results/a,b.txt",local`,
+      `parts/1.txt,file://${ws}/parts/1.txt,local`,
+      `parts/2.txt,file://${ws}/parts/2.txt,local`,
+      "",
+    ].join("\n");
+    assert.equal(await Deno.readTextFile(join(ws, "outputs.csv")), expected);
+    // Run again, from scratch: the rows are there already and are not added twice.
+    const again = await ferryRun(["--no-cache", "--progress", "lines", wf]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await Deno.readTextFile(join(ws, "outputs.csv")), expected);
+
+    const reader = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "reader",
+      files: { t: { catalog: "outputs.csv", name: "parts/2.txt" } },
+      apps: {
+        use: {
+          inputs: { t: "${{ files.t }}" },
+          outputs: { o: "used.txt" },
+          command: ["cp", "${{ inputs.t }}", "${{ outputs.o }}"],
+        },
+      },
+    }, "reader.yaml");
+    const r = await ferryRun(["--progress", "lines", reader]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await Deno.readTextFile(join(ws, "used.txt")), "two\n");
+
+    const bad = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "bad-register",
+      apps: {
+        a: {
+          inputs: { i: { path: "x.txt", register: "in.csv" } },
+          outputs: { o: { path: "o.txt", register: "out.yaml" } },
+          command: ["cp", "${{ inputs.i }}", "${{ outputs.o }}"],
+        },
+      },
+    }, "bad.yaml");
+    const c = await runCli(["check", bad]);
+    assert.equal(c.code, 2);
+    const diags = (c.stdout + c.stderr).split("\n").filter((l) => l.includes("error["))
+      .map((l) => l.replace(`${ws}/`, ""));
+    assert.deepEqual(diags, [
+      "bad.yaml:8:9: error[file-form]: Cannot register an input in a replica catalog: only outputs are registered",
+      'bad.yaml:12:19: error[file-form]: Cannot register in "out.yaml": outputs are registered in a .csv replica catalog',
+    ]);
+  });
+});

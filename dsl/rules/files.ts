@@ -59,6 +59,24 @@ export const fileForms: WorkflowRule = ({ raw }) => {
           }`,
       ));
     }
+    if (role !== "output" && o.register !== undefined) {
+      out.push({
+        ...error(
+          "file-form",
+          [...where, "register"],
+          "Cannot register an input in a replica catalog: only outputs are registered",
+        ),
+        at: "key",
+      });
+    } else if (typeof o.register === "string" && !/\.csv$/i.test(o.register)) {
+      out.push(
+        error(
+          "file-form",
+          [...where, "register"],
+          `Cannot register in "${o.register}": outputs are registered in a .csv replica catalog`,
+        ),
+      );
+    }
     if (role !== "output") {
       for (const k of ["glob", "dir", "temp"] as const) {
         if (o[k] === undefined) continue;
