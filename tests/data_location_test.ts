@@ -159,6 +159,10 @@ Deno.test("endpoints: a replica on the executor's own storage is used in place b
       executors: {
         cluster: {
           ...cluster,
+          staging: [
+            { match: "https://*", action: "https", via_storage: "stage/" },
+            { match: "file:///x/*", action: "skip", via_storage: "/stage/" },
+          ],
           endpoints: [{ url: "file:///scratch/", path: "scratch/" }, {
             url: "sftp:///x/",
             path: "/x/",
@@ -175,6 +179,8 @@ Deno.test("endpoints: a replica on the executor's own storage is used in place b
       'bad.yaml:8:14: error[invalid-url]: Cannot use endpoint "file:///scratch/": give a remote URL with a host, such as sftp://login.example.org/scratch/',
       'bad.yaml:9:15: error[invalid-value]: Cannot use endpoint path "scratch/": give an absolute directory or a file:/// URL',
       'bad.yaml:10:14: error[invalid-url]: Cannot use endpoint "sftp:///x/": give a remote URL with a host, such as sftp://login.example.org/scratch/',
+      'bad.yaml:15:22: error[invalid-value]: Cannot stage through "stage/": give an absolute directory or a file:/// URL',
+      'bad.yaml:18:22: error[invalid-value]: Cannot stage through "/stage/": a skip rule moves nothing to stage through',
     ]);
   });
 });

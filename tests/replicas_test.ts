@@ -361,7 +361,10 @@ Deno.test("replicas: outputs are registered in a catalog as they land (once, hos
       apps: {
         a: {
           inputs: { i: { path: "x.txt", register: "in.csv" } },
-          outputs: { o: { path: "o.txt", register: "out.yaml" } },
+          outputs: {
+            o: { path: "o.txt", register: "out.yaml" },
+            p: { path: "p.txt", register: "../elsewhere.csv" },
+          },
           command: ["cp", "${{ inputs.i }}", "${{ outputs.o }}"],
         },
       },
@@ -373,6 +376,7 @@ Deno.test("replicas: outputs are registered in a catalog as they land (once, hos
     assert.deepEqual(diags, [
       "bad.yaml:8:9: error[file-form]: Cannot register an input in a replica catalog: only outputs are registered",
       'bad.yaml:12:19: error[file-form]: Cannot register in "out.yaml": outputs are registered in a .csv replica catalog',
+      'bad.yaml:15:19: error[file-form]: Cannot register in "../elsewhere.csv": it climbs out with ".."; ferry writes only in the workspace',
     ]);
   });
 });

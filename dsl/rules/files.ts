@@ -68,6 +68,16 @@ export const fileForms: WorkflowRule = ({ raw }) => {
         ),
         at: "key",
       });
+    } else if (typeof o.register === "string" && leavesWorkspace(o.register)) {
+      out.push(
+        error(
+          "file-form",
+          [...where, "register"],
+          `Cannot register in "${o.register}": ${
+            leavesWorkspace(o.register)
+          }; ferry writes only in the workspace`,
+        ),
+      );
     } else if (typeof o.register === "string" && !/\.csv$/i.test(o.register)) {
       out.push(
         error(
