@@ -170,6 +170,8 @@ export interface TransferFinishedEvent
   readonly error?: string;
   /** How long it took, in ms. */
   readonly ms?: number;
+  /** With `error`: the next replica of a logical file, fetched instead under the same id. */
+  readonly fallback?: string;
 }
 
 /** A temporary output was deleted: every task reading it has succeeded. */
@@ -273,6 +275,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     attempts: "number?",
     error: "string?",
     ms: "number?",
+    fallback: "string?",
   },
   "temp-deleted": { url: "string" },
   "run-ended": { interrupted: "boolean", error: "string?" },

@@ -74,6 +74,8 @@ export interface PlanFile {
   readonly logical?: string;
   /** For a logical file: every replica, how this task's executor would reach it, and which it uses. */
   readonly replicas?: readonly PlanReplica[];
+  /** For a logical file fetched on the node (`wrap`): the other replicas to fetch when it fails. */
+  readonly fallbacks?: readonly PlanFallback[];
 }
 
 /** One replica of a logical file, as a task's executor sees it. */
@@ -633,9 +635,13 @@ class PlanBuilder {
     const { file, storage } = best.planned!;
     const chosen = { ...file, logical: l.name, replicas };
     const via = viaOf(ex, file);
-    if (file.staging !== "transfer" && via === undefined) return chosen;
-    const fallbacks = usable.slice(1).filter((r) => r.planned!.file.staging === "transfer")
+    const moved = (r: RankedReplica) => r.planned!.file.staging === file.staging;
+    const fallbacks = usable.slice(1).filter(moved)
       .map((r) => ({ url: r.url, provider: r.planned!.file.provider, rule: r.planned!.file.rule }));
+    if (file.staging === "wrap" && via === undefined && fallbacks.length > 0) {
+      return { ...chosen, fallbacks }; // fetched on the node: the stager tries them in turn
+    }
+    if (file.staging !== "transfer" && via === undefined) return chosen;
     const at = { ...f, url: best.url };
     if (via !== undefined) {
       const hops = this.#hops(task, at, chosen, via, ex, o, fallbacks);

@@ -21,7 +21,7 @@ import {
 } from "../providers/staging/transfer.ts";
 import type { StagingProvider } from "../providers/staging/types.ts";
 import { partialPath, removeQuietly } from "../providers/staging/_transfer_files.ts";
-import type { PlanFile, PlanTransfer } from "./plan.ts";
+import type { PlanFallback, PlanFile, PlanTransfer } from "./plan.ts";
 
 /** Rule options that name files. */
 const PATH_OPTIONS = ["identity_file", "known_hosts", "ca_file"] as const;
@@ -174,27 +174,45 @@ export class Stager {
    * before failed after its retries; a failed replica's partial copy is discarded first, as the
    * next one is another source. The last failure is the transfer's.
    */
-  async #replicas(t: PlanTransfer): Promise<StageInResult> {
+  #replicas(t: PlanTransfer): Promise<StageInResult> {
     const sources = [{ url: t.url, provider: t.provider, rule: t.rule }, ...(t.fallbacks ?? [])];
     const extra = { cache: true, ...(t.checksum !== undefined ? { checksum: t.checksum } : {}) };
+    return this.#inTurn(
+      t.id,
+      sources,
+      (s, id, next) => this.#fetch(id, s.url, s.provider, t.executor, s.rule, t.path, extra, next),
+      t.path,
+    );
+  }
+
+  /** Fetch from each source in turn while the one before failed; `dest`'s partial copy goes between. */
+  async #inTurn(
+    id: string,
+    sources: readonly PlanFallback[],
+    fetch: (s: PlanFallback, id: string, next: string | undefined) => Promise<StageInResult>,
+    dest: string,
+  ): Promise<StageInResult> {
     for (let i = 0;; i++) {
-      const s = sources[i]!;
       const next = sources[i + 1]?.url;
       try {
-        return await this.#fetch(t.id, s.url, s.provider, t.executor, s.rule, t.path, extra, next);
+        return await fetch(sources[i]!, id, next);
       } catch (e) {
         if (next === undefined || this.#o.signal.aborted) throw e;
-        removeQuietly(partialPath(t.path));
+        removeQuietly(partialPath(dest));
       }
     }
   }
 
   /** Fetch a task's input into its directory on the node (executors without a shared filesystem). */
   fetchInto(task: string, f: PlanFile, executor: string, dest: string): Promise<StageInResult> {
-    return this.#fetch(`wrap:${task}:${f.url}`, f.url, f.provider, executor, f.rule, dest, {
-      cache: false,
-      ...(f.checksum !== undefined ? { checksum: f.checksum } : {}),
-    });
+    const extra = { cache: false, ...(f.checksum !== undefined ? { checksum: f.checksum } : {}) };
+    const first = { url: f.url, provider: f.provider, rule: f.rule };
+    return this.#inTurn(
+      `wrap:${task}:${f.url}`,
+      [first, ...(f.fallbacks ?? [])],
+      (s, id, next) => this.#fetch(id, s.url, s.provider, executor, s.rule, dest, extra, next),
+      dest,
+    );
   }
 
   #fetch(

@@ -93,6 +93,53 @@ Deno.test("replicas: the first replica dies mid-transfer on every try, the secon
   }
 });
 
+Deno.test("replicas: on an executor that fetches on the node, a failed replica falls back to the next too", async () => {
+  const data = "node-side bytes\n";
+  const a = await startHttpServer({ files: { "/ref.txt": data } });
+  const b = await startHttpServer({ files: { "/ref.txt": data } });
+  try {
+    await withTemp(async (ws) => {
+      a.fault("/ref.txt", { kind: "status", status: 503 });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "replicas-node",
+        executors: {
+          nodes: {
+            provider: "local",
+            filesystem: "none",
+            staging: [{ match: "http://*:*", action: "http", retries: 0 }],
+          },
+        },
+        files: { ref: { replicas: [a.url("/ref.txt"), b.url("/ref.txt")] } },
+        apps: {
+          use: {
+            executor: "nodes",
+            inputs: { ref: "${{ files.ref }}" },
+            outputs: { out: "out.txt" },
+            command: ["cp", "${{ inputs.ref }}", "${{ outputs.out }}"],
+          },
+        },
+      });
+      const plan = JSON.parse((await runCli(["plan", "--format", "json", wf])).stdout);
+      assert.deepEqual(plan.tasks[0].inputs[0].fallbacks, [
+        { url: b.url("/ref.txt"), provider: "http", rule: 0 },
+      ]);
+      const r = await ferryRun(["--progress", "lines", wf]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await Deno.readTextFile(join(ws, "out.txt")), data);
+      assert.equal(a.requestsFor("/ref.txt").length, 1);
+      assert.equal(b.requestsFor("/ref.txt").length, 1);
+      assert.match(
+        r.stderr,
+        /FALLBACK Cannot fetch .*HTTP 503.*; falling back to http:\/\/127\.0\.0\.1:\d+\/ref\.txt\n/,
+      );
+    });
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
 Deno.test("replicas: every replica failing fails the readers with the last replica's error", async () => {
   const a = await startHttpServer({ files: {} });
   try {
