@@ -15,6 +15,9 @@
  * - `POST /task/ID/cancel` → `{ DATA_TYPE: "result", code: "Canceled",
  *   message, request_id, resource }`
  *   (https://docs.globus.org/api/transfer/task/#cancel_task_by_id)
+ * - `POST /operation/endpoint/ID/rename` (`{ DATA_TYPE: "rename", old_path, new_path }`) →
+ *   `{ DATA_TYPE: "result", code: "FileRenamed", message, request_id, resource }`
+ *   (https://docs.globus.org/api/transfer/file_operations/#rename)
  * - errors: `{ code: "ClientError.NotFound" | "AuthenticationFailed" | ...,
  *   message, request_id, resource }` (https://docs.globus.org/api/transfer/overview/#errors)
  *
@@ -137,6 +140,24 @@ export function startGlobusServer(o: GlobusServerOptions): Promise<GlobusServer>
     });
   };
 
+  const renamed = (endpoint: string, doc: Record<string, unknown>, path: string): Response => {
+    const root = o.endpoints[endpoint];
+    if (root === undefined) return error(404, "ClientError.NotFound", "Endpoint not found", path);
+    if (doc?.DATA_TYPE !== "rename") return error(400, "BadRequest", "Malformed rename", path);
+    try {
+      Deno.renameSync(join(root, String(doc.old_path)), join(root, String(doc.new_path)));
+    } catch {
+      return error(404, "ClientError.NotFound", `No such file: ${String(doc.old_path)}`, path);
+    }
+    return json(200, {
+      DATA_TYPE: "result",
+      code: "FileRenamed",
+      message: "File or directory renamed successfully",
+      request_id: `req${++n}`,
+      resource: path,
+    });
+  };
+
   const taskDoc = (t: Task) => {
     if (t.status === "ACTIVE" && !t.hold && ++t.polls > (o.activePolls ?? 1)) {
       if (t.fatal) {
@@ -175,6 +196,8 @@ export function startGlobusServer(o: GlobusServerOptions): Promise<GlobusServer>
       return json(200, { DATA_TYPE: "submission_id", value });
     }
     if (req.method === "POST" && path === "/transfer") return transfer(body ?? {});
+    const rename = /^\/operation\/endpoint\/([^/]+)\/rename$/.exec(path);
+    if (req.method === "POST" && rename) return renamed(decodeURIComponent(rename[1]!), body, path);
     const m = /^\/task\/([^/]+)(\/cancel)?$/.exec(path);
     const t = m ? tasks.get(decodeURIComponent(m[1]!)) : undefined;
     if (!m || !t) return error(404, "ClientError.NotFound", `Task not found`, path);

@@ -348,7 +348,7 @@ Deno.test("placement: an unknown executor in a list is located", async () => {
   });
 });
 
-Deno.test("globus: the plan is made offline; a run fetches through the Transfer API (token from the environment, shown nowhere) where the endpoint is remote, and reads in place where it is the cluster's filesystem", async () => {
+Deno.test("globus: the plan is made offline; a run fetches and stages out through the Transfer API (token from the environment, shown nowhere) where the endpoint is remote, and reads in place where it is the cluster's filesystem", async () => {
   const SRC = "0f0e0d0c-1111-4222-8333-444455556666",
     LOCAL = "0f0e0d0c-1111-4222-8333-777788889999";
   const token = "Ag-globus-secret-token-0042";
@@ -386,8 +386,8 @@ Deno.test("globus: the plan is made offline; a run fetches through the Transfer 
         apps: {
           fetched: {
             inputs: { r: "${{ files.ref }}" },
-            outputs: { o: "fetched.txt" },
-            command: ["cp", "${{ inputs.r }}", "${{ outputs.o }}"],
+            outputs: { o: "fetched.txt", back: `globus://${SRC}/project/results/copy.fa` },
+            shell: "cp ${{ inputs.r }} ${{ outputs.o }} && cp ${{ inputs.r }} ${{ outputs.back }}",
           },
           there: {
             executor: "cluster",
@@ -404,7 +404,7 @@ Deno.test("globus: the plan is made offline; a run fetches through the Transfer 
       const lines = plan.stdout.split("\n");
       assert.match(
         lines.find((l) => l.includes("⇒ globus transfer")) ?? "",
-        /^ {4}in {2}r {2}globus:\/\/0f0e0d0c-1111-4222-8333-444455556666\/project\/ref\.fa {2}⇒ globus transfer, rule 1 → _inputs\/[0-9a-f]{16}\/ref\.fa$/,
+        /^ {4}in {2}r {5}globus:\/\/0f0e0d0c-1111-4222-8333-444455556666\/project\/ref\.fa {2}⇒ globus transfer, rule 1 → _inputs\/[0-9a-f]{16}\/ref\.fa$/,
       );
       assert.ok(
         lines.includes(
@@ -417,7 +417,13 @@ Deno.test("globus: the plan is made offline; a run fetches through the Transfer 
       assert.equal(r.code, 0, r.stderr);
       assert.equal(await Deno.readTextFile(join(ws, "fetched.txt")), ">chr1\nACGT\n");
       assert.equal(await Deno.readTextFile(join(ws, "there.txt")), ">chr1\nACGT\n");
-      assert.equal(server.requests.filter((q) => q.path === "/transfer").length, 1);
+      // One transfer in, one out (under a temporary name, then renamed on the endpoint).
+      assert.equal(server.requests.filter((q) => q.path === "/transfer").length, 2);
+      assert.equal(
+        await Deno.readTextFile(join(remote, "project", "results", "copy.fa")),
+        ">chr1\nACGT\n",
+      );
+      assert.equal(await exists(join(remote, "project", "results", "copy.fa.ferry-part")), false);
       const events = await Deno.readTextFile(join(runDirOf(r), "events.jsonl"));
       for (const text of [r.stdout, r.stderr, events]) assert.ok(!text.includes(token));
     } finally {

@@ -20,14 +20,17 @@
  *   (https://docs.globus.org/api/transfer/task/#task_fields);
  * - `POST /task/TASK_ID/cancel` → `{ "DATA_TYPE": "result", "code":
  *   "Canceled", ... }` (https://docs.globus.org/api/transfer/task/#cancel_task_by_id);
+ * - `POST /operation/endpoint/ENDPOINT_ID/rename` with `{ DATA_TYPE: "rename", old_path,
+ *   new_path }` → `{ "DATA_TYPE": "result", "code": "FileRenamed", ... }`
+ *   (https://docs.globus.org/api/transfer/file_operations/#rename);
  * - errors: an HTTP status with `{ "code", "message", "request_id" }`
  *   (https://docs.globus.org/api/transfer/overview/#errors).
  *
  * Every request carries `Authorization: Bearer TOKEN`, the token read from the
  * environment variable the rule's `token_env` names (through `secret()`, so it
  * is redacted everywhere). Tested against a local server speaking this subset
- * (tests/_globus_server.ts); never against the live service. Stage-in only: an upload
- * through Globus could leave a partial file under its final name, which providers must not.
+ * (tests/_globus_server.ts); never against the live service. An upload goes to
+ * `NAME.ferry-part` on the destination endpoint and is renamed there once Globus verified it.
  * @module
  */
 
@@ -36,6 +39,8 @@ import { sleep } from "../_shared/sleep.ts";
 import {
   type FetchRequest,
   type FetchResult,
+  type PutRequest,
+  type PutResult,
   type StagingContext,
   StagingError,
   type StagingProvider,
@@ -211,7 +216,24 @@ async function fetchGlobus(r: FetchRequest): Promise<FetchResult> {
   return { status: "fetched", validators: { size } };
 }
 
+/** Upload under a temporary name on the destination endpoint, then rename it there. */
+async function putGlobus(r: PutRequest): Promise<PutResult> {
+  const s = setup(r);
+  const to = parseGlobusUrl(r.url);
+  const from = { endpoint: s.localEndpoint, path: onLocalEndpoint(s, r.source) };
+  const partial = `${to.path}.ferry-part`;
+  const task = await submit(s, from, { endpoint: to.endpoint, path: partial }, r.signal);
+  await awaitTask(s, task, r);
+  await call(s, "POST", `/operation/endpoint/${encodeURIComponent(to.endpoint)}/rename`, r.signal, {
+    DATA_TYPE: "rename",
+    old_path: partial,
+    new_path: to.path,
+  });
+  r.progress(r.size, r.size);
+  return { validators: { size: r.size } };
+}
+
 /** The Globus provider. */
 export function globusStaging(): StagingProvider {
-  return { name: "globus", fetch: fetchGlobus };
+  return { name: "globus", fetch: fetchGlobus, put: putGlobus };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startGlobusServer } from "../../tests/_globus_server.ts";
 import { globusStaging, parseGlobusUrl } from "./globus.ts";
-import { stageIn } from "./transfer.ts";
+import { stageIn, stageOut } from "./transfer.ts";
 
 const SRC = "a1b2c3d4-0000-4000-8000-00000000000a";
 const LOCAL = "a1b2c3d4-0000-4000-8000-00000000000b";
@@ -149,4 +149,37 @@ Deno.test("globus: a missing token, a refused token and a bad URL fail at once w
     () => parseGlobusUrl("globus:///x"),
     /Cannot use "globus:\/\/\/x": write globus:\/\/ENDPOINT_ID\/path/,
   );
+});
+
+Deno.test("globus: an upload lands under a temporary name on the destination endpoint and is renamed there once Globus finished", async () => {
+  Deno.env.set(ENV, TOKEN);
+  await using w = await world();
+  const source = join(w.local, "out", "calls.vcf");
+  await Deno.mkdir(join(w.local, "out"));
+  await Deno.writeTextFile(source, "##fileformat=VCFv4.2\n");
+  await stageOut(globusStaging(), {
+    url: `globus://${SRC}/project/results/calls.vcf`,
+    source,
+    options: w.options,
+    retryBaseMs: 0,
+  });
+  assert.equal(
+    await Deno.readTextFile(join(w.root, "remote", "project", "results", "calls.vcf")),
+    "##fileformat=VCFv4.2\n",
+  );
+  const transfer = w.server.requests.find((q) => q.path === "/transfer")!.body as {
+    DATA: { source_path: string; destination_path: string }[];
+  };
+  assert.deepEqual(transfer.DATA[0], {
+    DATA_TYPE: "transfer_item",
+    source_path: "/out/calls.vcf",
+    destination_path: "/project/results/calls.vcf.ferry-part",
+  });
+  const rename = w.server.requests.at(-1)!;
+  assert.equal(rename.path, `/operation/endpoint/${SRC}/rename`);
+  assert.deepEqual(rename.body, {
+    DATA_TYPE: "rename",
+    old_path: "/project/results/calls.vcf.ferry-part",
+    new_path: "/project/results/calls.vcf",
+  });
 });
