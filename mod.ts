@@ -56,7 +56,14 @@ export type { CheckOptions, CheckResult } from "./interpreter/check.ts";
 export { checkWorkflowFile } from "./interpreter/check.ts";
 export type { Compiled, CompileOptions } from "./interpreter/compile.ts";
 export type { ImageResolver } from "./interpreter/images.ts";
-export type { ExpandedTask, Expansion, Extra, TaskFile, TaskSlot } from "./interpreter/expand.ts";
+export type {
+  ExpandedTask,
+  Expansion,
+  Extra,
+  LogicalFile,
+  TaskFile,
+  TaskSlot,
+} from "./interpreter/expand.ts";
 export type { Linked } from "./interpreter/link.ts";
 export type { DynamicList, FileValue, Value } from "./interpreter/values.ts";
 export type { RenderedRun } from "./interpreter/command.ts";
@@ -66,7 +73,10 @@ export { StatCache } from "./interpreter/stat_cache.ts";
 export type {
   Plan,
   PlanContainer,
+  PlanFallback,
   PlanFile,
+  PlanPlacement,
+  PlanReplica,
   PlanStatus,
   PlanSummary,
   PlanTask,

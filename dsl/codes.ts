@@ -82,6 +82,12 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "no-staging-rule": "no staging rule of the task's executor claims a file (names the rules tried)",
   "resources-exceed":
     "a task's minimum cores or memory is more than its executor has (a range's min, or a single memory size)",
+  "replica-catalog":
+    "a replica catalog's entry or row is not a replica (a URL or path, and an optional site), or the catalog cannot be read",
+  "unknown-logical-file":
+    "a named file's `name` is not in its replica catalog (with a did-you-mean)",
+  "no-replica":
+    "no replica of a logical file can reach a task's executor (none is claimed by a staging rule or present)",
   "no-stage-out": "an output goes to a URL whose staging action can only fetch (http, https)",
   "unreachable-input": "a remote input did not answer a HEAD request (only with --check-inputs)",
   "assumed-input": "an absent input assumed present under --assume-inputs (warning)",

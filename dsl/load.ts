@@ -124,6 +124,17 @@ export const MAX_FILE_BYTES = 16 << 20;
  * device (`/dev/zero`) never end.
  */
 export async function loadFile(file: string, format?: Format): Promise<LoadResult> {
+  const r = await readText(file);
+  return "problems" in r ? r : loadText(file, r.text, format);
+}
+
+/**
+ * A text file's contents, read as {@linkcode loadFile} reads them (a regular file of at most
+ * {@linkcode MAX_FILE_BYTES}, valid UTF-8), or the problem that stopped it.
+ */
+export async function readText(
+  file: string,
+): Promise<{ readonly text: string } | { readonly problems: readonly LoadProblem[] }> {
   const bytes = await readBounded(file);
   if (typeof bytes === "string") {
     return {
@@ -145,7 +156,7 @@ export async function loadFile(file: string, format?: Format): Promise<LoadResul
       }],
     };
   }
-  return loadText(file, decoded.text, format);
+  return { text: decoded.text };
 }
 
 /** The problems of loading `file` as diagnostics (they carry their own positions). */

@@ -31,8 +31,34 @@ export interface DeclaredFile {
   readonly temp?: boolean;
   /** Expected digest, `sha256:<hex>`. */
   readonly checksum?: string;
+  /** Outputs: a replica catalog (`.csv`, relative to the workflow file) to register it in. */
+  readonly register?: string;
   /** Where the value sits in the source document. */
   readonly where: Where;
+  /** A named logical file: its copies, in order of preference (`value` is the first's). */
+  readonly replicas?: readonly Replica[];
+  /** A named logical file whose replicas a catalog lists (filled in when the catalog is read). */
+  readonly catalog?: { readonly file: string; readonly name: string; readonly where: Where };
+}
+
+/** One copy of a logical file. */
+export interface Replica {
+  /** Its URL or path, as a template string (a catalog's: a literal URL). */
+  readonly value: string;
+  /** The site holding it (an executor's `site`, else its name). */
+  readonly site?: string;
+  /** Where it sits in the workflow (for a catalog's, the `catalog` key). */
+  readonly where: Where;
+  /** From a catalog: `value` is an absolute URL, not a template. */
+  readonly literal?: boolean;
+}
+
+/** Storage an executor's nodes see under another name: files under `url` are under `path`. */
+export interface Endpoint {
+  /** The remote name, a URL prefix ending in `/`. */
+  readonly url: string;
+  /** The local name on the nodes, an absolute directory ending in `/`. */
+  readonly path: string;
 }
 
 /** A file of ferry's own that no output may be, hold or lie under: the workflow or site file. */
@@ -156,8 +182,10 @@ export interface App {
   readonly label?: string;
   /** Task id template: the part between the brackets of `app[…]`. */
   readonly id?: string;
-  /** Executor name (defaults resolved). */
+  /** Executor name (defaults resolved); the first of `placeAmong` when it has several. */
   readonly executor: string;
+  /** Several executors (`executor: any` or a list): each task goes where its inputs are. */
+  readonly placeAmong?: readonly string[] | "any";
   /** Fan-out variables, in order. */
   readonly forEach: readonly ForEachVar[];
   /** App dependencies. */
@@ -234,6 +262,10 @@ export interface Executor {
   readonly containerRuntime?: ContainerRuntime;
   /** Storage model. */
   readonly filesystem: FilesystemModel;
+  /** The site it belongs to, for choosing replicas. @default its name */
+  readonly site?: string;
+  /** Storage its nodes see under another name (endpoint mapping). */
+  readonly endpoints?: readonly Endpoint[];
   /** Node-local scratch directory. */
   readonly scratch?: string;
   /** Job bundling: one job per task, job arrays, or pilot blocks whose workers take the tasks. */

@@ -11,6 +11,7 @@ import type {
   ContainerEngine,
   ContainerRuntime,
   DeclaredFile,
+  Endpoint,
   Executor,
   FileSlot,
   FilesystemModel,
@@ -19,6 +20,7 @@ import type {
   ParamValue,
   Permissions,
   PilotSettings,
+  Replica,
   ResourceBound,
   ResourceRange,
   ResourceRequests,
@@ -61,7 +63,7 @@ export function toWorkflow(raw: Obj): Workflow {
   }
   const files: Record<string, DeclaredFile> = {};
   for (const [name, f] of Object.entries(obj(raw.files))) {
-    const spec = toFile(f, ["files", name]);
+    const spec = toNamedFile(f, name) ?? toFile(f, ["files", name]);
     if (spec) files[name] = spec;
   }
   return compact<Workflow>({
@@ -116,7 +118,45 @@ function toFile(v: unknown, where: Where): DeclaredFile | undefined {
     value: v[key] as string,
     temp: v.temp === true ? true : undefined,
     checksum: str(v.checksum),
+    register: str(v.register),
     where: [...where, key],
+  });
+}
+
+/** A logical file: `{ replicas: [...] }` or `{ catalog, name }` (its replicas read later). */
+function toNamedFile(v: unknown, name: string): DeclaredFile | undefined {
+  if (!isObj(v)) return undefined;
+  const where = ["files", name];
+  const checksum = str(v.checksum);
+  if (Array.isArray(v.replicas)) {
+    const replicas: Replica[] = [];
+    v.replicas.forEach((r, i) => {
+      if (typeof r === "string") replicas.push({ value: r, where: [...where, "replicas", i] });
+      else if (isObj(r) && typeof r.url === "string") {
+        replicas.push(compact<Replica>({
+          value: r.url,
+          site: str(r.site),
+          where: [...where, "replicas", i, "url"],
+        }));
+      }
+    });
+    const first = replicas[0];
+    if (!first) return undefined;
+    return compact<DeclaredFile>({
+      kind: "file",
+      value: first.value,
+      checksum,
+      where: first.where,
+      replicas,
+    });
+  }
+  if (typeof v.catalog !== "string") return undefined;
+  return compact<DeclaredFile>({
+    kind: "file",
+    value: "",
+    checksum,
+    where: [...where, "catalog"],
+    catalog: { file: v.catalog, name: str(v.name) ?? name, where: [...where, "catalog"] },
   });
 }
 
@@ -259,7 +299,7 @@ function toApp(name: string, a: Obj, defaults: Obj): App {
     description: str(a.description),
     label: str(a.label),
     id: str(a.id),
-    executor: str(a.executor) ?? str(defaults.executor) ?? "local",
+    ...placement(a.executor, str(defaults.executor) ?? "local"),
     forEach: toForEach(a.for_each),
     after: Array.isArray(a.after) ? a.after.filter((x): x is string => typeof x === "string") : [],
     inputs: toSlots(a.inputs, ["apps", name, "inputs"]),
@@ -309,6 +349,33 @@ function toContainerRuntime(v: unknown): ContainerRuntime | undefined {
 function toExecutors(v: unknown): Record<string, Executor> {
   const out: Record<string, Executor> = {};
   for (const [name, e] of Object.entries(obj(v))) if (isObj(e)) out[name] = toExecutor(name, e);
+  return out;
+}
+
+/** An app's executor: one name, `any`, or a list of names (the first is its `executor`). */
+function placement(v: unknown, fallback: string): Pick<App, "executor" | "placeAmong"> {
+  if (v === "any") return { executor: fallback, placeAmong: "any" };
+  if (typeof v === "string") return { executor: v };
+  const names = Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  if (names.length > 1) return { executor: names[0]!, placeAmong: names };
+  return { executor: names[0] ?? fallback };
+}
+
+/** `endpoints:` entries, each side ending in `/` (a `file:` URL read as its path). */
+function toEndpoints(v: unknown): Endpoint[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const slash = (x: string) => x.endsWith("/") ? x : `${x}/`;
+  const out: Endpoint[] = [];
+  for (const e of v) {
+    if (!isObj(e) || typeof e.url !== "string" || typeof e.path !== "string") continue;
+    let path = e.path;
+    if (path.startsWith("file:")) {
+      try {
+        path = decodeURIComponent(new URL(path).pathname);
+      } catch { /* reported by the staging_rules check */ }
+    }
+    out.push({ url: slash(e.url), path: slash(path) });
+  }
   return out;
 }
 
@@ -367,6 +434,8 @@ function toExecutor(name: string, e: Obj): Executor {
     workerInit: str(e.worker_init),
     containerRuntime: toContainerRuntime(e.container_runtime),
     filesystem: (fs && FILESYSTEMS.includes(fs) ? fs : "shared") as FilesystemModel,
+    site: str(e.site),
+    endpoints: toEndpoints(e.endpoints),
     scratch: str(e.scratch),
     bundle: e.bundle === "array" || e.bundle === "pilot" ? e.bundle : "none" as const,
     pilot: isObj(e.pilot) ? toPilot(e.pilot) : e.bundle === "pilot" ? toPilot({}) : undefined,

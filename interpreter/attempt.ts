@@ -229,7 +229,7 @@ export async function placeInputs(
     if (onNode && fetchedOnNode(f)) continue; // the job wrapper fetches it
     const dest = join(work, f.path);
     Deno.mkdirSync(dirname(dest), { recursive: true });
-    const src = f.staged ?? localPath(f.url);
+    const src = f.staged ?? f.via?.path ?? localPath(f.url);
     if (src === undefined || (f.staging === "wrap" && f.provider !== "scratch")) {
       if (!fetchInto) return `Cannot stage "${f.url}" with "${f.provider}" in this run`;
       try {

@@ -230,14 +230,17 @@ export class Cache {
   /** The content hash of one input file, or undefined when it is not there (yet). */
   #inputHash(f: PlanFile): string | undefined {
     if (f.checksum !== undefined) return f.checksum;
-    const here = localPath(f.url);
+    // On the executor's own storage under another name: the file it reads in place, when seen here.
+    const here = f.endpoint !== undefined ? f.path : localPath(f.url);
     if (here !== undefined && f.staging !== "transfer") {
       const h = this.#o.store.hashPath(here);
       return h ? `sha256:${h.sha256}` : this.#deletedTemp(f.url) ?? this.#assumed.get(f.url);
     }
     // A remote file: what the provider recorded when it fetched the copy.
     const copy = f.staged ?? f.path; // the run's copy (the task sees it through a link)
-    const rec = f.staging === "transfer" && copy.startsWith("/")
+    const rec = f.via !== undefined
+      ? readCacheRecord(f.via.path, f.url) // the first hop's copy of it
+      : f.staging === "transfer" && copy.startsWith("/")
       ? readCacheRecord(copy, f.url)
       : undefined;
     if (!rec) return undefined;

@@ -19,6 +19,7 @@ import { batchProviderProblems } from "../providers/batch/check_provider.ts";
 import { loadDiagnostics, loadFile, type RawDocument } from "../dsl/load.ts";
 import { paramTypeProblem } from "../dsl/params.ts";
 import { readParamsFiles } from "./params_files.ts";
+import { withCatalogs } from "./replica_catalog.ts";
 import type { Executor, OwnFile, ParamValue, Site, Workflow } from "../dsl/model.ts";
 import { validateSite, validateWorkflow } from "../dsl/validate.ts";
 import type { Expansion } from "./expand.ts";
@@ -120,7 +121,9 @@ export async function checkWithStats(
     ownFiles,
   });
   diagnostics.push(...located(doc, v.problems));
-  const workflow = v.model;
+  const catalogs = await withCatalogs(v.model, file, sources);
+  diagnostics.push(...catalogs.diagnostics, ...located(doc, catalogs.problems));
+  const workflow = catalogs.workflow;
   if (v.problems.length === 0) {
     const problems = await batchProviderProblems(workflow.executors, dirname(resolve(file)));
     diagnostics.push(...located(doc, problems));

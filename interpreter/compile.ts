@@ -11,6 +11,7 @@ import { expand, type Expansion, type Extra } from "./expand.ts";
 import { link, type Linked } from "./link.ts";
 import { buildPlan, type Plan } from "./plan.ts";
 import { firstMatch, IN_PLACE_ACTIONS } from "./rules_match.ts";
+import { onEndpoint } from "./staging.ts";
 import type { FileValue } from "./values.ts";
 import type { StatCache } from "./stat_cache.ts";
 import type { ImageResolver } from "./images.ts";
@@ -81,9 +82,18 @@ export function compile(workflow: Workflow, options: CompileOptions): Compiled {
   const problems: Problem[] = [...expansion.problems];
   if (hasError(problems)) return { expansion, problems };
   const inPlace = (i: number, url: string) => {
-    const ex = executors[workflow.apps[expansion.tasks[i]!.app]?.executor ?? "local"];
-    const m = ex ? firstMatch(ex, url) : undefined;
-    return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
+    // A logical file's copies are checked per executor when the plan picks one.
+    if (expansion.logical?.has(url)) return true;
+    const app = workflow.apps[expansion.tasks[i]!.app];
+    const among = app?.placeAmong === "any"
+      ? Object.keys(executors)
+      : app?.placeAmong ?? [app?.executor ?? "local"];
+    return among.some((name) => {
+      const ex = executors[name];
+      if (ex && onEndpoint(ex, url)) return true; // the executor's own storage: its nodes see it
+      const m = ex ? firstMatch(ex, url) : undefined;
+      return m !== undefined && IN_PLACE_ACTIONS.has(m.rule.action);
+    });
   };
   const linked = link(workflow, expansion, {
     workspace,

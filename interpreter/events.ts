@@ -174,6 +174,8 @@ export interface TransferFinishedEvent
   readonly error?: string;
   /** How long it took, in ms. */
   readonly ms?: number;
+  /** With `error`: the next replica of a logical file, fetched instead under the same id. */
+  readonly fallback?: string;
 }
 
 /** A pilot block's state as the log records it: the provider's, or `gone` once it no longer holds it. */
@@ -312,6 +314,7 @@ const FIELDS: Readonly<Record<EventName, Fields>> = {
     attempts: "number?",
     error: "string?",
     ms: "number?",
+    fallback: "string?",
   },
   "temp-deleted": { url: "string" },
   "pilot-block": {

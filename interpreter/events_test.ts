@@ -57,6 +57,7 @@ const SAMPLES: readonly NewEvent[] = [
     attempts: 1,
     error: "e",
     ms: 3,
+    fallback: "https://mirror/y",
   },
   { event: "temp-deleted", url: "file:///ws/tmp.txt" },
   {

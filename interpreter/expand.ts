@@ -29,6 +29,8 @@ export interface TaskFile {
   readonly temp?: boolean;
   /** Declared digest of an input. */
   readonly checksum?: string;
+  /** Outputs: the replica catalog to register it in (as written, relative to the workflow file). */
+  readonly register?: string;
   /** For inputs gathering a dynamic output: which app and output. */
   readonly dynamic?: { readonly app: string; readonly output: string };
 }
@@ -57,6 +59,16 @@ export interface ExpandedTask {
   readonly outputs: Readonly<Record<string, TaskSlot>>;
   /** Set on a placeholder that expands once this app's output is known. */
   readonly expandsAfter?: { readonly app: string; readonly output: string };
+}
+
+/** A named file with several copies of the same content. */
+export interface LogicalFile {
+  /** Its name in `files`. */
+  readonly name: string;
+  /** Its copies, in order of preference: absolute URLs and the sites holding them. */
+  readonly replicas: readonly { readonly url: string; readonly site?: string }[];
+  /** The digest every copy has. */
+  readonly checksum?: string;
 }
 
 /** Options for {@linkcode expand}. */
@@ -91,6 +103,8 @@ export interface Expansion {
   readonly params: Readonly<Record<string, Value>>;
   /** Named files, as URLs. */
   readonly files: Readonly<Record<string, string>>;
+  /** Logical files (named files with replicas), by the URL of their first replica. */
+  readonly logical?: ReadonlyMap<string, LogicalFile>;
   /** Problems with their key paths. */
   readonly problems: Problem[];
 }
@@ -103,7 +117,13 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
   const base = workspaceUrl(workspace);
   const params = { ...w.params, ...overrides } as Scope;
   const files: Record<string, Value> = {};
+  const logical = new Map<string, LogicalFile>();
   for (const [name, f] of Object.entries(w.files)) {
+    if (f.replicas) {
+      const l = logicalFile(name, f, params, workspace, problems);
+      if (l) logical.set(l.replicas[0]!.url, l), files[name] = new FileValue(l.replicas[0]!.url);
+      continue;
+    }
     const v = fileValues(f, { params }, workspace, problems);
     if (v[0]) files[name] = v[0];
   }
@@ -138,7 +158,29 @@ export function expand(w: Workflow, options: ExpandOptions): Expansion {
   }
   const fileUrls: Record<string, string> = {};
   for (const [k, v] of Object.entries(files)) if (v instanceof FileValue) fileUrls[k] = v.url;
-  return { tasks, byApp, params, files: fileUrls, problems };
+  return logical.size > 0
+    ? { tasks, byApp, params, files: fileUrls, logical, problems }
+    : { tasks, byApp, params, files: fileUrls, problems };
+}
+
+/** A named file's replicas as URLs (a catalog's are literal; the workflow's are templates). */
+function logicalFile(
+  name: string,
+  f: DeclaredFile,
+  params: Scope,
+  workspace: string,
+  problems: Problem[],
+): LogicalFile | undefined {
+  const replicas: { url: string; site?: string }[] = [];
+  for (const r of f.replicas ?? []) {
+    const urls = r.literal
+      ? [r.value]
+      : fileValues({ ...f, value: r.value, where: r.where }, { params }, workspace, problems)
+        .flatMap((v) => v instanceof FileValue ? [v.url] : []);
+    for (const url of urls) replicas.push(r.site !== undefined ? { url, site: r.site } : { url });
+  }
+  if (replicas.length === 0) return undefined;
+  return f.checksum !== undefined ? { name, replicas, checksum: f.checksum } : { name, replicas };
 }
 
 /** What `apps.A.outputs` holds: per output, the list of files over A's tasks. */
@@ -411,7 +453,8 @@ function slots(
 }
 
 function withExtras(f: TaskFile, spec: DeclaredFile): TaskFile {
-  const extra: { temp?: boolean; checksum?: string } = {};
+  const extra: { temp?: boolean; checksum?: string; register?: string } = {};
+  if (spec.register) extra.register = spec.register;
   if (spec.temp) extra.temp = true;
   if (spec.checksum) extra.checksum = spec.checksum;
   return { ...f, ...extra };

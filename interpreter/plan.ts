@@ -17,13 +17,15 @@ import {
 import { compact } from "../dsl/compact.ts";
 import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.ts";
 import { ExpressionError, type Scope } from "./evaluate.ts";
-import type { ExpandedTask, Expansion, TaskFile } from "./expand.ts";
+import type { ExpandedTask, Expansion, LogicalFile, TaskFile } from "./expand.ts";
 import type { Linked } from "./link.ts";
 import { decide, type DecisionKind, scratchRoot, stagedPath, type Unclaimed } from "./staging.ts";
 import { createHash } from "node:crypto";
-import { join, posix, relative } from "node:path";
+import { existsSync } from "node:fs";
+import { join, posix, relative, resolve } from "node:path";
 import { workspaceUrl } from "./urls.ts";
-import { FileValue, type Value } from "./values.ts";
+import { toFileUrl } from "../providers/_shared/urls.ts";
+import { FileValue, localPath, type Value } from "./values.ts";
 import type { ImageResolver } from "./images.ts";
 import { grantOf, scriptRun, type ScriptRunContext, scriptRunContext } from "./script_run.ts";
 
@@ -50,12 +52,58 @@ export interface PlanFile {
   readonly staged?: string;
   /** For `shared` inputs placed in the task directory: symlink, hardlink or copy. */
   readonly link?: "symlink" | "hardlink" | "copy";
+  /**
+   * For an input on the executor's own storage under another name (its `endpoints`): the
+   * entry that says so, as `URL = PATH`. The task reads it in place at `path`.
+   */
+  readonly endpoint?: string;
+  /**
+   * For an input staged through intermediate storage (a rule's `via_storage`): the first hop's
+   * transfer and the copy it makes there, which the executor's rules then took from as a local file.
+   */
+  readonly via?: { readonly transfer: string; readonly path: string };
   /** `glob` or `dir`: a dynamic output (or an input gathering one). */
   readonly dynamic?: "glob" | "dir";
   /** An intermediate output. */
   readonly temp?: boolean;
+  /** An output registered, once in place, in this replica catalog (absolute), with this site. */
+  readonly register?: { readonly catalog: string; readonly site: string };
   /** Declared digest of an input. */
   readonly checksum?: string;
+  /** For a logical file (a named file with replicas): its name in `files`. */
+  readonly logical?: string;
+  /** For a logical file: every replica, how this task's executor would reach it, and which it uses. */
+  readonly replicas?: readonly PlanReplica[];
+  /** For a logical file fetched on the node (`wrap`): the other replicas to fetch when it fails. */
+  readonly fallbacks?: readonly PlanFallback[];
+}
+
+/** One replica of a logical file, as a task's executor sees it. */
+export interface PlanReplica {
+  /** Its URL. */
+  readonly url: string;
+  /** The site holding it, when the workflow or catalog says. */
+  readonly site?: string;
+  /**
+   * How the executor reaches it, cheapest first: `in-place` (no copy), `same-site` (a transfer
+   * from the executor's own site), `transfer`, or `unusable` (no rule claims it, or a local
+   * copy is absent).
+   */
+  readonly reach: "in-place" | "same-site" | "transfer" | "unusable";
+  /** For `unusable`: why. */
+  readonly why?: string;
+  /** The replica the task uses. */
+  readonly chosen?: boolean;
+}
+
+/** Another replica a transfer falls back to when its own fails. */
+export interface PlanFallback {
+  /** Its URL. */
+  readonly url: string;
+  /** The staging action that fetches it. */
+  readonly provider: string;
+  /** The rule of the transfer's executor that chose that action, or "default". */
+  readonly rule: number | "default";
 }
 
 /**
@@ -117,6 +165,18 @@ export interface PlanTask {
   readonly expandsAfter?: { readonly app: string; readonly output: string };
   /** The container it runs in (`container:`), when it names one. */
   readonly container?: PlanContainer;
+  /** For an app with several executors (`executor: any` or a list): why this one. */
+  readonly placement?: PlanPlacement;
+}
+
+/** Why a task of an app that may run on several executors runs on its executor. */
+export interface PlanPlacement {
+  /** The executors it could run on, in order. */
+  readonly among: readonly string[];
+  /** Transfers its inputs would need on each (absent: one cannot reach an input at all). */
+  readonly transfers: Readonly<Record<string, number>>;
+  /** In words: `its inputs are there: 0 transfers (local: 2)`. */
+  readonly reason: string;
 }
 
 /** A task's container image, and what identifies it in the cache key. */
@@ -160,6 +220,10 @@ export interface PlanTransfer {
   readonly path: string;
   /** Tasks that read it (in) or the task that writes it (out). */
   readonly consumers: readonly string[];
+  /** For a logical file: the other replicas to fetch, in order, when this URL fails. */
+  readonly fallbacks?: readonly PlanFallback[];
+  /** A later hop of a multi-hop staging: the id of the transfer that brings its source first. */
+  readonly after?: string;
 }
 
 /** Counts for the summary line. */
@@ -264,6 +328,8 @@ class PlanBuilder {
   /** Resource problems reported, so a literal bound is reported once, not once per task. */
   readonly #reported = new Set<string>();
   readonly #scripts: ScriptRunContext;
+  /** Where each output of the tasks planned so far is made: its task's executor. */
+  readonly #madeOn = new Map<string, string>();
 
   constructor(
     readonly w: Workflow,
@@ -282,12 +348,13 @@ class PlanBuilder {
   /** One task: its files, what it runs (rendered for attempt 1), and its needs. */
   task(t: ExpandedTask, deps: readonly string[]): PlanTask {
     const app = this.w.apps[t.app]!;
-    const ex = this.#executors[app.executor] ?? LOCAL_EXECUTOR;
+    const { ex, placement } = this.#place(t, app);
     const inputs = this.#files(t, ex, "input");
     const outputs = this.#files(t, ex, "output");
     const grant = this.#grant(t, app, ex);
     const scope = taskScope(this.x, t, grant.resources, inputs.values, outputs.values, 1);
     const rendered = render(t, app, scope, this.problems, this.#scripts);
+    for (const f of outputs.out) this.#madeOn.set(f.url, ex.name);
     return compact({
       id: t.id,
       app: t.app,
@@ -313,7 +380,59 @@ class PlanBuilder {
         ? scratchRoot(ex)
         : undefined,
       container: app.container !== undefined ? this.#container(ex, app.container) : undefined,
+      placement,
     });
+  }
+
+  /**
+   * A task's executor. An app with several (`executor: any` or a list) goes where its inputs
+   * need the fewest transfers (a file a task made counts as where that task ran), ties to the
+   * first; the plan says why.
+   */
+  #place(t: ExpandedTask, app: App): { ex: Executor; placement?: PlanPlacement } {
+    const among = app.placeAmong === "any"
+      ? [...new Set([app.executor, ...Object.keys(this.#executors)])]
+      : app.placeAmong;
+    const single = this.#executors[app.executor] ?? LOCAL_EXECUTOR;
+    if (!among || t.expandsAfter) return { ex: single };
+    const transfers: Record<string, number> = {};
+    let best: Executor | undefined;
+    for (const name of among) {
+      const ex = this.#executors[name];
+      const n = ex && this.#transfersOn(t, ex);
+      if (ex === undefined || n === undefined) continue;
+      transfers[name] = n;
+      if (best === undefined || n < transfers[best.name]!) best = ex;
+    }
+    if (!best) return { ex: single };
+    const others = among.filter((n) => n !== best.name && transfers[n] !== undefined)
+      .map((n) => `${n}: ${transfers[n]}`);
+    const n = transfers[best.name]!;
+    const beaten = among.some((o) => o !== best.name && (transfers[o] ?? Infinity) > n);
+    const reason = `${beaten ? "its inputs are there" : "the first of equals"}: ${n} transfer${
+      n === 1 ? "" : "s"
+    }${others.length > 0 ? ` (${others.join(", ")})` : ""}`;
+    return { ex: best, placement: { among, transfers, reason } };
+  }
+
+  /** How many of a task's inputs `ex` would transfer; undefined when it cannot reach one. */
+  #transfersOn(t: ExpandedTask, ex: Executor): number | undefined {
+    let n = 0;
+    for (const slot of Object.values(t.inputs)) {
+      for (const f of slot.files) {
+        if (this.#madeOn.get(f.url) === ex.name) continue;
+        const urls = this.x.logical?.get(f.url)?.replicas.map((r) => r.url) ?? [f.url];
+        let cost = Infinity;
+        for (const url of urls) {
+          const d = decide(ex, url, "input", { workspace: this.options.workspace, slot: "" });
+          if ("unclaimed" in d) continue;
+          cost = Math.min(cost, d.kind === "none" || d.kind === "in-place" ? 0 : 1);
+        }
+        if (cost === Infinity) return undefined;
+        n += cost;
+      }
+    }
+    return n;
   }
 
   /** A task's image on its executor, identified once per image (the resolver remembers). */
@@ -405,13 +524,15 @@ class PlanBuilder {
     role: "input" | "output",
   ): PlanFile | undefined {
     const checksum = f.checksum ?? (role === "input" ? this.#declared.get(f.url) : undefined);
-    const pf = planFile(
-      checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f,
-      name,
-      ex,
-      role,
-      { workspace: this.options.workspace, slot },
-    );
+    const tf = checksum !== undefined && f.checksum === undefined ? { ...f, checksum } : f;
+    const o = {
+      workspace: this.options.workspace,
+      slot,
+      baseDir: this.options.baseDir ?? this.options.workspace,
+    };
+    const logical = role === "input" ? this.x.logical?.get(f.url) : undefined;
+    if (logical) return this.#logical(task, tf, logical, name, ex, o);
+    const pf = planFile(tf, name, ex, role, o);
     if ("unclaimed" in pf) {
       const k = `${ex.name} ${f.url}`;
       if (!this.#unclaimed.has(k)) {
@@ -438,8 +559,95 @@ class PlanBuilder {
       );
       return undefined;
     }
+    const via = role === "input" ? viaOf(ex, pf.file) : undefined;
+    if (via !== undefined) return this.#hops(task, tf, pf.file, via, ex, o);
     if (pf.file.staging !== "transfer") return pf.file;
     return this.#transfer(task, f, pf.file, pf.storage, ex, role);
+  }
+
+  /**
+   * An input staged through intermediate storage: the rule's transfer brings it to `via` (a
+   * transfer step of its own), then the executor's rules decide again for that copy as for a
+   * local file there (in place, a `copy` transfer after the first, a `scratch` copy on the node).
+   */
+  #hops(
+    task: string,
+    f: TaskFile,
+    file: PlanFile,
+    via: string,
+    ex: Executor,
+    o: { workspace: string; slot: string },
+    fallbacks: readonly PlanFallback[] = [],
+  ): PlanFile | undefined {
+    const first = { ...file, staging: "transfer" as const, path: stagedPath(via, f.url) };
+    const hop1 = this.#transfer(task, f, first, `via:${via}`, ex, "input", fallbacks);
+    const local: TaskFile = { ...f, url: toFileUrl(hop1.path) };
+    const next = planFile(local, file.name, ex, "input", o);
+    if ("unclaimed" in next) return undefined; // file: URLs are always claimed
+    const hop = { transfer: hop1.transfer!, path: hop1.path };
+    const back = { url: f.url, via: hop };
+    if (next.file.staging !== "transfer") return { ...next.file, ...back };
+    const hop2 = this.#transfer(task, local, next.file, next.storage, ex, "input");
+    const t = this.#transfers.get(hop2.transfer!);
+    if (t && t.t.after === undefined) t.t = { ...t.t, after: hop.transfer };
+    return { ...hop2, ...back };
+  }
+
+  /**
+   * A logical file's input: the replica the executor reaches most cheaply (in place, then one
+   * of its own site, then a transfer, each in the order listed), with the others as the
+   * transfer's fallbacks; an error when none can reach it.
+   */
+  #logical(
+    task: string,
+    f: TaskFile,
+    l: LogicalFile,
+    name: string,
+    ex: Executor,
+    o: { workspace: string; slot: string },
+  ): PlanFile | undefined {
+    const ranked = rankReplicas(f, l, name, ex, o);
+    const usable = ranked.filter((r) => r.planned !== undefined);
+    const best = usable[0];
+    const replicas = l.replicas.map((r, i): PlanReplica => {
+      const c = ranked.find((x) => x.index === i)!;
+      return compact<PlanReplica>({
+        url: r.url,
+        site: r.site,
+        reach: c.reach,
+        why: c.why,
+        chosen: c === best ? true : undefined,
+      });
+    });
+    if (!best) {
+      const k = `${ex.name} ${f.url} replicas`;
+      if (!this.#unclaimed.has(k)) {
+        this.#unclaimed.add(k);
+        const why = ranked.map((r) => `${r.url} (${r.why})`).join(", ");
+        this.problems.push(error(
+          "no-replica",
+          f.where,
+          `Cannot reach file "${l.name}" on executor "${ex.name}": no replica is usable there; ${why}`,
+        ));
+      }
+      return undefined;
+    }
+    const { file, storage } = best.planned!;
+    const chosen = { ...file, logical: l.name, replicas };
+    const via = viaOf(ex, file);
+    const moved = (r: RankedReplica) => r.planned!.file.staging === file.staging;
+    const fallbacks = usable.slice(1).filter(moved)
+      .map((r) => ({ url: r.url, provider: r.planned!.file.provider, rule: r.planned!.file.rule }));
+    if (file.staging === "wrap" && via === undefined && fallbacks.length > 0) {
+      return { ...chosen, fallbacks }; // fetched on the node: the stager tries them in turn
+    }
+    if (file.staging !== "transfer" && via === undefined) return chosen;
+    const at = { ...f, url: best.url };
+    if (via !== undefined) {
+      const hops = this.#hops(task, at, chosen, via, ex, o, fallbacks);
+      return hops && { ...hops, logical: l.name, replicas };
+    }
+    return this.#transfer(task, at, chosen, storage, ex, "input", fallbacks);
   }
 
   /** A file moved by a transfer step: the step it shares with the other tasks of its rule. */
@@ -450,6 +658,7 @@ class PlanBuilder {
     storage: string,
     ex: Executor,
     role: "input" | "output",
+    fallbacks: readonly PlanFallback[] = [],
   ): PlanFile {
     let plain = file;
     const direction = role === "input" ? "in" : "out";
@@ -484,6 +693,7 @@ class PlanBuilder {
           storage,
           path: plain.path,
           consumers: [],
+          ...(fallbacks.length > 0 ? { fallbacks } : {}),
         },
         consumers: [task],
         rule,
@@ -496,6 +706,14 @@ class PlanBuilder {
   }
 }
 
+/** The intermediate storage a file's rule stages it through (`via_storage`), as a path. */
+function viaOf(ex: Executor, f: PlanFile): string | undefined {
+  if (f.rule === "default" || (f.staging !== "transfer" && f.staging !== "wrap")) return undefined;
+  const via = ex.staging[f.rule]?.options.via_storage;
+  if (typeof via !== "string") return undefined;
+  return via.startsWith("file:") ? localPath(via) : via;
+}
+
 /** What makes transfers of one URL under two rules the same: the action and the rule's options. */
 function ruleIdentity(ex: Executor, f: PlanFile): string {
   const options = f.rule === "default" ? {} : ex.staging[f.rule]?.options ?? {};
@@ -503,12 +721,58 @@ function ruleIdentity(ex: Executor, f: PlanFile): string {
   return JSON.stringify([f.provider, sorted]);
 }
 
+/** One replica as an executor reaches it: its plan, or why it cannot be used. */
+interface RankedReplica {
+  readonly index: number;
+  readonly url: string;
+  readonly reach: PlanReplica["reach"];
+  readonly why?: string;
+  readonly planned?: { file: PlanFile; storage: string };
+}
+
+const REACH_ORDER: Readonly<Record<PlanReplica["reach"], number>> = {
+  "in-place": 0,
+  "same-site": 1,
+  transfer: 2,
+  unusable: 3,
+};
+
+/** A logical file's replicas on `ex`, cheapest first (a stable sort: ties keep their order). */
+function rankReplicas(
+  f: TaskFile,
+  l: LogicalFile,
+  name: string,
+  ex: Executor,
+  o: { workspace: string; slot: string },
+): RankedReplica[] {
+  const site = ex.site ?? ex.name;
+  const ranked = l.replicas.map((r, index): RankedReplica => {
+    const pf = planFile({ ...f, url: r.url }, name, ex, "input", o);
+    if ("unclaimed" in pf) {
+      return { index, url: r.url, reach: "unusable", why: "no staging rule claims it" };
+    }
+    const here = localPath(r.url);
+    const inPlace = pf.file.staging === "none" || pf.file.staging === "in-place";
+    // A local copy is used or copied from this host (a skip or rewrite rule vouches for the node).
+    if (here !== undefined && pf.file.staging !== "in-place" && !existsSync(here)) {
+      return { index, url: r.url, reach: "unusable", why: "not present on this host" };
+    }
+    const reach = inPlace
+      ? "in-place"
+      : r.site !== undefined && r.site === site
+      ? "same-site"
+      : "transfer";
+    return { index, url: r.url, reach, planned: pf };
+  });
+  return ranked.sort((a, b) => REACH_ORDER[a.reach] - REACH_ORDER[b.reach]);
+}
+
 function planFile(
   f: TaskFile,
   name: string,
   ex: Executor,
   role: "input" | "output",
-  o: { workspace: string; slot: string },
+  o: { workspace: string; slot: string; baseDir?: string },
 ): { file: PlanFile; storage: string } | Unclaimed {
   const d = decide(ex, f.url, role, o);
   if ("unclaimed" in d) return d;
@@ -522,8 +786,18 @@ function planFile(
     rule: d.rule,
   };
   if (d.link !== undefined) file.link = d.link;
+  if (d.endpoint !== undefined) {
+    const e = ex.endpoints![d.endpoint]!;
+    file.endpoint = `${e.url} = ${e.path}`;
+  }
   if (f.kind !== "file") file.dynamic = f.kind;
   if (f.temp) file.temp = true;
+  if (f.register !== undefined) {
+    file.register = {
+      catalog: resolve(o.baseDir ?? o.workspace, f.register),
+      site: ex.site ?? ex.name,
+    };
+  }
   if (f.checksum !== undefined) file.checksum = f.checksum;
   return { file, storage: d.storage ?? "workspace" };
 }

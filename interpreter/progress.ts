@@ -37,7 +37,10 @@ export function describeOutcome(o: TaskOutcome): string {
 /** A finished transfer in one line: what moved, how much, how fast. */
 export function describeTransfer(e: TransferEvent): string {
   const verb = e.direction === "in" ? (e.reused ? "reused" : "fetched") : "uploaded";
-  if (e.error !== undefined) return capLines(visibleLines(e.error));
+  if (e.error !== undefined) {
+    const next = e.fallback !== undefined ? `; falling back to ${visible(e.fallback)}` : "";
+    return capLines(visibleLines(e.error + next));
+  }
   if (e.reused) return `${verb} ${visible(e.url)} (unchanged, ${formatBytes(e.bytes)})`;
   const ms = e.ms ?? 0;
   const rate = formatRate(e.bytes, ms);
@@ -118,7 +121,11 @@ export function plainProgress(io: ProgressIO): RunEvents {
     },
     transfer(e) {
       if (e.kind !== "finished") return;
-      const tag = e.error !== undefined ? paint("31", "FAILED") : paint("36", e.direction);
+      const tag = e.fallback !== undefined
+        ? paint("33", "FALLBACK")
+        : e.error !== undefined
+        ? paint("31", "FAILED")
+        : paint("36", e.direction);
       io.write(`[${done}/${total}] ${tag} ${describeTransfer(e)}\n`);
     },
     blocks(executor, blocks, changes) {
@@ -189,6 +196,7 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
       ...(t.fetched ? [`${t.fetched} fetched`] : []),
       ...(t.reused ? [`${t.reused} reused`] : []),
       ...(t.uploaded ? [`${t.uploaded} uploaded`] : []),
+      ...(t.fellBack ? [paint("33", `${t.fellBack} fell back to another replica`)] : []),
       ...(t.failed ? [paint("31", `${t.failed} failed`)] : []),
     ];
     lines.push(`transfers: ${bits.join(", ")}, ${formatBytes(t.bytes)} moved`);

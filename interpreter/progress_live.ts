@@ -11,7 +11,13 @@ import process from "node:process";
 import { visible } from "../dsl/visible.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import type { PilotBlock } from "../providers/batch/types.ts";
-import { blockCounts, describeBlock, describeOutcome, type ProgressIO } from "./progress.ts";
+import {
+  blockCounts,
+  describeBlock,
+  describeOutcome,
+  describeTransfer,
+  type ProgressIO,
+} from "./progress.ts";
 import type { RunEvents } from "./run.ts";
 import type { TransferEvent } from "./stager.ts";
 
@@ -129,7 +135,7 @@ export function liveProgress(io: ProgressIO): RunEvents & { close(): void } {
     transfer(e) {
       if (e.kind === "finished") {
         moving.delete(e.id);
-        if (e.error !== undefined) above(`${paint("31", "✗")} ${e.error}\n`);
+        if (e.error !== undefined) above(`${paint("31", "✗")} ${describeTransfer(e)}\n`);
       } else moving.set(e.id, e);
     },
     blocks(executor, blocks) {

@@ -69,7 +69,7 @@ Deno.test("renderSummary() ends with the wall time and the bytes moved in the sh
     tasks: new Map(),
     interrupted: false,
     wallMs: 7_380_000,
-    transfers: { fetched: 2, reused: 1, uploaded: 0, failed: 0, bytes: 1_258_291 },
+    transfers: { fetched: 2, reused: 1, uploaded: 0, failed: 0, fellBack: 0, bytes: 1_258_291 },
   };
   assert.equal(
     await renderSummary(summary, false),

@@ -29,6 +29,7 @@ export function shortUrl(url: string, workspace: string): string {
 }
 
 function how(f: PlanFile): string {
+  if (f.endpoint !== undefined) return `in place, endpoint ${visible(f.endpoint)}`;
   const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
   const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
   return `${f.provider}${kind}, ${rule}`;
@@ -36,8 +37,16 @@ function how(f: PlanFile): string {
 
 function fileLines(t: PlanTask, workspace: string): string[] {
   const rows: [string, string, string, string][] = [];
+  const notes = new Map<number, string[]>();
   for (const f of t.inputs) {
     rows.push(["in", f.name, shortUrl(f.url, workspace), `${how(f)} → ${visible(f.path)}`]);
+    const note = [
+      ...(f.via
+        ? [`        through ${visible(f.via.path)} (first hop: ${visible(f.via.transfer)})`]
+        : []),
+      ...(f.replicas ? replicaLines(f, workspace) : []),
+    ];
+    if (note.length > 0) notes.set(rows.length - 1, note);
   }
   for (const f of t.outputs) {
     const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
@@ -45,9 +54,33 @@ function fileLines(t: PlanTask, workspace: string): string[] {
     rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${to}`]);
   }
   const w1 = Math.max(0, ...rows.map((r) => r[1].length));
-  return rows.map(([dir, name, what, tail]) =>
-    `    ${dir.padEnd(3)} ${name.padEnd(w1)}  ${what}  ⇒ ${tail}`
-  );
+  return rows.flatMap(([dir, name, what, tail], i) => [
+    `    ${dir.padEnd(3)} ${name.padEnd(w1)}  ${what}  ⇒ ${tail}`,
+    ...(notes.get(i) ?? []),
+  ]);
+}
+
+const REACH_TEXT: Readonly<Record<string, string>> = {
+  "in-place": "in place",
+  "same-site": "same site",
+  transfer: "transfer",
+};
+
+/** A logical file's replicas under its line: which one the task uses, and how it reaches each. */
+function replicaLines(f: PlanFile, workspace: string): string[] {
+  const out = [`        replicas of ${visible(f.logical ?? f.name)}:`];
+  for (const r of f.replicas ?? []) {
+    const site = r.site !== undefined ? ` @${visible(r.site)}` : "";
+    const reach = r.reach === "unusable"
+      ? `unusable: ${visible(r.why ?? "")}`
+      : REACH_TEXT[r.reach];
+    out.push(
+      `          ${r.chosen ? "✓" : " "} ${shortUrl(r.url, workspace)}${site}  (${reach}${
+        r.chosen ? ", used" : ""
+      })`,
+    );
+  }
+  return out;
 }
 
 /** A task's status as the plan shows it: `run: new`, `may run: prep runs first`, `cached`. */
@@ -87,6 +120,9 @@ function taskBlock(
   }
   for (const l of scaledDownText(t.resources, t.scaledDown, t.executor)) {
     out.push(`    ${visible(l)}`);
+  }
+  if (t.placement !== undefined) {
+    out.push(`    placed on ${visible(t.executor)}: ${visible(t.placement.reason)}`);
   }
   if (t.scratch !== undefined) {
     out.push(
@@ -158,8 +194,16 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
         : x.consumers.map(visible).join(", ");
       const [url, path] = [visible(x.url), visible(x.path)];
       const arrow = x.direction === "in" ? `${url} → ${path}` : `${path} → ${url}`;
+      const after = x.after !== undefined ? `after ${visible(x.after)}, ` : "";
+      const fallback = x.fallbacks?.length
+        ? `; if it fails, ${
+          x.fallbacks.map((b) => `${b.provider} ${visible(b.url)}`).join(", then ")
+        }`
+        : "";
       lines.push(
-        `  ${x.direction.padEnd(3)} ${x.provider.padEnd(6)} ${arrow}  (${x.storage}, for ${who})`,
+        `  ${x.direction.padEnd(3)} ${
+          x.provider.padEnd(6)
+        } ${arrow}  (${after}${x.storage}, for ${who}${fallback})`,
       );
     }
     if (shown.length < plan.transfers.length) {

@@ -20,7 +20,8 @@ import {
   type StageOutResult,
 } from "../providers/staging/transfer.ts";
 import type { StagingProvider } from "../providers/staging/types.ts";
-import type { PlanFile, PlanTransfer } from "./plan.ts";
+import { partialPath, removeQuietly } from "../providers/staging/_transfer_files.ts";
+import type { PlanFallback, PlanFile, PlanTransfer } from "./plan.ts";
 
 /** Rule options that name files. */
 const PATH_OPTIONS = ["identity_file", "known_hosts", "ca_file"] as const;
@@ -49,6 +50,8 @@ export interface TransferEvent {
   readonly error?: string;
   /** Finished: duration in ms. */
   readonly ms?: number;
+  /** Finished with an error: the next replica of the file, fetched instead. */
+  readonly fallback?: string;
 }
 
 /** Options for {@linkcode Stager}. */
@@ -121,6 +124,7 @@ export class Stager {
     url: string,
     action: string,
     f: (progress: (bytes: number, total?: number) => void) => Promise<T & { attempts: number }>,
+    fallback?: string,
   ): Promise<T> {
     const emit = this.#o.onEvent ?? (() => {});
     const t0 = Date.now();
@@ -146,7 +150,10 @@ export class Stager {
       return r;
     } catch (e) {
       const error = redactSecrets((e as Error).message ?? String(e));
-      emit({ kind: "finished", ...about, bytes: 0, error, ms: Date.now() - t0 });
+      const next = fallback !== undefined && !this.#o.signal.aborted
+        ? { fallback: redactSecrets(fallback) }
+        : {};
+      emit({ kind: "finished", ...about, bytes: 0, error, ms: Date.now() - t0, ...next });
       throw new Error(error);
     }
   }
@@ -155,22 +162,57 @@ export class Stager {
   transferIn(t: PlanTransfer): Promise<StageInResult> {
     let p = this.#ins.get(t.id);
     if (!p) {
-      p = this.#fetch(t.id, t.url, t.provider, t.executor, t.rule ?? "default", t.path, {
-        cache: true,
-        ...(t.checksum !== undefined ? { checksum: t.checksum } : {}),
-      });
+      p = this.#replicas(t);
       p.catch(() => {}); // consumers see the error; nobody else needs to
       this.#ins.set(t.id, p);
     }
     return p;
   }
 
+  /**
+   * A transfer's URL, then (a logical file) each of its other replicas in turn while the one
+   * before failed after its retries; a failed replica's partial copy is discarded first, as the
+   * next one is another source. The last failure is the transfer's.
+   */
+  #replicas(t: PlanTransfer): Promise<StageInResult> {
+    const sources = [{ url: t.url, provider: t.provider, rule: t.rule }, ...(t.fallbacks ?? [])];
+    const extra = { cache: true, ...(t.checksum !== undefined ? { checksum: t.checksum } : {}) };
+    return this.#inTurn(
+      t.id,
+      sources,
+      (s, id, next) => this.#fetch(id, s.url, s.provider, t.executor, s.rule, t.path, extra, next),
+      t.path,
+    );
+  }
+
+  /** Fetch from each source in turn while the one before failed; `dest`'s partial copy goes between. */
+  async #inTurn(
+    id: string,
+    sources: readonly PlanFallback[],
+    fetch: (s: PlanFallback, id: string, next: string | undefined) => Promise<StageInResult>,
+    dest: string,
+  ): Promise<StageInResult> {
+    for (let i = 0;; i++) {
+      const next = sources[i + 1]?.url;
+      try {
+        return await fetch(sources[i]!, id, next);
+      } catch (e) {
+        if (next === undefined || this.#o.signal.aborted) throw e;
+        removeQuietly(partialPath(dest));
+      }
+    }
+  }
+
   /** Fetch a task's input into its directory on the node (executors without a shared filesystem). */
   fetchInto(task: string, f: PlanFile, executor: string, dest: string): Promise<StageInResult> {
-    return this.#fetch(`wrap:${task}:${f.url}`, f.url, f.provider, executor, f.rule, dest, {
-      cache: false,
-      ...(f.checksum !== undefined ? { checksum: f.checksum } : {}),
-    });
+    const extra = { cache: false, ...(f.checksum !== undefined ? { checksum: f.checksum } : {}) };
+    const first = { url: f.url, provider: f.provider, rule: f.rule };
+    return this.#inTurn(
+      `wrap:${task}:${f.url}`,
+      [first, ...(f.fallbacks ?? [])],
+      (s, id, next) => this.#fetch(id, s.url, s.provider, executor, s.rule, dest, extra, next),
+      dest,
+    );
   }
 
   #fetch(
@@ -181,6 +223,7 @@ export class Stager {
     rule: number | "default",
     dest: string,
     extra: { cache: boolean; checksum?: string },
+    fallback?: string,
   ): Promise<StageInResult> {
     const { options } = this.#rule(executor, rule);
     return this.#track(id, "in", url, action, async (progress) => {
@@ -199,7 +242,7 @@ export class Stager {
           }),
         this.#o.signal,
       );
-    });
+    }, fallback);
   }
 
   /** Upload a task's output (written at `source`) to its URL. */

@@ -37,6 +37,8 @@ export interface StagingDecision {
   readonly storage?: string;
   /** For `shared` inputs placed in the task directory: how. */
   readonly link?: "symlink" | "hardlink" | "copy";
+  /** For an input the executor's `endpoints` map to its own storage: which entry (its index). */
+  readonly endpoint?: number;
 }
 
 /** A file no rule claims: which rules were tried. */
@@ -225,6 +227,42 @@ function storageOf(ex: Executor): string {
   return ex.filesystem === "executor-shared" ? `executor:${ex.name}` : "workspace";
 }
 
+/**
+ * Where `url` is on `ex`'s own storage by its `endpoints`: a remote URL under an entry's `url`
+ * is the file under its `path`, and a `file:` URL under a `path` is that file itself. The
+ * entry's index and the local path, or undefined.
+ */
+export function onEndpoint(
+  ex: Executor,
+  url: string,
+): { readonly index: number; readonly path: string } | undefined {
+  const eps = ex.endpoints;
+  if (!eps) return undefined;
+  const here = localPath(url);
+  for (const [index, e] of eps.entries()) {
+    if (here !== undefined) {
+      if (here.startsWith(e.path)) return { index, path: here };
+      continue;
+    }
+    const prefix = normalUrl(e.url);
+    if (!url.startsWith(prefix)) continue;
+    const rest = url.slice(prefix.length).replace(/[?#].*$/, "");
+    const parts = rest.split("/").map(safeDecode);
+    if (parts.some((p) => p === ".." || p.includes("\0"))) continue;
+    return { index, path: e.path + parts.join("/") };
+  }
+  return undefined;
+}
+
+/** A URL as the expansion normalises files' URLs (an endpoint's prefix compared with them). */
+function normalUrl(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
+}
+
 /** The decision for `url` used as `role` by a task on `ex`, or the rules tried when none applies. */
 export function decide(
   ex: Executor,
@@ -232,7 +270,20 @@ export function decide(
   role: "input" | "output",
   o: DecideOptions,
 ): StagingDecision | Unclaimed {
+  // The executor's own storage under another name: a remote URL on it is used where it is, never
+  // copied onto itself (before any rule); a local path on it is used where it is unless a rule
+  // says otherwise (a scratch copy, say).
+  const ep = role === "input" ? onEndpoint(ex, url) : undefined;
   const m = firstMatch(ex, url);
+  if (ep && (m === undefined || localPath(url) === undefined)) {
+    return {
+      kind: "in-place",
+      action: "endpoint",
+      path: ep.path,
+      rule: "default",
+      endpoint: ep.index,
+    };
+  }
   if (m) return fromRule(m.rule, m.index, m.groups, ex, url, role, o);
   const scheme = url.slice(0, url.indexOf(":") + 1);
   if (scheme === "file:") {

@@ -42,7 +42,14 @@ const WARNING_CODES = new Set([
   "unused-permissions",
 ]);
 /** Codes covered by the special tests below rather than by a fixture. */
-const SPECIAL_CODES = new Set(["read-error", "assumed-input", "unreachable-input"]);
+const SPECIAL_CODES = new Set([
+  "read-error",
+  "assumed-input",
+  "unreachable-input",
+  // located in a replica catalog beside the workflow: tests/replicas_test.ts
+  "replica-catalog",
+  "unknown-logical-file",
+]);
 /** Codes a TOML file cannot produce (YAML-only syntax, or no TOML file at all). */
 const NOT_TOML = new Set([
   "not-a-mapping",

@@ -68,7 +68,12 @@ export interface TemplateField {
 
 /** Every template field of a workflow, in document order. */
 export function* templateFields(w: Workflow): Generator<TemplateField> {
-  for (const f of Object.values(w.files)) yield { text: f.value, where: f.where, field: "files" };
+  for (const f of Object.values(w.files)) {
+    if (f.catalog) continue; // a catalog's URLs are literal, checked where it is read
+    for (const r of f.replicas ?? [f]) {
+      if (!("literal" in r && r.literal)) yield { text: r.value, where: r.where, field: "files" };
+    }
+  }
   for (const app of Object.values(w.apps)) {
     const base = ["apps", app.name];
     for (const v of app.forEach) {

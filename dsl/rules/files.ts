@@ -13,6 +13,8 @@ import { type TemplateField, templateFields, type WorkflowRule } from "./_contex
 /** Longer globs cannot become regular expressions (and no real one is this long). */
 const MAX_PATTERN = 4096;
 const FORMS = ["path", "url", "glob", "dir"] as const;
+/** A named file may also be a logical file: its replicas listed, or found in a catalog. */
+const NAMED_FORMS = [...FORMS, "replicas", "catalog"] as const;
 
 /** `{path|url|glob|dir, ...}`: exactly one form; glob, dir and temp only on outputs. */
 export const fileForms: WorkflowRule = ({ raw }) => {
@@ -21,7 +23,17 @@ export const fileForms: WorkflowRule = ({ raw }) => {
     if (Array.isArray(v)) return v.forEach((x, i) => each(x, [...where, i], role));
     if (!v || typeof v !== "object") return;
     const o = v as Record<string, unknown>;
-    const forms = FORMS.filter((k) => o[k] !== undefined);
+    const forms = (role === "file" ? NAMED_FORMS : FORMS).filter((k) => o[k] !== undefined);
+    if (role === "file" && o.name !== undefined && o.catalog === undefined) {
+      out.push({
+        ...error(
+          "file-form",
+          [...where, "name"],
+          'Cannot use "name" without "catalog": it is the file\'s name in a replica catalog',
+        ),
+        at: "key",
+      });
+    }
     for (const k of ["glob", "dir"] as const) {
       const v = o[k];
       if (typeof v === "string" && v.length > MAX_PATTERN) {
@@ -42,10 +54,38 @@ export const fileForms: WorkflowRule = ({ raw }) => {
           ? `Cannot tell which file this is: give one of path, url${
             role === "output" ? ", glob or dir" : ""
           }`
-          : `Cannot use ${
-            forms.join(" and ")
-          } together: a file has exactly one of path, url, glob or dir`,
+          : `Cannot use ${forms.join(" and ")} together: a file has exactly one of ${
+            role === "file" ? "path, url, replicas or catalog" : "path, url, glob or dir"
+          }`,
       ));
+    }
+    if (role !== "output" && o.register !== undefined) {
+      out.push({
+        ...error(
+          "file-form",
+          [...where, "register"],
+          "Cannot register an input in a replica catalog: only outputs are registered",
+        ),
+        at: "key",
+      });
+    } else if (typeof o.register === "string" && leavesWorkspace(o.register)) {
+      out.push(
+        error(
+          "file-form",
+          [...where, "register"],
+          `Cannot register in "${o.register}": ${
+            leavesWorkspace(o.register)
+          }; ferry writes only in the workspace`,
+        ),
+      );
+    } else if (typeof o.register === "string" && !/\.csv$/i.test(o.register)) {
+      out.push(
+        error(
+          "file-form",
+          [...where, "register"],
+          `Cannot register in "${o.register}": outputs are registered in a .csv replica catalog`,
+        ),
+      );
     }
     if (role !== "output") {
       for (const k of ["glob", "dir", "temp"] as const) {

@@ -65,8 +65,19 @@ export const knownExecutors: WorkflowRule = (ctx) => {
     );
   }
   for (const app of Object.values(ctx.workflow.apps)) {
-    if (known.includes(app.executor)) continue;
     const own = raw.apps?.[app.name]?.executor;
+    if (Array.isArray(own)) {
+      own.forEach((name, i) => {
+        if (typeof name !== "string" || known.includes(name)) return;
+        out.push(error(
+          "unknown-executor",
+          ["apps", app.name, "executor", i],
+          unknownExecutor(name, known, ctx.site !== undefined),
+        ));
+      });
+      continue;
+    }
+    if (known.includes(app.executor)) continue;
     if (typeof own !== "string") continue; // inherited from defaults: reported there once
     out.push(
       error(

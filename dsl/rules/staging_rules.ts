@@ -6,7 +6,7 @@
  */
 
 import { error, type Problem } from "../diagnostic.ts";
-import type { Executor } from "../model.ts";
+import type { Endpoint, Executor } from "../model.ts";
 import { didYouMean } from "../suggest.ts";
 
 /** Batch providers built into ferry. */
@@ -23,7 +23,12 @@ export const BUILTIN_ACTIONS = [
   "ftps",
   "sftp",
   "rsync",
+  "copy",
+  "globus",
 ] as const;
+
+/** Actions that move nothing, so have no hop to make through intermediate storage. */
+const NOT_VIA: ReadonlySet<string> = new Set(["shared", "skip", "rewrite", "scratch"]);
 
 /** A module path names a custom provider: `./x.ts`, `../x.ts` or `/abs/x.ts`. */
 export function isModulePath(s: string): boolean {
@@ -48,6 +53,31 @@ export function checkExecutors(executors: Readonly<Record<string, Executor>>): P
       ));
     }
     ex.staging.forEach((rule, i) => out.push(...checkRule(ex, rule, [...base, "staging", i])));
+    ex.endpoints?.forEach((e, i) => out.push(...checkEndpoint(e, [...base, "endpoints", i])));
+  }
+  return out;
+}
+
+/** An endpoint names a remote URL prefix with a host, and an absolute local directory. */
+function checkEndpoint(e: Endpoint, where: (string | number)[]): Problem[] {
+  const out: Problem[] = [];
+  let url: URL | undefined;
+  try {
+    url = new URL(e.url);
+  } catch { /* below */ }
+  if (!url || url.protocol === "file:" || url.host === "") {
+    out.push(error(
+      "invalid-url",
+      [...where, "url"],
+      `Cannot use endpoint "${e.url}": give a remote URL with a host, such as sftp://login.example.org/scratch/`,
+    ));
+  }
+  if (!e.path.startsWith("/")) {
+    out.push(error(
+      "invalid-value",
+      [...where, "path"],
+      `Cannot use endpoint path "${e.path}": give an absolute directory or a file:/// URL`,
+    ));
   }
   return out;
 }
@@ -114,6 +144,21 @@ function checkRule(
       ),
       at: "key",
     });
+  }
+  const via = rule.options.via_storage;
+  if (via !== undefined) {
+    const why = typeof via !== "string" || !(via.startsWith("/") || via.startsWith("file:///"))
+      ? "give an absolute directory or a file:/// URL"
+      : NOT_VIA.has(rule.action)
+      ? `a ${rule.action} rule moves nothing to stage through`
+      : undefined;
+    if (why) {
+      out.push(error(
+        "invalid-value",
+        [...where, "via_storage"],
+        `Cannot stage through "${String(via)}": ${why}`,
+      ));
+    }
   }
   if (rule.action === "scratch" && ex.scratch === undefined && ex.provider !== "local") {
     out.push(

@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import { sweepWork, unplaceInputs } from "../attempt.ts";
 import { type Collected, deliverOutputs } from "../deliver.ts";
+import { registerOutputs } from "../replica_catalog.ts";
 import type { AttemptRan, Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
 import { errorLog } from "../error_log.ts";
@@ -81,6 +82,7 @@ export class Committer {
       } else {
         dynamic = done;
         this.#benchmark(run);
+        this.#register(run, done);
       }
     }
     if (outcome.outcome === "failed" && await diskFull(run)) {
@@ -98,6 +100,16 @@ export class Committer {
     const note = outcome.outcome === "succeeded" ? await this.#sweep(run) : {};
     this.#writeStatus(run, outcome, note);
     return { outcome, dynamic };
+  }
+
+  /** Register the outputs whose `register` names a replica catalog (a failure is ferry's fault). */
+  #register(run: AttemptRun, collected: Collected): void {
+    if (!run.task.outputs.some((f) => f.register)) return;
+    this.#bookkeeping(
+      "registering its outputs",
+      run.task.outputs.find((f) => f.register)!.register!.catalog,
+      () => registerOutputs(run.task, this.#c.workspace, collected),
+    );
   }
 
   /**

@@ -174,6 +174,7 @@ export class Engine {
     // The app graph (fan-outs collapsed), for `ferry report`: each app, its executor, what it waits for.
     this.#log({ event: "graph", apps: appGraph(plan.tasks) });
     this.#temps.recount(this.#graph.nodes.values());
+    this.#transfers.recount(this.#graph.nodes.values());
     this.#transfers.prefetch(plan);
   }
 
@@ -421,6 +422,7 @@ export class Engine {
   #succeed(node: Node): void {
     this.#graph.succeed(node);
     this.#temps.succeeded(node.task);
+    this.#transfers.succeeded(node.task, (e) => this.#log(e));
   }
 
   /** A task failed: with keep-going its dependants are blocked, otherwise the run stops. */
@@ -452,6 +454,7 @@ export class Engine {
     this.#transfers.learn(r.plan);
     this.#queues.clear();
     this.#graph.wire();
+    this.#transfers.recount(this.#graph.nodes.values());
     this.#temps.recount(this.#graph.nodes.values());
     // (A gathering task is not replaced: it is not named, so `ferry status` keeps it.)
     this.#log({

@@ -9,6 +9,8 @@
 import type { Plan, PlanTask, PlanTransfer } from "../plan.ts";
 import { Stager, type StagerOptions, type TransferEvent } from "../stager.ts";
 import type { NewEvent } from "../events.ts";
+import { metaPath, removeQuietly } from "../../providers/staging/_transfer_files.ts";
+import { toFileUrl } from "../../providers/_shared/urls.ts";
 
 /** Transfer counts of a run. */
 export interface TransferCounts {
@@ -18,8 +20,10 @@ export interface TransferCounts {
   readonly reused: number;
   /** Uploaded. */
   readonly uploaded: number;
-  /** Failed after their retries. */
+  /** Failed after their retries (and every replica's, for a logical file). */
   readonly failed: number;
+  /** A replica that failed after its retries, another replica of the file fetched next. */
+  readonly fellBack: number;
   /** Bytes moved. */
   readonly bytes: number;
 }
@@ -28,10 +32,12 @@ export interface TransferCounts {
 export class RunTransfers {
   /** The run's stager (fetches, uploads). */
   readonly stager: Stager;
-  readonly #counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, bytes: 0 };
+  readonly #counts = { fetched: 0, reused: 0, uploaded: 0, failed: 0, fellBack: 0, bytes: 0 };
   readonly #transfers = new Map<string, PlanTransfer>();
   readonly #produced = new Set<string>();
   readonly #abort = new AbortController();
+  /** Tasks still to succeed that read each intermediate copy (multi-hop staging), by its path. */
+  readonly #viaReaders = new Map<string, number>();
   #waiting = 0;
 
   /** Transfers of `plan`; each event goes to `report` and, as an event line, to `log`. */
@@ -57,7 +63,8 @@ export class RunTransfers {
   #count(e: TransferEvent): void {
     if (e.kind !== "finished") return;
     const c = this.#counts;
-    if (e.error !== undefined) c.failed++;
+    if (e.fallback !== undefined) c.fellBack++;
+    else if (e.error !== undefined) c.failed++;
     else if (e.reused) c.reused++;
     else {
       if (e.direction === "in") c.fetched++;
@@ -89,16 +96,24 @@ export class RunTransfers {
     );
     for (const t of plan.transfers) {
       if (t.direction !== "in" || this.#produced.has(t.url)) continue;
-      if (t.consumers.some((c) => willRun.has(c))) this.stager.transferIn(t).catch(() => {});
+      if (t.consumers.some((c) => willRun.has(c))) this.#hop(t).catch(() => {});
     }
+  }
+
+  /** A transfer, after the one that brings its source when it is a later hop (once per run each). */
+  async #hop(t: PlanTransfer): Promise<unknown> {
+    const before = t.after === undefined ? undefined : this.#transfers.get(t.after);
+    if (before) await this.#hop(before);
+    return await this.stager.transferIn(t);
   }
 
   /** The input transfers a task waits for. */
   inputsOf(task: PlanTask): PlanTransfer[] {
     const out: PlanTransfer[] = [];
     for (const f of task.inputs) {
-      if (f.transfer === undefined || f.staging !== "transfer") continue;
-      const t = this.#transfers.get(f.transfer);
+      // Through intermediate storage and then used there or copied on the node: the first hop.
+      const id = f.staging === "transfer" ? f.transfer : f.via?.transfer;
+      const t = id === undefined ? undefined : this.#transfers.get(id);
       if (t?.direction === "in") out.push(t);
     }
     return out;
@@ -108,11 +123,40 @@ export class RunTransfers {
   async wait(needed: readonly PlanTransfer[]): Promise<string | undefined> {
     this.#waiting++;
     try {
-      const rs = await Promise.allSettled(needed.map((t) => this.stager.transferIn(t)));
+      const rs = await Promise.allSettled(needed.map((t) => this.#hop(t)));
       const bad = rs.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
       return bad ? ((bad.reason as Error)?.message ?? String(bad.reason)) : undefined;
     } finally {
       this.#waiting--;
+    }
+  }
+
+  /** Count, over every task still to succeed, the readers of each intermediate copy. */
+  recount(tasks: Iterable<{ readonly task: PlanTask; readonly state: string }>): void {
+    this.#viaReaders.clear();
+    for (const { task, state } of tasks) {
+      if (state === "succeeded") continue;
+      for (const f of task.inputs) {
+        if (f.via) this.#viaReaders.set(f.via.path, (this.#viaReaders.get(f.via.path) ?? 0) + 1);
+      }
+    }
+  }
+
+  /**
+   * A task succeeded: an intermediate copy of multi-hop staging that no other task still needs
+   * is deleted, with its cache record, like a temporary output.
+   */
+  succeeded(task: PlanTask, log: (e: NewEvent) => void): void {
+    for (const f of task.inputs) {
+      if (!f.via) continue;
+      const left = (this.#viaReaders.get(f.via.path) ?? 1) - 1;
+      this.#viaReaders.set(f.via.path, left);
+      if (left > 0) continue;
+      removeQuietly(metaPath(f.via.path));
+      try {
+        Deno.removeSync(f.via.path);
+        log({ event: "temp-deleted", url: toFileUrl(f.via.path) });
+      } catch { /* already gone */ }
     }
   }
 

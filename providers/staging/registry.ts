@@ -19,6 +19,7 @@ export const BUILTIN_STAGING: Readonly<Record<string, () => Promise<StagingProvi
     ftps: async () => (await import("./ftp.ts")).ftpStaging,
     sftp: async () => (await import("./sftp.ts")).sftpStaging,
     rsync: async () => (await import("./rsync.ts")).rsyncStaging,
+    globus: async () => (await import("./globus.ts")).globusStaging,
   });
 
 /** Whether a value looks like a staging provider. */
