@@ -32,9 +32,13 @@ import { PilotWatch } from "./pilot_watch.ts";
 import { Replanner } from "./replanner.ts";
 import { TempKeeper } from "./temp_keeper.ts";
 import { restoreFromStore } from "./restore.ts";
+import type { ResultStore } from "../results/store.ts";
 import { RunTransfers } from "./transfers.ts";
 import { failedOutcome, type Node, type TaskOutcome, type TaskState } from "./types.ts";
 import type { RunOptions, RunSummary } from "./options.ts";
+
+/** Result-store lookups and restores at once (the others wait their turn). */
+const RESTORES_AT_ONCE = 16;
 
 /** One run of a plan. */
 export class Engine {
@@ -61,6 +65,8 @@ export class Engine {
   #backingOff = 0;
   /** Tasks being looked up in (or restored from) the result store. */
   #restoring = 0;
+  /** Tasks waiting for their turn to be looked up in the result store. */
+  readonly #toRestore: Node[] = [];
   #restores = 0;
   #stopping = false;
   #crash: { error: unknown } | undefined;
@@ -312,6 +318,13 @@ export class Engine {
     const results = this.#o.results, key = node.storeKey;
     if (!results || key === undefined || node.storeChecked) return false;
     node.storeChecked = node.restoring = true;
+    // At most RESTORES_AT_ONCE: ten thousand lookups at once would hold ten thousand entries.
+    if (this.#restoring >= RESTORES_AT_ONCE) this.#toRestore.push(node);
+    else this.#restore(node, results, key);
+    return true;
+  }
+
+  #restore(node: Node, results: ResultStore, key: string): void {
     this.#restoring++;
     restoreFromStore(node.task, key, {
       results,
@@ -332,9 +345,10 @@ export class Engine {
       this.#succeed(node);
     }).catch((e) => this.#crashed(e)).finally(() => {
       this.#restoring--;
+      const next = this.#toRestore.shift();
+      if (next) this.#restore(next, results, next.storeKey!);
       this.#changed();
     });
-    return true;
   }
 
   /** `ferry store pull`: a task the store does not hold is not run, nor what depends on it. */
