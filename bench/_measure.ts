@@ -236,19 +236,27 @@ export async function workDir(prefix: string, dir?: string): Promise<string> {
   return await Deno.makeTempDir({ dir: base, prefix });
 }
 
-/** `--tasks N --reps N --keep`, the options of the benchmarks that make an N-task workflow. */
+/**
+ * `--tasks N --reps N --keep --dir DIR`, the options of the benchmarks that make an N-task
+ * workflow (`--dir`: where the work goes instead of bench/out/, e.g. a tmpfs).
+ */
 export function taskBenchArgs(
   name: string,
   args: readonly string[],
   defaults: { readonly n: number; readonly reps: number },
-): { n: number; reps: number; keep: boolean } {
-  const o = { ...defaults, keep: false };
+): { n: number; reps: number; keep: boolean; dir?: string } {
+  const o: { n: number; reps: number; keep: boolean; dir?: string } = { ...defaults, keep: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--tasks") o.n = Number(args[++i]);
     else if (a === "--reps") o.reps = Number(args[++i]);
     else if (a === "--keep") o.keep = true;
-    else throw new Error(`bench ${name}: unknown option ${a} (--tasks N, --reps N, --keep)`);
+    else if (a === "--dir" && args[i + 1] !== undefined) o.dir = args[++i]!;
+    else {
+      throw new Error(
+        `bench ${name}: unknown option ${a} (--tasks N, --reps N, --keep, --dir DIR)`,
+      );
+    }
   }
   return o;
 }

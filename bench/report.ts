@@ -21,7 +21,7 @@ const CHROMIUM = "/usr/bin/chromium";
 /** Run the benchmark. */
 export async function main(args: readonly string[] = []): Promise<void> {
   const o = taskBenchArgs("report", args, { n: 10_000, reps: 5 });
-  const ws = await workDir("report-");
+  const ws = await workDir("report-", o.dir);
   try {
     console.log(
       `bench report: a completed ${o.n.toLocaleString("en")}-task run's report in Chromium`,

@@ -48,7 +48,7 @@ async function prepare(dir: string, n: number): Promise<void> {
 /** Run the benchmark. */
 export async function main(args: readonly string[] = []): Promise<void> {
   const o = taskBenchArgs("resume", args, { n: 10_000, reps: 5 });
-  const work = await workDir("resume-");
+  const work = await workDir("resume-", o.dir);
   const ferryDir = join(work, "ferry"), makeDir = join(work, "make");
   try {
     console.log(`bench resume: ${o.n.toLocaleString("en")} tasks + 1 reduce, completed, run again`);

@@ -77,7 +77,7 @@ async function once(cmd: string, args: readonly string[], cwd: string): Promise<
 /** Run the benchmark. */
 export async function main(args: readonly string[] = []): Promise<void> {
   const o = taskBenchArgs("submit", args, { n: 2_000, reps: 5 });
-  const work = await workDir("submit-");
+  const work = await workDir("submit-", o.dir);
   try {
     console.log(`bench submit: ${o.n.toLocaleString("en")} calls of inc(x), ${WORKERS} workers`);
     const script = join(work, "calls.ts");
