@@ -7,9 +7,10 @@
 # ("Pilot blocks"). Needs bash and coreutils only. Checked by shellcheck (deno task check).
 #
 # The queue directory:
-#   new/T            a task ferry offers: one line, the path of its attempt's job wrapper
-#   claimed/T.B.S    task T taken by worker S of block B (the rename is the claim)
-#   done/T.B.S       the worker ran it (an empty file; the claim stays): exit.json is written
+#   new/T            a task ferry offers: its attempt's lines (a hard link to the attempt's task.sh)
+#   claimed/T        task T taken: made with O_EXCL (noclobber) by the worker "B.S" it holds, or by
+#                    ferry taking T back ("ferry"); of all racing for T exactly one creates it
+#   done/T.B.S       worker S of block B ran it (an empty file; the claim stays): exit.json is written
 #   cancel/T         ferry asks that task T be stopped
 #   workers/B.S      worker S of block B: "host epoch", rewritten every few seconds
 #   workers/B.S.run  what it runs now: "T pid", empty between tasks
@@ -18,6 +19,17 @@
 : "${ferry_q:?the block script sets ferry_q before this library}"
 ferry_pilot_beat_s=2 # seconds between heartbeats (pilot.ts HEARTBEAT_MS agrees)
 ferry_pilot_pids=()
+# The job wrapper's library and the container launcher, once for the block (pilot_queue.ts writes
+# them beside this file): each task's lines call their functions in a subshell of its worker.
+# shellcheck source=/dev/null
+source "$ferry_q/wrapper.sh"
+# shellcheck source=/dev/null
+source "$ferry_q/container.sh"
+# The status file is written in place (the done mark follows it), and usage is measured with bash's
+# `times` and clock, not /usr/bin/time: no process per task for either (FERRY_TIME still names a
+# timer to use).
+# shellcheck disable=SC2034 # read by the wrapper's library
+ferry_status_direct=1 ferry_time_default=''
 
 # Run block $1 with $2 workers, each ending after $3 idle seconds; returns when all ended.
 ferry_pilot_block() {
@@ -39,14 +51,15 @@ ferry_pilot_stop() {
 }
 
 # Worker $1 (BLOCK.SLOT): take tasks from new/ until idle for $2 seconds or told to stop; $3 is
-# the node's name. A claim is one rename: of workers racing for a task, exactly one wins.
+# the node's name. A claim is one exclusive create (ferry_pilot_claim): no process.
 ferry_pilot_worker() {
-  local me=$1 idle=$(($2 * 1000)) last fd n i f task beat
+  local me=$1 idle=$(($2 * 1000)) last fd n i r task beat
   local -a offered
   trap ferry_pilot_worker_stop TERM INT HUP
   ferry_pilot_clock
   last=$ferry_pilot_ms
   ferry_pilot_run=''
+  ferry_cpu_file="$ferry_q/workers/$me.cpu" # the wrapper's `times` file, reused task after task
   mkfifo "$ferry_q/workers/$me.fifo" && exec {fd}<>"$ferry_q/workers/$me.fifo"
   rm -f -- "$ferry_q/workers/$me.fifo"
   : >"$ferry_q/workers/$me.run"
@@ -57,10 +70,10 @@ ferry_pilot_worker() {
     n=${#offered[@]}
     if [ -e "${offered[0]}" ]; then
       # Start at a random place: workers that look at once mostly try different tasks.
+      r=$RANDOM
       for ((i = 0; i < n; i++)); do
-        f=${offered[$(((i + RANDOM) % n))]}
-        task=${f##*/}
-        if mv -- "$f" "$ferry_q/claimed/$task.$me" 2>/dev/null; then
+        task=${offered[$(((i + r) % n))]##*/}
+        if ferry_pilot_claim "$task" "$me"; then
           ferry_pilot_task "$task" "$me"
           ferry_pilot_clock
           last=$ferry_pilot_ms
@@ -74,7 +87,7 @@ ferry_pilot_worker() {
   done
   kill "$beat" 2>/dev/null
   wait "$beat"
-  rm -f -- "$ferry_q/workers/$me" "$ferry_q/workers/$me.run"
+  rm -f -- "$ferry_q/workers/$me" "$ferry_q/workers/$me.run" "$ferry_cpu_file"
 }
 
 # The clock in ms into ferry_pilot_ms: bash 5's EPOCHREALTIME, else whole seconds (no process).
@@ -86,13 +99,27 @@ ferry_pilot_clock() {
   fi
 }
 
-# Run claimed task $1 on worker $2: its job wrapper in the background (so that the heartbeat can
-# stop it when ferry cancels it), then say it is done: an empty file made by the shell itself (no
-# process), which ferry removes with the claim.
+# Claim task $1 for worker $2: create claimed/$1 with O_CREAT|O_EXCL (bash's noclobber), holding
+# the worker's name. Whoever creates it first, a worker or ferry taking the task back, has it; the
+# others' create fails (atomic on local filesystems and NFS alike). A task still offered after the
+# claim is the worker's to run: ferry removes new/T before it removes a claim (when it took the task
+# back, or after the task ended), so a worker that claims a task already gone does not run it.
+ferry_pilot_claim() {
+  local rc
+  if [ -e "$ferry_q/claimed/$1" ]; then return 1; fi
+  set -C
+  { printf '%s\n' "$2" >"$ferry_q/claimed/$1"; } 2>/dev/null
+  rc=$?
+  set +C
+  [ "$rc" = 0 ] && [ -e "$ferry_q/new/$1" ]
+}
+
+# Run claimed task $1 on worker $2: its attempt's lines in a subshell (the job wrapper's library is
+# already loaded), in the background so that the heartbeat can stop it when ferry cancels it; then
+# the done mark, an empty file made by the shell itself once the status file is whole.
 ferry_pilot_task() {
-  local claim="$ferry_q/claimed/$1.$2" wrapper=''
-  read -r wrapper <"$claim"
-  bash "$wrapper" </dev/null &
+  # shellcheck source=/dev/null # written by ferry at run time
+  (source "$ferry_q/new/$1") </dev/null &
   ferry_pilot_run=$!
   printf '%s %s\n' "$1" "$ferry_pilot_run" >"$ferry_q/workers/$2.run"
   wait "$ferry_pilot_run"
@@ -101,8 +128,8 @@ ferry_pilot_task() {
   : >"$ferry_q/done/$1.$2"
 }
 
-# The worker is stopped (its block ends): its task's wrapper gets SIGTERM (it stops the task's
-# process group and writes exit.json); the claim stays, and ferry gives the task back.
+# The worker is stopped (its block ends): its task's subshell gets SIGTERM (ferry_term: it stops
+# the task's process group and writes exit.json); the claim stays, and ferry gives the task back.
 ferry_pilot_worker_stop() {
   if [ -n "$ferry_pilot_run" ]; then
     kill -TERM "$ferry_pilot_run" 2>/dev/null
@@ -115,6 +142,8 @@ ferry_pilot_worker_stop() {
 # task ferry cancelled. Sleeps by reading fd $4, a FIFO nobody writes (no process per beat).
 ferry_pilot_beat() {
   local task='' pid=''
+  # Stopped between beats, never between a beat's write and its rename (no file left behind).
+  trap 'exit 0' TERM
   while kill -0 "$3" 2>/dev/null; do
     printf '%s %(%s)T\n' "$2" -1 >"$ferry_q/workers/$1.beat" &&
       mv -f -- "$ferry_q/workers/$1.beat" "$ferry_q/workers/$1"

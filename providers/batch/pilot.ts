@@ -6,8 +6,10 @@
  * "Pilot blocks"). Each attempt still runs its own job wrapper, so it keeps
  * the wrapper's semantics; only `worker_init` moves into the block, once.
  *
- * - Every tick ({@linkcode QUEUE_TICK_MS}) ferry reads which tasks workers
- *   claimed and finished, offers more, and scales blocks (`pilot_blocks.ts`).
+ * - Every tick ({@linkcode QUEUE_TICK_MS} while workers claim and finish
+ *   tasks, longer up to {@linkcode QUEUE_IDLE_TICK_MS} while they do not)
+ *   ferry reads which tasks workers claimed and finished, offers more, and
+ *   scales blocks (`pilot_blocks.ts`).
  * - Every poll interval one status call covers every block; a block that left
  *   the queue gives its running tasks back as retryable failures (`pilot
  *   lost`), as does a worker whose heartbeat stopped.
@@ -29,11 +31,13 @@ import { TERMINAL } from "./scheduler_poll.ts";
 import { submitFailure } from "./scheduler_submit.ts";
 import { SerialLane } from "./serial_lane.ts";
 import type { BatchProvider, JobResult, JobSpec, PilotBlock } from "./types.ts";
-import { readWrapperStatus, resultOfStatus, wrapperFiles, wrapperScript } from "./wrapper.ts";
+import { pilotTaskScript, readWrapperStatus, resultOfStatus, wrapperFiles } from "./wrapper.ts";
 import type { WrapperOptions } from "./wrapper.ts";
 
-/** Milliseconds between reads of the queue directory. */
-export const QUEUE_TICK_MS = 25;
+/** Milliseconds between reads of the queue directory while it changes. */
+export const QUEUE_TICK_MS = 20;
+/** Milliseconds between reads of the queue directory at most, while nothing changes there. */
+export const QUEUE_IDLE_TICK_MS = 50;
 /** A worker whose heartbeat is older than this (ms) is taken for dead (it beats every 2 s). */
 export const HEARTBEAT_DEAD_MS = 30_000;
 /** Status polls in a row a block may be missing from the queue before it counts as gone. */
@@ -86,6 +90,7 @@ export class PilotProvider implements BatchProvider {
   #blockSeq = 0;
   #queue: PilotQueue | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #tickMs = QUEUE_TICK_MS;
   #statusAt = 0;
   #stillborn = 0;
   #closed = false;
@@ -111,8 +116,8 @@ export class PilotProvider implements BatchProvider {
       const task = new PilotTask(`t${++this.#seq}`, { ...job, root }, resolve);
       try {
         this.#queue ??= new PilotQueue(this.#queueDir(job, root));
-        // worker_init runs once per block (the block script), not in each attempt.
-        for (const [path, text] of wrapperScript({ ...task.spec, workerInit: "" }, this.#wrapper)) {
+        // The attempt's own lines: the worker holds the wrapper's library, its block ran worker_init.
+        for (const [path, text] of pilotTaskScript(task.spec, this.#wrapper)) {
           Deno.mkdirSync(dirname(path), { recursive: true });
           Deno.writeTextFileSync(path, text);
         }
@@ -167,7 +172,7 @@ export class PilotProvider implements BatchProvider {
     return pilotQueueDir(job.runDir ?? dirname(dirname(dirname(root))), this.#ex.name);
   }
 
-  #schedule(ms: number = QUEUE_TICK_MS): void {
+  #schedule(ms: number = this.#tickMs): void {
     if (this.#closed || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -179,7 +184,9 @@ export class PilotProvider implements BatchProvider {
   #tick(): void {
     if (this.#closed || this.#queue === undefined) return;
     try {
-      this.#harvest();
+      // Quick while workers take and finish tasks, slower (up to QUEUE_IDLE_TICK_MS) while not.
+      const moved = this.#harvest();
+      this.#tickMs = moved ? QUEUE_TICK_MS : Math.min(QUEUE_IDLE_TICK_MS, this.#tickMs * 1.5);
       this.#feed();
       this.#scale();
     } catch (e) {
@@ -199,21 +206,31 @@ export class PilotProvider implements BatchProvider {
     this.#waiting = [];
   }
 
-  /** Tasks workers claimed (now running) and finished (their wrapper's status file written). */
-  #harvest(): void {
+  /**
+   * Tasks workers claimed (now running) and finished (their wrapper's status file written): two
+   * directory listings, and one read per new claim. Whether anything moved.
+   */
+  #harvest(): boolean {
     const q = this.#queue!;
-    for (const c of q.list("claimed")) {
-      const t = this.#tasks.get(c.task);
-      if (t && t.claim === undefined) this.#claimed(t, c);
+    let moved = false;
+    for (const name of q.claimed()) {
+      const t = this.#tasks.get(name);
+      if (t === undefined) q.forget(name);
+      if (t === undefined || t.claim !== undefined) continue;
+      const c = q.claimOf(name);
+      if (c) this.#claimed(t, c);
+      moved ||= c !== undefined;
     }
-    for (const c of q.list("done")) {
+    for (const c of q.done()) {
       const t = this.#tasks.get(c.task);
       if (t) {
         if (t.claim === undefined) this.#claimed(t, c);
         this.#finished(t, c);
       }
       q.release(c, t?.cancelled);
+      moved = true;
     }
+    return moved;
   }
 
   #claimed(t: PilotTask, c: Claim): void {

@@ -184,6 +184,44 @@ Deno.test("pilots: a task with node-local scratch runs there and its outputs com
   });
 });
 
+Deno.test("pilots: two tasks with node-local scratch at once on one block get scratch of their own", async () => {
+  await withPilots({ workersPerNode: 2, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const scratch = join(s.dir, "node-scratch");
+    Deno.mkdirSync(scratch);
+    // Both are attempt 1 of their task: the same attempt directory's name, the same block.
+    const jobs = ["a", "b"].map((id) =>
+      fakeJob(s.dir, id, { run: { kind: "shell", script: "pwd > out.txt; sleep 0.5" }, scratch })
+    );
+    const rs = await Promise.all(jobs.map((j) => s.provider.execute(j, never)));
+    for (const r of rs) assert.equal(r.outcome, "succeeded", r.message);
+    assert.notEqual(rs[0]!.pilot?.worker, rs[1]!.pilot?.worker);
+    const dirs = jobs.map((j) => Deno.readTextFileSync(join(j.dir, "out.txt")).trim());
+    assert.notEqual(dirs[0], dirs[1]);
+  });
+});
+
+Deno.test("pilots: an attempt's file holds its own lines only, hostile values stay inert, usage is measured", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const hostile = `a'b"c $(touch PWNED1) \`touch PWNED2\` \n x\\y ;touch PWNED3\r\u0007`;
+    const job = fakeJob(s.dir, `t\n$(touch PWNED4)'`, {
+      run: { kind: "shell", script: 'printf "%s" "$V" > v.txt' },
+      env: { V: hostile },
+    });
+    const r = await s.provider.execute(job, never);
+    assert.equal(r.outcome, "succeeded", r.message);
+    assert.equal(Deno.readTextFileSync(join(job.dir, "v.txt")), hostile);
+    for (const d of [s.dir, job.dir, job.root]) {
+      assert.deepEqual([...Deno.readDirSync(d)].filter((e) => e.name.startsWith("PWNED")), []);
+    }
+    assert.equal(r.usage?.measuredBy, "bash-times");
+    assert.equal(typeof r.usage?.userSeconds, "number");
+    // The worker sourced the job wrapper's library once: the attempt's file does not hold it.
+    const text = Deno.readTextFileSync(join(job.root, "task.sh"));
+    assert.doesNotMatch(text, /ferry_transfer\(\)|ferry_begin\(\)/);
+    assert.ok(text.length < 2000, `${text.length} characters`);
+  });
+});
+
 Deno.test("pilots: a task past its walltime is killed by its worker; the block runs the next", async () => {
   await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
     const slow = s.provider.execute(

@@ -5,7 +5,8 @@
 # before the attempt's own lines, which call these functions. Checked by shellcheck (deno task
 # check); the wrappers it ends up in are checked too (providers/batch/wrapper_test.ts).
 
-: "${ferry_status:?the wrapper sets ferry_status before this library}"
+# A pilot worker (pilot.sh) sources this library once and runs each attempt's lines in a subshell:
+# the attempt's own state starts with ferry_begin, not here.
 : "${ferry_grace:=5}" # seconds between SIGTERM and SIGKILL on a cancel (KILL_GRACE_SECONDS)
 # The clock in ms into ferry_ms: bash 5's EPOCHREALTIME, else date (a process each time).
 ferry_now() {
@@ -15,36 +16,43 @@ ferry_now() {
     ferry_ms=$(date +%s%3N)
   fi
 }
-ferry_now
-ferry_start=$ferry_ms
-ferry_host=${HOSTNAME:-$(hostname 2>/dev/null || uname -n)}
-ferry_child=''
-ferry_watch=''
-ferry_timed_out=false
-ferry_reason=''
-ferry_usage=''
-ferry_secrets=()
-ferry_temps=()
-ferry_run_pw=''
 ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --speed-time 60)
+# The attempt starts (the wrapper has set ferry_status, the status file's path): its clock and state.
+ferry_begin() {
+  : "${ferry_status:?the wrapper sets ferry_status before ferry_begin}"
+  ferry_now
+  ferry_start=$ferry_ms
+  ferry_host=${HOSTNAME:-$(hostname 2>/dev/null || uname -n)}
+  ferry_child=''
+  ferry_watch=''
+  ferry_timed_out=false
+  ferry_reason=''
+  ferry_usage=''
+  ferry_secrets=()
+  ferry_temps=()
+  ferry_run_pw=''
+}
 
 # --- the attempt ---
 
-# Write the status file atomically (temp file, then rename): exit code $1, signal $2 (JSON: null
-# or "SIGTERM"), start and end times, host, whether the walltime passed, and why a node-side
-# transfer failed (only when one did).
+# Write the status file: exit code $1, signal $2 (JSON: null or "SIGTERM"), start and end times,
+# host, whether the walltime passed, and why a node-side transfer failed (only when one did). Made
+# whole atomically (temp file, then rename), except under a pilot worker (ferry_status_direct set):
+# there the shell writes it in place, no process, and ferry reads it only once the worker's done
+# mark, made after this, exists; a file cut short is no JSON, never a status.
 ferry_done() {
   local end tmp reason='' host="\"$ferry_host\""
   ferry_now
   end=$ferry_ms
   tmp="$ferry_status.$$.tmp"
+  if [ -n "${ferry_status_direct-}" ]; then tmp=$ferry_status; fi
   if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
   # A plain host name needs no escaping (and no process to escape it).
   if ! [[ $ferry_host =~ ^[A-Za-z0-9._-]+$ ]]; then host=$(ferry_json "$ferry_host"); fi
   printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s}\n' \
     "$1" "$2" "$ferry_start" "$end" "$host" "$ferry_timed_out" \
-    "$reason" "$ferry_usage" >"$tmp" &&
-    mv -f "$tmp" "$ferry_status"
+    "$reason" "$ferry_usage" >"$tmp" || return
+  if [ "$tmp" != "$ferry_status" ]; then mv -f "$tmp" "$ferry_status"; fi
 }
 # The attempt's end: the status file for exit code $1, which becomes the wrapper's.
 ferry_finish() {
@@ -105,13 +113,17 @@ ferry_stop_watch() {
 # --- what the task used ---
 
 # Before the task starts: how it will be measured. With /usr/bin/time (GNU or BusyBox; FERRY_TIME
-# names another, empty: none) in front of the task, its wall, CPU and peak memory; else CPU time
-# as the growth of this shell's children's times (bash's `times`) and the wall clock. No command
-# substitution from here to ferry_measure_end: its subshell's CPU time would count as the task's.
+# names another, empty: none; a pilot worker's default, ferry_time_default, is none) in front of
+# the task, its wall, CPU and peak memory; else CPU time as the growth of this shell's children's
+# times (bash's `times`) and the wall clock. No command substitution from here to
+# ferry_measure_end: its subshell's CPU time would count as the task's. `times` goes through a
+# file: ferry_cpu_file when the caller keeps one (a pilot worker: no rm per task), else beside the
+# status file.
 ferry_measure_start() {
-  local timer=${FERRY_TIME-/usr/bin/time}
+  local timer=${FERRY_TIME-${ferry_time_default-/usr/bin/time}}
   ferry_timer=()
   ferry_usage_file="$ferry_status.usage"
+  ferry_cpu_at=${ferry_cpu_file:-$ferry_usage_file.cpu}
   ferry_rm "$ferry_usage_file"
   if [ -n "$timer" ] && [ -x "$timer" ]; then
     ferry_timer=("$timer" -o "$ferry_usage_file" -f '%e %U %S %M')
@@ -126,8 +138,8 @@ ferry_measure_start() {
 ferry_cpu_ms() {
   local line='' u=0 s=0
   ferry_cpu=(0 0)
-  times >"$ferry_usage_file.cpu" 2>/dev/null || return 0
-  { read -r _ && read -r line; } <"$ferry_usage_file.cpu"
+  times >|"$ferry_cpu_at" 2>/dev/null || return 0
+  { read -r _ && read -r line; } <"$ferry_cpu_at"
   read -r u s <<<"$line"
   ferry_times_ms "$u" 0
   ferry_times_ms "$s" 1
@@ -153,11 +165,13 @@ ferry_measure_end() {
       ferry_usage+=",\"maxRssBytes\":$((m * 1024)),\"measuredBy\":\"time\"}"
     fi
   fi
-  ferry_rm "$ferry_usage_file" "$ferry_usage_file.cpu"
+  ferry_rm "$ferry_usage_file"
+  if [ -z "${ferry_cpu_file-}" ]; then ferry_rm "$ferry_cpu_at"; fi
   if [ -z "$ferry_usage" ]; then
-    ferry_usage=",\"usage\":{\"wallSeconds\":$(ferry_secs $((t1 - ferry_t0)))"
-    ferry_usage+=",\"userSeconds\":$(ferry_secs $((ferry_cpu[0] - ferry_cpu0[0])))"
-    ferry_usage+=",\"systemSeconds\":$(ferry_secs $((ferry_cpu[1] - ferry_cpu0[1])))"
+    ferry_secs_to e $((t1 - ferry_t0))
+    ferry_secs_to u $((ferry_cpu[0] - ferry_cpu0[0]))
+    ferry_secs_to s $((ferry_cpu[1] - ferry_cpu0[1]))
+    ferry_usage=",\"usage\":{\"wallSeconds\":$e,\"userSeconds\":$u,\"systemSeconds\":$s"
     ferry_usage+=",\"measuredBy\":\"bash-times\"}"
   fi
 }
@@ -205,6 +219,8 @@ ferry_netrc_word() {
     *) printf '%s' "$1" ;;
   esac
 }
+# Milliseconds $2 as seconds, into the variable named $1 (no subshell, unlike $(ferry_secs)).
+ferry_secs_to() { printf -v "$1" '%d.%03d' $(($2 / 1000)) $(($2 % 1000)); }
 # Milliseconds $1 as seconds.
 ferry_secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 # The last line of file $1 that starts with $2 (curl's "curl: (N) ..." under its advice), else its
