@@ -59,9 +59,13 @@ ferry_pilot_worker() {
   ferry_pilot_clock
   last=$ferry_pilot_ms
   ferry_pilot_run=''
-  ferry_cpu_file="$ferry_q/workers/$me.cpu" # the wrapper's `times` file, reused task after task
-  mkfifo "$ferry_q/workers/$me.fifo" && exec {fd}<>"$ferry_q/workers/$me.fifo"
-  rm -f -- "$ferry_q/workers/$me.fifo"
+  # Two FIFOs nobody else writes, opened both ways: fd sleeps (read -t), ferry_cpu_fd carries the
+  # wrapper's `times` (ferry_cpu_ms), which a file would cost a write to the disk per task.
+  mkfifo "$ferry_q/workers/$me.fifo" "$ferry_q/workers/$me.cpu" &&
+    exec {fd}<>"$ferry_q/workers/$me.fifo" {ferry_cpu_fd}<>"$ferry_q/workers/$me.cpu"
+  rm -f -- "$ferry_q/workers/$me.fifo" "$ferry_q/workers/$me.cpu"
+  # shellcheck disable=SC2034 # read by ferry_task_fds (wrapper.sh) in each task's process
+  ferry_pilot_fds="$fd $ferry_cpu_fd"
   : >"$ferry_q/workers/$me.run"
   ferry_pilot_beat "$me" "$3" "$BASHPID" "$fd" &
   beat=$!
@@ -87,7 +91,7 @@ ferry_pilot_worker() {
   done
   kill "$beat" 2>/dev/null
   wait "$beat"
-  rm -f -- "$ferry_q/workers/$me" "$ferry_q/workers/$me.run" "$ferry_cpu_file"
+  rm -f -- "$ferry_q/workers/$me" "$ferry_q/workers/$me.run"
 }
 
 # The clock in ms into ferry_pilot_ms: bash 5's EPOCHREALTIME, else whole seconds (no process).
@@ -144,6 +148,7 @@ ferry_pilot_beat() {
   local task='' pid=''
   # Stopped between beats, never between a beat's write and its rename (no file left behind).
   trap 'exit 0' TERM
+  exec {ferry_cpu_fd}>&- # the attempts' pipe, not the heartbeat's
   while kill -0 "$3" 2>/dev/null; do
     printf '%s %(%s)T\n' "$2" -1 >"$ferry_q/workers/$1.beat" &&
       mv -f -- "$ferry_q/workers/$1.beat" "$ferry_q/workers/$1"

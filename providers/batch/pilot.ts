@@ -51,6 +51,14 @@ interface Failure {
   readonly retryable: boolean;
 }
 
+/** Make directories `dirs`, each once; one inside another comes with it (a new directory costs). */
+function makeDirs(dirs: readonly string[]): void {
+  const all = [...new Set(dirs)];
+  for (const d of all) {
+    if (!all.some((o) => o.startsWith(d + "/"))) Deno.mkdirSync(d, { recursive: true });
+  }
+}
+
 /** Options for {@linkcode PilotProvider}. */
 export interface PilotOptions extends WrapperOptions {
   /** Where scheduler commands run. @default this host */
@@ -117,12 +125,10 @@ export class PilotProvider implements BatchProvider {
       try {
         this.#queue ??= new PilotQueue(this.#queueDir(job, root));
         // The attempt's own lines: the worker holds the wrapper's library, its block ran worker_init.
-        for (const [path, text] of pilotTaskScript(task.spec, this.#wrapper)) {
-          Deno.mkdirSync(dirname(path), { recursive: true });
-          Deno.writeTextFileSync(path, text);
-        }
+        const files = pilotTaskScript(task.spec, this.#wrapper);
         // The filesystem is shared: made here, the wrapper finds them and starts no mkdir.
-        for (const d of [job.dir, ...job.mkdirs]) Deno.mkdirSync(d, { recursive: true });
+        makeDirs([...[...files.keys()].map((p) => dirname(p)), job.dir, ...job.mkdirs]);
+        for (const [path, text] of files) Deno.writeTextFileSync(path, text);
       } catch (e) {
         return task.fail(`Cannot prepare the job of "${job.taskId}"`, e);
       }

@@ -8,13 +8,15 @@
 # A pilot worker (pilot.sh) sources this library once and runs each attempt's lines in a subshell:
 # the attempt's own state starts with ferry_begin, not here.
 : "${ferry_grace:=5}" # seconds between SIGTERM and SIGKILL on a cancel (KILL_GRACE_SECONDS)
-# The clock in ms into ferry_ms: bash 5's EPOCHREALTIME, else date (a process each time).
+# The clock in ms into ferry_ms: bash 5's EPOCHREALTIME (seconds, a point, 6 digits), else date
+# (a process each time). Patterns, not =~: a regular expression is compiled at each use.
 ferry_now() {
-  if [[ ${EPOCHREALTIME-} =~ ^([0-9]+)[.,]([0-9]{3}) ]]; then
-    ferry_ms=${BASH_REMATCH[1]}${BASH_REMATCH[2]}
-  else
-    ferry_ms=$(date +%s%3N)
-  fi
+  local t=${EPOCHREALTIME-}
+  t=${t/[.,]/}
+  case $t in
+    '' | *[!0-9]*) ferry_ms=$(date +%s%3N) ;;
+    *) ferry_ms=${t%???} ;;
+  esac
 }
 ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --speed-time 60)
 # The attempt starts (the wrapper has set ferry_status, the status file's path): its clock and state.
@@ -48,7 +50,7 @@ ferry_done() {
   if [ -n "${ferry_status_direct-}" ]; then tmp=$ferry_status; fi
   if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
   # A plain host name needs no escaping (and no process to escape it).
-  if ! [[ $ferry_host =~ ^[A-Za-z0-9._-]+$ ]]; then host=$(ferry_json "$ferry_host"); fi
+  case $ferry_host in '' | *[!A-Za-z0-9._-]*) host=$(ferry_json "$ferry_host") ;; esac
   printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s}\n' \
     "$1" "$2" "$ferry_start" "$end" "$host" "$ferry_timed_out" \
     "$reason" "$ferry_usage" >"$tmp" || return
@@ -95,6 +97,12 @@ ferry_watchdog() {
   wait $!
   kill -KILL -- "-$ferry_child" 2>/dev/null
 }
+# In the task's process, before its exec: the pipes a pilot worker holds (ferry_pilot_fds) are
+# closed, so that the task neither sees nor keeps them.
+ferry_task_fds() {
+  local fd
+  for fd in ${ferry_pilot_fds-}; do exec {fd}>&-; done
+}
 # The task ended: whatever it left running in its process group (`sleep 600 &`) ends with it,
 # as under the local provider. A batch system without cgroup clean-up, or an ssh login, would
 # keep it alive after the job.
@@ -116,14 +124,11 @@ ferry_stop_watch() {
 # names another, empty: none; a pilot worker's default, ferry_time_default, is none) in front of
 # the task, its wall, CPU and peak memory; else CPU time as the growth of this shell's children's
 # times (bash's `times`) and the wall clock. No command substitution from here to
-# ferry_measure_end: its subshell's CPU time would count as the task's. `times` goes through a
-# file: ferry_cpu_file when the caller keeps one (a pilot worker: no rm per task), else beside the
-# status file.
+# ferry_measure_end: its subshell's CPU time would count as the task's.
 ferry_measure_start() {
   local timer=${FERRY_TIME-${ferry_time_default-/usr/bin/time}}
   ferry_timer=()
   ferry_usage_file="$ferry_status.usage"
-  ferry_cpu_at=${ferry_cpu_file:-$ferry_usage_file.cpu}
   ferry_rm "$ferry_usage_file"
   if [ -n "$timer" ] && [ -x "$timer" ]; then
     ferry_timer=("$timer" -o "$ferry_usage_file" -f '%e %U %S %M')
@@ -134,21 +139,32 @@ ferry_measure_start() {
   ferry_cpu0=("${ferry_cpu[@]}")
 }
 # This shell's children's CPU time so far, into ferry_cpu (user ms, system ms). `times` in this
-# shell, into a file: in a subshell it would report the subshell's own children (none).
+# shell (in a subshell it would report the subshell's own children, none), into a file, or into
+# the pipe ferry_cpu_fd when the caller holds one open (a pilot worker: no file written per task;
+# a line a killed attempt left in it is read away first).
 ferry_cpu_ms() {
-  local line='' u=0 s=0
+  local line=''
   ferry_cpu=(0 0)
-  times >|"$ferry_cpu_at" 2>/dev/null || return 0
-  { read -r _ && read -r line; } <"$ferry_cpu_at"
-  read -r u s <<<"$line"
-  ferry_times_ms "$u" 0
-  ferry_times_ms "$s" 1
+  if [ -n "${ferry_cpu_fd-}" ]; then
+    while read -r -t 0 -u "$ferry_cpu_fd"; do read -r -u "$ferry_cpu_fd" _; done
+    times 1>&"$ferry_cpu_fd" 2>/dev/null || return 0
+    { read -r _ && read -r line; } <&"$ferry_cpu_fd"
+  else
+    times >"$ferry_usage_file.cpu" 2>/dev/null || return 0
+    { read -r _ && read -r line; } <"$ferry_usage_file.cpu"
+  fi
+  ferry_times_ms "${line%% *}" 0
+  ferry_times_ms "${line##* }" 1
 }
 # `times`' 1m2.345s as milliseconds, into ferry_cpu[$2].
 ferry_times_ms() {
-  if [[ $1 =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]]; then
-    ferry_cpu[$2]=$(((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 1000 + 10#${BASH_REMATCH[3]}))
-  fi
+  local m=${1%%m*} s=${1#*m} ms
+  ms=${s#*.}
+  s=${s%%.*}
+  case $1 in *s) ms=${ms%s} ;; *) return ;; esac
+  case $m:$s:$ms in *[!0-9:]* | :* | *::*) return ;; esac
+  if [ "${#ms}" != 3 ]; then return; fi
+  ferry_cpu[$2]=$(((10#$m * 60 + 10#$s) * 1000 + 10#$ms))
 }
 # After the task was waited for: its figures as the status file's "usage" member (ferry_usage).
 ferry_measure_end() {
@@ -165,8 +181,7 @@ ferry_measure_end() {
       ferry_usage+=",\"maxRssBytes\":$((m * 1024)),\"measuredBy\":\"time\"}"
     fi
   fi
-  ferry_rm "$ferry_usage_file"
-  if [ -z "${ferry_cpu_file-}" ]; then ferry_rm "$ferry_cpu_at"; fi
+  ferry_rm "$ferry_usage_file" "$ferry_usage_file.cpu"
   if [ -z "$ferry_usage" ]; then
     ferry_secs_to e $((t1 - ferry_t0))
     ferry_secs_to u $((ferry_cpu[0] - ferry_cpu0[0]))

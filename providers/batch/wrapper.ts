@@ -290,7 +290,7 @@ function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
     "ferry_measure_start",
     "set -m",
     "# shellcheck disable=SC2086 # FERRY_LAUNCH is a command line (srun, mpiexec): one word each",
-    `( ${redirect}; ${command} ) &`,
+    `( ferry_task_fds; ${redirect}; ${command} ) &`,
     "ferry_child=$!",
     "set +m",
   ];
