@@ -222,6 +222,21 @@ Deno.test("pilots: an attempt's file holds its own lines only, hostile values st
   });
 });
 
+Deno.test("pilots: FERRY_TIME in a task's environment measures it with that timer", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const job = fakeJob(s.dir, "t", { env: { FERRY_TIME: "/usr/bin/time" } });
+    const r = await s.provider.execute(job, never);
+    assert.equal(r.outcome, "succeeded", r.message);
+    assert.equal(r.usage?.measuredBy, "time");
+    assert.ok((r.usage?.maxRssBytes ?? 0) > 0);
+    // Its output file went with it.
+    assert.deepEqual(
+      [...Deno.readDirSync(job.root)].map((e) => e.name).filter((n) => n.includes("usage")),
+      [],
+    );
+  });
+});
+
 Deno.test("pilots: a task past its walltime is killed by its worker; the block runs the next", async () => {
   await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
     const slow = s.provider.execute(
