@@ -13,7 +13,7 @@
 #   done/T.B.S       worker S of block B ran it (an empty file; the claim stays): exit.json is written
 #   cancel/T         ferry asks that task T be stopped
 #   workers/B.S      worker S of block B: "host epoch", rewritten every few seconds
-#   workers/B.S.run  what it runs now: "T pid", empty between tasks
+#   workers/B.S.run  what it runs (or ran last: then done/T.B.S exists): "T pid"
 #   stop             every worker ends once idle
 
 : "${ferry_q:?the block script sets ferry_q before this library}"
@@ -67,6 +67,9 @@ ferry_pilot_worker() {
   # shellcheck disable=SC2034 # read by ferry_task_fds (wrapper.sh) in each task's process
   ferry_pilot_fds="$fd $ferry_cpu_fd"
   : >"$ferry_q/workers/$me.run"
+  # The first heartbeat before the first claim: a worker that hangs after it claimed a task is
+  # seen to stop beating (a worker with no heartbeat yet counts as not started).
+  ferry_pilot_pulse "$me" "$3"
   ferry_pilot_beat "$me" "$3" "$BASHPID" "$fd" &
   beat=$!
   while :; do
@@ -120,7 +123,8 @@ ferry_pilot_claim() {
 
 # Run claimed task $1 on worker $2: its attempt's lines in a subshell (the job wrapper's library is
 # already loaded), in the background so that the heartbeat can stop it when ferry cancels it; then
-# the done mark, an empty file made by the shell itself once the status file is whole.
+# the done mark, an empty file made by the shell itself once the status file is whole. workers/B.S.run
+# keeps naming the task after it ended (no second write per task): the done mark says it ended.
 ferry_pilot_task() {
   # shellcheck source=/dev/null # written by ferry at run time
   (source "$ferry_q/new/$1") </dev/null &
@@ -128,7 +132,6 @@ ferry_pilot_task() {
   printf '%s %s\n' "$1" "$ferry_pilot_run" >"$ferry_q/workers/$2.run"
   wait "$ferry_pilot_run"
   ferry_pilot_run=''
-  : >"$ferry_q/workers/$2.run"
   : >"$ferry_q/done/$1.$2"
 }
 
@@ -142,6 +145,12 @@ ferry_pilot_worker_stop() {
   exit 143
 }
 
+# Worker $1's heartbeat on node $2 ("host epoch"): written aside, then renamed (never read half).
+ferry_pilot_pulse() {
+  printf '%s %(%s)T\n' "$2" -1 >"$ferry_q/workers/$1.beat" &&
+    mv -f -- "$ferry_q/workers/$1.beat" "$ferry_q/workers/$1"
+}
+
 # Heartbeat of worker $1 on node $2 while process $3 lives: rewrites workers/$1 and stops the
 # task ferry cancelled. Sleeps by reading fd $4, a FIFO nobody writes (no process per beat).
 ferry_pilot_beat() {
@@ -150,10 +159,9 @@ ferry_pilot_beat() {
   trap 'exit 0' TERM
   exec {ferry_cpu_fd}>&- # the attempts' pipe, not the heartbeat's
   while kill -0 "$3" 2>/dev/null; do
-    printf '%s %(%s)T\n' "$2" -1 >"$ferry_q/workers/$1.beat" &&
-      mv -f -- "$ferry_q/workers/$1.beat" "$ferry_q/workers/$1"
+    ferry_pilot_pulse "$1" "$2"
     if read -r task pid <"$ferry_q/workers/$1.run" 2>/dev/null && [ -n "$task" ] &&
-      [ -e "$ferry_q/cancel/$task" ]; then
+      [ -e "$ferry_q/cancel/$task" ] && ! [ -e "$ferry_q/done/$task.$1" ]; then
       kill -TERM "$pid" 2>/dev/null
     fi
     read -r -t "$ferry_pilot_beat_s" -u "$4" _

@@ -147,14 +147,16 @@ export class PilotQueue {
   }
 
   /**
-   * Forget a task ferry has dealt with: its offer first, then its done mark and claim (a worker
-   * that claims it after that finds no offer and does not run it), and its cancel request.
+   * Forget a task ferry has dealt with: its cancel request, its offer, then its done mark and
+   * claim (a worker that claims it after that finds no offer and does not run it).
    */
   release(c: Claim, cancelled = false): void {
+    // The cancel request before the done mark: a heartbeat stops a task that has a request and no
+    // done mark (its worker's .run still names the task after it ended).
+    if (cancelled) unlink(join(this.dir, "cancel", c.task));
     unlink(join(this.dir, "new", c.task));
     unlink(join(this.dir, "done", c.file));
     unlink(join(this.dir, "claimed", c.task));
-    if (cancelled) unlink(join(this.dir, "cancel", c.task));
   }
 
   /**
