@@ -132,3 +132,35 @@ ferry_pilot_claim ${task} b1.1 && echo won || echo lost`,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const SHM = (() => {
+  try {
+    return Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+Deno.test({
+  name: "pilot queue: an attempt's file on another filesystem (no hard link) is offered as a copy",
+  ignore: SHM === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ferry-pilotq-" });
+    const other = await Deno.makeTempDir({ dir: SHM!, prefix: "ferry-pilotq-" });
+    try {
+      const q = new PilotQueue(join(dir, "q"));
+      // Two filesystems, or this test would not take the copy's path.
+      assert.notEqual(Deno.statSync(other).dev, Deno.statSync(q.dir).dev);
+      const file = join(other, "task.sh");
+      Deno.writeTextFileSync(file, "echo hi\n");
+      q.offer("t1", file);
+      assert.equal(Deno.readTextFileSync(join(q.dir, "new", "t1")), "echo hi\n");
+      assert.deepEqual([...Deno.readDirSync(join(q.dir, "tmp"))], []);
+      // The same name twice is ferry's mistake, not a copy.
+      assert.throws(() => q.offer("t1", file), Deno.errors.AlreadyExists);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(other, { recursive: true });
+    }
+  },
+});
