@@ -225,6 +225,7 @@ export class PilotProvider implements BatchProvider {
       if (t === undefined || t.claim !== undefined) continue;
       const c = q.claimOf(name);
       if (c) this.#claimed(t, c);
+      else t.unnamedSince ??= Date.now(); // being written, or its worker died as it claimed
       moved ||= c !== undefined;
     }
     for (const c of q.done()) {
@@ -446,6 +447,7 @@ export class PilotProvider implements BatchProvider {
     const now = Date.now();
     for (const t of [...this.#tasks.values()]) {
       const c = t.claim;
+      if (c === undefined && now - (t.unnamedSince ?? now) >= this.#deadMs) this.#unnamed(t);
       if (c === undefined) continue;
       const beat = this.#queue!.beat(c.block, c.slot);
       if (beat === undefined || now - beat.at < this.#deadMs) continue;
@@ -455,6 +457,20 @@ export class PilotProvider implements BatchProvider {
         `worker ${beat.host}/${c.slot} of block ${b?.jobId ?? c.block} stopped answering`,
       );
     }
+  }
+
+  /**
+   * A claim that never got its worker's name (the worker died between creating it and writing
+   * into it): the task is taken back (its offer first, so that no worker runs it) and lost.
+   */
+  #unnamed(t: PilotTask): void {
+    this.#queue!.drop(t.name);
+    this.#offered--;
+    t.finish({
+      outcome: "failed",
+      message: `pilot lost: a worker claimed the task and stopped before it wrote its name`,
+      retryable: true,
+    });
   }
 
   /** A cancelled task: taken back if no worker has it, else its worker is asked to stop it. */

@@ -159,6 +159,12 @@ export class PilotQueue {
     unlink(join(this.dir, "claimed", c.task));
   }
 
+  /** Take back a task whose claim names no worker: its offer first, then the claim. */
+  drop(task: string): void {
+    unlink(join(this.dir, "new", task));
+    unlink(join(this.dir, "claimed", task));
+  }
+
   /**
    * Remove the claim of a task ferry no longer knows, if its offer is gone: a worker's claim that
    * came too late (that worker did not run it). A claim whose offer is still there is left alone.

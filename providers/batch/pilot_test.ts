@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { PilotSettings } from "../../dsl/model.ts";
 import { PILOT_DEFAULTS } from "../../dsl/to_model.ts";
-import { fakeDialect, fakeExecutor, fakeJob, until } from "./_fake_scheduler.ts";
+import { fakeDialect, fakeExecutor, fakeJob, until, within } from "./_fake_scheduler.ts";
 import type { Invocation } from "./dialect.ts";
 import { PilotProvider } from "./pilot.ts";
 import { Block, blocksToSubmit } from "./pilot_blocks.ts";
+import { pilotQueueDir } from "./pilot_script.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
 import type { JobResult } from "./types.ts";
 
@@ -308,6 +309,28 @@ Deno.test("pilots: a worker whose heartbeat stops (a hung node) gives its task b
     } finally {
       Deno.kill(pgid, "SIGCONT");
     }
+  });
+});
+
+Deno.test("pilots: a claim its worker never wrote its name into gives the task back, run by nobody", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    // As a worker that died between creating the claim and writing its name would leave it.
+    const claimed = join(pilotQueueDir(s.dir, fakeExecutor().name), "claimed");
+    Deno.mkdirSync(claimed, { recursive: true });
+    Deno.writeTextFileSync(join(claimed, "t1"), "");
+    const job = fakeJob(s.dir, "orphan", { run: { kind: "shell", script: "echo ran > ran.txt" } });
+    const r = await within(s.provider.execute(job, never), 20_000);
+    assert.equal(r.outcome, "failed");
+    assert.equal(r.retryable, true);
+    assert.equal(
+      r.message,
+      "pilot lost: a worker claimed the task and stopped before it wrote its name",
+    );
+    assert.deepEqual([...Deno.readDirSync(claimed)], []);
+    assert.equal(await Deno.stat(join(job.dir, "ran.txt")).catch(() => undefined), undefined);
+    // The next one runs.
+    const again = await s.provider.execute(fakeJob(s.dir, "next"), never);
+    assert.equal(again.outcome, "succeeded", again.message);
   });
 });
 
