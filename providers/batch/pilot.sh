@@ -10,7 +10,7 @@
 #   new/T            a task ferry offers: its attempt's lines (a hard link to the attempt's task.sh)
 #   claimed/T        task T taken: made with O_EXCL (noclobber) by the worker "B.S" it holds, or by
 #                    ferry taking T back ("ferry"); of all racing for T exactly one creates it
-#   done/T.B.S       worker S of block B ran it (an empty file; the claim stays): exit.json is written
+#   done/T.B.S       worker S of block B ran it (an empty file; the claim stays): exit.json written
 #   cancel/T         ferry asks that task T be stopped
 #   workers/B.S      worker S of block B: "host epoch", rewritten every few seconds
 #   workers/B.S.run  what it runs (or ran last: then done/T.B.S exists): "T pid"
@@ -81,7 +81,7 @@ ferry_pilot_worker() {
       for ((i = 0; i < n; i++)); do
         task=${offered[$(((i + r) % n))]##*/}
         if ferry_pilot_claim "$task" "$me"; then
-          ferry_pilot_task "$task" "$me"
+          ferry_pilot_task "$task" "$me" "$fd"
           ferry_pilot_clock
           last=$ferry_pilot_ms
           continue 2
@@ -121,17 +121,25 @@ ferry_pilot_claim() {
   [ "$rc" = 0 ] && [ -e "$ferry_q/new/$1" ]
 }
 
-# Run claimed task $1 on worker $2: its attempt's lines in a subshell (the job wrapper's library is
-# already loaded), in the background so that the heartbeat can stop it when ferry cancels it; then
-# the done mark, an empty file made by the shell itself once the status file is whole. workers/B.S.run
-# keeps naming the task after it ended (no second write per task): the done mark says it ended.
+# Run claimed task $1 on worker $2 ($3: its sleep FIFO): its attempt's lines in a subshell (the
+# job wrapper's library is already loaded), in the background so that the heartbeat can stop it
+# when ferry cancels it; then the done mark, an empty file made by the shell itself once the
+# status file is whole. workers/B.S.run keeps naming the task after it ended (no second write per
+# task): the done mark says it ended.
 ferry_pilot_task() {
+  local rc
   # shellcheck source=/dev/null # written by ferry at run time
   (source "$ferry_q/new/$1") </dev/null &
   ferry_pilot_run=$!
   printf '%s %s\n' "$1" "$ferry_pilot_run" >"$ferry_q/workers/$2.run"
   wait "$ferry_pilot_run"
+  rc=$?
   ferry_pilot_run=''
+  # Ended by a SIGTERM ferry did not ask for (no cancel request): most likely the block is being
+  # killed (scancel, its walltime), which signals every process of the block at once. A moment
+  # for this worker's own SIGTERM (its trap ends it here, without the done mark), so that the
+  # task is given back as lost rather than marked done as failed. ($3: the worker's sleep FIFO.)
+  if [ "$rc" = 143 ] && ! [ -e "$ferry_q/cancel/$1" ]; then read -r -t 1 -u "$3" _; fi
   : >"$ferry_q/done/$1.$2"
 }
 

@@ -19,7 +19,7 @@ ferry_now() {
   esac
 }
 ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --speed-time 60)
-# The attempt starts (the wrapper has set ferry_status, the status file's path): its clock and state.
+# The attempt starts (the wrapper has set ferry_status, the status file's path): clock and state.
 ferry_begin() {
   : "${ferry_status:?the wrapper sets ferry_status before ferry_begin}"
   ferry_now
