@@ -153,8 +153,15 @@ t(
         runDir = join(runs, [...Deno.readDirSync(runs)][0]!.name);
         const claimed = join(runDir, "pilot", "cluster", "claimed");
         if (!await exists(claimed)) return false;
-        const names = [...Deno.readDirSync(claimed)].map((e) => e.name);
-        return names.some((x) => x.includes(".b1.")) && names.some((x) => x.includes(".b2."));
+        // A claim holds its worker's BLOCK.SLOT.
+        const holders = [...Deno.readDirSync(claimed)].map((e) => {
+          try {
+            return Deno.readTextFileSync(join(claimed, e.name));
+          } catch {
+            return ""; // released meanwhile
+          }
+        });
+        return holders.some((x) => x.startsWith("b1.")) && holders.some((x) => x.startsWith("b2."));
       }, 60_000);
       const b1 = blocksOf(runDir).get("b1")!;
       const cancelled = await c.run("scancel", b1);

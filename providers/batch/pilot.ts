@@ -6,8 +6,10 @@
  * "Pilot blocks"). Each attempt still runs its own job wrapper, so it keeps
  * the wrapper's semantics; only `worker_init` moves into the block, once.
  *
- * - Every tick ({@linkcode QUEUE_TICK_MS}) ferry reads which tasks workers
- *   claimed and finished, offers more, and scales blocks (`pilot_blocks.ts`).
+ * - Every tick ({@linkcode QUEUE_TICK_MS} while workers claim and finish
+ *   tasks, longer up to {@linkcode QUEUE_IDLE_TICK_MS} while they do not)
+ *   ferry reads which tasks workers claimed and finished, offers more, and
+ *   scales blocks (`pilot_blocks.ts`).
  * - Every poll interval one status call covers every block; a block that left
  *   the queue gives its running tasks back as retryable failures (`pilot
  *   lost`), as does a worker whose heartbeat stopped.
@@ -29,11 +31,13 @@ import { TERMINAL } from "./scheduler_poll.ts";
 import { submitFailure } from "./scheduler_submit.ts";
 import { SerialLane } from "./serial_lane.ts";
 import type { BatchProvider, JobResult, JobSpec, PilotBlock } from "./types.ts";
-import { readWrapperStatus, resultOfStatus, wrapperFiles, wrapperScript } from "./wrapper.ts";
+import { pilotTaskScript, readWrapperStatus, resultOfStatus, wrapperFiles } from "./wrapper.ts";
 import type { WrapperOptions } from "./wrapper.ts";
 
-/** Milliseconds between reads of the queue directory. */
-export const QUEUE_TICK_MS = 25;
+/** Milliseconds between reads of the queue directory while it changes. */
+export const QUEUE_TICK_MS = 20;
+/** Milliseconds between reads of the queue directory at most, while nothing changes there. */
+export const QUEUE_IDLE_TICK_MS = 50;
 /** A worker whose heartbeat is older than this (ms) is taken for dead (it beats every 2 s). */
 export const HEARTBEAT_DEAD_MS = 30_000;
 /** Status polls in a row a block may be missing from the queue before it counts as gone. */
@@ -45,6 +49,14 @@ export const STILLBORN_BLOCKS = 3;
 interface Failure {
   readonly message: string;
   readonly retryable: boolean;
+}
+
+/** Make directories `dirs`, each once; one inside another comes with it (a new directory costs). */
+function makeDirs(dirs: readonly string[]): void {
+  const all = [...new Set(dirs)];
+  for (const d of all) {
+    if (!all.some((o) => o.startsWith(d + "/"))) Deno.mkdirSync(d, { recursive: true });
+  }
 }
 
 /** Options for {@linkcode PilotProvider}. */
@@ -86,6 +98,7 @@ export class PilotProvider implements BatchProvider {
   #blockSeq = 0;
   #queue: PilotQueue | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #tickMs = QUEUE_TICK_MS;
   #statusAt = 0;
   #stillborn = 0;
   #closed = false;
@@ -111,13 +124,11 @@ export class PilotProvider implements BatchProvider {
       const task = new PilotTask(`t${++this.#seq}`, { ...job, root }, resolve);
       try {
         this.#queue ??= new PilotQueue(this.#queueDir(job, root));
-        // worker_init runs once per block (the block script), not in each attempt.
-        for (const [path, text] of wrapperScript({ ...task.spec, workerInit: "" }, this.#wrapper)) {
-          Deno.mkdirSync(dirname(path), { recursive: true });
-          Deno.writeTextFileSync(path, text);
-        }
+        // The attempt's own lines: the worker holds the wrapper's library, its block ran worker_init.
+        const files = pilotTaskScript(task.spec, this.#wrapper);
         // The filesystem is shared: made here, the wrapper finds them and starts no mkdir.
-        for (const d of [job.dir, ...job.mkdirs]) Deno.mkdirSync(d, { recursive: true });
+        makeDirs([...[...files.keys()].map((p) => dirname(p)), job.dir, ...job.mkdirs]);
+        for (const [path, text] of files) Deno.writeTextFileSync(path, text);
       } catch (e) {
         return task.fail(`Cannot prepare the job of "${job.taskId}"`, e);
       }
@@ -167,7 +178,7 @@ export class PilotProvider implements BatchProvider {
     return pilotQueueDir(job.runDir ?? dirname(dirname(dirname(root))), this.#ex.name);
   }
 
-  #schedule(ms: number = QUEUE_TICK_MS): void {
+  #schedule(ms: number = this.#tickMs): void {
     if (this.#closed || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -179,7 +190,9 @@ export class PilotProvider implements BatchProvider {
   #tick(): void {
     if (this.#closed || this.#queue === undefined) return;
     try {
-      this.#harvest();
+      // Quick while workers take and finish tasks, slower (up to QUEUE_IDLE_TICK_MS) while not.
+      const moved = this.#harvest();
+      this.#tickMs = moved ? QUEUE_TICK_MS : Math.min(QUEUE_IDLE_TICK_MS, this.#tickMs * 1.5);
       this.#feed();
       this.#scale();
     } catch (e) {
@@ -199,21 +212,32 @@ export class PilotProvider implements BatchProvider {
     this.#waiting = [];
   }
 
-  /** Tasks workers claimed (now running) and finished (their wrapper's status file written). */
-  #harvest(): void {
+  /**
+   * Tasks workers claimed (now running) and finished (their wrapper's status file written): two
+   * directory listings, and one read per new claim. Whether anything moved.
+   */
+  #harvest(): boolean {
     const q = this.#queue!;
-    for (const c of q.list("claimed")) {
-      const t = this.#tasks.get(c.task);
-      if (t && t.claim === undefined) this.#claimed(t, c);
+    let moved = false;
+    for (const name of q.claimed()) {
+      const t = this.#tasks.get(name);
+      if (t === undefined) q.forget(name);
+      if (t === undefined || t.claim !== undefined) continue;
+      const c = q.claimOf(name);
+      if (c) this.#claimed(t, c);
+      else t.unnamedSince ??= Date.now(); // being written, or its worker died as it claimed
+      moved ||= c !== undefined;
     }
-    for (const c of q.list("done")) {
+    for (const c of q.done()) {
       const t = this.#tasks.get(c.task);
       if (t) {
         if (t.claim === undefined) this.#claimed(t, c);
         this.#finished(t, c);
       }
       q.release(c, t?.cancelled);
+      moved = true;
     }
+    return moved;
   }
 
   #claimed(t: PilotTask, c: Claim): void {
@@ -423,6 +447,7 @@ export class PilotProvider implements BatchProvider {
     const now = Date.now();
     for (const t of [...this.#tasks.values()]) {
       const c = t.claim;
+      if (c === undefined && now - (t.unnamedSince ?? now) >= this.#deadMs) this.#unnamed(t);
       if (c === undefined) continue;
       const beat = this.#queue!.beat(c.block, c.slot);
       if (beat === undefined || now - beat.at < this.#deadMs) continue;
@@ -432,6 +457,20 @@ export class PilotProvider implements BatchProvider {
         `worker ${beat.host}/${c.slot} of block ${b?.jobId ?? c.block} stopped answering`,
       );
     }
+  }
+
+  /**
+   * A claim that never got its worker's name (the worker died between creating it and writing
+   * into it): the task is taken back (its offer first, so that no worker runs it) and lost.
+   */
+  #unnamed(t: PilotTask): void {
+    this.#queue!.drop(t.name);
+    this.#offered--;
+    t.finish({
+      outcome: "failed",
+      message: `pilot lost: a worker claimed the task and stopped before it wrote its name`,
+      retryable: true,
+    });
   }
 
   /** A cancelled task: taken back if no worker has it, else its worker is asked to stop it. */

@@ -1,14 +1,16 @@
 /**
  * ferry's side of a pilot queue directory (the protocol is in
  * docs/architecture.md, "Pilot blocks"; the workers' side is `pilot.sh`):
- * offer a task (written under a temporary name, renamed into `new/`),
- * withdraw one not yet claimed, ask a worker to stop one, and read which
- * tasks workers claimed and finished and when each worker last beat.
+ * offer a task (its attempt's file, hard-linked into `new/`), withdraw one
+ * not yet claimed (by claiming it first), ask a worker to stop one, and read
+ * which tasks workers claimed and finished and when each worker last beat.
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { CONTAINER_LIBRARY } from "./container.ts";
 import { PILOT_LIBRARY, pilotLibrary } from "./pilot_script.ts";
+import { WRAPPER_LIBRARY } from "./wrapper.ts";
 
 /** A task a worker holds: its name in the queue, the block's key and the worker's slot. */
 export interface Claim {
@@ -18,7 +20,7 @@ export interface Claim {
   readonly block: string;
   /** The worker's slot in its block, from 1. */
   readonly slot: number;
-  /** The file's name in `claimed/` or `done/`. */
+  /** The name of its done mark in `done/` (`T.B.S`). */
   readonly file: string;
 }
 
@@ -32,10 +34,29 @@ export interface Beat {
 
 const DIRS = ["new", "claimed", "done", "cancel", "workers", "blocks", "tmp"];
 
-/** A claim's file name (`T.B.S`) read back; undefined for anything else. */
+/** A done mark's name (`T.B.S`) read back; undefined for anything else. */
 export function parseClaim(file: string): Claim | undefined {
   const m = /^(t\d+)\.(b\d+)\.(\d+)$/.exec(file);
   return m ? { task: m[1]!, block: m[2]!, slot: Number(m[3]), file } : undefined;
+}
+
+/** What a worker wrote into `claimed/T` ("B.S"), read back; undefined for anything else. */
+export function parseClaimText(task: string, text: string): Claim | undefined {
+  return parseClaim(`${task}.${text.trimEnd()}`);
+}
+
+/** Whether `e` says the file is not there. */
+function notFound(e: unknown): boolean {
+  return e instanceof Deno.errors.NotFound;
+}
+
+/** Remove `path` if it is there. */
+function unlink(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!notFound(e)) throw e;
+  }
 }
 
 /** One executor's queue directory. */
@@ -43,29 +64,49 @@ export class PilotQueue {
   /** The directory. */
   readonly dir: string;
 
-  /** Make the directory and its parts, and write the pilot library into it. */
+  /** Make the directory and its parts, and write the pilot and job wrapper libraries into it. */
   constructor(dir: string) {
     this.dir = dir;
     for (const d of DIRS) Deno.mkdirSync(join(dir, d), { recursive: true });
+    const lib = dirname(pilotLibrary(dir));
+    Deno.writeTextFileSync(join(lib, "wrapper.sh"), WRAPPER_LIBRARY);
+    Deno.writeTextFileSync(join(lib, "container.sh"), CONTAINER_LIBRARY);
     Deno.writeTextFileSync(pilotLibrary(dir), PILOT_LIBRARY);
   }
 
-  /** Offer task `task`, whose job wrapper is `wrapper`: written aside, then renamed into `new/`. */
-  offer(task: string, wrapper: string): void {
-    const tmp = join(this.dir, "tmp", task);
-    Deno.writeTextFileSync(tmp, wrapper + "\n");
-    Deno.renameSync(tmp, join(this.dir, "new", task));
+  /**
+   * Offer task `task`, whose attempt's lines are the file `file` (whole already): a hard link in
+   * `new/`, one system call and no copy; where the filesystem refuses one, a copy written aside,
+   * then renamed (never seen half).
+   */
+  offer(task: string, file: string): void {
+    const into = join(this.dir, "new", task);
+    try {
+      Deno.linkSync(file, into);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) throw e;
+      const tmp = join(this.dir, "tmp", task);
+      Deno.copyFileSync(file, tmp);
+      Deno.renameSync(tmp, into);
+    }
   }
 
-  /** Take back a task no worker claimed yet: false when a worker had claimed it. */
+  /**
+   * Take back a task no worker claimed yet: ferry claims it itself (the same exclusive create as
+   * the workers', so exactly one of them has it), then removes the offer before its claim (a
+   * worker that claims it afterwards finds no offer and leaves it). False when a worker has it.
+   */
   withdraw(task: string): boolean {
+    const claim = join(this.dir, "claimed", task);
     try {
-      Deno.removeSync(join(this.dir, "new", task));
-      return true;
+      Deno.writeTextFileSync(claim, "ferry\n", { createNew: true });
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
+      if (e instanceof Deno.errors.AlreadyExists) return false;
       throw e;
     }
+    unlink(join(this.dir, "new", task));
+    unlink(claim);
+    return true;
   }
 
   /** Ask the worker that runs `task` to stop it (its heartbeat sees the file). */
@@ -78,29 +119,63 @@ export class PilotQueue {
     Deno.writeTextFileSync(join(this.dir, "stop"), "");
   }
 
-  /** Claims in `claimed/` (running) or `done/` (finished). */
-  list(where: "claimed" | "done"): Claim[] {
+  /** The tasks in `claimed/` (taken: running, done, or a worker's claim of a task gone). */
+  claimed(): string[] {
+    const out: string[] = [];
+    for (const e of Deno.readDirSync(join(this.dir, "claimed"))) out.push(e.name);
+    return out;
+  }
+
+  /** Who claimed `task`: undefined while its worker has not written its name yet (or ferry has it). */
+  claimOf(task: string): Claim | undefined {
+    try {
+      return parseClaimText(task, Deno.readTextFileSync(join(this.dir, "claimed", task)));
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** The done marks in `done/`: tasks whose worker ran them. */
+  done(): Claim[] {
     const out: Claim[] = [];
-    for (const e of Deno.readDirSync(join(this.dir, where))) {
+    for (const e of Deno.readDirSync(join(this.dir, "done"))) {
       const c = parseClaim(e.name);
       if (c) out.push(c);
     }
     return out;
   }
 
-  /** Forget a claim ferry has dealt with: its claim, its done mark, its cancel request. */
+  /**
+   * Forget a task ferry has dealt with: its cancel request, its offer, then its done mark and
+   * claim (a worker that claims it after that finds no offer and does not run it).
+   */
   release(c: Claim, cancelled = false): void {
-    for (const where of ["done", "claimed"]) {
-      try {
-        Deno.removeSync(join(this.dir, where, c.file));
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
-    if (!cancelled) return;
+    // The cancel request before the done mark: a heartbeat stops a task that has a request and no
+    // done mark (its worker's .run still names the task after it ended).
+    if (cancelled) unlink(join(this.dir, "cancel", c.task));
+    unlink(join(this.dir, "new", c.task));
+    unlink(join(this.dir, "done", c.file));
+    unlink(join(this.dir, "claimed", c.task));
+  }
+
+  /** Take back a task whose claim names no worker: its offer first, then the claim. */
+  drop(task: string): void {
+    unlink(join(this.dir, "new", task));
+    unlink(join(this.dir, "claimed", task));
+  }
+
+  /**
+   * Remove the claim of a task ferry no longer knows, if its offer is gone: a worker's claim that
+   * came too late (that worker did not run it). A claim whose offer is still there is left alone.
+   */
+  forget(task: string): void {
     try {
-      Deno.removeSync(join(this.dir, "cancel", c.task));
-    } catch { /* it finished before the request */ }
+      Deno.statSync(join(this.dir, "new", task));
+    } catch (e) {
+      if (!notFound(e)) throw e;
+      unlink(join(this.dir, "claimed", task));
+    }
   }
 
   /** The heartbeat of worker `slot` of block `block`; undefined before its first. */

@@ -24,6 +24,8 @@ export class PilotTask {
   offered = false;
   /** The worker that took it, once ferry saw the claim. */
   claim?: Claim;
+  /** When ferry first saw it claimed with no worker's name in the claim yet. */
+  unnamedSince?: number;
   /** Its signal was aborted. */
   cancelled = false;
   /** Called once, when it gets its result. */

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { PilotSettings } from "../../dsl/model.ts";
 import { PILOT_DEFAULTS } from "../../dsl/to_model.ts";
-import { fakeDialect, fakeExecutor, fakeJob, until } from "./_fake_scheduler.ts";
+import { fakeDialect, fakeExecutor, fakeJob, until, within } from "./_fake_scheduler.ts";
 import type { Invocation } from "./dialect.ts";
 import { PilotProvider } from "./pilot.ts";
 import { Block, blocksToSubmit } from "./pilot_blocks.ts";
+import { pilotQueueDir } from "./pilot_script.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
 import type { JobResult } from "./types.ts";
 
@@ -184,6 +185,59 @@ Deno.test("pilots: a task with node-local scratch runs there and its outputs com
   });
 });
 
+Deno.test("pilots: two tasks with node-local scratch at once on one block get scratch of their own", async () => {
+  await withPilots({ workersPerNode: 2, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const scratch = join(s.dir, "node-scratch");
+    Deno.mkdirSync(scratch);
+    // Both are attempt 1 of their task: the same attempt directory's name, the same block.
+    const jobs = ["a", "b"].map((id) =>
+      fakeJob(s.dir, id, { run: { kind: "shell", script: "pwd > out.txt; sleep 0.5" }, scratch })
+    );
+    const rs = await Promise.all(jobs.map((j) => s.provider.execute(j, never)));
+    for (const r of rs) assert.equal(r.outcome, "succeeded", r.message);
+    assert.notEqual(rs[0]!.pilot?.worker, rs[1]!.pilot?.worker);
+    const dirs = jobs.map((j) => Deno.readTextFileSync(join(j.dir, "out.txt")).trim());
+    assert.notEqual(dirs[0], dirs[1]);
+  });
+});
+
+Deno.test("pilots: an attempt's file holds its own lines only, hostile values stay inert, usage is measured", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const hostile = `a'b"c $(touch PWNED1) \`touch PWNED2\` \n x\\y ;touch PWNED3\r\u0007`;
+    const job = fakeJob(s.dir, `t\n$(touch PWNED4)'`, {
+      run: { kind: "shell", script: 'printf "%s" "$V" > v.txt' },
+      env: { V: hostile },
+    });
+    const r = await s.provider.execute(job, never);
+    assert.equal(r.outcome, "succeeded", r.message);
+    assert.equal(Deno.readTextFileSync(join(job.dir, "v.txt")), hostile);
+    for (const d of [s.dir, job.dir, job.root]) {
+      assert.deepEqual([...Deno.readDirSync(d)].filter((e) => e.name.startsWith("PWNED")), []);
+    }
+    assert.equal(r.usage?.measuredBy, "bash-times");
+    assert.equal(typeof r.usage?.userSeconds, "number");
+    // The worker sourced the job wrapper's library once: the attempt's file does not hold it.
+    const text = Deno.readTextFileSync(join(job.root, "task.sh"));
+    assert.doesNotMatch(text, /ferry_transfer\(\)|ferry_begin\(\)/);
+    assert.ok(text.length < 2000, `${text.length} characters`);
+  });
+});
+
+Deno.test("pilots: FERRY_TIME in a task's environment measures it with that timer", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const job = fakeJob(s.dir, "t", { env: { FERRY_TIME: "/usr/bin/time" } });
+    const r = await s.provider.execute(job, never);
+    assert.equal(r.outcome, "succeeded", r.message);
+    assert.equal(r.usage?.measuredBy, "time");
+    assert.ok((r.usage?.maxRssBytes ?? 0) > 0);
+    // Its output file went with it.
+    assert.deepEqual(
+      [...Deno.readDirSync(job.root)].map((e) => e.name).filter((n) => n.includes("usage")),
+      [],
+    );
+  });
+});
+
 Deno.test("pilots: a task past its walltime is killed by its worker; the block runs the next", async () => {
   await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
     const slow = s.provider.execute(
@@ -255,6 +309,28 @@ Deno.test("pilots: a worker whose heartbeat stops (a hung node) gives its task b
     } finally {
       Deno.kill(pgid, "SIGCONT");
     }
+  });
+});
+
+Deno.test("pilots: a claim its worker never wrote its name into gives the task back, run by nobody", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    // As a worker that died between creating the claim and writing its name would leave it.
+    const claimed = join(pilotQueueDir(s.dir, fakeExecutor().name), "claimed");
+    Deno.mkdirSync(claimed, { recursive: true });
+    Deno.writeTextFileSync(join(claimed, "t1"), "");
+    const job = fakeJob(s.dir, "orphan", { run: { kind: "shell", script: "echo ran > ran.txt" } });
+    const r = await within(s.provider.execute(job, never), 20_000);
+    assert.equal(r.outcome, "failed");
+    assert.equal(r.retryable, true);
+    assert.equal(
+      r.message,
+      "pilot lost: a worker claimed the task and stopped before it wrote its name",
+    );
+    assert.deepEqual([...Deno.readDirSync(claimed)], []);
+    assert.equal(await Deno.stat(join(job.dir, "ran.txt")).catch(() => undefined), undefined);
+    // The next one runs.
+    const again = await s.provider.execute(fakeJob(s.dir, "next"), never);
+    assert.equal(again.outcome, "succeeded", again.message);
   });
 });
 

@@ -5,46 +5,56 @@
 # before the attempt's own lines, which call these functions. Checked by shellcheck (deno task
 # check); the wrappers it ends up in are checked too (providers/batch/wrapper_test.ts).
 
-: "${ferry_status:?the wrapper sets ferry_status before this library}"
+# A pilot worker (pilot.sh) sources this library once and runs each attempt's lines in a subshell:
+# the attempt's own state starts with ferry_begin, not here.
 : "${ferry_grace:=5}" # seconds between SIGTERM and SIGKILL on a cancel (KILL_GRACE_SECONDS)
-# The clock in ms into ferry_ms: bash 5's EPOCHREALTIME, else date (a process each time).
+# The clock in ms into ferry_ms: bash 5's EPOCHREALTIME (seconds, a point, 6 digits), else date
+# (a process each time). Patterns, not =~: a regular expression is compiled at each use.
 ferry_now() {
-  if [[ ${EPOCHREALTIME-} =~ ^([0-9]+)[.,]([0-9]{3}) ]]; then
-    ferry_ms=${BASH_REMATCH[1]}${BASH_REMATCH[2]}
-  else
-    ferry_ms=$(date +%s%3N)
-  fi
+  local t=${EPOCHREALTIME-}
+  t=${t/[.,]/}
+  case $t in
+    '' | *[!0-9]*) ferry_ms=$(date +%s%3N) ;;
+    *) ferry_ms=${t%???} ;;
+  esac
 }
-ferry_now
-ferry_start=$ferry_ms
-ferry_host=${HOSTNAME:-$(hostname 2>/dev/null || uname -n)}
-ferry_child=''
-ferry_watch=''
-ferry_timed_out=false
-ferry_reason=''
-ferry_usage=''
-ferry_secrets=()
-ferry_temps=()
-ferry_run_pw=''
 ferry_curl=(--fail --silent --show-error --connect-timeout 30 --speed-limit 1 --speed-time 60)
+# The attempt starts (the wrapper has set ferry_status, the status file's path): clock and state.
+ferry_begin() {
+  : "${ferry_status:?the wrapper sets ferry_status before ferry_begin}"
+  ferry_now
+  ferry_start=$ferry_ms
+  ferry_host=${HOSTNAME:-$(hostname 2>/dev/null || uname -n)}
+  ferry_child=''
+  ferry_watch=''
+  ferry_timed_out=false
+  ferry_reason=''
+  ferry_usage=''
+  ferry_secrets=()
+  ferry_temps=()
+  ferry_run_pw=''
+}
 
 # --- the attempt ---
 
-# Write the status file atomically (temp file, then rename): exit code $1, signal $2 (JSON: null
-# or "SIGTERM"), start and end times, host, whether the walltime passed, and why a node-side
-# transfer failed (only when one did).
+# Write the status file: exit code $1, signal $2 (JSON: null or "SIGTERM"), start and end times,
+# host, whether the walltime passed, and why a node-side transfer failed (only when one did). Made
+# whole atomically (temp file, then rename), except under a pilot worker (ferry_status_direct set):
+# there the shell writes it in place, no process, and ferry reads it only once the worker's done
+# mark, made after this, exists; a file cut short is no JSON, never a status.
 ferry_done() {
   local end tmp reason='' host="\"$ferry_host\""
   ferry_now
   end=$ferry_ms
   tmp="$ferry_status.$$.tmp"
+  if [ -n "${ferry_status_direct-}" ]; then tmp=$ferry_status; fi
   if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
   # A plain host name needs no escaping (and no process to escape it).
-  if ! [[ $ferry_host =~ ^[A-Za-z0-9._-]+$ ]]; then host=$(ferry_json "$ferry_host"); fi
+  case $ferry_host in '' | *[!A-Za-z0-9._-]*) host=$(ferry_json "$ferry_host") ;; esac
   printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s}\n' \
     "$1" "$2" "$ferry_start" "$end" "$host" "$ferry_timed_out" \
-    "$reason" "$ferry_usage" >"$tmp" &&
-    mv -f "$tmp" "$ferry_status"
+    "$reason" "$ferry_usage" >"$tmp" || return
+  if [ "$tmp" != "$ferry_status" ]; then mv -f "$tmp" "$ferry_status"; fi
 }
 # The attempt's end: the status file for exit code $1, which becomes the wrapper's.
 ferry_finish() {
@@ -87,6 +97,12 @@ ferry_watchdog() {
   wait $!
   kill -KILL -- "-$ferry_child" 2>/dev/null
 }
+# In the task's process, before its exec: the pipes a pilot worker holds (ferry_pilot_fds) are
+# closed, so that the task neither sees nor keeps them.
+ferry_task_fds() {
+  local fd
+  for fd in ${ferry_pilot_fds-}; do exec {fd}>&-; done
+}
 # The task ended: whatever it left running in its process group (`sleep 600 &`) ends with it,
 # as under the local provider. A batch system without cgroup clean-up, or an ssh login, would
 # keep it alive after the job.
@@ -105,11 +121,12 @@ ferry_stop_watch() {
 # --- what the task used ---
 
 # Before the task starts: how it will be measured. With /usr/bin/time (GNU or BusyBox; FERRY_TIME
-# names another, empty: none) in front of the task, its wall, CPU and peak memory; else CPU time
-# as the growth of this shell's children's times (bash's `times`) and the wall clock. No command
-# substitution from here to ferry_measure_end: its subshell's CPU time would count as the task's.
+# names another, empty: none; a pilot worker's default, ferry_time_default, is none) in front of
+# the task, its wall, CPU and peak memory; else CPU time as the growth of this shell's children's
+# times (bash's `times`) and the wall clock. No command substitution from here to
+# ferry_measure_end: its subshell's CPU time would count as the task's.
 ferry_measure_start() {
-  local timer=${FERRY_TIME-/usr/bin/time}
+  local timer=${FERRY_TIME-${ferry_time_default-/usr/bin/time}}
   ferry_timer=()
   ferry_usage_file="$ferry_status.usage"
   ferry_rm "$ferry_usage_file"
@@ -122,21 +139,32 @@ ferry_measure_start() {
   ferry_cpu0=("${ferry_cpu[@]}")
 }
 # This shell's children's CPU time so far, into ferry_cpu (user ms, system ms). `times` in this
-# shell, into a file: in a subshell it would report the subshell's own children (none).
+# shell (in a subshell it would report the subshell's own children, none), into a file, or into
+# the pipe ferry_cpu_fd when the caller holds one open (a pilot worker: no file written per task;
+# a line a killed attempt left in it is read away first).
 ferry_cpu_ms() {
-  local line='' u=0 s=0
+  local line=''
   ferry_cpu=(0 0)
-  times >"$ferry_usage_file.cpu" 2>/dev/null || return 0
-  { read -r _ && read -r line; } <"$ferry_usage_file.cpu"
-  read -r u s <<<"$line"
-  ferry_times_ms "$u" 0
-  ferry_times_ms "$s" 1
+  if [ -n "${ferry_cpu_fd-}" ]; then
+    while read -r -t 0 -u "$ferry_cpu_fd"; do read -r -u "$ferry_cpu_fd" _; done
+    times 1>&"$ferry_cpu_fd" 2>/dev/null || return 0
+    { read -r _ && read -r line; } <&"$ferry_cpu_fd"
+  else
+    times >"$ferry_usage_file.cpu" 2>/dev/null || return 0
+    { read -r _ && read -r line; } <"$ferry_usage_file.cpu"
+  fi
+  ferry_times_ms "${line%% *}" 0
+  ferry_times_ms "${line##* }" 1
 }
 # `times`' 1m2.345s as milliseconds, into ferry_cpu[$2].
 ferry_times_ms() {
-  if [[ $1 =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]]; then
-    ferry_cpu[$2]=$(((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 1000 + 10#${BASH_REMATCH[3]}))
-  fi
+  local m=${1%%m*} s=${1#*m} ms
+  ms=${s#*.}
+  s=${s%%.*}
+  case $1 in *s) ms=${ms%s} ;; *) return ;; esac
+  case $m:$s:$ms in *[!0-9:]* | :* | *::*) return ;; esac
+  if [ "${#ms}" != 3 ]; then return; fi
+  ferry_cpu[$2]=$(((10#$m * 60 + 10#$s) * 1000 + 10#$ms))
 }
 # After the task was waited for: its figures as the status file's "usage" member (ferry_usage).
 ferry_measure_end() {
@@ -155,9 +183,10 @@ ferry_measure_end() {
   fi
   ferry_rm "$ferry_usage_file" "$ferry_usage_file.cpu"
   if [ -z "$ferry_usage" ]; then
-    ferry_usage=",\"usage\":{\"wallSeconds\":$(ferry_secs $((t1 - ferry_t0)))"
-    ferry_usage+=",\"userSeconds\":$(ferry_secs $((ferry_cpu[0] - ferry_cpu0[0])))"
-    ferry_usage+=",\"systemSeconds\":$(ferry_secs $((ferry_cpu[1] - ferry_cpu0[1])))"
+    ferry_secs_to e $((t1 - ferry_t0))
+    ferry_secs_to u $((ferry_cpu[0] - ferry_cpu0[0]))
+    ferry_secs_to s $((ferry_cpu[1] - ferry_cpu0[1]))
+    ferry_usage=",\"usage\":{\"wallSeconds\":$e,\"userSeconds\":$u,\"systemSeconds\":$s"
     ferry_usage+=",\"measuredBy\":\"bash-times\"}"
   fi
 }
@@ -205,6 +234,8 @@ ferry_netrc_word() {
     *) printf '%s' "$1" ;;
   esac
 }
+# Milliseconds $2 as seconds, into the variable named $1 (no subshell, unlike $(ferry_secs)).
+ferry_secs_to() { printf -v "$1" '%d.%03d' $(($2 / 1000)) $(($2 % 1000)); }
 # Milliseconds $1 as seconds.
 ferry_secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 # The last line of file $1 that starts with $2 (curl's "curl: (N) ..." under its advice), else its

@@ -43,6 +43,8 @@ import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 // import, not a file read, so that it works from a published package fetched over https too.
 import WRAPPER_LIBRARY from "./wrapper.sh" with { type: "text" };
 
+export { WRAPPER_LIBRARY };
+
 /** The library's shellcheck directive for the whole file: it must come before the first command. */
 const FILE_DIRECTIVE = WRAPPER_LIBRARY.match(/^# shellcheck disable=.*$/m)![0];
 
@@ -102,6 +104,43 @@ export function wrapperScript(
   options: WrapperOptions = {},
 ): Map<string, string> {
   const f = wrapperFiles(job.root);
+  const files = attemptFiles(job, options);
+  const header = [
+    "#!/bin/bash",
+    // The id as a comment: control characters escaped, so that no line break ends the comment.
+    `# ferry job wrapper: task ${
+      visible(job.taskId)
+    }, attempt ${job.attempt}. Written by ferry; runs on the node.`,
+    FILE_DIRECTIVE,
+    WRAPPER_LIBRARY.trimEnd(),
+    ...(job.container !== undefined ? [CONTAINER_LIBRARY.trimEnd()] : []),
+  ];
+  files.set(f.script, [...header, files.get(f.script)!].join("\n"));
+  return files;
+}
+
+/**
+ * An attempt as a pilot worker runs it (`pilot.sh`): the wrapper's own lines
+ * for this attempt without the library, which the worker sourced once, and
+ * without `worker_init`, which its block ran once. The worker runs the file
+ * in a subshell of its own; every value in it is quoted as in the wrapper.
+ */
+export function pilotTaskScript(
+  job: RootedJob,
+  options: WrapperOptions = {},
+): Map<string, string> {
+  const f = wrapperFiles(job.root);
+  const files = attemptFiles({ ...job, workerInit: "" }, options);
+  const header = `# ferry pilot task: task ${
+    visible(job.taskId)
+  }, attempt ${job.attempt}. Run by a pilot worker, which holds the job wrapper's library.`;
+  files.set(f.script, header + "\n" + files.get(f.script)!);
+  return files;
+}
+
+/** The attempt's own lines of its wrapper (at the wrapper's path), and the side files they read. */
+function attemptFiles(job: RootedJob, options: WrapperOptions): Map<string, string> {
+  const f = wrapperFiles(job.root);
   const files = new Map<string, string>();
   const lines = [
     ...prologueLines(job, f),
@@ -116,21 +155,14 @@ export function wrapperScript(
   return files;
 }
 
-/** The library, then the attempt's log, directories, environment and worker_init. */
+/** The attempt's start: its status file, log, directories, environment and worker_init. */
 function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
   const q = bashQuote;
   const lines: string[] = [
-    "#!/bin/bash",
-    // The id as a comment: control characters escaped, so that no line break ends the comment.
-    `# ferry job wrapper: task ${
-      visible(job.taskId)
-    }, attempt ${job.attempt}. Written by ferry; runs on the node.`,
-    FILE_DIRECTIVE,
+    "# --- this attempt ---",
     `ferry_status=${q(f.status)}`,
     `ferry_grace=${KILL_GRACE_SECONDS}`,
-    WRAPPER_LIBRARY.trimEnd(),
-    ...(job.container !== undefined ? [CONTAINER_LIBRARY.trimEnd()] : []),
-    "# --- this attempt ---",
+    "ferry_begin",
     "trap ferry_term TERM INT HUP",
     `exec >>${q(f.log)} 2>&1`,
     `ferry_rm ${q(f.timedOut)}`,
@@ -179,10 +211,11 @@ function transfersBeforeLines(job: RootedJob): string[] {
 function scratchEnterLines(job: RootedJob): string[] {
   if (job.scratch === undefined) return [];
   // Node-local scratch: the site's text (e.g. ${SLURM_TMPDIR}) is expanded here, on the node.
+  // $BASHPID, not $$: a pilot worker runs each attempt in a subshell, whose $$ is its block's.
   return [
     `ferry_scratch_root=${scratchWord(job.scratch)}`,
     'if [ -z "$ferry_scratch_root" ]; then ferry_scratch_root=${TMPDIR:-/tmp}; fi',
-    `ferry_scratch="$ferry_scratch_root/ferry-$$-${job.attempt}-$(basename ${
+    `ferry_scratch="$ferry_scratch_root/ferry-$BASHPID-${job.attempt}-$(basename ${
       bashQuote(job.root)
     })"`,
     'ferry_work="$PWD"',
@@ -257,7 +290,7 @@ function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
     "ferry_measure_start",
     "set -m",
     "# shellcheck disable=SC2086 # FERRY_LAUNCH is a command line (srun, mpiexec): one word each",
-    `( ${redirect}; ${command} ) &`,
+    `( ferry_task_fds; ${redirect}; ${command} ) &`,
     "ferry_child=$!",
     "set +m",
   ];
