@@ -571,7 +571,7 @@ Deno.test({
       // quoted and passed by name.
       assert.match(
         pod!,
-        /^ *\( exec >.*; ferry_container 5 .*--workdir="\$PWD" --volume="\$PWD":"\$PWD" /m,
+        /^ *\( ferry_task_fds; exec >.*; ferry_container 5 .*--workdir="\$PWD" --volume="\$PWD":"\$PWD" /m,
       );
       assert.match(pod!, /--env=MSG/);
       assert.match(pod!, /^export MSG=\$'two\\x0alines /m);

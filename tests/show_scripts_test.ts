@@ -72,7 +72,7 @@ Deno.test("plan --show-scripts prints the job array, the single job and every wr
     assert.equal(r.stdout.match(/^module load samtools$/gm)?.length, 4);
     assert.match(
       r.stdout,
-      /^\( exec >\S+\/stdout\.log 2>\S+\/stderr\.log; exec "\$\{ferry_timer\[@\]\}" \$FERRY_LAUNCH touch bam\/a\.bam \) &$/m,
+      /^\( ferry_task_fds; exec >\S+\/stdout\.log 2>\S+\/stderr\.log; exec "\$\{ferry_timer\[@\]\}" \$FERRY_LAUNCH touch bam\/a\.bam \) &$/m,
     );
     assert.doesNotMatch(r.stdout, /task here/);
   });
