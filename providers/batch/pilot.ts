@@ -293,6 +293,7 @@ export class PilotProvider implements BatchProvider {
       outcome: "failed",
       message: `pilot lost: ${why}`,
       retryable: true,
+      lost: true,
       jobId: block,
       pilot: { block, worker: `${node ?? "?"}/${c.slot}`, ...(node ? { node } : {}) },
     });
@@ -470,6 +471,7 @@ export class PilotProvider implements BatchProvider {
       outcome: "failed",
       message: `pilot lost: a worker claimed the task and stopped before it wrote its name`,
       retryable: true,
+      lost: true,
     });
   }
 
