@@ -12,9 +12,8 @@
 
 import { join } from "node:path";
 import { backoffDelay, RETRY_BASE_MS } from "../../providers/_shared/retry.ts";
-import { LOST_RETRIES } from "../../providers/batch/function_pool.ts";
 import { sleep } from "../../providers/_shared/sleep.ts";
-import type { BatchProvider } from "../../providers/batch/types.ts";
+import { type BatchProvider, LOST_RETRIES } from "../../providers/batch/types.ts";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import type { GraphApp, NewEvent } from "../events.ts";
 import { EventLogWriter } from "../events_writer.ts";
@@ -233,7 +232,8 @@ export class Engine {
   #startQueued(): void {
     const results = this.#o.results;
     if (results?.full && !this.#stopping) {
-      // The store is behind: what commits now would be lost with this process.
+      // The store is behind (as many uploads pending as run at once): no task starts until one
+      // ends, so finished tasks do not pile up waiting to be uploaded and recorded.
       results.settled().then(() => this.#changed());
       return;
     }

@@ -60,9 +60,6 @@ type Ending =
     readonly before?: boolean;
   };
 
-/** Extra attempts a call lost with its worker gets, past the task's own retries. */
-export const LOST_RETRIES = 2;
-
 const encoder = new TextEncoder();
 
 /** The pool: idle workers by key, and every worker alive. */

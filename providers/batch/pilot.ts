@@ -253,13 +253,16 @@ export class PilotProvider implements BatchProvider {
   }
 
   /** The task's result from its wrapper's status file. */
-  #finished(t: PilotTask, c: Claim): void {
+  #finished(
+    t: PilotTask,
+    c: Claim,
+    st = readWrapperStatus(wrapperFiles(t.spec.root).status),
+  ): void {
     const b = this.#blocks.get(c.block);
     if (b) {
       b.busy--;
       b.done++;
     }
-    const st = readWrapperStatus(wrapperFiles(t.spec.root).status);
     const block = b?.jobId ?? c.block;
     if (st === undefined) {
       return t.finish({
@@ -285,7 +288,7 @@ export class PilotProvider implements BatchProvider {
     const b = this.#blocks.get(c.block);
     const st = readWrapperStatus(wrapperFiles(t.spec.root).status);
     this.#queue!.release(c, t.cancelled);
-    if (st?.exitCode === 0) return this.#finished(t, c);
+    if (st?.exitCode === 0) return this.#finished(t, c, st);
     if (b) b.busy--;
     const block = b?.jobId ?? c.block;
     const node = st?.host ?? this.#queue!.beat(c.block, c.slot)?.host;

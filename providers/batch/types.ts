@@ -159,6 +159,12 @@ export interface NodeTransfer {
 /** How an attempt ended. */
 export type Outcome = "succeeded" | "failed" | "timeout" | "cancelled";
 
+/**
+ * Extra attempts an attempt lost with its worker (a function worker, a pilot block) gets, past
+ * the task's own retries: see {@linkcode JobResult.lost}.
+ */
+export const LOST_RETRIES = 2;
+
 /** What happened to a job. */
 export interface JobResult {
   /** How it ended. */
