@@ -48,6 +48,8 @@ export interface StoreBackend {
   size(rel: string): Promise<number | undefined>;
   /** Upload a local file to `rel`, atomically. */
   put(source: string, rel: string, signal?: AbortSignal): Promise<void>;
+  /** Write `bytes` to `rel`, atomically, when the backend can without a local file. */
+  putBytes?(bytes: Uint8Array, rel: string, signal?: AbortSignal): Promise<void>;
   /** Every file under `dir` (relative to the root), temporary ones left out; directories only. */
   list(dir: string): Promise<string[]>;
   /** Delete `rel` (directories only). */
@@ -105,12 +107,21 @@ export class DirBackend implements StoreBackend {
     }
   }
 
-  async put(source: string, rel: string): Promise<void> {
+  put(source: string, rel: string): Promise<void> {
+    return this.#atomically(rel, (tmp) => Deno.copyFile(source, tmp));
+  }
+
+  putBytes(bytes: Uint8Array, rel: string): Promise<void> {
+    return this.#atomically(rel, (tmp) => Deno.writeFile(tmp, bytes));
+  }
+
+  /** `write` a temporary file beside `rel`, then rename it to `rel`. */
+  async #atomically(rel: string, write: (tmp: string) => Promise<void>): Promise<void> {
     const to = join(this.#root, rel);
     await Deno.mkdir(dirname(to), { recursive: true });
     const tmp = tempBeside(to);
     try {
-      await Deno.copyFile(source, tmp);
+      await write(tmp);
       await Deno.rename(tmp, to);
     } catch (e) {
       await Deno.remove(tmp).catch(() => {});

@@ -223,6 +223,10 @@ export class ResultStore {
   }
 
   async #putText(text: string, rel: string, signal?: AbortSignal): Promise<void> {
+    // A directory store takes the bytes as they are (no local file written first, then copied).
+    if (this.backend.putBytes) {
+      return await this.backend.putBytes(new TextEncoder().encode(text), rel, signal);
+    }
     const tmp = await Deno.makeTempFile({ prefix: "ferry-manifest-" });
     try {
       await Deno.writeTextFile(tmp, text);
