@@ -94,7 +94,8 @@ ferry_pilot_worker() {
   done
   kill "$beat" 2>/dev/null
   wait "$beat"
-  rm -f -- "$ferry_q/workers/$me" "$ferry_q/workers/$me.run"
+  # (.beat: a heartbeat killed between its write and its rename)
+  rm -f -- "$ferry_q/workers/$me" "$ferry_q/workers/$me.run" "$ferry_q/workers/$me.beat"
 }
 
 # The clock in ms into ferry_pilot_ms: bash 5's EPOCHREALTIME, else whole seconds (no process).
