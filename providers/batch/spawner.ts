@@ -1,10 +1,12 @@
 /**
  * A client for ferry's spawner: a small helper process that starts tasks.
- * spawner.py (Python 3.8+) uses posix_spawn, which copies no process's
+ * spawner.c, when `deno task build` compiled it (spawner_build.ts), and
+ * spawner.py (Python 3.8+) use posix_spawn, which copies no process's
  * memory; spawner.pl (Perl, part of every Debian) forks its own few
- * megabytes. Either is far cheaper than forking ferry's large Deno process,
- * and both put each task in its own session without an extra exec. With
- * neither interpreter, the local provider starts tasks itself.
+ * megabytes. Each is far cheaper than forking ferry's large Deno process,
+ * and all put each task in its own session without an extra exec. The
+ * compiled one costs the least per task (no interpreter); with no
+ * spawner at all, the local provider starts tasks itself.
  *
  * The spawner is also the tasks' watchdog: when its standard input ends
  * (`close()`, or ferry died, even by SIGKILL) it ends every task still
@@ -14,6 +16,7 @@
 
 import { fileURLToPath } from "node:url";
 import type { Usage } from "./types.ts";
+import { builtSpawner } from "./spawner_build.ts";
 
 // The helpers run as local files (decoded paths: a checkout's path may hold spaces). ferry
 // loaded from a URL has none, and the local provider starts tasks itself.
@@ -21,25 +24,33 @@ const LOCAL = import.meta.url.startsWith("file:");
 const PERL_SCRIPT = LOCAL ? fileURLToPath(new URL("./spawner.pl", import.meta.url)) : undefined;
 const PYTHON_SCRIPT = LOCAL ? fileURLToPath(new URL("./spawner.py", import.meta.url)) : undefined;
 
+/** Which spawner to start: the compiled one, or one of the scripts. */
+export type SpawnerKind = "c" | "python" | "perl";
+
 /**
- * Start the spawner: spawner.py under python3 (which hands over to spawner.pl
- * itself when it is older than 3.8), else spawner.pl under perl; only the one
- * named when told. No interpreter is probed first: under a version manager's
+ * Start the spawner: the compiled one when built (or the binary `binary` names), else
+ * spawner.py under python3 (which hands over to spawner.pl itself when it is older than 3.8),
+ * else spawner.pl under perl; only the one named when told. No interpreter is probed first: under a version manager's
  * shim, a probe alone costs from 0.3 s to seconds before the first task.
  * (A failed start is one that cannot exec at all; a `python3` too old for
  * the script hands over to Perl itself.)
  */
 function spawnSpawner(
-  only: "python" | "perl" | undefined,
+  only: SpawnerKind | undefined,
   grace: number,
+  binary?: string,
 ): Deno.ChildProcess | undefined {
   if (PERL_SCRIPT === undefined || PYTHON_SCRIPT === undefined) return undefined;
   const tries: [string, string[]][] = [];
-  if (only !== "perl") {
+  if (only === undefined || only === "c") {
+    const compiled = binary ?? builtSpawner();
+    if (compiled !== undefined) tries.push([compiled, [String(grace)]]);
+  }
+  if (only === undefined || only === "python") {
     const args = ["-I", "-S", PYTHON_SCRIPT, String(grace), only === "python" ? "" : PERL_SCRIPT];
     for (const python of pythons()) tries.push([python, args]);
   }
-  if (only !== "python") tries.push(["perl", [PERL_SCRIPT, String(grace)]]);
+  if (only === undefined || only === "perl") tries.push(["perl", [PERL_SCRIPT, String(grace)]]);
   for (const [cmd, args] of tries) {
     try {
       return new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "inherit" })
@@ -156,11 +167,13 @@ export class Spawner {
   }
 
   /**
-   * Start a spawner (Python if it can, else Perl; or only the one named), or undefined when
-   * neither runs. `graceSeconds`: between SIGTERM and SIGKILL when it ends tasks on its own.
+   * Start a spawner (the compiled one if built, else Python if it can, else Perl; or only the one
+   * named), or undefined when none runs. `graceSeconds`: between SIGTERM and SIGKILL when it ends
+   * tasks on its own. `binary`: a compiled spawner to use instead of the one `deno task build`
+   * made.
    */
-  static start(only?: "python" | "perl", graceSeconds = 2): Spawner | undefined {
-    const child = spawnSpawner(only, graceSeconds);
+  static start(only?: SpawnerKind, graceSeconds = 2, binary?: string): Spawner | undefined {
+    const child = spawnSpawner(only, graceSeconds, binary);
     return child ? new Spawner(child) : undefined;
   }
 

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type ExitStatus, Spawner } from "./spawner.ts";
+import { type ExitStatus, Spawner, type SpawnerKind } from "./spawner.ts";
+import { builtSpawnerPath, compileSpawner } from "./spawner_build.ts";
 import { signalGroup } from "./local.ts";
 import { GroupRecord, recordedGroups } from "./process_groups.ts";
 
-for (const kind of ["python", "perl"] as const) {
+/** The spawners: the compiled one (built here, for these tests), the Python and the Perl one. */
+const KINDS: readonly SpawnerKind[] = ["c", "python", "perl"];
+
+for (const kind of KINDS) {
   Deno.test(`Spawner (${kind}) starts tasks in their own session, with env, directories and exit status`, async () => {
-    const spawner = Spawner.start(kind);
-    assert.ok(spawner, `${kind} is needed for this test`);
+    const spawner = await startSpawner(kind);
     const dir = await Deno.makeTempDir();
     try {
       const work = join(dir, "a b", "deep ☃");
@@ -37,10 +40,9 @@ for (const kind of ["python", "perl"] as const) {
   });
 }
 
-for (const kind of ["python", "perl"] as const) {
+for (const kind of KINDS) {
   Deno.test(`Spawner (${kind}) makes a task's input links after its directories, and says which one it could not make`, async () => {
-    const spawner = Spawner.start(kind);
-    assert.ok(spawner, `${kind} is needed for this test`);
+    const spawner = await startSpawner(kind);
     const dir = await Deno.makeTempDir();
     try {
       await Deno.writeTextFile(join(dir, "in ☃.txt"), "data\n");
@@ -93,14 +95,13 @@ async function gone(pgid: number, withinMs: number): Promise<boolean> {
   return true;
 }
 
-for (const kind of ["python", "perl"] as const) {
+for (const kind of KINDS) {
   Deno.test({
     name:
       `Spawner (${kind}) ends a task's group when the task ends, and every running group on close`,
     ignore: Deno.build.os !== "linux",
   }, async () => {
-    const spawner = Spawner.start(kind);
-    assert.ok(spawner, `${kind} is needed for this test`);
+    const spawner = await startSpawner(kind);
     const dir = await Deno.makeTempDir();
     const groups: number[] = [];
     try {
@@ -154,7 +155,9 @@ for (const kind of ["python", "perl"] as const) {
       holder,
       [
         `import { Spawner } from ${JSON.stringify(new URL("./spawner.ts", import.meta.url).href)};`,
-        `const s = Spawner.start(${JSON.stringify(kind)});`,
+        `const s = Spawner.start(${JSON.stringify(kind)}, 2, ${
+          JSON.stringify(kind === "c" ? await compiled() : undefined)
+        });`,
         `const a = s.spawn(["sh", "-c", "sleep 100 & wait"], ${JSON.stringify(dir)});`,
         `const b = s.spawn(["sh", "-c", "trap '' TERM; sleep 100 & wait"], ${
           JSON.stringify(dir)
@@ -270,10 +273,9 @@ Deno.test("Spawner (python) runs under the system's python3, isolated and withou
   }
 });
 
-for (const kind of ["python", "perl"] as const) {
+for (const kind of KINDS) {
   Deno.test(`Spawner (${kind}) reports what a task's process tree used${kind === "perl" ? " (CPU only)" : ""}`, async () => {
-    const spawner = Spawner.start(kind);
-    assert.ok(spawner, `${kind} is needed for this test`);
+    const spawner = await startSpawner(kind);
     try {
       // A shell whose child holds 200 MiB and burns 1 s of CPU: the reaped shell's figures
       // include the child it waited for.
@@ -288,7 +290,7 @@ for (const kind of ["python", "perl"] as const) {
         usage!.wallSeconds >= cpu * 0.9 && usage!.wallSeconds < 10,
         `wall ${usage!.wallSeconds}`,
       );
-      if (kind === "python") {
+      if (kind !== "perl") {
         assert.equal(usage!.measuredBy, "wait4");
         const mib = usage!.maxRssBytes! / 2 ** 20;
         assert.ok(mib >= 200 && mib < 240, `peak RSS ${mib} MiB`);
@@ -301,6 +303,41 @@ for (const kind of ["python", "perl"] as const) {
     }
   });
 }
+
+let built: Promise<string> | undefined;
+
+/** spawner.c compiled into a temporary directory (once per test process, removed at its end). */
+function compiled(): Promise<string> {
+  built ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ferry-spawner-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+    const source = new URL("./spawner.c", import.meta.url).pathname;
+    const out = join(dir, "ferry-spawner");
+    const problem = await compileSpawner(source, out);
+    assert.equal(problem, undefined, "a C compiler (cc) is needed for this test");
+    return out;
+  })();
+  return built;
+}
+
+/** A spawner of `kind`, which must start. */
+async function startSpawner(kind: SpawnerKind): Promise<Spawner> {
+  const spawner = Spawner.start(kind, 2, kind === "c" ? await compiled() : undefined);
+  assert.ok(spawner, `${kind} is needed for this test`);
+  return spawner;
+}
+
+Deno.test("the compiled spawner's name holds its source's hash, beside the source in .bin/", () => {
+  const a = builtSpawnerPath(
+    "int main(void) { return 0; }",
+    "/src/ferry/providers/batch/spawner.c",
+  );
+  assert.match(a, /^\/src\/ferry\/providers\/batch\/\.bin\/ferry-spawner-[0-9a-f]{16}$/);
+  assert.notEqual(
+    a,
+    builtSpawnerPath("int main(void) { return 1; }", "/src/ferry/providers/batch/spawner.c"),
+  );
+});
 
 /** An exit status without its usage (checked by a test of its own). */
 function ended(s: ExitStatus): ExitStatus {
