@@ -217,27 +217,25 @@ static const int RESET[] = {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGQUIT, SIGHUP};
 static void spawn_task(char **f, long count) {
   if (count < 2) return;
   const char *id = f[0], *cwd = f[1];
-  long i = 2, n;
-#define NEXT_COUNT() (i < count ? strtol(f[i++], NULL, 10) : 0)
-  n = NEXT_COUNT();
-  char **dirs = f + i;
-  long ndirs = n;
-  i += n;
-  n = NEXT_COUNT();
-  char **links = f + i;
-  long nlinks = n;
-  i += 2 * n;
-  n = NEXT_COUNT();
-  char **vars = f + i;
-  long nvars = n;
-  i += n;
-  n = NEXT_COUNT();
-  char **argv = f + i;
-  long nargv = n;
-  i += n;
+  long i = 2;
+  /* Each list: its count, then (count × width) fields, all within the request. */
+  char **lists[4];
+  long counts[4];
+  const long widths[4] = {1, 2, 1, 1}; /* directories, links (target, path), env, argv */
+  for (int l = 0; l < 4; l++) {
+    long n = i < count ? strtol(f[i++], NULL, 10) : -1;
+    if (n < 0 || n > (count - i) / widths[l]) {
+      reply("F", id, "malformed request", NULL);
+      return;
+    }
+    lists[l] = f + i;
+    counts[l] = n;
+    i += n * widths[l];
+  }
+  char **dirs = lists[0], **links = lists[1], **vars = lists[2], **argv = lists[3];
+  long ndirs = counts[0], nlinks = counts[1], nvars = counts[2], nargv = counts[3];
   const char *rec = i < count ? f[i] : "";
-#undef NEXT_COUNT
-  if (i > count + 1 || nargv < 1) {
+  if (nargv < 1) {
     reply("F", id, "malformed request", NULL);
     return;
   }
@@ -293,14 +291,20 @@ static void spawn_task(char **f, long count) {
   snprintf(line, sizeof line, "+ %d %llu\n", (int)pid, start_time(pid));
   record_line(fd, line);
   struct job *job = malloc(sizeof *job);
-  if (job) {
-    job->pid = pid;
-    job->id = strdup(id);
-    job->record = fd;
-    job->started = t0;
-    job->next = jobs;
-    jobs = job;
+  char *copy = strdup(id);
+  if (!job || !copy) { /* cannot follow it: it must not run unwatched */
+    free(job);
+    free(copy);
+    signal_group(pid, SIGKILL);
+    reply("F", id, "out of memory", NULL);
+    return;
   }
+  job->pid = pid;
+  job->id = copy;
+  job->record = fd;
+  job->started = t0;
+  job->next = jobs;
+  jobs = job;
   snprintf(value, sizeof value, "%d", (int)pid);
   reply("S", id, value, NULL);
 }
