@@ -75,4 +75,11 @@ if (import.meta.main && SOURCE !== undefined) {
         : `ferry's spawner not compiled (${problem}); ferry starts tasks through spawner.py instead`,
     );
   }
+  // Spawners built from earlier sources are never run again.
+  try {
+    for (const e of Deno.readDirSync(dirname(out))) {
+      const path = join(dirname(out), e.name);
+      if (e.name.startsWith("ferry-spawner-") && path !== out) Deno.removeSync(path);
+    }
+  } catch { /* nothing built: nothing to remove */ }
 }
