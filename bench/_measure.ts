@@ -51,7 +51,12 @@ async function vmHwm(pid: number): Promise<number | undefined> {
   }
 }
 
-/** Run `cmd args` once: wall time from spawn to exit, and peak RSS. */
+/**
+ * Run `cmd args` once: wall time from spawn to exit, and peak RSS. The command's standard error
+ * goes to a file, read once it ended: a pipe read by this process as the command writes would
+ * charge the command with this process's work on the same cores (ferry's progress lines: two per
+ * task).
+ */
 export async function measure(
   cmd: string,
   args: readonly string[],
@@ -61,13 +66,26 @@ export async function measure(
   const dec = new TextDecoder();
   if (time) {
     const rssFile = await Deno.makeTempFile({ prefix: "ferry-bench-rss-" });
+    const errFile = await Deno.makeTempFile({ prefix: "ferry-bench-stderr-" });
     try {
       const start = performance.now();
-      const r = await new Deno.Command(time, {
-        args: ["-f", "%M", "-o", rssFile, cmd, ...args],
+      const r = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'e=$1; shift; exec "$@" 2>"$e"',
+          "sh",
+          errFile,
+          time,
+          "-f",
+          "%M",
+          "-o",
+          rssFile,
+          cmd,
+          ...args,
+        ],
         cwd,
         stdout: "null",
-        stderr: "piped",
+        stderr: "null",
         env: { NO_COLOR: "1" },
       }).output();
       const seconds = (performance.now() - start) / 1000;
@@ -75,11 +93,12 @@ export async function measure(
       return {
         seconds,
         code: r.code,
-        stderr: dec.decode(r.stderr),
+        stderr: await Deno.readTextFile(errFile),
         ...(Number.isFinite(rss) ? { rssKiB: rss } : {}),
       };
     } finally {
       await Deno.remove(rssFile).catch(() => {});
+      await Deno.remove(errFile).catch(() => {});
     }
   }
   // Fallback: poll /proc/<pid>/status for VmHWM (the kernel's own high-water mark).
