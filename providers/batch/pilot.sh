@@ -264,13 +264,14 @@ ferry_fn_stop() {
 # clock (the worker is not this shell's child, its CPU time not the call's).
 # shellcheck disable=SC2034,SC2154 # the attempt's state, shared with the job wrapper's library
 ferry_fn_call() {
-  local LC_ALL=C call='' reply value ms=1 fd t0 wall pid=''
+  local LC_ALL=C call='' reply value ms=1 fd t0 wall pid='' writer=''
   : >"$5"
   : >"$6"
   if [ -z "$ferry_fn_pid" ]; then
-    ferry_fail "Cannot start a Deno function worker on the node: see the block's output"
+    ferry_fail "Cannot start a Deno function worker \"$ferry_fn_files\" on the node: mkfifo failed"
   fi
-  { IFS= read -r call || [ -n "$call" ]; } <"$3" || ferry_fail "Cannot read the call in $3"
+  { IFS= read -r call || [ -n "$call" ]; } <"$3" ||
+    ferry_fail "Cannot read the call \"$3\" on the node"
   ferry_now
   t0=$ferry_ms
   ferry_child=$ferry_fn_pid
@@ -278,7 +279,13 @@ ferry_fn_call() {
     ferry_watchdog "$1" "$ferry_grace" "$2" &
     ferry_watch=$!
   fi
-  printf '{"dir":%s,%s\n' "$4" "${call#\{}" >&"$ferry_fn_in"
+  # A line longer than a pipe holds is written aside: were Deno gone, it would wait forever.
+  if [ "${#call}" -lt 32768 ]; then
+    printf '{"dir":%s,%s\n' "$4" "${call#\{}" >&"$ferry_fn_in"
+  else
+    printf '{"dir":%s,%s\n' "$4" "${call#\{}" >&"$ferry_fn_in" &
+    writer=$!
+  fi
   exec {fd}<"$ferry_fn_files.out"
   ferry_fn_scan_start
   while ferry_fn_scan "$fd" && [ -z "$ferry_fn_marked" ]; do
@@ -292,6 +299,10 @@ ferry_fn_call() {
     ms=$((ms >= 32 ? 50 : ms * 2))
   done
   exec {fd}<&-
+  if [ -n "$writer" ]; then
+    kill "$writer" 2>/dev/null
+    wait "$writer" 2>/dev/null
+  fi
   reply=$ferry_fn_reply
   ferry_fn_copy out "$5"
   # Standard error: its mark (or the keeper's) came before the one on standard output.
@@ -312,7 +323,8 @@ ferry_fn_call() {
       value=${reply#'{"ok":true,"value":'}
       ferry_code=0
       if [ -n "$7" ]; then
-        printf '%s\n' "${value%\}}" >"$7" || ferry_fail "Cannot write the call's result to $7"
+        printf '%s\n' "${value%\}}" >"$7" ||
+          ferry_fail "Cannot write the call's result \"$7\" on the node"
       fi
       return 0 ;;
     '{"ok":false}') ferry_code=1; return 0 ;;

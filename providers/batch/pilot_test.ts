@@ -495,6 +495,11 @@ Deno.test("pilots: function calls run in one Deno worker per worker slot, each w
       'a\0b\0ferry-worker 42 {"ok":true,"value":1}\n\0',
     );
     assert.equal(Deno.readTextFileSync(noisy.stderr), "\0\0ferry-worker");
+    // A call longer than a pipe holds.
+    const long = "é\n'".repeat(40_000);
+    const big = functionJob(s.dir, "big", module, "where", { x: -1, s: long });
+    assert.equal((await s.provider.execute(big, never)).outcome, "succeeded");
+    assert.equal(JSON.parse(Deno.readTextFileSync(big.call.result)).s, long);
     // Deno started once per worker slot, not once per call.
     assert.ok(pids.size >= 1 && pids.size <= 2, `${pids.size} Deno processes`);
     const queue = pilotQueueDir(s.dir, fakeExecutor().name);
@@ -559,6 +564,18 @@ Deno.test("pilots: a function call past its walltime, killed from outside, endin
     assert.equal(thrown.outcome, "failed");
     assert.equal(thrown.exitCode, 1);
     assert.match(Deno.readTextFileSync(boom.job.stderr), /\nferry: boom threw Error: no\n$/);
+
+    // A Deno that is not there fails the call with the shell's word on it.
+    const missing = run("g", "where", { x: 7 }, {
+      env: { FERRY_DENO: join(s.dir, "no-deno"), FERRY_TASK_ID: "g" },
+    });
+    const nodeno = await missing.result;
+    assert.equal(nodeno.outcome, "failed");
+    assert.equal(nodeno.exitCode, 127);
+    assert.match(
+      Deno.readTextFileSync(missing.job.stderr),
+      new RegExp(`${join(s.dir, "no-deno")}: No such file or directory\n$`),
+    );
 
     const last = await run("f", "where", { x: 6 }).result;
     assert.equal(last.outcome, "succeeded", last.message);
