@@ -437,6 +437,15 @@ function exists(path: string): boolean {
   }
 }
 
+/** Whether file `path` holds something (a call wrote its pid into it). */
+function written(path: string): boolean {
+  try {
+    return Deno.readTextFileSync(path) !== "";
+  } catch {
+    return false;
+  }
+}
+
 /** Processes whose command line names `text`. */
 function processesNaming(text: string): number[] {
   const pids: number[] = [];
@@ -535,13 +544,7 @@ Deno.test("pilots: a function call past its walltime, killed from outside, endin
 
     const pidFile = join(s.dir, "c.pid");
     const killed = run("c", "hang", { pidFile });
-    await until(() => {
-      try {
-        return Deno.readTextFileSync(pidFile) !== "";
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await until(() => written(pidFile), 20_000);
     const victim = Number(Deno.readTextFileSync(pidFile));
     Deno.kill(victim, "SIGKILL");
     const lost = await killed.result;
@@ -592,13 +595,7 @@ Deno.test("pilots: a cancelled function call stops its worker; the block runs th
       functionJob(s.dir, "a", module, "hang", { pidFile }),
       a.signal,
     );
-    await until(() => {
-      try {
-        return Deno.readTextFileSync(pidFile) !== "";
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await until(() => written(pidFile), 20_000);
     a.abort();
     const r = await pending;
     assert.equal(r.outcome, "cancelled");
