@@ -320,6 +320,11 @@ function functions(ws: string): Promise<void> {
       "  return { i, sq: i * i, pid: Deno.pid, job: Deno.env.get('SLURM_JOB_ID') ?? null };",
       "}",
       "export function pid(x: number) { return { x, pid: Deno.pid }; }",
+      "export async function nap(a: Args) {",
+      "  await new Promise((r) => setTimeout(r, Number(Deno.env.get('NAP_MS'))));",
+      "  Deno.writeTextFileSync(a.outputs.out, `${a.bindings.i}\\n`);",
+      "  return { pid: Deno.pid };",
+      "}",
       "// The first call waits to be killed (its pid in victim.pid); the retry returns.",
       "export async function victim(a: Args) {",
       `  const file = ${JSON.stringify(join(ws, "victim.pid"))};`,
@@ -493,3 +498,96 @@ t(
     });
   },
 );
+
+/** `n` function tasks that each sleep `ms` on the pilots, then write their index. */
+function napping(ws: string, n: number, ms: number): Promise<string> {
+  return writeWorkflow(ws, {
+    ferry: 1,
+    name: "pilot-naps",
+    params: { ids: Array.from({ length: n }, (_, i) => i) },
+    defaults: { executor: "cluster", retries: 0 },
+    apps: {
+      nap: {
+        for_each: { i: "${{ params.ids }}" },
+        outputs: { out: "out/${{ i }}.txt" },
+        function: "./fns.ts#nap",
+        env: { NAP_MS: String(ms) },
+        permissions: { all: true },
+      },
+    },
+  });
+}
+
+t(
+  "a block cancelled with scancel during function calls gives them back; no Deno worker is left",
+  async (c) => {
+    await withTemp(async (ws) => {
+      const n = 24;
+      await functions(ws);
+      const s = await denoSite(ws, { init_blocks: 2, max_blocks: 2 });
+      const child = ferry(
+        ["--poll-interval", "0.2", "--site", s, await napping(ws, n, 1000)],
+        c.env,
+      )
+        .spawn();
+      const output = child.output();
+      const queue = join(ws, ".ferry", "runs");
+      let runDir = "";
+      await waitFor("function workers in both blocks", async () => {
+        if (!await exists(queue)) return false;
+        runDir = join(queue, [...Deno.readDirSync(queue)][0]!.name);
+        const workers = [...Deno.readDirSync(join(runDir, "pilot", "cluster", "workers"))];
+        const fn = workers.map((e) => e.name).filter((x) => x.endsWith(".fn.pid"));
+        return fn.some((x) => x.startsWith("b1.")) && fn.some((x) => x.startsWith("b2."));
+      }, 60_000);
+      const b1 = blocksOf(runDir).get("b1")!;
+      assert.equal((await c.run("scancel", b1)).code, 0);
+      const out = await output;
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      for (let i = 0; i < n; i++) {
+        assert.equal(Deno.readTextFileSync(join(ws, "out", `${i}.txt`)), `${i}\n`);
+      }
+      const rows = query(ws, "SELECT task_id, COUNT(*) AS n FROM successes GROUP BY task_id");
+      assert.equal(rows.length, n);
+      assert.ok(rows.every((row) => row.n === 1));
+      const lost = query(ws, "SELECT reason FROM attempts WHERE outcome = 'failed'");
+      assert.ok(lost.length >= 1, "no call was given back");
+      for (const row of lost) {
+        assert.match(String(row.reason), new RegExp(`^pilot lost: block ${b1} ended \\(`));
+      }
+      await assertNoProcessLeft(ws);
+    });
+  },
+);
+
+t("Ctrl-C during function calls on pilots leaves no job and no Deno worker", async (c) => {
+  await withTemp(async (ws) => {
+    await functions(ws);
+    const s = await denoSite(ws, { max_blocks: 1 });
+    const child = ferry(
+      ["--poll-interval", "0.2", "--site", s, await napping(ws, 4, 300_000)],
+      c.env,
+    )
+      .spawn();
+    const output = child.output();
+    await waitFor("two function calls running", async () => {
+      const runs = join(ws, ".ferry", "runs");
+      if (!await exists(runs)) return false;
+      const claimed = join(
+        runs,
+        [...Deno.readDirSync(runs)][0]!.name,
+        "pilot",
+        "cluster",
+        "claimed",
+      );
+      return processesWhere(mentioning(join(ws, ".ferry"))).filter((p) =>
+            p.cmdline.some((a) => a.endsWith("function_worker.ts"))
+          ).length === 2 && [...Deno.readDirSync(claimed)].length === 2;
+    }, 60_000);
+    child.kill("SIGINT");
+    const out = await output;
+    assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(await c.active(), []);
+    await assertNoProcessLeft(ws);
+  });
+});
