@@ -609,6 +609,18 @@ Deno.test("pilots: a cancelled function call stops its worker; the block runs th
   });
 });
 
+Deno.test("pilots: an idle function worker whose block is killed with SIGKILL ends at the end of its input", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const job = functionJob(s.dir, "a", functionModule(s.dir), "where", { x: 1 });
+    assert.equal((await s.provider.execute(job, never)).outcome, "succeeded");
+    const pid = JSON.parse(Deno.readTextFileSync(job.call.result)).pid;
+    assert.ok(exists(`/proc/${pid}`));
+    // The block's own process group only: the function worker has a group of its own.
+    s.sched.kill("101", "SIGKILL");
+    await until(() => !exists(`/proc/${pid}`), 10_000);
+  });
+});
+
 Deno.test("pilot blocks show as pending, running, idle and ending", () => {
   const b = new Block("b1", 2);
   assert.deepEqual(b.view(), { id: "b1", state: "pending", workers: 2, busy: 0, done: 0 });
