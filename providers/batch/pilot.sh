@@ -4,7 +4,7 @@
 # ferry_q (the queue directory, on the filesystem ferry shares with the nodes), runs the
 # executor's worker_init once, then calls ferry_pilot_block. pilot_script.ts writes this file
 # into the queue directory as pilot.sh; the protocol is described in docs/architecture.md
-# ("Pilot blocks"). Needs bash and coreutils only. Checked by shellcheck (deno task check).
+# ("Pilot blocks"). Needs bash and coreutils (and Deno for function calls). Checked by shellcheck.
 #
 # The queue directory:
 #   new/T            a task ferry offers: its attempt's lines (a hard link to the attempt's task.sh)
