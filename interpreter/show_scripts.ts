@@ -20,7 +20,8 @@ import {
   pilotQueueDir,
 } from "../providers/batch/pilot_script.ts";
 import { PILOT_DEFAULTS } from "../dsl/to_model.ts";
-import { wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
+import { pilotTaskScript, wrapperFiles, wrapperScript } from "../providers/batch/wrapper.ts";
+import { sharesWorkers } from "../providers/batch/function_protocol.ts";
 import { jobSpec, makeAttempt, nodeTransfersOf } from "./attempt.ts";
 import { containerWords } from "../providers/batch/container.ts";
 import { bashQuote } from "../providers/_shared/shell.ts";
@@ -81,7 +82,9 @@ async function renderScripts(
         out.push(...(group.length === 1 ? singleJob(group[0]!, c) : jobArray(group, ++seq, c)));
       }
       for (const j of group) {
-        for (const [path, text] of wrapperScript(j)) {
+        // A function call a pilot worker hands to its Deno function worker: the file it runs.
+        const pooled = ex.bundle === "pilot" && sharesWorkers(j);
+        for (const [path, text] of pooled ? pilotTaskScript(j) : wrapperScript(j)) {
           out.push(
             `# ── ${visible(j.taskId)}: ${rel(path)}`,
             text.endsWith("\n") ? text : text + "\n",

@@ -144,6 +144,35 @@ Deno.test("plan --show-scripts quotes a hostile workspace path in the pilot laun
   });
 });
 
+Deno.test("plan --show-scripts prints what a pilot worker runs of a function call that shares its Deno worker", async () => {
+  await withTemp(async (ws) => {
+    await Deno.writeTextFile(join(ws, "fns.ts"), "export function go() { return 1; }\n");
+    const wf = await writeWorkflow(ws, {
+      ...workflow("slurm", { env: { FERRY_DENO: "/opt/deno" } }),
+      apps: {
+        shared: { function: "./fns.ts#go", permissions: { all: true } },
+        own: { function: "./fns.ts#go" },
+      },
+    });
+    const r = await ferryRun(["--show-scripts", wf], {}, "plan");
+    assert.equal(r.code, 0, r.stderr);
+    const section = (id: string) =>
+      r.stdout.split(`# ── ${id}: `).find((x) => /^\S+\/task\.sh\n/.test(x))!.split("# ── ")[0]!;
+    const shared = section("shared");
+    assert.match(
+      shared,
+      /^\S+\/task\.sh\nferry_fn_argv=\(\/opt\/deno run -A --no-prompt \S+\/function_worker\.ts\)\n# ferry pilot task: task shared, attempt 1\./,
+    );
+    assert.match(shared, /\nferry_fn_call '' /);
+    assert.doesNotMatch(shared, /function_runner/);
+    // Least-privilege permissions: a Deno process of its own, through the job wrapper's lines.
+    const own = section("own");
+    assert.match(own, /# ferry job wrapper: task own, attempt 1\./);
+    assert.match(own, /function_runner\.ts/);
+    assert.doesNotMatch(own, /ferry_fn_/);
+  });
+});
+
 /** `ferry check` on the workflow with executor `hpc` changed by `executor`: its stderr. */
 async function check(ws: string, provider: string, executor: Record<string, unknown>) {
   const wf = await writeWorkflow(ws, workflow(provider, executor));

@@ -3,7 +3,9 @@
  * small tasks through two blocks of two workers, each committed once; a
  * block cancelled with scancel mid-run gives its tasks back ("pilot lost")
  * and the run still completes; Ctrl-C and a kill -9 followed by a re-run
- * leave no block in the queue. Under CI=true a missing Slurm fails; elsewhere
+ * leave no block in the queue. Function calls (a workflow's `function:` app,
+ * `submit()`) run in one persistent Deno worker per pilot worker, which a
+ * call killed mid-call replaces. Under CI=true a missing Slurm fails; elsewhere
  * these tests skip, loudly.
  */
 
@@ -19,7 +21,8 @@ import {
   withTemp,
   writeWorkflow,
 } from "./_run.ts";
-import { haveService, waitFor } from "./_services.ts";
+import { haveService, mentioning, processesWhere, waitFor } from "./_services.ts";
+import { StateStore } from "../interpreter/state.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
 import { startSshd } from "./_sshd.ts";
 
@@ -302,4 +305,289 @@ Deno.test({
       await srv.stop();
     }
   },
+});
+
+/** Functions the function tests call on the nodes; `ws` holds the victim's files. */
+function functions(ws: string): Promise<void> {
+  return Deno.writeTextFile(
+    join(ws, "fns.ts"),
+    [
+      `import { executor } from ${JSON.stringify(join(ROOT, "mod.ts"))};`,
+      "type Args = { bindings: { i: string }; outputs: { out: string } };",
+      "export function square(a: Args) {",
+      "  const i = Number(a.bindings.i);",
+      "  Deno.writeTextFileSync(a.outputs.out, `${i * i}\\n`);",
+      "  return { i, sq: i * i, pid: Deno.pid, job: Deno.env.get('SLURM_JOB_ID') ?? null };",
+      "}",
+      "export function pid(x: number) { return { x, pid: Deno.pid }; }",
+      "export async function nap(a: Args) {",
+      "  await new Promise((r) => setTimeout(r, Number(Deno.env.get('NAP_MS'))));",
+      "  Deno.writeTextFileSync(a.outputs.out, `${a.bindings.i}\\n`);",
+      "  return { pid: Deno.pid };",
+      "}",
+      "// The first call waits to be killed (its pid in victim.pid); the retry returns.",
+      "export async function victim(a: Args) {",
+      `  const file = ${JSON.stringify(join(ws, "victim.pid"))};`,
+      "  try {",
+      "    Deno.statSync(file);",
+      "    Deno.writeTextFileSync(a.outputs.out, 'survived\\n');",
+      "    return { survived: true, pid: Deno.pid };",
+      "  } catch { /* the first attempt */ }",
+      "  Deno.writeTextFileSync(file, String(Deno.pid));",
+      "  await new Promise((r) => setTimeout(r, 120_000));",
+      "  return { survived: false };",
+      "}",
+      "if (import.meta.main) {",
+      `  await using ex = executor("cluster", { site: Deno.args[0]!, pollMs: 200 });`,
+      "  const n = Number(Deno.args[1]);",
+      "  const rs = await Promise.all(Array.from({ length: n }, (_, x) => ex.submit(pid, x)));",
+      "  console.log(JSON.stringify(rs));",
+      "}",
+      "",
+    ].join("\n"),
+  );
+}
+
+/** A site whose pilots find Deno through FERRY_DENO. */
+function denoSite(ws: string, pilot: Record<string, unknown>): Promise<string> {
+  return writeWorkflow(ws, {
+    "ferry-site": 1,
+    executors: {
+      cluster: {
+        provider: "slurm",
+        bundle: "pilot",
+        env: { FERRY_DENO: Deno.execPath() },
+        pilot: { workers_per_node: 2, ...pilot },
+      },
+    },
+  }, "site.yaml");
+}
+
+/** No process of the workspace's run is left (a function worker names its queue directory). */
+async function assertNoProcessLeft(ws: string): Promise<void> {
+  await waitFor("the workspace's processes to end", () => {
+    return processesWhere(mentioning(join(ws, ".ferry"))).length === 0;
+  }, 20_000);
+}
+
+t(
+  "300 function-app tasks run in one Deno worker per pilot worker, each committed once with its result",
+  async (c) => {
+    await withTemp(async (ws) => {
+      const n = 300;
+      await functions(ws);
+      const s = await denoSite(ws, { init_blocks: 2, max_blocks: 2 });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "pilot-functions",
+        params: { ids: Array.from({ length: n }, (_, i) => i) },
+        defaults: { executor: "cluster", retries: 0 },
+        apps: {
+          square: {
+            for_each: { i: "${{ params.ids }}" },
+            outputs: { out: "out/${{ i }}.txt" },
+            function: "./fns.ts#square",
+            permissions: { all: true },
+          },
+        },
+      });
+      const r = await ferryRun(["--poll-interval", "0.2", "--site", s, wf], c.env);
+      assert.equal(r.code, 0, r.stderr);
+      console.log(`${n} function tasks through pilots: ${(r.ms / 1000).toFixed(1)} s`);
+      const store = StateStore.open(ws);
+      const pids = new Set<number>();
+      try {
+        const successes = store.successes();
+        assert.equal(successes.size, n);
+        for (let i = 0; i < n; i++) {
+          const result = successes.get(`square[i=${i}]`)?.result as
+            | { i: number; sq: number; pid: number; job: string }
+            | undefined;
+          assert.ok(result, `square[i=${i}] has no result`);
+          assert.deepEqual([result.i, result.sq], [i, i * i]);
+          assert.match(result.job, /^\d+$/);
+          assert.equal(Deno.readTextFileSync(join(ws, "out", `${i}.txt`)), `${i * i}\n`);
+          pids.add(result.pid);
+        }
+      } finally {
+        store.close();
+      }
+      const rows = query(ws, "SELECT task_id, COUNT(*) AS n FROM successes GROUP BY task_id");
+      assert.equal(rows.length, n);
+      assert.ok(rows.every((row) => row.n === 1));
+      assert.equal(query(ws, "SELECT COUNT(*) AS n FROM attempts")[0]!.n, n);
+      // Deno started once per worker (2 blocks of 2), not once per call.
+      assert.ok(pids.size >= 1 && pids.size <= 4, `${pids.size} Deno processes ran the calls`);
+      await assertNoProcessLeft(ws);
+    });
+  },
+);
+
+t(
+  '300 executor("cluster").submit calls of a function run in the Deno workers of one block',
+  async (c) => {
+    await withTemp(async (ws) => {
+      await functions(ws);
+      const s = await denoSite(ws, { max_blocks: 1 });
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(ws, "fns.ts"), s, "300"],
+        cwd: ws,
+        env: c.env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      const results = JSON.parse(dec.decode(out.stdout)) as { x: number; pid: number }[];
+      assert.deepEqual(results.map((r) => r.x), Array.from({ length: 300 }, (_, x) => x));
+      const pids = new Set(results.map((r) => r.pid));
+      assert.ok(pids.size >= 1 && pids.size <= 2, `${pids.size} Deno processes ran the calls`);
+      await assertNoProcessLeft(ws);
+    });
+  },
+);
+
+t(
+  "a function call whose Deno worker is killed mid-call is retried and returns its result",
+  async (c) => {
+    await withTemp(async (ws) => {
+      await functions(ws);
+      const s = await denoSite(ws, { max_blocks: 1 });
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "pilot-victim",
+        defaults: { executor: "cluster", retries: 0 },
+        apps: {
+          victim: {
+            outputs: { out: "victim.txt" },
+            function: "./fns.ts#victim",
+            permissions: { all: true },
+          },
+        },
+      });
+      const child = ferry(["--poll-interval", "0.2", "--site", s, wf], c.env).spawn();
+      const output = child.output();
+      const pidFile = join(ws, "victim.pid");
+      await waitFor("the call to start", () => exists(pidFile), 60_000);
+      const killed = Number(await Deno.readTextFile(pidFile));
+      Deno.kill(killed, "SIGKILL");
+      const out = await output;
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.equal(await Deno.readTextFile(join(ws, "victim.txt")), "survived\n");
+      const attempts = query(ws, "SELECT attempt, outcome, reason FROM attempts ORDER BY attempt");
+      assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome]), [[1, "failed"], [
+        2,
+        "succeeded",
+      ]]);
+      assert.equal(
+        attempts[0]!.reason,
+        `lost with its function worker (pid ${killed}), killed by SIGKILL during the call`,
+      );
+      const store = StateStore.open(ws);
+      try {
+        const result = store.successes().get("victim")?.result as {
+          survived: boolean;
+          pid: number;
+        };
+        assert.equal(result.survived, true);
+        assert.notEqual(result.pid, killed);
+      } finally {
+        store.close();
+      }
+      await assertNoProcessLeft(ws);
+    });
+  },
+);
+
+/** `n` function tasks that each sleep `ms` on the pilots, then write their index. */
+function napping(ws: string, n: number, ms: number): Promise<string> {
+  return writeWorkflow(ws, {
+    ferry: 1,
+    name: "pilot-naps",
+    params: { ids: Array.from({ length: n }, (_, i) => i) },
+    defaults: { executor: "cluster", retries: 0 },
+    apps: {
+      nap: {
+        for_each: { i: "${{ params.ids }}" },
+        outputs: { out: "out/${{ i }}.txt" },
+        function: "./fns.ts#nap",
+        env: { NAP_MS: String(ms) },
+        permissions: { all: true },
+      },
+    },
+  });
+}
+
+t(
+  "a block cancelled with scancel during function calls gives them back; no Deno worker is left",
+  async (c) => {
+    await withTemp(async (ws) => {
+      const n = 24;
+      await functions(ws);
+      const s = await denoSite(ws, { init_blocks: 2, max_blocks: 2 });
+      const child = ferry(
+        ["--poll-interval", "0.2", "--site", s, await napping(ws, n, 1000)],
+        c.env,
+      )
+        .spawn();
+      const output = child.output();
+      const queue = join(ws, ".ferry", "runs");
+      let runDir = "";
+      await waitFor("function workers in both blocks", async () => {
+        if (!await exists(queue)) return false;
+        runDir = join(queue, [...Deno.readDirSync(queue)][0]!.name);
+        const workers = [...Deno.readDirSync(join(runDir, "pilot", "cluster", "workers"))];
+        const fn = workers.map((e) => e.name).filter((x) => x.endsWith(".fn.pid"));
+        return fn.some((x) => x.startsWith("b1.")) && fn.some((x) => x.startsWith("b2."));
+      }, 60_000);
+      const b1 = blocksOf(runDir).get("b1")!;
+      assert.equal((await c.run("scancel", b1)).code, 0);
+      const out = await output;
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      for (let i = 0; i < n; i++) {
+        assert.equal(Deno.readTextFileSync(join(ws, "out", `${i}.txt`)), `${i}\n`);
+      }
+      const rows = query(ws, "SELECT task_id, COUNT(*) AS n FROM successes GROUP BY task_id");
+      assert.equal(rows.length, n);
+      assert.ok(rows.every((row) => row.n === 1));
+      const lost = query(ws, "SELECT reason FROM attempts WHERE outcome = 'failed'");
+      assert.ok(lost.length >= 1, "no call was given back");
+      for (const row of lost) {
+        assert.match(String(row.reason), new RegExp(`^pilot lost: block ${b1} ended \\(`));
+      }
+      await assertNoProcessLeft(ws);
+    });
+  },
+);
+
+t("Ctrl-C during function calls on pilots leaves no job and no Deno worker", async (c) => {
+  await withTemp(async (ws) => {
+    await functions(ws);
+    const s = await denoSite(ws, { max_blocks: 1 });
+    const child = ferry(
+      ["--poll-interval", "0.2", "--site", s, await napping(ws, 4, 300_000)],
+      c.env,
+    )
+      .spawn();
+    const output = child.output();
+    await waitFor("two function calls running", async () => {
+      const runs = join(ws, ".ferry", "runs");
+      if (!await exists(runs)) return false;
+      const claimed = join(
+        runs,
+        [...Deno.readDirSync(runs)][0]!.name,
+        "pilot",
+        "cluster",
+        "claimed",
+      );
+      return processesWhere(mentioning(join(ws, ".ferry"))).filter((p) =>
+            p.cmdline.some((a) => a.endsWith("function_worker.ts"))
+          ).length === 2 && [...Deno.readDirSync(claimed)].length === 2;
+    }, 60_000);
+    child.kill("SIGINT");
+    const out = await output;
+    assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(await c.active(), []);
+    await assertNoProcessLeft(ws);
+  });
 });

@@ -4,7 +4,8 @@
  * a call `submit()` hands over), with the call's JSON on standard input
  * (`{ args, result }`). The function gets the args object (inputs and outputs
  * as paths, params, task); its return value is written as JSON to `result`.
- * (Locally, calls with every permission run in persistent workers instead: function_worker.ts.)
+ * (Locally and on pilot workers, calls with every permission run in persistent workers instead:
+ * function_worker.ts.)
  * @module
  */
 

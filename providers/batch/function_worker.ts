@@ -11,7 +11,8 @@
  *
  * ferry reads both streams, writes what comes before the marks into the call's logs, and knows
  * the call is over once both marks came. A call that ends the process (`Deno.exit`) ends it with
- * the process's exit code. The worker exits at the end of its standard input.
+ * the process's exit code. The worker exits at the end of its standard input. Locally ferry reads
+ * FIFOs (function_pool.ts); on a pilot worker bash reads files (pilot.sh, `ferry_fn_call`).
  * @module
  */
 

@@ -14,6 +14,7 @@ import { GroupRecord } from "./process_groups.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
 import { FunctionPool } from "./function_pool.ts";
+import { sharesWorkers } from "./function_protocol.ts";
 import { runnableModule } from "../_shared/urls.ts";
 import { superviseGroup } from "./supervise.ts";
 
@@ -168,8 +169,7 @@ class LocalJobs {
     // worker_init and containers are per process, and least-privilege permissions name the
     // call's own attempt directory (no other call could share its worker): such calls keep a
     // process of their own.
-    const pooled = job.run.kind === "function" && !job.container && !job.workerInit &&
-      (job.permissions === undefined || job.permissions.all);
+    const pooled = sharesWorkers(job) && !job.workerInit;
     if (pooled && this.#pool) return this.#pool.execute(job, signal);
     return this.#execute(job, signal);
   }

@@ -4,7 +4,7 @@
 # ferry_q (the queue directory, on the filesystem ferry shares with the nodes), runs the
 # executor's worker_init once, then calls ferry_pilot_block. pilot_script.ts writes this file
 # into the queue directory as pilot.sh; the protocol is described in docs/architecture.md
-# ("Pilot blocks"). Needs bash and coreutils only. Checked by shellcheck (deno task check).
+# ("Pilot blocks"). Needs bash and coreutils (and Deno for function calls). Checked by shellcheck.
 #
 # The queue directory:
 #   new/T            a task ferry offers: its attempt's lines (a hard link to the attempt's task.sh)
@@ -14,11 +14,13 @@
 #   cancel/T         ferry asks that task T be stopped
 #   workers/B.S      worker S of block B: "host epoch", rewritten every few seconds
 #   workers/B.S.run  what it runs (or ran last: then done/T.B.S exists): "T pid"
+#   workers/B.S.fn.* its Deno function worker, if it has one (ferry_fn_start)
 #   stop             every worker ends once idle
 
 : "${ferry_q:?the block script sets ferry_q before this library}"
 ferry_pilot_beat_s=2 # seconds between heartbeats (pilot.ts HEARTBEAT_MS agrees)
 ferry_pilot_pids=()
+ferry_fn_pid='' # the worker's Deno function worker: its keeper's pid and process group
 # The job wrapper's library and the container launcher, once for the block (pilot_queue.ts writes
 # them beside this file): each task's lines call their functions in a subshell of its worker.
 # shellcheck source=/dev/null
@@ -66,6 +68,7 @@ ferry_pilot_worker() {
   rm -f -- "$ferry_q/workers/$me.fifo" "$ferry_q/workers/$me.cpu"
   # shellcheck disable=SC2034 # read by ferry_task_fds (wrapper.sh) in each task's process
   ferry_pilot_fds="$fd $ferry_cpu_fd"
+  ferry_pilot_sleep=$fd
   : >"$ferry_q/workers/$me.run"
   # The first heartbeat before the first claim: a worker that hangs after it claimed a task is
   # seen to stop beating (a worker with no heartbeat yet counts as not started).
@@ -92,6 +95,7 @@ ferry_pilot_worker() {
     if [ -e "$ferry_q/stop" ] || ((ferry_pilot_ms - last >= idle)); then break; fi
     read -r -t 0.05 -u "$fd" _ || true
   done
+  ferry_fn_stop
   kill "$beat" 2>/dev/null
   wait "$beat"
   # (.beat: a heartbeat killed between its write and its rename)
@@ -129,6 +133,7 @@ ferry_pilot_claim() {
 # task): the done mark says it ended.
 ferry_pilot_task() {
   local rc
+  ferry_fn_prepare "$1" "$2"
   # shellcheck source=/dev/null # written by ferry at run time
   (source "$ferry_q/new/$1") </dev/null &
   ferry_pilot_run=$!
@@ -151,6 +156,7 @@ ferry_pilot_worker_stop() {
     kill -TERM "$ferry_pilot_run" 2>/dev/null
     wait "$ferry_pilot_run"
   fi
+  ferry_fn_stop
   exit 143
 }
 
@@ -175,4 +181,213 @@ ferry_pilot_beat() {
     fi
     read -r -t "$ferry_pilot_beat_s" -u "$4" _
   done
+}
+
+# --- function calls in a persistent Deno function worker ---
+# A task whose file starts with `ferry_fn_argv=(...)` (a function call any call's worker could
+# run: every permission, no container; wrapper.ts pooledCallLines) runs its call in its worker's
+# Deno function worker (function_worker.ts; its protocol is in docs/architecture.md, "Function
+# workers"), which imports each module once and takes one call after another. Started on the
+# first such task, kept while the tasks' command line (the key: Deno, its flags) stays the same,
+# ended with the worker. Its files, workers/B.S.fn.*: `in`, its standard input (a FIFO the worker
+# holds open both ways, so no open blocks and nothing Deno writes is lost); `out` and `err`, its
+# standard output and error (files, emptied after each call: a call's output is what comes before
+# the mark); `pid`, Deno's pid. ferry_fn_pid is its keeper, a subshell in a process group of its
+# own (set -m) with Deno in it, which marks both files with Deno's end as ferry does for a local
+# worker. What kills a call (walltime, cancel) kills that group; the next call gets a new one.
+
+# Before task $1 runs on worker $2: the function worker its file asks for (its first line), alive.
+ferry_fn_prepare() {
+  local line=''
+  IFS= read -r line <"$ferry_q/new/$1" 2>/dev/null
+  case $line in 'ferry_fn_argv=('*) ;; *) return 0 ;; esac
+  if [ "$line" = "${ferry_fn_line-}" ] && kill -0 "$ferry_fn_pid" 2>/dev/null; then return 0; fi
+  ferry_fn_stop
+  # Sets ferry_fn_argv: a line of ferry's, every value quoted as in the rest of the file.
+  eval "$line"
+  ferry_fn_start "$2" && ferry_fn_line=$line
+}
+
+# Start worker $1's function worker (ferry_fn_argv): its files, then its keeper.
+ferry_fn_start() {
+  ferry_fn_files="$ferry_q/workers/$1.fn"
+  rm -f -- "$ferry_fn_files.in"
+  mkfifo -m 600 "$ferry_fn_files.in" || return
+  exec {ferry_fn_in}<>"$ferry_fn_files.in"
+  : >"$ferry_fn_files.out"
+  : >"$ferry_fn_files.err"
+  # The token of the marks: what a call prints does not end it by chance.
+  ferry_fn_token="${SRANDOM:-$RANDOM}${SRANDOM:-$RANDOM}${SRANDOM:-$RANDOM}$RANDOM"
+  ferry_pilot_fds+=" $ferry_fn_in"
+  set -m
+  ferry_fn_keep &
+  ferry_fn_pid=$!
+  set +m
+}
+
+# The keeper: Deno, then both files marked with how it ended (exit code, signal), standard error
+# first: a call that waits for the mark on standard output finds the other one written.
+# shellcheck disable=SC2154 # ferry_fn_argv: set by the task's first line (ferry_fn_prepare)
+ferry_fn_keep() {
+  local rc signal=null f
+  ferry_task_fds
+  "${ferry_fn_argv[@]}" "$ferry_fn_token" "$ferry_fn_files" <"$ferry_fn_files.in" \
+    >>"$ferry_fn_files.out" 2>>"$ferry_fn_files.err" &
+  printf '%s\n' "$!" >"$ferry_fn_files.pid"
+  wait "$!"
+  rc=$?
+  if [ "$rc" -gt 128 ]; then signal="\"SIG$(kill -l $((rc - 128)))\""; fi
+  for f in err out; do
+    printf '\0ferry-worker %s {"exit":{"code":%d,"signal":%s}}\n' "$ferry_fn_token" "$rc" \
+      "$signal" >>"$ferry_fn_files.$f"
+  done
+}
+
+# End the worker's function worker, if it has one: its group (what Deno started with it), its files.
+ferry_fn_stop() {
+  if [ -z "$ferry_fn_pid" ]; then return 0; fi
+  kill -TERM -- "-$ferry_fn_pid" 2>/dev/null
+  wait "$ferry_fn_pid" 2>/dev/null
+  kill -KILL -- "-$ferry_fn_pid" 2>/dev/null
+  exec {ferry_fn_in}>&-
+  ferry_pilot_fds=${ferry_pilot_fds% "$ferry_fn_in"}
+  rm -f -- "$ferry_fn_files.in" "$ferry_fn_files.out" "$ferry_fn_files.err" "$ferry_fn_files.pid"
+  ferry_fn_pid='' ferry_fn_line=''
+}
+
+# In a task's subshell: the call in file $3 (its JSON without "dir", which is the JSON $4) in the
+# worker's function worker, with walltime $1 seconds ('': none; past it the file $2 is left and
+# the worker's group killed, ferry_watchdog). What it printed goes into files $5 and $6, the value
+# it returned (JSON) into file $7. Sets ferry_code: 0; 1 when it threw; the worker's exit code
+# when the call ended it (Deno.exit); 143 when ferry killed it. A worker killed by a signal
+# ferry did not send loses the call (ferry_lost, ferry_reason): ferry runs it again. Usage: the
+# clock (the worker is not this shell's child, its CPU time not the call's).
+# shellcheck disable=SC2034,SC2154 # the attempt's state, shared with the job wrapper's library
+ferry_fn_call() {
+  local LC_ALL=C call='' reply value ms=1 fd t0 wall pid='' writer=''
+  : >"$5"
+  : >"$6"
+  if [ -z "$ferry_fn_pid" ]; then
+    ferry_fail "Cannot start a Deno function worker \"$ferry_fn_files\" on the node: mkfifo failed"
+  fi
+  { IFS= read -r call || [ -n "$call" ]; } <"$3" ||
+    ferry_fail "Cannot read the call \"$3\" on the node"
+  ferry_now
+  t0=$ferry_ms
+  ferry_child=$ferry_fn_pid
+  if [ -n "$1" ]; then
+    ferry_watchdog "$1" "$ferry_grace" "$2" &
+    ferry_watch=$!
+  fi
+  # A line longer than a pipe holds is written aside: were Deno gone, it would wait forever.
+  if [ "${#call}" -lt 32768 ]; then
+    printf '{"dir":%s,%s\n' "$4" "${call#\{}" >&"$ferry_fn_in"
+  else
+    printf '{"dir":%s,%s\n' "$4" "${call#\{}" >&"$ferry_fn_in" &
+    writer=$!
+  fi
+  exec {fd}<"$ferry_fn_files.out"
+  ferry_fn_scan_start
+  while ferry_fn_scan "$fd" && [ -z "$ferry_fn_marked" ]; do
+    # No mark, and its keeper gone: its group was killed (with the keeper, no mark comes).
+    if ! kill -0 "$ferry_fn_pid" 2>/dev/null; then
+      ferry_fn_scan "$fd"
+      break
+    fi
+    ferry_secs_to wall "$ms"
+    read -r -t "$wall" -u "$ferry_pilot_sleep" _
+    ms=$((ms >= 32 ? 50 : ms * 2))
+  done
+  exec {fd}<&-
+  if [ -n "$writer" ]; then
+    kill "$writer" 2>/dev/null
+    wait "$writer" 2>/dev/null
+  fi
+  reply=$ferry_fn_reply
+  ferry_fn_copy out "$5"
+  # Standard error: its mark (or the keeper's) came before the one on standard output.
+  exec {fd}<"$ferry_fn_files.err"
+  ferry_fn_scan_start
+  ferry_fn_scan "$fd"
+  exec {fd}<&-
+  if [ "$6" = "$5" ]; then ferry_fn_copy err "$6" append; else ferry_fn_copy err "$6"; fi
+  : >"$ferry_fn_files.out"
+  : >"$ferry_fn_files.err"
+  ferry_stop_watch
+  if [ -e "$2" ]; then ferry_timed_out=true; fi
+  ferry_now
+  ferry_secs_to wall $((ferry_ms - t0))
+  ferry_usage=",\"usage\":{\"wallSeconds\":$wall,\"measuredBy\":\"clock\"}"
+  case $reply in
+    '{"ok":true,"value":'*'}')
+      value=${reply#'{"ok":true,"value":'}
+      ferry_code=0
+      if [ -n "$7" ]; then
+        printf '%s\n' "${value%\}}" >"$7" ||
+          ferry_fail "Cannot write the call's result \"$7\" on the node"
+      fi
+      return 0 ;;
+    '{"ok":false}') ferry_code=1; return 0 ;;
+  esac
+  # No reply: the worker ended. Whatever is left of its group goes (a Deno ignoring SIGTERM).
+  kill -KILL -- "-$ferry_fn_pid" 2>/dev/null
+  ferry_code=143
+  if [[ $reply =~ ^\{\"exit\":\{\"code\":([0-9]+),\"signal\":(null|\"(SIG[A-Z0-9+]+)\")\}\}$ ]]; then
+    ferry_code=${BASH_REMATCH[1]}
+    if [ -z "${BASH_REMATCH[3]}" ] || [ "$ferry_timed_out" = true ]; then return 0; fi
+  elif [ "$ferry_timed_out" = true ]; then return 0; fi
+  IFS= read -r pid <"$ferry_fn_files.pid"
+  ferry_lost=true
+  ferry_reason="lost with its function worker (pid ${pid:-?}), "
+  if [ -n "${BASH_REMATCH[3]-}" ]; then
+    ferry_reason+="killed by ${BASH_REMATCH[3]} during the call"
+  else
+    ferry_reason+="which ended during the call"
+  fi
+}
+
+# A new scan of a worker's output file (ferry_fn_scan).
+ferry_fn_scan_start() {
+  ferry_fn_at=0 ferry_fn_len=0 ferry_fn_tail='' ferry_fn_after=0 ferry_fn_marked='' ferry_fn_reply=''
+}
+
+# Read what file descriptor $1 (a worker's output file) holds next, counting bytes (LC_ALL=C):
+# ferry_fn_at read so far, ferry_fn_len before the last NUL, ferry_fn_tail what follows that NUL
+# while it may be a mark (ferry_fn_after=1). A whole mark line ("ferry-worker TOKEN[ REPLY]")
+# sets ferry_fn_marked and ferry_fn_reply. A NUL a call printed is output like any byte.
+ferry_fn_scan() {
+  local seg='' mark="ferry-worker $ferry_fn_token"
+  while IFS= read -r -d '' -u "$1" seg; do
+    ferry_fn_at=$((ferry_fn_at + ${#seg} + 1))
+    ferry_fn_len=$((ferry_fn_at - 1))
+    ferry_fn_tail='' ferry_fn_after=1
+  done
+  ferry_fn_at=$((ferry_fn_at + ${#seg}))
+  if [ "$ferry_fn_after" != 1 ]; then return 0; fi
+  ferry_fn_tail+=$seg
+  # Not a mark after all: forget it (a call's output can be long) until the next NUL.
+  if [ "${ferry_fn_tail:0:${#mark}}" != "${mark:0:${#ferry_fn_tail}}" ]; then
+    ferry_fn_tail='' ferry_fn_after=0
+    return 0
+  fi
+  case $ferry_fn_tail in
+    "$mark"$'\n' | "$mark "*$'\n')
+      ferry_fn_marked=1
+      ferry_fn_reply=${ferry_fn_tail#"$mark"}
+      ferry_fn_reply=${ferry_fn_reply# }
+      ferry_fn_reply=${ferry_fn_reply%$'\n'} ;;
+  esac
+}
+
+# Copy what the worker's file $1 (out, err) held before its mark (all of it without one: the
+# worker was killed) into the call's log $2 (appended to with $3).
+ferry_fn_copy() {
+  local n=$ferry_fn_at
+  if [ -n "$ferry_fn_marked" ]; then n=$ferry_fn_len; fi
+  if [ "$n" -eq 0 ]; then return 0; fi
+  if [ -n "${3-}" ]; then
+    head -c "$n" -- "$ferry_fn_files.$1" >>"$2"
+  else
+    head -c "$n" -- "$ferry_fn_files.$1" >"$2"
+  fi
 }

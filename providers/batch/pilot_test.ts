@@ -8,7 +8,7 @@ import { PilotProvider } from "./pilot.ts";
 import { Block, blocksToSubmit } from "./pilot_blocks.ts";
 import { pilotQueueDir } from "./pilot_script.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
-import type { JobResult } from "./types.ts";
+import type { JobResult, JobSpec } from "./types.ts";
 
 /**
  * A scheduler whose jobs are real processes on this host: `fsub` starts the block script with
@@ -385,6 +385,240 @@ Deno.test("pilots: blocks that end before any worker starts are not submitted fo
     },
     () => "exit 1",
   );
+});
+
+/** A module of functions for the pilots' function workers, in `dir`. */
+function functionModule(dir: string): string {
+  const path = join(dir, "fns.ts");
+  Deno.writeTextFileSync(
+    path,
+    [
+      "let imported = (globalThis as Record<string, number>).ferryImports ?? 0;",
+      "(globalThis as Record<string, number>).ferryImports = ++imported;",
+      "export function where(a: { x: number; s?: string }) {",
+      "  console.log(`out ${a.x}`);",
+      "  console.error(`err ${a.x}`);",
+      "  return { x: a.x, s: a.s, pid: Deno.pid, imported, cwd: Deno.cwd(), id: Deno.env.get('FERRY_TASK_ID') };",
+      "}",
+      "// Output that looks like a mark (another token), NUL bytes, no final newline.",
+      "export function noisy() {",
+      '  Deno.stdout.writeSync(new TextEncoder().encode(\'a\\0b\\0ferry-worker 42 {"ok":true,"value":1}\\n\\0\'));',
+      "  Deno.stderr.writeSync(new TextEncoder().encode('\\0\\0ferry-worker'));",
+      "  return 'quiet';",
+      "}",
+      "export async function hang(a: { pidFile: string }) {",
+      "  Deno.writeTextFileSync(a.pidFile, String(Deno.pid));",
+      "  await new Promise((r) => setTimeout(r, 60_000));",
+      "}",
+      "export function quit() { Deno.exit(3); }",
+      "export function boom() { throw new Error('no\\nway'); }",
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+/** A function job calling `name` of `module` with `args` (every permission: it shares workers). */
+function functionJob(dir: string, id: string, module: string, name: string, args: unknown) {
+  const job = fakeJob(dir, id, {
+    run: { kind: "function", module, export: name },
+    env: { FERRY_DENO: Deno.execPath(), FERRY_TASK_ID: id },
+  });
+  return { ...job, call: { args, result: join(job.root, "result.json") } };
+}
+
+/** Whether `path` exists. */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether file `path` holds something (a call wrote its pid into it). */
+function written(path: string): boolean {
+  try {
+    return Deno.readTextFileSync(path) !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** Processes whose command line names `text`. */
+function processesNaming(text: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      if (cmd.includes(text)) pids.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+Deno.test("pilots: function calls run in one Deno worker per worker slot, each with its own logs and result", async () => {
+  await withPilots({ workersPerNode: 2, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const module = functionModule(s.dir);
+    const hostile = "a'b\"c$(touch pwned)`touch pwned2`\n\t\\ ${HOME} é\u0001";
+    const jobs = Array.from(
+      { length: 30 },
+      (_, i) => functionJob(s.dir, `f${i}`, module, "where", { x: i, s: hostile }),
+    );
+    // One on node-local scratch: the call runs there.
+    jobs[0] = { ...jobs[0]!, scratch: join(s.dir, "scratch") };
+    const results = await Promise.all(jobs.map((j) => s.provider.execute(j, never)));
+    const pids = new Set<number>();
+    for (const [i, r] of results.entries()) {
+      const job = jobs[i]!;
+      assert.equal(r.outcome, "succeeded", r.message);
+      assert.equal(r.usage?.measuredBy, "clock");
+      const value = JSON.parse(Deno.readTextFileSync(job.call.result));
+      const cwd = i === 0 ? value.cwd : job.dir;
+      assert.deepEqual({ ...value, pid: 0 }, {
+        x: i,
+        s: hostile,
+        pid: 0,
+        imported: 1,
+        cwd,
+        id: job.taskId,
+      });
+      pids.add(value.pid);
+      assert.equal(Deno.readTextFileSync(job.stdout), `out ${i}\n`);
+      assert.equal(Deno.readTextFileSync(job.stderr), `err ${i}\n`);
+    }
+    assert.ok(results[0]!.outcome === "succeeded");
+    assert.ok(
+      JSON.parse(Deno.readTextFileSync(jobs[0]!.call.result)).cwd.startsWith(
+        join(s.dir, "scratch", "ferry-"),
+      ),
+    );
+    assert.equal(await Deno.stat(join(s.dir, "pwned")).catch(() => undefined), undefined);
+    const noisy = functionJob(s.dir, "noisy", module, "noisy", {});
+    assert.equal((await s.provider.execute(noisy, never)).outcome, "succeeded");
+    assert.equal(Deno.readTextFileSync(noisy.call.result), '"quiet"\n');
+    assert.equal(
+      Deno.readTextFileSync(noisy.stdout),
+      'a\0b\0ferry-worker 42 {"ok":true,"value":1}\n\0',
+    );
+    assert.equal(Deno.readTextFileSync(noisy.stderr), "\0\0ferry-worker");
+    // A call longer than a pipe holds.
+    const long = "é\n'".repeat(40_000);
+    const big = functionJob(s.dir, "big", module, "where", { x: -1, s: long });
+    assert.equal((await s.provider.execute(big, never)).outcome, "succeeded");
+    assert.equal(JSON.parse(Deno.readTextFileSync(big.call.result)).s, long);
+    // Deno started once per worker slot, not once per call.
+    assert.ok(pids.size >= 1 && pids.size <= 2, `${pids.size} Deno processes`);
+    const queue = pilotQueueDir(s.dir, fakeExecutor().name);
+    assert.equal(processesNaming(join(queue, "workers")).length > 0, true);
+    await s.provider.close();
+    await s.sched.ended();
+    assert.deepEqual(processesNaming(join(queue, "workers")), []);
+    // The function workers' files went with them (a cancelled block leaves its heartbeats).
+    const left = [...Deno.readDirSync(join(queue, "workers"))].map((e) => e.name);
+    assert.deepEqual(left.filter((n) => n.includes(".fn")), []);
+  });
+});
+
+Deno.test("pilots: a function call past its walltime, killed from outside, ending its worker or throwing; the next call gets a new worker", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const module = functionModule(s.dir);
+    const run = (id: string, name: string, args: unknown, extra: Partial<JobSpec> = {}) => {
+      const job = { ...functionJob(s.dir, id, module, name, args), ...extra };
+      return { job, result: s.provider.execute(job, never) };
+    };
+    const first = await run("a", "where", { x: 1 }).result;
+    assert.equal(first.outcome, "succeeded", first.message);
+    const pidOf = (id: string) =>
+      JSON.parse(Deno.readTextFileSync(join(s.dir, "tasks", id, "attempt-1", "result.json"))).pid;
+    const pid1 = pidOf("a");
+
+    const slow = await run("b", "hang", { pidFile: join(s.dir, "b.pid") }, {
+      resources: { walltime: 1 },
+    }).result;
+    assert.equal(slow.outcome, "timeout");
+    // Its worker was killed (with its group) and is gone.
+    await until(() => !exists(`/proc/${pid1}`), 10_000);
+
+    const pidFile = join(s.dir, "c.pid");
+    const killed = run("c", "hang", { pidFile });
+    await until(() => written(pidFile), 20_000);
+    const victim = Number(Deno.readTextFileSync(pidFile));
+    Deno.kill(victim, "SIGKILL");
+    const lost = await killed.result;
+    assert.equal(lost.outcome, "failed");
+    assert.equal(lost.lost, true);
+    assert.equal(lost.retryable, true);
+    assert.equal(lost.signal, "SIGKILL");
+    assert.equal(
+      lost.message,
+      `lost with its function worker (pid ${victim}), killed by SIGKILL during the call`,
+    );
+
+    const quit = await run("d", "quit", {}).result;
+    assert.equal(quit.outcome, "failed");
+    assert.equal(quit.exitCode, 3);
+    assert.equal(quit.lost, undefined);
+
+    const boom = run("e", "boom", {});
+    const thrown = await boom.result;
+    assert.equal(thrown.outcome, "failed");
+    assert.equal(thrown.exitCode, 1);
+    assert.match(Deno.readTextFileSync(boom.job.stderr), /\nferry: boom threw Error: no\n$/);
+
+    // A Deno that is not there fails the call with the shell's word on it.
+    const missing = run("g", "where", { x: 7 }, {
+      env: { FERRY_DENO: join(s.dir, "no-deno"), FERRY_TASK_ID: "g" },
+    });
+    const nodeno = await missing.result;
+    assert.equal(nodeno.outcome, "failed");
+    assert.equal(nodeno.exitCode, 127);
+    assert.match(
+      Deno.readTextFileSync(missing.job.stderr),
+      new RegExp(`${join(s.dir, "no-deno")}: No such file or directory\n$`),
+    );
+
+    const last = await run("f", "where", { x: 6 }).result;
+    assert.equal(last.outcome, "succeeded", last.message);
+    assert.notEqual(pidOf("f"), pid1);
+  });
+});
+
+Deno.test("pilots: a cancelled function call stops its worker; the block runs the next call", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const module = functionModule(s.dir);
+    const pidFile = join(s.dir, "a.pid");
+    const a = new AbortController();
+    const pending = s.provider.execute(
+      functionJob(s.dir, "a", module, "hang", { pidFile }),
+      a.signal,
+    );
+    await until(() => written(pidFile), 20_000);
+    a.abort();
+    const r = await pending;
+    assert.equal(r.outcome, "cancelled");
+    const pid = Number(Deno.readTextFileSync(pidFile));
+    await until(() => !processesNaming(String(pid)).includes(pid), 10_000);
+    const next = await s.provider.execute(
+      functionJob(s.dir, "b", module, "where", { x: 2 }),
+      never,
+    );
+    assert.equal(next.outcome, "succeeded", next.message);
+  });
+});
+
+Deno.test("pilots: an idle function worker whose block is killed with SIGKILL ends at the end of its input", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const job = functionJob(s.dir, "a", functionModule(s.dir), "where", { x: 1 });
+    assert.equal((await s.provider.execute(job, never)).outcome, "succeeded");
+    const pid = JSON.parse(Deno.readTextFileSync(job.call.result)).pid;
+    assert.ok(exists(`/proc/${pid}`));
+    // The block's own process group only: the function worker has a group of its own.
+    s.sched.kill("101", "SIGKILL");
+    await until(() => !exists(`/proc/${pid}`), 10_000);
+  });
 });
 
 Deno.test("pilot blocks show as pending, running, idle and ending", () => {

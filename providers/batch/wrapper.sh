@@ -29,6 +29,7 @@ ferry_begin() {
   ferry_watch=''
   ferry_timed_out=false
   ferry_reason=''
+  ferry_lost=''
   ferry_usage=''
   ferry_secrets=()
   ferry_temps=()
@@ -38,7 +39,8 @@ ferry_begin() {
 # --- the attempt ---
 
 # Write the status file: exit code $1, signal $2 (JSON: null or "SIGTERM"), start and end times,
-# host, whether the walltime passed, and why a node-side transfer failed (only when one did). Made
+# host, whether the walltime passed, why a node-side transfer failed or the attempt was lost with
+# its function worker (only when it was: ferry_reason, ferry_lost), and what it used. Made
 # whole atomically (temp file, then rename), except under a pilot worker (ferry_status_direct set):
 # there the shell writes it in place, no process, and ferry reads it only once the worker's done
 # mark, made after this, exists; a file cut short is no JSON, never a status.
@@ -51,9 +53,9 @@ ferry_done() {
   if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
   # A plain host name needs no escaping (and no process to escape it).
   case $ferry_host in '' | *[!A-Za-z0-9._-]*) host=$(ferry_json "$ferry_host") ;; esac
-  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s}\n' \
+  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s%s}\n' \
     "$1" "$2" "$ferry_start" "$end" "$host" "$ferry_timed_out" \
-    "$reason" "$ferry_usage" >"$tmp" || return
+    "$reason" "${ferry_lost:+,\"lost\":true}" "$ferry_usage" >"$tmp" || return
   if [ "$tmp" != "$ferry_status" ]; then mv -f "$tmp" "$ferry_status"; fi
 }
 # The attempt's end: the status file for exit code $1, which becomes the wrapper's.

@@ -35,7 +35,9 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { MAX_BACKOFF_MS, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { bashQuote } from "../_shared/shell.ts";
+import { runnableModule } from "../_shared/urls.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
+import { sharesWorkers, type WorkerCall } from "./function_protocol.ts";
 import { visible } from "../../dsl/visible.ts";
 import type { JobResult, JobSpec, NodeTransfer, Usage } from "./types.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
@@ -54,6 +56,8 @@ const RUNNER_URL = new URL("./function_runner.ts", import.meta.url);
 const FUNCTION_RUNNER = RUNNER_URL.protocol === "file:"
   ? fileURLToPath(RUNNER_URL)
   : RUNNER_URL.href;
+/** The persistent function worker a pilot worker slot keeps (pilot.sh ferry_fn_start). */
+const FUNCTION_WORKER = runnableModule(new URL("./function_worker.ts", import.meta.url));
 
 /** Files the wrapper reads and writes in the attempt directory. */
 export interface WrapperFiles {
@@ -130,23 +134,46 @@ export function pilotTaskScript(
   options: WrapperOptions = {},
 ): Map<string, string> {
   const f = wrapperFiles(job.root);
-  const files = attemptFiles({ ...job, workerInit: "" }, options);
+  const pooled = sharesWorkers(job);
+  const files = attemptFiles({ ...job, workerInit: "" }, options, pooled);
   const header = `# ferry pilot task: task ${
     visible(job.taskId)
   }, attempt ${job.attempt}. Run by a pilot worker, which holds the job wrapper's library.`;
-  files.set(f.script, header + "\n" + files.get(f.script)!);
+  // A call that may share a worker says first which Deno function worker it needs: the pilot
+  // worker reads this line alone before it runs the file (pilot.sh ferry_fn_prepare).
+  const first = pooled ? `ferry_fn_argv=(${functionWorkerArgv(job, options)})\n` : "";
+  files.set(f.script, first + header + "\n" + files.get(f.script)!);
   return files;
 }
 
+/**
+ * The command line of the Deno function worker a pilot worker runs `job`'s call in, as bash
+ * words: the node's Deno (the task's `FERRY_DENO`, which its worker does not see otherwise, else
+ * the wrapper's, else the block's `$FERRY_DENO` or `deno`), its permission flags, the worker.
+ */
+function functionWorkerArgv(job: RootedJob, options: WrapperOptions): string {
+  const q = bashQuote;
+  const named = engineEnv(job).FERRY_DENO ?? options.deno;
+  const deno = named !== undefined ? q(named) : '"${FERRY_DENO:-deno}"';
+  const flags = denoPermissionFlags(job.permissions).map(q);
+  return [deno, "run", ...flags, "--no-prompt", q(FUNCTION_WORKER)].join(" ");
+}
+
 /** The attempt's own lines of its wrapper (at the wrapper's path), and the side files they read. */
-function attemptFiles(job: RootedJob, options: WrapperOptions): Map<string, string> {
+function attemptFiles(
+  job: RootedJob,
+  options: WrapperOptions,
+  pooled = false,
+): Map<string, string> {
   const f = wrapperFiles(job.root);
   const files = new Map<string, string>();
   const lines = [
     ...prologueLines(job, f),
     ...transfersBeforeLines(job),
     ...scratchEnterLines(job),
-    ...taskLines(job, f, taskCommand(job, f, files, options)),
+    ...(pooled
+      ? pooledCallLines(job, f, files)
+      : taskLines(job, f, taskCommand(job, f, files, options))),
     ...afterTaskLines(job),
     'ferry_finish "$ferry_code"',
     "",
@@ -308,6 +335,31 @@ function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
   return lines;
 }
 
+/**
+ * A function call in the Deno function worker of the pilot worker that runs the attempt
+ * (pilot.sh `ferry_fn_call`): the call as the worker takes it (function_protocol.ts), without
+ * its directory, which is the attempt's (`$PWD` on node-local scratch).
+ */
+function pooledCallLines(job: RootedJob, f: WrapperFiles, files: Map<string, string>): string[] {
+  const q = bashQuote;
+  const run = job.run as Extract<JobSpec["run"], { kind: "function" }>;
+  const call: Omit<WorkerCall, "dir"> = {
+    module: run.module,
+    export: run.export,
+    ...(job.call?.argv !== undefined ? { argv: job.call.argv } : { args: job.call?.args ?? {} }),
+    env: engineEnv(job),
+  };
+  files.set(f.call, JSON.stringify(call) + "\n");
+  const dir = job.scratch !== undefined ? '"$(ferry_json "$PWD")"' : q(JSON.stringify(job.dir));
+  const wall = job.resources.walltime;
+  return [
+    "# The call, in this pilot worker's Deno function worker (pilot.sh).",
+    `ferry_fn_call ${q(wall !== undefined ? String(Math.ceil(wall)) : "")} ${q(f.timedOut)} ${
+      q(f.call)
+    } ${dir} ${q(job.stdout)} ${q(job.stderr)} ${q(job.call?.result ?? "")}`,
+  ];
+}
+
 /** The copy back from scratch, and the node-side uploads after a task that succeeded. */
 function afterTaskLines(job: RootedJob): string[] {
   const lines: string[] = [];
@@ -358,6 +410,11 @@ export interface WrapperStatus {
   readonly reason?: string;
   /** What the task used (ferry_measure_end in wrapper.sh). */
   readonly usage?: Usage;
+  /**
+   * The attempt was lost with the function worker that ran its call (a pilot's, killed during
+   * the call by a signal ferry did not send); `reason` says so.
+   */
+  readonly lost?: boolean;
 }
 
 /** A status file's usage member, when it is one (figures ferry cannot read are left out). */
@@ -369,7 +426,9 @@ export function usageOf(v: unknown): Usage | undefined {
     return typeof x === "number" && Number.isFinite(x) && x >= 0 ? { [k]: x } : {};
   };
   if (!("wallSeconds" in n("wallSeconds"))) return undefined;
-  if (u.measuredBy !== "time" && u.measuredBy !== "bash-times") return undefined;
+  if (u.measuredBy !== "time" && u.measuredBy !== "bash-times" && u.measuredBy !== "clock") {
+    return undefined;
+  }
   return {
     wallSeconds: u.wallSeconds as number,
     ...n("userSeconds"),
@@ -391,6 +450,7 @@ export function readWrapperStatus(path: string): WrapperStatus | undefined {
     const v = JSON.parse(text);
     if (typeof v?.exitCode !== "number") return undefined;
     if (v.reason !== undefined && typeof v.reason !== "string") delete v.reason;
+    if (v.lost !== true) delete v.lost;
     const usage = usageOf(v.usage);
     if (usage) v.usage = usage;
     else delete v.usage;
@@ -682,6 +742,7 @@ export function resultOfStatus(st: WrapperStatus, cancelled: boolean): JobResult
     // The wrapper's own failure (a node-side transfer), worded by it.
     ...(st.reason ? { message: st.reason } : {}),
     ...(st.usage ? { usage: st.usage } : {}),
+    ...(st.lost && !cancelled ? { lost: true, retryable: true } : {}),
     outcome: st.timedOut
       ? "timeout"
       : st.exitCode === 0

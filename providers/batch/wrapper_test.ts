@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readWrapperStatus, wrapperFiles, wrapperScript } from "./wrapper.ts";
+import {
+  pilotTaskScript,
+  readWrapperStatus,
+  resultOfStatus,
+  wrapperFiles,
+  wrapperScript,
+} from "./wrapper.ts";
+import { shellcheck } from "../../tests/_shellcheck.ts";
 import type { JobSpec, NodeTransfers } from "./types.ts";
 import { startHttpServer } from "../../tests/_http_server.ts";
 import { exists, haveService, randomBytes, sha256 } from "../../tests/_services.ts";
@@ -1087,3 +1094,94 @@ for (const timer of ["/usr/bin/time", ""]) {
     }
   });
 }
+
+Deno.test("wrapper: a pilot's function call with every permission names its Deno worker first and calls it there; the file is clean under shellcheck", async () => {
+  const root = "/runs/r1/tasks/t'$(x)/attempt-1";
+  const job = {
+    taskId: "f`id`\n",
+    attempt: 1,
+    root,
+    dir: join(root, "work"),
+    run: { kind: "function" as const, module: "/w/fns $(x).ts", export: "go" },
+    env: { FERRY_DENO: "/opt/deno'`x`" },
+    mkdirs: [join(root, "work")],
+    stdout: join(root, "stdout.log"),
+    stderr: join(root, "stderr.log"),
+    resources: { walltime: 2.5 },
+    call: { args: { s: "a'b\n$(x)" }, result: join(root, "result.json") },
+  };
+  const files = pilotTaskScript(job);
+  const text = files.get(join(root, "task.sh"))!;
+  const lines = text.split("\n");
+  assert.equal(
+    lines[0],
+    `ferry_fn_argv=('/opt/deno'\\''\`x\`' run -A --no-prompt ${
+      fileURLToPath(new URL("./function_worker.ts", import.meta.url))
+    })`,
+  );
+  assert.ok(lines[1]!.startsWith("# ferry pilot task: task f`id`\\n, attempt 1."));
+  assert.ok(
+    text.includes(
+      `\nferry_fn_call 3 '${root.replaceAll("'", "'\\''")}/timed-out' '${
+        root.replaceAll("'", "'\\''")
+      }/call.json' '"${root.replaceAll("'", "'\\''")}/work"' `,
+    ),
+    text,
+  );
+  assert.ok(!text.includes("function_runner.ts"), text);
+  // The call as the worker takes it, without its directory.
+  assert.deepEqual(JSON.parse(files.get(join(root, "call.json"))!), {
+    module: "/w/fns $(x).ts",
+    export: "go",
+    args: { s: "a'b\n$(x)" },
+    env: { FERRY_DENO: "/opt/deno'`x`" },
+  });
+  // Sourced by a worker that holds the libraries, which set and read its variables (SC2034,
+  // SC2154); the hostile values stay in single quotes on purpose (SC2016).
+  assert.equal(await shellcheck(text, { exclude: ["SC2016", "SC2034", "SC2154"] }), "");
+  // Least-privilege permissions keep a process of their own.
+  const own = pilotTaskScript({
+    ...job,
+    permissions: { read: ["."], write: ["."], net: [], env: [], run: [], all: false },
+  });
+  assert.ok(!own.get(join(root, "task.sh"))!.includes("ferry_fn_"));
+});
+
+Deno.test("wrapper: a status file that says lost makes a lost, retryable attempt with its reason", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "exit.json");
+    const reason = "lost with its function worker (pid 7), killed by SIGKILL during the call";
+    Deno.writeTextFileSync(
+      path,
+      JSON.stringify({
+        exitCode: 137,
+        signal: "SIGKILL",
+        startedAt: 1,
+        endedAt: 2,
+        host: "n1",
+        timedOut: false,
+        reason,
+        lost: true,
+        usage: { wallSeconds: 1.5, measuredBy: "clock" },
+      }),
+    );
+    const st = readWrapperStatus(path)!;
+    assert.deepEqual(resultOfStatus(st, false), {
+      startedAt: 1,
+      endedAt: 2,
+      host: "n1",
+      exitCode: 137,
+      signal: "SIGKILL",
+      message: reason,
+      usage: { wallSeconds: 1.5, measuredBy: "clock" },
+      lost: true,
+      retryable: true,
+      outcome: "failed",
+    });
+    // Cancelled by ferry: not lost.
+    assert.equal(resultOfStatus(st, true).lost, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
