@@ -9,6 +9,7 @@ import { Block, blocksToSubmit } from "./pilot_blocks.ts";
 import { pilotQueueDir } from "./pilot_script.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
 import type { JobResult, JobSpec } from "./types.ts";
+import { descendants, killAll } from "../../tests/_services.ts";
 
 /**
  * A scheduler whose jobs are real processes on this host: `fsub` starts the block script with
@@ -50,14 +51,20 @@ class ProcessScheduler implements CommandRunner {
     return Promise.resolve({ code: 127, stdout: "", stderr: `${cmd}: command not found` });
   }
 
-  /** Signal job `id`'s whole process group (as a scheduler's cancel or a node failure would). */
+  /**
+   * Signal job `id`'s whole process group, as a scheduler's cancel would; SIGKILL (a node
+   * failure) reaches every process of the job, its tasks' own sessions too, as Slurm's process
+   * tracking does.
+   */
   kill(id: string, signal: Deno.Signal): void {
     const job = this.jobs.get(id);
     if (!job || job.state !== "R") return;
     job.state = "X";
+    const all = signal === "SIGKILL" ? descendants(job.child.pid) : [];
     try {
       Deno.kill(-job.child.pid, signal);
     } catch { /* ended */ }
+    killAll(all, signal);
   }
 
   /** Wait until every job's processes ended. */
