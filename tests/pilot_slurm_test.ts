@@ -499,3 +499,65 @@ remote(
     });
   },
 );
+
+remote(
+  "Ctrl-C cancels every block, leaves no job, and removes the queue directory there",
+  async (c, srv, dir, http) => {
+    await withTemp(async (ws) => {
+      const wf = await remoteFanOut(ws, 8, http, 300);
+      const args = ["--poll-interval", "0.2", "--site", await remoteSite(ws, srv, dir), wf];
+      const child = ferry(args, { SLURM_CONF: join(ws, "no-such-slurm.conf") }).spawn();
+      const output = child.output();
+      let runId = "";
+      await waitFor("four tasks running there", async () => {
+        const runs = [...Deno.readDirSync(dir)];
+        if (runs.length === 0) return false;
+        runId = runs[0]!.name;
+        const claimed = join(dir, runId, "pilot", "cluster", "claimed");
+        return await exists(claimed) && [...Deno.readDirSync(claimed)].length === 4;
+      }, 60_000);
+      child.kill("SIGINT");
+      const out = await output;
+      assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+      assert.deepEqual(await c.active(), []);
+      assert.ok(!await exists(join(dir, runId, "pilot")), "the queue directory is left there");
+      // Each block's output came back first.
+      const blocks = join(ws, ".ferry", "runs", runId, "pilot", "cluster", "blocks");
+      for (const key of ["b1", "b2"]) assert.ok(await exists(join(blocks, `${key}.out`)));
+    });
+  },
+);
+
+remote(
+  "after a kill -9 of ferry, the next run cancels the orphaned blocks and completes",
+  async (c, srv, dir, http) => {
+    await withTemp(async (ws) => {
+      const s = await remoteSite(ws, srv, dir);
+      const env = { SLURM_CONF: join(ws, "no-such-slurm.conf") };
+      const wf = await remoteFanOut(ws, 6, http, 300);
+      const child = ferry(["--poll-interval", "0.2", "--site", s, wf], env).spawn();
+      const output = child.output();
+      await waitFor("two blocks queued", async () => (await c.active()).length === 2, 60_000);
+      const orphans = (await c.active()).sort();
+      child.kill("SIGKILL");
+      await output;
+      assert.deepEqual((await c.active()).sort(), orphans, "the blocks outlive ferry");
+      const quick = await remoteFanOut(ws, 6, http);
+      const r = await ferryRun(["--poll-interval", "0.2", "--site", s, quick], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `ferry: warning: cancelled 2 job\\(s\\) that run \\S+ left on executor "cluster": (${
+            orphans.join(" ")
+          }|${[...orphans].reverse().join(" ")})\\n`,
+        ),
+      );
+      for (const id of orphans) assert.ok(!(await c.active()).includes(id));
+      const runDir = runDirOf(r);
+      assertRemoteOnce(ws, 6, dir, runDir.split("/").at(-1)!);
+      // The re-run's queue directory there is gone (the dead run's stays: see the pilot guide).
+      assert.ok(!await exists(join(dir, runDir.split("/").at(-1)!)));
+    });
+  },
+);

@@ -252,7 +252,7 @@ export class RemotePilotQueue implements PilotQueueStore {
     this.#ops = [...ops, ...this.#ops];
     this.#offers = new Map([...offers, ...this.#offers]);
     if (++this.#failures >= SYNC_FAILURES) {
-      throw new Error(`Cannot reach the pilot queue ${this.farDir}: ${why}`);
+      throw new Error(`${this.farDir} on ${this.#runner.where} cannot be reached: ${why}`);
     }
   }
 

@@ -167,7 +167,7 @@ Deno.test("remote pilot queue: a sync that failed is sent again with the next; o
     await assert.rejects(
       q.sync(),
       new Error(
-        `Cannot reach the pilot queue ${q.farDir}: ssh: cannot connect to me@here:22: connection refused`,
+        `${q.farDir} on me@here:22 cannot be reached: ssh: cannot connect to me@here:22: connection refused`,
       ),
     );
     fail = {
@@ -178,7 +178,7 @@ Deno.test("remote pilot queue: a sync that failed is sent again with the next; o
     await assert.rejects(
       q.sync(),
       new Error(
-        `Cannot reach the pilot queue ${q.farDir}: ssh: the host key of here:22 is not known`,
+        `${q.farDir} on me@here:22 cannot be reached: ssh: the host key of here:22 is not known`,
       ),
     );
     fail = undefined;
