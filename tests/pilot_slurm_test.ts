@@ -110,6 +110,28 @@ function blocksOf(runDir: string): Map<string, string> {
   return out;
 }
 
+/** Whether workers of both blocks b1 and b2 hold claims in `claimed` (each holds its BLOCK.SLOT). */
+async function bothBlocksBusy(claimed: string): Promise<boolean> {
+  if (!await exists(claimed)) return false;
+  const holders = [...Deno.readDirSync(claimed)].map((e) => {
+    try {
+      return Deno.readTextFileSync(join(claimed, e.name));
+    } catch {
+      return ""; // released meanwhile
+    }
+  });
+  return holders.some((x) => x.startsWith("b1.")) && holders.some((x) => x.startsWith("b2."));
+}
+
+/** The warning of a run that cancelled the blocks `orphans` a killed run left (in either order). */
+function orphanWarning(orphans: readonly string[]): RegExp {
+  return new RegExp(
+    `ferry: warning: cancelled 2 job\\(s\\) that run \\S+ left on executor "cluster": (${
+      orphans.join(" ")
+    }|${[...orphans].reverse().join(" ")})\\n`,
+  );
+}
+
 /** Every output is right and every task has exactly one recorded success. */
 function assertAllOnce(ws: string, n: number): void {
   for (let i = 0; i < n; i++) {
@@ -155,17 +177,7 @@ t(
         const runs = join(ws, ".ferry", "runs");
         if (!await exists(runs)) return false;
         runDir = join(runs, [...Deno.readDirSync(runs)][0]!.name);
-        const claimed = join(runDir, "pilot", "cluster", "claimed");
-        if (!await exists(claimed)) return false;
-        // A claim holds its worker's BLOCK.SLOT.
-        const holders = [...Deno.readDirSync(claimed)].map((e) => {
-          try {
-            return Deno.readTextFileSync(join(claimed, e.name));
-          } catch {
-            return ""; // released meanwhile
-          }
-        });
-        return holders.some((x) => x.startsWith("b1.")) && holders.some((x) => x.startsWith("b2."));
+        return await bothBlocksBusy(join(runDir, "pilot", "cluster", "claimed"));
       }, 60_000);
       const b1 = blocksOf(runDir).get("b1")!;
       const cancelled = await c.run("scancel", b1);
@@ -217,14 +229,7 @@ t("after a kill -9 of ferry, the next run cancels the orphaned blocks and comple
     const quick = await fanOut(ws, 6);
     const r = await ferryRun(["--poll-interval", "0.2", "--site", s, quick], c.env);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(
-        `ferry: warning: cancelled 2 job\\(s\\) that run \\S+ left on executor "cluster": (${
-          orphans.join(" ")
-        }|${[...orphans].reverse().join(" ")})\\n`,
-      ),
-    );
+    assert.match(r.stderr, orphanWarning(orphans));
     for (const id of orphans) assert.ok(!(await c.active()).includes(id));
     assertAllOnce(ws, 6);
   });
@@ -469,17 +474,8 @@ remote(
         const runs = [...Deno.readDirSync(dir)];
         if (runs.length === 0) return false;
         runId = runs[0]!.name;
-        // The queue is there, on the cluster: a claim holds its worker's BLOCK.SLOT.
-        const claimed = join(dir, runId, "pilot", "cluster", "claimed");
-        if (!await exists(claimed)) return false;
-        const holders = [...Deno.readDirSync(claimed)].map((e) => {
-          try {
-            return Deno.readTextFileSync(join(claimed, e.name));
-          } catch {
-            return ""; // released meanwhile
-          }
-        });
-        return holders.some((x) => x.startsWith("b1.")) && holders.some((x) => x.startsWith("b2."));
+        // The queue is there, on the cluster.
+        return await bothBlocksBusy(join(dir, runId, "pilot", "cluster", "claimed"));
       }, 60_000);
       const b1 = blocksOf(join(ws, ".ferry", "runs", runId)).get("b1")!;
       const cancelled = await c.run("scancel", b1);
@@ -545,14 +541,7 @@ remote(
       const quick = await remoteFanOut(ws, 6, http);
       const r = await ferryRun(["--poll-interval", "0.2", "--site", s, quick], env);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(
-        r.stderr,
-        new RegExp(
-          `ferry: warning: cancelled 2 job\\(s\\) that run \\S+ left on executor "cluster": (${
-            orphans.join(" ")
-          }|${[...orphans].reverse().join(" ")})\\n`,
-        ),
-      );
+      assert.match(r.stderr, orphanWarning(orphans));
       for (const id of orphans) assert.ok(!(await c.active()).includes(id));
       const runDir = runDirOf(r);
       assertRemoteOnce(ws, 6, dir, runDir.split("/").at(-1)!);

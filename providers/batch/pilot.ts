@@ -2,8 +2,9 @@
  * A batch provider for `bundle: pilot`: ferry submits pilot blocks as
  * ordinary scheduler jobs (`pilot_script.ts`) and hands each attempt to the
  * blocks' workers through a queue directory under the run's directory
- * (`pilot_queue.ts`, `pilot.sh`; the protocol is in docs/architecture.md,
- * "Pilot blocks"). Each attempt still runs its own job wrapper, so it keeps
+ * (`pilot_queue.ts`, `pilot.sh`), or, when the cluster shares no filesystem
+ * with ferry, on the cluster, synced once a tick over SSH (`pilot_remote.ts`);
+ * the protocol is in docs/architecture.md, "Pilot blocks". Each attempt still runs its own job wrapper, so it keeps
  * the wrapper's semantics; only `worker_init` moves into the block, once.
  *
  * - Every tick ({@linkcode QUEUE_TICK_MS} while workers claim and finish
