@@ -538,6 +538,9 @@ remote(
       child.kill("SIGKILL");
       await output;
       assert.deepEqual((await c.active()).sort(), orphans, "the blocks outlive ferry");
+      const dead = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.equal(dead.length, 1);
+      assert.ok(await exists(join(dir, dead[0]!, "pilot", "cluster", "new")));
       const quick = await remoteFanOut(ws, 6, http);
       const r = await ferryRun(["--poll-interval", "0.2", "--site", s, quick], env);
       assert.equal(r.code, 0, r.stderr);
@@ -545,8 +548,13 @@ remote(
       for (const id of orphans) assert.ok(!(await c.active()).includes(id));
       const runDir = runDirOf(r);
       assertRemoteOnce(ws, 6, dir, runDir.split("/").at(-1)!);
-      // The re-run's queue directory there is gone (the dead run's stays: see the pilot guide).
+      // The re-run's directory there is gone; of the dead run's, its queue directory went once
+      // its blocks were gone (the copies of its attempts, never finished, stay).
       assert.ok(!await exists(join(dir, runDir.split("/").at(-1)!)));
+      assert.ok(!await exists(join(dir, dead[0]!, "pilot")));
+      assert.ok(
+        await exists(join(ws, ".ferry", "runs", dead[0]!, "pilot", "cluster", "blocks", "b1.out")),
+      );
     });
   },
 );

@@ -203,9 +203,16 @@ export class PilotProvider implements BatchProvider {
     return [...this.#blocks.values()].filter((b) => !b.gone).map((b) => b.view());
   }
 
-  /** Cancel jobs by the ids the scheduler gave them (blocks a crashed run left). */
-  cancelJobs(ids: readonly string[]): Promise<string | undefined> {
-    return this.#canceller.cancelIds(ids);
+  /**
+   * Cancel jobs by the ids the scheduler gave them (blocks the crashed run of `runDir` left). A
+   * remote queue's directory of that run goes too, once its blocks are gone.
+   */
+  async cancelJobs(ids: readonly string[], runDir?: string): Promise<string | undefined> {
+    const failed = await this.#canceller.cancelIds(ids);
+    if (failed !== undefined || runDir === undefined || this.#remote === undefined) return failed;
+    await this.#waitGone(ids);
+    await this.#remote(runDir).then((q) => q.end?.()).catch(() => undefined);
+    return undefined;
   }
 
   /** Stop: workers told to end, unclaimed tasks cancelled, every block cancelled and gone. */
@@ -223,7 +230,7 @@ export class PilotProvider implements BatchProvider {
     const live = [...this.#blocks.values()].filter((b) => !b.gone && b.jobId !== undefined);
     if (live.length > 0) await this.#canceller.cancelIds(live.map((b) => b.jobId!));
     for (const b of live) b.ending = true;
-    await this.#waitGone(live);
+    await this.#waitGone(live.map((b) => b.jobId!));
     // A remote queue: the last operations go over, the tasks that ended meanwhile come back.
     await this.#queue?.sync?.().catch(() => undefined);
     for (const t of [...this.#tasks.values()]) {
@@ -577,9 +584,8 @@ export class PilotProvider implements BatchProvider {
     if (this.#queue!.isDone(c)) this.#finished(t, c);
   }
 
-  /** Wait (up to a minute) until the scheduler has let go of `blocks`. */
-  async #waitGone(blocks: readonly Block[]): Promise<void> {
-    const ids = blocks.map((b) => b.jobId!);
+  /** Wait (up to a minute) until the scheduler has let go of the blocks `ids`. */
+  async #waitGone(ids: readonly string[]): Promise<void> {
     for (let i = 0; ids.length > 0 && i < 240; i++) {
       try {
         const ran = await this.#runner.run(this.#dialect.status(ids));

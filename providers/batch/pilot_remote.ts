@@ -258,10 +258,10 @@ export class RemotePilotQueue implements PilotQueueStore {
 
   /**
    * Remove the queue directory there (the blocks are gone), after bringing back the blocks'
-   * output into `blocks/` here; the run's directory there goes too once empty.
+   * output into `blocks/` here; the run's directory there goes too once empty. Also for the queue
+   * of a run that was killed (a queue never made there: nothing to remove).
    */
   async end(): Promise<void> {
-    if (!this.#setUp) return;
     const q = shellQuote(this.#rel), run = shellQuote(this.#run);
     const r = await this.#runner.exec(
       `cd -- ${shellQuote(this.#base)} && tar -cf - -C ${q} blocks; rm -rf -- ${q}; ` +
