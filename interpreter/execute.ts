@@ -306,7 +306,7 @@ async function cancelOrphans(
       );
       continue;
     }
-    const failed = await p.cancelJobs(ids);
+    const failed = await p.cancelJobs(ids, join(workspace, ".ferry", "runs", crashedRun));
     io.write(
       failed === undefined
         ? `ferry: warning: cancelled ${ids.length} job(s) that run ${crashedRun} left on executor "${name}": ${

@@ -215,8 +215,8 @@ Deno.test("check refuses pilot settings that cannot work, at their key", async (
       ],
       [
         "slurm",
-        { via: "ssh://me@login", filesystem: "none" },
-        '10:13: error[invalid-value]: Cannot use "bundle: pilot" with "filesystem: none": ferry and the workers meet in a queue directory under the run\'s directory, on a filesystem both see; use filesystem: shared, or bundle: array',
+        { filesystem: "executor-shared" },
+        '10:13: error[invalid-value]: Cannot use "bundle: pilot" with "filesystem: executor-shared": ferry and the workers meet in a queue directory, under the run\'s directory (filesystem: shared) or, through via:, under remote_dir (filesystem: none); use one of those, or bundle: array',
         "   10 |     bundle: pilot",
       ],
       [

@@ -5,8 +5,10 @@
  * and the run still completes; Ctrl-C and a kill -9 followed by a re-run
  * leave no block in the queue. Function calls (a workflow's `function:` app,
  * `submit()`) run in one persistent Deno worker per pilot worker, which a
- * call killed mid-call replaces. Under CI=true a missing Slurm fails; elsewhere
- * these tests skip, loudly.
+ * call killed mid-call replaces. Through `via: ssh://` with `filesystem: none`
+ * the queue lives in a directory of the login node that ferry's workspace does
+ * not share (`remote_dir`), reached by one SSH command per tick. Under CI=true
+ * a missing Slurm or sshd fails; elsewhere these tests skip, loudly.
  */
 
 import assert from "node:assert/strict";
@@ -23,8 +25,10 @@ import {
 } from "./_run.ts";
 import { haveService, mentioning, processesWhere, waitFor } from "./_services.ts";
 import { StateStore } from "../interpreter/state.ts";
+import { taskDirName } from "../interpreter/attempt.ts";
+import { startHttpServer, type TestHttpServer } from "./_http_server.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
-import { startSshd } from "./_sshd.ts";
+import { type Sshd, startSshd } from "./_sshd.ts";
 
 const HAVE = haveService("Slurm", ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel"]);
 const HAVE_SSHD = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ps", "pgrep"]);
@@ -109,6 +113,28 @@ function blocksOf(runDir: string): Map<string, string> {
   return out;
 }
 
+/** Whether workers of both blocks b1 and b2 hold claims in `claimed` (each holds its BLOCK.SLOT). */
+async function bothBlocksBusy(claimed: string): Promise<boolean> {
+  if (!await exists(claimed)) return false;
+  const holders = [...Deno.readDirSync(claimed)].map((e) => {
+    try {
+      return Deno.readTextFileSync(join(claimed, e.name));
+    } catch {
+      return ""; // released meanwhile
+    }
+  });
+  return holders.some((x) => x.startsWith("b1.")) && holders.some((x) => x.startsWith("b2."));
+}
+
+/** The warning of a run that cancelled the blocks `orphans` a killed run left (in either order). */
+function orphanWarning(orphans: readonly string[]): RegExp {
+  return new RegExp(
+    `ferry: warning: cancelled 2 job\\(s\\) that run \\S+ left on executor "cluster": (${
+      orphans.join(" ")
+    }|${[...orphans].reverse().join(" ")})\\n`,
+  );
+}
+
 /** Every output is right and every task has exactly one recorded success. */
 function assertAllOnce(ws: string, n: number): void {
   for (let i = 0; i < n; i++) {
@@ -154,17 +180,7 @@ t(
         const runs = join(ws, ".ferry", "runs");
         if (!await exists(runs)) return false;
         runDir = join(runs, [...Deno.readDirSync(runs)][0]!.name);
-        const claimed = join(runDir, "pilot", "cluster", "claimed");
-        if (!await exists(claimed)) return false;
-        // A claim holds its worker's BLOCK.SLOT.
-        const holders = [...Deno.readDirSync(claimed)].map((e) => {
-          try {
-            return Deno.readTextFileSync(join(claimed, e.name));
-          } catch {
-            return ""; // released meanwhile
-          }
-        });
-        return holders.some((x) => x.startsWith("b1.")) && holders.some((x) => x.startsWith("b2."));
+        return await bothBlocksBusy(join(runDir, "pilot", "cluster", "claimed"));
       }, 60_000);
       const b1 = blocksOf(runDir).get("b1")!;
       const cancelled = await c.run("scancel", b1);
@@ -216,14 +232,7 @@ t("after a kill -9 of ferry, the next run cancels the orphaned blocks and comple
     const quick = await fanOut(ws, 6);
     const r = await ferryRun(["--poll-interval", "0.2", "--site", s, quick], c.env);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(
-        `ferry: warning: cancelled 2 job\\(s\\) that run \\S+ left on executor "cluster": (${
-          orphans.join(" ")
-        }|${[...orphans].reverse().join(" ")})\\n`,
-      ),
-    );
+    assert.match(r.stderr, orphanWarning(orphans));
     for (const id of orphans) assert.ok(!(await c.active()).includes(id));
     assertAllOnce(ws, 6);
   });
@@ -591,3 +600,249 @@ t("Ctrl-C during function calls on pilots leaves no job and no Deno worker", asy
     await assertNoProcessLeft(ws);
   });
 });
+
+/** How many sessions sshd started for a command (its VERBOSE log line per exec). */
+function commandSessions(srv: Sshd): number {
+  return srv.log().split("\n").filter((l) => /Starting session: command for /.test(l)).length;
+}
+
+/**
+ * A test of pilots through the login node (an sshd whose sessions know the cluster) with
+ * `filesystem: none`: the queue and the attempts' copies under `remote`, a directory of the
+ * cluster's that ferry's workspace does not share; inputs from the workspace and from `http`.
+ */
+function remote(
+  name: string,
+  fn: (c: SlurmCluster, srv: Sshd, remote: string, http: TestHttpServer) => Promise<void>,
+) {
+  Deno.test({
+    name: `slurm pilots: via: ssh:// with filesystem: none: ${name}`,
+    ignore: !HAVE || !HAVE_SSHD,
+    sanitizeResources: false,
+    async fn() {
+      cluster ??= await startSlurm();
+      const c = cluster;
+      const srv = await startSshd({ setEnv: { SLURM_CONF: c.env.SLURM_CONF! } });
+      const top = await Deno.makeTempDir({ prefix: "ferry-cluster-fs-" });
+      // A remote directory that every command line and script must quote.
+      const dir = join(top, "cluster's fs $(touch pwned) `id`");
+      await Deno.mkdir(dir);
+      const http = await startHttpServer({ files: { "/extra.txt": "from the web\n" } });
+      try {
+        await fn(c, srv, dir, http);
+        assert.deepEqual(await c.active(), [], "a job is left in the queue");
+      } finally {
+        await http.close();
+        await srv.stop();
+        assert.deepEqual([...Deno.readDirSync(top)].map((e) => e.name), [
+          dir.slice(top.length + 1),
+        ]);
+        await Deno.remove(top, { recursive: true });
+      }
+    },
+  });
+}
+
+/** The site of {@linkcode remote} tests: 2 blocks of 2 workers through the login node. */
+function remoteSite(ws: string, srv: Sshd, dir: string): Promise<string> {
+  return writeWorkflow(ws, {
+    "ferry-site": 1,
+    executors: {
+      cluster: {
+        provider: "slurm",
+        via: `ssh://${srv.user}@127.0.0.1:${srv.port}`,
+        filesystem: "none",
+        bundle: "pilot",
+        worker_init: "export PILOT_GREETING='hi from worker_init'",
+        options: { identity_file: srv.identity, known_hosts: srv.knownHosts, remote_dir: dir },
+        pilot: { workers_per_node: 2, init_blocks: 2, max_blocks: 2 },
+      },
+    },
+  }, "site.yaml");
+}
+
+/**
+ * A fan-out of `n` tasks, each reading its workspace input and the web's (fetched on the node),
+ * then writing them, the greeting and where it ran (after `sleep` seconds).
+ */
+async function remoteFanOut(ws: string, n: number, http: TestHttpServer, sleep = 0) {
+  await Deno.mkdir(join(ws, "in"), { recursive: true });
+  for (let i = 0; i < n; i++) await Deno.writeTextFile(join(ws, "in", `${i}.txt`), `input ${i}\n`);
+  return await writeWorkflow(ws, {
+    ferry: 1,
+    name: "remote-pilots",
+    params: { ids: Array.from({ length: n }, (_, i) => i) },
+    defaults: { executor: "cluster", retries: 0 },
+    apps: {
+      work: {
+        for_each: { i: "${{ params.ids }}" },
+        inputs: { src: "in/${{ i }}.txt", extra: `${http.origin}/extra.txt` },
+        outputs: { out: "out/${{ i }}.txt" },
+        shell: `${sleep > 0 ? `sleep ${sleep}; ` : ""}` +
+          "cat ${{ inputs.src }} ${{ inputs.extra }} > ${{ outputs.out }}; " +
+          'echo "$PILOT_GREETING" >> ${{ outputs.out }}; pwd >> ${{ outputs.out }}',
+      },
+    },
+  });
+}
+
+/** Every output is right (run in its copy under `dir`) and every task has exactly one success. */
+function assertRemoteOnce(ws: string, n: number, dir: string, runId: string): void {
+  const rows = query(
+    ws,
+    "SELECT task_id, COUNT(*) AS n, MAX(attempt) AS a FROM successes GROUP BY task_id",
+  );
+  assert.equal(rows.length, n);
+  assert.ok(rows.every((r) => r.n === 1));
+  const attempt = new Map(rows.map((r) => [String(r.task_id), Number(r.a)]));
+  for (let i = 0; i < n; i++) {
+    const id = `work[i=${i}]`;
+    const where = join(dir, runId, taskDirName(id), `attempt-${attempt.get(id)}`, "work");
+    assert.equal(
+      Deno.readTextFileSync(join(ws, "out", `${i}.txt`)),
+      `input ${i}\nfrom the web\nhi from worker_init\n${where}\n`,
+    );
+  }
+}
+
+remote(
+  "200 tasks through 2 blocks, each committed once; one SSH command per tick, not per task; the queue directory there is gone at the end",
+  async (_c, srv, dir, http) => {
+    await withTemp(async (ws) => {
+      const n = 200;
+      const wf = await remoteFanOut(ws, n, http);
+      const before = commandSessions(srv);
+      const r = await ferryRun([
+        "--poll-interval",
+        "1",
+        "--site",
+        await remoteSite(ws, srv, dir),
+        wf,
+      ], {
+        SLURM_CONF: join(ws, "no-such-slurm.conf"), // a local sbatch could not reach the cluster
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const runDir = runDirOf(r), runId = runDir.split("/").at(-1)!;
+      assertRemoteOnce(ws, n, dir, runId);
+      assert.equal(query(ws, "SELECT COUNT(*) AS n FROM attempts")[0]!.n, n);
+      // Each task fetched the web input itself, on its node.
+      assert.equal(http.requests.filter((q) => q.path === "/extra.txt").length, n);
+      const sessions = commandSessions(srv) - before;
+      console.log(
+        `${n} tasks through pilots via ssh: ${
+          (r.ms / 1000).toFixed(1)
+        } s, ${sessions} ssh commands`,
+      );
+      assert.ok(sessions < n / 2, `${sessions} ssh commands for ${n} tasks`);
+      // Two blocks, recorded here, both seen to leave the queue.
+      const blocks = blocksOf(runDir);
+      assert.deepEqual([...blocks.keys()].sort(), ["b1", "b2"]);
+      for (const key of blocks.keys()) {
+        assert.ok(await exists(join(runDir, "pilot", "cluster", "blocks", `${key}.ended`)));
+        // The block's output came back before its queue directory went.
+        assert.ok(await exists(join(runDir, "pilot", "cluster", "blocks", `${key}.out`)));
+      }
+      // Every copy succeeded and went, then the queue directory: nothing is left there.
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    });
+  },
+);
+
+remote(
+  "a block cancelled with scancel mid-run gives its tasks back; each task is committed once",
+  async (c, srv, dir, http) => {
+    await withTemp(async (ws) => {
+      const n = 40;
+      const wf = await remoteFanOut(ws, n, http, 1);
+      const args = ["--poll-interval", "0.5", "--site", await remoteSite(ws, srv, dir), wf];
+      const child = ferry(args, { SLURM_CONF: join(ws, "no-such-slurm.conf") }).spawn();
+      const output = child.output();
+      let runId = "";
+      await waitFor("both blocks busy", async () => {
+        const runs = [...Deno.readDirSync(dir)];
+        if (runs.length === 0) return false;
+        runId = runs[0]!.name;
+        // The queue is there, on the cluster.
+        return await bothBlocksBusy(join(dir, runId, "pilot", "cluster", "claimed"));
+      }, 60_000);
+      const b1 = blocksOf(join(ws, ".ferry", "runs", runId)).get("b1")!;
+      const cancelled = await c.run("scancel", b1);
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      const out = await output;
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assertRemoteOnce(ws, n, dir, runId);
+      const lost = query(ws, "SELECT task_id, reason FROM attempts WHERE outcome = 'failed'");
+      assert.ok(lost.length >= 1, "no task was given back");
+      for (const row of lost) {
+        assert.match(String(row.reason), new RegExp(`^pilot lost: block ${b1} ended \\(`));
+      }
+      // The queue directory there is gone; only the copies of the lost attempts stay.
+      assert.ok(!await exists(join(dir, runId, "pilot")));
+      const left = [...Deno.readDirSync(join(dir, runId))].map((e) => e.name).sort();
+      assert.deepEqual(left, [...new Set(lost.map((r) => taskDirName(String(r.task_id))))].sort());
+    });
+  },
+);
+
+remote(
+  "Ctrl-C cancels every block, leaves no job, and removes the queue directory there",
+  async (c, srv, dir, http) => {
+    await withTemp(async (ws) => {
+      const wf = await remoteFanOut(ws, 8, http, 300);
+      const args = ["--poll-interval", "0.2", "--site", await remoteSite(ws, srv, dir), wf];
+      const child = ferry(args, { SLURM_CONF: join(ws, "no-such-slurm.conf") }).spawn();
+      const output = child.output();
+      let runId = "";
+      await waitFor("four tasks running there", async () => {
+        const runs = [...Deno.readDirSync(dir)];
+        if (runs.length === 0) return false;
+        runId = runs[0]!.name;
+        const claimed = join(dir, runId, "pilot", "cluster", "claimed");
+        return await exists(claimed) && [...Deno.readDirSync(claimed)].length === 4;
+      }, 60_000);
+      child.kill("SIGINT");
+      const out = await output;
+      assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+      assert.deepEqual(await c.active(), []);
+      assert.ok(!await exists(join(dir, runId, "pilot")), "the queue directory is left there");
+      // Each block's output came back first.
+      const blocks = join(ws, ".ferry", "runs", runId, "pilot", "cluster", "blocks");
+      for (const key of ["b1", "b2"]) assert.ok(await exists(join(blocks, `${key}.out`)));
+    });
+  },
+);
+
+remote(
+  "after a kill -9 of ferry, the next run cancels the orphaned blocks and completes",
+  async (c, srv, dir, http) => {
+    await withTemp(async (ws) => {
+      const s = await remoteSite(ws, srv, dir);
+      const env = { SLURM_CONF: join(ws, "no-such-slurm.conf") };
+      const wf = await remoteFanOut(ws, 6, http, 300);
+      const child = ferry(["--poll-interval", "0.2", "--site", s, wf], env).spawn();
+      const output = child.output();
+      await waitFor("two blocks queued", async () => (await c.active()).length === 2, 60_000);
+      const orphans = (await c.active()).sort();
+      child.kill("SIGKILL");
+      await output;
+      assert.deepEqual((await c.active()).sort(), orphans, "the blocks outlive ferry");
+      const dead = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.equal(dead.length, 1);
+      assert.ok(await exists(join(dir, dead[0]!, "pilot", "cluster", "new")));
+      const quick = await remoteFanOut(ws, 6, http);
+      const r = await ferryRun(["--poll-interval", "0.2", "--site", s, quick], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, orphanWarning(orphans));
+      for (const id of orphans) assert.ok(!(await c.active()).includes(id));
+      const runDir = runDirOf(r);
+      assertRemoteOnce(ws, 6, dir, runDir.split("/").at(-1)!);
+      // The re-run's directory there is gone; of the dead run's, its queue directory went once
+      // its blocks were gone (the copies of its attempts, never finished, stay).
+      assert.ok(!await exists(join(dir, runDir.split("/").at(-1)!)));
+      assert.ok(!await exists(join(dir, dead[0]!, "pilot")));
+      assert.ok(
+        await exists(join(ws, ".ferry", "runs", dead[0]!, "pilot", "cluster", "blocks", "b1.out")),
+      );
+    });
+  },
+);

@@ -113,11 +113,11 @@ function pilotProblems(ex: Executor): Problem[] {
     )];
   }
   const out: Problem[] = [];
-  if (ex.filesystem !== "shared") {
+  if (ex.filesystem === "executor-shared") {
     out.push(error(
       "invalid-value",
       at("bundle"),
-      `Cannot use "bundle: pilot" with "filesystem: ${ex.filesystem}": ferry and the workers meet in a queue directory under the run's directory, on a filesystem both see; use filesystem: shared, or bundle: array`,
+      `Cannot use "bundle: pilot" with "filesystem: executor-shared": ferry and the workers meet in a queue directory, under the run's directory (filesystem: shared) or, through via:, under remote_dir (filesystem: none); use one of those, or bundle: array`,
     ));
   }
   if (p === undefined) return out;

@@ -25,10 +25,10 @@ export async function openScheduler(
       `"filesystem: none" with the ${ex.provider} provider needs via: ferry copies attempts to a cluster only through its login node (via: ssh://user@login-host)`,
     );
   }
-  if (ex.bundle === "pilot" && ex.filesystem !== "shared") {
+  if (ex.bundle === "pilot" && ex.filesystem === "executor-shared") {
     throw new BatchProviderError(
       ex.name,
-      `"bundle: pilot" needs "filesystem: shared": ferry and the workers meet in a queue directory under the run's directory`,
+      `"bundle: pilot" needs "filesystem: shared", or "none" with via: ferry and the workers meet in a queue directory, under the run's directory or, through via:, under remote_dir`,
     );
   }
   if (ex.bundle === "pilot" && ex.via === undefined) return await openPilots(ex, { ...polling });
@@ -46,7 +46,23 @@ export async function openScheduler(
       typeof ex.options.remote_dir === "string" ? ex.options.remote_dir : "",
     )
     : undefined;
-  if (ex.bundle === "pilot") return await openPilots(scheduled, { runner, ...polling });
+  if (ex.bundle === "pilot") {
+    // Sharing nothing: the queue directory lives on the cluster, beside the attempts' copies.
+    const remoteQueue = copies
+      ? async (runDir: string) =>
+        new (await import("./pilot_remote.ts")).RemotePilotQueue(
+          runner,
+          runDir,
+          ex.name,
+          await copies.base(),
+        )
+      : undefined;
+    return await openPilots(scheduled, {
+      runner,
+      ...polling,
+      ...(remoteQueue ? { remoteQueue } : {}),
+    });
+  }
   return new SchedulerProvider(await dialectOf(scheduled), scheduled, {
     runner,
     ...polling,

@@ -2,8 +2,9 @@
  * A batch provider for `bundle: pilot`: ferry submits pilot blocks as
  * ordinary scheduler jobs (`pilot_script.ts`) and hands each attempt to the
  * blocks' workers through a queue directory under the run's directory
- * (`pilot_queue.ts`, `pilot.sh`; the protocol is in docs/architecture.md,
- * "Pilot blocks"). Each attempt still runs its own job wrapper, so it keeps
+ * (`pilot_queue.ts`, `pilot.sh`), or, when the cluster shares no filesystem
+ * with ferry, on the cluster, synced once a tick over SSH (`pilot_remote.ts`);
+ * the protocol is in docs/architecture.md, "Pilot blocks". Each attempt still runs its own job wrapper, so it keeps
  * the wrapper's semantics; only `worker_init` moves into the block, once.
  *
  * - Every tick ({@linkcode QUEUE_TICK_MS} while workers claim and finish
@@ -22,13 +23,15 @@ import { dirname, join } from "node:path";
 import type { Executor, PilotSettings } from "../../dsl/model.ts";
 import { type Dialect, DirectiveError } from "./dialect.ts";
 import { Block, blocksToSubmit } from "./pilot_blocks.ts";
-import { type Claim, PilotQueue } from "./pilot_queue.ts";
+import { type Claim, PilotQueue, type PilotQueueStore } from "./pilot_queue.ts";
 import { blockScript, blockScriptPath, pilotQueueDir } from "./pilot_script.ts";
+import { relocate } from "./remote_copy.ts";
 import { PilotTask } from "./pilot_task.ts";
 import { type CommandRunner, localRunner } from "./runner.ts";
 import { Canceller } from "./scheduler_cancel.ts";
 import { TERMINAL } from "./scheduler_poll.ts";
 import { submitFailure } from "./scheduler_submit.ts";
+import type { RootedJob } from "./scheduler_job.ts";
 import { SerialLane } from "./serial_lane.ts";
 import type { BatchProvider, JobResult, JobSpec, PilotBlock } from "./types.ts";
 import { pilotTaskScript, readWrapperStatus, resultOfStatus, wrapperFiles } from "./wrapper.ts";
@@ -38,6 +41,10 @@ import type { WrapperOptions } from "./wrapper.ts";
 export const QUEUE_TICK_MS = 20;
 /** Milliseconds between reads of the queue directory at most, while nothing changes there. */
 export const QUEUE_IDLE_TICK_MS = 50;
+/** Milliseconds between syncs of a remote queue (`pilot_remote.ts`) while it changes. */
+export const REMOTE_TICK_MS = 100;
+/** Milliseconds between syncs of a remote queue at most, while nothing changes there. */
+export const REMOTE_IDLE_TICK_MS = 500;
 /** A worker whose heartbeat is older than this (ms) is taken for dead (it beats every 2 s). */
 export const HEARTBEAT_DEAD_MS = 30_000;
 /** Status polls in a row a block may be missing from the queue before it counts as gone. */
@@ -67,6 +74,17 @@ export interface PilotOptions extends WrapperOptions {
   readonly pollMs?: number;
   /** A worker whose heartbeat is older (ms) is taken for dead. @default {@linkcode HEARTBEAT_DEAD_MS} */
   readonly heartbeatDeadMs?: number;
+  /**
+   * Opens the queue of run directory `runDir` on a cluster that shares no filesystem with ferry
+   * (`pilot_remote.ts`). @default a queue directory in the run's directory
+   */
+  readonly remoteQueue?: (runDir: string) => Promise<PilotQueueStore & RemoteRoots>;
+}
+
+/** A remote queue's copies of attempt directories. */
+export interface RemoteRoots {
+  /** The copy there of attempt directory `root`. */
+  farRoot(root: string): string;
 }
 
 /** An executor with its pilot settings. */
@@ -86,6 +104,7 @@ export class PilotProvider implements BatchProvider {
   readonly #pollMs: number;
   readonly #deadMs: number;
   readonly #wrapper: WrapperOptions;
+  readonly #remote: PilotOptions["remoteQueue"];
   readonly #lane = new SerialLane();
   readonly #canceller: Canceller;
   readonly #blocks = new Map<string, Block>();
@@ -96,7 +115,11 @@ export class PilotProvider implements BatchProvider {
   #offered = 0;
   #seq = 0;
   #blockSeq = 0;
-  #queue: PilotQueue | undefined;
+  #queue: PilotQueueStore | undefined;
+  #opening: Promise<PilotQueueStore> | undefined;
+  #remoteRoots: RemoteRoots | undefined;
+  /** The remote queue's sync under way. */
+  #syncing: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #tickMs = QUEUE_TICK_MS;
   #statusAt = 0;
@@ -104,7 +127,9 @@ export class PilotProvider implements BatchProvider {
   #closed = false;
 
   constructor(dialect: Dialect, ex: PilotExecutor, options: PilotOptions = {}) {
-    const { runner = localRunner(), pollMs = 1000, heartbeatDeadMs, ...wrapper } = options;
+    const { runner = localRunner(), pollMs = 1000, heartbeatDeadMs, remoteQueue, ...wrapper } =
+      options;
+    this.#remote = remoteQueue;
     this.#deadMs = heartbeatDeadMs ?? HEARTBEAT_DEAD_MS;
     this.name = dialect.name;
     this.#dialect = dialect;
@@ -122,23 +147,55 @@ export class PilotProvider implements BatchProvider {
     if (this.#closed) throw new Error("internal: the pilot provider was closed");
     return new Promise<JobResult>((resolve) => {
       const task = new PilotTask(`t${++this.#seq}`, { ...job, root }, resolve);
-      try {
-        this.#queue ??= new PilotQueue(this.#queueDir(job, root));
-        // The attempt's own lines: the worker holds the wrapper's library, its block ran worker_init.
-        const files = pilotTaskScript(task.spec, this.#wrapper);
-        // The filesystem is shared: made here, the wrapper finds them and starts no mkdir.
-        makeDirs([...[...files.keys()].map((p) => dirname(p)), job.dir, ...job.mkdirs]);
-        for (const [path, text] of files) Deno.writeTextFileSync(path, text);
-      } catch (e) {
-        return task.fail(`Cannot prepare the job of "${job.taskId}"`, e);
-      }
-      if (signal.aborted) return task.finish({ outcome: "cancelled" });
-      task.listen(signal, () => this.#cancel(task));
-      this.#tasks.set(task.name, task);
-      task.onSettled = () => this.#tasks.delete(task.name);
-      this.#waiting.push(task);
-      this.#schedule(0);
+      void this.#prepare(task, signal);
     });
+  }
+
+  /** Write the attempt's files (and open the queue with the first); then it waits for a worker. */
+  async #prepare(task: PilotTask, signal: AbortSignal): Promise<void> {
+    const job = task.spec;
+    try {
+      await this.#open(job);
+      if (this.#closed) return task.finish({ outcome: "cancelled" });
+      // The attempt's own lines: the worker holds the wrapper's library, its block ran worker_init.
+      // Without a shared filesystem they name the attempt's copy there (`remote_copy.ts` layout),
+      // and are written here, to go over when the task is offered.
+      const far = this.#remoteRoots
+        ? relocate(job, job.root, this.#remoteRoots.farRoot(job.root))
+        : job;
+      const files = pilotTaskScript(far, this.#wrapper);
+      const here = (p: string) => job.root + p.slice(far.root.length);
+      // The filesystem is shared: made here, the wrapper finds them and starts no mkdir.
+      const dirs = far === job ? [job.dir, ...job.mkdirs] : [];
+      makeDirs([...[...files.keys()].map((p) => dirname(here(p))), ...dirs]);
+      for (const [path, text] of files) Deno.writeTextFileSync(here(path), text);
+    } catch (e) {
+      return task.fail(`Cannot prepare the job of "${job.taskId}"`, e);
+    }
+    if (signal.aborted) return task.finish({ outcome: "cancelled" });
+    task.listen(signal, () => this.#cancel(task));
+    this.#tasks.set(task.name, task);
+    task.onSettled = () => this.#tasks.delete(task.name);
+    this.#waiting.push(task);
+    this.#schedule(0);
+  }
+
+  /** Open the queue, once (again after a failure). */
+  async #open(job: RootedJob): Promise<void> {
+    if (this.#queue !== undefined) return;
+    const runDir = job.runDir ?? dirname(dirname(dirname(job.root)));
+    this.#opening ??= (async () => {
+      if (this.#remote === undefined) return new PilotQueue(pilotQueueDir(runDir, this.#ex.name));
+      const q = await this.#remote(runDir);
+      this.#remoteRoots = q;
+      return q;
+    })();
+    try {
+      this.#queue = await this.#opening;
+    } catch (e) {
+      this.#opening = undefined;
+      throw e;
+    }
   }
 
   /** The blocks in the queue now, for progress. */
@@ -146,9 +203,16 @@ export class PilotProvider implements BatchProvider {
     return [...this.#blocks.values()].filter((b) => !b.gone).map((b) => b.view());
   }
 
-  /** Cancel jobs by the ids the scheduler gave them (blocks a crashed run left). */
-  cancelJobs(ids: readonly string[]): Promise<string | undefined> {
-    return this.#canceller.cancelIds(ids);
+  /**
+   * Cancel jobs by the ids the scheduler gave them (blocks the crashed run of `runDir` left). A
+   * remote queue's directory of that run goes too, once its blocks are gone.
+   */
+  async cancelJobs(ids: readonly string[], runDir?: string): Promise<string | undefined> {
+    const failed = await this.#canceller.cancelIds(ids);
+    if (failed !== undefined || runDir === undefined || this.#remote === undefined) return failed;
+    await this.#waitGone(ids);
+    await this.#remote(runDir).then((q) => q.end?.()).catch(() => undefined);
+    return undefined;
   }
 
   /** Stop: workers told to end, unclaimed tasks cancelled, every block cancelled and gone. */
@@ -161,38 +225,53 @@ export class PilotProvider implements BatchProvider {
       this.#queue?.stop();
     } catch { /* the run's directory is gone: the cancel below still stops the blocks */ }
     for (const t of this.#waiting.splice(0)) t.finish({ outcome: "cancelled" });
+    await this.#syncing;
     await this.#lane.idle();
     const live = [...this.#blocks.values()].filter((b) => !b.gone && b.jobId !== undefined);
     if (live.length > 0) await this.#canceller.cancelIds(live.map((b) => b.jobId!));
     for (const b of live) b.ending = true;
-    await this.#waitGone(live);
+    await this.#waitGone(live.map((b) => b.jobId!));
+    // A remote queue: the last operations go over, the tasks that ended meanwhile come back.
+    await this.#queue?.sync?.().catch(() => undefined);
     for (const t of [...this.#tasks.values()]) {
       this.#harvestOne(t);
       t.finish({ outcome: "cancelled" });
     }
     for (const b of live) this.#gone(b, "cancelled by ferry");
+    // No block is left to use it: the queue directory there goes.
+    await this.#queue?.end?.().catch(() => undefined);
     await this.#runner.close?.();
   }
 
-  #queueDir(job: JobSpec, root: string): string {
-    return pilotQueueDir(job.runDir ?? dirname(dirname(dirname(root))), this.#ex.name);
-  }
-
   #schedule(ms: number = this.#tickMs): void {
-    if (this.#closed || this.#timer !== undefined) return;
+    if (this.#closed || this.#timer !== undefined || this.#syncing !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#tick();
     }, ms);
   }
 
-  /** Read the queue, offer tasks, scale, and now and then ask the scheduler about the blocks. */
+  /** A remote queue's state first, in one round trip; then {@linkcode PilotProvider.#step}. */
   #tick(): void {
+    const q = this.#queue;
+    if (this.#closed || q?.sync === undefined) return this.#step();
+    // One sync at a time: no tick is scheduled until it is over.
+    this.#syncing = q.sync().catch((e) => this.#broken(e)).then(() => {
+      this.#syncing = undefined;
+      this.#step();
+    });
+  }
+
+  /** Read the queue, offer tasks, scale, and now and then ask the scheduler about the blocks. */
+  #step(): void {
     if (this.#closed || this.#queue === undefined) return;
     try {
       // Quick while workers take and finish tasks, slower (up to QUEUE_IDLE_TICK_MS) while not.
       const moved = this.#harvest();
-      this.#tickMs = moved ? QUEUE_TICK_MS : Math.min(QUEUE_IDLE_TICK_MS, this.#tickMs * 1.5);
+      const [quick, idle] = this.#remoteRoots
+        ? [REMOTE_TICK_MS, REMOTE_IDLE_TICK_MS]
+        : [QUEUE_TICK_MS, QUEUE_IDLE_TICK_MS];
+      this.#tickMs = moved ? quick : Math.min(idle, this.#tickMs * 1.5);
       this.#feed();
       this.#scale();
     } catch (e) {
@@ -305,7 +384,8 @@ export class PilotProvider implements BatchProvider {
   /** Offer waiting tasks, keeping the queue's `new/` short (the workers list it each time). */
   #feed(): void {
     const workers = [...this.#blocks.values()].reduce((n, b) => n + b.capacity, 0);
-    const limit = Math.max(32, 4 * workers);
+    // A remote queue is offered to once a sync: more at a time.
+    const limit = this.#remoteRoots ? Math.max(64, 16 * workers) : Math.max(32, 4 * workers);
     while (this.#waiting.length > 0 && this.#offered < limit) {
       const t = this.#waiting.shift()!;
       this.#queue!.offer(t.name, wrapperFiles(t.spec.root).script);
@@ -333,14 +413,14 @@ export class PilotProvider implements BatchProvider {
 
   /** Submit block `b`; when it cannot be, and no block can take them, the tasks fail with why. */
   async #submit(b: Block): Promise<void> {
-    const place = { queue: this.#queue!.dir, key: b.key };
+    const place = { queue: this.#queue!.farDir, key: b.key };
     const path = blockScriptPath(place);
     let failure: Failure;
     let id: string | undefined;
     try {
       // A workspace path no directive can hold (a control character) cannot become a block.
       const script = blockScript(this.#dialect, this.#ex, place);
-      Deno.writeTextFileSync(path, script.text);
+      await this.#queue!.writeFar(path, script.text);
       const inv = this.#dialect.submit(path, script.request);
       const ran = await this.#runner.run(inv);
       id = ran.code === 0 ? this.#dialect.parseSubmit(ran.stdout) : undefined;
@@ -501,15 +581,11 @@ export class PilotProvider implements BatchProvider {
   #harvestOne(t: PilotTask): void {
     const c = t.claim;
     if (c === undefined) return;
-    try {
-      Deno.statSync(join(this.#queue!.dir, "done", c.file));
-      this.#finished(t, c);
-    } catch { /* not finished */ }
+    if (this.#queue!.isDone(c)) this.#finished(t, c);
   }
 
-  /** Wait (up to a minute) until the scheduler has let go of `blocks`. */
-  async #waitGone(blocks: readonly Block[]): Promise<void> {
-    const ids = blocks.map((b) => b.jobId!);
+  /** Wait (up to a minute) until the scheduler has let go of the blocks `ids`. */
+  async #waitGone(ids: readonly string[]): Promise<void> {
     for (let i = 0; ids.length > 0 && i < 240; i++) {
       try {
         const ran = await this.#runner.run(this.#dialect.status(ids));

@@ -32,7 +32,53 @@ export interface Beat {
   readonly at: number;
 }
 
-const DIRS = ["new", "claimed", "done", "cancel", "workers", "blocks", "tmp"];
+/** The queue directory's parts. */
+export const PILOT_DIRS = ["new", "claimed", "done", "cancel", "workers", "blocks", "tmp"];
+
+/**
+ * A pilot queue as the provider uses it: {@linkcode PilotQueue} on a filesystem ferry shares with
+ * the nodes, `RemotePilotQueue` (`pilot_remote.ts`) through SSH. Reads answer from the queue (or,
+ * remote, from its state at the last {@linkcode PilotQueueStore.sync}); writes go to the queue (or,
+ * remote, with the next sync).
+ */
+export interface PilotQueueStore {
+  /** The directory here: block records (`blocks/KEY.json`, read after a crash). */
+  readonly dir: string;
+  /** The queue directory as the workers see it. */
+  readonly farDir: string;
+  /** Offer task `task`, whose attempt's lines are the file `file` (its `task.sh`). */
+  offer(task: string, file: string): void;
+  /** Take back a task no worker claimed; false when a worker has it. */
+  withdraw(task: string): boolean;
+  /** Ask the worker that runs `task` to stop it. */
+  cancel(task: string): void;
+  /** Tell every worker to end once idle. */
+  stop(): void;
+  /** The tasks claimed. */
+  claimed(): string[];
+  /** Who claimed `task`; undefined while its worker has not written its name yet. */
+  claimOf(task: string): Claim | undefined;
+  /** Tasks whose worker ran them (their status file is here to read). */
+  done(): Claim[];
+  /** Whether `c`'s done mark is there. */
+  isDone(c: Claim): boolean;
+  /** Forget a task ferry has dealt with. */
+  release(c: Claim, cancelled?: boolean): void;
+  /** Take back a task whose claim names no worker. */
+  drop(task: string): void;
+  /** Remove the claim of a task ferry no longer knows, if its offer is gone. */
+  forget(task: string): void;
+  /** The heartbeat of worker `slot` of block `block`. */
+  beat(block: string, slot: number): Beat | undefined;
+  /** How many workers of block `block` beat. */
+  workersOf(block: string): number;
+  /** Write file `path` of the queue (under {@linkcode PilotQueueStore.farDir}). */
+  writeFar(path: string, text: string): Promise<void>;
+  /** Exchange queued writes for the queue's state (remote queues). */
+  sync?(): Promise<void>;
+  /** Remove the queue once its blocks are gone (remote queues). */
+  end?(): Promise<void>;
+}
 
 /** A done mark's name (`T.B.S`) read back; undefined for anything else. */
 export function parseClaim(file: string): Claim | undefined {
@@ -60,14 +106,17 @@ function unlink(path: string): void {
 }
 
 /** One executor's queue directory. */
-export class PilotQueue {
+export class PilotQueue implements PilotQueueStore {
   /** The directory. */
   readonly dir: string;
+  /** The same directory: the workers see it where ferry does. */
+  readonly farDir: string;
 
   /** Make the directory and its parts, and write the pilot and job wrapper libraries into it. */
   constructor(dir: string) {
     this.dir = dir;
-    for (const d of DIRS) Deno.mkdirSync(join(dir, d), { recursive: true });
+    this.farDir = dir;
+    for (const d of PILOT_DIRS) Deno.mkdirSync(join(dir, d), { recursive: true });
     const lib = dirname(pilotLibrary(dir));
     Deno.writeTextFileSync(join(lib, "wrapper.sh"), WRAPPER_LIBRARY);
     Deno.writeTextFileSync(join(lib, "container.sh"), CONTAINER_LIBRARY);
@@ -117,6 +166,22 @@ export class PilotQueue {
   /** Tell every worker to end once idle. */
   stop(): void {
     Deno.writeTextFileSync(join(this.dir, "stop"), "");
+  }
+
+  /** Whether `c`'s done mark is in `done/`. */
+  isDone(c: Claim): boolean {
+    try {
+      Deno.statSync(join(this.dir, "done", c.file));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Write file `path` of the queue. */
+  writeFar(path: string, text: string): Promise<void> {
+    Deno.writeTextFileSync(path, text);
+    return Promise.resolve();
   }
 
   /** The tasks in `claimed/` (taken: running, done, or a worker's claim of a task gone). */

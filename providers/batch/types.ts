@@ -247,8 +247,11 @@ export interface BatchProvider {
    * the local provider is bounded by cores and memory instead). @default max_jobs, else 10,000
    */
   readonly capacity?: number;
-  /** Cancel jobs by the ids the scheduler gave them (jobs a crashed run left); a message when it failed. */
-  cancelJobs?(ids: readonly string[]): Promise<string | undefined>;
+  /**
+   * Cancel jobs by the ids the scheduler gave them (jobs a crashed run left, whose directory is
+   * `runDir`); a message when it failed.
+   */
+  cancelJobs?(ids: readonly string[], runDir?: string): Promise<string | undefined>;
   /** The pilot blocks this provider holds now (`bundle: pilot`), for progress; undefined otherwise. */
   pilotBlocks?(): readonly PilotBlock[] | undefined;
 }
