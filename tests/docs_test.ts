@@ -296,8 +296,15 @@ Deno.test("the README's set-up commands are the deno.json tasks they name", asyn
   const tasks = JSON.parse(await Deno.readTextFile(join(CHECKOUT, "deno.json"))).tasks;
   for (const task of ["demo", "test"]) {
     assert.ok(readme.includes(`npx -y deno@2.9.6 task ${task}`), task);
-    assert.equal(typeof tasks[task], "string", task);
+    // A task is a command, or a command with the tasks it needs first (the spawner's build).
+    const command = typeof tasks[task] === "string" ? tasks[task] : tasks[task]?.command;
+    assert.equal(typeof command, "string", task);
+    for (const dep of tasks[task]?.dependencies ?? []) {
+      assert.ok(tasks[dep], `${task} needs ${dep}`);
+    }
   }
+  assert.deepEqual(tasks.test.dependencies, ["build"]);
+  assert.deepEqual(tasks.demo.dependencies, ["build"]);
 });
 
 Deno.test("the README is a front door: at most 200 lines", async () => {
