@@ -168,9 +168,11 @@ const MULTI: Record<string, (q: string) => string[]> = {
 
 /** What every node of a block of several nodes runs: worker_init, then its workers. */
 const nodePart = (q: string) => [
+  "# This node's number and name, kept before worker_init could change the arguments",
+  "ferry_node=$2 ferry_node_name=$3",
   "# worker_init, once for the node",
   ...launcher(q).slice(6, 10),
-  'ferry_pilot_block b1 4 30 "$2" "$3"',
+  'ferry_pilot_block b1 4 30 "$ferry_node" "$ferry_node_name"',
 ];
 
 /** The workflow with a block of 2 nodes × 4 workers. */

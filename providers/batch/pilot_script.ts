@@ -66,7 +66,7 @@ export function blockScript(
     "# shellcheck source=/dev/null # written into the queue directory at run time",
     `source ${q(pilotLibrary(place.queue))}`,
     `ferry_pilot_block ${place.key} ${p.workersPerNode} ${Math.ceil(p.idleTimeout)}${
-      nodes > 1 ? ' "$2" "$3"' : ""
+      nodes > 1 ? ' "$ferry_node" "$ferry_node_name"' : ""
     }`,
   ];
   const request: ScriptRequest = {
@@ -99,6 +99,8 @@ function perNodeStart(dialect: Dialect, ex: Executor, place: BlockPlace): string
     indent(dialect.perNode(p.nodesPerBlock, p.workersPerNode, blockScriptPath(place))),
     "  exit",
     "fi",
+    "# This node's number and name, kept before worker_init could change the arguments",
+    "ferry_node=$2 ferry_node_name=$3",
   ];
 }
 

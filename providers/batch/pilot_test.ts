@@ -187,7 +187,8 @@ Deno.test("pilots: a block of 2 nodes runs worker_init and its workers on each; 
       assert.equal(inits.length, 2);
       assert.notEqual(inits[0], inits[1]);
     },
-    (dir) => `echo "$$" >> '${dir}/init.log'; export PILOT_INIT=yes`,
+    // (It may change the script's arguments: the node's number and name were kept before it.)
+    (dir) => `echo "$$" >> '${dir}/init.log'; export PILOT_INIT=yes; set -- clobbered`,
     multiNodeDialect(),
   );
 });
@@ -506,4 +507,13 @@ Deno.test("block scaling: init at first, more while tasks wait, never past max, 
   assert.equal(at(4, 8, 8, 100), 0); // max_blocks
   assert.equal(at(0, 0, 0, 1), 1); // min_blocks while tasks remain
   assert.equal(at(0, 0, 0, 0), 0); // none when no task remains
+});
+
+Deno.test("block scaling: a block of 2 nodes counts 2 × workers_per_node workers", () => {
+  const p = { ...PILOT_DEFAULTS, nodesPerBlock: 2, workersPerNode: 2, maxBlocks: 4 };
+  const at = (live: number, capacity: number, busy: number, waiting: number) =>
+    blocksToSubmit({ live, capacity, busy, waiting, first: false }, p);
+  assert.equal(at(1, 4, 4, 9), 3); // 9 waiting, no free worker: 3 blocks of 4 (2 of 2 would not do)
+  assert.equal(at(1, 4, 1, 3), 0); // 3 free workers of a block's 4 take them
+  assert.equal(at(1, 4, 1, 4), 1);
 });
