@@ -1,7 +1,8 @@
 /**
- * A private single-node Slurm cluster for tests and benchmarks (the recipe of
+ * A private Slurm cluster for tests and benchmarks (the recipe of
  * ../shared/recipes/services.md): munged with its own key and socket,
  * slurmctld and slurmd on free ports, everything under one temp directory,
+ * one node unless asked for more (each a slurmd of its own on 127.0.0.1),
  * found by clients only through `SLURM_CONF`. Needs root (slurmd runs jobs as
  * their owner) and the Debian packages slurm-wlm and munge.
  * @module
@@ -40,6 +41,22 @@ export interface SlurmOptions {
   readonly overSubscribe?: string;
   /** Extra partitions, e.g. `PartitionName=short Nodes=localhost MaxTime=1`. */
   readonly partitions?: readonly string[];
+  /**
+   * Nodes of the cluster: each a slurmd of its own on 127.0.0.1 (its own port, spool directory,
+   * pid and log file), named `node1`, `node2`, ... when more than one, else `localhost`. Each
+   * node has all the machine's CPUs and an equal share of its memory. @default 1
+   */
+  readonly nodes?: number;
+}
+
+/** The cluster's node names: `localhost` for one node, else `node1` .. `nodeN`. */
+function nodeNames(nodes: number): string[] {
+  return nodes > 1 ? Array.from({ length: nodes }, (_, i) => `node${i + 1}`) : ["localhost"];
+}
+
+/** Node `i`'s (from 0) file in `dir`: `slurmd.pid` for the first, `slurmd-2.pid` for the second. */
+function nodeFile(dir: string, i: number, base: string, ext: string): string {
+  return join(dir, i === 0 ? `${base}.${ext}` : `${base}-${i + 1}.${ext}`);
 }
 
 /** Start a cluster; throws with the daemons' logs when it does not come up. */
@@ -61,7 +78,10 @@ async function stopCluster(dir: string, env: Record<string, string>): Promise<vo
   const ids = [...new Set(squeue?.stdout.split("\n").map((l) => l.trim()).filter(Boolean))];
   if (squeue?.code === 0 && ids.length > 0) await sh("scancel", ids, env);
   const daemons: number[] = [];
-  for (const f of ["slurmd.pid", "slurmctld.pid", "munge/munged.pid"]) {
+  const slurmds = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+    /^slurmd(-\d+)?\.pid$/.test(n)
+  );
+  for (const f of [...slurmds, "slurmctld.pid", "munge/munged.pid"]) {
     try {
       daemons.push(Number(Deno.readTextFileSync(join(dir, f)).trim()));
     } catch { /* never started */ }
@@ -78,7 +98,9 @@ async function start(
   stop: () => Promise<void>,
 ): Promise<SlurmCluster> {
   await Deno.chmod(dir, 0o755);
-  for (const d of ["munge", "state", "spool", "log", "work"]) {
+  const names = nodeNames(options.nodes ?? 1);
+  const spools = names.map((_, i) => i === 0 ? "spool" : `spool-${i + 1}`);
+  for (const d of ["munge", "state", ...spools, "log", "work"]) {
     await Deno.mkdir(join(dir, d), { recursive: true });
   }
   await Deno.chmod(join(dir, "munge"), 0o755);
@@ -97,12 +119,23 @@ async function start(
   ]);
   if (munged.code !== 0) throw new Error(`munged did not start: ${munged.stderr}`);
   const ctlPort = await freePort(), dPort = await freePort();
+  const ports = [dPort];
+  for (let i = 1; i < names.length; i++) ports.push(await freePort());
   const cpus = navigator.hardwareConcurrency;
-  const memMiB = Math.floor(Deno.systemMemoryInfo().total / 1024 / 1024) - 512;
+  const memMiB = Math.floor(
+    (Math.floor(Deno.systemMemoryInfo().total / 1024 / 1024) - 512) / names.length,
+  );
   const conf = env.SLURM_CONF!;
   const over = options.overSubscribe ?? "FORCE:8";
-  await Deno.writeTextFile(
-    conf,
+  // One node: the port for every slurmd, as before. Several: each its own, on its NodeName line.
+  const nodeLines = names.length === 1
+    ? [`NodeName=localhost NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${memMiB} State=UNKNOWN`]
+    : names.map((n, i) =>
+      `NodeName=${n} NodeAddr=127.0.0.1 Port=${
+        ports[i]
+      } CPUs=${cpus} RealMemory=${memMiB} State=UNKNOWN`
+    );
+  const text = (i: number) =>
     [
       "ClusterName=ferry",
       "SlurmctldHost=localhost",
@@ -113,11 +146,11 @@ async function start(
       `SlurmctldPort=${ctlPort}`,
       `SlurmdPort=${dPort}`,
       `StateSaveLocation=${dir}/state`,
-      `SlurmdSpoolDir=${dir}/spool`,
+      `SlurmdSpoolDir=${join(dir, spools[i]!)}`,
       `SlurmctldPidFile=${dir}/slurmctld.pid`,
-      `SlurmdPidFile=${dir}/slurmd.pid`,
+      `SlurmdPidFile=${nodeFile(dir, i, "slurmd", "pid")}`,
       `SlurmctldLogFile=${dir}/log/slurmctld.log`,
-      `SlurmdLogFile=${dir}/log/slurmd.log`,
+      `SlurmdLogFile=${nodeFile(join(dir, "log"), i, "slurmd", "log")}`,
       "ProctrackType=proctrack/linuxproc",
       "TaskPlugin=task/none",
       "JobAcctGatherType=jobacct_gather/linux",
@@ -136,15 +169,26 @@ async function start(
       "MailProg=/bin/true",
       "MpiDefault=none",
       "SwitchType=switch/none",
-      `NodeName=localhost NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${memMiB} State=UNKNOWN`,
-      `PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=${over}`,
+      ...nodeLines,
+      `PartitionName=debug Nodes=${
+        names.join(",")
+      } Default=YES MaxTime=INFINITE State=UP OverSubscribe=${over}`,
       ...(options.partitions ?? []),
       "",
-    ].join("\n"),
-  );
-  await Deno.chmod(conf, 0o644);
+    ].join("\n");
+  // Every slurmd but the first reads a copy that differs only in its own files (a build without
+  // --enable-multiple-slurmd expands no %n in them); slurmctld and clients read slurm.conf.
+  const confs = names.map((_, i) => i === 0 ? conf : join(dir, `slurm-${i + 1}.conf`));
+  for (const [i, c] of confs.entries()) {
+    await Deno.writeTextFile(c, text(i));
+    await Deno.chmod(c, 0o644);
+  }
   const ctl = await sh("slurmctld", [], env);
-  const d = await sh("slurmd", ["-N", "localhost"], env);
+  let d = { code: 0, stdout: "", stderr: "" };
+  for (const [i, n] of names.entries()) {
+    const started = await sh("slurmd", ["-N", n], { SLURM_CONF: confs[i]! });
+    if (started.code !== 0) d = started;
+  }
   const cluster: SlurmCluster = {
     dir,
     env,
@@ -156,11 +200,13 @@ async function start(
     stop,
   };
   for (let i = 0; i < 150; i++) {
-    const s = await sh("sinfo", ["-h", "-n", "localhost", "-o", "%T"], env);
-    if (s.stdout.trim() === "idle") return cluster;
+    const s = await sh("sinfo", ["-h", "-N", "-n", names.join(","), "-o", "%T"], env);
+    const states = s.stdout.trim().split("\n");
+    if (states.length === names.length && states.every((x) => x === "idle")) return cluster;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const logs = ["log/slurmctld.log", "log/slurmd.log"].map((f) => {
+  const slurmdLogs = names.map((_, i) => nodeFile("log", i, "slurmd", "log"));
+  const logs = ["log/slurmctld.log", ...slurmdLogs].map((f) => {
     try {
       return `--- ${f}\n` + Deno.readTextFileSync(join(dir, f)).split("\n").slice(-15).join("\n");
     } catch {

@@ -107,19 +107,118 @@ for (const [provider, headers] of Object.entries(HEADERS)) {
   });
 }
 
+/** A block of 2 nodes × 4 workers: each dialect's directives, then its launcher on every node. */
+const MULTI: Record<string, (q: string) => string[]> = {
+  slurm: (q) => [
+    "#SBATCH --job-name=ferry-pilot-hpc-b1",
+    `#SBATCH --output=${q}/blocks/b1.out`,
+    `#SBATCH --chdir=${q}`,
+    "#SBATCH --ntasks=2",
+    "#SBATCH --nodes=2",
+    "#SBATCH --ntasks-per-node=1",
+    "#SBATCH --cpus-per-task=4",
+    "#SBATCH --time=02:01:00",
+    ...launcher(q).slice(0, 5),
+    'if [ "${1-}" != node ]; then',
+    "  # The block's own shell: this script on each of its 2 nodes",
+    "  # shellcheck disable=SC2016 # expanded by the bash srun starts on each node",
+    "  srun --nodes=2 --ntasks=2 --ntasks-per-node=1 --cpus-per-task=4 \\",
+    `    /bin/bash -c 'exec /bin/bash "$0" node "$((SLURM_NODEID + 1))" "$SLURMD_NODENAME"' ${q}/blocks/b1.sh`,
+    "  exit",
+    "fi",
+  ],
+  pbs: (q) => [
+    "#PBS -N ferry-pilot-hpc-b1",
+    "#PBS -j oe",
+    `#PBS -o ${q}/blocks/b1.out`,
+    "#PBS -l select=2:ncpus=4:mpiprocs=1",
+    "#PBS -l place=scatter",
+    "#PBS -l walltime=02:01:00",
+    `cd ${q} || exit 1`,
+    ...launcher(q).slice(0, 5),
+    'if [ "${1-}" != node ]; then',
+    "  # The block's own shell: this script on each of its 2 nodes",
+    "  for ((ferry_i = 0; ferry_i < 2; ferry_i++)); do",
+    `    pbsdsh -n "$ferry_i" -- /bin/bash ${q}/blocks/b1.sh node "$((ferry_i + 1))" '' &`,
+    "  done",
+    "  wait",
+    "  exit",
+    "fi",
+  ],
+  lsf: (q) => [
+    "#BSUB -J ferry-pilot-hpc-b1",
+    `#BSUB -oo ${q}/blocks/b1.out`,
+    `#BSUB -cwd ${q}`,
+    "#BSUB -n 8",
+    '#BSUB -R "span[ptile=4]"',
+    "#BSUB -W 2:01",
+    ...launcher(q).slice(0, 5),
+    'if [ "${1-}" != node ]; then',
+    "  # The block's own shell: this script on each of its 2 nodes",
+    '  read -ra ferry_hosts <<<"$LSB_MCPU_HOSTS"',
+    "  for ((ferry_i = 0; ferry_i * 2 < ${#ferry_hosts[@]}; ferry_i++)); do",
+    "    ferry_host=${ferry_hosts[ferry_i * 2]}",
+    `    blaunch "$ferry_host" /bin/bash ${q}/blocks/b1.sh node "$((ferry_i + 1))" "$ferry_host" &`,
+    "  done",
+    "  wait",
+    "  exit",
+    "fi",
+  ],
+};
+
+/** What every node of a block of several nodes runs: worker_init, then its workers. */
+const nodePart = (q: string) => [
+  "# This node's number and name, kept before worker_init could change the arguments",
+  "ferry_node=$2 ferry_node_name=$3",
+  "# worker_init, once for the node",
+  ...launcher(q).slice(6, 10),
+  'ferry_pilot_block b1 4 30 "$ferry_node" "$ferry_node_name"',
+];
+
+/** The workflow with a block of 2 nodes × 4 workers. */
+const multiNode = (provider: string) =>
+  workflow(provider, {
+    pilot: { nodes_per_block: 2, workers_per_node: 4, walltime: "2h", idle_timeout: "30s" },
+  });
+
+for (const [provider, head] of Object.entries(MULTI)) {
+  Deno.test(`plan --show-scripts prints the ${provider} block script of 2 nodes: it starts itself on each node, which runs worker_init and its workers`, async () => {
+    await withTemp(async (ws) => {
+      const r = await ferryRun(
+        ["--show-scripts", await writeWorkflow(ws, multiNode(provider))],
+        {},
+        "plan",
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const q = join(ws, ".ferry/runs/RUN/pilot/hpc");
+      const expected = [
+        `# ── pilot block script of executor "hpc" (${provider}), for each block it submits (b1, b2, ...): .ferry/runs/RUN/pilot/hpc/blocks/b1.sh`,
+        "#!/bin/bash",
+        ...head(q),
+        ...nodePart(q),
+        "",
+        "# .ferry/runs/RUN/pilot/hpc/pilot.sh: the workers (providers/batch/pilot.sh); each runs the wrappers below as it takes their tasks",
+        "",
+      ].join("\n");
+      assert.ok(r.stdout.includes(expected), r.stdout);
+      assert.equal(r.stdout.match(/^module load samtools$/gm)?.length, 1);
+    });
+  });
+}
+
 Deno.test({
   name: "the pilot library and every dialect's block script are clean under shellcheck",
   ignore: !HAVE_SHELLCHECK,
   async fn() {
     const lib = await Deno.readTextFile(join(ROOT, "providers/batch/pilot.sh"));
     assert.equal(await shellcheck(lib), "");
-    for (const provider of Object.keys(HEADERS)) {
+    const cases = [
+      ...Object.keys(HEADERS).map((p) => [p, workflow(p)] as const),
+      ...Object.keys(MULTI).map((p) => [p, multiNode(p)] as const),
+    ];
+    for (const [provider, wf] of cases) {
       await withTemp(async (ws) => {
-        const r = await ferryRun(
-          ["--show-scripts", await writeWorkflow(ws, workflow(provider))],
-          {},
-          "plan",
-        );
+        const r = await ferryRun(["--show-scripts", await writeWorkflow(ws, wf)], {}, "plan");
         assert.equal(r.code, 0, r.stderr);
         const block = r.stdout.split(/^# ── pilot block script .*\n/m)[1]!.split("\n\n")[0]! + "\n";
         assert.match(block, /^#!\/bin\/bash\n/);
@@ -141,6 +240,17 @@ Deno.test("plan --show-scripts quotes a hostile workspace path in the pilot laun
     assert.ok(r.stdout.includes(`\nferry_q=${quoted}\n`), r.stdout);
     assert.ok(r.stdout.includes(`\nsource ${quoted.slice(0, -1)}/pilot.sh'\n`), r.stdout);
     assert.ok(r.stdout.includes(`#SBATCH --chdir="${q}"\n`), r.stdout);
+    // A block of several nodes names its own script to srun, quoted the same way.
+    const multi = await ferryRun(
+      ["--show-scripts", await writeWorkflow(ws, multiNode("slurm"))],
+      {},
+      "plan",
+    );
+    assert.equal(multi.code, 0, multi.stderr);
+    assert.ok(
+      multi.stdout.includes(`"$SLURMD_NODENAME"' ${quoted.slice(0, -1)}/blocks/b1.sh'\n`),
+      multi.stdout,
+    );
   });
 });
 
@@ -208,9 +318,9 @@ Deno.test("check refuses pilot settings that cannot work, at their key", async (
         "   10 |     bundle: pilot",
       ],
       [
-        "pbs",
+        "htcondor",
         { pilot: { nodes_per_block: 2 } },
-        `13:24: error[invalid-value]: Cannot use nodes_per_block: 2 on executor "hpc": ferry starts a block's workers from the block's own shell, on its first node only; use 1 and more blocks`,
+        `13:24: error[invalid-value]: Cannot use nodes_per_block: 2 on executor "hpc": HTCondor runs no job over several nodes (its vanilla universe has one machine per job); use 1 and more blocks`,
         "   13 |       nodes_per_block: 2",
       ],
       [

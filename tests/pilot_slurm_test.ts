@@ -28,6 +28,7 @@ import { StateStore } from "../interpreter/state.ts";
 import { taskDirName } from "../interpreter/attempt.ts";
 import { startHttpServer, type TestHttpServer } from "./_http_server.ts";
 import { type SlurmCluster, startSlurm } from "./_slurm.ts";
+import { assertAllOnce, fanOut, pilotSite, query } from "./_pilots.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
 
 const HAVE = haveService("Slurm", ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel"]);
@@ -35,25 +36,6 @@ const HAVE_SSHD = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ps", "pg
 
 /** No-op tasks of the throughput test (the issue's 5,000). */
 const COUNT = 5000;
-
-interface Sqlite {
-  DatabaseSync: new (path: string) => {
-    prepare(sql: string): { all(...p: (string | number)[]): Record<string, unknown>[] };
-    close(): void;
-  };
-}
-const builtins = process as unknown as { getBuiltinModule(id: string): unknown };
-const { DatabaseSync } = builtins.getBuiltinModule("node:sqlite") as Sqlite;
-
-/** Rows of `sql` in the workspace's state store. */
-function query(ws: string, sql: string): Record<string, unknown>[] {
-  const db = new DatabaseSync(join(ws, ".ferry", "state.db"));
-  try {
-    return db.prepare(sql).all();
-  } finally {
-    db.close();
-  }
-}
 
 let cluster: SlurmCluster | undefined;
 
@@ -70,36 +52,7 @@ const t = (name: string, fn: (c: SlurmCluster) => Promise<void>) =>
   });
 
 function site(ws: string, pilot: Record<string, unknown> = {}): Promise<string> {
-  return writeWorkflow(ws, {
-    "ferry-site": 1,
-    executors: {
-      cluster: {
-        provider: "slurm",
-        bundle: "pilot",
-        worker_init: "export PILOT_GREETING='hi from worker_init'",
-        pilot: { workers_per_node: 2, init_blocks: 2, max_blocks: 2, ...pilot },
-      },
-    },
-  }, "site.yaml");
-}
-
-/** A fan-out of `n` tasks, each writing its index (after `sleep` seconds) and the greeting. */
-function fanOut(ws: string, n: number, sleep = 0): Promise<string> {
-  return writeWorkflow(ws, {
-    ferry: 1,
-    name: "pilots",
-    params: { ids: Array.from({ length: n }, (_, i) => i) },
-    defaults: { executor: "cluster", retries: 0 }, // a lost block's tasks run again all the same
-    apps: {
-      work: {
-        for_each: { i: "${{ params.ids }}" },
-        outputs: { out: "out/${{ i }}.txt" },
-        shell: `${
-          sleep > 0 ? `sleep ${sleep}; ` : ""
-        }echo "\${{ i }} $PILOT_GREETING" > \${{ outputs.out }}`,
-      },
-    },
-  });
+  return pilotSite(ws, { workers_per_node: 2, init_blocks: 2, max_blocks: 2, ...pilot });
 }
 
 /** The blocks a run submitted: key → job id, from the queue directory. */
@@ -133,19 +86,6 @@ function orphanWarning(orphans: readonly string[]): RegExp {
       orphans.join(" ")
     }|${[...orphans].reverse().join(" ")})\\n`,
   );
-}
-
-/** Every output is right and every task has exactly one recorded success. */
-function assertAllOnce(ws: string, n: number): void {
-  for (let i = 0; i < n; i++) {
-    assert.equal(
-      Deno.readTextFileSync(join(ws, "out", `${i}.txt`)),
-      `${i} hi from worker_init\n`,
-    );
-  }
-  const rows = query(ws, "SELECT task_id, COUNT(*) AS n FROM successes GROUP BY task_id");
-  assert.equal(rows.length, n);
-  assert.ok(rows.every((r) => r.n === 1));
 }
 
 t(`${COUNT} no-op tasks through 2 blocks of 2 workers, each committed once`, async (c) => {

@@ -90,7 +90,7 @@ async function schedulerProblems(ex: Executor): Promise<Problem[]> {
 
 /**
  * `bundle: pilot` and `pilot:`: only on a scheduler executor, together, with block counts that
- * agree (`init_blocks` and `min_blocks` at most `max_blocks`) and one node per block.
+ * agree (`init_blocks` and `min_blocks` at most `max_blocks`); one node per block on HTCondor.
  */
 function pilotProblems(ex: Executor): Problem[] {
   const at = (...keys: string[]) => ["executors", ex.name, ...keys];
@@ -129,11 +129,11 @@ function pilotProblems(ex: Executor): Problem[] {
       `Cannot use ${key}: ${n} on executor "${ex.name}": it is more than max_blocks (${p.maxBlocks})`,
     ));
   }
-  if (p.nodesPerBlock > 1) {
+  if (p.nodesPerBlock > 1 && ex.provider === "htcondor") {
     out.push(error(
       "invalid-value",
       at("pilot", "nodes_per_block"),
-      `Cannot use nodes_per_block: ${p.nodesPerBlock} on executor "${ex.name}": ferry starts a block's workers from the block's own shell, on its first node only; use 1 and more blocks`,
+      `Cannot use nodes_per_block: ${p.nodesPerBlock} on executor "${ex.name}": HTCondor runs no job over several nodes (its vanilla universe has one machine per job); use 1 and more blocks`,
     ));
   }
   return out;

@@ -36,6 +36,12 @@ export interface ScriptRequest {
   /** For an array job: the number of tasks (indices 0..count-1) and the throttle. */
   readonly array?: { readonly count: number; readonly throttle?: number };
   /**
+   * For a job over several nodes (a pilot block with `nodes_per_block` > 1): the number of
+   * nodes, each given `resources.cores` cores; the script starts on the first and reaches the
+   * others through {@linkcode Dialect.perNode}.
+   */
+  readonly nodes?: number;
+  /**
    * The shell body that runs on the node. It reads the array index from
    * `$FERRY_ARRAY_INDEX`, which the dialect's script header sets from the
    * scheduler's own variable.
@@ -89,6 +95,15 @@ export interface Dialect {
   readonly gone: RegExp;
   /** The job script: interpreter line, directives from resources and options, the body. */
   script(req: ScriptRequest): string;
+  /**
+   * Bash lines, run in a job of `nodes` nodes (see {@linkcode ScriptRequest.nodes}), that start
+   * `bash SCRIPT node I NAME` once on each node with the scheduler's own launcher and wait for
+   * them all: `I` is the node's number from 1, `NAME` its name as the scheduler calls it (empty
+   * when the launcher cannot tell; the node then asks `hostname`). `script` is the job script's
+   * path on the filesystem the nodes share; `cores` the cores of each node's part. Undefined for
+   * a scheduler that runs no job over several nodes.
+   */
+  perNode?(nodes: number, cores: number, script: string): string;
   /**
    * How to submit a script written to `scriptPath` (arrays are declared in the
    * script's directives or here, whichever the scheduler needs).

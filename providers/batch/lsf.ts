@@ -28,6 +28,7 @@
  */
 
 import {
+  bashQuote,
   type Dialect,
   directivePath,
   mebibytes,
@@ -120,9 +121,11 @@ export const lsf: Dialect = {
       `#BSUB -oo ${directivePath(output, "LSF")}`,
       `#BSUB -cwd ${directivePath(req.chdir, "LSF")}`,
     );
-    out.push(`#BSUB -n ${ranks * cores}`);
+    out.push(`#BSUB -n ${(req.nodes ?? ranks) * cores}`);
     const select: string[] = [];
-    if (ranks === 1) select.push("span[hosts=1]");
+    // A job over several nodes: `cores` slots on each.
+    if (req.nodes !== undefined) select.push(`span[ptile=${cores}]`);
+    else if (ranks === 1) select.push("span[hosts=1]");
     if (r.memory !== undefined) select.push(`rusage[mem=${mebibytes(r.memory / cores)}MB]`);
     if (select.length) out.push(`#BSUB -R "${select.join(" ")}"`);
     // ferry's wrapper enforces the walltime; LSF's run limit is the backstop, one minute later.
@@ -146,6 +149,19 @@ export const lsf: Dialect = {
       req.body,
     );
     return out.join("\n") + "\n";
+  },
+  perNode(_nodes, _cores, script) {
+    // $LSB_MCPU_HOSTS: "host1 slots1 host2 slots2 ...", a host per node; blaunch starts a task there.
+    return [
+      'read -ra ferry_hosts <<<"$LSB_MCPU_HOSTS"',
+      "for ((ferry_i = 0; ferry_i * 2 < ${#ferry_hosts[@]}; ferry_i++)); do",
+      "  ferry_host=${ferry_hosts[ferry_i * 2]}",
+      `  blaunch "$ferry_host" /bin/bash ${
+        bashQuote(script)
+      } node "$((ferry_i + 1))" "$ferry_host" &`,
+      "done",
+      "wait",
+    ].join("\n");
   },
   submit(scriptPath) {
     return { argv: ["sh", "-c", 'exec bsub < "$1"', "bsub", scriptPath] };

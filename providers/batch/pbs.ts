@@ -187,12 +187,14 @@ export const pbs: Dialect = {
       out.push(`#PBS -J 0-${array.count - 1}${t}`);
     }
     const chunk = [`ncpus=${r.cores ?? 1}`];
-    if (ranks > 1) chunk.push("mpiprocs=1");
+    if (ranks > 1 || req.nodes !== undefined) chunk.push("mpiprocs=1");
     if (r.memory !== undefined) chunk.push(`mem=${mebibytes(r.memory)}mb`);
     if (r.gpus !== undefined && r.gpus > 0) chunk.push(`ngpus=${r.gpus}`);
     if (o.select_extra !== undefined) chunk.push(String(o.select_extra));
-    out.push(`#PBS -l select=${ranks}:${chunk.join(":")}`);
-    if (o.place !== undefined) out.push(`#PBS -l place=${o.place}`);
+    out.push(`#PBS -l select=${req.nodes ?? ranks}:${chunk.join(":")}`);
+    // A job over several nodes: a chunk on each (unless the site's `place` says otherwise).
+    const place = o.place ?? (req.nodes !== undefined ? "scatter" : undefined);
+    if (place !== undefined) out.push(`#PBS -l place=${place}`);
     // ferry's wrapper enforces the walltime; PBS's limit is the backstop, one minute later.
     if (r.walltime !== undefined) out.push(`#PBS -l walltime=${hms(r.walltime + 60)}`);
     if (o.queue !== undefined) out.push(`#PBS -q ${o.queue}`);
@@ -214,6 +216,16 @@ export const pbs: Dialect = {
       req.body,
     );
     return out.join("\n") + "\n";
+  },
+  perNode(nodes, _cores, script) {
+    // pbsdsh -n I: a task on the job's I-th node (from 0; a chunk per node, one line each in
+    // $PBS_NODEFILE). pbsdsh does not tell the node's name: the node asks hostname.
+    return [
+      `for ((ferry_i = 0; ferry_i < ${nodes}; ferry_i++)); do`,
+      `  pbsdsh -n "$ferry_i" -- /bin/bash ${bashQuote(script)} node "$((ferry_i + 1))" '' &`,
+      "done",
+      "wait",
+    ].join("\n");
   },
   submit(scriptPath) {
     return { argv: ["qsub", scriptPath] };

@@ -2,7 +2,8 @@
 # shellcheck disable=SC2317 # functions run in the background or by a trap
 # ferry's pilot worker library: what a pilot block runs (bundle: pilot). The block script sets
 # ferry_q (the queue directory, on the filesystem ferry shares with the nodes), runs the
-# executor's worker_init once, then calls ferry_pilot_block. pilot_script.ts writes this file
+# executor's worker_init once (on each node of a block over several nodes), then calls
+# ferry_pilot_block. pilot_script.ts writes this file
 # into the queue directory as pilot.sh; the protocol is described in docs/architecture.md
 # ("Pilot blocks"). Needs bash and coreutils (and Deno for function calls). Checked by shellcheck.
 #
@@ -12,7 +13,8 @@
 #                    ferry taking T back ("ferry"); of all racing for T exactly one creates it
 #   done/T.B.S       worker S of block B ran it (an empty file; the claim stays): exit.json written
 #   cancel/T         ferry asks that task T be stopped
-#   workers/B.S      worker S of block B: "host epoch", rewritten every few seconds
+#   workers/B.S      worker S of block B: "host epoch", rewritten every few seconds (slots are
+#                    numbered across the block's nodes: node I runs (I-1)*W+1 .. I*W)
 #   workers/B.S.run  what it runs (or ran last: then done/T.B.S exists): "T pid"
 #   workers/B.S.fn.* its Deno function worker, if it has one (ferry_fn_start)
 #   stop             every worker ends once idle
@@ -33,12 +35,16 @@ source "$ferry_q/container.sh"
 # shellcheck disable=SC2034 # read by the wrapper's library
 ferry_status_direct=1 ferry_time_default=''
 
-# Run block $1 with $2 workers, each ending after $3 idle seconds; returns when all ended.
+# Run $2 workers of block $1 on this node, each ending after $3 idle seconds; returns when all
+# ended. On a block over several nodes, $4 is this node's number (from 1) and $5 its name as the
+# scheduler calls it (else: hostname): node I's workers have slots (I-1)*$2+1 .. I*$2, and the
+# attempts they run report the node's name as their host.
 ferry_pilot_block() {
-  local host i
-  host=$(hostname 2>/dev/null || uname -n)
+  local host=${5-} i first=$((${4:-1} * $2 - $2))
+  if [ -z "$host" ]; then host=$(hostname 2>/dev/null || uname -n); fi
+  HOSTNAME=$host
   trap ferry_pilot_stop TERM INT HUP
-  for ((i = 1; i <= $2; i++)); do
+  for ((i = first + 1; i <= first + $2; i++)); do
     ferry_pilot_worker "$1.$i" "$3" "$host" &
     ferry_pilot_pids+=($!)
   done

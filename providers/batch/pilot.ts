@@ -405,7 +405,8 @@ export class PilotProvider implements BatchProvider {
       first: this.#blockSeq === 0,
     }, this.#ex.pilot);
     for (let i = 0; i < n; i++) {
-      const b = new Block(`b${++this.#blockSeq}`, this.#ex.pilot.workersPerNode);
+      const { nodesPerBlock, workersPerNode } = this.#ex.pilot;
+      const b = new Block(`b${++this.#blockSeq}`, nodesPerBlock * workersPerNode);
       this.#blocks.set(b.key, b);
       void this.#lane.run(() => this.#submit(b)).catch((e) => this.#broken(e));
     }

@@ -14,7 +14,7 @@ import type { PilotBlock } from "./types.ts";
 export class Block {
   /** `b1`, `b2`, ... (file names in the queue directory). */
   readonly key: string;
-  /** Workers it runs. */
+  /** Workers it runs (on all its nodes). */
   readonly workers: number;
   /** The scheduler's id, once submitted. */
   jobId?: string;

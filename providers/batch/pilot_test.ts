@@ -3,11 +3,12 @@ import { join } from "node:path";
 import type { PilotSettings } from "../../dsl/model.ts";
 import { PILOT_DEFAULTS } from "../../dsl/to_model.ts";
 import { fakeDialect, fakeExecutor, fakeJob, until, within } from "./_fake_scheduler.ts";
-import type { Invocation } from "./dialect.ts";
+import type { Dialect, Invocation } from "./dialect.ts";
 import { PilotProvider } from "./pilot.ts";
 import { Block, blocksToSubmit } from "./pilot_blocks.ts";
 import { pilotQueueDir } from "./pilot_script.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
+import type { RootedJob } from "./scheduler_job.ts";
 import type { JobResult, JobSpec } from "./types.ts";
 import { descendants, killAll } from "../../tests/_services.ts";
 
@@ -83,6 +84,7 @@ async function withPilots(
   pilot: Partial<PilotSettings>,
   fn: (s: Setup) => Promise<void>,
   workerInit?: (dir: string) => string,
+  dialect: Dialect = fakeDialect(),
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ferry-pilot-" });
   const sched = new ProcessScheduler();
@@ -90,7 +92,7 @@ async function withPilots(
     ...fakeExecutor({ bundle: "pilot", ...(workerInit ? { workerInit: workerInit(dir) } : {}) }),
     pilot: { ...PILOT_DEFAULTS, idleTimeout: 30, ...pilot },
   };
-  const provider = new PilotProvider(fakeDialect(), ex, {
+  const provider = new PilotProvider(dialect, ex, {
     runner: sched,
     pollMs: 100,
     heartbeatDeadMs: 4000,
@@ -141,6 +143,100 @@ Deno.test("pilots: tasks run on the workers of two blocks; each result says wher
     assert.deepEqual(s.provider.pilotBlocks(), []);
     assert.deepEqual([...s.sched.jobs.values()].map((j) => j.state), ["X", "X"]);
   });
+});
+
+/**
+ * The fake dialect with a launcher for blocks of several nodes: node I is `bash SCRIPT node I
+ * fake-I` in a process group of its own (its pid in `SCRIPT.node-I`, so that a test can kill
+ * it like a failing node); the block's shell passes a SIGTERM on to every node.
+ */
+function multiNodeDialect(): Dialect {
+  return {
+    ...fakeDialect(),
+    perNode: (nodes, _cores, script) =>
+      [
+        "ferry_nodes=()",
+        `trap 'kill -TERM -- "\${ferry_nodes[@]/#/-}" 2>/dev/null; wait; exit 143' TERM`,
+        `for ((i = 1; i <= ${nodes}; i++)); do`,
+        `  setsid bash '${script}' node "$i" "fake-$i" &`,
+        '  ferry_nodes+=("$!")',
+        `  echo "$!" > '${script}.node-'"$i"`,
+        "done",
+        "wait",
+      ].join("\n"),
+  };
+}
+
+Deno.test("pilots: a block of 2 nodes runs worker_init and its workers on each; slots count across nodes", async () => {
+  await withPilots(
+    { nodesPerBlock: 2, workersPerNode: 2, initBlocks: 1, maxBlocks: 1 },
+    async (s) => {
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+        s.provider.execute(
+          fakeJob(s.dir, `t${i}`, {
+            run: { kind: "shell", script: 'sleep 0.05; test "$PILOT_INIT" = yes' },
+          }),
+          never,
+        )));
+      const nodes = new Set<string>();
+      for (const r of results) {
+        assert.equal(r.outcome, "succeeded", r.message);
+        assert.equal(r.pilot?.block, "101");
+        assert.equal(r.host, r.pilot?.node);
+        assert.match(r.pilot!.worker, r.host === "fake-1" ? /^fake-1\/[12]$/ : /^fake-2\/[34]$/);
+        nodes.add(r.host);
+      }
+      assert.deepEqual([...nodes].sort(), ["fake-1", "fake-2"]);
+      assert.equal(s.sched.submitted, 1);
+      assert.deepEqual(s.provider.pilotBlocks().map((b) => [b.id, b.workers]), [["101", 4]]);
+      // worker_init once on each node, each in its node's shell (its pid).
+      const inits = Deno.readTextFileSync(join(s.dir, "init.log")).trim().split("\n");
+      assert.equal(inits.length, 2);
+      assert.notEqual(inits[0], inits[1]);
+    },
+    // (It may change the script's arguments: the node's number and name were kept before it.)
+    (dir) => `echo "$$" >> '${dir}/init.log'; export PILOT_INIT=yes; set -- clobbered`,
+    multiNodeDialect(),
+  );
+});
+
+Deno.test("pilots: a node of a block that dies gives its tasks back as 'pilot lost'; the other node goes on", async () => {
+  await withPilots(
+    { nodesPerBlock: 2, workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+    async (s) => {
+      // Each task notes its pid (its process group's, the wrapper's own group for the task).
+      const jobs = ["a", "b"].map((id) =>
+        fakeJob(s.dir, id, { run: { kind: "shell", script: 'echo "$$" > task.pid; sleep 60' } })
+      );
+      const long = jobs.map((job) => s.provider.execute(job, never).then((r) => ({ r, job })));
+      const started = (j: RootedJob) => {
+        try {
+          return Deno.readTextFileSync(join(j.dir, "task.pid")).endsWith("\n");
+        } catch {
+          return false;
+        }
+      };
+      await until(() => jobs.every(started), 10_000);
+      const script = join(pilotQueueDir(s.dir, "cluster"), "blocks", "b1.sh");
+      const node2 = Number(Deno.readTextFileSync(`${script}.node-2`).trim());
+      Deno.kill(-node2, "SIGKILL");
+      const { r: lost, job } = await Promise.race(long);
+      // A node that fails takes its tasks' processes with it.
+      Deno.kill(-Number(Deno.readTextFileSync(join(job.dir, "task.pid"))), "SIGKILL");
+      assert.equal(lost.outcome, "failed");
+      assert.equal(lost.retryable, true);
+      assert.equal(lost.message, "pilot lost: worker fake-2/2 of block 101 stopped answering");
+      assert.deepEqual(lost.pilot, { block: "101", worker: "fake-2/2", node: "fake-2" });
+      // Node 1's worker still runs its task, and takes the next once it is free.
+      assert.deepEqual(s.provider.pilotBlocks().map((b) => [b.id, b.state, b.busy]), [[
+        "101",
+        "running",
+        1,
+      ]]);
+    },
+    undefined,
+    multiNodeDialect(),
+  );
 });
 
 Deno.test("pilots: never more blocks than max_blocks", async () => {
@@ -652,4 +748,13 @@ Deno.test("block scaling: init at first, more while tasks wait, never past max, 
   assert.equal(at(4, 8, 8, 100), 0); // max_blocks
   assert.equal(at(0, 0, 0, 1), 1); // min_blocks while tasks remain
   assert.equal(at(0, 0, 0, 0), 0); // none when no task remains
+});
+
+Deno.test("block scaling: a block of 2 nodes counts 2 × workers_per_node workers", () => {
+  const p = { ...PILOT_DEFAULTS, nodesPerBlock: 2, workersPerNode: 2, maxBlocks: 4 };
+  const at = (live: number, capacity: number, busy: number, waiting: number) =>
+    blocksToSubmit({ live, capacity, busy, waiting, first: false }, p);
+  assert.equal(at(1, 4, 4, 9), 3); // 9 waiting, no free worker: 3 blocks of 4 (2 of 2 would not do)
+  assert.equal(at(1, 4, 1, 3), 0); // 3 free workers of a block's 4 take them
+  assert.equal(at(1, 4, 1, 4), 1);
 });

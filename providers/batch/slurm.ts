@@ -5,6 +5,7 @@
  */
 
 import {
+  bashQuote,
   type Dialect,
   directivePath,
   hms,
@@ -83,7 +84,10 @@ export const slurm: Dialect = {
       out.push(`#SBATCH --array=0-${req.array.count - 1}${t}`);
     }
     const ranks = r.ranks ?? 1;
-    out.push(`#SBATCH --ntasks=${ranks}`);
+    out.push(`#SBATCH --ntasks=${req.nodes ?? ranks}`);
+    if (req.nodes !== undefined) {
+      out.push(`#SBATCH --nodes=${req.nodes}`, "#SBATCH --ntasks-per-node=1");
+    }
     if (r.cores !== undefined) out.push(`#SBATCH --cpus-per-task=${r.cores}`);
     if (r.memory !== undefined) {
       // Per task; with several ranks Slurm's --mem is per node, so ask per CPU instead.
@@ -109,6 +113,16 @@ export const slurm: Dialect = {
       req.body,
     );
     return out.join("\n") + "\n";
+  },
+  perNode(nodes, cores, script) {
+    // One job step, a task on each node; Slurm numbers them from 0 and names each node.
+    return [
+      "# shellcheck disable=SC2016 # expanded by the bash srun starts on each node",
+      `srun --nodes=${nodes} --ntasks=${nodes} --ntasks-per-node=1 --cpus-per-task=${cores} \\`,
+      `  /bin/bash -c 'exec /bin/bash "$0" node "$((SLURM_NODEID + 1))" "$SLURMD_NODENAME"' ${
+        bashQuote(script)
+      }`,
+    ].join("\n");
   },
   submit(scriptPath) {
     return { argv: ["sbatch", "--parsable", scriptPath] };
