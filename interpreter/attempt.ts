@@ -417,6 +417,7 @@ export function nodeTransfersOf(task: PlanTask, ex: Executor): NodeTransfers {
       ...(passwordEnv !== undefined ? { passwordEnv } : {}),
       ...(tokenEnv !== undefined ? { tokenEnv } : {}),
       ...(typeof o.retries === "number" ? { retries: o.retries } : {}),
+      ...(f.local !== undefined ? { local: f.local } : {}),
     };
   };
   return {

@@ -53,10 +53,16 @@ export interface PlanFile {
   /** For `shared` inputs placed in the task directory: symlink, hardlink or copy. */
   readonly link?: "symlink" | "hardlink" | "copy";
   /**
-   * For an input on the executor's own storage under another name (its `endpoints`): the
-   * entry that says so, as `URL = PATH`. The task reads it in place at `path`.
+   * For a file on the executor's own storage under another name (its `endpoints`): the entry
+   * that says so, as `URL = PATH`. An input is read in place at `path`; an output moved to `local`.
    */
   readonly endpoint?: string;
+  /**
+   * For an output to a URL on the executor's own storage under another name (its `endpoints`):
+   * the path there. The task writes it at `path` in its directory; once it succeeded the file is
+   * moved to this path (on the node when the executor shares no filesystem), never uploaded.
+   */
+  readonly local?: string;
   /**
    * For an input staged through intermediate storage (a rule's `via_storage`): the first hop's
    * transfer and the copy it makes there, which the executor's rules then took from as a local file.
@@ -790,6 +796,7 @@ function planFile(
     const e = ex.endpoints![d.endpoint]!;
     file.endpoint = `${e.url} = ${e.path}`;
   }
+  if (d.local !== undefined) file.local = d.local;
   if (f.kind !== "file") file.dynamic = f.kind;
   if (f.temp) file.temp = true;
   if (f.register !== undefined) {

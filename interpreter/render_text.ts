@@ -29,7 +29,11 @@ export function shortUrl(url: string, workspace: string): string {
 }
 
 function how(f: PlanFile): string {
-  if (f.endpoint !== undefined) return `in place, endpoint ${visible(f.endpoint)}`;
+  if (f.endpoint !== undefined) {
+    return `${f.local !== undefined ? "moved into place" : "in place"}, endpoint ${
+      visible(f.endpoint)
+    }`;
+  }
   const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
   const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
   return `${f.provider}${kind}, ${rule}`;
@@ -51,7 +55,8 @@ function fileLines(t: PlanTask, workspace: string): string[] {
   for (const f of t.outputs) {
     const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
     const to = f.url.startsWith("file:") ? shortUrl(f.url, "") : visible(f.url);
-    rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${to}`]);
+    const moved = f.local !== undefined ? `${visible(f.local)} (${visible(f.url)})` : undefined;
+    rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${moved ?? to}`]);
   }
   const w1 = Math.max(0, ...rows.map((r) => r[1].length));
   return rows.flatMap(([dir, name, what, tail], i) => [

@@ -31,7 +31,10 @@ Deno.test("registerOutputs() writes a new catalog in its file's format, then add
       registerOutputs(task(ws, name), ws, new Map());
       assert.equal(await Deno.readTextFile(join(ws, name)), text);
     }
-    assert.deepEqual([...Deno.readDirSync(ws)].map((e) => e.name).sort(), Object.keys(texts).sort());
+    assert.deepEqual(
+      [...Deno.readDirSync(ws)].map((e) => e.name).sort(),
+      Object.keys(texts).sort(),
+    );
   } finally {
     await Deno.remove(ws, { recursive: true });
   }

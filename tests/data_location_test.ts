@@ -103,6 +103,133 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "endpoints: an output to an sftp URL on the executor's own storage is moved there, never uploaded (no sftp write in the server's log), and uploaded elsewhere",
+  ignore: !SSH_OK,
+  async fn() {
+    const sshd = await startSshd();
+    try {
+      await withTemp(async (ws) => {
+        const scratch = join(sshd.root, "scratch");
+        await Deno.mkdir(scratch);
+        await Deno.writeTextFile(join(scratch, "out put.txt"), "the old copy\n");
+        const prefix = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${scratch}/`;
+        const site = join(ws, "site.yaml");
+        const sftpRule = {
+          match: "sftp://*:*",
+          action: "sftp",
+          identity_file: sshd.identity,
+          known_hosts: sshd.knownHosts,
+        };
+        await Deno.writeTextFile(
+          site,
+          stringify({
+            "ferry-site": 1,
+            executors: {
+              local: { staging: [sftpRule] },
+              cluster: {
+                provider: "local",
+                filesystem: "executor-shared",
+                endpoints: [{ url: prefix, path: scratch }],
+                staging: [sftpRule],
+              },
+              // No shared filesystem: the file is moved where the task ran, after it.
+              bare: {
+                provider: "local",
+                filesystem: "none",
+                endpoints: [{ url: prefix, path: scratch }],
+                staging: [sftpRule],
+              },
+            },
+          }),
+        );
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "endpoint-outputs",
+          apps: {
+            make: {
+              executor: "cluster",
+              outputs: { o: `${prefix}sub/out%20put.txt` },
+              shell: "echo made on the cluster > ${{ outputs.o }}",
+            },
+            read: {
+              executor: "cluster",
+              inputs: { i: "${{ apps.make.outputs.o }}" },
+              outputs: { o: "read.txt" },
+              shell: "{ echo ${{ inputs.i }}; cat ${{ inputs.i }}; } > ${{ outputs.o }}",
+            },
+            bare: {
+              executor: "bare",
+              outputs: { o: `${prefix}bare.txt` },
+              shell: "echo made bare > ${{ outputs.o }}",
+            },
+            away: {
+              outputs: { o: `${prefix}away.txt` },
+              shell: "echo made here > ${{ outputs.o }}",
+            },
+          },
+        });
+        const plan = await ferryRun(["--site", site, wf], {}, "plan");
+        assert.equal(plan.code, 0, plan.stderr);
+        assert.ok(
+          plan.stdout.includes(
+            `    out o  _outputs/o/out put.txt  ⇒ moved into place, endpoint ${prefix} = ${scratch}/ → ${scratch}/sub/out put.txt (${prefix}sub/out%20put.txt)\n`,
+          ),
+          plan.stdout,
+        );
+        assert.ok(
+          plan.stdout.includes(
+            `    in  i  ${prefix}sub/out%20put.txt  ⇒ in place, endpoint ${prefix} = ${scratch}/ → ${scratch}/sub/out put.txt\n`,
+          ),
+          plan.stdout,
+        );
+        assert.match(
+          plan.stdout,
+          /· 1 transfer · bare: 1 task, 0 transfers · cluster: 2 tasks, 0 transfers · local: 1 task, 1 transfer\n$/,
+        );
+        const json = JSON.parse(
+          (await ferryRun(["--site", site, "--format", "json", wf], {}, "plan")).stdout,
+        );
+        const out = json.tasks.find((t: { id: string }) => t.id === "make").outputs[0];
+        assert.deepEqual(
+          [out.staging, out.provider, out.local, out.endpoint, out.transfer],
+          [
+            "in-place",
+            "endpoint",
+            `${scratch}/sub/out put.txt`,
+            `${prefix} = ${scratch}/`,
+            undefined,
+          ],
+        );
+        const r = await ferryRun(["--progress", "lines", "--site", site, wf]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(
+          await Deno.readTextFile(join(scratch, "sub/out put.txt")),
+          "made on the cluster\n",
+        );
+        assert.equal(await Deno.readTextFile(join(scratch, "away.txt")), "made here\n");
+        assert.equal(await Deno.readTextFile(join(scratch, "bare.txt")), "made bare\n");
+        assert.equal(
+          await Deno.readTextFile(join(ws, "read.txt")),
+          `${scratch}/sub/out put.txt\nmade on the cluster\n`,
+        );
+        // sftp-server logs each file it opens: the upload of away.txt, nothing of out put.txt.
+        const log = sshd.log();
+        assert.equal(
+          log.split("\n").filter((l) => /out put\.txt|bare\.txt/.test(l)).length,
+          0,
+          log,
+        );
+        assert.match(log, /away\.txt/);
+        assert.match(r.stderr, /transfers: 1 uploaded/);
+      });
+    } finally {
+      await sshd.stop();
+    }
+  },
+});
+
 Deno.test("endpoints: a replica on the executor's own storage is used in place before any transfer, and bad endpoints are located errors", async () => {
   await withTemp(async (ws) => {
     await Deno.mkdir(join(ws, "scratch"));

@@ -24,6 +24,7 @@ import {
 } from "../attempt.ts";
 import type { AttemptRendering, PlanFile, PlanTask } from "../plan.ts";
 import type { Stager } from "../stager.ts";
+import { placeOutput } from "../deliver.ts";
 import type { NewEvent } from "../events.ts";
 import type { TaskOutcome } from "./types.ts";
 import { type FerryTask, ferryTask } from "../script_task.ts";
@@ -211,7 +212,11 @@ export class AttemptRunner {
       }
     }
     const results = await Promise.allSettled(
-      outs.map((f) => this.#c.stager.put(task.id, f, task.executor, at(f))),
+      outs.map((f) =>
+        f.local !== undefined
+          ? placeOutput(f, at(f)) // an endpoint: the executor's own storage, never uploaded to
+          : this.#c.stager.put(task.id, f, task.executor, at(f))
+      ),
     );
     const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     return bad ? (bad.reason as Error).message : undefined;

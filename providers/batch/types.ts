@@ -154,6 +154,11 @@ export interface NodeTransfer {
   readonly tokenEnv?: string;
   /** Attempts after the first. @default 3 */
   readonly retries?: number;
+  /**
+   * An output whose URL is the node's own storage under another name (an executor's
+   * `endpoints`): the path there it is moved to, instead of an upload to `url`.
+   */
+  readonly local?: string;
 }
 
 /** How an attempt ended. */

@@ -415,6 +415,19 @@ ferry_backoff() {
   if [ "$delay" -gt 30000 ]; then delay=30000; fi
   printf '%d' $((delay - delay * $3 / 163840))
 }
+# ferry_place PATH LOCAL: an output whose URL is the node's own storage (an executor's endpoints)
+# goes to LOCAL there, not uploaded onto itself: copied beside it under a temporary name, then
+# renamed over it, so that a reader never sees half of it.
+ferry_place() {
+  local tmp
+  tmp="$(dirname -- "$2")/.$(basename -- "$2").ferry-part"
+  if [ ! -f "$1" ]; then ferry_fail "Cannot move \"$1\" to \"$2\" on the node: it does not exist"; fi
+  if ! { mkdir -p -- "$(dirname -- "$2")" && cp -- "$1" "$tmp" && mv -f -- "$tmp" "$2"; } 2>/dev/null; then
+    rm -f -- "$tmp"
+    ferry_fail "Cannot move \"$1\" to \"$2\" on the node: cannot write there"
+  fi
+  printf 'ferry: moved %s to %s (an endpoint of the executor: not uploaded)\n' "$1" "$2"
+}
 # ferry_transfer fetch|put curl|rsync KEY=VALUE... -- TOOL-ARGS...: one transfer, with retries
 # waiting ferry_backoff from base=MS, the run's retry base (wrapper.ts always writes it).
 ferry_transfer() {

@@ -461,6 +461,8 @@ export function transferLine(
 ): string {
   const q = bashQuote;
   const shown = shownUrl(t.url);
+  // The node's own storage under the URL's name: moved there, never uploaded onto itself.
+  if (direction === "put" && t.local !== undefined) return `ferry_place ${q(t.path)} ${q(t.local)}`;
   try {
     const { tool, fields, extra } = transferArgs(direction, t, shown);
     // Whole ms; past the longest wait a larger base changes nothing (and stays in bash's range).

@@ -1087,3 +1087,43 @@ for (const timer of ["/usr/bin/time", ""]) {
     }
   });
 }
+
+Deno.test("wrapper: an output on the node's own storage (an endpoint) is moved there whole after the task, never uploaded; a place it cannot write fails the attempt", async () => {
+  const dest = await Deno.makeTempDir({ prefix: "ferry-endpoint-" });
+  const local = join(dest, "sub dir", "out $(x).txt");
+  const r = await runNode({
+    put: [{
+      url: "sftp://login.invalid/scratch/out.txt",
+      path: "out.txt",
+      action: "endpoint",
+      local,
+    }],
+  }, { script: "echo made > out.txt" });
+  const blocked = join(dest, "file", "out.txt");
+  await Deno.writeTextFile(join(dest, "file"), "in the way\n");
+  const bad = await runNode({
+    put: [{
+      url: "sftp://login.invalid/scratch/x.txt",
+      path: "out.txt",
+      action: "endpoint",
+      local: blocked,
+    }],
+  }, { script: "echo made > out.txt" });
+  try {
+    assert.equal(r.code, 0, r.log);
+    assert.equal(await Deno.readTextFile(local), "made\n");
+    assert.deepEqual([...Deno.readDirSync(join(dest, "sub dir"))].map((e) => e.name), [
+      "out $(x).txt",
+    ]);
+    assert.equal(
+      r.log,
+      `ferry: moved out.txt to ${local} (an endpoint of the executor: not uploaded)\n`,
+    );
+    assert.equal(bad.code, 1);
+    const reason = `Cannot move "out.txt" to "${blocked}" on the node: cannot write there`;
+    assert.equal(bad.status?.reason, reason);
+    assert.equal(bad.log, `ferry: ${reason}\n`);
+  } finally {
+    for (const d of [dest, r.root, bad.root]) await Deno.remove(d, { recursive: true });
+  }
+});
