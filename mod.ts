@@ -115,6 +115,7 @@ export type {
   JobResult,
   JobSpec,
   MeasuredBy,
+  NodeFallback,
   NodeTransfer,
   NodeTransfers,
   Outcome,

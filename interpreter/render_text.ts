@@ -7,7 +7,7 @@
 
 import { visible } from "../dsl/visible.ts";
 import { safeDecode, workspaceRelative } from "./urls.ts";
-import type { Plan, PlanFile, PlanStatus, PlanSummary, PlanTask } from "./plan.ts";
+import type { Plan, PlanFallback, PlanFile, PlanStatus, PlanSummary, PlanTask } from "./plan.ts";
 import { scaledDownText } from "./resources.ts";
 
 /** Options for {@linkcode renderPlanText}. */
@@ -49,6 +49,10 @@ function fileLines(t: PlanTask, workspace: string): string[] {
         ? [`        through ${visible(f.via.path)} (first hop: ${visible(f.via.transfer)})`]
         : []),
       ...(f.replicas ? replicaLines(f, workspace) : []),
+      // Fetched on the node: the job wrapper (or ferry) tries the other replicas in this order.
+      ...(f.fallbacks?.length
+        ? [`        on the node; if it fails, ${fallbackText(f.fallbacks)}`]
+        : []),
     ];
     if (note.length > 0) notes.set(rows.length - 1, note);
   }
@@ -63,6 +67,11 @@ function fileLines(t: PlanTask, workspace: string): string[] {
     `    ${dir.padEnd(3)} ${name.padEnd(w1)}  ${what}  ⇒ ${tail}`,
     ...(notes.get(i) ?? []),
   ]);
+}
+
+/** The replicas fetched in turn when a transfer fails: `http URL, then https URL`. */
+function fallbackText(fallbacks: readonly PlanFallback[]): string {
+  return fallbacks.map((b) => `${b.provider} ${visible(b.url)}`).join(", then ");
 }
 
 const REACH_TEXT: Readonly<Record<string, string>> = {
@@ -200,11 +209,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
       const [url, path] = [visible(x.url), visible(x.path)];
       const arrow = x.direction === "in" ? `${url} → ${path}` : `${path} → ${url}`;
       const after = x.after !== undefined ? `after ${visible(x.after)}, ` : "";
-      const fallback = x.fallbacks?.length
-        ? `; if it fails, ${
-          x.fallbacks.map((b) => `${b.provider} ${visible(b.url)}`).join(", then ")
-        }`
-        : "";
+      const fallback = x.fallbacks?.length ? `; if it fails, ${fallbackText(x.fallbacks)}` : "";
       lines.push(
         `  ${x.direction.padEnd(3)} ${
           x.provider.padEnd(6)

@@ -9,7 +9,7 @@
 
 import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import type { BatchProvider } from "../../providers/batch/types.ts";
+import type { BatchProvider, JobResult } from "../../providers/batch/types.ts";
 import { mountProblem } from "../../providers/batch/container.ts";
 import {
   type AttemptLayout,
@@ -106,6 +106,11 @@ export class AttemptRunner {
       onNode,
       ...logs,
     });
+    // Replicas the job wrapper fell back from on the node: told as the stager's own are.
+    for (const b of result.fallbacks ?? []) {
+      const f = task.inputs.find((x) => x.path === b.path);
+      this.#c.stager.fellBackOnNode(`wrap:${task.id}:${f?.url ?? b.url}`, b);
+    }
     let outcome: TaskOutcome = { ...result, ...logs };
     if (result.outcome === "succeeded" && !onNode) {
       const failed = await this.#collect(task, paths.work);
@@ -149,7 +154,7 @@ export class AttemptRunner {
       stdoutPath: string;
       stderrPath: string;
     },
-  ) {
+  ): Promise<JobResult> {
     const fn = task.run?.kind === "function";
     const spec = jobSpec(task, ex, {
       paths: at.paths,
