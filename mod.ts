@@ -75,6 +75,7 @@ export type {
   PlanContainer,
   PlanFallback,
   PlanFile,
+  PlanHop,
   PlanPlacement,
   PlanReplica,
   PlanStatus,

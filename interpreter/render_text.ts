@@ -45,7 +45,13 @@ function fileLines(t: PlanTask, workspace: string): string[] {
   for (const f of t.inputs) {
     rows.push(["in", f.name, shortUrl(f.url, workspace), `${how(f)} → ${visible(f.path)}`]);
     const note = [
-      ...(f.via
+      ...(f.hops
+        ? f.hops.map((h, i) =>
+          `        ${i === 0 ? "through" : "then"} ${visible(h.path)} (hop ${i + 1}: ${
+            visible(h.transfer)
+          })`
+        )
+        : f.via
         ? [`        through ${visible(f.via.path)} (first hop: ${visible(f.via.transfer)})`]
         : []),
       ...(f.replicas ? replicaLines(f, workspace) : []),

@@ -448,6 +448,8 @@ function registering(ws: string, catalog: string): Promise<string> {
 
 /** Register into `catalog` (holding `before`), run again, read `parts/2.txt` back by name. */
 async function registerTwiceAndRead(ws: string, catalog: string, before: string): Promise<string> {
+  await Deno.mkdir(join(ws, "ref"));
+  await Deno.writeTextFile(join(ws, "ref/genome.fa"), ">chr1\n");
   await Deno.writeTextFile(join(ws, catalog), before);
   const wf = await registering(ws, catalog);
   const first = await ferryRun(["--progress", "lines", wf]);
@@ -478,8 +480,6 @@ async function registerTwiceAndRead(ws: string, catalog: string, before: string)
 
 Deno.test("replicas: outputs are registered in a YAML catalog, its entries and comments kept", async () => {
   await withTemp(async (ws) => {
-    await Deno.mkdir(join(ws, "ref"));
-    await Deno.writeTextFile(join(ws, "ref/genome.fa"), ">chr1\n");
     const after = await registerTwiceAndRead(
       ws,
       "catalog.yaml",
@@ -520,8 +520,6 @@ Deno.test("replicas: outputs are registered in a YAML catalog, its entries and c
 
 Deno.test("replicas: outputs are registered in a TOML catalog, its entries kept", async () => {
   await withTemp(async (ws) => {
-    await Deno.mkdir(join(ws, "ref"));
-    await Deno.writeTextFile(join(ws, "ref/genome.fa"), ">chr1\n");
     const after = await registerTwiceAndRead(
       ws,
       "catalog.toml",
