@@ -27,10 +27,13 @@ interface Entry {
   readonly site: string;
 }
 
-/** A CSV field: quoted when it holds a comma, a quote or surrounding space; control characters encoded. */
+/**
+ * A CSV field: quoted when it holds a comma, a quote or surrounding space; control characters
+ * percent-encoded (a row is one line). A `%` stays as it is: a URL's own escapes must read back.
+ */
 function csvField(s: string): string {
   // deno-lint-ignore no-control-regex
-  const safe = s.replace(/[\u0000-\u001f\u007f%]/g, (c) => encodeURIComponent(c));
+  const safe = s.replace(/[\u0000-\u001f\u007f]/g, (c) => encodeURIComponent(c));
   return /[",]|^\s|\s$/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { PlanTask } from "./plan.ts";
+import { readCatalog } from "./replica_catalog.ts";
 import { CatalogWriteError, registerOutputs } from "./replica_register.ts";
 
 /** A task whose one output `out.txt` of workspace `ws` is registered in `catalog` at site hpc. */
@@ -58,6 +59,24 @@ Deno.test("registerOutputs() leaves a YAML or TOML file that is no catalog as it
           e.message.startsWith(`Cannot register outputs in "${join(ws, name!)}": ${why}`),
       );
       assert.equal(await Deno.readTextFile(join(ws, name!)), text);
+    }
+  } finally {
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("registerOutputs() writes hostile names (line breaks, quotes, $()) so that the catalog reads them back as they were", async () => {
+  const ws = await Deno.makeTempDir();
+  try {
+    for (const name of ["h.yaml", "h.toml", "h.csv"]) {
+      const t = task(ws, name);
+      const url = `file://${ws}/a%0A%22b'$(x)%23%20%3A%20c.txt`;
+      const hostile = { ...t, outputs: [{ ...t.outputs[0]!, url }] } as PlanTask;
+      registerOutputs(hostile, ws, new Map());
+      const c = await readCatalog(join(ws, name))!;
+      assert.deepEqual(c.diagnostics, [], name);
+      const key = name.endsWith(".csv") ? "a%0A\"b'$(x)# : c.txt" : "a\n\"b'$(x)# : c.txt";
+      assert.deepEqual([...c.files.entries()], [[key, [{ url, site: "hpc" }]]], name);
     }
   } finally {
     await Deno.remove(ws, { recursive: true });

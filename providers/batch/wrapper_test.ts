@@ -1193,7 +1193,11 @@ Deno.test({
     const srv = await startHttpServer({ files: {} });
     let root = "";
     try {
-      const [u1, u2] = [srv.url("/one.bin"), srv.url("/two.bin")];
+      // A hostile name: quoted in the script, never run on the node.
+      const [u1, u2] = [
+        srv.url("/one.bin"),
+        new URL(srv.url("/two$(touch${IFS}pwned)`id`'\".bin")).href,
+      ];
       const r = await runNode({
         fetch: [{
           url: u1,
@@ -1211,6 +1215,13 @@ Deno.test({
       assert.equal(r.status?.fallbacks?.length, 1);
       assert.equal(r.status?.fallbacks?.[0]?.fallback, u2);
       assert.equal(r.log.trimEnd().split("\n").at(-1), `ferry: ${last}`);
+      assert.equal(
+        r.log.split("\n")[0],
+        `ferry: Cannot fetch "${u1}" on the node: curl: (22) The requested URL returned error: 404; falling back to ${u2}`,
+      );
+      assert.ok(!r.log.includes("uid="), r.log);
+      assert.deepEqual([...Deno.readDirSync(r.work)].map((e) => e.name), []);
+      assert.equal(exists(join(r.root, "pwned")), false);
     } finally {
       await srv.close();
       if (root) await Deno.remove(root, { recursive: true });
