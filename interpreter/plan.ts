@@ -579,6 +579,15 @@ class PlanBuilder {
       );
       return undefined;
     }
+    if (pf.file.local !== undefined && pf.file.staging === "wrap" && f.kind !== "file") {
+      // The job wrapper moves single files onto the node's storage; a directory it would replace.
+      this.problems.push(error(
+        "endpoint-output",
+        f.where,
+        `Cannot move output "${name}" to "${pf.file.local}" on executor "${ex.name}": on a node without a shared filesystem only a file output is moved onto the executor's storage (its endpoints); name a file, or write it to the workspace`,
+      ));
+      return undefined;
+    }
     const via = role === "input" ? viaOf(ex, pf.file) : undefined;
     if (via !== undefined) return this.#hops(task, tf, pf.file, via, ex, o);
     if (pf.file.staging !== "transfer") return pf.file;

@@ -209,6 +209,27 @@ Deno.test({
         );
         assert.match(log, /away\.txt/);
         assert.match(r.stderr, /transfers: 1 uploaded/);
+
+        // A directory is not moved on a node without a shared filesystem: said before the run.
+        const dirs = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "endpoint-dir",
+          apps: {
+            d: {
+              executor: "bare",
+              outputs: { d: { dir: `${prefix}dir` } },
+              command: ["mkdir", "${{ outputs.d }}"],
+            },
+          },
+        }, "dirs.yaml");
+        const c = await runCli(["check", "--site", site, dirs]);
+        assert.equal(c.code, 2);
+        assert.deepEqual(
+          (c.stdout + c.stderr).split("\n").filter((l) => l.includes("error[")),
+          [
+            `${ws}/dirs.yaml:8:14: error[endpoint-output]: Cannot move output "d" to "${scratch}/dir" on executor "bare": on a node without a shared filesystem only a file output is moved onto the executor's storage (its endpoints); name a file, or write it to the workspace`,
+          ],
+        );
       });
     } finally {
       await sshd.stop();
