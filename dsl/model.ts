@@ -31,7 +31,7 @@ export interface DeclaredFile {
   readonly temp?: boolean;
   /** Expected digest, `sha256:<hex>`. */
   readonly checksum?: string;
-  /** Outputs: a replica catalog (`.csv`, relative to the workflow file) to register it in. */
+  /** Outputs: a replica catalog (`.csv`, `.yaml`, `.yml`, `.toml`; relative to the workflow file) to register it in. */
   readonly register?: string;
   /** Where the value sits in the source document. */
   readonly where: Where;

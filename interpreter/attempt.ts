@@ -417,10 +417,17 @@ export function nodeTransfersOf(task: PlanTask, ex: Executor): NodeTransfers {
       ...(passwordEnv !== undefined ? { passwordEnv } : {}),
       ...(tokenEnv !== undefined ? { tokenEnv } : {}),
       ...(typeof o.retries === "number" ? { retries: o.retries } : {}),
+      ...(f.local !== undefined ? { local: f.local } : {}),
     };
   };
+  const fetch = (f: PlanFile): NodeTransfer => {
+    const fallbacks = (f.fallbacks ?? []).map((b) =>
+      of({ ...f, url: b.url, provider: b.provider, rule: b.rule })
+    );
+    return fallbacks.length > 0 ? { ...of(f), fallbacks } : of(f);
+  };
   return {
-    fetch: task.inputs.filter(fetchedOnNode).map(of),
+    fetch: task.inputs.filter(fetchedOnNode).map(fetch),
     put: task.outputs.filter((f) => isStagedOut(f) && !f.temp && f.dynamic === undefined).map(of),
   };
 }

@@ -239,7 +239,7 @@ export class Cache {
     // A remote file: what the provider recorded when it fetched the copy.
     const copy = f.staged ?? f.path; // the run's copy (the task sees it through a link)
     const rec = f.via !== undefined
-      ? readCacheRecord(f.via.path, f.url) // the first hop's copy of it
+      ? readCacheRecord((f.hops?.[0] ?? f.via).path, f.url) // the first hop's copy of it
       : f.staging === "transfer" && copy.startsWith("/")
       ? readCacheRecord(copy, f.url)
       : undefined;

@@ -84,7 +84,8 @@ class Delivery {
 
   /** Check one output and plan its move; why it cannot be delivered, if it cannot. */
   async add(f: PlanFile): Promise<string | undefined> {
-    const dest = localPath(f.url);
+    // An output on the executor's storage under another name (its endpoints) goes there.
+    const dest = f.local ?? localPath(f.url);
     if (dest === undefined) return `Cannot deliver output "${f.name}" to "${f.url}"`;
     if (f.dynamic === "glob") return await this.#glob(f);
     const src = resolve(this.work, f.path);
@@ -324,6 +325,15 @@ async function toTrash(m: Move, ws: string, trash: string | undefined): Promise<
   return `kept what output "${m.name}" replaced in ${
     shown(relative(ws, kept))
   }: ${names} (ferry did not write ${m.foreign!.length === 1 ? "it" : "them"})`;
+}
+
+/**
+ * Move an output the task wrote at `from` to the path on the executor's storage that its URL
+ * names through an endpoint (`f.local`): done on this host when it is the node.
+ */
+export async function placeOutput(f: PlanFile, from: string): Promise<void> {
+  ensureDir(dirname(f.local!));
+  await renameOrCopy(from, f.local!, false);
 }
 
 async function exists(path: string): Promise<boolean> {

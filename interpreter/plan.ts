@@ -53,15 +53,27 @@ export interface PlanFile {
   /** For `shared` inputs placed in the task directory: symlink, hardlink or copy. */
   readonly link?: "symlink" | "hardlink" | "copy";
   /**
-   * For an input on the executor's own storage under another name (its `endpoints`): the
-   * entry that says so, as `URL = PATH`. The task reads it in place at `path`.
+   * For a file on the executor's own storage under another name (its `endpoints`): the entry
+   * that says so, as `URL = PATH`. An input is read in place at `path`; an output moved to `local`.
    */
   readonly endpoint?: string;
   /**
-   * For an input staged through intermediate storage (a rule's `via_storage`): the first hop's
-   * transfer and the copy it makes there, which the executor's rules then took from as a local file.
+   * For an output to a URL on the executor's own storage under another name (its `endpoints`):
+   * the path there. The task writes it at `path` in its directory; once it succeeded the file is
+   * moved to this path (on the node when the executor shares no filesystem), never uploaded.
    */
-  readonly via?: { readonly transfer: string; readonly path: string };
+  readonly local?: string;
+  /**
+   * For an input staged through intermediate storage (a rule's `via_storage`): the last
+   * intermediate copy and the transfer that makes it, which the executor's rules then took from
+   * as a local file (with one storage, the first hop's).
+   */
+  readonly via?: PlanHop;
+  /**
+   * For an input staged through a chain of intermediate storages (`via_storage` a list of two or
+   * more): every intermediate copy and the transfer that makes it, in order (the last is `via`).
+   */
+  readonly hops?: readonly PlanHop[];
   /** `glob` or `dir`: a dynamic output (or an input gathering one). */
   readonly dynamic?: "glob" | "dir";
   /** An intermediate output. */
@@ -76,6 +88,14 @@ export interface PlanFile {
   readonly replicas?: readonly PlanReplica[];
   /** For a logical file fetched on the node (`wrap`): the other replicas to fetch when it fails. */
   readonly fallbacks?: readonly PlanFallback[];
+}
+
+/** One hop of multi-hop staging: the intermediate copy, and the transfer step that makes it. */
+export interface PlanHop {
+  /** The transfer's id. */
+  readonly transfer: string;
+  /** Where the copy is. */
+  readonly path: string;
 }
 
 /** One replica of a logical file, as a task's executor sees it. */
@@ -559,6 +579,15 @@ class PlanBuilder {
       );
       return undefined;
     }
+    if (pf.file.local !== undefined && pf.file.staging === "wrap" && f.kind !== "file") {
+      // The job wrapper moves single files onto the node's storage; a directory it would replace.
+      this.problems.push(error(
+        "endpoint-output",
+        f.where,
+        `Cannot move output "${name}" to "${pf.file.local}" on executor "${ex.name}": on a node without a shared filesystem only a file output is moved onto the executor's storage (its endpoints); name a file, or write it to the workspace`,
+      ));
+      return undefined;
+    }
     const via = role === "input" ? viaOf(ex, pf.file) : undefined;
     if (via !== undefined) return this.#hops(task, tf, pf.file, via, ex, o);
     if (pf.file.staging !== "transfer") return pf.file;
@@ -566,31 +595,54 @@ class PlanBuilder {
   }
 
   /**
-   * An input staged through intermediate storage: the rule's transfer brings it to `via` (a
-   * transfer step of its own), then the executor's rules decide again for that copy as for a
-   * local file there (in place, a `copy` transfer after the first, a `scratch` copy on the node).
+   * An input staged through intermediate storage: the rule's transfer brings it to the first of
+   * `vias` (a transfer step of its own), a `copy` step brings that copy to each next one, then
+   * the executor's rules decide again for the last copy as for a local file there (in place, a
+   * `copy` transfer after it, a `scratch` copy on the node). Each hop is shared by every task
+   * that needs it, and runs after the hop before.
    */
   #hops(
     task: string,
     f: TaskFile,
     file: PlanFile,
-    via: string,
+    vias: readonly string[],
     ex: Executor,
     o: { workspace: string; slot: string },
     fallbacks: readonly PlanFallback[] = [],
   ): PlanFile | undefined {
-    const first = { ...file, staging: "transfer" as const, path: stagedPath(via, f.url) };
-    const hop1 = this.#transfer(task, f, first, `via:${via}`, ex, "input", fallbacks);
-    const local: TaskFile = { ...f, url: toFileUrl(hop1.path) };
+    const first = { ...file, staging: "transfer" as const, path: stagedPath(vias[0]!, f.url) };
+    const hop1 = this.#transfer(task, f, first, `via:${vias[0]}`, ex, "input", fallbacks);
+    const hops = [{ transfer: hop1.transfer!, path: hop1.path }];
+    for (const via of vias.slice(1)) {
+      const from: TaskFile = { ...f, url: toFileUrl(hops.at(-1)!.path) };
+      const copy: PlanFile = {
+        name: file.name,
+        url: from.url,
+        provider: "copy",
+        staging: "transfer",
+        path: stagedPath(via, from.url),
+        rule: "default",
+        ...(file.checksum !== undefined ? { checksum: file.checksum } : {}),
+      };
+      const hop = this.#transfer(task, from, copy, `via:${via}`, ex, "input");
+      this.#after(hop.transfer!, hops.at(-1)!.transfer);
+      hops.push({ transfer: hop.transfer!, path: hop.path });
+    }
+    const last = hops.at(-1)!;
+    const local: TaskFile = { ...f, url: toFileUrl(last.path) };
     const next = planFile(local, file.name, ex, "input", o);
     if ("unclaimed" in next) return undefined; // file: URLs are always claimed
-    const hop = { transfer: hop1.transfer!, path: hop1.path };
-    const back = { url: f.url, via: hop };
+    const back = { url: f.url, via: last, ...(hops.length > 1 ? { hops } : {}) };
     if (next.file.staging !== "transfer") return { ...next.file, ...back };
-    const hop2 = this.#transfer(task, local, next.file, next.storage, ex, "input");
-    const t = this.#transfers.get(hop2.transfer!);
-    if (t && t.t.after === undefined) t.t = { ...t.t, after: hop.transfer };
-    return { ...hop2, ...back };
+    const final = this.#transfer(task, local, next.file, next.storage, ex, "input");
+    this.#after(final.transfer!, last.transfer);
+    return { ...final, ...back };
+  }
+
+  /** Transfer `id` runs after transfer `before` (the hop that brings its source). */
+  #after(id: string, before: string): void {
+    const t = this.#transfers.get(id);
+    if (t && t.t.after === undefined) t.t = { ...t.t, after: before };
   }
 
   /**
@@ -706,12 +758,17 @@ class PlanBuilder {
   }
 }
 
-/** The intermediate storage a file's rule stages it through (`via_storage`), as a path. */
-function viaOf(ex: Executor, f: PlanFile): string | undefined {
+/**
+ * The intermediate storages a file's rule stages it through (`via_storage`: one, or a list in
+ * the order the file goes through them), as paths.
+ */
+function viaOf(ex: Executor, f: PlanFile): string[] | undefined {
   if (f.rule === "default" || (f.staging !== "transfer" && f.staging !== "wrap")) return undefined;
   const via = ex.staging[f.rule]?.options.via_storage;
-  if (typeof via !== "string") return undefined;
-  return via.startsWith("file:") ? localPath(via) : via;
+  const list = typeof via === "string" ? [via] : Array.isArray(via) ? via : [];
+  const paths = list.filter((v): v is string => typeof v === "string")
+    .map((v) => v.startsWith("file:") ? localPath(v) ?? v : v);
+  return paths.length > 0 ? paths : undefined;
 }
 
 /** What makes transfers of one URL under two rules the same: the action and the rule's options. */
@@ -790,6 +847,7 @@ function planFile(
     const e = ex.endpoints![d.endpoint]!;
     file.endpoint = `${e.url} = ${e.path}`;
   }
+  if (d.local !== undefined) file.local = d.local;
   if (f.kind !== "file") file.dynamic = f.kind;
   if (f.temp) file.temp = true;
   if (f.register !== undefined) {

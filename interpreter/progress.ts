@@ -191,7 +191,7 @@ export async function renderSummary(s: RunSummary, color: boolean): Promise<stri
     : paint("32", "done");
   lines.push(`${head}: ${parts.join(", ")} in ${formatDuration(s.wallMs)}`);
   const t = s.transfers;
-  if (t && t.fetched + t.reused + t.uploaded + t.failed > 0) {
+  if (t && t.fetched + t.reused + t.uploaded + t.failed + t.fellBack > 0) {
     const bits = [
       ...(t.fetched ? [`${t.fetched} fetched`] : []),
       ...(t.reused ? [`${t.reused} reused`] : []),

@@ -7,7 +7,7 @@
 
 import { visible } from "../dsl/visible.ts";
 import { safeDecode, workspaceRelative } from "./urls.ts";
-import type { Plan, PlanFile, PlanStatus, PlanSummary, PlanTask } from "./plan.ts";
+import type { Plan, PlanFallback, PlanFile, PlanStatus, PlanSummary, PlanTask } from "./plan.ts";
 import { scaledDownText } from "./resources.ts";
 
 /** Options for {@linkcode renderPlanText}. */
@@ -29,7 +29,11 @@ export function shortUrl(url: string, workspace: string): string {
 }
 
 function how(f: PlanFile): string {
-  if (f.endpoint !== undefined) return `in place, endpoint ${visible(f.endpoint)}`;
+  if (f.endpoint !== undefined) {
+    return `${f.local !== undefined ? "moved into place" : "in place"}, endpoint ${
+      visible(f.endpoint)
+    }`;
+  }
   const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
   const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
   return `${f.provider}${kind}, ${rule}`;
@@ -41,23 +45,39 @@ function fileLines(t: PlanTask, workspace: string): string[] {
   for (const f of t.inputs) {
     rows.push(["in", f.name, shortUrl(f.url, workspace), `${how(f)} → ${visible(f.path)}`]);
     const note = [
-      ...(f.via
+      ...(f.hops
+        ? f.hops.map((h, i) =>
+          `        ${i === 0 ? "through" : "then"} ${visible(h.path)} (hop ${i + 1}: ${
+            visible(h.transfer)
+          })`
+        )
+        : f.via
         ? [`        through ${visible(f.via.path)} (first hop: ${visible(f.via.transfer)})`]
         : []),
       ...(f.replicas ? replicaLines(f, workspace) : []),
+      // Fetched on the node: the job wrapper (or ferry) tries the other replicas in this order.
+      ...(f.fallbacks?.length
+        ? [`        on the node; if it fails, ${fallbackText(f.fallbacks)}`]
+        : []),
     ];
     if (note.length > 0) notes.set(rows.length - 1, note);
   }
   for (const f of t.outputs) {
     const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
     const to = f.url.startsWith("file:") ? shortUrl(f.url, "") : visible(f.url);
-    rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${to}`]);
+    const moved = f.local !== undefined ? `${visible(f.local)} (${visible(f.url)})` : undefined;
+    rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${moved ?? to}`]);
   }
   const w1 = Math.max(0, ...rows.map((r) => r[1].length));
   return rows.flatMap(([dir, name, what, tail], i) => [
     `    ${dir.padEnd(3)} ${name.padEnd(w1)}  ${what}  ⇒ ${tail}`,
     ...(notes.get(i) ?? []),
   ]);
+}
+
+/** The replicas fetched in turn when a transfer fails: `http URL, then https URL`. */
+function fallbackText(fallbacks: readonly PlanFallback[]): string {
+  return fallbacks.map((b) => `${b.provider} ${visible(b.url)}`).join(", then ");
 }
 
 const REACH_TEXT: Readonly<Record<string, string>> = {
@@ -195,11 +215,7 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
       const [url, path] = [visible(x.url), visible(x.path)];
       const arrow = x.direction === "in" ? `${url} → ${path}` : `${path} → ${url}`;
       const after = x.after !== undefined ? `after ${visible(x.after)}, ` : "";
-      const fallback = x.fallbacks?.length
-        ? `; if it fails, ${
-          x.fallbacks.map((b) => `${b.provider} ${visible(b.url)}`).join(", then ")
-        }`
-        : "";
+      const fallback = x.fallbacks?.length ? `; if it fails, ${fallbackText(x.fallbacks)}` : "";
       lines.push(
         `  ${x.direction.padEnd(3)} ${
           x.provider.padEnd(6)

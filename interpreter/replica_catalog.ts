@@ -19,6 +19,7 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { type Diagnostic, error, locate, type Problem } from "../dsl/diagnostic.ts";
 import { formatOf, loadDiagnostics, loadFile, readText } from "../dsl/load.ts";
@@ -26,10 +27,6 @@ import type { DeclaredFile, Replica, Where, Workflow } from "../dsl/model.ts";
 import { urlProblem } from "../dsl/rules/files.ts";
 import { didYouMean } from "../dsl/suggest.ts";
 import { toFileUrl } from "../providers/_shared/urls.ts";
-import type { Collected } from "./deliver.ts";
-import type { PlanTask } from "./plan.ts";
-import { safeDecode, workspaceRelative, workspaceUrl } from "./urls.ts";
-import { localPath } from "./values.ts";
 
 /** One replica as a catalog lists it: an absolute URL and the site holding it. */
 export interface CatalogReplica {
@@ -50,7 +47,7 @@ export interface Catalog {
 }
 
 /** A replica's URL: a URL as it is, a path made absolute against the catalog's folder. */
-function absoluteUrl(value: string, dir: string): string {
+export function absoluteUrl(value: string, dir: string): string {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return value;
   return toFileUrl(isAbsolute(value) ? value : resolve(dir, value));
 }
@@ -306,57 +303,36 @@ export async function withCatalogs(
       files[key] = { ...f, value: list[0]!.value, replicas: list };
     }
   }
+  await registerCatalogs(w, workflowFile, { read, sources, diagnostics });
   return { workflow: { ...w, files }, diagnostics, problems };
 }
 
-/** A CSV field: quoted when it holds a comma, a quote or surrounding space; control characters encoded. */
-function csvField(s: string): string {
-  // deno-lint-ignore no-control-regex
-  const safe = s.replace(/[\u0000-\u001f\u007f%]/g, (c) => encodeURIComponent(c));
-  return /[",]|^\s|\s$/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-/** An output's logical name: its workspace-relative path, else its URL's path. */
-function logicalName(url: string, workspace: string): string {
-  const rel = workspaceRelative(url, workspaceUrl(workspace));
-  if (rel !== undefined) return rel;
-  const path = localPath(url) ?? safeDecode(new URL(url).pathname);
-  return path.replace(/^\/+/, "");
-}
-
 /**
- * Register a succeeded task's outputs whose `register` names a catalog: a row `name,url,site`
- * each (a glob or dir output: each file it collected), appended unless the catalog has it, the
- * header written first into a new or empty catalog. The catalogs' paths written to.
+ * The catalogs outputs are registered in that exist already: each must read as a catalog now,
+ * not fail once a task succeeded. Their problems go to `to.diagnostics`.
  */
-export function registerOutputs(
-  task: PlanTask,
-  workspace: string,
-  collected: Collected,
-): string[] {
-  const rows = new Map<string, string[]>();
-  for (const f of task.outputs) {
-    if (!f.register) continue;
-    const urls = f.dynamic ? (collected.get(f.name) ?? []).map((v) => v.url) : [f.url];
-    const list = rows.get(f.register.catalog) ?? [];
-    for (const url of urls) {
-      list.push([logicalName(url, workspace), url, f.register.site].map(csvField).join(","));
-    }
-    rows.set(f.register.catalog, list);
-  }
-  for (const [catalog, lines] of rows) {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(catalog);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    const have = new Set(text.split(/\r?\n/));
-    const add = lines.filter((l, i) => !have.has(l) && lines.indexOf(l) === i);
-    const head = text.trim() === "" ? "name,url,site\n" : text.endsWith("\n") ? "" : "\n";
-    if (add.length > 0 || head.startsWith("name")) {
-      Deno.writeTextFileSync(catalog, head + add.map((l) => `${l}\n`).join(""), { append: true });
+async function registerCatalogs(
+  w: Workflow,
+  workflowFile: string,
+  to: {
+    read: Map<string, Catalog | undefined>;
+    sources: Map<string, string>;
+    diagnostics: Diagnostic[];
+  },
+): Promise<void> {
+  for (const app of Object.values(w.apps)) {
+    for (const slot of Object.values(app.outputs)) {
+      for (const f of slot.files) {
+        if (f.register === undefined) continue;
+        const shown = isAbsolute(f.register) ? f.register : join(dirname(workflowFile), f.register);
+        const path = resolve(shown);
+        if (to.read.has(path) || !existsSync(path)) continue;
+        const c = await readCatalog(path);
+        to.read.set(path, c);
+        if (!c) continue; // its name is a problem of its own (dsl/rules/files.ts)
+        to.diagnostics.push(...c.diagnostics.map((d) => ({ ...d, file: shown })));
+        if (c.text !== undefined) to.sources.set(shown, c.text);
+      }
     }
   }
-  return [...rows.keys()];
 }

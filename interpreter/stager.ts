@@ -245,6 +245,27 @@ export class Stager {
     }, fallback);
   }
 
+  /**
+   * A replica the job wrapper failed to fetch on the node, the next one fetched instead: the
+   * `finished` event with its error and `fallback` that a fetch of ferry's own emits (`id` is
+   * the input's, as {@linkcode fetchInto} names it).
+   */
+  fellBackOnNode(
+    id: string,
+    b: { url: string; provider: string; error: string; fallback: string },
+  ): void {
+    this.#o.onEvent?.({
+      kind: "finished",
+      id,
+      direction: "in",
+      url: redactSecrets(b.url),
+      provider: b.provider,
+      bytes: 0,
+      error: redactSecrets(b.error),
+      fallback: redactSecrets(b.fallback),
+    });
+  }
+
   /** Upload a task's output (written at `source`) to its URL. */
   put(task: string, f: PlanFile, executor: string, source: string): Promise<StageOutResult> {
     const { options } = this.#rule(executor, f.rule);

@@ -37,8 +37,10 @@ export interface StagingDecision {
   readonly storage?: string;
   /** For `shared` inputs placed in the task directory: how. */
   readonly link?: "symlink" | "hardlink" | "copy";
-  /** For an input the executor's `endpoints` map to its own storage: which entry (its index). */
+  /** For a file the executor's `endpoints` map to its own storage: which entry (its index). */
   readonly endpoint?: number;
+  /** For an output so mapped: the path on the executor's storage it is moved to, not uploaded. */
+  readonly local?: string;
 }
 
 /** A file no rule claims: which rules were tried. */
@@ -272,8 +274,20 @@ export function decide(
 ): StagingDecision | Unclaimed {
   // The executor's own storage under another name: a remote URL on it is used where it is, never
   // copied onto itself (before any rule); a local path on it is used where it is unless a rule
-  // says otherwise (a scratch copy, say).
-  const ep = role === "input" ? onEndpoint(ex, url) : undefined;
+  // says otherwise (a scratch copy, say). An output to such a URL is written in the task's
+  // directory and moved there once the task succeeded (on the node, without a shared
+  // filesystem), never uploaded onto itself.
+  const ep = role === "input" || localPath(url) === undefined ? onEndpoint(ex, url) : undefined;
+  if (ep && role === "output") {
+    return {
+      kind: ex.filesystem === "none" ? "wrap" : "in-place",
+      action: "endpoint",
+      path: outputRel(url, o),
+      rule: "default",
+      endpoint: ep.index,
+      local: ep.path,
+    };
+  }
   const m = firstMatch(ex, url);
   if (ep && (m === undefined || localPath(url) === undefined)) {
     return {

@@ -10,13 +10,33 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { stringify } from "../deps/yaml.ts";
 import { runCli } from "./_cli.ts";
-import { haveService } from "./_services.ts";
+import { haveService, sha256 } from "./_services.ts";
 import { startHttpServer } from "./_http_server.ts";
 import { startGlobusServer } from "./_globus_server.ts";
-import { startSshd } from "./_sshd.ts";
+import { type Sshd, startSshd } from "./_sshd.ts";
 import { exists, ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
 
 const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
+
+/** A scratch directory on the sshd's host, the sftp URL prefix naming it, and a rule reaching it. */
+async function sftpScratch(sshd: Sshd) {
+  const scratch = join(sshd.root, "scratch");
+  await Deno.mkdir(scratch);
+  const sftpRule = {
+    match: "sftp://*:*",
+    action: "sftp",
+    identity_file: sshd.identity,
+    known_hosts: sshd.knownHosts,
+  };
+  return { scratch, prefix: `sftp://${sshd.user}@127.0.0.1:${sshd.port}${scratch}/`, sftpRule };
+}
+
+/** A site file `site.yaml` in `ws` with these executors; its path. */
+async function writeSite(ws: string, executors: Record<string, unknown>): Promise<string> {
+  const site = join(ws, "site.yaml");
+  await Deno.writeTextFile(site, stringify({ "ferry-site": 1, executors }));
+  return site;
+}
 
 Deno.test({
   name:
@@ -26,33 +46,18 @@ Deno.test({
     const sshd = await startSshd();
     try {
       await withTemp(async (ws) => {
-        const scratch = join(sshd.root, "scratch");
-        await Deno.mkdir(scratch);
+        const { scratch, prefix, sftpRule } = await sftpScratch(sshd);
         await Deno.writeTextFile(join(scratch, "in put.txt"), "on the cluster's scratch\n");
-        const prefix = `sftp://${sshd.user}@127.0.0.1:${sshd.port}${scratch}/`;
-        const site = join(ws, "site.yaml");
-        const sftpRule = {
-          match: "sftp://*:*",
-          action: "sftp",
-          identity_file: sshd.identity,
-          known_hosts: sshd.knownHosts,
-        };
-        await Deno.writeTextFile(
-          site,
-          stringify({
-            "ferry-site": 1,
-            executors: {
-              local: { staging: [sftpRule] },
-              cluster: {
-                provider: "local",
-                filesystem: "executor-shared",
-                endpoints: [{ url: prefix, path: `file://${scratch}/` }],
-                // The endpoint wins over a rule that would fetch the file onto itself.
-                staging: [sftpRule],
-              },
-            },
-          }),
-        );
+        const site = await writeSite(ws, {
+          local: { staging: [sftpRule] },
+          cluster: {
+            provider: "local",
+            filesystem: "executor-shared",
+            endpoints: [{ url: prefix, path: `file://${scratch}/` }],
+            // The endpoint wins over a rule that would fetch the file onto itself.
+            staging: [sftpRule],
+          },
+        });
         const wf = await writeWorkflow(ws, {
           ferry: 1,
           name: "endpoints",
@@ -96,6 +101,135 @@ Deno.test({
         );
         assert.equal(reads.length, 1, sshd.log());
         assert.match(r.stderr, /transfers: 1 fetched, /);
+      });
+    } finally {
+      await sshd.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "endpoints: an output to an sftp URL on the executor's own storage is moved there, never uploaded (no sftp write in the server's log), and uploaded elsewhere",
+  ignore: !SSH_OK,
+  async fn() {
+    const sshd = await startSshd();
+    try {
+      await withTemp(async (ws) => {
+        const { scratch, prefix, sftpRule } = await sftpScratch(sshd);
+        await Deno.writeTextFile(join(scratch, "out put.txt"), "the old copy\n");
+        const endpoints = [{ url: prefix, path: scratch }];
+        const site = await writeSite(ws, {
+          local: { staging: [sftpRule] },
+          cluster: {
+            provider: "local",
+            filesystem: "executor-shared",
+            endpoints,
+            staging: [sftpRule],
+          },
+          // No shared filesystem: the file is moved where the task ran, after it.
+          bare: { provider: "local", filesystem: "none", endpoints, staging: [sftpRule] },
+        });
+        const wf = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "endpoint-outputs",
+          apps: {
+            make: {
+              executor: "cluster",
+              outputs: { o: `${prefix}sub/out%20put.txt` },
+              shell: "echo made on the cluster > ${{ outputs.o }}",
+            },
+            read: {
+              executor: "cluster",
+              inputs: { i: "${{ apps.make.outputs.o }}" },
+              outputs: { o: "read.txt" },
+              shell: "{ echo ${{ inputs.i }}; cat ${{ inputs.i }}; } > ${{ outputs.o }}",
+            },
+            bare: {
+              executor: "bare",
+              outputs: { o: `${prefix}bare.txt` },
+              shell: "echo made bare > ${{ outputs.o }}",
+            },
+            away: {
+              outputs: { o: `${prefix}away.txt` },
+              shell: "echo made here > ${{ outputs.o }}",
+            },
+          },
+        });
+        const plan = await ferryRun(["--site", site, wf], {}, "plan");
+        assert.equal(plan.code, 0, plan.stderr);
+        assert.ok(
+          plan.stdout.includes(
+            `    out o  _outputs/o/out put.txt  ⇒ moved into place, endpoint ${prefix} = ${scratch}/ → ${scratch}/sub/out put.txt (${prefix}sub/out%20put.txt)\n`,
+          ),
+          plan.stdout,
+        );
+        assert.ok(
+          plan.stdout.includes(
+            `    in  i  ${prefix}sub/out%20put.txt  ⇒ in place, endpoint ${prefix} = ${scratch}/ → ${scratch}/sub/out put.txt\n`,
+          ),
+          plan.stdout,
+        );
+        assert.match(
+          plan.stdout,
+          /· 1 transfer · bare: 1 task, 0 transfers · cluster: 2 tasks, 0 transfers · local: 1 task, 1 transfer\n$/,
+        );
+        const json = JSON.parse(
+          (await ferryRun(["--site", site, "--format", "json", wf], {}, "plan")).stdout,
+        );
+        const out = json.tasks.find((t: { id: string }) => t.id === "make").outputs[0];
+        assert.deepEqual(
+          [out.staging, out.provider, out.local, out.endpoint, out.transfer],
+          [
+            "in-place",
+            "endpoint",
+            `${scratch}/sub/out put.txt`,
+            `${prefix} = ${scratch}/`,
+            undefined,
+          ],
+        );
+        const r = await ferryRun(["--progress", "lines", "--site", site, wf]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(
+          await Deno.readTextFile(join(scratch, "sub/out put.txt")),
+          "made on the cluster\n",
+        );
+        assert.equal(await Deno.readTextFile(join(scratch, "away.txt")), "made here\n");
+        assert.equal(await Deno.readTextFile(join(scratch, "bare.txt")), "made bare\n");
+        assert.equal(
+          await Deno.readTextFile(join(ws, "read.txt")),
+          `${scratch}/sub/out put.txt\nmade on the cluster\n`,
+        );
+        // sftp-server logs each file it opens: the upload of away.txt, nothing of out put.txt.
+        const log = sshd.log();
+        assert.equal(
+          log.split("\n").filter((l) => /out put\.txt|bare\.txt/.test(l)).length,
+          0,
+          log,
+        );
+        assert.match(log, /away\.txt/);
+        assert.match(r.stderr, /transfers: 1 uploaded/);
+
+        // A directory is not moved on a node without a shared filesystem: said before the run.
+        const dirs = await writeWorkflow(ws, {
+          ferry: 1,
+          name: "endpoint-dir",
+          apps: {
+            d: {
+              executor: "bare",
+              outputs: { d: { dir: `${prefix}dir` } },
+              command: ["mkdir", "${{ outputs.d }}"],
+            },
+          },
+        }, "dirs.yaml");
+        const c = await runCli(["check", "--site", site, dirs]);
+        assert.equal(c.code, 2);
+        assert.deepEqual(
+          (c.stdout + c.stderr).split("\n").filter((l) => l.includes("error[")),
+          [
+            `${ws}/dirs.yaml:8:14: error[endpoint-output]: Cannot move output "d" to "${scratch}/dir" on executor "bare": on a node without a shared filesystem only a file output is moved onto the executor's storage (its endpoints); name a file, or write it to the workspace`,
+          ],
+        );
       });
     } finally {
       await sshd.stop();
@@ -265,6 +399,137 @@ Deno.test({
       await sshd.stop();
     }
   },
+});
+
+Deno.test("multi-hop: a chain HTTP → a shared directory → a project directory → the executor's storage moves the file once per hop for three readers (resumed and verified per hop), and both intermediate copies are deleted once they succeeded", async () => {
+  const body = "remote bytes, ".repeat(20_000);
+  const server = await startHttpServer({ files: { "/data/in.txt": body } });
+  server.fault("/data/in.txt", { kind: "drop", afterBytes: 100_000, times: 1 });
+  try {
+    await withTemp(async (ws) => {
+      const [shared, project] = [join(ws, "shared"), join(ws, "project")];
+      await Deno.mkdir(shared);
+      await Deno.mkdir(project);
+      const url = server.url("/data/in.txt");
+      const checksum = `sha256:${sha256(body)}`;
+      const wf = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "chain",
+        executors: {
+          cluster: {
+            provider: "local",
+            filesystem: "executor-shared",
+            staging: [
+              { match: "http://*:*", action: "http", via_storage: [shared, `file://${project}/`] },
+              { match: `file://${project}/*`, action: "copy" },
+            ],
+          },
+        },
+        files: { data: { url, checksum } },
+        apps: {
+          use: {
+            executor: "cluster",
+            for_each: { n: [1, 2, 3] },
+            inputs: { d: "${{ files.data }}" },
+            outputs: { o: "out/${{ n }}.txt" },
+            command: ["cp", "${{ inputs.d }}", "${{ outputs.o }}"],
+          },
+        },
+      });
+      const plan = JSON.parse((await runCli(["plan", "--format", "json", wf])).stdout);
+      type T = {
+        id: string;
+        provider: string;
+        consumers: string[];
+        after?: string;
+        checksum?: string;
+      };
+      assert.deepEqual(
+        plan.transfers.map((t: T) => [t.provider, t.consumers.length, t.checksum]),
+        [["http", 3, checksum], ["copy", 3, checksum], ["copy", 3, checksum]],
+      );
+      const [hop1, hop2, last] = plan.transfers as (T & { path: string })[];
+      assert.ok(hop1!.path.startsWith(`${shared}/.ferry/staged/`), hop1!.path);
+      assert.ok(hop2!.path.startsWith(`${project}/.ferry/staged/`), hop2!.path);
+      assert.deepEqual([hop1!.after, hop2!.after, last!.after], [undefined, hop1!.id, hop2!.id]);
+      const hops = [{ transfer: hop1!.id, path: hop1!.path }, {
+        transfer: hop2!.id,
+        path: hop2!.path,
+      }];
+      assert.deepEqual(plan.tasks[0].inputs[0].hops, hops);
+      assert.deepEqual(plan.tasks[0].inputs[0].via, hops[1]);
+      const text = (await runCli(["plan", wf])).stdout;
+      assert.ok(
+        text.includes(
+          `        through ${hop1!.path} (hop 1: ${hop1!.id})\n        then ${hop2!.path} (hop 2: ${
+            hop2!.id
+          })\n`,
+        ),
+        text,
+      );
+
+      const r = await ferryRun(["--progress", "lines", wf]);
+      assert.equal(r.code, 0, r.stderr);
+      for (const n of [1, 2, 3]) {
+        assert.equal(await Deno.readTextFile(join(ws, `out/${n}.txt`)), body);
+      }
+      // The server saw the first hop only: once, resumed once after the drop.
+      assert.deepEqual(server.requestsFor("/data/in.txt").map((q) => q.range), [
+        null,
+        "bytes=100000-",
+      ]);
+      const events = (await Deno.readTextFile(join(runDirOf(r), "events.jsonl"))).trim()
+        .split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(
+        events.filter((e) => e.event === "transfer-finished")
+          .map((e) => [e.id, e.provider, e.error, e.attempts]),
+        [[hop1!.id, "http", undefined, 2], [hop2!.id, "copy", undefined, 1], [
+          last!.id,
+          "copy",
+          undefined,
+          1,
+        ]],
+      );
+      assert.deepEqual(
+        events.filter((e) => e.event === "temp-deleted").map((e) => e.url).sort(),
+        [`file://${hop1!.path}`, `file://${hop2!.path}`].sort(),
+      );
+      for (const h of [hop1!, hop2!]) {
+        assert.equal(await exists(h.path), false);
+        assert.equal(await exists(`${h.path}.ferry-meta.json`), false);
+      }
+
+      const bad = await writeWorkflow(ws, {
+        ferry: 1,
+        name: "bad-chains",
+        executors: {
+          cluster: {
+            provider: "local",
+            filesystem: "executor-shared",
+            staging: [
+              { match: "http://a.org/*", action: "http", via_storage: [] },
+              { match: "http://b.org/*", action: "http", via_storage: ["/s/", "rel/", "/s/"] },
+              { match: "http://c.org/*", action: "rewrite", to: "/x", via_storage: ["/s/"] },
+            ],
+          },
+        },
+        apps: { a: { executor: "cluster", command: ["true"] } },
+      }, "bad.yaml");
+      const c = await runCli(["check", bad]);
+      assert.equal(c.code, 2);
+      assert.deepEqual(
+        (c.stdout + c.stderr).split("\n").filter((l) => l.includes("error[")),
+        [
+          `${ws}/bad.yaml:10:22: error[invalid-value]: Cannot stage through an empty list: give one or more absolute directories or file:/// URLs`,
+          `${ws}/bad.yaml:15:13: error[invalid-value]: Cannot stage through "rel/": give an absolute directory or a file:/// URL`,
+          `${ws}/bad.yaml:16:13: error[invalid-value]: Cannot stage through "/s/" twice: each hop goes to another storage`,
+          `${ws}/bad.yaml:21:11: error[invalid-value]: Cannot stage through "/s/": a rewrite rule moves nothing to stage through`,
+        ],
+      );
+    });
+  } finally {
+    await server.close();
+  }
 });
 
 Deno.test("placement: an app with executor: any runs each task where its input already is, and a list's tie goes to the first; the plan says why", async () => {

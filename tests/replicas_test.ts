@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { runCli } from "./_cli.ts";
 import { startHttpServer } from "./_http_server.ts";
-import { ferryRun, runDirOf, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
 const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 
@@ -409,7 +409,7 @@ Deno.test("replicas: outputs are registered in a catalog as they land (once, hos
         a: {
           inputs: { i: { path: "x.txt", register: "in.csv" } },
           outputs: {
-            o: { path: "o.txt", register: "out.yaml" },
+            o: { path: "o.txt", register: "out.json" },
             p: { path: "p.txt", register: "../elsewhere.csv" },
           },
           command: ["cp", "${{ inputs.i }}", "${{ outputs.o }}"],
@@ -422,8 +422,156 @@ Deno.test("replicas: outputs are registered in a catalog as they land (once, hos
       .map((l) => l.replace(`${ws}/`, ""));
     assert.deepEqual(diags, [
       "bad.yaml:8:9: error[file-form]: Cannot register an input in a replica catalog: only outputs are registered",
-      'bad.yaml:12:19: error[file-form]: Cannot register in "out.yaml": outputs are registered in a .csv replica catalog',
+      'bad.yaml:12:19: error[file-form]: Cannot register in "out.json": name the replica catalog .csv, .yaml, .yml or .toml',
       'bad.yaml:15:19: error[file-form]: Cannot register in "../elsewhere.csv": it climbs out with ".."; ferry writes only in the workspace',
     ]);
+  });
+});
+
+/** A workflow whose one task registers `results/a,b.txt` and a glob's files in `catalog`. */
+function registering(ws: string, catalog: string): Promise<string> {
+  return writeWorkflow(ws, {
+    ferry: 1,
+    name: "register",
+    apps: {
+      make: {
+        outputs: {
+          table: { path: "results/a,b.txt", register: catalog },
+          parts: { glob: "parts/*.txt", register: catalog },
+        },
+        shell:
+          "mkdir -p parts results && echo table > 'results/a,b.txt' && echo one > parts/1.txt && echo two > parts/2.txt",
+      },
+    },
+  }, `register-${catalog}.yaml`);
+}
+
+/** Register into `catalog` (holding `before`), run again, read `parts/2.txt` back by name. */
+async function registerTwiceAndRead(ws: string, catalog: string, before: string): Promise<string> {
+  await Deno.mkdir(join(ws, "ref"));
+  await Deno.writeTextFile(join(ws, "ref/genome.fa"), ">chr1\n");
+  await Deno.writeTextFile(join(ws, catalog), before);
+  const wf = await registering(ws, catalog);
+  const first = await ferryRun(["--progress", "lines", wf]);
+  assert.equal(first.code, 0, first.stderr);
+  const after = await Deno.readTextFile(join(ws, catalog));
+  const again = await ferryRun(["--no-cache", "--progress", "lines", wf]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(await Deno.readTextFile(join(ws, catalog)), after, "a re-run adds nothing");
+  assert.deepEqual((await walk(ws)).filter((f) => f.includes("ferry-tmp")), []);
+  const reader = await writeWorkflow(ws, {
+    ferry: 1,
+    name: "reader",
+    files: { t: { catalog, name: "parts/2.txt" }, old: { catalog, name: "ref/genome.fa" } },
+    apps: {
+      use: {
+        inputs: { t: "${{ files.t }}", old: "${{ files.old }}" },
+        outputs: { o: "used.txt" },
+        command: ["cat", "${{ inputs.t }}", "${{ inputs.old }}"],
+        stdout: "${{ outputs.o }}",
+      },
+    },
+  }, "reader.yaml");
+  const r = await ferryRun(["--progress", "lines", reader]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await Deno.readTextFile(join(ws, "used.txt")), "two\n>chr1\n");
+  return after;
+}
+
+Deno.test("replicas: outputs are registered in a YAML catalog, its entries and comments kept", async () => {
+  await withTemp(async (ws) => {
+    const after = await registerTwiceAndRead(
+      ws,
+      "catalog.yaml",
+      [
+        "# Our replicas.",
+        "ferry-replicas: 1",
+        "files:",
+        "  ref/genome.fa:",
+        "    - ref/genome.fa # beside the catalog",
+        "  parts/2.txt:",
+        '    - { url: "https://mirror.example.org/parts/2.txt", site: far }',
+        "",
+      ].join("\n"),
+    );
+    assert.equal(
+      after,
+      [
+        "# Our replicas.",
+        "ferry-replicas: 1",
+        "files:",
+        "  ref/genome.fa:",
+        "    - ref/genome.fa # beside the catalog",
+        "  parts/2.txt:",
+        '    - { url: "https://mirror.example.org/parts/2.txt", site: far }',
+        `    - url: file://${ws}/parts/2.txt`,
+        "      site: local",
+        "  results/a,b.txt:",
+        `    - url: file://${ws}/results/a,b.txt`,
+        "      site: local",
+        "  parts/1.txt:",
+        `    - url: file://${ws}/parts/1.txt`,
+        "      site: local",
+        "",
+      ].join("\n"),
+    );
+  });
+});
+
+Deno.test("replicas: outputs are registered in a TOML catalog, its entries kept", async () => {
+  await withTemp(async (ws) => {
+    const after = await registerTwiceAndRead(
+      ws,
+      "catalog.toml",
+      [
+        "ferry-replicas = 1",
+        "[files]",
+        '"ref/genome.fa" = ["ref/genome.fa"]',
+        '"parts/2.txt" = [{ url = "https://mirror.example.org/parts/2.txt", site = "far" }]',
+        "",
+      ].join("\n"),
+    );
+    const { parse } = await import("../deps/smol_toml.ts");
+    assert.deepEqual(JSON.parse(JSON.stringify(parse(after))), {
+      "ferry-replicas": 1,
+      files: {
+        "ref/genome.fa": ["ref/genome.fa"],
+        "parts/2.txt": [
+          { url: "https://mirror.example.org/parts/2.txt", site: "far" },
+          { url: `file://${ws}/parts/2.txt`, site: "local" },
+        ],
+        "results/a,b.txt": [{ url: `file://${ws}/results/a,b.txt`, site: "local" }],
+        "parts/1.txt": [{ url: `file://${ws}/parts/1.txt`, site: "local" }],
+      },
+    });
+  });
+});
+
+Deno.test("replicas: a YAML or TOML catalog to register in that is none stops the run before it starts, located", async () => {
+  await withTemp(async (ws) => {
+    await Deno.writeTextFile(join(ws, "bad.yaml"), "ferry-replicas: 2\nfiles: {}\n");
+    await Deno.writeTextFile(join(ws, "bad.toml"), 'ferry-replicas = 1\nfiles = "x"\n');
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "bad-catalogs",
+      apps: {
+        make: {
+          outputs: {
+            t: { path: "t.txt", register: "bad.yaml" },
+            u: { path: "u.txt", register: "bad.toml" },
+          },
+          shell: "echo > t.txt && echo > u.txt",
+        },
+      },
+    });
+    const r = await ferryRun(["--progress", "lines", wf]);
+    assert.equal(r.code, 2, r.stderr);
+    const diags = (r.stdout + r.stderr).split("\n").filter((l) => l.includes("error["));
+    assert.deepEqual(diags, [
+      `${ws}/bad.toml:2:10: error[replica-catalog]: Cannot read replica catalog "${ws}/bad.toml": files must map each logical name to a list of replicas`,
+      `${ws}/bad.yaml:1:17: error[replica-catalog]: Cannot read replica catalog "${ws}/bad.yaml": it must start with ferry-replicas: 1`,
+    ]);
+    assert.equal(await Deno.readTextFile(join(ws, "bad.yaml")), "ferry-replicas: 2\nfiles: {}\n");
+    assert.equal(await exists(join(ws, "t.txt")), false, "the task did not run");
   });
 });

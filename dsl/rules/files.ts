@@ -78,12 +78,12 @@ export const fileForms: WorkflowRule = ({ raw }) => {
           }; ferry writes only in the workspace`,
         ),
       );
-    } else if (typeof o.register === "string" && !/\.csv$/i.test(o.register)) {
+    } else if (typeof o.register === "string" && !/\.(csv|ya?ml|toml)$/i.test(o.register)) {
       out.push(
         error(
           "file-form",
           [...where, "register"],
-          `Cannot register in "${o.register}": outputs are registered in a .csv replica catalog`,
+          `Cannot register in "${o.register}": name the replica catalog .csv, .yaml, .yml or .toml`,
         ),
       );
     }

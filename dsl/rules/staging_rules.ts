@@ -145,21 +145,7 @@ function checkRule(
       at: "key",
     });
   }
-  const via = rule.options.via_storage;
-  if (via !== undefined) {
-    const why = typeof via !== "string" || !(via.startsWith("/") || via.startsWith("file:///"))
-      ? "give an absolute directory or a file:/// URL"
-      : NOT_VIA.has(rule.action)
-      ? `a ${rule.action} rule moves nothing to stage through`
-      : undefined;
-    if (why) {
-      out.push(error(
-        "invalid-value",
-        [...where, "via_storage"],
-        `Cannot stage through "${String(via)}": ${why}`,
-      ));
-    }
-  }
+  out.push(...viaProblems(rule, [...where, "via_storage"]));
   if (rule.action === "scratch" && ex.scratch === undefined && ex.provider !== "local") {
     out.push(
       error(
@@ -169,6 +155,56 @@ function checkRule(
       ),
     );
   }
+  return out;
+}
+
+/**
+ * A rule's `via_storage`: an intermediate storage, or a list of them in the order the file goes
+ * through them, each an absolute directory or `file:///` URL, on a rule that moves files.
+ */
+function viaProblems(rule: Executor["staging"][number], where: (string | number)[]): Problem[] {
+  const via = rule.options.via_storage;
+  if (via === undefined) return [];
+  if (Array.isArray(via) && via.length === 0) {
+    return [error(
+      "invalid-value",
+      where,
+      "Cannot stage through an empty list: give one or more absolute directories or file:/// URLs",
+    )];
+  }
+  if (NOT_VIA.has(rule.action)) {
+    return [error(
+      "invalid-value",
+      where,
+      `Cannot stage through "${
+        Array.isArray(via) ? via.map(String).join(", ") : String(via)
+      }": a ${rule.action} rule moves nothing to stage through`,
+    )];
+  }
+  const list: [unknown, (string | number)[]][] = Array.isArray(via)
+    ? via.map((v, i) => [v, [...where, i]])
+    : [[via, where]];
+  const out: Problem[] = [];
+  for (const [v, at] of list) {
+    if (typeof v === "string" && (v.startsWith("/") || v.startsWith("file:///"))) continue;
+    out.push(error(
+      "invalid-value",
+      at,
+      `Cannot stage through "${
+        typeof v === "string" ? v : JSON.stringify(v)
+      }": give an absolute directory or a file:/// URL`,
+    ));
+  }
+  const seen = (Array.isArray(via) ? via : []).map(String);
+  seen.forEach((v, i) => {
+    if (seen.indexOf(v) !== i) {
+      out.push(error(
+        "invalid-value",
+        [...where, i],
+        `Cannot stage through "${v}" twice: each hop goes to another storage`,
+      ));
+    }
+  });
   return out;
 }
 

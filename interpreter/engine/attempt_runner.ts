@@ -9,7 +9,7 @@
 
 import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import type { BatchProvider } from "../../providers/batch/types.ts";
+import type { BatchProvider, JobResult } from "../../providers/batch/types.ts";
 import { mountProblem } from "../../providers/batch/container.ts";
 import {
   type AttemptLayout,
@@ -24,6 +24,7 @@ import {
 } from "../attempt.ts";
 import type { AttemptRendering, PlanFile, PlanTask } from "../plan.ts";
 import type { Stager } from "../stager.ts";
+import { placeOutput } from "../deliver.ts";
 import type { NewEvent } from "../events.ts";
 import type { TaskOutcome } from "./types.ts";
 import { type FerryTask, ferryTask } from "../script_task.ts";
@@ -105,6 +106,11 @@ export class AttemptRunner {
       onNode,
       ...logs,
     });
+    // Replicas the job wrapper fell back from on the node: told as the stager's own are.
+    for (const b of result.fallbacks ?? []) {
+      const f = task.inputs.find((x) => x.path === b.path);
+      this.#c.stager.fellBackOnNode(`wrap:${task.id}:${f?.url ?? b.url}`, b);
+    }
     let outcome: TaskOutcome = { ...result, ...logs };
     if (result.outcome === "succeeded" && !onNode) {
       const failed = await this.#collect(task, paths.work);
@@ -148,7 +154,7 @@ export class AttemptRunner {
       stdoutPath: string;
       stderrPath: string;
     },
-  ) {
+  ): Promise<JobResult> {
     const fn = task.run?.kind === "function";
     const spec = jobSpec(task, ex, {
       paths: at.paths,
@@ -211,7 +217,11 @@ export class AttemptRunner {
       }
     }
     const results = await Promise.allSettled(
-      outs.map((f) => this.#c.stager.put(task.id, f, task.executor, at(f))),
+      outs.map((f) =>
+        f.local !== undefined
+          ? placeOutput(f, at(f)) // an endpoint: the executor's own storage, never uploaded to
+          : this.#c.stager.put(task.id, f, task.executor, at(f))
+      ),
     );
     const bad = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     return bad ? (bad.reason as Error).message : undefined;

@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import { sweepWork, unplaceInputs } from "../attempt.ts";
 import { type Collected, deliverOutputs } from "../deliver.ts";
-import { registerOutputs } from "../replica_catalog.ts";
+import { CatalogWriteError, registerOutputs } from "../replica_register.ts";
 import type { AttemptRan, Cache } from "../cache.ts";
 import { describeFsFault, isNoSpace } from "../fs_errors.ts";
 import { errorLog } from "../error_log.ts";
@@ -108,7 +108,14 @@ export class Committer {
     this.#bookkeeping(
       "registering its outputs",
       run.task.outputs.find((f) => f.register)!.register!.catalog,
-      () => registerOutputs(run.task, this.#c.workspace, collected),
+      () => {
+        try {
+          registerOutputs(run.task, this.#c.workspace, collected);
+        } catch (e) {
+          if (!(e instanceof CatalogWriteError)) throw e;
+          this.#fault ??= e.message; // the user's catalog: left as it was
+        }
+      },
     );
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Plan, PlanTask, PlanTransfer } from "../plan.ts";
+import type { Plan, PlanFile, PlanHop, PlanTask, PlanTransfer } from "../plan.ts";
 import { Stager, type StagerOptions, type TransferEvent } from "../stager.ts";
 import type { NewEvent } from "../events.ts";
 import { metaPath, removeQuietly } from "../../providers/staging/_transfer_files.ts";
@@ -137,7 +137,9 @@ export class RunTransfers {
     for (const { task, state } of tasks) {
       if (state === "succeeded") continue;
       for (const f of task.inputs) {
-        if (f.via) this.#viaReaders.set(f.via.path, (this.#viaReaders.get(f.via.path) ?? 0) + 1);
+        for (const { path } of hopsOf(f)) {
+          this.#viaReaders.set(path, (this.#viaReaders.get(path) ?? 0) + 1);
+        }
       }
     }
   }
@@ -148,15 +150,16 @@ export class RunTransfers {
    */
   succeeded(task: PlanTask, log: (e: NewEvent) => void): void {
     for (const f of task.inputs) {
-      if (!f.via) continue;
-      const left = (this.#viaReaders.get(f.via.path) ?? 1) - 1;
-      this.#viaReaders.set(f.via.path, left);
-      if (left > 0) continue;
-      removeQuietly(metaPath(f.via.path));
-      try {
-        Deno.removeSync(f.via.path);
-        log({ event: "temp-deleted", url: toFileUrl(f.via.path) });
-      } catch { /* already gone */ }
+      for (const { path } of hopsOf(f)) {
+        const left = (this.#viaReaders.get(path) ?? 1) - 1;
+        this.#viaReaders.set(path, left);
+        if (left > 0) continue;
+        removeQuietly(metaPath(path));
+        try {
+          Deno.removeSync(path);
+          log({ event: "temp-deleted", url: toFileUrl(path) });
+        } catch { /* already gone */ }
+      }
     }
   }
 
@@ -170,4 +173,9 @@ export class RunTransfers {
     this.#abort.abort(reason);
     await this.stager.close();
   }
+}
+
+/** The intermediate copies of an input staged through other storage, in the order it goes. */
+function hopsOf(f: PlanFile): readonly PlanHop[] {
+  return f.hops ?? (f.via ? [f.via] : []);
 }

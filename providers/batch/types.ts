@@ -154,6 +154,16 @@ export interface NodeTransfer {
   readonly tokenEnv?: string;
   /** Attempts after the first. @default 3 */
   readonly retries?: number;
+  /**
+   * An output whose URL is the node's own storage under another name (an executor's
+   * `endpoints`): the path there it is moved to, instead of an upload to `url`.
+   */
+  readonly local?: string;
+  /**
+   * Inputs: the other replicas of a logical file, in the plan's order (their `path` is this
+   * transfer's): each is fetched when the one before failed after its retries.
+   */
+  readonly fallbacks?: readonly NodeTransfer[];
 }
 
 /** How an attempt ended. */
@@ -195,6 +205,22 @@ export interface JobResult {
   readonly pilot?: PilotPlace;
   /** What the attempt's processes used, when it could be measured. */
   readonly usage?: Usage;
+  /** Replicas the job wrapper fetched on the node that failed, another fetched instead. */
+  readonly fallbacks?: readonly NodeFallback[];
+}
+
+/** A replica of an input that failed on the node, the next one fetched instead. */
+export interface NodeFallback {
+  /** The input's path, relative to the task directory. */
+  readonly path: string;
+  /** The failed replica's URL (without a password). */
+  readonly url: string;
+  /** The staging action that fetched it. */
+  readonly provider: string;
+  /** Why it failed, after its retries. */
+  readonly error: string;
+  /** The next replica's URL, fetched instead. */
+  readonly fallback: string;
 }
 
 /**

@@ -34,6 +34,7 @@ ferry_begin() {
   ferry_secrets=()
   ferry_temps=()
   ferry_run_pw=''
+  ferry_fallbacks=''
 }
 
 # --- the attempt ---
@@ -45,17 +46,18 @@ ferry_begin() {
 # there the shell writes it in place, no process, and ferry reads it only once the worker's done
 # mark, made after this, exists; a file cut short is no JSON, never a status.
 ferry_done() {
-  local end tmp reason='' host="\"$ferry_host\""
+  local end tmp reason='' fallbacks='' host="\"$ferry_host\""
   ferry_now
   end=$ferry_ms
   tmp="$ferry_status.$$.tmp"
   if [ -n "${ferry_status_direct-}" ]; then tmp=$ferry_status; fi
   if [ -n "$ferry_reason" ]; then reason=",\"reason\":$(ferry_json "$ferry_reason")"; fi
+  if [ -n "${ferry_fallbacks-}" ]; then fallbacks=",\"fallbacks\":[$ferry_fallbacks]"; fi
   # A plain host name needs no escaping (and no process to escape it).
   case $ferry_host in '' | *[!A-Za-z0-9._-]*) host=$(ferry_json "$ferry_host") ;; esac
-  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s%s}\n' \
+  printf '{"exitCode":%d,"signal":%s,"startedAt":%s,"endedAt":%s,"host":%s,"timedOut":%s%s%s%s%s}\n' \
     "$1" "$2" "$ferry_start" "$end" "$host" "$ferry_timed_out" \
-    "$reason" "${ferry_lost:+,\"lost\":true}" "$ferry_usage" >"$tmp" || return
+    "$reason" "${ferry_lost:+,\"lost\":true}" "$fallbacks" "$ferry_usage" >"$tmp" || return
   if [ "$tmp" != "$ferry_status" ]; then mv -f "$tmp" "$ferry_status"; fi
 }
 # The attempt's end: the status file for exit code $1, which becomes the wrapper's.
@@ -417,10 +419,35 @@ ferry_backoff() {
   if [ "$delay" -gt 30000 ]; then delay=30000; fi
   printf '%d' $((delay - delay * $3 / 163840))
 }
+# ferry_place PATH LOCAL: an output whose URL is the node's own storage (an executor's endpoints)
+# goes to LOCAL there, not uploaded onto itself: copied beside it under a temporary name, then
+# renamed over it, so that a reader never sees half of it.
+ferry_place() {
+  local tmp
+  tmp="$(dirname -- "$2")/.$(basename -- "$2").ferry-part"
+  if [ ! -f "$1" ]; then ferry_fail "Cannot move \"$1\" to \"$2\" on the node: it does not exist"; fi
+  if ! { mkdir -p -- "$(dirname -- "$2")" && cp -- "$1" "$tmp" && mv -f -- "$tmp" "$2"; } 2>/dev/null; then
+    rm -f -- "$tmp"
+    ferry_fail "Cannot move \"$1\" to \"$2\" on the node: cannot write there"
+  fi
+  printf 'ferry: moved %s to %s (an endpoint of the executor: not uploaded)\n' "$1" "$2"
+}
+# A replica of an input failed after its retries: say so in job.out and in the status file's
+# fallbacks (the task-relative path $1, the URL $2 as shown, the action $3, why $4, the next
+# replica $5, fetched instead), as ferry's own fallback does. Returns 1: the caller's `||` goes on.
+ferry_fell_back() {
+  printf 'ferry: %s; falling back to %s\n' "$4" "$5"
+  ferry_fallbacks+="${ferry_fallbacks:+,}{\"path\":$(ferry_json "$1"),\"url\":$(ferry_json "$2")"
+  ferry_fallbacks+=",\"provider\":$(ferry_json "$3"),\"error\":$(ferry_json "$4")"
+  ferry_fallbacks+=",\"fallback\":$(ferry_json "$5")}"
+  return 1
+}
 # ferry_transfer fetch|put curl|rsync KEY=VALUE... -- TOOL-ARGS...: one transfer, with retries
-# waiting ferry_backoff from base=MS, the run's retry base (wrapper.ts always writes it).
+# waiting ferry_backoff from base=MS, the run's retry base (wrapper.ts always writes it). A fetch
+# given next=URL (another replica of the file, fetched by the line after `||`) returns 1 when it
+# fails after its retries, its partial file gone, instead of failing the attempt.
 ferry_transfer() {
-  local direction=$1 tool=$2 url='' shown='' path='' sum='' tries=4 base='' host='' user='' pwvar='' tokvar='' ssh=''
+  local direction=$1 tool=$2 url='' shown='' path='' sum='' tries=4 base='' host='' user='' pwvar='' tokvar='' ssh='' next='' action=''
   local act part='' err hdr='' validator='' dump=() attempt=1 t0 got bytes delay
   shift 2
   while [ $# -gt 0 ]; do
@@ -437,6 +464,8 @@ ferry_transfer() {
       pwvar=*) pwvar=${1#*=} ;;
       tokvar=*) tokvar=${1#*=} ;;
       ssh=*) ssh=${1#*=} ;;
+      next=*) next=${1#*=} ;;
+      action=*) action=${1#*=} ;;
     esac
     shift
   done
@@ -482,6 +511,13 @@ ferry_transfer() {
     fi
     if [ -z "$ferry_msg" ]; then break; fi
     if [ "$ferry_again" = no ] || [ "$attempt" -ge "$tries" ]; then
+      if [ -n "$next" ]; then
+        # The next replica is another source: nothing of this one may be resumed from.
+        rm -f -- "$part"
+        ferry_cleanup
+        ferry_fell_back "$path" "$shown" "$action" "Cannot $act on the node: $ferry_msg" "$next"
+        return
+      fi
       ferry_fail "Cannot $act on the node: $ferry_msg"
     fi
     delay=0

@@ -39,7 +39,7 @@ import { runnableModule } from "../_shared/urls.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
 import { sharesWorkers, type WorkerCall } from "./function_protocol.ts";
 import { visible } from "../../dsl/visible.ts";
-import type { JobResult, JobSpec, NodeTransfer, Usage } from "./types.ts";
+import type { JobResult, JobSpec, NodeFallback, NodeTransfer, Usage } from "./types.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
 // The functions every wrapper holds, in a real shell file so that shellcheck reads them. A text
 // import, not a file read, so that it works from a published package fetched over https too.
@@ -408,6 +408,8 @@ export interface WrapperStatus {
    * `Cannot fetch "https://host/x" on the node: curl: (22) The requested URL returned error: 404`.
    */
   readonly reason?: string;
+  /** Replicas of inputs that failed on the node, the next fetched instead (ferry_fell_back). */
+  readonly fallbacks?: readonly NodeFallback[];
   /** What the task used (ferry_measure_end in wrapper.sh). */
   readonly usage?: Usage;
   /**
@@ -415,6 +417,22 @@ export interface WrapperStatus {
    * the call by a signal ferry did not send); `reason` says so.
    */
   readonly lost?: boolean;
+}
+
+/** A status file's fallbacks member: the entries that are whole (all five strings). */
+function fallbacksOf(v: unknown): NodeFallback[] {
+  if (!Array.isArray(v)) return [];
+  const keys = ["path", "url", "provider", "error", "fallback"] as const;
+  return v.filter((x): x is NodeFallback =>
+    typeof x === "object" && x !== null &&
+    keys.every((k) => typeof (x as Record<string, unknown>)[k] === "string")
+  ).map((x) => ({
+    path: x.path,
+    url: x.url,
+    provider: x.provider,
+    error: x.error,
+    fallback: x.fallback,
+  }));
 }
 
 /** A status file's usage member, when it is one (figures ferry cannot read are left out). */
@@ -454,6 +472,9 @@ export function readWrapperStatus(path: string): WrapperStatus | undefined {
     const usage = usageOf(v.usage);
     if (usage) v.usage = usage;
     else delete v.usage;
+    const fallbacks = fallbacksOf(v.fallbacks);
+    if (fallbacks.length > 0) v.fallbacks = fallbacks;
+    else delete v.fallbacks;
     return v as WrapperStatus;
   } catch {
     return undefined;
@@ -520,11 +541,38 @@ export function transferLine(
   retryBaseMs: number = RETRY_BASE_MS,
 ): string {
   const q = bashQuote;
+  // The node's own storage under the URL's name: moved there, never uploaded onto itself.
+  if (direction === "put" && t.local !== undefined) return `ferry_place ${q(t.path)} ${q(t.local)}`;
+  // A logical file's replicas, in the plan's order: each after the one before failed.
+  const sources = direction === "fetch" ? [t, ...(t.fallbacks ?? [])] : [t];
+  return sources.map((s, i) => {
+    const next = sources[i + 1];
+    return oneTransfer(direction, { ...s, path: t.path }, {
+      retryBaseMs,
+      ...(next !== undefined ? { next: shownUrl(next.url) } : {}),
+    });
+  }).join(" ||\n  ");
+}
+
+/** One source's `ferry_transfer` call; with `next`, its failure falls back to that replica. */
+function oneTransfer(
+  direction: "fetch" | "put",
+  t: NodeTransfer,
+  o: { retryBaseMs: number; next?: string },
+): string {
+  const q = bashQuote;
   const shown = shownUrl(t.url);
+  const what = direction === "fetch"
+    ? `Cannot fetch "${shown}" on the node`
+    : `Cannot upload "${t.path}" to "${shown}" on the node`;
   try {
     const { tool, fields, extra } = transferArgs(direction, t, shown);
     // Whole ms; past the longest wait a larger base changes nothing (and stays in bash's range).
-    fields.push(["base", String(Math.min(MAX_BACKOFF_MS, Math.max(0, Math.round(retryBaseMs))))]);
+    fields.push([
+      "base",
+      String(Math.min(MAX_BACKOFF_MS, Math.max(0, Math.round(o.retryBaseMs)))),
+    ]);
+    if (o.next !== undefined) fields.push(["next", o.next], ["action", t.action]);
     return [
       `ferry_transfer ${direction} ${tool}`,
       ...fields.map(([k, v]) => q(`${k}=${v}`)),
@@ -533,10 +581,12 @@ export function transferLine(
     ].join(" ");
   } catch (e) {
     if (!(e instanceof Unworkable)) throw e;
-    const what = direction === "fetch"
-      ? `Cannot fetch "${shown}" on the node`
-      : `Cannot upload "${t.path}" to "${shown}" on the node`;
-    return `ferry_fail ${q(`${what}: ${e.message}`)}`;
+    const why = `${what}: ${e.message}`;
+    // A replica the node cannot fetch at all: the next one is fetched instead.
+    if (o.next !== undefined) {
+      return `ferry_fell_back ${[t.path, shown, t.action, why, o.next].map(q).join(" ")}`;
+    }
+    return `ferry_fail ${q(why)}`;
   }
 }
 
@@ -743,6 +793,7 @@ export function resultOfStatus(st: WrapperStatus, cancelled: boolean): JobResult
     ...(st.reason ? { message: st.reason } : {}),
     ...(st.usage ? { usage: st.usage } : {}),
     ...(st.lost && !cancelled ? { lost: true, retryable: true } : {}),
+    ...(st.fallbacks ? { fallbacks: st.fallbacks } : {}),
     outcome: st.timedOut
       ? "timeout"
       : st.exitCode === 0

@@ -1185,3 +1185,144 @@ Deno.test("wrapper: a status file that says lost makes a lost, retryable attempt
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("wrapper: an output on the node's own storage (an endpoint) is moved there whole after the task, never uploaded; a place it cannot write fails the attempt", async () => {
+  const dest = await Deno.makeTempDir({ prefix: "ferry-endpoint-" });
+  const local = join(dest, "sub dir", "out $(x).txt");
+  const r = await runNode({
+    put: [{
+      url: "sftp://login.invalid/scratch/out.txt",
+      path: "out.txt",
+      action: "endpoint",
+      local,
+    }],
+  }, { script: "echo made > out.txt" });
+  const blocked = join(dest, "file", "out.txt");
+  await Deno.writeTextFile(join(dest, "file"), "in the way\n");
+  const bad = await runNode({
+    put: [{
+      url: "sftp://login.invalid/scratch/x.txt",
+      path: "out.txt",
+      action: "endpoint",
+      local: blocked,
+    }],
+  }, { script: "echo made > out.txt" });
+  try {
+    assert.equal(r.code, 0, r.log);
+    assert.equal(await Deno.readTextFile(local), "made\n");
+    assert.deepEqual([...Deno.readDirSync(join(dest, "sub dir"))].map((e) => e.name), [
+      "out $(x).txt",
+    ]);
+    assert.equal(
+      r.log,
+      `ferry: moved out.txt to ${local} (an endpoint of the executor: not uploaded)\n`,
+    );
+    assert.equal(bad.code, 1);
+    const reason = `Cannot move "out.txt" to "${blocked}" on the node: cannot write there`;
+    assert.equal(bad.status?.reason, reason);
+    assert.equal(bad.log, `ferry: ${reason}\n`);
+  } finally {
+    for (const d of [dest, r.root, bad.root]) await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "wrapper: a replica dropped mid-transfer on every try falls back to the next, which is fetched from byte 0; the fallback is in job.out and the status file",
+  ignore: !haveCurl,
+  async fn() {
+    const body = randomBytes(200_000);
+    const a = await startHttpServer({ files: { "/ref.bin": body } });
+    const b = await startHttpServer({ files: { "/mirror/ref.bin": body } });
+    a.fault("/ref.bin", { kind: "drop", afterBytes: 50_000 });
+    let root = "";
+    try {
+      const [ua, ub] = [a.url("/ref.bin"), b.url("/mirror/ref.bin")];
+      // A third replica the node cannot fetch at all, and one after it that is never needed.
+      const [bad, never] = ["gopher://old.example.org/ref.bin", b.url("/never.bin")];
+      const r = await runNode({
+        fetch: [{
+          url: bad,
+          path: "ref.bin",
+          action: "./gopher.ts",
+          checksum: `sha256:${sha256(body)}`,
+          fallbacks: [
+            { url: ua, path: "", action: "http", retries: 1 },
+            { url: ub, path: "", action: "http" },
+            { url: never, path: "", action: "http" },
+          ],
+        }],
+      }, { retryBaseMs: 10, script: "sha256sum ref.bin > ../sum" });
+      root = r.root;
+      assert.equal(r.code, 0, r.log);
+      assert.deepEqual(await Deno.readFile(join(r.work, "ref.bin")), body);
+      assert.deepEqual(a.requests.map((q) => [q.range, q.status]), [[null, 200], [
+        "bytes=50000-",
+        206,
+      ]]);
+      assert.deepEqual(b.requests.map((q) => [q.path, q.range]), [["/mirror/ref.bin", null]]);
+      const whyBad = `Cannot fetch "${bad}" on the node: the node cannot transfer gopher: URLs`;
+      const whyA =
+        `Cannot fetch "${ua}" on the node: curl: (18) transfer closed with 100000 bytes remaining to read`;
+      const lines = r.log.trimEnd().split("\n");
+      assert.equal(lines[0], `ferry: ${whyBad}; falling back to ${ua}`);
+      assert.match(lines[1]!, /^ferry: attempt 1 of 2 to fetch ".*" failed: curl: \(18\) /);
+      assert.equal(lines[2], `ferry: ${whyA}; falling back to ${ub}`);
+      assert.match(lines[3]!, /^ferry: fetched ".*mirror\/ref\.bin" to ref\.bin \(200000 bytes/);
+      assert.equal(lines.length, 4, r.log);
+      assert.deepEqual(r.status?.fallbacks, [
+        { path: "ref.bin", url: bad, provider: "./gopher.ts", error: whyBad, fallback: ua },
+        { path: "ref.bin", url: ua, provider: "http", error: whyA, fallback: ub },
+      ]);
+      assert.deepEqual(r.tmpLeft, []);
+      assert.deepEqual([...Deno.readDirSync(r.work)].map((e) => e.name), ["ref.bin"]);
+    } finally {
+      await a.close();
+      await b.close();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "wrapper: when every replica fails, the attempt fails with the last one's reason",
+  ignore: !haveCurl,
+  async fn() {
+    const srv = await startHttpServer({ files: {} });
+    let root = "";
+    try {
+      // A hostile name: quoted in the script, never run on the node.
+      const [u1, u2] = [
+        srv.url("/one.bin"),
+        new URL(srv.url("/two$(touch${IFS}pwned)`id`'\".bin")).href,
+      ];
+      const r = await runNode({
+        fetch: [{
+          url: u1,
+          path: "x.bin",
+          action: "http",
+          fallbacks: [{ url: u2, path: "", action: "http" }],
+        }],
+      });
+      root = r.root;
+      const last =
+        `Cannot fetch "${u2}" on the node: curl: (22) The requested URL returned error: 404`;
+      assert.equal(r.code, 1);
+      assert.equal(r.ran, false);
+      assert.equal(r.status?.reason, last);
+      assert.equal(r.status?.fallbacks?.length, 1);
+      assert.equal(r.status?.fallbacks?.[0]?.fallback, u2);
+      assert.equal(r.log.trimEnd().split("\n").at(-1), `ferry: ${last}`);
+      assert.equal(
+        r.log.split("\n")[0],
+        `ferry: Cannot fetch "${u1}" on the node: curl: (22) The requested URL returned error: 404; falling back to ${u2}`,
+      );
+      assert.ok(!r.log.includes("uid="), r.log);
+      assert.deepEqual([...Deno.readDirSync(r.work)].map((e) => e.name), []);
+      assert.equal(exists(join(r.root, "pwned")), false);
+    } finally {
+      await srv.close();
+      if (root) await Deno.remove(root, { recursive: true });
+    }
+  },
+});
