@@ -166,6 +166,8 @@ export interface AttemptRan {
   readonly usage?: Usage;
   /** The pilot worker that ran it, if one did. */
   readonly pilot?: PilotPlace;
+  /** Outputs left on its executor's host and never brought here, as hashed there: by path. */
+  readonly kept?: Readonly<Record<string, { readonly sha256: string; readonly size: number }>>;
 }
 
 /** Decides, for each task, whether it runs; records successes. */
@@ -587,6 +589,12 @@ export class Cache {
       const staged = here === undefined || f.staging === "transfer";
       if (staged) {
         outputs.push({ name: f.name, url: f.url, size: 0, sha256: "", remote: true });
+        continue;
+      }
+      const there = f.keep && !f.keep.deliver ? run.kept?.[f.path] : undefined;
+      if (there) {
+        // Kept on its executor only: recorded as hashed there, and then like a deleted temp output.
+        outputs.push({ name: f.name, url: f.url, size: there.size, sha256: there.sha256 });
         continue;
       }
       const files = dynamic.get(f.name)?.map((v) => v.url);

@@ -48,6 +48,7 @@ export async function deliverOutputs(
   const d = new Delivery(work, workspace, guard);
   for (const f of task.outputs) {
     if (isStagedOut(f)) continue; // uploaded by its staging provider
+    if (f.keep && !f.keep.deliver) continue; // kept on its executor's host only
     const why = await d.add(f);
     if (why !== undefined) return { ok: false, message: why };
   }

@@ -76,6 +76,21 @@ export interface PlanFile {
   readonly replicas?: readonly PlanReplica[];
   /** For a logical file fetched on the node (`wrap`): the other replicas to fetch when it fails. */
   readonly fallbacks?: readonly PlanFallback[];
+  /**
+   * For an input a task on the same executor makes, on an executor whose storage is not the
+   * workspace's: the task reads that task's copy there, in place (see `keep`).
+   */
+  readonly kept?: { readonly executor: string; readonly task: string };
+  /**
+   * For an output read by tasks on its own executor, whose storage is not the workspace's: it
+   * stays there for them (`readers`) until the last has succeeded. `deliver`: it also comes to
+   * the workspace as usual (not temp, or a reader elsewhere needs it).
+   */
+  readonly keep?: {
+    readonly executor: string;
+    readonly readers: readonly string[];
+    readonly deliver: boolean;
+  };
 }
 
 /** One replica of a logical file, as a task's executor sees it. */
@@ -290,6 +305,67 @@ export const LOCAL_EXECUTOR: Executor = Object.freeze({
   staging: [],
 });
 
+/**
+ * Whether outputs made on `ex` stay there for readers on it: a host whose storage is not the
+ * workspace's (the ssh provider with `filesystem: none`, which copies each attempt over).
+ */
+export function keepsOutputs(ex: Executor | undefined): boolean {
+  return ex?.provider === "ssh" && ex.filesystem === "none";
+}
+
+/**
+ * Files made on an executor that keeps its outputs and read by tasks on the same executor: the
+ * readers read the maker's copy there in place (`kept`), the maker keeps it for them (`keep`),
+ * and a temp one nobody elsewhere reads never comes to the workspace.
+ */
+function keepOnExecutors(
+  tasks: PlanTask[],
+  executors: Readonly<Record<string, Executor>>,
+): PlanTask[] {
+  const maker = new Map<string, PlanTask>();
+  for (const t of tasks) {
+    if (!keepsOutputs(executors[t.executor])) continue;
+    for (const f of t.outputs) if (f.dynamic === undefined) maker.set(f.url, t);
+  }
+  if (maker.size === 0) return tasks;
+  const readers = new Map<string, { here: string[]; elsewhere: boolean }>();
+  const out = tasks.map((t) => {
+    let changed = false;
+    const inputs = t.inputs.map((f) => {
+      const m = maker.get(f.url);
+      if (m === undefined || f.dynamic !== undefined) return f;
+      const r = readers.get(f.url) ?? { here: [], elsewhere: false };
+      readers.set(f.url, r);
+      if (m.executor !== t.executor) {
+        r.elsewhere = true;
+        return f;
+      }
+      if (!r.here.includes(t.id)) r.here.push(t.id);
+      changed = true;
+      return {
+        ...f,
+        provider: "kept",
+        staging: "in-place" as const,
+        rule: "default" as const,
+        kept: { executor: t.executor, task: m.id },
+      };
+    });
+    return changed ? { ...t, inputs } : t;
+  });
+  return out.map((t) => {
+    if (!t.outputs.some((f) => readers.get(f.url)?.here.length)) return t;
+    const outputs = t.outputs.map((f) => {
+      const r = readers.get(f.url);
+      if (!r || r.here.length === 0 || maker.get(f.url)?.id !== t.id) return f;
+      return {
+        ...f,
+        keep: { executor: t.executor, readers: r.here, deliver: !f.temp || r.elsewhere },
+      };
+    });
+    return { ...t, outputs };
+  });
+}
+
 /** Build the plan from a linked expansion; problems are staging and rendering failures. */
 export function buildPlan(
   w: Workflow,
@@ -479,7 +555,8 @@ class PlanBuilder {
   }
 
   /** The plan of these tasks, with the transfers they need. */
-  finish(tasks: PlanTask[]): { plan: Plan; problems: Problem[] } {
+  finish(planned: PlanTask[]): { plan: Plan; problems: Problem[] } {
+    const tasks = keepOnExecutors(planned, this.#executors);
     const transfers = [...this.#transfers.values()].map(({ t, consumers }) => ({
       ...t,
       consumers,

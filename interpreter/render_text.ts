@@ -29,6 +29,9 @@ export function shortUrl(url: string, workspace: string): string {
 }
 
 function how(f: PlanFile): string {
+  if (f.kept !== undefined) {
+    return `in place on ${visible(f.kept.executor)}, made by task ${visible(f.kept.task)}`;
+  }
   if (f.endpoint !== undefined) return `in place, endpoint ${visible(f.endpoint)}`;
   const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
   const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
@@ -51,7 +54,13 @@ function fileLines(t: PlanTask, workspace: string): string[] {
   for (const f of t.outputs) {
     const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
     const to = f.url.startsWith("file:") ? shortUrl(f.url, "") : visible(f.url);
-    rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${to}`]);
+    const keep = f.keep;
+    const tail = keep === undefined
+      ? `${how(f)} → ${to}`
+      : `kept on ${visible(keep.executor)} for ${keep.readers.map(visible).join(", ")}${
+        keep.deliver ? `; ${how(f)} → ${to}` : ", never copied to the workspace"
+      }`;
+    rows.push(["out", f.name, visible(f.path) + dyn, tail]);
   }
   const w1 = Math.max(0, ...rows.map((r) => r[1].length));
   return rows.flatMap(([dir, name, what, tail], i) => [

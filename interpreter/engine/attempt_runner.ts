@@ -9,13 +9,14 @@
 
 import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import type { BatchProvider } from "../../providers/batch/types.ts";
+import type { BatchProvider, KeptFile } from "../../providers/batch/types.ts";
 import { mountProblem } from "../../providers/batch/container.ts";
 import {
   type AttemptLayout,
   type AttemptPaths,
   isStagedOut,
   jobSpec,
+  keptOutputs,
   makeAttempt,
   makeDirs,
   needsPlacing,
@@ -46,6 +47,8 @@ export interface AttemptContext {
   readonly resultsOf: (deps: readonly string[]) => Record<string, unknown>;
   /** The first retry delay of transfers made by the job wrapper on the node. */
   readonly retryBaseMs: number;
+  /** The inputs of a task kept on its executor's host now (a provider that `keeps`). */
+  readonly keptInputs?: (task: PlanTask) => KeptFile[];
 }
 
 /** One attempt that ran (or could not start), for the committer. */
@@ -93,7 +96,8 @@ export class AttemptRunner {
     const onNode = provider.nodeSide === true && ex.filesystem === "none";
     // Plain links to workspace files the local provider makes where it makes the directories.
     const placed = needsPlacing(task, provider.makesLinks === true);
-    const problem = await this.#prepare(task, ex, paths, placed, onNode);
+    const keptIn = provider.keeps ? this.#c.keptInputs?.(task) ?? [] : [];
+    const problem = await this.#prepare(task, ex, paths, placed, onNode, keptIn);
     const at = Date.now();
     if (problem !== undefined) {
       const outcome = { outcome: "failed", reason: problem, startedAt: at, endedAt: at, host: "" };
@@ -104,6 +108,7 @@ export class AttemptRunner {
       placed,
       onNode,
       ...logs,
+      ...(provider.keeps ? { kept: { inputs: keptIn, outputs: keptOutputs(task) } } : {}),
     });
     let outcome: TaskOutcome = { ...result, ...logs };
     if (result.outcome === "succeeded" && !onNode) {
@@ -120,6 +125,7 @@ export class AttemptRunner {
     paths: AttemptLayout,
     placed: boolean,
     onNode: boolean,
+    kept: readonly KeptFile[],
   ): Promise<string | undefined> {
     // Inputs placed in the task directory need it now; otherwise the provider makes it. (A
     // failed attempt keeps its directory for inspection, also when it could not start.)
@@ -131,6 +137,7 @@ export class AttemptRunner {
       paths.work,
       (f, dest) => this.#c.stager.fetchInto(task.id, f, task.executor, dest),
       onNode,
+      new Set(kept.map((k) => k.path)),
     );
   }
 
@@ -147,6 +154,7 @@ export class AttemptRunner {
       onNode: boolean;
       stdoutPath: string;
       stderrPath: string;
+      kept?: { inputs: readonly KeptFile[]; outputs: readonly KeptFile[] };
     },
   ) {
     const fn = task.run?.kind === "function";
@@ -161,6 +169,7 @@ export class AttemptRunner {
       retryBaseMs: this.#c.retryBaseMs,
       ...(provider.nodeSide && task.scratch !== undefined ? { scratch: task.scratch } : {}),
       ...(at.onNode ? { nodeTransfers: nodeTransfersOf(task, ex) } : {}),
+      ...(at.kept ? { kept: at.kept } : {}),
       ...(fn ? { results: this.#c.resultsOf(task.deps) } : {}),
     });
     const env = fn ? spec.env : { ...spec.env, ...this.#resultsEnv(task, at.paths.root) };

@@ -147,6 +147,7 @@ export class Committer {
       host: outcome.host,
       ...(outcome.usage ? { usage: outcome.usage } : {}),
       ...(outcome.pilot ? { pilot: outcome.pilot } : {}),
+      ...(outcome.kept ? { kept: outcome.kept } : {}),
     }, {
       logs: { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
       result: task.run?.kind === "function" ? readResult(run.paths.result) : undefined,
@@ -185,6 +186,8 @@ export class Committer {
       before?: (success: SuccessRecord) => Promise<void>;
     },
   ): Promise<Collected | string | { cancelled: string }> {
+    const lost = task.outputs.find((f) => f.keep && !f.keep.deliver && !ran.kept?.[f.path]);
+    if (lost) return `the task did not write its output "${lost.name}" (${lost.path})`;
     try {
       const { workspace, runId, ownFiles = [] } = this.#c;
       const delivered = await deliverOutputs(task, work, workspace, {

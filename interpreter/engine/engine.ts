@@ -30,6 +30,7 @@ import { ReadyQueues, ResourcePool } from "./pool.ts";
 import { PilotWatch } from "./pilot_watch.ts";
 import { Replanner } from "./replanner.ts";
 import { TempKeeper } from "./temp_keeper.ts";
+import { KeptCopies } from "./kept.ts";
 import { restoreFromStore } from "./restore.ts";
 import type { ResultStore } from "../results/store.ts";
 import { RunTransfers } from "./transfers.ts";
@@ -47,6 +48,7 @@ export class Engine {
   readonly #pool: ResourcePool;
   readonly #queues = new ReadyQueues();
   readonly #temps: TempKeeper;
+  readonly #kept: KeptCopies;
   readonly #transfers: RunTransfers;
   readonly #runner: AttemptRunner;
   readonly #committer: Committer;
@@ -82,6 +84,9 @@ export class Engine {
     this.#graph = new TaskGraph(plan.tasks);
     this.#pool = new ResourcePool(options.executors, options.providers, options.jobs);
     this.#temps = new TempKeeper((url) => this.#dropTemp(url));
+    this.#kept = new KeptCopies(async (executor, keys) => {
+      await options.providers.get(executor)?.dropKept?.(options.runId, keys);
+    });
     this.#transfers = new RunTransfers(
       plan,
       {
@@ -102,6 +107,7 @@ export class Engine {
       ...(options.render ? { render: options.render } : {}),
       resultsOf: (deps) => this.#resultsOf(deps),
       retryBaseMs: this.#retryBaseMs,
+      keptInputs: (task) => this.#kept.inputsOf(task),
     });
     this.#committer = new Committer({
       workspace: options.workspace,
@@ -158,6 +164,7 @@ export class Engine {
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
     await this.#o.results?.drain(signal);
     this.#pilots.stop();
+    await this.#kept.close();
     await this.#transfers.close(new Error("the run is over"));
     await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
     this.#log({
@@ -179,6 +186,7 @@ export class Engine {
     // The app graph (fan-outs collapsed), for `ferry report`: each app, its executor, what it waits for.
     this.#log({ event: "graph", apps: appGraph(plan.tasks) });
     this.#temps.recount(this.#graph.nodes.values());
+    this.#kept.recount(this.#graph.nodes.values());
     this.#transfers.recount(this.#graph.nodes.values());
     this.#transfers.prefetch(plan);
   }
@@ -397,6 +405,7 @@ export class Engine {
     this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...outcome });
     this.#outcomes.set(run.task.id, outcome);
     if (outcome.outcome === "succeeded") {
+      if (provider.keeps) this.#kept.made(run.task);
       this.#executed.add(run.task.id);
       this.#o.events.finished(run.task, run.attempt, outcome);
       this.#succeed(node);
@@ -436,6 +445,7 @@ export class Engine {
   #succeed(node: Node): void {
     this.#graph.succeed(node);
     this.#temps.succeeded(node.task);
+    this.#kept.succeeded(node.task);
     this.#transfers.succeeded(node.task, (e) => this.#log(e));
   }
 
@@ -470,6 +480,7 @@ export class Engine {
     this.#graph.wire();
     this.#transfers.recount(this.#graph.nodes.values());
     this.#temps.recount(this.#graph.nodes.values());
+    this.#kept.recount(this.#graph.nodes.values());
     // (A gathering task is not replaced: it is not named, so `ferry status` keeps it.)
     this.#log({
       event: "expanded",

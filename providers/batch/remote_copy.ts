@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { shellQuote } from "../_shared/shell.ts";
 import type { SshRunner } from "./ssh_runner.ts";
 import { lastLines } from "./runner.ts";
-import type { JobSpec } from "./types.ts";
+import type { JobSpec, KeptFile } from "./types.ts";
 
 /** The same job with every path under `from` moved under `to` (its copy over there). */
 export function relocate<J extends JobSpec & { root: string }>(
@@ -90,8 +90,20 @@ export class RemoteCopies {
     return [await this.base(), ...root.split("/").slice(-4, -3)].join("/");
   }
 
-  /** Copy the attempt's wrapper files and task directory over; a message when it failed. */
-  async upload(root: string, remote: string): Promise<string | undefined> {
+  /** The store of files kept between the tasks of run `runId` over there. */
+  async keepDir(runId: string): Promise<string> {
+    return `${await this.base()}/${runId}/.keep`;
+  }
+
+  /**
+   * Copy the attempt's wrapper files and task directory over, then link the inputs kept there
+   * by earlier tasks of the run (`kept`) into the task directory; a message when it failed.
+   */
+  async upload(
+    root: string,
+    remote: string,
+    kept: readonly KeptFile[] = [],
+  ): Promise<string | undefined> {
     Deno.mkdirSync(join(root, "work"), { recursive: true });
     const entries = ["task.sh", "task-script.sh", "call.json", "work"].filter((e) => {
       try {
@@ -111,8 +123,14 @@ export class RemoteCopies {
         new TextDecoder().decode(tar.stderr).trim()
       }`;
     }
+    const store = kept.length > 0 ? await this.keepDir(runOf(root)) : "";
+    const links = kept.map((k) => {
+      const from = shellQuote(`${store}/${k.key}`), to = shellQuote(`${remote}/work/${k.path}`);
+      return ` && { [ -e ${from} ] || { echo "ferry: the kept copy ${from} is gone" >&2; exit 3; }; }` +
+        ` && mkdir -p "$(dirname ${to})" && ln -s ${from} ${to}`;
+    }).join("");
     const r = await this.#runner.exec(
-      `mkdir -p ${shellQuote(remote)} && tar -C ${shellQuote(remote)} -xf -`,
+      `mkdir -p ${shellQuote(remote)} && tar -C ${shellQuote(remote)} -xf -${links}`,
       { stdinBytes: tar.stdout },
     );
     if (r.failure) return r.failure.message;
@@ -137,10 +155,22 @@ export class RemoteCopies {
       : `Cannot write ${path} on ${this.#runner.where}: ${lastLines(r.stderr)}`;
   }
 
-  /** Copy what the attempt left over there back into `root`; a message when it failed. */
-  async download(root: string, remote: string): Promise<string | undefined> {
+  /**
+   * Copy what the attempt left over there back into `root`, but for `leave` (paths in its task
+   * directory: files kept over there and never brought back); a message when it failed.
+   */
+  async download(
+    root: string,
+    remote: string,
+    leave: readonly string[] = [],
+  ): Promise<string | undefined> {
+    const keep = leave.length === 0
+      ? ""
+      : ` --anchored --no-wildcards ${
+        leave.map((p) => `--exclude=${shellQuote(`work/${p}`)}`).join(" ")
+      } --wildcards`;
     const r = await this.#runner.exec(
-      `cd ${shellQuote(remote)} && tar -cf - --ignore-failed-read --exclude=work/_inputs ` +
+      `cd ${shellQuote(remote)} && tar -cf - --ignore-failed-read${keep} --exclude=work/_inputs ` +
         "exit.json job.out stdout.log stderr.log result.json scheduler.out work 2>/dev/null; true",
       { binary: true },
     );
@@ -164,6 +194,53 @@ export class RemoteCopies {
       : `Cannot unpack the results from ${this.#runner.where}: ${
         new TextDecoder().decode(out.stderr).trim()
       }`;
+  }
+
+  /**
+   * After a success, before the attempt's copy goes: its outputs in `keep` go to the run's store
+   * over there (moved, or copied when they come back too); the moved ones hashed there, by path.
+   * A message when it failed.
+   */
+  async keep(
+    root: string,
+    remote: string,
+    keep: readonly KeptFile[],
+  ): Promise<Record<string, { sha256: string; size: number }> | string> {
+    const store = await this.keepDir(runOf(root));
+    const lines = keep.map((k) => {
+      const from = shellQuote(`${remote}/work/${k.path}`), to = shellQuote(`${store}/${k.key}`);
+      const put = `mkdir -p "$(dirname ${to})" && rm -rf ${to} && ${
+        k.move ? "mv" : "cp -p"
+      } ${from} ${to}`;
+      return k.move
+        ? `if [ -f ${from} ]; then ${put} && printf '%s\\t%s\\t%s\\n' ${
+          shellQuote(k.path)
+        } "$(wc -c < ${to})" "$(sha256sum < ${to} | cut -c1-64)" || exit 1; fi`
+        : `if [ -f ${from} ]; then ${put} || exit 1; fi`;
+    });
+    const r = await this.#runner.exec(`bash -c ${shellQuote(lines.join("\n"))}`);
+    if (r.failure) return r.failure.message;
+    if (r.code !== 0) {
+      return `Cannot keep the outputs in ${store} on ${this.#runner.where}: ${lastLines(r.stderr)}`;
+    }
+    const out: Record<string, { sha256: string; size: number }> = {};
+    for (const line of r.stdout.split("\n")) {
+      const [path, size, sha256] = line.split("\t");
+      if (path && sha256) out[path] = { sha256, size: Number(size) };
+    }
+    return out;
+  }
+
+  /** Delete kept files of run `runId` (by key), then the store and the run's directory once empty. */
+  async dropKept(runId: string, keys: readonly string[]): Promise<void> {
+    const store = await this.keepDir(runId);
+    const paths = keys.map((k) => `${store}/${k}`);
+    const dirs = paths.map((p) => p.slice(0, p.lastIndexOf("/")));
+    await this.#runner.exec(
+      `rm -f ${paths.map(shellQuote).join(" ")}; rmdir ${dirs.map(shellQuote).join(" ")} ${
+        shellQuote(store)
+      } ${shellQuote(store.slice(0, store.lastIndexOf("/")))} 2>/dev/null; true`,
+    );
   }
 
   /** Remove an attempt's copy (after success), and its task and run directories once empty. */
@@ -196,4 +273,9 @@ export class RemoteCopies {
     }
     return out;
   }
+}
+
+/** The run id of an attempt's directory (`.../runs/RUN/tasks/TASK/attempt-N`). */
+function runOf(root: string): string {
+  return root.split("/").at(-4) ?? "";
 }

@@ -244,6 +244,15 @@ class SshProvider implements BatchProvider {
 
   readonly close = (): Promise<void> => this.#runner.close();
 
+  /** Whether outputs stay on the host for later tasks there (`filesystem: none`). */
+  get keeps(): boolean {
+    return this.#copies !== undefined;
+  }
+
+  readonly dropKept = async (runId: string, keys: readonly string[]): Promise<void> => {
+    if (this.#copies !== undefined && keys.length > 0) await this.#copies.dropKept(runId, keys);
+  };
+
   // Through bash (the wrapper needs it anyway), whatever the remote user's login shell is:
   // dash's kill, for one, takes no `--` and so no process group.
   #sh(script: string): Promise<RemoteExit> {
@@ -322,7 +331,7 @@ class SshProvider implements BatchProvider {
       Deno.writeTextFileSync(local, text);
     }
     if (this.#copies !== undefined && remote !== undefined) {
-      const sent = await this.#copies.upload(job.root, remote);
+      const sent = await this.#copies.upload(job.root, remote, job.keptInputs);
       if (sent !== undefined) return failed(sent, true);
     }
     return { job, files: wrapperFiles(job.root), remote, submittedAt };
@@ -385,18 +394,28 @@ class SshProvider implements BatchProvider {
       };
     }
     if (this.#copies !== undefined && remote !== undefined) {
-      const got = await this.#copies.download(p.job.root, remote);
+      const moved = (p.job.keep ?? []).filter((k) => k.move).map((k) => k.path);
+      const got = await this.#copies.download(p.job.root, remote, moved);
       if (got !== undefined && !readWrapperStatus(files.status)) {
         return { ...base, outcome: "failed", message: got, retryable: true };
       }
     }
     const st = await statusOf(files.status, ended.failure || remote !== undefined ? 0 : 2000);
+    let kept: JobResult["kept"];
     if (this.#copies !== undefined && remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
-      // The host's copy goes once its results are here (a failed attempt's stays, for a look).
+      // Outputs later tasks here read stay (in the run's store); the host's copy of the attempt
+      // goes once its results are here (a failed attempt's stays, for a look).
+      const keep = p.job.keep ?? [];
+      const k = keep.length > 0 ? await this.#copies.keep(p.job.root, remote, keep) : {};
+      if (typeof k === "string") return { ...base, outcome: "failed", message: k, retryable: true };
+      kept = k;
       await this.#copies.remove(remote);
     }
     if (st) {
-      const r = resultOfStatus(st, run.cancelled || signal.aborted);
+      const r = {
+        ...resultOfStatus(st, run.cancelled || signal.aborted),
+        ...(kept ? { kept } : {}),
+      };
       return pid !== undefined ? { ...r, jobId: String(pid) } : r;
     }
     if (run.cancelled || signal.aborted) return { ...base, outcome: "cancelled" };

@@ -110,6 +110,23 @@ export interface JobSpec {
    * path, `mounts` are read-only, `env` is passed by name.
    */
   readonly container?: JobContainer;
+  /**
+   * Outputs that stay on the host after the attempt succeeded, for later tasks there (a provider
+   * whose host keeps its own copies of attempts: ssh with `filesystem: none`).
+   */
+  readonly keep?: readonly KeptFile[];
+  /** Inputs an earlier task of the run left on the host (see `keep`): used there, not copied. */
+  readonly keptInputs?: readonly KeptFile[];
+}
+
+/** A file kept on a host between tasks of a run. */
+export interface KeptFile {
+  /** Its path in the task's directory (relative). */
+  readonly path: string;
+  /** Its name in the run's store on the host: `DIGEST/NAME`. */
+  readonly key: string;
+  /** Whether it is moved there (it never comes back), rather than copied. */
+  readonly move: boolean;
 }
 
 /** The container a job runs in (an app's `container` on an executor with a `container_runtime`). */
@@ -195,6 +212,8 @@ export interface JobResult {
   readonly pilot?: PilotPlace;
   /** What the attempt's processes used, when it could be measured. */
   readonly usage?: Usage;
+  /** The outputs moved to the host's store (`JobSpec.keep`), hashed there: by path. */
+  readonly kept?: Readonly<Record<string, { readonly sha256: string; readonly size: number }>>;
 }
 
 /**
@@ -251,6 +270,13 @@ export interface BatchProvider {
   cancelJobs?(ids: readonly string[]): Promise<string | undefined>;
   /** The pilot blocks this provider holds now (`bundle: pilot`), for progress; undefined otherwise. */
   pilotBlocks?(): readonly PilotBlock[] | undefined;
+  /**
+   * Whether this provider keeps outputs on its host for later tasks there (`JobSpec.keep`,
+   * `JobSpec.keptInputs`).
+   */
+  readonly keeps?: boolean;
+  /** Delete files kept on the host for run `runId` (by key); the run's store goes once empty. */
+  dropKept?(runId: string, keys: readonly string[]): Promise<void>;
 }
 
 /** Where a pilot worker ran an attempt. */
