@@ -211,17 +211,14 @@ export async function sweepWork(work: string, whole: boolean): Promise<string[]>
 /** A file's name in a run's store of kept files on a host: `DIGEST/NAME`. */
 export function keptKey(url: string): string {
   const digest = createHash("sha256").update(url).digest("hex").slice(0, 16);
-  const name = url.slice(url.lastIndexOf("/") + 1).replace(/[^A-Za-z0-9_.=-]+/g, "_");
+  const last = (localPath(url) ?? url).split("/").filter(Boolean).at(-1) ?? "";
+  const name = last.replace(/[^A-Za-z0-9_.=-]+/g, "_");
   return `${digest}/${name === "" || name === "." || name === ".." ? "file" : name}`;
 }
 
 /** The outputs of `task` its provider keeps on its host for readers there. */
 export function keptOutputs(task: PlanTask): KeptFile[] {
-  return task.outputs.filter((f) => f.keep).map((f) => ({
-    path: f.path,
-    key: keptKey(f.url),
-    move: !f.keep!.deliver,
-  }));
+  return task.outputs.filter((f) => f.keep).map((f) => ({ path: f.path, key: keptKey(f.url) }));
 }
 
 /** Fetches a remote input into the task directory (node-side staging). */

@@ -232,6 +232,11 @@ export class Cache {
   /** The content hash of one input file, or undefined when it is not there (yet). */
   #inputHash(f: PlanFile): string | undefined {
     if (f.checksum !== undefined) return f.checksum;
+    // Made on an executor that keeps it: as its maker recorded it (hashed there; the
+    // workspace's copy, if one comes, may be on its way).
+    const made = f.kept && this.#o.store.successes().get(f.kept.task)?.outputs
+      .find((o) => o.url === f.url && !o.glob && !o.remote);
+    if (made) return `sha256:${made.sha256}`;
     // On the executor's own storage under another name: the file it reads in place, when seen here.
     const here = f.endpoint !== undefined ? f.path : localPath(f.url);
     if (here !== undefined && f.staging !== "transfer") {
@@ -591,9 +596,10 @@ export class Cache {
         outputs.push({ name: f.name, url: f.url, size: 0, sha256: "", remote: true });
         continue;
       }
-      const there = f.keep && !f.keep.deliver ? run.kept?.[f.path] : undefined;
+      const there = f.keep ? run.kept?.[f.path] : undefined;
       if (there) {
-        // Kept on its executor only: recorded as hashed there, and then like a deleted temp output.
+        // Kept on its executor (its transfer brings it here later, if at all): recorded as hashed
+        // there. Not here (yet) is then like a deleted temp output, or a missing one.
         outputs.push({ name: f.name, url: f.url, size: there.size, sha256: there.sha256 });
         continue;
       }

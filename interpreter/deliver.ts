@@ -48,7 +48,7 @@ export async function deliverOutputs(
   const d = new Delivery(work, workspace, guard);
   for (const f of task.outputs) {
     if (isStagedOut(f)) continue; // uploaded by its staging provider
-    if (f.keep && !f.keep.deliver) continue; // kept on its executor's host only
+    if (f.keep) continue; // kept on its executor's host (its transfer brings it here, if at all)
     const why = await d.add(f);
     if (why !== undefined) return { ok: false, message: why };
   }

@@ -77,8 +77,9 @@ export interface PlanFile {
   /** For a logical file fetched on the node (`wrap`): the other replicas to fetch when it fails. */
   readonly fallbacks?: readonly PlanFallback[];
   /**
-   * For an input a task on the same executor makes, on an executor whose storage is not the
-   * workspace's: the task reads that task's copy there, in place (see `keep`).
+   * For an input made on an executor that keeps its outputs (its storage is not the
+   * workspace's): that executor and task. On the same executor (provider `kept`) the task reads
+   * that copy there, in place (see `keep`); elsewhere, the copy `transfer` brings to the workspace.
    */
   readonly kept?: { readonly executor: string; readonly task: string };
   /**
@@ -313,57 +314,86 @@ export function keepsOutputs(ex: Executor | undefined): boolean {
   return ex?.provider === "ssh" && ex.filesystem === "none";
 }
 
+/** The id of the transfer that brings output `url`, kept on `executor`'s host, to the workspace. */
+export function keptTransferId(executor: string, url: string): string {
+  return `in:kept:${executor}:${url}`;
+}
+
 /**
  * Files made on an executor that keeps its outputs and read by tasks on the same executor: the
- * readers read the maker's copy there in place (`kept`), the maker keeps it for them (`keep`),
- * and a temp one nobody elsewhere reads never comes to the workspace.
+ * readers read the maker's copy there in place (`kept`), the maker keeps it for them (`keep`).
+ * What comes to the workspace (not temp, or read elsewhere) does so by a transfer of its own
+ * after the maker succeeded: readers elsewhere wait for it, readers there do not.
  */
 function keepOnExecutors(
   tasks: PlanTask[],
   executors: Readonly<Record<string, Executor>>,
-): PlanTask[] {
+): { tasks: PlanTask[]; transfers: PlanTransfer[] } {
   const maker = new Map<string, PlanTask>();
   for (const t of tasks) {
     if (!keepsOutputs(executors[t.executor])) continue;
     for (const f of t.outputs) if (f.dynamic === undefined) maker.set(f.url, t);
   }
-  if (maker.size === 0) return tasks;
-  const readers = new Map<string, { here: string[]; elsewhere: boolean }>();
-  const out = tasks.map((t) => {
-    let changed = false;
-    const inputs = t.inputs.map((f) => {
+  if (maker.size === 0) return { tasks, transfers: [] };
+  const readers = new Map<string, { here: string[]; elsewhere: string[] }>();
+  for (const t of tasks) {
+    for (const f of t.inputs) {
       const m = maker.get(f.url);
-      if (m === undefined || f.dynamic !== undefined) return f;
-      const r = readers.get(f.url) ?? { here: [], elsewhere: false };
+      if (m === undefined || f.dynamic !== undefined) continue;
+      const r = readers.get(f.url) ?? { here: [], elsewhere: [] };
       readers.set(f.url, r);
+      const list = m.executor === t.executor ? r.here : r.elsewhere;
+      if (!list.includes(t.id)) list.push(t.id);
+    }
+  }
+  const transfers: PlanTransfer[] = [];
+  const kept = (url: string) => (readers.get(url)?.here.length ?? 0) > 0;
+  const out = tasks.map((t) => {
+    if (![...t.inputs, ...t.outputs].some((f) => kept(f.url))) return t;
+    const inputs = t.inputs.map((f): PlanFile => {
+      const m = maker.get(f.url);
+      if (m === undefined || f.dynamic !== undefined || !kept(f.url)) return f;
+      const from = { executor: m.executor, task: m.id };
       if (m.executor !== t.executor) {
-        r.elsewhere = true;
-        return f;
+        return { ...f, transfer: keptTransferId(m.executor, f.url), kept: from };
       }
-      if (!r.here.includes(t.id)) r.here.push(t.id);
-      changed = true;
       return {
         ...f,
         provider: "kept",
-        staging: "in-place" as const,
-        rule: "default" as const,
-        kept: { executor: t.executor, task: m.id },
+        staging: "in-place",
+        rule: "default",
+        kept: from,
       };
     });
-    return changed ? { ...t, inputs } : t;
-  });
-  return out.map((t) => {
-    if (!t.outputs.some((f) => readers.get(f.url)?.here.length)) return t;
-    const outputs = t.outputs.map((f) => {
+    const outputs = t.outputs.map((f): PlanFile => {
       const r = readers.get(f.url);
-      if (!r || r.here.length === 0 || maker.get(f.url)?.id !== t.id) return f;
+      if (!r || !kept(f.url) || maker.get(f.url)?.id !== t.id) return f;
+      const deliver = !f.temp || r.elsewhere.length > 0;
+      if (deliver) transfers.push(keptTransfer(t, f, r.elsewhere));
       return {
         ...f,
-        keep: { executor: t.executor, readers: r.here, deliver: !f.temp || r.elsewhere },
+        ...(deliver ? { transfer: keptTransferId(t.executor, f.url) } : {}),
+        keep: { executor: t.executor, readers: r.here, deliver },
       };
     });
-    return { ...t, outputs };
+    return { ...t, inputs, outputs };
   });
+  return { tasks: out, transfers };
+}
+
+/** The transfer that brings a kept output of `t` to the workspace, for `readers` elsewhere. */
+function keptTransfer(t: PlanTask, f: PlanFile, readers: readonly string[]): PlanTransfer {
+  return {
+    id: keptTransferId(t.executor, f.url),
+    direction: "in",
+    url: f.url,
+    provider: "kept",
+    executor: t.executor,
+    rule: "default",
+    storage: "workspace",
+    path: localPath(f.url) ?? f.path,
+    consumers: readers,
+  };
 }
 
 /** Build the plan from a linked expansion; problems are staging and rendering failures. */
@@ -556,11 +586,13 @@ class PlanBuilder {
 
   /** The plan of these tasks, with the transfers they need. */
   finish(planned: PlanTask[]): { plan: Plan; problems: Problem[] } {
-    const tasks = keepOnExecutors(planned, this.#executors);
-    const transfers = [...this.#transfers.values()].map(({ t, consumers }) => ({
+    const kept = keepOnExecutors(planned, this.#executors);
+    const tasks = kept.tasks;
+    const transfers: PlanTransfer[] = [...this.#transfers.values()].map(({ t, consumers }) => ({
       ...t,
       consumers,
     }));
+    transfers.push(...kept.transfers);
     return {
       plan: {
         ferryPlan: 1,

@@ -29,13 +29,13 @@ export function shortUrl(url: string, workspace: string): string {
 }
 
 function how(f: PlanFile): string {
-  if (f.kept !== undefined) {
-    return `in place on ${visible(f.kept.executor)}, made by task ${visible(f.kept.task)}`;
-  }
+  const made = f.kept && `made by task ${visible(f.kept.task)}`;
+  if (f.kept && f.provider === "kept") return `in place on ${visible(f.kept.executor)}, ${made}`;
   if (f.endpoint !== undefined) return `in place, endpoint ${visible(f.endpoint)}`;
   const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
   const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
-  return `${f.provider}${kind}, ${rule}`;
+  const from = f.kept ? `, after its transfer from ${visible(f.kept.executor)} (${made})` : "";
+  return `${f.provider}${kind}, ${rule}${from}`;
 }
 
 function fileLines(t: PlanTask, workspace: string): string[] {
@@ -58,7 +58,7 @@ function fileLines(t: PlanTask, workspace: string): string[] {
     const tail = keep === undefined
       ? `${how(f)} → ${to}`
       : `kept on ${visible(keep.executor)} for ${keep.readers.map(visible).join(", ")}${
-        keep.deliver ? `; ${how(f)} → ${to}` : ", never copied to the workspace"
+        keep.deliver ? `, then its transfer → ${to}` : ", never copied to the workspace"
       }`;
     rows.push(["out", f.name, visible(f.path) + dyn, tail]);
   }
@@ -200,8 +200,13 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
     for (const x of shown) {
       const who = x.consumers.length > 3
         ? `${x.consumers.slice(0, 2).map(visible).join(", ")} and ${x.consumers.length - 2} more`
-        : x.consumers.map(visible).join(", ");
-      const [url, path] = [visible(x.url), visible(x.path)];
+        : x.consumers.length > 0
+        ? x.consumers.map(visible).join(", ")
+        : "the workspace";
+      const url = x.provider === "kept"
+        ? `${shortUrl(x.url, plan.workspace)} on ${visible(x.executor)}`
+        : visible(x.url);
+      const path = visible(x.path);
       const arrow = x.direction === "in" ? `${url} → ${path}` : `${path} → ${url}`;
       const after = x.after !== undefined ? `after ${visible(x.after)}, ` : "";
       const fallback = x.fallbacks?.length

@@ -186,7 +186,7 @@ export class Committer {
       before?: (success: SuccessRecord) => Promise<void>;
     },
   ): Promise<Collected | string | { cancelled: string }> {
-    const lost = task.outputs.find((f) => f.keep && !f.keep.deliver && !ran.kept?.[f.path]);
+    const lost = task.outputs.find((f) => f.keep && !ran.kept?.[f.path]);
     if (lost) return `the task did not write its output "${lost.name}" (${lost.path})`;
     try {
       const { workspace, runId, ownFiles = [] } = this.#c;

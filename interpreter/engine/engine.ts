@@ -18,10 +18,10 @@ import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import type { GraphApp, NewEvent } from "../events.ts";
 import { EventLogWriter } from "../events_writer.ts";
 import { describeFsFault } from "../fs_errors.ts";
-import type { Plan, PlanTask } from "../plan.ts";
+import type { Plan, PlanTask, PlanTransfer } from "../plan.ts";
 import { IrregularFileError } from "../state.ts";
 import { localPath } from "../values.ts";
-import { removeScratchRunDirs } from "../attempt.ts";
+import { keptKey, removeScratchRunDirs } from "../attempt.ts";
 import { AttemptRunner } from "./attempt_runner.ts";
 import { Committer } from "./committer.ts";
 import { RunCrashed, writeCrashLog } from "./crash.ts";
@@ -97,6 +97,7 @@ export class Engine {
       },
       options.events.transfer?.bind(options.events),
       log,
+      (t) => this.#fetchKept(t),
     );
     this.#runner = new AttemptRunner({
       runDir: options.runDir,
@@ -164,6 +165,7 @@ export class Engine {
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
     await this.#o.results?.drain(signal);
     this.#pilots.stop();
+    this.#undelivered(await this.#transfers.settleKept());
     await this.#kept.close();
     await this.#transfers.close(new Error("the run is over"));
     await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
@@ -405,7 +407,7 @@ export class Engine {
     this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...outcome });
     this.#outcomes.set(run.task.id, outcome);
     if (outcome.outcome === "succeeded") {
-      if (provider.keeps) this.#kept.made(run.task);
+      if (provider.keeps) this.#kept.made(run.task, this.#transfers.deliver(run.task));
       this.#executed.add(run.task.id);
       this.#o.events.finished(run.task, run.attempt, outcome);
       this.#succeed(node);
@@ -488,6 +490,36 @@ export class Engine {
       tasks: [...r.added],
     });
     this.#o.events.grow(this.#graph.visibleSize);
+  }
+
+  /** Bring an output kept on its executor's host to the workspace (its transfer); its size. */
+  async #fetchKept(t: PlanTransfer): Promise<number> {
+    const provider = this.#o.providers.get(t.executor);
+    if (!provider?.fetchKept) {
+      throw new Error(`Cannot fetch "${t.url}": ${t.executor} keeps no files`);
+    }
+    return await provider.fetchKept(this.#o.runId, keptKey(t.url), t.path);
+  }
+
+  /**
+   * Outputs kept on an executor that never reached the workspace (their transfer failed): their
+   * makers failed after all (their record stays: a later run finds the output missing and runs
+   * them again).
+   */
+  #undelivered(failed: ReadonlyMap<string, string>): void {
+    if (failed.size === 0) return;
+    for (const node of this.#graph.nodes.values()) {
+      if (node.state !== "succeeded") continue;
+      for (const f of node.task.outputs) {
+        const why = f.keep && f.transfer !== undefined ? failed.get(f.transfer) : undefined;
+        if (why === undefined) continue;
+        node.state = "failed";
+        const outcome = failedOutcome(`its output "${f.name}" did not reach the workspace: ${why}`);
+        this.#outcomes.set(node.task.id, outcome);
+        this.#o.events.finished(node.task, node.attempt, outcome);
+        break;
+      }
+    }
   }
 
   #dropTemp(url: string): void {

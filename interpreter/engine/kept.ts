@@ -33,7 +33,9 @@ export class KeptCopies {
     for (const n of nodes) {
       if (n.state === "succeeded") continue;
       for (const f of n.task.inputs) {
-        if (f.kept) this.#readers.set(f.url, (this.#readers.get(f.url) ?? 0) + 1);
+        if (f.kept && f.provider === "kept") {
+          this.#readers.set(f.url, (this.#readers.get(f.url) ?? 0) + 1);
+        }
       }
     }
   }
@@ -43,27 +45,40 @@ export class KeptCopies {
    * is not (the task reads the workspace's copy, sent as usual).
    */
   inputsOf(task: PlanTask): KeptFile[] {
-    return task.inputs.filter((f) => f.kept && this.#here.get(f.url) === task.executor)
-      .map((f) => ({ path: f.path, key: keptKey(f.url), move: false }));
+    return task.inputs.filter((f) =>
+      f.provider === "kept" && this.#here.get(f.url) === task.executor
+    )
+      .map((f) => ({ path: f.path, key: keptKey(f.url) }));
   }
 
-  /** `task` succeeded on a provider that keeps outputs: its outputs to keep are there now. */
-  made(task: PlanTask): void {
+  /**
+   * `task` succeeded on a provider that keeps outputs: its outputs to keep are there now, each
+   * kept while its transfer to the workspace (`coming`, by URL) is on its way too.
+   */
+  made(task: PlanTask, coming: ReadonlyMap<string, Promise<unknown>>): void {
     for (const f of task.outputs) {
       if (!f.keep) continue;
       this.#here.set(f.url, f.keep.executor);
-      if ((this.#readers.get(f.url) ?? 0) === 0) this.#gone(f.url);
+      const transfer = coming.get(f.url);
+      if (transfer === undefined) {
+        if ((this.#readers.get(f.url) ?? 0) === 0) this.#gone(f.url);
+        continue;
+      }
+      this.#readers.set(f.url, (this.#readers.get(f.url) ?? 0) + 1);
+      transfer.catch(() => {}).finally(() => this.#read(f.url));
     }
   }
 
   /** `task` succeeded: kept files it read last go. */
   succeeded(task: PlanTask): void {
-    for (const f of task.inputs) {
-      if (!f.kept) continue;
-      const left = (this.#readers.get(f.url) ?? 1) - 1;
-      this.#readers.set(f.url, left);
-      if (left === 0) this.#gone(f.url);
-    }
+    for (const f of task.inputs) if (f.kept && f.provider === "kept") this.#read(f.url);
+  }
+
+  /** One reader of `url` less; the last one's end drops it. */
+  #read(url: string): void {
+    const left = (this.#readers.get(url) ?? 1) - 1;
+    this.#readers.set(url, left);
+    if (left === 0) this.#gone(url);
   }
 
   /** The run is over: what is still kept goes (its readers failed or never ran). */

@@ -197,9 +197,9 @@ export class RemoteCopies {
   }
 
   /**
-   * After a success, before the attempt's copy goes: its outputs in `keep` go to the run's store
-   * over there (moved, or copied when they come back too); the moved ones hashed there, by path.
-   * A message when it failed.
+   * After a success, before the attempt's copy goes: its outputs in `keep` move to the run's
+   * store over there, hashed there (by path; an output the task did not write is absent). A
+   * message when it failed.
    */
   async keep(
     root: string,
@@ -209,14 +209,9 @@ export class RemoteCopies {
     const store = await this.keepDir(runOf(root));
     const lines = keep.map((k) => {
       const from = shellQuote(`${remote}/work/${k.path}`), to = shellQuote(`${store}/${k.key}`);
-      const put = `mkdir -p "$(dirname ${to})" && rm -rf ${to} && ${
-        k.move ? "mv" : "cp -p"
-      } ${from} ${to}`;
-      return k.move
-        ? `if [ -f ${from} ]; then ${put} && printf '%s\\t%s\\t%s\\n' ${
-          shellQuote(k.path)
-        } "$(wc -c < ${to})" "$(sha256sum < ${to} | cut -c1-64)" || exit 1; fi`
-        : `if [ -f ${from} ]; then ${put} || exit 1; fi`;
+      return `if [ -f ${from} ]; then mkdir -p "$(dirname ${to})" && mv -f ${from} ${to} && ` +
+        `printf '%s\\t%s\\t%s\\n' ${shellQuote(k.path)} "$(wc -c < ${to})" ` +
+        `"$(sha256sum < ${to} | cut -c1-64)" || exit 1; fi`;
     });
     const r = await this.#runner.exec(`bash -c ${shellQuote(lines.join("\n"))}`);
     if (r.failure) return r.failure.message;
@@ -229,6 +224,25 @@ export class RemoteCopies {
       if (path && sha256) out[path] = { sha256, size: Number(size) };
     }
     return out;
+  }
+
+  /**
+   * Copy a file kept for run `runId` (by key) to `dest` here, through a temporary name beside
+   * it; its size. Throws when it cannot.
+   */
+  async fetchKept(runId: string, key: string, dest: string): Promise<number> {
+    const from = `${await this.keepDir(runId)}/${key}`;
+    const r = await this.#runner.exec(`cat ${shellQuote(from)}`, { binary: true });
+    if (r.failure) throw new Error(r.failure.message);
+    if (r.code !== 0) {
+      throw new Error(`Cannot fetch ${from} from ${this.#runner.where}: ${lastLines(r.stderr)}`);
+    }
+    const bytes = r.stdoutBytes ?? new Uint8Array();
+    const part = `${dest}.ferry-part`;
+    Deno.mkdirSync(dest.slice(0, dest.lastIndexOf("/")) || "/", { recursive: true });
+    Deno.writeFileSync(part, bytes);
+    Deno.renameSync(part, dest);
+    return bytes.length;
   }
 
   /** Delete kept files of run `runId` (by key), then the store and the run's directory once empty. */

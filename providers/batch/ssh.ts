@@ -249,6 +249,11 @@ class SshProvider implements BatchProvider {
     return this.#copies !== undefined;
   }
 
+  readonly fetchKept = (runId: string, key: string, dest: string): Promise<number> => {
+    if (this.#copies === undefined) throw new Error("internal: ssh keeps no files here");
+    return this.#copies.fetchKept(runId, key, dest);
+  };
+
   readonly dropKept = async (runId: string, keys: readonly string[]): Promise<void> => {
     if (this.#copies !== undefined && keys.length > 0) await this.#copies.dropKept(runId, keys);
   };
@@ -394,7 +399,7 @@ class SshProvider implements BatchProvider {
       };
     }
     if (this.#copies !== undefined && remote !== undefined) {
-      const moved = (p.job.keep ?? []).filter((k) => k.move).map((k) => k.path);
+      const moved = (p.job.keep ?? []).map((k) => k.path);
       const got = await this.#copies.download(p.job.root, remote, moved);
       if (got !== undefined && !readWrapperStatus(files.status)) {
         return { ...base, outcome: "failed", message: got, retryable: true };

@@ -111,8 +111,10 @@ export interface JobSpec {
    */
   readonly container?: JobContainer;
   /**
-   * Outputs that stay on the host after the attempt succeeded, for later tasks there (a provider
-   * whose host keeps its own copies of attempts: ssh with `filesystem: none`).
+   * Outputs that stay on the host after the attempt succeeded, moved to the run's store there
+   * for later tasks there, never copied back with the attempt's other files (a provider whose
+   * host keeps its own copies of attempts: ssh with `filesystem: none`). `fetchKept` brings one
+   * here.
    */
   readonly keep?: readonly KeptFile[];
   /** Inputs an earlier task of the run left on the host (see `keep`): used there, not copied. */
@@ -125,8 +127,6 @@ export interface KeptFile {
   readonly path: string;
   /** Its name in the run's store on the host: `DIGEST/NAME`. */
   readonly key: string;
-  /** Whether it is moved there (it never comes back), rather than copied. */
-  readonly move: boolean;
 }
 
 /** The container a job runs in (an app's `container` on an executor with a `container_runtime`). */
@@ -277,6 +277,8 @@ export interface BatchProvider {
   readonly keeps?: boolean;
   /** Delete files kept on the host for run `runId` (by key); the run's store goes once empty. */
   dropKept?(runId: string, keys: readonly string[]): Promise<void>;
+  /** Copy a file kept on the host for run `runId` to `dest` here; its size in bytes. */
+  fetchKept?(runId: string, key: string, dest: string): Promise<number>;
 }
 
 /** Where a pilot worker ran an attempt. */
