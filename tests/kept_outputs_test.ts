@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { stringify } from "../deps/yaml.ts";
 import { runCli } from "./_cli.ts";
 import { haveService } from "./_services.ts";
-import { startSshd } from "./_sshd.ts";
+import { type Sshd, startSshd } from "./_sshd.ts";
 import { ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
 const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
@@ -23,8 +23,11 @@ const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
 /** A temp output's name with shell syntax in it: every boundary on the host must quote it. */
 const MID = "mid $(touch pwned) 'q'`x`.txt";
 
-/** a → (temp MID) → b → (b.txt) → c, all on `remote`; d on local reads b.txt; c reads MID too. */
-function workflow(ledger: string, cCommand = "rev") {
+/**
+ * a → (temp MID) → b → (b.txt) → c, all on `remote`; d on local reads b.txt; c reads MID too.
+ * `bExtra` runs at the end of b's script.
+ */
+function workflow(ledger: string, cCommand = "rev", bExtra = "") {
   const log = `echo "\${FERRY_TASK_ID}" >> ${ledger}`;
   return {
     ferry: 1,
@@ -41,7 +44,7 @@ function workflow(ledger: string, cCommand = "rev") {
         outputs: { b: "b.txt" },
         // Where it read the file: a link into the run's store on the host.
         shell:
-          `${log}; { wc -c < \${{ inputs.m }}; readlink \${{ inputs.m }}; } > \${{ outputs.b }}`,
+          `${log}; { wc -c < \${{ inputs.m }}; readlink \${{ inputs.m }}; } > \${{ outputs.b }}${bExtra}`,
       },
       c: {
         inputs: { b: "${{ apps.b.outputs.b }}", m: "${{ apps.a.outputs.mid }}" },
@@ -59,6 +62,56 @@ function workflow(ledger: string, cCommand = "rev") {
   };
 }
 
+/** A site file with `remote`: the test's sshd as an ssh executor with `filesystem: none`. */
+async function sshSite(ws: string, sshd: Sshd, remoteDir: string): Promise<string> {
+  const site = join(ws, "site.yaml");
+  await Deno.writeTextFile(
+    site,
+    stringify({
+      "ferry-site": 1,
+      executors: {
+        remote: {
+          provider: "ssh",
+          host: `${sshd.user}@127.0.0.1:${sshd.port}`,
+          filesystem: "none",
+          options: {
+            identity_file: sshd.identity,
+            known_hosts: sshd.knownHosts,
+            remote_dir: remoteDir,
+          },
+        },
+      },
+    }),
+  );
+  return site;
+}
+
+/** What a test gets: a workspace, a site file for the sshd, a ledger, and the host's directory. */
+interface Host {
+  readonly ws: string;
+  readonly site: string;
+  readonly ledger: string;
+  readonly sshd: Sshd;
+  readonly remoteDir: string;
+}
+
+/** Run `fn` with a real sshd as `remote`, and leave nothing behind. */
+async function withHost(fn: (h: Host) => Promise<void>): Promise<void> {
+  const sshd = await startSshd();
+  const remoteDir = await Deno.makeTempDir({ prefix: "ferry-kept-host-" });
+  const ledgerDir = await Deno.makeTempDir({ prefix: "ferry-kept-ledger-" });
+  try {
+    await withTemp(async (ws) => {
+      const site = await sshSite(ws, sshd, remoteDir);
+      await fn({ ws, site, ledger: join(ledgerDir, "ran"), sshd, remoteDir });
+    });
+  } finally {
+    await sshd.stop();
+    await Deno.remove(remoteDir, { recursive: true });
+    await Deno.remove(ledgerDir, { recursive: true });
+  }
+}
+
 /** The tasks the ledger says ran since the last call (and empties it). */
 async function ran(ledger: string): Promise<string[]> {
   const text = await Deno.readTextFile(ledger).catch(() => "");
@@ -71,37 +124,13 @@ Deno.test({
     "kept outputs: a temp intermediate on an ssh host is read there in place and never reaches the workspace; one transfer brings a result read elsewhere; a re-run does nothing",
   ignore: !SSH_OK,
   async fn() {
-    const sshd = await startSshd();
-    const remoteDir = await Deno.makeTempDir({ prefix: "ferry-kept-host-" });
-    const ledgerDir = await Deno.makeTempDir({ prefix: "ferry-kept-ledger-" });
-    const ledger = join(ledgerDir, "ran");
-    try {
-      await withTemp(async (ws) => {
-        const site = join(ws, "site.yaml");
-        await Deno.writeTextFile(
-          site,
-          stringify({
-            "ferry-site": 1,
-            executors: {
-              remote: {
-                provider: "ssh",
-                host: `${sshd.user}@127.0.0.1:${sshd.port}`,
-                filesystem: "none",
-                options: {
-                  identity_file: sshd.identity,
-                  known_hosts: sshd.knownHosts,
-                  remote_dir: remoteDir,
-                },
-              },
-            },
-          }),
-        );
-        const wf = await writeWorkflow(ws, workflow(ledger));
-        const plan = await runCli(["plan", "--site", site, wf]);
-        assert.equal(plan.code, 0, plan.stderr);
-        assert.equal(
-          plan.stdout.replaceAll(ws, "/WS"),
-          `Plan for workflow "kept" in /WS
+    await withHost(async ({ ws, site, ledger, remoteDir }) => {
+      const wf = await writeWorkflow(ws, workflow(ledger));
+      const plan = await runCli(["plan", "--site", site, wf]);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.equal(
+        plan.stdout.replaceAll(ws, "/WS"),
+        `Plan for workflow "kept" in /WS
 
 a · 1 task on remote
   a  [run: new]
@@ -131,85 +160,108 @@ transfers · 1
 
 4 tasks (4 to run, 0 cached) · 1 transfer · local: 1 task, 0 transfers · remote: 3 tasks, 1 transfer
 `,
-        );
-        const json = JSON.parse(
-          (await runCli(["plan", "--format", "json", "--site", site, wf]))
-            .stdout,
-        );
-        const byId = (id: string) => json.tasks.find((t: { id: string }) => t.id === id);
-        assert.deepEqual(byId("a").outputs[0].keep, {
-          executor: "remote",
-          readers: ["b", "c"],
-          deliver: false,
-        });
-        assert.deepEqual(byId("c").inputs.map((f: { kept: unknown }) => f.kept), [
-          { executor: "remote", task: "b" },
-          { executor: "remote", task: "a" },
-        ]);
-        assert.deepEqual(byId("d").inputs[0].transfer, `in:kept:remote:file://${ws}/b.txt`);
-
-        const r = await ferryRun(["--progress", "lines", "--site", site, wf]);
-        assert.equal(r.code, 0, r.stderr);
-        const runId = runDirOf(r).split("/").at(-1)!;
-        assert.deepEqual(await ran(ledger), ["a", "b", "c", "d"]);
-        // b read the temp file on the host, in place: a link into the run's store there.
-        const [size, link] = (await Deno.readTextFile(join(ws, "b.txt"))).trim().split("\n");
-        assert.equal(size, "14");
-        assert.match(
-          link!,
-          new RegExp(`^${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt$`),
-        );
-        assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\na3f7-YLNO-DIM\n");
-        assert.equal(await Deno.readTextFile(join(ws, "d.txt")), `${size}\n${link}\n`);
-        // The temp file never came here: no copy of its bytes anywhere in the workspace.
-        for (const f of await walk(ws)) {
-          if (f.endsWith("state.db")) continue;
-          const text = await Deno.readTextFile(join(ws, f)).catch(() => "");
-          assert.ok(!text.includes("MID-ONLY"), f);
-        }
-        // One transfer: b.txt, for d (c read it on the host).
-        const events = (await Deno.readTextFile(join(runDirOf(r), "events.jsonl"))).trim()
-          .split("\n").map((l) => JSON.parse(l));
-        assert.deepEqual(
-          events.filter((e) => e.event === "transfer-finished").map((e) => [e.id, e.bytes]),
-          [[`in:kept:remote:file://${ws}/b.txt`, (await Deno.stat(join(ws, "b.txt"))).size]],
-        );
-        assert.match(r.stderr, /^transfers: 1 fetched, \d+ B moved$/m);
-        // The host keeps nothing once the run is over (no attempt copy, no store), and the
-        // hostile name ran nothing.
-        assert.deepEqual([...Deno.readDirSync(remoteDir)], []);
-        assert.deepEqual(
-          (await walk(ws)).filter((f) => f.includes("pwned") && !f.includes(".ferry/runs")),
-          [],
-        );
-
-        const again = await ferryRun(["--progress", "lines", "--site", site, wf]);
-        assert.equal(again.code, 0, again.stderr);
-        assert.match(
-          again.stderr,
-          /^plan: 0 to run, 4 cached\ndone: 0 succeeded, 4 cached, 0 failed in /,
-        );
-        assert.deepEqual(await ran(ledger), []);
-
-        // c changes: a makes the temp file again (c needs it), b is skipped (same input), and
-        // c reads b.txt from the workspace, sent to the host (its maker did not run in this run).
-        await writeWorkflow(ws, workflow(ledger, "cat"));
-        const third = await ferryRun(["--progress", "lines", "--site", site, wf]);
-        assert.equal(third.code, 0, third.stderr);
-        assert.deepEqual(await ran(ledger), ["a", "c"]);
-        assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\nMID-ONLY-7f3a\n");
-        assert.deepEqual([...Deno.readDirSync(remoteDir)], []);
-        assert.equal(
-          (await Deno.readTextFile(join(runDirOf(third), "events.jsonl"))).includes(
-            '"transfer-started"',
-          ),
-          false,
-        );
+      );
+      const json = JSON.parse(
+        (await runCli(["plan", "--format", "json", "--site", site, wf]))
+          .stdout,
+      );
+      const byId = (id: string) => json.tasks.find((t: { id: string }) => t.id === id);
+      assert.deepEqual(byId("a").outputs[0].keep, {
+        executor: "remote",
+        readers: ["b", "c"],
+        deliver: false,
       });
-    } finally {
-      await sshd.stop();
-      await Deno.remove(remoteDir, { recursive: true });
-      await Deno.remove(ledgerDir, { recursive: true });
-    }
+      assert.deepEqual(byId("c").inputs.map((f: { kept: unknown }) => f.kept), [
+        { executor: "remote", task: "b" },
+        { executor: "remote", task: "a" },
+      ]);
+      assert.deepEqual(byId("d").inputs[0].transfer, `in:kept:remote:file://${ws}/b.txt`);
+
+      const r = await ferryRun(["--progress", "lines", "--site", site, wf]);
+      assert.equal(r.code, 0, r.stderr);
+      const runId = runDirOf(r).split("/").at(-1)!;
+      assert.deepEqual(await ran(ledger), ["a", "b", "c", "d"]);
+      // b read the temp file on the host, in place: a link into the run's store there.
+      const [size, link] = (await Deno.readTextFile(join(ws, "b.txt"))).trim().split("\n");
+      assert.equal(size, "14");
+      assert.match(
+        link!,
+        new RegExp(`^${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt$`),
+      );
+      assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\na3f7-YLNO-DIM\n");
+      assert.equal(await Deno.readTextFile(join(ws, "d.txt")), `${size}\n${link}\n`);
+      // The temp file never came here: no copy of its bytes anywhere in the workspace.
+      for (const f of await walk(ws)) {
+        if (f.endsWith("state.db")) continue;
+        const text = await Deno.readTextFile(join(ws, f)).catch(() => "");
+        assert.ok(!text.includes("MID-ONLY"), f);
+      }
+      // One transfer: b.txt, for d (c read it on the host).
+      const events = (await Deno.readTextFile(join(runDirOf(r), "events.jsonl"))).trim()
+        .split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(
+        events.filter((e) => e.event === "transfer-finished").map((e) => [e.id, e.bytes]),
+        [[`in:kept:remote:file://${ws}/b.txt`, (await Deno.stat(join(ws, "b.txt"))).size]],
+      );
+      assert.match(r.stderr, /^transfers: 1 fetched, \d+ B moved$/m);
+      // The host keeps nothing once the run is over (no attempt copy, no store), and the
+      // hostile name ran nothing.
+      assert.deepEqual([...Deno.readDirSync(remoteDir)], []);
+      assert.deepEqual(
+        (await walk(ws)).filter((f) => f.includes("pwned") && !f.includes(".ferry/runs")),
+        [],
+      );
+
+      const again = await ferryRun(["--progress", "lines", "--site", site, wf]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(
+        again.stderr,
+        /^plan: 0 to run, 4 cached\ndone: 0 succeeded, 4 cached, 0 failed in /,
+      );
+      assert.deepEqual(await ran(ledger), []);
+
+      // c changes: a makes the temp file again (c needs it), b is skipped (same input), and
+      // c reads b.txt from the workspace, sent to the host (its maker did not run in this run).
+      await writeWorkflow(ws, workflow(ledger, "cat"));
+      const third = await ferryRun(["--progress", "lines", "--site", site, wf]);
+      assert.equal(third.code, 0, third.stderr);
+      assert.deepEqual(await ran(ledger), ["a", "c"]);
+      assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\nMID-ONLY-7f3a\n");
+      assert.deepEqual([...Deno.readDirSync(remoteDir)], []);
+      assert.equal(
+        (await Deno.readTextFile(join(runDirOf(third), "events.jsonl"))).includes(
+          '"transfer-started"',
+        ),
+        false,
+      );
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "kept outputs: a copy gone from the host fails the reader that needed it with a clear message, and the next run makes it again",
+  ignore: !SSH_OK,
+  async fn() {
+    await withHost(async ({ ws, site, ledger, sshd, remoteDir }) => {
+      // b deletes the host's copy of the temp file after reading it: c needs it too.
+      const gone = `; rm -f "$(readlink \${{ inputs.m }})"`;
+      const wf = await writeWorkflow(ws, workflow(ledger, "rev", gone));
+      const r = await ferryRun(["--progress", "lines", "--site", site, "--keep-going", wf]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.deepEqual(await ran(ledger), ["a", "b", "d"]);
+      const runId = runDirOf(r).split("/").at(-1)!;
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^✗ c: Cannot use "${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt" on ${sshd.user}@127\\.0\\.0\\.1:${sshd.port}: the copy of "mid \\$\\(touch pwned\\) 'q'\`x\`\\.txt" an earlier task of this run left there is gone$`,
+          "m",
+        ),
+      );
+      const again = await ferryRun(["--progress", "lines", "--site", site, wf]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(await ran(ledger), ["a", "c"]);
+      assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\na3f7-YLNO-DIM\n");
+    });
   },
 });

@@ -124,9 +124,9 @@ export class RemoteCopies {
       }`;
     }
     const store = kept.length > 0 ? await this.keepDir(runOf(root)) : "";
-    const links = kept.map((k) => {
+    const links = kept.map((k, i) => {
       const from = shellQuote(`${store}/${k.key}`), to = shellQuote(`${remote}/work/${k.path}`);
-      return ` && { [ -e ${from} ] || { echo "ferry: the kept copy ${from} is gone" >&2; exit 3; }; }` +
+      return ` && { [ -e ${from} ] || { echo ${i} >&2; exit 3; }; }` +
         ` && mkdir -p "$(dirname ${to})" && ln -s ${from} ${to}`;
     }).join("");
     const r = await this.#runner.exec(
@@ -134,6 +134,12 @@ export class RemoteCopies {
       { stdinBytes: tar.stdout },
     );
     if (r.failure) return r.failure.message;
+    const gone = r.code === 3 ? kept[Number(r.stderr.trim().split("\n").at(-1))] : undefined;
+    if (gone) {
+      return `Cannot use "${store}/${gone.key}" on ${this.#runner.where}: the copy of ${
+        JSON.stringify(gone.path)
+      } an earlier task of this run left there is gone`;
+    }
     if (r.code !== 0) {
       return `Cannot copy the task directory to ${remote} on ${this.#runner.where}: ${
         lastLines(r.stderr)

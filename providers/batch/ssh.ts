@@ -3,11 +3,12 @@
  * attempt runs the job wrapper (`wrapper.ts`) on another host, over one SSH
  * connection (npm:ssh2) that carries every task as its own channel.
  *
- * - The workspace must be on a filesystem the host shares at the same path
- *   (`filesystem: shared`, the default): ferry writes the wrapper into the
- *   attempt directory here, the host runs it there, and ferry reads the
- *   `exit.json` it writes. `filesystem: none` is refused (not supported by
- *   this provider yet).
+ * - With `filesystem: shared` (the default) the workspace is at the same path
+ *   on the host: ferry writes the wrapper into the attempt directory here,
+ *   the host runs it there, and ferry reads the `exit.json` it writes. With
+ *   `filesystem: none` each attempt runs in a copy of its directory on the
+ *   host (remote_copy.ts), and outputs that later tasks there read stay in
+ *   the run's store there (`keeps`: `JobSpec.keep`, `keptInputs`).
  * - At most `max_workers` tasks (default 4; `--jobs` overrides) run at once;
  *   resources are not accounted (the host is not a scheduler).
  * - The wrapper runs as `exec bash task.sh` in the session sshd starts, whose
