@@ -307,11 +307,12 @@ export const LOCAL_EXECUTOR: Executor = Object.freeze({
 });
 
 /**
- * Whether outputs made on `ex` stay there for readers on it: a host whose storage is not the
- * workspace's (the ssh provider with `filesystem: none`, which copies each attempt over).
+ * Whether outputs made on `ex` stay there for readers on it: a host or cluster whose storage is
+ * not the workspace's, to which each attempt is copied (`filesystem: none` with the ssh provider,
+ * or with a scheduler reached `via:` ssh).
  */
 export function keepsOutputs(ex: Executor | undefined): boolean {
-  return ex?.provider === "ssh" && ex.filesystem === "none";
+  return ex?.filesystem === "none" && (ex.provider === "ssh" || ex.via !== undefined);
 }
 
 /** The id of the transfer that brings output `url`, kept on `executor`'s host, to the workspace. */

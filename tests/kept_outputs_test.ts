@@ -16,9 +16,11 @@ import { stringify } from "../deps/yaml.ts";
 import { runCli } from "./_cli.ts";
 import { haveService } from "./_services.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
-import { ferryRun, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
+import { startSlurm } from "./_slurm.ts";
+import { ferryRun, type Ran, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
 const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
+const SLURM_OK = haveService("Slurm", ["munged", "slurmctld", "slurmd", "sbatch", "squeue"]);
 
 /** A temp output's name with shell syntax in it: every boundary on the host must quote it. */
 const MID = "mid $(touch pwned) 'q'`x`.txt";
@@ -62,27 +64,26 @@ function workflow(ledger: string, cCommand = "rev", bExtra = "") {
   };
 }
 
-/** A site file with `remote`: the test's sshd as an ssh executor with `filesystem: none`. */
-async function sshSite(ws: string, sshd: Sshd, remoteDir: string): Promise<string> {
+/** How `remote` is reached: an ssh host, or a Slurm cluster through its login node. */
+type Kind = "ssh" | "slurm";
+
+/** A site file with `remote` as `kind`, with `filesystem: none`, through the test's sshd. */
+async function remoteSite(ws: string, kind: Kind, sshd: Sshd, remoteDir: string) {
+  const login = { identity_file: sshd.identity, known_hosts: sshd.knownHosts };
+  const remote = kind === "ssh"
+    ? {
+      provider: "ssh",
+      host: `${sshd.user}@127.0.0.1:${sshd.port}`,
+      options: { ...login, remote_dir: remoteDir },
+    }
+    : {
+      provider: "slurm",
+      via: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`,
+      options: { ...login, remote_dir: remoteDir, partition: "debug" },
+    };
   const site = join(ws, "site.yaml");
-  await Deno.writeTextFile(
-    site,
-    stringify({
-      "ferry-site": 1,
-      executors: {
-        remote: {
-          provider: "ssh",
-          host: `${sshd.user}@127.0.0.1:${sshd.port}`,
-          filesystem: "none",
-          options: {
-            identity_file: sshd.identity,
-            known_hosts: sshd.knownHosts,
-            remote_dir: remoteDir,
-          },
-        },
-      },
-    }),
-  );
+  const executors = { remote: { ...remote, filesystem: "none" } };
+  await Deno.writeTextFile(site, stringify({ "ferry-site": 1, executors }));
   return site;
 }
 
@@ -93,23 +94,42 @@ interface Host {
   readonly ledger: string;
   readonly sshd: Sshd;
   readonly remoteDir: string;
+  /** `ferry run --progress lines --site SITE ...args`. */
+  run(...args: string[]): Promise<Ran>;
 }
 
-/** Run `fn` with a real sshd as `remote`, and leave nothing behind. */
-async function withHost(fn: (h: Host) => Promise<void>): Promise<void> {
-  const sshd = await startSshd();
+/** Run `fn` with a real sshd (and for `slurm`, a real cluster behind it), leaving nothing behind. */
+async function withHost(kind: Kind, fn: (h: Host) => Promise<void>): Promise<void> {
+  const cluster = kind === "slurm" ? await startSlurm() : undefined;
+  const env = cluster ? { SLURM_CONF: cluster.env.SLURM_CONF! } : undefined;
+  const sshd = await startSshd(env ? { setEnv: env } : {}).catch(async (e) => {
+    await cluster?.stop();
+    throw e;
+  });
   const remoteDir = await Deno.makeTempDir({ prefix: "ferry-kept-host-" });
   const ledgerDir = await Deno.makeTempDir({ prefix: "ferry-kept-ledger-" });
   try {
     await withTemp(async (ws) => {
-      const site = await sshSite(ws, sshd, remoteDir);
-      await fn({ ws, site, ledger: join(ledgerDir, "ran"), sshd, remoteDir });
+      const site = await remoteSite(ws, kind, sshd, remoteDir);
+      // ferry's own environment knows no cluster: only the login node's shell does.
+      const poll = cluster ? ["--poll-interval", "0.2"] : [];
+      const run = (...args: string[]) =>
+        ferryRun(["--progress", "lines", ...poll, "--site", site, ...args], {
+          SLURM_CONF: join(ws, "no-such-slurm.conf"),
+        });
+      await fn({ ws, site, ledger: join(ledgerDir, "ran"), sshd, remoteDir, run });
     });
   } finally {
     await sshd.stop();
+    await cluster?.stop();
     await Deno.remove(remoteDir, { recursive: true });
     await Deno.remove(ledgerDir, { recursive: true });
   }
+}
+
+/** What is left on the host: attempt copies and kept files (a scheduler's job scripts aside). */
+async function leftOnHost(remoteDir: string): Promise<string[]> {
+  return (await walk(remoteDir)).filter((f) => !/^[^/]+(\/jobs(\/.*)?)?$/.test(f));
 }
 
 /** The tasks the ledger says ran since the last call (and empties it). */
@@ -124,7 +144,8 @@ Deno.test({
     "kept outputs: a temp intermediate on an ssh host is read there in place and never reaches the workspace; one transfer brings a result read elsewhere; a re-run does nothing",
   ignore: !SSH_OK,
   async fn() {
-    await withHost(async ({ ws, site, ledger, remoteDir }) => {
+    await withHost("ssh", async (h) => {
+      const { ws, site, ledger } = h;
       const wf = await writeWorkflow(ws, workflow(ledger));
       const plan = await runCli(["plan", "--site", site, wf]);
       assert.equal(plan.code, 0, plan.stderr);
@@ -177,63 +198,85 @@ transfers · 1
       ]);
       assert.deepEqual(byId("d").inputs[0].transfer, `in:kept:remote:file://${ws}/b.txt`);
 
-      const r = await ferryRun(["--progress", "lines", "--site", site, wf]);
-      assert.equal(r.code, 0, r.stderr);
-      const runId = runDirOf(r).split("/").at(-1)!;
-      assert.deepEqual(await ran(ledger), ["a", "b", "c", "d"]);
-      // b read the temp file on the host, in place: a link into the run's store there.
-      const [size, link] = (await Deno.readTextFile(join(ws, "b.txt"))).trim().split("\n");
-      assert.equal(size, "14");
-      assert.match(
-        link!,
-        new RegExp(`^${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt$`),
-      );
-      assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\na3f7-YLNO-DIM\n");
-      assert.equal(await Deno.readTextFile(join(ws, "d.txt")), `${size}\n${link}\n`);
-      // The temp file never came here: no copy of its bytes anywhere in the workspace.
-      for (const f of await walk(ws)) {
-        if (f.endsWith("state.db")) continue;
-        const text = await Deno.readTextFile(join(ws, f)).catch(() => "");
-        assert.ok(!text.includes("MID-ONLY"), f);
-      }
-      // One transfer: b.txt, for d (c read it on the host).
-      const events = (await Deno.readTextFile(join(runDirOf(r), "events.jsonl"))).trim()
-        .split("\n").map((l) => JSON.parse(l));
-      assert.deepEqual(
-        events.filter((e) => e.event === "transfer-finished").map((e) => [e.id, e.bytes]),
-        [[`in:kept:remote:file://${ws}/b.txt`, (await Deno.stat(join(ws, "b.txt"))).size]],
-      );
-      assert.match(r.stderr, /^transfers: 1 fetched, \d+ B moved$/m);
-      // The host keeps nothing once the run is over (no attempt copy, no store), and the
-      // hostile name ran nothing.
-      assert.deepEqual([...Deno.readDirSync(remoteDir)], []);
-      assert.deepEqual(
-        (await walk(ws)).filter((f) => f.includes("pwned") && !f.includes(".ferry/runs")),
-        [],
-      );
+      await chainRuns(h, wf);
+    });
+  },
+});
 
-      const again = await ferryRun(["--progress", "lines", "--site", site, wf]);
-      assert.equal(again.code, 0, again.stderr);
-      assert.match(
-        again.stderr,
-        /^plan: 0 to run, 4 cached\ndone: 0 succeeded, 4 cached, 0 failed in /,
-      );
-      assert.deepEqual(await ran(ledger), []);
+/**
+ * The chain runs: b and c read on the host in place, the temp file never comes here, one
+ * transfer brings b.txt for d, the host keeps nothing after; a second run does nothing; when c
+ * changes, a makes the temp file again, b is skipped, and c reads b.txt sent from here.
+ */
+async function chainRuns(h: Host, wf: string): Promise<void> {
+  const { ws, ledger, remoteDir } = h;
+  const r = await h.run(wf);
+  assert.equal(r.code, 0, r.stderr);
+  const runId = runDirOf(r).split("/").at(-1)!;
+  assert.deepEqual(await ran(ledger), ["a", "b", "c", "d"]);
+  // b read the temp file on the host, in place: a link into the run's store there.
+  const [size, link] = (await Deno.readTextFile(join(ws, "b.txt"))).trim().split("\n");
+  assert.equal(size, "14");
+  assert.match(
+    link!,
+    new RegExp(`^${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt$`),
+  );
+  assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\na3f7-YLNO-DIM\n");
+  assert.equal(await Deno.readTextFile(join(ws, "d.txt")), `${size}\n${link}\n`);
+  // The temp file never came here: no copy of its bytes anywhere in the workspace.
+  for (const f of await walk(ws)) {
+    if (f.endsWith("state.db")) continue;
+    const text = await Deno.readTextFile(join(ws, f)).catch(() => "");
+    assert.ok(!text.includes("MID-ONLY"), f);
+  }
+  // One transfer: b.txt, for d (c read it on the host).
+  const events = (await Deno.readTextFile(join(runDirOf(r), "events.jsonl"))).trim()
+    .split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(
+    events.filter((e) => e.event === "transfer-finished").map((e) => [e.id, e.bytes]),
+    [[`in:kept:remote:file://${ws}/b.txt`, (await Deno.stat(join(ws, "b.txt"))).size]],
+  );
+  assert.match(r.stderr, /^transfers: 1 fetched, \d+ B moved$/m);
+  // The host keeps nothing once the run is over (no attempt copy, no store), and the
+  // hostile name ran nothing.
+  assert.deepEqual(await leftOnHost(remoteDir), []);
+  assert.deepEqual(
+    (await walk(ws)).filter((f) => f.includes("pwned") && !f.includes(".ferry/runs")),
+    [],
+  );
 
-      // c changes: a makes the temp file again (c needs it), b is skipped (same input), and
-      // c reads b.txt from the workspace, sent to the host (its maker did not run in this run).
-      await writeWorkflow(ws, workflow(ledger, "cat"));
-      const third = await ferryRun(["--progress", "lines", "--site", site, wf]);
-      assert.equal(third.code, 0, third.stderr);
-      assert.deepEqual(await ran(ledger), ["a", "c"]);
-      assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\nMID-ONLY-7f3a\n");
-      assert.deepEqual([...Deno.readDirSync(remoteDir)], []);
-      assert.equal(
-        (await Deno.readTextFile(join(runDirOf(third), "events.jsonl"))).includes(
-          '"transfer-started"',
-        ),
-        false,
-      );
+  const again = await h.run(wf);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stderr,
+    /^plan: 0 to run, 4 cached\ndone: 0 succeeded, 4 cached, 0 failed in /,
+  );
+  assert.deepEqual(await ran(ledger), []);
+
+  // c changes: a makes the temp file again (c needs it), b is skipped (same input), and
+  // c reads b.txt from the workspace, sent to the host (its maker did not run in this run).
+  await writeWorkflow(ws, workflow(ledger, "cat"));
+  const third = await h.run(wf);
+  assert.equal(third.code, 0, third.stderr);
+  assert.deepEqual(await ran(ledger), ["a", "c"]);
+  assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\nMID-ONLY-7f3a\n");
+  assert.deepEqual(await leftOnHost(remoteDir), []);
+  assert.equal(
+    (await Deno.readTextFile(join(runDirOf(third), "events.jsonl"))).includes(
+      '"transfer-started"',
+    ),
+    false,
+  );
+}
+
+Deno.test({
+  name:
+    "kept outputs: on a Slurm cluster reached via ssh with filesystem: none, the same chain reads in place there, moves b.txt once, and a re-run does nothing",
+  ignore: !SSH_OK || !SLURM_OK,
+  sanitizeResources: false,
+  async fn() {
+    await withHost("slurm", async (h) => {
+      await chainRuns(h, await writeWorkflow(h.ws, workflow(h.ledger)));
     });
   },
 });
@@ -243,11 +286,11 @@ Deno.test({
     "kept outputs: a copy gone from the host fails the reader that needed it with a clear message, and the next run makes it again",
   ignore: !SSH_OK,
   async fn() {
-    await withHost(async ({ ws, site, ledger, sshd, remoteDir }) => {
+    await withHost("ssh", async ({ ws, ledger, sshd, remoteDir, run }) => {
       // b deletes the host's copy of the temp file after reading it: c needs it too.
       const gone = `; rm -f "$(readlink \${{ inputs.m }})"`;
       const wf = await writeWorkflow(ws, workflow(ledger, "rev", gone));
-      const r = await ferryRun(["--progress", "lines", "--site", site, "--keep-going", wf]);
+      const r = await run("--keep-going", wf);
       assert.equal(r.code, 1, r.stderr);
       assert.deepEqual(await ran(ledger), ["a", "b", "d"]);
       const runId = runDirOf(r).split("/").at(-1)!;
@@ -258,7 +301,7 @@ Deno.test({
           "m",
         ),
       );
-      const again = await ferryRun(["--progress", "lines", "--site", site, wf]);
+      const again = await run(wf);
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(await ran(ledger), ["a", "c"]);
       assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\na3f7-YLNO-DIM\n");

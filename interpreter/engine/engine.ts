@@ -97,7 +97,7 @@ export class Engine {
       },
       options.events.transfer?.bind(options.events),
       log,
-      (t) => this.#fetchKept(t),
+      (t, sha256) => this.#fetchKept(t, sha256),
     );
     this.#runner = new AttemptRunner({
       runDir: options.runDir,
@@ -407,7 +407,9 @@ export class Engine {
     this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...outcome });
     this.#outcomes.set(run.task.id, outcome);
     if (outcome.outcome === "succeeded") {
-      if (provider.keeps) this.#kept.made(run.task, this.#transfers.deliver(run.task));
+      if (provider.keeps) {
+        this.#kept.made(run.task, this.#transfers.deliver(run.task, outcome.kept));
+      }
       this.#executed.add(run.task.id);
       this.#o.events.finished(run.task, run.attempt, outcome);
       this.#succeed(node);
@@ -493,12 +495,12 @@ export class Engine {
   }
 
   /** Bring an output kept on its executor's host to the workspace (its transfer); its size. */
-  async #fetchKept(t: PlanTransfer): Promise<number> {
+  async #fetchKept(t: PlanTransfer, sha256: string | undefined): Promise<number> {
     const provider = this.#o.providers.get(t.executor);
     if (!provider?.fetchKept) {
       throw new Error(`Cannot fetch "${t.url}": ${t.executor} keeps no files`);
     }
-    return await provider.fetchKept(this.#o.runId, keptKey(t.url), t.path);
+    return await provider.fetchKept(this.#o.runId, keptKey(t.url), t.path, sha256);
   }
 
   /**

@@ -13,7 +13,7 @@ import { metaPath, removeQuietly } from "../../providers/staging/_transfer_files
 import { toFileUrl } from "../../providers/_shared/urls.ts";
 
 /** Brings a kept output (its transfer) from its executor's host to the workspace; its size. */
-export type FetchKept = (t: PlanTransfer) => Promise<number>;
+export type FetchKept = (t: PlanTransfer, sha256?: string) => Promise<number>;
 
 /** Transfer counts of a run. */
 export interface TransferCounts {
@@ -121,23 +121,23 @@ export class RunTransfers {
    * A kept output brought to the workspace, once per run: started by its maker's success
    * (`deliver`). A reader whose maker did not run in this run reads the workspace's copy.
    */
-  #kept(t: PlanTransfer, start = false): Promise<unknown> {
+  #kept(t: PlanTransfer, start?: { sha256: string | undefined }): Promise<unknown> {
     let run = this.#fromKept.get(t.id);
     if (run === undefined && start) {
-      run = this.#bringKept(t);
+      run = this.#bringKept(t, start.sha256);
       run.catch(() => {});
       this.#fromKept.set(t.id, run);
     }
     return run ?? Promise.resolve();
   }
 
-  async #bringKept(t: PlanTransfer): Promise<void> {
+  async #bringKept(t: PlanTransfer, sha256: string | undefined): Promise<void> {
     const e = { id: t.id, direction: "in" as const, url: t.url, provider: t.provider };
     this.#onEvent({ kind: "started", ...e, bytes: 0 });
     const t0 = Date.now();
     try {
       if (!this.#fetchKept) throw new Error(`Cannot fetch "${t.url}" from ${t.executor} here`);
-      const bytes = await this.#fetchKept(t);
+      const bytes = await this.#fetchKept(t, sha256);
       this.#onEvent({ kind: "finished", ...e, bytes, attempts: 1, ms: Date.now() - t0 });
     } catch (err) {
       const error = (err as Error).message;
@@ -148,15 +148,19 @@ export class RunTransfers {
 
   /**
    * A task whose outputs its executor keeps succeeded: those that come to the workspace start
-   * coming now (nobody on that executor waits for them). Each such output's URL, with its end.
+   * coming now (nobody on that executor waits for them), checked against the hashes taken there
+   * (`hashed`, by path). Each such output's URL, with its end.
    */
-  deliver(task: PlanTask): Map<string, Promise<unknown>> {
+  deliver(
+    task: PlanTask,
+    hashed: Readonly<Record<string, { readonly sha256: string }>> = {},
+  ): Map<string, Promise<unknown>> {
     const out = new Map<string, Promise<unknown>>();
     for (const f of task.outputs) {
       const t = f.keep?.deliver
         ? this.#transfers.get(keptTransferId(f.keep.executor, f.url))
         : undefined;
-      if (t) out.set(f.url, this.#kept(t, true));
+      if (t) out.set(f.url, this.#kept(t, { sha256: hashed[f.path]?.sha256 }));
     }
     return out;
   }

@@ -8,10 +8,20 @@
  */
 
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { shellQuote } from "../_shared/shell.ts";
 import type { SshRunner } from "./ssh_runner.ts";
 import { lastLines } from "./runner.ts";
 import type { JobSpec, KeptFile } from "./types.ts";
+import { readWrapperStatus, wrapperFiles, type WrapperStatus } from "./wrapper.ts";
+
+/** What came back of an attempt's copy: its status and what it keeps there, or why not. */
+export type BroughtBack =
+  | { readonly failed: string }
+  | {
+    readonly status?: WrapperStatus;
+    readonly kept?: Readonly<Record<string, { sha256: string; size: number }>>;
+  };
 
 /** The same job with every path under `from` moved under `to` (its copy over there). */
 export function relocate<J extends JobSpec & { root: string }>(
@@ -234,9 +244,9 @@ export class RemoteCopies {
 
   /**
    * Copy a file kept for run `runId` (by key) to `dest` here, through a temporary name beside
-   * it; its size. Throws when it cannot.
+   * it, checked against `sha256` (hex) when given; its size. Throws when it cannot.
    */
-  async fetchKept(runId: string, key: string, dest: string): Promise<number> {
+  async fetchKept(runId: string, key: string, dest: string, sha256?: string): Promise<number> {
     const from = `${await this.keepDir(runId)}/${key}`;
     const r = await this.#runner.exec(`cat ${shellQuote(from)}`, { binary: true });
     if (r.failure) throw new Error(r.failure.message);
@@ -244,6 +254,12 @@ export class RemoteCopies {
       throw new Error(`Cannot fetch ${from} from ${this.#runner.where}: ${lastLines(r.stderr)}`);
     }
     const bytes = r.stdoutBytes ?? new Uint8Array();
+    const got = createHash("sha256").update(bytes).digest("hex");
+    if (sha256 !== undefined && got !== sha256) {
+      throw new Error(
+        `Cannot fetch ${from} from ${this.#runner.where}: its sha256 is ${got}, not ${sha256} as hashed there after its task`,
+      );
+    }
     const part = `${dest}.ferry-part`;
     Deno.mkdirSync(dest.slice(0, dest.lastIndexOf("/")) || "/", { recursive: true });
     Deno.writeFileSync(part, bytes);
@@ -261,6 +277,26 @@ export class RemoteCopies {
         shellQuote(store)
       } ${shellQuote(store.slice(0, store.lastIndexOf("/")))} 2>/dev/null; true`,
     );
+  }
+
+  /**
+   * Once the job over there ended: bring the attempt's results back into `root`, but for its
+   * outputs in `keep`, which after a success move to the run's store over there (hashed there);
+   * then the copy of a successful attempt goes (a failed attempt's stays, for a look).
+   */
+  async bringBack(
+    root: string,
+    remote: string,
+    keep: readonly KeptFile[] = [],
+  ): Promise<BroughtBack> {
+    const got = await this.download(root, remote, keep.map((k) => k.path));
+    const status = readWrapperStatus(wrapperFiles(root).status);
+    if (!status) return got !== undefined ? { failed: got } : {};
+    if (status.exitCode !== 0 || status.timedOut) return { status };
+    const kept = keep.length > 0 ? await this.keep(root, remote, keep) : undefined;
+    if (typeof kept === "string") return { failed: kept };
+    await this.remove(remote);
+    return { status, ...(kept ? { kept } : {}) };
   }
 
   /** Remove an attempt's copy (after success), and its task and run directories once empty. */

@@ -77,6 +77,7 @@ export class SchedulerProvider implements BatchProvider {
   #gatherTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  readonly #copies: RemoteCopies | undefined;
 
   constructor(dialect: Dialect, ex: Executor, options: SchedulerOptions = {}) {
     const { runner = localRunner(), pollMs = POLL_MS, gatherMs = 50, copies } = options;
@@ -94,6 +95,23 @@ export class SchedulerProvider implements BatchProvider {
       ...(options.statusGraceMs !== undefined ? { statusGraceMs: options.statusGraceMs } : {}),
     });
     this.#canceller = new Canceller({ dialect, runner, lane: this.#lane });
+    this.#copies = copies;
+  }
+
+  /** Whether outputs stay on the cluster for later tasks there (`via:`, `filesystem: none`). */
+  get keeps(): boolean {
+    return this.#copies !== undefined;
+  }
+
+  /** Delete files kept on the cluster for run `runId`. */
+  async dropKept(runId: string, keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.#copies?.dropKept(runId, keys);
+  }
+
+  /** Copy a file kept on the cluster for run `runId` here (checked against `sha256`). */
+  fetchKept(runId: string, key: string, dest: string, sha256?: string): Promise<number> {
+    if (!this.#copies) throw new Error(`internal: ${this.#label} keeps no files on its cluster`);
+    return this.#copies.fetchKept(runId, key, dest, sha256);
   }
 
   /** Run one attempt as a scheduler job; resolves with how it ended, never rejects for the job. */

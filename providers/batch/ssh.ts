@@ -250,9 +250,14 @@ class SshProvider implements BatchProvider {
     return this.#copies !== undefined;
   }
 
-  readonly fetchKept = (runId: string, key: string, dest: string): Promise<number> => {
+  readonly fetchKept = (
+    runId: string,
+    key: string,
+    dest: string,
+    sha256?: string,
+  ): Promise<number> => {
     if (this.#copies === undefined) throw new Error("internal: ssh keeps no files here");
-    return this.#copies.fetchKept(runId, key, dest);
+    return this.#copies.fetchKept(runId, key, dest, sha256);
   };
 
   readonly dropKept = async (runId: string, keys: readonly string[]): Promise<void> => {
@@ -399,24 +404,15 @@ class SshProvider implements BatchProvider {
         retryable: ended.failure.retryable,
       };
     }
+    let kept: JobResult["kept"];
     if (this.#copies !== undefined && remote !== undefined) {
-      const moved = (p.job.keep ?? []).map((k) => k.path);
-      const got = await this.#copies.download(p.job.root, remote, moved);
-      if (got !== undefined && !readWrapperStatus(files.status)) {
-        return { ...base, outcome: "failed", message: got, retryable: true };
+      const back = await this.#copies.bringBack(p.job.root, remote, p.job.keep);
+      if ("failed" in back) {
+        return { ...base, outcome: "failed", message: back.failed, retryable: true };
       }
+      kept = back.kept;
     }
     const st = await statusOf(files.status, ended.failure || remote !== undefined ? 0 : 2000);
-    let kept: JobResult["kept"];
-    if (this.#copies !== undefined && remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
-      // Outputs later tasks here read stay (in the run's store); the host's copy of the attempt
-      // goes once its results are here (a failed attempt's stays, for a look).
-      const keep = p.job.keep ?? [];
-      const k = keep.length > 0 ? await this.#copies.keep(p.job.root, remote, keep) : {};
-      if (typeof k === "string") return { ...base, outcome: "failed", message: k, retryable: true };
-      kept = k;
-      await this.#copies.remove(remote);
-    }
     if (st) {
       const r = {
         ...resultOfStatus(st, run.cancelled || signal.aborted),

@@ -277,8 +277,11 @@ export interface BatchProvider {
   readonly keeps?: boolean;
   /** Delete files kept on the host for run `runId` (by key); the run's store goes once empty. */
   dropKept?(runId: string, keys: readonly string[]): Promise<void>;
-  /** Copy a file kept on the host for run `runId` to `dest` here; its size in bytes. */
-  fetchKept?(runId: string, key: string, dest: string): Promise<number>;
+  /**
+   * Copy a file kept on the host for run `runId` to `dest` here, checked against `sha256` (hex)
+   * when given; its size in bytes.
+   */
+  fetchKept?(runId: string, key: string, dest: string, sha256?: string): Promise<number>;
 }
 
 /** Where a pilot worker ran an attempt. */
