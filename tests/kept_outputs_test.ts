@@ -17,13 +17,15 @@ import { runCli } from "./_cli.ts";
 import { haveService } from "./_services.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
 import { startSlurm } from "./_slurm.ts";
-import { ferryRun, type Ran, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
+import { exists, ferryRun, type Ran, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
 const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
 const SLURM_OK = haveService("Slurm", ["munged", "slurmctld", "slurmd", "sbatch", "squeue"]);
 
 /** A temp output's name with shell syntax in it: every boundary on the host must quote it. */
-const MID = "mid $(touch pwned) 'q'`x`.txt";
+const MID = "mid $(touch pwned) 'q'`x`\n.txt";
+/** How ferry shows it (control characters escaped). */
+const SHOWN = MID.replace("\n", "\\n");
 
 /**
  * a → (temp MID) → b → (b.txt) → c, all on `remote`; d on local reads b.txt; c reads MID too.
@@ -155,19 +157,19 @@ Deno.test({
 
 a · 1 task on remote
   a  [run: new]
-    out mid  ${MID} (temp)  ⇒ kept on remote for b, c, never copied to the workspace
+    out mid  ${SHOWN} (temp)  ⇒ kept on remote for b, c, never copied to the workspace
 
 b · 1 task on remote
   b  [run: new]
     after a
-    in  m  ${MID}  ⇒ in place on remote, made by task a → ${MID}
+    in  m  ${SHOWN}  ⇒ in place on remote, made by task a → ${SHOWN}
     out b  b.txt  ⇒ kept on remote for c, then its transfer → /WS/b.txt
 
 c · 1 task on remote
   c  [run: new]
     after a, b
     in  b  b.txt  ⇒ in place on remote, made by task b → b.txt
-    in  m  ${MID}  ⇒ in place on remote, made by task a → ${MID}
+    in  m  ${SHOWN}  ⇒ in place on remote, made by task a → ${SHOWN}
     out c  c.txt  ⇒ copy on the node, default → /WS/c.txt
 
 d · 1 task on local
@@ -244,6 +246,7 @@ async function chainRuns(h: Host, wf: string): Promise<void> {
     (await walk(ws)).filter((f) => f.includes("pwned") && !f.includes(".ferry/runs")),
     [],
   );
+  assert.equal(await exists(join(Deno.env.get("HOME") ?? "/", "pwned")), false);
 
   const again = await h.run(wf);
   assert.equal(again.code, 0, again.stderr);
@@ -297,7 +300,7 @@ Deno.test({
       assert.match(
         r.stderr,
         new RegExp(
-          `^✗ c: Cannot use "${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt" on ${sshd.user}@127\\.0\\.0\\.1:${sshd.port}: the copy of "mid \\$\\(touch pwned\\) 'q'\`x\`\\.txt" an earlier task of this run left there is gone$`,
+          `^✗ c: Cannot use "${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt" on ${sshd.user}@127\\.0\\.0\\.1:${sshd.port}: the copy of "mid \\$\\(touch pwned\\) 'q'\`x\`\\\\n\\.txt" an earlier task of this run left there is gone$`,
           "m",
         ),
       );

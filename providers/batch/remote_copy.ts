@@ -223,10 +223,11 @@ export class RemoteCopies {
     keep: readonly KeptFile[],
   ): Promise<Record<string, { sha256: string; size: number }> | string> {
     const store = await this.keepDir(runOf(root));
-    const lines = keep.map((k) => {
+    // Each by its index: a path may hold a line break.
+    const lines = keep.map((k, i) => {
       const from = shellQuote(`${remote}/work/${k.path}`), to = shellQuote(`${store}/${k.key}`);
       return `if [ -f ${from} ]; then mkdir -p "$(dirname ${to})" && mv -f ${from} ${to} && ` +
-        `printf '%s\\t%s\\t%s\\n' ${shellQuote(k.path)} "$(wc -c < ${to})" ` +
+        `printf '%s\\t%s\\t%s\\n' ${i} "$(wc -c < ${to})" ` +
         `"$(sha256sum < ${to} | cut -c1-64)" || exit 1; fi`;
     });
     const r = await this.#runner.exec(`bash -c ${shellQuote(lines.join("\n"))}`);
@@ -236,8 +237,9 @@ export class RemoteCopies {
     }
     const out: Record<string, { sha256: string; size: number }> = {};
     for (const line of r.stdout.split("\n")) {
-      const [path, size, sha256] = line.split("\t");
-      if (path && sha256) out[path] = { sha256, size: Number(size) };
+      const [i, size, sha256] = line.split("\t");
+      const k = keep[Number(i)];
+      if (k && sha256) out[k.path] = { sha256, size: Number(size) };
     }
     return out;
   }
