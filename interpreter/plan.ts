@@ -527,7 +527,13 @@ class PlanBuilder {
     let n = 0;
     for (const slot of Object.values(t.inputs)) {
       for (const f of slot.files) {
-        if (this.#madeOn.get(f.url) === ex.name) continue;
+        const madeOn = this.#madeOn.get(f.url);
+        if (madeOn === ex.name) continue;
+        // Made where it stays (its storage is not the workspace's): elsewhere, a transfer.
+        if (madeOn !== undefined && keepsOutputs(this.#executors[madeOn])) {
+          n++;
+          continue;
+        }
         const urls = this.x.logical?.get(f.url)?.replicas.map((r) => r.url) ?? [f.url];
         let cost = Infinity;
         for (const url of urls) {

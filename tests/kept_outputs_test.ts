@@ -311,3 +311,83 @@ Deno.test({
     });
   },
 });
+
+/** a on `remote` makes a temp file b (there) and e (on `eOn`) read; s → t on `shared`. */
+function placedWorkflow(eOn: string | string[]) {
+  const host = (filesystem: string) => ({
+    provider: "ssh",
+    host: "you@compute.example.org",
+    filesystem,
+  });
+  return {
+    ferry: 1,
+    name: "kept-plan",
+    executors: { remote: host("none"), shared: host("shared") },
+    apps: {
+      a: {
+        executor: "remote",
+        outputs: { mid: { path: "mid.txt", temp: true } },
+        shell: "make > ${{ outputs.mid }}",
+      },
+      b: {
+        executor: "remote",
+        inputs: { m: "${{ apps.a.outputs.mid }}" },
+        outputs: { o: "b.txt" },
+        shell: "use ${{ inputs.m }} > ${{ outputs.o }}",
+      },
+      e: {
+        executor: eOn,
+        for_each: { n: [1, 2] },
+        inputs: { m: "${{ apps.a.outputs.mid }}" },
+        outputs: { o: "e${{ n }}.txt" },
+        shell: "use ${{ inputs.m }} > ${{ outputs.o }}",
+      },
+      s: { executor: "shared", outputs: { o: "s.txt" }, shell: "make > ${{ outputs.o }}" },
+      t: {
+        executor: "shared",
+        inputs: { s: "${{ apps.s.outputs.o }}" },
+        outputs: { o: "t.txt" },
+        shell: "use ${{ inputs.s }} > ${{ outputs.o }}",
+      },
+    },
+  };
+}
+
+Deno.test("kept outputs in the plan: a reader free to choose goes where the file stays; one pinned elsewhere gets one transfer for all; executors sharing the workspace keep nothing", async () => {
+  await withTemp(async (ws) => {
+    const wf = await writeWorkflow(ws, placedWorkflow(["local", "remote"]));
+    const text = await runCli(["plan", wf]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(
+      text.stdout.includes(
+        "  e[n=1]  [run: new]\n    after a\n    placed on remote: its inputs are there: 0 transfers (local: 1)\n",
+      ),
+      text.stdout,
+    );
+    const plan = JSON.parse((await runCli(["plan", "--format", "json", wf])).stdout);
+    const byId = (id: string) => plan.tasks.find((t: { id: string }) => t.id === id);
+    assert.deepEqual(
+      ["e[n=1]", "e[n=2]"].map((id) => [byId(id).executor, byId(id).inputs[0].provider]),
+      [["remote", "kept"], ["remote", "kept"]],
+    );
+    assert.deepEqual(byId("a").outputs[0].keep, {
+      executor: "remote",
+      readers: ["b", "e[n=1]", "e[n=2]"],
+      deliver: false,
+    });
+    assert.equal(byId("s").outputs[0].keep, undefined);
+    assert.equal(byId("t").inputs[0].kept, undefined);
+    assert.deepEqual(plan.transfers, []);
+
+    // Pinned to local, e reads the workspace's copy: the temp file comes home by one transfer
+    // for both (and goes once they read it).
+    const pinned = await writeWorkflow(ws, placedWorkflow("local"), "pinned.yaml");
+    const p = JSON.parse((await runCli(["plan", "--format", "json", pinned])).stdout);
+    const a = p.tasks.find((t: { id: string }) => t.id === "a");
+    assert.deepEqual(a.outputs[0].keep, { executor: "remote", readers: ["b"], deliver: true });
+    assert.deepEqual(
+      p.transfers.map((t: { id: string; consumers: string[] }) => [t.id, t.consumers]),
+      [[`in:kept:remote:file://${ws}/mid.txt`, ["e[n=1]", "e[n=2]"]]],
+    );
+  });
+});
