@@ -17,6 +17,9 @@ import { runCli } from "./_cli.ts";
 import { haveService } from "./_services.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
 import { startSlurm } from "./_slurm.ts";
+import { createHash } from "node:crypto";
+import { RemoteCopies } from "../providers/batch/remote_copy.ts";
+import { executorSsh, sshRunner } from "../providers/batch/ssh_runner.ts";
 import { exists, ferryRun, type Ran, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
 
 const SSH_OK = haveService("sshd", ["/usr/sbin/sshd", "ssh-keygen", "ssh"]);
@@ -390,4 +393,50 @@ Deno.test("kept outputs in the plan: a reader free to choose goes where the file
       [[`in:kept:remote:file://${ws}/mid.txt`, ["e[n=1]", "e[n=2]"]]],
     );
   });
+});
+
+Deno.test({
+  name:
+    "kept outputs: a kept file comes home streamed (3 MiB, many pieces) and checked against its hash; a wrong hash leaves nothing behind",
+  ignore: !SSH_OK,
+  async fn() {
+    await withHost("ssh", async ({ ws, sshd, remoteDir }) => {
+      const ex = {
+        name: "remote",
+        provider: "ssh",
+        host: `${sshd.user}@127.0.0.1:${sshd.port}`,
+        options: { identity_file: sshd.identity, known_hosts: sshd.knownHosts },
+        filesystem: "none",
+        bundle: "none",
+        env: {},
+        staging: [],
+      } as const;
+      const { endpoint, auth } = executorSsh(ex, "host", ws);
+      const runner = sshRunner(endpoint, auth);
+      try {
+        const copies = new RemoteCopies(runner, remoteDir);
+        const bytes = new Uint8Array(3 << 20).map((_, i) => (i * 7919) % 251);
+        const sha = createHash("sha256").update(bytes).digest("hex");
+        await Deno.mkdir(join(remoteDir, "R", ".keep", "0123456789abcdef"), { recursive: true });
+        await Deno.writeFile(join(remoteDir, "R", ".keep", "0123456789abcdef", "big.bin"), bytes);
+        const dest = join(ws, "out", "big.bin");
+        assert.equal(await copies.fetchKept("R", "0123456789abcdef/big.bin", dest, sha), 3 << 20);
+        assert.deepEqual(await Deno.readFile(dest), bytes);
+        await Deno.remove(dest);
+        await assert.rejects(
+          copies.fetchKept("R", "0123456789abcdef/big.bin", dest, "0".repeat(64)),
+          new Error(
+            `Cannot fetch ${remoteDir}/R/.keep/0123456789abcdef/big.bin from ${sshd.user}@127.0.0.1:${sshd.port}: its sha256 is ${sha}, not ${
+              "0".repeat(64)
+            } as hashed there after its task`,
+          ),
+        );
+        assert.deepEqual(await walk(join(ws, "out")), []);
+        await copies.dropKept("R", ["0123456789abcdef/big.bin"]);
+        assert.deepEqual(await walk(remoteDir), []);
+      } finally {
+        await runner.close();
+      }
+    });
+  },
 });

@@ -250,23 +250,35 @@ export class RemoteCopies {
    */
   async fetchKept(runId: string, key: string, dest: string, sha256?: string): Promise<number> {
     const from = `${await this.keepDir(runId)}/${key}`;
-    const r = await this.#runner.exec(`cat ${shellQuote(from)}`, { binary: true });
-    if (r.failure) throw new Error(r.failure.message);
-    if (r.code !== 0) {
-      throw new Error(`Cannot fetch ${from} from ${this.#runner.where}: ${lastLines(r.stderr)}`);
-    }
-    const bytes = r.stdoutBytes ?? new Uint8Array();
-    const got = createHash("sha256").update(bytes).digest("hex");
-    if (sha256 !== undefined && got !== sha256) {
-      throw new Error(
-        `Cannot fetch ${from} from ${this.#runner.where}: its sha256 is ${got}, not ${sha256} as hashed there after its task`,
-      );
-    }
     const part = `${dest}.ferry-part`;
     Deno.mkdirSync(dest.slice(0, dest.lastIndexOf("/")) || "/", { recursive: true });
-    Deno.writeFileSync(part, bytes);
+    const file = Deno.openSync(part, { write: true, create: true, truncate: true });
+    const hash = createHash("sha256");
+    let size = 0;
+    const cannot = (why: string) => {
+      Deno.removeSync(part);
+      return new Error(`Cannot fetch ${from} from ${this.#runner.where}: ${why}`);
+    };
+    try {
+      // Written as it comes, never held whole.
+      const r = await this.#runner.exec(`cat ${shellQuote(from)}`, {
+        onStdoutBytes: (bytes) => {
+          hash.update(bytes);
+          size += bytes.length;
+          for (let n = 0; n < bytes.length;) n += file.writeSync(bytes.subarray(n));
+        },
+      });
+      if (r.failure) throw cannot(r.failure.message);
+      if (r.code !== 0) throw cannot(lastLines(r.stderr));
+    } finally {
+      file.close();
+    }
+    const got = hash.digest("hex");
+    if (sha256 !== undefined && got !== sha256) {
+      throw cannot(`its sha256 is ${got}, not ${sha256} as hashed there after its task`);
+    }
     Deno.renameSync(part, dest);
-    return bytes.length;
+    return size;
   }
 
   /** Delete kept files of run `runId` (by key), then the store and the run's directory once empty. */

@@ -192,6 +192,8 @@ export interface ExecOptions {
   readonly stdinBytes?: Uint8Array;
   /** Keep standard output as bytes too (`stdoutBytes`), e.g. for a tar stream. */
   readonly binary?: boolean;
+  /** Told each piece of standard output as bytes, which are then kept nowhere (a large file). */
+  readonly onStdoutBytes?: (bytes: Uint8Array) => void;
 }
 
 /** A {@linkcode CommandRunner} over SSH, which can also run shell command lines. */
@@ -290,6 +292,7 @@ function collect(
     let code: number | undefined, signal: string | undefined, exited = false;
     const chunks: Uint8Array[] = [];
     channel.on("data", (b: Uint8Array) => {
+      if (o.onStdoutBytes) return o.onStdoutBytes(new Uint8Array(b));
       if (o.binary) {
         chunks.push(new Uint8Array(b));
         return;
