@@ -392,6 +392,12 @@ Deno.test("kept outputs in the plan: a reader free to choose goes where the file
       p.transfers.map((t: { id: string; consumers: string[] }) => [t.id, t.consumers]),
       [[`in:kept:remote:file://${ws}/mid.txt`, ["e[n=1]", "e[n=2]"]]],
     );
+    // In the graph, the transfer comes after its maker and before its readers.
+    const graph = (await runCli(["plan", "--format", "mermaid", pinned])).stdout;
+    assert.match(graph, /^ {2}x0\[\/"fetch kept<br\/>mid\.txt"\/\]$/m);
+    for (const edge of ["t0 --> x0", "x0 --> t3", "x0 --> t4"]) {
+      assert.ok(graph.includes(`  ${edge}\n`), graph);
+    }
   });
 });
 
