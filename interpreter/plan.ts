@@ -343,7 +343,7 @@ function keepOnExecutors(
       if (m === undefined || f.dynamic !== undefined) continue;
       const r = readers.get(f.url) ?? { here: [], elsewhere: [] };
       readers.set(f.url, r);
-      const list = m.executor === t.executor ? r.here : r.elsewhere;
+      const list = readsThere(t, m) ? r.here : r.elsewhere;
       if (!list.includes(t.id)) list.push(t.id);
     }
   }
@@ -355,7 +355,7 @@ function keepOnExecutors(
       const m = maker.get(f.url);
       if (m === undefined || f.dynamic !== undefined || !kept(f.url)) return f;
       const from = { executor: m.executor, task: m.id };
-      if (m.executor !== t.executor) {
+      if (!readsThere(t, m)) {
         return { ...f, transfer: keptTransferId(m.executor, f.url), kept: from };
       }
       return {
@@ -380,6 +380,15 @@ function keepOnExecutors(
     return { ...t, inputs, outputs };
   });
   return { tasks: out, transfers };
+}
+
+/**
+ * Whether `reader` reads what `maker` keeps where it is: on the same executor, not in a container
+ * (which mounts its own directory only) nor as a function (whose permissions name its paths).
+ */
+function readsThere(reader: PlanTask, maker: PlanTask): boolean {
+  return reader.executor === maker.executor && reader.container === undefined &&
+    reader.run?.kind !== "function";
 }
 
 /** The transfer that brings a kept output of `t` to the workspace, for `readers` elsewhere. */

@@ -315,12 +315,16 @@ Deno.test({
   },
 });
 
-/** a on `remote` makes a temp file b (there) and e (on `eOn`) read; s → t on `shared`. */
-function placedWorkflow(eOn: string | string[]) {
+/**
+ * a on `remote` makes a temp file b (there) and e (on `eOn`, in a container with `image`) read;
+ * s → t on `shared`.
+ */
+function placedWorkflow(eOn: string | string[], image?: string) {
   const host = (filesystem: string) => ({
     provider: "ssh",
     host: "you@compute.example.org",
     filesystem,
+    container_runtime: "podman",
   });
   return {
     ferry: 1,
@@ -340,6 +344,7 @@ function placedWorkflow(eOn: string | string[]) {
       },
       e: {
         executor: eOn,
+        ...(image ? { container: image } : {}),
         for_each: { n: [1, 2] },
         inputs: { m: "${{ apps.a.outputs.mid }}" },
         outputs: { o: "e${{ n }}.txt" },
@@ -390,6 +395,19 @@ Deno.test("kept outputs in the plan: a reader free to choose goes where the file
     assert.deepEqual(a.outputs[0].keep, { executor: "remote", readers: ["b"], deliver: true });
     assert.deepEqual(
       p.transfers.map((t: { id: string; consumers: string[] }) => [t.id, t.consumers]),
+      [[`in:kept:remote:file://${ws}/mid.txt`, ["e[n=1]", "e[n=2]"]]],
+    );
+    // In a container on remote, e sees only its own directory: it reads the copy sent from here.
+    const boxed = await writeWorkflow(ws, placedWorkflow("remote", "alpine"), "boxed.yaml");
+    const q = JSON.parse((await runCli(["plan", "--format", "json", boxed])).stdout);
+    assert.deepEqual(
+      q.tasks.filter((t: { app: string }) => t.app === "e").map((
+        t: { executor: string; inputs: { provider: string }[] },
+      ) => [t.executor, t.inputs[0]!.provider]),
+      [["remote", "copy"], ["remote", "copy"]],
+    );
+    assert.deepEqual(
+      q.transfers.map((t: { id: string; consumers: string[] }) => [t.id, t.consumers]),
       [[`in:kept:remote:file://${ws}/mid.txt`, ["e[n=1]", "e[n=2]"]]],
     );
     // In the graph, the transfer comes after its maker and before its readers.

@@ -45,10 +45,12 @@ export class KeptCopies {
    * is not (the task reads the workspace's copy, sent as usual).
    */
   inputsOf(task: PlanTask): KeptFile[] {
-    return task.inputs.filter((f) =>
-      f.provider === "kept" && this.#here.get(f.url) === task.executor
-    )
-      .map((f) => ({ path: f.path, key: keptKey(f.url) }));
+    const out = new Map<string, KeptFile>(); // a file read as two inputs: once
+    for (const f of task.inputs) {
+      if (f.provider !== "kept" || this.#here.get(f.url) !== task.executor) continue;
+      out.set(f.path, { path: f.path, key: keptKey(f.url) });
+    }
+    return [...out.values()];
   }
 
   /**
