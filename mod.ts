@@ -114,6 +114,7 @@ export type {
   JobContainer,
   JobResult,
   JobSpec,
+  KeptFetch,
   KeptFile,
   MeasuredBy,
   NodeTransfer,

@@ -421,7 +421,7 @@ Deno.test("kept outputs in the plan: a reader free to choose goes where the file
 
 Deno.test({
   name:
-    "kept outputs: a kept file comes home streamed (3 MiB, many pieces) and checked against its hash; a wrong hash leaves nothing behind",
+    "kept outputs: a kept file comes home streamed (3 MiB, many pieces) and checked against its hash; a wrong hash or a cancel leaves nothing behind",
   ignore: !SSH_OK,
   async fn() {
     await withHost("ssh", async ({ ws, sshd, remoteDir }) => {
@@ -444,15 +444,31 @@ Deno.test({
         await Deno.mkdir(join(remoteDir, "R", ".keep", "0123456789abcdef"), { recursive: true });
         await Deno.writeFile(join(remoteDir, "R", ".keep", "0123456789abcdef", "big.bin"), bytes);
         const dest = join(ws, "out", "big.bin");
-        assert.equal(await copies.fetchKept("R", "0123456789abcdef/big.bin", dest, sha), 3 << 20);
+        assert.equal(
+          await copies.fetchKept("R", "0123456789abcdef/big.bin", dest, { sha256: sha }),
+          3 << 20,
+        );
         assert.deepEqual(await Deno.readFile(dest), bytes);
         await Deno.remove(dest);
         await assert.rejects(
-          copies.fetchKept("R", "0123456789abcdef/big.bin", dest, "0".repeat(64)),
+          copies.fetchKept("R", "0123456789abcdef/big.bin", dest, { sha256: "0".repeat(64) }),
           new Error(
             `Cannot fetch ${remoteDir}/R/.keep/0123456789abcdef/big.bin from ${sshd.user}@127.0.0.1:${sshd.port}: its sha256 is ${sha}, not ${
               "0".repeat(64)
             } as hashed there after its task`,
+          ),
+        );
+        assert.deepEqual(await walk(join(ws, "out")), []);
+        // Cancelled (Ctrl-C) while it comes: cut off, nothing left.
+        const stop = new AbortController();
+        const cut = copies.fetchKept("R", "0123456789abcdef/big.bin", dest, {
+          signal: stop.signal,
+        });
+        stop.abort();
+        await assert.rejects(
+          cut,
+          new Error(
+            `Cannot fetch ${remoteDir}/R/.keep/0123456789abcdef/big.bin from ${sshd.user}@127.0.0.1:${sshd.port}: interrupted`,
           ),
         );
         assert.deepEqual(await walk(join(ws, "out")), []);

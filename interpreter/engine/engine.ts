@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { backoffDelay, RETRY_BASE_MS } from "../../providers/_shared/retry.ts";
 import { sleep } from "../../providers/_shared/sleep.ts";
-import { type BatchProvider, LOST_RETRIES } from "../../providers/batch/types.ts";
+import { type BatchProvider, type KeptFetch, LOST_RETRIES } from "../../providers/batch/types.ts";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import type { GraphApp, NewEvent } from "../events.ts";
 import { EventLogWriter } from "../events_writer.ts";
@@ -97,7 +97,7 @@ export class Engine {
       },
       options.events.transfer?.bind(options.events),
       log,
-      (t, sha256) => this.#fetchKept(t, sha256),
+      (t, how) => this.#fetchKept(t, how),
     );
     this.#runner = new AttemptRunner({
       runDir: options.runDir,
@@ -495,12 +495,12 @@ export class Engine {
   }
 
   /** Bring an output kept on its executor's host to the workspace (its transfer); its size. */
-  async #fetchKept(t: PlanTransfer, sha256: string | undefined): Promise<number> {
+  async #fetchKept(t: PlanTransfer, how: KeptFetch): Promise<number> {
     const provider = this.#o.providers.get(t.executor);
     if (!provider?.fetchKept) {
       throw new Error(`Cannot fetch "${t.url}": ${t.executor} keeps no files`);
     }
-    return await provider.fetchKept(this.#o.runId, keptKey(t.url), t.path, sha256);
+    return await provider.fetchKept(this.#o.runId, keptKey(t.url), t.path, how);
   }
 
   /**

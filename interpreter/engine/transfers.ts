@@ -11,9 +11,10 @@ import { Stager, type StagerOptions, type TransferEvent } from "../stager.ts";
 import type { NewEvent } from "../events.ts";
 import { metaPath, removeQuietly } from "../../providers/staging/_transfer_files.ts";
 import { toFileUrl } from "../../providers/_shared/urls.ts";
+import type { KeptFetch } from "../../providers/batch/types.ts";
 
 /** Brings a kept output (its transfer) from its executor's host to the workspace; its size. */
-export type FetchKept = (t: PlanTransfer, sha256?: string) => Promise<number>;
+export type FetchKept = (t: PlanTransfer, how: KeptFetch) => Promise<number>;
 
 /** Transfer counts of a run. */
 export interface TransferCounts {
@@ -137,7 +138,8 @@ export class RunTransfers {
     const t0 = Date.now();
     try {
       if (!this.#fetchKept) throw new Error(`Cannot fetch "${t.url}" from ${t.executor} here`);
-      const bytes = await this.#fetchKept(t, sha256);
+      const signal = this.#abort.signal;
+      const bytes = await this.#fetchKept(t, { ...(sha256 ? { sha256 } : {}), signal });
       this.#onEvent({ kind: "finished", ...e, bytes, attempts: 1, ms: Date.now() - t0 });
     } catch (err) {
       const error = (err as Error).message;

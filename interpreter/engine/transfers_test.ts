@@ -61,7 +61,7 @@ function transfers(fetch: (sha256?: string) => Promise<number>) {
     { executors: { local: LOCAL_EXECUTOR }, moduleBase: () => "/ws" },
     undefined,
     (e) => log.push(e),
-    (_t, sha256) => fetch(sha256),
+    (_t, how) => fetch(how.sha256),
   );
   return { t, log };
 }

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { shellQuote } from "../_shared/shell.ts";
 import type { SshRunner } from "./ssh_runner.ts";
 import { lastLines } from "./runner.ts";
-import type { JobSpec, KeptFile } from "./types.ts";
+import type { JobSpec, KeptFetch, KeptFile } from "./types.ts";
 import { readWrapperStatus, wrapperFiles, type WrapperStatus } from "./wrapper.ts";
 
 /** What came back of an attempt's copy: its status and what it keeps there, or why not. */
@@ -246,9 +246,10 @@ export class RemoteCopies {
 
   /**
    * Copy a file kept for run `runId` (by key) to `dest` here, through a temporary name beside
-   * it, checked against `sha256` (hex) when given; its size. Throws when it cannot.
+   * it, checked against `how.sha256` when given; its size. Throws when it cannot.
    */
-  async fetchKept(runId: string, key: string, dest: string, sha256?: string): Promise<number> {
+  async fetchKept(runId: string, key: string, dest: string, how: KeptFetch = {}): Promise<number> {
+    const { sha256, signal } = how;
     const from = `${await this.keepDir(runId)}/${key}`;
     const part = `${dest}.ferry-part`;
     Deno.mkdirSync(dest.slice(0, dest.lastIndexOf("/")) || "/", { recursive: true });
@@ -262,12 +263,14 @@ export class RemoteCopies {
     try {
       // Written as it comes, never held whole.
       const r = await this.#runner.exec(`cat ${shellQuote(from)}`, {
+        ...(signal ? { signal } : {}),
         onStdoutBytes: (bytes) => {
           hash.update(bytes);
           size += bytes.length;
           for (let n = 0; n < bytes.length;) n += file.writeSync(bytes.subarray(n));
         },
       });
+      if (signal?.aborted) throw cannot("interrupted");
       if (r.failure) throw cannot(r.failure.message);
       if (r.code !== 0) throw cannot(lastLines(r.stderr));
     } finally {

@@ -28,7 +28,7 @@ import { type RootedJob, SchedulerJob } from "./scheduler_job.ts";
 import { Poller } from "./scheduler_poll.ts";
 import { Submitter } from "./scheduler_submit.ts";
 import { SerialLane } from "./serial_lane.ts";
-import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+import type { BatchProvider, JobResult, JobSpec, KeptFetch } from "./types.ts";
 import type { WrapperOptions } from "./wrapper.ts";
 
 export { arrayScript, jobName, singleScript } from "./job_scripts.ts";
@@ -108,10 +108,10 @@ export class SchedulerProvider implements BatchProvider {
     if (keys.length > 0) await this.#copies?.dropKept(runId, keys);
   }
 
-  /** Copy a file kept on the cluster for run `runId` here (checked against `sha256`). */
-  fetchKept(runId: string, key: string, dest: string, sha256?: string): Promise<number> {
+  /** Copy a file kept on the cluster for run `runId` here. */
+  fetchKept(runId: string, key: string, dest: string, how?: KeptFetch): Promise<number> {
     if (!this.#copies) throw new Error(`internal: ${this.#label} keeps no files on its cluster`);
-    return this.#copies.fetchKept(runId, key, dest, sha256);
+    return this.#copies.fetchKept(runId, key, dest, how);
   }
 
   /** Run one attempt as a scheduler job; resolves with how it ended, never rejects for the job. */

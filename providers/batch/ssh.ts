@@ -27,7 +27,7 @@ import type { Executor } from "../../dsl/model.ts";
 import { shellQuote } from "../_shared/shell.ts";
 import { sleep } from "../_shared/sleep.ts";
 import { SshSetupError } from "../_shared/ssh_auth.ts";
-import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+import type { BatchProvider, JobResult, JobSpec, KeptFetch } from "./types.ts";
 import { SSH_PROVIDER_OPTIONS } from "./registry.ts";
 import { lastLines } from "./runner.ts";
 import { relocate, RemoteCopies } from "./remote_copy.ts";
@@ -250,14 +250,9 @@ class SshProvider implements BatchProvider {
     return this.#copies !== undefined;
   }
 
-  readonly fetchKept = (
-    runId: string,
-    key: string,
-    dest: string,
-    sha256?: string,
-  ): Promise<number> => {
+  readonly fetchKept = (runId: string, key: string, dest: string, how?: KeptFetch) => {
     if (this.#copies === undefined) throw new Error("internal: ssh keeps no files here");
-    return this.#copies.fetchKept(runId, key, dest, sha256);
+    return this.#copies.fetchKept(runId, key, dest, how);
   };
 
   readonly dropKept = async (runId: string, keys: readonly string[]): Promise<void> => {

@@ -194,6 +194,8 @@ export interface ExecOptions {
   readonly binary?: boolean;
   /** Told each piece of standard output as bytes, which are then kept nowhere (a large file). */
   readonly onStdoutBytes?: (bytes: Uint8Array) => void;
+  /** Closes the channel (the command is cut off; its result says the connection closed). */
+  readonly signal?: AbortSignal;
 }
 
 /** A {@linkcode CommandRunner} over SSH, which can also run shell command lines. */
@@ -291,6 +293,9 @@ function collect(
     let stdout = "", stderr = "";
     let code: number | undefined, signal: string | undefined, exited = false;
     const chunks: Uint8Array[] = [];
+    const cut = () => channel.close();
+    o.signal?.addEventListener("abort", cut, { once: true });
+    if (o.signal?.aborted) cut();
     channel.on("data", (b: Uint8Array) => {
       if (o.onStdoutBytes) return o.onStdoutBytes(new Uint8Array(b));
       if (o.binary) {
@@ -310,6 +315,7 @@ function collect(
       else if (s) signal = s.startsWith("SIG") ? s : `SIG${s}`;
     });
     channel.on("close", () => {
+      o.signal?.removeEventListener("abort", cut);
       onClosed();
       stdout += outDec.decode();
       stderr += errDec.decode();

@@ -121,6 +121,14 @@ export interface JobSpec {
   readonly keptInputs?: readonly KeptFile[];
 }
 
+/** How a kept file is brought home. */
+export interface KeptFetch {
+  /** Its sha256 (hex) as hashed where it was made: a copy that differs is refused. */
+  readonly sha256?: string;
+  /** Stops the copy (the run is cancelled). */
+  readonly signal?: AbortSignal;
+}
+
 /** A file kept on a host between tasks of a run. */
 export interface KeptFile {
   /** Its path in the task's directory (relative). */
@@ -277,11 +285,8 @@ export interface BatchProvider {
   readonly keeps?: boolean;
   /** Delete files kept on the host for run `runId` (by key); the run's store goes once empty. */
   dropKept?(runId: string, keys: readonly string[]): Promise<void>;
-  /**
-   * Copy a file kept on the host for run `runId` to `dest` here, checked against `sha256` (hex)
-   * when given; its size in bytes.
-   */
-  fetchKept?(runId: string, key: string, dest: string, sha256?: string): Promise<number>;
+  /** Copy a file kept on the host for run `runId` to `dest` here; its size in bytes. */
+  fetchKept?(runId: string, key: string, dest: string, how?: KeptFetch): Promise<number>;
 }
 
 /** Where a pilot worker ran an attempt. */
