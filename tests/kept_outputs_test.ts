@@ -31,7 +31,7 @@ const MID = "mid $(touch pwned) 'q'`x`\n.txt";
 const SHOWN = MID.replace("\n", "\\n");
 
 /**
- * a → (temp MID) → b → (b.txt) → c, all on `remote`; d on local reads b.txt; c reads MID too.
+ * a → (temp MID) → b → (b.txt) → c, all on `remote`; d (two tasks) on local reads b.txt; c reads MID too.
  * `bExtra` runs at the end of b's script.
  */
 function workflow(ledger: string, cCommand = "rev", bExtra = "") {
@@ -61,8 +61,9 @@ function workflow(ledger: string, cCommand = "rev", bExtra = "") {
       },
       d: {
         executor: "local",
+        for_each: { n: [1, 2] },
         inputs: { b: "${{ apps.b.outputs.b }}" },
-        outputs: { d: "d.txt" },
+        outputs: { d: "d${{ n }}.txt" },
         shell: `${log}; cp \${{ inputs.b }} \${{ outputs.d }}`,
       },
     },
@@ -146,7 +147,7 @@ async function ran(ledger: string): Promise<string[]> {
 
 Deno.test({
   name:
-    "kept outputs: a temp intermediate on an ssh host is read there in place and never reaches the workspace; one transfer brings a result read elsewhere; a re-run does nothing",
+    "kept outputs: a temp intermediate on an ssh host is read there in place and never reaches the workspace; one transfer brings a result two tasks read elsewhere; a re-run does nothing",
   ignore: !SSH_OK,
   async fn() {
     await withHost("ssh", async (h) => {
@@ -175,16 +176,20 @@ c · 1 task on remote
     in  m  ${SHOWN}  ⇒ in place on remote, made by task a → ${SHOWN}
     out c  c.txt  ⇒ copy on the node, default → /WS/c.txt
 
-d · 1 task on local
-  d  [run: new]
+d · 2 tasks on local, for_each n
+  d[n=1]  [run: new]
     after b
     in  b  b.txt  ⇒ shared, default, after its transfer from remote (made by task b) → b.txt
-    out d  d.txt  ⇒ shared, default → /WS/d.txt
+    out d  d1.txt  ⇒ shared, default → /WS/d1.txt
+  d[n=2]  [run: new]
+    after b
+    in  b  b.txt  ⇒ shared, default, after its transfer from remote (made by task b) → b.txt
+    out d  d2.txt  ⇒ shared, default → /WS/d2.txt
 
 transfers · 1
-  in  kept   b.txt on remote → /WS/b.txt  (workspace, for d)
+  in  kept   b.txt on remote → /WS/b.txt  (workspace, for d[n=1], d[n=2])
 
-4 tasks (4 to run, 0 cached) · 1 transfer · local: 1 task, 0 transfers · remote: 3 tasks, 1 transfer
+5 tasks (5 to run, 0 cached) · 1 transfer · local: 2 tasks, 0 transfers · remote: 3 tasks, 1 transfer
 `,
       );
       const json = JSON.parse(
@@ -201,7 +206,7 @@ transfers · 1
         { executor: "remote", task: "b" },
         { executor: "remote", task: "a" },
       ]);
-      assert.deepEqual(byId("d").inputs[0].transfer, `in:kept:remote:file://${ws}/b.txt`);
+      assert.deepEqual(byId("d[n=2]").inputs[0].transfer, `in:kept:remote:file://${ws}/b.txt`);
 
       await chainRuns(h, wf);
     });
@@ -218,7 +223,7 @@ async function chainRuns(h: Host, wf: string): Promise<void> {
   const r = await h.run(wf);
   assert.equal(r.code, 0, r.stderr);
   const runId = runDirOf(r).split("/").at(-1)!;
-  assert.deepEqual(await ran(ledger), ["a", "b", "c", "d"]);
+  assert.deepEqual(await ran(ledger), ["a", "b", "c", "d[n=1]", "d[n=2]"]);
   // b read the temp file on the host, in place: a link into the run's store there.
   const [size, link] = (await Deno.readTextFile(join(ws, "b.txt"))).trim().split("\n");
   assert.equal(size, "14");
@@ -227,14 +232,16 @@ async function chainRuns(h: Host, wf: string): Promise<void> {
     new RegExp(`^${remoteDir}/${runId}/\\.keep/[0-9a-f]{16}/mid_touch_pwned_q_x_\\.txt$`),
   );
   assert.equal(await Deno.readTextFile(join(ws, "c.txt")), "14\na3f7-YLNO-DIM\n");
-  assert.equal(await Deno.readTextFile(join(ws, "d.txt")), `${size}\n${link}\n`);
+  for (const n of [1, 2]) {
+    assert.equal(await Deno.readTextFile(join(ws, `d${n}.txt`)), `${size}\n${link}\n`);
+  }
   // The temp file never came here: no copy of its bytes anywhere in the workspace.
   for (const f of await walk(ws)) {
     if (f.endsWith("state.db")) continue;
     const text = await Deno.readTextFile(join(ws, f)).catch(() => "");
     assert.ok(!text.includes("MID-ONLY"), f);
   }
-  // One transfer: b.txt, for d (c read it on the host).
+  // One transfer: b.txt, for both d tasks (c read it on the host).
   const events = (await Deno.readTextFile(join(runDirOf(r), "events.jsonl"))).trim()
     .split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(
@@ -255,7 +262,7 @@ async function chainRuns(h: Host, wf: string): Promise<void> {
   assert.equal(again.code, 0, again.stderr);
   assert.match(
     again.stderr,
-    /^plan: 0 to run, 4 cached\ndone: 0 succeeded, 4 cached, 0 failed in /,
+    /^plan: 0 to run, 5 cached\ndone: 0 succeeded, 5 cached, 0 failed in /,
   );
   assert.deepEqual(await ran(ledger), []);
 
@@ -298,7 +305,7 @@ Deno.test({
       const wf = await writeWorkflow(ws, workflow(ledger, "rev", gone));
       const r = await run("--keep-going", wf);
       assert.equal(r.code, 1, r.stderr);
-      assert.deepEqual(await ran(ledger), ["a", "b", "d"]);
+      assert.deepEqual(await ran(ledger), ["a", "b", "d[n=1]", "d[n=2]"]);
       const runId = runDirOf(r).split("/").at(-1)!;
       assert.match(
         r.stderr,
