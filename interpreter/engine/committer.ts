@@ -186,7 +186,8 @@ export class Committer {
       before?: (success: SuccessRecord) => Promise<void>;
     },
   ): Promise<Collected | string | { cancelled: string }> {
-    const lost = task.outputs.find((f) => f.keep && !ran.kept?.[f.path]);
+    // Kept on its executor's host (a provider that keeps them says which it kept).
+    const lost = ran.kept && task.outputs.find((f) => f.keep && !ran.kept![f.path]);
     if (lost) return `the task did not write its output "${lost.name}" (${lost.path})`;
     try {
       const { workspace, runId, ownFiles = [] } = this.#c;
@@ -196,6 +197,7 @@ export class Committer {
         // What ferry delivered last time, for a dir: output that replaces a directory.
         delivered: (url) =>
           this.#c.store?.successes().get(task.id)?.outputs.find((o) => o.url === url)?.files,
+        ...(ran.kept ? { keptThere: ran.kept } : {}),
       });
       if (!delivered.ok) return delivered.message;
       if (delivered.notes.length > 0) how.note(delivered.notes);
