@@ -18,6 +18,8 @@ import { haveService } from "./_services.ts";
 import { type Sshd, startSshd } from "./_sshd.ts";
 import { startSlurm } from "./_slurm.ts";
 import { createHash } from "node:crypto";
+import { Ajv2020 } from "../deps/ajv.ts";
+import eventsSchema from "../schemas/events.schema.json" with { type: "json" };
 import { RemoteCopies } from "../providers/batch/remote_copy.ts";
 import { executorSsh, sshRunner } from "../providers/batch/ssh_runner.ts";
 import { exists, ferryRun, type Ran, runDirOf, walk, withTemp, writeWorkflow } from "./_run.ts";
@@ -249,6 +251,11 @@ async function chainRuns(h: Host, wf: string): Promise<void> {
     [[`in:kept:remote:file://${ws}/b.txt`, (await Deno.stat(join(ws, "b.txt"))).size]],
   );
   assert.match(r.stderr, /^transfers: 1 fetched, \d+ B moved$/m);
+  // Every line of the event log is as its schema says (kept transfers and tasks too).
+  const validate = new Ajv2020({ strict: true, allowUnionTypes: true }).compile(eventsSchema);
+  for (const e of events) {
+    assert.ok(validate(e), `${JSON.stringify(e)}: ${JSON.stringify(validate.errors)}`);
+  }
   // The host keeps nothing once the run is over (no attempt copy, no store), and the
   // hostile name ran nothing.
   assert.deepEqual(await leftOnHost(remoteDir), []);

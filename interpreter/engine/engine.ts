@@ -404,7 +404,9 @@ export class Engine {
     }
     const { outcome, dynamic } = await this.#committer.commit(run);
     for (const [name, files] of dynamic) this.#replanner.collected(run.task.app, name, files);
-    this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...outcome });
+    // (What a host kept is in the state, not in the event.)
+    const { kept: _kept, ...ended } = outcome;
+    this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...ended });
     this.#outcomes.set(run.task.id, outcome);
     if (outcome.outcome === "succeeded") {
       if (provider.keeps) {
