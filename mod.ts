@@ -115,6 +115,8 @@ export type {
   JobContainer,
   JobResult,
   JobSpec,
+  KeptFetch,
+  KeptFile,
   MeasuredBy,
   NodeFallback,
   NodeTransfer,

@@ -126,6 +126,8 @@ export interface ClientChannel {
   };
   /** Write `data` (if any) to standard input, then close it. */
   end: (data?: Uint8Array | string) => unknown;
+  /** Close the channel before the command ends (it is cut off; `close` follows). */
+  close: () => unknown;
 }
 
 /** How to open a remote file. */

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import type { PlanFile, PlanTask } from "./plan.ts";
 import type { Executor } from "../dsl/model.ts";
-import type { JobSpec, NodeTransfer, NodeTransfers } from "../providers/batch/types.ts";
+import type { JobSpec, KeptFile, NodeTransfer, NodeTransfers } from "../providers/batch/types.ts";
 import { localPath } from "./values.ts";
 import { slotPaths, taskFilePath } from "./script_task.ts";
 import { taskPermissions } from "./task_permissions.ts";
@@ -208,6 +208,19 @@ export async function sweepWork(work: string, whole: boolean): Promise<string[]>
   return left;
 }
 
+/** A file's name in a run's store of kept files on a host: `DIGEST/NAME`. */
+export function keptKey(url: string): string {
+  const digest = createHash("sha256").update(url).digest("hex").slice(0, 16);
+  const last = (localPath(url) ?? url).split("/").filter(Boolean).at(-1) ?? "";
+  const name = last.replace(/[^A-Za-z0-9_.=-]+/g, "_");
+  return `${digest}/${name === "" || name === "." || name === ".." ? "file" : name}`;
+}
+
+/** The outputs of `task` its provider keeps on its host for readers there. */
+export function keptOutputs(task: PlanTask): KeptFile[] {
+  return task.outputs.filter((f) => f.keep).map((f) => ({ path: f.path, key: keptKey(f.url) }));
+}
+
 /** Fetches a remote input into the task directory (node-side staging). */
 export type FetchInto = (f: PlanFile, dest: string) => Promise<unknown>;
 
@@ -221,8 +234,9 @@ export async function placeInputs(
   work: string,
   fetchInto?: FetchInto,
   onNode = false,
+  kept: ReadonlySet<string> = new Set(),
 ): Promise<string | undefined> {
-  const seen = new Set<string>();
+  const seen = new Set<string>(kept); // kept on the host: linked there
   for (const f of task.inputs) {
     if (f.path.startsWith("/") || seen.has(f.path)) continue; // used where it is, or placed
     seen.add(f.path);
@@ -300,6 +314,8 @@ export interface JobPlace {
   readonly scratch?: string;
   /** Transfers the job wrapper makes on the node (`filesystem: none`). */
   readonly nodeTransfers?: NodeTransfers;
+  /** Inputs kept on the host by earlier tasks (a provider that `keeps`), and outputs to keep. */
+  readonly kept?: { readonly inputs: readonly KeptFile[]; readonly outputs: readonly KeptFile[] };
   /** For a function task: what the function tasks it depends on returned, by task id. */
   readonly results?: Readonly<Record<string, unknown>>;
   /**
@@ -343,6 +359,8 @@ export function jobSpec(task: PlanTask, ex: Executor, place: JobPlace): JobSpec 
     bundle: task.app,
     ...(place.scratch !== undefined ? { scratch: place.scratch } : {}),
     ...(place.nodeTransfers !== undefined ? { nodeTransfers: place.nodeTransfers } : {}),
+    ...(place.kept?.inputs.length ? { keptInputs: place.kept.inputs } : {}),
+    ...(place.kept?.outputs.length ? { keep: place.kept.outputs } : {}),
     ...(place.retryBaseMs !== undefined ? { retryBaseMs: place.retryBaseMs } : {}),
     ...(task.container && ex.containerRuntime
       ? {

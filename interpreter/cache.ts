@@ -166,6 +166,8 @@ export interface AttemptRan {
   readonly usage?: Usage;
   /** The pilot worker that ran it, if one did. */
   readonly pilot?: PilotPlace;
+  /** Outputs left on its executor's host and never brought here, as hashed there: by path. */
+  readonly kept?: Readonly<Record<string, { readonly sha256: string; readonly size: number }>>;
 }
 
 /** Decides, for each task, whether it runs; records successes. */
@@ -230,6 +232,11 @@ export class Cache {
   /** The content hash of one input file, or undefined when it is not there (yet). */
   #inputHash(f: PlanFile): string | undefined {
     if (f.checksum !== undefined) return f.checksum;
+    // Made on an executor that keeps it: as its maker recorded it (hashed there; the
+    // workspace's copy, if one comes, may be on its way).
+    const made = f.kept && this.#o.store.successes().get(f.kept.task)?.outputs
+      .find((o) => o.url === f.url && !o.glob && !o.remote);
+    if (made) return `sha256:${made.sha256}`;
     // On the executor's own storage under another name: the file it reads in place, when seen here.
     const here = f.endpoint !== undefined ? f.path : localPath(f.url);
     if (here !== undefined && f.staging !== "transfer") {
@@ -587,6 +594,13 @@ export class Cache {
       const staged = here === undefined || f.staging === "transfer";
       if (staged) {
         outputs.push({ name: f.name, url: f.url, size: 0, sha256: "", remote: true });
+        continue;
+      }
+      const there = f.keep ? run.kept?.[f.path] : undefined;
+      if (there) {
+        // Kept on its executor (its transfer brings it here later, if at all): recorded as hashed
+        // there. Not here (yet) is then like a deleted temp output, or a missing one.
+        outputs.push({ name: f.name, url: f.url, size: there.size, sha256: there.sha256 });
         continue;
       }
       const files = dynamic.get(f.name)?.map((v) => v.url);

@@ -28,6 +28,11 @@ export interface DeliveryGuard {
   readonly trash?: string;
   /** The files ferry delivered last time for one of the task's `dir:` outputs (by its URL), as URLs. */
   readonly delivered?: (url: string) => readonly string[] | undefined;
+  /**
+   * Outputs (by path) their executor's host kept: not here, they come by a transfer of their
+   * own, if at all. @default none
+   */
+  readonly keptThere?: Readonly<Record<string, unknown>>;
 }
 
 /** Files an attempt wrote for one dynamic output, moved into the workspace. */
@@ -48,6 +53,7 @@ export async function deliverOutputs(
   const d = new Delivery(work, workspace, guard);
   for (const f of task.outputs) {
     if (isStagedOut(f)) continue; // uploaded by its staging provider
+    if (guard.keptThere?.[f.path] !== undefined) continue; // kept on its executor's host
     const why = await d.add(f);
     if (why !== undefined) return { ok: false, message: why };
   }

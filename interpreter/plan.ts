@@ -88,6 +88,22 @@ export interface PlanFile {
   readonly replicas?: readonly PlanReplica[];
   /** For a logical file fetched on the node (`wrap`): the other replicas to fetch when it fails. */
   readonly fallbacks?: readonly PlanFallback[];
+  /**
+   * For an input made on an executor that keeps its outputs (its storage is not the
+   * workspace's): that executor and task. On the same executor (provider `kept`) the task reads
+   * that copy there, in place (see `keep`); elsewhere, the copy `transfer` brings to the workspace.
+   */
+  readonly kept?: { readonly executor: string; readonly task: string };
+  /**
+   * For an output read by tasks on its own executor, whose storage is not the workspace's: it
+   * stays there for them (`readers`) until the last has succeeded. `deliver`: it also comes to
+   * the workspace as usual (not temp, or a reader elsewhere needs it).
+   */
+  readonly keep?: {
+    readonly executor: string;
+    readonly readers: readonly string[];
+    readonly deliver: boolean;
+  };
 }
 
 /** One hop of multi-hop staging: the intermediate copy, and the transfer step that makes it. */
@@ -310,6 +326,108 @@ export const LOCAL_EXECUTOR: Executor = Object.freeze({
   staging: [],
 });
 
+/**
+ * Whether outputs made on `ex` stay there for readers on it: a host or cluster whose storage is
+ * not the workspace's, to which each attempt is copied (`filesystem: none` with the ssh provider,
+ * or with a scheduler reached `via:` ssh). Pilot blocks bring every output back through their
+ * queue's sync (not yet kept there).
+ */
+export function keepsOutputs(ex: Executor | undefined): boolean {
+  return ex?.filesystem === "none" && ex.bundle !== "pilot" &&
+    (ex.provider === "ssh" || ex.via !== undefined);
+}
+
+/** The id of the transfer that brings output `url`, kept on `executor`'s host, to the workspace. */
+export function keptTransferId(executor: string, url: string): string {
+  return `in:kept:${executor}:${url}`;
+}
+
+/**
+ * Files made on an executor that keeps its outputs and read by tasks on the same executor: the
+ * readers read the maker's copy there in place (`kept`), the maker keeps it for them (`keep`).
+ * What comes to the workspace (not temp, or read elsewhere) does so by a transfer of its own
+ * after the maker succeeded: readers elsewhere wait for it, readers there do not.
+ */
+function keepOnExecutors(
+  tasks: PlanTask[],
+  executors: Readonly<Record<string, Executor>>,
+): { tasks: PlanTask[]; transfers: PlanTransfer[] } {
+  const maker = new Map<string, PlanTask>();
+  for (const t of tasks) {
+    if (!keepsOutputs(executors[t.executor])) continue;
+    for (const f of t.outputs) if (f.dynamic === undefined) maker.set(f.url, t);
+  }
+  if (maker.size === 0) return { tasks, transfers: [] };
+  const readers = new Map<string, { here: string[]; elsewhere: string[] }>();
+  for (const t of tasks) {
+    for (const f of t.inputs) {
+      const m = maker.get(f.url);
+      if (m === undefined || f.dynamic !== undefined) continue;
+      const r = readers.get(f.url) ?? { here: [], elsewhere: [] };
+      readers.set(f.url, r);
+      const list = readsThere(t, m) ? r.here : r.elsewhere;
+      if (!list.includes(t.id)) list.push(t.id);
+    }
+  }
+  const transfers: PlanTransfer[] = [];
+  const kept = (url: string) => (readers.get(url)?.here.length ?? 0) > 0;
+  const out = tasks.map((t) => {
+    if (![...t.inputs, ...t.outputs].some((f) => kept(f.url))) return t;
+    const inputs = t.inputs.map((f): PlanFile => {
+      const m = maker.get(f.url);
+      if (m === undefined || f.dynamic !== undefined || !kept(f.url)) return f;
+      const from = { executor: m.executor, task: m.id };
+      if (!readsThere(t, m)) {
+        return { ...f, transfer: keptTransferId(m.executor, f.url), kept: from };
+      }
+      return {
+        ...f,
+        provider: "kept",
+        staging: "in-place",
+        rule: "default",
+        kept: from,
+      };
+    });
+    const outputs = t.outputs.map((f): PlanFile => {
+      const r = readers.get(f.url);
+      if (!r || !kept(f.url) || maker.get(f.url)?.id !== t.id) return f;
+      const deliver = !f.temp || r.elsewhere.length > 0;
+      if (deliver) transfers.push(keptTransfer(t, f, r.elsewhere));
+      return {
+        ...f,
+        ...(deliver ? { transfer: keptTransferId(t.executor, f.url) } : {}),
+        keep: { executor: t.executor, readers: r.here, deliver },
+      };
+    });
+    return { ...t, inputs, outputs };
+  });
+  return { tasks: out, transfers };
+}
+
+/**
+ * Whether `reader` reads what `maker` keeps where it is: on the same executor, not in a container
+ * (which mounts its own directory only) nor as a function (whose permissions name its paths).
+ */
+function readsThere(reader: PlanTask, maker: PlanTask): boolean {
+  return reader.executor === maker.executor && reader.container === undefined &&
+    reader.run?.kind !== "function";
+}
+
+/** The transfer that brings a kept output of `t` to the workspace, for `readers` elsewhere. */
+function keptTransfer(t: PlanTask, f: PlanFile, readers: readonly string[]): PlanTransfer {
+  return {
+    id: keptTransferId(t.executor, f.url),
+    direction: "in",
+    url: f.url,
+    provider: "kept",
+    executor: t.executor,
+    rule: "default",
+    storage: "workspace",
+    path: localPath(f.url) ?? f.path,
+    consumers: readers,
+  };
+}
+
 /** Build the plan from a linked expansion; problems are staging and rendering failures. */
 export function buildPlan(
   w: Workflow,
@@ -440,7 +558,13 @@ class PlanBuilder {
     let n = 0;
     for (const slot of Object.values(t.inputs)) {
       for (const f of slot.files) {
-        if (this.#madeOn.get(f.url) === ex.name) continue;
+        const madeOn = this.#madeOn.get(f.url);
+        if (madeOn === ex.name) continue;
+        // Made where it stays (its storage is not the workspace's): elsewhere, a transfer.
+        if (madeOn !== undefined && keepsOutputs(this.#executors[madeOn])) {
+          n++;
+          continue;
+        }
         const urls = this.x.logical?.get(f.url)?.replicas.map((r) => r.url) ?? [f.url];
         let cost = Infinity;
         for (const url of urls) {
@@ -499,11 +623,14 @@ class PlanBuilder {
   }
 
   /** The plan of these tasks, with the transfers they need. */
-  finish(tasks: PlanTask[]): { plan: Plan; problems: Problem[] } {
-    const transfers = [...this.#transfers.values()].map(({ t, consumers }) => ({
+  finish(planned: PlanTask[]): { plan: Plan; problems: Problem[] } {
+    const kept = keepOnExecutors(planned, this.#executors);
+    const tasks = kept.tasks;
+    const transfers: PlanTransfer[] = [...this.#transfers.values()].map(({ t, consumers }) => ({
       ...t,
       consumers,
     }));
+    transfers.push(...kept.transfers);
     return {
       plan: {
         ferryPlan: 1,

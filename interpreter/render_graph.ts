@@ -51,6 +51,11 @@ function graphOf(plan: Plan): Graph {
   for (const t of plan.tasks) {
     for (const d of t.deps) edges.add(`${nodeOf.get(d)}\u0000${nodeOf.get(t.id)}`);
   }
+  // A kept output's transfer home starts once its maker succeeded.
+  const makers = new Map<string, string>();
+  for (const t of plan.tasks) {
+    for (const f of t.outputs) if (f.keep?.deliver) makers.set(f.url, t.id);
+  }
   // Transfers: one node each, or one per (provider, consumer group) when many.
   const byTarget = new Map<string, { label: string; n: number; id: string }>();
   plan.transfers.forEach((x, i) => {
@@ -65,6 +70,8 @@ function graphOf(plan: Plan): Graph {
         shortUrl(x.url, plan.workspace)
       }`;
       byTarget.set(key, { label, n: 1, id: `x${byTarget.size}` });
+      const maker = x.provider === "kept" ? makers.get(x.url) : undefined;
+      if (maker !== undefined) edges.add(`${nodeOf.get(maker)}\u0000x${byTarget.size - 1}`);
       for (const t of targets) {
         edges.add(
           x.direction === "in"

@@ -29,6 +29,8 @@ export function shortUrl(url: string, workspace: string): string {
 }
 
 function how(f: PlanFile): string {
+  const made = f.kept && `made by task ${visible(f.kept.task)}`;
+  if (f.kept && f.provider === "kept") return `in place on ${visible(f.kept.executor)}, ${made}`;
   if (f.endpoint !== undefined) {
     return `${f.local !== undefined ? "moved into place" : "in place"}, endpoint ${
       visible(f.endpoint)
@@ -36,7 +38,8 @@ function how(f: PlanFile): string {
   }
   const rule = f.rule === "default" ? "default" : `rule ${f.rule + 1}`;
   const kind = f.staging === "transfer" ? " transfer" : f.staging === "wrap" ? " on the node" : "";
-  return `${f.provider}${kind}, ${rule}`;
+  const from = f.kept ? `, after its transfer from ${visible(f.kept.executor)} (${made})` : "";
+  return `${f.provider}${kind}, ${rule}${from}`;
 }
 
 function fileLines(t: PlanTask, workspace: string): string[] {
@@ -66,7 +69,13 @@ function fileLines(t: PlanTask, workspace: string): string[] {
     const dyn = f.dynamic ? ` (${f.dynamic}, known after the task ran)` : f.temp ? " (temp)" : "";
     const to = f.url.startsWith("file:") ? shortUrl(f.url, "") : visible(f.url);
     const moved = f.local !== undefined ? `${visible(f.local)} (${visible(f.url)})` : undefined;
-    rows.push(["out", f.name, visible(f.path) + dyn, `${how(f)} → ${moved ?? to}`]);
+    const keep = f.keep;
+    const tail = keep === undefined
+      ? `${how(f)} → ${moved ?? to}`
+      : `kept on ${visible(keep.executor)} for ${keep.readers.map(visible).join(", ")}${
+        keep.deliver ? `, then its transfer → ${to}` : ", never copied to the workspace"
+      }`;
+    rows.push(["out", f.name, visible(f.path) + dyn, tail]);
   }
   const w1 = Math.max(0, ...rows.map((r) => r[1].length));
   return rows.flatMap(([dir, name, what, tail], i) => [
@@ -211,8 +220,13 @@ export function renderPlanText(plan: Plan, options: TextOptions = {}): string {
     for (const x of shown) {
       const who = x.consumers.length > 3
         ? `${x.consumers.slice(0, 2).map(visible).join(", ")} and ${x.consumers.length - 2} more`
-        : x.consumers.map(visible).join(", ");
-      const [url, path] = [visible(x.url), visible(x.path)];
+        : x.consumers.length > 0
+        ? x.consumers.map(visible).join(", ")
+        : "the workspace";
+      const url = x.provider === "kept"
+        ? `${shortUrl(x.url, plan.workspace)} on ${visible(x.executor)}`
+        : visible(x.url);
+      const path = visible(x.path);
       const arrow = x.direction === "in" ? `${url} → ${path}` : `${path} → ${url}`;
       const after = x.after !== undefined ? `after ${visible(x.after)}, ` : "";
       const fallback = x.fallbacks?.length ? `; if it fails, ${fallbackText(x.fallbacks)}` : "";

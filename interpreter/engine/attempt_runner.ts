@@ -9,13 +9,14 @@
 
 import { dirname, join } from "node:path";
 import type { Executor } from "../../dsl/model.ts";
-import type { BatchProvider, JobResult } from "../../providers/batch/types.ts";
+import type { BatchProvider, JobResult, KeptFile } from "../../providers/batch/types.ts";
 import { mountProblem } from "../../providers/batch/container.ts";
 import {
   type AttemptLayout,
   type AttemptPaths,
   isStagedOut,
   jobSpec,
+  keptOutputs,
   makeAttempt,
   makeDirs,
   needsPlacing,
@@ -47,6 +48,8 @@ export interface AttemptContext {
   readonly resultsOf: (deps: readonly string[]) => Record<string, unknown>;
   /** The first retry delay of transfers made by the job wrapper on the node. */
   readonly retryBaseMs: number;
+  /** The inputs of a task kept on its executor's host now (a provider that `keeps`). */
+  readonly keptInputs?: (task: PlanTask) => KeptFile[];
 }
 
 /** One attempt that ran (or could not start), for the committer. */
@@ -94,7 +97,8 @@ export class AttemptRunner {
     const onNode = provider.nodeSide === true && ex.filesystem === "none";
     // Plain links to workspace files the local provider makes where it makes the directories.
     const placed = needsPlacing(task, provider.makesLinks === true);
-    const problem = await this.#prepare(task, ex, paths, placed, onNode);
+    const keptIn = provider.keeps ? this.#c.keptInputs?.(task) ?? [] : [];
+    const problem = await this.#prepare(task, ex, paths, placed, onNode, keptIn);
     const at = Date.now();
     if (problem !== undefined) {
       const outcome = { outcome: "failed", reason: problem, startedAt: at, endedAt: at, host: "" };
@@ -105,6 +109,7 @@ export class AttemptRunner {
       placed,
       onNode,
       ...logs,
+      ...(provider.keeps ? { kept: { inputs: keptIn, outputs: keptOutputs(task) } } : {}),
     });
     // Replicas the job wrapper fell back from on the node: told as the stager's own are.
     for (const b of result.fallbacks ?? []) {
@@ -126,6 +131,7 @@ export class AttemptRunner {
     paths: AttemptLayout,
     placed: boolean,
     onNode: boolean,
+    kept: readonly KeptFile[],
   ): Promise<string | undefined> {
     // Inputs placed in the task directory need it now; otherwise the provider makes it. (A
     // failed attempt keeps its directory for inspection, also when it could not start.)
@@ -137,6 +143,7 @@ export class AttemptRunner {
       paths.work,
       (f, dest) => this.#c.stager.fetchInto(task.id, f, task.executor, dest),
       onNode,
+      new Set(kept.map((k) => k.path)),
     );
   }
 
@@ -153,6 +160,7 @@ export class AttemptRunner {
       onNode: boolean;
       stdoutPath: string;
       stderrPath: string;
+      kept?: { inputs: readonly KeptFile[]; outputs: readonly KeptFile[] };
     },
   ): Promise<JobResult> {
     const fn = task.run?.kind === "function";
@@ -167,6 +175,7 @@ export class AttemptRunner {
       retryBaseMs: this.#c.retryBaseMs,
       ...(provider.nodeSide && task.scratch !== undefined ? { scratch: task.scratch } : {}),
       ...(at.onNode ? { nodeTransfers: nodeTransfersOf(task, ex) } : {}),
+      ...(at.kept ? { kept: at.kept } : {}),
       ...(fn ? { results: this.#c.resultsOf(task.deps) } : {}),
     });
     const env = fn ? spec.env : { ...spec.env, ...this.#resultsEnv(task, at.paths.root) };

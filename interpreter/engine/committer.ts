@@ -154,6 +154,7 @@ export class Committer {
       host: outcome.host,
       ...(outcome.usage ? { usage: outcome.usage } : {}),
       ...(outcome.pilot ? { pilot: outcome.pilot } : {}),
+      ...(outcome.kept ? { kept: outcome.kept } : {}),
     }, {
       logs: { stdout: outcome.stdoutPath, stderr: outcome.stderrPath },
       result: task.run?.kind === "function" ? readResult(run.paths.result) : undefined,
@@ -192,6 +193,9 @@ export class Committer {
       before?: (success: SuccessRecord) => Promise<void>;
     },
   ): Promise<Collected | string | { cancelled: string }> {
+    // Kept on its executor's host (a provider that keeps them says which it kept).
+    const lost = ran.kept && task.outputs.find((f) => f.keep && !ran.kept![f.path]);
+    if (lost) return `the task did not write its output "${lost.name}" (${lost.path})`;
     try {
       const { workspace, runId, ownFiles = [] } = this.#c;
       const delivered = await deliverOutputs(task, work, workspace, {
@@ -200,6 +204,7 @@ export class Committer {
         // What ferry delivered last time, for a dir: output that replaces a directory.
         delivered: (url) =>
           this.#c.store?.successes().get(task.id)?.outputs.find((o) => o.url === url)?.files,
+        ...(ran.kept ? { keptThere: ran.kept } : {}),
       });
       if (!delivered.ok) return delivered.message;
       if (delivered.notes.length > 0) how.note(delivered.notes);

@@ -13,15 +13,15 @@
 import { join } from "node:path";
 import { backoffDelay, RETRY_BASE_MS } from "../../providers/_shared/retry.ts";
 import { sleep } from "../../providers/_shared/sleep.ts";
-import { type BatchProvider, LOST_RETRIES } from "../../providers/batch/types.ts";
+import { type BatchProvider, type KeptFetch, LOST_RETRIES } from "../../providers/batch/types.ts";
 import { redactSecrets } from "../../providers/_shared/secrets.ts";
 import type { GraphApp, NewEvent } from "../events.ts";
 import { EventLogWriter } from "../events_writer.ts";
 import { describeFsFault } from "../fs_errors.ts";
-import type { Plan, PlanTask } from "../plan.ts";
+import type { Plan, PlanTask, PlanTransfer } from "../plan.ts";
 import { IrregularFileError } from "../state.ts";
 import { localPath } from "../values.ts";
-import { removeScratchRunDirs } from "../attempt.ts";
+import { keptKey, removeScratchRunDirs } from "../attempt.ts";
 import { AttemptRunner } from "./attempt_runner.ts";
 import { Committer } from "./committer.ts";
 import { RunCrashed, writeCrashLog } from "./crash.ts";
@@ -30,6 +30,7 @@ import { ReadyQueues, ResourcePool } from "./pool.ts";
 import { PilotWatch } from "./pilot_watch.ts";
 import { Replanner } from "./replanner.ts";
 import { TempKeeper } from "./temp_keeper.ts";
+import { KeptCopies } from "./kept.ts";
 import { restoreFromStore } from "./restore.ts";
 import type { ResultStore } from "../results/store.ts";
 import { RunTransfers } from "./transfers.ts";
@@ -47,6 +48,7 @@ export class Engine {
   readonly #pool: ResourcePool;
   readonly #queues = new ReadyQueues();
   readonly #temps: TempKeeper;
+  readonly #kept: KeptCopies;
   readonly #transfers: RunTransfers;
   readonly #runner: AttemptRunner;
   readonly #committer: Committer;
@@ -82,6 +84,9 @@ export class Engine {
     this.#graph = new TaskGraph(plan.tasks);
     this.#pool = new ResourcePool(options.executors, options.providers, options.jobs);
     this.#temps = new TempKeeper((url) => this.#dropTemp(url));
+    this.#kept = new KeptCopies(async (executor, keys) => {
+      await options.providers.get(executor)?.dropKept?.(options.runId, keys);
+    });
     this.#transfers = new RunTransfers(
       plan,
       {
@@ -92,6 +97,7 @@ export class Engine {
       },
       options.events.transfer?.bind(options.events),
       log,
+      (t, how) => this.#fetchKept(t, how),
     );
     this.#runner = new AttemptRunner({
       runDir: options.runDir,
@@ -102,6 +108,7 @@ export class Engine {
       ...(options.render ? { render: options.render } : {}),
       resultsOf: (deps) => this.#resultsOf(deps),
       retryBaseMs: this.#retryBaseMs,
+      keptInputs: (task) => this.#kept.inputsOf(task),
     });
     this.#committer = new Committer({
       workspace: options.workspace,
@@ -158,6 +165,8 @@ export class Engine {
     if (this.#crash) await Promise.allSettled([...this.#running.values()]);
     await this.#o.results?.drain(signal);
     this.#pilots.stop();
+    this.#undelivered(await this.#transfers.settleKept());
+    await this.#kept.close();
     await this.#transfers.close(new Error("the run is over"));
     await removeScratchRunDirs([...this.#graph.nodes.values()].map((n) => n.task), this.#o.runId);
     this.#log({
@@ -179,6 +188,7 @@ export class Engine {
     // The app graph (fan-outs collapsed), for `ferry report`: each app, its executor, what it waits for.
     this.#log({ event: "graph", apps: appGraph(plan.tasks) });
     this.#temps.recount(this.#graph.nodes.values());
+    this.#kept.recount(this.#graph.nodes.values());
     this.#transfers.recount(this.#graph.nodes.values());
     this.#transfers.prefetch(plan);
   }
@@ -394,9 +404,14 @@ export class Engine {
     }
     const { outcome, dynamic } = await this.#committer.commit(run);
     for (const [name, files] of dynamic) this.#replanner.collected(run.task.app, name, files);
-    this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...outcome });
+    // (What a host kept is in the state, not in the event.)
+    const { kept: _kept, ...ended } = outcome;
+    this.#log({ event: "finished", task: run.task.id, attempt: run.attempt, ...ended });
     this.#outcomes.set(run.task.id, outcome);
     if (outcome.outcome === "succeeded") {
+      if (provider.keeps) {
+        this.#kept.made(run.task, this.#transfers.deliver(run.task, outcome.kept));
+      }
       this.#executed.add(run.task.id);
       this.#o.events.finished(run.task, run.attempt, outcome);
       this.#succeed(node);
@@ -436,6 +451,7 @@ export class Engine {
   #succeed(node: Node): void {
     this.#graph.succeed(node);
     this.#temps.succeeded(node.task);
+    this.#kept.succeeded(node.task);
     this.#transfers.succeeded(node.task, (e) => this.#log(e));
   }
 
@@ -470,6 +486,7 @@ export class Engine {
     this.#graph.wire();
     this.#transfers.recount(this.#graph.nodes.values());
     this.#temps.recount(this.#graph.nodes.values());
+    this.#kept.recount(this.#graph.nodes.values());
     // (A gathering task is not replaced: it is not named, so `ferry status` keeps it.)
     this.#log({
       event: "expanded",
@@ -477,6 +494,36 @@ export class Engine {
       tasks: [...r.added],
     });
     this.#o.events.grow(this.#graph.visibleSize);
+  }
+
+  /** Bring an output kept on its executor's host to the workspace (its transfer); its size. */
+  async #fetchKept(t: PlanTransfer, how: KeptFetch): Promise<number> {
+    const provider = this.#o.providers.get(t.executor);
+    if (!provider?.fetchKept) {
+      throw new Error(`Cannot fetch "${t.url}": ${t.executor} keeps no files`);
+    }
+    return await provider.fetchKept(this.#o.runId, keptKey(t.url), t.path, how);
+  }
+
+  /**
+   * Outputs kept on an executor that never reached the workspace (their transfer failed): their
+   * makers failed after all (their record stays: a later run finds the output missing and runs
+   * them again).
+   */
+  #undelivered(failed: ReadonlyMap<string, string>): void {
+    if (failed.size === 0) return;
+    for (const node of this.#graph.nodes.values()) {
+      if (node.state !== "succeeded") continue;
+      for (const f of node.task.outputs) {
+        const why = f.keep && f.transfer !== undefined ? failed.get(f.transfer) : undefined;
+        if (why === undefined) continue;
+        node.state = "failed";
+        const outcome = failedOutcome(`its output "${f.name}" did not reach the workspace: ${why}`);
+        this.#outcomes.set(node.task.id, outcome);
+        this.#o.events.finished(node.task, node.attempt, outcome);
+        break;
+      }
+    }
   }
 
   #dropTemp(url: string): void {

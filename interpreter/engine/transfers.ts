@@ -6,11 +6,22 @@
  * @module
  */
 
-import type { Plan, PlanFile, PlanHop, PlanTask, PlanTransfer } from "../plan.ts";
+import {
+  keptTransferId,
+  type Plan,
+  type PlanFile,
+  type PlanHop,
+  type PlanTask,
+  type PlanTransfer,
+} from "../plan.ts";
 import { Stager, type StagerOptions, type TransferEvent } from "../stager.ts";
 import type { NewEvent } from "../events.ts";
 import { metaPath, removeQuietly } from "../../providers/staging/_transfer_files.ts";
 import { toFileUrl } from "../../providers/_shared/urls.ts";
+import type { KeptFetch } from "../../providers/batch/types.ts";
+
+/** Brings a kept output (its transfer) from its executor's host to the workspace; its size. */
+export type FetchKept = (t: PlanTransfer, how: KeptFetch) => Promise<number>;
 
 /** Transfer counts of a run. */
 export interface TransferCounts {
@@ -38,25 +49,31 @@ export class RunTransfers {
   readonly #abort = new AbortController();
   /** Tasks still to succeed that read each intermediate copy (multi-hop staging), by its path. */
   readonly #viaReaders = new Map<string, number>();
+  /** Outputs kept on an executor's host, brought to the workspace (`provider: kept`), by id. */
+  readonly #fromKept = new Map<string, Promise<unknown>>();
+  readonly #fetchKept: FetchKept | undefined;
+  readonly #onEvent: (e: TransferEvent) => void;
   #waiting = 0;
 
-  /** Transfers of `plan`; each event goes to `report` and, as an event line, to `log`. */
+  /**
+   * Transfers of `plan`; each event goes to `report` and, as an event line, to `log`. Outputs
+   * kept on an executor's host come here through `fetchKept`.
+   */
   constructor(
     plan: Plan,
     options: Omit<StagerOptions, "signal" | "onEvent">,
     report: ((e: TransferEvent) => void) | undefined,
     log: (e: NewEvent) => void,
+    fetchKept?: FetchKept,
   ) {
-    this.stager = new Stager({
-      ...options,
-      signal: this.#abort.signal,
-      onEvent: (e) => {
-        this.#count(e);
-        report?.(e);
-        if (e.kind === "started") log({ event: "transfer-started", ...e, kind: e.kind });
-        else if (e.kind === "finished") log({ event: "transfer-finished", ...e, kind: e.kind });
-      },
-    });
+    this.#onEvent = (e) => {
+      this.#count(e);
+      report?.(e);
+      if (e.kind === "started") log({ event: "transfer-started", ...e, kind: e.kind });
+      else if (e.kind === "finished") log({ event: "transfer-finished", ...e, kind: e.kind });
+    };
+    this.stager = new Stager({ ...options, signal: this.#abort.signal, onEvent: this.#onEvent });
+    this.#fetchKept = fetchKept;
     this.learn(plan);
   }
 
@@ -102,9 +119,70 @@ export class RunTransfers {
 
   /** A transfer, after the one that brings its source when it is a later hop (once per run each). */
   async #hop(t: PlanTransfer): Promise<unknown> {
+    if (t.provider === "kept") return await this.#kept(t);
     const before = t.after === undefined ? undefined : this.#transfers.get(t.after);
     if (before) await this.#hop(before);
     return await this.stager.transferIn(t);
+  }
+
+  /**
+   * A kept output brought to the workspace, once per run: started by its maker's success
+   * (`deliver`). A reader whose maker did not run in this run reads the workspace's copy.
+   */
+  #kept(t: PlanTransfer, start?: { sha256: string | undefined }): Promise<unknown> {
+    let run = this.#fromKept.get(t.id);
+    if (run === undefined && start) {
+      run = this.#bringKept(t, start.sha256);
+      run.catch(() => {});
+      this.#fromKept.set(t.id, run);
+    }
+    return run ?? Promise.resolve();
+  }
+
+  async #bringKept(t: PlanTransfer, sha256: string | undefined): Promise<void> {
+    const e = { id: t.id, direction: "in" as const, url: t.url, provider: t.provider };
+    this.#onEvent({ kind: "started", ...e, bytes: 0 });
+    const t0 = Date.now();
+    try {
+      if (!this.#fetchKept) throw new Error(`Cannot fetch "${t.url}" from ${t.executor} here`);
+      const signal = this.#abort.signal;
+      const bytes = await this.#fetchKept(t, { ...(sha256 ? { sha256 } : {}), signal });
+      this.#onEvent({ kind: "finished", ...e, bytes, attempts: 1, ms: Date.now() - t0 });
+    } catch (err) {
+      const error = (err as Error).message;
+      this.#onEvent({ kind: "finished", ...e, bytes: 0, attempts: 1, ms: Date.now() - t0, error });
+      throw err;
+    }
+  }
+
+  /**
+   * A task whose outputs its executor keeps succeeded: those that come to the workspace start
+   * coming now (nobody on that executor waits for them), checked against the hashes taken there
+   * (`hashed`, by path). Each such output's URL, with its end.
+   */
+  deliver(
+    task: PlanTask,
+    hashed: Readonly<Record<string, { readonly sha256: string }>> = {},
+  ): Map<string, Promise<unknown>> {
+    const out = new Map<string, Promise<unknown>>();
+    for (const f of task.outputs) {
+      const t = f.keep?.deliver
+        ? this.#transfers.get(keptTransferId(f.keep.executor, f.url))
+        : undefined;
+      if (t) out.set(f.url, this.#kept(t, { sha256: hashed[f.path]?.sha256 }));
+    }
+    return out;
+  }
+
+  /** Wait for every kept output on its way to the workspace; the failures' ids and messages. */
+  async settleKept(): Promise<Map<string, string>> {
+    const ids = [...this.#fromKept.keys()];
+    const rs = await Promise.allSettled(this.#fromKept.values());
+    const failed = new Map<string, string>();
+    rs.forEach((r, i) => {
+      if (r.status === "rejected") failed.set(ids[i]!, (r.reason as Error)?.message ?? "");
+    });
+    return failed;
   }
 
   /** The input transfers a task waits for. */
@@ -112,7 +190,8 @@ export class RunTransfers {
     const out: PlanTransfer[] = [];
     for (const f of task.inputs) {
       // Through intermediate storage and then used there or copied on the node: the first hop.
-      const id = f.staging === "transfer" ? f.transfer : f.via?.transfer;
+      // Made on an executor that keeps it: its transfer to the workspace.
+      const id = f.staging === "transfer" ? f.transfer : f.via?.transfer ?? (f.kept && f.transfer);
       const t = id === undefined ? undefined : this.#transfers.get(id);
       if (t?.direction === "in") out.push(t);
     }

@@ -8,10 +8,20 @@
  */
 
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { shellQuote } from "../_shared/shell.ts";
 import type { SshRunner } from "./ssh_runner.ts";
 import { lastLines } from "./runner.ts";
-import type { JobSpec } from "./types.ts";
+import type { JobSpec, KeptFetch, KeptFile } from "./types.ts";
+import { readWrapperStatus, wrapperFiles, type WrapperStatus } from "./wrapper.ts";
+
+/** What came back of an attempt's copy: its status and what it keeps there, or why not. */
+export type BroughtBack =
+  | { readonly failed: string }
+  | {
+    readonly status?: WrapperStatus;
+    readonly kept?: Readonly<Record<string, { sha256: string; size: number }>>;
+  };
 
 /** The same job with every path under `from` moved under `to` (its copy over there). */
 export function relocate<J extends JobSpec & { root: string }>(
@@ -90,8 +100,20 @@ export class RemoteCopies {
     return [await this.base(), ...root.split("/").slice(-4, -3)].join("/");
   }
 
-  /** Copy the attempt's wrapper files and task directory over; a message when it failed. */
-  async upload(root: string, remote: string): Promise<string | undefined> {
+  /** The store of files kept between the tasks of run `runId` over there. */
+  async keepDir(runId: string): Promise<string> {
+    return `${await this.base()}/${runId}/.keep`;
+  }
+
+  /**
+   * Copy the attempt's wrapper files and task directory over, then link the inputs kept there
+   * by earlier tasks of the run (`kept`) into the task directory; a message when it failed.
+   */
+  async upload(
+    root: string,
+    remote: string,
+    kept: readonly KeptFile[] = [],
+  ): Promise<string | undefined> {
     Deno.mkdirSync(join(root, "work"), { recursive: true });
     const entries = ["task.sh", "task-script.sh", "call.json", "work"].filter((e) => {
       try {
@@ -111,11 +133,23 @@ export class RemoteCopies {
         new TextDecoder().decode(tar.stderr).trim()
       }`;
     }
+    const store = kept.length > 0 ? await this.keepDir(runOf(root)) : "";
+    const links = kept.map((k, i) => {
+      const from = shellQuote(`${store}/${k.key}`), to = shellQuote(`${remote}/work/${k.path}`);
+      return ` && { [ -e ${from} ] || { echo ${i} >&2; exit 3; }; }` +
+        ` && mkdir -p "$(dirname ${to})" && ln -s ${from} ${to}`;
+    }).join("");
     const r = await this.#runner.exec(
-      `mkdir -p ${shellQuote(remote)} && tar -C ${shellQuote(remote)} -xf -`,
+      `mkdir -p ${shellQuote(remote)} && tar -C ${shellQuote(remote)} -xf -${links}`,
       { stdinBytes: tar.stdout },
     );
     if (r.failure) return r.failure.message;
+    const gone = r.code === 3 ? kept[Number(r.stderr.trim().split("\n").at(-1))] : undefined;
+    if (gone) {
+      return `Cannot use "${store}/${gone.key}" on ${this.#runner.where}: the copy of ${
+        JSON.stringify(gone.path)
+      } an earlier task of this run left there is gone`;
+    }
     if (r.code !== 0) {
       return `Cannot copy the task directory to ${remote} on ${this.#runner.where}: ${
         lastLines(r.stderr)
@@ -137,10 +171,22 @@ export class RemoteCopies {
       : `Cannot write ${path} on ${this.#runner.where}: ${lastLines(r.stderr)}`;
   }
 
-  /** Copy what the attempt left over there back into `root`; a message when it failed. */
-  async download(root: string, remote: string): Promise<string | undefined> {
+  /**
+   * Copy what the attempt left over there back into `root`, but for `leave` (paths in its task
+   * directory: files kept over there and never brought back); a message when it failed.
+   */
+  async download(
+    root: string,
+    remote: string,
+    leave: readonly string[] = [],
+  ): Promise<string | undefined> {
+    const keep = leave.length === 0
+      ? ""
+      : ` --anchored --no-wildcards ${
+        leave.map((p) => `--exclude=${shellQuote(`work/${p}`)}`).join(" ")
+      } --wildcards`;
     const r = await this.#runner.exec(
-      `cd ${shellQuote(remote)} && tar -cf - --ignore-failed-read --exclude=work/_inputs ` +
+      `cd ${shellQuote(remote)} && tar -cf - --ignore-failed-read${keep} --exclude=work/_inputs ` +
         "exit.json job.out stdout.log stderr.log result.json scheduler.out work 2>/dev/null; true",
       { binary: true },
     );
@@ -164,6 +210,110 @@ export class RemoteCopies {
       : `Cannot unpack the results from ${this.#runner.where}: ${
         new TextDecoder().decode(out.stderr).trim()
       }`;
+  }
+
+  /**
+   * After a success, before the attempt's copy goes: its outputs in `keep` move to the run's
+   * store over there, hashed there (by path; an output the task did not write is absent). A
+   * message when it failed.
+   */
+  async keep(
+    root: string,
+    remote: string,
+    keep: readonly KeptFile[],
+  ): Promise<Record<string, { sha256: string; size: number }> | string> {
+    const store = await this.keepDir(runOf(root));
+    // Each by its index: a path may hold a line break.
+    const lines = keep.map((k, i) => {
+      const from = shellQuote(`${remote}/work/${k.path}`), to = shellQuote(`${store}/${k.key}`);
+      return `if [ -f ${from} ]; then mkdir -p "$(dirname ${to})" && mv -f ${from} ${to} && ` +
+        `printf '%s\\t%s\\t%s\\n' ${i} "$(wc -c < ${to})" ` +
+        `"$(sha256sum < ${to} | cut -c1-64)" || exit 1; fi`;
+    });
+    const r = await this.#runner.exec(`bash -c ${shellQuote(lines.join("\n"))}`);
+    if (r.failure) return r.failure.message;
+    if (r.code !== 0) {
+      return `Cannot keep the outputs in ${store} on ${this.#runner.where}: ${lastLines(r.stderr)}`;
+    }
+    const out: Record<string, { sha256: string; size: number }> = {};
+    for (const line of r.stdout.split("\n")) {
+      const [i, size, sha256] = line.split("\t");
+      const k = keep[Number(i)];
+      if (k && sha256) out[k.path] = { sha256, size: Number(size) };
+    }
+    return out;
+  }
+
+  /**
+   * Copy a file kept for run `runId` (by key) to `dest` here, through a temporary name beside
+   * it, checked against `how.sha256` when given; its size. Throws when it cannot.
+   */
+  async fetchKept(runId: string, key: string, dest: string, how: KeptFetch = {}): Promise<number> {
+    const { sha256, signal } = how;
+    const from = `${await this.keepDir(runId)}/${key}`;
+    const part = `${dest}.ferry-part`;
+    Deno.mkdirSync(dest.slice(0, dest.lastIndexOf("/")) || "/", { recursive: true });
+    const file = Deno.openSync(part, { write: true, create: true, truncate: true });
+    const hash = createHash("sha256");
+    let size = 0;
+    const cannot = (why: string) => {
+      Deno.removeSync(part);
+      return new Error(`Cannot fetch ${from} from ${this.#runner.where}: ${why}`);
+    };
+    try {
+      // Written as it comes, never held whole.
+      const r = await this.#runner.exec(`cat ${shellQuote(from)}`, {
+        ...(signal ? { signal } : {}),
+        onStdoutBytes: (bytes) => {
+          hash.update(bytes);
+          size += bytes.length;
+          for (let n = 0; n < bytes.length;) n += file.writeSync(bytes.subarray(n));
+        },
+      });
+      if (signal?.aborted) throw cannot("interrupted");
+      if (r.failure) throw cannot(r.failure.message);
+      if (r.code !== 0) throw cannot(lastLines(r.stderr));
+    } finally {
+      file.close();
+    }
+    const got = hash.digest("hex");
+    if (sha256 !== undefined && got !== sha256) {
+      throw cannot(`its sha256 is ${got}, not ${sha256} as hashed there after its task`);
+    }
+    Deno.renameSync(part, dest);
+    return size;
+  }
+
+  /** Delete kept files of run `runId` (by key), then the store and the run's directory once empty. */
+  async dropKept(runId: string, keys: readonly string[]): Promise<void> {
+    const store = await this.keepDir(runId);
+    const paths = keys.map((k) => `${store}/${k}`);
+    const dirs = paths.map((p) => p.slice(0, p.lastIndexOf("/")));
+    await this.#runner.exec(
+      `rm -f ${paths.map(shellQuote).join(" ")}; rmdir ${dirs.map(shellQuote).join(" ")} ${
+        shellQuote(store)
+      } ${shellQuote(store.slice(0, store.lastIndexOf("/")))} 2>/dev/null; true`,
+    );
+  }
+
+  /**
+   * Once the job over there ended: bring the attempt's results back into `root`, but for its
+   * outputs in `keep`, which after a success move to the run's store over there (hashed there);
+   * then the copy of a successful attempt goes (a failed attempt's stays, for a look).
+   */
+  async bringBack(
+    root: string,
+    remote: string,
+    keep: readonly KeptFile[] = [],
+  ): Promise<BroughtBack> {
+    const got = await this.download(root, remote, keep.map((k) => k.path));
+    const status = readWrapperStatus(wrapperFiles(root).status);
+    if (!status) return got !== undefined ? { failed: got } : {};
+    if (status.exitCode !== 0 || status.timedOut) return { status };
+    const kept = keep.length > 0 ? await this.keep(root, remote, keep) : undefined;
+    if (typeof kept === "string") return { failed: kept };
+    await this.remove(remote);
+    return { status, ...(kept ? { kept } : {}) };
   }
 
   /** Remove an attempt's copy (after success), and its task and run directories once empty. */
@@ -196,4 +346,9 @@ export class RemoteCopies {
     }
     return out;
   }
+}
+
+/** The run id of an attempt's directory (`.../runs/RUN/tasks/TASK/attempt-N`). */
+function runOf(root: string): string {
+  return root.split("/").at(-4) ?? "";
 }

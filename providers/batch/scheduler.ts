@@ -28,7 +28,7 @@ import { type RootedJob, SchedulerJob } from "./scheduler_job.ts";
 import { Poller } from "./scheduler_poll.ts";
 import { Submitter } from "./scheduler_submit.ts";
 import { SerialLane } from "./serial_lane.ts";
-import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+import type { BatchProvider, JobResult, JobSpec, KeptFetch } from "./types.ts";
 import type { WrapperOptions } from "./wrapper.ts";
 
 export { arrayScript, jobName, singleScript } from "./job_scripts.ts";
@@ -77,6 +77,7 @@ export class SchedulerProvider implements BatchProvider {
   #gatherTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  readonly #copies: RemoteCopies | undefined;
 
   constructor(dialect: Dialect, ex: Executor, options: SchedulerOptions = {}) {
     const { runner = localRunner(), pollMs = POLL_MS, gatherMs = 50, copies } = options;
@@ -94,6 +95,23 @@ export class SchedulerProvider implements BatchProvider {
       ...(options.statusGraceMs !== undefined ? { statusGraceMs: options.statusGraceMs } : {}),
     });
     this.#canceller = new Canceller({ dialect, runner, lane: this.#lane });
+    this.#copies = copies;
+  }
+
+  /** Whether outputs stay on the cluster for later tasks there (`via:`, `filesystem: none`). */
+  get keeps(): boolean {
+    return this.#copies !== undefined;
+  }
+
+  /** Delete files kept on the cluster for run `runId`. */
+  async dropKept(runId: string, keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.#copies?.dropKept(runId, keys);
+  }
+
+  /** Copy a file kept on the cluster for run `runId` here. */
+  fetchKept(runId: string, key: string, dest: string, how?: KeptFetch): Promise<number> {
+    if (!this.#copies) throw new Error(`internal: ${this.#label} keeps no files on its cluster`);
+    return this.#copies.fetchKept(runId, key, dest, how);
   }
 
   /** Run one attempt as a scheduler job; resolves with how it ended, never rejects for the job. */

@@ -100,14 +100,18 @@ export class Poller {
     for (const job of waiting) {
       if (!found.has(job.remote!)) continue;
       try {
-        const got = await copies.download(job.spec.root, job.remote!);
-        const st = this.#readStatusFile(job);
-        // The cluster's copy goes once its results are here (a failed attempt's stays, for a look).
-        if (st?.exitCode === 0 && !st.timedOut) await copies.remove(job.remote!);
-        if (st) continue;
+        // What later tasks there read stays in the run's store there (`keep`).
+        const back = await copies.bringBack(job.spec.root, job.remote!, job.spec.keep);
+        if ("status" in back && back.status) {
+          const kept = back.kept ? { kept: back.kept } : {};
+          job.finish({ ...resultOfStatus(back.status, job.cancelled), ...kept });
+          continue;
+        }
         job.finish({
           outcome: "failed",
-          message: got ?? `Cannot read the status the job left in ${job.remote}`,
+          message: "failed" in back
+            ? back.failed
+            : `Cannot read the status the job left in ${job.remote}`,
           retryable: true,
         });
       } catch (e) {

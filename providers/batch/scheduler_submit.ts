@@ -120,7 +120,7 @@ export class Submitter {
         Deno.writeTextFileSync(here, text);
       }
       const sent = copies && job.remote !== undefined
-        ? await copies.upload(job.spec.root, job.remote)
+        ? await copies.upload(job.spec.root, job.remote, job.spec.keptInputs)
         : undefined;
       if (sent === undefined) return far;
       job.finish({ outcome: "failed", message: sent, retryable: true });

@@ -3,11 +3,12 @@
  * attempt runs the job wrapper (`wrapper.ts`) on another host, over one SSH
  * connection (npm:ssh2) that carries every task as its own channel.
  *
- * - The workspace must be on a filesystem the host shares at the same path
- *   (`filesystem: shared`, the default): ferry writes the wrapper into the
- *   attempt directory here, the host runs it there, and ferry reads the
- *   `exit.json` it writes. `filesystem: none` is refused (not supported by
- *   this provider yet).
+ * - With `filesystem: shared` (the default) the workspace is at the same path
+ *   on the host: ferry writes the wrapper into the attempt directory here,
+ *   the host runs it there, and ferry reads the `exit.json` it writes. With
+ *   `filesystem: none` each attempt runs in a copy of its directory on the
+ *   host (remote_copy.ts), and outputs that later tasks there read stay in
+ *   the run's store there (`keeps`: `JobSpec.keep`, `keptInputs`).
  * - At most `max_workers` tasks (default 4; `--jobs` overrides) run at once;
  *   resources are not accounted (the host is not a scheduler).
  * - The wrapper runs as `exec bash task.sh` in the session sshd starts, whose
@@ -26,7 +27,7 @@ import type { Executor } from "../../dsl/model.ts";
 import { shellQuote } from "../_shared/shell.ts";
 import { sleep } from "../_shared/sleep.ts";
 import { SshSetupError } from "../_shared/ssh_auth.ts";
-import type { BatchProvider, JobResult, JobSpec } from "./types.ts";
+import type { BatchProvider, JobResult, JobSpec, KeptFetch } from "./types.ts";
 import { SSH_PROVIDER_OPTIONS } from "./registry.ts";
 import { lastLines } from "./runner.ts";
 import { relocate, RemoteCopies } from "./remote_copy.ts";
@@ -244,6 +245,20 @@ class SshProvider implements BatchProvider {
 
   readonly close = (): Promise<void> => this.#runner.close();
 
+  /** Whether outputs stay on the host for later tasks there (`filesystem: none`). */
+  get keeps(): boolean {
+    return this.#copies !== undefined;
+  }
+
+  readonly fetchKept = (runId: string, key: string, dest: string, how?: KeptFetch) => {
+    if (this.#copies === undefined) throw new Error("internal: ssh keeps no files here");
+    return this.#copies.fetchKept(runId, key, dest, how);
+  };
+
+  readonly dropKept = async (runId: string, keys: readonly string[]): Promise<void> => {
+    if (this.#copies !== undefined && keys.length > 0) await this.#copies.dropKept(runId, keys);
+  };
+
   // Through bash (the wrapper needs it anyway), whatever the remote user's login shell is:
   // dash's kill, for one, takes no `--` and so no process group.
   #sh(script: string): Promise<RemoteExit> {
@@ -322,7 +337,7 @@ class SshProvider implements BatchProvider {
       Deno.writeTextFileSync(local, text);
     }
     if (this.#copies !== undefined && remote !== undefined) {
-      const sent = await this.#copies.upload(job.root, remote);
+      const sent = await this.#copies.upload(job.root, remote, job.keptInputs);
       if (sent !== undefined) return failed(sent, true);
     }
     return { job, files: wrapperFiles(job.root), remote, submittedAt };
@@ -384,19 +399,20 @@ class SshProvider implements BatchProvider {
         retryable: ended.failure.retryable,
       };
     }
+    let kept: JobResult["kept"];
     if (this.#copies !== undefined && remote !== undefined) {
-      const got = await this.#copies.download(p.job.root, remote);
-      if (got !== undefined && !readWrapperStatus(files.status)) {
-        return { ...base, outcome: "failed", message: got, retryable: true };
+      const back = await this.#copies.bringBack(p.job.root, remote, p.job.keep);
+      if ("failed" in back) {
+        return { ...base, outcome: "failed", message: back.failed, retryable: true };
       }
+      kept = back.kept;
     }
     const st = await statusOf(files.status, ended.failure || remote !== undefined ? 0 : 2000);
-    if (this.#copies !== undefined && remote !== undefined && st?.exitCode === 0 && !st.timedOut) {
-      // The host's copy goes once its results are here (a failed attempt's stays, for a look).
-      await this.#copies.remove(remote);
-    }
     if (st) {
-      const r = resultOfStatus(st, run.cancelled || signal.aborted);
+      const r = {
+        ...resultOfStatus(st, run.cancelled || signal.aborted),
+        ...(kept ? { kept } : {}),
+      };
       return pid !== undefined ? { ...r, jobId: String(pid) } : r;
     }
     if (run.cancelled || signal.aborted) return { ...base, outcome: "cancelled" };

@@ -192,6 +192,10 @@ export interface ExecOptions {
   readonly stdinBytes?: Uint8Array;
   /** Keep standard output as bytes too (`stdoutBytes`), e.g. for a tar stream. */
   readonly binary?: boolean;
+  /** Told each piece of standard output as bytes, which are then kept nowhere (a large file). */
+  readonly onStdoutBytes?: (bytes: Uint8Array) => void;
+  /** Closes the channel (the command is cut off; its result says the connection closed). */
+  readonly signal?: AbortSignal;
 }
 
 /** A {@linkcode CommandRunner} over SSH, which can also run shell command lines. */
@@ -289,7 +293,11 @@ function collect(
     let stdout = "", stderr = "";
     let code: number | undefined, signal: string | undefined, exited = false;
     const chunks: Uint8Array[] = [];
+    const cut = () => channel.close();
+    o.signal?.addEventListener("abort", cut, { once: true });
+    if (o.signal?.aborted) cut();
     channel.on("data", (b: Uint8Array) => {
+      if (o.onStdoutBytes) return o.onStdoutBytes(new Uint8Array(b));
       if (o.binary) {
         chunks.push(new Uint8Array(b));
         return;
@@ -307,6 +315,7 @@ function collect(
       else if (s) signal = s.startsWith("SIG") ? s : `SIG${s}`;
     });
     channel.on("close", () => {
+      o.signal?.removeEventListener("abort", cut);
       onClosed();
       stdout += outDec.decode();
       stderr += errDec.decode();

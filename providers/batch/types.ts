@@ -110,6 +110,31 @@ export interface JobSpec {
    * path, `mounts` are read-only, `env` is passed by name.
    */
   readonly container?: JobContainer;
+  /**
+   * Outputs that stay on the host after the attempt succeeded, moved to the run's store there
+   * for later tasks there, never copied back with the attempt's other files (a provider whose
+   * host keeps its own copies of attempts: ssh with `filesystem: none`). `fetchKept` brings one
+   * here.
+   */
+  readonly keep?: readonly KeptFile[];
+  /** Inputs an earlier task of the run left on the host (see `keep`): used there, not copied. */
+  readonly keptInputs?: readonly KeptFile[];
+}
+
+/** How a kept file is brought home. */
+export interface KeptFetch {
+  /** Its sha256 (hex) as hashed where it was made: a copy that differs is refused. */
+  readonly sha256?: string;
+  /** Stops the copy (the run is cancelled). */
+  readonly signal?: AbortSignal;
+}
+
+/** A file kept on a host between tasks of a run. */
+export interface KeptFile {
+  /** Its path in the task's directory (relative). */
+  readonly path: string;
+  /** Its name in the run's store on the host: `DIGEST/NAME`. */
+  readonly key: string;
 }
 
 /** The container a job runs in (an app's `container` on an executor with a `container_runtime`). */
@@ -207,6 +232,8 @@ export interface JobResult {
   readonly usage?: Usage;
   /** Replicas the job wrapper fetched on the node that failed, another fetched instead. */
   readonly fallbacks?: readonly NodeFallback[];
+  /** The outputs moved to the host's store (`JobSpec.keep`), hashed there: by path. */
+  readonly kept?: Readonly<Record<string, { readonly sha256: string; readonly size: number }>>;
 }
 
 /** A replica of an input that failed on the node, the next one fetched instead. */
@@ -280,6 +307,15 @@ export interface BatchProvider {
   cancelJobs?(ids: readonly string[], runDir?: string): Promise<string | undefined>;
   /** The pilot blocks this provider holds now (`bundle: pilot`), for progress; undefined otherwise. */
   pilotBlocks?(): readonly PilotBlock[] | undefined;
+  /**
+   * Whether this provider keeps outputs on its host for later tasks there (`JobSpec.keep`,
+   * `JobSpec.keptInputs`).
+   */
+  readonly keeps?: boolean;
+  /** Delete files kept on the host for run `runId` (by key); the run's store goes once empty. */
+  dropKept?(runId: string, keys: readonly string[]): Promise<void>;
+  /** Copy a file kept on the host for run `runId` to `dest` here; its size in bytes. */
+  fetchKept?(runId: string, key: string, dest: string, how?: KeptFetch): Promise<number>;
 }
 
 /** Where a pilot worker ran an attempt. */
