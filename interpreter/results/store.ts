@@ -227,7 +227,10 @@ export class ResultStore {
     if (this.backend.putBytes) {
       return await this.backend.putBytes(new TextEncoder().encode(text), rel, signal);
     }
-    const tmp = await Deno.makeTempFile({ prefix: "ferry-manifest-" });
+    // In the workspace's .ferry/ (ferry's own): a run killed meanwhile leaves nothing in /tmp.
+    const dir = join(localPath(this.#o.workspaceUrl)!, ".ferry", "tmp");
+    await Deno.mkdir(dir, { recursive: true });
+    const tmp = await Deno.makeTempFile({ dir, prefix: "manifest-" });
     try {
       await Deno.writeTextFile(tmp, text);
       await this.backend.put(tmp, rel, signal);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { hostname } from "node:os";
 import type { BatchProvider, JobResult, JobSpec, Usage } from "./types.ts";
 import { Spawner } from "./spawner.ts";
@@ -294,17 +295,28 @@ function jobFiles(job: JobSpec): JobFiles {
   const run = job.run;
   if (run.kind === "shell" && run.script.length > MAX_INLINE_SCRIPT) {
     const { init, redirect } = prelude(job);
-    const script = Deno.makeTempFileSync({ prefix: "ferry-script-", suffix: ".sh" });
+    const script = jobFile(job, "ferry-script", ".sh");
     // In a container the script file holds the script alone (the redirections happen outside).
     Deno.writeTextFileSync(script, job.container ? run.script : redirect + init + run.script);
     return { script };
   }
   if (run.kind === "function") {
-    const call = Deno.makeTempFileSync({ prefix: "ferry-call-", suffix: ".json" });
+    const call = jobFile(job, "ferry-call", ".json");
     Deno.writeTextFileSync(call, JSON.stringify(job.call ?? {}));
     return { call };
   }
   return {};
+}
+
+/**
+ * A new file for the job, in its attempt's directory (ferry's own, where a run killed before the
+ * file's removal leaves it with the attempt's other files); a temporary file when the job has no
+ * attempt directory (a library caller's).
+ */
+function jobFile(job: JobSpec, name: string, suffix: string): string {
+  if (job.root === undefined) return Deno.makeTempFileSync({ prefix: `${name}-`, suffix });
+  Deno.mkdirSync(job.root, { recursive: true });
+  return join(job.root, name + suffix);
 }
 
 interface Launched {
