@@ -65,12 +65,14 @@ export function fanOut(ws: string, n: number, sleep = 0): Promise<string> {
 
 /**
  * A site file with executor `cluster`: Slurm with pilot blocks sized by `pilot`, whose
- * worker_init exports the greeting the fan-out's tasks write, then runs `init` (lines).
+ * worker_init exports the greeting the fan-out's tasks write, then runs `init` (lines); `extra`
+ * adds to the executor's settings.
  */
 export function pilotSite(
   ws: string,
   pilot: Record<string, unknown>,
   init: readonly string[] = [],
+  extra: Record<string, unknown> = {},
 ): Promise<string> {
   return writeWorkflow(ws, {
     "ferry-site": 1,
@@ -80,6 +82,7 @@ export function pilotSite(
         bundle: "pilot",
         worker_init: ["export PILOT_GREETING='hi from worker_init'", ...init].join("\n"),
         pilot,
+        ...extra,
       },
     },
   }, "site.yaml");

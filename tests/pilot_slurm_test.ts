@@ -299,17 +299,9 @@ function functions(ws: string): Promise<void> {
 
 /** A site whose pilots find Deno through FERRY_DENO. */
 function denoSite(ws: string, pilot: Record<string, unknown>): Promise<string> {
-  return writeWorkflow(ws, {
-    "ferry-site": 1,
-    executors: {
-      cluster: {
-        provider: "slurm",
-        bundle: "pilot",
-        env: { FERRY_DENO: Deno.execPath() },
-        pilot: { workers_per_node: 2, ...pilot },
-      },
-    },
-  }, "site.yaml");
+  return pilotSite(ws, { workers_per_node: 2, ...pilot }, [], {
+    env: { FERRY_DENO: Deno.execPath() },
+  });
 }
 
 /** No process of the workspace's run is left (a function worker names its queue directory). */
