@@ -282,7 +282,15 @@ static void spawn_task(char **f, long count) {
   posix_spawnattr_destroy(&attr);
   free(env);
   if (err != 0) {
-    snprintf(message, sizeof message, "%s: '%s'", strerror(err), args[0]);
+    /* The child changes to cwd before it execs: say which of the two failed. */
+    struct stat st;
+    int bad = stat(cwd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (bad != 0) {
+      snprintf(message, sizeof message, "Cannot change to the working directory '%s': %s", cwd,
+               strerror(bad));
+    } else {
+      snprintf(message, sizeof message, "%s: '%s'", strerror(err), args[0]);
+    }
     reply("F", id, message, NULL);
     return;
   }

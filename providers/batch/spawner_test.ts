@@ -37,8 +37,20 @@ for (const kind of KINDS) {
       const slow = spawner.spawn(["sleep", "30"], dir);
       signalGroup(await slow.pid, "SIGTERM");
       assert.deepEqual(ended(await slow.status), { code: 143, signal: "SIGTERM" });
-      const missing = await spawner.spawn(["/no/such/program"], dir).status;
-      assert.equal(missing.code, 127);
+      const missing = spawner.spawn(["/no/such/program"], dir);
+      assert.equal((await missing.status).code, 127);
+      if (kind === "c") {
+        // What could not start is named: the program, or the working directory.
+        await assert.rejects(missing.pid, {
+          message: "No such file or directory: '/no/such/program'",
+        });
+        const gone = spawner.spawn(["true"], join(dir, "gone 'q'"));
+        await assert.rejects(gone.pid, {
+          message:
+            `Cannot change to the working directory '${dir}/gone 'q'': No such file or directory`,
+        });
+        assert.equal((await gone.status).code, 127);
+      }
     } finally {
       await spawner.close();
       await Deno.remove(dir, { recursive: true });
