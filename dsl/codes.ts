@@ -91,6 +91,8 @@ export const DIAGNOSTIC_CODES: Readonly<Record<string, string>> = Object.freeze(
   "no-stage-out": "an output goes to a URL whose staging action can only fetch (http, https)",
   "endpoint-output":
     "a dir output whose URL is an executor's own storage (its endpoints) on a node without a shared filesystem, where only files are moved there",
+  "node-dynamic-output":
+    "a dir or glob output staged out to a remote URL from a node without a shared filesystem, where only files are sent",
   "unreachable-input": "a remote input did not answer a HEAD request (only with --check-inputs)",
   "assumed-input": "an absent input assumed present under --assume-inputs (warning)",
 });

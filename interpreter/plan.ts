@@ -15,6 +15,7 @@ import {
   type ScaledDown,
 } from "./resources.ts";
 import { compact } from "../dsl/compact.ts";
+import { BUILTIN_PROVIDERS } from "../dsl/rules/staging_rules.ts";
 import { renderArgv, type RenderedRun, renderRun, renderText } from "./command.ts";
 import { ExpressionError, type Scope } from "./evaluate.ts";
 import type { ExpandedTask, Expansion, LogicalFile, TaskFile } from "./expand.ts";
@@ -325,6 +326,9 @@ export const LOCAL_EXECUTOR: Executor = Object.freeze({
   env: {},
   staging: [],
 });
+
+/** The built-in providers whose job wrapper stages files on the node or host itself. */
+const NODE_SIDE: ReadonlySet<string> = new Set(BUILTIN_PROVIDERS.filter((p) => p !== "local"));
 
 /**
  * Whether outputs made on `ex` stay there for readers on it: a host or cluster whose storage is
@@ -712,6 +716,20 @@ class PlanBuilder {
         "endpoint-output",
         f.where,
         `Cannot move output "${name}" to "${pf.file.local}" on executor "${ex.name}": on a node without a shared filesystem only a file output is moved onto the executor's storage (its endpoints); name a file, or write it to the workspace`,
+      ));
+      return undefined;
+    }
+    if (
+      role === "output" && f.kind !== "file" && pf.file.staging === "wrap" &&
+      pf.file.provider !== "scratch" && pf.file.local === undefined &&
+      localPath(pf.file.url) === undefined && NODE_SIDE.has(ex.provider)
+    ) {
+      // The job wrapper (a scheduler's node, an ssh host) sends single files to their URLs; a
+      // directory or glob it would leave there. (ferry itself stages out the local provider's.)
+      this.problems.push(error(
+        "node-dynamic-output",
+        f.where,
+        `Cannot stage output "${name}" out to "${f.url}" on executor "${ex.name}": on a node without a shared filesystem only a file output is sent to its URL, not a ${f.kind}; name a file (an archive of it), or write it to the workspace`,
       ));
       return undefined;
     }
