@@ -147,16 +147,34 @@ export class PilotProvider implements BatchProvider {
     if (this.#closed) throw new Error("internal: the pilot provider was closed");
     return new Promise<JobResult>((resolve) => {
       const task = new PilotTask(`t${++this.#seq}`, { ...job, root }, resolve);
-      void this.#prepare(task, signal);
+      void this.#enqueue(task, signal);
     });
   }
 
-  /** Write the attempt's files (and open the queue with the first); then it waits for a worker. */
-  async #prepare(task: PilotTask, signal: AbortSignal): Promise<void> {
+  /**
+   * Open the queue (with the first task), then wait for a turn to be offered. The attempt's files
+   * are written when it is offered ({@linkcode PilotProvider.#write}), a few at a time: blocks are
+   * submitted, and workers take the first tasks, while later ones are still waiting. (Written all
+   * at once, 5,000 attempts' files kept the blocks from being submitted for seconds.)
+   */
+  async #enqueue(task: PilotTask, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#open(task.spec);
+    } catch (e) {
+      return task.fail(`Cannot prepare the job of "${task.spec.taskId}"`, e);
+    }
+    if (this.#closed || signal.aborted) return task.finish({ outcome: "cancelled" });
+    task.listen(signal, () => this.#cancel(task));
+    this.#tasks.set(task.name, task);
+    task.onSettled = () => this.#tasks.delete(task.name);
+    this.#waiting.push(task);
+    this.#schedule(0);
+  }
+
+  /** Write a task's files; false when they cannot be (the task then failed, with why). */
+  #write(task: PilotTask): boolean {
     const job = task.spec;
     try {
-      await this.#open(job);
-      if (this.#closed) return task.finish({ outcome: "cancelled" });
       // The attempt's own lines: the worker holds the wrapper's library, its block ran worker_init.
       // Without a shared filesystem they name the attempt's copy there (`remote_copy.ts` layout),
       // and are written here, to go over when the task is offered.
@@ -169,15 +187,11 @@ export class PilotProvider implements BatchProvider {
       const dirs = far === job ? [job.dir, ...job.mkdirs] : [];
       makeDirs([...[...files.keys()].map((p) => dirname(here(p))), ...dirs]);
       for (const [path, text] of files) Deno.writeTextFileSync(here(path), text);
+      return true;
     } catch (e) {
-      return task.fail(`Cannot prepare the job of "${job.taskId}"`, e);
+      task.fail(`Cannot prepare the job of "${job.taskId}"`, e);
+      return false;
     }
-    if (signal.aborted) return task.finish({ outcome: "cancelled" });
-    task.listen(signal, () => this.#cancel(task));
-    this.#tasks.set(task.name, task);
-    task.onSettled = () => this.#tasks.delete(task.name);
-    this.#waiting.push(task);
-    this.#schedule(0);
   }
 
   /** Open the queue, once (again after a failure). */
@@ -272,8 +286,9 @@ export class PilotProvider implements BatchProvider {
         ? [REMOTE_TICK_MS, REMOTE_IDLE_TICK_MS]
         : [QUEUE_TICK_MS, QUEUE_IDLE_TICK_MS];
       this.#tickMs = moved ? quick : Math.min(idle, this.#tickMs * 1.5);
-      this.#feed();
+      // Blocks first: their submission runs while the tasks offered next are written.
       this.#scale();
+      this.#feed();
     } catch (e) {
       this.#broken(e);
     }
@@ -388,6 +403,7 @@ export class PilotProvider implements BatchProvider {
     const limit = this.#remoteRoots ? Math.max(64, 16 * workers) : Math.max(32, 4 * workers);
     while (this.#waiting.length > 0 && this.#offered < limit) {
       const t = this.#waiting.shift()!;
+      if (!this.#write(t)) continue;
       this.#queue!.offer(t.name, wrapperFiles(t.spec.root).script);
       t.offered = true;
       this.#offered++;

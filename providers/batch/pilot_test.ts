@@ -10,6 +10,7 @@ import { pilotQueueDir } from "./pilot_script.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
 import type { RootedJob } from "./scheduler_job.ts";
 import type { JobResult, JobSpec } from "./types.ts";
+import { wrapperFiles } from "./wrapper.ts";
 import { descendants, killAll } from "../../tests/_services.ts";
 
 /**
@@ -142,6 +143,34 @@ Deno.test("pilots: tasks run on the workers of two blocks; each result says wher
     await s.provider.close();
     assert.deepEqual(s.provider.pilotBlocks(), []);
     assert.deepEqual([...s.sched.jobs.values()].map((j) => j.state), ["X", "X"]);
+  });
+});
+
+Deno.test("pilots: blocks are submitted before every task's files are written; a task whose files cannot be written fails with why", async () => {
+  await withPilots({ workersPerNode: 2, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const n = 300;
+    const jobs = Array.from({ length: n }, (_, i) => fakeJob(s.dir, `t${i}`));
+    // A task whose attempt directory cannot be made: its place is a file.
+    Deno.mkdirSync(join(s.dir, "tasks"), { recursive: true });
+    Deno.writeTextFileSync(join(s.dir, "tasks", "bad"), "");
+    jobs.splice(1, 0, fakeJob(s.dir, "bad"));
+    const last = wrapperFiles(jobs.at(-1)!.root).script;
+    let lastWrittenAtSubmit: boolean | undefined;
+    const run = s.sched.run.bind(s.sched);
+    s.sched.run = (inv) => {
+      if (inv.argv[0] === "fsub") lastWrittenAtSubmit ??= exists(last);
+      return run(inv);
+    };
+    const results = await Promise.all(jobs.map((j) => s.provider.execute(j, never)));
+    assert.equal(lastWrittenAtSubmit, false);
+    assert.equal(results[1]!.outcome, "failed");
+    assert.match(results[1]!.message!, /^Cannot prepare the job of "bad": Not a directory/);
+    assert.deepEqual(
+      results.filter((r) => r.outcome === "succeeded").length,
+      n,
+      results.find((r, i) => i !== 1 && r.outcome !== "succeeded")?.message,
+    );
+    assert.equal(s.sched.submitted, 1);
   });
 });
 
