@@ -12,7 +12,8 @@
  * and the ratios the issue sets as targets, from the same run: pilots ≥ 20×
  * the array's throughput and ≥ 0.5× the local executor's. Parsl's HTEX
  * publishes ~1,200 tasks/s on many nodes, for comparison.
- * Needs root and the Debian packages slurm-wlm and munge. Not a timed test:
+ * `--dir DIR` puts the workspaces in a fresh directory under DIR (a tmpfs) instead of the
+ * cluster's directory under /tmp. Needs root and the Debian packages slurm-wlm and munge. Not a timed test:
  * run it on a quiet machine.
  * @module
  */
@@ -30,13 +31,22 @@ const PILOTS =
   "{ provider: slurm, bundle: pilot, pilot: { workers_per_node: 2, init_blocks: 2, max_blocks: 2 } }";
 
 function parseArgs(args: readonly string[]) {
-  const o = { n: 5000, sample: 200, reps: 1 };
+  const o: { n: number; sample: number; reps: number; dir?: string } = {
+    n: 5000,
+    sample: 200,
+    reps: 1,
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--tasks") o.n = Number(args[++i]);
     else if (a === "--sample") o.sample = Number(args[++i]);
     else if (a === "--reps") o.reps = Number(args[++i]);
-    else throw new Error(`bench pilot: unknown option ${a} (--tasks N, --sample N, --reps N)`);
+    else if (a === "--dir") o.dir = args[++i];
+    else {
+      throw new Error(
+        `bench pilot: unknown option ${a} (--tasks N, --sample N, --reps N, --dir DIR)`,
+      );
+    }
   }
   return o;
 }
@@ -48,7 +58,11 @@ export async function main(args: readonly string[] = []): Promise<void> {
     `bench pilot: ${o.n} no-op tasks (${o.sample} for arrays and single jobs) on a single-node Slurm (${navigator.hardwareConcurrency} CPUs), ${o.reps} round(s)`,
   );
   const c = await startSlurm();
-  const base = join(c.dir, "work");
+  // The workspaces: in the cluster's directory (under /tmp), or in a fresh one under --dir (a
+  // tmpfs: on this VM's ext4 making a file can cost milliseconds, see bench/README.md).
+  const base = o.dir === undefined
+    ? join(c.dir, "work")
+    : await Deno.makeTempDir({ dir: o.dir, prefix: "bench-pilot-" });
   const cases = [
     { name: "pilots, 2 blocks × 2 workers", n: o.n, executor: PILOTS, label: "pilot" },
     { name: "local executor", n: o.n, executor: undefined, label: "local" },
@@ -71,6 +85,7 @@ export async function main(args: readonly string[] = []): Promise<void> {
     }
   } finally {
     await c.stop();
+    if (o.dir !== undefined) await Deno.remove(base, { recursive: true });
   }
   console.log("\n| case | tasks | tasks/s (median) | ms/task |\n| --- | ---: | ---: | ---: |");
   for (const k of cases) {
