@@ -4,7 +4,7 @@
  * a call `submit()` hands over), with the call's JSON on standard input
  * (`{ args, result }`). The function gets the args object (inputs and outputs
  * as paths, params, task); its return value is written as JSON to `result`.
- * (Locally and on pilot workers, calls with every permission run in persistent workers instead:
+ * (Locally and on pilot workers, calls outside a container run in persistent workers instead:
  * function_worker.ts.)
  * @module
  */

@@ -5,21 +5,28 @@
  *
  * - standard input: one call per line, JSON `{ module, export, args?, argv?, dir, env }`;
  * - standard output: what the call printed, then `\0ferry-worker TOKEN REPLY\n`, REPLY being JSON
- *   `{ ok: true, value }` (the value returned) or `{ ok: false }` (it threw; the error is on
- *   standard error);
+ *   `{ ok: true, value }` (the value returned), `{ ok: false }` (it threw; the error is on
+ *   standard error) or `{ ok: false, exit: CODE }` (a least-privilege call ended its Web Worker
+ *   with `Deno.exit(CODE)`; the process goes on);
  * - standard error: what the call printed, then `\0ferry-worker TOKEN\n`.
  *
  * ferry reads both streams, writes what comes before the marks into the call's logs, and knows
- * the call is over once both marks came. A call that ends the process (`Deno.exit`) ends it with
- * the process's exit code. The worker exits at the end of its standard input. Locally ferry reads
+ * the call is over once both marks came. A call with `permissions` runs in a Web Worker created
+ * for it with exactly those (function_sandbox.ts; the process has every right any such call may
+ * be granted, `workerFlags`), which imports its module and is terminated after the call; its
+ * console output goes to the process's streams like the process's own. A call without runs in
+ * the process itself, importing each module once, and a call there that ends the process
+ * (`Deno.exit`) ends it with the process's exit code. The worker exits at the end of its standard input. Locally ferry reads
  * FIFOs (function_pool.ts); on a pilot worker bash reads files (pilot.sh, `ferry_fn_call`).
  * @module
  */
 
+import { resolve } from "node:path";
 import { toFileUrl } from "../_shared/urls.ts";
 // Not function_pool.ts: a module the worker imports may import ferry, and through it the pool;
 // a cycle back to this main module would never finish loading.
 import { type WorkerCall, workerMark } from "./function_protocol.ts";
+import type { DenoPermissions } from "./types.ts";
 
 const encoder = new TextEncoder();
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -35,8 +42,12 @@ function mayUse(name: string): boolean {
   return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
 }
 
-/** Set the call's variables; returns what undoes it. */
+/**
+ * Set the call's variables; returns what undoes it. After a least-privilege call, the whole
+ * environment is as before: what it set is not for the next call to read.
+ */
 function enter(call: WorkerCall): () => void {
+  const all = call.permissions ? Deno.env.toObject() : undefined;
   const before = new Map<string, string | undefined>();
   const env = { ...call.env, FERRY_FUNCTION_MODULE: call.module };
   for (const [k, v] of Object.entries(env)) {
@@ -46,8 +57,15 @@ function enter(call: WorkerCall): () => void {
   }
   Deno.chdir(call.dir);
   return () => {
+    if (all) return restoreEnv(all);
     for (const [k, v] of before) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
   };
+}
+
+/** The environment back to `env`. */
+function restoreEnv(env: Record<string, string>): void {
+  for (const k of Object.keys(Deno.env.toObject())) if (!(k in env)) Deno.env.delete(k);
+  for (const [k, v] of Object.entries(env)) if (Deno.env.get(k) !== v) Deno.env.set(k, v);
 }
 
 /** How a call ended: its value (JSON), or the exit code of a process that ran only it. */
@@ -90,15 +108,71 @@ export async function invoke(call: Omit<WorkerCall, "dir" | "env">): Promise<Inv
   }
 }
 
+/** A call's reply (function_protocol.ts). */
+type Reply = { ok: true; value: unknown } | { ok: false; exit?: number };
+
 /** Run one call in its directory and environment; its reply. */
-async function run(call: WorkerCall): Promise<{ ok: boolean; value?: unknown }> {
+async function run(call: WorkerCall): Promise<Reply> {
   const leave = enter(call);
   try {
-    const r = await invoke(call);
-    return r.ok ? r : { ok: false };
+    const r = call.permissions ? await sandboxed(call, call.permissions) : await invoke(call);
+    return r.ok ? r : { ok: false, ..."exit" in r ? { exit: r.exit } : {} };
   } finally {
     leave();
   }
+}
+
+const SANDBOX = new URL("./function_sandbox.ts", import.meta.url);
+
+/**
+ * Run a call in a Web Worker of its own with exactly `permissions`, their paths made absolute
+ * against the call's directory (function_sandbox.ts); the Worker is terminated after the call.
+ * An error the call left uncaught (Deno prints it) fails the call, as it would end a process.
+ */
+async function sandboxed(
+  call: WorkerCall,
+  permissions: DenoPermissions,
+): Promise<Invoked | { ok: false; exit: number }> {
+  const options = {
+    type: "module",
+    name: call.export,
+    deno: { permissions: narrowed(permissions, call.dir) },
+  } as WorkerOptions;
+  const worker = new Worker(SANDBOX, options);
+  try {
+    return await new Promise((done) => {
+      worker.onmessage = (e) =>
+        done(e.data.exit !== undefined ? { ok: false, exit: e.data.exit } : e.data);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        done({ ok: false, code: 1 });
+      };
+      worker.onmessageerror = () => done({ ok: false, code: 1 });
+      const { module, export: name, args, argv } = call;
+      worker.postMessage({ module, export: name, args, argv });
+    });
+  } finally {
+    worker.terminate();
+  }
+}
+
+/**
+ * A Web Worker's permissions: each list as it is (paths made absolute against `dir`, as Deno
+ * reads a relative flag in the call's directory), none for an empty list, and none of the kinds
+ * a call is never granted (`import` is no more than Deno's default hosts, as the process has).
+ */
+export function narrowed(p: DenoPermissions, dir: string): Record<string, string[] | false> {
+  const list = (l: readonly string[]) => (l.length > 0 ? [...new Set(l)] : false);
+  return {
+    read: list(p.read.map((x) => resolve(dir, x))),
+    write: list(p.write.map((x) => resolve(dir, x))),
+    net: list(p.net),
+    env: list(p.env),
+    run: list(p.run),
+    sys: false,
+    ffi: false,
+    import: false,
+  };
 }
 
 if (import.meta.main) {
