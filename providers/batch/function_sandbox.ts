@@ -1,21 +1,20 @@
 /**
  * The Web Worker in which a function worker (function_worker.ts) runs one least-privilege call,
  * created for that call with exactly its permissions and terminated after it: the user's module
- * is imported only here. It takes one message, the call (`{ module, export, args?, argv? }`), and
+ * is imported only here. It takes one message, the call (`{ module, url, export, args?, argv? }`), and
  * answers with how it ended: `invoke`'s `{ ok, value? | code }`, or `{ exit: CODE }` when the
  * call ended its Worker (`Deno.exit(CODE)`, `close()`), which in a process of its own would have
  * ended the process with that code.
  * @module
  */
 
-import { invoke } from "./function_worker.ts";
-import type { WorkerCall } from "./function_protocol.ts";
+import { type Call, invoke } from "./function_invoke.ts";
 
 /** The Worker's side of its scope (the type-check sees a window's). */
 interface Scope {
   postMessage(message: unknown): void;
   close(): void;
-  onmessage: ((e: MessageEvent<WorkerCall>) => void) | null;
+  onmessage: ((e: MessageEvent<Call>) => void) | null;
 }
 
 const scope = globalThis as unknown as Scope;

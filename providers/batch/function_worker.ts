@@ -26,10 +26,10 @@ import { toFileUrl } from "../_shared/urls.ts";
 // Not function_pool.ts: a module the worker imports may import ferry, and through it the pool;
 // a cycle back to this main module would never finish loading.
 import { type WorkerCall, workerMark } from "./function_protocol.ts";
+import { invoke, type Invoked } from "./function_invoke.ts";
 import type { DenoPermissions } from "./types.ts";
 
 const encoder = new TextEncoder();
-const modules = new Map<string, Promise<Record<string, unknown>>>();
 
 /** Write all of `text` to a stream (a pipe may take it in pieces). */
 function writeAll(stream: typeof Deno.stdout, text: string): void {
@@ -68,46 +68,6 @@ function restoreEnv(env: Record<string, string>): void {
   for (const [k, v] of Object.entries(env)) if (Deno.env.get(k) !== v) Deno.env.set(k, v);
 }
 
-/** How a call ended: its value (JSON), or the exit code of a process that ran only it. */
-export type Invoked = { readonly ok: true; readonly value: unknown } | {
-  readonly ok: false;
-  /** 2: the module exports no such function; 1: it threw. */
-  readonly code: 1 | 2;
-};
-
-/**
- * Call `call.export` of `call.module` (imported once per process) with the call's arguments;
- * what it threw goes to standard error, its stack and then a last line that says what went
- * wrong (for the task's failure message). Shared with function_runner.ts.
- */
-export async function invoke(call: Omit<WorkerCall, "dir" | "env">): Promise<Invoked> {
-  try {
-    let loading = modules.get(call.module);
-    if (!loading) {
-      // The user's module, by its file URL: no import map is involved. `deno publish` warns
-      // (unanalyzable-dynamic-import); Deno 2.9 cannot silence it (denoland/deno#22594).
-      loading = import(toFileUrl(call.module));
-      modules.set(call.module, loading);
-      loading.catch(() => modules.delete(call.module));
-    }
-    const fn = (await loading)[call.export];
-    if (typeof fn !== "function") {
-      console.error(
-        `ferry: Cannot call "${call.export}" of ${call.module}: it exports no function of that name`,
-      );
-      return { ok: false, code: 2 };
-    }
-    const value = call.argv !== undefined ? await fn(...call.argv) : await fn(call.args ?? {});
-    // A value JSON cannot hold (a BigInt, a cycle) fails the call here.
-    return { ok: true, value: JSON.parse(JSON.stringify(value ?? null)) };
-  } catch (e) {
-    console.error(e instanceof Error ? e.stack ?? String(e) : String(e));
-    const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    console.error(`ferry: ${call.export} threw ${what.split("\n")[0]}`);
-    return { ok: false, code: 1 };
-  }
-}
-
 /** A call's reply (function_protocol.ts). */
 type Reply = { ok: true; value: unknown } | { ok: false; exit?: number };
 
@@ -115,7 +75,10 @@ type Reply = { ok: true; value: unknown } | { ok: false; exit?: number };
 async function run(call: WorkerCall): Promise<Reply> {
   const leave = enter(call);
   try {
-    const r = call.permissions ? await sandboxed(call, call.permissions) : await invoke(call);
+    const url = toFileUrl(call.module);
+    const r = call.permissions
+      ? await sandboxed({ ...call, url }, call.permissions)
+      : await invoke({ ...call, url });
     return r.ok ? r : { ok: false, ..."exit" in r ? { exit: r.exit } : {} };
   } finally {
     leave();
@@ -130,7 +93,7 @@ const SANDBOX = new URL("./function_sandbox.ts", import.meta.url);
  * An error the call left uncaught (Deno prints it) fails the call, as it would end a process.
  */
 async function sandboxed(
-  call: WorkerCall,
+  call: WorkerCall & { url: string },
   permissions: DenoPermissions,
 ): Promise<Invoked | { ok: false; exit: number }> {
   const options = {
@@ -148,8 +111,8 @@ async function sandboxed(
         done({ ok: false, code: 1 });
       };
       worker.onmessageerror = () => done({ ok: false, code: 1 });
-      const { module, export: name, args, argv } = call;
-      worker.postMessage({ module, export: name, args, argv });
+      const { module, url, export: name, args, argv } = call;
+      worker.postMessage({ module, url, export: name, args, argv });
     });
   } finally {
     worker.terminate();
