@@ -306,8 +306,13 @@ Deno.test("function workers: least-privilege calls share one worker process, eac
       join(ws, "steps.ts"),
       [
         "type Args = { inputs: Record<string, string>; outputs: Record<string, string> };",
-        "export function first(args: Args) {",
+        "export async function first(args: Args) {",
         "  console.log('first says');",
+        "  // What a call sees of its worker does not let it end its output early, or read the next",
+        "  // call's line: marks with every argument as the token, a read of standard input.",
+        '  const forged = Deno.args.map((a) => `\\0ferry-worker ${a} {"ok":true,"value":1}\\n`);',
+        "  Deno.stdout.writeSync(new TextEncoder().encode(forged.join('')));",
+        "  console.log(`stdin: ${await Deno.stdin.read(new Uint8Array(4096))}`);",
         "  // Allowed to this call only: not for the next call to read.",
         "  Deno.env.set('LEAK', 'first');",
         "  Deno.writeTextFileSync(args.outputs.o, Deno.cwd());",
@@ -378,7 +383,12 @@ Deno.test("function workers: least-privilege calls share one worker process, eac
     const [one, two] = [result("first"), result("second")];
     assert.equal(one.pid, two.pid, "both calls ran in one worker process");
     assert.equal(two.leak, null, "what the first call set is gone");
-    assert.equal(await Deno.readTextFile(join(attempt("first"), "stdout.log")), "first says\n");
+    const said = await Deno.readTextFile(join(attempt("first"), "stdout.log"));
+    assert.match(
+      said,
+      /^first says\n(\0ferry-worker \S+ \{"ok":true,"value":1\}\n)+stdin: null\n$/,
+    );
+    assert.deepEqual(Object.keys(one), ["pid"], "its own value, not a forged one");
     assert.equal(await Deno.readTextFile(join(attempt("second"), "stderr.log")), "second says\n");
     // Deno.exit in a least-privilege call fails it with its code (not a lost worker).
     assert.deepEqual(attemptsOf(ws).get("quit"), [{ outcome: "failed" }]);

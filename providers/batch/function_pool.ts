@@ -187,9 +187,8 @@ export class FunctionPool {
     const argv = [
       "/bin/sh",
       "-c",
-      'exec <"$1" >"$2" 2>"$3"; shift 3; exec "$@"',
+      'exec </dev/null >"$1" 2>"$2"; shift 2; exec "$@"',
       "ferry-worker",
-      stdin,
       stdout,
       stderr,
       this.#o.deno,
@@ -197,16 +196,15 @@ export class FunctionPool {
       ...flags,
       "--no-prompt",
       FUNCTION_WORKER,
-      token,
-      // Names the worker's directory in `ps` (and for tests that look for its process).
-      fifos,
+      // Also names the worker's directory in `ps` (and for tests that look for its process).
+      stdin,
     ];
     const files = await Promise.all(
       [stdin, stdout, stderr].map((p) => Deno.open(p, { read: true, write: true })),
     ) as [Deno.FsFile, Deno.FsFile, Deno.FsFile];
     let launched: LaunchedWorker;
     try {
-      const place = { dir: job.dir, env: {}, mkdirs: [job.dir] };
+      const place = { dir: job.dir, env: { FERRY_WORKER_TOKEN: token }, mkdirs: [job.dir] };
       launched = await this.#o.launch(argv, job.runDir ? { ...place, runDir: job.runDir } : place);
     } catch (e) {
       for (const f of files) f.close();

@@ -1,9 +1,11 @@
 /**
  * A persistent function worker: one Deno process, started with the permissions of the calls it
- * takes (`deno run FLAGS function_worker.ts TOKEN`), runs calls of exported functions one after
- * another, importing each module once. The protocol (see docs/architecture.md):
+ * takes (`FERRY_WORKER_TOKEN=TOKEN deno run FLAGS function_worker.ts INPUT`, standard input
+ * `/dev/null`), runs calls of exported functions one after another. The protocol (see
+ * docs/architecture.md):
  *
- * - standard input: one call per line, JSON `{ module, export, args?, argv?, dir, env }`;
+ * - INPUT (a FIFO): one call per line, JSON `{ module, export, args?, argv?, dir, env,
+ *   permissions? }`;
  * - standard output: what the call printed, then `\0ferry-worker TOKEN REPLY\n`, REPLY being JSON
  *   `{ ok: true, value }` (the value returned), `{ ok: false }` (it threw; the error is on
  *   standard error) or `{ ok: false, exit: CODE }` (a least-privilege call ended its Web Worker
@@ -101,11 +103,16 @@ async function sandboxed(
     name: call.export,
     deno: { permissions: narrowed(permissions, call.dir) },
   } as WorkerOptions;
-  const worker = new Worker(SANDBOX, options);
+  let worker: Worker;
+  try {
+    worker = new Worker(SANDBOX, options);
+  } catch (e) {
+    console.error(`ferry: Cannot start a Web Worker for ${call.export}: ${(e as Error).message}`);
+    return { ok: false, code: 1 };
+  }
   try {
     return await new Promise((done) => {
-      worker.onmessage = (e) =>
-        done(e.data.exit !== undefined ? { ok: false, exit: e.data.exit } : e.data);
+      worker.onmessage = (e) => done(answer(e.data));
       worker.onerror = (e) => {
         e.preventDefault();
         done({ ok: false, code: 1 });
@@ -116,6 +123,24 @@ async function sandboxed(
     });
   } finally {
     worker.terminate();
+  }
+}
+
+/**
+ * The Web Worker's answer as a reply: what the call's own code may have posted instead (it runs
+ * there too) ends its call no other way than a value, a failure or an exit code would.
+ */
+function answer(data: unknown): Invoked | { ok: false; exit: number } {
+  const d = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  if ("exit" in d) {
+    return { ok: false, exit: Number.isInteger(d.exit) ? (d.exit as number) & 255 : 1 };
+  }
+  if (d.ok !== true) return { ok: false, code: 1 };
+  try {
+    return { ok: true, value: JSON.parse(JSON.stringify(d.value ?? null)) };
+  } catch (e) {
+    console.error(`ferry: Cannot record the value of the call: ${(e as Error).message}`);
+    return { ok: false, code: 1 };
   }
 }
 
@@ -139,10 +164,14 @@ export function narrowed(p: DenoPermissions, dir: string): Record<string, string
 }
 
 if (import.meta.main) {
-  const mark = workerMark(Deno.args[0] ?? "");
+  // The marks' token, then gone from the environment: a call's code sees the process's arguments
+  // and standard input, and must not end its output early (nor read the next call's line).
+  const mark = workerMark(Deno.env.get("FERRY_WORKER_TOKEN") ?? "");
+  Deno.env.delete("FERRY_WORKER_TOKEN");
+  const input = await Deno.open(Deno.args[0]!);
   let rest = "";
   const decoder = new TextDecoder();
-  for await (const chunk of Deno.stdin.readable) {
+  for await (const chunk of input.readable) {
     const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
     rest = lines.pop()!;
     for (const line of lines) {

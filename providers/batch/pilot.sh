@@ -196,8 +196,9 @@ ferry_pilot_beat() {
 # Deno function worker (function_worker.ts; its protocol is in docs/architecture.md, "Function
 # workers"), which imports each module once and takes one call after another. Started on the
 # first such task, kept while the tasks' command line (the key: Deno, its flags) stays the same,
-# ended with the worker. Its files, workers/B.S.fn.*: `in`, its standard input (a FIFO the worker
-# holds open both ways, so no open blocks and nothing Deno writes is lost); `out` and `err`, its
+# ended with the worker. Its files, workers/B.S.fn.*: `in`, its calls (a FIFO the worker holds
+# open both ways, so no open blocks and nothing Deno writes is lost; Deno's standard input is
+# /dev/null and the marks' token in its environment, which it forgets: a call's code sees neither); `out` and `err`, its
 # standard output and error (files, emptied after each call: a call's output is what comes before
 # the mark); `pid`, Deno's pid. ferry_fn_pid is its keeper, a subshell in a process group of its
 # own (set -m) with Deno in it, which marks both files with Deno's end as ferry does for a local
@@ -238,7 +239,7 @@ ferry_fn_start() {
 ferry_fn_keep() {
   local rc signal=null f
   ferry_task_fds
-  "${ferry_fn_argv[@]}" "$ferry_fn_token" "$ferry_fn_files" <"$ferry_fn_files.in" \
+  FERRY_WORKER_TOKEN=$ferry_fn_token "${ferry_fn_argv[@]}" "$ferry_fn_files.in" </dev/null \
     >>"$ferry_fn_files.out" 2>>"$ferry_fn_files.err" &
   printf '%s\n' "$!" >"$ferry_fn_files.pid"
   wait "$!"

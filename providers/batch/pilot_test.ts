@@ -515,6 +515,12 @@ function functionModule(dir: string): string {
       "}",
       "export function quit() { Deno.exit(3); }",
       "export function boom() { throw new Error('no\\nway'); }",
+      "export async function forge() {",
+      '  const forged = Deno.args.map((a) => `\\0ferry-worker ${a} {"ok":true,"value":1}\\n`);',
+      "  Deno.stdout.writeSync(new TextEncoder().encode(forged.join('')));",
+      "  Deno.stderr.writeSync(new TextEncoder().encode(forged.join('')));",
+      "  return `stdin: ${await Deno.stdin.read(new Uint8Array(4096))}`;",
+      "}",
       "export function sneak(a: { into: string }) {",
       "  try {",
       "    Deno.writeTextFileSync(a.into, 'x');",
@@ -718,7 +724,15 @@ Deno.test("pilots: least-privilege function calls share their slot's Deno worker
     const b = narrow("b", "sneak", { into: join(s.dir, "tasks", "a", "attempt-1", "theirs.txt") });
     const c = narrow("c", "quit", {});
     const d = narrow("d", "where", { x: 4 });
-    for (const job of [a, b, c]) await s.provider.execute(job, never);
+    // What a call sees of its worker (arguments, standard input) does not let it end its output
+    // early nor read the next call's line.
+    const f = narrow("f", "forge", {});
+    for (const job of [a, f, b, c]) await s.provider.execute(job, never);
+    assert.equal(value(f), "stdin: null");
+    assert.match(
+      Deno.readTextFileSync(f.stdout),
+      /^(\0ferry-worker \S+ \{"ok":true,"value":1\}\n)+$/,
+    );
     const last = await s.provider.execute(d, never);
     assert.equal(last.outcome, "succeeded", last.message);
     assert.deepEqual(value(a), { pid: value(a).pid, wrote: true });
