@@ -300,7 +300,7 @@ Deno.test("function workers: ferry run runs function apps with every permission 
   });
 });
 
-Deno.test("function workers: least-privilege calls share one worker process, each in a Web Worker with exactly its own permissions", async () => {
+Deno.test("function workers: least-privilege calls share one worker process, each in a Web Worker with exactly its own permissions; one that may run programs keeps a process of its own", async () => {
   await withTemp(async (ws) => {
     await Deno.writeTextFile(
       join(ws, "steps.ts"),
@@ -334,6 +334,7 @@ Deno.test("function workers: least-privilege calls share one worker process, eac
         "  return { pid: Deno.pid, leak: Deno.env.get('LEAK') ?? null };",
         "}",
         "export function quit() { Deno.exit(3); }",
+        "export function runs() { new Deno.Command('true').outputSync(); return { pid: Deno.pid }; }",
         "",
       ].join("\n"),
     );
@@ -355,6 +356,11 @@ Deno.test("function workers: least-privilege calls share one worker process, eac
         quit: {
           inputs: { i: "${{ apps.second.outputs.o }}" },
           function: "./steps.ts#quit",
+        },
+        runs: {
+          inputs: { i: "${{ apps.second.outputs.o }}" },
+          function: "./steps.ts#runs",
+          permissions: { run: ["true"] },
         },
       },
     });
@@ -382,6 +388,8 @@ Deno.test("function workers: least-privilege calls share one worker process, eac
     assert.equal(await exists(join(attempt("first"), "sneak.txt")), false);
     const [one, two] = [result("first"), result("second")];
     assert.equal(one.pid, two.pid, "both calls ran in one worker process");
+    // A call that may start programs runs in a process of its own (what it starts ends with it).
+    assert.notEqual(result("runs").pid, one.pid);
     assert.equal(two.leak, null, "what the first call set is gone");
     const said = await Deno.readTextFile(join(attempt("first"), "stdout.log"));
     assert.match(

@@ -52,12 +52,15 @@ export function workerMark(token: string): string {
 /**
  * Whether a job may run in a persistent function worker another call's worker could be: a
  * function call outside a container (a least-privilege call in a Web Worker with exactly its own
- * permissions, see {@linkcode workerFlags}). The local provider also keeps calls with
- * `worker_init` (per process there) out; a pilot block ran its `worker_init` once for all its
- * workers.
+ * permissions, see {@linkcode workerFlags}), unless it may start programs without every
+ * permission (what it started would outlive it in the worker, beyond Deno's reach; in a process
+ * of its own it ends with it). The local provider also keeps calls with `worker_init` (per
+ * process there) out; a pilot block ran its `worker_init` once for all its workers.
  */
-export function sharesWorkers(job: Pick<JobSpec, "run" | "container">): boolean {
-  return job.run.kind === "function" && job.container === undefined;
+export function sharesWorkers(job: Pick<JobSpec, "run" | "container" | "permissions">): boolean {
+  const p = job.permissions;
+  return job.run.kind === "function" && job.container === undefined &&
+    (p === undefined || p.all || p.run.length === 0);
 }
 
 /** The call's permissions as a worker takes them: absent when it has every one. */

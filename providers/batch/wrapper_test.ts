@@ -1157,6 +1157,9 @@ Deno.test("wrapper: a pilot's function call names its Deno worker first (the sam
     })`,
   );
   assert.deepEqual(JSON.parse(narrow.get(join(root, "call.json"))!).permissions, permissions);
+  // One that may start programs keeps a process of its own (what it starts ends with it).
+  const runs = pilotTaskScript({ ...job, permissions: { ...permissions, run: ["samtools"] } });
+  assert.ok(!runs.get(join(root, "task.sh"))!.includes("ferry_fn_"));
 });
 
 Deno.test("wrapper: a status file that says lost makes a lost, retryable attempt with its reason", async () => {
