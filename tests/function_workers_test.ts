@@ -300,6 +300,113 @@ Deno.test("function workers: ferry run runs function apps with every permission 
   });
 });
 
+Deno.test("function workers: least-privilege calls share one worker process, each in a Web Worker with exactly its own permissions; one that may run programs keeps a process of its own", async () => {
+  await withTemp(async (ws) => {
+    await Deno.writeTextFile(
+      join(ws, "steps.ts"),
+      [
+        "type Args = { inputs: Record<string, string>; outputs: Record<string, string> };",
+        "export async function first(args: Args) {",
+        "  console.log('first says');",
+        "  // What a call sees of its worker does not let it end its output early, or read the next",
+        "  // call's line: marks with every argument as the token, a read of standard input.",
+        '  const forged = Deno.args.map((a) => `\\0ferry-worker ${a} {"ok":true,"value":1}\\n`);',
+        "  Deno.stdout.writeSync(new TextEncoder().encode(forged.join('')));",
+        "  console.log(`stdin: ${await Deno.stdin.read(new Uint8Array(4096))}`);",
+        "  // Allowed to this call only: not for the next call to read.",
+        "  Deno.env.set('LEAK', 'first');",
+        "  Deno.writeTextFileSync(args.outputs.o, Deno.cwd());",
+        "  return { pid: Deno.pid };",
+        "}",
+        "export function second(args: Args) {",
+        "  const theirs = Deno.readTextFileSync(args.inputs.i);",
+        "  const tries: Record<string, string> = {};",
+        "  for (const p of [`${theirs}/sneak.txt`, `${theirs}/../sneak.txt`, '/etc/hostname']) {",
+        "    try {",
+        "      p.startsWith('/etc') ? Deno.readTextFileSync(p) : Deno.writeTextFileSync(p, 'x');",
+        "      tries[p] = 'done';",
+        "    } catch (e) {",
+        "      tries[p] = (e as Error).name;",
+        "    }",
+        "  }",
+        "  console.error('second says');",
+        "  Deno.writeTextFileSync(args.outputs.o, JSON.stringify({ theirs, tries }));",
+        "  return { pid: Deno.pid, leak: Deno.env.get('LEAK') ?? null };",
+        "}",
+        "export function quit() { Deno.exit(3); }",
+        "export function runs() { new Deno.Command('true').outputSync(); return { pid: Deno.pid }; }",
+        "",
+      ].join("\n"),
+    );
+    const wf = await writeWorkflow(ws, {
+      ferry: 1,
+      name: "narrow",
+      apps: {
+        first: {
+          outputs: { o: "first.txt" },
+          function: "./steps.ts#first",
+          permissions: { env: ["LEAK"] },
+        },
+        second: {
+          inputs: { i: "${{ apps.first.outputs.o }}" },
+          outputs: { o: "second.txt" },
+          function: "./steps.ts#second",
+          permissions: { env: ["LEAK"] },
+        },
+        quit: {
+          inputs: { i: "${{ apps.second.outputs.o }}" },
+          function: "./steps.ts#quit",
+        },
+        runs: {
+          inputs: { i: "${{ apps.second.outputs.o }}" },
+          function: "./steps.ts#runs",
+          permissions: { run: ["true"] },
+        },
+      },
+    });
+    const r = await ferryRun([wf, "--jobs", "1", "--keep-going"]);
+    assert.equal(r.code, 1, r.stderr);
+    const runs = join(ws, ".ferry", "runs");
+    const [runDir] = [...Deno.readDirSync(runs)].map((e) => e.name);
+    const tasks = join(runs, runDir!, "tasks");
+    const attempt = (app: string) =>
+      join(
+        tasks,
+        [...Deno.readDirSync(tasks)].find((e) => e.name.startsWith(app))!.name,
+        "attempt-1",
+      );
+    const result = (app: string) =>
+      JSON.parse(Deno.readTextFileSync(join(attempt(app), "result.json")));
+    const { theirs, tries } = JSON.parse(await Deno.readTextFile(join(ws, "second.txt")));
+    assert.equal(theirs, join(attempt("first"), "work"));
+    assert.deepEqual(tries, {
+      [`${theirs}/sneak.txt`]: "NotCapable",
+      [`${theirs}/../sneak.txt`]: "NotCapable",
+      "/etc/hostname": "NotCapable",
+    });
+    assert.equal(await exists(join(theirs, "sneak.txt")), false);
+    assert.equal(await exists(join(attempt("first"), "sneak.txt")), false);
+    const [one, two] = [result("first"), result("second")];
+    assert.equal(one.pid, two.pid, "both calls ran in one worker process");
+    // A call that may start programs runs in a process of its own (what it starts ends with it).
+    assert.notEqual(result("runs").pid, one.pid);
+    assert.equal(two.leak, null, "what the first call set is gone");
+    const said = await Deno.readTextFile(join(attempt("first"), "stdout.log"));
+    assert.match(
+      said,
+      /^first says\n(\0ferry-worker \S+ \{"ok":true,"value":1\}\n)+stdin: null\n$/,
+    );
+    assert.deepEqual(Object.keys(one), ["pid"], "its own value, not a forged one");
+    assert.equal(await Deno.readTextFile(join(attempt("second"), "stderr.log")), "second says\n");
+    // Deno.exit in a least-privilege call fails it with its code (not a lost worker).
+    assert.deepEqual(attemptsOf(ws).get("quit"), [{ outcome: "failed" }]);
+    const status = await ferryRun([wf], {}, "status");
+    assert.match(status.stdout, /^✗ quit: failed: exit code 3$/m);
+    assert.ok(!(await exists(`/proc/${one.pid}`)), `worker ${one.pid} is gone`);
+    assert.deepEqual(await processesUnder(ws), []);
+  });
+});
+
 Deno.test("function workers: in ferry run, a task whose worker is killed mid-call runs again (retries: 0) and the run succeeds", async () => {
   await withTemp(async (ws) => {
     await Deno.writeTextFile(

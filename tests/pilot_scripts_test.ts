@@ -254,7 +254,7 @@ Deno.test("plan --show-scripts quotes a hostile workspace path in the pilot laun
   });
 });
 
-Deno.test("plan --show-scripts prints what a pilot worker runs of a function call that shares its Deno worker", async () => {
+Deno.test("plan --show-scripts prints what a pilot worker runs of a function call in its Deno worker, least-privilege or not", async () => {
   await withTemp(async (ws) => {
     await Deno.writeTextFile(join(ws, "fns.ts"), "export function go() { return 1; }\n");
     const wf = await writeWorkflow(ws, {
@@ -275,11 +275,28 @@ Deno.test("plan --show-scripts prints what a pilot worker runs of a function cal
     );
     assert.match(shared, /\nferry_fn_call '' /);
     assert.doesNotMatch(shared, /function_runner/);
-    // Least-privilege permissions: a Deno process of its own, through the job wrapper's lines.
+    // Least-privilege permissions: a worker with the rights any such call may be granted, the
+    // call's own in its call file (for its Web Worker there).
     const own = section("own");
-    assert.match(own, /# ferry job wrapper: task own, attempt 1\./);
-    assert.match(own, /function_runner\.ts/);
-    assert.doesNotMatch(own, /ferry_fn_/);
+    assert.match(
+      own,
+      /^\S+\/task\.sh\nferry_fn_argv=\(\/opt\/deno run --allow-read --allow-write --allow-net --allow-env --allow-run --unstable-worker-options --no-prompt \S+\/function_worker\.ts\)\n# ferry pilot task: task own, attempt 1\./,
+    );
+    assert.doesNotMatch(own, /function_runner/);
+    const call = r.stdout.split("# ── own: ").find((x) => /^\S+\/call\.json\n/.test(x))!;
+    const permissions = JSON.parse(call.split("\n")[1]!).permissions;
+    assert.deepEqual(
+      { ...permissions, read: permissions.read.slice(0, 1) },
+      {
+        read: ["."],
+        write: [".", permissions.write[1]],
+        net: [],
+        env: permissions.env,
+        run: [],
+        all: false,
+      },
+    );
+    assert.match(permissions.write[1], /\/result\.json$/);
   });
 });
 

@@ -2,9 +2,11 @@
  * Persistent function workers for the local provider: a `function:` call (a workflow's function
  * app, a `submit()`) runs in a Deno process that stays up and takes calls one after another
  * (function_worker.ts), instead of a fresh process per call. Workers are interchangeable when
- * they were started with the same Deno flags in the same directory (permissions name paths
- * relative to it), so each call goes to an idle worker of its own key, or a new one: no worker
- * ever has more rights than its call would have had in a process of its own.
+ * they were started with the same Deno flags (function_protocol.ts `workerFlags`: `-A` for calls
+ * with every permission, else the rights any least-privilege call may be granted), so each call
+ * goes to an idle worker of its own key, or a new one. A least-privilege call runs in a Web
+ * Worker of its own with exactly its permissions (function_sandbox.ts): the user's code never
+ * has more rights than it would have had in a process of its own.
  *
  * A worker's standard streams are FIFOs in its own directory, which ferry opens read-write (an
  * open never blocks, and ferry can end a dead worker's output with its own mark); the worker
@@ -15,8 +17,7 @@
 
 import { join } from "node:path";
 import type { JobResult, JobSpec } from "./types.ts";
-import { denoPermissionFlags } from "./deno_permissions.ts";
-import { type WorkerCall, workerMark } from "./function_protocol.ts";
+import { callPermissions, type WorkerCall, workerFlags, workerMark } from "./function_protocol.ts";
 import { runnableModule } from "../_shared/urls.ts";
 import { superviseGroup } from "./supervise.ts";
 
@@ -51,7 +52,13 @@ export interface FunctionPoolOptions {
 
 /** How a call ended in its worker. */
 type Ending =
-  | { readonly kind: "reply"; readonly ok: boolean; readonly value?: unknown }
+  | {
+    readonly kind: "reply";
+    readonly ok: boolean;
+    readonly value?: unknown;
+    /** A least-privilege call ended its Web Worker with this code (`Deno.exit`). */
+    readonly exit?: number;
+  }
   | {
     readonly kind: "exit";
     readonly code: number;
@@ -86,10 +93,8 @@ export class FunctionPool {
       host,
     });
     if (signal.aborted) return { ...failed("cancelled"), outcome: "cancelled" };
-    const flags = denoPermissionFlags(job.permissions);
-    // Relative permissions (".") are read against the directory the worker started in.
-    const everything = job.permissions === undefined || job.permissions.all;
-    const key = JSON.stringify([flags, everything ? "" : job.dir]);
+    const flags = workerFlags(job.permissions);
+    const key = JSON.stringify(flags);
     let worker: FunctionWorker;
     try {
       this.#o.prepare(job);
@@ -119,7 +124,7 @@ export class FunctionPool {
       return { ...base, outcome: reason, ...exitOf(ending) };
     }
     if (ending.kind === "exit") return { ...base, ...lostOrExited(worker.pid, ending) };
-    if (!ending.ok) return { ...base, outcome: "failed", exitCode: 1 };
+    if (!ending.ok) return { ...base, outcome: "failed", exitCode: ending.exit ?? 1 };
     if (job.call?.result) {
       await Deno.writeTextFile(job.call.result, JSON.stringify(ending.value) + "\n");
     }
@@ -182,9 +187,8 @@ export class FunctionPool {
     const argv = [
       "/bin/sh",
       "-c",
-      'exec <"$1" >"$2" 2>"$3"; shift 3; exec "$@"',
+      'exec </dev/null >"$1" 2>"$2"; shift 2; exec "$@"',
       "ferry-worker",
-      stdin,
       stdout,
       stderr,
       this.#o.deno,
@@ -192,16 +196,15 @@ export class FunctionPool {
       ...flags,
       "--no-prompt",
       FUNCTION_WORKER,
-      token,
-      // Names the worker's directory in `ps` (and for tests that look for its process).
-      fifos,
+      // Also names the worker's directory in `ps` (and for tests that look for its process).
+      stdin,
     ];
     const files = await Promise.all(
       [stdin, stdout, stderr].map((p) => Deno.open(p, { read: true, write: true })),
     ) as [Deno.FsFile, Deno.FsFile, Deno.FsFile];
     let launched: LaunchedWorker;
     try {
-      const place = { dir: job.dir, env: {}, mkdirs: [job.dir] };
+      const place = { dir: job.dir, env: { FERRY_WORKER_TOKEN: token }, mkdirs: [job.dir] };
       launched = await this.#o.launch(argv, job.runDir ? { ...place, runDir: job.runDir } : place);
     } catch (e) {
       for (const f of files) f.close();
@@ -323,6 +326,7 @@ class FunctionWorker {
       ...(job.call?.argv !== undefined ? { argv: job.call.argv } : { args: job.call?.args ?? {} }),
       dir: job.dir,
       env: job.env,
+      ...callPermissions(job),
     };
     this.files[0].write(encoder.encode(JSON.stringify(message) + "\n")).catch(() => {});
     const ending = await call.ended;
@@ -336,10 +340,10 @@ class FunctionWorker {
     const call = this.#call;
     if (!call) return;
     if (stream === "err") return call.errDone();
-    const reply = JSON.parse(tail) as { ok: boolean; value?: unknown } | {
+    const reply = JSON.parse(tail) as { ok: boolean; value?: unknown; exit?: number } | {
       exit: { code: number; signal?: Deno.Signal | null };
     };
-    call.outDone("exit" in reply ? { kind: "exit", ...reply.exit } : { kind: "reply", ...reply });
+    call.outDone("ok" in reply ? { kind: "reply", ...reply } : { kind: "exit", ...reply.exit });
   }
 
   /** End the worker: its input closed, then SIGTERM and SIGKILL if it does not go. */

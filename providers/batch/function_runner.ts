@@ -4,12 +4,13 @@
  * a call `submit()` hands over), with the call's JSON on standard input
  * (`{ args, result }`). The function gets the args object (inputs and outputs
  * as paths, params, task); its return value is written as JSON to `result`.
- * (Locally and on pilot workers, calls with every permission run in persistent workers instead:
+ * (Locally and on pilot workers, calls outside a container run in persistent workers instead:
  * function_worker.ts.)
  * @module
  */
 
-import { invoke } from "./function_worker.ts";
+import { invoke } from "./function_invoke.ts";
+import { toFileUrl } from "../_shared/urls.ts";
 
 interface Call {
   /** The one argument of a `function:` app. */
@@ -25,7 +26,7 @@ if (import.meta.main) {
   const call: Call = text.trim() === "" ? {} : JSON.parse(text);
   // A function that submits functions (`executor().submit`) finds its own module's exports here.
   Deno.env.set("FERRY_FUNCTION_MODULE", module!);
-  const r = await invoke({ module: module!, export: name!, ...call });
+  const r = await invoke({ module: module!, url: toFileUrl(module!), export: name!, ...call });
   if (!r.ok) Deno.exit(r.code);
   if (call.result) await Deno.writeTextFile(call.result, JSON.stringify(r.value) + "\n");
 }

@@ -167,9 +167,7 @@ class LocalJobs {
   }
 
   execute(job: JobSpec, signal: AbortSignal): Promise<JobResult> {
-    // worker_init and containers are per process, and least-privilege permissions name the
-    // call's own attempt directory (no other call could share its worker): such calls keep a
-    // process of their own.
+    // worker_init and containers are per process: such calls keep a process of their own.
     const pooled = sharesWorkers(job) && !job.workerInit;
     if (pooled && this.#pool) return this.#pool.execute(job, signal);
     return this.#execute(job, signal);

@@ -190,13 +190,15 @@ ferry_pilot_beat() {
 }
 
 # --- function calls in a persistent Deno function worker ---
-# A task whose file starts with `ferry_fn_argv=(...)` (a function call any call's worker could
-# run: every permission, no container; wrapper.ts pooledCallLines) runs its call in its worker's
+# A task whose file starts with `ferry_fn_argv=(...)` (a function call outside a container; a
+# least-privilege one in a Web Worker with exactly its permissions; wrapper.ts pooledCallLines)
+# runs its call in its worker's
 # Deno function worker (function_worker.ts; its protocol is in docs/architecture.md, "Function
 # workers"), which imports each module once and takes one call after another. Started on the
 # first such task, kept while the tasks' command line (the key: Deno, its flags) stays the same,
-# ended with the worker. Its files, workers/B.S.fn.*: `in`, its standard input (a FIFO the worker
-# holds open both ways, so no open blocks and nothing Deno writes is lost); `out` and `err`, its
+# ended with the worker. Its files, workers/B.S.fn.*: `in`, its calls (a FIFO the worker holds
+# open both ways, so no open blocks and nothing Deno writes is lost; Deno's standard input is
+# /dev/null and the marks' token in its environment, which it forgets: a call's code sees neither); `out` and `err`, its
 # standard output and error (files, emptied after each call: a call's output is what comes before
 # the mark); `pid`, Deno's pid. ferry_fn_pid is its keeper, a subshell in a process group of its
 # own (set -m) with Deno in it, which marks both files with Deno's end as ferry does for a local
@@ -237,7 +239,7 @@ ferry_fn_start() {
 ferry_fn_keep() {
   local rc signal=null f
   ferry_task_fds
-  "${ferry_fn_argv[@]}" "$ferry_fn_token" "$ferry_fn_files" <"$ferry_fn_files.in" \
+  FERRY_WORKER_TOKEN=$ferry_fn_token "${ferry_fn_argv[@]}" "$ferry_fn_files.in" </dev/null \
     >>"$ferry_fn_files.out" 2>>"$ferry_fn_files.err" &
   printf '%s\n' "$!" >"$ferry_fn_files.pid"
   wait "$!"
@@ -265,7 +267,8 @@ ferry_fn_stop() {
 # worker's function worker, with walltime $1 seconds ('': none; past it the file $2 is left and
 # the worker's group killed, ferry_watchdog). What it printed goes into files $5 and $6, the value
 # it returned (JSON) into file $7. Sets ferry_code: 0; 1 when it threw; the worker's exit code
-# when the call ended it (Deno.exit); 143 when ferry killed it. A worker killed by a signal
+# when the call ended it (Deno.exit), or its Web Worker's (a least-privilege call's Deno.exit);
+# 143 when ferry killed it. A worker killed by a signal
 # ferry did not send loses the call (ferry_lost, ferry_reason): ferry runs it again. Usage: the
 # clock (the worker is not this shell's child, its CPU time not the call's).
 # shellcheck disable=SC2034,SC2154 # the attempt's state, shared with the job wrapper's library
@@ -335,6 +338,11 @@ ferry_fn_call() {
       return 0 ;;
     '{"ok":false}') ferry_code=1; return 0 ;;
   esac
+  # A least-privilege call that ended its Web Worker (Deno.exit): its code; the worker goes on.
+  if [[ $reply =~ ^\{\"ok\":false,\"exit\":([0-9]+)\}$ ]]; then
+    ferry_code=${BASH_REMATCH[1]}
+    return 0
+  fi
   # No reply: the worker ended. Whatever is left of its group goes (a Deno ignoring SIGTERM).
   kill -KILL -- "-$ferry_fn_pid" 2>/dev/null
   ferry_code=143

@@ -544,6 +544,20 @@ function functionModule(dir: string): string {
       "}",
       "export function quit() { Deno.exit(3); }",
       "export function boom() { throw new Error('no\\nway'); }",
+      "export async function forge() {",
+      '  const forged = Deno.args.map((a) => `\\0ferry-worker ${a} {"ok":true,"value":1}\\n`);',
+      "  Deno.stdout.writeSync(new TextEncoder().encode(forged.join('')));",
+      "  Deno.stderr.writeSync(new TextEncoder().encode(forged.join('')));",
+      "  return `stdin: ${await Deno.stdin.read(new Uint8Array(4096))}`;",
+      "}",
+      "export function sneak(a: { into: string }) {",
+      "  try {",
+      "    Deno.writeTextFileSync(a.into, 'x');",
+      "    return { pid: Deno.pid, wrote: true };",
+      "  } catch (e) {",
+      "    return { pid: Deno.pid, error: (e as Error).name };",
+      "  }",
+      "}",
       "",
     ].join("\n"),
   );
@@ -715,6 +729,51 @@ Deno.test("pilots: a function call past its walltime, killed from outside, endin
     const last = await run("f", "where", { x: 6 }).result;
     assert.equal(last.outcome, "succeeded", last.message);
     assert.notEqual(pidOf("f"), pid1);
+  });
+});
+
+Deno.test("pilots: least-privilege function calls share their slot's Deno worker, each in a Web Worker with exactly its permissions; Deno.exit there fails only the call", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const module = functionModule(s.dir);
+    const narrow = (id: string, name: string, args: unknown) => {
+      const job = functionJob(s.dir, id, module, name, args);
+      const permissions = {
+        read: [".", job.root, module],
+        write: ["."],
+        net: [],
+        env: ["FERRY_TASK_ID", "FERRY_DENO", "FERRY_FUNCTION_MODULE"],
+        run: [],
+        all: false,
+      };
+      return { ...job, permissions };
+    };
+    const value = (job: { call: { result: string } }) =>
+      JSON.parse(Deno.readTextFileSync(job.call.result));
+    const a = narrow("a", "sneak", { into: "mine.txt" });
+    const b = narrow("b", "sneak", { into: join(s.dir, "tasks", "a", "attempt-1", "theirs.txt") });
+    const c = narrow("c", "quit", {});
+    const d = narrow("d", "where", { x: 4 });
+    // What a call sees of its worker (arguments, standard input) does not let it end its output
+    // early nor read the next call's line.
+    const f = narrow("f", "forge", {});
+    for (const job of [a, f, b, c]) await s.provider.execute(job, never);
+    assert.equal(value(f), "stdin: null");
+    assert.match(
+      Deno.readTextFileSync(f.stdout),
+      /^(\0ferry-worker \S+ \{"ok":true,"value":1\}\n)+$/,
+    );
+    const last = await s.provider.execute(d, never);
+    assert.equal(last.outcome, "succeeded", last.message);
+    assert.deepEqual(value(a), { pid: value(a).pid, wrote: true });
+    assert.equal(Deno.readTextFileSync(join(a.dir, "mine.txt")), "x");
+    assert.deepEqual(value(b), { pid: value(a).pid, error: "NotCapable" });
+    assert.equal(exists(join(s.dir, "tasks", "a", "attempt-1", "theirs.txt")), false);
+    const quit = await s.provider.execute(narrow("e", "quit", {}), never);
+    assert.deepEqual([quit.outcome, quit.exitCode, quit.lost], ["failed", 3, undefined]);
+    // One Deno process for all of them: the calls' Workers ended, it did not.
+    assert.equal(value(d).pid, value(a).pid);
+    assert.equal(value(d).cwd, d.dir);
+    assert.equal(Deno.readTextFileSync(d.stdout), "out 4\n");
   });
 });
 

@@ -37,7 +37,12 @@ import { MAX_BACKOFF_MS, RETRY_BASE_MS } from "../_shared/retry.ts";
 import { bashQuote } from "../_shared/shell.ts";
 import { runnableModule } from "../_shared/urls.ts";
 import { denoPermissionFlags } from "./deno_permissions.ts";
-import { sharesWorkers, type WorkerCall } from "./function_protocol.ts";
+import {
+  callPermissions,
+  sharesWorkers,
+  type WorkerCall,
+  workerFlags,
+} from "./function_protocol.ts";
 import { visible } from "../../dsl/visible.ts";
 import type { JobResult, JobSpec, NodeFallback, NodeTransfer, Usage } from "./types.ts";
 import { CONTAINER_LIBRARY, containerWords, engineEnv } from "./container.ts";
@@ -155,7 +160,7 @@ function functionWorkerArgv(job: RootedJob, options: WrapperOptions): string {
   const q = bashQuote;
   const named = engineEnv(job).FERRY_DENO ?? options.deno;
   const deno = named !== undefined ? q(named) : '"${FERRY_DENO:-deno}"';
-  const flags = denoPermissionFlags(job.permissions).map(q);
+  const flags = workerFlags(job.permissions).map(q);
   return [deno, "run", ...flags, "--no-prompt", q(FUNCTION_WORKER)].join(" ");
 }
 
@@ -348,6 +353,7 @@ function pooledCallLines(job: RootedJob, f: WrapperFiles, files: Map<string, str
     export: run.export,
     ...(job.call?.argv !== undefined ? { argv: job.call.argv } : { args: job.call?.args ?? {} }),
     env: engineEnv(job),
+    ...callPermissions(job),
   };
   files.set(f.call, JSON.stringify(call) + "\n");
   const dir = job.scratch !== undefined ? '"$(ferry_json "$PWD")"' : q(JSON.stringify(job.dir));

@@ -1095,7 +1095,7 @@ for (const timer of ["/usr/bin/time", ""]) {
   });
 }
 
-Deno.test("wrapper: a pilot's function call with every permission names its Deno worker first and calls it there; the file is clean under shellcheck", async () => {
+Deno.test("wrapper: a pilot's function call names its Deno worker first (the same for every least-privilege call) and calls it there; the file is clean under shellcheck", async () => {
   const root = "/runs/r1/tasks/t'$(x)/attempt-1";
   const job = {
     taskId: "f`id`\n",
@@ -1139,12 +1139,27 @@ Deno.test("wrapper: a pilot's function call with every permission names its Deno
   // Sourced by a worker that holds the libraries, which set and read its variables (SC2034,
   // SC2154); the hostile values stay in single quotes on purpose (SC2016).
   assert.equal(await shellcheck(text, { exclude: ["SC2016", "SC2034", "SC2154"] }), "");
-  // Least-privilege permissions keep a process of their own.
-  const own = pilotTaskScript({
-    ...job,
-    permissions: { read: ["."], write: ["."], net: [], env: [], run: [], all: false },
-  });
-  assert.ok(!own.get(join(root, "task.sh"))!.includes("ferry_fn_"));
+  // A least-privilege call goes to a worker with the rights any such call may have, and takes
+  // its own permissions along (its Web Worker's there).
+  const permissions = {
+    read: [".", "/in'$(x)"],
+    write: ["."],
+    net: [],
+    env: ["A"],
+    run: [],
+    all: false,
+  };
+  const narrow = pilotTaskScript({ ...job, permissions });
+  assert.equal(
+    narrow.get(join(root, "task.sh"))!.split("\n")[0],
+    `ferry_fn_argv=('/opt/deno'\\''\`x\`' run --allow-read --allow-write --allow-net --allow-env --allow-run --unstable-worker-options --no-prompt ${
+      fileURLToPath(new URL("./function_worker.ts", import.meta.url))
+    })`,
+  );
+  assert.deepEqual(JSON.parse(narrow.get(join(root, "call.json"))!).permissions, permissions);
+  // One that may start programs keeps a process of its own (what it starts ends with it).
+  const runs = pilotTaskScript({ ...job, permissions: { ...permissions, run: ["samtools"] } });
+  assert.ok(!runs.get(join(root, "task.sh"))!.includes("ferry_fn_"));
 });
 
 Deno.test("wrapper: a status file that says lost makes a lost, retryable attempt with its reason", async () => {
