@@ -41,8 +41,11 @@ function parseArgs(args: readonly string[]) {
     if (a === "--tasks") o.n = Number(args[++i]);
     else if (a === "--sample") o.sample = Number(args[++i]);
     else if (a === "--reps") o.reps = Number(args[++i]);
-    else if (a === "--dir") o.dir = args[++i];
-    else {
+    else if (a === "--dir") {
+      const d = args[++i];
+      if (!d) throw new Error("bench pilot: --dir needs a directory");
+      o.dir = d;
+    } else {
       throw new Error(
         `bench pilot: unknown option ${a} (--tasks N, --sample N, --reps N, --dir DIR)`,
       );
