@@ -229,7 +229,10 @@ interface LedgerLine {
 
 async function readLedger(path: string): Promise<LedgerLine[]> {
   const text = await Deno.readTextFile(path).catch(() => "");
-  return text.split("\n").filter((l) => l !== "").map((l) => {
+  // Read while tasks write (and are killed): a last line without its newline is being written, or
+  // was cut short by the kill; it is no task's line yet.
+  const whole = text.slice(0, text.lastIndexOf("\n") + 1);
+  return whole.split("\n").filter((l) => l !== "").map((l) => {
     const m = /^(\S+) (\d+) (\d+) (.*)$/.exec(l);
     assert.ok(m, `a ledger line: ${l}`);
     const run = /\/\.ferry\/runs\/([^/]+)\/tasks\//.exec(m[4]!);
