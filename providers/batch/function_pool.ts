@@ -16,8 +16,14 @@
  */
 
 import { join } from "node:path";
-import type { JobResult, JobSpec } from "./types.ts";
-import { callPermissions, type WorkerCall, workerFlags, workerMark } from "./function_protocol.ts";
+import type { JobResult, JobSpec, Usage } from "./types.ts";
+import {
+  callPermissions,
+  type CallUsage,
+  type WorkerCall,
+  workerFlags,
+  workerMark,
+} from "./function_protocol.ts";
 import { runnableModule } from "../_shared/urls.ts";
 import { superviseGroup } from "./supervise.ts";
 
@@ -58,6 +64,8 @@ type Ending =
     readonly value?: unknown;
     /** A least-privilege call ended its Web Worker with this code (`Deno.exit`). */
     readonly exit?: number;
+    /** What the call used, as its worker measured it. */
+    readonly usage?: CallUsage;
   }
   | {
     readonly kind: "exit";
@@ -116,7 +124,7 @@ export class FunctionPool {
       startedAt,
       endedAt,
       host,
-      usage: { wallSeconds: (endedAt - startedAt) / 1000, measuredBy: "clock" as const },
+      usage: usageOf(ending, (endedAt - startedAt) / 1000),
     };
     if (ending.kind === "reply" && !reason) this.#give(worker);
     else this.#end(worker);
@@ -340,7 +348,12 @@ class FunctionWorker {
     const call = this.#call;
     if (!call) return;
     if (stream === "err") return call.errDone();
-    const reply = JSON.parse(tail) as { ok: boolean; value?: unknown; exit?: number } | {
+    const reply = JSON.parse(tail) as {
+      ok: boolean;
+      value?: unknown;
+      exit?: number;
+      usage?: CallUsage;
+    } | {
       exit: { code: number; signal?: Deno.Signal | null };
     };
     call.outDone("ok" in reply ? { kind: "reply", ...reply } : { kind: "exit", ...reply.exit });
@@ -487,4 +500,10 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
     if (j === needle.length) return i;
     from = i + 1;
   }
+}
+
+/** A call's usage: its worker's figures when it replied with them, else its wall time alone. */
+function usageOf(ending: Ending, wallSeconds: number): Usage {
+  const u = ending.kind === "reply" ? ending.usage : undefined;
+  return u ? { wallSeconds, ...u, measuredBy: "worker" } : { wallSeconds, measuredBy: "clock" };
 }

@@ -65,3 +65,45 @@ Deno.test({
     await Deno.remove(runDir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "function pool: each call's CPU time and peak memory are its own, measured by its worker",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const runDir = await Deno.makeTempDir();
+  const provider = localProvider({ killGraceSeconds: 1, functionWorkers: 1 });
+  try {
+    const module = join(runDir, "fn.ts");
+    await Deno.writeTextFile(
+      module,
+      [
+        "export function heavy(mib: number, ms: number) {",
+        "  const keep = new Uint8Array(mib * 2 ** 20).fill(1);",
+        "  const end = performance.now() + ms;",
+        "  let x = 0;",
+        "  while (performance.now() < end) x++;",
+        "  return keep.length + (x > 0 ? 0 : 1);",
+        "}",
+        "export const light = () => Deno.pid;",
+        "",
+      ].join("\n"),
+    );
+    const run = (id: string, fn: string, args: unknown[]) =>
+      provider.execute(call(runDir, id, module, fn, args), new AbortController().signal);
+    const heavy = await run("h", "heavy", [200, 300]);
+    const light = await run("l", "light", []);
+    assert.equal(heavy.outcome, "succeeded", heavy.message);
+    assert.equal(light.outcome, "succeeded", light.message);
+    const [h, l] = [heavy.usage!, light.usage!];
+    assert.equal(h.measuredBy, "worker");
+    assert.equal(l.measuredBy, "worker");
+    assert.ok(h.userSeconds! + h.systemSeconds! >= 0.25, JSON.stringify(h));
+    assert.ok(h.maxRssBytes! >= 200 * 2 ** 20, JSON.stringify(h));
+    // The same worker, its peak reset: the light call's peak is not the heavy one's.
+    assert.ok(l.maxRssBytes! < h.maxRssBytes! - 100 * 2 ** 20, `${JSON.stringify(l)}`);
+    assert.ok(l.userSeconds! + l.systemSeconds! < 0.2, JSON.stringify(l));
+  } finally {
+    await provider.close?.();
+    await Deno.remove(runDir, { recursive: true });
+  }
+});

@@ -44,6 +44,17 @@ export function workerFlags(permissions: DenoPermissions | undefined): string[] 
   ];
 }
 
+/**
+ * What a call used, as its function worker measured it (function_worker.ts): the worker process's CPU
+ * time during the call, and its peak resident set during it.
+ */
+export interface CallUsage {
+  readonly userSeconds: number;
+  readonly systemSeconds: number;
+  /** The process's peak resident set during the call. */
+  readonly maxRssBytes: number;
+}
+
 /** The mark that ends a call's output on both streams: `\0ferry-worker TOKEN`. */
 export function workerMark(token: string): string {
   return `\0ferry-worker ${token}`;

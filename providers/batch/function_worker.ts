@@ -24,10 +24,11 @@
  */
 
 import { resolve } from "node:path";
+import process from "node:process";
 import { toFileUrl } from "../_shared/urls.ts";
 // Not function_pool.ts: a module the worker imports may import ferry, and through it the pool;
 // a cycle back to this main module would never finish loading.
-import { type WorkerCall, workerMark } from "./function_protocol.ts";
+import { type CallUsage, type WorkerCall, workerMark } from "./function_protocol.ts";
 import { invoke, type Invoked } from "./function_invoke.ts";
 import type { DenoPermissions } from "./types.ts";
 
@@ -163,6 +164,38 @@ export function narrowed(p: DenoPermissions, dir: string): Record<string, string
   };
 }
 
+/**
+ * Start measuring a call: the process's CPU time so far, and its peak resident set. One call at a
+ * time runs in a worker, so the process's figures are the call's (with the worker's own small
+ * share, as a process of the call's own would have its runtime's). The peak: where the process may
+ * reset it (Linux, `-A`: `5` written to /proc/self/clear_refs), the peak after the call is the
+ * call's; else the process's lifetime peak when the call raised it, and otherwise the largest
+ * resident set seen every 20 ms during the call (a Web Worker's call runs beside this thread).
+ */
+export function startMeasure(): () => CallUsage {
+  const cpu0 = process.cpuUsage();
+  let reset = true;
+  try {
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+  } catch {
+    reset = false; // not Linux, or a worker without every permission (Deno wants -A for /proc)
+  }
+  const peak0 = process.resourceUsage().maxRSS;
+  let seen = Deno.memoryUsage().rss;
+  const look = () => (seen = Math.max(seen, Deno.memoryUsage().rss));
+  const timer = reset ? undefined : setInterval(look, 20);
+  return () => {
+    clearInterval(timer);
+    const cpu = process.cpuUsage(cpu0);
+    const peak = process.resourceUsage().maxRSS; // KiB
+    return {
+      userSeconds: cpu.user / 1e6,
+      systemSeconds: cpu.system / 1e6,
+      maxRssBytes: reset || peak > peak0 ? peak * 1024 : look(),
+    };
+  };
+}
+
 if (import.meta.main) {
   // The marks' token, then gone from the environment: a call's code sees the process's arguments
   // and standard input, and must not end its output early (nor read the next call's line).
@@ -176,9 +209,10 @@ if (import.meta.main) {
     rest = lines.pop()!;
     for (const line of lines) {
       if (line === "") continue;
+      const measure = startMeasure();
       const reply = await run(JSON.parse(line) as WorkerCall);
       writeAll(Deno.stderr, `${mark}\n`);
-      writeAll(Deno.stdout, `${mark} ${JSON.stringify(reply)}\n`);
+      writeAll(Deno.stdout, `${mark} ${JSON.stringify({ ...reply, usage: measure() })}\n`);
     }
   }
 }

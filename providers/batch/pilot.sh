@@ -327,6 +327,14 @@ ferry_fn_call() {
   ferry_now
   ferry_secs_to wall $((ferry_ms - t0))
   ferry_usage=",\"usage\":{\"wallSeconds\":$wall,\"measuredBy\":\"clock\"}"
+  # The worker's figures for the call come last in its reply: taken off, the rest is as before.
+  local re='^(\{.*),"usage":\{"userSeconds":([0-9]+(\.[0-9]+)?),"systemSeconds":([0-9]+(\.[0-9]+)?)(,"maxRssBytes":([0-9]+))?\}\}$'
+  if [[ $reply =~ $re ]]; then
+    reply="${BASH_REMATCH[1]}}"
+    ferry_usage=",\"usage\":{\"wallSeconds\":$wall,\"userSeconds\":${BASH_REMATCH[2]}"
+    ferry_usage+=",\"systemSeconds\":${BASH_REMATCH[4]}${BASH_REMATCH[7]:+,\"maxRssBytes\":${BASH_REMATCH[7]}}"
+    ferry_usage+=",\"measuredBy\":\"worker\"}"
+  fi
   case $reply in
     '{"ok":true,"value":'*'}')
       value=${reply#'{"ok":true,"value":'}

@@ -620,7 +620,10 @@ Deno.test("pilots: function calls run in one Deno worker per worker slot, each w
     for (const [i, r] of results.entries()) {
       const job = jobs[i]!;
       assert.equal(r.outcome, "succeeded", r.message);
-      assert.equal(r.usage?.measuredBy, "clock");
+      // The worker measured the call: its CPU time, and its process's peak memory (a Deno's).
+      assert.equal(r.usage?.measuredBy, "worker");
+      assert.ok(r.usage.userSeconds! >= 0 && r.usage.systemSeconds! >= 0, JSON.stringify(r.usage));
+      assert.ok(r.usage.maxRssBytes! > 10 * 2 ** 20, JSON.stringify(r.usage));
       const value = JSON.parse(Deno.readTextFileSync(job.call.result));
       const cwd = i === 0 ? value.cwd : job.dir;
       assert.deepEqual({ ...value, pid: 0 }, {

@@ -269,13 +269,15 @@ export interface Usage {
   /**
    * What measured it: `wait4` (the local spawner, spawner.py), `times` (spawner.pl: CPU only),
    * `clock` (no spawner: wall time only), `time` (`/usr/bin/time` in the job wrapper),
-   * `bash-times` (the job wrapper's bash without `/usr/bin/time`: CPU only).
+   * `bash-times` (the job wrapper's bash without `/usr/bin/time`: CPU only), `worker` (a function
+   * call in a persistent function worker: the worker process's CPU time during the call, and its
+   * peak resident set during it where Linux lets it be reset).
    */
   readonly measuredBy: MeasuredBy;
 }
 
 /** The ways an attempt's usage is measured (see {@linkcode Usage.measuredBy}). */
-export type MeasuredBy = "wait4" | "times" | "clock" | "time" | "bash-times";
+export type MeasuredBy = "wait4" | "times" | "clock" | "time" | "bash-times" | "worker";
 
 /** A way to run jobs. Effects live only in `execute`; aborting the signal cancels the job. */
 export interface BatchProvider {

@@ -450,15 +450,13 @@ export function usageOf(v: unknown): Usage | undefined {
     return typeof x === "number" && Number.isFinite(x) && x >= 0 ? { [k]: x } : {};
   };
   if (!("wallSeconds" in n("wallSeconds"))) return undefined;
-  if (u.measuredBy !== "time" && u.measuredBy !== "bash-times" && u.measuredBy !== "clock") {
-    return undefined;
-  }
+  if (!["time", "bash-times", "clock", "worker"].includes(u.measuredBy as string)) return undefined;
   return {
     wallSeconds: u.wallSeconds as number,
     ...n("userSeconds"),
     ...n("systemSeconds"),
     ...n("maxRssBytes"),
-    measuredBy: u.measuredBy,
+    measuredBy: u.measuredBy as Usage["measuredBy"],
   };
 }
 
