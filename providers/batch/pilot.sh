@@ -138,14 +138,20 @@ ferry_pilot_claim() {
 # status file is whole. workers/B.S.run keeps naming the task after it ended (no second write per
 # task): the done mark says it ended.
 ferry_pilot_task() {
-  local rc
-  ferry_fn_prepare "$1" "$2"
-  # shellcheck source=/dev/null # written by ferry at run time
-  (source "$ferry_q/new/$1") </dev/null &
-  ferry_pilot_run=$!
-  printf '%s %s\n' "$1" "$ferry_pilot_run" >"$ferry_q/workers/$2.run"
-  wait "$ferry_pilot_run"
-  rc=$?
+  local rc line=''
+  IFS= read -r line <"$ferry_q/new/$1" 2>/dev/null
+  if [ "$line" = ferry_direct=1 ]; then
+    ferry_pilot_direct "$1" "$2"
+    rc=$ferry_code
+  else
+    ferry_fn_prepare "$1" "$2"
+    # shellcheck source=/dev/null # written by ferry at run time
+    (source "$ferry_q/new/$1") </dev/null &
+    ferry_pilot_run=$!
+    printf '%s %s\n' "$1" "$ferry_pilot_run" >"$ferry_q/workers/$2.run"
+    wait "$ferry_pilot_run"
+    rc=$?
+  fi
   ferry_pilot_run=''
   # Ended by a SIGTERM ferry did not ask for (no cancel request): most likely the block is being
   # killed (scancel, its walltime), which signals every process of the block at once. A moment
@@ -155,12 +161,61 @@ ferry_pilot_task() {
   : >"$ferry_q/done/$1.$2"
 }
 
+# Run task $1 on worker $2 with one process (its file starts with ferry_direct=1: wrapper.ts
+# directTaskFiles): the file, sourced here, sets the attempt's status file and defines
+# ferry_attempt_task, started as the task's process in a process group of its own, which makes
+# the attempt's directories and environment and becomes the task. This shell waits for it,
+# measures it and writes its status, as an attempt's own shell does; a step that failed before
+# the task (ferry_fail) wrote the status itself. workers/W.run names the task's process group
+# ("group"): a cancel sends it SIGTERM, then SIGKILL after the grace (ferry_pilot_beat).
+ferry_pilot_direct() {
+  local ferry_status ferry_grace ferry_walltime='' ferry_timed_out_file='' ferry_task_time
+  # shellcheck source=/dev/null # written by ferry at run time
+  source "$ferry_q/new/$1" || return
+  # The task's FERRY_TIME (set, even empty) chooses how it is measured, as in its own shell.
+  # shellcheck disable=SC2034 # read by ferry_measure_start (wrapper.sh)
+  if [ -n "${ferry_task_time+set}" ]; then local FERRY_TIME=$ferry_task_time; fi
+  ferry_begin
+  ferry_rm "$ferry_timed_out_file"
+  ferry_measure_start
+  set -m
+  ferry_attempt_task </dev/null &
+  ferry_child=$!
+  set +m
+  ferry_pilot_run=$ferry_child
+  printf '%s %s group\n' "$1" "$ferry_child" >"$ferry_q/workers/$2.run"
+  if [ -n "$ferry_walltime" ]; then
+    ferry_watchdog "$ferry_walltime" "$ferry_grace" "$ferry_timed_out_file" &
+    ferry_watch=$!
+  fi
+  wait "$ferry_child"
+  ferry_code=$?
+  ferry_measure_end
+  ferry_end_group
+  ferry_stop_watch
+  if [ -e "$ferry_timed_out_file" ]; then ferry_timed_out=true; fi
+  if ! [ -s "$ferry_status" ]; then ferry_record "$ferry_code"; fi
+}
+
 # The worker is stopped (its block ends): its task's subshell gets SIGTERM (ferry_term: it stops
-# the task's process group and writes exit.json); the claim stays, and ferry gives the task back.
+# the task's process group and writes exit.json), or the task's group when the worker runs it
+# itself; the claim stays, and ferry gives the task back.
 ferry_pilot_worker_stop() {
+  local tenths=0
   if [ -n "$ferry_pilot_run" ]; then
-    kill -TERM "$ferry_pilot_run" 2>/dev/null
-    wait "$ferry_pilot_run"
+    # A task this worker runs itself (ferry_pilot_direct) leads a process group: the whole group
+    # gets SIGTERM, and SIGKILL after the grace. Else the attempt's shell stops its task itself.
+    if kill -TERM -- "-$ferry_pilot_run" 2>/dev/null; then
+      wait "$ferry_pilot_run"
+      while kill -0 -- "-$ferry_pilot_run" 2>/dev/null && ((tenths < ${ferry_grace:-5} * 10)); do
+        read -r -t 0.1 -u "$ferry_pilot_sleep" _
+        tenths=$((tenths + 1))
+      done
+      kill -KILL -- "-$ferry_pilot_run" 2>/dev/null
+    else
+      kill -TERM "$ferry_pilot_run" 2>/dev/null
+      wait "$ferry_pilot_run"
+    fi
   fi
   ferry_fn_stop
   exit 143
@@ -175,15 +230,23 @@ ferry_pilot_pulse() {
 # Heartbeat of worker $1 on node $2 while process $3 lives: rewrites workers/$1 and stops the
 # task ferry cancelled. Sleeps by reading fd $4, a FIFO nobody writes (no process per beat).
 ferry_pilot_beat() {
-  local task='' pid=''
+  local task='' pid='' kind='' termed='' termed_at=0
   # Stopped between beats, never between a beat's write and its rename (no file left behind).
   trap 'exit 0' TERM
   exec {ferry_cpu_fd}>&- # the attempts' pipe, not the heartbeat's
   while kill -0 "$3" 2>/dev/null; do
     ferry_pilot_pulse "$1" "$2"
-    if read -r task pid <"$ferry_q/workers/$1.run" 2>/dev/null && [ -n "$task" ] &&
+    if read -r task pid kind <"$ferry_q/workers/$1.run" 2>/dev/null && [ -n "$task" ] &&
       [ -e "$ferry_q/cancel/$task" ] && ! [ -e "$ferry_q/done/$task.$1" ]; then
-      kill -TERM "$pid" 2>/dev/null
+      if [ "$kind" != group ]; then
+        kill -TERM "$pid" 2>/dev/null # the attempt's shell: it stops its task (ferry_term)
+      elif [ "$termed" != "$task" ]; then
+        termed=$task
+        termed_at=$SECONDS
+        kill -TERM -- "-$pid" 2>/dev/null
+      elif ((SECONDS - termed_at >= ${ferry_grace:-5})); then
+        kill -KILL -- "-$pid" 2>/dev/null
+      fi
     fi
     read -r -t "$ferry_pilot_beat_s" -u "$4" _
   done

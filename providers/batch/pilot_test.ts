@@ -355,6 +355,41 @@ Deno.test("pilots: an attempt's file holds its own lines only, hostile values st
   });
 });
 
+Deno.test("pilots: a worker runs a plain attempt itself: one process, its environment the task's only, a failed step before the task is its status", async () => {
+  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
+    const script = 'echo "${FERRY_X-unset} $$ $PPID" > out.txt';
+    const a = fakeJob(s.dir, "a", { run: { kind: "shell", script }, env: { FERRY_X: "a" } });
+    const b = fakeJob(s.dir, "b", { run: { kind: "shell", script } });
+    const ra = await s.provider.execute(a, never);
+    const rb = await s.provider.execute(b, never);
+    assert.equal(ra.outcome, "succeeded", ra.message);
+    assert.equal(rb.outcome, "succeeded", rb.message);
+    assert.equal(ra.usage?.measuredBy, "bash-times");
+    const [xa, , parentA] = Deno.readTextFileSync(join(a.dir, "out.txt")).trim().split(" ");
+    const [xb, , parentB] = Deno.readTextFileSync(join(b.dir, "out.txt")).trim().split(" ");
+    // The variable was the first task's alone; both tasks are children of the worker itself.
+    assert.deepEqual([xa, xb], ["a", "unset"]);
+    assert.equal(parentA, parentB);
+    assert.match(Deno.readTextFileSync(wrapperFiles(a.root).script), /^ferry_direct=1\n/);
+    // A step before the task fails on the node (its directory became a file while the worker was
+    // busy): the status says why, written once, by that step.
+    const busy = s.provider.execute(
+      fakeJob(s.dir, "busy", { run: { kind: "shell", script: "sleep 1" } }),
+      never,
+    );
+    const c = fakeJob(s.dir, "c");
+    const pc = s.provider.execute(c, never);
+    await until(() => exists(wrapperFiles(c.root).script), 5000);
+    Deno.removeSync(c.dir, { recursive: true });
+    Deno.writeTextFileSync(c.dir, "");
+    const [rbusy, rc] = await Promise.all([busy, pc]);
+    assert.equal(rbusy.outcome, "succeeded", rbusy.message);
+    assert.equal(rc.outcome, "failed");
+    assert.equal(rc.message, `Cannot make the directories of "${c.dir}" on the node`);
+    assert.equal(rc.exitCode, 1);
+  });
+});
+
 Deno.test("pilots: FERRY_TIME in a task's environment measures it with that timer", async () => {
   await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
     const job = fakeJob(s.dir, "t", { env: { FERRY_TIME: "/usr/bin/time" } });

@@ -60,11 +60,15 @@ ferry_done() {
     "$reason" "${ferry_lost:+,\"lost\":true}" "$fallbacks" "$ferry_usage" >"$tmp" || return
   if [ "$tmp" != "$ferry_status" ]; then mv -f "$tmp" "$ferry_status"; fi
 }
-# The attempt's end: the status file for exit code $1, which becomes the wrapper's.
-ferry_finish() {
+# The status file for exit code $1 (128 + N: killed by signal N).
+ferry_record() {
   local signal=null
   if [ "$1" -gt 128 ]; then signal="\"SIG$(kill -l $(($1 - 128)) 2>/dev/null)\""; fi
   ferry_done "$1" "$signal"
+}
+# The attempt's end: the status file for exit code $1, which becomes the wrapper's.
+ferry_finish() {
+  ferry_record "$1"
   exit "$1"
 }
 # SIGTERM (scancel, a scheduler's time limit), SIGINT, SIGHUP: the task's whole group gets SIGTERM.

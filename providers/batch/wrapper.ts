@@ -132,7 +132,9 @@ export function wrapperScript(
  * An attempt as a pilot worker runs it (`pilot.sh`): the wrapper's own lines
  * for this attempt without the library, which the worker sourced once, and
  * without `worker_init`, which its block ran once. The worker runs the file
- * in a subshell of its own; every value in it is quoted as in the wrapper.
+ * in a subshell of its own, or, for a plain attempt, runs it itself with one
+ * process ({@linkcode runsDirect}); every value in it is quoted as in the
+ * wrapper.
  */
 export function pilotTaskScript(
   job: RootedJob,
@@ -140,6 +142,7 @@ export function pilotTaskScript(
 ): Map<string, string> {
   const f = wrapperFiles(job.root);
   const pooled = sharesWorkers(job);
+  if (!pooled && runsDirect(job)) return directTaskFiles({ ...job, workerInit: "" }, f, options);
   const files = attemptFiles({ ...job, workerInit: "" }, options, pooled);
   const header = `# ferry pilot task: task ${
     visible(job.taskId)
@@ -199,19 +202,8 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
     `exec >>${q(f.log)} 2>&1`,
     `ferry_rm ${q(f.timedOut)}`,
   ];
-  const dirs = [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
   const enter = `cd ${q(job.dir)} || ferry_fail ${q(`Cannot enter "${job.dir}" on the node`)}`;
-  lines.push(
-    `ferry_mkdirs ${dirs.map(q).join(" ")} ||`,
-    `  ferry_fail ${q(`Cannot make the directories of "${job.dir}" on the node`)}`,
-    enter,
-  );
-  for (const [k, v] of Object.entries(engineEnv(job))) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
-      throw new Error(`Cannot export "${visible(k)}" on the node: it is not a variable name`);
-    }
-    lines.push(`export ${k}=${q(v)}`);
-  }
+  lines.push(...enterLines(job));
   if (job.workerInit) {
     lines.push("# worker_init", job.workerInit, enter);
     // worker_init may have turned on -e, -u or -x: the wrapper needs none of them (with -e a
@@ -220,6 +212,78 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
     lines.push("{ set +euxv; set +o pipefail; } 2>/dev/null");
   }
   return lines;
+}
+
+/** The attempt's directories made, entered, and its environment exported. */
+function enterLines(job: RootedJob): string[] {
+  const q = bashQuote;
+  const dirs = [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
+  const lines = [
+    `ferry_mkdirs ${dirs.map(q).join(" ")} ||`,
+    `  ferry_fail ${q(`Cannot make the directories of "${job.dir}" on the node`)}`,
+    `cd ${q(job.dir)} || ferry_fail ${q(`Cannot enter "${job.dir}" on the node`)}`,
+  ];
+  for (const [k, v] of Object.entries(engineEnv(job))) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+      throw new Error(`Cannot export "${visible(k)}" on the node: it is not a variable name`);
+    }
+    lines.push(`export ${k}=${q(v)}`);
+  }
+  return lines;
+}
+
+/**
+ * Whether a pilot worker may run the attempt itself (pilot.sh `ferry_pilot_direct`): nothing but
+ * the task happens on the node, no node-side transfer, no scratch, no container, whose steps run
+ * after the task in the attempt's own shell.
+ */
+function runsDirect(job: RootedJob): boolean {
+  const t = job.nodeTransfers;
+  return job.container === undefined && job.scratch === undefined &&
+    (t?.fetch?.length ?? 0) + (t?.put?.length ?? 0) === 0;
+}
+
+/**
+ * An attempt a pilot worker runs itself, with one process: the file sets the attempt's status
+ * file, grace and walltime, and defines `ferry_attempt_task`, which the worker starts as its
+ * task's process (a process group of its own): the attempt's log, directories and environment,
+ * then the task in its place (`exec`). The worker waits for it, measures it and writes its status
+ * (wrapper.sh `ferry_record`), as the attempt's own shell does on the other path; a step that
+ * fails before the task (`ferry_fail`) writes the status itself.
+ */
+function directTaskFiles(
+  job: RootedJob,
+  f: WrapperFiles,
+  options: WrapperOptions,
+): Map<string, string> {
+  const q = bashQuote;
+  const files = new Map<string, string>();
+  const command = taskCommand(job, f, files, options);
+  const redirect = job.stderr === job.stdout
+    ? `exec >${q(job.stdout)} 2>&1`
+    : `exec >${q(job.stdout)} 2>${q(job.stderr)}`;
+  const wall = job.resources.walltime;
+  const lines = [
+    "ferry_direct=1",
+    `# ferry pilot task: task ${visible(job.taskId)}, attempt ${job.attempt}. Run by a pilot ` +
+    "worker itself, which holds the job wrapper's library.",
+    `ferry_status=${q(f.status)}`,
+    `ferry_grace=${KILL_GRACE_SECONDS}`,
+    `ferry_walltime=${wall !== undefined ? Math.ceil(wall) : "''"}`,
+    `ferry_timed_out_file=${q(f.timedOut)}`,
+    // The task's own FERRY_TIME chooses its timer: the worker measures it (ferry_measure_start).
+    ...("FERRY_TIME" in engineEnv(job) ? [`ferry_task_time=${q(engineEnv(job).FERRY_TIME!)}`] : []),
+    "ferry_attempt_task() {",
+    ...[`exec >>${q(f.log)} 2>&1`, ...enterLines(job), ': "${FERRY_LAUNCH:=}"', "ferry_task_fds"]
+      .map((l) => "  " + l),
+    "  # shellcheck disable=SC2086 # FERRY_LAUNCH is a command line (srun, mpiexec): one word each",
+    `  ${redirect}`,
+    `  ${command}`,
+    "}",
+    "",
+  ];
+  files.set(f.script, lines.join("\n"));
+  return files;
 }
 
 /** The node-side fetches, and the uploads that cannot work at all, before the task. */
