@@ -144,7 +144,7 @@ ferry_pilot_task() {
     ferry_pilot_direct "$1" "$2"
     rc=$ferry_code
   else
-    ferry_fn_prepare "$1" "$2"
+    ferry_fn_prepare "$2" "$line"
     # shellcheck source=/dev/null # written by ferry at run time
     (source "$ferry_q/new/$1") </dev/null &
     ferry_pilot_run=$!
@@ -267,16 +267,16 @@ ferry_pilot_beat() {
 # own (set -m) with Deno in it, which marks both files with Deno's end as ferry does for a local
 # worker. What kills a call (walltime, cancel) kills that group; the next call gets a new one.
 
-# Before task $1 runs on worker $2: the function worker its file asks for (its first line), alive.
+# Before a task runs on worker $1: the function worker its file's first line ($2, read by
+# ferry_pilot_task) asks for, alive.
 ferry_fn_prepare() {
-  local line=''
-  IFS= read -r line <"$ferry_q/new/$1" 2>/dev/null
+  local line=$2
   case $line in 'ferry_fn_argv=('*) ;; *) return 0 ;; esac
   if [ "$line" = "${ferry_fn_line-}" ] && kill -0 "$ferry_fn_pid" 2>/dev/null; then return 0; fi
   ferry_fn_stop
   # Sets ferry_fn_argv: a line of ferry's, every value quoted as in the rest of the file.
   eval "$line"
-  ferry_fn_start "$2" && ferry_fn_line=$line
+  ferry_fn_start "$1" && ferry_fn_line=$line
 }
 
 # Start worker $1's function worker (ferry_fn_argv): its files, then its keeper.

@@ -259,9 +259,7 @@ function directTaskFiles(
   const q = bashQuote;
   const files = new Map<string, string>();
   const command = taskCommand(job, f, files, options);
-  const redirect = job.stderr === job.stdout
-    ? `exec >${q(job.stdout)} 2>&1`
-    : `exec >${q(job.stdout)} 2>${q(job.stderr)}`;
+  const redirect = logRedirect(job);
   const wall = job.resources.walltime;
   const lines = [
     "ferry_direct=1",
@@ -284,6 +282,14 @@ function directTaskFiles(
   ];
   files.set(f.script, lines.join("\n"));
   return files;
+}
+
+/** The task's standard output and error into its logs (one file when they are the same). */
+function logRedirect(job: RootedJob): string {
+  const q = bashQuote;
+  return job.stderr === job.stdout
+    ? `exec >${q(job.stdout)} 2>&1`
+    : `exec >${q(job.stdout)} 2>${q(job.stderr)}`;
 }
 
 /** The node-side fetches, and the uploads that cannot work at all, before the task. */
@@ -377,9 +383,7 @@ function containerCommand(job: RootedJob, f: WrapperFiles, files: Map<string, st
 /** The task in its own process group, its walltime watchdog, and the wait for it. */
 function taskLines(job: RootedJob, f: WrapperFiles, command: string): string[] {
   const q = bashQuote;
-  const redirect = job.stderr === job.stdout
-    ? `exec >${q(job.stdout)} 2>&1`
-    : `exec >${q(job.stdout)} 2>${q(job.stderr)}`;
+  const redirect = logRedirect(job);
   const lines = [
     ': "${FERRY_LAUNCH:=}"',
     "# The task, in its own process group (job control), so that a kill reaches all it started.",
