@@ -269,10 +269,14 @@ class SshProvider implements BatchProvider {
     return this.#sh(`kill -TERM -- -${pid} 2>/dev/null || kill -TERM ${pid} 2>/dev/null; true`);
   }
 
-  // The wrapper's children are the task's own process group (job control) and the watchdog.
+  // The wrapper leads the login's session (sshd's setsid), which holds the task's own process
+  // group (job control) and the watchdog: `pkill -s` reaches a task whose group leader has
+  // already died (its processes are then no longer the wrapper's children). Where pkill is
+  // missing, the wrapper's children's groups, then its own.
   #killAll(pid: number): Promise<RemoteExit> {
     return this.#sh(
-      `for c in $(pgrep -P ${pid} 2>/dev/null); do kill -KILL -- -$c 2>/dev/null; done; ` +
+      `pkill -KILL -s ${pid} 2>/dev/null; ` +
+        `for c in $(pgrep -P ${pid} 2>/dev/null); do kill -KILL -- -$c 2>/dev/null; done; ` +
         `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`,
     );
   }

@@ -79,10 +79,10 @@ ferry_term() {
     wait "$ferry_child" 2>/dev/null
     # The group's first process may end before the rest (/usr/bin/time dies of the SIGTERM its
     # task ignores): what is left gets the grace, then SIGKILL, before this wrapper goes.
-    local tenths=0
-    while kill -0 -- "-$ferry_child" 2>/dev/null && [ "$tenths" -lt "$((ferry_grace * 10))" ]; do
+    # A deadline, not a count of naps: on a loaded host each nap takes longer than it says.
+    local until=$((SECONDS + ferry_grace))
+    while kill -0 -- "-$ferry_child" 2>/dev/null && [ "$SECONDS" -lt "$until" ]; do
       sleep 0.1
-      tenths=$((tenths + 1))
     done
     kill -KILL -- "-$ferry_child" 2>/dev/null
   fi

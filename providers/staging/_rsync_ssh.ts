@@ -182,14 +182,32 @@ async function makeTransport(l: Login): Promise<SshTransport & { control: string
   return { command: argv.map(rsyncQuote).join(" "), env, control };
 }
 
-/** Ask the master connection at `control` to end. */
+/**
+ * End the master connection at `control` and wait (up to 5 s) until its
+ * process is gone: `ssh -O exit` only asks, and the master exits a moment
+ * later, so a caller that goes on at once would still see it.
+ */
 async function endMaster(control: string): Promise<void> {
-  await new Deno.Command("ssh", {
-    args: ["-o", `ControlPath=${control}`, "-O", "exit", ALIAS],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => {});
+  const ctl = (op: string) =>
+    new Deno.Command("ssh", {
+      args: ["-o", `ControlPath=${control}`, "-O", op, ALIAS],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output().catch(() => undefined);
+  // "Master running (pid=N)" on stderr.
+  const check = await ctl("check");
+  const pid = Number(/\(pid=(\d+)\)/.exec(new TextDecoder().decode(check?.stderr))?.[1]);
+  await ctl("exit");
+  if (!pid) return;
+  for (const end = Date.now() + 5_000; Date.now() < end;) {
+    try {
+      Deno.statSync(`/proc/${pid}`);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**
