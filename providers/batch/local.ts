@@ -17,6 +17,7 @@ import { denoPermissionFlags } from "./deno_permissions.ts";
 import { FunctionPool } from "./function_pool.ts";
 import { sharesWorkers } from "./function_protocol.ts";
 import { runnableModule } from "../_shared/urls.ts";
+import { execTail } from "../_shared/shell.ts";
 import { superviseGroup } from "./supervise.ts";
 
 /** Options for {@linkcode localProvider}. */
@@ -101,7 +102,10 @@ export function argvOf(job: JobSpec, deno: string, files: JobFiles = {}): string
     if (files.script !== undefined) {
       return [BASH, "-euo", "pipefail", files.script, ...logs.slice(1)];
     }
-    return [BASH, "-euo", "pipefail", "-c", redirect + init + run.script, ...logs];
+    // One command with a redirection: exec'd, not forked (execTail). Nothing may have defined a
+    // function or trap before it: no worker_init, no BASH_ENV, no exported function.
+    const tail = init || definesShellCode(job.env) ? undefined : execTail(run.script);
+    return [BASH, "-euo", "pipefail", "-c", redirect + init + (tail ?? run.script), ...logs];
   }
   const fn = [...denoRun, FUNCTION_RUNNER, run.module, run.export];
   return [
@@ -112,6 +116,27 @@ export function argvOf(job: JobSpec, deno: string, files: JobFiles = {}): string
     files.call ?? "/dev/null",
     ...fn,
   ];
+}
+
+/** ferry's own environment, which its tasks inherit: does it give bash code to run first? */
+let inheritsShellCode: boolean | undefined;
+
+function inheritsShell(): boolean {
+  try {
+    inheritsShellCode ??= Object.keys(Deno.env.toObject()).some(isShellCodeVar);
+  } catch {
+    inheritsShellCode = true; // not allowed to look: assume it does
+  }
+  return inheritsShellCode;
+}
+
+function isShellCodeVar(name: string): boolean {
+  return name === "BASH_ENV" || name === "ENV" || name.startsWith("BASH_FUNC_");
+}
+
+/** Does the task's environment hand bash code (functions, a start-up file) to its shell? */
+function definesShellCode(env: Readonly<Record<string, string>>): boolean {
+  return inheritsShell() || Object.keys(env).some(isShellCodeVar);
 }
 
 /** What runs before the task's own command: its redirections (of "$1", "$2") and worker_init. */

@@ -143,3 +143,44 @@ for (const spawner of [true, false]) {
     }
   });
 }
+
+for (const spawner of [true, false]) {
+  Deno.test({
+    name: `localProvider (${
+      spawner ? "spawner" : "no spawner"
+    }): one redirected command replaces bash; functions from worker_init or the environment still run`,
+    ignore: Deno.build.os !== "linux",
+  }, async () => {
+    const runDir = await Deno.makeTempDir();
+    const provider = localProvider({ spawner, killGraceSeconds: 1 });
+    const shell = (name: string, script: string, more: Partial<JobSpec> = {}): JobSpec => ({
+      ...job(runDir, name, []),
+      run: { kind: "shell", script },
+      ...more,
+    });
+    const signal = new AbortController().signal;
+    try {
+      // Its process leads the task's group: it is the process ferry started (no fork of bash).
+      const pgid =
+        `sh -c 'read -r pid comm state ppid pgrp rest </proc/$$/stat; echo "$$ $pgrp"' > ${
+          join(runDir, "ids")
+        }`;
+      assert.equal((await provider.execute(shell("lead", pgid), signal)).outcome, "succeeded");
+      const [pid, group] = (await Deno.readTextFile(join(runDir, "ids"))).trim().split(" ");
+      assert.equal(pid, group);
+      // A function of the same name, from worker_init or exported, is what runs (exec would skip it).
+      const out = join(runDir, "sorted");
+      const fromInit = shell("init", `sort x > ${out}`, { workerInit: "sort() { echo init; }" });
+      assert.equal((await provider.execute(fromInit, signal)).outcome, "succeeded");
+      assert.equal(await Deno.readTextFile(out), "init\n");
+      const exported = shell("exported", `sort x > ${out}`, {
+        env: { "BASH_FUNC_sort%%": "() { echo exported; }" },
+      });
+      assert.equal((await provider.execute(exported, signal)).outcome, "succeeded");
+      assert.equal(await Deno.readTextFile(out), "exported\n");
+    } finally {
+      await provider.close?.();
+      await Deno.remove(runDir, { recursive: true });
+    }
+  });
+}
