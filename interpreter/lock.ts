@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { endSurvivors } from "../providers/batch/process_groups.ts";
 import { FerryFileError, isNoSpace, throwAsFsFault } from "./fs_errors.ts";
 import { shellQuote } from "../providers/_shared/shell.ts";
+import { processAlive } from "../providers/_shared/process.ts";
 
 /** Who holds a workspace lock. */
 export interface LockHolder {
@@ -41,23 +42,6 @@ export interface HeldLock {
   readonly crashedRun?: string;
   /** Process groups of the crashed run's local tasks found running, and ended before returning. */
   readonly survivors?: readonly number[];
-}
-
-/** Whether a process of this host is alive. */
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    // No /proc (not Linux): ask the kernel whether the pid exists.
-    if (Deno.build.os === "linux") return false;
-    try {
-      Deno.kill(pid, "SIGCONT");
-      return true;
-    } catch (e) {
-      return !(e instanceof Deno.errors.NotFound);
-    }
-  }
 }
 
 /** A holder in words: `pid 4242 on host vm, started 2026-11-21 13:00:05 UTC (run 2026...)`. */
@@ -99,7 +83,7 @@ export function readLock(workspace: string): LockState | undefined {
     // As acquireLock judges it: an unreadable lock younger than 5 s is being written.
     return { path, holder, live: Date.now() - (info.mtime?.getTime() ?? 0) < 5_000 };
   }
-  return { path, holder, live: holder.host !== hostname() || alive(holder.pid) };
+  return { path, holder, live: holder.host !== hostname() || processAlive(holder.pid) };
 }
 
 /** Options for {@linkcode acquireLock}. */
@@ -144,7 +128,7 @@ export function acquireLock(
       // Half-written by a holder that died at once, or not ours: treat as stale if old enough.
       if (ageOf(path) < 5_000) return { ok: false, holder, path };
       warning = `took over an unreadable lock ${path}`;
-    } else if (holder.host === me.host && !alive(holder.pid)) {
+    } else if (holder.host === me.host && !processAlive(holder.pid)) {
       warning = `took over a stale lock: ${describeHolder(holder)} is no longer running`;
       crashed = holder.runId;
     } else {

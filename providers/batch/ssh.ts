@@ -272,11 +272,10 @@ class SshProvider implements BatchProvider {
   // The wrapper leads the login's session (sshd's setsid), which holds the task's own process
   // group (job control) and the watchdog: `pkill -s` reaches a task whose group leader has
   // already died (its processes are then no longer the wrapper's children). Where pkill is
-  // missing, the wrapper's children's groups, then its own.
+  // missing, the wrapper's own group.
   #killAll(pid: number): Promise<RemoteExit> {
     return this.#sh(
       `pkill -KILL -s ${pid} 2>/dev/null; ` +
-        `for c in $(pgrep -P ${pid} 2>/dev/null); do kill -KILL -- -$c 2>/dev/null; done; ` +
         `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`,
     );
   }

@@ -20,6 +20,8 @@ import {
   SshSetupError,
 } from "../_shared/ssh_auth.ts";
 import { StagingError } from "./types.ts";
+import { processAlive } from "../_shared/process.ts";
+import { sleep } from "../_shared/sleep.ts";
 
 /** What rsync needs to run over ssh. */
 export interface SshTransport {
@@ -200,14 +202,7 @@ async function endMaster(control: string): Promise<void> {
   const pid = Number(/\(pid=(\d+)\)/.exec(new TextDecoder().decode(check?.stderr))?.[1]);
   await ctl("exit");
   if (!pid) return;
-  for (const end = Date.now() + 5_000; Date.now() < end;) {
-    try {
-      Deno.statSync(`/proc/${pid}`);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  for (const end = Date.now() + 5_000; processAlive(pid) && Date.now() < end;) await sleep(20);
 }
 
 /**
