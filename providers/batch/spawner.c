@@ -10,7 +10,11 @@
  * each, number of env entries, KEY=VALUE..., number of argv entries, argv...,
  * then the run's record of process groups (a path, or empty): the spawner
  * appends "+ PID START" to it when it starts a task and "- PID" once the task
- * and its group are gone (see process_groups.ts). Replies on stdout,
+ * and its group are gone (see process_groups.ts); then, optionally (this C
+ * spawner only: a pilot worker's, pilot.sh), the task's standard output and
+ * standard error files, opened (created, truncated) after the change to cwd
+ * (empty, or absent: /dev/null; the same path twice: one file for both, as
+ * `>FILE 2>&1`). Replies on stdout,
  * NUL-terminated fields:
  *   S id pid            started
  *   E id status usage   exited (raw wait status), and what it used:
@@ -235,6 +239,7 @@ static void spawn_task(char **f, long count) {
   char **dirs = lists[0], **links = lists[1], **vars = lists[2], **argv = lists[3];
   long ndirs = counts[0], nlinks = counts[1], nvars = counts[2], nargv = counts[3];
   const char *rec = i < count ? f[i] : "";
+  const char *out = i + 1 < count ? f[i + 1] : "", *errlog = i + 2 < count ? f[i + 2] : "";
   if (nargv < 1) {
     reply("F", id, "malformed request", NULL);
     return;
@@ -272,9 +277,13 @@ static void spawn_task(char **f, long count) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETSIGMASK);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-  posix_spawn_file_actions_adddup2(&fa, 0, 1);
-  posix_spawn_file_actions_adddup2(&fa, 0, 2);
   posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  const int LOG = O_WRONLY | O_CREAT | O_TRUNC;
+  if (*out) posix_spawn_file_actions_addopen(&fa, 1, out, LOG, 0666);
+  else posix_spawn_file_actions_adddup2(&fa, 0, 1);
+  if (*errlog && *out && strcmp(errlog, out) == 0) posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  else if (*errlog) posix_spawn_file_actions_addopen(&fa, 2, errlog, LOG, 0666);
+  else posix_spawn_file_actions_adddup2(&fa, 0, 2);
   double t0 = now(); /* before: on another core the task runs while this one records it */
   pid_t pid;
   int err = env ? posix_spawnp(&pid, args[0], &fa, &attr, args, env) : ENOMEM;
@@ -282,12 +291,30 @@ static void spawn_task(char **f, long count) {
   posix_spawnattr_destroy(&attr);
   free(env);
   if (err != 0) {
-    /* The child changes to cwd before it execs: say which of the two failed. */
+    /* The child changes to cwd and opens the logs before it execs: say which step failed. */
     struct stat st;
     int bad = stat(cwd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    const char *log = NULL;
+    int log_errno = 0;
+    for (int k = 0; k < 2 && bad == 0 && !log; k++) {
+      const char *path = k == 0 ? out : errlog;
+      if (!*path) continue;
+      char full[8192];
+      snprintf(full, sizeof full, "%s%s%s", path[0] == '/' ? "" : cwd, path[0] == '/' ? "" : "/",
+               path);
+      int fd = open(full, LOG | O_CLOEXEC, 0666);
+      if (fd < 0) {
+        log = path;
+        log_errno = errno;
+      } else {
+        close(fd);
+      }
+    }
     if (bad != 0) {
       snprintf(message, sizeof message, "Cannot change to the working directory '%s': %s", cwd,
                strerror(bad));
+    } else if (log) {
+      snprintf(message, sizeof message, "Cannot open the log '%s': %s", log, strerror(log_errno));
     } else {
       snprintf(message, sizeof message, "%s: '%s'", strerror(err), args[0]);
     }

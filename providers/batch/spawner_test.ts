@@ -324,6 +324,89 @@ for (const kind of KINDS) {
 
 let built: Promise<string> | undefined;
 
+if (KINDS.includes("c")) {
+  Deno.test("Spawner (c) opens a task's logs itself when asked: each its own, one for both, none; says which it cannot open", async () => {
+    const dir = await Deno.makeTempDir();
+    const child = new Deno.Command(await compiled(), {
+      args: ["2"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    const reader = child.stdout.getReader();
+    let pending = "";
+    /** The next reply's fields (S: 3, E: 4, F: 3). */
+    const next = async (): Promise<string[]> => {
+      for (;;) {
+        const fields = pending.split("\0");
+        const n = fields[0] === "E" ? 4 : 3;
+        if (fields.length > n) {
+          pending = fields.slice(n).join("\0");
+          return fields.slice(0, n);
+        }
+        const r = await reader.read();
+        assert.ok(!r.done, "the spawner ended");
+        pending += new TextDecoder().decode(r.value);
+      }
+    };
+    /** Run argv with logs out and err: the kinds of its replies, the last one's value. */
+    const run = async (id: string, out: string, err: string, argv: string[]) => {
+      const fields = [id, dir, "0", "0", "0", String(argv.length), ...argv, "", out, err];
+      const body = new TextEncoder().encode(fields.map((f) => f + "\0").join(""));
+      await writer.write(new TextEncoder().encode(`${body.length}\n`));
+      await writer.write(body);
+      const first = await next();
+      if (first[0] !== "S") return { kinds: [first[0]], value: first[2] };
+      const end = await next();
+      return { kinds: [first[0], end[0]], value: end[2] };
+    };
+    try {
+      const both = 'echo out; echo err >&2; echo "$0|$1"';
+      const a = join(dir, "a.out"), b = join(dir, "b err 'q'.log");
+      Deno.writeTextFileSync(a, "old text, longer than what replaces it\n");
+      assert.deepEqual(await run("1", a, b, ["sh", "-c", both, "x\ny", "$(touch PWNED)"]), {
+        kinds: ["S", "E"],
+        value: "0",
+      });
+      assert.equal(
+        Deno.readTextFileSync(a),
+        "out\nx\ny|$(touch PWNED)\n",
+        "truncated, then written",
+      );
+      assert.equal(Deno.readTextFileSync(b), "err\n");
+      // The same path twice: one file for both, as >FILE 2>&1 (the order kept).
+      const c = join(dir, "c.log");
+      assert.deepEqual(await run("2", c, c, ["sh", "-c", both, "z"]), {
+        kinds: ["S", "E"],
+        value: "0",
+      });
+      assert.equal(Deno.readTextFileSync(c), "out\nerr\nz|\n");
+      // No logs: /dev/null, as before these fields (the task still runs, its status is its own).
+      assert.deepEqual(await run("3", "", "", ["sh", "-c", "echo lost; exit 3"]), {
+        kinds: ["S", "E"],
+        value: String(3 << 8),
+      });
+      // A log it cannot open: nothing runs, and the reply names the log.
+      const bad = join(dir, "no dir", "x.log");
+      assert.deepEqual(await run("4", a, bad, ["sh", "-c", "touch ran"]), {
+        kinds: ["F"],
+        value: `Cannot open the log '${bad}': No such file or directory`,
+      });
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+        ["a.out", "b err 'q'.log", "c.log"],
+      );
+    } finally {
+      await writer.close();
+      reader.releaseLock();
+      await child.stdout.cancel();
+      assert.equal((await child.status).code, 0);
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 /** spawner.c compiled into a temporary directory (once per test process, removed at its end). */
 function compiled(): Promise<string> {
   built ??= (async () => {
