@@ -18,11 +18,13 @@
 #   workers/B.S.run  what it runs (or ran last: then done/T.B.S exists): "T pid"
 #   workers/B.S.fn.* its Deno function worker, if it has one (ferry_fn_start)
 #   stop             every worker ends once idle
+#   spawner          ferry's compiled spawner (spawner.c), when ferry has one: see ferry_sp_start
 
 : "${ferry_q:?the block script sets ferry_q before this library}"
 ferry_pilot_beat_s=2 # seconds between heartbeats (pilot.ts HEARTBEAT_MS agrees)
 ferry_pilot_pids=()
 ferry_fn_pid='' # the worker's Deno function worker: its keeper's pid and process group
+ferry_sp_pid='' # the worker's spawner (ferry_sp_start), when it has one
 # The job wrapper's library and the container launcher, once for the block (pilot_queue.ts writes
 # them beside this file): each task's lines call their functions in a subshell of its worker.
 # shellcheck source=/dev/null
@@ -75,6 +77,7 @@ ferry_pilot_worker() {
   # shellcheck disable=SC2034 # read by ferry_task_fds (wrapper.sh) in each task's process
   ferry_pilot_fds="$fd $ferry_cpu_fd"
   ferry_pilot_sleep=$fd
+  ferry_sp_start "$me"
   : >"$ferry_q/workers/$me.run"
   # The first heartbeat before the first claim: a worker that hangs after it claimed a task is
   # seen to stop beating (a worker with no heartbeat yet counts as not started).
@@ -102,6 +105,7 @@ ferry_pilot_worker() {
     read -r -t 0.05 -u "$fd" _ || true
   done
   ferry_fn_stop
+  ferry_sp_stop
   kill "$beat" 2>/dev/null
   wait "$beat"
   # (.beat: a heartbeat killed between its write and its rename)
@@ -170,6 +174,8 @@ ferry_pilot_task() {
 # ("group"): a cancel sends it SIGTERM, then SIGKILL after the grace (ferry_pilot_beat).
 ferry_pilot_direct() {
   local ferry_status ferry_grace ferry_walltime='' ferry_timed_out_file='' ferry_task_time
+  local ferry_spawn_cwd ferry_spawn_out ferry_spawn_err
+  local -a ferry_spawn_dirs ferry_spawn_env ferry_spawn_argv
   # shellcheck source=/dev/null # written by ferry at run time
   source "$ferry_q/new/$1" || return
   # The task's FERRY_TIME (set, even empty) chooses how it is measured, as in its own shell.
@@ -177,6 +183,11 @@ ferry_pilot_direct() {
   if [ -n "${ferry_task_time+set}" ]; then local FERRY_TIME=$ferry_task_time; fi
   ferry_begin
   ferry_rm "$ferry_timed_out_file"
+  # Started by the worker's spawner when it can be (no timer, no launcher: nothing but the task).
+  if [ -n "$ferry_sp_pid" ] && [ -n "${ferry_spawn_argv+set}" ] && [ -z "${FERRY_TIME-}" ] &&
+    [ -z "${FERRY_LAUNCH-}" ] && ferry_sp_run "$1" "$2"; then
+    return 0
+  fi
   ferry_measure_start
   set -m
   ferry_attempt_task </dev/null &
@@ -206,7 +217,7 @@ ferry_pilot_worker_stop() {
     # A task this worker runs itself (ferry_pilot_direct) leads a process group: the whole group
     # gets SIGTERM, and SIGKILL after the grace. Else the attempt's shell stops its task itself.
     if kill -TERM -- "-$ferry_pilot_run" 2>/dev/null; then
-      wait "$ferry_pilot_run"
+      wait "$ferry_pilot_run" 2>/dev/null # (a task the spawner started is not this shell's child)
       while kill -0 -- "-$ferry_pilot_run" 2>/dev/null && ((tenths < ${ferry_grace:-5} * 10)); do
         read -r -t 0.1 -u "$ferry_pilot_sleep" _
         tenths=$((tenths + 1))
@@ -234,6 +245,7 @@ ferry_pilot_beat() {
   # Stopped between beats, never between a beat's write and its rename (no file left behind).
   trap 'exit 0' TERM
   exec {ferry_cpu_fd}>&- # the attempts' pipe, not the heartbeat's
+  if [ -n "$ferry_sp_pid" ]; then exec {ferry_sp_in}>&- {ferry_sp_out}<&-; fi # nor the spawner's
   while kill -0 "$3" 2>/dev/null; do
     ferry_pilot_pulse "$1" "$2"
     if read -r task pid kind <"$ferry_q/workers/$1.run" 2>/dev/null && [ -n "$task" ] &&
@@ -250,6 +262,130 @@ ferry_pilot_beat() {
     fi
     read -r -t "$ferry_pilot_beat_s" -u "$4" _
   done
+}
+
+# --- plain attempts started by the worker's spawner ---
+# A fork of this shell (the worker: its libraries, its state) copies its page tables and then
+# pays a page fault for each page either side writes; on a virtual machine that is several ms per
+# task, more than the task's own exec. ferry's compiled spawner (spawner.c, copied into the queue
+# as `spawner` when ferry has one) starts a task with posix_spawn instead: no copy, one exec, and
+# it opens the task's logs itself. The worker keeps its own spawner (a child, its requests and
+# replies through two FIFOs the worker holds open both ways: nothing blocks, and the spawner sees
+# the end of its requests when the worker ends, even killed, and stops what it started). Where the
+# file is missing or cannot run on the node (another architecture, another libc), the worker forks
+# as before. Only a plain attempt (its file has ferry_spawn_argv, ferry's wrapper.ts
+# directTaskFiles) with no timer or launcher is spawned; a request the spawner refuses (a directory
+# it cannot make, a program not found) is run by a fork, which says what is wrong as before.
+
+# Start worker $1's spawner, if there is one that runs here: sets ferry_sp_pid and its fds.
+ferry_sp_start() {
+  local spawner="$ferry_q/spawner" files="$ferry_q/workers/$1.sp" r w
+  ferry_sp_pid=''
+  if ! [ -x "$spawner" ] || ! "$spawner" </dev/null >/dev/null 2>&1; then return 0; fi
+  rm -f -- "$files.in" "$files.out"
+  mkfifo -m 600 "$files.in" "$files.out" 2>/dev/null || return 0
+  # The worker's ends both ways (no open blocks); the spawner's read-only and write-only, so that
+  # it sees the end of its requests when the worker's end closes.
+  # shellcheck disable=SC2094 # FIFOs, opened twice on purpose
+  exec {ferry_sp_in}<>"$files.in" {ferry_sp_out}<>"$files.out" {r}<"$files.in" {w}>"$files.out"
+  rm -f -- "$files.in" "$files.out"
+  # Nothing of the worker's but its own two pipes: the tasks it starts inherit its descriptors.
+  {
+    ferry_task_fds
+    exec "$spawner" "${ferry_grace:-5}" <&"$r" >&"$w" {r}<&- {w}>&- {ferry_sp_in}>&- {ferry_sp_out}<&-
+  } &
+  ferry_sp_pid=$!
+  exec {r}<&- {w}>&-
+  ferry_pilot_fds+=" $ferry_sp_in $ferry_sp_out"
+}
+
+# End the worker's spawner: the end of its requests (it stops what still runs, then exits).
+ferry_sp_stop() {
+  if [ -z "$ferry_sp_pid" ]; then return 0; fi
+  local pid=$ferry_sp_pid
+  ferry_sp_gone
+  wait "$pid" 2>/dev/null
+}
+
+# The worker's spawner is no more (or no longer used): its pipes closed; the worker forks.
+ferry_sp_gone() {
+  exec {ferry_sp_in}>&- {ferry_sp_out}<&-
+  ferry_pilot_fds=${ferry_pilot_fds/ "$ferry_sp_in $ferry_sp_out"/}
+  ferry_sp_pid=''
+}
+
+# One NUL-terminated field of the spawner's replies into the variable $1; $2: a timeout (s).
+ferry_sp_read() {
+  IFS= read -r -d '' ${2:+-t "$2"} -u "$ferry_sp_out" "$1"
+}
+
+# Run task $1 of worker $2 (its file sourced: ferry_spawn_*) through the spawner: ferry_code and
+# the usage it measured (wait4) set, the status file written. Returns 1 when the spawner refused
+# it (nothing ran: the caller forks instead) or is gone.
+# shellcheck disable=SC2154 # ferry_spawn_*: set by the task's file
+ferry_sp_run() {
+  local LC_ALL=C f n=0 kind value status pid wait=1 now left deadline='' termed='' use e u s
+  local -a req=("$1" "$ferry_spawn_cwd" "${#ferry_spawn_dirs[@]}" "${ferry_spawn_dirs[@]}" 0
+    "$((${#ferry_spawn_env[@]} + 1))" "${ferry_spawn_env[@]}" "PWD=$ferry_spawn_cwd"
+    "${#ferry_spawn_argv[@]}" "${ferry_spawn_argv[@]}" "" "$ferry_spawn_out" "$ferry_spawn_err")
+  for f in "${req[@]}"; do n=$((n + ${#f} + 1)); done
+  printf '%d\n' "$n" >&"$ferry_sp_in" && printf '%s\0' "${req[@]}" >&"$ferry_sp_in" || return 1
+  until ferry_sp_read kind 1; do
+    if ! kill -0 "$ferry_sp_pid" 2>/dev/null; then ferry_sp_gone; return 1; fi
+  done
+  ferry_sp_read _ && ferry_sp_read value || return 1
+  if [ "$kind" != S ]; then return 1; fi
+  pid=$value
+  ferry_child=$pid
+  ferry_pilot_run=$pid
+  printf '%s %s group\n' "$1" "$pid" >"$ferry_q/workers/$2.run"
+  if [ -n "$ferry_walltime" ]; then
+    ferry_now
+    deadline=$((ferry_ms + ferry_walltime * 1000))
+  fi
+  # Its end; past its walltime, SIGTERM to its group, SIGKILL after the grace (as ferry_watchdog).
+  until ferry_sp_read kind "$wait"; do
+    wait=1
+    if ! kill -0 "$ferry_sp_pid" 2>/dev/null; then
+      # The spawner was killed: its task cannot be followed; it goes, and is given back.
+      kill -KILL -- "-$pid" 2>/dev/null
+      ferry_sp_gone
+      ferry_lost=true
+      ferry_reason="lost with its worker's spawner, which ended during the task"
+      ferry_code=137
+      ferry_record "$ferry_code"
+      return 0
+    fi
+    if [ -z "$deadline" ]; then continue; fi
+    ferry_now
+    now=$ferry_ms
+    if [ -z "$termed" ] && ((now >= deadline)); then
+      : >"$ferry_timed_out_file"
+      kill -TERM -- "-$pid" 2>/dev/null
+      termed=$now
+    elif [ -n "$termed" ] && ((now - termed >= ferry_grace * 1000)); then
+      kill -KILL -- "-$pid" 2>/dev/null
+      deadline=''
+      continue
+    fi
+    if [ -n "$termed" ]; then left=$((termed + ferry_grace * 1000 - now)); else left=$((deadline - now)); fi
+    if ((left < 1000)); then ferry_secs_to wait $((left > 10 ? left : 10)); fi
+  done
+  ferry_sp_read _ && ferry_sp_read status && ferry_sp_read use || return 1
+  # The raw wait status: its exit code, or 128 + the signal that ended it.
+  if (((status & 127) == 0)); then
+    ferry_code=$(((status >> 8) & 255))
+  else
+    ferry_code=$((128 + (status & 127)))
+  fi
+  # "WALL USER SYS MAXRSS" (seconds, seconds, seconds, KiB)
+  e=${use%% *} use=${use#* }
+  u=${use%% *} use=${use#* }
+  s=${use%% *} use=${use#* }
+  ferry_usage=",\"usage\":{\"wallSeconds\":$e,\"userSeconds\":$u,\"systemSeconds\":$s"
+  ferry_usage+=",\"maxRssBytes\":$((use * 1024)),\"measuredBy\":\"wait4\"}"
+  if [ -e "$ferry_timed_out_file" ]; then ferry_timed_out=true; fi
+  ferry_record "$ferry_code"
 }
 
 # --- function calls in a persistent Deno function worker ---

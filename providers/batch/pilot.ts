@@ -79,6 +79,11 @@ export interface PilotOptions extends WrapperOptions {
    * (`pilot_remote.ts`). @default a queue directory in the run's directory
    */
   readonly remoteQueue?: (runDir: string) => Promise<PilotQueueStore & RemoteRoots>;
+  /**
+   * The spawner the workers start plain attempts with (copied into a queue ferry shares with the
+   * nodes; null: none, the workers fork). @default ferry's compiled spawner, when it was built
+   */
+  readonly spawner?: string | null;
 }
 
 /** A remote queue's copies of attempt directories. */
@@ -105,6 +110,7 @@ export class PilotProvider implements BatchProvider {
   readonly #deadMs: number;
   readonly #wrapper: WrapperOptions;
   readonly #remote: PilotOptions["remoteQueue"];
+  readonly #spawner: string | null | undefined;
   readonly #lane = new SerialLane();
   readonly #canceller: Canceller;
   readonly #blocks = new Map<string, Block>();
@@ -127,9 +133,16 @@ export class PilotProvider implements BatchProvider {
   #closed = false;
 
   constructor(dialect: Dialect, ex: PilotExecutor, options: PilotOptions = {}) {
-    const { runner = localRunner(), pollMs = 1000, heartbeatDeadMs, remoteQueue, ...wrapper } =
-      options;
+    const {
+      runner = localRunner(),
+      pollMs = 1000,
+      heartbeatDeadMs,
+      remoteQueue,
+      spawner,
+      ...wrapper
+    } = options;
     this.#remote = remoteQueue;
+    this.#spawner = spawner;
     this.#deadMs = heartbeatDeadMs ?? HEARTBEAT_DEAD_MS;
     this.name = dialect.name;
     this.#dialect = dialect;
@@ -199,7 +212,9 @@ export class PilotProvider implements BatchProvider {
     if (this.#queue !== undefined) return;
     const runDir = job.runDir ?? dirname(dirname(dirname(job.root)));
     this.#opening ??= (async () => {
-      if (this.#remote === undefined) return new PilotQueue(pilotQueueDir(runDir, this.#ex.name));
+      if (this.#remote === undefined) {
+        return new PilotQueue(pilotQueueDir(runDir, this.#ex.name), this.#spawner);
+      }
       const q = await this.#remote(runDir);
       this.#remoteRoots = q;
       return q;

@@ -10,6 +10,7 @@
 import { dirname, join } from "node:path";
 import { CONTAINER_LIBRARY } from "./container.ts";
 import { PILOT_LIBRARY, pilotLibrary } from "./pilot_script.ts";
+import { builtSpawner } from "./spawner_build.ts";
 import { WRAPPER_LIBRARY } from "./wrapper.ts";
 
 /** A task a worker holds: its name in the queue, the block's key and the worker's slot. */
@@ -112,8 +113,12 @@ export class PilotQueue implements PilotQueueStore {
   /** The same directory: the workers see it where ferry does. */
   readonly farDir: string;
 
-  /** Make the directory and its parts, and write the pilot and job wrapper libraries into it. */
-  constructor(dir: string) {
+  /**
+   * Make the directory and its parts, and write the pilot and job wrapper libraries into it, with
+   * ferry's compiled spawner when it has one (`spawner`: the workers start plain attempts with
+   * it where it runs, pilot.sh `ferry_sp_start`; `spawner` null: none, as where ferry has none).
+   */
+  constructor(dir: string, spawner: string | null | undefined = builtSpawner()) {
     this.dir = dir;
     this.farDir = dir;
     for (const d of PILOT_DIRS) Deno.mkdirSync(join(dir, d), { recursive: true });
@@ -121,6 +126,13 @@ export class PilotQueue implements PilotQueueStore {
     Deno.writeTextFileSync(join(lib, "wrapper.sh"), WRAPPER_LIBRARY);
     Deno.writeTextFileSync(join(lib, "container.sh"), CONTAINER_LIBRARY);
     Deno.writeTextFileSync(pilotLibrary(dir), PILOT_LIBRARY);
+    if (spawner) {
+      // Beside, then renamed: a spawner a worker of an earlier run still executes is not touched.
+      const tmp = join(dir, "tmp", "spawner");
+      Deno.copyFileSync(spawner, tmp);
+      Deno.chmodSync(tmp, 0o755);
+      Deno.renameSync(tmp, join(dir, "spawner"));
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ import { pilotQueueDir } from "./pilot_script.ts";
 import type { CommandRunner, Ran } from "./runner.ts";
 import type { RootedJob } from "./scheduler_job.ts";
 import type { JobResult, JobSpec } from "./types.ts";
+import { builtSpawner } from "./spawner_build.ts";
 import { wrapperFiles } from "./wrapper.ts";
 import { descendants, killAll } from "../../tests/_services.ts";
 
@@ -86,6 +87,7 @@ async function withPilots(
   fn: (s: Setup) => Promise<void>,
   workerInit?: (dir: string) => string,
   dialect: Dialect = fakeDialect(),
+  spawner?: string | null,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ferry-pilot-" });
   const sched = new ProcessScheduler();
@@ -97,6 +99,7 @@ async function withPilots(
     runner: sched,
     pollMs: 100,
     heartbeatDeadMs: 4000,
+    ...(spawner !== undefined ? { spawner } : {}),
   });
   try {
     await fn({ dir, sched, provider });
@@ -108,6 +111,25 @@ async function withPilots(
 }
 
 const never = new AbortController().signal;
+
+/**
+ * How a worker starts a plain attempt: with ferry's compiled spawner, copied into the queue (built
+ * by `deno task build`; these tests are skipped loudly without it, failed under CI=true), or
+ * with a fork of itself (a queue without one).
+ */
+const BUILT = builtSpawner();
+if (BUILT === undefined) {
+  const why = "the compiled spawner is not built (deno task build, which needs cc)";
+  if (Deno.env.get("CI") === "true") {
+    Deno.test("pilots: the compiled spawner is built", () => {
+      throw new Error(`CI=true and ${why}`);
+    });
+  } else console.error(`\n!!! SKIPPING the pilot tests of spawned attempts: ${why} !!!\n`);
+}
+const MODES = [
+  { name: "forked", spawner: null, measuredBy: "bash-times" },
+  ...(BUILT !== undefined ? [{ name: "spawned", spawner: BUILT, measuredBy: "wait4" }] : []),
+] as const;
 
 Deno.test("pilots: tasks run on the workers of two blocks; each result says where", async () => {
   await withPilots({ workersPerNode: 2, initBlocks: 2, maxBlocks: 2 }, async (s) => {
@@ -333,62 +355,235 @@ Deno.test("pilots: two tasks with node-local scratch at once on one block get sc
   });
 });
 
-Deno.test("pilots: an attempt's file holds its own lines only, hostile values stay inert, usage is measured", async () => {
-  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
-    const hostile = `a'b"c $(touch PWNED1) \`touch PWNED2\` \n x\\y ;touch PWNED3\r\u0007`;
-    const job = fakeJob(s.dir, `t\n$(touch PWNED4)'`, {
-      run: { kind: "shell", script: 'printf "%s" "$V" > v.txt' },
-      env: { V: hostile },
-    });
-    const r = await s.provider.execute(job, never);
-    assert.equal(r.outcome, "succeeded", r.message);
-    assert.equal(Deno.readTextFileSync(join(job.dir, "v.txt")), hostile);
-    for (const d of [s.dir, job.dir, job.root]) {
-      assert.deepEqual([...Deno.readDirSync(d)].filter((e) => e.name.startsWith("PWNED")), []);
-    }
-    assert.equal(r.usage?.measuredBy, "bash-times");
-    assert.equal(typeof r.usage?.userSeconds, "number");
-    // The worker sourced the job wrapper's library once: the attempt's file does not hold it.
-    const text = Deno.readTextFileSync(join(job.root, "task.sh"));
-    assert.doesNotMatch(text, /ferry_transfer\(\)|ferry_begin\(\)/);
-    assert.ok(text.length < 2000, `${text.length} characters`);
+for (const m of MODES) {
+  Deno.test(`pilots (${m.name}): an attempt's file holds its own lines only, hostile values stay inert, usage is measured`, async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const hostile = `a'b"c $(touch PWNED1) \`touch PWNED2\` \n x\\y ;touch PWNED3\r\u0007`;
+        const job = fakeJob(s.dir, `t\n$(touch PWNED4)'`, {
+          run: { kind: "shell", script: 'printf "%s" "$V" > v.txt' },
+          env: { V: hostile },
+        });
+        const r = await s.provider.execute(job, never);
+        assert.equal(r.outcome, "succeeded", r.message);
+        assert.equal(Deno.readTextFileSync(join(job.dir, "v.txt")), hostile);
+        for (const d of [s.dir, job.dir, job.root]) {
+          assert.deepEqual([...Deno.readDirSync(d)].filter((e) => e.name.startsWith("PWNED")), []);
+        }
+        assert.equal(r.usage?.measuredBy, m.measuredBy);
+        assert.equal(typeof r.usage?.userSeconds, "number");
+        // The worker sourced the job wrapper's library once: the attempt's file does not hold it,
+        // only its own lines and the same attempt as a request to the worker's spawner.
+        const text = Deno.readTextFileSync(join(job.root, "task.sh"));
+        assert.doesNotMatch(text, /ferry_transfer\(\)|ferry_begin\(\)/);
+        assert.match(text, /^ferry_spawn_argv=\(bash -euo pipefail .*task-script\.sh'?\)$/m);
+        assert.ok(text.length < 3000, `${text.length} characters`);
+      },
+      undefined,
+      undefined,
+      m.spawner,
+    );
   });
+}
+
+for (const m of MODES) {
+  Deno.test(`pilots (${m.name}): a worker runs a plain attempt itself: one process, its environment the task's only, a failed step before the task is its status`, async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const script = 'echo "${FERRY_X-unset} $$ $PPID" > out.txt';
+        const a = fakeJob(s.dir, "a", { run: { kind: "shell", script }, env: { FERRY_X: "a" } });
+        const b = fakeJob(s.dir, "b", { run: { kind: "shell", script } });
+        const ra = await s.provider.execute(a, never);
+        const rb = await s.provider.execute(b, never);
+        assert.equal(ra.outcome, "succeeded", ra.message);
+        assert.equal(rb.outcome, "succeeded", rb.message);
+        assert.equal(ra.usage?.measuredBy, m.measuredBy);
+        const [xa, , parentA] = Deno.readTextFileSync(join(a.dir, "out.txt")).trim().split(" ");
+        const [xb, , parentB] = Deno.readTextFileSync(join(b.dir, "out.txt")).trim().split(" ");
+        // The variable was the first task's alone; both tasks are children of the worker itself.
+        assert.deepEqual([xa, xb], ["a", "unset"]);
+        assert.equal(parentA, parentB);
+        assert.match(Deno.readTextFileSync(wrapperFiles(a.root).script), /^ferry_direct=1\n/);
+        // A step before the task fails on the node (its directory became a file while the worker was
+        // busy): the status says why, written once, by that step.
+        const busy = s.provider.execute(
+          fakeJob(s.dir, "busy", { run: { kind: "shell", script: "sleep 1" } }),
+          never,
+        );
+        const c = fakeJob(s.dir, "c");
+        const pc = s.provider.execute(c, never);
+        await until(() => exists(wrapperFiles(c.root).script), 5000);
+        Deno.removeSync(c.dir, { recursive: true });
+        Deno.writeTextFileSync(c.dir, "");
+        const [rbusy, rc] = await Promise.all([busy, pc]);
+        assert.equal(rbusy.outcome, "succeeded", rbusy.message);
+        assert.equal(rc.outcome, "failed");
+        assert.equal(rc.message, `Cannot make the directories of "${c.dir}" on the node`);
+        assert.equal(rc.exitCode, 1);
+      },
+      undefined,
+      undefined,
+      m.spawner,
+    );
+  });
+}
+
+for (const m of MODES) {
+  Deno.test(`pilots (${m.name}): a command's words, environment, working directory and one log for both arrive as in its own shell`, async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        // Bytes, not characters, count in a request: a snowman is three.
+        const hostile = `☃ a'b"c $(touch PWNED1) \`touch PWNED2\` \n x\\y ;touch PWNED3\r\u0007`;
+        const root = join(s.dir, "tasks", "words", "attempt-1");
+        const job = fakeJob(s.dir, "words", {
+          run: {
+            kind: "command",
+            argv: [
+              "sh",
+              "-c",
+              'printf "%s|%s|%s|%s\\n" "$1" "$PWD" "$V" "$#"; echo err >&2',
+              "0",
+              hostile,
+            ],
+          },
+          env: { V: hostile },
+          stderr: join(root, "stdout.log"),
+        });
+        const r = await s.provider.execute(job, never);
+        assert.equal(r.outcome, "succeeded", r.message);
+        assert.equal(r.usage?.measuredBy, m.measuredBy);
+        assert.equal(
+          Deno.readTextFileSync(job.stdout),
+          `${hostile}|${job.dir}|${hostile}|1\nerr\n`,
+        );
+        for (const d of [s.dir, job.dir, job.root]) {
+          assert.deepEqual([...Deno.readDirSync(d)].filter((e) => e.name.startsWith("PWNED")), []);
+        }
+        // PWD, as a program that is no shell sees it (a shell puts its own right).
+        const env = fakeJob(s.dir, "env", {
+          run: { kind: "command", argv: ["printenv", "PWD", "V"] },
+          env: { V: "v" },
+        });
+        assert.equal((await s.provider.execute(env, never)).outcome, "succeeded");
+        assert.equal(Deno.readTextFileSync(env.stdout), `${env.dir}\nv\n`);
+      },
+      // A block whose locale counts characters: the worker's requests must still count bytes.
+      () => "export LC_ALL=C.UTF-8",
+      undefined,
+      m.spawner,
+    );
+  });
+
+  Deno.test(`pilots (${m.name}): a program that cannot start fails with its shell's message and 127; the next task runs`, async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const job = fakeJob(s.dir, "missing", {
+          run: { kind: "command", argv: ["ferry-no-such-program", "a"] },
+        });
+        const r = await s.provider.execute(job, never);
+        assert.equal(r.outcome, "failed");
+        assert.equal(r.exitCode, 127);
+        assert.match(
+          Deno.readTextFileSync(job.stderr),
+          /^\S+\/new\/t1: line \d+: exec: ferry-no-such-program: not found\n$/,
+        );
+        const next = await s.provider.execute(fakeJob(s.dir, "next"), never);
+        assert.equal(next.outcome, "succeeded", next.message);
+        assert.equal(next.usage?.measuredBy, m.measuredBy);
+      },
+      undefined,
+      undefined,
+      m.spawner,
+    );
+  });
+}
+
+Deno.test("pilots: a spawner that cannot run on the node leaves its workers forking", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-pilot-spawner-" });
+  try {
+    // Another machine's binary, as far as this node can tell: it does not run here.
+    const foreign = join(dir, "spawner");
+    Deno.writeTextFileSync(foreign, "#!/bin/sh\nexit 126\n");
+    Deno.chmodSync(foreign, 0o755);
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const t0 = performance.now();
+        const r = await s.provider.execute(fakeJob(s.dir, "t"), never);
+        assert.equal(r.outcome, "succeeded", r.message);
+        assert.equal(r.usage?.measuredBy, "bash-times");
+        assert.ok(performance.now() - t0 < 5000, "no wait for a spawner that never answers");
+      },
+      undefined,
+      undefined,
+      foreign,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
-Deno.test("pilots: a worker runs a plain attempt itself: one process, its environment the task's only, a failed step before the task is its status", async () => {
-  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
-    const script = 'echo "${FERRY_X-unset} $$ $PPID" > out.txt';
-    const a = fakeJob(s.dir, "a", { run: { kind: "shell", script }, env: { FERRY_X: "a" } });
-    const b = fakeJob(s.dir, "b", { run: { kind: "shell", script } });
-    const ra = await s.provider.execute(a, never);
-    const rb = await s.provider.execute(b, never);
-    assert.equal(ra.outcome, "succeeded", ra.message);
-    assert.equal(rb.outcome, "succeeded", rb.message);
-    assert.equal(ra.usage?.measuredBy, "bash-times");
-    const [xa, , parentA] = Deno.readTextFileSync(join(a.dir, "out.txt")).trim().split(" ");
-    const [xb, , parentB] = Deno.readTextFileSync(join(b.dir, "out.txt")).trim().split(" ");
-    // The variable was the first task's alone; both tasks are children of the worker itself.
-    assert.deepEqual([xa, xb], ["a", "unset"]);
-    assert.equal(parentA, parentB);
-    assert.match(Deno.readTextFileSync(wrapperFiles(a.root).script), /^ferry_direct=1\n/);
-    // A step before the task fails on the node (its directory became a file while the worker was
-    // busy): the status says why, written once, by that step.
-    const busy = s.provider.execute(
-      fakeJob(s.dir, "busy", { run: { kind: "shell", script: "sleep 1" } }),
-      never,
+Deno.test({
+  name:
+    "pilots (spawned): a spawner killed during a task gives the task back as lost; its worker forks the next",
+  ignore: BUILT === undefined,
+  fn: async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const job = fakeJob(s.dir, "long", {
+          run: { kind: "shell", script: "echo $$ > pid; sleep 60" },
+        });
+        const pending = s.provider.execute(job, never);
+        const pidFile = join(job.dir, "pid");
+        await until(() => exists(pidFile) && Deno.readTextFileSync(pidFile).endsWith("\n"), 10_000);
+        const spawner = join(pilotQueueDir(s.dir, "cluster"), "spawner");
+        const spawners = processesOf(spawner);
+        assert.equal(spawners.length, 1, `one spawner for one worker: ${spawners}`);
+        Deno.kill(spawners[0]!, "SIGKILL");
+        const r = await pending;
+        assert.equal(r.outcome, "failed");
+        assert.equal(r.retryable, true);
+        assert.equal(r.message, "lost with its worker's spawner, which ended during the task");
+        // The task went with it (its whole group), and the worker goes on without a spawner.
+        const pid = Number(Deno.readTextFileSync(pidFile));
+        await until(() => !alive(pid), 5000);
+        const next = await s.provider.execute(fakeJob(s.dir, "next"), never);
+        assert.equal(next.outcome, "succeeded", next.message);
+        assert.equal(next.usage?.measuredBy, "bash-times");
+      },
+      undefined,
+      undefined,
+      BUILT,
     );
-    const c = fakeJob(s.dir, "c");
-    const pc = s.provider.execute(c, never);
-    await until(() => exists(wrapperFiles(c.root).script), 5000);
-    Deno.removeSync(c.dir, { recursive: true });
-    Deno.writeTextFileSync(c.dir, "");
-    const [rbusy, rc] = await Promise.all([busy, pc]);
-    assert.equal(rbusy.outcome, "succeeded", rbusy.message);
-    assert.equal(rc.outcome, "failed");
-    assert.equal(rc.message, `Cannot make the directories of "${c.dir}" on the node`);
-    assert.equal(rc.exitCode, 1);
-  });
+  },
 });
+
+/** The pids of the processes running program `path` (by their command line's first word). */
+function processesOf(path: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv0 = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0")[0];
+      if (argv0 === path) out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Whether process `pid` runs (a zombie does not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
 
 Deno.test("pilots: FERRY_TIME in a task's environment measures it with that timer", async () => {
   await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
@@ -405,59 +600,83 @@ Deno.test("pilots: FERRY_TIME in a task's environment measures it with that time
   });
 });
 
-Deno.test("pilots: a task past its walltime is killed by its worker; the block runs the next", async () => {
-  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
-    const slow = s.provider.execute(
-      fakeJob(s.dir, "slow", {
-        run: { kind: "shell", script: "sleep 60" },
-        resources: { walltime: 1 },
-      }),
-      never,
+for (const m of MODES) {
+  Deno.test(`pilots (${m.name}): a task past its walltime is killed by its worker; the block runs the next`, async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const slow = s.provider.execute(
+          fakeJob(s.dir, "slow", {
+            run: { kind: "shell", script: "sleep 60" },
+            resources: { walltime: 1 },
+          }),
+          never,
+        );
+        const next = s.provider.execute(fakeJob(s.dir, "next"), never);
+        const r = await slow;
+        assert.equal(r.outcome, "timeout");
+        assert.equal((await next).outcome, "succeeded");
+        assert.equal((await next).pilot?.block, r.pilot?.block);
+      },
+      undefined,
+      undefined,
+      m.spawner,
     );
-    const next = s.provider.execute(fakeJob(s.dir, "next"), never);
-    const r = await slow;
-    assert.equal(r.outcome, "timeout");
-    assert.equal((await next).outcome, "succeeded");
-    assert.equal((await next).pilot?.block, r.pilot?.block);
   });
-});
+}
 
-Deno.test("pilots: a cancelled task is stopped on its worker; a waiting one is taken back", async () => {
-  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
-    const a = new AbortController(), b = new AbortController();
-    const running = s.provider.execute(
-      fakeJob(s.dir, "running", { run: { kind: "shell", script: "sleep 60" } }),
-      a.signal,
+for (const m of MODES) {
+  Deno.test(`pilots (${m.name}): a cancelled task is stopped on its worker; a waiting one is taken back`, async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const a = new AbortController(), b = new AbortController();
+        const running = s.provider.execute(
+          fakeJob(s.dir, "running", { run: { kind: "shell", script: "sleep 60" } }),
+          a.signal,
+        );
+        await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+        const waiting = s.provider.execute(fakeJob(s.dir, "waiting"), b.signal);
+        await new Promise((r) => setTimeout(r, 100)); // offered by now
+        b.abort();
+        a.abort();
+        assert.equal((await waiting).outcome, "cancelled");
+        const r = await running;
+        assert.equal(r.outcome, "cancelled");
+        assert.equal(r.signal, "SIGTERM");
+      },
+      undefined,
+      undefined,
+      m.spawner,
     );
-    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
-    const waiting = s.provider.execute(fakeJob(s.dir, "waiting"), b.signal);
-    await new Promise((r) => setTimeout(r, 100)); // offered by now
-    b.abort();
-    a.abort();
-    assert.equal((await waiting).outcome, "cancelled");
-    const r = await running;
-    assert.equal(r.outcome, "cancelled");
-    assert.equal(r.signal, "SIGTERM");
   });
-});
+}
 
-Deno.test("pilots: a block killed mid-task gives its task back as a retryable 'pilot lost'", async () => {
-  await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {
-    const job = fakeJob(s.dir, "long", { run: { kind: "shell", script: "sleep 60" } });
-    const pending = s.provider.execute(job, never);
-    await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
-    s.sched.kill("101", "SIGKILL");
-    const r: JobResult = await pending;
-    assert.equal(r.outcome, "failed");
-    assert.equal(r.retryable, true);
-    assert.equal(r.message, "pilot lost: block 101 ended (X)");
-    assert.equal(r.pilot?.block, "101");
-    // The next attempt goes to a new block.
-    const again = await s.provider.execute(fakeJob(s.dir, "long2"), never);
-    assert.equal(again.outcome, "succeeded", again.message);
-    assert.equal(again.pilot?.block, "102");
+for (const m of MODES) {
+  Deno.test(`pilots (${m.name}): a block killed mid-task gives its task back as a retryable 'pilot lost'`, async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const job = fakeJob(s.dir, "long", { run: { kind: "shell", script: "sleep 60" } });
+        const pending = s.provider.execute(job, never);
+        await until(() => s.provider.pilotBlocks()[0]?.busy === 1, 10_000);
+        s.sched.kill("101", "SIGKILL");
+        const r: JobResult = await pending;
+        assert.equal(r.outcome, "failed");
+        assert.equal(r.retryable, true);
+        assert.equal(r.message, "pilot lost: block 101 ended (X)");
+        assert.equal(r.pilot?.block, "101");
+        // The next attempt goes to a new block.
+        const again = await s.provider.execute(fakeJob(s.dir, "long2"), never);
+        assert.equal(again.outcome, "succeeded", again.message);
+        assert.equal(again.pilot?.block, "102");
+      },
+      undefined,
+      undefined,
+      m.spawner,
+    );
   });
-});
+}
 
 Deno.test("pilots: a worker whose heartbeat stops (a hung node) gives its task back", async () => {
   await withPilots({ workersPerNode: 1, initBlocks: 1, maxBlocks: 1 }, async (s) => {

@@ -271,6 +271,7 @@ function directTaskFiles(
     `ferry_timed_out_file=${q(f.timedOut)}`,
     // The task's own FERRY_TIME chooses its timer: the worker measures it (ferry_measure_start).
     ...("FERRY_TIME" in engineEnv(job) ? [`ferry_task_time=${q(engineEnv(job).FERRY_TIME!)}`] : []),
+    ...spawnLines(job, f),
     "ferry_attempt_task() {",
     ...[`exec >>${q(f.log)} 2>&1`, ...enterLines(job), ': "${FERRY_LAUNCH:=}"', "ferry_task_fds"]
       .map((l) => "  " + l),
@@ -282,6 +283,39 @@ function directTaskFiles(
   ];
   files.set(f.script, lines.join("\n"));
   return files;
+}
+
+/**
+ * The same attempt as a request to the worker's spawner (pilot.sh `ferry_sp_run`), for a task
+ * whose command is known here, word for word: its working directory, the directories to make,
+ * its environment, its argv and its logs. None for a task whose command the node completes
+ * (Deno's path, a function's call on standard input), whose environment names a launcher or a
+ * timer (`FERRY_LAUNCH`, `FERRY_TIME`), or sets `PATH` (the spawner looks the program up in its
+ * own): those are forked, as before.
+ */
+function spawnLines(job: RootedJob, f: WrapperFiles): string[] {
+  const q = bashQuote;
+  const run = job.run;
+  const env = engineEnv(job);
+  if ("FERRY_LAUNCH" in env || "FERRY_TIME" in env || "PATH" in env) return [];
+  const argv = run.kind === "command"
+    ? run.argv
+    : run.kind === "shell"
+    ? ["bash", "-euo", "pipefail", f.taskScript]
+    : run.kind === "script" && run.interpreter !== "deno"
+    ? [...run.interpreter, run.path]
+    : undefined;
+  if (argv === undefined) return [];
+  const dirs = [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
+  const words = (xs: readonly string[]) => xs.map(q).join(" ");
+  return [
+    `ferry_spawn_cwd=${q(job.dir)}`,
+    `ferry_spawn_dirs=(${words(dirs)})`,
+    `ferry_spawn_env=(${words(Object.entries(env).map(([k, v]) => `${k}=${v}`))})`,
+    `ferry_spawn_argv=(${words(argv)})`,
+    `ferry_spawn_out=${q(job.stdout)}`,
+    `ferry_spawn_err=${q(job.stderr)}`,
+  ];
 }
 
 /** The task's standard output and error into its logs (one file when they are the same). */
@@ -518,7 +552,9 @@ export function usageOf(v: unknown): Usage | undefined {
     return typeof x === "number" && Number.isFinite(x) && x >= 0 ? { [k]: x } : {};
   };
   if (!("wallSeconds" in n("wallSeconds"))) return undefined;
-  if (!["time", "bash-times", "clock", "worker"].includes(u.measuredBy as string)) return undefined;
+  if (!["time", "bash-times", "clock", "worker", "wait4"].includes(u.measuredBy as string)) {
+    return undefined;
+  }
   return {
     wallSeconds: u.wallSeconds as number,
     ...n("userSeconds"),
