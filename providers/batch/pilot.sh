@@ -319,9 +319,22 @@ ferry_sp_read() {
   IFS= read -r -d '' ${2:+-t "$2"} -u "$ferry_sp_out" "$1"
 }
 
+# The attempt is lost with the worker's spawner ($1: when it ended): whatever the spawner started
+# for it cannot be followed (its group, $2, if known, is killed); ferry runs it again elsewhere.
+ferry_sp_lost() {
+  if [ -n "${2-}" ]; then kill -KILL -- "-$2" 2>/dev/null; fi
+  ferry_sp_gone
+  ferry_lost=true
+  ferry_reason="lost with its worker's spawner, which ended $1"
+  ferry_code=137
+  ferry_record "$ferry_code"
+}
+
 # Run task $1 of worker $2 (its file sourced: ferry_spawn_*) through the spawner: ferry_code and
-# the usage it measured (wait4) set, the status file written. Returns 1 when the spawner refused
-# it (nothing ran: the caller forks instead) or is gone.
+# the usage it measured (wait4) set, the status file written. Returns 1 only when nothing ran: the
+# spawner refused the request (the caller forks instead, which does the same steps and says what is
+# wrong) or could not be sent it. Once the request is sent, a spawner that ends loses the attempt:
+# it may have started the task, which must not run twice at once.
 # shellcheck disable=SC2154 # ferry_spawn_*: set by the task's file
 ferry_sp_run() {
   local LC_ALL=C f n=0 kind value status pid wait=1 now left deadline='' termed='' use e u s
@@ -329,12 +342,19 @@ ferry_sp_run() {
     "$((${#ferry_spawn_env[@]} + 1))" "${ferry_spawn_env[@]}" "PWD=$ferry_spawn_cwd"
     "${#ferry_spawn_argv[@]}" "${ferry_spawn_argv[@]}" "" "$ferry_spawn_out" "$ferry_spawn_err")
   for f in "${req[@]}"; do n=$((n + ${#f} + 1)); done
+  if ! kill -0 "$ferry_sp_pid" 2>/dev/null; then ferry_sp_gone; return 1; fi
   printf '%d\n' "$n" >&"$ferry_sp_in" && printf '%s\0' "${req[@]}" >&"$ferry_sp_in" || return 1
   until ferry_sp_read kind 1; do
-    if ! kill -0 "$ferry_sp_pid" 2>/dev/null; then ferry_sp_gone; return 1; fi
+    if ! kill -0 "$ferry_sp_pid" 2>/dev/null; then ferry_sp_lost "as the task started"; return 0; fi
   done
-  ferry_sp_read _ && ferry_sp_read value || return 1
-  if [ "$kind" != S ]; then return 1; fi
+  # A reply is one write: the rest of its fields are there.
+  ferry_sp_read _
+  ferry_sp_read value
+  case $kind in
+    S) ;;
+    F) return 1 ;;
+    *) ferry_sp_lost "with a reply it does not give (\"$kind\")"; return 0 ;;
+  esac
   pid=$value
   ferry_child=$pid
   ferry_pilot_run=$pid
@@ -347,13 +367,7 @@ ferry_sp_run() {
   until ferry_sp_read kind "$wait"; do
     wait=1
     if ! kill -0 "$ferry_sp_pid" 2>/dev/null; then
-      # The spawner was killed: its task cannot be followed; it goes, and is given back.
-      kill -KILL -- "-$pid" 2>/dev/null
-      ferry_sp_gone
-      ferry_lost=true
-      ferry_reason="lost with its worker's spawner, which ended during the task"
-      ferry_code=137
-      ferry_record "$ferry_code"
+      ferry_sp_lost "during the task" "$pid"
       return 0
     fi
     if [ -z "$deadline" ]; then continue; fi
@@ -371,7 +385,13 @@ ferry_sp_run() {
     if [ -n "$termed" ]; then left=$((termed + ferry_grace * 1000 - now)); else left=$((deadline - now)); fi
     if ((left < 1000)); then ferry_secs_to wait $((left > 10 ? left : 10)); fi
   done
-  ferry_sp_read _ && ferry_sp_read status && ferry_sp_read use || return 1
+  if [ "$kind" != E ]; then
+    ferry_sp_lost "with a reply it does not give (\"$kind\")" "$pid"
+    return 0
+  fi
+  ferry_sp_read _
+  ferry_sp_read status
+  ferry_sp_read use
   # The raw wait status: its exit code, or 128 + the signal that ended it.
   if (((status & 127) == 0)); then
     ferry_code=$(((status >> 8) & 255))

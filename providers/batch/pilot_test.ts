@@ -563,6 +563,31 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "pilots (spawned): a spawner killed while its worker is idle: the next task is forked, not lost",
+  ignore: BUILT === undefined,
+  fn: async () => {
+    await withPilots(
+      { workersPerNode: 1, initBlocks: 1, maxBlocks: 1 },
+      async (s) => {
+        const first = await s.provider.execute(fakeJob(s.dir, "first"), never);
+        assert.equal(first.usage?.measuredBy, "wait4");
+        const spawners = processesOf(join(pilotQueueDir(s.dir, "cluster"), "spawner"));
+        assert.equal(spawners.length, 1, `one spawner for one worker: ${spawners}`);
+        Deno.kill(spawners[0]!, "SIGKILL");
+        await until(() => !alive(spawners[0]!), 5000);
+        const next = await s.provider.execute(fakeJob(s.dir, "next"), never);
+        assert.equal(next.outcome, "succeeded", next.message);
+        assert.equal(next.usage?.measuredBy, "bash-times");
+      },
+      undefined,
+      undefined,
+      BUILT,
+    );
+  },
+});
+
 /** The pids of the processes running program `path` (by their command line's first word). */
 function processesOf(path: string): number[] {
   const out: number[] = [];
