@@ -32,7 +32,18 @@ function installed(program: string): boolean {
 export function haveService(service: string, programs: readonly string[]): boolean {
   const missing = programs.filter((p) => !installed(p));
   if (missing.length === 0) return true;
-  const why = `${service} tests need ${missing.join(", ")} (see .ci/run for the Debian packages)`;
+  serviceMissing(
+    service,
+    `${service} tests need ${missing.join(", ")} (see .ci/run for the Debian packages)`,
+  );
+  return false;
+}
+
+/**
+ * What a missing service (or anything else tests need and cannot find) does, `why` saying what is
+ * missing: under CI=true a failing test; otherwise a loud warning that `service` tests are skipped.
+ */
+export function serviceMissing(service: string, why: string): void {
   if (Deno.env.get("CI") === "true") {
     Deno.test(`${service}: service available`, () => {
       throw new Error(`CI=true and ${why}`);
@@ -40,7 +51,6 @@ export function haveService(service: string, programs: readonly string[]): boole
   } else {
     console.error(`\n!!! SKIPPING ${service} tests: ${why} !!!\n`);
   }
-  return false;
 }
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
@@ -205,7 +215,7 @@ export function processesWhere(test: (p: ProcessInfo) => boolean): ProcessInfo[]
 }
 
 /** Whether a process is gone (or only a zombie waiting to be reaped). */
-function gone(pid: number): boolean {
+export function processGone(pid: number): boolean {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
@@ -225,10 +235,10 @@ export async function killProcesses(pids: readonly number[], graceMs = 3_000): P
   };
   send("SIGTERM");
   const end = Date.now() + graceMs;
-  while (Date.now() < end && !pids.every(gone)) await new Promise((r) => setTimeout(r, 50));
-  if (pids.every(gone)) return;
+  while (Date.now() < end && !pids.every(processGone)) await new Promise((r) => setTimeout(r, 50));
+  if (pids.every(processGone)) return;
   send("SIGKILL");
-  await waitFor(`processes ${pids.join(" ")} to exit`, () => pids.every(gone), 5_000);
+  await waitFor(`processes ${pids.join(" ")} to exit`, () => pids.every(processGone), 5_000);
 }
 
 /** A {@linkcode processesWhere} test: the process names `text` in its command line or environment. */

@@ -12,7 +12,13 @@ import type { RootedJob } from "./scheduler_job.ts";
 import type { JobResult, JobSpec } from "./types.ts";
 import { builtSpawner } from "./spawner_build.ts";
 import { wrapperFiles } from "./wrapper.ts";
-import { descendants, killAll } from "../../tests/_services.ts";
+import {
+  descendants,
+  killAll,
+  processesWhere,
+  processGone,
+  serviceMissing,
+} from "../../tests/_services.ts";
 
 /**
  * A scheduler whose jobs are real processes on this host: `fsub` starts the block script with
@@ -119,12 +125,10 @@ const never = new AbortController().signal;
  */
 const BUILT = builtSpawner();
 if (BUILT === undefined) {
-  const why = "the compiled spawner is not built (deno task build, which needs cc)";
-  if (Deno.env.get("CI") === "true") {
-    Deno.test("pilots: the compiled spawner is built", () => {
-      throw new Error(`CI=true and ${why}`);
-    });
-  } else console.error(`\n!!! SKIPPING the pilot tests of spawned attempts: ${why} !!!\n`);
+  serviceMissing(
+    "pilot spawned-attempt",
+    "the compiled spawner is not built (deno task build, which needs cc)",
+  );
 }
 const MODES = [
   { name: "forked", spawner: null, measuredBy: "bash-times" },
@@ -541,17 +545,14 @@ Deno.test({
         const pending = s.provider.execute(job, never);
         const pidFile = join(job.dir, "pid");
         await until(() => exists(pidFile) && Deno.readTextFileSync(pidFile).endsWith("\n"), 10_000);
-        const spawner = join(pilotQueueDir(s.dir, "cluster"), "spawner");
-        const spawners = processesOf(spawner);
-        assert.equal(spawners.length, 1, `one spawner for one worker: ${spawners}`);
-        Deno.kill(spawners[0]!, "SIGKILL");
+        killSpawner(s);
         const r = await pending;
         assert.equal(r.outcome, "failed");
         assert.equal(r.retryable, true);
         assert.equal(r.message, "lost with its worker's spawner, which ended during the task");
         // The task went with it (its whole group), and the worker goes on without a spawner.
         const pid = Number(Deno.readTextFileSync(pidFile));
-        await until(() => !alive(pid), 5000);
+        await until(() => processGone(pid), 5000);
         const next = await s.provider.execute(fakeJob(s.dir, "next"), never);
         assert.equal(next.outcome, "succeeded", next.message);
         assert.equal(next.usage?.measuredBy, "bash-times");
@@ -573,10 +574,8 @@ Deno.test({
       async (s) => {
         const first = await s.provider.execute(fakeJob(s.dir, "first"), never);
         assert.equal(first.usage?.measuredBy, "wait4");
-        const spawners = processesOf(join(pilotQueueDir(s.dir, "cluster"), "spawner"));
-        assert.equal(spawners.length, 1, `one spawner for one worker: ${spawners}`);
-        Deno.kill(spawners[0]!, "SIGKILL");
-        await until(() => !alive(spawners[0]!), 5000);
+        const spawner = killSpawner(s);
+        await until(() => processGone(spawner), 5000);
         const next = await s.provider.execute(fakeJob(s.dir, "next"), never);
         assert.equal(next.outcome, "succeeded", next.message);
         assert.equal(next.usage?.measuredBy, "bash-times");
@@ -588,26 +587,13 @@ Deno.test({
   },
 });
 
-/** The pids of the processes running program `path` (by their command line's first word). */
-function processesOf(path: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const argv0 = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0")[0];
-      if (argv0 === path) out.push(Number(e.name));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-/** Whether process `pid` runs (a zombie does not). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\S+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return false;
-  }
+/** SIGKILL the one spawner of a one-worker block's queue (its worker's); its pid. */
+function killSpawner(s: Setup): number {
+  const spawner = join(pilotQueueDir(s.dir, "cluster"), "spawner");
+  const pids = processesWhere((p) => p.cmdline[0] === spawner).map((p) => p.pid);
+  assert.equal(pids.length, 1, `one spawner for one worker: ${pids}`);
+  Deno.kill(pids[0]!, "SIGKILL");
+  return pids[0]!;
 }
 
 Deno.test("pilots: FERRY_TIME in a task's environment measures it with that timer", async () => {

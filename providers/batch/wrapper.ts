@@ -214,10 +214,15 @@ function prologueLines(job: RootedJob, f: WrapperFiles): string[] {
   return lines;
 }
 
+/** The directories an attempt makes on the node: its working directory first. */
+function attemptDirs(job: RootedJob): string[] {
+  return [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
+}
+
 /** The attempt's directories made, entered, and its environment exported. */
 function enterLines(job: RootedJob): string[] {
   const q = bashQuote;
-  const dirs = [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
+  const dirs = attemptDirs(job);
   const lines = [
     `ferry_mkdirs ${dirs.map(q).join(" ")} ||`,
     `  ferry_fail ${q(`Cannot make the directories of "${job.dir}" on the node`)}`,
@@ -306,11 +311,10 @@ function spawnLines(job: RootedJob, f: WrapperFiles): string[] {
     ? [...run.interpreter, run.path]
     : undefined;
   if (argv === undefined) return [];
-  const dirs = [job.dir, ...job.mkdirs.filter((d) => d !== job.dir)];
   const words = (xs: readonly string[]) => xs.map(q).join(" ");
   return [
     `ferry_spawn_cwd=${q(job.dir)}`,
-    `ferry_spawn_dirs=(${words(dirs)})`,
+    `ferry_spawn_dirs=(${words(attemptDirs(job))})`,
     `ferry_spawn_env=(${words(Object.entries(env).map(([k, v]) => `${k}=${v}`))})`,
     `ferry_spawn_argv=(${words(argv)})`,
     `ferry_spawn_out=${q(job.stdout)}`,
